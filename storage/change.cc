@@ -1,0 +1,99 @@
+#include "storage/change.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace vigil::storage {
+namespace {
+
+bool IsReservedKey(Family family, absl::string_view key) {
+  return family == Family::kMeta ||
+         (family == Family::kIndex && absl::StartsWith(key, kAuditIndexPrefix));
+}
+
+}  // namespace
+
+void Change::Put(Family family, std::string key, std::string value) {
+  ops_.push_back(Op{family, OpType::kPut, std::move(key), std::move(value)});
+}
+
+void Change::Delete(Family family, std::string key) {
+  ops_.push_back(Op{family, OpType::kDelete, std::move(key), {}});
+}
+
+void Change::AddDeadline(const Deadline& deadline, std::string value) {
+  ops_.push_back(
+      Op{Family::kDeadlines, OpType::kPut, EncodeDeadlineKey(deadline), std::move(value)});
+}
+
+void Change::RemoveDeadline(const Deadline& deadline) {
+  ops_.push_back(Op{Family::kDeadlines, OpType::kDelete, EncodeDeadlineKey(deadline), {}});
+}
+
+void Change::SetEvent(std::string context, std::string payload) {
+  ++events_set_;
+  event_ = Event{std::move(context), std::move(payload)};
+}
+
+void Change::SetAudit(AuditEntry entry) {
+  ++audits_set_;
+  audit_ = std::move(entry);
+}
+
+void Change::AddToCounter(absl::string_view name, int64_t delta) {
+  if (delta == 0) return;
+  for (auto& [existing, value] : counters_) {
+    if (existing == name) {
+      value += delta;
+      return;
+    }
+  }
+  counters_.emplace_back(std::string(name), delta);
+}
+
+void Change::ExpectAbsent(Family family, std::string key) {
+  preconditions_.push_back(Precondition{family, std::move(key), std::nullopt});
+}
+
+void Change::ExpectValue(Family family, std::string key, std::string value) {
+  preconditions_.push_back(Precondition{family, std::move(key), std::move(value)});
+}
+
+bool Change::empty() const {
+  return ops_.empty() && !event_.has_value() && !audit_.has_value() && counters_.empty();
+}
+
+absl::Status Change::Validate() const {
+  if (events_set_ > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a change carries at most one event; this one set ", events_set_));
+  }
+  if (audits_set_ > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a change carries at most one audit record; this one set ", audits_set_));
+  }
+  for (const Op& op : ops_) {
+    if (op.family == Family::kEvents || op.family == Family::kAudit) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the ", kFamilyNames[static_cast<int>(op.family)],
+                       " family is written only through SetEvent/SetAudit"));
+    }
+    if (IsReservedKey(op.family, op.key)) {
+      return absl::InvalidArgumentError(absl::StrCat("key '", op.key, "' of family ",
+                                                     kFamilyNames[static_cast<int>(op.family)],
+                                                     " is reserved to the store"));
+    }
+    if (op.key.empty()) {
+      return absl::InvalidArgumentError("a change may not write an empty key");
+    }
+  }
+  if (event_.has_value()) {
+    if (absl::Status s = ValidateEventContext(event_->context); !s.ok()) return s;
+  }
+  for (const auto& [name, delta] : counters_) {
+    if (name.empty()) return absl::InvalidArgumentError("a counter needs a name");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::storage

@@ -1,0 +1,796 @@
+#include "storage/store.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "storage/rocks_status.h"
+
+namespace vigil::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What Open found at the path before touching it.
+enum class DirectoryState { kFresh, kExistingDb };
+
+absl::StatusOr<DirectoryState> InspectDirectory(const std::string& path, bool create) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", path, " cannot be used: ", ec.message()));
+  }
+  if (!fs::exists(status)) {
+    if (!create) return absl::NotFoundError(absl::StrCat("data dir ", path, " does not exist"));
+    fs::create_directories(path, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data dir ", path, " cannot be created: ", ec.message()));
+    }
+    return DirectoryState::kFresh;
+  }
+  if (!fs::is_directory(status)) {
+    return absl::FailedPreconditionError(absl::StrCat("data dir ", path, " is not a directory"));
+  }
+  if (::access(path.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", path, " is not writable: ", std::strerror(errno)));
+  }
+  if (fs::exists(fs::path(path) / "CURRENT", ec)) return DirectoryState::kExistingDb;
+  if (!fs::is_empty(path, ec) || ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", path,
+        " is not a vigil store: it holds files but no RocksDB database; refusing to write into "
+        "it (choose an empty or new directory)"));
+  }
+  if (!create) {
+    return absl::NotFoundError(absl::StrCat("data dir ", path, " holds no vigil store"));
+  }
+  return DirectoryState::kFresh;
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = size_t{32} << 20;
+  return options;
+}
+
+std::string EncodeInt64(int64_t value) {
+  std::string out;
+  PutFixed64BE(&out, static_cast<uint64_t>(value));
+  return out;
+}
+
+absl::Status OpenStatus(const rocksdb::Status& status, const std::string& path) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string text = status.ToString();
+  if (status.IsIOError() && text.find("lock") != std::string::npos) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", path,
+        " is in use by another process (its RocksDB LOCK is held); stop that vigild first"));
+  }
+  if (status.IsCorruption()) {
+    return absl::DataLossError(
+        absl::StrCat("data dir ", path, " is corrupt: ", text, "; restore it from a backup"));
+  }
+  return FromRocks(status, absl::StrCat("opening data dir ", path));
+}
+
+std::string CounterKey(absl::string_view name) { return absl::StrCat(kCounterPrefix, name); }
+
+std::string EventHeadKey(absl::string_view context) {
+  return absl::StrCat(kEventHeadPrefix, context);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ReadView
+
+namespace {
+
+absl::string_view View(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
+
+rocksdb::Slice ToSlice(absl::string_view view) { return {view.data(), view.size()}; }
+
+rocksdb::ReadOptions SnapshotRead(const std::shared_ptr<const rocksdb::Snapshot>& snapshot) {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.get();
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> ReadView::Get(Family family,
+                                                         absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(SnapshotRead(snapshot_), handle(family), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "reading");
+  return value;
+}
+
+absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string_view limit,
+                            ScanFn fn) const {
+  rocksdb::ReadOptions options = SnapshotRead(snapshot_);
+  rocksdb::Slice upper(limit.data(), limit.size());
+  if (!limit.empty()) options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
+    if (!fn(View(it->key()), View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scanning");
+}
+
+absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl::string_view start,
+                                  ScanFn fn) const {
+  rocksdb::ReadOptions options = SnapshotRead(snapshot_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
+  const absl::string_view seek = start > prefix ? start : prefix;
+  for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
+    const absl::string_view key = View(it->key());
+    if (!absl::StartsWith(key, prefix)) break;
+    if (!fn(key, View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scanning");
+}
+
+absl::Status ReadView::ScanDeadlines(DeadlineSpace space, absl::Time from, absl::Time before,
+                                     DeadlineFn fn) const {
+  if (before <= from) return absl::OkStatus();
+  const std::string start = DeadlineSeekKey(space, from);
+  const std::string limit = DeadlineSeekKey(space, before);
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(
+      Scan(Family::kDeadlines, start, limit, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<Deadline> deadline = DecodeDeadlineKey(key);
+        if (!deadline.ok()) {
+          decode_status =
+              absl::DataLossError(absl::StrCat("deadline index: ", deadline.status().message()));
+          return false;
+        }
+        return fn(*deadline, value);
+      }));
+  return decode_status;
+}
+
+absl::StatusOr<std::optional<Deadline>> ReadView::EarliestDeadline(DeadlineSpace space) const {
+  std::optional<Deadline> earliest;
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(ScanPrefix(Family::kDeadlines, std::string(1, static_cast<char>(space)), {},
+                                   [&](absl::string_view key, absl::string_view) {
+                                     absl::StatusOr<Deadline> deadline = DecodeDeadlineKey(key);
+                                     if (deadline.ok()) {
+                                       earliest = *std::move(deadline);
+                                     } else {
+                                       decode_status = absl::DataLossError(absl::StrCat(
+                                           "deadline index: ", deadline.status().message()));
+                                     }
+                                     return false;
+                                   }));
+  VIGIL_RETURN_IF_ERROR(decode_status);
+  return earliest;
+}
+
+absl::StatusOr<std::vector<FeedEvent>> ReadView::ReadEvents(absl::string_view context,
+                                                            uint64_t after_sequence,
+                                                            size_t max_events) const {
+  VIGIL_RETURN_IF_ERROR(ValidateEventContext(context));
+  std::vector<FeedEvent> events;
+  if (max_events == 0 || after_sequence == UINT64_MAX) return events;
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(
+      ScanPrefix(Family::kEvents, EventPrefix(context), EventKey(context, after_sequence + 1),
+                 [&](absl::string_view key, absl::string_view value) {
+                   absl::StatusOr<uint64_t> sequence = DecodeEventKey(context, key);
+                   if (!sequence.ok()) {
+                     decode_status = absl::DataLossError(sequence.status().message());
+                     return false;
+                   }
+                   events.push_back(FeedEvent{*sequence, std::string(value)});
+                   return events.size() < max_events;
+                 }));
+  VIGIL_RETURN_IF_ERROR(decode_status);
+  return events;
+}
+
+absl::StatusOr<int64_t> ReadView::Counter(absl::string_view name) const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kMeta, CounterKey(name)));
+  if (!value.has_value()) return 0;
+  if (value->size() != 8)
+    return absl::DataLossError(absl::StrCat("counter ", name, " is malformed"));
+  return static_cast<int64_t>(DecodeFixed64BE(value->data()));
+}
+
+absl::Status ReadView::ScanCounters(absl::string_view prefix, CounterFn fn) const {
+  const std::string key_prefix = CounterKey(prefix);
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(ScanPrefix(
+      Family::kMeta, key_prefix, {}, [&](absl::string_view key, absl::string_view value) {
+        if (value.size() != 8) {
+          decode_status = absl::DataLossError(absl::StrCat("counter ", key, " is malformed"));
+          return false;
+        }
+        return fn(key.substr(kCounterPrefix.size()),
+                  static_cast<int64_t>(DecodeFixed64BE(value.data())));
+      }));
+  return decode_status;
+}
+
+absl::StatusOr<std::optional<StoredAuditRecord>> ReadView::AuditRecord(uint64_t sequence) const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kAudit, AuditKey(sequence)));
+  if (!value.has_value()) return std::nullopt;
+  absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(sequence, *value);
+  if (!record.ok()) return absl::DataLossError(record.status().message());
+  return *std::move(record);
+}
+
+absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
+                                      AuditSequenceFn fn) const {
+  if (after_sequence == UINT64_MAX) return absl::OkStatus();
+  std::string start(index_prefix);
+  PutFixed64BE(&start, after_sequence + 1);
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(ScanPrefix(Family::kIndex, index_prefix, start,
+                                   [&](absl::string_view key, absl::string_view) {
+                                     if (key.size() != index_prefix.size() + 8) return true;
+                                     absl::StatusOr<uint64_t> seq = DecodeAuditIndexSequence(key);
+                                     if (!seq.ok()) {
+                                       decode_status = absl::DataLossError(seq.status().message());
+                                       return false;
+                                     }
+                                     return fn(*seq);
+                                   }));
+  return decode_status;
+}
+
+absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain() const {
+  AuditChainReport report;
+  std::string previous = GenesisHash();
+  uint64_t expected = 1;
+  auto broken = [&](uint64_t sequence, std::string problem) {
+    report.ok = false;
+    report.first_broken_sequence = sequence;
+    report.problem = std::move(problem);
+    return false;
+  };
+  VIGIL_RETURN_IF_ERROR(
+      Scan(Family::kAudit, {}, {}, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
+        if (!sequence.ok()) return broken(expected, "a key in the audit family is not a sequence");
+        if (*sequence != expected) {
+          return broken(expected,
+                        absl::StrCat("record ", expected, " is missing (next is ", *sequence, ")"));
+        }
+        absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(*sequence, value);
+        if (!record.ok()) return broken(expected, std::string(record.status().message()));
+        if (record->previous_hash != previous) {
+          return broken(expected, "its previous_hash does not match the hash of the record before");
+        }
+        if (ChainHash(previous, *sequence, record->body) != record->hash) {
+          return broken(expected, "its hash does not match its contents");
+        }
+        previous = record->hash;
+        ++report.records_checked;
+        ++expected;
+        return true;
+      }));
+  if (!report.ok) return report;
+  // The head guards against truncation of the tail.
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> head, Get(Family::kMeta, kAuditHeadKey));
+  const uint64_t head_sequence =
+      head.has_value() && head->size() == 8 + kAuditHashBytes ? DecodeFixed64BE(head->data()) : 0;
+  if (head.has_value() && head->size() != 8 + kAuditHashBytes) {
+    report.ok = false;
+    report.first_broken_sequence = expected;
+    report.problem = "the chain head record in meta is malformed";
+  } else if (head_sequence != report.records_checked ||
+             (head_sequence > 0 && head->substr(8) != previous)) {
+    report.ok = false;
+    report.first_broken_sequence = std::min(head_sequence, report.records_checked) + 1;
+    report.problem = absl::StrCat("the chain head says ", head_sequence,
+                                  " records but the log holds ", report.records_checked);
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+struct Store::Writer {
+  explicit Writer(const Change* c) : change(c) {}
+  const Change* change;
+  absl::Status status;
+  CommitResult result;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+// Everything one group adds to the leader's state before the write succeeds.
+struct Store::GroupState {
+  rocksdb::WriteBatch batch;
+  // Values written earlier in this group, for preconditions of later changes. Key: family
+  // byte | key. nullopt: deleted.
+  absl::flat_hash_map<std::string, std::optional<std::string>> overlay;
+  bool track_overlay = false;
+  absl::flat_hash_map<std::string, uint64_t> event_heads;
+  uint64_t audit_sequence = 0;
+  std::string audit_hash;
+  absl::flat_hash_map<std::string, int64_t> counters;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("data dir: a path is required");
+  VIGIL_ASSIGN_OR_RETURN(const DirectoryState state,
+                         InspectDirectory(options.path, options.create_if_missing));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = state == DirectoryState::kFresh;
+  db_options.create_missing_column_families = true;
+  db_options.env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+  db_options.max_background_jobs = 2;
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
+  db_options.bytes_per_sync = size_t{1} << 20;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 5;
+  db_options.max_manifest_file_size = uint64_t{64} << 20;
+
+  const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(cache);
+
+  std::vector<std::string> names;
+  if (state == DirectoryState::kExistingDb) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, options.path, &names);
+    VIGIL_RETURN_IF_ERROR(OpenStatus(s, options.path));
+    if (std::find(names.begin(), names.end(), "meta") == names.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data dir ", options.path, " is a RocksDB database but not a vigil store"));
+    }
+    // Probe the schema read-only first, so a store we refuse is not touched.
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) descriptors.emplace_back(name, family_options);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* probe = nullptr;
+    VIGIL_RETURN_IF_ERROR(OpenStatus(
+        rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &probe),
+        options.path));
+    std::unique_ptr<rocksdb::DB> probe_owner(probe);
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") meta = handles[i];
+    }
+    std::string version_text;
+    rocksdb::Status vs =
+        probe->Get(rocksdb::ReadOptions(), meta, ToSlice(kSchemaVersionKey), &version_text);
+    bool any_data = false;
+    if (vs.IsNotFound()) {
+      for (rocksdb::ColumnFamilyHandle* handle : handles) {
+        std::unique_ptr<rocksdb::Iterator> it(probe->NewIterator(rocksdb::ReadOptions(), handle));
+        it->SeekToFirst();
+        any_data = any_data || it->Valid();
+      }
+    }
+    for (rocksdb::ColumnFamilyHandle* handle : handles) probe->DestroyColumnFamilyHandle(handle);
+    probe_owner.reset();
+    if (vs.IsNotFound()) {
+      if (any_data) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("data dir ", options.path,
+                         " is a RocksDB database but not a vigil store (no schema version)"));
+      }
+      // An empty store whose creation was interrupted before its schema version was written.
+    } else {
+      VIGIL_RETURN_IF_ERROR(OpenStatus(vs, options.path));
+      int version = 0;
+      if (!absl::SimpleAtoi(version_text, &version) || version < 1) {
+        return absl::DataLossError(absl::StrCat(
+            "data dir ", options.path, " has a malformed schema version '", version_text, "'"));
+      }
+      if (version > kSchemaVersion) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "data dir ", options.path, " has schema version ", version,
+            " but this build understands versions up to ", kSchemaVersion, "; run a newer vigild"));
+      }
+      // Version 1 is the first schema: there is nothing older to migrate from yet.
+    }
+  }
+  for (absl::string_view name : kFamilyNames) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
+  }
+  if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end()) {
+    names.push_back(rocksdb::kDefaultColumnFamilyName);
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) descriptors.emplace_back(name, family_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  VIGIL_RETURN_IF_ERROR(OpenStatus(
+      rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db), options.path));
+
+  std::unique_ptr<Store> store(new Store(options.path));
+  store->db_ = db;
+  store->max_group_changes_ = std::max<size_t>(1, options.max_group_changes);
+  store->max_group_bytes_ = options.max_group_bytes;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto known = std::find(std::begin(kFamilyNames), std::end(kFamilyNames), names[i]);
+    if (known != std::end(kFamilyNames)) {
+      store->families_[known - std::begin(kFamilyNames)] = handles[i];
+    } else {
+      store->extra_families_.push_back(handles[i]);
+    }
+  }
+
+  std::string version_text;
+  rocksdb::Status vs = db->Get(rocksdb::ReadOptions(), store->handle(Family::kMeta),
+                               ToSlice(kSchemaVersionKey), &version_text);
+  if (vs.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    VIGIL_RETURN_IF_ERROR(
+        FromRocks(db->Put(sync, store->handle(Family::kMeta), ToSlice(kSchemaVersionKey),
+                          absl::StrCat(kSchemaVersion)),
+                  "writing the schema version"));
+  } else {
+    VIGIL_RETURN_IF_ERROR(OpenStatus(vs, options.path));
+  }
+  VIGIL_RETURN_IF_ERROR(store->LoadHeads());
+  return store;
+}
+
+absl::Status Store::LoadHeads() {
+  std::string head;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handle(Family::kMeta), ToSlice(kAuditHeadKey), &head);
+  if (s.ok()) {
+    if (head.size() != 8 + kAuditHashBytes) {
+      return absl::DataLossError(
+          absl::StrCat("data dir ", path_, ": the audit chain head is malformed"));
+    }
+    audit_head_sequence_ = DecodeFixed64BE(head.data());
+    audit_head_hash_ = head.substr(8);
+  } else if (s.IsNotFound()) {
+    audit_head_sequence_ = 0;
+    audit_head_hash_ = GenesisHash();
+  } else {
+    return FromRocks(s, "reading the audit chain head");
+  }
+
+  ReadView view = Snapshot();
+  absl::Status malformed;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kMeta, kEventHeadPrefix, {}, [&](absl::string_view key, absl::string_view value) {
+        if (value.size() != 8) {
+          malformed = absl::DataLossError(absl::StrCat("event head ", key, " is malformed"));
+          return false;
+        }
+        event_heads_[key.substr(kEventHeadPrefix.size())] = DecodeFixed64BE(value.data());
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(malformed);
+  // Heads and events are written in one batch; an event beyond its head would be overwritten
+  // by the next commit, so refuse to run on a store where that invariant does not hold.
+  for (const auto& [context, sequence] : event_heads_) {
+    VIGIL_ASSIGN_OR_RETURN(std::vector<FeedEvent> beyond, view.ReadEvents(context, sequence, 1));
+    if (!beyond.empty()) {
+      return absl::DataLossError(absl::StrCat("data dir ", path_, ": the event feed '", context,
+                                              "' holds events beyond its recorded head ",
+                                              sequence));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Store::~Store() {
+  if (absl::Status s = Close(); !s.ok()) {
+    VIGIL_LOG(ERROR) << "closing store " << path_ << ": " << s.message();
+  }
+}
+
+absl::Status Store::Close() {
+  {
+    std::unique_lock lock(mu_);
+    if (db_ == nullptr) return absl::OkStatus();
+    closed_ = true;
+    drained_.wait(lock, [&] { return queue_.empty(); });
+  }
+  absl::Status result;
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles(std::begin(families_), std::end(families_));
+  bool healthy;
+  {
+    std::lock_guard heads(heads_mu_);
+    healthy = failed_.ok();
+  }
+  if (healthy) result = FromRocks(db_->Flush(flush, handles), "flushing memtables on close");
+  for (rocksdb::ColumnFamilyHandle*& handle : families_) {
+    if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
+    handle = nullptr;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : extra_families_)
+    db_->DestroyColumnFamilyHandle(handle);
+  extra_families_.clear();
+  absl::Status close = FromRocks(db_->Close(), "closing RocksDB");
+  delete db_;
+  std::lock_guard lock(mu_);
+  db_ = nullptr;
+  return result.ok() ? close : result;
+}
+
+ReadView Store::Snapshot() const {
+  rocksdb::DB* db = db_;
+  std::shared_ptr<const rocksdb::Snapshot> snapshot(
+      db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+  return ReadView(db_, families_, std::move(snapshot));
+}
+
+uint64_t Store::EventHead(absl::string_view context) const {
+  std::lock_guard lock(heads_mu_);
+  auto it = event_heads_.find(context);
+  return it == event_heads_.end() ? 0 : it->second;
+}
+
+uint64_t Store::AuditHead() const {
+  std::lock_guard lock(heads_mu_);
+  return audit_head_sequence_;
+}
+
+StoreStats Store::stats() const {
+  return StoreStats{commits_.load(), groups_.load(), conflicts_.load(), largest_group_.load()};
+}
+
+absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
+  VIGIL_RETURN_IF_ERROR(change.Validate());
+  if (change.empty() && change.preconditions().empty()) return CommitResult{};
+
+  Writer self(&change);
+  std::unique_lock lock(mu_);
+  if (closed_) return absl::UnavailableError(absl::StrCat("store ", path_, " is closed"));
+  queue_.push_back(&self);
+  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
+  if (self.done) {
+    if (!self.status.ok()) return self.status;
+    return self.result;
+  }
+
+  // This thread leads: take the group queued so far (including itself).
+  std::vector<Writer*> group;
+  size_t bytes = 0;
+  for (Writer* writer : queue_) {
+    if (group.size() >= max_group_changes_ || (!group.empty() && bytes >= max_group_bytes_)) break;
+    group.push_back(writer);
+    for (const Change::Op& op : writer->change->ops()) bytes += op.key.size() + op.value.size();
+  }
+  lock.unlock();
+  WriteGroup(group);
+  lock.lock();
+
+  for (Writer* writer : group) {
+    queue_.pop_front();
+    writer->done = true;
+    if (writer != &self) writer->cv.notify_one();
+  }
+  if (!queue_.empty()) {
+    queue_.front()->cv.notify_one();
+  } else if (closed_) {
+    drained_.notify_all();
+  }
+  if (!self.status.ok()) return self.status;
+  return self.result;
+}
+
+absl::StatusOr<std::optional<std::string>> Store::LatestValue(Family family, absl::string_view key,
+                                                              const GroupState& state) {
+  std::string overlay_key(1, static_cast<char>(family));
+  overlay_key.append(key.data(), key.size());
+  if (auto it = state.overlay.find(overlay_key); it != state.overlay.end()) return it->second;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(family), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "checking a precondition");
+  return value;
+}
+
+absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitResult& result) {
+  // Phase 1 can fail and changes nothing: preconditions, and the counters' current values.
+  for (const Change::Precondition& pre : change.preconditions()) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> current,
+                           LatestValue(pre.family, pre.key, state));
+    if (current != pre.value) {
+      conflicts_.fetch_add(1, std::memory_order_relaxed);
+      return absl::AbortedError(absl::StrCat(
+          "conflict: ", kFamilyNames[static_cast<int>(pre.family)], " key changed concurrently"));
+    }
+  }
+  std::vector<int64_t> counter_values;
+  counter_values.reserve(change.counters().size());
+  for (const auto& [name, delta] : change.counters()) {
+    int64_t current = 0;
+    if (auto it = state.counters.find(name); it != state.counters.end()) {
+      current = it->second;
+    } else if (auto cached = counter_cache_.find(name); cached != counter_cache_.end()) {
+      current = cached->second;
+    } else {
+      std::string value;
+      rocksdb::Status s =
+          db_->Get(rocksdb::ReadOptions(), handle(Family::kMeta), CounterKey(name), &value);
+      if (s.ok() && value.size() == 8) {
+        current = static_cast<int64_t>(DecodeFixed64BE(value.data()));
+      } else if (s.ok()) {
+        return absl::DataLossError(absl::StrCat("counter ", name, " is malformed"));
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "reading a counter");
+      }
+    }
+    counter_values.push_back(current + delta);
+  }
+
+  // Phase 2 adds the change to the batch. Only WriteBatch growth past its size limit can fail
+  // here; the caller then rolls the batch back to its save point, and nothing else was touched.
+  for (const Change::Op& op : change.ops()) {
+    rocksdb::ColumnFamilyHandle* family = handle(op.family);
+    rocksdb::Status s = op.type == Change::OpType::kPut ? state.batch.Put(family, op.key, op.value)
+                                                        : state.batch.Delete(family, op.key);
+    if (!s.ok()) return FromRocks(s, "building the commit batch");
+  }
+  std::string event_key;
+  if (change.event().has_value()) {
+    const Change::Event& event = *change.event();
+    auto head = state.event_heads.find(event.context);
+    const uint64_t sequence =
+        (head != state.event_heads.end() ? head->second : EventHead(event.context)) + 1;
+    event_key = EventKey(event.context, sequence);
+    rocksdb::Status s = state.batch.Put(handle(Family::kEvents), event_key, event.payload);
+    if (!s.ok()) return FromRocks(s, "building the commit batch");
+    result.event_sequence = sequence;
+  }
+  std::string audit_hash;
+  if (change.audit().has_value()) {
+    const AuditEntry& entry = *change.audit();
+    const uint64_t sequence = state.audit_sequence + 1;
+    audit_hash = ChainHash(state.audit_hash, sequence, entry.body);
+    rocksdb::Status s =
+        state.batch.Put(handle(Family::kAudit), AuditKey(sequence),
+                        EncodeAuditEnvelope(state.audit_hash, audit_hash, entry.body));
+    auto index = [&](std::string key) {
+      PutFixed64BE(&key, sequence);
+      if (s.ok()) s = state.batch.Put(handle(Family::kIndex), key, rocksdb::Slice());
+    };
+    index(AuditByForcePrefix(entry.force));
+    index(AuditByActorPrefix(entry.force, entry.actor));
+    for (const std::string& subject : entry.subject_ids) {
+      index(AuditBySubjectPrefix(entry.force, subject));
+    }
+    if (!s.ok()) return FromRocks(s, "building the commit batch");
+    result.audit_sequence = sequence;
+  }
+
+  // Phase 3 cannot fail: publish the change into the group's state.
+  if (state.track_overlay) {
+    for (const Change::Op& op : change.ops()) {
+      std::string overlay_key(1, static_cast<char>(op.family));
+      overlay_key.append(op.key.data(), op.key.size());
+      state.overlay[overlay_key] =
+          op.type == Change::OpType::kPut ? std::optional<std::string>(op.value) : std::nullopt;
+    }
+  }
+  for (size_t i = 0; i < counter_values.size(); ++i) {
+    state.counters[change.counters()[i].first] = counter_values[i];
+  }
+  if (result.event_sequence != 0)
+    state.event_heads[change.event()->context] = result.event_sequence;
+  if (result.audit_sequence != 0) {
+    state.audit_sequence = result.audit_sequence;
+    state.audit_hash = std::move(audit_hash);
+  }
+  return absl::OkStatus();
+}
+
+void Store::WriteGroup(const std::vector<Writer*>& group) {
+  {
+    std::lock_guard lock(heads_mu_);
+    if (!failed_.ok()) {
+      for (Writer* writer : group) writer->status = failed_;
+      return;
+    }
+  }
+  GroupState state;
+  state.audit_sequence = AuditHead();
+  state.audit_hash = audit_head_hash_;
+  for (size_t i = 1; i < group.size() && !state.track_overlay; ++i) {
+    state.track_overlay = !group[i]->change->preconditions().empty();
+  }
+
+  std::vector<Writer*> applied;
+  applied.reserve(group.size());
+  for (Writer* writer : group) {
+    // A change that fails midway must leave nothing in the batch.
+    state.batch.SetSavePoint();
+    writer->status = ApplyChange(*writer->change, state, writer->result);
+    if (writer->status.ok()) {
+      (void)state.batch.PopSavePoint();
+      applied.push_back(writer);
+    } else {
+      (void)state.batch.RollbackToSavePoint();
+      writer->result = CommitResult{};
+    }
+  }
+  if (applied.empty()) return;
+
+  rocksdb::ColumnFamilyHandle* meta = handle(Family::kMeta);
+  for (const auto& [context, head] : state.event_heads) {
+    std::string value;
+    PutFixed64BE(&value, head);
+    (void)state.batch.Put(meta, EventHeadKey(context), value);
+  }
+  if (state.audit_sequence != AuditHead()) {
+    std::string value;
+    PutFixed64BE(&value, state.audit_sequence);
+    value.append(state.audit_hash.data(), state.audit_hash.size());
+    (void)state.batch.Put(meta, ToSlice(kAuditHeadKey), value);
+  }
+  for (const auto& [name, value] : state.counters) {
+    if (value == 0) {
+      (void)state.batch.Delete(meta, CounterKey(name));
+    } else {
+      (void)state.batch.Put(meta, CounterKey(name), EncodeInt64(value));
+    }
+  }
+
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const rocksdb::Status s = db_->Write(sync, &state.batch);
+  if (!s.ok()) {
+    const absl::Status failure = absl::UnavailableError(absl::StrCat(
+        "storage failed writing a commit group; the store refuses writes until vigild is "
+        "restarted: ",
+        s.ToString()));
+    VIGIL_LOG(ERROR) << "store " << path_ << ": " << failure.message();
+    {
+      std::lock_guard lock(heads_mu_);
+      failed_ = failure;
+    }
+    for (Writer* writer : applied) {
+      writer->status = failure;
+      writer->result = CommitResult{};
+    }
+    return;
+  }
+
+  {
+    std::lock_guard lock(heads_mu_);
+    for (const auto& [context, head] : state.event_heads) event_heads_[context] = head;
+    audit_head_sequence_ = state.audit_sequence;
+  }
+  audit_head_hash_ = std::move(state.audit_hash);
+  for (auto& [name, value] : state.counters) counter_cache_[name] = value;
+  commits_.fetch_add(applied.size(), std::memory_order_relaxed);
+  groups_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t largest = largest_group_.load(std::memory_order_relaxed);
+  while (applied.size() > largest &&
+         !largest_group_.compare_exchange_weak(largest, applied.size())) {
+  }
+}
+
+}  // namespace vigil::storage

@@ -1,0 +1,229 @@
+// A vigil store: one embedded RocksDB in a data directory with the column families of
+// kFamilyNames, a schema version, and the only write path, Commit.
+//
+// Thread-safe: any number of threads may Commit and read concurrently. Concurrent commits are
+// group-committed: one thread (the leader) takes every change queued behind it, checks their
+// preconditions in queue order, assigns event sequences and audit chain positions, and writes
+// them as ONE WriteBatch with sync=true. Many writers therefore share one fsync, event feeds
+// never show a gap, and the audit chain is built in commit order without a lock held by
+// callers across the fsync.
+//
+// Fail-stop: if a write fails (I/O error, full disk), the store refuses every later commit
+// with Unavailable until it is reopened, because whether the failed group reached the disk is
+// unknown. Reopening recovers the true state.
+#ifndef VIGIL_STORAGE_STORE_H_
+#define VIGIL_STORAGE_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/audit_chain.h"
+#include "storage/change.h"
+#include "storage/key_codec.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Env;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace vigil::storage {
+
+// The schema this build writes. Stores with a newer version are refused; older ones are
+// migrated on open.
+inline constexpr int kSchemaVersion = 1;
+
+struct StoreOptions {
+  // The data directory. Created (with parents) when missing and create_if_missing is set.
+  std::string path;
+  // Default: true.
+  bool create_if_missing = true;
+  // The Env RocksDB runs on; tests pass a fault-injecting one. Default: nullptr, meaning
+  // rocksdb::Env::Default(). Not owned; must outlive the store.
+  rocksdb::Env* env = nullptr;
+  // Shared block cache for every column family. Default: 128 MiB.
+  size_t block_cache_bytes = size_t{128} << 20;
+  // Memory for memtables across all column families. Default: 256 MiB.
+  size_t write_buffer_bytes = size_t{256} << 20;
+  // Bounds on one commit group: changes and approximate bytes. Defaults: 512 and 16 MiB.
+  size_t max_group_changes = 512;
+  size_t max_group_bytes = size_t{16} << 20;
+};
+
+struct CommitResult {
+  // The sequence assigned to the change's event in its context's feed; 0 if it had none.
+  uint64_t event_sequence = 0;
+  // The audit chain position of the change's record; 0 if it had none.
+  uint64_t audit_sequence = 0;
+};
+
+struct FeedEvent {
+  uint64_t sequence = 0;
+  std::string payload;
+};
+
+// Counts since open, to observe group commit.
+struct StoreStats {
+  uint64_t commits = 0;        // changes written
+  uint64_t groups = 0;         // WriteBatches written (each one fsync)
+  uint64_t conflicts = 0;      // changes refused by a precondition
+  uint64_t largest_group = 0;  // most changes in one group
+};
+
+// A consistent, read-only view of the store at one instant (a RocksDB snapshot). Cheap to
+// create; copyable; must not outlive the Store that made it. Every method is thread-safe.
+// Errors: Unavailable on I/O failure, DataLoss on corruption.
+class ReadView {
+ public:
+  // Returns the value, or nullopt when absent.
+  absl::StatusOr<std::optional<std::string>> Get(Family family, absl::string_view key) const;
+
+  using ScanFn = absl::FunctionRef<bool(absl::string_view key, absl::string_view value)>;
+  // Calls fn for each key in [start, limit) in key order, until fn returns false. An empty
+  // `limit` means the end of the family.
+  absl::Status Scan(Family family, absl::string_view start, absl::string_view limit,
+                    ScanFn fn) const;
+  // Calls fn for each key with `prefix`, from the first key >= `start` (empty: from the
+  // beginning of the prefix), until fn returns false.
+  absl::Status ScanPrefix(Family family, absl::string_view prefix, absl::string_view start,
+                          ScanFn fn) const;
+
+  using DeadlineFn = absl::FunctionRef<bool(const Deadline& deadline, absl::string_view value)>;
+  // Calls fn for each deadline of `space` due in [from, before), earliest first, until fn
+  // returns false. Use absl::InfinitePast() for "everything due before `before`".
+  absl::Status ScanDeadlines(DeadlineSpace space, absl::Time from, absl::Time before,
+                             DeadlineFn fn) const;
+  // The earliest deadline of `space`, or nullopt when it has none.
+  absl::StatusOr<std::optional<Deadline>> EarliestDeadline(DeadlineSpace space) const;
+
+  // Up to `max_events` events of `context` with sequence > after_sequence, in order.
+  absl::StatusOr<std::vector<FeedEvent>> ReadEvents(absl::string_view context,
+                                                    uint64_t after_sequence,
+                                                    size_t max_events) const;
+
+  // The counter's value; 0 if it was never written or returned to 0.
+  absl::StatusOr<int64_t> Counter(absl::string_view name) const;
+  using CounterFn = absl::FunctionRef<bool(absl::string_view name, int64_t value)>;
+  // Calls fn for each non-zero counter whose name starts with `prefix`, in name order.
+  absl::Status ScanCounters(absl::string_view prefix, CounterFn fn) const;
+
+  // One audit record by sequence, or nullopt.
+  absl::StatusOr<std::optional<StoredAuditRecord>> AuditRecord(uint64_t sequence) const;
+  using AuditSequenceFn = absl::FunctionRef<bool(uint64_t sequence)>;
+  // Calls fn with the sequences under an audit index prefix (AuditBy*Prefix), ascending from
+  // the first > after_sequence, until fn returns false.
+  absl::Status ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
+                              AuditSequenceFn fn) const;
+  // Walks the whole chain from sequence 1, checking each link and hash, and the head in meta.
+  absl::StatusOr<AuditChainReport> VerifyAuditChain() const;
+
+ private:
+  friend class Store;
+  ReadView(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* const* families,
+           std::shared_ptr<const rocksdb::Snapshot> snapshot)
+      : db_(db), families_(families), snapshot_(std::move(snapshot)) {}
+
+  rocksdb::ColumnFamilyHandle* handle(Family family) const {
+    return families_[static_cast<int>(family)];
+  }
+
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* const* families_;
+  std::shared_ptr<const rocksdb::Snapshot> snapshot_;
+};
+
+class Store {
+ public:
+  // Opens or creates the store at options.path. Errors, each naming the directory:
+  //   FailedPrecondition: the path is not a directory or not writable; the directory holds
+  //     files but no RocksDB (a foreign directory); it is a RocksDB database but not a vigil
+  //     store; its schema is newer than kSchemaVersion; another process holds its LOCK.
+  //   NotFound: missing and create_if_missing is false.
+  //   DataLoss: RocksDB reports corruption. Unavailable: an I/O error.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  // Closes the store if Close() was not called, logging any error.
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies `change` durably and atomically (see change.h). Blocks until its group's fsync.
+  // InvalidArgument: the change is malformed (Change::Validate). Aborted: a precondition did
+  // not hold; nothing was written. Unavailable: storage failed or the store is closed; the
+  // change may or may not be on disk, but never partly.
+  absl::StatusOr<CommitResult> Commit(const Change& change);
+
+  // A consistent view of everything committed so far.
+  ReadView Snapshot() const;
+
+  // The last sequence assigned in `context`'s feed (0 when empty).
+  uint64_t EventHead(absl::string_view context) const;
+  // The last audit chain position (0 when empty).
+  uint64_t AuditHead() const;
+
+  StoreStats stats() const;
+  const std::string& path() const { return path_; }
+
+  // Waits for commits in progress, flushes memtables so the next open replays no WAL, and
+  // closes RocksDB. Later commits fail with Unavailable. Idempotent.
+  absl::Status Close();
+
+ private:
+  struct Writer;
+  struct GroupState;
+
+  explicit Store(std::string path) : path_(std::move(path)) {}
+
+  absl::Status LoadHeads();
+  // Run by the leader only: builds and writes one group, fills each writer's result.
+  void WriteGroup(const std::vector<Writer*>& group);
+  absl::Status ApplyChange(const Change& change, GroupState& state, CommitResult& result);
+  absl::StatusOr<std::optional<std::string>> LatestValue(Family family, absl::string_view key,
+                                                         const GroupState& state);
+  rocksdb::ColumnFamilyHandle* handle(Family family) const {
+    return families_[static_cast<int>(family)];
+  }
+
+  const std::string path_;
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* families_[kFamilyCount] = {};
+  std::vector<rocksdb::ColumnFamilyHandle*> extra_families_;  // opened, not used by this build
+  size_t max_group_changes_ = 512;
+  size_t max_group_bytes_ = size_t{16} << 20;
+
+  // The commit queue. The front writer is the leader of the group being written.
+  std::mutex mu_;
+  std::deque<Writer*> queue_;        // GUARDED_BY(mu_)
+  bool closed_ = false;              // GUARDED_BY(mu_)
+  std::condition_variable drained_;  // signalled when queue_ empties after close
+
+  // State only the leader mutates. Readers of the heads take heads_mu_.
+  absl::Status failed_;  // GUARDED_BY(heads_mu_)
+  mutable std::mutex heads_mu_;
+  absl::flat_hash_map<std::string, uint64_t> event_heads_;   // GUARDED_BY(heads_mu_)
+  uint64_t audit_head_sequence_ = 0;                         // GUARDED_BY(heads_mu_)
+  std::string audit_head_hash_;                              // leader only
+  absl::flat_hash_map<std::string, int64_t> counter_cache_;  // leader only
+
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> groups_{0};
+  std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> largest_group_{0};
+};
+
+}  // namespace vigil::storage
+
+#endif  // VIGIL_STORAGE_STORE_H_

@@ -1,0 +1,77 @@
+// Real binaries under test: vigild started on a free port in a test's directory (after
+// kvrocks' tests/gocase/util/server.go), and one-shot runs of vigild or the vigil CLI.
+#ifndef VIGIL_TESTS_SUPPORT_SUBPROCESS_H_
+#define VIGIL_TESTS_SUPPORT_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+
+namespace vigil::testing {
+
+// Paths of the binaries this build produced.
+std::string VigildPath();
+std::string VigilCliPath();
+
+struct RunResult {
+  int exit_code = -1;  // the exit status, or 128 + signal when killed
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `argv` (argv[0] is the program path) to completion with `env` added to the
+// environment; kills it and fails after `timeout`.
+absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv,
+                              absl::Duration timeout = absl::Seconds(60),
+                              const std::vector<std::string>& env = {});
+
+// A vigild process serving from `dir`/data on 127.0.0.1 with a free port; its log is
+// `dir`/vigild.log. Killed (SIGKILL) on destruction if still running.
+class VigildProcess {
+ public:
+  explicit VigildProcess(std::string dir) : dir_(std::move(dir)) {}
+  ~VigildProcess();
+  VigildProcess(const VigildProcess&) = delete;
+  VigildProcess& operator=(const VigildProcess&) = delete;
+
+  // Starts vigild with `extra_args` and waits until it reports SERVING. On failure (it exited,
+  // or did not serve within 60 s) the status carries the tail of its log.
+  absl::Status Start(const std::vector<std::string>& extra_args = {});
+  // Sends `signal` and waits for the exit; returns the exit status (128 + signal if killed).
+  absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(60));
+  // SIGKILL, then reap.
+  void Kill();
+  // Stop(SIGTERM) then Start with the same arguments and data.
+  absl::Status Restart();
+
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string data_dir() const { return dir_ + "/data"; }
+  std::string log() const;
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Identity metadata for a test client context.
+struct Identity {
+  std::string actor = "DC 4512";
+  std::string role = "officer";
+  std::string force = "wessex";
+  std::string purpose = "end-to-end test";
+};
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_SUPPORT_SUBPROCESS_H_

@@ -1,0 +1,27 @@
+// A fresh directory for one test, named after it, removed when the test passes. A failing
+// test's directory is kept (and its path printed) so that logs and data can be inspected.
+#ifndef VIGIL_TESTS_SUPPORT_TEMP_DIR_H_
+#define VIGIL_TESTS_SUPPORT_TEMP_DIR_H_
+
+#include <string>
+
+namespace vigil::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // path()/name
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_SUPPORT_TEMP_DIR_H_

@@ -1,0 +1,159 @@
+// The audit chain detects altered, deleted and truncated records.
+#include "storage/audit_chain.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil::storage {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vigil::testing::IsOk;
+
+TEST(AuditChainHash, DependsOnPreviousHashSequenceAndBody) {
+  const std::string genesis = GenesisHash();
+  const std::string h = ChainHash(genesis, 1, "body");
+  EXPECT_EQ(h.size(), kAuditHashBytes);
+  EXPECT_NE(h, ChainHash(genesis, 2, "body"));
+  EXPECT_NE(h, ChainHash(genesis, 1, "bodY"));
+  EXPECT_NE(h, ChainHash(h, 1, "body"));
+  EXPECT_EQ(h, ChainHash(genesis, 1, "body"));
+}
+
+TEST(AuditChainEnvelope, RoundTripsAndRejectsGarbage) {
+  const std::string prev(kAuditHashBytes, 'p');
+  const std::string hash(kAuditHashBytes, 'h');
+  absl::StatusOr<StoredAuditRecord> record =
+      DecodeAuditEnvelope(9, EncodeAuditEnvelope(prev, hash, "the body"));
+  ASSERT_THAT(record.status(), IsOk());
+  EXPECT_EQ(record->sequence, 9u);
+  EXPECT_EQ(record->previous_hash, prev);
+  EXPECT_EQ(record->hash, hash);
+  EXPECT_EQ(record->body, "the body");
+  EXPECT_FALSE(DecodeAuditEnvelope(1, "short").ok());
+  EXPECT_FALSE(DecodeAuditEnvelope(1, std::string(70, '\x02')).ok());
+}
+
+// Tampering is done with a plain RocksDB handle, as an attacker with file access would.
+class AuditTamperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.path = dir_.Sub("data");
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+    ASSERT_THAT(store.status(), IsOk());
+    for (int i = 0; i < 10; ++i) {
+      Change change;
+      change.SetAudit(AuditEntry{"wessex",
+                                 "DC 1",
+                                 {absl::StrCat("offender/", i)},
+                                 absl::StrCat("consulted offender ", i)});
+      ASSERT_THAT((*store)->Commit(change).status(), IsOk());
+    }
+  }
+
+  // Runs `edit` on the audit and meta families of the closed store.
+  template <typename Edit>
+  void Tamper(Edit edit) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("data"), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("data"), descriptors, &handles, &db).ok());
+    rocksdb::ColumnFamilyHandle* audit = nullptr;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "audit") audit = handles[i];
+      if (names[i] == "meta") meta = handles[i];
+    }
+    edit(db, audit, meta);
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+
+  AuditChainReport Verify() {
+    StoreOptions options;
+    options.path = dir_.Sub("data");
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+    EXPECT_THAT(store.status(), IsOk());
+    absl::StatusOr<AuditChainReport> report = (*store)->Snapshot().VerifyAuditChain();
+    EXPECT_THAT(report.status(), IsOk());
+    return *report;
+  }
+
+  vigil::testing::TempDir dir_;
+};
+
+TEST_F(AuditTamperTest, IntactChainVerifies) {
+  const AuditChainReport report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records_checked, 10u);
+}
+
+TEST_F(AuditTamperTest, AlteredBodyIsFoundAtItsSequence) {
+  Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), audit, AuditKey(4), &value).ok());
+    value.back() ^= 1;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), audit, AuditKey(4), value).ok());
+  });
+  const AuditChainReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_broken_sequence, 4u);
+  EXPECT_EQ(report.records_checked, 3u);
+  EXPECT_THAT(report.problem, HasSubstr("hash"));
+}
+
+TEST_F(AuditTamperTest, DeletedRecordIsFound) {
+  Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), audit, AuditKey(6)).ok());
+  });
+  const AuditChainReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_broken_sequence, 6u);
+  EXPECT_THAT(report.problem, HasSubstr("missing"));
+}
+
+TEST_F(AuditTamperTest, RecomputedForgeryBreaksTheNextLink) {
+  // Rewriting a record with a correct hash of its new body still breaks the following link.
+  Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), audit, AuditKey(5), &value).ok());
+    absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(5, value);
+    ASSERT_TRUE(record.ok());
+    const std::string forged_body = "nothing to see here";
+    const std::string forged_hash = ChainHash(record->previous_hash, 5, forged_body);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), audit, AuditKey(5),
+                        EncodeAuditEnvelope(record->previous_hash, forged_hash, forged_body))
+                    .ok());
+  });
+  const AuditChainReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_broken_sequence, 6u);
+}
+
+TEST_F(AuditTamperTest, TruncatedTailIsFoundAgainstTheHead) {
+  Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), audit, AuditKey(10)).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), audit, AuditKey(9)).ok());
+  });
+  const AuditChainReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.records_checked, 8u);
+  EXPECT_EQ(report.first_broken_sequence, 9u);
+  EXPECT_THAT(report.problem, HasSubstr("head"));
+}
+
+}  // namespace
+}  // namespace vigil::storage

@@ -1,0 +1,454 @@
+#include "storage/store.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil::storage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+// Owns a real store in its own temporary directory (after rocksdb's db_test_util.h).
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    StoreOptions options;
+    options.path = dir_.Sub("data");
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+    ASSERT_THAT(store.status(), IsOk());
+    store_ = *std::move(store);
+  }
+
+  std::optional<std::string> Get(Family family, const std::string& key) {
+    absl::StatusOr<std::optional<std::string>> value = store_->Snapshot().Get(family, key);
+    EXPECT_THAT(value.status(), IsOk());
+    return value.ok() ? *value : std::nullopt;
+  }
+
+  static AuditEntry Audit(std::string subject, std::string actor = "DC 1") {
+    return AuditEntry{"wessex", std::move(actor), {std::move(subject)}, "body"};
+  }
+
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, CommitWritesEveryPartAndSurvivesReopen) {
+  Change change;
+  change.Put(Family::kEntities, "offender/1", "record");
+  change.Put(Family::kIndex, "by-team/north/1", "");
+  change.AddDeadline({DeadlineSpace::kRso, absl::FromUnixSeconds(1000), 1, "ob-1"}, "v");
+  change.SetEvent("rso", "opened ob-1");
+  change.SetAudit(Audit("offender/1"));
+  change.AddToCounter("open/arms/high", 1);
+  absl::StatusOr<CommitResult> result = store_->Commit(change);
+  ASSERT_THAT(result.status(), IsOk());
+  EXPECT_EQ(result->event_sequence, 1u);
+  EXPECT_EQ(result->audit_sequence, 1u);
+
+  Reopen();
+  EXPECT_EQ(Get(Family::kEntities, "offender/1"), "record");
+  EXPECT_EQ(Get(Family::kIndex, "by-team/north/1"), "");
+  ReadView view = store_->Snapshot();
+  absl::StatusOr<std::optional<Deadline>> earliest = view.EarliestDeadline(DeadlineSpace::kRso);
+  ASSERT_THAT(earliest.status(), IsOk());
+  ASSERT_TRUE(earliest->has_value());
+  EXPECT_EQ((*earliest)->id, "ob-1");
+  absl::StatusOr<std::vector<FeedEvent>> events = view.ReadEvents("rso", 0, 10);
+  ASSERT_THAT(events.status(), IsOk());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].payload, "opened ob-1");
+  EXPECT_EQ(*view.Counter("open/arms/high"), 1);
+  EXPECT_EQ(store_->EventHead("rso"), 1u);
+  EXPECT_EQ(store_->AuditHead(), 1u);
+}
+
+TEST_F(StoreTest, ReservedFamiliesAndKeysAreRefused) {
+  Change events;
+  events.Put(Family::kEvents, "x", "y");
+  EXPECT_THAT(store_->Commit(events), StatusIs(absl::StatusCode::kInvalidArgument));
+  Change meta;
+  meta.Put(Family::kMeta, "schema_version", "99");
+  EXPECT_THAT(store_->Commit(meta), StatusIs(absl::StatusCode::kInvalidArgument));
+  Change audit_index;
+  audit_index.Put(Family::kIndex, "audit/f/forged", "");
+  EXPECT_THAT(store_->Commit(audit_index), StatusIs(absl::StatusCode::kInvalidArgument));
+  Change two_events;
+  two_events.SetEvent("rso", "a");
+  two_events.SetEvent("rso", "b");
+  EXPECT_THAT(store_->Commit(two_events),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most one event")));
+  EXPECT_EQ(store_->EventHead("rso"), 0u);
+}
+
+TEST_F(StoreTest, FailedPreconditionWritesNothingOfTheChange) {
+  Change first;
+  first.ExpectAbsent(Family::kIndex, "request/r1");
+  first.Put(Family::kIndex, "request/r1", "offender/1");
+  first.Put(Family::kEntities, "offender/1", "v1");
+  first.SetEvent("rso", "created");
+  first.AddToCounter("offenders", 1);
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+
+  Change retry = first;  // the same request again
+  EXPECT_THAT(store_->Commit(retry), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(store_->EventHead("rso"), 1u);
+  EXPECT_EQ(*store_->Snapshot().Counter("offenders"), 1);
+
+  Change update;
+  update.ExpectValue(Family::kEntities, "offender/1", "v1");
+  update.Put(Family::kEntities, "offender/1", "v2");
+  ASSERT_THAT(store_->Commit(update).status(), IsOk());
+  Change stale = update;  // read v1, but v2 is there now
+  EXPECT_THAT(store_->Commit(stale), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(Get(Family::kEntities, "offender/1"), "v2");
+}
+
+TEST_F(StoreTest, ConcurrentCompareAndSwapAdmitsExactlyOneWinnerPerRound) {
+  constexpr int kThreads = 16;
+  constexpr int kRounds = 20;
+  std::atomic<int> wins{0};
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string expected = round == 0 ? "" : std::to_string(round - 1);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        Change change;
+        if (round == 0) {
+          change.ExpectAbsent(Family::kEntities, "cell");
+        } else {
+          change.ExpectValue(Family::kEntities, "cell", expected);
+        }
+        change.Put(Family::kEntities, "cell", std::to_string(round));
+        change.AddToCounter("wins", 1);
+        absl::StatusOr<CommitResult> result = store_->Commit(change);
+        if (result.ok()) {
+          wins.fetch_add(1);
+        } else {
+          EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kAborted)) << t;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    ASSERT_EQ(wins.load(), round + 1) << "round " << round;
+  }
+  EXPECT_EQ(*store_->Snapshot().Counter("wins"), kRounds);
+}
+
+TEST_F(StoreTest, EventSequencesHaveNoGapsUnderConcurrencyAndAcrossRestarts) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::mutex mu;
+  std::set<uint64_t> assigned;
+  auto write = [&] {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kPerThread; ++i) {
+          Change change;
+          change.SetEvent("ocait", "e");
+          // Every other change in another context, to interleave feeds in one group.
+          Change other;
+          other.SetEvent("rso", "r");
+          absl::StatusOr<CommitResult> a = store_->Commit(change);
+          absl::StatusOr<CommitResult> b = store_->Commit(other);
+          ASSERT_THAT(a.status(), IsOk());
+          ASSERT_THAT(b.status(), IsOk());
+          std::lock_guard lock(mu);
+          EXPECT_TRUE(assigned.insert(a->event_sequence).second) << a->event_sequence;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  };
+  write();
+  Reopen();
+  write();
+  const uint64_t total = 2 * kThreads * kPerThread;
+  ASSERT_EQ(assigned.size(), total);
+  EXPECT_EQ(*assigned.begin(), 1u);
+  EXPECT_EQ(*assigned.rbegin(), total);
+  EXPECT_EQ(store_->EventHead("ocait"), total);
+  EXPECT_EQ(store_->EventHead("rso"), total);
+
+  absl::StatusOr<std::vector<FeedEvent>> events = store_->Snapshot().ReadEvents("ocait", 0, 100000);
+  ASSERT_THAT(events.status(), IsOk());
+  ASSERT_EQ(events->size(), total);
+  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].sequence, i + 1);
+  // Reading from a cursor returns only later events.
+  absl::StatusOr<std::vector<FeedEvent>> tail =
+      store_->Snapshot().ReadEvents("ocait", total - 2, 10);
+  ASSERT_THAT(tail.status(), IsOk());
+  ASSERT_EQ(tail->size(), 2u);
+  EXPECT_EQ((*tail)[0].sequence, total - 1);
+}
+
+TEST_F(StoreTest, ConcurrentWritersShareFsyncs) {
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Change change;
+        change.Put(Family::kEntities, absl::StrCat("e/", t, "/", i), "v");
+        change.SetAudit(Audit(absl::StrCat("e/", t)));
+        ASSERT_THAT(store_->Commit(change).status(), IsOk());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const StoreStats stats = store_->stats();
+  EXPECT_EQ(stats.commits, uint64_t{kThreads * kPerThread});
+  // With 32 writers blocked on fsync, groups must carry more than one change on average.
+  EXPECT_LT(stats.groups, stats.commits);
+  EXPECT_GT(stats.largest_group, 1u);
+  absl::StatusOr<AuditChainReport> report = store_->Snapshot().VerifyAuditChain();
+  ASSERT_THAT(report.status(), IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records_checked, uint64_t{kThreads * kPerThread});
+}
+
+TEST_F(StoreTest, CountersAddUpAcrossChangesAndVanishAtZero) {
+  for (int delta : {5, -2, 3}) {
+    Change change;
+    change.AddToCounter("backlog/arms/low", delta);
+    change.AddToCounter("backlog/arms/high", 1);
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  Change close;
+  close.AddToCounter("backlog/arms/high", -3);
+  ASSERT_THAT(store_->Commit(close).status(), IsOk());
+  Reopen();
+  ReadView view = store_->Snapshot();
+  EXPECT_EQ(*view.Counter("backlog/arms/low"), 6);
+  EXPECT_EQ(*view.Counter("backlog/arms/high"), 0);
+  std::vector<std::pair<std::string, int64_t>> seen;
+  ASSERT_THAT(view.ScanCounters("backlog/",
+                                [&](absl::string_view name, int64_t value) {
+                                  seen.emplace_back(name, value);
+                                  return true;
+                                }),
+              IsOk());
+  EXPECT_THAT(seen, ElementsAre(std::pair<std::string, int64_t>("backlog/arms/low", 6)));
+}
+
+TEST_F(StoreTest, DeadlineScanReturnsDueEntriesInTimeOrder) {
+  std::mt19937_64 rng(11);
+  std::vector<absl::Time> times;
+  Change change;
+  for (int i = 0; i < 500; ++i) {
+    // From 1950 to 2100, so some are before 1970.
+    const absl::Time due =
+        absl::FromUnixSeconds(-631'152'000 + static_cast<int64_t>(rng() % 4'733'510'400));
+    times.push_back(due);
+    change.AddDeadline(
+        {DeadlineSpace::kRso, due, static_cast<uint8_t>(1 + i % 3), absl::StrCat("ob-", i)});
+  }
+  change.AddDeadline({DeadlineSpace::kOcait, absl::InfinitePast(), 5, "other-space"});
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+
+  const absl::Time cutoff = absl::FromUnixSeconds(0);  // 1970
+  std::vector<absl::Time> expected;
+  for (absl::Time t : times) {
+    if (t < cutoff) expected.push_back(t);
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<absl::Time> scanned;
+  ASSERT_THAT(store_->Snapshot().ScanDeadlines(DeadlineSpace::kRso, absl::InfinitePast(), cutoff,
+                                               [&](const Deadline& d, absl::string_view) {
+                                                 EXPECT_EQ(d.space, DeadlineSpace::kRso);
+                                                 scanned.push_back(d.due);
+                                                 return true;
+                                               }),
+              IsOk());
+  EXPECT_EQ(scanned, expected);
+  absl::StatusOr<std::optional<Deadline>> earliest =
+      store_->Snapshot().EarliestDeadline(DeadlineSpace::kRso);
+  ASSERT_THAT(earliest.status(), IsOk());
+  EXPECT_EQ((*earliest)->due, *std::min_element(times.begin(), times.end()));
+
+  // Removing the earliest moves the answer to the next one.
+  Change remove;
+  remove.RemoveDeadline(**earliest);
+  ASSERT_THAT(store_->Commit(remove).status(), IsOk());
+  std::sort(times.begin(), times.end());
+  EXPECT_EQ((*store_->Snapshot().EarliestDeadline(DeadlineSpace::kRso))->due, times[1]);
+  EXPECT_FALSE(store_->Snapshot().EarliestDeadline(DeadlineSpace::kAlerts)->has_value());
+}
+
+TEST_F(StoreTest, SnapshotDoesNotSeeLaterCommits) {
+  Change first;
+  first.Put(Family::kEntities, "k", "1");
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+  ReadView before = store_->Snapshot();
+  Change second;
+  second.Put(Family::kEntities, "k", "2");
+  ASSERT_THAT(store_->Commit(second).status(), IsOk());
+  EXPECT_EQ(*before.Get(Family::kEntities, "k"), "1");
+  EXPECT_EQ(*store_->Snapshot().Get(Family::kEntities, "k"), "2");
+}
+
+TEST_F(StoreTest, AuditIndexFindsRecordsBySubjectAndActorWithinForce) {
+  for (int i = 0; i < 6; ++i) {
+    Change change;
+    change.SetAudit(AuditEntry{i % 2 == 0 ? "wessex" : "mercia",
+                               absl::StrCat("DC ", i % 3),
+                               {absl::StrCat("offender/", i % 2)},
+                               absl::StrCat("body ", i)});
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  std::vector<uint64_t> sequences;
+  ReadView view = store_->Snapshot();
+  ASSERT_THAT(view.ScanAuditIndex(AuditBySubjectPrefix("wessex", "offender/0"), 0,
+                                  [&](uint64_t s) {
+                                    sequences.push_back(s);
+                                    return true;
+                                  }),
+              IsOk());
+  EXPECT_THAT(sequences, ElementsAre(1, 3, 5));
+  sequences.clear();
+  ASSERT_THAT(view.ScanAuditIndex(AuditByActorPrefix("mercia", "DC 1"), 0,
+                                  [&](uint64_t s) {
+                                    sequences.push_back(s);
+                                    return true;
+                                  }),
+              IsOk());
+  EXPECT_THAT(sequences, ElementsAre(2));
+  sequences.clear();
+  ASSERT_THAT(view.ScanAuditIndex(AuditByForcePrefix("wessex"), 3,
+                                  [&](uint64_t s) {
+                                    sequences.push_back(s);
+                                    return true;
+                                  }),
+              IsOk());
+  EXPECT_THAT(sequences, ElementsAre(5));
+}
+
+// --- Opening: every refusal names the directory and leaves it untouched. ---
+
+class StoreOpenTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, bool create = true) {
+    StoreOptions options;
+    options.path = path;
+    options.create_if_missing = create;
+    return Store::Open(options);
+  }
+  vigil::testing::TempDir dir_;
+};
+
+TEST_F(StoreOpenTest, CreatesMissingDirectoryWithParents) {
+  const std::string path = dir_.Sub("a/b/data");
+  ASSERT_THAT(Open(path).status(), IsOk());
+  EXPECT_TRUE(std::filesystem::exists(path + "/CURRENT"));
+}
+
+TEST_F(StoreOpenTest, MissingDirectoryWithoutCreateIsNotFound) {
+  EXPECT_THAT(Open(dir_.Sub("absent"), /*create=*/false), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(StoreOpenTest, PathThroughAFileIsRefusedClearly) {
+  std::ofstream(dir_.Sub("file")) << "x";
+  EXPECT_THAT(Open(dir_.Sub("file")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a directory")));
+  EXPECT_THAT(Open(dir_.Sub("file/data")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot be")));
+}
+
+TEST_F(StoreOpenTest, ForeignDirectoryIsRefusedAndLeftAlone) {
+  const std::string path = dir_.Sub("photos");
+  std::filesystem::create_directories(path);
+  std::ofstream(path + "/holiday.jpg") << "jpeg";
+  EXPECT_THAT(Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a vigil store")));
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    files.push_back(entry.path().filename());
+  }
+  EXPECT_THAT(files, ElementsAre("holiday.jpg"));
+}
+
+TEST_F(StoreOpenTest, PlainRocksDbIsNotAVigilStore) {
+  const std::string path = dir_.Sub("other");
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, &db).ok());
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+  delete db;
+  EXPECT_THAT(Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a vigil store")));
+}
+
+TEST_F(StoreOpenTest, NewerSchemaIsRefusedWithoutBeingModified) {
+  const std::string path = dir_.Sub("data");
+  ASSERT_THAT(Open(path).status(), IsOk());
+  {
+    // Stamp a future schema version directly.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema_version", "7").ok());
+      }
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  EXPECT_THAT(Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("schema version 7"), HasSubstr("newer vigild"))));
+}
+
+TEST_F(StoreOpenTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  const std::string path = dir_.Sub("data");
+  absl::StatusOr<std::unique_ptr<Store>> first = Open(path);
+  ASSERT_THAT(first.status(), IsOk());
+  EXPECT_THAT(Open(path), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in use")));
+}
+
+TEST_F(StoreOpenTest, CorruptCurrentFileIsReportedNotCrashed) {
+  const std::string path = dir_.Sub("data");
+  ASSERT_THAT(Open(path).status(), IsOk());
+  std::ofstream(path + "/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  absl::StatusOr<std::unique_ptr<Store>> store = Open(path);
+  EXPECT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr(path));
+}
+
+TEST_F(StoreOpenTest, CommitsAfterCloseAreUnavailable) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Open(dir_.Sub("data"));
+  ASSERT_THAT(store.status(), IsOk());
+  ASSERT_THAT((*store)->Close(), IsOk());
+  Change change;
+  change.Put(Family::kEntities, "k", "v");
+  EXPECT_THAT((*store)->Commit(change), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT((*store)->Close(), IsOk());  // idempotent
+}
+
+}  // namespace
+}  // namespace vigil::storage
