@@ -1,0 +1,33 @@
+// The access log as the audit service sees it: listing records of the caller's force (itself
+// a consultation that is logged) and verifying the hash chain.
+#ifndef VIGIL_SERVICES_AUDIT_AUDIT_LOG_H_
+#define VIGIL_SERVICES_AUDIT_AUDIT_LOG_H_
+
+#include "absl/status/statusor.h"
+#include "services/common/rpc.h"
+#include "storage/store.h"
+#include "vigil/v1/audit.pb.h"
+
+namespace vigil::audit {
+
+class AuditLog {
+ public:
+  explicit AuditLog(storage::Store& store) : store_(store) {}
+
+  // Records of call.principal.force matching the request, oldest first, one page. The listing
+  // is audited (a consultation of the subjects it returns) before anything is returned.
+  // InvalidArgument naming the field: both subject_id and actor, to before from, a bad page
+  // token or size. Unavailable: storage failed.
+  absl::StatusOr<v1::ListAuditRecordsResponse> List(const CallContext& call,
+                                                    const v1::ListAuditRecordsRequest& request);
+
+  // Walks the whole chain. Thread-safe.
+  absl::StatusOr<v1::VerifyAuditChainResponse> Verify();
+
+ private:
+  storage::Store& store_;
+};
+
+}  // namespace vigil::audit
+
+#endif  // VIGIL_SERVICES_AUDIT_AUDIT_LOG_H_

@@ -1,0 +1,38 @@
+#include "services/audit/audit_service.h"
+
+#include "base/status_macros.h"
+
+namespace vigil::audit {
+namespace {
+
+constexpr RpcSpec kListAuditRecords{"vigil.v1.AuditService/ListAuditRecords",
+                                    {Role::kAuditor, Role::kForceAdmin},
+                                    /*personal_data=*/true};
+constexpr RpcSpec kVerifyAuditChain{"vigil.v1.AuditService/VerifyAuditChain",
+                                    {Role::kAuditor, Role::kForceAdmin, Role::kSystem},
+                                    /*personal_data=*/false};
+constexpr RpcSpec kSpecs[] = {kListAuditRecords, kVerifyAuditChain};
+
+}  // namespace
+
+std::span<const RpcSpec> AuditServiceImpl::Specs() { return kSpecs; }
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditRecords(
+    grpc::CallbackServerContext* context, const v1::ListAuditRecordsRequest* request,
+    v1::ListAuditRecordsResponse* response) {
+  return runtime_.Unary(context, kListAuditRecords, [=, this](const CallContext& call) {
+    VIGIL_ASSIGN_OR_RETURN(*response, log_.List(call, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(
+    grpc::CallbackServerContext* context, const v1::VerifyAuditChainRequest* request,
+    v1::VerifyAuditChainResponse* response) {
+  return runtime_.Unary(context, kVerifyAuditChain, [=, this](const CallContext&) {
+    VIGIL_ASSIGN_OR_RETURN(*response, log_.Verify());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace vigil::audit

@@ -1,0 +1,104 @@
+// Identity and authorisation. Every call is authenticated into a Principal (actor, role,
+// force) by the server's Authenticator; every RPC declares the roles it admits (RpcSpec in
+// rpc.h), and data is scoped to principal.force. Nothing here trusts a request body.
+#ifndef VIGIL_SERVICES_COMMON_AUTH_H_
+#define VIGIL_SERVICES_COMMON_AUTH_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/server_context.h"
+
+namespace vigil {
+
+// Stored in audit records by name, never by number.
+enum class Role : uint8_t {
+  kOfficer = 0,     // offender manager or OCAIT investigator
+  kSupervisor = 1,  // sergeant, inspector, superintendent
+  kForceAdmin = 2,  // policy, backups, users of one force
+  kAuditor = 3,     // reads the access log
+  kSystem = 4,      // force systems and vigil's own services
+};
+
+absl::string_view RoleName(Role role);
+// Accepts the names RoleName returns ("officer", "supervisor", "force-admin", "auditor",
+// "system").
+std::optional<Role> ParseRole(absl::string_view name);
+
+// A set of roles, for declaring who may call an RPC.
+class RoleSet {
+ public:
+  constexpr RoleSet() = default;
+  constexpr RoleSet(std::initializer_list<Role> roles) {
+    for (Role role : roles) bits_ |= Bit(role);
+  }
+  static constexpr RoleSet All() {
+    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kAuditor, Role::kSystem};
+  }
+  constexpr bool contains(Role role) const { return (bits_ & Bit(role)) != 0; }
+  constexpr bool empty() const { return bits_ == 0; }
+  // "auditor, force-admin"
+  std::string ToString() const;
+
+ private:
+  static constexpr uint8_t Bit(Role role) { return uint8_t{1} << static_cast<uint8_t>(role); }
+  uint8_t bits_ = 0;
+};
+
+// Who is calling. Always complete: an authenticator never returns a partial principal.
+struct Principal {
+  std::string actor;  // a person's or system's identifier, e.g. collar number "DC 4512"
+  Role role = Role::kOfficer;
+  std::string force;  // the force whose data the caller may see, e.g. "wessex"
+
+  friend bool operator==(const Principal&, const Principal&) = default;
+};
+
+// Checks the parts of an identity, whatever carried it. Unauthenticated naming the part:
+//   actor: 1-128 printable ASCII characters;  force: 1-64 of [a-z0-9_-].
+absl::Status ValidateActor(absl::string_view actor);
+absl::Status ValidateForce(absl::string_view force);
+
+// Turns a call into a Principal. Implementations are thread-safe.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Unauthenticated, saying what is missing or malformed, when the caller is not known.
+  virtual absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const = 0;
+  // "dev", "tls", ...
+  virtual absl::string_view name() const = 0;
+  // True when this authenticator trusts what the client says about itself, so the server
+  // may only listen on loopback.
+  virtual bool trusts_client_claims() const = 0;
+};
+
+// The development authenticator: believes metadata x-vigil-actor, x-vigil-role and
+// x-vigil-force. Only for a server bound to loopback (vigild enforces it).
+class DevHeaderAuthenticator final : public Authenticator {
+ public:
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const override;
+  absl::string_view name() const override { return "dev"; }
+  bool trusts_client_claims() const override { return true; }
+};
+
+// The pure part of DevHeaderAuthenticator, separate so that it can be tested and fuzzed
+// without a server: each argument is the header's value, or nullopt when absent.
+absl::StatusOr<Principal> ParseDevIdentity(std::optional<absl::string_view> actor,
+                                           std::optional<absl::string_view> role,
+                                           std::optional<absl::string_view> force);
+
+// The value of client metadata `key` (lower case), or nullopt; the first when repeated.
+std::optional<absl::string_view> MetadataValue(const grpc::ServerContextBase& context,
+                                               absl::string_view key);
+
+// True when `address` ("127.0.0.1:7420", "[::1]:0", "localhost:7420", "unix:/path") can only
+// be reached from this machine.
+bool IsLoopbackAddress(absl::string_view address);
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_AUTH_H_

@@ -1,0 +1,27 @@
+#include "services/common/errors.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+
+namespace vigil {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      VIGIL_LOG(ERROR) << "internal error returned to a client: " << status.ToString();
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          "internal error; the server log has the details");
+    default:
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          std::string(status.message()));
+  }
+}
+
+absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+}  // namespace vigil

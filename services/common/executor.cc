@@ -1,0 +1,57 @@
+#include "services/common/executor.h"
+
+#include <algorithm>
+
+namespace vigil {
+
+Executor::Executor(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+  threads = std::max<size_t>(threads, 1);
+  workers_.reserve(threads);
+  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+}
+
+Executor::~Executor() { Shutdown(); }
+
+bool Executor::TrySchedule(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || tasks_.size() >= max_queued_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  ready_.notify_one();
+  return true;
+}
+
+void Executor::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+size_t Executor::queued() const {
+  std::lock_guard lock(mu_);
+  return tasks_.size();
+}
+
+void Executor::Work() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mu_);
+      ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping and drained
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace vigil

@@ -1,0 +1,121 @@
+// The shared shape of every RPC handler: authenticate, authorise against the RPC's declared
+// roles, check the purpose for personal data, then run the body on the worker pool and finish
+// the reactor exactly once with the mapped status. A handler reads:
+//
+//   grpc::ServerUnaryReactor* FooService::GetThing(grpc::CallbackServerContext* context,
+//                                                  const GetThingRequest* request,
+//                                                  Thing* response) {
+//     return runtime_.Unary(context, kGetThing, [=](const CallContext& call) -> absl::Status {
+//       VIGIL_ASSIGN_OR_RETURN(Thing thing, things_.Get(call, request->id()));
+//       *response = std::move(thing);
+//       return absl::OkStatus();
+//     });
+//   }
+#ifndef VIGIL_SERVICES_COMMON_RPC_H_
+#define VIGIL_SERVICES_COMMON_RPC_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "services/common/auth.h"
+#include "services/common/clock.h"
+#include "services/common/errors.h"
+#include "services/common/executor.h"
+#include "storage/audit_chain.h"
+#include "vigil/v1/audit.pb.h"
+
+namespace vigil {
+
+// How one RPC may be called. Deny by default: an empty role set admits nobody.
+struct RpcSpec {
+  // The full method name, "vigil.v1.AuditService/ListAuditRecords".
+  absl::string_view method;
+  RoleSet roles;
+  // The RPC returns or changes personal data: the caller must give x-vigil-purpose, and the
+  // body must write an audit record.
+  bool personal_data = false;
+};
+
+// Everything the domain may know about the call: who, why, when. Built only by RpcRuntime
+// (and tests), from the credential, never from the request body.
+struct CallContext {
+  Principal principal;
+  // x-vigil-purpose: the justification recorded in audit.
+  std::string purpose;
+  // x-vigil-request-id, when the client sent one.
+  std::string request_id;
+  std::string method;
+  absl::Time now;
+
+  // An audit entry for this call, `action` on `subject_ids`, with the record body filled from
+  // the call. Add it to the storage change that does (or reads) what it describes.
+  storage::AuditEntry Audit(v1::AuditAction action, std::vector<std::string> subject_ids) const;
+};
+
+// Limits on metadata a client controls.
+inline constexpr size_t kMaxPurposeBytes = 500;
+inline constexpr size_t kMaxRequestIdBytes = 128;
+
+class RpcRuntime {
+ public:
+  // None owned; all must outlive the runtime.
+  RpcRuntime(const Authenticator& authenticator, Executor& executor, const Clock& clock)
+      : authenticator_(authenticator), executor_(executor), clock_(clock) {}
+
+  // Authenticates and authorises the call for `spec`. Unauthenticated, PermissionDenied, or
+  // InvalidArgument (x-vigil-purpose missing for personal data; metadata too long).
+  absl::StatusOr<CallContext> Admit(const grpc::CallbackServerContext& context,
+                                    const RpcSpec& spec) const;
+
+  // Runs `body(const CallContext&) -> absl::Status` for an admitted call on the worker pool
+  // and finishes the RPC with its status. A call whose deadline passed or that was cancelled
+  // while queued is finished without running the body. RESOURCE_EXHAUSTED when the worker
+  // queue is full. The request and response stay valid until the body returns.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const RpcSpec& spec,
+                                  Body body) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::StatusOr<CallContext> call = Admit(*context, spec);
+    if (!call.ok()) {
+      reactor->Finish(ToGrpcStatus(call.status()));
+      return reactor;
+    }
+    const bool queued = executor_.TrySchedule(
+        [context, reactor, call = *std::move(call), body = std::move(body)]() mutable {
+          if (context->IsCancelled()) {
+            reactor->Finish(grpc::Status::CANCELLED);
+            return;
+          }
+          if (context->deadline() <= std::chrono::system_clock::now()) {
+            reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                         "the deadline passed before the server could start"));
+            return;
+          }
+          reactor->Finish(ToGrpcStatus(body(static_cast<const CallContext&>(call))));
+        });
+    if (!queued) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "the server is at capacity; retry with backoff"));
+    }
+    return reactor;
+  }
+
+  const Clock& clock() const { return clock_; }
+
+ private:
+  const Authenticator& authenticator_;
+  Executor& executor_;
+  const Clock& clock_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_RPC_H_

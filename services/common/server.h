@@ -1,0 +1,68 @@
+// Starts a gRPC server (callback API) hosting vigil's services, with the standard health
+// service (overall and per service) and server reflection, and the resource limits every
+// deployment needs. The same host is used by vigild and by in-process tests.
+#ifndef VIGIL_SERVICES_COMMON_SERVER_H_
+#define VIGIL_SERVICES_COMMON_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+
+namespace vigil {
+
+struct ServerOptions {
+  // Where to listen, e.g. "127.0.0.1:7420"; port 0 picks a free port (see ServerHost::port).
+  std::string listen = "127.0.0.1:7420";
+  // Largest request or response message. Default: 4 MiB.
+  int max_message_bytes = 4 << 20;
+  // Concurrent HTTP/2 streams per client connection. Default: 256.
+  int max_concurrent_streams = 256;
+  // Server-initiated keepalive pings on idle connections, and how long to wait for the ack.
+  absl::Duration keepalive_time = absl::Minutes(5);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Clients may ping no more often than this (faster pings are answered with GOAWAY).
+  absl::Duration min_client_ping_interval = absl::Seconds(30);
+};
+
+// A service to host and the name the health service reports it under: its full gRPC name,
+// e.g. vigil::v1::AuditService::service_full_name().
+struct HostedService {
+  std::string name;
+  grpc::Service* service;  // not owned
+};
+
+class ServerHost {
+ public:
+  // Builds and starts the server. `services` must outlive the host; each is marked SERVING in
+  // the health service under its name, as is the server overall (""). FailedPrecondition
+  // naming the address when it cannot be bound (in use, malformed, not a local address).
+  static absl::StatusOr<std::unique_ptr<ServerHost>> Start(
+      const ServerOptions& options, const std::vector<HostedService>& services);
+
+  ~ServerHost();
+
+  // The bound port (the chosen one when options.listen asked for port 0).
+  int port() const { return port_; }
+
+  // Marks every service, and the server, NOT_SERVING: sent before draining on shutdown.
+  void SetNotServing();
+
+  // Stops accepting calls, lets calls in flight finish for up to `grace`, then cancels the
+  // rest. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  ServerHost() = default;
+
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_SERVER_H_
