@@ -1,0 +1,178 @@
+#include "clients/cli/cli.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ostream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace vigil::cli {
+namespace {
+
+std::string Env(const char* name, std::string fallback = {}) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+}  // namespace
+
+void Cli::AddGlobalOptions(CLI::App& app) {
+  options_.server = Env("VIGIL_SERVER", options_.server);
+  options_.actor = Env("VIGIL_ACTOR");
+  options_.role = Env("VIGIL_ROLE");
+  options_.force = Env("VIGIL_FORCE");
+  options_.purpose = Env("VIGIL_PURPOSE");
+  app.add_option("--server", options_.server, "vigild address (env VIGIL_SERVER)")
+      ->capture_default_str();
+  app.add_option("--actor", options_.actor, "Who you are, e.g. 'DC 4512' (env VIGIL_ACTOR)");
+  app.add_option("--role", options_.role,
+                 "officer, supervisor, force-admin, auditor or system (env VIGIL_ROLE)");
+  app.add_option("--force", options_.force, "Your force, e.g. wessex (env VIGIL_FORCE)");
+  app.add_option("--purpose", options_.purpose,
+                 "Why you are accessing personal data; recorded in the audit log "
+                 "(env VIGIL_PURPOSE)");
+  app.add_option("--timeout", options_.timeout_seconds, "Seconds to wait for each call")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("-o,--output", options_.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+std::shared_ptr<grpc::Channel> Cli::channel() {
+  if (channel_ == nullptr) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(options_.server, grpc::InsecureChannelCredentials(), args);
+  }
+  return channel_;
+}
+
+std::unique_ptr<grpc::ClientContext> Cli::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!options_.actor.empty()) context->AddMetadata("x-vigil-actor", options_.actor);
+  if (!options_.role.empty()) context->AddMetadata("x-vigil-role", options_.role);
+  if (!options_.force.empty()) context->AddMetadata("x-vigil-force", options_.force);
+  if (!options_.purpose.empty()) context->AddMetadata("x-vigil-purpose", options_.purpose);
+  context->set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+  return context;
+}
+
+namespace {
+
+absl::string_view CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "ERROR";
+  }
+}
+
+}  // namespace
+
+int Cli::Fail(const grpc::Status& status) {
+  err_ << "vigil: " << CodeName(status.error_code()) << ": " << status.error_message() << '\n';
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      err_ << "hint: give --actor, --role and --force (or VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE)\n";
+      break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      err_ << "hint: is vigild running at " << options_.server << "? (--server, VIGIL_SERVER)\n";
+      return 3;
+    default:
+      break;
+  }
+  return 1;
+}
+
+int Cli::Fail(absl::string_view message) {
+  err_ << "vigil: " << message << '\n';
+  return 1;
+}
+
+void Cli::PrintJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    out_ << json;
+    if (json.empty() || json.back() != '\n') out_ << '\n';
+  } else {
+    err_ << "vigil: cannot print the response as JSON\n";
+  }
+}
+
+void Table::Print(std::ostream& out) const {
+  std::vector<size_t> widths(header_.size(), 0);
+  auto widen = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  };
+  widen(header_);
+  for (const auto& row : rows_) widen(row);
+  auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    out << line << '\n';
+  };
+  print(header_);
+  for (const auto& row : rows_) print(row);
+}
+
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text) {
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) return absl::FromCivil(day, absl::UTCTimeZone());
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "' is not a date (2024-03-02) or an RFC 3339 time"));
+}
+
+}  // namespace vigil::cli

@@ -1,0 +1,91 @@
+// What every `vigil` verb shares: connection and identity flags (each with an environment
+// variable), the output format, and helpers to print tables, JSON and gRPC errors.
+#ifndef VIGIL_CLIENTS_CLI_CLI_H_
+#define VIGIL_CLIENTS_CLI_CLI_H_
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+
+namespace vigil::cli {
+
+enum class Output { kTable, kJson };
+
+struct GlobalOptions {
+  std::string server = "127.0.0.1:7420";
+  std::string actor;
+  std::string role;
+  std::string force;
+  std::string purpose;
+  double timeout_seconds = 30;
+  std::string output = "table";
+};
+
+// Shared by the verbs of one invocation.
+class Cli {
+ public:
+  Cli(std::ostream& out, std::ostream& err) : out_(out), err_(err) {}
+
+  // Adds --server, --actor, --role, --force, --purpose, --timeout and --output to `app`, each
+  // defaulting from VIGIL_SERVER, VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE, VIGIL_PURPOSE.
+  void AddGlobalOptions(CLI::App& app);
+
+  // The channel to --server, created on first use.
+  std::shared_ptr<grpc::Channel> channel();
+  // A context carrying the identity metadata, the purpose and the deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  Output output() const { return options_.output == "json" ? Output::kJson : Output::kTable; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+
+  // Prints "vigil: CODE: message" with a hint where one helps; returns the exit code (1, or 3
+  // when the server could not be reached).
+  int Fail(const grpc::Status& status);
+  int Fail(absl::string_view message);
+
+  // Prints `message` as one JSON document (proto field names, defaults included).
+  void PrintJson(const google::protobuf::Message& message);
+
+  const GlobalOptions& options() const { return options_; }
+
+ private:
+  std::ostream& out_;
+  std::ostream& err_;
+  GlobalOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// A plain text table: a header row, then rows, columns padded to their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Print(std::ostream& out) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Parses "2024-03-02" (midnight UTC) or RFC 3339 ("2024-03-02T10:15:00Z").
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text);
+
+// Each verb group adds its subcommands to the app; `run` is set to the chosen verb's action.
+using Action = std::function<int()>;
+void AddHealthCommands(CLI::App& app, Cli& cli, Action& run);
+void AddAuditCommands(CLI::App& app, Cli& cli, Action& run);
+
+}  // namespace vigil::cli
+
+#endif  // VIGIL_CLIENTS_CLI_CLI_H_

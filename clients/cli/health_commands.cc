@@ -1,0 +1,76 @@
+// `vigil health`: is vigild up, and which of its services serve.
+#include <ostream>
+
+#include "clients/cli/cli.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "vigil/v1/audit.grpc.pb.h"
+
+namespace vigil::cli {
+namespace {
+
+// Every service vigild can host, in the order `vigil health` lists them.
+const std::vector<std::string>& VigilServices() {
+  static const std::vector<std::string> services = {v1::AuditService::service_full_name()};
+  return services;
+}
+
+std::string StatusName(grpc::health::v1::HealthCheckResponse::ServingStatus status) {
+  switch (status) {
+    case grpc::health::v1::HealthCheckResponse::SERVING:
+      return "SERVING";
+    case grpc::health::v1::HealthCheckResponse::NOT_SERVING:
+      return "NOT_SERVING";
+    case grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN:
+      return "SERVICE_UNKNOWN";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+void AddHealthCommands(CLI::App& app, Cli& cli, Action& run) {
+  auto service = std::make_shared<std::string>();
+  CLI::App* health = app.add_subcommand(
+      "health", "Check that vigild is serving, overall and per service (exit 0 when serving)");
+  health->add_option("--service", *service, "Check only this service, e.g. vigil.v1.AuditService");
+  health->callback([&cli, &run, service] {
+    run = [&cli, service]() -> int {
+      auto stub = grpc::health::v1::Health::NewStub(cli.channel());
+      std::vector<std::string> names = {""};
+      if (!service->empty()) {
+        names = {*service};
+      } else {
+        names.insert(names.end(), VigilServices().begin(), VigilServices().end());
+      }
+      Table table({"SERVICE", "STATUS"});
+      bool overall_serving = false;
+      for (const std::string& name : names) {
+        grpc::health::v1::HealthCheckRequest request;
+        request.set_service(name);
+        grpc::health::v1::HealthCheckResponse response;
+        auto context = cli.NewContext();
+        grpc::Status status = stub->Check(context.get(), request, &response);
+        std::string state;
+        if (status.ok()) {
+          state = StatusName(response.status());
+        } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+          state = "NOT_HOSTED";
+        } else {
+          return cli.Fail(status);
+        }
+        if (name == names.front()) overall_serving = state == "SERVING";
+        table.AddRow({name.empty() ? "(server)" : name, state});
+      }
+      if (cli.output() == Output::kJson) {
+        cli.out() << "{\"server\": \"" << cli.options().server
+                  << "\", \"serving\": " << (overall_serving ? "true" : "false") << "}\n";
+      } else {
+        table.Print(cli.out());
+      }
+      return overall_serving ? 0 : 1;
+    };
+  });
+}
+
+}  // namespace vigil::cli

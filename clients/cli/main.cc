@@ -1,0 +1,26 @@
+// vigil: the command-line client of vigild.
+#include <iostream>
+
+#include "clients/cli/cli.h"
+
+int main(int argc, char** argv) {
+  vigil::cli::Cli cli(std::cout, std::cerr);
+  CLI::App app{
+      "vigil: the command-line client of vigild, the service that keeps offender-management "
+      "obligations as clocks and shows the backlog.\n"
+      "Identity: --actor/--role/--force (or VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE)."};
+  app.set_version_flag("--version", "vigil 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  cli.AddGlobalOptions(app);
+  vigil::cli::Action run;
+  vigil::cli::AddHealthCommands(app, cli, run);
+  vigil::cli::AddAuditCommands(app, cli, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return run ? run() : 2;
+}

@@ -1,0 +1,220 @@
+// vigild: the vigil server. One binary hosts every service over one embedded store; the
+// --services flag hosts a subset. This file is the only code no test links: flags, wiring,
+// signals.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "base/logging.h"
+#include "services/audit/audit_log.h"
+#include "services/audit/audit_service.h"
+#include "services/common/auth.h"
+#include "services/common/clock.h"
+#include "services/common/executor.h"
+#include "services/common/rpc.h"
+#include "services/common/server.h"
+#include "services/policy/calendar.h"
+#include "storage/store.h"
+
+namespace vigil {
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+struct Flags {
+  std::string data_dir = "./data";
+  std::string listen = "127.0.0.1:7420";
+  std::string services = "all";
+  std::string auth = "dev";
+  std::string port_file;
+  std::string log_level = "info";
+  size_t workers = 64;
+  size_t max_queued = 10000;
+  int max_message_bytes = 4 << 20;
+  int max_concurrent_streams = 256;
+  double shutdown_grace_seconds = 10;
+  size_t block_cache_mb = 128;
+};
+
+const std::vector<std::string>& KnownServices() {
+  static const std::vector<std::string> known = {"audit"};
+  return known;
+}
+
+int Fail(int code, absl::string_view message) {
+  std::fprintf(stderr, "vigild: %.*s\n", static_cast<int>(message.size()), message.data());
+  return code;
+}
+
+// Writes the bound port where tests and scripts wait for it, atomically.
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    if (!out.good()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int Run(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{
+      "vigild: the vigil server. Keeps every offender-management obligation as a durable clock "
+      "in an embedded RocksDB store and serves vigil's gRPC API."};
+  app.set_config("--config", "", "Read flags from a TOML/INI file");
+  app.set_version_flag("--version", "vigild 0.1.0");
+  app.add_option("--data-dir", flags.data_dir,
+                 "Directory of the embedded store (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", flags.listen, "Address to serve gRPC on; port 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--services", flags.services,
+                 "Comma-separated services to host, or 'all' (known: " +
+                     absl::StrJoin(KnownServices(), ", ") + ")")
+      ->capture_default_str();
+  app.add_option("--auth", flags.auth,
+                 "How callers are identified: 'dev' trusts x-vigil-actor/-role/-force metadata "
+                 "and is allowed only on loopback")
+      ->check(CLI::IsMember({"dev"}))
+      ->capture_default_str();
+  app.add_option("--port-file", flags.port_file, "Write the bound port to this file once serving");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
+      ->capture_default_str();
+  app.add_option("--workers", flags.workers,
+                 "Worker threads running RPC bodies (bounds commits sharing one fsync)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-queued", flags.max_queued,
+                 "Requests that may wait for a worker before RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", flags.max_message_bytes, "Largest request or response")
+      ->check(CLI::Range(1024, 64 << 20))
+      ->capture_default_str();
+  app.add_option("--max-concurrent-streams", flags.max_concurrent_streams,
+                 "Concurrent calls per client connection")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-seconds", flags.shutdown_grace_seconds,
+                 "On SIGTERM/SIGINT, how long calls in flight may finish")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app.add_option("--block-cache-mb", flags.block_cache_mb, "RocksDB block cache size")
+      ->check(CLI::Range(8, 65536))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  absl::StatusOr<LogLevel> level = ParseLogLevel(flags.log_level);
+  if (!level.ok()) return Fail(kExitUsage, absl::StrCat("--log-level: ", level.status().message()));
+  SetLogThreshold(*level);
+
+  std::vector<std::string> services;
+  for (absl::string_view name : absl::StrSplit(flags.services, ',', absl::SkipWhitespace())) {
+    if (name == "all") {
+      services = KnownServices();
+      break;
+    }
+    if (std::find(KnownServices().begin(), KnownServices().end(), name) == KnownServices().end()) {
+      return Fail(kExitUsage, absl::StrCat("--services: unknown service '", name, "' (known: ",
+                                           absl::StrJoin(KnownServices(), ", "), ")"));
+    }
+    services.emplace_back(name);
+  }
+  if (services.empty()) return Fail(kExitUsage, "--services: name at least one service");
+
+  DevHeaderAuthenticator dev_auth;
+  const Authenticator& authenticator = dev_auth;
+  if (authenticator.trusts_client_claims() && !IsLoopbackAddress(flags.listen)) {
+    return Fail(kExitUsage,
+                absl::StrCat("--listen ", flags.listen, ": --auth=", authenticator.name(),
+                             " trusts identity metadata sent by clients, so vigild only "
+                             "listens on loopback with it (127.0.0.1, ::1, localhost, unix:)"));
+  }
+  if (absl::StatusOr<absl::TimeZone> zone = policy::ForceTimeZone(); !zone.ok()) {
+    return Fail(kExitRuntime, zone.status().message());
+  }
+
+  // Signals are taken synchronously by the main thread; every thread started from here on
+  // inherits the block.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  storage::StoreOptions store_options;
+  store_options.path = flags.data_dir;
+  store_options.block_cache_bytes = flags.block_cache_mb << 20;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
+  if (!store.ok()) return Fail(kExitRuntime, store.status().message());
+
+  SystemClock clock;
+  Executor executor(flags.workers, flags.max_queued);
+  RpcRuntime runtime(authenticator, executor, clock);
+
+  std::vector<HostedService> hosted;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  std::unique_ptr<audit::AuditServiceImpl> audit_service;
+  for (const std::string& name : services) {
+    if (name == "audit") {
+      audit_log = std::make_unique<audit::AuditLog>(**store);
+      audit_service = std::make_unique<audit::AuditServiceImpl>(runtime, *audit_log);
+      hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
+    }
+  }
+
+  ServerOptions server_options;
+  server_options.listen = flags.listen;
+  server_options.max_message_bytes = flags.max_message_bytes;
+  server_options.max_concurrent_streams = flags.max_concurrent_streams;
+  absl::StatusOr<std::unique_ptr<ServerHost>> host = ServerHost::Start(server_options, hosted);
+  if (!host.ok()) {
+    executor.Shutdown();
+    (void)(*store)->Close();
+    return Fail(kExitRuntime, host.status().message());
+  }
+  VIGIL_LOG(INFO) << "vigild serving on " << flags.listen << " (port " << (*host)->port()
+                  << "), data dir " << flags.data_dir
+                  << ", services: " << absl::StrJoin(services, ",")
+                  << ", auth: " << authenticator.name();
+  if (!flags.port_file.empty() && !WritePortFile(flags.port_file, (*host)->port())) {
+    VIGIL_LOG(ERROR) << "cannot write --port-file " << flags.port_file;
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  VIGIL_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+                  << ": draining calls for up to " << flags.shutdown_grace_seconds << "s";
+  (*host)->Shutdown(absl::Seconds(flags.shutdown_grace_seconds));
+  executor.Shutdown();
+  if (absl::Status s = (*store)->Close(); !s.ok()) {
+    return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
+  }
+  VIGIL_LOG(INFO) << "vigild stopped cleanly";
+  return 0;
+}
+
+}  // namespace
+}  // namespace vigil
+
+int main(int argc, char** argv) { return vigil::Run(argc, argv); }

@@ -1,0 +1,90 @@
+// The real `vigil` CLI against a real vigild.
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+#include "vigil/v1/audit.pb.h"
+
+namespace vigil {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::RunResult;
+using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::VigildProcess;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    vigild_ = std::make_unique<VigildProcess>(dir_.path());
+    ASSERT_THAT(vigild_->Start(), IsOk());
+  }
+
+  RunResult Vigil(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
+    absl::StatusOr<RunResult> result = testing::Run(args, absl::Seconds(60), env);
+    EXPECT_THAT(result.status(), IsOk());
+    return result.ok() ? *result : RunResult{};
+  }
+
+  const std::vector<std::string> auditor_ = {"VIGIL_ACTOR=Auditor A", "VIGIL_ROLE=auditor",
+                                             "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"};
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<VigildProcess> vigild_;
+};
+
+TEST_F(CliTest, HealthListsServingServices) {
+  RunResult r = Vigil({"health"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(server)"));
+  EXPECT_THAT(r.output, HasSubstr("vigil.v1.AuditService  SERVING"));
+}
+
+TEST_F(CliTest, HealthWithoutAServerExitsThreeWithAHint) {
+  absl::StatusOr<RunResult> r =
+      testing::Run({VigilCliPath(), "--server", "127.0.0.1:1", "--timeout", "2", "health"});
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_THAT(r->output, HasSubstr("is vigild running"));
+}
+
+TEST_F(CliTest, MissingIdentityExplainsHowToGiveIt) {
+  RunResult r = Vigil({"audit", "verify"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(r.output, HasSubstr("VIGIL_ACTOR"));
+}
+
+TEST_F(CliTest, AuditVerifyAndListFromEnvironmentIdentity) {
+  RunResult list = Vigil({"audit", "list"}, auditor_);
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  RunResult json = Vigil({"audit", "list", "-o", "json"}, auditor_);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  v1::ListAuditRecordsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.output, &parsed).ok())
+      << json.output;
+  ASSERT_EQ(parsed.records_size(), 1);  // the first listing
+  EXPECT_EQ(parsed.records(0).actor(), "Auditor A");
+  RunResult verify = Vigil({"audit", "verify"}, auditor_);
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("audit chain OK: 2 records verified"));
+}
+
+TEST_F(CliTest, FlagsOverrideEnvironmentAndConflictsAreUsageErrors) {
+  RunResult denied = Vigil({"audit", "list", "--role", "officer"}, auditor_);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.output, HasSubstr("PERMISSION_DENIED"));
+  RunResult both = Vigil({"audit", "list", "--subject", "a", "--actor", "b"}, auditor_);
+  EXPECT_EQ(both.exit_code, 2);
+  RunResult unknown = Vigil({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  RunResult bad_time = Vigil({"audit", "list", "--from", "yesterday"}, auditor_);
+  EXPECT_EQ(bad_time.exit_code, 1);
+  EXPECT_THAT(bad_time.output, HasSubstr("'yesterday' is not a date"));
+}
+
+}  // namespace
+}  // namespace vigil
