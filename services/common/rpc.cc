@@ -17,7 +17,8 @@ bool IsPrintable(absl::string_view text) {
 }  // namespace
 
 storage::AuditEntry CallContext::Audit(v1::AuditAction action,
-                                       std::vector<std::string> subject_ids) const {
+                                       std::vector<std::string> subject_ids,
+                                       absl::string_view outcome) const {
   v1::AuditRecord record;
   *record.mutable_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
@@ -29,6 +30,7 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action,
   record.set_purpose(purpose);
   record.set_request_id(request_id);
   record.set_rpc(method);
+  record.set_outcome(std::string(outcome));
 
   storage::AuditEntry entry;
   entry.force = principal.force;
@@ -36,6 +38,26 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action,
   entry.subject_ids = std::move(subject_ids);
   entry.body = record.SerializeAsString();
   return entry;
+}
+
+void RpcRuntime::CallStarted() {
+  std::lock_guard lock(mu_);
+  ++in_flight_;
+}
+
+void RpcRuntime::CallFinished() {
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+int RpcRuntime::in_flight() const {
+  std::lock_guard lock(mu_);
+  return in_flight_;
+}
+
+bool RpcRuntime::WaitIdle(absl::Duration timeout) {
+  std::unique_lock lock(mu_);
+  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
 }
 
 absl::StatusOr<CallContext> RpcRuntime::Admit(const grpc::CallbackServerContext& context,

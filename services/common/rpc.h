@@ -15,6 +15,8 @@
 #define VIGIL_SERVICES_COMMON_RPC_H_
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <string>
 #include <utility>
@@ -57,7 +59,9 @@ struct CallContext {
 
   // An audit entry for this call, `action` on `subject_ids`, with the record body filled from
   // the call. Add it to the storage change that does (or reads) what it describes.
-  storage::AuditEntry Audit(v1::AuditAction action, std::vector<std::string> subject_ids) const;
+  // `outcome` is empty when the access happened, otherwise why it was refused.
+  storage::AuditEntry Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
+                            absl::string_view outcome = {}) const;
 };
 
 // Limits on metadata a client controls.
@@ -88,32 +92,58 @@ class RpcRuntime {
       reactor->Finish(ToGrpcStatus(call.status()));
       return reactor;
     }
+    CallStarted();
     const bool queued = executor_.TrySchedule(
-        [context, reactor, call = *std::move(call), body = std::move(body)]() mutable {
+        [this, context, reactor, call = *std::move(call), body = std::move(body)]() mutable {
           if (context->IsCancelled()) {
             reactor->Finish(grpc::Status::CANCELLED);
-            return;
-          }
-          if (context->deadline() <= std::chrono::system_clock::now()) {
+          } else if (context->deadline() <= std::chrono::system_clock::now()) {
             reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                                          "the deadline passed before the server could start"));
-            return;
+          } else {
+            reactor->Finish(ToGrpcStatus(body(static_cast<const CallContext&>(call))));
           }
-          reactor->Finish(ToGrpcStatus(body(static_cast<const CallContext&>(call))));
+          CallFinished();
         });
     if (!queued) {
       reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                    "the server is at capacity; retry with backoff"));
+      CallFinished();
     }
     return reactor;
+  }
+
+  // Waits until no admitted call is running or queued, or `timeout` passes. Returns true when
+  // idle. Used to drain before shutdown: gRPC's own Shutdown(deadline) also waits for idle
+  // client connections, so vigild drains calls itself and then shuts down at once.
+  bool WaitIdle(absl::Duration timeout);
+  int in_flight() const;
+
+  // Unary for a body returning absl::StatusOr<Response>: the value becomes the response.
+  template <typename Response, typename Body>
+  grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const RpcSpec& spec,
+                                  Response* response, Body body) {
+    return Unary(context, spec,
+                 [response, body = std::move(body)](const CallContext& call) -> absl::Status {
+                   auto result = body(call);
+                   if (!result.ok()) return result.status();
+                   *response = *std::move(result);
+                   return absl::OkStatus();
+                 });
   }
 
   const Clock& clock() const { return clock_; }
 
  private:
+  void CallStarted();
+  void CallFinished();
+
   const Authenticator& authenticator_;
   Executor& executor_;
   const Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;  // GUARDED_BY(mu_)
 };
 
 }  // namespace vigil

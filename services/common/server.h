@@ -51,8 +51,9 @@ class ServerHost {
   // Marks every service, and the server, NOT_SERVING: sent before draining on shutdown.
   void SetNotServing();
 
-  // Stops accepting calls, lets calls in flight finish for up to `grace`, then cancels the
-  // rest. Idempotent.
+  // Stops accepting calls and waits for up to `grace` for calls in flight, then cancels the
+  // rest. Note that gRPC also waits (up to `grace`) for idle client connections to close, so
+  // callers that track their own calls drain first and pass a zero grace. Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:

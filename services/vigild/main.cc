@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "services/admin/admin_service.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
 #include "services/common/auth.h"
@@ -25,6 +26,12 @@
 #include "services/common/rpc.h"
 #include "services/common/server.h"
 #include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "services/rso/assessments.h"
+#include "services/rso/offender_store.h"
+#include "services/rso/register.h"
+#include "services/rso/rso_service.h"
 #include "storage/store.h"
 
 namespace vigil {
@@ -39,6 +46,7 @@ struct Flags {
   std::string services = "all";
   std::string auth = "dev";
   std::string port_file;
+  std::string policy_file;
   std::string log_level = "info";
   size_t workers = 64;
   size_t max_queued = 10000;
@@ -49,7 +57,7 @@ struct Flags {
 };
 
 const std::vector<std::string>& KnownServices() {
-  static const std::vector<std::string> known = {"audit"};
+  static const std::vector<std::string> known = {"audit", "rso", "admin"};
   return known;
 }
 
@@ -93,6 +101,10 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"dev"}))
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file, "Write the bound port to this file once serving");
+  app.add_option("--policy", flags.policy_file,
+                 "Policy (text-format vigil.v1.Policy); default: the built-in policy. A policy "
+                 "with different rules becomes a new current version; existing due dates keep "
+                 "theirs until an admin recomputes them");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
   app.add_option("--workers", flags.workers,
@@ -149,8 +161,15 @@ int Run(int argc, char** argv) {
                              " trusts identity metadata sent by clients, so vigild only "
                              "listens on loopback with it (127.0.0.1, ::1, localhost, unix:)"));
   }
-  if (absl::StatusOr<absl::TimeZone> zone = policy::ForceTimeZone(); !zone.ok()) {
-    return Fail(kExitRuntime, zone.status().message());
+  absl::StatusOr<absl::TimeZone> zone = policy::ForceTimeZone();
+  if (!zone.ok()) return Fail(kExitRuntime, zone.status().message());
+  v1::Policy configured_policy = policy::DefaultPolicy();
+  std::string policy_source = "built-in default policy";
+  if (!flags.policy_file.empty()) {
+    absl::StatusOr<v1::Policy> loaded = policy::LoadPolicyFile(flags.policy_file);
+    if (!loaded.ok()) return Fail(kExitUsage, absl::StrCat("--policy: ", loaded.status().message()));
+    configured_policy = *std::move(loaded);
+    policy_source = absl::StrCat("--policy ", flags.policy_file);
   }
 
   // Signals are taken synchronously by the main thread; every thread started from here on
@@ -172,15 +191,39 @@ int Run(int argc, char** argv) {
   Executor executor(flags.workers, flags.max_queued);
   RpcRuntime runtime(authenticator, executor, clock);
 
+  absl::StatusOr<std::unique_ptr<policy::PolicyRegistry>> policies =
+      policy::PolicyRegistry::Open(**store, clock, configured_policy, policy_source);
+  if (!policies.ok()) return Fail(kExitRuntime, policies.status().message());
+
+  auto hosts = [&](absl::string_view name) {
+    return std::find(services.begin(), services.end(), name) != services.end();
+  };
   std::vector<HostedService> hosted;
   std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<audit::AuditServiceImpl> audit_service;
-  for (const std::string& name : services) {
-    if (name == "audit") {
-      audit_log = std::make_unique<audit::AuditLog>(**store);
-      audit_service = std::make_unique<audit::AuditServiceImpl>(runtime, *audit_log);
-      hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
-    }
+  if (hosts("audit")) {
+    audit_log = std::make_unique<audit::AuditLog>(**store);
+    audit_service = std::make_unique<audit::AuditServiceImpl>(runtime, *audit_log);
+    hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
+  }
+  std::unique_ptr<rso::OffenderStore> offender_store;
+  std::unique_ptr<rso::Register> offender_register;
+  std::unique_ptr<rso::Assessments> assessments;
+  std::unique_ptr<rso::OffenderServiceImpl> offender_service;
+  std::unique_ptr<rso::AssessmentServiceImpl> assessment_service;
+  if (hosts("rso")) {
+    offender_store = std::make_unique<rso::OffenderStore>(**store, **policies, *zone);
+    offender_register = std::make_unique<rso::Register>(*offender_store);
+    assessments = std::make_unique<rso::Assessments>(*offender_store);
+    offender_service = std::make_unique<rso::OffenderServiceImpl>(runtime, *offender_register);
+    assessment_service = std::make_unique<rso::AssessmentServiceImpl>(runtime, *assessments);
+    hosted.push_back({v1::OffenderService::service_full_name(), offender_service.get()});
+    hosted.push_back({v1::AssessmentService::service_full_name(), assessment_service.get()});
+  }
+  std::unique_ptr<admin::AdminServiceImpl> admin_service;
+  if (hosts("admin")) {
+    admin_service = std::make_unique<admin::AdminServiceImpl>(runtime, **policies, offender_store.get());
+    hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 
   ServerOptions server_options;
@@ -205,7 +248,15 @@ int Run(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   VIGIL_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                   << ": draining calls for up to " << flags.shutdown_grace_seconds << "s";
-  (*host)->Shutdown(absl::Seconds(flags.shutdown_grace_seconds));
+  // Stop advertising, let admitted calls finish, then stop the server at once.
+  const absl::Time stop_start = absl::Now();
+  (*host)->SetNotServing();
+  if (!runtime.WaitIdle(absl::Seconds(flags.shutdown_grace_seconds))) {
+    VIGIL_LOG(WARNING) << runtime.in_flight() << " calls still running after the grace period; "
+                       << "cancelling them";
+  }
+  (*host)->Shutdown(absl::ZeroDuration());
+  VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   executor.Shutdown();
   if (absl::Status s = (*store)->Close(); !s.ok()) {
     return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
