@@ -1,0 +1,136 @@
+#include "services/common/obligations.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "services/common/proto_time.h"
+
+namespace vigil {
+namespace {
+
+absl::Time DueOf(const v1::Obligation& obligation) {
+  return absl::FromUnixSeconds(obligation.due_time().seconds()) +
+         absl::Nanoseconds(obligation.due_time().nanos());
+}
+
+std::string DueSuffix(const v1::Obligation& obligation) {
+  std::string suffix;
+  storage::PutOrderedInt64(&suffix, storage::ToMicros(DueOf(obligation)));
+  suffix.push_back(static_cast<char>(obligation.kind()));
+  storage::PutLengthPrefixed(&suffix, obligation.id());
+  return suffix;
+}
+
+std::string Lp(absl::string_view value) {
+  std::string out;
+  storage::PutLengthPrefixed(&out, value);
+  return out;
+}
+
+void AddEvent(v1::ObligationEventBatch& events, v1::ObligationEventType type,
+              const v1::Obligation& obligation, absl::Time event_time) {
+  v1::ObligationEvent* event = events.add_events();
+  event->set_type(type);
+  *event->mutable_obligation() = obligation;
+  *event->mutable_event_time() = ToProtoTime(event_time);
+}
+
+}  // namespace
+
+bool SameObligation(const v1::Obligation& a, const v1::Obligation& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+storage::Deadline ObligationLedger::DeadlineOf(const v1::Obligation& obligation) const {
+  return storage::Deadline{space_, DueOf(obligation), static_cast<uint8_t>(obligation.kind()),
+                           absl::StrCat(Lp(obligation.force()), obligation.id())};
+}
+
+std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_view team,
+                                          absl::string_view officer, v1::ObligationKind kind,
+                                          v1::RiskLevel risk) {
+  std::string name = OpenCounterPrefix(force, team, officer);
+  name.push_back(static_cast<char>(kind));
+  name.push_back(static_cast<char>(risk));
+  return name;
+}
+
+std::string ObligationLedger::OpenCounterPrefix(absl::string_view force) {
+  return absl::StrCat("open/", Lp(force));
+}
+
+std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team) {
+  return absl::StrCat(OpenCounterPrefix(force), Lp(team));
+}
+
+std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team,
+                                                absl::string_view officer) {
+  return absl::StrCat(OpenCounterPrefix(force, team), Lp(officer));
+}
+
+std::string ObligationLedger::DueByForcePrefix(absl::string_view force) {
+  return absl::StrCat("due/f/", Lp(force));
+}
+
+std::string ObligationLedger::DueByTeamPrefix(absl::string_view force, absl::string_view team) {
+  return absl::StrCat("due/t/", Lp(force), Lp(team));
+}
+
+std::string ObligationLedger::DueByOfficerPrefix(absl::string_view force,
+                                                 absl::string_view officer) {
+  return absl::StrCat("due/o/", Lp(force), Lp(officer));
+}
+
+void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {
+  change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
+  const std::string suffix = DueSuffix(o);
+  change.Put(storage::Family::kIndex, DueByForcePrefix(o.force()) + suffix, "");
+  change.Put(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix, "");
+  change.Put(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix, "");
+  change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
+                      1);
+}
+
+void ObligationLedger::Close(const v1::Obligation& o, storage::Change& change) const {
+  change.RemoveDeadline(DeadlineOf(o));
+  const std::string suffix = DueSuffix(o);
+  change.Delete(storage::Family::kIndex, DueByForcePrefix(o.force()) + suffix);
+  change.Delete(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix);
+  change.Delete(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix);
+  change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
+                      -1);
+}
+
+int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
+                                const std::vector<v1::Obligation>& after, absl::Time event_time,
+                                storage::Change& change, v1::ObligationEventBatch& events) const {
+  absl::flat_hash_map<std::string, const v1::Obligation*> old_by_id;
+  for (const v1::Obligation& o : before) old_by_id[o.id()] = &o;
+  int transitions = 0;
+  for (const v1::Obligation& o : after) {
+    auto it = old_by_id.find(o.id());
+    if (it == old_by_id.end()) {
+      Open(o, change);
+      AddEvent(events, v1::OBLIGATION_EVENT_TYPE_OPENED, o, event_time);
+      ++transitions;
+      continue;
+    }
+    const v1::Obligation& old = *it->second;
+    old_by_id.erase(it);
+    if (SameObligation(old, o)) continue;
+    // Deletes precede puts within a change, so an entry whose key did not move survives.
+    Close(old, change);
+    Open(o, change);
+    AddEvent(events, v1::OBLIGATION_EVENT_TYPE_RETIMED, o, event_time);
+    ++transitions;
+  }
+  for (const v1::Obligation& o : before) {
+    if (!old_by_id.contains(o.id())) continue;
+    Close(o, change);
+    AddEvent(events, v1::OBLIGATION_EVENT_TYPE_CLOSED, o, event_time);
+    ++transitions;
+  }
+  return transitions;
+}
+
+}  // namespace vigil

@@ -1,0 +1,69 @@
+// How an owning context (rso, ocait) keeps its open obligations in storage. For each open
+// obligation, in the same Change as the state change that opened, moved or closed it:
+//
+//   deadlines  space | due | kind | lp(force) id  -> the Obligation (serialized)
+//   index      "due/f/" lp(force) due kind lp(id)                 (oldest-first pages)
+//              "due/t/" lp(force) lp(team) due kind lp(id)
+//              "due/o/" lp(force) lp(officer) due kind lp(id)
+//   counters   "open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
+//
+// plus an ObligationEventBatch describing the transitions, for the context's feed. Obligation
+// ids are unique within a force.
+#ifndef VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
+#define VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/change.h"
+#include "storage/key_codec.h"
+#include "vigil/v1/common.pb.h"
+#include "vigil/v1/obligations.pb.h"
+
+namespace vigil {
+
+class ObligationLedger {
+ public:
+  // `space` is the context's partition of the deadline index.
+  explicit ObligationLedger(storage::DeadlineSpace space) : space_(space) {}
+
+  // Adds to `change` everything that turns the open set `before` into `after` (both keyed by
+  // obligation id, all of one force), and appends the transitions to `events`. Obligations
+  // equal in both are untouched. Returns the number of transitions.
+  int Reconcile(const std::vector<v1::Obligation>& before, const std::vector<v1::Obligation>& after,
+                absl::Time event_time, storage::Change& change,
+                v1::ObligationEventBatch& events) const;
+
+  // The deadline index entry of `obligation`.
+  storage::Deadline DeadlineOf(const v1::Obligation& obligation) const;
+
+  // The counter of open obligations for one cell, and the prefixes to sum a force, a team, or
+  // an officer of a team.
+  static std::string OpenCounter(absl::string_view force, absl::string_view team,
+                                 absl::string_view officer, v1::ObligationKind kind,
+                                 v1::RiskLevel risk);
+  static std::string OpenCounterPrefix(absl::string_view force);
+  static std::string OpenCounterPrefix(absl::string_view force, absl::string_view team);
+  static std::string OpenCounterPrefix(absl::string_view force, absl::string_view team,
+                                       absl::string_view officer);
+
+  // Index prefixes of the due-ordered indexes.
+  static std::string DueByForcePrefix(absl::string_view force);
+  static std::string DueByTeamPrefix(absl::string_view force, absl::string_view team);
+  static std::string DueByOfficerPrefix(absl::string_view force, absl::string_view officer);
+
+ private:
+  void Open(const v1::Obligation& obligation, storage::Change& change) const;
+  void Close(const v1::Obligation& obligation, storage::Change& change) const;
+
+  storage::DeadlineSpace space_;
+};
+
+// True when two obligations differ in anything the ledger stores.
+bool SameObligation(const v1::Obligation& a, const v1::Obligation& b);
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_OBLIGATIONS_H_

@@ -1,0 +1,160 @@
+#include "services/policy/policy.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace vigil::policy {
+namespace {
+
+v1::RiskDays Days(int low, int medium, int high, int very_high) {
+  v1::RiskDays days;
+  days.set_low(low);
+  days.set_medium(medium);
+  days.set_high(high);
+  days.set_very_high(very_high);
+  return days;
+}
+
+// No interval is longer than ten years: a longer one is a typing error, not a policy.
+constexpr int kMaxDays = 3653;
+
+absl::Status CheckDays(absl::string_view field, int days) {
+  if (days <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be a positive number of days (got ", days, ")"));
+  }
+  if (days > kMaxDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", days, " days is more than ten years"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRiskDays(absl::string_view field, bool present, const v1::RiskDays& days) {
+  if (!present) return absl::InvalidArgumentError(absl::StrCat(field, ": missing"));
+  for (auto [tier, value] : {std::pair{"low", days.low()}, std::pair{"medium", days.medium()},
+                             std::pair{"high", days.high()},
+                             std::pair{"very_high", days.very_high()}}) {
+    if (absl::Status s = CheckDays(absl::StrCat(field, ".", tier), value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+class ErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+}  // namespace
+
+v1::Policy DefaultPolicy() {
+  v1::Policy policy;
+  policy.set_arms_initial_days(28);
+  *policy.mutable_arms_reassessment_days() = Days(365, 365, 180, 90);
+  policy.set_arms_trigger_days(28);
+  policy.set_rmp_review_after_arms_days(28);
+  *policy.mutable_rmp_review_days() = Days(365, 365, 180, 90);
+  *policy.mutable_visit_interval_days() = Days(365, 182, 91, 30);
+  return policy;
+}
+
+absl::Status ValidatePolicy(const v1::Policy& policy) {
+  if (absl::Status s = CheckDays("arms_initial_days", policy.arms_initial_days()); !s.ok()) return s;
+  if (absl::Status s = CheckRiskDays("arms_reassessment_days", policy.has_arms_reassessment_days(),
+                                     policy.arms_reassessment_days());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckDays("arms_trigger_days", policy.arms_trigger_days()); !s.ok()) return s;
+  if (absl::Status s = CheckDays("rmp_review_after_arms_days", policy.rmp_review_after_arms_days());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRiskDays("rmp_review_days", policy.has_rmp_review_days(),
+                                     policy.rmp_review_days());
+      !s.ok()) {
+    return s;
+  }
+  return CheckRiskDays("visit_interval_days", policy.has_visit_interval_days(),
+                       policy.visit_interval_days());
+}
+
+absl::StatusOr<v1::Policy> ParsePolicyText(absl::string_view text) {
+  v1::Policy policy;
+  google::protobuf::TextFormat::Parser parser;
+  ErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &policy)) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", errors.first()));
+  }
+  if (absl::Status s = ValidatePolicy(policy); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", s.message()));
+  }
+  return policy;
+}
+
+absl::StatusOr<v1::Policy> LoadPolicyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("policy file ", path, " cannot be read"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<v1::Policy> policy = ParsePolicyText(buffer.str());
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", policy.status().message()));
+  }
+  return policy;
+}
+
+int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_LOW:
+      return days.low();
+    case v1::RISK_LEVEL_MEDIUM:
+      return days.medium();
+    case v1::RISK_LEVEL_HIGH:
+      return days.high();
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return days.very_high();
+    default:
+      return 0;
+  }
+}
+
+std::string RiskName(v1::RiskLevel risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_LOW:
+      return "low";
+    case v1::RISK_LEVEL_MEDIUM:
+      return "medium";
+    case v1::RISK_LEVEL_HIGH:
+      return "high";
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return "very high";
+    default:
+      return "not assessed";
+  }
+}
+
+bool SameRules(const v1::Policy& a, const v1::Policy& b) {
+  v1::Policy x = a;
+  v1::Policy y = b;
+  x.clear_version();
+  x.clear_description();
+  y.clear_version();
+  y.clear_description();
+  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+}  // namespace vigil::policy

@@ -1,0 +1,42 @@
+// The policy as a value: the built-in default (DOMAIN.md), validation that names the bad
+// field, and loading from text-format protobuf.
+#ifndef VIGIL_SERVICES_POLICY_POLICY_H_
+#define VIGIL_SERVICES_POLICY_POLICY_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "vigil/v1/common.pb.h"
+#include "vigil/v1/policy.pb.h"
+
+namespace vigil::policy {
+
+// DOMAIN.md's defaults: ARMS very high 90 / high 180 / medium 365 / low 365 days, initial and
+// trigger 28 days; RMP review 28 days after ARMS and periodically as ARMS; visits very high 30,
+// high 91, medium 182, low 365 days. version and description are empty.
+v1::Policy DefaultPolicy();
+
+// InvalidArgument naming the first bad field, e.g.
+// "arms_reassessment_days.medium: must be a positive number of days (got 0)".
+absl::Status ValidatePolicy(const v1::Policy& policy);
+
+// Parses text-format protobuf and validates it. InvalidArgument with the parser's line and
+// column, or the validation error.
+absl::StatusOr<v1::Policy> ParsePolicyText(absl::string_view text);
+
+// Reads and parses a file. NotFound / FailedPrecondition when it cannot be read.
+absl::StatusOr<v1::Policy> LoadPolicyFile(const std::string& path);
+
+// The days for `risk` in `days`; RISK_LEVEL_UNSPECIFIED has no interval (returns 0).
+int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk);
+
+// "low", "medium", "high", "very high", "not assessed".
+std::string RiskName(v1::RiskLevel risk);
+
+// True when both policies set the same intervals (version and description ignored).
+bool SameRules(const v1::Policy& a, const v1::Policy& b);
+
+}  // namespace vigil::policy
+
+#endif  // VIGIL_SERVICES_POLICY_POLICY_H_

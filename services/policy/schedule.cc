@@ -1,0 +1,144 @@
+#include "services/policy/schedule.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+
+namespace vigil::policy {
+namespace {
+
+std::string Date(absl::Time t, absl::TimeZone zone) {
+  return absl::FormatCivilTime(LocalDay(t, zone));
+}
+
+std::string Version(const v1::Policy& policy) {
+  return absl::StrCat("(policy ", policy.version().empty() ? "unversioned" : policy.version(), ")");
+}
+
+}  // namespace
+
+absl::Time DueAfterDays(absl::Time base, int days, absl::TimeZone zone) {
+  return EndOfLocalDay(LocalDay(base, zone) + days, zone);
+}
+
+DueTime ArmsDue(const v1::Policy& policy, absl::Time registered,
+                std::optional<absl::Time> last_arms, v1::RiskLevel risk, absl::TimeZone zone) {
+  if (!last_arms.has_value() || risk == v1::RISK_LEVEL_UNSPECIFIED) {
+    const int days = policy.arms_initial_days();
+    return DueTime{DueAfterDays(registered, days, zone),
+                   absl::StrCat("not assessed: initial ARMS within ", days,
+                                " days of registration on ", Date(registered, zone), " ",
+                                Version(policy)),
+                   policy.version()};
+  }
+  const int days = DaysFor(policy.arms_reassessment_days(), risk);
+  return DueTime{DueAfterDays(*last_arms, days, zone),
+                 absl::StrCat(RiskName(risk), " risk: reassess within ", days,
+                              " days of last ARMS on ", Date(*last_arms, zone), " ",
+                              Version(policy)),
+                 policy.version()};
+}
+
+DueTime ArmsTriggerDue(const v1::Policy& policy, v1::TriggerType type, absl::Time triggered,
+                       absl::TimeZone zone) {
+  const int days = policy.arms_trigger_days();
+  return DueTime{DueAfterDays(triggered, days, zone),
+                 absl::StrCat("trigger (", TriggerName(type), " on ", Date(triggered, zone),
+                              "): reassess within ", days, " days ", Version(policy)),
+                 policy.version()};
+}
+
+std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl::Time> last_arms,
+                                    std::optional<absl::Time> last_review, v1::RiskLevel risk,
+                                    absl::TimeZone zone) {
+  if (!last_arms.has_value()) return std::nullopt;
+  std::optional<DueTime> after_arms;
+  if (!last_review.has_value() || *last_review < *last_arms) {
+    const int days = policy.rmp_review_after_arms_days();
+    after_arms = DueTime{DueAfterDays(*last_arms, days, zone),
+                         absl::StrCat("review the RMP within ", days, " days of the ARMS on ",
+                                      Date(*last_arms, zone), " ", Version(policy)),
+                         policy.version()};
+  }
+  std::optional<DueTime> periodic;
+  if (last_review.has_value() && risk != v1::RISK_LEVEL_UNSPECIFIED) {
+    const int days = DaysFor(policy.rmp_review_days(), risk);
+    periodic = DueTime{DueAfterDays(*last_review, days, zone),
+                       absl::StrCat(RiskName(risk), " risk: review the RMP within ", days,
+                                    " days of the last review on ", Date(*last_review, zone), " ",
+                                    Version(policy)),
+                       policy.version()};
+  }
+  if (after_arms.has_value() && periodic.has_value()) {
+    return periodic->due < after_arms->due ? periodic : after_arms;
+  }
+  return after_arms.has_value() ? after_arms : periodic;
+}
+
+DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notification,
+                              absl::TimeZone zone) {
+  const absl::CivilDay day = LocalDay(last_notification, zone);
+  // CivilDay normalises 29 February of a non-leap year to 1 March.
+  const absl::CivilDay anniversary(day.year() + 1, day.month(), day.day());
+  return DueTime{EndOfLocalDay(anniversary, zone),
+                 absl::StrCat("annual re-notification within a year of the last on ",
+                              absl::FormatCivilTime(day), " (SOA 2003 s.85) ", Version(policy)),
+                 policy.version()};
+}
+
+DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl::string_view note,
+                              absl::TimeZone zone) {
+  return DueTime{DueAfterDays(changed, 3, zone),
+                 absl::StrCat("notify the change of ", Date(changed, zone),
+                              note.empty() ? "" : absl::StrCat(" (", note, ")"),
+                              " within 3 days (SOA 2003 s.84) ", Version(policy)),
+                 policy.version()};
+}
+
+std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
+                                          absl::Time registered, absl::TimeZone zone) {
+  int months = 0;
+  switch (period) {
+    case v1::NOTIFICATION_PERIOD_10_YEARS:
+      months = 120;
+      break;
+    case v1::NOTIFICATION_PERIOD_7_YEARS:
+      months = 84;
+      break;
+    case v1::NOTIFICATION_PERIOD_5_YEARS:
+      months = 60;
+      break;
+    case v1::NOTIFICATION_PERIOD_2_YEARS:
+      months = 24;
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (under_18) months /= 2;
+  const absl::CivilDay day = LocalDay(registered, zone);
+  const absl::CivilMonth month = absl::CivilMonth(day) + months;
+  return EndOfLocalDay(absl::CivilDay(month.year(), month.month(), day.day()), zone);
+}
+
+std::string TriggerName(v1::TriggerType type) {
+  switch (type) {
+    case v1::TRIGGER_TYPE_NEW_INTELLIGENCE:
+      return "new intelligence";
+    case v1::TRIGGER_TYPE_ADDRESS_OR_HOUSEHOLD_CHANGE:
+      return "address or household change";
+    case v1::TRIGGER_TYPE_CHILD_IN_HOUSEHOLD:
+      return "child in household";
+    case v1::TRIGGER_TYPE_ARREST_OR_BREACH:
+      return "arrest or breach";
+    case v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY:
+      return "release from custody";
+    case v1::TRIGGER_TYPE_MAPPA_LEVEL_CHANGE:
+      return "MAPPA level change";
+    case v1::TRIGGER_TYPE_REFUSED_ACCESS:
+      return "refused access";
+    default:
+      return "unspecified trigger";
+  }
+}
+
+}  // namespace vigil::policy

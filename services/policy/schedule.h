@@ -1,0 +1,66 @@
+// Pure functions from facts to due times. Each result carries the policy version that set it
+// and the reason in words, both stored with the obligation:
+//   "medium risk: reassess within 365 days of last ARMS on 2024-03-02 (policy v1)"
+// A duty due "within N days of D" is due by the end of local day D + N (Europe/London): it is
+// overdue from the first instant of the day after.
+#ifndef VIGIL_SERVICES_POLICY_SCHEDULE_H_
+#define VIGIL_SERVICES_POLICY_SCHEDULE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "vigil/v1/common.pb.h"
+#include "vigil/v1/policy.pb.h"
+#include "vigil/v1/rso.pb.h"
+
+namespace vigil::policy {
+
+struct DueTime {
+  absl::Time due;
+  std::string reason;
+  std::string policy_version;
+
+  friend bool operator==(const DueTime&, const DueTime&) = default;
+};
+
+// The end of local day LocalDay(base) + days, in `zone`.
+absl::Time DueAfterDays(absl::Time base, int days, absl::TimeZone zone);
+
+// The ARMS clock that always runs: the initial assessment (within arms_initial_days of
+// registration) while there is none, then reassessment by the latest assessment's risk level.
+DueTime ArmsDue(const v1::Policy& policy, absl::Time registered,
+                std::optional<absl::Time> last_arms, v1::RiskLevel risk, absl::TimeZone zone);
+
+// The trigger clock: reassess within arms_trigger_days of the earliest unanswered trigger.
+DueTime ArmsTriggerDue(const v1::Policy& policy, v1::TriggerType type, absl::Time triggered,
+                       absl::TimeZone zone);
+
+// The RMP review clock; none (nullopt) before the first ARMS. After an ARMS not yet followed by
+// a review: within rmp_review_after_arms_days of it. Otherwise periodically by risk from the
+// last review. When both apply, the earlier.
+std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl::Time> last_arms,
+                                    std::optional<absl::Time> last_review, v1::RiskLevel risk,
+                                    absl::TimeZone zone);
+
+// SOA 2003 s.85: re-notify within one year of the last notification (law, not policy: the
+// same calendar date a year on; 29 February moves to 1 March).
+DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notification,
+                              absl::TimeZone zone);
+
+// SOA 2003 s.84: notify a change within 3 days of it.
+DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl::string_view note,
+                              absl::TimeZone zone);
+
+// The end of the notification period: registration plus the period (halved when convicted
+// under 18); nullopt when indefinite or unknown.
+std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
+                                          absl::Time registered, absl::TimeZone zone);
+
+// "address or household change", ...
+std::string TriggerName(v1::TriggerType type);
+
+}  // namespace vigil::policy
+
+#endif  // VIGIL_SERVICES_POLICY_SCHEDULE_H_
