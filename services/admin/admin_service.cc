@@ -1,0 +1,77 @@
+#include "services/admin/admin_service.h"
+
+#include "base/status_macros.h"
+#include "services/common/validate.h"
+
+namespace vigil::admin {
+namespace {
+
+constexpr RpcSpec kGetPolicy{"vigil.v1.AdminService/GetPolicy", RoleSet::All(), false};
+constexpr RpcSpec kSetPolicy{"vigil.v1.AdminService/SetPolicy", {Role::kForceAdmin}, false};
+constexpr RpcSpec kListPolicyVersions{"vigil.v1.AdminService/ListPolicyVersions", RoleSet::All(),
+                                      false};
+constexpr RpcSpec kRecomputeObligations{"vigil.v1.AdminService/RecomputeObligations",
+                                        {Role::kForceAdmin}, false};
+constexpr RpcSpec kSpecs[] = {kGetPolicy, kSetPolicy, kListPolicyVersions, kRecomputeObligations};
+
+}  // namespace
+
+std::span<const RpcSpec> AdminServiceImpl::Specs() { return kSpecs; }
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* context,
+                                                      const v1::GetPolicyRequest* request,
+                                                      v1::Policy* response) {
+  return runtime_.Reply(context, kGetPolicy, response,
+                        [=, this](const CallContext&) -> absl::StatusOr<v1::Policy> {
+                          if (request->version().empty()) return *policies_.Current();
+                          return policies_.Get(request->version());
+                        });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
+                                                      const v1::SetPolicyRequest* request,
+                                                      v1::Policy* response) {
+  return runtime_.Reply(context, kSetPolicy, response, [=, this](const CallContext& call) {
+    return policies_.Set(call, request->policy());
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListPolicyVersions(
+    grpc::CallbackServerContext* context, const v1::ListPolicyVersionsRequest* request,
+    v1::ListPolicyVersionsResponse* response) {
+  return runtime_.Reply(
+      context, kListPolicyVersions, response,
+      [this](const CallContext&) -> absl::StatusOr<v1::ListPolicyVersionsResponse> {
+        VIGIL_ASSIGN_OR_RETURN(std::vector<v1::PolicyVersion> versions, policies_.List());
+        v1::ListPolicyVersionsResponse list;
+        for (v1::PolicyVersion& v : versions) *list.add_versions() = std::move(v);
+        return list;
+      });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RecomputeObligations(
+    grpc::CallbackServerContext* context, const v1::RecomputeObligationsRequest* request,
+    v1::RecomputeObligationsResponse* response) {
+  return runtime_.Reply(
+      context, kRecomputeObligations, response,
+      [=, this](const CallContext& call) -> absl::StatusOr<v1::RecomputeObligationsResponse> {
+        VIGIL_RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
+        if (offenders_ == nullptr) {
+          return absl::FailedPreconditionError(
+              "the rso service is not hosted by this vigild; recompute where it runs");
+        }
+        // The reason is the justification recorded with every record the recomputation moves.
+        CallContext justified = call;
+        justified.purpose = request->reason();
+        VIGIL_ASSIGN_OR_RETURN(rso::OffenderStore::RecomputeReport report,
+                               offenders_->Recompute(justified, request->dry_run()));
+        v1::RecomputeObligationsResponse result;
+        result.set_policy_version(policies_.Current()->version());
+        result.set_offenders_examined(report.examined);
+        result.set_offenders_changed(report.changed);
+        result.set_obligations_retimed(report.retimed);
+        return result;
+      });
+}
+
+}  // namespace vigil::admin

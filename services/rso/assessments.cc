@@ -1,0 +1,229 @@
+#include "services/rso/assessments.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/rso/keys.h"
+
+namespace vigil::rso {
+namespace {
+
+using storage::Family;
+
+std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
+  if (!present) return std::nullopt;
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+template <typename Enum, typename IsValid>
+absl::Status ValidateFactors(absl::string_view field, const google::protobuf::RepeatedField<int>& values,
+                             IsValid is_valid) {
+  std::set<int> seen;
+  for (int value : values) {
+    if (value == 0 || !is_valid(value)) return FieldError(field, absl::StrCat("unknown factor ", value));
+    if (!seen.insert(value).second) return FieldError(field, absl::StrCat("factor ", value, " is listed twice"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotManaged(const v1::Offender& record) {
+  return absl::FailedPreconditionError(absl::StrCat("offender ", record.id(), " is ",
+                                                    v1::OffenderStatus_Name(record.status()),
+                                                    ": no longer under active management"));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
+    const CallContext& call, const v1::RecordArmsAssessmentRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time completed,
+                         RequirePastTime("completed_time", request.has_completed_time(),
+                                         request.completed_time(), call.now));
+  VIGIL_RETURN_IF_ERROR(ValidateText("assessor", request.assessor(), 128, true));
+  if (!v1::RiskLevel_IsValid(request.risk_level()) ||
+      request.risk_level() == v1::RISK_LEVEL_UNSPECIFIED) {
+    return FieldError("risk_level", "an assessment must give a risk level (LOW to VERY_HIGH)");
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateFactors<v1::ArmsRiskFactor>("risk_factors", request.risk_factors(),
+                                                            v1::ArmsRiskFactor_IsValid));
+  VIGIL_RETURN_IF_ERROR(ValidateFactors<v1::ArmsProtectiveFactor>(
+      "protective_factors", request.protective_factors(), v1::ArmsProtectiveFactor_IsValid));
+  VIGIL_RETURN_IF_ERROR(ValidateText("notes", request.notes(), 4000, false, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+
+  v1::ArmsAssessment assessment;
+  assessment.set_id(NewId("A"));
+  assessment.set_offender_id(request.offender_id());
+  *assessment.mutable_completed_time() = ToProtoTime(completed);
+  assessment.set_assessor(request.assessor());
+  assessment.set_risk_level(request.risk_level());
+  *assessment.mutable_risk_factors() = request.risk_factors();
+  *assessment.mutable_protective_factors() = request.protective_factors();
+  assessment.set_notes(request.notes());
+  assessment.set_recorded_by(call.principal.actor);
+  *assessment.mutable_record_time() = ToProtoTime(call.now);
+
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
+            if (!Managed(record.status())) return NotManaged(record);
+            change.Put(Family::kEntities,
+                       ArmsKey(record.force(), record.id(), completed, assessment.id()),
+                       assessment.SerializeAsString());
+            edit.action = v1::AUDIT_ACTION_COLLECTION;
+            edit.extra_subjects = {assessment.id()};
+            edit.response = assessment.SerializeAsString();
+            const std::optional<absl::Time> latest =
+                TimeOf(record.has_last_arms_time(), record.last_arms_time());
+            if (latest.has_value() && completed < *latest) return absl::OkStatus();  // history only
+            record.set_risk_level(request.risk_level());
+            *record.mutable_last_arms_time() = ToProtoTime(completed);
+            // The assessment answers every trigger up to its completion.
+            google::protobuf::RepeatedPtrField<v1::Trigger> still_open;
+            for (const v1::Trigger& t : record.open_triggers()) {
+              if (*TimeOf(true, t.time()) > completed) *still_open.Add() = t;
+            }
+            record.mutable_open_triggers()->Swap(&still_open);
+            edit.retime = Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview});
+            return absl::OkStatus();
+          }));
+  v1::ArmsAssessment stored;
+  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return stored;
+}
+
+absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(
+    const CallContext& call, const v1::ListArmsAssessmentsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  const std::string& force = call.principal.force;
+  const storage::ReadView view = offenders_.store().Snapshot();
+  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
+                         offenders_.Load(view, force, request.offender_id()));
+  if (!record.has_value()) {
+    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
+    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
+                                            " is not on the register of ", force));
+  }
+  v1::ListArmsAssessmentsResponse response;
+  absl::Status parse;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kEntities, ArmsPrefix(force, request.offender_id()), {},
+      [&](absl::string_view, absl::string_view value) {
+        if (!response.add_assessments()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("an ARMS assessment is unreadable");
+          return false;
+        }
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(parse);
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
+  return response;
+}
+
+absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
+    const CallContext& call, const v1::RecordRiskManagementPlanRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time reviewed,
+                         RequirePastTime("reviewed_time", request.has_reviewed_time(),
+                                         request.reviewed_time(), call.now));
+  VIGIL_RETURN_IF_ERROR(ValidateText("author", request.author(), 128, true));
+  if (request.visit_interval_days() < 0 || request.visit_interval_days() > 3653) {
+    return FieldError("visit_interval_days",
+                      absl::StrCat("must be 0 (policy default) to 3653 days (got ",
+                                   request.visit_interval_days(), ")"));
+  }
+  if (request.officers_required() < 0 || request.officers_required() > 10) {
+    return FieldError("officers_required", absl::StrCat("must be 1-10 (got ", request.officers_required(), ")"));
+  }
+  if (request.unannounced_share_percent() < 0 || request.unannounced_share_percent() > 100) {
+    return FieldError("unannounced_share_percent",
+                      absl::StrCat("must be 0-100 (got ", request.unannounced_share_percent(), ")"));
+  }
+  if (request.visit_interval_days() != 0 && request.reason().empty()) {
+    return FieldError("reason", "required when the plan overrides the policy's visit interval");
+  }
+  for (auto [field, text] : {std::pair<absl::string_view, const std::string*>{"supervision", &request.supervision()},
+                             {"monitoring_and_control", &request.monitoring_and_control()},
+                             {"interventions_and_treatment", &request.interventions_and_treatment()},
+                             {"victim_safety", &request.victim_safety()},
+                             {"contingency", &request.contingency()},
+                             {"reason", &request.reason()}}) {
+    VIGIL_RETURN_IF_ERROR(ValidateText(field, *text, 8000, false, true));
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+
+  v1::RiskManagementPlan plan;
+  plan.set_id(NewId("P"));
+  plan.set_offender_id(request.offender_id());
+  *plan.mutable_reviewed_time() = ToProtoTime(reviewed);
+  plan.set_author(request.author());
+  plan.set_supervision(request.supervision());
+  plan.set_monitoring_and_control(request.monitoring_and_control());
+  plan.set_interventions_and_treatment(request.interventions_and_treatment());
+  plan.set_victim_safety(request.victim_safety());
+  plan.set_contingency(request.contingency());
+  plan.set_visit_interval_days(request.visit_interval_days());
+  plan.set_officers_required(request.officers_required() == 0 ? 1 : request.officers_required());
+  plan.set_unannounced_share_percent(request.unannounced_share_percent());
+  plan.set_device_check_required(request.device_check_required());
+  plan.set_reason(request.reason());
+  plan.set_recorded_by(call.principal.actor);
+  *plan.mutable_record_time() = ToProtoTime(call.now);
+
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
+            if (!Managed(record.status())) return NotManaged(record);
+            const std::string& force = record.force();
+            change.Put(Family::kEntities, RmpHistoryKey(force, record.id(), reviewed, plan.id()),
+                       plan.SerializeAsString());
+            edit.action = v1::AUDIT_ACTION_COLLECTION;
+            edit.extra_subjects = {plan.id()};
+            edit.response = plan.SerializeAsString();
+            const std::optional<absl::Time> latest =
+                TimeOf(record.has_last_rmp_review_time(), record.last_rmp_review_time());
+            if (latest.has_value() && reviewed < *latest) return absl::OkStatus();  // history only
+            change.Put(Family::kEntities, CurrentRmpKey(force, record.id()), plan.SerializeAsString());
+            *record.mutable_last_rmp_review_time() = ToProtoTime(reviewed);
+            edit.retime = Clocks({Clock::kRmpReview});
+            return absl::OkStatus();
+          }));
+  v1::RiskManagementPlan stored;
+  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return stored;
+}
+
+absl::StatusOr<v1::RiskManagementPlan> Assessments::GetRmp(
+    const CallContext& call, const v1::GetRiskManagementPlanRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  const std::string& force = call.principal.force;
+  const storage::ReadView view = offenders_.store().Snapshot();
+  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
+                         offenders_.Load(view, force, request.offender_id()));
+  if (!record.has_value()) {
+    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
+    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
+                                            " is not on the register of ", force));
+  }
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                         view.Get(Family::kEntities, CurrentRmpKey(force, request.offender_id())));
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
+  if (!raw.has_value()) {
+    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
+                                            " has no risk management plan recorded"));
+  }
+  v1::RiskManagementPlan plan;
+  if (!plan.ParseFromString(*raw)) return absl::DataLossError("the RMP record is unreadable");
+  return plan;
+}
+
+}  // namespace vigil::rso

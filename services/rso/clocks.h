@@ -1,0 +1,53 @@
+// The clocks of one offender, derived from the offender record and the policy.
+//
+// Which clocks run, by status: ACTIVE_COMMUNITY, IN_CUSTODY, WANTED and ABROAD keep the ARMS,
+// trigger and RMP clocks; only ACTIVE_COMMUNITY keeps the notification clocks; DECEASED,
+// EXPIRED and TRANSFERRED offenders have none.
+#ifndef VIGIL_SERVICES_RSO_CLOCKS_H_
+#define VIGIL_SERVICES_RSO_CLOCKS_H_
+
+#include <bitset>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "vigil/v1/common.pb.h"
+#include "vigil/v1/policy.pb.h"
+#include "vigil/v1/rso.pb.h"
+
+namespace vigil::rso {
+
+enum class Clock : uint8_t {
+  kArms = 0,                // initial, then periodic reassessment
+  kArmsTrigger = 1,         // reassessment after an unanswered trigger
+  kRmpReview = 2,           // risk management plan review
+  kAnnualNotification = 3,  // SOA 2003 s.85
+  kChangeNotification = 4,  // SOA 2003 s.84
+};
+inline constexpr int kClockCount = 5;
+using ClockSet = std::bitset<kClockCount>;
+
+inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
+  ClockSet set;
+  for (Clock c : clocks) set.set(static_cast<size_t>(c));
+  return set;
+}
+inline ClockSet AllClocks() { return ClockSet().set(); }
+
+// "<offender_id>/arms", "/arms-trigger", "/rmp-review", "/notification", "/change-notification".
+std::string ObligationId(absl::string_view offender_id, Clock clock);
+
+// True when the offender is under active management (any clock may run).
+bool Managed(v1::OffenderStatus status);
+
+// The open obligations of `record` after an edit. Clocks in `retime`, and clocks that newly
+// apply, are derived afresh from `policy`; every other open clock keeps its due time, reason and
+// policy version (a policy change never moves them silently) but takes the record's current
+// owner, team and risk level. Clocks that no longer apply are dropped. `record.obligations()`
+// holds the clocks before the edit.
+std::vector<v1::Obligation> ReconcileClocks(const v1::Offender& record, ClockSet retime,
+                                            const v1::Policy& policy, absl::TimeZone zone);
+
+}  // namespace vigil::rso
+
+#endif  // VIGIL_SERVICES_RSO_CLOCKS_H_

@@ -1,0 +1,82 @@
+#include "services/rso/keys.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/key_codec.h"
+
+namespace vigil::rso {
+namespace {
+
+std::string Lp(absl::string_view value) {
+  std::string out;
+  storage::PutLengthPrefixed(&out, value);
+  return out;
+}
+
+std::string Time(absl::Time t) {
+  std::string out;
+  storage::PutOrderedInt64(&out, storage::ToMicros(t));
+  return out;
+}
+
+}  // namespace
+
+std::string OffenderKey(absl::string_view force, absl::string_view id) {
+  return absl::StrCat("rso/o/", Lp(force), id);
+}
+
+std::string ArmsPrefix(absl::string_view force, absl::string_view offender) {
+  return absl::StrCat("rso/a/", Lp(force), Lp(offender));
+}
+
+std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::Time completed,
+                    absl::string_view id) {
+  return absl::StrCat(ArmsPrefix(force, offender), Time(completed), id);
+}
+
+std::string RmpHistoryKey(absl::string_view force, absl::string_view offender,
+                          absl::Time reviewed, absl::string_view id) {
+  return absl::StrCat("rso/p/", Lp(force), Lp(offender), Time(reviewed), id);
+}
+
+std::string CurrentRmpKey(absl::string_view force, absl::string_view offender) {
+  return absl::StrCat("rso/pc/", Lp(force), Lp(offender));
+}
+
+std::string VisorKey(absl::string_view force, absl::string_view visor_ref) {
+  return absl::StrCat("rso/v/", Lp(force), Lp(visor_ref));
+}
+
+std::string RequestKey(absl::string_view force, absl::string_view request_id) {
+  return absl::StrCat("req/rso/", Lp(force), Lp(request_id));
+}
+
+std::string ByForcePrefix(absl::string_view force) { return absl::StrCat("rso/f/", Lp(force)); }
+
+std::string ByTeamPrefix(absl::string_view force, absl::string_view team) {
+  return absl::StrCat("rso/t/", Lp(force), Lp(team));
+}
+
+std::string ByOwnerPrefix(absl::string_view force, absl::string_view officer) {
+  return absl::StrCat("rso/w/", Lp(force), Lp(officer));
+}
+
+std::string ByStatusPrefix(absl::string_view force, v1::OffenderStatus status) {
+  std::string key = absl::StrCat("rso/s/", Lp(force));
+  key.push_back(static_cast<char>(status));
+  return key;
+}
+
+std::string NotAssessedPrefix(absl::string_view force) { return absl::StrCat("rso/n/", Lp(force)); }
+
+std::vector<std::string> IndexKeys(const v1::Offender& o) {
+  std::vector<std::string> keys = {
+      ByForcePrefix(o.force()) + o.id(),
+      ByTeamPrefix(o.force(), o.team()) + o.id(),
+      ByOwnerPrefix(o.force(), o.owner_officer()) + o.id(),
+      ByStatusPrefix(o.force(), o.status()) + o.id(),
+  };
+  if (o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED) keys.push_back(NotAssessedPrefix(o.force()) + o.id());
+  return keys;
+}
+
+}  // namespace vigil::rso

@@ -1,0 +1,49 @@
+// The rso context's keys. Components are length-prefixed (lp) so that one value's keys form a
+// contiguous prefix whatever bytes the values hold. Frozen: they are on disk.
+//
+// entities  "rso/o/" lp(force) id                               -> Offender (with its clocks)
+//           "rso/a/" lp(force) lp(offender) completed:i64 id    -> ArmsAssessment
+//           "rso/p/" lp(force) lp(offender) reviewed:i64 id     -> RiskManagementPlan (history)
+//           "rso/pc/" lp(force) lp(offender)                    -> RiskManagementPlan (current)
+// index     "rso/f/" lp(force) id                               all offenders of a force
+//           "rso/t/" lp(force) lp(team) id                      by team
+//           "rso/w/" lp(force) lp(owner_officer) id             by owner
+//           "rso/s/" lp(force) status:u8 id                     by status
+//           "rso/n/" lp(force) id                               not assessed
+//           "rso/v/" lp(force) lp(visor_ref)                    -> id (unique ViSOR reference)
+//           "req/rso/" lp(force) lp(request_id)                 -> response (idempotency)
+#ifndef VIGIL_SERVICES_RSO_KEYS_H_
+#define VIGIL_SERVICES_RSO_KEYS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "vigil/v1/rso.pb.h"
+
+namespace vigil::rso {
+
+std::string OffenderKey(absl::string_view force, absl::string_view id);
+std::string ArmsPrefix(absl::string_view force, absl::string_view offender);
+std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::Time completed,
+                    absl::string_view id);
+std::string RmpHistoryKey(absl::string_view force, absl::string_view offender,
+                          absl::Time reviewed, absl::string_view id);
+std::string CurrentRmpKey(absl::string_view force, absl::string_view offender);
+std::string VisorKey(absl::string_view force, absl::string_view visor_ref);
+std::string RequestKey(absl::string_view force, absl::string_view request_id);
+
+// Index prefixes for listing; each is followed by the offender id.
+std::string ByForcePrefix(absl::string_view force);
+std::string ByTeamPrefix(absl::string_view force, absl::string_view team);
+std::string ByOwnerPrefix(absl::string_view force, absl::string_view officer);
+std::string ByStatusPrefix(absl::string_view force, v1::OffenderStatus status);
+std::string NotAssessedPrefix(absl::string_view force);
+
+// Every index entry `offender` should have (excluding the ViSOR key).
+std::vector<std::string> IndexKeys(const v1::Offender& offender);
+
+}  // namespace vigil::rso
+
+#endif  // VIGIL_SERVICES_RSO_KEYS_H_

@@ -1,0 +1,421 @@
+#include "services/rso/register.h"
+
+#include <algorithm>
+
+#include "absl/container/btree_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/rso/keys.h"
+
+namespace vigil::rso {
+namespace {
+
+using storage::Family;
+
+constexpr int kMaxImportRows = 1000;
+
+absl::Status ValidateMappa(absl::string_view field, int value) {
+  if (value < 0 || value > 3) return FieldError(field, absl::StrCat("must be 1-3, or 0 when not recorded (got ", value, ")"));
+  return absl::OkStatus();
+}
+
+std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
+  if (!present) return std::nullopt;
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Splits "field: reason" as FieldError builds it.
+v1::ImportRowError RowError(int64_t line, const absl::Status& status) {
+  v1::ImportRowError error;
+  error.set_line(line);
+  const absl::string_view message = status.message();
+  const size_t colon = message.find(": ");
+  if (status.code() == absl::StatusCode::kInvalidArgument && colon != absl::string_view::npos) {
+    error.set_field(std::string(message.substr(0, colon)));
+    error.set_reason(std::string(message.substr(colon + 2)));
+  } else {
+    error.set_reason(std::string(message));
+  }
+  return error;
+}
+
+// Adds a trigger unless an unanswered one of the same type is already open.
+void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, absl::string_view note,
+                absl::string_view by) {
+  for (const v1::Trigger& t : record.open_triggers()) {
+    if (t.type() == type && TimeOf(true, t.time()) == time) return;
+  }
+  v1::Trigger* trigger = record.add_open_triggers();
+  trigger->set_type(type);
+  *trigger->mutable_time() = ToProtoTime(time);
+  trigger->set_note(std::string(note));
+  trigger->set_recorded_by(std::string(by));
+}
+
+constexpr absl::string_view kUpdatable[] = {
+    "display_name", "visor_ref", "registered_time", "notification_period", "owner_officer",
+    "team", "status", "mappa_category", "mappa_level", "under_18_at_conviction",
+    "last_notification_time", "change_pending_since", "change_pending_note"};
+
+}  // namespace
+
+absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::Time now) {
+  v1::Offender o;
+  if (in.id().empty()) {
+    o.set_id(NewId("R"));
+  } else {
+    VIGIL_RETURN_IF_ERROR(ValidateId("offender.id", in.id()));
+    o.set_id(in.id());
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("offender.display_name", in.display_name(), 200, true));
+  o.set_display_name(in.display_name());
+  VIGIL_RETURN_IF_ERROR(ValidateText("offender.visor_ref", in.visor_ref(), 64, false));
+  o.set_visor_ref(in.visor_ref());
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time registered,
+                         RequirePastTime("offender.registered_time", in.has_registered_time(),
+                                         in.registered_time(), now));
+  *o.mutable_registered_time() = ToProtoTime(registered);
+  if (!v1::NotificationPeriod_IsValid(in.notification_period())) {
+    return FieldError("offender.notification_period", "unknown value");
+  }
+  o.set_notification_period(in.notification_period());
+  o.set_under_18_at_conviction(in.under_18_at_conviction());
+  VIGIL_RETURN_IF_ERROR(ValidateText("offender.owner_officer", in.owner_officer(), 128, true));
+  o.set_owner_officer(in.owner_officer());
+  VIGIL_RETURN_IF_ERROR(ValidateText("offender.team", in.team(), 64, true));
+  o.set_team(in.team());
+  if (!v1::OffenderStatus_IsValid(in.status())) return FieldError("offender.status", "unknown value");
+  o.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
+                                                              : in.status());
+  VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_category", in.mappa_category()));
+  VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_level", in.mappa_level()));
+  o.set_mappa_category(in.mappa_category());
+  o.set_mappa_level(in.mappa_level());
+  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> notified,
+                         OptionalPastTime("offender.last_notification_time",
+                                          in.has_last_notification_time(),
+                                          in.last_notification_time(), now));
+  if (notified.has_value()) *o.mutable_last_notification_time() = ToProtoTime(*notified);
+  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> pending,
+                         OptionalPastTime("offender.change_pending_since",
+                                          in.has_change_pending_since(), in.change_pending_since(),
+                                          now));
+  if (pending.has_value()) *o.mutable_change_pending_since() = ToProtoTime(*pending);
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("offender.change_pending_note", in.change_pending_note(), 500, false));
+  o.set_change_pending_note(in.change_pending_note());
+  return o;
+}
+
+absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
+                                              const v1::CreateOffenderRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  VIGIL_ASSIGN_OR_RETURN(v1::Offender offender, ValidateNewOffender(request.offender(), call.now));
+  return offenders_.Create(call, std::move(offender), request.request_id());
+}
+
+absl::StatusOr<v1::Offender> Register::Get(const CallContext& call,
+                                           const v1::GetOffenderRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("id", request.id()));
+  return offenders_.Read(call, request.id());
+}
+
+absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call,
+                                                         const v1::ListOffendersRequest& request) {
+  if (!v1::OffenderStatus_IsValid(request.status())) return FieldError("status", "unknown value");
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  const std::string& force = call.principal.force;
+  const std::string query =
+      absl::StrCat("offenders|", force, "|t=", request.team(), "|o=", request.owner_officer(),
+                   "|s=", request.status(), "|n=", request.not_assessed_only());
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+
+  std::string prefix;
+  if (request.status() != v1::OFFENDER_STATUS_UNSPECIFIED) {
+    prefix = ByStatusPrefix(force, request.status());
+  } else if (!request.owner_officer().empty()) {
+    prefix = ByOwnerPrefix(force, request.owner_officer());
+  } else if (!request.team().empty()) {
+    prefix = ByTeamPrefix(force, request.team());
+  } else if (request.not_assessed_only()) {
+    prefix = NotAssessedPrefix(force);
+  } else {
+    prefix = ByForcePrefix(force);
+  }
+  const storage::ReadView view = offenders_.store().Snapshot();
+  v1::ListOffendersResponse response;
+  std::string last;
+  bool more = false;
+  absl::Status read_status;
+  // Resume after the cursor id: the smallest key greater than prefix+cursor.
+  const std::string start = cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, start, [&](absl::string_view key,
+                                                                           absl::string_view) {
+    if (response.offenders_size() == page_size) {
+      more = true;
+      return false;
+    }
+    const std::string id(key.substr(prefix.size()));
+    absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
+    if (!record.ok()) {
+      read_status = record.status();
+      return false;
+    }
+    if (!record->has_value()) return true;
+    const v1::Offender& o = **record;
+    const bool match = (request.team().empty() || o.team() == request.team()) &&
+                       (request.owner_officer().empty() || o.owner_officer() == request.owner_officer()) &&
+                       (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED || o.status() == request.status()) &&
+                       (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);
+    last = id;
+    if (match) *response.add_offenders() = o;
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(read_status);
+  if (more) response.set_next_page_token(EncodePageToken(query, last));
+  std::vector<std::string> subjects;
+  for (const v1::Offender& o : response.offenders()) subjects.push_back(o.id());
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, std::move(subjects)));
+  return response;
+}
+
+absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
+                                              const v1::UpdateOffenderRequest& request) {
+  const v1::Offender& in = request.offender();
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender.id", in.id()));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  if (in.revision() <= 0) return FieldError("offender.revision", "required: send the revision you read");
+  if (request.update_mask().paths_size() == 0) return FieldError("update_mask", "name the fields to change");
+  for (const std::string& path : request.update_mask().paths()) {
+    if (std::find(std::begin(kUpdatable), std::end(kUpdatable), path) == std::end(kUpdatable)) {
+      return FieldError("update_mask", absl::StrCat("'", path, "' cannot be updated (updatable: ",
+                                                    absl::StrJoin(kUpdatable, ", "), ")"));
+    }
+  }
+  // Validate the new values as a whole offender would be, then copy only the masked fields.
+  v1::Offender candidate = in;
+  if (candidate.display_name().empty()) candidate.set_display_name("-");
+  if (candidate.owner_officer().empty()) candidate.set_owner_officer("-");
+  if (candidate.team().empty()) candidate.set_team("-");
+  if (!candidate.has_registered_time()) *candidate.mutable_registered_time() = ToProtoTime(call.now);
+  candidate.clear_id();
+  VIGIL_RETURN_IF_ERROR(ValidateNewOffender(candidate, call.now).status());
+  auto masked = [&](absl::string_view field) {
+    for (const std::string& path : request.update_mask().paths()) {
+      if (path == field) return true;
+    }
+    return false;
+  };
+  for (auto [field, value] : {std::pair<absl::string_view, const std::string*>{"display_name", &in.display_name()},
+                              {"owner_officer", &in.owner_officer()}, {"team", &in.team()}}) {
+    if (masked(field) && value->empty()) return FieldError(absl::StrCat("offender.", field), "required");
+  }
+  if (masked("registered_time") && !in.has_registered_time()) {
+    return FieldError("offender.registered_time", "required");
+  }
+
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(call, in.id(), request.request_id(),
+                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+                          if (record.revision() != in.revision()) {
+                            return absl::AbortedError(absl::StrCat(
+                                "offender ", in.id(), ": revision ", in.revision(),
+                                " is stale (now ", record.revision(), "); read it again"));
+                          }
+                          const v1::OffenderStatus old_status = record.status();
+                          const int old_level = record.mappa_level();
+                          if (masked("display_name")) record.set_display_name(in.display_name());
+                          if (masked("visor_ref")) record.set_visor_ref(in.visor_ref());
+                          if (masked("registered_time")) {
+                            *record.mutable_registered_time() = in.registered_time();
+                            edit.retime |= Clocks({Clock::kArms, Clock::kAnnualNotification});
+                          }
+                          if (masked("notification_period")) record.set_notification_period(in.notification_period());
+                          if (masked("under_18_at_conviction")) record.set_under_18_at_conviction(in.under_18_at_conviction());
+                          if (masked("owner_officer")) record.set_owner_officer(in.owner_officer());
+                          if (masked("team")) record.set_team(in.team());
+                          if (masked("status")) {
+                            record.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED
+                                                  ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
+                                                  : in.status());
+                          }
+                          if (masked("mappa_category")) record.set_mappa_category(in.mappa_category());
+                          if (masked("mappa_level")) record.set_mappa_level(in.mappa_level());
+                          if (masked("last_notification_time")) {
+                            if (in.has_last_notification_time()) {
+                              *record.mutable_last_notification_time() = in.last_notification_time();
+                            } else {
+                              record.clear_last_notification_time();
+                            }
+                            edit.retime |= Clocks({Clock::kAnnualNotification});
+                          }
+                          if (masked("change_pending_since")) {
+                            if (in.has_change_pending_since()) {
+                              *record.mutable_change_pending_since() = in.change_pending_since();
+                            } else {
+                              record.clear_change_pending_since();
+                            }
+                            edit.retime |= Clocks({Clock::kChangeNotification});
+                          }
+                          if (masked("change_pending_note")) {
+                            record.set_change_pending_note(in.change_pending_note());
+                            edit.retime |= Clocks({Clock::kChangeNotification});
+                          }
+                          // Events the domain treats as reassessment triggers.
+                          if (Managed(record.status())) {
+                            if (record.mappa_level() != old_level && old_level != 0) {
+                              AddTrigger(record, v1::TRIGGER_TYPE_MAPPA_LEVEL_CHANGE, call.now,
+                                         absl::StrCat("MAPPA level ", old_level, " to ", record.mappa_level()),
+                                         call.principal.actor);
+                              edit.retime |= Clocks({Clock::kArmsTrigger});
+                            }
+                            if (old_status == v1::OFFENDER_STATUS_IN_CUSTODY &&
+                                record.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
+                              AddTrigger(record, v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY, call.now,
+                                         "status changed from in custody to active in the community",
+                                         call.principal.actor);
+                              edit.retime |= Clocks({Clock::kArmsTrigger});
+                            }
+                          }
+                          return absl::OkStatus();
+                        }));
+  v1::Offender updated;
+  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return updated;
+}
+
+absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
+                                                     const v1::RecordTriggerRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  if (!v1::TriggerType_IsValid(request.type()) || request.type() == v1::TRIGGER_TYPE_UNSPECIFIED) {
+    return FieldError("type", "give the kind of trigger (e.g. TRIGGER_TYPE_NEW_INTELLIGENCE)");
+  }
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time time,
+                         RequirePastTime("time", request.has_time(), request.time(), call.now));
+  VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 1000, false, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(call, request.offender_id(), request.request_id(),
+                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+                          if (!Managed(record.status())) {
+                            return absl::FailedPreconditionError(absl::StrCat(
+                                "offender ", record.id(), " is ",
+                                v1::OffenderStatus_Name(record.status()),
+                                ": no longer under active management"));
+                          }
+                          const std::optional<absl::Time> last_arms =
+                              TimeOf(record.has_last_arms_time(), record.last_arms_time());
+                          if (last_arms.has_value() && *last_arms >= time) {
+                            return absl::FailedPreconditionError(absl::StrCat(
+                                "time: the ARMS of ", FormatUtcDate(*last_arms),
+                                " postdates this trigger and answered it"));
+                          }
+                          AddTrigger(record, request.type(), time, request.note(), call.principal.actor);
+                          edit.retime = Clocks({Clock::kArmsTrigger});
+                          return absl::OkStatus();
+                        }));
+  v1::Offender updated;
+  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return updated;
+}
+
+absl::StatusOr<v1::ImportOffendersResponse> Register::Import(const CallContext& call,
+                                                             const v1::ImportOffendersRequest& request) {
+  if (request.rows_size() > kMaxImportRows) {
+    return FieldError("rows", absl::StrCat("at most ", kMaxImportRows, " per request (got ",
+                                           request.rows_size(), ")"));
+  }
+  v1::ImportOffendersResponse response;
+  const std::string& force = call.principal.force;
+  for (const v1::OffenderImportRow& row : request.rows()) {
+    auto fail = [&](const absl::Status& status) { *response.add_errors() = RowError(row.line(), status); };
+    if (row.offender().visor_ref().empty()) {
+      fail(FieldError("visor_ref", "required: it identifies the row when the import is repeated"));
+      continue;
+    }
+    absl::StatusOr<v1::Offender> offender = ValidateNewOffender(row.offender(), call.now);
+    if (!offender.ok()) {
+      fail(offender.status());
+      continue;
+    }
+    absl::StatusOr<std::optional<absl::Time>> arms =
+        OptionalPastTime("last_arms_time", row.has_last_arms_time(), row.last_arms_time(), call.now);
+    if (!arms.ok()) {
+      fail(arms.status());
+      continue;
+    }
+    if (arms->has_value() != (row.last_arms_risk_level() != v1::RISK_LEVEL_UNSPECIFIED)) {
+      fail(FieldError("last_arms_risk_level", "give the latest ARMS date and its risk level together"));
+      continue;
+    }
+    if (!v1::RiskLevel_IsValid(row.last_arms_risk_level())) {
+      fail(FieldError("last_arms_risk_level", "unknown value"));
+      continue;
+    }
+    absl::StatusOr<std::optional<absl::Time>> rmp = OptionalPastTime(
+        "last_rmp_review_time", row.has_last_rmp_review_time(), row.last_rmp_review_time(), call.now);
+    if (!rmp.ok()) {
+      fail(rmp.status());
+      continue;
+    }
+    absl::StatusOr<std::optional<absl::Time>> visit =
+        OptionalPastTime("last_visit_time", row.has_last_visit_time(), row.last_visit_time(), call.now);
+    if (!visit.ok()) {
+      fail(visit.status());
+      continue;
+    }
+    absl::StatusOr<std::optional<std::string>> holder =
+        offenders_.store().Snapshot().Get(Family::kIndex, VisorKey(force, offender->visor_ref()));
+    if (!holder.ok()) return holder.status();
+    if (holder->has_value()) {
+      response.set_already_present(response.already_present() + 1);
+      continue;
+    }
+
+    v1::Offender record = *std::move(offender);
+    storage::Change extra;
+    if (arms->has_value()) {
+      record.set_risk_level(row.last_arms_risk_level());
+      *record.mutable_last_arms_time() = ToProtoTime(**arms);
+      v1::ArmsAssessment assessment;
+      assessment.set_id(NewId("A"));
+      assessment.set_offender_id(record.id());
+      *assessment.mutable_completed_time() = ToProtoTime(**arms);
+      assessment.set_assessor("unknown (imported)");
+      assessment.set_risk_level(row.last_arms_risk_level());
+      assessment.set_notes(absl::StrCat("imported from a register export, line ", row.line()));
+      assessment.set_recorded_by(call.principal.actor);
+      *assessment.mutable_record_time() = ToProtoTime(call.now);
+      extra.Put(Family::kEntities, ArmsKey(force, record.id(), **arms, assessment.id()),
+                assessment.SerializeAsString());
+    }
+    if (rmp->has_value()) *record.mutable_last_rmp_review_time() = ToProtoTime(**rmp);
+    if (visit->has_value()) *record.mutable_last_visit_time() = ToProtoTime(**visit);
+    if (request.dry_run()) {
+      response.set_imported(response.imported() + 1);
+      continue;
+    }
+    absl::StatusOr<v1::Offender> created = offenders_.Create(call, std::move(record), {}, extra);
+    if (absl::IsAlreadyExists(created.status()) &&
+        absl::StrContains(created.status().message(), "visor_ref")) {
+      response.set_already_present(response.already_present() + 1);
+    } else if (absl::IsInvalidArgument(created.status()) || absl::IsAlreadyExists(created.status())) {
+      fail(created.status());
+    } else if (!created.ok()) {
+      return created.status();  // storage failed: stop, the client retries the batch
+    } else {
+      response.set_imported(response.imported() + 1);
+    }
+  }
+  return response;
+}
+
+}  // namespace vigil::rso
