@@ -85,6 +85,10 @@ absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text);
 using Action = std::function<int()>;
 void AddHealthCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAuditCommands(CLI::App& app, Cli& cli, Action& run);
+void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run);
+void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run);
+void AddImportCommands(CLI::App& app, Cli& cli, Action& run);
+void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run);
 
 }  // namespace vigil::cli
 

@@ -3,14 +3,18 @@
 
 #include "clients/cli/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "vigil/v1/admin.grpc.pb.h"
 #include "vigil/v1/audit.grpc.pb.h"
+#include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil::cli {
 namespace {
 
 // Every service vigild can host, in the order `vigil health` lists them.
 const std::vector<std::string>& VigilServices() {
-  static const std::vector<std::string> services = {v1::AuditService::service_full_name()};
+  static const std::vector<std::string> services = {
+      v1::OffenderService::service_full_name(), v1::AssessmentService::service_full_name(),
+      v1::AdminService::service_full_name(), v1::AuditService::service_full_name()};
   return services;
 }
 

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   cli.AddGlobalOptions(app);
   vigil::cli::Action run;
   vigil::cli::AddHealthCommands(app, cli, run);
+  vigil::cli::AddOffenderCommands(app, cli, run);
+  vigil::cli::AddAssessmentCommands(app, cli, run);
+  vigil::cli::AddImportCommands(app, cli, run);
+  vigil::cli::AddPolicyCommands(app, cli, run);
   vigil::cli::AddAuditCommands(app, cli, run);
   try {
     app.parse(argc, argv);

@@ -139,7 +139,8 @@ TEST_F(VigildTest, ListingsAreAuditedChainedAndKeptAcrossRestartAndKill) {
   v1::VerifyAuditChainResponse verify;
   ASSERT_TRUE(Verify(Auditor(), &verify).ok());
   EXPECT_TRUE(verify.ok()) << verify.problem();
-  EXPECT_EQ(verify.records_checked(), 4u);  // every acknowledged listing survived kill -9
+  // The policy stored at first start, and every acknowledged listing, survived kill -9.
+  EXPECT_EQ(verify.records_checked(), 5u);
 }
 
 TEST_F(VigildTest, OversizedMessageIsRejectedAndTheServerCarriesOn) {

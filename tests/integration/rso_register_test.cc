@@ -1,0 +1,482 @@
+// The rso context over a real store: offenders, ARMS, RMPs and triggers, each one commit with
+// its clocks, counters, feed event and audit; idempotency, concurrency and force scoping.
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/obligations.h"
+#include "services/common/proto_time.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "services/rso/assessments.h"
+#include "services/rso/offender_store.h"
+#include "services/rso/register.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+#include "vigil/v1/audit.pb.h"
+
+namespace vigil::rso {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+absl::Time Day(int y, int m, int d) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone());
+}
+
+class RsoRegisterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(Day(2026, 11, 23));
+    zone_ = *policy::ForceTimeZone();
+    Open();
+  }
+
+  void Open() {
+    register_.reset();
+    assessments_.reset();
+    offenders_.reset();
+    policies_.reset();
+    store_.reset();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_,
+                                                                        policy::DefaultPolicy(),
+                                                                        "test default"));
+    offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
+    register_ = std::make_unique<Register>(*offenders_);
+    assessments_ = std::make_unique<Assessments>(*offenders_);
+  }
+
+  CallContext Call(std::string force = "wessex", Role role = Role::kOfficer) const {
+    CallContext call;
+    call.principal = Principal{"DC 4512", role, std::move(force)};
+    call.purpose = "offender management";
+    call.method = "test";
+    call.now = clock_.Now();
+    return call;
+  }
+
+  v1::Offender Create(const std::string& id, absl::Time registered, const std::string& team = "north",
+                      const std::string& owner = "DC 4512") {
+    v1::CreateOffenderRequest request;
+    request.mutable_offender()->set_id(id);
+    request.mutable_offender()->set_display_name("Name " + id);
+    request.mutable_offender()->set_visor_ref("V/" + id);
+    *request.mutable_offender()->mutable_registered_time() = ToProtoTime(registered);
+    request.mutable_offender()->set_owner_officer(owner);
+    request.mutable_offender()->set_team(team);
+    absl::StatusOr<v1::Offender> created = register_->Create(Call(), request);
+    EXPECT_THAT(created.status(), IsOk());
+    return created.ok() ? *created : v1::Offender();
+  }
+
+  absl::StatusOr<v1::ArmsAssessment> Arms(const std::string& id, absl::Time completed,
+                                          v1::RiskLevel risk, const std::string& request_id = "") {
+    v1::RecordArmsAssessmentRequest request;
+    request.set_offender_id(id);
+    *request.mutable_completed_time() = ToProtoTime(completed);
+    request.set_assessor("DS Holt");
+    request.set_risk_level(risk);
+    request.add_risk_factors(v1::ARMS_RISK_FACTOR_SEXUAL_PREOCCUPATION);
+    request.set_request_id(request_id);
+    return assessments_->RecordArms(Call(), request);
+  }
+
+  v1::Offender Get(const std::string& id) {
+    v1::GetOffenderRequest request;
+    request.set_id(id);
+    absl::StatusOr<v1::Offender> offender = register_->Get(Call(), request);
+    EXPECT_THAT(offender.status(), IsOk());
+    return offender.ok() ? *offender : v1::Offender();
+  }
+
+  static const v1::Obligation* Find(const v1::Offender& o, absl::string_view suffix) {
+    for (const v1::Obligation& ob : o.obligations()) {
+      if (ob.id() == absl::StrCat(o.id(), "/", suffix)) return &ob;
+    }
+    return nullptr;
+  }
+
+  int64_t OpenCounter(v1::ObligationKind kind, v1::RiskLevel risk, const std::string& team = "north",
+                      const std::string& officer = "DC 4512") {
+    return *store_->Snapshot().Counter(
+        ObligationLedger::OpenCounter("wessex", team, officer, kind, risk));
+  }
+
+  int DeadlineCount() {
+    int n = 0;
+    EXPECT_THAT(store_->Snapshot().ScanDeadlines(storage::DeadlineSpace::kRso, absl::InfinitePast(),
+                                                 absl::InfiniteFuture(),
+                                                 [&](const storage::Deadline&, absl::string_view) {
+                                                   ++n;
+                                                   return true;
+                                                 }),
+                IsOk());
+    return n;
+  }
+
+  ManualClock clock_;
+  absl::TimeZone zone_;
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<policy::PolicyRegistry> policies_;
+  std::unique_ptr<OffenderStore> offenders_;
+  std::unique_ptr<Register> register_;
+  std::unique_ptr<Assessments> assessments_;
+};
+
+TEST_F(RsoRegisterTest, NewOffenderWithoutArmsIsNotAssessedWithAnInitialAssessmentClock) {
+  const v1::Offender o = Create("R1", Day(2026, 11, 1));
+  EXPECT_EQ(o.risk_level(), v1::RISK_LEVEL_UNSPECIFIED);
+  EXPECT_EQ(o.revision(), 1);
+  const v1::Obligation* arms = Find(o, "arms");
+  ASSERT_NE(arms, nullptr);
+  EXPECT_EQ(arms->kind(), v1::OBLIGATION_KIND_ARMS_ASSESSMENT);
+  EXPECT_EQ(arms->reason(),
+            "not assessed: initial ARMS within 28 days of registration on 2026-11-01 (policy v1)");
+  EXPECT_EQ(arms->policy_version(), "v1");
+  // Due at the end of local day 2026-11-29 (GMT): midnight UTC on the 30th.
+  EXPECT_EQ(*FromProtoTime(arms->due_time(), ""),
+            absl::FromCivil(absl::CivilSecond(2026, 11, 30), absl::UTCTimeZone()));
+  EXPECT_NE(Find(o, "notification"), nullptr);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 1);
+  EXPECT_EQ(DeadlineCount(), 2);
+
+  v1::ListOffendersRequest not_assessed;
+  not_assessed.set_not_assessed_only(true);
+  absl::StatusOr<v1::ListOffendersResponse> list = register_->List(Call(), not_assessed);
+  ASSERT_THAT(list.status(), IsOk());
+  ASSERT_EQ(list->offenders_size(), 1);
+  EXPECT_EQ(list->offenders(0).id(), "R1");
+}
+
+TEST_F(RsoRegisterTest, MediumArmsFourHundredDaysAgoIsOverdueWithReasonAndVersion) {
+  Create("R1", Day(2024, 1, 10));
+  const absl::Time completed = clock_.Now() - absl::Hours(24 * 400);
+  ASSERT_THAT(Arms("R1", completed, v1::RISK_LEVEL_MEDIUM).status(), IsOk());
+  const v1::Offender o = Get("R1");
+  EXPECT_EQ(o.risk_level(), v1::RISK_LEVEL_MEDIUM);
+  const v1::Obligation* arms = Find(o, "arms");
+  ASSERT_NE(arms, nullptr);
+  EXPECT_LT(*FromProtoTime(arms->due_time(), ""), clock_.Now());
+  EXPECT_EQ(arms->reason(),
+            absl::StrCat("medium risk: reassess within 365 days of last ARMS on ",
+                         absl::FormatCivilTime(policy::LocalDay(completed, zone_)), " (policy v1)"));
+  EXPECT_EQ(arms->risk_level(), v1::RISK_LEVEL_MEDIUM);
+  // The counters moved from "not assessed" to medium, and an RMP review clock opened.
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 0);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_MEDIUM), 1);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_RMP_REVIEW, v1::RISK_LEVEL_MEDIUM), 1);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_NOTIFICATION, v1::RISK_LEVEL_MEDIUM), 1);
+}
+
+TEST_F(RsoRegisterTest, TriggerOpensA28DayClockAndAnAssessmentClosesBoth) {
+  Create("R1", Day(2024, 1, 10));
+  ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_LOW).status(), IsOk());
+  const v1::Obligation periodic_before = *Find(Get("R1"), "arms");
+
+  v1::RecordTriggerRequest trigger;
+  trigger.set_offender_id("R1");
+  trigger.set_type(v1::TRIGGER_TYPE_CHILD_IN_HOUSEHOLD);
+  *trigger.mutable_time() = ToProtoTime(Day(2026, 11, 20));
+  trigger.set_note("partner's child moved in");
+  absl::StatusOr<v1::Offender> triggered = register_->RecordTrigger(Call(), trigger);
+  ASSERT_THAT(triggered.status(), IsOk());
+  const v1::Obligation* clock = Find(*triggered, "arms-trigger");
+  ASSERT_NE(clock, nullptr);
+  EXPECT_EQ(clock->reason(),
+            "trigger (child in household on 2026-11-20): reassess within 28 days (policy v1)");
+  EXPECT_EQ(*FromProtoTime(clock->due_time(), ""),
+            absl::FromCivil(absl::CivilSecond(2026, 12, 19), zone_));
+  // The periodic clock is untouched by the trigger.
+  EXPECT_TRUE(SameObligation(*Find(*triggered, "arms"), periodic_before));
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_LOW), 2);
+
+  ASSERT_THAT(Arms("R1", Day(2026, 11, 22), v1::RISK_LEVEL_HIGH).status(), IsOk());
+  const v1::Offender after = Get("R1");
+  EXPECT_EQ(Find(after, "arms-trigger"), nullptr);
+  EXPECT_TRUE(after.open_triggers().empty());
+  EXPECT_EQ(Find(after, "arms")->reason(),
+            "high risk: reassess within 180 days of last ARMS on 2026-11-22 (policy v1)");
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_LOW), 0);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_HIGH), 1);
+}
+
+TEST_F(RsoRegisterTest, OlderAssessmentJoinsHistoryWithoutMovingClocks) {
+  Create("R1", Day(2024, 1, 10));
+  ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_HIGH).status(), IsOk());
+  const v1::Offender before = Get("R1");
+  ASSERT_THAT(Arms("R1", Day(2025, 6, 1), v1::RISK_LEVEL_LOW).status(), IsOk());
+  const v1::Offender after = Get("R1");
+  EXPECT_EQ(after.risk_level(), v1::RISK_LEVEL_HIGH);
+  EXPECT_TRUE(SameObligation(*Find(after, "arms"), *Find(before, "arms")));
+  v1::ListArmsAssessmentsRequest list;
+  list.set_offender_id("R1");
+  absl::StatusOr<v1::ListArmsAssessmentsResponse> history = assessments_->ListArms(Call(), list);
+  ASSERT_THAT(history.status(), IsOk());
+  ASSERT_EQ(history->assessments_size(), 2);
+  EXPECT_EQ(history->assessments(0).risk_level(), v1::RISK_LEVEL_LOW);  // oldest first
+  EXPECT_EQ(history->assessments(1).risk_level(), v1::RISK_LEVEL_HIGH);
+}
+
+TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
+  Create("R1", Day(2024, 1, 10));
+  absl::StatusOr<v1::ArmsAssessment> first = Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_LOW, "req-7");
+  ASSERT_THAT(first.status(), IsOk());
+  const uint64_t audit_head = store_->AuditHead();
+  const uint64_t feed_head = store_->EventHead("rso");
+  absl::StatusOr<v1::ArmsAssessment> retry = Arms("R1", Day(2026, 6, 2), v1::RISK_LEVEL_HIGH, "req-7");
+  ASSERT_THAT(retry.status(), IsOk());
+  EXPECT_EQ(retry->id(), first->id());
+  EXPECT_EQ(retry->risk_level(), v1::RISK_LEVEL_LOW);
+  EXPECT_EQ(store_->AuditHead(), audit_head);
+  EXPECT_EQ(store_->EventHead("rso"), feed_head);
+  EXPECT_EQ(Get("R1").risk_level(), v1::RISK_LEVEL_LOW);
+
+  // Concurrent retries of a create commit exactly once.
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      v1::CreateOffenderRequest request;
+      request.set_request_id("create-R2");
+      request.mutable_offender()->set_display_name("Two");
+      *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2025, 1, 1));
+      request.mutable_offender()->set_owner_officer("DC 1");
+      request.mutable_offender()->set_team("south");
+      absl::StatusOr<v1::Offender> created = register_->Create(Call(), request);
+      if (created.ok()) ok.fetch_add(1);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  v1::ListOffendersRequest south;
+  south.set_team("south");
+  EXPECT_EQ(register_->List(Call(), south)->offenders_size(), 1);
+}
+
+TEST_F(RsoRegisterTest, StaleRevisionIsAbortedAndWritesNothing) {
+  const v1::Offender o = Create("R1", Day(2024, 1, 10));
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("R1");
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_owner_officer("DC 9");
+  update.mutable_update_mask()->add_paths("owner_officer");
+  absl::StatusOr<v1::Offender> moved = register_->Update(Call(), update);
+  ASSERT_THAT(moved.status(), IsOk());
+  EXPECT_EQ(moved->revision(), 2);
+  for (const v1::Obligation& ob : moved->obligations()) EXPECT_EQ(ob.owner_officer(), "DC 9");
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED, "north", "DC 9"), 1);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 0);
+
+  update.mutable_offender()->set_owner_officer("DC 10");  // still revision 1
+  EXPECT_THAT(register_->Update(Call(), update),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("revision 1 is stale")));
+  EXPECT_EQ(Get("R1").owner_officer(), "DC 9");
+}
+
+TEST_F(RsoRegisterTest, AnotherForceGetsNotFoundAndTheRefusalIsAudited) {
+  Create("R1", Day(2024, 1, 10));
+  v1::GetOffenderRequest get;
+  get.set_id("R1");
+  EXPECT_THAT(register_->Get(Call("mercia"), get), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Arms("R1", Day(2026, 1, 1), v1::RISK_LEVEL_LOW).status(), IsOk());  // own force fine
+  v1::RecordArmsAssessmentRequest foreign;
+  foreign.set_offender_id("R1");
+  *foreign.mutable_completed_time() = ToProtoTime(Day(2026, 2, 1));
+  foreign.set_assessor("x");
+  foreign.set_risk_level(v1::RISK_LEVEL_HIGH);
+  EXPECT_THAT(assessments_->RecordArms(Call("mercia"), foreign), StatusIs(absl::StatusCode::kNotFound));
+
+  std::vector<std::string> outcomes;
+  ASSERT_THAT(store_->Snapshot().ScanAuditIndex(storage::AuditByForcePrefix("mercia"), 0,
+                                                [&](uint64_t seq) {
+                                                  auto record = store_->Snapshot().AuditRecord(seq);
+                                                  v1::AuditRecord parsed;
+                                                  parsed.ParseFromString((*record)->body);
+                                                  outcomes.push_back(parsed.outcome());
+                                                  return true;
+                                                }),
+              IsOk());
+  EXPECT_THAT(outcomes, ElementsAre("not found in force", "not found in force"));
+  EXPECT_EQ(Get("R1").risk_level(), v1::RISK_LEVEL_LOW);
+}
+
+TEST_F(RsoRegisterTest, BadInputNamesTheFieldAndWritesNothing) {
+  Create("R1", Day(2024, 1, 10));
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(Arms("R1", clock_.Now() + absl::Hours(48), v1::RISK_LEVEL_LOW),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("completed_time")));
+  EXPECT_THAT(Arms("R1", Day(2026, 1, 1), v1::RISK_LEVEL_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("risk_level")));
+  v1::CreateOffenderRequest nameless;
+  *nameless.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2025, 1, 1));
+  nameless.mutable_offender()->set_owner_officer("DC 1");
+  nameless.mutable_offender()->set_team("north");
+  EXPECT_THAT(register_->Create(Call(), nameless),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.display_name")));
+  EXPECT_EQ(store_->AuditHead(), head);
+  EXPECT_THAT(Arms("NOPE", Day(2026, 1, 1), v1::RISK_LEVEL_LOW), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(RsoRegisterTest, StatusDecidesWhichClocksRun) {
+  const v1::Offender o = Create("R1", Day(2024, 1, 10));
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("R1");
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
+  update.mutable_update_mask()->add_paths("status");
+  absl::StatusOr<v1::Offender> custody = register_->Update(Call(), update);
+  ASSERT_THAT(custody.status(), IsOk());
+  EXPECT_NE(Find(*custody, "arms"), nullptr);
+  EXPECT_EQ(Find(*custody, "notification"), nullptr);
+
+  update.mutable_offender()->set_revision(custody->revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  absl::StatusOr<v1::Offender> released = register_->Update(Call(), update);
+  ASSERT_THAT(released.status(), IsOk());
+  // Release from custody is a reassessment trigger.
+  ASSERT_EQ(released->open_triggers_size(), 1);
+  EXPECT_EQ(released->open_triggers(0).type(), v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY);
+  EXPECT_NE(Find(*released, "arms-trigger"), nullptr);
+  EXPECT_NE(Find(*released, "notification"), nullptr);
+
+  update.mutable_offender()->set_revision(released->revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_DECEASED);
+  absl::StatusOr<v1::Offender> deceased = register_->Update(Call(), update);
+  ASSERT_THAT(deceased.status(), IsOk());
+  EXPECT_TRUE(deceased->obligations().empty());
+  EXPECT_EQ(DeadlineCount(), 0);
+  EXPECT_THAT(Arms("R1", Day(2026, 11, 1), v1::RISK_LEVEL_LOW),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("DECEASED")));
+}
+
+TEST_F(RsoRegisterTest, PolicyChangeMovesNothingUntilRecomputed) {
+  Create("R1", Day(2024, 1, 10));
+  ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_MEDIUM).status(), IsOk());
+  const v1::Obligation before = *Find(Get("R1"), "arms");
+
+  v1::Policy stricter = policy::DefaultPolicy();
+  stricter.mutable_arms_reassessment_days()->set_medium(182);
+  CallContext admin = Call("wessex", Role::kForceAdmin);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy stored, policies_->Set(admin, stricter));
+  EXPECT_EQ(stored.version(), "v2");
+  EXPECT_TRUE(SameObligation(*Find(Get("R1"), "arms"), before));
+
+  // Unrelated edits keep the clock too.
+  v1::RecordTriggerRequest trigger;
+  trigger.set_offender_id("R1");
+  trigger.set_type(v1::TRIGGER_TYPE_NEW_INTELLIGENCE);
+  *trigger.mutable_time() = ToProtoTime(Day(2026, 11, 1));
+  ASSERT_THAT(register_->RecordTrigger(Call(), trigger).status(), IsOk());
+  EXPECT_TRUE(SameObligation(*Find(Get("R1"), "arms"), before));
+  EXPECT_EQ(Find(Get("R1"), "arms-trigger")->policy_version(), "v2");
+
+  admin.purpose = "policy v2 adopted at the performance meeting";
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport dry, offenders_->Recompute(admin, true));
+  EXPECT_EQ(dry.changed, 1);
+  EXPECT_TRUE(SameObligation(*Find(Get("R1"), "arms"), before));
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport report, offenders_->Recompute(admin, false));
+  EXPECT_EQ(report.examined, 1);
+  EXPECT_EQ(report.changed, 1);
+  const v1::Obligation after = *Find(Get("R1"), "arms");
+  EXPECT_EQ(after.policy_version(), "v2");
+  EXPECT_EQ(after.reason(), "medium risk: reassess within 182 days of last ARMS on 2026-06-01 (policy v2)");
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport again, offenders_->Recompute(admin, false));
+  EXPECT_EQ(again.changed, 0);
+}
+
+TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
+  Create("R1", Day(2024, 1, 10));
+  ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_MEDIUM).status(), IsOk());
+  absl::StatusOr<std::vector<storage::FeedEvent>> events = store_->Snapshot().ReadEvents("rso", 0, 10);
+  ASSERT_THAT(events.status(), IsOk());
+  ASSERT_EQ(events->size(), 2u);
+  v1::ObligationEventBatch created, assessed;
+  ASSERT_TRUE(created.ParseFromString((*events)[0].payload));
+  ASSERT_TRUE(assessed.ParseFromString((*events)[1].payload));
+  std::vector<v1::ObligationEventType> types;
+  for (const auto& e : created.events()) types.push_back(e.type());
+  EXPECT_THAT(types, ElementsAre(v1::OBLIGATION_EVENT_TYPE_OPENED, v1::OBLIGATION_EVENT_TYPE_OPENED));
+  std::vector<std::pair<std::string, v1::ObligationEventType>> changes;
+  for (const auto& e : assessed.events()) changes.emplace_back(e.obligation().id(), e.type());
+  EXPECT_THAT(changes, UnorderedElementsAre(
+                           std::pair<std::string, v1::ObligationEventType>("R1/arms", v1::OBLIGATION_EVENT_TYPE_RETIMED),
+                           std::pair<std::string, v1::ObligationEventType>("R1/rmp-review", v1::OBLIGATION_EVENT_TYPE_OPENED),
+                           std::pair<std::string, v1::ObligationEventType>("R1/notification", v1::OBLIGATION_EVENT_TYPE_RETIMED)));
+}
+
+TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {
+  v1::ImportOffendersRequest request;
+  auto row = [&](int line, const std::string& visor, absl::Time registered) {
+    v1::OffenderImportRow* r = request.add_rows();
+    r->set_line(line);
+    r->mutable_offender()->set_visor_ref(visor);
+    r->mutable_offender()->set_display_name("Imported " + visor);
+    *r->mutable_offender()->mutable_registered_time() = ToProtoTime(registered);
+    r->mutable_offender()->set_owner_officer("DC 1");
+    r->mutable_offender()->set_team("east");
+    return r;
+  };
+  v1::OffenderImportRow* good = row(2, "V1", Day(2020, 1, 1));
+  *good->mutable_last_arms_time() = ToProtoTime(Day(2025, 1, 1));
+  good->set_last_arms_risk_level(v1::RISK_LEVEL_HIGH);
+  row(3, "V2", clock_.Now() + absl::Hours(72));  // registered in the future
+  v1::OffenderImportRow* half = row(4, "V3", Day(2021, 1, 1));
+  *half->mutable_last_arms_time() = ToProtoTime(Day(2025, 1, 1));  // no risk level
+  row(5, "V4", Day(2022, 1, 1));
+
+  request.set_dry_run(true);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse dry, register_->Import(Call(), request));
+  EXPECT_EQ(dry.imported(), 2);
+  EXPECT_EQ(dry.errors_size(), 2);
+  EXPECT_EQ(DeadlineCount(), 0);
+
+  request.set_dry_run(false);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse result, register_->Import(Call(), request));
+  EXPECT_EQ(result.imported(), 2);
+  ASSERT_EQ(result.errors_size(), 2);
+  EXPECT_EQ(result.errors(0).line(), 3);
+  EXPECT_EQ(result.errors(0).field(), "offender.registered_time");
+  EXPECT_THAT(result.errors(0).reason(), HasSubstr("in the future"));
+  EXPECT_EQ(result.errors(1).line(), 4);
+  EXPECT_EQ(result.errors(1).field(), "last_arms_risk_level");
+
+  v1::ListOffendersRequest east;
+  east.set_team("east");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse listed, register_->List(Call(), east));
+  ASSERT_EQ(listed.offenders_size(), 2);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_HIGH, "east", "DC 1"), 1);
+
+  // Repeating the import changes nothing.
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse again, register_->Import(Call(), request));
+  EXPECT_EQ(again.imported(), 0);
+  EXPECT_EQ(again.already_present(), 2);
+}
+
+TEST_F(RsoRegisterTest, EverythingSurvivesReopen) {
+  Create("R1", Day(2024, 1, 10));
+  ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_VERY_HIGH).status(), IsOk());
+  const v1::Offender before = Get("R1");
+  Open();
+  const v1::Offender after = Get("R1");
+  EXPECT_EQ(after.risk_level(), v1::RISK_LEVEL_VERY_HIGH);
+  ASSERT_EQ(after.obligations_size(), before.obligations_size());
+  for (int i = 0; i < after.obligations_size(); ++i) {
+    EXPECT_TRUE(SameObligation(after.obligations(i), before.obligations(i)));
+  }
+  absl::StatusOr<storage::AuditChainReport> chain = store_->Snapshot().VerifyAuditChain();
+  ASSERT_THAT(chain.status(), IsOk());
+  EXPECT_TRUE(chain->ok);
+}
+
+}  // namespace
+}  // namespace vigil::rso
