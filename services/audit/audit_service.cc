@@ -1,6 +1,5 @@
 #include "services/audit/audit_service.h"
 
-#include "base/status_macros.h"
 
 namespace vigil::audit {
 namespace {
@@ -20,19 +19,15 @@ std::span<const RpcSpec> AuditServiceImpl::Specs() { return kSpecs; }
 grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditRecords(
     grpc::CallbackServerContext* context, const v1::ListAuditRecordsRequest* request,
     v1::ListAuditRecordsResponse* response) {
-  return runtime_.Unary(context, kListAuditRecords, [=, this](const CallContext& call) {
-    VIGIL_ASSIGN_OR_RETURN(*response, log_.List(call, *request));
-    return absl::OkStatus();
-  });
+  return runtime_.Reply(context, kListAuditRecords, response,
+                        [=, this](const CallContext& call) { return log_.List(call, *request); });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(
     grpc::CallbackServerContext* context, const v1::VerifyAuditChainRequest* request,
     v1::VerifyAuditChainResponse* response) {
-  return runtime_.Unary(context, kVerifyAuditChain, [=, this](const CallContext&) {
-    VIGIL_ASSIGN_OR_RETURN(*response, log_.Verify());
-    return absl::OkStatus();
-  });
+  return runtime_.Reply(context, kVerifyAuditChain, response,
+                        [this](const CallContext&) { return log_.Verify(); });
 }
 
 }  // namespace vigil::audit
