@@ -88,6 +88,7 @@ void AddAuditCommands(CLI::App& app, Cli& cli, Action& run);
 void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run);
 void AddImportCommands(CLI::App& app, Cli& cli, Action& run);
+void AddVisitCommands(CLI::App& app, Cli& cli, Action& run);
 void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run);
 
 }  // namespace vigil::cli

@@ -6,6 +6,7 @@
 #include "vigil/v1/admin.grpc.pb.h"
 #include "vigil/v1/audit.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
+#include "vigil/v1/visits.grpc.pb.h"
 
 namespace vigil::cli {
 namespace {
@@ -14,6 +15,7 @@ namespace {
 const std::vector<std::string>& VigilServices() {
   static const std::vector<std::string> services = {
       v1::OffenderService::service_full_name(), v1::AssessmentService::service_full_name(),
+      v1::VisitService::service_full_name(),
       v1::AdminService::service_full_name(), v1::AuditService::service_full_name()};
   return services;
 }

@@ -68,6 +68,18 @@ std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::s
   return absl::StrCat(OpenCounterPrefix(force, team), Lp(officer));
 }
 
+bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
+                                      v1::ObligationKind* kind, std::string* id) {
+  if (suffix.size() < 10) return false;
+  *due = storage::FromMicros(storage::DecodeOrderedInt64(suffix.data()));
+  *kind = static_cast<v1::ObligationKind>(static_cast<uint8_t>(suffix[8]));
+  absl::string_view rest = suffix.substr(9);
+  absl::string_view value;
+  if (!storage::GetLengthPrefixed(&rest, &value) || !rest.empty()) return false;
+  *id = std::string(value);
+  return true;
+}
+
 std::string ObligationLedger::DueByForcePrefix(absl::string_view force) {
   return absl::StrCat("due/f/", Lp(force));
 }

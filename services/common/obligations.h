@@ -49,6 +49,10 @@ class ObligationLedger {
   static std::string OpenCounterPrefix(absl::string_view force, absl::string_view team,
                                        absl::string_view officer);
 
+  // Decodes what follows a Due*Prefix in an index key. False when malformed.
+  static bool ParseDueSuffix(absl::string_view suffix, absl::Time* due, v1::ObligationKind* kind,
+                             std::string* id);
+
   // Index prefixes of the due-ordered indexes.
   static std::string DueByForcePrefix(absl::string_view force);
   static std::string DueByTeamPrefix(absl::string_view force, absl::string_view team);

@@ -67,6 +67,13 @@ v1::Policy DefaultPolicy() {
   policy.set_rmp_review_after_arms_days(28);
   *policy.mutable_rmp_review_days() = Days(365, 365, 180, 90);
   *policy.mutable_visit_interval_days() = Days(365, 182, 91, 30);
+  policy.set_visit_interval_unassessed_days(91);
+  policy.set_reactive_offence_free_years(3);
+  policy.set_compliance_window_visits(4);
+  policy.set_office_hours_start(8);
+  policy.set_office_hours_end(18);
+  policy.set_flat_diarising_share_percent(80);
+  policy.set_flat_diarising_min_offenders(5);
   return policy;
 }
 
@@ -87,8 +94,33 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
       !s.ok()) {
     return s;
   }
-  return CheckRiskDays("visit_interval_days", policy.has_visit_interval_days(),
-                       policy.visit_interval_days());
+  if (absl::Status s = CheckRiskDays("visit_interval_days", policy.has_visit_interval_days(),
+                                     policy.visit_interval_days());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckDays("visit_interval_unassessed_days",
+                                 policy.visit_interval_unassessed_days());
+      !s.ok()) {
+    return s;
+  }
+  auto range = [](absl::string_view field, int value, int low, int high) -> absl::Status {
+    if (value < low || value > high) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": must be ", low, "-", high, " (got ", value, ")"));
+    }
+    return absl::OkStatus();
+  };
+  for (const absl::Status& s :
+       {range("reactive_offence_free_years", policy.reactive_offence_free_years(), 1, 20),
+        range("compliance_window_visits", policy.compliance_window_visits(), 2, 50),
+        range("office_hours_start", policy.office_hours_start(), 0, 23),
+        range("office_hours_end", policy.office_hours_end(), policy.office_hours_start() + 1, 24),
+        range("flat_diarising_share_percent", policy.flat_diarising_share_percent(), 50, 100),
+        range("flat_diarising_min_offenders", policy.flat_diarising_min_offenders(), 2, 10000)}) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Policy> ParsePolicyText(absl::string_view text) {

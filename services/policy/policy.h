@@ -14,7 +14,9 @@ namespace vigil::policy {
 
 // DOMAIN.md's defaults: ARMS very high 90 / high 180 / medium 365 / low 365 days, initial and
 // trigger 28 days; RMP review 28 days after ARMS and periodically as ARMS; visits very high 30,
-// high 91, medium 182, low 365 days. version and description are empty.
+// high 91, medium 182, low 365 days, not assessed 91; reactive management after 3 years;
+// compliance over the latest 4 visits, office hours 08:00-18:00; flat diarising when 80% of
+// at least 5 scheduled visits share one interval. version and description are empty.
 v1::Policy DefaultPolicy();
 
 // InvalidArgument naming the first bad field, e.g.

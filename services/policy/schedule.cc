@@ -120,6 +120,62 @@ std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool un
   return EndOfLocalDay(absl::CivilDay(month.year(), month.month(), day.day()), zone);
 }
 
+VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
+                      std::optional<absl::Time> last_visit, v1::RiskLevel risk,
+                      const v1::VisitRequirements& requirements, absl::TimeZone zone) {
+  VisitDue visit;
+  std::string why;
+  if (requirements.visit_interval_days() > 0) {
+    visit.interval_days = requirements.visit_interval_days();
+    visit.source = v1::VISIT_INTERVAL_SOURCE_RMP;
+    why = absl::StrCat("the RMP reviewed on ", Date(absl::FromUnixSeconds(requirements.plan_reviewed_time().seconds()), zone),
+                       " sets visits every ", visit.interval_days, " days",
+                       requirements.reason().empty() ? "" : absl::StrCat(" (", requirements.reason(), ")"));
+  } else {
+    visit.interval_days = risk == v1::RISK_LEVEL_UNSPECIFIED
+                              ? policy.visit_interval_unassessed_days()
+                              : DaysFor(policy.visit_interval_days(), risk);
+    visit.source = v1::VISIT_INTERVAL_SOURCE_POLICY;
+    why = absl::StrCat(RiskName(risk), " risk");
+  }
+  const absl::Time base = last_visit.value_or(registered);
+  visit.due = DueTime{DueAfterDays(base, visit.interval_days, zone),
+                      absl::StrCat(why, ": visit within ", visit.interval_days, " days of ",
+                                   last_visit.has_value() ? "the last visit on " : "registration on ",
+                                   Date(base, zone), " ", Version(policy)),
+                      policy.version()};
+  return visit;
+}
+
+v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::Offender& o,
+                                            absl::Time now, absl::TimeZone zone) {
+  v1::ReactiveEligibility result;
+  auto at = [](const google::protobuf::Timestamp& ts) {
+    return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  };
+  const int years = policy.reactive_offence_free_years();
+  const absl::CivilDay today = LocalDay(now, zone);
+  const absl::CivilDay cutoff(today.year() - years, today.month(), today.day());
+  if (o.risk_level() != v1::RISK_LEVEL_LOW) {
+    result.add_unmet(absl::StrCat("risk level is ", RiskName(o.risk_level()), ", not low"));
+  }
+  absl::Time offence_free_since = at(o.registered_time());
+  if (o.has_last_offence_time() && at(o.last_offence_time()) > offence_free_since) {
+    offence_free_since = at(o.last_offence_time());
+  }
+  if (LocalDay(offence_free_since, zone) > cutoff) {
+    result.add_unmet(absl::StrCat("in the community without offence only since ",
+                                  Date(offence_free_since, zone), ", not ", years, " years"));
+  }
+  if (o.civil_order_active()) result.add_unmet("a civil order is in force");
+  if (o.has_last_intelligence_time() && LocalDay(at(o.last_intelligence_time()), zone) > cutoff) {
+    result.add_unmet(absl::StrCat("intelligence received on ", Date(at(o.last_intelligence_time()), zone),
+                                  ", within ", years, " years"));
+  }
+  result.set_eligible(result.unmet_size() == 0);
+  return result;
+}
+
 std::string TriggerName(v1::TriggerType type) {
   switch (type) {
     case v1::TRIGGER_TYPE_NEW_INTELLIGENCE:

@@ -58,6 +58,24 @@ DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl
 std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
                                           absl::Time registered, absl::TimeZone zone);
 
+// The home-visit clock: within the interval of the last visit at which the offender was seen
+// (or of registration when none). The interval is the current RMP's override when it sets one,
+// else the policy's for the risk tier (or for "not assessed").
+struct VisitDue {
+  DueTime due;
+  int interval_days = 0;
+  v1::VisitIntervalSource source = v1::VISIT_INTERVAL_SOURCE_UNSPECIFIED;
+};
+VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
+                      std::optional<absl::Time> last_visit, v1::RiskLevel risk,
+                      const v1::VisitRequirements& requirements, absl::TimeZone zone);
+
+// Whether the offender meets the criteria for reactive management at `now`: low risk; no
+// offence, and no intelligence, for reactive_offence_free_years (counted from the later of
+// registration and the last offence); no civil order in force. Lists every unmet criterion.
+v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::Offender& offender,
+                                            absl::Time now, absl::TimeZone zone);
+
 // "address or household change", ...
 std::string TriggerName(v1::TriggerType type);
 

@@ -91,7 +91,9 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
               if (*TimeOf(true, t.time()) > completed) *still_open.Add() = t;
             }
             record.mutable_open_triggers()->Swap(&still_open);
-            edit.retime = Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview});
+            // A new risk level re-times the visit clock at once: a high-risk offender does not
+            // wait out an interval set when they were low risk.
+            edit.retime = Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview, Clock::kHomeVisit});
             return absl::OkStatus();
           }));
   v1::ArmsAssessment stored;
@@ -194,7 +196,17 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
             if (latest.has_value() && reviewed < *latest) return absl::OkStatus();  // history only
             change.Put(Family::kEntities, CurrentRmpKey(force, record.id()), plan.SerializeAsString());
             *record.mutable_last_rmp_review_time() = ToProtoTime(reviewed);
+            v1::VisitRequirements& requirements = *record.mutable_visit_requirements();
+            const bool interval_changed = requirements.visit_interval_days() != plan.visit_interval_days();
+            requirements.set_plan_id(plan.id());
+            *requirements.mutable_plan_reviewed_time() = plan.reviewed_time();
+            requirements.set_visit_interval_days(plan.visit_interval_days());
+            requirements.set_officers_required(plan.officers_required());
+            requirements.set_unannounced_share_percent(plan.unannounced_share_percent());
+            requirements.set_device_check_required(plan.device_check_required());
+            requirements.set_reason(plan.reason());
             edit.retime = Clocks({Clock::kRmpReview});
+            if (interval_changed) edit.retime |= Clocks({Clock::kHomeVisit});
             return absl::OkStatus();
           }));
   v1::RiskManagementPlan stored;

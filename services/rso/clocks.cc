@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/proto_time.h"
+#include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
 
 namespace vigil::rso {
@@ -20,6 +21,14 @@ constexpr ClockInfo kClockInfo[kClockCount] = {
     {"rmp-review", v1::OBLIGATION_KIND_RMP_REVIEW},
     {"notification", v1::OBLIGATION_KIND_NOTIFICATION},
     {"change-notification", v1::OBLIGATION_KIND_NOTIFICATION},
+    {"home-visit", v1::OBLIGATION_KIND_HOME_VISIT},
+};
+
+// A derived clock; visit clocks also say which interval they run on.
+struct Derived {
+  policy::DueTime due;
+  int visit_interval_days = 0;
+  v1::VisitIntervalSource visit_source = v1::VISIT_INTERVAL_SOURCE_UNSPECIFIED;
 };
 
 std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
@@ -28,37 +37,59 @@ std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp
 }
 
 // The clock's due time under `policy`, or nullopt when the clock does not run for `o`.
-std::optional<policy::DueTime> Derive(const v1::Offender& o, Clock clock, const v1::Policy& p,
-                                      absl::TimeZone zone) {
+std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Policy& p,
+                              absl::TimeZone zone, absl::Time now) {
   if (!Managed(o.status())) return std::nullopt;
   const absl::Time registered = *TimeOf(true, o.registered_time());
   const std::optional<absl::Time> last_arms = TimeOf(o.has_last_arms_time(), o.last_arms_time());
+  const bool in_community = o.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY;
   switch (clock) {
     case Clock::kArms:
-      return policy::ArmsDue(p, registered, last_arms, o.risk_level(), zone);
+      return Derived{policy::ArmsDue(p, registered, last_arms, o.risk_level(), zone)};
     case Clock::kArmsTrigger: {
       const v1::Trigger* first = nullptr;
       for (const v1::Trigger& t : o.open_triggers()) {
         if (first == nullptr || TimeOf(true, t.time()) < TimeOf(true, first->time())) first = &t;
       }
       if (first == nullptr) return std::nullopt;
-      return policy::ArmsTriggerDue(p, first->type(), *TimeOf(true, first->time()), zone);
+      return Derived{policy::ArmsTriggerDue(p, first->type(), *TimeOf(true, first->time()), zone)};
     }
-    case Clock::kRmpReview:
-      return policy::RmpReviewDue(p, last_arms,
-                                  TimeOf(o.has_last_rmp_review_time(), o.last_rmp_review_time()),
-                                  o.risk_level(), zone);
+    case Clock::kRmpReview: {
+      std::optional<policy::DueTime> due = policy::RmpReviewDue(
+          p, last_arms, TimeOf(o.has_last_rmp_review_time(), o.last_rmp_review_time()),
+          o.risk_level(), zone);
+      if (!due.has_value()) return std::nullopt;
+      return Derived{*std::move(due)};
+    }
     case Clock::kAnnualNotification:
-      if (o.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return std::nullopt;
-      return policy::AnnualNotificationDue(
+      if (!in_community) return std::nullopt;
+      return Derived{policy::AnnualNotificationDue(
           p, o.has_last_notification_time() ? *TimeOf(true, o.last_notification_time()) : registered,
-          zone);
+          zone)};
     case Clock::kChangeNotification:
-      if (o.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY || !o.has_change_pending_since()) {
-        return std::nullopt;
+      if (!in_community || !o.has_change_pending_since()) return std::nullopt;
+      return Derived{policy::ChangeNotificationDue(p, *TimeOf(true, o.change_pending_since()),
+                                                   o.change_pending_note(), zone)};
+    case Clock::kHomeVisit: {
+      if (!in_community || o.reactive_management().enabled()) return std::nullopt;
+      if (o.visit_paused()) {
+        const absl::Duration left = absl::Seconds(o.visit_paused_remaining_seconds());
+        const int64_t days = absl::ToInt64Hours(left) / 24;
+        return Derived{
+            policy::DueTime{now + left,
+                            absl::StrCat("visit clock resumed on ", absl::FormatCivilTime(policy::LocalDay(now, zone)),
+                                         days >= 0 ? absl::StrCat(" with ", days, " days left")
+                                                   : absl::StrCat(", ", -days, " days overdue"),
+                                         " of the ", o.visit_interval_days(), "-day interval (policy ",
+                                         p.version(), ")"),
+                            p.version()},
+            o.visit_interval_days(), o.visit_interval_source()};
       }
-      return policy::ChangeNotificationDue(p, *TimeOf(true, o.change_pending_since()),
-                                           o.change_pending_note(), zone);
+      policy::VisitDue visit =
+          policy::HomeVisitDue(p, registered, TimeOf(o.has_last_visit_time(), o.last_visit_time()),
+                               o.risk_level(), o.visit_requirements(), zone);
+      return Derived{std::move(visit.due), visit.interval_days, visit.source};
+    }
   }
   return std::nullopt;
 }
@@ -81,13 +112,15 @@ bool Managed(v1::OffenderStatus status) {
   }
 }
 
-std::vector<v1::Obligation> ReconcileClocks(const v1::Offender& record, ClockSet retime,
-                                            const v1::Policy& policy, absl::TimeZone zone) {
+std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retime,
+                                            const v1::Policy& policy, absl::TimeZone zone,
+                                            absl::Time now) {
   std::vector<v1::Obligation> open;
   for (int i = 0; i < kClockCount; ++i) {
     const Clock clock = static_cast<Clock>(i);
-    const std::optional<policy::DueTime> due = Derive(record, clock, policy, zone);
-    if (!due.has_value()) continue;
+    const std::optional<Derived> derived = Derive(record, clock, policy, zone, now);
+    if (!derived.has_value()) continue;
+    const policy::DueTime* due = &derived->due;
     const std::string id = ObligationId(record.id(), clock);
     const v1::Obligation* existing = nullptr;
     for (const v1::Obligation& o : record.obligations()) {
@@ -102,6 +135,12 @@ std::vector<v1::Obligation> ReconcileClocks(const v1::Offender& record, ClockSet
       *obligation.mutable_due_time() = ToProtoTime(due->due);
       obligation.set_policy_version(due->policy_version);
       obligation.set_reason(due->reason);
+      if (clock == Clock::kHomeVisit) {
+        record.set_visit_interval_days(derived->visit_interval_days);
+        record.set_visit_interval_source(derived->visit_source);
+        record.set_visit_paused(false);
+        record.set_visit_paused_remaining_seconds(0);
+      }
     }
     obligation.set_subject_id(record.id());
     obligation.set_risk_level(record.risk_level());

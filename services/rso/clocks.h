@@ -1,8 +1,10 @@
 // The clocks of one offender, derived from the offender record and the policy.
 //
 // Which clocks run, by status: ACTIVE_COMMUNITY, IN_CUSTODY, WANTED and ABROAD keep the ARMS,
-// trigger and RMP clocks; only ACTIVE_COMMUNITY keeps the notification clocks; DECEASED,
-// EXPIRED and TRANSFERRED offenders have none.
+// trigger and RMP clocks; only ACTIVE_COMMUNITY keeps the notification and home-visit clocks
+// (the visit clock pauses while in custody, abroad or wanted, and resumes with the time it had
+// left); reactive management stops the visit clock; DECEASED, EXPIRED and TRANSFERRED
+// offenders have none.
 #ifndef VIGIL_SERVICES_RSO_CLOCKS_H_
 #define VIGIL_SERVICES_RSO_CLOCKS_H_
 
@@ -23,8 +25,9 @@ enum class Clock : uint8_t {
   kRmpReview = 2,           // risk management plan review
   kAnnualNotification = 3,  // SOA 2003 s.85
   kChangeNotification = 4,  // SOA 2003 s.84
+  kHomeVisit = 5,           // home visit by risk tier or RMP
 };
-inline constexpr int kClockCount = 5;
+inline constexpr int kClockCount = 6;
 using ClockSet = std::bitset<kClockCount>;
 
 inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
@@ -34,7 +37,8 @@ inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
 }
 inline ClockSet AllClocks() { return ClockSet().set(); }
 
-// "<offender_id>/arms", "/arms-trigger", "/rmp-review", "/notification", "/change-notification".
+// "<offender_id>/arms", "/arms-trigger", "/rmp-review", "/notification", "/change-notification",
+// "/home-visit".
 std::string ObligationId(absl::string_view offender_id, Clock clock);
 
 // True when the offender is under active management (any clock may run).
@@ -44,9 +48,12 @@ bool Managed(v1::OffenderStatus status);
 // apply, are derived afresh from `policy`; every other open clock keeps its due time, reason and
 // policy version (a policy change never moves them silently) but takes the record's current
 // owner, team and risk level. Clocks that no longer apply are dropped. `record.obligations()`
-// holds the clocks before the edit.
-std::vector<v1::Obligation> ReconcileClocks(const v1::Offender& record, ClockSet retime,
-                                            const v1::Policy& policy, absl::TimeZone zone);
+// holds the clocks before the edit. When the visit clock is derived, the record's
+// visit_interval_days/source are set, and a paused clock resumes at `now` plus the time it had
+// left (clearing visit_paused).
+std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retime,
+                                            const v1::Policy& policy, absl::TimeZone zone,
+                                            absl::Time now);
 
 }  // namespace vigil::rso
 

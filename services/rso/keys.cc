@@ -46,14 +46,45 @@ std::string VisorKey(absl::string_view force, absl::string_view visor_ref) {
   return absl::StrCat("rso/v/", Lp(force), Lp(visor_ref));
 }
 
+std::string VisitPrefix(absl::string_view force, absl::string_view offender) {
+  return absl::StrCat("rso/vi/", Lp(force), Lp(offender));
+}
+
+std::string VisitKey(absl::string_view force, absl::string_view offender, absl::Time time,
+                     absl::string_view id) {
+  std::string key = VisitPrefix(force, offender);
+  storage::PutFixed64BE(&key, ~(static_cast<uint64_t>(storage::ToMicros(time)) ^ (uint64_t{1} << 63)));
+  key.append(id.data(), id.size());
+  return key;
+}
+
+std::string FindingPrefix(absl::string_view force) { return absl::StrCat("rso/fi/", Lp(force)); }
+
+std::string KeyTime(absl::Time time) { return Time(time); }
+
+std::string FindingKey(absl::string_view force, absl::Time found, absl::string_view id) {
+  return absl::StrCat(FindingPrefix(force), Time(found), id);
+}
+
+std::string FindingByTeamPrefix(absl::string_view force, absl::string_view team) {
+  return absl::StrCat("rso/ft/", Lp(force), Lp(team));
+}
+
+std::string FindingByTeamKey(absl::string_view force, absl::string_view team, absl::Time found,
+                             absl::string_view id) {
+  return absl::StrCat(FindingByTeamPrefix(force, team), Time(found), id);
+}
+
 std::string RequestKey(absl::string_view force, absl::string_view request_id) {
   return absl::StrCat("req/rso/", Lp(force), Lp(request_id));
 }
 
 std::string ByForcePrefix(absl::string_view force) { return absl::StrCat("rso/f/", Lp(force)); }
 
+std::string AllTeamsPrefix(absl::string_view force) { return absl::StrCat("rso/t/", Lp(force)); }
+
 std::string ByTeamPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat("rso/t/", Lp(force), Lp(team));
+  return absl::StrCat(AllTeamsPrefix(force), Lp(team));
 }
 
 std::string ByOwnerPrefix(absl::string_view force, absl::string_view officer) {

@@ -5,6 +5,8 @@
 //           "rso/a/" lp(force) lp(offender) completed:i64 id    -> ArmsAssessment
 //           "rso/p/" lp(force) lp(offender) reviewed:i64 id     -> RiskManagementPlan (history)
 //           "rso/pc/" lp(force) lp(offender)                    -> RiskManagementPlan (current)
+//           "rso/vi/" lp(force) lp(offender) ~time:u64 id       -> Visit (newest first)
+//           "rso/fi/" lp(force) found:i64 id                    -> ComplianceFinding
 // index     "rso/f/" lp(force) id                               all offenders of a force
 //           "rso/t/" lp(force) lp(team) id                      by team
 //           "rso/w/" lp(force) lp(owner_officer) id             by owner
@@ -12,6 +14,7 @@
 //           "rso/n/" lp(force) id                               not assessed
 //           "rso/v/" lp(force) lp(visor_ref)                    -> id (unique ViSOR reference)
 //           "req/rso/" lp(force) lp(request_id)                 -> response (idempotency)
+//           "rso/ft/" lp(force) lp(team) found:i64 id           findings by team
 #ifndef VIGIL_SERVICES_RSO_KEYS_H_
 #define VIGIL_SERVICES_RSO_KEYS_H_
 
@@ -32,11 +35,24 @@ std::string RmpHistoryKey(absl::string_view force, absl::string_view offender,
                           absl::Time reviewed, absl::string_view id);
 std::string CurrentRmpKey(absl::string_view force, absl::string_view offender);
 std::string VisorKey(absl::string_view force, absl::string_view visor_ref);
+std::string VisitPrefix(absl::string_view force, absl::string_view offender);
+// Newest first: the time is stored inverted.
+std::string VisitKey(absl::string_view force, absl::string_view offender, absl::Time time,
+                     absl::string_view id);
+std::string FindingPrefix(absl::string_view force);
+std::string FindingKey(absl::string_view force, absl::Time found, absl::string_view id);
+std::string FindingByTeamPrefix(absl::string_view force, absl::string_view team);
+std::string FindingByTeamKey(absl::string_view force, absl::string_view team, absl::Time found,
+                             absl::string_view id);
+// The time component as stored in finding keys, to seek from.
+std::string KeyTime(absl::Time time);
 std::string RequestKey(absl::string_view force, absl::string_view request_id);
 
 // Index prefixes for listing; each is followed by the offender id.
 std::string ByForcePrefix(absl::string_view force);
 std::string ByTeamPrefix(absl::string_view force, absl::string_view team);
+// The by-team index of every team: keys continue with lp(team) id.
+std::string AllTeamsPrefix(absl::string_view force);
 std::string ByOwnerPrefix(absl::string_view force, absl::string_view officer);
 std::string ByStatusPrefix(absl::string_view force, v1::OffenderStatus status);
 std::string NotAssessedPrefix(absl::string_view force);

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "services/common/proto_time.h"
 #include "services/policy/schedule.h"
@@ -67,6 +68,26 @@ absl::Status OffenderStore::AuditRead(const CallContext& call, std::vector<std::
   return store_.Commit(change).status();
 }
 
+void OffenderStore::PauseOrResumeVisits(const v1::Offender& before, v1::Offender& after,
+                                        absl::Time now) const {
+  const bool was_active = before.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY;
+  const bool pauses = after.status() == v1::OFFENDER_STATUS_IN_CUSTODY ||
+                      after.status() == v1::OFFENDER_STATUS_ABROAD ||
+                      after.status() == v1::OFFENDER_STATUS_WANTED;
+  if (!was_active || !pauses) return;
+  for (const v1::Obligation& o : before.obligations()) {
+    if (o.id() != ObligationId(before.id(), Clock::kHomeVisit)) continue;
+    const absl::Time due = absl::FromUnixSeconds(o.due_time().seconds());
+    after.set_visit_paused(true);
+    after.set_visit_paused_remaining_seconds(absl::ToInt64Seconds(due - now));
+  }
+}
+
+void OffenderStore::RefreshEligibility(v1::Offender& record, absl::Time now) const {
+  *record.mutable_reactive_eligibility() =
+      policy::ReactiveEligibility(*policies_.Current(), record, now, zone_);
+}
+
 absl::StatusOr<v1::Offender> OffenderStore::Read(const CallContext& call, absl::string_view id) {
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          Load(store_.Snapshot(), call.principal.force, id));
@@ -76,6 +97,7 @@ absl::StatusOr<v1::Offender> OffenderStore::Read(const CallContext& call, absl::
         absl::StrCat("offender ", id, " is not on the register of ", call.principal.force));
   }
   VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}));
+  RefreshEligibility(*record, call.now);
   return *std::move(record);
 }
 
@@ -124,8 +146,11 @@ absl::StatusOr<v1::Offender> OffenderStore::Create(const CallContext& call, v1::
     *stored.mutable_update_time() = ToProtoTime(call.now);
     stored.clear_obligations();
     DeriveOutputs(stored, zone_);
+    const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+    *stored.mutable_reactive_eligibility() =
+        policy::ReactiveEligibility(*policy, stored, call.now, zone_);
     const std::vector<v1::Obligation> clocks =
-        ReconcileClocks(stored, AllClocks(), *policies_.Current(), zone_);
+        ReconcileClocks(stored, AllClocks(), *policy, zone_, call.now);
     for (const v1::Obligation& o : clocks) *stored.add_obligations() = o;
 
     storage::Change change = extra;
@@ -190,8 +215,18 @@ absl::StatusOr<std::string> OffenderStore::Mutate(const CallContext& call, absl:
     after.set_id(before.id());
     after.set_force(force);
     DeriveOutputs(after, zone_);
+    PauseOrResumeVisits(before, after, call.now);
+    const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+    *after.mutable_reactive_eligibility() = policy::ReactiveEligibility(*policy, after, call.now, zone_);
+    if (after.reactive_management().enabled() && !after.reactive_eligibility().eligible()) {
+      // Eligibility lost (a trigger, a higher risk, a civil order): visits resume at once.
+      after.mutable_reactive_management()->set_enabled(false);
+      after.mutable_reactive_management()->set_ended_because(
+          absl::StrCat("eligibility lost on ", FormatUtcDate(call.now), ": ",
+                       absl::StrJoin(after.reactive_eligibility().unmet(), "; ")));
+    }
     const std::vector<v1::Obligation> clocks =
-        ReconcileClocks(after, edit.retime, *policies_.Current(), zone_);
+        ReconcileClocks(after, edit.retime, *policy, zone_, call.now);
     after.clear_obligations();
     for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
     if (edit.skip_if_clocks_unchanged) {
@@ -251,7 +286,8 @@ absl::StatusOr<OffenderStore::RecomputeReport> OffenderStore::Recompute(const Ca
     VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                            Load(store_.Snapshot(), call.principal.force, id));
     if (!record.has_value()) continue;  // removed since the scan
-    const std::vector<v1::Obligation> clocks = ReconcileClocks(*record, AllClocks(), *policy, zone_);
+    const std::vector<v1::Obligation> clocks =
+        ReconcileClocks(*record, AllClocks(), *policy, zone_, call.now);
     int moved = 0;
     for (const v1::Obligation& o : clocks) {
       bool same = false;

@@ -89,11 +89,18 @@ class OffenderStore {
                                                    absl::string_view force,
                                                    absl::string_view id) const;
 
+  // Recomputes the time-dependent reactive-management eligibility of a record being read.
+  void RefreshEligibility(v1::Offender& record, absl::Time now) const;
+
   storage::Store& store() { return store_; }
   absl::TimeZone zone() const { return zone_; }
   std::shared_ptr<const v1::Policy> policy() const { return policies_.Current(); }
 
  private:
+  // Leaving the community for custody, abroad or wanted pauses the visit clock with the time it
+  // had left; ReconcileClocks resumes it on return.
+  void PauseOrResumeVisits(const v1::Offender& before, v1::Offender& after, absl::Time now) const;
+
   // Fills the commit for `before` -> `after` (before absent for a new record).
   void BuildCommit(const CallContext& call, const v1::Offender* before, const v1::Offender& after,
                    v1::AuditAction action, std::vector<std::string> extra_subjects,

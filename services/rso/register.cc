@@ -61,7 +61,8 @@ void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, abs
 constexpr absl::string_view kUpdatable[] = {
     "display_name", "visor_ref", "registered_time", "notification_period", "owner_officer",
     "team", "status", "mappa_category", "mappa_level", "under_18_at_conviction",
-    "last_notification_time", "change_pending_since", "change_pending_note"};
+    "last_notification_time", "change_pending_since", "change_pending_note", "last_offence_time",
+    "civil_order_active", "last_intelligence_time"};
 
 }  // namespace
 
@@ -110,6 +111,16 @@ absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::T
   VIGIL_RETURN_IF_ERROR(
       ValidateText("offender.change_pending_note", in.change_pending_note(), 500, false));
   o.set_change_pending_note(in.change_pending_note());
+  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> offence,
+                         OptionalPastTime("offender.last_offence_time", in.has_last_offence_time(),
+                                          in.last_offence_time(), now));
+  if (offence.has_value()) *o.mutable_last_offence_time() = ToProtoTime(*offence);
+  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> intelligence,
+                         OptionalPastTime("offender.last_intelligence_time",
+                                          in.has_last_intelligence_time(),
+                                          in.last_intelligence_time(), now));
+  if (intelligence.has_value()) *o.mutable_last_intelligence_time() = ToProtoTime(*intelligence);
+  o.set_civil_order_active(in.civil_order_active());
   return o;
 }
 
@@ -174,7 +185,11 @@ absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call
                        (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED || o.status() == request.status()) &&
                        (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);
     last = id;
-    if (match) *response.add_offenders() = o;
+    if (match) {
+      v1::Offender* listed = response.add_offenders();
+      *listed = o;
+      offenders_.RefreshEligibility(*listed, call.now);
+    }
     return true;
   }));
   VIGIL_RETURN_IF_ERROR(read_status);
@@ -268,6 +283,21 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
                             record.set_change_pending_note(in.change_pending_note());
                             edit.retime |= Clocks({Clock::kChangeNotification});
                           }
+                          if (masked("last_offence_time")) {
+                            if (in.has_last_offence_time()) {
+                              *record.mutable_last_offence_time() = in.last_offence_time();
+                            } else {
+                              record.clear_last_offence_time();
+                            }
+                          }
+                          if (masked("civil_order_active")) record.set_civil_order_active(in.civil_order_active());
+                          if (masked("last_intelligence_time")) {
+                            if (in.has_last_intelligence_time()) {
+                              *record.mutable_last_intelligence_time() = in.last_intelligence_time();
+                            } else {
+                              record.clear_last_intelligence_time();
+                            }
+                          }
                           // Events the domain treats as reassessment triggers.
                           if (Managed(record.status())) {
                             if (record.mappa_level() != old_level && old_level != 0) {
@@ -319,6 +349,11 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
                                 " postdates this trigger and answered it"));
                           }
                           AddTrigger(record, request.type(), time, request.note(), call.principal.actor);
+                          if (request.type() == v1::TRIGGER_TYPE_NEW_INTELLIGENCE &&
+                              (!record.has_last_intelligence_time() ||
+                               TimeOf(true, record.last_intelligence_time()) < time)) {
+                            *record.mutable_last_intelligence_time() = ToProtoTime(time);
+                          }
                           edit.retime = Clocks({Clock::kArmsTrigger});
                           return absl::OkStatus();
                         }));

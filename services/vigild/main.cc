@@ -32,6 +32,8 @@
 #include "services/rso/offender_store.h"
 #include "services/rso/register.h"
 #include "services/rso/rso_service.h"
+#include "services/rso/visit_service.h"
+#include "services/rso/visits.h"
 #include "storage/store.h"
 
 namespace vigil {
@@ -211,6 +213,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<rso::Assessments> assessments;
   std::unique_ptr<rso::OffenderServiceImpl> offender_service;
   std::unique_ptr<rso::AssessmentServiceImpl> assessment_service;
+  std::unique_ptr<rso::Visits> visits;
+  std::unique_ptr<rso::VisitServiceImpl> visit_service;
   if (hosts("rso")) {
     offender_store = std::make_unique<rso::OffenderStore>(**store, **policies, *zone);
     offender_register = std::make_unique<rso::Register>(*offender_store);
@@ -219,6 +223,9 @@ int Run(int argc, char** argv) {
     assessment_service = std::make_unique<rso::AssessmentServiceImpl>(runtime, *assessments);
     hosted.push_back({v1::OffenderService::service_full_name(), offender_service.get()});
     hosted.push_back({v1::AssessmentService::service_full_name(), assessment_service.get()});
+    visits = std::make_unique<rso::Visits>(*offender_store);
+    visit_service = std::make_unique<rso::VisitServiceImpl>(runtime, *visits);
+    hosted.push_back({v1::VisitService::service_full_name(), visit_service.get()});
   }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {

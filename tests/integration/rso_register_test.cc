@@ -148,7 +148,8 @@ TEST_F(RsoRegisterTest, NewOffenderWithoutArmsIsNotAssessedWithAnInitialAssessme
             absl::FromCivil(absl::CivilSecond(2026, 11, 30), absl::UTCTimeZone()));
   EXPECT_NE(Find(o, "notification"), nullptr);
   EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 1);
-  EXPECT_EQ(DeadlineCount(), 2);
+  EXPECT_NE(Find(o, "home-visit"), nullptr);
+  EXPECT_EQ(DeadlineCount(), 3);
 
   v1::ListOffendersRequest not_assessed;
   not_assessed.set_not_assessed_only(true);
@@ -405,13 +406,15 @@ TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
   ASSERT_TRUE(assessed.ParseFromString((*events)[1].payload));
   std::vector<v1::ObligationEventType> types;
   for (const auto& e : created.events()) types.push_back(e.type());
-  EXPECT_THAT(types, ElementsAre(v1::OBLIGATION_EVENT_TYPE_OPENED, v1::OBLIGATION_EVENT_TYPE_OPENED));
+  EXPECT_THAT(types, ElementsAre(v1::OBLIGATION_EVENT_TYPE_OPENED, v1::OBLIGATION_EVENT_TYPE_OPENED,
+                                 v1::OBLIGATION_EVENT_TYPE_OPENED));
   std::vector<std::pair<std::string, v1::ObligationEventType>> changes;
   for (const auto& e : assessed.events()) changes.emplace_back(e.obligation().id(), e.type());
   EXPECT_THAT(changes, UnorderedElementsAre(
                            std::pair<std::string, v1::ObligationEventType>("R1/arms", v1::OBLIGATION_EVENT_TYPE_RETIMED),
                            std::pair<std::string, v1::ObligationEventType>("R1/rmp-review", v1::OBLIGATION_EVENT_TYPE_OPENED),
-                           std::pair<std::string, v1::ObligationEventType>("R1/notification", v1::OBLIGATION_EVENT_TYPE_RETIMED)));
+                           std::pair<std::string, v1::ObligationEventType>("R1/notification", v1::OBLIGATION_EVENT_TYPE_RETIMED),
+                           std::pair<std::string, v1::ObligationEventType>("R1/home-visit", v1::OBLIGATION_EVENT_TYPE_RETIMED)));
 }
 
 TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {

@@ -1,0 +1,533 @@
+#include "services/rso/visits.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "absl/container/btree_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/obligations.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/rso/keys.h"
+
+namespace vigil::rso {
+namespace {
+
+using storage::Family;
+
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string Date(absl::Time t, absl::TimeZone zone) {
+  return absl::FormatCivilTime(policy::LocalDay(t, zone));
+}
+
+v1::ComplianceFinding Finding(v1::ComplianceRule rule, const v1::Offender& record,
+                              const v1::Visit& visit, absl::Time now, std::string evidence) {
+  v1::ComplianceFinding finding;
+  finding.set_id(NewId("F"));
+  finding.set_rule(rule);
+  finding.set_offender_id(record.id());
+  finding.set_team(record.team());
+  finding.set_officer(record.owner_officer());
+  *finding.mutable_found_time() = ToProtoTime(now);
+  finding.set_evidence(std::move(evidence));
+  finding.set_visit_id(visit.id());
+  return finding;
+}
+
+// True when the local time of `t` is Monday to Friday within [start, end) hours.
+bool InOfficeHours(absl::Time t, const v1::Policy& policy, absl::TimeZone zone) {
+  const absl::CivilSecond local = absl::ToCivilSecond(t, zone);
+  const absl::Weekday day = absl::GetWeekday(local);
+  if (day == absl::Weekday::saturday || day == absl::Weekday::sunday) return false;
+  return local.hour() >= policy.office_hours_start() && local.hour() < policy.office_hours_end();
+}
+
+// The findings `visit` raises against the plan, given the visits before it (newest first).
+std::vector<v1::ComplianceFinding> Assess(const v1::Offender& record, const v1::Visit& visit,
+                                          const std::vector<v1::Visit>& earlier,
+                                          const v1::Policy& policy, absl::TimeZone zone,
+                                          absl::Time now) {
+  std::vector<v1::ComplianceFinding> findings;
+  const v1::VisitRequirements& plan = record.visit_requirements();
+  const std::string plan_ref =
+      plan.plan_id().empty()
+          ? std::string("no RMP is recorded, so 1 officer is the minimum")
+          : absl::StrCat("the RMP reviewed on ", Date(TimeOf(plan.plan_reviewed_time()), zone));
+  const int required = std::max(1, plan.officers_required());
+  if (visit.officers_size() < required) {
+    findings.push_back(Finding(v1::COMPLIANCE_RULE_SINGLE_CREWED, record, visit, now,
+                               absl::StrCat(visit.officers_size(), " officer(s) present (",
+                                            absl::StrJoin(visit.officers(), ", "), "); ", plan_ref,
+                                            " requires ", required)));
+  }
+  if (plan.device_check_required() && !visit.device_check_done()) {
+    findings.push_back(Finding(v1::COMPLIANCE_RULE_DEVICE_CHECK_MISSED, record, visit, now,
+                               absl::StrCat("no device check at the visit of ",
+                                            Date(TimeOf(visit.visit_time()), zone), "; ", plan_ref,
+                                            " requires one at every visit")));
+  }
+  const size_t window = static_cast<size_t>(policy.compliance_window_visits());
+  std::vector<const v1::Visit*> latest = {&visit};
+  for (const v1::Visit& v : earlier) {
+    if (latest.size() == window) break;
+    latest.push_back(&v);
+  }
+  if (latest.size() < window) return findings;
+  const int unannounced = static_cast<int>(
+      std::count_if(latest.begin(), latest.end(), [](const v1::Visit* v) { return !v->announced(); }));
+  const int share = static_cast<int>(100 * unannounced / static_cast<int>(window));
+  if (share < plan.unannounced_share_percent()) {
+    findings.push_back(Finding(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW, record, visit, now,
+                               absl::StrCat(unannounced, " of the last ", window,
+                                            " visits unannounced (", share, "%); ", plan_ref,
+                                            " requires ", plan.unannounced_share_percent(), "%")));
+  }
+  if (std::all_of(latest.begin(), latest.end(), [&](const v1::Visit* v) {
+        return InOfficeHours(TimeOf(v->visit_time()), policy, zone);
+      })) {
+    findings.push_back(Finding(
+        v1::COMPLIANCE_RULE_OFFICE_HOURS_ONLY, record, visit, now,
+        absl::StrCat("all of the last ", window, " visits were on weekdays between ",
+                     absl::Dec(policy.office_hours_start(), absl::kZeroPad2), ":00 and ",
+                     absl::Dec(policy.office_hours_end(), absl::kZeroPad2),
+                     ":00; vary days and times, with evenings and weekends")));
+  }
+  return findings;
+}
+
+absl::Status NotInCommunity(const v1::Offender& record) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "offender ", record.id(), " is ", v1::OffenderStatus_Name(record.status()),
+      ": home visits are for offenders active in the community"));
+}
+
+constexpr int kMaxPlanDays = 366;
+
+}  // namespace
+
+absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
+                                              const v1::RecordVisitRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time visited,
+                         RequirePastTime("visit_time", request.has_visit_time(),
+                                         request.visit_time(), call.now));
+  if (request.officers().empty()) return FieldError("officers", "name at least one officer present");
+  std::set<std::string> officers;
+  for (const std::string& officer : request.officers()) {
+    VIGIL_RETURN_IF_ERROR(ValidateText("officers", officer, 128, true));
+    if (!officers.insert(officer).second) return FieldError("officers", absl::StrCat("'", officer, "' is listed twice"));
+  }
+  if (!v1::VisitOutcome_IsValid(request.outcome()) || request.outcome() == v1::VISIT_OUTCOME_UNSPECIFIED) {
+    return FieldError("outcome", "give the outcome: SEEN, NO_ACCESS or REFUSED");
+  }
+  if (!v1::DeviceCheckResult_IsValid(request.device_check_result())) {
+    return FieldError("device_check_result", "unknown value");
+  }
+  if (!request.device_check_done() && request.device_check_result() != v1::DEVICE_CHECK_RESULT_UNSPECIFIED) {
+    return FieldError("device_check_result", "given, but device_check_done is false");
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("notes", request.notes(), 4000, false, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+
+  const std::string& force = call.principal.force;
+  const std::shared_ptr<const v1::Policy> policy = offenders_.policy();
+  // The latest visits before this one, for the window rules (newest first).
+  std::vector<v1::Visit> earlier;
+  {
+    const storage::ReadView view = offenders_.store().Snapshot();
+    absl::Status parse;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        Family::kEntities, VisitPrefix(force, request.offender_id()), {},
+        [&](absl::string_view, absl::string_view value) {
+          v1::Visit v;
+          if (!v.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            parse = absl::DataLossError("a visit record is unreadable");
+            return false;
+          }
+          if (TimeOf(v.visit_time()) <= visited) earlier.push_back(std::move(v));
+          return earlier.size() < static_cast<size_t>(policy->compliance_window_visits());
+        }));
+    VIGIL_RETURN_IF_ERROR(parse);
+  }
+
+  v1::Visit visit;
+  visit.set_id(NewId("V"));
+  visit.set_offender_id(request.offender_id());
+  *visit.mutable_visit_time() = ToProtoTime(visited);
+  visit.set_announced(request.announced());
+  *visit.mutable_officers() = request.officers();
+  visit.set_outcome(request.outcome());
+  visit.set_device_check_done(request.device_check_done());
+  visit.set_device_check_result(request.device_check_result());
+  visit.set_notes(request.notes());
+  visit.set_recorded_by(call.principal.actor);
+  *visit.mutable_record_time() = ToProtoTime(call.now);
+
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
+            if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return NotInCommunity(record);
+            v1::Visit stored = visit;
+            stored.clear_findings();
+            for (v1::ComplianceFinding& finding :
+                 Assess(record, visit, earlier, *policy, offenders_.zone(), call.now)) {
+              const absl::Time found = TimeOf(finding.found_time());
+              change.Put(Family::kEntities, FindingKey(force, found, finding.id()),
+                         finding.SerializeAsString());
+              change.Put(Family::kIndex, FindingByTeamKey(force, record.team(), found, finding.id()), "");
+              *stored.add_findings() = std::move(finding);
+            }
+            change.Put(Family::kEntities, VisitKey(force, record.id(), visited, stored.id()),
+                       stored.SerializeAsString());
+            edit.action = v1::AUDIT_ACTION_COLLECTION;
+            edit.extra_subjects = {stored.id()};
+            edit.response = stored.SerializeAsString();
+            if (request.outcome() == v1::VISIT_OUTCOME_SEEN) {
+              if (!record.has_last_visit_time() || TimeOf(record.last_visit_time()) < visited) {
+                *record.mutable_last_visit_time() = ToProtoTime(visited);
+                edit.retime = Clocks({Clock::kHomeVisit});
+              }
+              return absl::OkStatus();
+            }
+            // No access or a refusal does not satisfy the clock and calls for reassessment.
+            const bool answered = record.has_last_arms_time() && TimeOf(record.last_arms_time()) >= visited;
+            if (!answered) {
+              v1::Trigger* trigger = record.add_open_triggers();
+              trigger->set_type(v1::TRIGGER_TYPE_REFUSED_ACCESS);
+              *trigger->mutable_time() = ToProtoTime(visited);
+              trigger->set_note(request.outcome() == v1::VISIT_OUTCOME_REFUSED
+                                    ? "entry refused at a home visit"
+                                    : "no access at a home visit");
+              trigger->set_recorded_by(call.principal.actor);
+              edit.retime = Clocks({Clock::kArmsTrigger});
+            }
+            return absl::OkStatus();
+          }));
+  v1::Visit stored;
+  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return stored;
+}
+
+absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& call,
+                                                          const v1::ListVisitsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  const std::string& force = call.principal.force;
+  const std::string query = absl::StrCat("visits|", force, "|", request.offender_id());
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  const storage::ReadView view = offenders_.store().Snapshot();
+  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
+                         offenders_.Load(view, force, request.offender_id()));
+  if (!record.has_value()) {
+    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
+    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
+                                            " is not on the register of ", force));
+  }
+  const std::string prefix = VisitPrefix(force, request.offender_id());
+  v1::ListVisitsResponse response;
+  std::string last;
+  bool more = false;
+  absl::Status parse;
+  const std::string start = cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, prefix, start,
+                                        [&](absl::string_view key, absl::string_view value) {
+                                          if (response.visits_size() == page_size) {
+                                            more = true;
+                                            return false;
+                                          }
+                                          if (!response.add_visits()->ParseFromArray(
+                                                  value.data(), static_cast<int>(value.size()))) {
+                                            parse = absl::DataLossError("a visit record is unreadable");
+                                            return false;
+                                          }
+                                          last = std::string(key.substr(prefix.size()));
+                                          return true;
+                                        }));
+  VIGIL_RETURN_IF_ERROR(parse);
+  if (more) response.set_next_page_token(EncodePageToken(query, last));
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
+  return response;
+}
+
+v1::VisitSchedule Visits::ScheduleOf(const v1::Offender& record, absl::Time now) const {
+  v1::VisitSchedule schedule;
+  schedule.set_offender_id(record.id());
+  schedule.set_risk_level(record.risk_level());
+  if (record.has_last_visit_time()) *schedule.mutable_last_visit_time() = record.last_visit_time();
+  *schedule.mutable_requirements() = record.visit_requirements();
+  *schedule.mutable_reactive_management() = record.reactive_management();
+  schedule.set_interval_days(record.visit_interval_days());
+  schedule.set_source(record.visit_interval_source());
+  v1::Offender fresh = record;
+  offenders_.RefreshEligibility(fresh, now);
+  *schedule.mutable_reactive_eligibility() = fresh.reactive_eligibility();
+  for (const v1::Obligation& o : record.obligations()) {
+    if (o.id() != ObligationId(record.id(), Clock::kHomeVisit)) continue;
+    *schedule.mutable_next_due_time() = o.due_time();
+    schedule.set_policy_version(o.policy_version());
+    schedule.set_reason(o.reason());
+    return schedule;
+  }
+  if (record.reactive_management().enabled()) {
+    schedule.set_not_scheduled_because(absl::StrCat(
+        "reactive management decided by ", record.reactive_management().decided_by(), " on ",
+        FormatUtcDate(TimeOf(record.reactive_management().decided_time())), ": ",
+        record.reactive_management().reason()));
+  } else if (record.visit_paused()) {
+    schedule.set_not_scheduled_because(absl::StrCat(
+        "paused while ", v1::OffenderStatus_Name(record.status()), " with ",
+        record.visit_paused_remaining_seconds() / 86400, " days left"));
+  } else {
+    schedule.set_not_scheduled_because(absl::StrCat(
+        "status ", v1::OffenderStatus_Name(record.status()),
+        ": only offenders active in the community are visited"));
+  }
+  return schedule;
+}
+
+absl::StatusOr<v1::VisitSchedule> Visits::GetSchedule(const CallContext& call,
+                                                      const v1::GetVisitScheduleRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_ASSIGN_OR_RETURN(v1::Offender record, offenders_.Read(call, request.offender_id()));
+  return ScheduleOf(record, call.now);
+}
+
+absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
+    const CallContext& call, const v1::SetReactiveManagementRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_RETURN_IF_ERROR(ValidateText("decided_by", request.decided_by(), 128, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+            if (request.enabled()) {
+              if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return NotInCommunity(record);
+              offenders_.RefreshEligibility(record, call.now);
+              if (!record.reactive_eligibility().eligible()) {
+                return absl::FailedPreconditionError(absl::StrCat(
+                    "offender ", record.id(), " is not eligible for reactive management: ",
+                    absl::StrJoin(record.reactive_eligibility().unmet(), "; ")));
+              }
+            }
+            v1::ReactiveManagement& decision = *record.mutable_reactive_management();
+            decision.set_enabled(request.enabled());
+            decision.set_decided_by(request.decided_by());
+            decision.set_reason(request.reason());
+            *decision.mutable_decided_time() = ToProtoTime(call.now);
+            decision.set_ended_because(request.enabled() ? "" : absl::StrCat("ended by ", request.decided_by()));
+            edit.retime = Clocks({Clock::kHomeVisit});
+            return absl::OkStatus();
+          }));
+  v1::Offender record;
+  if (!record.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return ScheduleOf(record, call.now);
+}
+
+absl::StatusOr<std::optional<v1::ComplianceFinding>> Visits::FlatDiarising(
+    const CallContext& call, const storage::ReadView& view, absl::string_view team) const {
+  const std::shared_ptr<const v1::Policy> policy = offenders_.policy();
+  const std::string& force = call.principal.force;
+  const std::string prefix = ByTeamPrefix(force, team);
+  // interval -> risk -> count, over the team's running visit clocks.
+  absl::btree_map<int, absl::btree_map<int, int>> by_interval;
+  int scheduled = 0;
+  absl::Status read_status;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key,
+                                                                        absl::string_view) {
+    absl::StatusOr<std::optional<v1::Offender>> record =
+        offenders_.Load(view, force, key.substr(prefix.size()));
+    if (!record.ok()) {
+      read_status = record.status();
+      return false;
+    }
+    if (!record->has_value()) return true;
+    for (const v1::Obligation& o : (*record)->obligations()) {
+      if (o.kind() != v1::OBLIGATION_KIND_HOME_VISIT) continue;
+      ++by_interval[(*record)->visit_interval_days()][(*record)->risk_level()];
+      ++scheduled;
+    }
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(read_status);
+  if (scheduled < policy->flat_diarising_min_offenders()) return std::optional<v1::ComplianceFinding>();
+  for (const auto& [interval, risks] : by_interval) {
+    int count = 0;
+    for (const auto& [risk, n] : risks) count += n;
+    if (risks.size() < 2 || 100 * count < policy->flat_diarising_share_percent() * scheduled) continue;
+    std::vector<std::string> tiers;
+    for (const auto& [risk, n] : risks) {
+      tiers.push_back(absl::StrCat(policy::RiskName(static_cast<v1::RiskLevel>(risk)), " ", n));
+    }
+    v1::ComplianceFinding finding;
+    finding.set_id(absl::StrCat("flat-diarising/", team));
+    finding.set_rule(v1::COMPLIANCE_RULE_FLAT_DIARISING);
+    finding.set_team(std::string(team));
+    *finding.mutable_found_time() = ToProtoTime(call.now);
+    const v1::RiskDays& days = policy->visit_interval_days();
+    finding.set_evidence(absl::StrCat(
+        count, " of the team's ", scheduled, " scheduled visits are ", interval,
+        " days after the last visit whatever the risk (", absl::StrJoin(tiers, ", "),
+        "); policy ", policy->version(), " sets low ", days.low(), ", medium ", days.medium(),
+        ", high ", days.high(), ", very high ", days.very_high(), " days"));
+    return std::optional<v1::ComplianceFinding>(std::move(finding));
+  }
+  return std::optional<v1::ComplianceFinding>();
+}
+
+absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
+    const CallContext& call, const v1::ListComplianceFindingsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> since,
+                         OptionalProtoTime(request.has_since(), request.since(), "since"));
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  const std::string& force = call.principal.force;
+  const std::string query = absl::StrCat("findings|", force, "|", request.team(), "|",
+                                         since ? FormatUtcTime(*since) : "");
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  const storage::ReadView view = offenders_.store().Snapshot();
+  const bool by_team = !request.team().empty();
+  const std::string prefix = by_team ? FindingByTeamPrefix(force, request.team()) : FindingPrefix(force);
+  std::string start = cursor.empty() ? absl::StrCat(prefix, since ? KeyTime(*since) : "")
+                                     : absl::StrCat(prefix, cursor, std::string(1, '\0'));
+  v1::ListComplianceFindingsResponse response;
+  std::string last;
+  bool more = false;
+  absl::Status read_status;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(by_team ? Family::kIndex : Family::kEntities,
+                                        prefix, start, [&](absl::string_view key, absl::string_view value) {
+    if (response.findings_size() == page_size) {
+      more = true;
+      return false;
+    }
+    const absl::string_view suffix = key.substr(prefix.size());
+    std::string raw(value);
+    if (by_team) {
+      // The team index points at the finding: same time and id under the force prefix.
+      absl::StatusOr<std::optional<std::string>> found =
+          view.Get(Family::kEntities, absl::StrCat(FindingPrefix(force), suffix));
+      if (!found.ok() || !found->has_value()) {
+        read_status = found.ok() ? absl::DataLossError("a finding index entry has no finding") : found.status();
+        return false;
+      }
+      raw = **found;
+    }
+    if (!response.add_findings()->ParseFromString(raw)) {
+      read_status = absl::DataLossError("a finding is unreadable");
+      return false;
+    }
+    last = std::string(suffix);
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(read_status);
+  if (more) {
+    response.set_next_page_token(EncodePageToken(query, last));
+  }
+  if (cursor.empty()) {
+    // Team findings are computed now, for the team asked about or every team of the force.
+    std::set<std::string> teams;
+    if (by_team) {
+      teams.insert(request.team());
+    } else {
+      const std::string teams_prefix = AllTeamsPrefix(force);
+      VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, teams_prefix, {},
+                                            [&](absl::string_view key, absl::string_view) {
+                                              absl::string_view rest = key.substr(teams_prefix.size());
+                                              absl::string_view team;
+                                              if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
+                                              return true;
+                                            }));
+    }
+    for (const std::string& team : teams) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> flat, FlatDiarising(call, view, team));
+      if (flat.has_value()) *response.add_findings() = *std::move(flat);
+    }
+  }
+  std::vector<std::string> subjects;
+  for (const v1::ComplianceFinding& f : response.findings()) {
+    if (!f.offender_id().empty()) subjects.push_back(f.offender_id());
+  }
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, std::move(subjects)));
+  return response;
+}
+
+absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
+                                           const v1::GetVisitPlanRequest& request) {
+  if (!request.team().empty() && !request.officer().empty()) {
+    return FieldError("team", "give a team or an officer, not both");
+  }
+  if (request.days() < 0 || request.days() > kMaxPlanDays) {
+    return FieldError("days", absl::StrCat("must be 0-", kMaxPlanDays, " (got ", request.days(), ")"));
+  }
+  const int days = request.days() == 0 ? 14 : request.days();
+  const std::string& force = call.principal.force;
+  const std::string prefix =
+      !request.team().empty()
+          ? ObligationLedger::DueByTeamPrefix(force, request.team())
+          : ObligationLedger::DueByOfficerPrefix(
+                force, request.officer().empty() ? call.principal.actor : request.officer());
+  const absl::Time horizon = call.now + absl::Hours(24) * days;
+  const storage::ReadView view = offenders_.store().Snapshot();
+  v1::VisitPlan plan;
+  absl::Status read_status;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key,
+                                                                        absl::string_view) {
+    absl::Time due;
+    v1::ObligationKind kind;
+    std::string id;
+    if (!ObligationLedger::ParseDueSuffix(key.substr(prefix.size()), &due, &kind, &id)) {
+      read_status = absl::DataLossError("a due index entry is malformed");
+      return false;
+    }
+    if (due > horizon) return false;
+    if (kind != v1::OBLIGATION_KIND_HOME_VISIT) return true;
+    const std::string offender_id = id.substr(0, id.rfind('/'));
+    absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, offender_id);
+    if (!record.ok()) {
+      read_status = record.status();
+      return false;
+    }
+    if (!record->has_value()) return true;
+    const v1::Offender& o = **record;
+    v1::PlannedVisit* visit = plan.add_visits();
+    visit->set_offender_id(o.id());
+    visit->set_display_name(o.display_name());
+    visit->set_risk_level(o.risk_level());
+    *visit->mutable_due_time() = ToProtoTime(due);
+    visit->set_days_overdue(static_cast<int32_t>(std::floor(absl::FDivDuration(call.now - due, absl::Hours(24)))));
+    visit->set_owner_officer(o.owner_officer());
+    visit->set_team(o.team());
+    *visit->mutable_requirements() = o.visit_requirements();
+    for (const v1::Obligation& ob : o.obligations()) {
+      if (ob.id() == id) visit->set_reason(ob.reason());
+    }
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(read_status);
+  std::stable_sort(plan.mutable_visits()->begin(), plan.mutable_visits()->end(),
+                   [](const v1::PlannedVisit& a, const v1::PlannedVisit& b) {
+                     if (a.risk_level() != b.risk_level()) return a.risk_level() > b.risk_level();
+                     return a.days_overdue() > b.days_overdue();
+                   });
+  std::vector<std::string> subjects;
+  for (const v1::PlannedVisit& v : plan.visits()) subjects.push_back(v.offender_id());
+  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, std::move(subjects)));
+  return plan;
+}
+
+}  // namespace vigil::rso

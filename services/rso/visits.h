@@ -1,0 +1,58 @@
+// Home visits: recording them (which re-times the visit clock, raises compliance findings and,
+// for no access or refusal, a reassessment trigger), the schedule of one offender, reactive
+// management, compliance findings (per visit, and flat diarising per team), and the visit plan
+// of an officer or team. Thread-safe.
+#ifndef VIGIL_SERVICES_RSO_VISITS_H_
+#define VIGIL_SERVICES_RSO_VISITS_H_
+
+#include "absl/status/statusor.h"
+#include "services/common/rpc.h"
+#include "services/rso/offender_store.h"
+#include "vigil/v1/visits.pb.h"
+
+namespace vigil::rso {
+
+class Visits {
+ public:
+  explicit Visits(OffenderStore& offenders) : offenders_(offenders) {}
+
+  // InvalidArgument: visit_time in the future, no officers, outcome unspecified, a device check
+  // result without a check. NotFound: unknown offender. FailedPrecondition: the offender is not
+  // in the community (in custody, abroad, wanted, or no longer managed).
+  absl::StatusOr<v1::Visit> RecordVisit(const CallContext& call, const v1::RecordVisitRequest& request);
+
+  // Newest first, paginated; audited.
+  absl::StatusOr<v1::ListVisitsResponse> ListVisits(const CallContext& call,
+                                                    const v1::ListVisitsRequest& request);
+
+  // The visit clock with its interval, source and policy version, or why none runs.
+  absl::StatusOr<v1::VisitSchedule> GetSchedule(const CallContext& call,
+                                                const v1::GetVisitScheduleRequest& request);
+
+  // Records the decision; enabling requires eligibility (FailedPrecondition listing the unmet
+  // criteria) and stops the visit clock; disabling restarts it.
+  absl::StatusOr<v1::VisitSchedule> SetReactiveManagement(
+      const CallContext& call, const v1::SetReactiveManagementRequest& request);
+
+  // Stored visit findings (oldest first, paginated) and, on the first page, the team findings
+  // computed now (flat diarising).
+  absl::StatusOr<v1::ListComplianceFindingsResponse> ListFindings(
+      const CallContext& call, const v1::ListComplianceFindingsRequest& request);
+
+  // Visits overdue or due within `days`, most risky first, then most overdue.
+  absl::StatusOr<v1::VisitPlan> Plan(const CallContext& call, const v1::GetVisitPlanRequest& request);
+
+ private:
+  // The schedule of a record as stored.
+  v1::VisitSchedule ScheduleOf(const v1::Offender& record, absl::Time now) const;
+  // The flat-diarising finding of one team, if its intervals do not vary by risk.
+  absl::StatusOr<std::optional<v1::ComplianceFinding>> FlatDiarising(const CallContext& call,
+                                                                     const storage::ReadView& view,
+                                                                     absl::string_view team) const;
+
+  OffenderStore& offenders_;
+};
+
+}  // namespace vigil::rso
+
+#endif  // VIGIL_SERVICES_RSO_VISITS_H_

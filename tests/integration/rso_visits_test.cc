@@ -1,0 +1,389 @@
+// Home visits over a real store: scheduling by risk tier and RMP, re-timing on reassessment,
+// pauses, compliance findings, flat diarising, reactive management, counters.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/obligations.h"
+#include "services/common/proto_time.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "services/rso/assessments.h"
+#include "services/rso/offender_store.h"
+#include "services/rso/register.h"
+#include "services/rso/visits.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil::rso {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+absl::Time Day(int y, int m, int d, int hour = 12) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0), absl::UTCTimeZone());
+}
+
+class VisitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(Day(2026, 11, 23));
+    zone_ = *policy::ForceTimeZone();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
+    register_ = std::make_unique<Register>(*offenders_);
+    assessments_ = std::make_unique<Assessments>(*offenders_);
+    visits_ = std::make_unique<Visits>(*offenders_);
+  }
+
+  CallContext Call(Role role = Role::kOfficer) const {
+    CallContext call;
+    call.principal = Principal{"DC 4512", role, "wessex"};
+    call.purpose = "visits";
+    call.method = "test";
+    call.now = clock_.Now();
+    return call;
+  }
+
+  void Create(const std::string& id, v1::RiskLevel risk, absl::Time registered = Day(2020, 1, 10),
+              const std::string& team = "north") {
+    v1::CreateOffenderRequest request;
+    request.mutable_offender()->set_id(id);
+    request.mutable_offender()->set_display_name("Name " + id);
+    *request.mutable_offender()->mutable_registered_time() = ToProtoTime(registered);
+    request.mutable_offender()->set_owner_officer("DC 4512");
+    request.mutable_offender()->set_team(team);
+    ASSERT_THAT(register_->Create(Call(), request).status(), IsOk());
+    if (risk != v1::RISK_LEVEL_UNSPECIFIED) {
+      ASSERT_THAT(Arms(id, Day(2026, 1, 5), risk).status(), IsOk());
+    }
+  }
+
+  absl::StatusOr<v1::ArmsAssessment> Arms(const std::string& id, absl::Time when, v1::RiskLevel risk) {
+    v1::RecordArmsAssessmentRequest request;
+    request.set_offender_id(id);
+    *request.mutable_completed_time() = ToProtoTime(when);
+    request.set_assessor("DS Holt");
+    request.set_risk_level(risk);
+    return assessments_->RecordArms(Call(), request);
+  }
+
+  absl::StatusOr<v1::RiskManagementPlan> Rmp(const std::string& id, int interval, int officers,
+                                             bool device_check = false, int unannounced = 0) {
+    v1::RecordRiskManagementPlanRequest request;
+    request.set_offender_id(id);
+    *request.mutable_reviewed_time() = ToProtoTime(Day(2026, 1, 20));
+    request.set_author("DS Holt");
+    request.set_visit_interval_days(interval);
+    request.set_officers_required(officers);
+    request.set_device_check_required(device_check);
+    request.set_unannounced_share_percent(unannounced);
+    if (interval != 0) request.set_reason("set by the MAPPA meeting");
+    return assessments_->RecordRmp(Call(), request);
+  }
+
+  absl::StatusOr<v1::Visit> Visit(const std::string& id, absl::Time when,
+                                  std::vector<std::string> officers = {"DC 4512"},
+                                  v1::VisitOutcome outcome = v1::VISIT_OUTCOME_SEEN,
+                                  bool announced = true, bool device_check = false,
+                                  const std::string& request_id = "") {
+    v1::RecordVisitRequest request;
+    request.set_offender_id(id);
+    *request.mutable_visit_time() = ToProtoTime(when);
+    for (const std::string& o : officers) request.add_officers(o);
+    request.set_outcome(outcome);
+    request.set_announced(announced);
+    request.set_device_check_done(device_check);
+    request.set_request_id(request_id);
+    return visits_->RecordVisit(Call(), request);
+  }
+
+  v1::VisitSchedule Schedule(const std::string& id) {
+    v1::GetVisitScheduleRequest request;
+    request.set_offender_id(id);
+    absl::StatusOr<v1::VisitSchedule> schedule = visits_->GetSchedule(Call(), request);
+    EXPECT_THAT(schedule.status(), IsOk());
+    return schedule.ok() ? *schedule : v1::VisitSchedule();
+  }
+
+  int64_t VisitCounter(v1::RiskLevel risk) {
+    return *store_->Snapshot().Counter(ObligationLedger::OpenCounter(
+        "wessex", "north", "DC 4512", v1::OBLIGATION_KIND_HOME_VISIT, risk));
+  }
+
+  absl::Time LocalEndOf(int y, int m, int d) {
+    return policy::EndOfLocalDay(absl::CivilDay(y, m, d), zone_);
+  }
+
+  ManualClock clock_;
+  absl::TimeZone zone_;
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<policy::PolicyRegistry> policies_;
+  std::unique_ptr<OffenderStore> offenders_;
+  std::unique_ptr<Register> register_;
+  std::unique_ptr<Assessments> assessments_;
+  std::unique_ptr<Visits> visits_;
+};
+
+TEST_F(VisitsTest, MediumRiskIsDue182DaysAfterTheLastVisit) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  ASSERT_THAT(Visit("R1", Day(2026, 6, 1)).status(), IsOk());
+  const v1::VisitSchedule s = Schedule("R1");
+  EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""), LocalEndOf(2026, 11, 30));  // 2026-06-01 + 182
+  EXPECT_EQ(s.interval_days(), 182);
+  EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_POLICY);
+  EXPECT_EQ(s.policy_version(), "v1");
+  EXPECT_EQ(s.reason(), "medium risk: visit within 182 days of the last visit on 2026-06-01 (policy v1)");
+}
+
+TEST_F(VisitsTest, ReassessedHighBecomesDueSoonerAtOnce) {
+  Create("R1", v1::RISK_LEVEL_LOW);
+  ASSERT_THAT(Visit("R1", Day(2026, 6, 1)).status(), IsOk());
+  EXPECT_EQ(*FromProtoTime(Schedule("R1").next_due_time(), ""), LocalEndOf(2027, 6, 1));
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 1);
+  ASSERT_THAT(Arms("R1", Day(2026, 11, 20), v1::RISK_LEVEL_HIGH).status(), IsOk());
+  const v1::VisitSchedule s = Schedule("R1");
+  EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""), LocalEndOf(2026, 8, 31));  // +91: already overdue
+  EXPECT_EQ(s.interval_days(), 91);
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 0);
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_HIGH), 1);
+}
+
+TEST_F(VisitsTest, RmpOverrideAppliesAndIsReportedAsTheSource) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  ASSERT_THAT(Visit("R1", Day(2026, 6, 1)).status(), IsOk());
+  ASSERT_THAT(Rmp("R1", 14, 2).status(), IsOk());
+  v1::VisitSchedule s = Schedule("R1");
+  EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_RMP);
+  EXPECT_EQ(s.interval_days(), 14);
+  EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""), LocalEndOf(2026, 6, 15));
+  EXPECT_EQ(s.reason(), "the RMP reviewed on 2026-01-20 sets visits every 14 days (set by the MAPPA "
+                        "meeting): visit within 14 days of the last visit on 2026-06-01 (policy v1)");
+  EXPECT_EQ(s.requirements().officers_required(), 2);
+  // A plan back on the policy default returns to the tier interval.
+  ASSERT_THAT(Rmp("R1", 0, 1).status(), IsOk());
+  s = Schedule("R1");
+  EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_POLICY);
+  EXPECT_EQ(s.interval_days(), 182);
+}
+
+TEST_F(VisitsTest, SingleCrewedVisitAgainstATwoOfficerPlanRaisesAFinding) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  ASSERT_THAT(Rmp("R1", 0, 2, /*device_check=*/true).status(), IsOk());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit alone, Visit("R1", Day(2026, 3, 2)));
+  ASSERT_EQ(alone.findings_size(), 2);
+  EXPECT_EQ(alone.findings(0).rule(), v1::COMPLIANCE_RULE_SINGLE_CREWED);
+  EXPECT_EQ(alone.findings(0).evidence(),
+            "1 officer(s) present (DC 4512); the RMP reviewed on 2026-01-20 requires 2");
+  EXPECT_EQ(alone.findings(1).rule(), v1::COMPLIANCE_RULE_DEVICE_CHECK_MISSED);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit pair, Visit("R1", Day(2026, 4, 2), {"DC 4512", "PC 88"},
+                                                   v1::VISIT_OUTCOME_SEEN, true, true));
+  EXPECT_THAT(pair.findings(), IsEmpty());
+
+  v1::ListComplianceFindingsRequest request;
+  request.set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse listed, visits_->ListFindings(Call(), request));
+  ASSERT_EQ(listed.findings_size(), 2);
+  EXPECT_EQ(listed.findings(0).offender_id(), "R1");
+  EXPECT_EQ(listed.findings(0).visit_id(), alone.id());
+  request.set_team("south");
+  EXPECT_THAT(visits_->ListFindings(Call(), request)->findings(), IsEmpty());
+}
+
+TEST_F(VisitsTest, PatternsOverTheLatestVisitsAreFindings) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  ASSERT_THAT(Rmp("R1", 0, 1, false, /*unannounced=*/50).status(), IsOk());
+  // Four announced weekday daytime visits (2026-03-02 is a Monday).
+  v1::Visit last;
+  for (int week = 0; week < 4; ++week) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(last, Visit("R1", Day(2026, 3, 2 + 7 * week, 10)));
+  }
+  std::vector<v1::ComplianceRule> rules;
+  for (const auto& f : last.findings()) rules.push_back(f.rule());
+  EXPECT_THAT(rules, ::testing::ElementsAre(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW,
+                                            v1::COMPLIANCE_RULE_OFFICE_HOURS_ONLY));
+  EXPECT_EQ(last.findings(0).evidence(),
+            "0 of the last 4 visits unannounced (0%); the RMP reviewed on 2026-01-20 requires 50%");
+  // An unannounced Saturday evening visit varies the times, but 1 of 4 unannounced is still
+  // below the plan's half; a second unannounced visit meets it.
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit varied, Visit("R1", Day(2026, 3, 28, 19), {"DC 4512"},
+                                                     v1::VISIT_OUTCOME_SEEN, /*announced=*/false));
+  rules.clear();
+  for (const auto& f : varied.findings()) rules.push_back(f.rule());
+  EXPECT_THAT(rules, ::testing::ElementsAre(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit balanced, Visit("R1", Day(2026, 4, 6, 11), {"DC 4512"},
+                                                       v1::VISIT_OUTCOME_SEEN, /*announced=*/false));
+  EXPECT_THAT(balanced.findings(), IsEmpty());
+}
+
+TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
+  const v1::RiskLevel tiers[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = absl::StrCat("F", i);
+    Create(id, tiers[i % 3], Day(2020, 1, 10), "flat");
+    ASSERT_THAT(Rmp(id, 365, 1).status(), IsOk());
+  }
+  for (int i = 0; i < 6; ++i) Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
+
+  v1::ListComplianceFindingsRequest request;
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse all, visits_->ListFindings(Call(), request));
+  ASSERT_EQ(all.findings_size(), 1);
+  const v1::ComplianceFinding& flat = all.findings(0);
+  EXPECT_EQ(flat.rule(), v1::COMPLIANCE_RULE_FLAT_DIARISING);
+  EXPECT_EQ(flat.team(), "flat");
+  EXPECT_EQ(flat.evidence(),
+            "6 of the team's 6 scheduled visits are 365 days after the last visit whatever the risk "
+            "(low 2, medium 2, high 2); policy v1 sets low 365, medium 182, high 91, very high 30 days");
+  request.set_team("good");
+  EXPECT_THAT(visits_->ListFindings(Call(), request)->findings(), IsEmpty());
+}
+
+TEST_F(VisitsTest, ReactiveManagementRemovesAndRestoresTheClock) {
+  Create("R1", v1::RISK_LEVEL_LOW, Day(2019, 5, 1));
+  v1::SetReactiveManagementRequest request;
+  request.set_offender_id("R1");
+  request.set_enabled(true);
+  request.set_decided_by("Insp Reid");
+  request.set_reason("low risk, offence free since 2019, no intelligence");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::VisitSchedule reactive,
+                             visits_->SetReactiveManagement(Call(Role::kSupervisor), request));
+  EXPECT_FALSE(reactive.has_next_due_time());
+  EXPECT_THAT(reactive.not_scheduled_because(), HasSubstr("reactive management decided by Insp Reid"));
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 0);
+  // The notification clock remains.
+  v1::GetOffenderRequest get;
+  get.set_id("R1");
+  v1::Offender o = *register_->Get(Call(), get);
+  EXPECT_TRUE(std::any_of(o.obligations().begin(), o.obligations().end(),
+                          [](const v1::Obligation& ob) { return ob.kind() == v1::OBLIGATION_KIND_NOTIFICATION; }));
+
+  // New intelligence is a trigger: eligibility is lost and the visit clock comes back.
+  v1::RecordTriggerRequest trigger;
+  trigger.set_offender_id("R1");
+  trigger.set_type(v1::TRIGGER_TYPE_NEW_INTELLIGENCE);
+  *trigger.mutable_time() = ToProtoTime(Day(2026, 11, 22));
+  ASSERT_THAT(register_->RecordTrigger(Call(), trigger).status(), IsOk());
+  const v1::VisitSchedule back = Schedule("R1");
+  EXPECT_TRUE(back.has_next_due_time());
+  EXPECT_FALSE(back.reactive_management().enabled());
+  EXPECT_THAT(back.reactive_management().ended_because(), HasSubstr("intelligence received on 2026-11-22"));
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 1);
+  // ...and it cannot be re-enabled while ineligible.
+  EXPECT_THAT(visits_->SetReactiveManagement(Call(Role::kSupervisor), request),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not eligible")));
+}
+
+TEST_F(VisitsTest, IneligibleOffenderIsRefusedWithEveryUnmetCriterion) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM, Day(2025, 1, 1));
+  v1::SetReactiveManagementRequest request;
+  request.set_offender_id("R1");
+  request.set_enabled(true);
+  request.set_decided_by("Insp Reid");
+  request.set_reason("trying");
+  EXPECT_THAT(visits_->SetReactiveManagement(Call(Role::kSupervisor), request),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("risk level is medium, not low"),
+                             HasSubstr("without offence only since 2025-01-01"))));
+}
+
+TEST_F(VisitsTest, NoAccessDoesNotSatisfyTheClockAndIsATrigger) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  ASSERT_THAT(Visit("R1", Day(2026, 6, 1)).status(), IsOk());
+  const v1::VisitSchedule before = Schedule("R1");
+  ASSERT_THAT(Visit("R1", Day(2026, 11, 2), {"DC 4512"}, v1::VISIT_OUTCOME_NO_ACCESS).status(), IsOk());
+  const v1::VisitSchedule after = Schedule("R1");
+  EXPECT_EQ(after.next_due_time().seconds(), before.next_due_time().seconds());
+  v1::GetOffenderRequest get;
+  get.set_id("R1");
+  const v1::Offender o = *register_->Get(Call(), get);
+  ASSERT_EQ(o.open_triggers_size(), 1);
+  EXPECT_EQ(o.open_triggers(0).type(), v1::TRIGGER_TYPE_REFUSED_ACCESS);
+  EXPECT_EQ(o.open_triggers(0).note(), "no access at a home visit");
+}
+
+TEST_F(VisitsTest, CustodyPausesTheClockAndReleaseResumesWithTheTimeLeft) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  ASSERT_THAT(Visit("R1", Day(2026, 11, 3)).status(), IsOk());  // due end of 2027-05-04: 162 days left
+  v1::GetOffenderRequest get;
+  get.set_id("R1");
+  v1::Offender o = *register_->Get(Call(), get);
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("R1");
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
+  update.mutable_update_mask()->add_paths("status");
+  VIGIL_ASSERT_OK_AND_ASSIGN(o, register_->Update(Call(), update));
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_MEDIUM), 0);
+  EXPECT_THAT(Schedule("R1").not_scheduled_because(), HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
+  const absl::Duration left = LocalEndOf(2027, 5, 4) - clock_.Now();
+
+  clock_.Advance(absl::Hours(24 * 100));
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  ASSERT_THAT(register_->Update(Call(), update).status(), IsOk());
+  const v1::VisitSchedule resumed = Schedule("R1");
+  EXPECT_EQ(*FromProtoTime(resumed.next_due_time(), ""), clock_.Now() + left);
+  EXPECT_THAT(resumed.reason(), HasSubstr("visit clock resumed on 2027-03-03 with 162 days left"));
+  EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_MEDIUM), 1);
+}
+
+TEST_F(VisitsTest, BadVisitsAreRefusedAndWriteNothing) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(Visit("R1", clock_.Now() + absl::Hours(48)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("visit_time")));
+  EXPECT_THAT(Visit("R1", Day(2026, 1, 1), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("officers")));
+  EXPECT_THAT(Visit("R1", Day(2026, 1, 1), {"DC 1"}, v1::VISIT_OUTCOME_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outcome")));
+  EXPECT_EQ(store_->AuditHead(), head);
+  EXPECT_THAT(Visit("NOBODY", Day(2026, 1, 1)), StatusIs(absl::StatusCode::kNotFound));
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit first, Visit("R1", Day(2026, 2, 1), {"DC 1"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit retry, Visit("R1", Day(2026, 2, 2), {"DC 2"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
+  EXPECT_EQ(retry.id(), first.id());
+  v1::ListVisitsRequest list;
+  list.set_offender_id("R1");
+  EXPECT_EQ(visits_->ListVisits(Call(), list)->visits_size(), 1);
+
+  v1::GetOffenderRequest get;
+  get.set_id("R1");
+  const v1::Offender o = *register_->Get(Call(), get);
+  v1::UpdateOffenderRequest custody;
+  custody.mutable_offender()->set_id("R1");
+  custody.mutable_offender()->set_revision(o.revision());
+  custody.mutable_offender()->set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
+  custody.mutable_update_mask()->add_paths("status");
+  ASSERT_THAT(register_->Update(Call(), custody).status(), IsOk());
+  EXPECT_THAT(Visit("R1", Day(2026, 11, 1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("IN_CUSTODY")));
+}
+
+TEST_F(VisitsTest, PlanListsDueVisitsMostRiskyThenMostOverdue) {
+  Create("LOW", v1::RISK_LEVEL_LOW);
+  Create("HIGH", v1::RISK_LEVEL_HIGH);
+  Create("VH", v1::RISK_LEVEL_VERY_HIGH);
+  ASSERT_THAT(Visit("LOW", Day(2025, 11, 1)).status(), IsOk());    // due 2026-11-01: overdue
+  ASSERT_THAT(Visit("HIGH", Day(2026, 8, 25)).status(), IsOk());   // due 2026-11-24: in 1 day
+  ASSERT_THAT(Visit("VH", Day(2026, 11, 20)).status(), IsOk());    // due 2026-12-20: beyond 14 days
+  v1::GetVisitPlanRequest request;
+  request.set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::VisitPlan plan, visits_->Plan(Call(), request));
+  ASSERT_EQ(plan.visits_size(), 2);
+  EXPECT_EQ(plan.visits(0).offender_id(), "HIGH");
+  EXPECT_LT(plan.visits(0).days_overdue(), 0);
+  EXPECT_EQ(plan.visits(1).offender_id(), "LOW");
+  EXPECT_GT(plan.visits(1).days_overdue(), 20);
+  request.set_days(60);
+  EXPECT_EQ(visits_->Plan(Call(), request)->visits(0).offender_id(), "VH");
+}
+
+}  // namespace
+}  // namespace vigil::rso
