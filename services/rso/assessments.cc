@@ -108,11 +108,7 @@ absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(
   const storage::ReadView view = offenders_.store().Snapshot();
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) {
-    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
-    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
-                                            " is not on the register of ", force));
-  }
+  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
   v1::ListArmsAssessmentsResponse response;
   absl::Status parse;
   VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
@@ -221,11 +217,7 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::GetRmp(
   const storage::ReadView view = offenders_.store().Snapshot();
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) {
-    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
-    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
-                                            " is not on the register of ", force));
-  }
+  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
   VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
                          view.Get(Family::kEntities, CurrentRmpKey(force, request.offender_id())));
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "services/common/record_store.h"
 #include "vigil/v1/common.pb.h"
 #include "vigil/v1/policy.pb.h"
 #include "vigil/v1/rso.pb.h"
@@ -28,7 +29,7 @@ enum class Clock : uint8_t {
   kHomeVisit = 5,           // home visit by risk tier or RMP
 };
 inline constexpr int kClockCount = 6;
-using ClockSet = std::bitset<kClockCount>;
+using ClockSet = ClockBits;
 
 inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
   ClockSet set;

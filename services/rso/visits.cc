@@ -231,11 +231,7 @@ absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& cal
   const storage::ReadView view = offenders_.store().Snapshot();
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) {
-    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}, "not found in force"));
-    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
-                                            " is not on the register of ", force));
-  }
+  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
   const std::string prefix = VisitPrefix(force, request.offender_id());
   v1::ListVisitsResponse response;
   std::string last;

@@ -1,0 +1,322 @@
+// How an owning context (rso, ocait) keeps its records: one storage commit per change holding
+// the record, its index entries, unique secondary keys, its open clocks (ObligationLedger:
+// deadline entries, due indexes, counters), one feed event with the clock transitions, the
+// audit record, and the response under the request id so that a retry returns the first result
+// and writes nothing. Reads that return a record are audited; a record unknown in the caller's
+// force is NotFound and the refusal is audited. Thread-safe.
+//
+// Record is a generated message with string id, string force, int64 revision, Timestamp
+// create_time and update_time, and repeated Obligation obligations.
+#ifndef VIGIL_SERVICES_COMMON_RECORD_STORE_H_
+#define VIGIL_SERVICES_COMMON_RECORD_STORE_H_
+
+#include <bitset>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "services/common/obligations.h"
+#include "services/common/proto_time.h"
+#include "services/common/rpc.h"
+#include "storage/store.h"
+
+namespace vigil {
+
+// Which of a context's clocks an edit re-derives (each context numbers its own).
+using ClockBits = std::bitset<16>;
+
+// What an edit of a record asks of the commit.
+struct RecordEdit {
+  // Clocks to derive afresh.
+  ClockBits retime;
+  // The serialized response, kept under the request id; empty: the record itself.
+  std::string response;
+  // Audit: what was done, and to which subjects besides the record.
+  v1::AuditAction action = v1::AUDIT_ACTION_ALTERATION;
+  std::vector<std::string> extra_subjects;
+  // Write nothing when the record's clocks come out unchanged (recomputation).
+  bool skip_if_clocks_unchanged = false;
+};
+
+// A secondary key that at most one record may hold (a ViSOR reference, a source reference).
+struct UniqueKey {
+  std::string key;    // in the index family; its value is the holder's id
+  std::string field;  // named in the AlreadyExists error, e.g. "offender.visor_ref"
+  std::string value;
+};
+
+template <typename Record>
+struct RecordTraits {
+  // "offender": used in messages ("offender R1 is not on the register of wessex").
+  std::string noun;
+  // "register", "queue".
+  std::string collection;
+  std::string feed_context;
+  storage::DeadlineSpace space = storage::DeadlineSpace::kTesting;
+  std::function<std::string(absl::string_view force, absl::string_view id)> key;
+  std::function<std::string(absl::string_view force, absl::string_view request_id)> request_key;
+  std::function<std::vector<std::string>(const Record&)> index_keys;
+  std::function<std::vector<UniqueKey>(const Record&)> unique_keys;
+  // Derives what follows from an edit: at least the record's obligations, from its clocks
+  // before (`before`, null for a new record; after.obligations() still holds them) and
+  // edit.retime.
+  std::function<void(const CallContext& call, const Record* before, Record& after,
+                     const RecordEdit& edit)>
+      derive;
+};
+
+template <typename Record>
+class RecordStore {
+ public:
+  // Receives the current record (mutable) and the change being built; may add entities of its
+  // own to the change. A non-OK status aborts the write.
+  using EditFn = absl::FunctionRef<absl::Status(Record& record, storage::Change& change,
+                                                RecordEdit& edit)>;
+
+  RecordStore(storage::Store& store, RecordTraits<Record> traits)
+      : store_(store), traits_(std::move(traits)), ledger_(traits_.space) {}
+
+  // The response stored under `request_id` by an earlier call, or nullopt.
+  absl::StatusOr<std::optional<std::string>> PriorResponse(const CallContext& call,
+                                                           absl::string_view request_id) const {
+    if (request_id.empty()) return std::optional<std::string>();
+    return store_.Snapshot().Get(storage::Family::kIndex,
+                                 traits_.request_key(call.principal.force, request_id));
+  }
+
+  // A record of `force`, without auditing (for code that audits its own commit).
+  absl::StatusOr<std::optional<Record>> Load(const storage::ReadView& view, absl::string_view force,
+                                             absl::string_view id) const {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                           view.Get(storage::Family::kEntities, traits_.key(force, id)));
+    if (!raw.has_value()) return std::optional<Record>();
+    VIGIL_ASSIGN_OR_RETURN(Record record, Parse(*raw, id));
+    return std::optional<Record>(std::move(record));
+  }
+
+  // Audits a consultation of `subjects` (a refused one when `outcome` is set).
+  absl::Status AuditRead(const CallContext& call, std::vector<std::string> subjects,
+                         absl::string_view outcome = {}) {
+    storage::Change change;
+    change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome));
+    return store_.Commit(change).status();
+  }
+
+  // NotFound for `id`, after auditing the refused access.
+  absl::Status NotFound(const CallContext& call, absl::string_view id) {
+    VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}, "not found in force"));
+    return absl::NotFoundError(absl::StrCat(traits_.noun, " ", id, " is not in the ",
+                                            traits_.collection, " of ", call.principal.force));
+  }
+
+  // The record `id` of the caller's force, read for the caller: audited before it is returned.
+  absl::StatusOr<Record> Read(const CallContext& call, absl::string_view id) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record,
+                           Load(store_.Snapshot(), call.principal.force, id));
+    if (!record.has_value()) return NotFound(call, id);
+    VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}));
+    return *std::move(record);
+  }
+
+  // Writes a new record (validated by the caller, id set) with its derived clocks; `extra` joins
+  // the commit. Returns the stored record, or the first response when `request_id` was seen.
+  // AlreadyExists naming the field for a taken id or unique key.
+  absl::StatusOr<Record> Create(const CallContext& call, Record record, absl::string_view request_id,
+                                const storage::Change& extra = storage::Change()) {
+    const std::string& force = call.principal.force;
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
+      if (prior.has_value()) return Parse(*prior, record.id());
+      Record stored = record;
+      stored.set_force(force);
+      stored.set_revision(1);
+      *stored.mutable_create_time() = ToProtoTime(call.now);
+      *stored.mutable_update_time() = ToProtoTime(call.now);
+      stored.clear_obligations();
+      RecordEdit edit;
+      edit.retime.set();
+      edit.action = v1::AUDIT_ACTION_COLLECTION;
+      traits_.derive(call, nullptr, stored, edit);
+
+      storage::Change change = extra;
+      const std::string key = traits_.key(force, stored.id());
+      change.ExpectAbsent(storage::Family::kEntities, key);
+      for (const UniqueKey& unique : traits_.unique_keys(stored)) {
+        change.ExpectAbsent(storage::Family::kIndex, unique.key);
+        change.Put(storage::Family::kIndex, unique.key, stored.id());
+      }
+      if (!request_id.empty()) {
+        const std::string request_key = traits_.request_key(force, request_id);
+        change.ExpectAbsent(storage::Family::kIndex, request_key);
+        change.Put(storage::Family::kIndex, request_key, stored.SerializeAsString());
+      }
+      BuildCommit(call, nullptr, stored, edit, change);
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
+      if (committed.ok()) return stored;
+      if (!absl::IsAborted(committed.status())) return committed.status();
+
+      // A precondition failed: say which, or try again.
+      const storage::ReadView view = store_.Snapshot();
+      VIGIL_ASSIGN_OR_RETURN(prior, PriorResponse(call, request_id));
+      if (prior.has_value()) return Parse(*prior, record.id());
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                             view.Get(storage::Family::kEntities, key));
+      if (existing.has_value()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat(traits_.noun, ".id: ", stored.id(), " already exists"));
+      }
+      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(view, stored));
+    }
+    return absl::AbortedError("too many concurrent changes; try again");
+  }
+
+  // Loads `id`, applies `edit_fn`, derives and commits, retrying when a concurrent write got
+  // there first. Returns the stored response (RecordEdit::response, or the record).
+  absl::StatusOr<std::string> Mutate(const CallContext& call, absl::string_view id,
+                                     absl::string_view request_id, EditFn edit_fn) {
+    const std::string& force = call.principal.force;
+    const std::string key = traits_.key(force, id);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
+      if (prior.has_value()) return *prior;
+      const storage::ReadView view = store_.Snapshot();
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                             view.Get(storage::Family::kEntities, key));
+      if (!raw.has_value()) return NotFound(call, id);
+      VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
+      Record after = before;
+      storage::Change change;
+      RecordEdit edit;
+      VIGIL_RETURN_IF_ERROR(edit_fn(after, change, edit));
+      after.set_id(before.id());
+      after.set_force(force);
+      traits_.derive(call, &before, after, edit);
+      if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
+        return after.SerializeAsString();
+      }
+      after.set_revision(before.revision() + 1);
+      *after.mutable_update_time() = ToProtoTime(call.now);
+
+      change.ExpectValue(storage::Family::kEntities, key, *raw);
+      const std::vector<UniqueKey> old_unique = traits_.unique_keys(before);
+      const std::vector<UniqueKey> new_unique = traits_.unique_keys(after);
+      for (const UniqueKey& u : old_unique) {
+        if (!Contains(new_unique, u.key)) change.Delete(storage::Family::kIndex, u.key);
+      }
+      for (const UniqueKey& u : new_unique) {
+        if (Contains(old_unique, u.key)) continue;
+        change.ExpectAbsent(storage::Family::kIndex, u.key);
+        change.Put(storage::Family::kIndex, u.key, after.id());
+      }
+      const std::string response = edit.response.empty() ? after.SerializeAsString() : edit.response;
+      if (!request_id.empty()) {
+        const std::string request_key = traits_.request_key(force, request_id);
+        change.ExpectAbsent(storage::Family::kIndex, request_key);
+        change.Put(storage::Family::kIndex, request_key, response);
+      }
+      BuildCommit(call, &before, after, edit, change);
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
+      if (committed.ok()) return response;
+      if (!absl::IsAborted(committed.status())) return committed.status();
+      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(store_.Snapshot(), after));
+    }
+    return absl::AbortedError(
+        absl::StrCat(traits_.noun, " ", id, ": too many concurrent changes; try again"));
+  }
+
+  // The ids of every record of `force` under an index prefix (keys are prefix + id).
+  absl::StatusOr<std::vector<std::string>> IdsUnder(absl::string_view prefix) const {
+    std::vector<std::string> ids;
+    VIGIL_RETURN_IF_ERROR(store_.Snapshot().ScanPrefix(
+        storage::Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+          ids.emplace_back(key.substr(prefix.size()));
+          return true;
+        }));
+    return ids;
+  }
+
+  static bool SameClocks(const Record& a, const Record& b) {
+    if (a.obligations_size() != b.obligations_size()) return false;
+    for (int i = 0; i < a.obligations_size(); ++i) {
+      if (!SameObligation(a.obligations(i), b.obligations(i))) return false;
+    }
+    return true;
+  }
+
+  storage::Store& store() { return store_; }
+  const RecordTraits<Record>& traits() const { return traits_; }
+
+ private:
+  static constexpr int kMaxAttempts = 16;
+
+  absl::StatusOr<Record> Parse(absl::string_view raw, absl::string_view id) const {
+    Record record;
+    if (!record.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      return absl::DataLossError(absl::StrCat(traits_.noun, " record ", id, " is unreadable"));
+    }
+    return record;
+  }
+
+  static bool Contains(const std::vector<UniqueKey>& keys, const std::string& key) {
+    for (const UniqueKey& k : keys) {
+      if (k.key == key) return true;
+    }
+    return false;
+  }
+
+  // AlreadyExists when a unique key of `record` is held by another record.
+  absl::Status CheckUniqueKeys(const storage::ReadView& view, const Record& record) const {
+    for (const UniqueKey& unique : traits_.unique_keys(record)) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> holder,
+                             view.Get(storage::Family::kIndex, unique.key));
+      if (holder.has_value() && *holder != record.id()) {
+        return absl::AlreadyExistsError(absl::StrCat(unique.field, ": ", unique.value,
+                                                     " is already held by ", traits_.noun, " ",
+                                                     *holder));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void BuildCommit(const CallContext& call, const Record* before, const Record& after,
+                   const RecordEdit& edit, storage::Change& change) const {
+    change.Put(storage::Family::kEntities, traits_.key(after.force(), after.id()),
+               after.SerializeAsString());
+    const std::vector<std::string> old_keys =
+        before != nullptr ? traits_.index_keys(*before) : std::vector<std::string>();
+    const std::vector<std::string> new_keys = traits_.index_keys(after);
+    const absl::flat_hash_set<std::string> keep(new_keys.begin(), new_keys.end());
+    const absl::flat_hash_set<std::string> had(old_keys.begin(), old_keys.end());
+    for (const std::string& k : old_keys) {
+      if (!keep.contains(k)) change.Delete(storage::Family::kIndex, k);
+    }
+    for (const std::string& k : new_keys) {
+      if (!had.contains(k)) change.Put(storage::Family::kIndex, k, "");
+    }
+    v1::ObligationEventBatch events;
+    events.set_cause(call.method);
+    events.set_subject_id(after.id());
+    std::vector<v1::Obligation> old_clocks;
+    if (before != nullptr) old_clocks.assign(before->obligations().begin(), before->obligations().end());
+    const std::vector<v1::Obligation> new_clocks(after.obligations().begin(), after.obligations().end());
+    ledger_.Reconcile(old_clocks, new_clocks, call.now, change, events);
+    change.SetEvent(traits_.feed_context, events.SerializeAsString());
+    std::vector<std::string> subjects = {after.id()};
+    subjects.insert(subjects.end(), edit.extra_subjects.begin(), edit.extra_subjects.end());
+    change.SetAudit(call.Audit(edit.action, std::move(subjects)));
+  }
+
+  storage::Store& store_;
+  const RecordTraits<Record> traits_;
+  const ObligationLedger ledger_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_RECORD_STORE_H_
