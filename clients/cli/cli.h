@@ -89,6 +89,7 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run);
 void AddImportCommands(CLI::App& app, Cli& cli, Action& run);
 void AddVisitCommands(CLI::App& app, Cli& cli, Action& run);
+void AddReferralCommands(CLI::App& app, Cli& cli, Action& run);
 void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run);
 
 }  // namespace vigil::cli

@@ -2,6 +2,7 @@
 // with a progress line, a dry-run mode and a per-row error report.
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +12,8 @@
 #include "clients/cli/cli.h"
 #include "clients/cli/csv.h"
 #include "clients/cli/format.h"
+#include "absl/strings/str_split.h"
+#include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil::cli {
@@ -30,82 +33,159 @@ struct ImportFlags {
   int batch_size = 500;
 };
 
-// Converts one CSV record into a row; errors name the column.
-absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
-                                            const std::map<std::string, size_t>& columns) {
-  v1::OffenderImportRow row;
-  row.set_line(record.line);
-  auto cell = [&](const char* name) -> std::string {
-    auto it = columns.find(name);
-    if (it == columns.end() || it->second >= record.fields.size()) return "";
-    return std::string(absl::StripAsciiWhitespace(record.fields[it->second]));
-  };
-  auto error = [&](const char* column, absl::string_view reason) {
-    return absl::InvalidArgumentError(absl::StrCat(column, ": ", reason));
-  };
-  auto date = [&](const char* column, google::protobuf::Timestamp* out) -> absl::Status {
-    const std::string text = cell(column);
+// Reads the cells of one CSV record by column name, converting them; errors name the column.
+class Cells {
+ public:
+  Cells(const CsvRecord& record, const std::map<std::string, size_t>& columns)
+      : record_(record), columns_(columns) {}
+
+  std::string Text(const char* column) const {
+    auto it = columns_.find(column);
+    if (it == columns_.end() || it->second >= record_.fields.size()) return "";
+    return std::string(absl::StripAsciiWhitespace(record_.fields[it->second]));
+  }
+  // Leaves `out` untouched when the cell is empty.
+  absl::Status Date(const char* column, google::protobuf::Timestamp* out) const {
+    const std::string text = Text(column);
     if (text.empty()) return absl::OkStatus();
     absl::StatusOr<absl::Time> t = ParseTimeFlag(text);
-    if (!t.ok()) return error(column, t.status().message());
+    if (!t.ok()) return Error(column, t.status().message());
     *out = ToTimestamp(*t);
     return absl::OkStatus();
-  };
-  auto integer = [&](const char* column, int* out) -> absl::Status {
-    const std::string text = cell(column);
+  }
+  absl::Status Int(const char* column, int* out) const {
+    const std::string text = Text(column);
     if (text.empty()) return absl::OkStatus();
-    if (!absl::SimpleAtoi(text, out)) return error(column, absl::StrCat("'", text, "' is not a number"));
+    if (!absl::SimpleAtoi(text, out)) return Error(column, absl::StrCat("'", text, "' is not a number"));
     return absl::OkStatus();
-  };
-  v1::Offender* o = row.mutable_offender();
-  o->set_id(cell("id"));
-  o->set_visor_ref(cell("visor_ref"));
-  o->set_display_name(cell("display_name"));
-  o->set_owner_officer(cell("owner_officer"));
-  o->set_team(cell("team"));
-  if (absl::Status s = date("registered_date", o->mutable_registered_time()); !s.ok()) return s;
-  if (cell("registered_date").empty()) o->clear_registered_time();
-  if (const std::string status = cell("status"); !status.empty()) {
-    absl::StatusOr<int> v = ParseEnumText(v1::OffenderStatus_descriptor(), "OFFENDER_STATUS_", status, "status");
-    if (!v.ok()) return v.status();
-    o->set_status(static_cast<v1::OffenderStatus>(*v));
   }
-  if (const std::string period = cell("notification_period"); !period.empty()) {
-    absl::StatusOr<int> v = ParseEnumText(v1::NotificationPeriod_descriptor(), "NOTIFICATION_PERIOD_",
-                                          period, "notification_period");
-    if (!v.ok()) return v.status();
-    o->set_notification_period(static_cast<v1::NotificationPeriod>(*v));
-  }
-  if (const std::string under = absl::AsciiStrToLower(cell("under_18")); !under.empty()) {
-    if (under != "yes" && under != "no" && under != "true" && under != "false") {
-      return error("under_18", "must be yes or no");
+  absl::Status Bool(const char* column, bool* out) const {
+    const std::string text = absl::AsciiStrToLower(Text(column));
+    if (text.empty()) return absl::OkStatus();
+    if (text != "yes" && text != "no" && text != "true" && text != "false") {
+      return Error(column, "must be yes or no");
     }
-    o->set_under_18_at_conviction(under == "yes" || under == "true");
+    *out = text == "yes" || text == "true";
+    return absl::OkStatus();
   }
+  // An enum value by its short name; 0 when the cell is empty.
+  absl::StatusOr<int> Enum(const char* column, const google::protobuf::EnumDescriptor* type,
+                           absl::string_view prefix) const {
+    const std::string text = Text(column);
+    if (text.empty()) return 0;
+    return ParseEnumText(type, prefix, text, column);
+  }
+  static absl::Status Error(absl::string_view column, absl::string_view reason) {
+    return absl::InvalidArgumentError(absl::StrCat(column, ": ", reason));
+  }
+
+ private:
+  const CsvRecord& record_;
+  const std::map<std::string, size_t>& columns_;
+};
+
+#define VIGIL_CELL_OK(expr)                          \
+  if (absl::Status s_ = (expr); !s_.ok()) return s_
+
+// Converts one register row.
+absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
+                                            const std::map<std::string, size_t>& columns) {
+  const Cells cells(record, columns);
+  v1::OffenderImportRow row;
+  row.set_line(record.line);
+  v1::Offender* o = row.mutable_offender();
+  o->set_id(cells.Text("id"));
+  o->set_visor_ref(cells.Text("visor_ref"));
+  o->set_display_name(cells.Text("display_name"));
+  o->set_owner_officer(cells.Text("owner_officer"));
+  o->set_team(cells.Text("team"));
+  VIGIL_CELL_OK(cells.Date("registered_date", o->mutable_registered_time()));
+  absl::StatusOr<int> status = cells.Enum("status", v1::OffenderStatus_descriptor(), "OFFENDER_STATUS_");
+  if (!status.ok()) return status.status();
+  o->set_status(static_cast<v1::OffenderStatus>(*status));
+  absl::StatusOr<int> period =
+      cells.Enum("notification_period", v1::NotificationPeriod_descriptor(), "NOTIFICATION_PERIOD_");
+  if (!period.ok()) return period.status();
+  o->set_notification_period(static_cast<v1::NotificationPeriod>(*period));
+  bool under_18 = false;
+  VIGIL_CELL_OK(cells.Bool("under_18", &under_18));
+  o->set_under_18_at_conviction(under_18);
   int category = 0, level = 0;
-  if (absl::Status s = integer("mappa_category", &category); !s.ok()) return s;
-  if (absl::Status s = integer("mappa_level", &level); !s.ok()) return s;
+  VIGIL_CELL_OK(cells.Int("mappa_category", &category));
+  VIGIL_CELL_OK(cells.Int("mappa_level", &level));
   o->set_mappa_category(category);
   o->set_mappa_level(level);
-  if (!cell("last_notification_date").empty()) {
-    if (absl::Status s = date("last_notification_date", o->mutable_last_notification_time()); !s.ok()) return s;
+  if (!cells.Text("last_notification_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("last_notification_date", o->mutable_last_notification_time()));
   }
-  if (!cell("last_arms_date").empty()) {
-    if (absl::Status s = date("last_arms_date", row.mutable_last_arms_time()); !s.ok()) return s;
+  if (!cells.Text("last_arms_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("last_arms_date", row.mutable_last_arms_time()));
   }
-  if (const std::string risk = cell("last_arms_risk"); !risk.empty()) {
-    absl::StatusOr<int> v = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", risk, "last_arms_risk");
-    if (!v.ok()) return v.status();
-    row.set_last_arms_risk_level(static_cast<v1::RiskLevel>(*v));
+  absl::StatusOr<int> risk = cells.Enum("last_arms_risk", v1::RiskLevel_descriptor(), "RISK_LEVEL_");
+  if (!risk.ok()) return risk.status();
+  row.set_last_arms_risk_level(static_cast<v1::RiskLevel>(*risk));
+  if (!cells.Text("last_rmp_review_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("last_rmp_review_date", row.mutable_last_rmp_review_time()));
   }
-  if (!cell("last_rmp_review_date").empty()) {
-    if (absl::Status s = date("last_rmp_review_date", row.mutable_last_rmp_review_time()); !s.ok()) return s;
-  }
-  if (!cell("last_visit_date").empty()) {
-    if (absl::Status s = date("last_visit_date", row.mutable_last_visit_time()); !s.ok()) return s;
+  if (!cells.Text("last_visit_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("last_visit_date", row.mutable_last_visit_time()));
   }
   return row;
 }
+
+constexpr const char* kReferralColumns[] = {
+    "id", "source_reference", "received_date", "source", "subject", "identifiers", "grade",
+    "state", "team", "officer", "linked_offender_id", "summary", "last_refresh_date",
+    "action_date", "outcome"};
+constexpr const char* kReferralRequired[] = {"source_reference", "received_date", "source"};
+
+// Converts one queue row. `identifiers` holds TYPE:VALUE pairs separated by ';'.
+absl::StatusOr<v1::ReferralImportRow> ToReferralRow(const CsvRecord& record,
+                                                    const std::map<std::string, size_t>& columns) {
+  const Cells cells(record, columns);
+  v1::ReferralImportRow row;
+  row.set_line(record.line);
+  v1::Referral* r = row.mutable_referral();
+  r->set_id(cells.Text("id"));
+  r->set_source_reference(cells.Text("source_reference"));
+  VIGIL_CELL_OK(cells.Date("received_date", r->mutable_received_time()));
+  absl::StatusOr<int> source = cells.Enum("source", v1::ReferralSource_descriptor(), "REFERRAL_SOURCE_");
+  if (!source.ok()) return source.status();
+  r->set_source(static_cast<v1::ReferralSource>(*source));
+  r->set_subject_display_name(cells.Text("subject"));
+  for (absl::string_view pair : absl::StrSplit(cells.Text("identifiers"), ';', absl::SkipWhitespace())) {
+    const size_t colon = pair.find(':');
+    if (colon == absl::string_view::npos) {
+      return Cells::Error("identifiers", absl::StrCat("'", pair, "' is not TYPE:VALUE"));
+    }
+    absl::StatusOr<int> type = ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
+                                             absl::StripAsciiWhitespace(pair.substr(0, colon)), "identifiers");
+    if (!type.ok()) return type.status();
+    v1::SubjectIdentifier* id = r->add_identifiers();
+    id->set_type(static_cast<v1::IdentifierType>(*type));
+    id->set_value(std::string(pair.substr(colon + 1)));
+  }
+  absl::StatusOr<int> grade = cells.Enum("grade", v1::RiskLevel_descriptor(), "RISK_LEVEL_");
+  if (!grade.ok()) return grade.status();
+  r->set_grade(static_cast<v1::RiskLevel>(*grade));
+  absl::StatusOr<int> state = cells.Enum("state", v1::ReferralState_descriptor(), "REFERRAL_STATE_");
+  if (!state.ok()) return state.status();
+  r->set_state(static_cast<v1::ReferralState>(*state));
+  r->set_team(cells.Text("team"));
+  r->set_allocated_officer(cells.Text("officer"));
+  r->set_linked_offender_id(cells.Text("linked_offender_id"));
+  r->set_summary(cells.Text("summary"));
+  if (!cells.Text("last_refresh_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("last_refresh_date", r->mutable_last_refresh_time()));
+  }
+  if (!cells.Text("action_date").empty()) VIGIL_CELL_OK(cells.Date("action_date", r->mutable_action_time()));
+  absl::StatusOr<int> outcome = cells.Enum("outcome", v1::ReferralOutcome_descriptor(), "REFERRAL_OUTCOME_");
+  if (!outcome.ok()) return outcome.status();
+  r->set_outcome(static_cast<v1::ReferralOutcome>(*outcome));
+  return row;
+}
+
+#undef VIGIL_CELL_OK
 
 v1::ImportRowError LocalError(int64_t line, const absl::Status& status) {
   v1::ImportRowError e;
@@ -121,7 +201,19 @@ v1::ImportRowError LocalError(int64_t line, const absl::Status& status) {
   return e;
 }
 
-int ImportOffenders(Cli& cli, const ImportFlags& flags) {
+// The columns one kind of import understands, and how to send a batch of its rows.
+template <typename Request, typename Response>
+struct ImportSpec {
+  std::vector<std::string> columns;
+  std::vector<std::string> required;
+  // Converts one CSV record into a row added to `request`; errors name the column.
+  std::function<absl::Status(const CsvRecord&, const std::map<std::string, size_t>&, Request&)> add_row;
+  std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)> send;
+};
+
+// Streams `flags.file` in batches, printing progress to stderr and a per-row error report.
+template <typename Request, typename Response>
+int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Response>& spec) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (flags.file != "-") {
@@ -136,36 +228,33 @@ int ImportOffenders(Cli& cli, const ImportFlags& flags) {
   std::map<std::string, size_t> columns;
   for (size_t i = 0; i < (*header)->fields.size(); ++i) {
     const std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace((*header)->fields[i]));
-    if (std::find(std::begin(kColumns), std::end(kColumns), name) == std::end(kColumns)) {
+    if (std::find(spec.columns.begin(), spec.columns.end(), name) == spec.columns.end()) {
       return cli.Fail(absl::StrCat("line 1: unknown column '", name, "' (known: ",
-                                   absl::StrJoin(kColumns, ", "), ")"));
+                                   absl::StrJoin(spec.columns, ", "), ")"));
     }
     columns[name] = i;
   }
-  for (const char* required : kRequired) {
+  for (const std::string& required : spec.required) {
     if (!columns.contains(required)) return cli.Fail(absl::StrCat("line 1: missing column '", required, "'"));
   }
 
-  auto stub = v1::OffenderService::NewStub(cli.channel());
-  v1::ImportOffendersResponse total;
-  int64_t rows_read = 0;
+  int64_t rows_read = 0, imported = 0, already = 0;
   std::vector<v1::ImportRowError> errors;
-  v1::ImportOffendersRequest batch;
+  Request batch;
   batch.set_dry_run(flags.dry_run);
   auto send = [&]() -> grpc::Status {
     if (batch.rows_size() == 0) return grpc::Status::OK;
-    v1::ImportOffendersResponse response;
+    Response response;
     auto context = cli.NewContext();
-    grpc::Status status = stub->ImportOffenders(context.get(), batch, &response);
+    grpc::Status status = spec.send(context.get(), batch, &response);
     if (!status.ok()) return status;
-    total.set_imported(total.imported() + response.imported());
-    total.set_already_present(total.already_present() + response.already_present());
+    imported += response.imported();
+    already += response.already_present();
     errors.insert(errors.end(), response.errors().begin(), response.errors().end());
     batch.clear_rows();
-    cli.err() << "\r" << (flags.dry_run ? "checked " : "read ") << rows_read << " rows: "
-              << total.imported() << (flags.dry_run ? " would be imported, " : " imported, ")
-              << total.already_present() << " already present, " << errors.size() << " refused"
-              << std::flush;
+    cli.err() << "\r" << (flags.dry_run ? "checked " : "read ") << rows_read << " rows: " << imported
+              << (flags.dry_run ? " would be imported, " : " imported, ") << already
+              << " already present, " << errors.size() << " refused" << std::flush;
     return grpc::Status::OK;
   };
   for (;;) {
@@ -177,12 +266,10 @@ int ImportOffenders(Cli& cli, const ImportFlags& flags) {
     if (!record->has_value()) break;
     if ((*record)->fields.size() == 1 && (*record)->fields[0].empty()) continue;  // blank line
     ++rows_read;
-    absl::StatusOr<v1::OffenderImportRow> row = ToRow(**record, columns);
-    if (!row.ok()) {
-      errors.push_back(LocalError((*record)->line, row.status()));
+    if (absl::Status s = spec.add_row(**record, columns, batch); !s.ok()) {
+      errors.push_back(LocalError((*record)->line, s));
       continue;
     }
-    *batch.add_rows() = *std::move(row);
     if (batch.rows_size() >= flags.batch_size) {
       if (grpc::Status s = send(); !s.ok()) {
         cli.err() << "\n";
@@ -198,11 +285,14 @@ int ImportOffenders(Cli& cli, const ImportFlags& flags) {
   std::sort(errors.begin(), errors.end(),
             [](const v1::ImportRowError& a, const v1::ImportRowError& b) { return a.line() < b.line(); });
   if (cli.output() == Output::kJson) {
+    Response total;
+    total.set_imported(imported);
+    total.set_already_present(already);
     for (const v1::ImportRowError& e : errors) *total.add_errors() = e;
     cli.PrintJson(total);
   } else {
-    cli.out() << (flags.dry_run ? "dry run: " : "") << rows_read << " rows, " << total.imported()
-              << (flags.dry_run ? " would be imported, " : " imported, ") << total.already_present()
+    cli.out() << (flags.dry_run ? "dry run: " : "") << rows_read << " rows, " << imported
+              << (flags.dry_run ? " would be imported, " : " imported, ") << already
               << " already present, " << errors.size() << " refused\n";
     if (!errors.empty()) {
       Table table({"LINE", "FIELD", "REASON"});
@@ -215,7 +305,43 @@ int ImportOffenders(Cli& cli, const ImportFlags& flags) {
   return errors.empty() ? 0 : 1;
 }
 
+ImportSpec<v1::ImportOffendersRequest, v1::ImportOffendersResponse> OffenderImport(Cli& cli) {
+  ImportSpec<v1::ImportOffendersRequest, v1::ImportOffendersResponse> spec;
+  spec.columns.assign(std::begin(kColumns), std::end(kColumns));
+  spec.required.assign(std::begin(kRequired), std::end(kRequired));
+  spec.add_row = [](const CsvRecord& record, const std::map<std::string, size_t>& columns,
+                    v1::ImportOffendersRequest& batch) -> absl::Status {
+    absl::StatusOr<v1::OffenderImportRow> row = ToRow(record, columns);
+    if (!row.ok()) return row.status();
+    *batch.add_rows() = *std::move(row);
+    return absl::OkStatus();
+  };
+  spec.send = [&cli](grpc::ClientContext* context, const v1::ImportOffendersRequest& request,
+                     v1::ImportOffendersResponse* response) {
+    return v1::OffenderService::NewStub(cli.channel())->ImportOffenders(context, request, response);
+  };
+  return spec;
+}
+
 }  // namespace
+
+ImportSpec<v1::ImportReferralsRequest, v1::ImportReferralsResponse> ReferralImport(Cli& cli) {
+  ImportSpec<v1::ImportReferralsRequest, v1::ImportReferralsResponse> spec;
+  spec.columns.assign(std::begin(kReferralColumns), std::end(kReferralColumns));
+  spec.required.assign(std::begin(kReferralRequired), std::end(kReferralRequired));
+  spec.add_row = [](const CsvRecord& record, const std::map<std::string, size_t>& columns,
+                    v1::ImportReferralsRequest& batch) -> absl::Status {
+    absl::StatusOr<v1::ReferralImportRow> row = ToReferralRow(record, columns);
+    if (!row.ok()) return row.status();
+    *batch.add_rows() = *std::move(row);
+    return absl::OkStatus();
+  };
+  spec.send = [&cli](grpc::ClientContext* context, const v1::ImportReferralsRequest& request,
+                     v1::ImportReferralsResponse* response) {
+    return v1::ReferralService::NewStub(cli.channel())->ImportReferrals(context, request, response);
+  };
+  return spec;
+}
 
 void AddImportCommands(CLI::App& app, Cli& cli, Action& run) {
   CLI::App* import = app.add_subcommand("import", "Import exports of existing registers and queues");
@@ -233,7 +359,25 @@ void AddImportCommands(CLI::App& app, Cli& cli, Action& run) {
   offenders->add_option("--batch-size", flags->batch_size, "Rows per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  offenders->callback([&cli, &run, flags] { run = [&cli, flags] { return ImportOffenders(cli, *flags); }; });
+  offenders->callback([&cli, &run, flags] {
+    run = [&cli, flags] { return RunImport(cli, *flags, OffenderImport(cli)); };
+  });
+
+  auto referral_flags = std::make_shared<ImportFlags>();
+  CLI::App* referrals = import->add_subcommand(
+      "referrals",
+      "Import an OCAIT queue export (CSV with a header row). Columns: source_reference, "
+      "received_date, source (required); id, subject, identifiers (TYPE:VALUE;TYPE:VALUE), grade, "
+      "state, team, officer, linked_offender_id, summary, last_refresh_date, action_date, outcome. "
+      "Rows whose source reference is already in the queue are skipped.");
+  referrals->add_option("file", referral_flags->file, "CSV file, or - for standard input")->required();
+  referrals->add_flag("--dry-run", referral_flags->dry_run, "Check every row and report; write nothing");
+  referrals->add_option("--batch-size", referral_flags->batch_size, "Rows per request")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  referrals->callback([&cli, &run, referral_flags] {
+    run = [&cli, referral_flags] { return RunImport(cli, *referral_flags, ReferralImport(cli)); };
+  });
 }
 
 }  // namespace vigil::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddOffenderCommands(app, cli, run);
   vigil::cli::AddAssessmentCommands(app, cli, run);
   vigil::cli::AddVisitCommands(app, cli, run);
+  vigil::cli::AddReferralCommands(app, cli, run);
   vigil::cli::AddImportCommands(app, cli, run);
   vigil::cli::AddPolicyCommands(app, cli, run);
   vigil::cli::AddAuditCommands(app, cli, run);

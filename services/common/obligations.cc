@@ -113,6 +113,37 @@ void ObligationLedger::Close(const v1::Obligation& o, storage::Change& change) c
                       -1);
 }
 
+std::vector<v1::Obligation> MergeClocks(const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
+                                        const std::vector<ClockCandidate>& applicable,
+                                        std::bitset<16> retime, const ObligationHeader& header,
+                                        std::bitset<16>* derived) {
+  std::vector<v1::Obligation> result;
+  for (const ClockCandidate& candidate : applicable) {
+    const v1::Obligation* existing = nullptr;
+    for (const v1::Obligation& o : open) {
+      if (o.id() == candidate.id) existing = &o;
+    }
+    v1::Obligation obligation;
+    if (existing != nullptr && !retime.test(candidate.clock)) {
+      obligation = *existing;
+    } else {
+      obligation.set_id(candidate.id);
+      obligation.set_kind(candidate.kind);
+      *obligation.mutable_due_time() = ToProtoTime(candidate.due);
+      obligation.set_policy_version(candidate.policy_version);
+      obligation.set_reason(candidate.reason);
+      if (derived != nullptr) derived->set(candidate.clock);
+    }
+    obligation.set_subject_id(header.subject_id);
+    obligation.set_risk_level(header.risk_level);
+    obligation.set_owner_officer(header.owner_officer);
+    obligation.set_team(header.team);
+    obligation.set_force(header.force);
+    result.push_back(std::move(obligation));
+  }
+  return result;
+}
+
 int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
                                 const std::vector<v1::Obligation>& after, absl::Time event_time,
                                 storage::Change& change, v1::ObligationEventBatch& events) const {

@@ -12,6 +12,7 @@
 #ifndef VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
 #define VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
 
+#include <bitset>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,34 @@ class ObligationLedger {
 
 // True when two obligations differ in anything the ledger stores.
 bool SameObligation(const v1::Obligation& a, const v1::Obligation& b);
+
+// A clock that applies to a record now, as derived from its facts and the current policy.
+struct ClockCandidate {
+  int clock = 0;  // the context's clock number (its bit in ClockBits)
+  std::string id;
+  v1::ObligationKind kind = v1::OBLIGATION_KIND_UNSPECIFIED;
+  absl::Time due;
+  std::string reason;
+  std::string policy_version;
+};
+
+// What every obligation of one record shares.
+struct ObligationHeader {
+  std::string subject_id;
+  v1::RiskLevel risk_level = v1::RISK_LEVEL_UNSPECIFIED;
+  std::string owner_officer;
+  std::string team;
+  std::string force;
+};
+
+// The open obligations after an edit: each applicable clock keeps its existing due time, reason
+// and policy version unless its bit is in `retime` or it was not open before (a policy change
+// never moves a due date silently); all take `header`. Clocks not applicable close. Sets in
+// `*derived` (if given) the bits of clocks derived afresh.
+std::vector<v1::Obligation> MergeClocks(const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
+                                        const std::vector<ClockCandidate>& applicable,
+                                        std::bitset<16> retime, const ObligationHeader& header,
+                                        std::bitset<16>* derived = nullptr);
 
 }  // namespace vigil
 

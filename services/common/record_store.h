@@ -69,6 +69,9 @@ struct RecordTraits {
   std::function<void(const CallContext& call, const Record* before, Record& after,
                      const RecordEdit& edit)>
       derive;
+  // Optional: writes of the context's own that follow every change (counters, an outbox entry).
+  std::function<void(const Record* before, const Record& after, storage::Change& change)>
+      also_write;
 };
 
 template <typename Record>
@@ -307,6 +310,7 @@ class RecordStore {
     const std::vector<v1::Obligation> new_clocks(after.obligations().begin(), after.obligations().end());
     ledger_.Reconcile(old_clocks, new_clocks, call.now, change, events);
     change.SetEvent(traits_.feed_context, events.SerializeAsString());
+    if (traits_.also_write) traits_.also_write(before, after, change);
     std::vector<std::string> subjects = {after.id()};
     subjects.insert(subjects.end(), edit.extra_subjects.begin(), edit.extra_subjects.end());
     change.SetAudit(call.Audit(edit.action, std::move(subjects)));

@@ -48,6 +48,12 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
 
 ServerHost::~ServerHost() { Shutdown(absl::ZeroDuration()); }
 
+std::shared_ptr<grpc::Channel> ServerHost::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return server_->InProcessChannel(args);
+}
+
 void ServerHost::SetNotServing() {
   if (server_ == nullptr) return;
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/server.h"
 
 namespace vigil {
@@ -47,6 +48,10 @@ class ServerHost {
 
   // The bound port (the chosen one when options.listen asked for port 0).
   int port() const { return port_; }
+
+  // A channel to this server that never leaves the process: how co-hosted services call each
+  // other through their APIs.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
 
   // Marks every service, and the server, NOT_SERVING: sent before draining on shutdown.
   void SetNotServing();

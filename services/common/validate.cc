@@ -54,6 +54,20 @@ absl::StatusOr<std::optional<absl::Time>> OptionalPastTime(absl::string_view fie
   return std::optional<absl::Time>(*t);
 }
 
+v1::ImportRowError RowError(int64_t line, const absl::Status& status) {
+  v1::ImportRowError error;
+  error.set_line(line);
+  const absl::string_view message = status.message();
+  const size_t colon = message.find(": ");
+  if (status.code() == absl::StatusCode::kInvalidArgument && colon != absl::string_view::npos) {
+    error.set_field(std::string(message.substr(0, colon)));
+    error.set_reason(std::string(message.substr(colon + 2)));
+  } else {
+    error.set_reason(std::string(message));
+  }
+  return error;
+}
+
 std::string NewId(absl::string_view prefix) {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   thread_local absl::BitGen gen;

@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "vigil/v1/common.pb.h"
 
 namespace vigil {
 
@@ -33,6 +34,10 @@ absl::StatusOr<absl::Time> RequirePastTime(absl::string_view field, bool present
 absl::StatusOr<std::optional<absl::Time>> OptionalPastTime(absl::string_view field, bool present,
                                                            const google::protobuf::Timestamp& ts,
                                                            absl::Time now);
+
+// The report of a refused import row: InvalidArgument "field: reason" splits into its field and
+// reason; any other status is a reason alone.
+v1::ImportRowError RowError(int64_t line, const absl::Status& status);
 
 // A new random identifier: `prefix` followed by 12 characters of [0-9A-Z] (Crockford's base32,
 // 60 bits of randomness).

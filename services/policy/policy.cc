@@ -1,6 +1,7 @@
 #include "services/policy/policy.h"
 
 #include <fstream>
+#include <tuple>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,10 @@ v1::Policy DefaultPolicy() {
   policy.set_office_hours_end(18);
   policy.set_flat_diarising_share_percent(80);
   policy.set_flat_diarising_min_offenders(5);
+  policy.set_referral_triage_days(1);
+  *policy.mutable_referral_action_days() = Days(30, 14, 7, 1);
+  *policy.mutable_intel_refresh_days() = Days(28, 14, 7, 3);
+  *policy.mutable_csc_check_days() = Days(3, 3, 1, 1);
   return policy;
 }
 
@@ -119,6 +124,15 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
         range("flat_diarising_share_percent", policy.flat_diarising_share_percent(), 50, 100),
         range("flat_diarising_min_offenders", policy.flat_diarising_min_offenders(), 2, 10000)}) {
     if (!s.ok()) return s;
+  }
+  if (absl::Status s = CheckDays("referral_triage_days", policy.referral_triage_days()); !s.ok()) {
+    return s;
+  }
+  for (auto [field, present, days] :
+       {std::tuple{"referral_action_days", policy.has_referral_action_days(), &policy.referral_action_days()},
+        std::tuple{"intel_refresh_days", policy.has_intel_refresh_days(), &policy.intel_refresh_days()},
+        std::tuple{"csc_check_days", policy.has_csc_check_days(), &policy.csc_check_days()}}) {
+    if (absl::Status s = CheckRiskDays(field, present, *days); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

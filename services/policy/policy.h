@@ -16,7 +16,10 @@ namespace vigil::policy {
 // trigger 28 days; RMP review 28 days after ARMS and periodically as ARMS; visits very high 30,
 // high 91, medium 182, low 365 days, not assessed 91; reactive management after 3 years;
 // compliance over the latest 4 visits, office hours 08:00-18:00; flat diarising when 80% of
-// at least 5 scheduled visits share one interval. version and description are empty.
+// at least 5 scheduled visits share one interval; referrals triaged within 1 day, actioned
+// within very high 1 / high 7 / medium 14 / low 30 days, intelligence refreshed every 3 / 7 /
+// 14 / 28 days, CSC checked within 1 day (very high, high) or 3. version and description are
+// empty.
 v1::Policy DefaultPolicy();
 
 // InvalidArgument naming the first bad field, e.g.

@@ -176,6 +176,44 @@ v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::
   return result;
 }
 
+DueTime ReferralTriageDue(const v1::Policy& policy, absl::Time received, absl::TimeZone zone) {
+  const int days = policy.referral_triage_days();
+  return DueTime{DueAfterDays(received, days, zone),
+                 absl::StrCat("not graded: triage within ", days, " day", days == 1 ? "" : "s",
+                              " of receipt on ", Date(received, zone), " ", Version(policy)),
+                 policy.version()};
+}
+
+DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time start,
+                          bool regraded, absl::TimeZone zone) {
+  const int days = DaysFor(policy.referral_action_days(), grade);
+  return DueTime{DueAfterDays(start, days, zone),
+                 absl::StrCat(RiskName(grade), " grade: action within ", days, " days of ",
+                              regraded ? "the regrade on " : "receipt on ", Date(start, zone), " ",
+                              Version(policy)),
+                 policy.version()};
+}
+
+DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time last,
+                        bool refreshed_before, absl::TimeZone zone) {
+  const int days = DaysFor(policy.intel_refresh_days(), grade);
+  return DueTime{DueAfterDays(last, days, zone),
+                 absl::StrCat(RiskName(grade), " grade: refresh intelligence within ", days,
+                              " days of the ", refreshed_before ? "last refresh" : "triage",
+                              " on ", Date(last, zone), " ", Version(policy)),
+                 policy.version()};
+}
+
+DueTime CscCheckDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time triaged,
+                    absl::TimeZone zone) {
+  const int days = DaysFor(policy.csc_check_days(), grade);
+  return DueTime{DueAfterDays(triaged, days, zone),
+                 absl::StrCat(RiskName(grade), " grade: check with children's social care within ",
+                              days, " day", days == 1 ? "" : "s", " of triage on ",
+                              Date(triaged, zone), " ", Version(policy)),
+                 policy.version()};
+}
+
 std::string TriggerName(v1::TriggerType type) {
   switch (type) {
     case v1::TRIGGER_TYPE_NEW_INTELLIGENCE:

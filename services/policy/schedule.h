@@ -76,6 +76,22 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
 v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::Offender& offender,
                                             absl::Time now, absl::TimeZone zone);
 
+// OCAIT: an ungraded referral is due for triage within referral_triage_days of receipt.
+DueTime ReferralTriageDue(const v1::Policy& policy, absl::Time received, absl::TimeZone zone);
+
+// The action target at `grade`, from `start` (receipt, or the refresh that regraded upward;
+// `regraded` says which, for the reason).
+DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time start,
+                          bool regraded, absl::TimeZone zone);
+
+// The next intelligence refresh at `grade`, from the last refresh (or triage when none).
+DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time last,
+                        bool refreshed_before, absl::TimeZone zone);
+
+// The CSC check deadline after triage at `grade`.
+DueTime CscCheckDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time triaged,
+                    absl::TimeZone zone);
+
 // "address or household change", ...
 std::string TriggerName(v1::TriggerType type);
 

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/obligations.h"
 #include "services/common/proto_time.h"
 #include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
@@ -115,39 +116,29 @@ bool Managed(v1::OffenderStatus status) {
 std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retime,
                                             const v1::Policy& policy, absl::TimeZone zone,
                                             absl::Time now) {
-  std::vector<v1::Obligation> open;
+  std::vector<ClockCandidate> applicable;
+  std::optional<Derived> visit;
   for (int i = 0; i < kClockCount; ++i) {
     const Clock clock = static_cast<Clock>(i);
-    const std::optional<Derived> derived = Derive(record, clock, policy, zone, now);
+    std::optional<Derived> derived = Derive(record, clock, policy, zone, now);
     if (!derived.has_value()) continue;
-    const policy::DueTime* due = &derived->due;
-    const std::string id = ObligationId(record.id(), clock);
-    const v1::Obligation* existing = nullptr;
-    for (const v1::Obligation& o : record.obligations()) {
-      if (o.id() == id) existing = &o;
-    }
-    v1::Obligation obligation;
-    if (existing != nullptr && !retime.test(i)) {
-      obligation = *existing;
-    } else {
-      obligation.set_id(id);
-      obligation.set_kind(kClockInfo[i].kind);
-      *obligation.mutable_due_time() = ToProtoTime(due->due);
-      obligation.set_policy_version(due->policy_version);
-      obligation.set_reason(due->reason);
-      if (clock == Clock::kHomeVisit) {
-        record.set_visit_interval_days(derived->visit_interval_days);
-        record.set_visit_interval_source(derived->visit_source);
-        record.set_visit_paused(false);
-        record.set_visit_paused_remaining_seconds(0);
-      }
-    }
-    obligation.set_subject_id(record.id());
-    obligation.set_risk_level(record.risk_level());
-    obligation.set_owner_officer(record.owner_officer());
-    obligation.set_team(record.team());
-    obligation.set_force(record.force());
-    open.push_back(std::move(obligation));
+    applicable.push_back(ClockCandidate{i, ObligationId(record.id(), clock), kClockInfo[i].kind,
+                                        derived->due.due, derived->due.reason,
+                                        derived->due.policy_version});
+    if (clock == Clock::kHomeVisit) visit = std::move(derived);
+  }
+  ClockBits afresh;
+  std::vector<v1::Obligation> open = MergeClocks(
+      record.obligations(), applicable, retime,
+      ObligationHeader{record.id(), record.risk_level(), record.owner_officer(), record.team(),
+                       record.force()},
+      &afresh);
+  if (visit.has_value() && afresh.test(static_cast<int>(Clock::kHomeVisit))) {
+    // The visit clock now runs on this interval; a resumed clock is no longer paused.
+    record.set_visit_interval_days(visit->visit_interval_days);
+    record.set_visit_interval_source(visit->visit_source);
+    record.set_visit_paused(false);
+    record.set_visit_paused_remaining_seconds(0);
   }
   return open;
 }

@@ -30,21 +30,6 @@ std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-// Splits "field: reason" as FieldError builds it.
-v1::ImportRowError RowError(int64_t line, const absl::Status& status) {
-  v1::ImportRowError error;
-  error.set_line(line);
-  const absl::string_view message = status.message();
-  const size_t colon = message.find(": ");
-  if (status.code() == absl::StatusCode::kInvalidArgument && colon != absl::string_view::npos) {
-    error.set_field(std::string(message.substr(0, colon)));
-    error.set_reason(std::string(message.substr(colon + 2)));
-  } else {
-    error.set_reason(std::string(message));
-  }
-  return error;
-}
-
 // Adds a trigger unless an unanswered one of the same type is already open.
 void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, absl::string_view note,
                 absl::string_view by) {
@@ -357,6 +342,52 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
                           edit.retime = Clocks({Clock::kArmsTrigger});
                           return absl::OkStatus();
                         }));
+  v1::Offender updated;
+  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  return updated;
+}
+
+absl::StatusOr<v1::Offender> Register::LinkReferral(const CallContext& call,
+                                                    const v1::LinkReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  VIGIL_RETURN_IF_ERROR(ValidateId("referral.referral_id", request.referral().referral_id()));
+  VIGIL_RETURN_IF_ERROR(ValidateText("referral.state", request.referral().state(), 64, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  if (!v1::RiskLevel_IsValid(request.referral().grade())) return FieldError("referral.grade", "unknown value");
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time received,
+                         RequirePastTime("referral.received_time", request.referral().has_received_time(),
+                                         request.referral().received_time(), call.now));
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+            bool known = false;
+            google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
+            for (const v1::LinkedReferral& linked : record.linked_referrals()) {
+              if (linked.referral_id() == request.referral().referral_id()) {
+                known = true;
+                continue;
+              }
+              *kept.Add() = linked;
+            }
+            if (request.open()) *kept.Add() = request.referral();
+            record.mutable_linked_referrals()->Swap(&kept);
+            edit.extra_subjects = {request.referral().referral_id()};
+            if (known || !request.open() || !Managed(record.status())) return absl::OkStatus();
+            if (!record.has_last_intelligence_time() || TimeOf(true, record.last_intelligence_time()) < received) {
+              *record.mutable_last_intelligence_time() = ToProtoTime(received);
+            }
+            const std::optional<absl::Time> last_arms =
+                TimeOf(record.has_last_arms_time(), record.last_arms_time());
+            if (!last_arms.has_value() || *last_arms < received) {
+              AddTrigger(record, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, received,
+                         absl::StrCat("OCAIT referral ", request.referral().referral_id()),
+                         call.principal.actor);
+              edit.retime = Clocks({Clock::kArmsTrigger});
+            }
+            return absl::OkStatus();
+          }));
   v1::Offender updated;
   if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
   return updated;

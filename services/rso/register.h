@@ -39,6 +39,11 @@ class Register {
   // Imports register rows, each one atomic commit (offender, latest ARMS, clocks). Rows whose
   // ViSOR reference is already registered are counted and skipped; bad rows are reported by
   // line and field and nothing of them is written.
+  // Records an open referral about the offender (or removes a closed one). A referral newly
+  // linked and received after the latest ARMS is a new-intelligence trigger.
+  absl::StatusOr<v1::Offender> LinkReferral(const CallContext& call,
+                                            const v1::LinkReferralRequest& request);
+
   absl::StatusOr<v1::ImportOffendersResponse> Import(const CallContext& call,
                                                      const v1::ImportOffendersRequest& request);
 

@@ -16,8 +16,11 @@ constexpr RpcSpec kListOffenders{"vigil.v1.OffenderService/ListOffenders", kCase
 constexpr RpcSpec kUpdateOffender{"vigil.v1.OffenderService/UpdateOffender", kCaseworkers, true};
 constexpr RpcSpec kRecordTrigger{"vigil.v1.OffenderService/RecordTrigger", kCaseworkers, true};
 constexpr RpcSpec kImportOffenders{"vigil.v1.OffenderService/ImportOffenders", kImporters, true};
-constexpr RpcSpec kOffenderSpecs[] = {kCreateOffender, kGetOffender,    kListOffenders,
-                                      kUpdateOffender, kRecordTrigger, kImportOffenders};
+constexpr RpcSpec kLinkReferral{"vigil.v1.OffenderService/LinkReferral",
+                                {Role::kSystem, Role::kForceAdmin}, true};
+constexpr RpcSpec kOffenderSpecs[] = {kCreateOffender, kGetOffender,     kListOffenders,
+                                      kUpdateOffender, kRecordTrigger,   kImportOffenders,
+                                      kLinkReferral};
 
 constexpr RpcSpec kRecordArms{"vigil.v1.AssessmentService/RecordArmsAssessment", kCaseworkers, true};
 constexpr RpcSpec kListArms{"vigil.v1.AssessmentService/ListArmsAssessments", kCaseworkers, true};
@@ -71,6 +74,14 @@ grpc::ServerUnaryReactor* OffenderServiceImpl::ImportOffenders(
     v1::ImportOffendersResponse* response) {
   return runtime_.Reply(context, kImportOffenders, response,
                         [=, this](const CallContext& call) { return register_.Import(call, *request); });
+}
+
+grpc::ServerUnaryReactor* OffenderServiceImpl::LinkReferral(grpc::CallbackServerContext* context,
+                                                            const v1::LinkReferralRequest* request,
+                                                            v1::Offender* response) {
+  return runtime_.Reply(context, kLinkReferral, response, [=, this](const CallContext& call) {
+    return register_.LinkReferral(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordArmsAssessment(

@@ -37,6 +37,9 @@ class OffenderServiceImpl final : public v1::OffenderService::CallbackService {
   grpc::ServerUnaryReactor* ImportOffenders(grpc::CallbackServerContext* context,
                                             const v1::ImportOffendersRequest* request,
                                             v1::ImportOffendersResponse* response) override;
+  grpc::ServerUnaryReactor* LinkReferral(grpc::CallbackServerContext* context,
+                                         const v1::LinkReferralRequest* request,
+                                         v1::Offender* response) override;
 
  private:
   RpcRuntime& runtime_;

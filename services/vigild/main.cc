@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -20,6 +22,10 @@
 #include "services/admin/admin_service.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
+#include "services/ocait/link_outbox.h"
+#include "services/ocait/offender_link.h"
+#include "services/ocait/queue.h"
+#include "services/ocait/referral_service.h"
 #include "services/common/auth.h"
 #include "services/common/clock.h"
 #include "services/common/executor.h"
@@ -49,6 +55,7 @@ struct Flags {
   std::string auth = "dev";
   std::string port_file;
   std::string policy_file;
+  std::string rso_address;
   std::string log_level = "info";
   size_t workers = 64;
   size_t max_queued = 10000;
@@ -59,7 +66,7 @@ struct Flags {
 };
 
 const std::vector<std::string>& KnownServices() {
-  static const std::vector<std::string> known = {"audit", "rso", "admin"};
+  static const std::vector<std::string> known = {"audit", "rso", "ocait", "admin"};
   return known;
 }
 
@@ -107,10 +114,13 @@ int Run(int argc, char** argv) {
                  "Policy (text-format vigil.v1.Policy); default: the built-in policy. A policy "
                  "with different rules becomes a new current version; existing due dates keep "
                  "theirs until an admin recomputes them");
+  app.add_option("--rso-address", flags.rso_address,
+                 "Where the offender register (rso) runs, when this vigild hosts ocait without it");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
   app.add_option("--workers", flags.workers,
-                 "Worker threads running RPC bodies (bounds commits sharing one fsync)")
+                 "Worker threads per service context running RPC bodies (bounds commits sharing "
+                 "one fsync)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--max-queued", flags.max_queued,
@@ -190,8 +200,16 @@ int Run(int argc, char** argv) {
   if (!store.ok()) return Fail(kExitRuntime, store.status().message());
 
   SystemClock clock;
-  Executor executor(flags.workers, flags.max_queued);
-  RpcRuntime runtime(authenticator, executor, clock);
+  // Each context runs its RPC bodies on its own workers, as it would in its own process: a
+  // context waiting on another's API (ocait asking rso) can never starve that one.
+  std::vector<std::unique_ptr<Executor>> executors;
+  std::vector<std::unique_ptr<RpcRuntime>> runtimes;
+  auto new_runtime = [&]() -> RpcRuntime& {
+    executors.push_back(std::make_unique<Executor>(flags.workers, flags.max_queued));
+    runtimes.push_back(std::make_unique<RpcRuntime>(authenticator, *executors.back(), clock));
+    return *runtimes.back();
+  };
+  RpcRuntime& core_runtime = new_runtime();
 
   absl::StatusOr<std::unique_ptr<policy::PolicyRegistry>> policies =
       policy::PolicyRegistry::Open(**store, clock, configured_policy, policy_source);
@@ -205,7 +223,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<audit::AuditServiceImpl> audit_service;
   if (hosts("audit")) {
     audit_log = std::make_unique<audit::AuditLog>(**store);
-    audit_service = std::make_unique<audit::AuditServiceImpl>(runtime, *audit_log);
+    audit_service = std::make_unique<audit::AuditServiceImpl>(core_runtime, *audit_log);
     hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
   }
   std::unique_ptr<rso::OffenderStore> offender_store;
@@ -216,6 +234,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<rso::Visits> visits;
   std::unique_ptr<rso::VisitServiceImpl> visit_service;
   if (hosts("rso")) {
+    RpcRuntime& runtime = new_runtime();
     offender_store = std::make_unique<rso::OffenderStore>(**store, **policies, *zone);
     offender_register = std::make_unique<rso::Register>(*offender_store);
     assessments = std::make_unique<rso::Assessments>(*offender_store);
@@ -227,9 +246,27 @@ int Run(int argc, char** argv) {
     visit_service = std::make_unique<rso::VisitServiceImpl>(runtime, *visits);
     hosted.push_back({v1::VisitService::service_full_name(), visit_service.get()});
   }
+  std::unique_ptr<ocait::GrpcOffenderLink> offender_link;
+  std::unique_ptr<ocait::LinkOutbox> link_outbox;
+  std::unique_ptr<ocait::Queue> referral_queue;
+  std::unique_ptr<ocait::ReferralServiceImpl> referral_service;
+  if (hosts("ocait")) {
+    RpcRuntime& runtime = new_runtime();
+    if (hosts("rso") || !flags.rso_address.empty()) {
+      offender_link = std::make_unique<ocait::GrpcOffenderLink>();
+      link_outbox = std::make_unique<ocait::LinkOutbox>(**store, *offender_link);
+    } else {
+      VIGIL_LOG(WARNING) << "ocait without rso or --rso-address: referrals cannot be linked to "
+                            "registered offenders";
+    }
+    referral_queue = std::make_unique<ocait::Queue>(**store, **policies, *zone, offender_link.get(),
+                                                    link_outbox.get());
+    referral_service = std::make_unique<ocait::ReferralServiceImpl>(runtime, *referral_queue);
+    hosted.push_back({v1::ReferralService::service_full_name(), referral_service.get()});
+  }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {
-    admin_service = std::make_unique<admin::AdminServiceImpl>(runtime, **policies, offender_store.get());
+    admin_service = std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 
@@ -239,9 +276,15 @@ int Run(int argc, char** argv) {
   server_options.max_concurrent_streams = flags.max_concurrent_streams;
   absl::StatusOr<std::unique_ptr<ServerHost>> host = ServerHost::Start(server_options, hosted);
   if (!host.ok()) {
-    executor.Shutdown();
+    for (auto& executor : executors) executor->Shutdown();
     (void)(*store)->Close();
     return Fail(kExitRuntime, host.status().message());
+  }
+  if (offender_link != nullptr) {
+    offender_link->SetChannel(hosts("rso") ? (*host)->InProcessChannel()
+                                           : grpc::CreateChannel(flags.rso_address,
+                                                                 grpc::InsecureChannelCredentials()));
+    link_outbox->Start();
   }
   VIGIL_LOG(INFO) << "vigild serving on " << flags.listen << " (port " << (*host)->port()
                   << "), data dir " << flags.data_dir
@@ -258,13 +301,17 @@ int Run(int argc, char** argv) {
   // Stop advertising, let admitted calls finish, then stop the server at once.
   const absl::Time stop_start = absl::Now();
   (*host)->SetNotServing();
-  if (!runtime.WaitIdle(absl::Seconds(flags.shutdown_grace_seconds))) {
-    VIGIL_LOG(WARNING) << runtime.in_flight() << " calls still running after the grace period; "
-                       << "cancelling them";
+  const absl::Time grace_end = stop_start + absl::Seconds(flags.shutdown_grace_seconds);
+  for (const auto& runtime : runtimes) {
+    if (!runtime->WaitIdle(std::max(grace_end - absl::Now(), absl::ZeroDuration()))) {
+      VIGIL_LOG(WARNING) << runtime->in_flight()
+                         << " calls still running after the grace period; cancelling them";
+    }
   }
+  if (link_outbox != nullptr) link_outbox->Stop();
   (*host)->Shutdown(absl::ZeroDuration());
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
-  executor.Shutdown();
+  for (auto& executor : executors) executor->Shutdown();
   if (absl::Status s = (*store)->Close(); !s.ok()) {
     return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
   }

@@ -1,0 +1,67 @@
+#include "services/ocait/clocks.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/obligations.h"
+#include "services/policy/schedule.h"
+
+namespace vigil::ocait {
+namespace {
+
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+struct ClockInfo {
+  const char* suffix;
+  v1::ObligationKind kind;
+};
+
+constexpr ClockInfo kClockInfo[] = {
+    {"triage", v1::OBLIGATION_KIND_REFERRAL_ACTION},
+    {"action", v1::OBLIGATION_KIND_REFERRAL_ACTION},
+    {"intel-refresh", v1::OBLIGATION_KIND_INTEL_REFRESH},
+    {"csc-check", v1::OBLIGATION_KIND_CSC_CHECK},
+};
+
+}  // namespace
+
+std::string ObligationId(absl::string_view referral_id, Clock clock) {
+  return absl::StrCat(referral_id, "/", kClockInfo[static_cast<int>(clock)].suffix);
+}
+
+std::vector<v1::Obligation> ReconcileClocks(const v1::Referral& r, ClockBits retime,
+                                            const v1::Policy& policy, absl::TimeZone zone) {
+  std::vector<ClockCandidate> applicable;
+  auto add = [&](Clock clock, const policy::DueTime& due) {
+    const int i = static_cast<int>(clock);
+    applicable.push_back(ClockCandidate{i, ObligationId(r.id(), clock), kClockInfo[i].kind, due.due,
+                                        due.reason, due.policy_version});
+  };
+  const absl::Time received = TimeOf(r.received_time());
+  const absl::Time triaged = r.has_triaged_time() ? TimeOf(r.triaged_time()) : received;
+  const bool waiting = r.state() == v1::REFERRAL_STATE_AWAITING_ALLOCATION ||
+                       r.state() == v1::REFERRAL_STATE_ALLOCATED;
+  if (r.state() == v1::REFERRAL_STATE_RECEIVED) {
+    add(Clock::kTriage, policy::ReferralTriageDue(policy, received, zone));
+  }
+  if (waiting) {
+    const absl::Time start = r.has_action_clock_start() ? TimeOf(r.action_clock_start()) : received;
+    add(Clock::kAction, policy::ReferralActionDue(policy, r.grade(), start, start != received, zone));
+    const bool refreshed = r.has_last_refresh_time();
+    add(Clock::kIntelRefresh,
+        policy::IntelRefreshDue(policy, r.grade(), refreshed ? TimeOf(r.last_refresh_time()) : triaged,
+                                refreshed, zone));
+  }
+  if ((waiting || r.state() == v1::REFERRAL_STATE_ACTIONED) && !r.has_csc_check()) {
+    add(Clock::kCscCheck, policy::CscCheckDue(policy, r.grade(), triaged, zone));
+  }
+  return MergeClocks(r.obligations(), applicable, retime,
+                     ObligationHeader{r.id(), r.grade(),
+                                      r.allocated_officer().empty() ? std::string(kUnallocated)
+                                                                    : r.allocated_officer(),
+                                      r.team(), r.force()});
+}
+
+}  // namespace vigil::ocait

@@ -1,0 +1,50 @@
+// Delivers referral links to the offender register. A referral change that the register must
+// hear of writes an outbox entry in the same commit as the change; this worker delivers each
+// entry through OffenderLink (idempotent on its request id) and deletes it once delivered, so a
+// crash between the commit and the delivery loses nothing and delivers at most once more.
+#ifndef VIGIL_SERVICES_OCAIT_LINK_OUTBOX_H_
+#define VIGIL_SERVICES_OCAIT_LINK_OUTBOX_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "services/ocait/offender_link.h"
+#include "storage/store.h"
+
+namespace vigil::ocait {
+
+class LinkOutbox {
+ public:
+  // Neither owned. `retry` is how long to wait before trying again after a failed delivery.
+  LinkOutbox(storage::Store& store, OffenderLink& link, absl::Duration retry = absl::Seconds(5))
+      : store_(store), link_(link), retry_(retry) {}
+  ~LinkOutbox() { Stop(); }
+
+  void Start();
+  // Finishes the delivery in progress, then stops. Idempotent.
+  void Stop();
+  // Wakes the worker: a new entry was committed.
+  void Notify();
+
+  // Delivers every pending entry once; returns how many remain undelivered. Used by the worker
+  // and by tests.
+  size_t DeliverPending();
+
+ private:
+  void Run();
+
+  storage::Store& store_;
+  OffenderLink& link_;
+  const absl::Duration retry_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool pending_ = false;   // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread worker_;
+};
+
+}  // namespace vigil::ocait
+
+#endif  // VIGIL_SERVICES_OCAIT_LINK_OUTBOX_H_

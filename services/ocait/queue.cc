@@ -1,0 +1,628 @@
+#include "services/ocait/queue.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/ocait/clocks.h"
+#include "services/ocait/identifiers.h"
+#include "services/ocait/keys.h"
+#include "storage/key_codec.h"
+
+namespace vigil::ocait {
+namespace {
+
+using storage::Family;
+
+constexpr int kMaxImportRows = 1000;
+constexpr absl::string_view kDefaultTeam = "ocait";
+
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string StateName(v1::ReferralState state) { return v1::ReferralState_Name(state); }
+
+void AddHistory(v1::Referral& r, v1::ReferralState from, v1::ReferralState to, absl::Time when,
+                absl::string_view by, absl::string_view note) {
+  v1::StateChange* change = r.add_history();
+  change->set_from(from);
+  change->set_to(to);
+  *change->mutable_time() = ToProtoTime(when);
+  change->set_by(std::string(by));
+  change->set_note(std::string(note));
+}
+
+// A time of the referral's life: not in the future, not before it was received.
+absl::StatusOr<absl::Time> LifeTime(absl::string_view field, bool present,
+                                    const google::protobuf::Timestamp& ts, const v1::Referral& r,
+                                    absl::Time now) {
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time t, RequirePastTime(field, present, ts, now));
+  if (t < TimeOf(r.received_time())) {
+    return FieldError(field, absl::StrCat(FormatUtcTime(t), " is before the referral was received on ",
+                                          FormatUtcDate(TimeOf(r.received_time()))));
+  }
+  return t;
+}
+
+absl::Status GradeGiven(absl::string_view field, v1::RiskLevel grade) {
+  if (!v1::RiskLevel_IsValid(grade) || grade == v1::RISK_LEVEL_UNSPECIFIED) {
+    return FieldError(field, "give a grade: LOW, MEDIUM, HIGH or VERY_HIGH");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Queue::Queue(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone,
+             OffenderLink* link, LinkOutbox* outbox)
+    : policies_(policies), zone_(zone), link_(link), outbox_(outbox), records_(store, Traits()) {}
+
+RecordTraits<v1::Referral> Queue::Traits() {
+  RecordTraits<v1::Referral> traits;
+  traits.noun = "referral";
+  traits.collection = "queue";
+  traits.feed_context = std::string(kFeedContext);
+  traits.space = storage::DeadlineSpace::kOcait;
+  traits.key = &ReferralKey;
+  traits.request_key = &RequestKey;
+  traits.index_keys = &IndexKeys;
+  traits.unique_keys = [](const v1::Referral& r) {
+    std::vector<UniqueKey> keys;
+    if (!r.source_reference().empty()) {
+      keys.push_back({SourceKey(r.force(), r.source_reference()), "referral.source_reference",
+                      r.source_reference()});
+    }
+    return keys;
+  };
+  traits.derive = [this](const CallContext&, const v1::Referral*, v1::Referral& after,
+                         const RecordEdit& edit) {
+    const std::vector<v1::Obligation> clocks =
+        ReconcileClocks(after, edit.retime, *policies_.Current(), zone_);
+    after.clear_obligations();
+    for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
+  };
+  traits.also_write = [](const v1::Referral* before, const v1::Referral& after,
+                         storage::Change& change) {
+    if (before != nullptr) {
+      change.AddToCounter(CountName(before->force(), before->team(), before->state(), before->grade()), -1);
+    }
+    change.AddToCounter(CountName(after.force(), after.team(), after.state(), after.grade()), 1);
+    const bool news = before == nullptr || before->state() != after.state() ||
+                      before->grade() != after.grade();
+    if (after.linked_offender_id().empty() || !news) return;
+    // The register hears of the referral through its API; the outbox makes that survive a crash.
+    v1::LinkReferralRequest link;
+    link.set_offender_id(after.linked_offender_id());
+    link.mutable_referral()->set_referral_id(after.id());
+    link.mutable_referral()->set_state(StateName(after.state()));
+    link.mutable_referral()->set_grade(after.grade());
+    *link.mutable_referral()->mutable_received_time() = after.received_time();
+    link.set_open(after.state() != v1::REFERRAL_STATE_CLOSED);
+    link.set_request_id(absl::StrCat("ocait-link/", after.id(), "/", after.revision()));
+    change.Put(Family::kEntities, OutboxKey(after.force(), after.id(), after.revision()),
+               link.SerializeAsString());
+  };
+  return traits;
+}
+
+void Queue::AfterWrite(const v1::Referral& referral) {
+  if (outbox_ != nullptr && !referral.linked_offender_id().empty()) outbox_->Notify();
+}
+
+absl::StatusOr<v1::Referral> Queue::ValidateNew(const CallContext& call, const v1::Referral& in) {
+  v1::Referral r;
+  if (in.id().empty()) {
+    r.set_id(NewId("Q"));
+  } else {
+    VIGIL_RETURN_IF_ERROR(ValidateId("referral.id", in.id()));
+    r.set_id(in.id());
+  }
+  if (!v1::ReferralSource_IsValid(in.source()) || in.source() == v1::REFERRAL_SOURCE_UNSPECIFIED) {
+    return FieldError("referral.source", "give the source: NCA_CEOP, OTHER_FORCE or INTERNAL");
+  }
+  r.set_source(in.source());
+  VIGIL_RETURN_IF_ERROR(ValidateText("referral.source_reference", in.source_reference(), 128, false));
+  r.set_source_reference(in.source_reference());
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time received,
+                         RequirePastTime("referral.received_time", in.has_received_time(),
+                                         in.received_time(), call.now));
+  *r.mutable_received_time() = ToProtoTime(received);
+  VIGIL_RETURN_IF_ERROR(ValidateText("referral.subject_display_name", in.subject_display_name(), 200, false));
+  r.set_subject_display_name(in.subject_display_name());
+  if (in.subject_display_name().empty() && in.identifiers().empty()) {
+    return FieldError("referral.identifiers", "give the subject's name or at least one identifier");
+  }
+  std::set<std::pair<int, std::string>> seen;
+  for (int i = 0; i < in.identifiers_size(); ++i) {
+    const v1::SubjectIdentifier& id = in.identifiers(i);
+    const std::string field = absl::StrCat("referral.identifiers[", i, "]");
+    if (!v1::IdentifierType_IsValid(id.type())) return FieldError(field, "unknown identifier type");
+    VIGIL_ASSIGN_OR_RETURN(std::string normalized, NormalizeIdentifier(id.type(), id.value(), field));
+    if (!seen.emplace(id.type(), normalized).second) continue;
+    v1::SubjectIdentifier* kept = r.add_identifiers();
+    kept->set_type(id.type());
+    kept->set_value(std::string(absl::StripAsciiWhitespace(id.value())));
+    kept->set_normalized(std::move(normalized));
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("referral.team", in.team(), 64, false));
+  r.set_team(in.team().empty() ? std::string(kDefaultTeam) : in.team());
+  VIGIL_RETURN_IF_ERROR(ValidateText("referral.summary", in.summary(), 4000, false, true));
+  r.set_summary(in.summary());
+  if (!in.linked_offender_id().empty()) {
+    VIGIL_RETURN_IF_ERROR(ValidateId("referral.linked_offender_id", in.linked_offender_id()));
+    if (link_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "linked_offender_id: no offender register is reachable from this vigild");
+    }
+    VIGIL_RETURN_IF_ERROR(link_->CheckExists(call, in.linked_offender_id()));
+    r.set_linked_offender_id(in.linked_offender_id());
+  }
+  r.set_state(v1::REFERRAL_STATE_RECEIVED);
+  *r.mutable_action_clock_start() = ToProtoTime(received);
+  return r;
+}
+
+absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) {
+  const storage::ReadView view = records_.store().Snapshot();
+  std::set<std::string> matched;
+  for (const v1::SubjectIdentifier& identifier : referral.identifiers()) {
+    const std::string prefix = IdentifierPrefix(call.principal.force, identifier.type(), identifier.normalized());
+    std::vector<std::string> ids;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {},
+                                          [&](absl::string_view key, absl::string_view) {
+                                            ids.emplace_back(key.substr(prefix.size()));
+                                            return true;
+                                          }));
+    for (const std::string& id : ids) {
+      if (id == referral.id() || !matched.insert(absl::StrCat(id, "|", identifier.normalized())).second) continue;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> other, records_.Load(view, call.principal.force, id));
+      if (!other.has_value()) continue;
+      v1::DeconflictionMatch* match = referral.add_deconfliction_matches();
+      match->set_referral_id(id);
+      match->set_type(identifier.type());
+      match->set_normalized(identifier.normalized());
+      match->set_state(other->state());
+      match->set_allocated_officer(other->allocated_officer());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
+                                           const v1::CreateReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, records_.PriorResponse(call, request.request_id()));
+  if (prior.has_value()) {
+    v1::Referral first;
+    if (!first.ParseFromString(*prior)) return absl::DataLossError("stored response is unreadable");
+    return first;
+  }
+  VIGIL_ASSIGN_OR_RETURN(v1::Referral referral, ValidateNew(call, request.referral()));
+  AddHistory(referral, v1::REFERRAL_STATE_UNSPECIFIED, v1::REFERRAL_STATE_RECEIVED, call.now,
+             call.principal.actor,
+             absl::StrCat("received from ", v1::ReferralSource_Name(referral.source())));
+  VIGIL_RETURN_IF_ERROR(Deconflict(call, referral));
+  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored, records_.Create(call, std::move(referral), request.request_id()));
+  AfterWrite(stored);
+  return stored;
+}
+
+absl::StatusOr<v1::Referral> Queue::Transition(
+    const CallContext& call, absl::string_view id, absl::string_view request_id,
+    std::initializer_list<v1::ReferralState> from, absl::string_view verb,
+    absl::FunctionRef<absl::Status(v1::Referral&, RecordEdit&)> edit) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("id", id));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request_id, 128, false));
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::string response,
+      records_.Mutate(call, id, request_id,
+                      [&](v1::Referral& r, storage::Change&, RecordEdit& e) -> absl::Status {
+                        if (std::find(from.begin(), from.end(), r.state()) == from.end()) {
+                          std::vector<std::string> allowed;
+                          for (v1::ReferralState s : from) allowed.push_back(StateName(s));
+                          return absl::FailedPreconditionError(absl::StrCat(
+                              "referral ", r.id(), " is ", StateName(r.state()), ": it can be ",
+                              verb, " only when ", absl::StrJoin(allowed, " or ")));
+                        }
+                        return edit(r, e);
+                      }));
+  v1::Referral stored;
+  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  AfterWrite(stored);
+  return stored;
+}
+
+absl::StatusOr<v1::Referral> Queue::Triage(const CallContext& call,
+                                           const v1::TriageReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(GradeGiven("grade", request.grade()));
+  VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
+  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_RECEIVED}, "triaged",
+                    [&](v1::Referral& r, RecordEdit& edit) {
+                      r.set_grade(request.grade());
+                      r.set_children_access(request.children_access());
+                      *r.mutable_triaged_time() = ToProtoTime(call.now);
+                      r.set_state(v1::REFERRAL_STATE_AWAITING_ALLOCATION);
+                      AddHistory(r, v1::REFERRAL_STATE_RECEIVED, r.state(), call.now, call.principal.actor,
+                                 request.note().empty() ? absl::StrCat("graded ", v1::RiskLevel_Name(request.grade()))
+                                                        : request.note());
+                      edit.retime.set();
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<v1::Referral> Queue::Allocate(const CallContext& call,
+                                             const v1::AllocateReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
+  return Transition(call, request.id(), request.request_id(),
+                    {v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED}, "allocated",
+                    [&](v1::Referral& r, RecordEdit&) {
+                      const v1::ReferralState from = r.state();
+                      r.set_allocated_officer(request.officer());
+                      if (!request.team().empty()) r.set_team(request.team());
+                      r.set_state(v1::REFERRAL_STATE_ALLOCATED);
+                      AddHistory(r, from, r.state(), call.now, call.principal.actor,
+                                 request.note().empty() ? absl::StrCat("allocated to ", request.officer())
+                                                        : request.note());
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(const CallContext& call,
+                                                       const v1::RecordIntelRefreshRequest& request) {
+  if (!v1::RiskLevel_IsValid(request.new_grade())) return FieldError("new_grade", "unknown value");
+  VIGIL_RETURN_IF_ERROR(ValidateText("findings", request.findings(), 8000, false, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
+  return Transition(
+      call, request.id(), request.request_id(),
+      {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED},
+      "refreshed", [&](v1::Referral& r, RecordEdit& edit) -> absl::Status {
+        VIGIL_ASSIGN_OR_RETURN(const absl::Time refreshed,
+                               LifeTime("refreshed_time", request.has_refreshed_time(),
+                                        request.refreshed_time(), r, call.now));
+        const v1::RiskLevel before = r.grade();
+        const v1::RiskLevel after = request.new_grade() == v1::RISK_LEVEL_UNSPECIFIED ? before : request.new_grade();
+        if (after != before && r.state() == v1::REFERRAL_STATE_RECEIVED) {
+          return FieldError("new_grade", "triage the referral before regrading it");
+        }
+        if (after < before && request.regrade_reason().empty()) {
+          return FieldError("regrade_reason", absl::StrCat("required to lower the grade from ",
+                                                           v1::RiskLevel_Name(before), " to ",
+                                                           v1::RiskLevel_Name(after)));
+        }
+        v1::IntelRefresh* refresh = r.add_refreshes();
+        *refresh->mutable_refreshed_time() = ToProtoTime(refreshed);
+        refresh->set_refreshed_by(call.principal.actor);
+        *refresh->mutable_checks() = request.checks();
+        refresh->set_findings(request.findings());
+        refresh->set_children_access_found(request.children_access_found());
+        refresh->set_grade_before(before);
+        refresh->set_grade_after(after);
+        refresh->set_regrade_reason(request.regrade_reason());
+        if (!r.has_last_refresh_time() || TimeOf(r.last_refresh_time()) < refreshed) {
+          *r.mutable_last_refresh_time() = ToProtoTime(refreshed);
+        }
+        edit.retime = Clocks({Clock::kIntelRefresh});
+        if (after != before) {
+          r.set_grade(after);
+          edit.retime |= Clocks({Clock::kAction, Clock::kCscCheck});
+        }
+        if (after > before) {
+          // A higher grade restarts the action clock from the refresh, at the new grade.
+          *r.mutable_action_clock_start() = ToProtoTime(refreshed);
+          r.set_immediate_escalation(true);
+        }
+        if (request.children_access_found()) {
+          r.set_children_access(true);
+          r.set_immediate_escalation(true);
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<v1::Referral> Queue::RecordCscCheck(const CallContext& call,
+                                                   const v1::RecordCscCheckRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("result", request.result(), 4000, true, true));
+  return Transition(call, request.id(), request.request_id(),
+                    {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
+                     v1::REFERRAL_STATE_ALLOCATED, v1::REFERRAL_STATE_ACTIONED},
+                    "CSC-checked", [&](v1::Referral& r, RecordEdit&) -> absl::Status {
+                      VIGIL_ASSIGN_OR_RETURN(const absl::Time checked,
+                                             LifeTime("checked_time", request.has_checked_time(),
+                                                      request.checked_time(), r, call.now));
+                      *r.mutable_csc_check()->mutable_checked_time() = ToProtoTime(checked);
+                      r.mutable_csc_check()->set_checked_by(call.principal.actor);
+                      r.mutable_csc_check()->set_result(request.result());
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<v1::Referral> Queue::Action(const CallContext& call,
+                                           const v1::ActionReferralRequest& request) {
+  if (!v1::ActionOutcome_IsValid(request.outcome()) || request.outcome() == v1::ACTION_OUTCOME_UNSPECIFIED) {
+    return FieldError("outcome", "give the action: WARRANT_EXECUTED, ARREST, VOLUNTARY_INTERVIEW or OTHER");
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
+  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_ALLOCATED}, "actioned",
+                    [&](v1::Referral& r, RecordEdit&) -> absl::Status {
+                      VIGIL_ASSIGN_OR_RETURN(const absl::Time acted,
+                                             LifeTime("action_time", request.has_action_time(),
+                                                      request.action_time(), r, call.now));
+                      *r.mutable_action_time() = ToProtoTime(acted);
+                      r.set_action_outcome(request.outcome());
+                      r.set_state(v1::REFERRAL_STATE_ACTIONED);
+                      r.set_immediate_escalation(false);
+                      AddHistory(r, v1::REFERRAL_STATE_ALLOCATED, r.state(), call.now, call.principal.actor,
+                                 request.note().empty() ? v1::ActionOutcome_Name(request.outcome()) : request.note());
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<v1::Referral> Queue::Close(const CallContext& call,
+                                          const v1::CloseReferralRequest& request) {
+  if (!v1::ReferralOutcome_IsValid(request.outcome()) || request.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED) {
+    return FieldError("outcome", "give the outcome: CLOSED, NO_FURTHER_ACTION or TRANSFERRED");
+  }
+  VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
+  return Transition(call, request.id(), request.request_id(),
+                    {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
+                     v1::REFERRAL_STATE_ALLOCATED, v1::REFERRAL_STATE_ACTIONED},
+                    "closed", [&](v1::Referral& r, RecordEdit&) {
+                      const v1::ReferralState from = r.state();
+                      r.set_state(v1::REFERRAL_STATE_CLOSED);
+                      r.set_outcome(request.outcome());
+                      r.set_close_reason(request.reason());
+                      r.set_immediate_escalation(false);
+                      AddHistory(r, from, r.state(), call.now, call.principal.actor,
+                                 absl::StrCat(v1::ReferralOutcome_Name(request.outcome()), ": ", request.reason()));
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<v1::Referral> Queue::Get(const CallContext& call, const v1::GetReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("id", request.id()));
+  return records_.Read(call, request.id());
+}
+
+absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
+                                                      const v1::ListReferralsRequest& request) {
+  if (!v1::ReferralState_IsValid(request.state())) return FieldError("state", "unknown value");
+  if (!v1::RiskLevel_IsValid(request.grade())) return FieldError("grade", "unknown value");
+  if (!v1::ReferralOrder_IsValid(request.order())) return FieldError("order", "unknown value");
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  if (!request.linked_offender_id().empty()) {
+    VIGIL_RETURN_IF_ERROR(ValidateId("linked_offender_id", request.linked_offender_id()));
+  }
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  const std::string& force = call.principal.force;
+  const bool newest_first = request.order() == v1::REFERRAL_ORDER_NEWEST_FIRST;
+  const std::string query = absl::StrCat("referrals|", force, "|s=", request.state(), "|g=", request.grade(),
+                                         "|t=", request.team(), "|o=", request.order(), "|l=",
+                                         request.linked_offender_id(), "|c=", request.include_closed());
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+
+  std::vector<v1::ReferralState> states;
+  if (request.state() != v1::REFERRAL_STATE_UNSPECIFIED) {
+    states = {request.state()};
+  } else {
+    states = {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
+              v1::REFERRAL_STATE_ALLOCATED, v1::REFERRAL_STATE_ACTIONED};
+    if (request.include_closed() || !request.linked_offender_id().empty()) {
+      states.push_back(v1::REFERRAL_STATE_CLOSED);
+    }
+  }
+  // Candidates as (received, id), in queue order. The cursor is the last one returned.
+  const storage::ReadView view = records_.store().Snapshot();
+  std::vector<std::pair<int64_t, std::string>> candidates;
+  auto collect = [&](const std::string& prefix) -> absl::Status {
+    absl::Status malformed;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+      absl::Time received;
+      std::string id;
+      if (!ParseQueueSuffix(key.substr(prefix.size()), &received, &id)) {
+        malformed = absl::DataLossError("a queue index entry is malformed");
+        return false;
+      }
+      candidates.emplace_back(storage::ToMicros(received), std::move(id));
+      return true;
+    }));
+    return malformed;
+  };
+  if (!request.linked_offender_id().empty()) {
+    const std::string prefix = LinkedPrefix(force, request.linked_offender_id());
+    std::vector<std::string> ids;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+      ids.emplace_back(key.substr(prefix.size()));
+      return true;
+    }));
+    for (const std::string& id : ids) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> r, records_.Load(view, force, id));
+      if (r.has_value()) candidates.emplace_back(storage::ToMicros(TimeOf(r->received_time())), id);
+    }
+  } else {
+    for (v1::ReferralState state : states) {
+      if (!request.team().empty()) {
+        VIGIL_RETURN_IF_ERROR(collect(QueueByTeamPrefix(force, request.team(), state)));
+      } else if (request.grade() != v1::RISK_LEVEL_UNSPECIFIED) {
+        VIGIL_RETURN_IF_ERROR(collect(QueueByGradePrefix(force, state, request.grade())));
+      } else {
+        VIGIL_RETURN_IF_ERROR(collect(QueuePrefix(force, state)));
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  if (newest_first) std::reverse(candidates.begin(), candidates.end());
+
+  std::pair<int64_t, std::string> after;
+  if (!cursor.empty()) {
+    if (cursor.size() < 8) return FieldError("page_token", "is not a token this server issued");
+    after = {static_cast<int64_t>(storage::DecodeFixed64BE(cursor.data())), cursor.substr(8)};
+  }
+  v1::ListReferralsResponse response;
+  std::string last;
+  for (const auto& candidate : candidates) {
+    if (!cursor.empty() && (newest_first ? candidate >= after : candidate <= after)) continue;
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> r, records_.Load(view, force, candidate.second));
+    if (!r.has_value()) continue;
+    const bool match = (request.state() == v1::REFERRAL_STATE_UNSPECIFIED
+                            ? std::find(states.begin(), states.end(), r->state()) != states.end()
+                            : r->state() == request.state()) &&
+                       (request.grade() == v1::RISK_LEVEL_UNSPECIFIED || r->grade() == request.grade()) &&
+                       (request.team().empty() || r->team() == request.team());
+    if (!match) continue;
+    if (response.referrals_size() == page_size) {
+      response.set_next_page_token(EncodePageToken(query, last));
+      break;
+    }
+    last.clear();
+    storage::PutFixed64BE(&last, static_cast<uint64_t>(candidate.first));
+    last.append(candidate.second);
+    *response.add_referrals() = *std::move(r);
+  }
+  std::vector<std::string> subjects;
+  for (const v1::Referral& r : response.referrals()) subjects.push_back(r.id());
+  VIGIL_RETURN_IF_ERROR(records_.AuditRead(call, std::move(subjects)));
+  return response;
+}
+
+absl::StatusOr<v1::CountReferralsResponse> Queue::Count(const CallContext& call,
+                                                        const v1::CountReferralsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  const std::string& force = call.principal.force;
+  const storage::ReadView view = records_.store().Snapshot();
+  const std::string prefix = request.team().empty() ? CountPrefix(force) : CountPrefix(force, request.team());
+  std::map<std::pair<int, int>, int64_t> counts;
+  VIGIL_RETURN_IF_ERROR(view.ScanCounters(prefix, [&](absl::string_view name, int64_t value) {
+    // name: prefix [lp(team)] state:u8 grade:u8 -- the last two bytes, whatever the team.
+    if (name.size() >= 2) {
+      counts[{static_cast<uint8_t>(name[name.size() - 2]), static_cast<uint8_t>(name.back())}] += value;
+    }
+    return true;
+  }));
+  v1::CountReferralsResponse response;
+  for (const auto& [cell, count] : counts) {
+    if (count == 0) continue;
+    v1::ReferralCount* row = response.add_counts();
+    row->set_state(static_cast<v1::ReferralState>(cell.first));
+    row->set_grade(static_cast<v1::RiskLevel>(cell.second));
+    row->set_count(count);
+    if (row->state() != v1::REFERRAL_STATE_CLOSED) response.set_open_total(response.open_total() + count);
+    // The oldest receipt: the first queue entry of that state and grade (of the team, if asked).
+    const std::string queue = request.team().empty()
+                                  ? QueueByGradePrefix(force, row->state(), row->grade())
+                                  : QueueByTeamPrefix(force, request.team(), row->state());
+    absl::Status malformed;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, queue, {}, [&](absl::string_view key, absl::string_view) {
+      absl::Time received;
+      std::string id;
+      if (!ParseQueueSuffix(key.substr(queue.size()), &received, &id)) {
+        malformed = absl::DataLossError("a queue index entry is malformed");
+        return false;
+      }
+      if (!request.team().empty()) {
+        absl::StatusOr<std::optional<v1::Referral>> r = records_.Load(view, force, id);
+        if (!r.ok() || !r->has_value() || (*r)->grade() != row->grade()) return true;
+      }
+      *row->mutable_oldest_received_time() = ToProtoTime(received);
+      return false;
+    }));
+    VIGIL_RETURN_IF_ERROR(malformed);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& call,
+                                                          const v1::ImportReferralsRequest& request) {
+  if (request.rows_size() > kMaxImportRows) {
+    return FieldError("rows", absl::StrCat("at most ", kMaxImportRows, " per request (got ",
+                                           request.rows_size(), ")"));
+  }
+  v1::ImportReferralsResponse response;
+  const std::string& force = call.principal.force;
+  bool linked = false;
+  for (const v1::ReferralImportRow& row : request.rows()) {
+    auto fail = [&](const absl::Status& status) { *response.add_errors() = RowError(row.line(), status); };
+    const v1::Referral& in = row.referral();
+    if (in.source_reference().empty()) {
+      fail(FieldError("source_reference", "required: it identifies the row when the import is repeated"));
+      continue;
+    }
+    absl::StatusOr<std::optional<std::string>> holder =
+        records_.store().Snapshot().Get(Family::kIndex, SourceKey(force, in.source_reference()));
+    if (!holder.ok()) return holder.status();
+    if (holder->has_value()) {
+      response.set_already_present(response.already_present() + 1);
+      continue;
+    }
+    absl::StatusOr<v1::Referral> referral = ValidateNew(call, in);
+    if (!referral.ok()) {
+      fail(referral.status());
+      continue;
+    }
+    const v1::ReferralState state = in.state() == v1::REFERRAL_STATE_UNSPECIFIED ? v1::REFERRAL_STATE_RECEIVED : in.state();
+    if (!v1::ReferralState_IsValid(state)) {
+      fail(FieldError("state", "unknown value"));
+      continue;
+    }
+    if (state != v1::REFERRAL_STATE_RECEIVED) {
+      if (absl::Status s = GradeGiven("grade", in.grade()); !s.ok()) {
+        fail(FieldError("grade", absl::StrCat("required for a referral ", StateName(state))));
+        continue;
+      }
+      referral->set_grade(in.grade());
+      *referral->mutable_triaged_time() = in.has_triaged_time() ? in.triaged_time() : referral->received_time();
+    }
+    if (state == v1::REFERRAL_STATE_ALLOCATED || state == v1::REFERRAL_STATE_ACTIONED) {
+      if (in.allocated_officer().empty()) {
+        fail(FieldError("allocated_officer", absl::StrCat("required for a referral ", StateName(state))));
+        continue;
+      }
+      referral->set_allocated_officer(in.allocated_officer());
+    }
+    if (state == v1::REFERRAL_STATE_ACTIONED) {
+      *referral->mutable_action_time() = in.has_action_time() ? in.action_time() : referral->received_time();
+      referral->set_action_outcome(in.action_outcome() == v1::ACTION_OUTCOME_UNSPECIFIED ? v1::ACTION_OUTCOME_OTHER
+                                                                                        : in.action_outcome());
+    }
+    if (state == v1::REFERRAL_STATE_CLOSED) {
+      referral->set_outcome(in.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED ? v1::REFERRAL_OUTCOME_CLOSED : in.outcome());
+      referral->set_close_reason(in.close_reason().empty() ? "closed before import" : in.close_reason());
+    }
+    if (in.has_last_refresh_time()) *referral->mutable_last_refresh_time() = in.last_refresh_time();
+    referral->set_state(state);
+    AddHistory(*referral, v1::REFERRAL_STATE_UNSPECIFIED, state, call.now, call.principal.actor,
+               absl::StrCat("imported from a queue export, line ", row.line()));
+    if (absl::Status s = Deconflict(call, *referral); !s.ok()) return s;
+    if (request.dry_run()) {
+      response.set_imported(response.imported() + 1);
+      continue;
+    }
+    absl::StatusOr<v1::Referral> created = records_.Create(call, *std::move(referral), {});
+    if (absl::IsAlreadyExists(created.status()) &&
+        absl::StrContains(created.status().message(), "source_reference")) {
+      response.set_already_present(response.already_present() + 1);
+    } else if (absl::IsInvalidArgument(created.status()) || absl::IsAlreadyExists(created.status())) {
+      fail(created.status());
+    } else if (!created.ok()) {
+      return created.status();
+    } else {
+      response.set_imported(response.imported() + 1);
+      linked = linked || !created->linked_offender_id().empty();
+    }
+  }
+  if (linked && outbox_ != nullptr) outbox_->Notify();
+  return response;
+}
+
+}  // namespace vigil::ocait

@@ -1,0 +1,83 @@
+// The OCAIT referral queue of a force: the lifecycle RECEIVED -> AWAITING_ALLOCATION ->
+// ALLOCATED -> ACTIONED -> CLOSED, each transition one commit (checked against the current
+// state, recorded with who, when and why, with its clocks, counters by state and grade, feed
+// event and audit); intelligence refreshes that can regrade and restart the action clock;
+// deconfliction by normalised identifiers; links to registered offenders through the
+// register's API. Thread-safe.
+#ifndef VIGIL_SERVICES_OCAIT_QUEUE_H_
+#define VIGIL_SERVICES_OCAIT_QUEUE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "services/common/record_store.h"
+#include "services/common/rpc.h"
+#include "services/ocait/link_outbox.h"
+#include "services/ocait/offender_link.h"
+#include "services/policy/policy_registry.h"
+#include "vigil/v1/ocait.pb.h"
+
+namespace vigil::ocait {
+
+inline constexpr absl::string_view kFeedContext = "ocait";
+
+class Queue {
+ public:
+  // `link` and `outbox` may be null when no offender register is reachable: referrals with a
+  // linked offender are then refused (FailedPrecondition). None owned.
+  Queue(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone,
+        OffenderLink* link, LinkOutbox* outbox);
+
+  // RECEIVED. InvalidArgument naming the field: no subject, a bad identifier, a receipt in the
+  // future, an unknown linked offender. The response lists open referrals sharing identifiers.
+  absl::StatusOr<v1::Referral> Create(const CallContext& call, const v1::CreateReferralRequest& request);
+  // RECEIVED -> AWAITING_ALLOCATION with a grade.
+  absl::StatusOr<v1::Referral> Triage(const CallContext& call, const v1::TriageReferralRequest& request);
+  // AWAITING_ALLOCATION (or ALLOCATED, to reallocate) -> ALLOCATED.
+  absl::StatusOr<v1::Referral> Allocate(const CallContext& call, const v1::AllocateReferralRequest& request);
+  // While not actioned. An upward regrade, or new access to children, restarts the action clock
+  // from the refresh at the new grade and marks the referral for immediate escalation; a
+  // downward regrade needs a reason.
+  absl::StatusOr<v1::Referral> RecordIntelRefresh(const CallContext& call,
+                                                  const v1::RecordIntelRefreshRequest& request);
+  absl::StatusOr<v1::Referral> RecordCscCheck(const CallContext& call,
+                                              const v1::RecordCscCheckRequest& request);
+  // ALLOCATED -> ACTIONED.
+  absl::StatusOr<v1::Referral> Action(const CallContext& call, const v1::ActionReferralRequest& request);
+  // Any open state -> CLOSED with an outcome and a reason.
+  absl::StatusOr<v1::Referral> Close(const CallContext& call, const v1::CloseReferralRequest& request);
+
+  absl::StatusOr<v1::Referral> Get(const CallContext& call, const v1::GetReferralRequest& request);
+  absl::StatusOr<v1::ListReferralsResponse> List(const CallContext& call,
+                                                 const v1::ListReferralsRequest& request);
+  absl::StatusOr<v1::CountReferralsResponse> Count(const CallContext& call,
+                                                   const v1::CountReferralsRequest& request);
+  // Each row one commit; rows whose source reference is already in the queue are skipped.
+  absl::StatusOr<v1::ImportReferralsResponse> Import(const CallContext& call,
+                                                     const v1::ImportReferralsRequest& request);
+
+  RecordStore<v1::Referral>& records() { return records_; }
+
+ private:
+  RecordTraits<v1::Referral> Traits();
+  // Validates a new referral's fields, normalises identifiers, checks the linked offender.
+  absl::StatusOr<v1::Referral> ValidateNew(const CallContext& call, const v1::Referral& in);
+  // Fills the deconfliction matches of `referral` from the open referrals of the force.
+  absl::Status Deconflict(const CallContext& call, v1::Referral& referral);
+  // Applies a transition: checks `from`, edits, records history; returns the stored referral.
+  absl::StatusOr<v1::Referral> Transition(
+      const CallContext& call, absl::string_view id, absl::string_view request_id,
+      std::initializer_list<v1::ReferralState> from, absl::string_view verb,
+      absl::FunctionRef<absl::Status(v1::Referral&, RecordEdit&)> edit);
+  void AfterWrite(const v1::Referral& referral);
+
+  const policy::PolicyRegistry& policies_;
+  const absl::TimeZone zone_;
+  OffenderLink* link_;
+  LinkOutbox* outbox_;
+  RecordStore<v1::Referral> records_;
+};
+
+}  // namespace vigil::ocait
+
+#endif  // VIGIL_SERVICES_OCAIT_QUEUE_H_

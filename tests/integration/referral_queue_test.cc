@@ -1,0 +1,299 @@
+// The OCAIT referral queue over a real store: lifecycle, clocks, regrades, deconfliction,
+// counts, imports. (Links to the offender register are tested end to end against vigild.)
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/obligations.h"
+#include "services/common/proto_time.h"
+#include "services/ocait/queue.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil::ocait {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+absl::Time Day(int y, int m, int d, int h = 12) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
+}
+
+class ReferralQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(Day(2026, 11, 23));
+    zone_ = *policy::ForceTimeZone();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    queue_ = std::make_unique<Queue>(*store_, *policies_, zone_, nullptr, nullptr);
+  }
+
+  CallContext Call() const {
+    CallContext call;
+    call.principal = Principal{"DC 9", Role::kOfficer, "wessex"};
+    call.purpose = "ocait";
+    call.method = "test";
+    call.now = clock_.Now();
+    return call;
+  }
+
+  absl::StatusOr<v1::Referral> Create(absl::Time received, std::vector<std::pair<v1::IdentifierType, std::string>> ids = {},
+                                      const std::string& id = "") {
+    v1::CreateReferralRequest request;
+    v1::Referral* r = request.mutable_referral();
+    r->set_id(id);
+    r->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+    *r->mutable_received_time() = ToProtoTime(received);
+    r->set_subject_display_name("Subject");
+    for (const auto& [type, value] : ids) {
+      v1::SubjectIdentifier* i = r->add_identifiers();
+      i->set_type(type);
+      i->set_value(value);
+    }
+    return queue_->Create(Call(), request);
+  }
+
+  absl::StatusOr<v1::Referral> Triage(const std::string& id, v1::RiskLevel grade) {
+    v1::TriageReferralRequest request;
+    request.set_id(id);
+    request.set_grade(grade);
+    return queue_->Triage(Call(), request);
+  }
+
+  static const v1::Obligation* Find(const v1::Referral& r, absl::string_view suffix) {
+    for (const v1::Obligation& o : r.obligations()) {
+      if (o.id() == absl::StrCat(r.id(), "/", suffix)) return &o;
+    }
+    return nullptr;
+  }
+
+  int64_t Counter(v1::ObligationKind kind, v1::RiskLevel risk, const std::string& officer = "(unallocated)") {
+    return *store_->Snapshot().Counter(ObligationLedger::OpenCounter("wessex", "ocait", officer, kind, risk));
+  }
+
+  ManualClock clock_;
+  absl::TimeZone zone_;
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<policy::PolicyRegistry> policies_;
+  std::unique_ptr<Queue> queue_;
+};
+
+TEST_F(ReferralQueueTest, UngradedReferralIsDueForTriageNextDay) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 20)));
+  EXPECT_EQ(r.state(), v1::REFERRAL_STATE_RECEIVED);
+  ASSERT_EQ(r.obligations_size(), 1);
+  EXPECT_EQ(r.obligations(0).reason(), "not graded: triage within 1 day of receipt on 2026-11-20 (policy v1)");
+  EXPECT_EQ(*FromProtoTime(r.obligations(0).due_time(), ""), policy::EndOfLocalDay(absl::CivilDay(2026, 11, 21), zone_));
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 1);
+}
+
+TEST_F(ReferralQueueTest, HighGradeReceived30DaysAgoIsOverdueForActionAndRefresh) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(clock_.Now() - absl::Hours(24 * 30)));
+  clock_.Advance(absl::Minutes(1));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  EXPECT_EQ(r.state(), v1::REFERRAL_STATE_AWAITING_ALLOCATION);
+  const v1::Obligation* action = Find(r, "action");
+  ASSERT_NE(action, nullptr);
+  EXPECT_LT(*FromProtoTime(action->due_time(), ""), clock_.Now());
+  EXPECT_EQ(action->reason(), "high grade: action within 7 days of receipt on 2026-10-24 (policy v1)");
+  const v1::Obligation* refresh = Find(r, "intel-refresh");
+  ASSERT_NE(refresh, nullptr);
+  EXPECT_EQ(refresh->reason(), "high grade: refresh intelligence within 7 days of the triage on 2026-11-23 (policy v1)");
+  const v1::Obligation* csc = Find(r, "csc-check");
+  ASSERT_NE(csc, nullptr);
+  EXPECT_THAT(csc->reason(), HasSubstr("check with children's social care within 1 day of triage"));
+  EXPECT_EQ(Find(r, "triage"), nullptr);
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 0);
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
+}
+
+TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActionClock) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 10, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_MEDIUM));
+  v1::RecordIntelRefreshRequest refresh;
+  refresh.set_id(r.id());
+  *refresh.mutable_refreshed_time() = ToProtoTime(Day(2026, 11, 22));
+  refresh.mutable_checks()->set_csc(true);
+  refresh.mutable_checks()->set_household_children(true);
+  refresh.set_children_access_found(true);
+  refresh.set_new_grade(v1::RISK_LEVEL_VERY_HIGH);
+  refresh.set_findings("partner's two children now live at the address");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(r.grade(), v1::RISK_LEVEL_VERY_HIGH);
+  EXPECT_TRUE(r.children_access());
+  EXPECT_TRUE(r.immediate_escalation());
+  const v1::Obligation* action = Find(r, "action");
+  ASSERT_NE(action, nullptr);
+  EXPECT_EQ(action->reason(), "very high grade: action within 1 days of the regrade on 2026-11-22 (policy v1)");
+  EXPECT_EQ(*FromProtoTime(action->due_time(), ""), policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
+  EXPECT_THAT(Find(r, "intel-refresh")->reason(), HasSubstr("within 3 days of the last refresh on 2026-11-22"));
+  ASSERT_EQ(r.refreshes_size(), 1);
+  EXPECT_EQ(r.refreshes(0).grade_before(), v1::RISK_LEVEL_MEDIUM);
+
+  // Lowering the grade needs a reason.
+  refresh.set_new_grade(v1::RISK_LEVEL_LOW);
+  refresh.set_children_access_found(false);
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), refresh),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("regrade_reason")));
+}
+
+TEST_F(ReferralQueueTest, AllocatedAndActionedReferralClosesAllItsClocks) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  v1::AllocateReferralRequest allocate;
+  allocate.set_id(r.id());
+  allocate.set_officer("DC 9");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->Allocate(Call(), allocate));
+  for (const v1::Obligation& o : r.obligations()) EXPECT_EQ(o.owner_officer(), "DC 9");
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH, "DC 9"), 1);
+  v1::RecordCscCheckRequest csc;
+  csc.set_id(r.id());
+  *csc.mutable_checked_time() = ToProtoTime(Day(2026, 11, 2));
+  csc.set_result("no children known");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordCscCheck(Call(), csc));
+  EXPECT_EQ(Find(r, "csc-check"), nullptr);
+  v1::ActionReferralRequest action;
+  action.set_id(r.id());
+  *action.mutable_action_time() = ToProtoTime(Day(2026, 11, 22));
+  action.set_outcome(v1::ACTION_OUTCOME_WARRANT_EXECUTED);
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->Action(Call(), action));
+  EXPECT_THAT(r.obligations(), IsEmpty());
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH, "DC 9"), 0);
+  v1::CloseReferralRequest close;
+  close.set_id(r.id());
+  close.set_outcome(v1::REFERRAL_OUTCOME_CLOSED);
+  close.set_reason("charged");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->Close(Call(), close));
+  ASSERT_EQ(r.history_size(), 5);
+  EXPECT_EQ(r.history(4).to(), v1::REFERRAL_STATE_CLOSED);
+  EXPECT_EQ(r.history(4).by(), "DC 9");
+}
+
+TEST_F(ReferralQueueTest, TransitionsFromTheWrongStateNameTheState) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  v1::AllocateReferralRequest allocate;
+  allocate.set_id(r.id());
+  allocate.set_officer("DC 9");
+  EXPECT_THAT(queue_->Allocate(Call(), allocate),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is REFERRAL_STATE_RECEIVED: it can be allocated only when REFERRAL_STATE_AWAITING_ALLOCATION")));
+  v1::CloseReferralRequest close;
+  close.set_id(r.id());
+  close.set_outcome(v1::REFERRAL_OUTCOME_NO_FURTHER_ACTION);
+  close.set_reason("not UK");
+  ASSERT_THAT(queue_->Close(Call(), close).status(), IsOk());
+  EXPECT_THAT(queue_->Close(Call(), close), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
+  EXPECT_THAT(Triage(r.id(), v1::RISK_LEVEL_LOW), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ReferralQueueTest, BadInputNamesTheField) {
+  EXPECT_THAT(Create(clock_.Now() + absl::Hours(48)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("referral.received_time")));
+  EXPECT_THAT(Create(Day(2026, 1, 1), {{v1::IDENTIFIER_TYPE_EMAIL, "not-an-email"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("referral.identifiers[0]")));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  v1::RecordIntelRefreshRequest early;
+  early.set_id(r.id());
+  *early.mutable_refreshed_time() = ToProtoTime(Day(2026, 10, 1));
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), early),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the referral was received")));
+  v1::CreateReferralRequest linked;
+  linked.mutable_referral()->set_source(v1::REFERRAL_SOURCE_INTERNAL);
+  *linked.mutable_referral()->mutable_received_time() = ToProtoTime(Day(2026, 1, 1));
+  linked.mutable_referral()->set_subject_display_name("x");
+  linked.mutable_referral()->set_linked_offender_id("R1");
+  EXPECT_THAT(queue_->Create(Call(), linked), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("linked_offender_id")));
+}
+
+TEST_F(ReferralQueueTest, SecondReferralAboutTheSameAccountIsFlagged) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral first, Create(Day(2026, 11, 1), {{v1::IDENTIFIER_TYPE_ACCOUNT, "Snapchat:@Kid_99"}}));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral second, Create(Day(2026, 11, 5), {{v1::IDENTIFIER_TYPE_ACCOUNT, "snapchat: kid_99"},
+                                                                           {v1::IDENTIFIER_TYPE_PHONE, "07700 900123"}}));
+  ASSERT_EQ(second.deconfliction_matches_size(), 1);
+  EXPECT_EQ(second.deconfliction_matches(0).referral_id(), first.id());
+  EXPECT_EQ(second.deconfliction_matches(0).normalized(), "snapchat:kid_99");
+  // A closed referral no longer counts.
+  v1::CloseReferralRequest close;
+  close.set_id(first.id());
+  close.set_outcome(v1::REFERRAL_OUTCOME_NO_FURTHER_ACTION);
+  close.set_reason("duplicate");
+  ASSERT_THAT(queue_->Close(Call(), close).status(), IsOk());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral third, Create(Day(2026, 11, 6), {{v1::IDENTIFIER_TYPE_ACCOUNT, "@kid_99"}}));
+  EXPECT_THAT(third.deconfliction_matches(), IsEmpty());  // no platform: a different identifier
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral fourth, Create(Day(2026, 11, 7), {{v1::IDENTIFIER_TYPE_PHONE, "+44 7700 900123"}}));
+  ASSERT_EQ(fourth.deconfliction_matches_size(), 1);
+  EXPECT_EQ(fourth.deconfliction_matches(0).referral_id(), second.id());
+}
+
+TEST_F(ReferralQueueTest, ListIsOldestFirstAndCountsAreByStateAndGrade) {
+  for (int i = 0; i < 5; ++i) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2020 + i, 3, 1), {}, absl::StrCat("Q", 4 - i)));
+    if (i % 2 == 0) {
+      ASSERT_THAT(Triage(r.id(), i == 0 ? v1::RISK_LEVEL_HIGH : v1::RISK_LEVEL_LOW).status(), IsOk());
+    }
+  }
+  v1::ListReferralsRequest list;
+  list.mutable_page()->set_page_size(2);
+  std::vector<std::string> order;
+  for (;;) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListReferralsResponse page, queue_->List(Call(), list));
+    for (const auto& r : page.referrals()) order.push_back(r.id());
+    if (page.next_page_token().empty()) break;
+    list.mutable_page()->set_page_token(page.next_page_token());
+  }
+  EXPECT_THAT(order, ::testing::ElementsAre("Q4", "Q3", "Q2", "Q1", "Q0"));
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CountReferralsResponse counts, queue_->Count(Call(), v1::CountReferralsRequest()));
+  EXPECT_EQ(counts.open_total(), 5);
+  std::map<std::pair<int, int>, int64_t> by_cell;
+  for (const auto& c : counts.counts()) by_cell[{c.state(), c.grade()}] = c.count();
+  EXPECT_EQ((by_cell[{v1::REFERRAL_STATE_RECEIVED, v1::RISK_LEVEL_UNSPECIFIED}]), 2);
+  EXPECT_EQ((by_cell[{v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::RISK_LEVEL_LOW}]), 2);
+  EXPECT_EQ((by_cell[{v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::RISK_LEVEL_HIGH}]), 1);
+  for (const auto& c : counts.counts()) {
+    if (c.state() == v1::REFERRAL_STATE_AWAITING_ALLOCATION && c.grade() == v1::RISK_LEVEL_LOW) {
+      EXPECT_EQ(*FromProtoTime(c.oldest_received_time(), ""), Day(2022, 3, 1));
+    }
+  }
+}
+
+TEST_F(ReferralQueueTest, ImportIsRepeatableAndReportsBadRows) {
+  v1::ImportReferralsRequest request;
+  for (int i = 0; i < 20; ++i) {
+    v1::ReferralImportRow* row = request.add_rows();
+    row->set_line(i + 2);
+    v1::Referral* r = row->mutable_referral();
+    r->set_source_reference(absl::StrCat("NCA-", i));
+    r->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+    *r->mutable_received_time() = ToProtoTime(Day(2019, 8, 1) + absl::Hours(24 * 30 * i));
+    r->set_subject_display_name("S");
+    r->set_state(i % 4 == 0 ? v1::REFERRAL_STATE_RECEIVED : v1::REFERRAL_STATE_AWAITING_ALLOCATION);
+    if (i % 4 != 0) r->set_grade(i % 3 == 0 ? v1::RISK_LEVEL_HIGH : v1::RISK_LEVEL_MEDIUM);
+  }
+  request.mutable_rows(7)->mutable_referral()->set_grade(v1::RISK_LEVEL_UNSPECIFIED);  // awaiting needs a grade
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportReferralsResponse result, queue_->Import(Call(), request));
+  EXPECT_EQ(result.imported(), 19);
+  ASSERT_EQ(result.errors_size(), 1);
+  EXPECT_EQ(result.errors(0).line(), 9);
+  EXPECT_EQ(result.errors(0).field(), "grade");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportReferralsResponse again, queue_->Import(Call(), request));
+  EXPECT_EQ(again.imported(), 0);
+  EXPECT_EQ(again.already_present(), 19);
+  v1::ListReferralsRequest list;
+  list.set_state(v1::REFERRAL_STATE_RECEIVED);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListReferralsResponse received, queue_->List(Call(), list));
+  ASSERT_EQ(received.referrals_size(), 5);
+  EXPECT_EQ(received.referrals(0).source_reference(), "NCA-0");  // August 2019, the oldest
+}
+
+}  // namespace
+}  // namespace vigil::ocait
