@@ -545,6 +545,11 @@ ReadView Store::Snapshot() const {
   return ReadView(db_, families_, std::move(snapshot));
 }
 
+void Store::AddCommitListener(CommitListener listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
 uint64_t Store::EventHead(absl::string_view context) const {
   std::lock_guard lock(heads_mu_);
   auto it = event_heads_.find(context);
@@ -785,6 +790,22 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
   }
   audit_head_hash_ = std::move(state.audit_hash);
   for (auto& [name, value] : state.counters) counter_cache_[name] = value;
+  {
+    std::lock_guard lock(listeners_mu_);
+    if (!listeners_.empty()) {
+      std::vector<CommittedEvent> events;
+      for (const Writer* writer : applied) {
+        if (writer->change->event().has_value()) {
+          events.push_back(CommittedEvent{writer->change->event()->context,
+                                          writer->result.event_sequence,
+                                          writer->change->event()->payload});
+        }
+      }
+      if (!events.empty()) {
+        for (const CommitListener& listener : listeners_) listener(events);
+      }
+    }
+  }
   commits_.fetch_add(applied.size(), std::memory_order_relaxed);
   groups_.fetch_add(1, std::memory_order_relaxed);
   uint64_t largest = largest_group_.load(std::memory_order_relaxed);

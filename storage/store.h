@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,19 @@ struct FeedEvent {
   uint64_t sequence = 0;
   std::string payload;
 };
+
+// An event as committed, for commit listeners.
+struct CommittedEvent {
+  absl::string_view context;
+  uint64_t sequence = 0;
+  absl::string_view payload;
+};
+
+// Called after every successful group write with the group's events in commit order (and so
+// in sequence order within each context). Runs on the committing thread while later commits
+// wait: it must be quick and must not commit or block. The views are valid only during the
+// call.
+using CommitListener = std::function<void(const std::vector<CommittedEvent>& events)>;
 
 // Counts since open, to observe group commit.
 struct StoreStats {
@@ -177,6 +191,10 @@ class Store {
   StoreStats stats() const;
   const std::string& path() const { return path_; }
 
+  // Registers a listener for every later commit (see CommitListener). Listeners are kept for
+  // the store's life; register them before serving. Thread-safe.
+  void AddCommitListener(CommitListener listener);
+
   // Waits for commits in progress, flushes memtables so the next open replays no WAL, and
   // closes RocksDB. Later commits fail with Unavailable. Idempotent.
   absl::Status Close();
@@ -217,6 +235,9 @@ class Store {
   uint64_t audit_head_sequence_ = 0;                         // GUARDED_BY(heads_mu_)
   std::string audit_head_hash_;                              // leader only
   absl::flat_hash_map<std::string, int64_t> counter_cache_;  // leader only
+
+  std::mutex listeners_mu_;
+  std::vector<CommitListener> listeners_;  // GUARDED_BY(listeners_mu_)
 
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> groups_{0};
