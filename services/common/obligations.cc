@@ -28,11 +28,13 @@ std::string Lp(absl::string_view value) {
 }
 
 void AddEvent(v1::ObligationEventBatch& events, v1::ObligationEventType type,
-              const v1::Obligation& obligation, absl::Time event_time) {
+              const v1::Obligation& obligation, absl::Time event_time,
+              const v1::Obligation* previous = nullptr) {
   v1::ObligationEvent* event = events.add_events();
   event->set_type(type);
   *event->mutable_obligation() = obligation;
   *event->mutable_event_time() = ToProtoTime(event_time);
+  if (previous != nullptr) *event->mutable_previous() = *previous;
 }
 
 }  // namespace
@@ -164,7 +166,7 @@ int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
     // Deletes precede puts within a change, so an entry whose key did not move survives.
     Close(old, change);
     Open(o, change);
-    AddEvent(events, v1::OBLIGATION_EVENT_TYPE_RETIMED, o, event_time);
+    AddEvent(events, v1::OBLIGATION_EVENT_TYPE_RETIMED, o, event_time, &old);
     ++transitions;
   }
   for (const v1::Obligation& o : before) {

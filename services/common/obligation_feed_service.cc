@@ -1,0 +1,265 @@
+#include "services/common/obligation_feed_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "storage/key_codec.h"
+
+namespace vigil {
+namespace {
+
+constexpr RoleSet kReaders{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kSystem};
+constexpr RpcSpec kSummarizeOverdue{"vigil.v1.ObligationFeed/SummarizeOverdue", kReaders, true};
+constexpr RpcSpec kListOverdue{"vigil.v1.ObligationFeed/ListOverdue", kReaders, true};
+constexpr RpcSpec kGetWorkload{"vigil.v1.ObligationFeed/GetWorkload", kReaders, true};
+constexpr RpcSpec kListForces{"vigil.v1.ObligationFeed/ListForces", {Role::kSystem}, false};
+constexpr RpcSpec kSpecs[] = {kSummarizeOverdue, kListOverdue, kGetWorkload, kListForces};
+
+std::string Lp(absl::string_view value) {
+  std::string out;
+  storage::PutLengthPrefixed(&out, value);
+  return out;
+}
+
+}  // namespace
+
+std::span<const RpcSpec> ObligationFeedImpl::Specs() { return kSpecs; }
+
+absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::string_view team,
+                                            absl::string_view officer,
+                                            const google::protobuf::RepeatedField<int>& kinds) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", team, 64, false));
+  VIGIL_RETURN_IF_ERROR(ValidateText("officer", officer, 128, false));
+  OverdueIndex::Scope scope;
+  scope.force = call.principal.force;
+  scope.team = std::string(team);
+  scope.officer = std::string(officer);
+  if (call.principal.role == Role::kOfficer && scope.officer != call.principal.actor) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "an officer may see only their own obligations: set officer to '", call.principal.actor, "'"));
+  }
+  for (int kind : kinds) {
+    if (!v1::ObligationKind_IsValid(kind) || kind == v1::OBLIGATION_KIND_UNSPECIFIED) {
+      return FieldError("kinds", absl::StrCat("unknown obligation kind ", kind));
+    }
+    scope.kinds.push_back(static_cast<v1::ObligationKind>(kind));
+  }
+  return scope;
+}
+
+absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
+                                const google::protobuf::Timestamp& as_of) {
+  if (!present) return call.now;
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time t, FromProtoTime(as_of, "as_of"));
+  if (t < absl::FromCivil(absl::CivilSecond(1900, 1, 1), absl::UTCTimeZone())) {
+    return FieldError("as_of", "is before 1900, earlier than any record");
+  }
+  return t;
+}
+
+absl::StatusOr<const OverdueIndex*> ObligationFeedImpl::Index(absl::string_view context) const {
+  auto it = contexts_.find(std::string(context));
+  if (it == contexts_.end()) {
+    std::vector<std::string> hosted;
+    for (const auto& [name, index] : contexts_) hosted.push_back(name);
+    return FieldError("context", absl::StrCat("'", context, "' is not hosted here (hosted: ",
+                                              absl::StrJoin(hosted, ", "), ")"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::optional<v1::Obligation>> ObligationFeedImpl::Read(
+    const storage::ReadView& view, const OverdueIndex& index, absl::string_view force,
+    const OverdueIndex::Entry& entry) const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                         view.Get(storage::Family::kDeadlines, index.DeadlineKey(force, entry)));
+  if (!raw.has_value()) return std::optional<v1::Obligation>();  // closed since
+  v1::Obligation obligation;
+  if (!obligation.ParseFromString(*raw)) return absl::DataLossError("an obligation is unreadable");
+  return std::optional<v1::Obligation>(std::move(obligation));
+}
+
+absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
+    const CallContext& call, const v1::SummarizeOverdueRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
+  VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
+                         ScopeOf(call, request.team(), request.officer(), request.kinds()));
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  const OverdueIndex::Summary summary = index->Summarize(scope, as_of);
+  v1::OverdueSummary response;
+  *response.mutable_as_of() = ToProtoTime(as_of);
+  response.set_total_open(summary.total_open);
+  if (summary.earliest_due_micros) {
+    *response.mutable_earliest_due() = ToProtoTime(storage::FromMicros(*summary.earliest_due_micros));
+  }
+  response.set_total_overdue(summary.total_overdue);
+  for (int k = 1; k < 8; ++k) {
+    for (int r = 0; r < 5; ++r) {
+      for (int b = 1; b < 7; ++b) {
+        if (summary.counts[k][r][b] == 0) continue;
+        v1::BacklogRow* row = response.add_rows();
+        row->set_kind(static_cast<v1::ObligationKind>(k));
+        row->set_risk_level(static_cast<v1::RiskLevel>(r));
+        row->set_age_band(static_cast<v1::AgeBand>(b));
+        row->set_count(summary.counts[k][r][b]);
+      }
+      if (summary.due_within_28[k][r] > 0) {
+        v1::DueSoonRow* soon = response.add_due_soon();
+        soon->set_kind(static_cast<v1::ObligationKind>(k));
+        soon->set_risk_level(static_cast<v1::RiskLevel>(r));
+        soon->set_within_7_days(summary.due_within_7[k][r]);
+        soon->set_within_28_days(summary.due_within_28[k][r]);
+      }
+    }
+  }
+  if (summary.oldest.has_value()) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> oldest,
+                           Read(store_.Snapshot(), *index, scope.force, *summary.oldest));
+    if (oldest.has_value()) {
+      // The oldest item names a person: the summary is then a consultation of them.
+      storage::Change audit;
+      audit.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {oldest->subject_id()}));
+      VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+      *response.mutable_oldest() = *std::move(oldest);
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallContext& call,
+                                                                 const v1::ListOverdueRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
+  VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
+                         ScopeOf(call, request.team(), request.officer(), request.kinds()));
+  VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  std::string kinds;
+  for (auto k : scope.kinds) absl::StrAppend(&kinds, k, ",");
+  // An as_of left to the server is fixed by the first page and carried in the token.
+  const std::string query = absl::StrCat(
+      "overdue|", request.context(), "|", scope.force, "|", Lp(scope.team), Lp(scope.officer), "|",
+      kinds, "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|",
+      request.order());
+  VIGIL_ASSIGN_OR_RETURN(const std::string token, DecodePageToken(request.page().page_token(), query));
+  OverdueIndex::Cursor cursor;
+  if (request.has_after()) {
+    cursor.rank = request.after().risk_rank();
+    cursor.due_micros = storage::ToMicros(absl::FromUnixSeconds(request.after().due_time().seconds()) +
+                                          absl::Nanoseconds(request.after().due_time().nanos()));
+    cursor.id = request.after().obligation_id();
+    if (cursor.id.empty()) return FieldError("after.obligation_id", "required with after");
+  } else if (!token.empty()) {
+    // token := as_of:int64-ordered | rank:fixed64 | due:int64-ordered | id
+    if (token.size() < 25) return FieldError("page_token", "is not a token this server issued");
+    if (!request.has_as_of()) as_of = storage::FromMicros(storage::DecodeOrderedInt64(token.data()));
+    cursor.rank = static_cast<int>(storage::DecodeFixed64BE(token.data() + 8));
+    cursor.due_micros = storage::DecodeOrderedInt64(token.data() + 16);
+    cursor.id = token.substr(24);
+  }
+  const v1::BacklogOrder order = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE
+                                     ? v1::BACKLOG_ORDER_RISK_THEN_AGE
+                                     : v1::BACKLOG_ORDER_OLDEST_FIRST;
+  bool more = false;
+  const std::vector<OverdueIndex::Entry> entries =
+      index->List(scope, as_of, order, cursor, static_cast<size_t>(page_size), &more);
+  const storage::ReadView view = store_.Snapshot();
+  v1::ListOverdueResponse response;
+  std::vector<std::string> subjects;
+  for (const OverdueIndex::Entry& entry : entries) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> obligation, Read(view, *index, scope.force, entry));
+    if (!obligation.has_value()) continue;
+    subjects.push_back(obligation->subject_id());
+    *response.add_obligations() = *std::move(obligation);
+  }
+  if (!entries.empty()) {
+    const OverdueIndex::Cursor last = OverdueIndex::CursorAfter(entries.back(), order);
+    response.mutable_last()->set_risk_rank(last.rank);
+    *response.mutable_last()->mutable_due_time() = ToProtoTime(storage::FromMicros(last.due_micros));
+    response.mutable_last()->set_obligation_id(last.id);
+  }
+  if (more && !entries.empty()) {
+    const OverdueIndex::Cursor next = OverdueIndex::CursorAfter(entries.back(), order);
+    std::string encoded;
+    storage::PutOrderedInt64(&encoded, storage::ToMicros(as_of));
+    storage::PutFixed64BE(&encoded, static_cast<uint64_t>(next.rank));
+    storage::PutOrderedInt64(&encoded, next.due_micros);
+    encoded.append(next.id);
+    response.set_next_page_token(EncodePageToken(query, encoded));
+  }
+  if (!subjects.empty()) {
+    storage::Change audit;
+    audit.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects)));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(const CallContext& call,
+                                                                  const v1::WorkloadRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
+  VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
+                         ScopeOf(call, request.team(), request.officer(), {}));
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  v1::WorkloadResponse response;
+  for (const OverdueIndex::OfficerCounts& counts : index->Workload(scope, as_of)) {
+    v1::OfficerLoad* load = response.add_officers();
+    load->set_officer(counts.officer);
+    load->set_team(counts.team);
+    load->mutable_open_by_risk()->Resize(5, 0);
+    load->mutable_overdue_by_risk()->Resize(5, 0);
+    for (int k = 0; k < 8; ++k) {
+      for (int r = 0; r < 5; ++r) {
+        if (counts.open[k][r] == 0) continue;
+        load->set_open_by_risk(r, load->open_by_risk(r) + counts.open[k][r]);
+        load->set_overdue_by_risk(r, load->overdue_by_risk(r) + counts.overdue[k][r]);
+        load->set_open(load->open() + counts.open[k][r]);
+        load->set_overdue(load->overdue() + counts.overdue[k][r]);
+        v1::BacklogRow* cell = load->add_open_cells();
+        cell->set_kind(static_cast<v1::ObligationKind>(k));
+        cell->set_risk_level(static_cast<v1::RiskLevel>(r));
+        cell->set_count(counts.open[k][r]);
+      }
+    }
+  }
+  return response;
+}
+
+grpc::ServerUnaryReactor* ObligationFeedImpl::SummarizeOverdue(
+    grpc::CallbackServerContext* context, const v1::SummarizeOverdueRequest* request,
+    v1::OverdueSummary* response) {
+  return runtime_.Reply(context, kSummarizeOverdue, response,
+                        [=, this](const CallContext& call) { return Summarize(call, *request); });
+}
+
+grpc::ServerUnaryReactor* ObligationFeedImpl::ListOverdue(grpc::CallbackServerContext* context,
+                                                          const v1::ListOverdueRequest* request,
+                                                          v1::ListOverdueResponse* response) {
+  return runtime_.Reply(context, kListOverdue, response,
+                        [=, this](const CallContext& call) { return List(call, *request); });
+}
+
+grpc::ServerUnaryReactor* ObligationFeedImpl::GetWorkload(grpc::CallbackServerContext* context,
+                                                          const v1::WorkloadRequest* request,
+                                                          v1::WorkloadResponse* response) {
+  return runtime_.Reply(context, kGetWorkload, response,
+                        [=, this](const CallContext& call) { return Workload(call, *request); });
+}
+
+grpc::ServerUnaryReactor* ObligationFeedImpl::ListForces(grpc::CallbackServerContext* context,
+                                                         const v1::ListForcesRequest* request,
+                                                         v1::ListForcesResponse* response) {
+  return runtime_.Reply(context, kListForces, response,
+                        [=, this](const CallContext&) -> absl::StatusOr<v1::ListForcesResponse> {
+                          VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request->context()));
+                          v1::ListForcesResponse forces;
+                          for (std::string& force : index->Forces()) forces.add_forces(std::move(force));
+                          return forces;
+                        });
+}
+
+}  // namespace vigil

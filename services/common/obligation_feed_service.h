@@ -1,0 +1,70 @@
+// vigil.v1.ObligationFeed for the owning contexts hosted by this vigild (rso, ocait): overdue
+// summaries, pages and workloads from each context's OverdueIndex. The backlog service (and
+// any force system) calls it through the API, in-process or across machines alike.
+#ifndef VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_
+#define VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_
+
+#include <map>
+#include <span>
+#include <string>
+
+#include "services/common/overdue_index.h"
+#include "services/common/rpc.h"
+#include "storage/store.h"
+#include "vigil/v1/obligations.grpc.pb.h"
+
+namespace vigil {
+
+class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
+ public:
+  // `contexts` maps a context name to its index; none owned.
+  ObligationFeedImpl(RpcRuntime& runtime, storage::Store& store,
+                     std::map<std::string, const OverdueIndex*> contexts)
+      : runtime_(runtime), store_(store), contexts_(std::move(contexts)) {}
+
+  static std::span<const RpcSpec> Specs();
+
+  grpc::ServerUnaryReactor* SummarizeOverdue(grpc::CallbackServerContext* context,
+                                             const v1::SummarizeOverdueRequest* request,
+                                             v1::OverdueSummary* response) override;
+  grpc::ServerUnaryReactor* ListOverdue(grpc::CallbackServerContext* context,
+                                        const v1::ListOverdueRequest* request,
+                                        v1::ListOverdueResponse* response) override;
+  grpc::ServerUnaryReactor* GetWorkload(grpc::CallbackServerContext* context,
+                                        const v1::WorkloadRequest* request,
+                                        v1::WorkloadResponse* response) override;
+  grpc::ServerUnaryReactor* ListForces(grpc::CallbackServerContext* context,
+                                       const v1::ListForcesRequest* request,
+                                       v1::ListForcesResponse* response) override;
+
+  // The domain of each RPC, callable without gRPC (tests, in-process callers).
+  absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call,
+                                               const v1::SummarizeOverdueRequest& request);
+  absl::StatusOr<v1::ListOverdueResponse> List(const CallContext& call,
+                                               const v1::ListOverdueRequest& request);
+  absl::StatusOr<v1::WorkloadResponse> Workload(const CallContext& call,
+                                                const v1::WorkloadRequest& request);
+
+ private:
+  absl::StatusOr<const OverdueIndex*> Index(absl::string_view context) const;
+  absl::StatusOr<std::optional<v1::Obligation>> Read(const storage::ReadView& view,
+                                                     const OverdueIndex& index,
+                                                     absl::string_view force,
+                                                     const OverdueIndex::Entry& entry) const;
+
+  RpcRuntime& runtime_;
+  storage::Store& store_;
+  const std::map<std::string, const OverdueIndex*> contexts_;
+};
+
+// Checks a scope request: an officer may only ask about their own obligations; as_of defaults
+// to call.now and may not be before 1900; kinds must be known. Shared with the backlog service.
+absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::string_view team,
+                                            absl::string_view officer,
+                                            const google::protobuf::RepeatedField<int>& kinds);
+absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
+                                const google::protobuf::Timestamp& as_of);
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_

@@ -1,0 +1,317 @@
+#include "services/common/overdue_index.h"
+
+#include <algorithm>
+#include <mutex>
+#include <queue>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "storage/key_codec.h"
+
+namespace vigil {
+namespace {
+
+constexpr int64_t kDayMicros = int64_t{24} * 3600 * 1000000;
+
+int KindIndex(int kind) { return kind >= 0 && kind < 8 ? kind : 0; }
+int RiskIndex(int risk) { return risk >= 0 && risk < 5 ? risk : 0; }
+
+// RISK_THEN_AGE ranks very high first and "not assessed" last.
+int RiskRank(v1::RiskLevel risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return 0;
+    case v1::RISK_LEVEL_HIGH:
+      return 1;
+    case v1::RISK_LEVEL_MEDIUM:
+      return 2;
+    case v1::RISK_LEVEL_LOW:
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
+  return a.due_micros != b.due_micros ? a.due_micros < b.due_micros : a.id < b.id;
+}
+
+// Entries with due < x, and with due <= x.
+size_t CountBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
+  return std::partition_point(v.begin(), v.end(), [&](const OverdueIndex::Entry& e) { return e.due_micros < x; }) -
+         v.begin();
+}
+size_t CountAtOrBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
+  return std::partition_point(v.begin(), v.end(), [&](const OverdueIndex::Entry& e) { return e.due_micros <= x; }) -
+         v.begin();
+}
+
+}  // namespace
+
+v1::AgeBand AgeBandOf(absl::Duration overdue) {
+  const int64_t days = absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24;
+  if (days <= 7) return v1::AGE_BAND_0_7_DAYS;
+  if (days <= 30) return v1::AGE_BAND_8_30_DAYS;
+  if (days <= 90) return v1::AGE_BAND_31_90_DAYS;
+  if (days <= 180) return v1::AGE_BAND_91_180_DAYS;
+  if (days <= 365) return v1::AGE_BAND_181_365_DAYS;
+  return v1::AGE_BAND_OVER_365_DAYS;
+}
+
+std::string OverdueIndex::CellKey(absl::string_view team, absl::string_view officer, int kind,
+                                  int risk) {
+  std::string key;
+  storage::PutLengthPrefixed(&key, team);
+  storage::PutLengthPrefixed(&key, officer);
+  key.push_back(static_cast<char>(kind));
+  key.push_back(static_cast<char>(risk));
+  return key;
+}
+
+bool OverdueIndex::InScope(const Scope& scope, const Cell& cell) {
+  if (!scope.team.empty() && cell.team != scope.team) return false;
+  if (!scope.officer.empty() && cell.officer != scope.officer) return false;
+  if (!scope.kinds.empty() &&
+      std::find(scope.kinds.begin(), scope.kinds.end(), cell.kind) == scope.kinds.end()) {
+    return false;
+  }
+  return true;
+}
+
+void OverdueIndex::InsertLocked(const v1::Obligation& o) {
+  // Remove any earlier entry first: it may be the force's last, which removes the force.
+  RemoveLocked(o.force(), o.id());
+  Force& force = forces_[o.force()];
+  const std::string key = CellKey(o.team(), o.owner_officer(), o.kind(), o.risk_level());
+  Cell& cell = force.cells[key];
+  if (cell.entries.empty()) {
+    cell.team = o.team();
+    cell.officer = o.owner_officer();
+    cell.kind = o.kind();
+    cell.risk = o.risk_level();
+  }
+  Entry entry{storage::ToMicros(absl::FromUnixSeconds(o.due_time().seconds()) +
+                                absl::Nanoseconds(o.due_time().nanos())),
+              o.id(), o.kind(), o.risk_level()};
+  cell.entries.insert(std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before),
+                      entry);
+  force.where[o.id()] = key;
+  ++size_;
+}
+
+void OverdueIndex::RemoveLocked(absl::string_view force_name, absl::string_view id) {
+  auto force = forces_.find(force_name);
+  if (force == forces_.end()) return;
+  auto where = force->second.where.find(id);
+  if (where == force->second.where.end()) return;
+  auto cell = force->second.cells.find(where->second);
+  if (cell != force->second.cells.end()) {
+    auto& entries = cell->second.entries;
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
+    if (it != entries.end()) {
+      entries.erase(it);
+      --size_;
+    }
+    if (entries.empty()) force->second.cells.erase(cell);
+  }
+  force->second.where.erase(where);
+  if (force->second.where.empty()) forces_.erase(force);
+}
+
+void OverdueIndex::Apply(const v1::ObligationEventBatch& batch) {
+  std::unique_lock lock(mu_);
+  for (const v1::ObligationEvent& event : batch.events()) {
+    switch (event.type()) {
+      case v1::OBLIGATION_EVENT_TYPE_OPENED:
+      case v1::OBLIGATION_EVENT_TYPE_RETIMED:
+        // A retimed obligation may have moved cell (owner, team, risk): re-insert it.
+        InsertLocked(event.obligation());
+        break;
+      case v1::OBLIGATION_EVENT_TYPE_CLOSED:
+        RemoveLocked(event.obligation().force(), event.obligation().id());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_context) {
+  const storage::ReadView view = store.Snapshot();
+  std::unique_lock lock(mu_);
+  absl::Status malformed;
+  absl::Status scan = view.ScanPrefix(
+      storage::Family::kDeadlines, std::string(1, static_cast<char>(space_)), {},
+      [&](absl::string_view, absl::string_view value) {
+        v1::Obligation obligation;
+        if (!obligation.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          malformed = absl::DataLossError("a deadline index entry holds no obligation");
+          return false;
+        }
+        InsertLocked(obligation);
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  if (!malformed.ok()) return malformed;
+  lock.unlock();
+  store.AddCommitListener([this, feed_context](const std::vector<storage::CommittedEvent>& events) {
+    for (const storage::CommittedEvent& event : events) {
+      if (event.context != feed_context) continue;
+      v1::ObligationEventBatch batch;
+      if (!batch.ParseFromArray(event.payload.data(), static_cast<int>(event.payload.size()))) {
+        VIGIL_LOG(ERROR) << "overdue index: feed event " << event.sequence << " is unreadable";
+        continue;
+      }
+      Apply(batch);
+    }
+  });
+  return absl::OkStatus();
+}
+
+OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_of) const {
+  Summary summary;
+  const int64_t now = storage::ToMicros(as_of);
+  // Band b holds due in (now - (hi_b + 1) days, now - lo_b days]; band 0 excludes due == now.
+  const int64_t edges[] = {now - 8 * kDayMicros, now - 31 * kDayMicros, now - 91 * kDayMicros,
+                           now - 181 * kDayMicros, now - 366 * kDayMicros};
+  std::shared_lock lock(mu_);
+  auto force = forces_.find(scope.force);
+  if (force == forces_.end()) return summary;
+  for (const auto& [key, cell] : force->second.cells) {
+    if (!InScope(scope, cell)) continue;
+    const auto& v = cell.entries;
+    const int k = KindIndex(cell.kind);
+    const int r = RiskIndex(cell.risk);
+    summary.total_open += static_cast<int64_t>(v.size());
+    if (!summary.earliest_due_micros || v.front().due_micros < *summary.earliest_due_micros) {
+      summary.earliest_due_micros = v.front().due_micros;
+    }
+    const size_t overdue = CountBefore(v, now);
+    if (overdue == 0) {
+      summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros);
+      summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros);
+      continue;
+    }
+    summary.total_overdue += static_cast<int64_t>(overdue);
+    size_t at_or_before[5];
+    for (int i = 0; i < 5; ++i) at_or_before[i] = std::min(CountAtOrBefore(v, edges[i]), overdue);
+    summary.counts[k][r][v1::AGE_BAND_0_7_DAYS] += overdue - at_or_before[0];
+    summary.counts[k][r][v1::AGE_BAND_8_30_DAYS] += at_or_before[0] - at_or_before[1];
+    summary.counts[k][r][v1::AGE_BAND_31_90_DAYS] += at_or_before[1] - at_or_before[2];
+    summary.counts[k][r][v1::AGE_BAND_91_180_DAYS] += at_or_before[2] - at_or_before[3];
+    summary.counts[k][r][v1::AGE_BAND_181_365_DAYS] += at_or_before[3] - at_or_before[4];
+    summary.counts[k][r][v1::AGE_BAND_OVER_365_DAYS] += at_or_before[4];
+    if (!summary.oldest.has_value() || Before(v.front(), *summary.oldest)) summary.oldest = v.front();
+    summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros) - overdue;
+    summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros) - overdue;
+  }
+  return summary;
+}
+
+OverdueIndex::Cursor OverdueIndex::CursorAfter(const Entry& entry, v1::BacklogOrder order) {
+  return Cursor{order == v1::BACKLOG_ORDER_RISK_THEN_AGE ? RiskRank(entry.risk) : 0,
+                entry.due_micros, entry.id};
+}
+
+std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Time as_of,
+                                                    v1::BacklogOrder order, const Cursor& cursor,
+                                                    size_t limit, bool* more) const {
+  std::vector<Entry> page;
+  *more = false;
+  const int64_t now = storage::ToMicros(as_of);
+  const bool by_risk = order == v1::BACKLOG_ORDER_RISK_THEN_AGE;
+  std::shared_lock lock(mu_);
+  auto force = forces_.find(scope.force);
+  if (force == forces_.end()) return page;
+  const Entry after{cursor.due_micros, cursor.id, v1::OBLIGATION_KIND_UNSPECIFIED,
+                    v1::RISK_LEVEL_UNSPECIFIED};
+  for (int rank = by_risk ? cursor.rank : 0; rank < (by_risk ? 5 : 1); ++rank) {
+    // A k-way merge of the cells' overdue entries (those after the cursor in this rank).
+    using Head = std::pair<const Entry*, const Entry*>;  // current, end
+    auto later = [](const Head& a, const Head& b) { return Before(*b.first, *a.first); };
+    std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later);
+    for (const auto& [key, cell] : force->second.cells) {
+      if (!InScope(scope, cell) || (by_risk && RiskRank(cell.risk) != rank)) continue;
+      const auto& v = cell.entries;
+      const Entry* end = v.data() + CountBefore(v, now);
+      const Entry* begin = v.data();
+      if (!cursor.empty() && (!by_risk || rank == cursor.rank)) {
+        begin = v.data() + (std::upper_bound(v.begin(), v.begin() + (end - v.data()), after, Before) -
+                            v.begin());
+      }
+      if (begin < end) heads.push({begin, end});
+    }
+    while (!heads.empty()) {
+      Head head = heads.top();
+      heads.pop();
+      if (page.size() == limit) {
+        *more = true;
+        return page;
+      }
+      page.push_back(*head.first);
+      if (++head.first < head.second) heads.push(head);
+    }
+  }
+  return page;
+}
+
+std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& scope,
+                                                                absl::Time as_of) const {
+  const int64_t now = storage::ToMicros(as_of);
+  absl::flat_hash_map<std::string, OfficerCounts> by_officer;
+  std::shared_lock lock(mu_);
+  auto force = forces_.find(scope.force);
+  if (force == forces_.end()) return {};
+  for (const auto& [key, cell] : force->second.cells) {
+    if (!InScope(scope, cell)) continue;
+    OfficerCounts& counts = by_officer[CellKey(cell.team, cell.officer, 0, 0)];
+    counts.officer = cell.officer;
+    counts.team = cell.team;
+    counts.open[KindIndex(cell.kind)][RiskIndex(cell.risk)] += static_cast<int64_t>(cell.entries.size());
+    counts.overdue[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
+        static_cast<int64_t>(CountBefore(cell.entries, now));
+  }
+  std::vector<OfficerCounts> result;
+  for (auto& [key, counts] : by_officer) result.push_back(std::move(counts));
+  std::sort(result.begin(), result.end(), [](const OfficerCounts& a, const OfficerCounts& b) {
+    return a.team != b.team ? a.team < b.team : a.officer < b.officer;
+  });
+  return result;
+}
+
+std::optional<absl::Time> OverdueIndex::EarliestDue() const {
+  std::shared_lock lock(mu_);
+  std::optional<int64_t> earliest;
+  for (const auto& [name, force] : forces_) {
+    for (const auto& [key, cell] : force.cells) {
+      if (!cell.entries.empty() && (!earliest || cell.entries.front().due_micros < *earliest)) {
+        earliest = cell.entries.front().due_micros;
+      }
+    }
+  }
+  if (!earliest) return std::nullopt;
+  return storage::FromMicros(*earliest);
+}
+
+std::vector<std::string> OverdueIndex::Forces() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, force] : forces_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+size_t OverdueIndex::size() const {
+  std::shared_lock lock(mu_);
+  return size_;
+}
+
+std::string OverdueIndex::DeadlineKey(absl::string_view force, const Entry& entry) const {
+  std::string id;
+  storage::PutLengthPrefixed(&id, force);
+  id.append(entry.id);
+  return storage::EncodeDeadlineKey(storage::Deadline{space_, storage::FromMicros(entry.due_micros),
+                                                      static_cast<uint8_t>(entry.kind), id});
+}
+
+}  // namespace vigil

@@ -1,0 +1,126 @@
+// An in-memory view of one context's open obligations, ordered by due time within each cell
+// (force x team x officer x kind x risk), so that overdue counts by age band, oldest-first and
+// riskiest-first pages, and workloads are answered without scanning storage.
+//
+// It is loaded from the deadline index at start-up and then kept current by the store's commit
+// listener, which sees every commit's obligation events in commit order: it is exactly the
+// deadline index as of the latest commit. Memory: about 80 bytes per open obligation.
+// Thread-safe: queries share a lock; commits take it briefly.
+#ifndef VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_
+#define VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/store.h"
+#include "vigil/v1/obligations.pb.h"
+
+namespace vigil {
+
+// The age band of an obligation overdue by `overdue` (> 0): whole days, floor(overdue / 24h).
+v1::AgeBand AgeBandOf(absl::Duration overdue);
+
+class OverdueIndex {
+ public:
+  // What to look at: a force, optionally one team and/or one officer, optionally some kinds.
+  struct Scope {
+    std::string force;
+    std::string team;
+    std::string officer;
+    std::vector<v1::ObligationKind> kinds;  // empty: all
+  };
+
+  // One open obligation as the index holds it.
+  struct Entry {
+    int64_t due_micros = 0;
+    std::string id;
+    v1::ObligationKind kind = v1::OBLIGATION_KIND_UNSPECIFIED;
+    v1::RiskLevel risk = v1::RISK_LEVEL_UNSPECIFIED;
+  };
+
+  // A position in a listing: after this entry (empty = from the start).
+  struct Cursor {
+    int rank = 0;  // risk rank for RISK_THEN_AGE; 0 for oldest-first
+    int64_t due_micros = 0;
+    std::string id;
+    bool empty() const { return id.empty(); }
+  };
+
+  explicit OverdueIndex(storage::DeadlineSpace space) : space_(space) {}
+
+  // Loads every open obligation of the space from `store` and follows `feed_context`'s commits
+  // from then on. Call once, before the store takes writes for the context.
+  absl::Status Attach(storage::Store& store, std::string feed_context);
+
+  // Applies one commit's obligation events (used by the commit listener, and by tests).
+  void Apply(const v1::ObligationEventBatch& batch);
+
+  struct Summary {
+    // [kind][risk][band] counts of overdue obligations.
+    int64_t counts[8][5][7] = {};
+    int64_t total_open = 0;
+    int64_t total_overdue = 0;
+    std::optional<Entry> oldest;
+    // The earliest due time of any open obligation in scope.
+    std::optional<int64_t> earliest_due_micros;
+    int64_t due_within_7[8][5] = {};
+    int64_t due_within_28[8][5] = {};
+  };
+  Summary Summarize(const Scope& scope, absl::Time as_of) const;
+
+  // Up to `limit` overdue entries after `cursor`, oldest first or riskiest first; `more` says
+  // whether any remain.
+  std::vector<Entry> List(const Scope& scope, absl::Time as_of, v1::BacklogOrder order,
+                          const Cursor& cursor, size_t limit, bool* more) const;
+  static Cursor CursorAfter(const Entry& entry, v1::BacklogOrder order);
+
+  struct OfficerCounts {
+    std::string officer;
+    std::string team;
+    int64_t open[8][5] = {};
+    int64_t overdue[8][5] = {};
+  };
+  std::vector<OfficerCounts> Workload(const Scope& scope, absl::Time as_of) const;
+
+  // The earliest due time among every open obligation of every force, or nullopt.
+  std::optional<absl::Time> EarliestDue() const;
+  std::vector<std::string> Forces() const;
+  size_t size() const;
+
+  // The deadline index key of an entry of `force`, to read the obligation itself.
+  std::string DeadlineKey(absl::string_view force, const Entry& entry) const;
+
+ private:
+  struct Cell {
+    std::string team;
+    std::string officer;
+    v1::ObligationKind kind;
+    v1::RiskLevel risk;
+    std::vector<Entry> entries;  // sorted by (due, id)
+  };
+  struct Force {
+    absl::flat_hash_map<std::string, Cell> cells;          // by CellKey
+    absl::flat_hash_map<std::string, std::string> where;   // obligation id -> CellKey
+  };
+
+  static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
+  static bool InScope(const Scope& scope, const Cell& cell);
+  void InsertLocked(const v1::Obligation& obligation);
+  void RemoveLocked(absl::string_view force, absl::string_view id);
+
+  const storage::DeadlineSpace space_;
+  mutable std::shared_mutex mu_;
+  absl::flat_hash_map<std::string, Force> forces_;  // GUARDED_BY(mu_)
+  size_t size_ = 0;                                 // GUARDED_BY(mu_)
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_

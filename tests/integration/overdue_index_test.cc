@@ -1,0 +1,213 @@
+// The overdue index against a brute-force scan of the deadline index: thousands of random
+// obligation openings, re-timings and closings committed through the ledger, with time moving,
+// and every summary and page compared at random points.
+#include <map>
+#include <random>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/obligations.h"
+#include "services/common/overdue_index.h"
+#include "services/common/proto_time.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil {
+namespace {
+
+using ::vigil::testing::IsOk;
+
+constexpr const char* kTeams[] = {"north", "south", "east"};
+constexpr const char* kOfficers[] = {"DC 1", "DC 2", "DC 3", "DC 4"};
+constexpr const char* kForces[] = {"wessex", "mercia"};
+
+class OverdueIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+  }
+
+  // Every open obligation, read back from the deadline index itself.
+  std::vector<v1::Obligation> Scan() {
+    std::vector<v1::Obligation> all;
+    EXPECT_THAT(store_->Snapshot().ScanDeadlines(storage::DeadlineSpace::kTesting, absl::InfinitePast(),
+                                                 absl::InfiniteFuture(),
+                                                 [&](const storage::Deadline&, absl::string_view value) {
+                                                   all.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()));
+                                                   return true;
+                                                 }),
+                IsOk());
+    return all;
+  }
+
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+};
+
+bool InScope(const OverdueIndex::Scope& scope, const v1::Obligation& o) {
+  return o.force() == scope.force && (scope.team.empty() || o.team() == scope.team) &&
+         (scope.officer.empty() || o.owner_officer() == scope.officer) &&
+         (scope.kinds.empty() || std::find(scope.kinds.begin(), scope.kinds.end(), o.kind()) != scope.kinds.end());
+}
+
+int RiskRank(v1::RiskLevel r) {
+  return r == v1::RISK_LEVEL_VERY_HIGH ? 0 : r == v1::RISK_LEVEL_HIGH ? 1 : r == v1::RISK_LEVEL_MEDIUM ? 2
+                                        : r == v1::RISK_LEVEL_LOW  ? 3 : 4;
+}
+
+TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChanges) {
+  OverdueIndex index(storage::DeadlineSpace::kTesting);
+  ASSERT_THAT(index.Attach(*store_, "test"), IsOk());
+  const ObligationLedger ledger(storage::DeadlineSpace::kTesting);
+  std::mt19937_64 rng(99);
+  absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 1, 1), absl::UTCTimeZone());
+  std::map<std::string, v1::Obligation> open;  // key: force|id
+  auto random_obligation = [&](const std::string& id, const std::string& force) {
+    v1::Obligation o;
+    o.set_id(id);
+    o.set_force(force);
+    o.set_subject_id(id.substr(0, id.find('/')));
+    o.set_kind(static_cast<v1::ObligationKind>(1 + rng() % 7));
+    o.set_risk_level(static_cast<v1::RiskLevel>(rng() % 5));
+    o.set_team(kTeams[rng() % 3]);
+    o.set_owner_officer(kOfficers[rng() % 4]);
+    // Due anywhere from four years ago to a year ahead, sometimes exactly on a band edge.
+    absl::Duration offset = absl::Hours(24) * static_cast<int64_t>(rng() % 1826) - absl::Hours(24 * 1461);
+    if (rng() % 10 == 0) {
+      const int edges[] = {0, 7, 8, 30, 31, 90, 91, 180, 181, 365, 366};
+      offset = -absl::Hours(24) * edges[rng() % 11];
+    }
+    *o.mutable_due_time() = ToProtoTime(now + offset + absl::Microseconds(static_cast<int64_t>(rng() % 1000)));
+    o.set_reason("random");
+    return o;
+  };
+
+  int checks = 0;
+  for (int step = 0; step < 4000; ++step) {
+    // One commit opens, re-times or closes a few obligations of one record.
+    const std::string force = kForces[rng() % 2];
+    const std::string subject = absl::StrCat("S", rng() % 300);
+    std::vector<v1::Obligation> before, after;
+    for (int c = 0; c < 3; ++c) {
+      const std::string id = absl::StrCat(subject, "/c", c);
+      auto it = open.find(force + "|" + id);
+      if (it != open.end()) before.push_back(it->second);
+      const uint64_t op = rng() % 3;
+      if (op == 0 && it != open.end()) {
+        after.push_back(it->second);  // unchanged
+      } else if (op == 1) {
+        after.push_back(random_obligation(id, force));  // opened or re-timed
+      }  // op 2: closed (or stays closed)
+    }
+    storage::Change change;
+    v1::ObligationEventBatch events;
+    ledger.Reconcile(before, after, now, change, events);
+    change.SetEvent("test", events.SerializeAsString());
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+    for (const v1::Obligation& o : before) open.erase(force + "|" + o.id());
+    for (const v1::Obligation& o : after) open[force + "|" + o.id()] = o;
+
+    if (rng() % 7 == 0) now += absl::Hours(static_cast<int64_t>(rng() % 200));  // time moves
+    if (step % 97 != 0) continue;
+
+    // Compare a random scope at a random as_of.
+    ++checks;
+    const std::vector<v1::Obligation> truth = Scan();
+    ASSERT_EQ(truth.size(), open.size());
+    ASSERT_EQ(index.size(), open.size());
+    OverdueIndex::Scope scope;
+    scope.force = kForces[rng() % 2];
+    if (rng() % 2) scope.team = kTeams[rng() % 3];
+    if (rng() % 3 == 0) scope.officer = kOfficers[rng() % 4];
+    if (rng() % 3 == 0) scope.kinds = {static_cast<v1::ObligationKind>(1 + rng() % 7), v1::OBLIGATION_KIND_HOME_VISIT};
+    const absl::Time as_of = now + absl::Hours(static_cast<int64_t>(rng() % 400)) - absl::Hours(200);
+    int64_t expected[8][5][7] = {};
+    int64_t expected_open = 0, expected_overdue = 0, soon7 = 0, soon28 = 0;
+    std::vector<std::tuple<int64_t, std::string>> oldest_first;
+    std::vector<std::tuple<int, int64_t, std::string>> risk_first;
+    for (const v1::Obligation& o : truth) {
+      if (!InScope(scope, o)) continue;
+      ++expected_open;
+      const absl::Time due = *FromProtoTime(o.due_time(), "");
+      if (due >= as_of) {
+        soon7 += due < as_of + absl::Hours(24 * 7);
+        soon28 += due < as_of + absl::Hours(24 * 28);
+        continue;
+      }
+      ++expected_overdue;
+      ++expected[o.kind()][o.risk_level()][AgeBandOf(as_of - due)];
+      oldest_first.emplace_back(storage::ToMicros(due), o.id());
+      risk_first.emplace_back(RiskRank(o.risk_level()), storage::ToMicros(due), o.id());
+    }
+    const OverdueIndex::Summary summary = index.Summarize(scope, as_of);
+    ASSERT_EQ(summary.total_open, expected_open) << "step " << step;
+    ASSERT_EQ(summary.total_overdue, expected_overdue) << "step " << step;
+    int64_t got7 = 0, got28 = 0;
+    for (int k = 0; k < 8; ++k) {
+      for (int r = 0; r < 5; ++r) {
+        got7 += summary.due_within_7[k][r];
+        got28 += summary.due_within_28[k][r];
+        for (int b = 0; b < 7; ++b) {
+          ASSERT_EQ(summary.counts[k][r][b], expected[k][r][b]) << "kind " << k << " risk " << r << " band " << b
+                                                                << " at step " << step;
+        }
+      }
+    }
+    ASSERT_EQ(got7, soon7);
+    ASSERT_EQ(got28, soon28);
+    std::sort(oldest_first.begin(), oldest_first.end());
+    std::sort(risk_first.begin(), risk_first.end());
+    if (!oldest_first.empty()) {
+      ASSERT_TRUE(summary.oldest.has_value());
+      EXPECT_EQ(summary.oldest->id, std::get<1>(oldest_first.front()));
+    }
+    // Page through both orders with a small page size.
+    for (v1::BacklogOrder order : {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+      std::vector<std::string> listed;
+      OverdueIndex::Cursor cursor;
+      for (;;) {
+        bool more = false;
+        const std::vector<OverdueIndex::Entry> page = index.List(scope, as_of, order, cursor, 7, &more);
+        for (const auto& e : page) listed.push_back(e.id);
+        if (!more) break;
+        cursor = OverdueIndex::CursorAfter(page.back(), order);
+      }
+      std::vector<std::string> want;
+      if (order == v1::BACKLOG_ORDER_OLDEST_FIRST) {
+        for (const auto& t : oldest_first) want.push_back(std::get<1>(t));
+      } else {
+        for (const auto& t : risk_first) want.push_back(std::get<2>(t));
+      }
+      ASSERT_EQ(listed, want) << "order " << order << " at step " << step;
+    }
+  }
+  EXPECT_GT(checks, 30);
+
+  // A fresh index loaded from storage agrees with the one that followed the commits.
+  OverdueIndex reloaded(storage::DeadlineSpace::kTesting);
+  ASSERT_THAT(reloaded.Attach(*store_, "other"), IsOk());
+  for (const char* force : kForces) {
+    OverdueIndex::Scope scope;
+    scope.force = force;
+    EXPECT_EQ(reloaded.Summarize(scope, now).total_overdue, index.Summarize(scope, now).total_overdue);
+    EXPECT_EQ(reloaded.Summarize(scope, now).total_open, index.Summarize(scope, now).total_open);
+  }
+}
+
+TEST(AgeBands, FollowWholeDaysOverdue) {
+  EXPECT_EQ(AgeBandOf(absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 8) - absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 8)), v1::AGE_BAND_8_30_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 31)), v1::AGE_BAND_31_90_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 91)), v1::AGE_BAND_91_180_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 181)), v1::AGE_BAND_181_365_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 366) - absl::Seconds(1)), v1::AGE_BAND_181_365_DAYS);
+  EXPECT_EQ(AgeBandOf(absl::Hours(24 * 366)), v1::AGE_BAND_OVER_365_DAYS);
+}
+
+}  // namespace
+}  // namespace vigil
