@@ -90,6 +90,9 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run);
 void AddImportCommands(CLI::App& app, Cli& cli, Action& run);
 void AddVisitCommands(CLI::App& app, Cli& cli, Action& run);
 void AddReferralCommands(CLI::App& app, Cli& cli, Action& run);
+void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run);
+void AddReportCommands(CLI::App& app, Cli& cli, Action& run);
+void AddDemoCommands(CLI::App& app, Cli& cli, Action& run);
 void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run);
 
 }  // namespace vigil::cli

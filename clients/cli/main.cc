@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   vigil::cli::AddAssessmentCommands(app, cli, run);
   vigil::cli::AddVisitCommands(app, cli, run);
   vigil::cli::AddReferralCommands(app, cli, run);
+  vigil::cli::AddBacklogCommands(app, cli, run);
+  vigil::cli::AddReportCommands(app, cli, run);
+  vigil::cli::AddDemoCommands(app, cli, run);
   vigil::cli::AddImportCommands(app, cli, run);
   vigil::cli::AddPolicyCommands(app, cli, run);
   vigil::cli::AddAuditCommands(app, cli, run);

@@ -79,6 +79,20 @@ v1::Policy DefaultPolicy() {
   *policy.mutable_referral_action_days() = Days(30, 14, 7, 1);
   *policy.mutable_intel_refresh_days() = Days(28, 14, 7, 3);
   *policy.mutable_csc_check_days() = Days(3, 3, 1, 1);
+  v1::WorkloadWeights& w = *policy.mutable_workload();
+  w.set_arms_assessment(3);
+  w.set_rmp_review(2);
+  w.set_home_visit(2);
+  w.set_notification(0.5);
+  w.set_referral_action(4);
+  w.set_intel_refresh(1);
+  w.set_csc_check(1);
+  w.set_not_assessed_multiplier(1.5);
+  w.set_low_multiplier(1);
+  w.set_medium_multiplier(1.25);
+  w.set_high_multiplier(1.5);
+  w.set_very_high_multiplier(2);
+  w.set_officer_capacity(250);
   return policy;
 }
 
@@ -133,6 +147,27 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
         std::tuple{"intel_refresh_days", policy.has_intel_refresh_days(), &policy.intel_refresh_days()},
         std::tuple{"csc_check_days", policy.has_csc_check_days(), &policy.csc_check_days()}}) {
     if (absl::Status s = CheckRiskDays(field, present, *days); !s.ok()) return s;
+  }
+  if (!policy.has_workload()) return absl::InvalidArgumentError("workload: missing");
+  const v1::WorkloadWeights& w = policy.workload();
+  for (auto [field, value] :
+       {std::pair{"workload.arms_assessment", w.arms_assessment()},
+        std::pair{"workload.rmp_review", w.rmp_review()}, std::pair{"workload.home_visit", w.home_visit()},
+        std::pair{"workload.notification", w.notification()},
+        std::pair{"workload.referral_action", w.referral_action()},
+        std::pair{"workload.intel_refresh", w.intel_refresh()}, std::pair{"workload.csc_check", w.csc_check()},
+        std::pair{"workload.not_assessed_multiplier", w.not_assessed_multiplier()},
+        std::pair{"workload.low_multiplier", w.low_multiplier()},
+        std::pair{"workload.medium_multiplier", w.medium_multiplier()},
+        std::pair{"workload.high_multiplier", w.high_multiplier()},
+        std::pair{"workload.very_high_multiplier", w.very_high_multiplier()}}) {
+    if (!(value >= 0 && value <= 100)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": must be 0-100 (got ", value, ")"));
+    }
+  }
+  if (!(w.officer_capacity() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("workload.officer_capacity: must be positive (got ", w.officer_capacity(), ")"));
   }
   return absl::OkStatus();
 }

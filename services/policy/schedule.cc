@@ -188,7 +188,8 @@ DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel grade, absl::T
                           bool regraded, absl::TimeZone zone) {
   const int days = DaysFor(policy.referral_action_days(), grade);
   return DueTime{DueAfterDays(start, days, zone),
-                 absl::StrCat(RiskName(grade), " grade: action within ", days, " days of ",
+                 absl::StrCat(RiskName(grade), " grade: action within ", days,
+                              days == 1 ? " day of " : " days of ",
                               regraded ? "the regrade on " : "receipt on ", Date(start, zone), " ",
                               Version(policy)),
                  policy.version()};

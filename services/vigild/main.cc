@@ -22,6 +22,11 @@
 #include "services/admin/admin_service.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
+#include "services/backlog/backlog.h"
+#include "services/backlog/backlog_service.h"
+#include "services/backlog/feed_client.h"
+#include "services/common/obligation_feed_service.h"
+#include "services/common/overdue_index.h"
 #include "services/ocait/link_outbox.h"
 #include "services/ocait/offender_link.h"
 #include "services/ocait/queue.h"
@@ -56,6 +61,7 @@ struct Flags {
   std::string port_file;
   std::string policy_file;
   std::string rso_address;
+  std::vector<std::string> feed_addresses;
   std::string log_level = "info";
   size_t workers = 64;
   size_t max_queued = 10000;
@@ -66,7 +72,7 @@ struct Flags {
 };
 
 const std::vector<std::string>& KnownServices() {
-  static const std::vector<std::string> known = {"audit", "rso", "ocait", "admin"};
+  static const std::vector<std::string> known = {"audit", "rso", "ocait", "backlog", "admin"};
   return known;
 }
 
@@ -116,6 +122,9 @@ int Run(int argc, char** argv) {
                  "theirs until an admin recomputes them");
   app.add_option("--rso-address", flags.rso_address,
                  "Where the offender register (rso) runs, when this vigild hosts ocait without it");
+  app.add_option("--feed-address", flags.feed_addresses,
+                 "CONTEXT=ADDRESS of an owning context (rso, ocait) hosted elsewhere, for the "
+                 "backlog service (repeatable)");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
   app.add_option("--workers", flags.workers,
@@ -264,6 +273,42 @@ int Run(int argc, char** argv) {
     referral_service = std::make_unique<ocait::ReferralServiceImpl>(runtime, *referral_queue);
     hosted.push_back({v1::ReferralService::service_full_name(), referral_service.get()});
   }
+  // Each owning context keeps an in-memory view of its deadline index for overdue queries,
+  // loaded now (before any write) and kept current by every commit.
+  std::map<std::string, const OverdueIndex*> overdue_indexes;
+  std::vector<std::unique_ptr<OverdueIndex>> owned_indexes;
+  for (auto [name, space] : {std::pair{"rso", storage::DeadlineSpace::kRso},
+                             std::pair{"ocait", storage::DeadlineSpace::kOcait}}) {
+    if (!hosts(name)) continue;
+    owned_indexes.push_back(std::make_unique<OverdueIndex>(space));
+    if (absl::Status s = owned_indexes.back()->Attach(**store, name); !s.ok()) {
+      return Fail(kExitRuntime, absl::StrCat("loading the ", name, " deadline index: ", s.message()));
+    }
+    VIGIL_LOG(INFO) << name << ": " << owned_indexes.back()->size() << " open obligations";
+    overdue_indexes[name] = owned_indexes.back().get();
+  }
+  std::unique_ptr<ObligationFeedImpl> feed_service;
+  if (!overdue_indexes.empty()) {
+    feed_service = std::make_unique<ObligationFeedImpl>(new_runtime(), **store, overdue_indexes);
+    hosted.push_back({v1::ObligationFeed::service_full_name(), feed_service.get()});
+  }
+  backlog::FeedClients feed_clients;
+  std::unique_ptr<backlog::Backlog> backlog_domain;
+  std::unique_ptr<backlog::BacklogServiceImpl> backlog_service;
+  if (hosts("backlog")) {
+    for (const auto& [name, index] : overdue_indexes) feed_clients.Add(name);
+    for (const std::string& spec : flags.feed_addresses) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos) {
+        return Fail(kExitUsage, absl::StrCat("--feed-address: '", spec, "' is not CONTEXT=ADDRESS"));
+      }
+      feed_clients.Add(spec.substr(0, eq),
+                       grpc::CreateChannel(spec.substr(eq + 1), grpc::InsecureChannelCredentials()));
+    }
+    backlog_domain = std::make_unique<backlog::Backlog>(**store, feed_clients, **policies, clock, *zone);
+    backlog_service = std::make_unique<backlog::BacklogServiceImpl>(new_runtime(), *backlog_domain);
+    hosted.push_back({v1::BacklogService::service_full_name(), backlog_service.get()});
+  }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {
     admin_service = std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
@@ -280,6 +325,10 @@ int Run(int argc, char** argv) {
     (void)(*store)->Close();
     return Fail(kExitRuntime, host.status().message());
   }
+  for (const auto& [name, index] : overdue_indexes) {
+    if (backlog_domain != nullptr) feed_clients.SetChannel(name, (*host)->InProcessChannel());
+  }
+  if (backlog_domain != nullptr) backlog_domain->StartSnapshots();
   if (offender_link != nullptr) {
     offender_link->SetChannel(hosts("rso") ? (*host)->InProcessChannel()
                                            : grpc::CreateChannel(flags.rso_address,
@@ -309,6 +358,7 @@ int Run(int argc, char** argv) {
     }
   }
   if (link_outbox != nullptr) link_outbox->Stop();
+  if (backlog_domain != nullptr) backlog_domain->StopSnapshots();
   (*host)->Shutdown(absl::ZeroDuration());
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   for (auto& executor : executors) executor->Shutdown();

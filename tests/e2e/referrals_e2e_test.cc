@@ -117,7 +117,7 @@ TEST_F(ReferralsEndToEndTest, HighGradeFromThirtyDaysAgoIsOverdueAndARegradeRest
   EXPECT_EQ(regraded.grade(), v1::RISK_LEVEL_VERY_HIGH);
   EXPECT_TRUE(regraded.immediate_escalation());
   EXPECT_GT(Find(regraded, "action")->due_time().seconds(), absl::ToUnixSeconds(absl::Now()));
-  EXPECT_THAT(Find(regraded, "action")->reason(), HasSubstr("very high grade: action within 1 days of the regrade"));
+  EXPECT_THAT(Find(regraded, "action")->reason(), HasSubstr("very high grade: action within 1 day of the regrade"));
 
   v1::AllocateReferralRequest allocate;
   allocate.set_id(r.id());

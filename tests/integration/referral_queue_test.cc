@@ -133,7 +133,7 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   EXPECT_TRUE(r.immediate_escalation());
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
-  EXPECT_EQ(action->reason(), "very high grade: action within 1 days of the regrade on 2026-11-22 (policy v1)");
+  EXPECT_EQ(action->reason(), "very high grade: action within 1 day of the regrade on 2026-11-22 (policy v1)");
   EXPECT_EQ(*FromProtoTime(action->due_time(), ""), policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
   EXPECT_THAT(Find(r, "intel-refresh")->reason(), HasSubstr("within 3 days of the last refresh on 2026-11-22"));
   ASSERT_EQ(r.refreshes_size(), 1);

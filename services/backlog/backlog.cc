@@ -1,0 +1,481 @@
+#include "services/backlog/backlog.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <array>
+#include <tuple>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "services/common/errors.h"
+#include "services/common/obligation_feed_service.h"
+#include "services/common/overdue_index.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/policy/calendar.h"
+#include "storage/key_codec.h"
+
+namespace vigil::backlog {
+namespace {
+
+using storage::Family;
+
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string Lp(absl::string_view value) {
+  std::string out;
+  storage::PutLengthPrefixed(&out, value);
+  return out;
+}
+
+std::string SnapshotPrefix(absl::string_view force, absl::string_view team) {
+  return absl::StrCat("backlog/snap/", Lp(force), Lp(team));
+}
+
+int RiskRank(v1::RiskLevel risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return 0;
+    case v1::RISK_LEVEL_HIGH:
+      return 1;
+    case v1::RISK_LEVEL_MEDIUM:
+      return 2;
+    case v1::RISK_LEVEL_LOW:
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+double KindWeight(const v1::WorkloadWeights& w, int kind) {
+  switch (kind) {
+    case v1::OBLIGATION_KIND_ARMS_ASSESSMENT:
+      return w.arms_assessment();
+    case v1::OBLIGATION_KIND_RMP_REVIEW:
+      return w.rmp_review();
+    case v1::OBLIGATION_KIND_HOME_VISIT:
+      return w.home_visit();
+    case v1::OBLIGATION_KIND_NOTIFICATION:
+      return w.notification();
+    case v1::OBLIGATION_KIND_REFERRAL_ACTION:
+      return w.referral_action();
+    case v1::OBLIGATION_KIND_INTEL_REFRESH:
+      return w.intel_refresh();
+    case v1::OBLIGATION_KIND_CSC_CHECK:
+      return w.csc_check();
+    default:
+      return 0;
+  }
+}
+
+double RiskMultiplier(const v1::WorkloadWeights& w, int risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_LOW:
+      return w.low_multiplier();
+    case v1::RISK_LEVEL_MEDIUM:
+      return w.medium_multiplier();
+    case v1::RISK_LEVEL_HIGH:
+      return w.high_multiplier();
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return w.very_high_multiplier();
+    default:
+      return w.not_assessed_multiplier();
+  }
+}
+
+// Parses a date flag given as a timestamp into the local day it falls on.
+absl::CivilDay DayOf(const google::protobuf::Timestamp& ts, absl::TimeZone zone) {
+  return policy::LocalDay(TimeOf(ts), zone);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
+                                                  const v1::GetBacklogSummaryRequest& request,
+                                                  absl::Time as_of, bool check_as_of) {
+  std::map<std::tuple<int, int, int>, int64_t> rows;
+  std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> soon;
+  v1::BacklogSummary summary;
+  std::optional<absl::Time> earliest;
+  for (const std::string& context : feeds_.contexts()) {
+    v1::SummarizeOverdueRequest ask;
+    *ask.mutable_as_of() = ToProtoTime(as_of);
+    ask.set_team(request.team());
+    ask.set_officer(request.officer());
+    *ask.mutable_kinds() = request.kinds();
+    VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary part, feeds_.Summarize(call, context, ask));
+    for (const v1::BacklogRow& row : part.rows()) rows[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
+    for (const v1::DueSoonRow& row : part.due_soon()) {
+      auto& [seven, twenty_eight] = soon[{row.kind(), row.risk_level()}];
+      seven += row.within_7_days();
+      twenty_eight += row.within_28_days();
+    }
+    summary.set_total(summary.total() + part.total_overdue());
+    summary.set_total_open(summary.total_open() + part.total_open());
+    if (part.has_oldest() && (!summary.has_oldest() || TimeOf(part.oldest().due_time()) <
+                                                          TimeOf(summary.oldest().due_time()))) {
+      *summary.mutable_oldest() = part.oldest();
+    }
+    if (part.has_earliest_due() && (!earliest || TimeOf(part.earliest_due()) < *earliest)) {
+      earliest = TimeOf(part.earliest_due());
+    }
+  }
+  if (check_as_of && earliest.has_value() && as_of < *earliest) {
+    return FieldError("as_of", absl::StrCat(FormatUtcDate(as_of), " is before the earliest data: the "
+                                            "first open obligation in scope falls due on ",
+                                            FormatUtcDate(*earliest)));
+  }
+  for (const auto& [key, count] : rows) {
+    v1::BacklogRow* row = summary.add_rows();
+    row->set_kind(static_cast<v1::ObligationKind>(std::get<0>(key)));
+    row->set_risk_level(static_cast<v1::RiskLevel>(std::get<1>(key)));
+    row->set_age_band(static_cast<v1::AgeBand>(std::get<2>(key)));
+    row->set_count(count);
+  }
+  for (const auto& [key, counts] : soon) {
+    v1::DueSoonRow* row = summary.add_due_soon();
+    row->set_kind(static_cast<v1::ObligationKind>(key.first));
+    row->set_risk_level(static_cast<v1::RiskLevel>(key.second));
+    row->set_within_7_days(counts.first);
+    row->set_within_28_days(counts.second);
+  }
+  *summary.mutable_as_of() = ToProtoTime(as_of);
+  summary.set_force(call.principal.force);
+  summary.set_team(request.team());
+  summary.set_officer(request.officer());
+  return summary;
+}
+
+absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
+                                                    const v1::GetBacklogSummaryRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  return Merge(call, request, as_of, /*check_as_of=*/true);
+}
+
+absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& call,
+                                                            const v1::ListBacklogItemsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
+  VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  const bool by_risk = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE;
+  std::string kinds;
+  for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
+  // An as_of left to the server is fixed by the first page and carried in the token.
+  const std::string query = absl::StrCat(
+      "backlog-items|", call.principal.force, "|", Lp(request.team()), Lp(request.officer()), "|", kinds,
+      "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", by_risk);
+  VIGIL_ASSIGN_OR_RETURN(const std::string token, DecodePageToken(request.page().page_token(), query));
+  v1::BacklogItemsCursor state;
+  if (!token.empty() && !state.ParseFromString(token)) {
+    return FieldError("page_token", "is not a token this server issued");
+  }
+  if (!token.empty() && !request.has_as_of()) as_of = storage::FromMicros(state.as_of_micros());
+
+  struct Candidate {
+    std::tuple<int, int64_t, std::string, std::string> key;  // rank, due, id, context
+    v1::Obligation obligation;
+  };
+  std::vector<Candidate> candidates;
+  std::map<std::string, bool> more;
+  std::map<std::string, const v1::BacklogItemsCursor::Context*> prior;
+  for (const auto& c : state.contexts()) prior[c.context()] = &c;
+  for (const std::string& context : feeds_.contexts()) {
+    auto p = prior.find(context);
+    if (p != prior.end() && p->second->exhausted()) continue;
+    v1::ListOverdueRequest ask;
+    *ask.mutable_as_of() = ToProtoTime(as_of);
+    ask.set_team(request.team());
+    ask.set_officer(request.officer());
+    *ask.mutable_kinds() = request.kinds();
+    ask.set_order(by_risk ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
+    ask.mutable_page()->set_page_size(page_size);
+    if (p != prior.end() && p->second->has_after()) *ask.mutable_after() = p->second->after();
+    VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse page, feeds_.List(call, context, ask));
+    more[context] = !page.next_page_token().empty();
+    for (v1::Obligation& o : *page.mutable_obligations()) {
+      const int rank = by_risk ? RiskRank(o.risk_level()) : 0;
+      candidates.push_back(Candidate{{rank, storage::ToMicros(TimeOf(o.due_time())), o.id(), context},
+                                     std::move(o)});
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
+
+  v1::ListBacklogItemsResponse response;
+  std::map<std::string, const Candidate*> last_taken;
+  size_t taken = 0;
+  for (; taken < candidates.size() && response.items_size() < page_size; ++taken) {
+    const Candidate& c = candidates[taken];
+    v1::BacklogItem* item = response.add_items();
+    *item->mutable_obligation() = c.obligation;
+    const absl::Duration overdue = as_of - TimeOf(c.obligation.due_time());
+    item->set_days_overdue(static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24));
+    item->set_age_band(AgeBandOf(overdue));
+    last_taken[std::get<3>(c.key)] = &c;
+  }
+  // The next page continues each context after the last item taken from it.
+  v1::BacklogItemsCursor next;
+  next.set_as_of_micros(storage::ToMicros(as_of));
+  bool any_left = false;
+  for (const std::string& context : feeds_.contexts()) {
+    v1::BacklogItemsCursor::Context* c = next.add_contexts();
+    c->set_context(context);
+    auto p = prior.find(context);
+    if (p != prior.end() && p->second->exhausted()) {
+      c->set_exhausted(true);
+      continue;
+    }
+    if (p != prior.end() && p->second->has_after()) *c->mutable_after() = p->second->after();
+    if (auto t = last_taken.find(context); t != last_taken.end()) {
+      c->mutable_after()->set_risk_rank(std::get<0>(t->second->key));
+      *c->mutable_after()->mutable_due_time() = t->second->obligation.due_time();
+      c->mutable_after()->set_obligation_id(t->second->obligation.id());
+    }
+    bool untaken = false;
+    for (size_t i = taken; i < candidates.size(); ++i) untaken = untaken || std::get<3>(candidates[i].key) == context;
+    c->set_exhausted(!untaken && !more[context]);
+    any_left = any_left || !c->exhausted();
+  }
+  if (any_left) response.set_next_page_token(EncodePageToken(query, next.SerializeAsString()));
+  return response;
+}
+
+absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& call,
+                                                          const v1::GetWorkloadRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, false));
+  if (call.principal.role == Role::kOfficer && request.officer() != call.principal.actor) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only a supervisor may see other officers' workload; ask for officer '", call.principal.actor, "'"));
+  }
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  const v1::WorkloadWeights& weights = policy->workload();
+  std::map<std::pair<std::string, std::string>, v1::OfficerWorkload> loads;
+  for (const std::string& context : feeds_.contexts()) {
+    v1::WorkloadRequest ask;
+    ask.set_team(request.team());
+    ask.set_officer(request.officer());
+    *ask.mutable_as_of() = ToProtoTime(as_of);
+    VIGIL_ASSIGN_OR_RETURN(v1::WorkloadResponse part, feeds_.Workload(call, context, ask));
+    for (const v1::OfficerLoad& load : part.officers()) {
+      v1::OfficerWorkload& w = loads[{load.team(), load.officer()}];
+      w.set_officer(load.officer());
+      w.set_team(load.team());
+      w.mutable_open_by_risk()->Resize(5, 0);
+      w.mutable_overdue_by_risk()->Resize(5, 0);
+      w.set_open(w.open() + load.open());
+      w.set_overdue(w.overdue() + load.overdue());
+      for (int r = 0; r < 5 && r < load.open_by_risk_size(); ++r) {
+        w.set_open_by_risk(r, w.open_by_risk(r) + load.open_by_risk(r));
+        w.set_overdue_by_risk(r, w.overdue_by_risk(r) + load.overdue_by_risk(r));
+      }
+      for (const v1::BacklogRow& cell : load.open_cells()) {
+        w.set_weighted_load(w.weighted_load() + static_cast<double>(cell.count()) *
+                                                     KindWeight(weights, cell.kind()) *
+                                                     RiskMultiplier(weights, cell.risk_level()));
+      }
+    }
+  }
+  std::map<std::string, double> team_total;
+  for (const auto& [key, w] : loads) team_total[key.first] += w.weighted_load();
+  v1::GetWorkloadResponse response;
+  response.set_policy_version(policy->version());
+  for (auto& [key, w] : loads) {
+    w.set_capacity_used_percent(100.0 * w.weighted_load() / weights.officer_capacity());
+    const double total = team_total[key.first];
+    w.set_team_share_percent(total > 0 ? 100.0 * w.weighted_load() / total : 0);
+    *response.add_officers() = std::move(w);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
+    const CallContext& call, const v1::TakeBacklogSnapshotRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  const std::string date = absl::FormatCivilTime(policy::LocalDay(as_of - absl::Microseconds(1), zone_));
+  // The force, and every team with open obligations.
+  VIGIL_ASSIGN_OR_RETURN(v1::GetWorkloadResponse workload, Workload(call, v1::GetWorkloadRequest()));
+  std::vector<std::string> teams = {""};
+  for (const v1::OfficerWorkload& w : workload.officers()) {
+    if (std::find(teams.begin(), teams.end(), w.team()) == teams.end()) teams.push_back(w.team());
+  }
+  v1::TakeBacklogSnapshotResponse response;
+  storage::Change change;
+  for (const std::string& team : teams) {
+    v1::GetBacklogSummaryRequest ask;
+    ask.set_team(team);
+    VIGIL_ASSIGN_OR_RETURN(v1::BacklogSummary summary, Merge(call, ask, as_of, /*check_as_of=*/false));
+    v1::BacklogSnapshot* snapshot = response.add_snapshots();
+    snapshot->set_date(date);
+    snapshot->set_force(call.principal.force);
+    snapshot->set_team(team);
+    *snapshot->mutable_rows() = summary.rows();
+    snapshot->set_total_overdue(summary.total());
+    snapshot->set_total_open(summary.total_open());
+    *snapshot->mutable_taken_time() = ToProtoTime(call.now);
+    change.Put(Family::kEntities, absl::StrCat(SnapshotPrefix(call.principal.force, team), date),
+               snapshot->SerializeAsString());
+  }
+  VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  return response;
+}
+
+absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(const CallContext& call,
+                                                           const v1::GetBacklogTrendRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  const absl::CivilDay today = policy::LocalDay(call.now, zone_);
+  absl::CivilDay to = today;
+  if (request.has_to()) {
+    VIGIL_RETURN_IF_ERROR(FromProtoTime(request.to(), "to").status());
+    to = DayOf(request.to(), zone_);
+  }
+  absl::CivilDay from = to - 27;
+  if (request.has_from()) {
+    VIGIL_RETURN_IF_ERROR(FromProtoTime(request.from(), "from").status());
+    from = DayOf(request.from(), zone_);
+  }
+  if (to < from) return FieldError("to", "is before from");
+  if (to - from > 3660) return FieldError("from", "the range is longer than ten years");
+  const std::string prefix = SnapshotPrefix(call.principal.force, request.team());
+  const storage::ReadView view = store_.Snapshot();
+  std::vector<v1::BacklogSnapshot> snapshots;
+  std::optional<std::string> first_date;
+  absl::Status parse;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, prefix, {}, [&](absl::string_view key,
+                                                                           absl::string_view value) {
+    const std::string date(key.substr(prefix.size()));
+    if (!first_date) first_date = date;
+    if (date < absl::FormatCivilTime(from)) return true;
+    if (date > absl::FormatCivilTime(to)) return false;
+    v1::BacklogSnapshot snapshot;
+    if (!snapshot.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      parse = absl::DataLossError("a backlog snapshot is unreadable");
+      return false;
+    }
+    snapshots.push_back(std::move(snapshot));
+    return true;
+  }));
+  VIGIL_RETURN_IF_ERROR(parse);
+  if (request.has_from() && first_date && absl::FormatCivilTime(from) < *first_date) {
+    return FieldError("from", absl::StrCat(absl::FormatCivilTime(from), " is before the first snapshot (",
+                                           *first_date, ")"));
+  }
+  v1::GetBacklogTrendResponse response;
+  std::vector<std::array<int64_t, 8>> by_kind;
+  std::vector<absl::CivilDay> days;
+  for (const v1::BacklogSnapshot& s : snapshots) {
+    v1::TrendPoint* point = response.add_points();
+    point->set_date(s.date());
+    point->set_total_overdue(s.total_overdue());
+    point->set_total_open(s.total_open());
+    std::array<int64_t, 8> kinds{};
+    for (const v1::BacklogRow& row : s.rows()) {
+      if (row.kind() >= 0 && row.kind() < 8) kinds[row.kind()] += row.count();
+    }
+    for (int64_t k : kinds) point->add_overdue_by_kind(k);
+    by_kind.push_back(kinds);
+    absl::CivilDay day;
+    (void)absl::ParseCivilTime(s.date(), &day);
+    days.push_back(day);
+  }
+  if (snapshots.empty()) return response;
+  const size_t last = snapshots.size() - 1;
+  // The latest point at or before `last - n` days, or the first point.
+  auto back = [&](int n) {
+    size_t best = 0;
+    for (size_t i = 0; i < days.size(); ++i) {
+      if (days[i] <= days[last] - n) best = i;
+    }
+    return best;
+  };
+  response.set_change_7_days(snapshots[last].total_overdue() - snapshots[back(7)].total_overdue());
+  response.set_change_28_days(snapshots[last].total_overdue() - snapshots[back(28)].total_overdue());
+  size_t base = 0;
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (days[i] >= days[last] - 28) {
+      base = i;
+      break;
+    }
+  }
+  const int64_t span = days[last] - days[base];
+  for (int k = 1; k < 8; ++k) {
+    if (by_kind[last][k] == 0 && by_kind[base][k] == 0) continue;
+    v1::KindForecast* f = response.add_forecasts();
+    f->set_kind(static_cast<v1::ObligationKind>(k));
+    f->set_overdue_now(by_kind[last][k]);
+    const double rate = span > 0 ? static_cast<double>(by_kind[base][k] - by_kind[last][k]) / static_cast<double>(span) : 0;
+    f->set_cleared_per_day(rate);
+    if (rate > 0) {
+      f->set_days_to_clear(std::ceil(static_cast<double>(by_kind[last][k]) / rate));
+    } else {
+      f->set_growing(rate < 0);
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<int> Backlog::SnapshotAllForces(absl::Time day_end) {
+  std::vector<std::string> forces;
+  for (const std::string& context : feeds_.contexts()) {
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::string> some, feeds_.Forces(context));
+    for (std::string& f : some) {
+      if (std::find(forces.begin(), forces.end(), f) == forces.end()) forces.push_back(std::move(f));
+    }
+  }
+  for (const std::string& force : forces) {
+    CallContext call;
+    call.principal = Principal{"backlog snapshot", Role::kSystem, force};
+    call.purpose = "daily backlog snapshot";
+    call.method = "backlog/snapshot";
+    call.now = clock_.Now();
+    v1::TakeBacklogSnapshotRequest request;
+    *request.mutable_as_of() = ToProtoTime(day_end);
+    VIGIL_RETURN_IF_ERROR(TakeSnapshot(call, request).status());
+  }
+  return static_cast<int>(forces.size());
+}
+
+void Backlog::StartSnapshots() {
+  std::lock_guard lock(mu_);
+  if (scheduler_.joinable()) return;
+  stopping_ = false;
+  scheduler_ = std::thread([this] {
+    std::unique_lock held(mu_);
+    while (!stopping_) {
+      const absl::Time midnight = policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
+      // Sleep in short steps: the clock may be a manual one, and a stop must be prompt.
+      while (!stopping_ && clock_.Now() < midnight) {
+        wake_.wait_for(held, std::chrono::seconds(1));
+      }
+      if (stopping_) break;
+      held.unlock();
+      absl::StatusOr<int> taken = SnapshotAllForces(midnight);
+      if (taken.ok()) {
+        VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
+      } else {
+        VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
+      }
+      held.lock();
+    }
+  });
+}
+
+void Backlog::StopSnapshots() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+}
+
+}  // namespace vigil::backlog

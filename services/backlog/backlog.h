@@ -1,0 +1,70 @@
+// The supervisor's backlog, merged from every owning context through their ObligationFeed
+// APIs: summaries by kind, risk and age band; oldest-first and riskiest-first pages; workloads
+// weighted by the policy; daily snapshots (taken at local midnight and on demand) with trends
+// and forecasts. Holds no copy of the obligations, only its snapshots. Thread-safe.
+#ifndef VIGIL_SERVICES_BACKLOG_BACKLOG_H_
+#define VIGIL_SERVICES_BACKLOG_BACKLOG_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "services/backlog/feed_client.h"
+#include "services/common/clock.h"
+#include "services/common/rpc.h"
+#include "services/policy/policy_registry.h"
+#include "storage/store.h"
+#include "vigil/v1/backlog.pb.h"
+
+namespace vigil::backlog {
+
+class Backlog {
+ public:
+  // None owned.
+  Backlog(storage::Store& store, FeedClients& feeds, const policy::PolicyRegistry& policies,
+          const Clock& clock, absl::TimeZone zone)
+      : store_(store), feeds_(feeds), policies_(policies), clock_(clock), zone_(zone) {}
+  ~Backlog() { StopSnapshots(); }
+
+  // InvalidArgument: as_of before the earliest open obligation in scope, unknown kinds.
+  // PermissionDenied: an officer asking about anyone else.
+  absl::StatusOr<v1::BacklogSummary> Summary(const CallContext& call,
+                                             const v1::GetBacklogSummaryRequest& request);
+  absl::StatusOr<v1::ListBacklogItemsResponse> Items(const CallContext& call,
+                                                     const v1::ListBacklogItemsRequest& request);
+  absl::StatusOr<v1::GetWorkloadResponse> Workload(const CallContext& call,
+                                                   const v1::GetWorkloadRequest& request);
+  absl::StatusOr<v1::GetBacklogTrendResponse> Trend(const CallContext& call,
+                                                    const v1::GetBacklogTrendRequest& request);
+  absl::StatusOr<v1::TakeBacklogSnapshotResponse> TakeSnapshot(
+      const CallContext& call, const v1::TakeBacklogSnapshotRequest& request);
+
+  // Takes the snapshot of every force with open obligations, for the local day ending at
+  // `day_end`. Returns how many forces were snapshotted.
+  absl::StatusOr<int> SnapshotAllForces(absl::Time day_end);
+
+  // Starts a thread that snapshots every force at each local midnight. Idempotent.
+  void StartSnapshots();
+  void StopSnapshots();
+
+ private:
+  absl::StatusOr<v1::BacklogSummary> Merge(const CallContext& call,
+                                           const v1::GetBacklogSummaryRequest& request,
+                                           absl::Time as_of, bool check_as_of);
+
+  storage::Store& store_;
+  FeedClients& feeds_;
+  const policy::PolicyRegistry& policies_;
+  const Clock& clock_;
+  const absl::TimeZone zone_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread scheduler_;
+};
+
+}  // namespace vigil::backlog
+
+#endif  // VIGIL_SERVICES_BACKLOG_BACKLOG_H_
