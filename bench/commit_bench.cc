@@ -44,7 +44,7 @@ vigil::storage::Change RealisticChange(uint64_t id, int counters) {
       absl::FromUnixSeconds(1'700'000'000 + static_cast<int64_t>(id % 1'000'000));
   change.RemoveDeadline({vigil::storage::DeadlineSpace::kRso, due - absl::Hours(24), 1, key});
   change.AddDeadline({vigil::storage::DeadlineSpace::kRso, due, 1, key});
-  change.SetEvent("rso", std::string(100, 'e'));
+  change.AddEvent("rso", std::string(100, 'e'));
   change.SetAudit(vigil::storage::AuditEntry{
       "wessex", absl::StrCat("DC", id % 97), {key}, std::string(200, 'a')});
   for (int c = 0; c < counters; ++c) {

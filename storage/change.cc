@@ -30,9 +30,8 @@ void Change::RemoveDeadline(const Deadline& deadline) {
   ops_.push_back(Op{Family::kDeadlines, OpType::kDelete, EncodeDeadlineKey(deadline), {}});
 }
 
-void Change::SetEvent(std::string context, std::string payload) {
-  ++events_set_;
-  event_ = Event{std::move(context), std::move(payload)};
+void Change::AddEvent(std::string context, std::string payload) {
+  events_.push_back(Event{std::move(context), std::move(payload)});
 }
 
 void Change::SetAudit(AuditEntry entry) {
@@ -60,14 +59,10 @@ void Change::ExpectValue(Family family, std::string key, std::string value) {
 }
 
 bool Change::empty() const {
-  return ops_.empty() && !event_.has_value() && !audit_.has_value() && counters_.empty();
+  return ops_.empty() && events_.empty() && !audit_.has_value() && counters_.empty();
 }
 
 absl::Status Change::Validate() const {
-  if (events_set_ > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a change carries at most one event; this one set ", events_set_));
-  }
   if (audits_set_ > 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("a change carries at most one audit record; this one set ", audits_set_));
@@ -87,8 +82,8 @@ absl::Status Change::Validate() const {
       return absl::InvalidArgumentError("a change may not write an empty key");
     }
   }
-  if (event_.has_value()) {
-    if (absl::Status s = ValidateEventContext(event_->context); !s.ok()) return s;
+  for (const Event& event : events_) {
+    if (absl::Status s = ValidateEventContext(event.context); !s.ok()) return s;
   }
   for (const auto& [name, delta] : counters_) {
     if (name.empty()) return absl::InvalidArgumentError("a counter needs a name");

@@ -1,7 +1,7 @@
 // A Change is everything one state change writes: entity puts and deletes, index entries,
-// deadline entries added and removed, at most one event, at most one audit record, counter
-// deltas, and the preconditions under which it may apply. Store::Commit applies it as part of
-// ONE RocksDB WriteBatch written with sync=true: all of it is durable, or none of it is.
+// deadline entries added and removed, feed events (usually one), at most one audit record,
+// counter deltas, and the preconditions under which it may apply. Store::Commit applies it as part
+// of ONE RocksDB WriteBatch written with sync=true: all of it is durable, or none of it is.
 //
 // A Change is built by one thread and handed to Store::Commit; it is not thread-safe.
 // Intentionally copyable (tests commit the same change twice).
@@ -59,8 +59,9 @@ class Change {
   void RemoveDeadline(const Deadline& deadline);
 
   // Appends `payload` to the event feed of `context`; Commit assigns the next sequence and
-  // reports it in CommitResult::event_sequence. At most one event per change.
-  void SetEvent(std::string context, std::string payload);
+  // reports it in CommitResult. Several events of one change take consecutive sequences, in
+  // the order added (a batch of alerts is one change with one event per alert).
+  void AddEvent(std::string context, std::string payload);
 
   // Appends `entry` to the audit chain; Commit assigns its sequence and hash. At most one.
   void SetAudit(AuditEntry entry);
@@ -79,21 +80,20 @@ class Change {
 
   const std::vector<Op>& ops() const { return ops_; }
   const std::vector<Precondition>& preconditions() const { return preconditions_; }
-  const std::optional<Event>& event() const { return event_; }
+  const std::vector<Event>& events() const { return events_; }
   const std::optional<AuditEntry>& audit() const { return audit_; }
   const std::vector<std::pair<std::string, int64_t>>& counters() const { return counters_; }
 
   // InvalidArgument (naming the problem) if the change writes to a reserved key or family, has
-  // more than one event or audit record, or names a bad event context. Commit calls it.
+  // more than one audit record, or names a bad event context. Commit calls it.
   absl::Status Validate() const;
 
  private:
   std::vector<Op> ops_;
   std::vector<Precondition> preconditions_;
-  std::optional<Event> event_;
+  std::vector<Event> events_;
   std::optional<AuditEntry> audit_;
   std::vector<std::pair<std::string, int64_t>> counters_;
-  int events_set_ = 0;
   int audits_set_ = 0;
 };
 

@@ -42,6 +42,12 @@ void PutLengthPrefixed(std::string* dst, absl::string_view value) {
   dst->append(value.data(), value.size());
 }
 
+std::string LengthPrefixed(absl::string_view value) {
+  std::string out;
+  PutLengthPrefixed(&out, value);
+  return out;
+}
+
 bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value) {
   uint32_t n = 0;
   for (int shift = 0; shift <= 28; shift += 7) {

@@ -62,6 +62,8 @@ int64_t DecodeOrderedInt64(const char* p);
 // lp(x): a varint32 length then the bytes. GetLengthPrefixed consumes from `input` and fails
 // on truncation.
 void PutLengthPrefixed(std::string* dst, absl::string_view value);
+// lp(value) as a string, for building keys with StrCat.
+std::string LengthPrefixed(absl::string_view value);
 bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value);
 
 int64_t ToMicros(absl::Time t);

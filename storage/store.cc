@@ -659,17 +659,27 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
                                                         : state.batch.Delete(family, op.key);
     if (!s.ok()) return FromRocks(s, "building the commit batch");
   }
-  std::string event_key;
-  if (change.event().has_value()) {
-    const Change::Event& event = *change.event();
-    auto head = state.event_heads.find(event.context);
-    const uint64_t sequence =
-        (head != state.event_heads.end() ? head->second : EventHead(event.context)) + 1;
-    event_key = EventKey(event.context, sequence);
-    rocksdb::Status s = state.batch.Put(handle(Family::kEvents), event_key, event.payload);
+  // Heads as this change moves them, published into the group's state in phase 3.
+  absl::flat_hash_map<absl::string_view, uint64_t> heads;
+  for (const Change::Event& event : change.events()) {
+    auto mine = heads.find(event.context);
+    uint64_t head = 0;
+    if (mine != heads.end()) {
+      head = mine->second;
+    } else if (auto group = state.event_heads.find(event.context);
+               group != state.event_heads.end()) {
+      head = group->second;
+    } else {
+      head = EventHead(event.context);
+    }
+    const uint64_t sequence = head + 1;
+    rocksdb::Status s =
+        state.batch.Put(handle(Family::kEvents), EventKey(event.context, sequence), event.payload);
     if (!s.ok()) return FromRocks(s, "building the commit batch");
-    result.event_sequence = sequence;
+    heads[event.context] = sequence;
+    result.event_sequences.push_back(sequence);
   }
+  if (!result.event_sequences.empty()) result.event_sequence = result.event_sequences.front();
   std::string audit_hash;
   if (change.audit().has_value()) {
     const AuditEntry& entry = *change.audit();
@@ -703,8 +713,7 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
   for (size_t i = 0; i < counter_values.size(); ++i) {
     state.counters[change.counters()[i].first] = counter_values[i];
   }
-  if (result.event_sequence != 0)
-    state.event_heads[change.event()->context] = result.event_sequence;
+  for (const auto& [context, head] : heads) state.event_heads[std::string(context)] = head;
   if (result.audit_sequence != 0) {
     state.audit_sequence = result.audit_sequence;
     state.audit_hash = std::move(audit_hash);
@@ -795,10 +804,10 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
     if (!listeners_.empty()) {
       std::vector<CommittedEvent> events;
       for (const Writer* writer : applied) {
-        if (writer->change->event().has_value()) {
-          events.push_back(CommittedEvent{writer->change->event()->context,
-                                          writer->result.event_sequence,
-                                          writer->change->event()->payload});
+        const std::vector<Change::Event>& added = writer->change->events();
+        for (size_t i = 0; i < added.size(); ++i) {
+          events.push_back(CommittedEvent{added[i].context, writer->result.event_sequences[i],
+                                          added[i].payload});
         }
       }
       if (!events.empty()) {

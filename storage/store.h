@@ -65,8 +65,10 @@ struct StoreOptions {
 };
 
 struct CommitResult {
-  // The sequence assigned to the change's event in its context's feed; 0 if it had none.
+  // The sequence assigned to the change's first event in its context's feed; 0 if it had none.
   uint64_t event_sequence = 0;
+  // The sequence of every event of the change, in the order they were added.
+  std::vector<uint64_t> event_sequences;
   // The audit chain position of the change's record; 0 if it had none.
   uint64_t audit_sequence = 0;
 };

@@ -1,9 +1,9 @@
 #include "services/backlog/backlog.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
-#include <array>
 #include <tuple>
 
 #include "absl/strings/escaping.h"
@@ -23,10 +23,6 @@ namespace vigil::backlog {
 namespace {
 
 using storage::Family;
-
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string Lp(absl::string_view value) {
   std::string out;
@@ -110,7 +106,8 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
     ask.set_officer(request.officer());
     *ask.mutable_kinds() = request.kinds();
     VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary part, feeds_.Summarize(call, context, ask));
-    for (const v1::BacklogRow& row : part.rows()) rows[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
+    for (const v1::BacklogRow& row : part.rows())
+      rows[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
     for (const v1::DueSoonRow& row : part.due_soon()) {
       auto& [seven, twenty_eight] = soon[{row.kind(), row.risk_level()}];
       seven += row.within_7_days();
@@ -119,7 +116,7 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
     summary.set_total(summary.total() + part.total_overdue());
     summary.set_total_open(summary.total_open() + part.total_open());
     if (part.has_oldest() && (!summary.has_oldest() || TimeOf(part.oldest().due_time()) <
-                                                          TimeOf(summary.oldest().due_time()))) {
+                                                           TimeOf(summary.oldest().due_time()))) {
       *summary.mutable_oldest() = part.oldest();
     }
     if (part.has_earliest_due() && (!earliest || TimeOf(part.earliest_due()) < *earliest)) {
@@ -127,7 +124,8 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
     }
   }
   if (check_as_of && earliest.has_value() && as_of < *earliest) {
-    return FieldError("as_of", absl::StrCat(FormatUtcDate(as_of), " is before the earliest data: the "
+    return FieldError("as_of", absl::StrCat(FormatUtcDate(as_of),
+                                            " is before the earliest data: the "
                                             "first open obligation in scope falls due on ",
                                             FormatUtcDate(*earliest)));
   }
@@ -159,8 +157,8 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
   return Merge(call, request, as_of, /*check_as_of=*/true);
 }
 
-absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& call,
-                                                            const v1::ListBacklogItemsRequest& request) {
+absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
+    const CallContext& call, const v1::ListBacklogItemsRequest& request) {
   VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
   VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
@@ -170,9 +168,11 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& c
   for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
-      "backlog-items|", call.principal.force, "|", Lp(request.team()), Lp(request.officer()), "|", kinds,
-      "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", by_risk);
-  VIGIL_ASSIGN_OR_RETURN(const std::string token, DecodePageToken(request.page().page_token(), query));
+      "backlog-items|", call.principal.force, "|", Lp(request.team()), Lp(request.officer()), "|",
+      kinds, "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|",
+      by_risk);
+  VIGIL_ASSIGN_OR_RETURN(const std::string token,
+                         DecodePageToken(request.page().page_token(), query));
   v1::BacklogItemsCursor state;
   if (!token.empty() && !state.ParseFromString(token)) {
     return FieldError("page_token", "is not a token this server issued");
@@ -202,8 +202,8 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& c
     more[context] = !page.next_page_token().empty();
     for (v1::Obligation& o : *page.mutable_obligations()) {
       const int rank = by_risk ? RiskRank(o.risk_level()) : 0;
-      candidates.push_back(Candidate{{rank, storage::ToMicros(TimeOf(o.due_time())), o.id(), context},
-                                     std::move(o)});
+      candidates.push_back(Candidate{
+          {rank, storage::ToMicros(TimeOf(o.due_time())), o.id(), context}, std::move(o)});
     }
   }
   std::sort(candidates.begin(), candidates.end(),
@@ -217,7 +217,8 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& c
     v1::BacklogItem* item = response.add_items();
     *item->mutable_obligation() = c.obligation;
     const absl::Duration overdue = as_of - TimeOf(c.obligation.due_time());
-    item->set_days_overdue(static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24));
+    item->set_days_overdue(
+        static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24));
     item->set_age_band(AgeBandOf(overdue));
     last_taken[std::get<3>(c.key)] = &c;
   }
@@ -240,7 +241,8 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(const CallContext& c
       c->mutable_after()->set_obligation_id(t->second->obligation.id());
     }
     bool untaken = false;
-    for (size_t i = taken; i < candidates.size(); ++i) untaken = untaken || std::get<3>(candidates[i].key) == context;
+    for (size_t i = taken; i < candidates.size(); ++i)
+      untaken = untaken || std::get<3>(candidates[i].key) == context;
     c->set_exhausted(!untaken && !more[context]);
     any_left = any_left || !c->exhausted();
   }
@@ -253,8 +255,9 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, false));
   if (call.principal.role == Role::kOfficer && request.officer() != call.principal.actor) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "only a supervisor may see other officers' workload; ask for officer '", call.principal.actor, "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("only a supervisor may see other officers' workload; ask for officer '",
+                     call.principal.actor, "'"));
   }
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   const std::shared_ptr<const v1::Policy> policy = policies_.Current();
@@ -280,8 +283,8 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
       }
       for (const v1::BacklogRow& cell : load.open_cells()) {
         w.set_weighted_load(w.weighted_load() + static_cast<double>(cell.count()) *
-                                                     KindWeight(weights, cell.kind()) *
-                                                     RiskMultiplier(weights, cell.risk_level()));
+                                                    KindWeight(weights, cell.kind()) *
+                                                    RiskMultiplier(weights, cell.risk_level()));
       }
     }
   }
@@ -301,9 +304,11 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
 absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
     const CallContext& call, const v1::TakeBacklogSnapshotRequest& request) {
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
-  const std::string date = absl::FormatCivilTime(policy::LocalDay(as_of - absl::Microseconds(1), zone_));
+  const std::string date =
+      absl::FormatCivilTime(policy::LocalDay(as_of - absl::Microseconds(1), zone_));
   // The force, and every team with open obligations.
-  VIGIL_ASSIGN_OR_RETURN(v1::GetWorkloadResponse workload, Workload(call, v1::GetWorkloadRequest()));
+  VIGIL_ASSIGN_OR_RETURN(v1::GetWorkloadResponse workload,
+                         Workload(call, v1::GetWorkloadRequest()));
   std::vector<std::string> teams = {""};
   for (const v1::OfficerWorkload& w : workload.officers()) {
     if (std::find(teams.begin(), teams.end(), w.team()) == teams.end()) teams.push_back(w.team());
@@ -313,7 +318,8 @@ absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
   for (const std::string& team : teams) {
     v1::GetBacklogSummaryRequest ask;
     ask.set_team(team);
-    VIGIL_ASSIGN_OR_RETURN(v1::BacklogSummary summary, Merge(call, ask, as_of, /*check_as_of=*/false));
+    VIGIL_ASSIGN_OR_RETURN(v1::BacklogSummary summary,
+                           Merge(call, ask, as_of, /*check_as_of=*/false));
     v1::BacklogSnapshot* snapshot = response.add_snapshots();
     snapshot->set_date(date);
     snapshot->set_force(call.principal.force);
@@ -329,8 +335,8 @@ absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
   return response;
 }
 
-absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(const CallContext& call,
-                                                           const v1::GetBacklogTrendRequest& request) {
+absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(
+    const CallContext& call, const v1::GetBacklogTrendRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   const absl::CivilDay today = policy::LocalDay(call.now, zone_);
   absl::CivilDay to = today;
@@ -350,24 +356,24 @@ absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(const CallContext& ca
   std::vector<v1::BacklogSnapshot> snapshots;
   std::optional<std::string> first_date;
   absl::Status parse;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, prefix, {}, [&](absl::string_view key,
-                                                                           absl::string_view value) {
-    const std::string date(key.substr(prefix.size()));
-    if (!first_date) first_date = date;
-    if (date < absl::FormatCivilTime(from)) return true;
-    if (date > absl::FormatCivilTime(to)) return false;
-    v1::BacklogSnapshot snapshot;
-    if (!snapshot.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse = absl::DataLossError("a backlog snapshot is unreadable");
-      return false;
-    }
-    snapshots.push_back(std::move(snapshot));
-    return true;
-  }));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kEntities, prefix, {}, [&](absl::string_view key, absl::string_view value) {
+        const std::string date(key.substr(prefix.size()));
+        if (!first_date) first_date = date;
+        if (date < absl::FormatCivilTime(from)) return true;
+        if (date > absl::FormatCivilTime(to)) return false;
+        v1::BacklogSnapshot snapshot;
+        if (!snapshot.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("a backlog snapshot is unreadable");
+          return false;
+        }
+        snapshots.push_back(std::move(snapshot));
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(parse);
   if (request.has_from() && first_date && absl::FormatCivilTime(from) < *first_date) {
-    return FieldError("from", absl::StrCat(absl::FormatCivilTime(from), " is before the first snapshot (",
-                                           *first_date, ")"));
+    return FieldError("from", absl::StrCat(absl::FormatCivilTime(from),
+                                           " is before the first snapshot (", *first_date, ")"));
   }
   v1::GetBacklogTrendResponse response;
   std::vector<std::array<int64_t, 8>> by_kind;
@@ -398,7 +404,8 @@ absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(const CallContext& ca
     return best;
   };
   response.set_change_7_days(snapshots[last].total_overdue() - snapshots[back(7)].total_overdue());
-  response.set_change_28_days(snapshots[last].total_overdue() - snapshots[back(28)].total_overdue());
+  response.set_change_28_days(snapshots[last].total_overdue() -
+                              snapshots[back(28)].total_overdue());
   size_t base = 0;
   for (size_t i = 0; i < days.size(); ++i) {
     if (days[i] >= days[last] - 28) {
@@ -412,7 +419,9 @@ absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(const CallContext& ca
     v1::KindForecast* f = response.add_forecasts();
     f->set_kind(static_cast<v1::ObligationKind>(k));
     f->set_overdue_now(by_kind[last][k]);
-    const double rate = span > 0 ? static_cast<double>(by_kind[base][k] - by_kind[last][k]) / static_cast<double>(span) : 0;
+    const double rate = span > 0 ? static_cast<double>(by_kind[base][k] - by_kind[last][k]) /
+                                       static_cast<double>(span)
+                                 : 0;
     f->set_cleared_per_day(rate);
     if (rate > 0) {
       f->set_days_to_clear(std::ceil(static_cast<double>(by_kind[last][k]) / rate));
@@ -428,7 +437,8 @@ absl::StatusOr<int> Backlog::SnapshotAllForces(absl::Time day_end) {
   for (const std::string& context : feeds_.contexts()) {
     VIGIL_ASSIGN_OR_RETURN(std::vector<std::string> some, feeds_.Forces(context));
     for (std::string& f : some) {
-      if (std::find(forces.begin(), forces.end(), f) == forces.end()) forces.push_back(std::move(f));
+      if (std::find(forces.begin(), forces.end(), f) == forces.end())
+        forces.push_back(std::move(f));
     }
   }
   for (const std::string& force : forces) {
@@ -451,7 +461,8 @@ void Backlog::StartSnapshots() {
   scheduler_ = std::thread([this] {
     std::unique_lock held(mu_);
     while (!stopping_) {
-      const absl::Time midnight = policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
+      const absl::Time midnight =
+          policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
       // Sleep in short steps: the clock may be a manual one, and a stop must be prompt.
       while (!stopping_ && clock_.Now() < midnight) {
         wake_.wait_for(held, std::chrono::seconds(1));

@@ -10,8 +10,8 @@
 namespace vigil {
 namespace {
 
-constexpr absl::string_view kRoleNames[] = {"officer", "supervisor", "force-admin", "auditor",
-                                            "system"};
+constexpr absl::string_view kRoleNames[] = {"officer", "supervisor", "force-admin",
+                                            "auditor", "system",     "service"};
 
 absl::Status Unauthenticated(absl::string_view what) {
   return absl::UnauthenticatedError(std::string(what));

@@ -21,12 +21,13 @@ enum class Role : uint8_t {
   kSupervisor = 1,  // sergeant, inspector, superintendent
   kForceAdmin = 2,  // policy, backups, users of one force
   kAuditor = 3,     // reads the access log
-  kSystem = 4,      // force systems and vigil's own services
+  kSystem = 4,      // force systems and vigil's own services acting for one force
+  kService = 5,     // vigil's own services following feeds across every force (alerts)
 };
 
 absl::string_view RoleName(Role role);
 // Accepts the names RoleName returns ("officer", "supervisor", "force-admin", "auditor",
-// "system").
+// "system", "service").
 std::optional<Role> ParseRole(absl::string_view name);
 
 // A set of roles, for declaring who may call an RPC.
@@ -37,7 +38,8 @@ class RoleSet {
     for (Role role : roles) bits_ |= Bit(role);
   }
   static constexpr RoleSet All() {
-    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kAuditor, Role::kSystem};
+    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,
+            Role::kAuditor, Role::kSystem,     Role::kService};
   }
   constexpr bool contains(Role role) const { return (bits_ & Bit(role)) != 0; }
   constexpr bool empty() const { return bits_ == 0; }

@@ -17,7 +17,13 @@ constexpr RpcSpec kSummarizeOverdue{"vigil.v1.ObligationFeed/SummarizeOverdue", 
 constexpr RpcSpec kListOverdue{"vigil.v1.ObligationFeed/ListOverdue", kReaders, true};
 constexpr RpcSpec kGetWorkload{"vigil.v1.ObligationFeed/GetWorkload", kReaders, true};
 constexpr RpcSpec kListForces{"vigil.v1.ObligationFeed/ListForces", {Role::kSystem}, false};
-constexpr RpcSpec kSpecs[] = {kSummarizeOverdue, kListOverdue, kGetWorkload, kListForces};
+constexpr RpcSpec kWatchObligations{
+    "vigil.v1.ObligationFeed/WatchObligations", {Role::kSystem, Role::kService}, true};
+constexpr RpcSpec kSpecs[] = {kSummarizeOverdue, kListOverdue, kGetWorkload, kListForces,
+                              kWatchObligations};
+
+// Feed entries read per fetch of a watch.
+constexpr size_t kWatchPage = 256;
 
 std::string Lp(absl::string_view value) {
   std::string out;
@@ -39,8 +45,9 @@ absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::strin
   scope.team = std::string(team);
   scope.officer = std::string(officer);
   if (call.principal.role == Role::kOfficer && scope.officer != call.principal.actor) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "an officer may see only their own obligations: set officer to '", call.principal.actor, "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("an officer may see only their own obligations: set officer to '",
+                     call.principal.actor, "'"));
   }
   for (int kind : kinds) {
     if (!v1::ObligationKind_IsValid(kind) || kind == v1::OBLIGATION_KIND_UNSPECIFIED) {
@@ -94,7 +101,8 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
   *response.mutable_as_of() = ToProtoTime(as_of);
   response.set_total_open(summary.total_open);
   if (summary.earliest_due_micros) {
-    *response.mutable_earliest_due() = ToProtoTime(storage::FromMicros(*summary.earliest_due_micros));
+    *response.mutable_earliest_due() =
+        ToProtoTime(storage::FromMicros(*summary.earliest_due_micros));
   }
   response.set_total_overdue(summary.total_overdue);
   for (int k = 1; k < 8; ++k) {
@@ -130,8 +138,8 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
   return response;
 }
 
-absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallContext& call,
-                                                                 const v1::ListOverdueRequest& request) {
+absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
+    const CallContext& call, const v1::ListOverdueRequest& request) {
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
@@ -145,18 +153,21 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallConte
       "overdue|", request.context(), "|", scope.force, "|", Lp(scope.team), Lp(scope.officer), "|",
       kinds, "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|",
       request.order());
-  VIGIL_ASSIGN_OR_RETURN(const std::string token, DecodePageToken(request.page().page_token(), query));
+  VIGIL_ASSIGN_OR_RETURN(const std::string token,
+                         DecodePageToken(request.page().page_token(), query));
   OverdueIndex::Cursor cursor;
   if (request.has_after()) {
     cursor.rank = request.after().risk_rank();
-    cursor.due_micros = storage::ToMicros(absl::FromUnixSeconds(request.after().due_time().seconds()) +
-                                          absl::Nanoseconds(request.after().due_time().nanos()));
+    cursor.due_micros =
+        storage::ToMicros(absl::FromUnixSeconds(request.after().due_time().seconds()) +
+                          absl::Nanoseconds(request.after().due_time().nanos()));
     cursor.id = request.after().obligation_id();
     if (cursor.id.empty()) return FieldError("after.obligation_id", "required with after");
   } else if (!token.empty()) {
     // token := as_of:int64-ordered | rank:fixed64 | due:int64-ordered | id
     if (token.size() < 25) return FieldError("page_token", "is not a token this server issued");
-    if (!request.has_as_of()) as_of = storage::FromMicros(storage::DecodeOrderedInt64(token.data()));
+    if (!request.has_as_of())
+      as_of = storage::FromMicros(storage::DecodeOrderedInt64(token.data()));
     cursor.rank = static_cast<int>(storage::DecodeFixed64BE(token.data() + 8));
     cursor.due_micros = storage::DecodeOrderedInt64(token.data() + 16);
     cursor.id = token.substr(24);
@@ -171,7 +182,8 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallConte
   v1::ListOverdueResponse response;
   std::vector<std::string> subjects;
   for (const OverdueIndex::Entry& entry : entries) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> obligation, Read(view, *index, scope.force, entry));
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> obligation,
+                           Read(view, *index, scope.force, entry));
     if (!obligation.has_value()) continue;
     subjects.push_back(obligation->subject_id());
     *response.add_obligations() = *std::move(obligation);
@@ -179,7 +191,8 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallConte
   if (!entries.empty()) {
     const OverdueIndex::Cursor last = OverdueIndex::CursorAfter(entries.back(), order);
     response.mutable_last()->set_risk_rank(last.rank);
-    *response.mutable_last()->mutable_due_time() = ToProtoTime(storage::FromMicros(last.due_micros));
+    *response.mutable_last()->mutable_due_time() =
+        ToProtoTime(storage::FromMicros(last.due_micros));
     response.mutable_last()->set_obligation_id(last.id);
   }
   if (more && !entries.empty()) {
@@ -199,8 +212,8 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(const CallConte
   return response;
 }
 
-absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(const CallContext& call,
-                                                                  const v1::WorkloadRequest& request) {
+absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(
+    const CallContext& call, const v1::WorkloadRequest& request) {
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), {}));
@@ -255,11 +268,86 @@ grpc::ServerUnaryReactor* ObligationFeedImpl::ListForces(grpc::CallbackServerCon
                                                          v1::ListForcesResponse* response) {
   return runtime_.Reply(context, kListForces, response,
                         [=, this](const CallContext&) -> absl::StatusOr<v1::ListForcesResponse> {
-                          VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request->context()));
+                          VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index,
+                                                 Index(request->context()));
                           v1::ListForcesResponse forces;
-                          for (std::string& force : index->Forces()) forces.add_forces(std::move(force));
+                          for (std::string& force : index->Forces())
+                            forces.add_forces(std::move(force));
                           return forces;
                         });
+}
+
+}  // namespace vigil
+
+namespace vigil {
+
+absl::Status FlattenFeedEntry(uint64_t sequence, absl::string_view payload, absl::string_view force,
+                              std::vector<v1::ObligationEvent>& out) {
+  v1::ObligationEventBatch batch;
+  if (!batch.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::DataLossError(absl::StrCat("feed entry ", sequence, " is unreadable"));
+  }
+  const size_t first = out.size();
+  for (v1::ObligationEvent& event : *batch.mutable_events()) {
+    if (!force.empty() && event.obligation().force() != force) continue;
+    event.set_sequence(sequence);
+    out.push_back(std::move(event));
+  }
+  for (v1::ObligationNotice& notice : *batch.mutable_notices()) {
+    if (!force.empty() && notice.obligation().force() != force) continue;
+    v1::ObligationEvent& event = out.emplace_back();
+    event.set_sequence(sequence);
+    event.set_type(v1::OBLIGATION_EVENT_TYPE_NOTICE);
+    *event.mutable_event_time() = notice.time();
+    *event.mutable_notice() = std::move(notice);
+  }
+  if (out.size() > first) out.back().set_last_of_sequence(true);
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligations(
+    grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) {
+  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, kWatchObligations);
+  if (!admitted.ok()) return RefuseStream<v1::ObligationEvent>(admitted.status());
+  if (absl::StatusOr<const OverdueIndex*> index = Index(request->context()); !index.ok()) {
+    return RefuseStream<v1::ObligationEvent>(index.status());
+  }
+  const std::string feed = request->context();
+  const uint64_t head = store_.EventHead(feed);
+  if (request->after_sequence() > head) {
+    return RefuseStream<v1::ObligationEvent>(absl::OutOfRangeError(
+        absl::StrCat("after_sequence: ", request->after_sequence(), " is beyond the head of the ",
+                     feed, " feed (", head, ")")));
+  }
+  // vigil's own services follow every force; a force system only its own.
+  const std::string force =
+      admitted->principal.role == Role::kService ? std::string() : admitted->principal.force;
+  auto audited = std::make_shared<bool>(false);
+  FeedStream<v1::ObligationEvent>::Options options;
+  options.feed_context = feed;
+  options.cursor = request->after_sequence();
+  options.fetch = [this, call = *std::move(admitted), feed, force, audited](
+                      uint64_t after) -> absl::StatusOr<FeedStream<v1::ObligationEvent>::Page> {
+    if (!*audited) {
+      // One consultation record for the watch: it discloses every obligation it streams.
+      storage::Change change;
+      change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {absl::StrCat("feed:", feed)}));
+      VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+      *audited = true;
+    }
+    VIGIL_ASSIGN_OR_RETURN(std::vector<storage::FeedEvent> entries,
+                           store_.Snapshot().ReadEvents(feed, after, kWatchPage));
+    FeedStream<v1::ObligationEvent>::Page page;
+    page.cursor = after;
+    page.more = entries.size() == kWatchPage;
+    for (const storage::FeedEvent& entry : entries) {
+      VIGIL_RETURN_IF_ERROR(FlattenFeedEntry(entry.sequence, entry.payload, force, page.messages));
+      page.cursor = entry.sequence;
+    }
+    return page;
+  };
+  return FeedStream<v1::ObligationEvent>::Start(context, runtime_.executor(), notifier_,
+                                                std::move(options));
 }
 
 }  // namespace vigil

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "services/common/feed_stream.h"
 #include "services/common/overdue_index.h"
 #include "services/common/rpc.h"
 #include "storage/store.h"
@@ -18,9 +19,9 @@ namespace vigil {
 class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
  public:
   // `contexts` maps a context name to its index; none owned.
-  ObligationFeedImpl(RpcRuntime& runtime, storage::Store& store,
+  ObligationFeedImpl(RpcRuntime& runtime, storage::Store& store, FeedNotifier& notifier,
                      std::map<std::string, const OverdueIndex*> contexts)
-      : runtime_(runtime), store_(store), contexts_(std::move(contexts)) {}
+      : runtime_(runtime), store_(store), notifier_(notifier), contexts_(std::move(contexts)) {}
 
   static std::span<const RpcSpec> Specs();
 
@@ -36,6 +37,9 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   grpc::ServerUnaryReactor* ListForces(grpc::CallbackServerContext* context,
                                        const v1::ListForcesRequest* request,
                                        v1::ListForcesResponse* response) override;
+
+  grpc::ServerWriteReactor<v1::ObligationEvent>* WatchObligations(
+      grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) override;
 
   // The domain of each RPC, callable without gRPC (tests, in-process callers).
   absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call,
@@ -54,6 +58,7 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
 
   RpcRuntime& runtime_;
   storage::Store& store_;
+  FeedNotifier& notifier_;
   const std::map<std::string, const OverdueIndex*> contexts_;
 };
 
@@ -62,6 +67,12 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
 absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::string_view team,
                                             absl::string_view officer,
                                             const google::protobuf::RepeatedField<int>& kinds);
+// Flattens one feed entry (an ObligationEventBatch committed under `sequence`) into the events
+// WatchObligations sends: clock transitions, then notices, each with the sequence, the last
+// marked last_of_sequence. Only events of `force` unless it is empty. DataLoss if unreadable.
+absl::Status FlattenFeedEntry(uint64_t sequence, absl::string_view payload, absl::string_view force,
+                              std::vector<v1::ObligationEvent>& out);
+
 absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
                                 const google::protobuf::Timestamp& as_of);
 

@@ -14,6 +14,9 @@ namespace vigil {
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t);
 
+// A stored timestamp, trusted to be valid (vigil wrote it); the Unix epoch when unset.
+absl::Time TimeOf(const google::protobuf::Timestamp& ts);
+
 // InvalidArgument naming `field` unless `ts` is a valid timestamp (0001-01-01 to 9999-12-31,
 // nanos in [0, 1e9)).
 absl::StatusOr<absl::Time> FromProtoTime(const google::protobuf::Timestamp& ts,

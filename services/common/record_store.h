@@ -42,6 +42,11 @@ struct RecordEdit {
   std::vector<std::string> extra_subjects;
   // Write nothing when the record's clocks come out unchanged (recomputation).
   bool skip_if_clocks_unchanged = false;
+  // Findings that must alert at once, published on the feed with the change. Give each an id,
+  // kind and summary, and in `obligation` the kind of clock it concerns with the record's
+  // subject, risk, owner, team and force: the commit replaces it with that clock as it stands
+  // after the change, when the record has it open. The time defaults to the call's.
+  std::vector<v1::ObligationNotice> notices;
 };
 
 // A secondary key that at most one record may hold (a ViSOR reference, a source reference).
@@ -79,8 +84,8 @@ class RecordStore {
  public:
   // Receives the current record (mutable) and the change being built; may add entities of its
   // own to the change. A non-OK status aborts the write.
-  using EditFn = absl::FunctionRef<absl::Status(Record& record, storage::Change& change,
-                                                RecordEdit& edit)>;
+  using EditFn =
+      absl::FunctionRef<absl::Status(Record& record, storage::Change& change, RecordEdit& edit)>;
 
   RecordStore(storage::Store& store, RecordTraits<Record> traits)
       : store_(store), traits_(std::move(traits)), ledger_(traits_.space) {}
@@ -130,7 +135,8 @@ class RecordStore {
   // Writes a new record (validated by the caller, id set) with its derived clocks; `extra` joins
   // the commit. Returns the stored record, or the first response when `request_id` was seen.
   // AlreadyExists naming the field for a taken id or unique key.
-  absl::StatusOr<Record> Create(const CallContext& call, Record record, absl::string_view request_id,
+  absl::StatusOr<Record> Create(const CallContext& call, Record record,
+                                absl::string_view request_id,
                                 const storage::Change& extra = storage::Change()) {
     const std::string& force = call.principal.force;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -217,7 +223,8 @@ class RecordStore {
         change.ExpectAbsent(storage::Family::kIndex, u.key);
         change.Put(storage::Family::kIndex, u.key, after.id());
       }
-      const std::string response = edit.response.empty() ? after.SerializeAsString() : edit.response;
+      const std::string response =
+          edit.response.empty() ? after.SerializeAsString() : edit.response;
       if (!request_id.empty()) {
         const std::string request_key = traits_.request_key(force, request_id);
         change.ExpectAbsent(storage::Family::kIndex, request_key);
@@ -279,9 +286,8 @@ class RecordStore {
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> holder,
                              view.Get(storage::Family::kIndex, unique.key));
       if (holder.has_value() && *holder != record.id()) {
-        return absl::AlreadyExistsError(absl::StrCat(unique.field, ": ", unique.value,
-                                                     " is already held by ", traits_.noun, " ",
-                                                     *holder));
+        return absl::AlreadyExistsError(absl::StrCat(
+            unique.field, ": ", unique.value, " is already held by ", traits_.noun, " ", *holder));
       }
     }
     return absl::OkStatus();
@@ -306,10 +312,19 @@ class RecordStore {
     events.set_cause(call.method);
     events.set_subject_id(after.id());
     std::vector<v1::Obligation> old_clocks;
-    if (before != nullptr) old_clocks.assign(before->obligations().begin(), before->obligations().end());
-    const std::vector<v1::Obligation> new_clocks(after.obligations().begin(), after.obligations().end());
+    if (before != nullptr)
+      old_clocks.assign(before->obligations().begin(), before->obligations().end());
+    const std::vector<v1::Obligation> new_clocks(after.obligations().begin(),
+                                                 after.obligations().end());
     ledger_.Reconcile(old_clocks, new_clocks, call.now, change, events);
-    change.SetEvent(traits_.feed_context, events.SerializeAsString());
+    for (const v1::ObligationNotice& notice : edit.notices) {
+      v1::ObligationNotice& published = *events.add_notices() = notice;
+      if (!published.has_time()) *published.mutable_time() = ToProtoTime(call.now);
+      for (const v1::Obligation& clock : new_clocks) {
+        if (clock.kind() == notice.obligation().kind()) *published.mutable_obligation() = clock;
+      }
+    }
+    change.AddEvent(traits_.feed_context, events.SerializeAsString());
     if (traits_.also_write) traits_.also_write(before, after, change);
     std::vector<std::string> subjects = {after.id()};
     subjects.insert(subjects.end(), edit.extra_subjects.begin(), edit.extra_subjects.end());

@@ -16,8 +16,7 @@ bool IsPrintable(absl::string_view text) {
 
 }  // namespace
 
-storage::AuditEntry CallContext::Audit(v1::AuditAction action,
-                                       std::vector<std::string> subject_ids,
+storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
                                        absl::string_view outcome) const {
   v1::AuditRecord record;
   *record.mutable_time() =
@@ -62,6 +61,9 @@ bool RpcRuntime::WaitIdle(absl::Duration timeout) {
 
 absl::StatusOr<CallContext> RpcRuntime::Admit(const grpc::CallbackServerContext& context,
                                               const RpcSpec& spec) const {
+  if (!admitting_) {
+    return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");
+  }
   absl::StatusOr<Principal> principal = authenticator_.Authenticate(context);
   if (!principal.ok()) {
     VIGIL_LOG(WARNING) << spec.method << ": unauthenticated call from " << context.peer() << ": "

@@ -14,10 +14,11 @@
 #ifndef VIGIL_SERVICES_COMMON_RPC_H_
 #define VIGIL_SERVICES_COMMON_RPC_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +119,8 @@ class RpcRuntime {
   // client connections, so vigild drains calls itself and then shuts down at once.
   bool WaitIdle(absl::Duration timeout);
   int in_flight() const;
+  // Refuses every later call with UNAVAILABLE, so that a drain ends (vigild on SIGTERM).
+  void StopAdmitting() { admitting_ = false; }
 
   // Unary for a body returning absl::StatusOr<Response>: the value becomes the response.
   template <typename Response, typename Body>
@@ -133,6 +136,8 @@ class RpcRuntime {
   }
 
   const Clock& clock() const { return clock_; }
+  // The worker pool, for streaming handlers that fetch on it.
+  Executor& executor() const { return executor_; }
 
  private:
   void CallStarted();
@@ -144,6 +149,7 @@ class RpcRuntime {
   mutable std::mutex mu_;
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mu_)
+  std::atomic<bool> admitting_{true};
 };
 
 }  // namespace vigil

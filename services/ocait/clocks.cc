@@ -4,14 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/obligations.h"
+#include "services/common/proto_time.h"
 #include "services/policy/schedule.h"
 
 namespace vigil::ocait {
 namespace {
-
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 struct ClockInfo {
   const char* suffix;
@@ -48,11 +45,13 @@ std::vector<v1::Obligation> ReconcileClocks(const v1::Referral& r, ClockBits ret
   }
   if (waiting) {
     const absl::Time start = r.has_action_clock_start() ? TimeOf(r.action_clock_start()) : received;
-    add(Clock::kAction, policy::ReferralActionDue(policy, r.grade(), start, start != received, zone));
+    add(Clock::kAction,
+        policy::ReferralActionDue(policy, r.grade(), start, start != received, zone));
     const bool refreshed = r.has_last_refresh_time();
     add(Clock::kIntelRefresh,
-        policy::IntelRefreshDue(policy, r.grade(), refreshed ? TimeOf(r.last_refresh_time()) : triaged,
-                                refreshed, zone));
+        policy::IntelRefreshDue(policy, r.grade(),
+                                refreshed ? TimeOf(r.last_refresh_time()) : triaged, refreshed,
+                                zone));
   }
   if ((waiting || r.state() == v1::REFERRAL_STATE_ACTIONED) && !r.has_csc_check()) {
     add(Clock::kCscCheck, policy::CscCheckDue(policy, r.grade(), triaged, zone));

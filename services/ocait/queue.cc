@@ -16,6 +16,7 @@
 #include "services/ocait/clocks.h"
 #include "services/ocait/identifiers.h"
 #include "services/ocait/keys.h"
+#include "services/policy/policy.h"
 #include "storage/key_codec.h"
 
 namespace vigil::ocait {
@@ -25,10 +26,6 @@ using storage::Family;
 
 constexpr int kMaxImportRows = 1000;
 constexpr absl::string_view kDefaultTeam = "ocait";
-
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string StateName(v1::ReferralState state) { return v1::ReferralState_Name(state); }
 
@@ -48,8 +45,9 @@ absl::StatusOr<absl::Time> LifeTime(absl::string_view field, bool present,
                                     absl::Time now) {
   VIGIL_ASSIGN_OR_RETURN(const absl::Time t, RequirePastTime(field, present, ts, now));
   if (t < TimeOf(r.received_time())) {
-    return FieldError(field, absl::StrCat(FormatUtcTime(t), " is before the referral was received on ",
-                                          FormatUtcDate(TimeOf(r.received_time()))));
+    return FieldError(field,
+                      absl::StrCat(FormatUtcTime(t), " is before the referral was received on ",
+                                   FormatUtcDate(TimeOf(r.received_time()))));
   }
   return t;
 }
@@ -94,11 +92,12 @@ RecordTraits<v1::Referral> Queue::Traits() {
   traits.also_write = [](const v1::Referral* before, const v1::Referral& after,
                          storage::Change& change) {
     if (before != nullptr) {
-      change.AddToCounter(CountName(before->force(), before->team(), before->state(), before->grade()), -1);
+      change.AddToCounter(
+          CountName(before->force(), before->team(), before->state(), before->grade()), -1);
     }
     change.AddToCounter(CountName(after.force(), after.team(), after.state(), after.grade()), 1);
-    const bool news = before == nullptr || before->state() != after.state() ||
-                      before->grade() != after.grade();
+    const bool news =
+        before == nullptr || before->state() != after.state() || before->grade() != after.grade();
     if (after.linked_offender_id().empty() || !news) return;
     // The register hears of the referral through its API; the outbox makes that survive a crash.
     v1::LinkReferralRequest link;
@@ -131,13 +130,15 @@ absl::StatusOr<v1::Referral> Queue::ValidateNew(const CallContext& call, const v
     return FieldError("referral.source", "give the source: NCA_CEOP, OTHER_FORCE or INTERNAL");
   }
   r.set_source(in.source());
-  VIGIL_RETURN_IF_ERROR(ValidateText("referral.source_reference", in.source_reference(), 128, false));
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("referral.source_reference", in.source_reference(), 128, false));
   r.set_source_reference(in.source_reference());
   VIGIL_ASSIGN_OR_RETURN(const absl::Time received,
                          RequirePastTime("referral.received_time", in.has_received_time(),
                                          in.received_time(), call.now));
   *r.mutable_received_time() = ToProtoTime(received);
-  VIGIL_RETURN_IF_ERROR(ValidateText("referral.subject_display_name", in.subject_display_name(), 200, false));
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("referral.subject_display_name", in.subject_display_name(), 200, false));
   r.set_subject_display_name(in.subject_display_name());
   if (in.subject_display_name().empty() && in.identifiers().empty()) {
     return FieldError("referral.identifiers", "give the subject's name or at least one identifier");
@@ -147,7 +148,8 @@ absl::StatusOr<v1::Referral> Queue::ValidateNew(const CallContext& call, const v
     const v1::SubjectIdentifier& id = in.identifiers(i);
     const std::string field = absl::StrCat("referral.identifiers[", i, "]");
     if (!v1::IdentifierType_IsValid(id.type())) return FieldError(field, "unknown identifier type");
-    VIGIL_ASSIGN_OR_RETURN(std::string normalized, NormalizeIdentifier(id.type(), id.value(), field));
+    VIGIL_ASSIGN_OR_RETURN(std::string normalized,
+                           NormalizeIdentifier(id.type(), id.value(), field));
     if (!seen.emplace(id.type(), normalized).second) continue;
     v1::SubjectIdentifier* kept = r.add_identifiers();
     kept->set_type(id.type());
@@ -176,16 +178,20 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
   const storage::ReadView view = records_.store().Snapshot();
   std::set<std::string> matched;
   for (const v1::SubjectIdentifier& identifier : referral.identifiers()) {
-    const std::string prefix = IdentifierPrefix(call.principal.force, identifier.type(), identifier.normalized());
+    const std::string prefix =
+        IdentifierPrefix(call.principal.force, identifier.type(), identifier.normalized());
     std::vector<std::string> ids;
-    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {},
-                                          [&](absl::string_view key, absl::string_view) {
-                                            ids.emplace_back(key.substr(prefix.size()));
-                                            return true;
-                                          }));
+    VIGIL_RETURN_IF_ERROR(
+        view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+          ids.emplace_back(key.substr(prefix.size()));
+          return true;
+        }));
     for (const std::string& id : ids) {
-      if (id == referral.id() || !matched.insert(absl::StrCat(id, "|", identifier.normalized())).second) continue;
-      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> other, records_.Load(view, call.principal.force, id));
+      if (id == referral.id() ||
+          !matched.insert(absl::StrCat(id, "|", identifier.normalized())).second)
+        continue;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> other,
+                             records_.Load(view, call.principal.force, id));
       if (!other.has_value()) continue;
       v1::DeconflictionMatch* match = referral.add_deconfliction_matches();
       match->set_referral_id(id);
@@ -201,7 +207,8 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
 absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
                                            const v1::CreateReferralRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
-  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, records_.PriorResponse(call, request.request_id()));
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                         records_.PriorResponse(call, request.request_id()));
   if (prior.has_value()) {
     v1::Referral first;
     if (!first.ParseFromString(*prior)) return absl::DataLossError("stored response is unreadable");
@@ -212,7 +219,8 @@ absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
              call.principal.actor,
              absl::StrCat("received from ", v1::ReferralSource_Name(referral.source())));
   VIGIL_RETURN_IF_ERROR(Deconflict(call, referral));
-  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored, records_.Create(call, std::move(referral), request.request_id()));
+  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored,
+                         records_.Create(call, std::move(referral), request.request_id()));
   AfterWrite(stored);
   return stored;
 }
@@ -237,7 +245,8 @@ absl::StatusOr<v1::Referral> Queue::Transition(
                         return edit(r, e);
                       }));
   v1::Referral stored;
-  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!stored.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   AfterWrite(stored);
   return stored;
 }
@@ -246,15 +255,17 @@ absl::StatusOr<v1::Referral> Queue::Triage(const CallContext& call,
                                            const v1::TriageReferralRequest& request) {
   VIGIL_RETURN_IF_ERROR(GradeGiven("grade", request.grade()));
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
-  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_RECEIVED}, "triaged",
-                    [&](v1::Referral& r, RecordEdit& edit) {
+  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_RECEIVED},
+                    "triaged", [&](v1::Referral& r, RecordEdit& edit) {
                       r.set_grade(request.grade());
                       r.set_children_access(request.children_access());
                       *r.mutable_triaged_time() = ToProtoTime(call.now);
                       r.set_state(v1::REFERRAL_STATE_AWAITING_ALLOCATION);
-                      AddHistory(r, v1::REFERRAL_STATE_RECEIVED, r.state(), call.now, call.principal.actor,
-                                 request.note().empty() ? absl::StrCat("graded ", v1::RiskLevel_Name(request.grade()))
-                                                        : request.note());
+                      AddHistory(r, v1::REFERRAL_STATE_RECEIVED, r.state(), call.now,
+                                 call.principal.actor,
+                                 request.note().empty()
+                                     ? absl::StrCat("graded ", v1::RiskLevel_Name(request.grade()))
+                                     : request.note());
                       edit.retime.set();
                       return absl::OkStatus();
                     });
@@ -266,33 +277,37 @@ absl::StatusOr<v1::Referral> Queue::Allocate(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
   return Transition(call, request.id(), request.request_id(),
-                    {v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED}, "allocated",
-                    [&](v1::Referral& r, RecordEdit&) {
+                    {v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED},
+                    "allocated", [&](v1::Referral& r, RecordEdit&) {
                       const v1::ReferralState from = r.state();
                       r.set_allocated_officer(request.officer());
                       if (!request.team().empty()) r.set_team(request.team());
                       r.set_state(v1::REFERRAL_STATE_ALLOCATED);
                       AddHistory(r, from, r.state(), call.now, call.principal.actor,
-                                 request.note().empty() ? absl::StrCat("allocated to ", request.officer())
-                                                        : request.note());
+                                 request.note().empty()
+                                     ? absl::StrCat("allocated to ", request.officer())
+                                     : request.note());
                       return absl::OkStatus();
                     });
 }
 
-absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(const CallContext& call,
-                                                       const v1::RecordIntelRefreshRequest& request) {
+absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
+    const CallContext& call, const v1::RecordIntelRefreshRequest& request) {
   if (!v1::RiskLevel_IsValid(request.new_grade())) return FieldError("new_grade", "unknown value");
   VIGIL_RETURN_IF_ERROR(ValidateText("findings", request.findings(), 8000, false, true));
-  VIGIL_RETURN_IF_ERROR(ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
   return Transition(
       call, request.id(), request.request_id(),
-      {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED},
+      {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
+       v1::REFERRAL_STATE_ALLOCATED},
       "refreshed", [&](v1::Referral& r, RecordEdit& edit) -> absl::Status {
         VIGIL_ASSIGN_OR_RETURN(const absl::Time refreshed,
                                LifeTime("refreshed_time", request.has_refreshed_time(),
                                         request.refreshed_time(), r, call.now));
         const v1::RiskLevel before = r.grade();
-        const v1::RiskLevel after = request.new_grade() == v1::RISK_LEVEL_UNSPECIFIED ? before : request.new_grade();
+        const v1::RiskLevel after =
+            request.new_grade() == v1::RISK_LEVEL_UNSPECIFIED ? before : request.new_grade();
         if (after != before && r.state() == v1::REFERRAL_STATE_RECEIVED) {
           return FieldError("new_grade", "triage the referral before regrading it");
         }
@@ -327,6 +342,27 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(const CallContext& call,
           r.set_children_access(true);
           r.set_immediate_escalation(true);
         }
+        if (after > before || request.children_access_found()) {
+          // The supervisor hears of it now, not when the restarted clock runs out.
+          v1::ObligationNotice& notice = edit.notices.emplace_back();
+          notice.set_id(absl::StrCat(r.id(), "/refresh/", r.refreshes_size()));
+          notice.set_kind(v1::NOTICE_KIND_IMMEDIATE_ESCALATION);
+          v1::Obligation& about = *notice.mutable_obligation();
+          about.set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+          about.set_subject_id(r.id());
+          about.set_risk_level(after);
+          about.set_owner_officer(r.allocated_officer());
+          about.set_team(r.team());
+          about.set_force(r.force());
+          std::vector<std::string> why;
+          if (after > before) {
+            why.push_back(absl::StrCat("regraded from ", policy::RiskName(before), " to ",
+                                       policy::RiskName(after)));
+          }
+          if (request.children_access_found()) why.push_back("new access to children found");
+          notice.set_summary(absl::StrCat("intelligence refresh of referral ", r.id(), ": ",
+                                          absl::StrJoin(why, "; ")));
+        }
         return absl::OkStatus();
       });
 }
@@ -350,28 +386,33 @@ absl::StatusOr<v1::Referral> Queue::RecordCscCheck(const CallContext& call,
 
 absl::StatusOr<v1::Referral> Queue::Action(const CallContext& call,
                                            const v1::ActionReferralRequest& request) {
-  if (!v1::ActionOutcome_IsValid(request.outcome()) || request.outcome() == v1::ACTION_OUTCOME_UNSPECIFIED) {
-    return FieldError("outcome", "give the action: WARRANT_EXECUTED, ARREST, VOLUNTARY_INTERVIEW or OTHER");
+  if (!v1::ActionOutcome_IsValid(request.outcome()) ||
+      request.outcome() == v1::ACTION_OUTCOME_UNSPECIFIED) {
+    return FieldError("outcome",
+                      "give the action: WARRANT_EXECUTED, ARREST, VOLUNTARY_INTERVIEW or OTHER");
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
-  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_ALLOCATED}, "actioned",
-                    [&](v1::Referral& r, RecordEdit&) -> absl::Status {
-                      VIGIL_ASSIGN_OR_RETURN(const absl::Time acted,
-                                             LifeTime("action_time", request.has_action_time(),
-                                                      request.action_time(), r, call.now));
-                      *r.mutable_action_time() = ToProtoTime(acted);
-                      r.set_action_outcome(request.outcome());
-                      r.set_state(v1::REFERRAL_STATE_ACTIONED);
-                      r.set_immediate_escalation(false);
-                      AddHistory(r, v1::REFERRAL_STATE_ALLOCATED, r.state(), call.now, call.principal.actor,
-                                 request.note().empty() ? v1::ActionOutcome_Name(request.outcome()) : request.note());
-                      return absl::OkStatus();
-                    });
+  return Transition(
+      call, request.id(), request.request_id(), {v1::REFERRAL_STATE_ALLOCATED}, "actioned",
+      [&](v1::Referral& r, RecordEdit&) -> absl::Status {
+        VIGIL_ASSIGN_OR_RETURN(
+            const absl::Time acted,
+            LifeTime("action_time", request.has_action_time(), request.action_time(), r, call.now));
+        *r.mutable_action_time() = ToProtoTime(acted);
+        r.set_action_outcome(request.outcome());
+        r.set_state(v1::REFERRAL_STATE_ACTIONED);
+        r.set_immediate_escalation(false);
+        AddHistory(
+            r, v1::REFERRAL_STATE_ALLOCATED, r.state(), call.now, call.principal.actor,
+            request.note().empty() ? v1::ActionOutcome_Name(request.outcome()) : request.note());
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<v1::Referral> Queue::Close(const CallContext& call,
                                           const v1::CloseReferralRequest& request) {
-  if (!v1::ReferralOutcome_IsValid(request.outcome()) || request.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED) {
+  if (!v1::ReferralOutcome_IsValid(request.outcome()) ||
+      request.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED) {
     return FieldError("outcome", "give the outcome: CLOSED, NO_FURTHER_ACTION or TRANSFERRED");
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
@@ -385,12 +426,14 @@ absl::StatusOr<v1::Referral> Queue::Close(const CallContext& call,
                       r.set_close_reason(request.reason());
                       r.set_immediate_escalation(false);
                       AddHistory(r, from, r.state(), call.now, call.principal.actor,
-                                 absl::StrCat(v1::ReferralOutcome_Name(request.outcome()), ": ", request.reason()));
+                                 absl::StrCat(v1::ReferralOutcome_Name(request.outcome()), ": ",
+                                              request.reason()));
                       return absl::OkStatus();
                     });
 }
 
-absl::StatusOr<v1::Referral> Queue::Get(const CallContext& call, const v1::GetReferralRequest& request) {
+absl::StatusOr<v1::Referral> Queue::Get(const CallContext& call,
+                                        const v1::GetReferralRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("id", request.id()));
   return records_.Read(call, request.id());
 }
@@ -407,10 +450,11 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   const std::string& force = call.principal.force;
   const bool newest_first = request.order() == v1::REFERRAL_ORDER_NEWEST_FIRST;
-  const std::string query = absl::StrCat("referrals|", force, "|s=", request.state(), "|g=", request.grade(),
-                                         "|t=", request.team(), "|o=", request.order(), "|l=",
-                                         request.linked_offender_id(), "|c=", request.include_closed());
-  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  const std::string query = absl::StrCat(
+      "referrals|", force, "|s=", request.state(), "|g=", request.grade(), "|t=", request.team(),
+      "|o=", request.order(), "|l=", request.linked_offender_id(), "|c=", request.include_closed());
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
+                         DecodePageToken(request.page().page_token(), query));
 
   std::vector<v1::ReferralState> states;
   if (request.state() != v1::REFERRAL_STATE_UNSPECIFIED) {
@@ -427,25 +471,27 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
   std::vector<std::pair<int64_t, std::string>> candidates;
   auto collect = [&](const std::string& prefix) -> absl::Status {
     absl::Status malformed;
-    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-      absl::Time received;
-      std::string id;
-      if (!ParseQueueSuffix(key.substr(prefix.size()), &received, &id)) {
-        malformed = absl::DataLossError("a queue index entry is malformed");
-        return false;
-      }
-      candidates.emplace_back(storage::ToMicros(received), std::move(id));
-      return true;
-    }));
+    VIGIL_RETURN_IF_ERROR(
+        view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+          absl::Time received;
+          std::string id;
+          if (!ParseQueueSuffix(key.substr(prefix.size()), &received, &id)) {
+            malformed = absl::DataLossError("a queue index entry is malformed");
+            return false;
+          }
+          candidates.emplace_back(storage::ToMicros(received), std::move(id));
+          return true;
+        }));
     return malformed;
   };
   if (!request.linked_offender_id().empty()) {
     const std::string prefix = LinkedPrefix(force, request.linked_offender_id());
     std::vector<std::string> ids;
-    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-      ids.emplace_back(key.substr(prefix.size()));
-      return true;
-    }));
+    VIGIL_RETURN_IF_ERROR(
+        view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+          ids.emplace_back(key.substr(prefix.size()));
+          return true;
+        }));
     for (const std::string& id : ids) {
       VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> r, records_.Load(view, force, id));
       if (r.has_value()) candidates.emplace_back(storage::ToMicros(TimeOf(r->received_time())), id);
@@ -473,13 +519,15 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
   std::string last;
   for (const auto& candidate : candidates) {
     if (!cursor.empty() && (newest_first ? candidate >= after : candidate <= after)) continue;
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> r, records_.Load(view, force, candidate.second));
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> r,
+                           records_.Load(view, force, candidate.second));
     if (!r.has_value()) continue;
-    const bool match = (request.state() == v1::REFERRAL_STATE_UNSPECIFIED
-                            ? std::find(states.begin(), states.end(), r->state()) != states.end()
-                            : r->state() == request.state()) &&
-                       (request.grade() == v1::RISK_LEVEL_UNSPECIFIED || r->grade() == request.grade()) &&
-                       (request.team().empty() || r->team() == request.team());
+    const bool match =
+        (request.state() == v1::REFERRAL_STATE_UNSPECIFIED
+             ? std::find(states.begin(), states.end(), r->state()) != states.end()
+             : r->state() == request.state()) &&
+        (request.grade() == v1::RISK_LEVEL_UNSPECIFIED || r->grade() == request.grade()) &&
+        (request.team().empty() || r->team() == request.team());
     if (!match) continue;
     if (response.referrals_size() == page_size) {
       response.set_next_page_token(EncodePageToken(query, last));
@@ -501,12 +549,14 @@ absl::StatusOr<v1::CountReferralsResponse> Queue::Count(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   const std::string& force = call.principal.force;
   const storage::ReadView view = records_.store().Snapshot();
-  const std::string prefix = request.team().empty() ? CountPrefix(force) : CountPrefix(force, request.team());
+  const std::string prefix =
+      request.team().empty() ? CountPrefix(force) : CountPrefix(force, request.team());
   std::map<std::pair<int, int>, int64_t> counts;
   VIGIL_RETURN_IF_ERROR(view.ScanCounters(prefix, [&](absl::string_view name, int64_t value) {
     // name: prefix [lp(team)] state:u8 grade:u8 -- the last two bytes, whatever the team.
     if (name.size() >= 2) {
-      counts[{static_cast<uint8_t>(name[name.size() - 2]), static_cast<uint8_t>(name.back())}] += value;
+      counts[{static_cast<uint8_t>(name[name.size() - 2]), static_cast<uint8_t>(name.back())}] +=
+          value;
     }
     return true;
   }));
@@ -517,33 +567,35 @@ absl::StatusOr<v1::CountReferralsResponse> Queue::Count(const CallContext& call,
     row->set_state(static_cast<v1::ReferralState>(cell.first));
     row->set_grade(static_cast<v1::RiskLevel>(cell.second));
     row->set_count(count);
-    if (row->state() != v1::REFERRAL_STATE_CLOSED) response.set_open_total(response.open_total() + count);
+    if (row->state() != v1::REFERRAL_STATE_CLOSED)
+      response.set_open_total(response.open_total() + count);
     // The oldest receipt: the first queue entry of that state and grade (of the team, if asked).
     const std::string queue = request.team().empty()
                                   ? QueueByGradePrefix(force, row->state(), row->grade())
                                   : QueueByTeamPrefix(force, request.team(), row->state());
     absl::Status malformed;
-    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, queue, {}, [&](absl::string_view key, absl::string_view) {
-      absl::Time received;
-      std::string id;
-      if (!ParseQueueSuffix(key.substr(queue.size()), &received, &id)) {
-        malformed = absl::DataLossError("a queue index entry is malformed");
-        return false;
-      }
-      if (!request.team().empty()) {
-        absl::StatusOr<std::optional<v1::Referral>> r = records_.Load(view, force, id);
-        if (!r.ok() || !r->has_value() || (*r)->grade() != row->grade()) return true;
-      }
-      *row->mutable_oldest_received_time() = ToProtoTime(received);
-      return false;
-    }));
+    VIGIL_RETURN_IF_ERROR(
+        view.ScanPrefix(Family::kIndex, queue, {}, [&](absl::string_view key, absl::string_view) {
+          absl::Time received;
+          std::string id;
+          if (!ParseQueueSuffix(key.substr(queue.size()), &received, &id)) {
+            malformed = absl::DataLossError("a queue index entry is malformed");
+            return false;
+          }
+          if (!request.team().empty()) {
+            absl::StatusOr<std::optional<v1::Referral>> r = records_.Load(view, force, id);
+            if (!r.ok() || !r->has_value() || (*r)->grade() != row->grade()) return true;
+          }
+          *row->mutable_oldest_received_time() = ToProtoTime(received);
+          return false;
+        }));
     VIGIL_RETURN_IF_ERROR(malformed);
   }
   return response;
 }
 
-absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& call,
-                                                          const v1::ImportReferralsRequest& request) {
+absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(
+    const CallContext& call, const v1::ImportReferralsRequest& request) {
   if (request.rows_size() > kMaxImportRows) {
     return FieldError("rows", absl::StrCat("at most ", kMaxImportRows, " per request (got ",
                                            request.rows_size(), ")"));
@@ -552,10 +604,13 @@ absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& cal
   const std::string& force = call.principal.force;
   bool linked = false;
   for (const v1::ReferralImportRow& row : request.rows()) {
-    auto fail = [&](const absl::Status& status) { *response.add_errors() = RowError(row.line(), status); };
+    auto fail = [&](const absl::Status& status) {
+      *response.add_errors() = RowError(row.line(), status);
+    };
     const v1::Referral& in = row.referral();
     if (in.source_reference().empty()) {
-      fail(FieldError("source_reference", "required: it identifies the row when the import is repeated"));
+      fail(FieldError("source_reference",
+                      "required: it identifies the row when the import is repeated"));
       continue;
     }
     absl::StatusOr<std::optional<std::string>> holder =
@@ -570,7 +625,8 @@ absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& cal
       fail(referral.status());
       continue;
     }
-    const v1::ReferralState state = in.state() == v1::REFERRAL_STATE_UNSPECIFIED ? v1::REFERRAL_STATE_RECEIVED : in.state();
+    const v1::ReferralState state =
+        in.state() == v1::REFERRAL_STATE_UNSPECIFIED ? v1::REFERRAL_STATE_RECEIVED : in.state();
     if (!v1::ReferralState_IsValid(state)) {
       fail(FieldError("state", "unknown value"));
       continue;
@@ -581,23 +637,30 @@ absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& cal
         continue;
       }
       referral->set_grade(in.grade());
-      *referral->mutable_triaged_time() = in.has_triaged_time() ? in.triaged_time() : referral->received_time();
+      *referral->mutable_triaged_time() =
+          in.has_triaged_time() ? in.triaged_time() : referral->received_time();
     }
     if (state == v1::REFERRAL_STATE_ALLOCATED || state == v1::REFERRAL_STATE_ACTIONED) {
       if (in.allocated_officer().empty()) {
-        fail(FieldError("allocated_officer", absl::StrCat("required for a referral ", StateName(state))));
+        fail(FieldError("allocated_officer",
+                        absl::StrCat("required for a referral ", StateName(state))));
         continue;
       }
       referral->set_allocated_officer(in.allocated_officer());
     }
     if (state == v1::REFERRAL_STATE_ACTIONED) {
-      *referral->mutable_action_time() = in.has_action_time() ? in.action_time() : referral->received_time();
-      referral->set_action_outcome(in.action_outcome() == v1::ACTION_OUTCOME_UNSPECIFIED ? v1::ACTION_OUTCOME_OTHER
-                                                                                        : in.action_outcome());
+      *referral->mutable_action_time() =
+          in.has_action_time() ? in.action_time() : referral->received_time();
+      referral->set_action_outcome(in.action_outcome() == v1::ACTION_OUTCOME_UNSPECIFIED
+                                       ? v1::ACTION_OUTCOME_OTHER
+                                       : in.action_outcome());
     }
     if (state == v1::REFERRAL_STATE_CLOSED) {
-      referral->set_outcome(in.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED ? v1::REFERRAL_OUTCOME_CLOSED : in.outcome());
-      referral->set_close_reason(in.close_reason().empty() ? "closed before import" : in.close_reason());
+      referral->set_outcome(in.outcome() == v1::REFERRAL_OUTCOME_UNSPECIFIED
+                                ? v1::REFERRAL_OUTCOME_CLOSED
+                                : in.outcome());
+      referral->set_close_reason(in.close_reason().empty() ? "closed before import"
+                                                           : in.close_reason());
     }
     if (in.has_last_refresh_time()) *referral->mutable_last_refresh_time() = in.last_refresh_time();
     referral->set_state(state);
@@ -612,7 +675,8 @@ absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(const CallContext& cal
     if (absl::IsAlreadyExists(created.status()) &&
         absl::StrContains(created.status().message(), "source_reference")) {
       response.set_already_present(response.already_present() + 1);
-    } else if (absl::IsInvalidArgument(created.status()) || absl::IsAlreadyExists(created.status())) {
+    } else if (absl::IsInvalidArgument(created.status()) ||
+               absl::IsAlreadyExists(created.status())) {
       fail(created.status());
     } else if (!created.ok()) {
       return created.status();

@@ -1,8 +1,8 @@
 #include "services/policy/policy.h"
 
 #include <fstream>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -38,10 +38,44 @@ absl::Status CheckDays(absl::string_view field, int days) {
 
 absl::Status CheckRiskDays(absl::string_view field, bool present, const v1::RiskDays& days) {
   if (!present) return absl::InvalidArgumentError(absl::StrCat(field, ": missing"));
-  for (auto [tier, value] : {std::pair{"low", days.low()}, std::pair{"medium", days.medium()},
-                             std::pair{"high", days.high()},
-                             std::pair{"very_high", days.very_high()}}) {
+  for (auto [tier, value] :
+       {std::pair{"low", days.low()}, std::pair{"medium", days.medium()},
+        std::pair{"high", days.high()}, std::pair{"very_high", days.very_high()}}) {
     if (absl::Status s = CheckDays(absl::StrCat(field, ".", tier), value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEscalation(const v1::Policy& policy) {
+  const std::tuple<const char*, bool, const v1::RiskDays*> steps[] = {
+      {"escalate_to_sergeant_days", policy.has_escalate_to_sergeant_days(),
+       &policy.escalate_to_sergeant_days()},
+      {"escalate_to_inspector_days", policy.has_escalate_to_inspector_days(),
+       &policy.escalate_to_inspector_days()},
+      {"escalate_to_superintendent_days", policy.has_escalate_to_superintendent_days(),
+       &policy.escalate_to_superintendent_days()}};
+  for (auto [field, present, days] : steps) {
+    if (absl::Status s = CheckRiskDays(field, present, *days); !s.ok()) return s;
+  }
+  for (int step = 1; step < 3; ++step) {
+    const auto& [field, present, days] = steps[step];
+    const v1::RiskDays& before = *std::get<2>(steps[step - 1]);
+    for (auto [tier, value, previous] :
+         {std::tuple{"low", days->low(), before.low()},
+          std::tuple{"medium", days->medium(), before.medium()},
+          std::tuple{"high", days->high(), before.high()},
+          std::tuple{"very_high", days->very_high(), before.very_high()}}) {
+      if (value <= previous) {
+        return absl::InvalidArgumentError(absl::StrCat(field, ".", tier, ": ", value,
+                                                       " days must come after the step before (",
+                                                       previous, " days)"));
+      }
+    }
+  }
+  if (policy.acknowledgement_expiry_days() < 1 || policy.acknowledgement_expiry_days() > 365) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("acknowledgement_expiry_days: must be 1-365 (got ",
+                     policy.acknowledgement_expiry_days(), ")"));
   }
   return absl::OkStatus();
 }
@@ -50,7 +84,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
+    if (first_.empty())
+      first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
   }
   const std::string& first() const { return first_; }
 
@@ -93,23 +128,30 @@ v1::Policy DefaultPolicy() {
   w.set_high_multiplier(1.5);
   w.set_very_high_multiplier(2);
   w.set_officer_capacity(250);
+  // DOMAIN.md: very high +1, +3, +7 days; low +14, +60, +180.
+  *policy.mutable_escalate_to_sergeant_days() = Days(14, 7, 3, 1);
+  *policy.mutable_escalate_to_inspector_days() = Days(60, 30, 14, 3);
+  *policy.mutable_escalate_to_superintendent_days() = Days(180, 90, 30, 7);
+  policy.set_acknowledgement_expiry_days(7);
   return policy;
 }
 
 absl::Status ValidatePolicy(const v1::Policy& policy) {
-  if (absl::Status s = CheckDays("arms_initial_days", policy.arms_initial_days()); !s.ok()) return s;
+  if (absl::Status s = CheckDays("arms_initial_days", policy.arms_initial_days()); !s.ok())
+    return s;
   if (absl::Status s = CheckRiskDays("arms_reassessment_days", policy.has_arms_reassessment_days(),
                                      policy.arms_reassessment_days());
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckDays("arms_trigger_days", policy.arms_trigger_days()); !s.ok()) return s;
+  if (absl::Status s = CheckDays("arms_trigger_days", policy.arms_trigger_days()); !s.ok())
+    return s;
   if (absl::Status s = CheckDays("rmp_review_after_arms_days", policy.rmp_review_after_arms_days());
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRiskDays("rmp_review_days", policy.has_rmp_review_days(),
-                                     policy.rmp_review_days());
+  if (absl::Status s =
+          CheckRiskDays("rmp_review_days", policy.has_rmp_review_days(), policy.rmp_review_days());
       !s.ok()) {
     return s;
   }
@@ -118,8 +160,8 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckDays("visit_interval_unassessed_days",
-                                 policy.visit_interval_unassessed_days());
+  if (absl::Status s =
+          CheckDays("visit_interval_unassessed_days", policy.visit_interval_unassessed_days());
       !s.ok()) {
     return s;
   }
@@ -143,8 +185,10 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
     return s;
   }
   for (auto [field, present, days] :
-       {std::tuple{"referral_action_days", policy.has_referral_action_days(), &policy.referral_action_days()},
-        std::tuple{"intel_refresh_days", policy.has_intel_refresh_days(), &policy.intel_refresh_days()},
+       {std::tuple{"referral_action_days", policy.has_referral_action_days(),
+                   &policy.referral_action_days()},
+        std::tuple{"intel_refresh_days", policy.has_intel_refresh_days(),
+                   &policy.intel_refresh_days()},
         std::tuple{"csc_check_days", policy.has_csc_check_days(), &policy.csc_check_days()}}) {
     if (absl::Status s = CheckRiskDays(field, present, *days); !s.ok()) return s;
   }
@@ -152,10 +196,12 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   const v1::WorkloadWeights& w = policy.workload();
   for (auto [field, value] :
        {std::pair{"workload.arms_assessment", w.arms_assessment()},
-        std::pair{"workload.rmp_review", w.rmp_review()}, std::pair{"workload.home_visit", w.home_visit()},
+        std::pair{"workload.rmp_review", w.rmp_review()},
+        std::pair{"workload.home_visit", w.home_visit()},
         std::pair{"workload.notification", w.notification()},
         std::pair{"workload.referral_action", w.referral_action()},
-        std::pair{"workload.intel_refresh", w.intel_refresh()}, std::pair{"workload.csc_check", w.csc_check()},
+        std::pair{"workload.intel_refresh", w.intel_refresh()},
+        std::pair{"workload.csc_check", w.csc_check()},
         std::pair{"workload.not_assessed_multiplier", w.not_assessed_multiplier()},
         std::pair{"workload.low_multiplier", w.low_multiplier()},
         std::pair{"workload.medium_multiplier", w.medium_multiplier()},
@@ -166,10 +212,10 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
     }
   }
   if (!(w.officer_capacity() > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("workload.officer_capacity: must be positive (got ", w.officer_capacity(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "workload.officer_capacity: must be positive (got ", w.officer_capacity(), ")"));
   }
-  return absl::OkStatus();
+  return ValidateEscalation(policy);
 }
 
 absl::StatusOr<v1::Policy> ParsePolicyText(absl::string_view text) {

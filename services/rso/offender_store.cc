@@ -10,10 +10,6 @@
 namespace vigil::rso {
 namespace {
 
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 // Leaving the community for custody, abroad or wanted pauses the visit clock with the time it
 // had left; ReconcileClocks resumes it on return.
 void PauseVisits(const v1::Offender& before, v1::Offender& after, absl::Time now) {
@@ -56,8 +52,8 @@ RecordTraits<v1::Offender> OffenderStore::Traits() {
   return traits;
 }
 
-void OffenderStore::Derive(const CallContext& call, const v1::Offender* before,
-                           v1::Offender& after, const RecordEdit& edit) const {
+void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
+                           const RecordEdit& edit) const {
   const std::shared_ptr<const v1::Policy> policy = policies_.Current();
   if (std::optional<absl::Time> end =
           policy::NotificationEnd(after.notification_period(), after.under_18_at_conviction(),
@@ -67,7 +63,8 @@ void OffenderStore::Derive(const CallContext& call, const v1::Offender* before,
     after.clear_notification_end_time();
   }
   if (before != nullptr) PauseVisits(*before, after, call.now);
-  *after.mutable_reactive_eligibility() = policy::ReactiveEligibility(*policy, after, call.now, zone_);
+  *after.mutable_reactive_eligibility() =
+      policy::ReactiveEligibility(*policy, after, call.now, zone_);
   if (after.reactive_management().enabled() && !after.reactive_eligibility().eligible()) {
     // Eligibility lost (a trigger, a higher risk, a civil order): visits resume at once.
     after.mutable_reactive_management()->set_enabled(false);

@@ -6,8 +6,10 @@
 #include <set>
 
 #include "absl/container/btree_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
 #include "services/common/obligations.h"
@@ -22,10 +24,6 @@ namespace vigil::rso {
 namespace {
 
 using storage::Family;
-
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string Date(absl::Time t, absl::TimeZone zone) {
   return absl::FormatCivilTime(policy::LocalDay(t, zone));
@@ -43,6 +41,27 @@ v1::ComplianceFinding Finding(v1::ComplianceRule rule, const v1::Offender& recor
   finding.set_evidence(std::move(evidence));
   finding.set_visit_id(visit.id());
   return finding;
+}
+
+// The feed notice that makes a finding alert the offender's manager at once.
+v1::ObligationNotice FindingNotice(const v1::Offender& record, const v1::Visit& visit,
+                                   const v1::ComplianceFinding& finding) {
+  v1::ObligationNotice notice;
+  notice.set_id(finding.id());
+  notice.set_kind(v1::NOTICE_KIND_NON_COMPLIANCE);
+  v1::Obligation& about = *notice.mutable_obligation();
+  about.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  about.set_subject_id(record.id());
+  about.set_risk_level(record.risk_level());
+  about.set_owner_officer(record.owner_officer());
+  about.set_team(record.team());
+  about.set_force(record.force());
+  absl::string_view rule = v1::ComplianceRule_Name(finding.rule());
+  absl::ConsumePrefix(&rule, "COMPLIANCE_RULE_");
+  notice.set_summary(absl::StrCat("visit ", visit.id(), " broke the plan (",
+                                  absl::AsciiStrToLower(rule), "): ", finding.evidence()));
+  *notice.mutable_time() = finding.found_time();
+  return notice;
 }
 
 // True when the local time of `t` is Monday to Friday within [start, end) hours.
@@ -72,10 +91,10 @@ std::vector<v1::ComplianceFinding> Assess(const v1::Offender& record, const v1::
                                             " requires ", required)));
   }
   if (plan.device_check_required() && !visit.device_check_done()) {
-    findings.push_back(Finding(v1::COMPLIANCE_RULE_DEVICE_CHECK_MISSED, record, visit, now,
-                               absl::StrCat("no device check at the visit of ",
-                                            Date(TimeOf(visit.visit_time()), zone), "; ", plan_ref,
-                                            " requires one at every visit")));
+    findings.push_back(Finding(
+        v1::COMPLIANCE_RULE_DEVICE_CHECK_MISSED, record, visit, now,
+        absl::StrCat("no device check at the visit of ", Date(TimeOf(visit.visit_time()), zone),
+                     "; ", plan_ref, " requires one at every visit")));
   }
   const size_t window = static_cast<size_t>(policy.compliance_window_visits());
   std::vector<const v1::Visit*> latest = {&visit};
@@ -84,32 +103,32 @@ std::vector<v1::ComplianceFinding> Assess(const v1::Offender& record, const v1::
     latest.push_back(&v);
   }
   if (latest.size() < window) return findings;
-  const int unannounced = static_cast<int>(
-      std::count_if(latest.begin(), latest.end(), [](const v1::Visit* v) { return !v->announced(); }));
+  const int unannounced = static_cast<int>(std::count_if(
+      latest.begin(), latest.end(), [](const v1::Visit* v) { return !v->announced(); }));
   const int share = static_cast<int>(100 * unannounced / static_cast<int>(window));
   if (share < plan.unannounced_share_percent()) {
-    findings.push_back(Finding(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW, record, visit, now,
-                               absl::StrCat(unannounced, " of the last ", window,
-                                            " visits unannounced (", share, "%); ", plan_ref,
-                                            " requires ", plan.unannounced_share_percent(), "%")));
+    findings.push_back(Finding(
+        v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW, record, visit, now,
+        absl::StrCat(unannounced, " of the last ", window, " visits unannounced (", share, "%); ",
+                     plan_ref, " requires ", plan.unannounced_share_percent(), "%")));
   }
   if (std::all_of(latest.begin(), latest.end(), [&](const v1::Visit* v) {
         return InOfficeHours(TimeOf(v->visit_time()), policy, zone);
       })) {
-    findings.push_back(Finding(
-        v1::COMPLIANCE_RULE_OFFICE_HOURS_ONLY, record, visit, now,
-        absl::StrCat("all of the last ", window, " visits were on weekdays between ",
-                     absl::Dec(policy.office_hours_start(), absl::kZeroPad2), ":00 and ",
-                     absl::Dec(policy.office_hours_end(), absl::kZeroPad2),
-                     ":00; vary days and times, with evenings and weekends")));
+    findings.push_back(
+        Finding(v1::COMPLIANCE_RULE_OFFICE_HOURS_ONLY, record, visit, now,
+                absl::StrCat("all of the last ", window, " visits were on weekdays between ",
+                             absl::Dec(policy.office_hours_start(), absl::kZeroPad2), ":00 and ",
+                             absl::Dec(policy.office_hours_end(), absl::kZeroPad2),
+                             ":00; vary days and times, with evenings and weekends")));
   }
   return findings;
 }
 
 absl::Status NotInCommunity(const v1::Offender& record) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "offender ", record.id(), " is ", v1::OffenderStatus_Name(record.status()),
-      ": home visits are for offenders active in the community"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("offender ", record.id(), " is ", v1::OffenderStatus_Name(record.status()),
+                   ": home visits are for offenders active in the community"));
 }
 
 constexpr int kMaxPlanDays = 366;
@@ -119,22 +138,26 @@ constexpr int kMaxPlanDays = 366;
 absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
                                               const v1::RecordVisitRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
-  VIGIL_ASSIGN_OR_RETURN(const absl::Time visited,
-                         RequirePastTime("visit_time", request.has_visit_time(),
-                                         request.visit_time(), call.now));
-  if (request.officers().empty()) return FieldError("officers", "name at least one officer present");
+  VIGIL_ASSIGN_OR_RETURN(
+      const absl::Time visited,
+      RequirePastTime("visit_time", request.has_visit_time(), request.visit_time(), call.now));
+  if (request.officers().empty())
+    return FieldError("officers", "name at least one officer present");
   std::set<std::string> officers;
   for (const std::string& officer : request.officers()) {
     VIGIL_RETURN_IF_ERROR(ValidateText("officers", officer, 128, true));
-    if (!officers.insert(officer).second) return FieldError("officers", absl::StrCat("'", officer, "' is listed twice"));
+    if (!officers.insert(officer).second)
+      return FieldError("officers", absl::StrCat("'", officer, "' is listed twice"));
   }
-  if (!v1::VisitOutcome_IsValid(request.outcome()) || request.outcome() == v1::VISIT_OUTCOME_UNSPECIFIED) {
+  if (!v1::VisitOutcome_IsValid(request.outcome()) ||
+      request.outcome() == v1::VISIT_OUTCOME_UNSPECIFIED) {
     return FieldError("outcome", "give the outcome: SEEN, NO_ACCESS or REFUSED");
   }
   if (!v1::DeviceCheckResult_IsValid(request.device_check_result())) {
     return FieldError("device_check_result", "unknown value");
   }
-  if (!request.device_check_done() && request.device_check_result() != v1::DEVICE_CHECK_RESULT_UNSPECIFIED) {
+  if (!request.device_check_done() &&
+      request.device_check_result() != v1::DEVICE_CHECK_RESULT_UNSPECIFIED) {
     return FieldError("device_check_result", "given, but device_check_done is false");
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("notes", request.notes(), 4000, false, true));
@@ -179,7 +202,8 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
       offenders_.Mutate(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
-            if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return NotInCommunity(record);
+            if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
+              return NotInCommunity(record);
             v1::Visit stored = visit;
             stored.clear_findings();
             for (v1::ComplianceFinding& finding :
@@ -187,7 +211,9 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
               const absl::Time found = TimeOf(finding.found_time());
               change.Put(Family::kEntities, FindingKey(force, found, finding.id()),
                          finding.SerializeAsString());
-              change.Put(Family::kIndex, FindingByTeamKey(force, record.team(), found, finding.id()), "");
+              change.Put(Family::kIndex,
+                         FindingByTeamKey(force, record.team(), found, finding.id()), "");
+              edit.notices.push_back(FindingNotice(record, stored, finding));
               *stored.add_findings() = std::move(finding);
             }
             change.Put(Family::kEntities, VisitKey(force, record.id(), visited, stored.id()),
@@ -203,7 +229,8 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
               return absl::OkStatus();
             }
             // No access or a refusal does not satisfy the clock and calls for reassessment.
-            const bool answered = record.has_last_arms_time() && TimeOf(record.last_arms_time()) >= visited;
+            const bool answered =
+                record.has_last_arms_time() && TimeOf(record.last_arms_time()) >= visited;
             if (!answered) {
               v1::Trigger* trigger = record.add_open_triggers();
               trigger->set_type(v1::TRIGGER_TYPE_REFUSED_ACCESS);
@@ -217,7 +244,8 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
             return absl::OkStatus();
           }));
   v1::Visit stored;
-  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!stored.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 
@@ -227,7 +255,8 @@ absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& cal
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   const std::string& force = call.principal.force;
   const std::string query = absl::StrCat("visits|", force, "|", request.offender_id());
-  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
+                         DecodePageToken(request.page().page_token(), query));
   const storage::ReadView view = offenders_.store().Snapshot();
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
@@ -237,21 +266,21 @@ absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& cal
   std::string last;
   bool more = false;
   absl::Status parse;
-  const std::string start = cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, prefix, start,
-                                        [&](absl::string_view key, absl::string_view value) {
-                                          if (response.visits_size() == page_size) {
-                                            more = true;
-                                            return false;
-                                          }
-                                          if (!response.add_visits()->ParseFromArray(
-                                                  value.data(), static_cast<int>(value.size()))) {
-                                            parse = absl::DataLossError("a visit record is unreadable");
-                                            return false;
-                                          }
-                                          last = std::string(key.substr(prefix.size()));
-                                          return true;
-                                        }));
+  const std::string start =
+      cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kEntities, prefix, start, [&](absl::string_view key, absl::string_view value) {
+        if (response.visits_size() == page_size) {
+          more = true;
+          return false;
+        }
+        if (!response.add_visits()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("a visit record is unreadable");
+          return false;
+        }
+        last = std::string(key.substr(prefix.size()));
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(parse);
   if (more) response.set_next_page_token(EncodePageToken(query, last));
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
@@ -278,18 +307,18 @@ v1::VisitSchedule Visits::ScheduleOf(const v1::Offender& record, absl::Time now)
     return schedule;
   }
   if (record.reactive_management().enabled()) {
-    schedule.set_not_scheduled_because(absl::StrCat(
-        "reactive management decided by ", record.reactive_management().decided_by(), " on ",
-        FormatUtcDate(TimeOf(record.reactive_management().decided_time())), ": ",
-        record.reactive_management().reason()));
+    schedule.set_not_scheduled_because(
+        absl::StrCat("reactive management decided by ", record.reactive_management().decided_by(),
+                     " on ", FormatUtcDate(TimeOf(record.reactive_management().decided_time())),
+                     ": ", record.reactive_management().reason()));
   } else if (record.visit_paused()) {
-    schedule.set_not_scheduled_because(absl::StrCat(
-        "paused while ", v1::OffenderStatus_Name(record.status()), " with ",
-        record.visit_paused_remaining_seconds() / 86400, " days left"));
+    schedule.set_not_scheduled_because(
+        absl::StrCat("paused while ", v1::OffenderStatus_Name(record.status()), " with ",
+                     record.visit_paused_remaining_seconds() / 86400, " days left"));
   } else {
-    schedule.set_not_scheduled_because(absl::StrCat(
-        "status ", v1::OffenderStatus_Name(record.status()),
-        ": only offenders active in the community are visited"));
+    schedule.set_not_scheduled_because(
+        absl::StrCat("status ", v1::OffenderStatus_Name(record.status()),
+                     ": only offenders active in the community are visited"));
   }
   return schedule;
 }
@@ -313,7 +342,8 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (request.enabled()) {
-              if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return NotInCommunity(record);
+              if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
+                return NotInCommunity(record);
               offenders_.RefreshEligibility(record, call.now);
               if (!record.reactive_eligibility().eligible()) {
                 return absl::FailedPreconditionError(absl::StrCat(
@@ -326,12 +356,14 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
             decision.set_decided_by(request.decided_by());
             decision.set_reason(request.reason());
             *decision.mutable_decided_time() = ToProtoTime(call.now);
-            decision.set_ended_because(request.enabled() ? "" : absl::StrCat("ended by ", request.decided_by()));
+            decision.set_ended_because(
+                request.enabled() ? "" : absl::StrCat("ended by ", request.decided_by()));
             edit.retime = Clocks({Clock::kHomeVisit});
             return absl::OkStatus();
           }));
   v1::Offender record;
-  if (!record.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!record.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return ScheduleOf(record, call.now);
 }
 
@@ -344,28 +376,30 @@ absl::StatusOr<std::optional<v1::ComplianceFinding>> Visits::FlatDiarising(
   absl::btree_map<int, absl::btree_map<int, int>> by_interval;
   int scheduled = 0;
   absl::Status read_status;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key,
-                                                                        absl::string_view) {
-    absl::StatusOr<std::optional<v1::Offender>> record =
-        offenders_.Load(view, force, key.substr(prefix.size()));
-    if (!record.ok()) {
-      read_status = record.status();
-      return false;
-    }
-    if (!record->has_value()) return true;
-    for (const v1::Obligation& o : (*record)->obligations()) {
-      if (o.kind() != v1::OBLIGATION_KIND_HOME_VISIT) continue;
-      ++by_interval[(*record)->visit_interval_days()][(*record)->risk_level()];
-      ++scheduled;
-    }
-    return true;
-  }));
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        absl::StatusOr<std::optional<v1::Offender>> record =
+            offenders_.Load(view, force, key.substr(prefix.size()));
+        if (!record.ok()) {
+          read_status = record.status();
+          return false;
+        }
+        if (!record->has_value()) return true;
+        for (const v1::Obligation& o : (*record)->obligations()) {
+          if (o.kind() != v1::OBLIGATION_KIND_HOME_VISIT) continue;
+          ++by_interval[(*record)->visit_interval_days()][(*record)->risk_level()];
+          ++scheduled;
+        }
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(read_status);
-  if (scheduled < policy->flat_diarising_min_offenders()) return std::optional<v1::ComplianceFinding>();
+  if (scheduled < policy->flat_diarising_min_offenders())
+    return std::optional<v1::ComplianceFinding>();
   for (const auto& [interval, risks] : by_interval) {
     int count = 0;
     for (const auto& [risk, n] : risks) count += n;
-    if (risks.size() < 2 || 100 * count < policy->flat_diarising_share_percent() * scheduled) continue;
+    if (risks.size() < 2 || 100 * count < policy->flat_diarising_share_percent() * scheduled)
+      continue;
     std::vector<std::string> tiers;
     for (const auto& [risk, n] : risks) {
       tiers.push_back(absl::StrCat(policy::RiskName(static_cast<v1::RiskLevel>(risk)), " ", n));
@@ -378,9 +412,9 @@ absl::StatusOr<std::optional<v1::ComplianceFinding>> Visits::FlatDiarising(
     const v1::RiskDays& days = policy->visit_interval_days();
     finding.set_evidence(absl::StrCat(
         count, " of the team's ", scheduled, " scheduled visits are ", interval,
-        " days after the last visit whatever the risk (", absl::StrJoin(tiers, ", "),
-        "); policy ", policy->version(), " sets low ", days.low(), ", medium ", days.medium(),
-        ", high ", days.high(), ", very high ", days.very_high(), " days"));
+        " days after the last visit whatever the risk (", absl::StrJoin(tiers, ", "), "); policy ",
+        policy->version(), " sets low ", days.low(), ", medium ", days.medium(), ", high ",
+        days.high(), ", very high ", days.very_high(), " days"));
     return std::optional<v1::ComplianceFinding>(std::move(finding));
   }
   return std::optional<v1::ComplianceFinding>();
@@ -395,41 +429,45 @@ absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
   const std::string& force = call.principal.force;
   const std::string query = absl::StrCat("findings|", force, "|", request.team(), "|",
                                          since ? FormatUtcTime(*since) : "");
-  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
+                         DecodePageToken(request.page().page_token(), query));
   const storage::ReadView view = offenders_.store().Snapshot();
   const bool by_team = !request.team().empty();
-  const std::string prefix = by_team ? FindingByTeamPrefix(force, request.team()) : FindingPrefix(force);
+  const std::string prefix =
+      by_team ? FindingByTeamPrefix(force, request.team()) : FindingPrefix(force);
   std::string start = cursor.empty() ? absl::StrCat(prefix, since ? KeyTime(*since) : "")
                                      : absl::StrCat(prefix, cursor, std::string(1, '\0'));
   v1::ListComplianceFindingsResponse response;
   std::string last;
   bool more = false;
   absl::Status read_status;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(by_team ? Family::kIndex : Family::kEntities,
-                                        prefix, start, [&](absl::string_view key, absl::string_view value) {
-    if (response.findings_size() == page_size) {
-      more = true;
-      return false;
-    }
-    const absl::string_view suffix = key.substr(prefix.size());
-    std::string raw(value);
-    if (by_team) {
-      // The team index points at the finding: same time and id under the force prefix.
-      absl::StatusOr<std::optional<std::string>> found =
-          view.Get(Family::kEntities, absl::StrCat(FindingPrefix(force), suffix));
-      if (!found.ok() || !found->has_value()) {
-        read_status = found.ok() ? absl::DataLossError("a finding index entry has no finding") : found.status();
-        return false;
-      }
-      raw = **found;
-    }
-    if (!response.add_findings()->ParseFromString(raw)) {
-      read_status = absl::DataLossError("a finding is unreadable");
-      return false;
-    }
-    last = std::string(suffix);
-    return true;
-  }));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      by_team ? Family::kIndex : Family::kEntities, prefix, start,
+      [&](absl::string_view key, absl::string_view value) {
+        if (response.findings_size() == page_size) {
+          more = true;
+          return false;
+        }
+        const absl::string_view suffix = key.substr(prefix.size());
+        std::string raw(value);
+        if (by_team) {
+          // The team index points at the finding: same time and id under the force prefix.
+          absl::StatusOr<std::optional<std::string>> found =
+              view.Get(Family::kEntities, absl::StrCat(FindingPrefix(force), suffix));
+          if (!found.ok() || !found->has_value()) {
+            read_status = found.ok() ? absl::DataLossError("a finding index entry has no finding")
+                                     : found.status();
+            return false;
+          }
+          raw = **found;
+        }
+        if (!response.add_findings()->ParseFromString(raw)) {
+          read_status = absl::DataLossError("a finding is unreadable");
+          return false;
+        }
+        last = std::string(suffix);
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(read_status);
   if (more) {
     response.set_next_page_token(EncodePageToken(query, last));
@@ -441,16 +479,17 @@ absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
       teams.insert(request.team());
     } else {
       const std::string teams_prefix = AllTeamsPrefix(force);
-      VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, teams_prefix, {},
-                                            [&](absl::string_view key, absl::string_view) {
-                                              absl::string_view rest = key.substr(teams_prefix.size());
-                                              absl::string_view team;
-                                              if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
-                                              return true;
-                                            }));
+      VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+          Family::kIndex, teams_prefix, {}, [&](absl::string_view key, absl::string_view) {
+            absl::string_view rest = key.substr(teams_prefix.size());
+            absl::string_view team;
+            if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
+            return true;
+          }));
     }
     for (const std::string& team : teams) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> flat, FlatDiarising(call, view, team));
+      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> flat,
+                             FlatDiarising(call, view, team));
       if (flat.has_value()) *response.add_findings() = *std::move(flat);
     }
   }
@@ -468,7 +507,8 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
     return FieldError("team", "give a team or an officer, not both");
   }
   if (request.days() < 0 || request.days() > kMaxPlanDays) {
-    return FieldError("days", absl::StrCat("must be 0-", kMaxPlanDays, " (got ", request.days(), ")"));
+    return FieldError("days",
+                      absl::StrCat("must be 0-", kMaxPlanDays, " (got ", request.days(), ")"));
   }
   const int days = request.days() == 0 ? 14 : request.days();
   const std::string& force = call.principal.force;
@@ -481,39 +521,41 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
   const storage::ReadView view = offenders_.store().Snapshot();
   v1::VisitPlan plan;
   absl::Status read_status;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key,
-                                                                        absl::string_view) {
-    absl::Time due;
-    v1::ObligationKind kind;
-    std::string id;
-    if (!ObligationLedger::ParseDueSuffix(key.substr(prefix.size()), &due, &kind, &id)) {
-      read_status = absl::DataLossError("a due index entry is malformed");
-      return false;
-    }
-    if (due > horizon) return false;
-    if (kind != v1::OBLIGATION_KIND_HOME_VISIT) return true;
-    const std::string offender_id = id.substr(0, id.rfind('/'));
-    absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, offender_id);
-    if (!record.ok()) {
-      read_status = record.status();
-      return false;
-    }
-    if (!record->has_value()) return true;
-    const v1::Offender& o = **record;
-    v1::PlannedVisit* visit = plan.add_visits();
-    visit->set_offender_id(o.id());
-    visit->set_display_name(o.display_name());
-    visit->set_risk_level(o.risk_level());
-    *visit->mutable_due_time() = ToProtoTime(due);
-    visit->set_days_overdue(static_cast<int32_t>(std::floor(absl::FDivDuration(call.now - due, absl::Hours(24)))));
-    visit->set_owner_officer(o.owner_officer());
-    visit->set_team(o.team());
-    *visit->mutable_requirements() = o.visit_requirements();
-    for (const v1::Obligation& ob : o.obligations()) {
-      if (ob.id() == id) visit->set_reason(ob.reason());
-    }
-    return true;
-  }));
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        absl::Time due;
+        v1::ObligationKind kind;
+        std::string id;
+        if (!ObligationLedger::ParseDueSuffix(key.substr(prefix.size()), &due, &kind, &id)) {
+          read_status = absl::DataLossError("a due index entry is malformed");
+          return false;
+        }
+        if (due > horizon) return false;
+        if (kind != v1::OBLIGATION_KIND_HOME_VISIT) return true;
+        const std::string offender_id = id.substr(0, id.rfind('/'));
+        absl::StatusOr<std::optional<v1::Offender>> record =
+            offenders_.Load(view, force, offender_id);
+        if (!record.ok()) {
+          read_status = record.status();
+          return false;
+        }
+        if (!record->has_value()) return true;
+        const v1::Offender& o = **record;
+        v1::PlannedVisit* visit = plan.add_visits();
+        visit->set_offender_id(o.id());
+        visit->set_display_name(o.display_name());
+        visit->set_risk_level(o.risk_level());
+        *visit->mutable_due_time() = ToProtoTime(due);
+        visit->set_days_overdue(
+            static_cast<int32_t>(std::floor(absl::FDivDuration(call.now - due, absl::Hours(24)))));
+        visit->set_owner_officer(o.owner_officer());
+        visit->set_team(o.team());
+        *visit->mutable_requirements() = o.visit_requirements();
+        for (const v1::Obligation& ob : o.obligations()) {
+          if (ob.id() == id) visit->set_reason(ob.reason());
+        }
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(read_status);
   std::stable_sort(plan.mutable_visits()->begin(), plan.mutable_visits()->end(),
                    [](const v1::PlannedVisit& a, const v1::PlannedVisit& b) {

@@ -13,29 +13,33 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "services/admin/admin_service.h"
+#include "services/alerts/alert_engine.h"
+#include "services/alerts/alert_service.h"
+#include "services/alerts/feed_follower.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
 #include "services/backlog/backlog.h"
 #include "services/backlog/backlog_service.h"
 #include "services/backlog/feed_client.h"
+#include "services/common/auth.h"
+#include "services/common/clock.h"
+#include "services/common/executor.h"
+#include "services/common/feed_stream.h"
 #include "services/common/obligation_feed_service.h"
 #include "services/common/overdue_index.h"
+#include "services/common/rpc.h"
+#include "services/common/server.h"
 #include "services/ocait/link_outbox.h"
 #include "services/ocait/offender_link.h"
 #include "services/ocait/queue.h"
 #include "services/ocait/referral_service.h"
-#include "services/common/auth.h"
-#include "services/common/clock.h"
-#include "services/common/executor.h"
-#include "services/common/rpc.h"
-#include "services/common/server.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
@@ -72,7 +76,8 @@ struct Flags {
 };
 
 const std::vector<std::string>& KnownServices() {
-  static const std::vector<std::string> known = {"audit", "rso", "ocait", "backlog", "admin"};
+  static const std::vector<std::string> known = {"audit",   "rso",    "ocait",
+                                                 "backlog", "alerts", "admin"};
   return known;
 }
 
@@ -124,7 +129,7 @@ int Run(int argc, char** argv) {
                  "Where the offender register (rso) runs, when this vigild hosts ocait without it");
   app.add_option("--feed-address", flags.feed_addresses,
                  "CONTEXT=ADDRESS of an owning context (rso, ocait) hosted elsewhere, for the "
-                 "backlog service (repeatable)");
+                 "backlog and alerts services (repeatable)");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
   app.add_option("--workers", flags.workers,
@@ -173,6 +178,16 @@ int Run(int argc, char** argv) {
     services.emplace_back(name);
   }
   if (services.empty()) return Fail(kExitUsage, "--services: name at least one service");
+  std::map<std::string, std::string> feed_addresses;
+  for (const std::string& spec : flags.feed_addresses) {
+    const size_t eq = spec.find('=');
+    const std::string context = spec.substr(0, eq);
+    if (eq == std::string::npos || (context != "rso" && context != "ocait")) {
+      return Fail(kExitUsage, absl::StrCat("--feed-address: '", spec,
+                                           "' is not CONTEXT=ADDRESS with CONTEXT rso or ocait"));
+    }
+    feed_addresses[context] = spec.substr(eq + 1);
+  }
 
   DevHeaderAuthenticator dev_auth;
   const Authenticator& authenticator = dev_auth;
@@ -188,7 +203,8 @@ int Run(int argc, char** argv) {
   std::string policy_source = "built-in default policy";
   if (!flags.policy_file.empty()) {
     absl::StatusOr<v1::Policy> loaded = policy::LoadPolicyFile(flags.policy_file);
-    if (!loaded.ok()) return Fail(kExitUsage, absl::StrCat("--policy: ", loaded.status().message()));
+    if (!loaded.ok())
+      return Fail(kExitUsage, absl::StrCat("--policy: ", loaded.status().message()));
     configured_policy = *std::move(loaded);
     policy_source = absl::StrCat("--policy ", flags.policy_file);
   }
@@ -282,14 +298,19 @@ int Run(int argc, char** argv) {
     if (!hosts(name)) continue;
     owned_indexes.push_back(std::make_unique<OverdueIndex>(space));
     if (absl::Status s = owned_indexes.back()->Attach(**store, name); !s.ok()) {
-      return Fail(kExitRuntime, absl::StrCat("loading the ", name, " deadline index: ", s.message()));
+      return Fail(kExitRuntime,
+                  absl::StrCat("loading the ", name, " deadline index: ", s.message()));
     }
     VIGIL_LOG(INFO) << name << ": " << owned_indexes.back()->size() << " open obligations";
     overdue_indexes[name] = owned_indexes.back().get();
   }
+  // Wakes streams (WatchObligations, Subscribe) when their feed advances.
+  FeedNotifier notifier;
+  notifier.Attach(**store);
   std::unique_ptr<ObligationFeedImpl> feed_service;
   if (!overdue_indexes.empty()) {
-    feed_service = std::make_unique<ObligationFeedImpl>(new_runtime(), **store, overdue_indexes);
+    feed_service =
+        std::make_unique<ObligationFeedImpl>(new_runtime(), **store, notifier, overdue_indexes);
     hosted.push_back({v1::ObligationFeed::service_full_name(), feed_service.get()});
   }
   backlog::FeedClients feed_clients;
@@ -297,21 +318,31 @@ int Run(int argc, char** argv) {
   std::unique_ptr<backlog::BacklogServiceImpl> backlog_service;
   if (hosts("backlog")) {
     for (const auto& [name, index] : overdue_indexes) feed_clients.Add(name);
-    for (const std::string& spec : flags.feed_addresses) {
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos) {
-        return Fail(kExitUsage, absl::StrCat("--feed-address: '", spec, "' is not CONTEXT=ADDRESS"));
+    for (const auto& [name, address] : feed_addresses) {
+      if (overdue_indexes.count(name) == 0) {
+        feed_clients.Add(name, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
       }
-      feed_clients.Add(spec.substr(0, eq),
-                       grpc::CreateChannel(spec.substr(eq + 1), grpc::InsecureChannelCredentials()));
     }
-    backlog_domain = std::make_unique<backlog::Backlog>(**store, feed_clients, **policies, clock, *zone);
+    backlog_domain =
+        std::make_unique<backlog::Backlog>(**store, feed_clients, **policies, clock, *zone);
     backlog_service = std::make_unique<backlog::BacklogServiceImpl>(new_runtime(), *backlog_domain);
     hosted.push_back({v1::BacklogService::service_full_name(), backlog_service.get()});
   }
+  std::unique_ptr<alerts::AlertEngine> alert_engine;
+  std::unique_ptr<alerts::AlertScanner> alert_scanner;
+  std::unique_ptr<alerts::AlertServiceImpl> alert_service;
+  if (hosts("alerts")) {
+    alert_engine = std::make_unique<alerts::AlertEngine>(**store, **policies, clock);
+    alert_scanner = std::make_unique<alerts::AlertScanner>(*alert_engine, clock);
+    alert_engine->SetDeadlineListener([scanner = alert_scanner.get()] { scanner->Wake(); });
+    alert_service =
+        std::make_unique<alerts::AlertServiceImpl>(new_runtime(), *alert_engine, notifier);
+    hosted.push_back({v1::AlertService::service_full_name(), alert_service.get()});
+  }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {
-    admin_service = std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
+    admin_service =
+        std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 
@@ -329,10 +360,31 @@ int Run(int argc, char** argv) {
     if (backlog_domain != nullptr) feed_clients.SetChannel(name, (*host)->InProcessChannel());
   }
   if (backlog_domain != nullptr) backlog_domain->StartSnapshots();
+  // The alerts service follows every owning context's feed: in-process when co-hosted.
+  std::vector<std::unique_ptr<alerts::FeedFollower>> followers;
+  if (alert_engine != nullptr) {
+    for (absl::string_view name : {"rso", "ocait"}) {
+      std::shared_ptr<grpc::Channel> channel;
+      if (overdue_indexes.count(std::string(name)) > 0) {
+        channel = (*host)->InProcessChannel();
+      } else if (auto it = feed_addresses.find(std::string(name)); it != feed_addresses.end()) {
+        channel = grpc::CreateChannel(it->second, grpc::InsecureChannelCredentials());
+      } else {
+        VIGIL_LOG(WARNING) << "alerts: " << name
+                           << " is not hosted here and has no --feed-address: "
+                           << "its obligations raise no alerts";
+        continue;
+      }
+      followers.push_back(
+          std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name), channel));
+      followers.back()->Start();
+    }
+    alert_scanner->Start();
+  }
   if (offender_link != nullptr) {
-    offender_link->SetChannel(hosts("rso") ? (*host)->InProcessChannel()
-                                           : grpc::CreateChannel(flags.rso_address,
-                                                                 grpc::InsecureChannelCredentials()));
+    offender_link->SetChannel(
+        hosts("rso") ? (*host)->InProcessChannel()
+                     : grpc::CreateChannel(flags.rso_address, grpc::InsecureChannelCredentials()));
     link_outbox->Start();
   }
   VIGIL_LOG(INFO) << "vigild serving on " << flags.listen << " (port " << (*host)->port()
@@ -347,9 +399,13 @@ int Run(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   VIGIL_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                   << ": draining calls for up to " << flags.shutdown_grace_seconds << "s";
-  // Stop advertising, let admitted calls finish, then stop the server at once.
+  // Stop vigild's own work, stop advertising and admitting, let admitted calls finish, then
+  // stop the server at once.
   const absl::Time stop_start = absl::Now();
+  for (auto& follower : followers) follower->Stop();
+  if (alert_scanner != nullptr) alert_scanner->Stop();
   (*host)->SetNotServing();
+  for (const auto& runtime : runtimes) runtime->StopAdmitting();
   const absl::Time grace_end = stop_start + absl::Seconds(flags.shutdown_grace_seconds);
   for (const auto& runtime : runtimes) {
     if (!runtime->WaitIdle(std::max(grace_end - absl::Now(), absl::ZeroDuration()))) {

@@ -41,7 +41,7 @@ Change ChangeFor(const std::string& id, int n) {
   change.Put(Family::kEntities, "e/" + id, std::string(100 + n % 300, 'v'));
   change.Put(Family::kIndex, "i/" + id, "");
   change.AddDeadline({DeadlineSpace::kTesting, absl::FromUnixSeconds(n), 1, id});
-  change.SetEvent(kContext, id);
+  change.AddEvent(kContext, id);
   change.SetAudit(AuditEntry{"wessex", "writer", {id}, id});
   change.AddToCounter("changes", 1);
   return change;

@@ -1,6 +1,8 @@
 // The overdue index against a brute-force scan of the deadline index: thousands of random
 // obligation openings, re-timings and closings committed through the ledger, with time moving,
 // and every summary and page compared at random points.
+#include "services/common/overdue_index.h"
+
 #include <map>
 #include <random>
 #include <set>
@@ -8,7 +10,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/obligations.h"
-#include "services/common/overdue_index.h"
 #include "services/common/proto_time.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
@@ -34,12 +35,13 @@ class OverdueIndexTest : public ::testing::Test {
   // Every open obligation, read back from the deadline index itself.
   std::vector<v1::Obligation> Scan() {
     std::vector<v1::Obligation> all;
-    EXPECT_THAT(store_->Snapshot().ScanDeadlines(storage::DeadlineSpace::kTesting, absl::InfinitePast(),
-                                                 absl::InfiniteFuture(),
-                                                 [&](const storage::Deadline&, absl::string_view value) {
-                                                   all.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()));
-                                                   return true;
-                                                 }),
+    EXPECT_THAT(store_->Snapshot().ScanDeadlines(
+                    storage::DeadlineSpace::kTesting, absl::InfinitePast(), absl::InfiniteFuture(),
+                    [&](const storage::Deadline&, absl::string_view value) {
+                      all.emplace_back().ParseFromArray(value.data(),
+                                                        static_cast<int>(value.size()));
+                      return true;
+                    }),
                 IsOk());
     return all;
   }
@@ -51,12 +53,16 @@ class OverdueIndexTest : public ::testing::Test {
 bool InScope(const OverdueIndex::Scope& scope, const v1::Obligation& o) {
   return o.force() == scope.force && (scope.team.empty() || o.team() == scope.team) &&
          (scope.officer.empty() || o.owner_officer() == scope.officer) &&
-         (scope.kinds.empty() || std::find(scope.kinds.begin(), scope.kinds.end(), o.kind()) != scope.kinds.end());
+         (scope.kinds.empty() ||
+          std::find(scope.kinds.begin(), scope.kinds.end(), o.kind()) != scope.kinds.end());
 }
 
 int RiskRank(v1::RiskLevel r) {
-  return r == v1::RISK_LEVEL_VERY_HIGH ? 0 : r == v1::RISK_LEVEL_HIGH ? 1 : r == v1::RISK_LEVEL_MEDIUM ? 2
-                                        : r == v1::RISK_LEVEL_LOW  ? 3 : 4;
+  return r == v1::RISK_LEVEL_VERY_HIGH ? 0
+         : r == v1::RISK_LEVEL_HIGH    ? 1
+         : r == v1::RISK_LEVEL_MEDIUM  ? 2
+         : r == v1::RISK_LEVEL_LOW     ? 3
+                                       : 4;
 }
 
 TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChanges) {
@@ -76,12 +82,14 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
     o.set_team(kTeams[rng() % 3]);
     o.set_owner_officer(kOfficers[rng() % 4]);
     // Due anywhere from four years ago to a year ahead, sometimes exactly on a band edge.
-    absl::Duration offset = absl::Hours(24) * static_cast<int64_t>(rng() % 1826) - absl::Hours(24 * 1461);
+    absl::Duration offset =
+        absl::Hours(24) * static_cast<int64_t>(rng() % 1826) - absl::Hours(24 * 1461);
     if (rng() % 10 == 0) {
       const int edges[] = {0, 7, 8, 30, 31, 90, 91, 180, 181, 365, 366};
       offset = -absl::Hours(24) * edges[rng() % 11];
     }
-    *o.mutable_due_time() = ToProtoTime(now + offset + absl::Microseconds(static_cast<int64_t>(rng() % 1000)));
+    *o.mutable_due_time() =
+        ToProtoTime(now + offset + absl::Microseconds(static_cast<int64_t>(rng() % 1000)));
     o.set_reason("random");
     return o;
   };
@@ -101,12 +109,12 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
         after.push_back(it->second);  // unchanged
       } else if (op == 1) {
         after.push_back(random_obligation(id, force));  // opened or re-timed
-      }  // op 2: closed (or stays closed)
+      }                                                 // op 2: closed (or stays closed)
     }
     storage::Change change;
     v1::ObligationEventBatch events;
     ledger.Reconcile(before, after, now, change, events);
-    change.SetEvent("test", events.SerializeAsString());
+    change.AddEvent("test", events.SerializeAsString());
     ASSERT_THAT(store_->Commit(change).status(), IsOk());
     for (const v1::Obligation& o : before) open.erase(force + "|" + o.id());
     for (const v1::Obligation& o : after) open[force + "|" + o.id()] = o;
@@ -123,8 +131,11 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
     scope.force = kForces[rng() % 2];
     if (rng() % 2) scope.team = kTeams[rng() % 3];
     if (rng() % 3 == 0) scope.officer = kOfficers[rng() % 4];
-    if (rng() % 3 == 0) scope.kinds = {static_cast<v1::ObligationKind>(1 + rng() % 7), v1::OBLIGATION_KIND_HOME_VISIT};
-    const absl::Time as_of = now + absl::Hours(static_cast<int64_t>(rng() % 400)) - absl::Hours(200);
+    if (rng() % 3 == 0)
+      scope.kinds = {static_cast<v1::ObligationKind>(1 + rng() % 7),
+                     v1::OBLIGATION_KIND_HOME_VISIT};
+    const absl::Time as_of =
+        now + absl::Hours(static_cast<int64_t>(rng() % 400)) - absl::Hours(200);
     int64_t expected[8][5][7] = {};
     int64_t expected_open = 0, expected_overdue = 0, soon7 = 0, soon28 = 0;
     std::vector<std::tuple<int64_t, std::string>> oldest_first;
@@ -152,8 +163,8 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
         got7 += summary.due_within_7[k][r];
         got28 += summary.due_within_28[k][r];
         for (int b = 0; b < 7; ++b) {
-          ASSERT_EQ(summary.counts[k][r][b], expected[k][r][b]) << "kind " << k << " risk " << r << " band " << b
-                                                                << " at step " << step;
+          ASSERT_EQ(summary.counts[k][r][b], expected[k][r][b])
+              << "kind " << k << " risk " << r << " band " << b << " at step " << step;
         }
       }
     }
@@ -166,12 +177,14 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
       EXPECT_EQ(summary.oldest->id, std::get<1>(oldest_first.front()));
     }
     // Page through both orders with a small page size.
-    for (v1::BacklogOrder order : {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+    for (v1::BacklogOrder order :
+         {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
       std::vector<std::string> listed;
       OverdueIndex::Cursor cursor;
       for (;;) {
         bool more = false;
-        const std::vector<OverdueIndex::Entry> page = index.List(scope, as_of, order, cursor, 7, &more);
+        const std::vector<OverdueIndex::Entry> page =
+            index.List(scope, as_of, order, cursor, 7, &more);
         for (const auto& e : page) listed.push_back(e.id);
         if (!more) break;
         cursor = OverdueIndex::CursorAfter(page.back(), order);
@@ -193,7 +206,8 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
   for (const char* force : kForces) {
     OverdueIndex::Scope scope;
     scope.force = force;
-    EXPECT_EQ(reloaded.Summarize(scope, now).total_overdue, index.Summarize(scope, now).total_overdue);
+    EXPECT_EQ(reloaded.Summarize(scope, now).total_overdue,
+              index.Summarize(scope, now).total_overdue);
     EXPECT_EQ(reloaded.Summarize(scope, now).total_open, index.Summarize(scope, now).total_open);
   }
 }

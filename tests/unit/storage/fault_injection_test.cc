@@ -18,7 +18,7 @@ Change Numbered(int i) {
   change.Put(Family::kEntities, absl::StrCat("e/", i), absl::StrCat("value ", i));
   change.Put(Family::kIndex, absl::StrCat("i/", i), "");
   change.AddDeadline({DeadlineSpace::kTesting, absl::FromUnixSeconds(i), 1, absl::StrCat("d", i)});
-  change.SetEvent("test", absl::StrCat("event ", i));
+  change.AddEvent("test", absl::StrCat("event ", i));
   change.SetAudit(AuditEntry{"wessex", "DC 1", {absl::StrCat("e/", i)}, absl::StrCat("audit ", i)});
   change.AddToCounter("n", 1);
   return change;

@@ -55,7 +55,7 @@ TEST_F(StoreTest, CommitWritesEveryPartAndSurvivesReopen) {
   change.Put(Family::kEntities, "offender/1", "record");
   change.Put(Family::kIndex, "by-team/north/1", "");
   change.AddDeadline({DeadlineSpace::kRso, absl::FromUnixSeconds(1000), 1, "ob-1"}, "v");
-  change.SetEvent("rso", "opened ob-1");
+  change.AddEvent("rso", "opened ob-1");
   change.SetAudit(Audit("offender/1"));
   change.AddToCounter("open/arms/high", 1);
   absl::StatusOr<CommitResult> result = store_->Commit(change);
@@ -90,12 +90,35 @@ TEST_F(StoreTest, ReservedFamiliesAndKeysAreRefused) {
   Change audit_index;
   audit_index.Put(Family::kIndex, "audit/f/forged", "");
   EXPECT_THAT(store_->Commit(audit_index), StatusIs(absl::StatusCode::kInvalidArgument));
-  Change two_events;
-  two_events.SetEvent("rso", "a");
-  two_events.SetEvent("rso", "b");
-  EXPECT_THAT(store_->Commit(two_events),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most one event")));
+  Change two_audits;
+  two_audits.SetAudit(Audit("x"));
+  two_audits.SetAudit(Audit("y"));
+  EXPECT_THAT(store_->Commit(two_audits),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most one audit record")));
+  Change bad_context;
+  bad_context.AddEvent("Not A Context", "x");
+  EXPECT_THAT(store_->Commit(bad_context), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(store_->EventHead("rso"), 0u);
+  EXPECT_EQ(store_->AuditHead(), 0u);
+}
+
+TEST_F(StoreTest, EventsOfOneChangeTakeConsecutiveSequencesPerContext) {
+  Change first;
+  first.AddEvent("alerts", "a1");
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+  Change batch;
+  batch.AddEvent("alerts", "a2");
+  batch.AddEvent("rso", "r1");
+  batch.AddEvent("alerts", "a3");
+  absl::StatusOr<CommitResult> result = store_->Commit(batch);
+  ASSERT_THAT(result.status(), IsOk());
+  EXPECT_THAT(result->event_sequences, ElementsAre(2, 1, 3));
+  EXPECT_EQ(result->event_sequence, 2u);
+  absl::StatusOr<std::vector<FeedEvent>> alerts = store_->Snapshot().ReadEvents("alerts", 0, 10);
+  ASSERT_THAT(alerts.status(), IsOk());
+  ASSERT_EQ(alerts->size(), 3u);
+  EXPECT_EQ((*alerts)[2].payload, "a3");
+  EXPECT_EQ(store_->EventHead("alerts"), 3u);
 }
 
 TEST_F(StoreTest, FailedPreconditionWritesNothingOfTheChange) {
@@ -103,7 +126,7 @@ TEST_F(StoreTest, FailedPreconditionWritesNothingOfTheChange) {
   first.ExpectAbsent(Family::kIndex, "request/r1");
   first.Put(Family::kIndex, "request/r1", "offender/1");
   first.Put(Family::kEntities, "offender/1", "v1");
-  first.SetEvent("rso", "created");
+  first.AddEvent("rso", "created");
   first.AddToCounter("offenders", 1);
   ASSERT_THAT(store_->Commit(first).status(), IsOk());
 
@@ -163,10 +186,10 @@ TEST_F(StoreTest, EventSequencesHaveNoGapsUnderConcurrencyAndAcrossRestarts) {
       threads.emplace_back([&] {
         for (int i = 0; i < kPerThread; ++i) {
           Change change;
-          change.SetEvent("ocait", "e");
+          change.AddEvent("ocait", "e");
           // Every other change in another context, to interleave feeds in one group.
           Change other;
-          other.SetEvent("rso", "r");
+          other.AddEvent("rso", "r");
           absl::StatusOr<CommitResult> a = store_->Commit(change);
           absl::StatusOr<CommitResult> b = store_->Commit(other);
           ASSERT_THAT(a.status(), IsOk());

@@ -1,0 +1,718 @@
+#include "services/alerts/alert_engine.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "services/alerts/keys.h"
+#include "services/alerts/ladder.h"
+#include "services/common/errors.h"
+#include "services/common/page_token.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "vigil/internal/alerts_state.pb.h"
+
+namespace vigil::alerts {
+namespace {
+
+using storage::Family;
+
+// Index entries one ListAlerts page may examine before it returns what it has found.
+constexpr int kMaxListScan = 10000;
+
+// The identity the engine's own work is audited under.
+CallContext EngineCall(absl::string_view method, absl::Time now) {
+  CallContext call;
+  call.principal = Principal{"vigild alerts", Role::kService, "all"};
+  call.purpose = "alerting";
+  call.method = std::string(method);
+  call.now = now;
+  return call;
+}
+
+template <typename Message>
+absl::StatusOr<std::optional<Message>> Read(const storage::ReadView& view, Family family,
+                                            const std::string& key) {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw, view.Get(family, key));
+  if (!raw.has_value()) return std::optional<Message>();
+  Message message;
+  if (!message.ParseFromString(*raw)) {
+    return absl::DataLossError(
+        absl::StrCat("the alerts record under ", absl::CHexEscape(key), " is unreadable"));
+  }
+  return std::optional<Message>(std::move(message));
+}
+
+bool SameAssignment(const v1::Obligation& a, const v1::Obligation& b) {
+  return a.owner_officer() == b.owner_officer() && a.team() == b.team() &&
+         a.risk_level() == b.risk_level();
+}
+
+}  // namespace
+
+// The records one commit reads and changes, and the change that writes them. Every derived
+// entry (listing index, deadlines) follows from the records' before and after states, so the
+// code that changes a record never maintains them by hand.
+class AlertEngine::Txn {
+ public:
+  Txn(storage::Store& store, absl::Time now)
+      : view_(store.Snapshot()), next_sequence_(store.EventHead(kAlertFeed) + 1), now_(now) {}
+
+  absl::Time now() const { return now_; }
+  const storage::ReadView& view() const { return view_; }
+  storage::Change& change() { return change_; }
+
+  // The alert, or nullptr. `rederive`: rewrite its deadlines even if it does not change.
+  absl::StatusOr<v1::Alert*> FindAlert(absl::string_view force, absl::string_view id,
+                                       bool rederive = false) {
+    return Find(alerts_, AlertKey(force, id), rederive);
+  }
+  v1::Alert* AddAlert(v1::Alert alert) {
+    Slot<v1::Alert>& slot = alerts_[AlertKey(alert.force(), alert.id())];
+    slot.current = std::move(alert);
+    return &*slot.current;
+  }
+
+  absl::StatusOr<internal::AlertedObligation*> FindFollowed(absl::string_view context,
+                                                            absl::string_view force,
+                                                            absl::string_view obligation_id,
+                                                            bool rederive = false) {
+    return Find(followed_, ObligationKey(context, force, obligation_id), rederive);
+  }
+  internal::AlertedObligation* Follow(internal::AlertedObligation followed) {
+    const v1::Obligation& o = followed.obligation();
+    Slot<internal::AlertedObligation>& slot =
+        followed_[ObligationKey(followed.context(), o.force(), o.id())];
+    slot.current = std::move(followed);
+    return &*slot.current;
+  }
+  void Unfollow(const internal::AlertedObligation& followed) {
+    const v1::Obligation& o = followed.obligation();
+    followed_[ObligationKey(followed.context(), o.force(), o.id())].current.reset();
+  }
+
+  // Records a transition of `alert`: stamps it with the event's sequence and revision, and
+  // publishes the event.
+  void Emit(v1::AlertEventType type, v1::Alert& alert) {
+    alert.set_sequence(next_sequence_++);
+    alert.set_revision(alert.revision() + 1);
+    *alert.mutable_update_time() = ToProtoTime(now_);
+    v1::AlertEvent event;
+    event.set_sequence(alert.sequence());
+    event.set_type(type);
+    *event.mutable_alert() = alert;
+    *event.mutable_event_time() = ToProtoTime(now_);
+    change_.AddEvent(std::string(kAlertFeed), event.SerializeAsString());
+    subjects_.insert(alert.id());
+    subjects_.insert(alert.obligation().subject_id());
+    ++events_;
+  }
+
+  int events() const { return events_; }
+  void AddSubject(const std::string& subject) { subjects_.insert(subject); }
+  std::vector<std::string> subjects() const { return {subjects_.begin(), subjects_.end()}; }
+
+  // Adds every record write and derived entry to the change, and returns it.
+  storage::Change& Finish() {
+    for (auto& [key, slot] : alerts_) {
+      if (!slot.Changed()) continue;
+      const v1::Alert* before = slot.original ? &*slot.original : nullptr;
+      const v1::Alert* after = slot.current ? &*slot.current : nullptr;
+      if (before != nullptr && (after == nullptr || ListKey(*before) != ListKey(*after))) {
+        change_.Delete(Family::kIndex, ListKey(*before));
+      }
+      if (after != nullptr && (before == nullptr || ListKey(*before) != ListKey(*after))) {
+        change_.Put(Family::kIndex, ListKey(*after), "");
+      }
+      Write(key, slot);
+    }
+    for (auto& [key, slot] : followed_) {
+      if (slot.Changed()) Write(key, slot);
+    }
+    return change_;
+  }
+
+ private:
+  template <typename T>
+  struct Slot {
+    std::optional<T> original;
+    std::optional<T> current;
+    bool rederive = false;
+
+    bool Changed() const {
+      if (rederive || original.has_value() != current.has_value()) return true;
+      return original.has_value() && original->SerializeAsString() != current->SerializeAsString();
+    }
+  };
+
+  template <typename T>
+  absl::StatusOr<T*> Find(std::map<std::string, Slot<T>>& slots, const std::string& key,
+                          bool rederive) {
+    auto it = slots.find(key);
+    if (it == slots.end()) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<T> stored, Read<T>(view_, Family::kEntities, key));
+      it = slots.emplace(key, Slot<T>{stored, stored}).first;
+    }
+    it->second.rederive = it->second.rederive || rederive;
+    return it->second.current ? &*it->second.current : nullptr;
+  }
+
+  // The record, and its deadlines: those it had are removed and those it has added (a
+  // deadline in both is deleted and put back, which leaves it in place).
+  template <typename T>
+  void Write(const std::string& key, const Slot<T>& slot) {
+    if (slot.original) {
+      for (const storage::Deadline& d : DeadlinesOf(*slot.original)) change_.RemoveDeadline(d);
+    }
+    if (slot.current) {
+      change_.Put(Family::kEntities, key, slot.current->SerializeAsString());
+      for (const storage::Deadline& d : DeadlinesOf(*slot.current)) change_.AddDeadline(d);
+    } else {
+      change_.Delete(Family::kEntities, key);
+    }
+  }
+
+  const storage::ReadView view_;
+  uint64_t next_sequence_;
+  const absl::Time now_;
+  storage::Change change_;
+  std::map<std::string, Slot<v1::Alert>> alerts_;
+  std::map<std::string, Slot<internal::AlertedObligation>> followed_;
+  std::set<std::string> subjects_;
+  int events_ = 0;
+};
+
+namespace {
+
+void Resolve(AlertEngine::Txn& txn, v1::Alert& alert, std::string resolution) {
+  alert.set_state(v1::ALERT_STATE_RESOLVED);
+  *alert.mutable_resolved_time() = ToProtoTime(txn.now());
+  alert.set_resolution(std::move(resolution));
+  alert.clear_next_escalation_time();
+  txn.Emit(v1::ALERT_EVENT_TYPE_RESOLVED, alert);
+}
+
+// Every unresolved alert about `followed`.
+absl::StatusOr<std::vector<v1::Alert*>> AlertsAbout(AlertEngine::Txn& txn,
+                                                    const internal::AlertedObligation& followed) {
+  std::vector<std::string> ids(followed.notice_alert_ids().begin(),
+                               followed.notice_alert_ids().end());
+  if (!followed.overdue_alert_id().empty()) ids.push_back(followed.overdue_alert_id());
+  std::vector<v1::Alert*> alerts;
+  for (const std::string& id : ids) {
+    VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(followed.obligation().force(), id));
+    if (alert != nullptr && alert->state() != v1::ALERT_STATE_RESOLVED) alerts.push_back(alert);
+  }
+  return alerts;
+}
+
+// An obligation opened or re-timed by its owner.
+absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context,
+                    const v1::Obligation& now_is) {
+  VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
+                         txn.FindFollowed(context, now_is.force(), now_is.id()));
+  if (followed == nullptr) {
+    internal::AlertedObligation fresh;
+    *fresh.mutable_obligation() = now_is;
+    fresh.set_context(std::string(context));
+    txn.Follow(std::move(fresh));
+    txn.AddSubject(now_is.subject_id());
+    return absl::OkStatus();
+  }
+  const v1::Obligation was = followed->obligation();
+  *followed->mutable_obligation() = now_is;
+  txn.AddSubject(now_is.subject_id());
+  VIGIL_ASSIGN_OR_RETURN(std::vector<v1::Alert*> alerts, AlertsAbout(txn, *followed));
+  if (TimeOf(was.due_time()) != TimeOf(now_is.due_time())) {
+    // Met (an assessment recorded, a visit made) or moved by its owner: what was alerted on is
+    // over; the new due time gets its own deadline, and its own alert if it too passes.
+    const absl::Time due = TimeOf(now_is.due_time());
+    const std::string resolution =
+        due > txn.now() ? absl::StrCat("the obligation is now due ", FormatUtcTime(due))
+                        : absl::StrCat("the obligation was re-timed to ", FormatUtcTime(due));
+    for (v1::Alert* alert : alerts) Resolve(txn, *alert, resolution);
+    followed->clear_overdue_alert_id();
+    followed->clear_notice_alert_ids();
+    return absl::OkStatus();
+  }
+  for (v1::Alert* alert : alerts) {
+    const bool reassigned = !SameAssignment(alert->obligation(), now_is);
+    *alert->mutable_obligation() = now_is;
+    if (reassigned) txn.Emit(v1::ALERT_EVENT_TYPE_UPDATED, *alert);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Close(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& closed) {
+  VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
+                         txn.FindFollowed(context, closed.force(), closed.id()));
+  if (followed == nullptr) return absl::OkStatus();
+  VIGIL_ASSIGN_OR_RETURN(std::vector<v1::Alert*> alerts, AlertsAbout(txn, *followed));
+  for (v1::Alert* alert : alerts) Resolve(txn, *alert, "the obligation was closed");
+  txn.AddSubject(closed.subject_id());
+  txn.Unfollow(*followed);
+  return absl::OkStatus();
+}
+
+absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
+                    const v1::ObligationNotice& notice, const v1::Policy& policy) {
+  const std::string& force = notice.obligation().force();
+  const std::string id = NoticeAlertId(context, force, notice.id());
+  VIGIL_ASSIGN_OR_RETURN(v1::Alert * existing, txn.FindAlert(force, id));
+  if (existing != nullptr) return absl::OkStatus();  // raised before this replay
+  v1::Alert alert;
+  alert.set_id(id);
+  alert.set_force(force);
+  alert.set_context(std::string(context));
+  *alert.mutable_obligation() = notice.obligation();
+  alert.set_cause(notice.kind() == v1::NOTICE_KIND_IMMEDIATE_ESCALATION
+                      ? v1::ALERT_CAUSE_IMMEDIATE_ESCALATION
+                      : v1::ALERT_CAUSE_NON_COMPLIANCE);
+  alert.set_summary(notice.summary());
+  *alert.mutable_trigger_time() = notice.time();
+  *alert.mutable_raised_time() = ToProtoTime(txn.now());
+  alert.set_state(v1::ALERT_STATE_OPEN);
+  SetLadder(policy, alert);
+  alert.set_escalation_level(LevelAt(alert, absl::InfinitePast()));  // where the ladder starts
+  Climb(alert, txn.now());
+  txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(alert)));
+  if (!notice.obligation().id().empty()) {
+    VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
+                           txn.FindFollowed(context, force, notice.obligation().id()));
+    if (followed != nullptr) followed->add_notice_alert_ids(id);
+  }
+  return absl::OkStatus();
+}
+
+// The due time of `followed` has passed: its overdue alert.
+absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& followed,
+                          const v1::Policy& policy) {
+  const v1::Obligation& obligation = followed.obligation();
+  const absl::Time due = TimeOf(obligation.due_time());
+  const std::string id =
+      OverdueAlertId(followed.context(), obligation.force(), obligation.id(), due);
+  followed.set_overdue_alert_id(id);
+  VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(obligation.force(), id));
+  if (alert != nullptr) {
+    // Overdue again from the same due time (moved away and back): the same alert reopens.
+    if (alert->state() != v1::ALERT_STATE_RESOLVED) return absl::OkStatus();
+    *alert->mutable_obligation() = obligation;
+    alert->set_state(v1::ALERT_STATE_OPEN);
+    alert->clear_resolved_time();
+    alert->clear_resolution();
+    Climb(*alert, txn.now());
+    txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
+    return absl::OkStatus();
+  }
+  v1::Alert fresh;
+  fresh.set_id(id);
+  fresh.set_force(obligation.force());
+  fresh.set_context(followed.context());
+  *fresh.mutable_obligation() = obligation;
+  fresh.set_cause(v1::ALERT_CAUSE_OVERDUE);
+  *fresh.mutable_trigger_time() = obligation.due_time();
+  *fresh.mutable_raised_time() = ToProtoTime(txn.now());
+  fresh.set_state(v1::ALERT_STATE_OPEN);
+  fresh.set_escalation_level(v1::ESCALATION_LEVEL_OFFICER);
+  SetLadder(policy, fresh);
+  Climb(fresh, txn.now());
+  txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> AlertEngine::Cursor(absl::string_view context) const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                         store_.Snapshot().Get(Family::kEntities, CursorKey(context)));
+  uint64_t cursor = 0;
+  if (raw.has_value() && !absl::SimpleAtoi(*raw, &cursor)) {
+    return absl::DataLossError(absl::StrCat("the alerts cursor of ", context, " is unreadable"));
+  }
+  return cursor;
+}
+
+absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<FeedEntry>& entries) {
+  std::lock_guard lock(write_mu_);
+  VIGIL_ASSIGN_OR_RETURN(const uint64_t cursor, Cursor(context));
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  Txn txn(store_, clock_.Now());
+  uint64_t last = cursor;
+  for (const FeedEntry& entry : entries) {
+    if (entry.sequence <= last) continue;
+    for (const v1::ObligationEvent& event : entry.events) {
+      switch (event.type()) {
+        case v1::OBLIGATION_EVENT_TYPE_OPENED:
+        case v1::OBLIGATION_EVENT_TYPE_RETIMED:
+          VIGIL_RETURN_IF_ERROR(Follow(txn, context, event.obligation()));
+          break;
+        case v1::OBLIGATION_EVENT_TYPE_CLOSED:
+          VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation()));
+          break;
+        case v1::OBLIGATION_EVENT_TYPE_NOTICE:
+          VIGIL_RETURN_IF_ERROR(Notice(txn, context, event.notice(), *policy));
+          break;
+        default:
+          VIGIL_LOG(WARNING) << "alerts: " << context << " feed entry " << entry.sequence
+                             << " has an event of unknown type " << event.type() << "; skipped";
+      }
+    }
+    last = entry.sequence;
+  }
+  if (last == cursor) return absl::OkStatus();
+  txn.change().Put(Family::kEntities, CursorKey(context), absl::StrCat(last));
+  const CallContext call = EngineCall(absl::StrCat("alerts/follow/", context), txn.now());
+  return Commit(txn, call.Audit(v1::AUDIT_ACTION_COLLECTION, txn.subjects()));
+}
+
+absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<storage::Deadline> earliest,
+                         store_.Snapshot().EarliestDeadline(storage::DeadlineSpace::kAlerts));
+  if (!earliest.has_value()) return std::optional<absl::Time>();
+  return std::optional<absl::Time>(earliest->due);
+}
+
+absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadlines) {
+  std::lock_guard lock(write_mu_);
+  Txn txn(store_, now);
+  std::vector<storage::Deadline> due;
+  VIGIL_RETURN_IF_ERROR(txn.view().ScanDeadlines(
+      storage::DeadlineSpace::kAlerts, absl::InfinitePast(), now + absl::Microseconds(1),
+      [&](const storage::Deadline& deadline, absl::string_view) {
+        due.push_back(deadline);
+        return static_cast<int>(due.size()) <= max_deadlines;
+      }));
+  ScanReport report;
+  report.more = static_cast<int>(due.size()) > max_deadlines;
+  if (report.more) due.pop_back();
+  if (due.empty()) return report;
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  for (const storage::Deadline& deadline : due) {
+    // Whatever the record says now, this entry is done; the record's own deadlines are
+    // written back from its state (rederive).
+    txn.change().RemoveDeadline(deadline);
+    ++report.deadlines;
+    std::string context, force, id;
+    if (deadline.kind == kDueKind && ParseObligationDeadline(deadline.id, &context, &force, &id)) {
+      VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
+                             txn.FindFollowed(context, force, id, /*rederive=*/true));
+      if (followed == nullptr || !followed->overdue_alert_id().empty() ||
+          TimeOf(followed->obligation().due_time()) > now) {
+        continue;  // closed, already alerted, or re-timed since
+      }
+      VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policy));
+      ++report.raised;
+    } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind) &&
+               ParseAlertDeadline(deadline.id, &force, &id)) {
+      VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, id, /*rederive=*/true));
+      if (alert == nullptr) continue;
+      if (deadline.kind == kEscalateKind && alert->state() == v1::ALERT_STATE_OPEN) {
+        if (Climb(*alert, now)) {
+          txn.Emit(v1::ALERT_EVENT_TYPE_ESCALATED, *alert);
+          ++report.escalated;
+        }
+      } else if (deadline.kind == kLapseKind && alert->state() == v1::ALERT_STATE_ACKNOWLEDGED) {
+        // Acknowledged, but the obligation is still overdue a week later: climb again from
+        // where the ladder now stands.
+        alert->set_state(v1::ALERT_STATE_OPEN);
+        Climb(*alert, now);
+        txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
+        ++report.reopened;
+      }
+    } else {
+      VIGIL_LOG(WARNING) << "alerts: dropping a malformed deadline of kind " << int{deadline.kind};
+    }
+  }
+  const CallContext call = EngineCall("alerts/scan", now);
+  VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION, txn.subjects())));
+  return report;
+}
+
+void AlertEngine::SetDeadlineListener(std::function<void()> wake) {
+  std::lock_guard lock(listener_mu_);
+  deadline_listener_ = std::move(wake);
+}
+
+absl::Status AlertEngine::Commit(Txn& txn, storage::AuditEntry audit) {
+  storage::Change& change = txn.Finish();
+  change.SetAudit(std::move(audit));
+  VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(listener_mu_);
+    wake = deadline_listener_;
+  }
+  if (wake) wake();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Alert> AlertEngine::Load(const CallContext& call, absl::string_view id) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("id", id));
+  VIGIL_ASSIGN_OR_RETURN(
+      std::optional<v1::Alert> alert,
+      Read<v1::Alert>(store_.Snapshot(), Family::kEntities, AlertKey(call.principal.force, id)));
+  absl::Status refusal;
+  if (!alert.has_value()) {
+    refusal = absl::NotFoundError(
+        absl::StrCat("alert ", id, " is not among the alerts of ", call.principal.force));
+  } else if (call.principal.role == Role::kOfficer &&
+             alert->obligation().owner_officer() != call.principal.actor) {
+    refusal = absl::PermissionDeniedError(absl::StrCat(
+        "alert ", id, " is about an obligation of ", alert->obligation().owner_officer(),
+        "; an officer may see and acknowledge only their own alerts"));
+  }
+  if (!refusal.ok()) {
+    storage::Change change;
+    change.SetAudit(
+        call.Audit(v1::AUDIT_ACTION_CONSULTATION, {std::string(id)}, refusal.message()));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+    return refusal;
+  }
+  return *std::move(alert);
+}
+
+absl::StatusOr<v1::Alert> AlertEngine::Get(const CallContext& call, absl::string_view id) {
+  VIGIL_ASSIGN_OR_RETURN(v1::Alert alert, Load(call, id));
+  storage::Change change;
+  change.SetAudit(
+      call.Audit(v1::AUDIT_ACTION_CONSULTATION, {alert.id(), alert.obligation().subject_id()}));
+  VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  return alert;
+}
+
+absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
+                                                   const v1::AcknowledgeAlertRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, true, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  if (!request.by().empty() && request.by() != call.principal.actor) {
+    return FieldError(
+        "by", absl::StrCat("must be empty or the caller's own identity ('", call.principal.actor,
+                           "'): an acknowledgement is recorded against its caller"));
+  }
+  VIGIL_RETURN_IF_ERROR(Load(call, request.id()).status());
+  std::lock_guard lock(write_mu_);
+  const std::string& force = call.principal.force;
+  const std::string request_key = RequestKey(force, request.request_id());
+  Txn txn(store_, call.now);
+  if (!request.request_id().empty()) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Alert> prior,
+                           Read<v1::Alert>(txn.view(), Family::kIndex, request_key));
+    if (prior.has_value()) return *std::move(prior);
+  }
+  VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, request.id()));
+  if (alert == nullptr)
+    return absl::NotFoundError(absl::StrCat("alert ", request.id(), " vanished"));
+  if (alert->state() == v1::ALERT_STATE_RESOLVED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "alert ", alert->id(), " was resolved at ", FormatUtcTime(TimeOf(alert->resolved_time())),
+        " (", alert->resolution(), "): there is nothing to acknowledge"));
+  }
+  v1::Acknowledgement& ack = *alert->add_acknowledgements();
+  ack.set_by(call.principal.actor);
+  *ack.mutable_time() = ToProtoTime(call.now);
+  ack.set_note(request.note());
+  ack.set_level(alert->escalation_level());
+  if (alert->cause() == v1::ALERT_CAUSE_OVERDUE) {
+    // The lapse follows the policy the alert was raised under.
+    absl::StatusOr<v1::Policy> raised_under = policies_.Get(alert->escalation_policy_version());
+    const int days = raised_under.ok() ? raised_under->acknowledgement_expiry_days()
+                                       : policies_.Current()->acknowledgement_expiry_days();
+    *ack.mutable_expiry_time() = ToProtoTime(call.now + absl::Hours(24) * days);
+  }
+  alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+  alert->clear_next_escalation_time();
+  txn.Emit(v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, *alert);
+  const v1::Alert result = *alert;
+  if (!request.request_id().empty()) {
+    txn.change().ExpectAbsent(Family::kIndex, request_key);
+    txn.change().Put(Family::kIndex, request_key, result.SerializeAsString());
+  }
+  VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION,
+                                               {result.id(), result.obligation().subject_id()})));
+  return result;
+}
+
+absl::StatusOr<v1::ListAlertsResponse> AlertEngine::List(const CallContext& call,
+                                                         const v1::ListAlertsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateFilter(request.filters(), "filters"));
+  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
+  v1::AlertFilter filter = request.filters();
+  if (call.principal.role == Role::kOfficer) {
+    if (!filter.officer().empty() && filter.officer() != call.principal.actor) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("an officer may see only their own alerts: set filters.officer to '",
+                       call.principal.actor, "' or leave it empty"));
+    }
+    filter.set_officer(call.principal.actor);
+  }
+  const std::string& force = call.principal.force;
+  const std::string query = absl::StrCat("alerts|", force, "|", filter.SerializeAsString());
+  VIGIL_ASSIGN_OR_RETURN(const std::string start,
+                         DecodePageToken(request.page().page_token(), query));
+  const std::string prefix = ListPrefix(force, filter.state() == v1::ALERT_STATE_RESOLVED);
+  const storage::ReadView view = store_.Snapshot();
+  v1::ListAlertsResponse response;
+  std::vector<std::string> subjects;
+  int examined = 0;
+  std::string last;
+  absl::Status read;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kIndex, prefix,
+      start.empty() ? "" : absl::StrCat(prefix, start, std::string(1, '\0')),
+      [&](absl::string_view key, absl::string_view) {
+        if (response.alerts_size() == page_size || examined == kMaxListScan) {
+          response.set_next_page_token(EncodePageToken(query, last));
+          return false;
+        }
+        ++examined;
+        last = std::string(key.substr(prefix.size()));
+        if (last.size() <= 8) return true;
+        absl::StatusOr<std::optional<v1::Alert>> alert =
+            Read<v1::Alert>(view, Family::kEntities, AlertKey(force, last.substr(8)));
+        if (!alert.ok()) {
+          read = alert.status();
+          return false;
+        }
+        if (alert->has_value() && Matches(filter, **alert)) {
+          subjects.push_back((*alert)->id());
+          subjects.push_back((*alert)->obligation().subject_id());
+          *response.add_alerts() = **std::move(alert);
+        }
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(read);
+  storage::Change change;
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects)));
+  VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  return response;
+}
+
+absl::StatusOr<v1::AlertDigest> AlertEngine::Digest(absl::string_view force,
+                                                    const v1::AlertFilter& filter) {
+  const storage::ReadView view = store_.Snapshot();
+  v1::AlertDigest digest;
+  *digest.mutable_as_of() = ToProtoTime(clock_.Now());
+  std::vector<int64_t> by_level(5), by_risk(5);
+  std::vector<v1::Alert> open;
+  const std::string prefix = ListPrefix(force, false);
+  absl::Status read;
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        absl::string_view rest = key.substr(prefix.size());
+        if (rest.size() <= 8) return true;
+        absl::StatusOr<std::optional<v1::Alert>> alert =
+            Read<v1::Alert>(view, Family::kEntities, AlertKey(force, rest.substr(8)));
+        if (!alert.ok()) {
+          read = alert.status();
+          return false;
+        }
+        if (!alert->has_value() || !Matches(filter, **alert)) return true;
+        const v1::Alert& a = **alert;
+        if (a.state() == v1::ALERT_STATE_ACKNOWLEDGED) {
+          digest.set_acknowledged(digest.acknowledged() + 1);
+          return true;
+        }
+        digest.set_open(digest.open() + 1);
+        ++by_level[std::clamp<int>(a.escalation_level(), 0, 4)];
+        ++by_risk[std::clamp<int>(a.obligation().risk_level(), 0, 4)];
+        open.push_back(a);
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(read);
+  for (int64_t n : by_level) digest.add_open_by_level(n);
+  for (int64_t n : by_risk) digest.add_open_by_risk(n);
+  const auto first = [](const v1::Alert& a, const v1::Alert& b) {
+    if (a.escalation_level() != b.escalation_level())
+      return a.escalation_level() > b.escalation_level();
+    if (a.obligation().risk_level() != b.obligation().risk_level()) {
+      return a.obligation().risk_level() > b.obligation().risk_level();
+    }
+    return TimeOf(a.trigger_time()) < TimeOf(b.trigger_time());
+  };
+  const size_t top = std::min<size_t>(open.size(), 10);
+  std::partial_sort(open.begin(), open.begin() + top, open.end(), first);
+  for (size_t i = 0; i < top; ++i) *digest.add_top() = std::move(open[i]);
+  return digest;
+}
+
+void AlertScanner::Start() {
+  std::lock_guard lock(mu_);
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AlertScanner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertScanner::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void AlertScanner::Run() {
+  // Between waits nothing is held: a batch commits and the next one starts, so RPCs and feed
+  // entries interleave with a large backlog of deadlines.
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      woken_ = false;
+    }
+    const absl::Time started = absl::Now();
+    ScanReport total;
+    absl::Time logged = started;
+    absl::Status failed;
+    while (true) {
+      absl::StatusOr<ScanReport> report = engine_.ScanDue(clock_.Now(), batch_);
+      if (!report.ok()) {
+        failed = report.status();
+        break;
+      }
+      total.deadlines += report->deadlines;
+      total.raised += report->raised;
+      total.escalated += report->escalated;
+      total.reopened += report->reopened;
+      if (!report->more) break;
+      if (absl::Now() - logged > absl::Seconds(5)) {
+        logged = absl::Now();
+        VIGIL_LOG(INFO) << "alerts: working through passed deadlines: " << total.deadlines
+                        << " so far (" << total.raised << " raised, " << total.escalated
+                        << " escalated)";
+      }
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (!failed.ok()) {
+      VIGIL_LOG(ERROR) << "alerts: scanning deadlines failed: " << failed << "; retrying in 5s";
+    } else if (total.deadlines > 0) {
+      VIGIL_LOG(INFO) << "alerts: " << total.deadlines << " deadlines in " << absl::Now() - started
+                      << ": " << total.raised << " raised, " << total.escalated << " escalated, "
+                      << total.reopened << " reopened";
+    }
+    absl::Duration wait = failed.ok() ? absl::Minutes(1) : absl::Seconds(5);
+    if (failed.ok()) {
+      absl::StatusOr<std::optional<absl::Time>> next = engine_.NextDue();
+      if (next.ok() && next->has_value()) {
+        wait = std::clamp(**next - clock_.Now(), absl::ZeroDuration(), absl::Minutes(1));
+      }
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoMicroseconds(wait), [&] { return stopping_ || woken_; });
+  }
+}
+
+}  // namespace vigil::alerts

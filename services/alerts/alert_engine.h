@@ -1,0 +1,140 @@
+// The alerts context: a state machine over the obligations it follows from the owners' feeds
+// (rso, ocait) and the alerts it raises from them.
+//
+// Inputs, each applied as ONE storage commit holding every alert and followed obligation it
+// touches, their index and deadline entries, one AlertEvent per alert transition, the audit
+// record, and (for feed entries) the feed cursor:
+//   - Apply: entries of an owner's feed. Opened and re-timed obligations are followed, each
+//     with a deadline at its due time; a re-timed due time or a closed obligation resolves its
+//     alerts; a notice raises an alert at once.
+//   - ScanDue: deadlines that have passed: an obligation falling due raises its overdue alert,
+//     an alert reaching its next step escalates, an acknowledgement lapsing reopens.
+//   - Acknowledge: a person takes an alert on; the climb stops.
+// Because the cursor commits with what it produced, and alert ids are derived from what they
+// are about, a crash at any point neither loses nor duplicates an alert.
+//
+// The engine is the only writer of the "alerts" feed, and writes under one mutex, so it knows
+// each event's sequence before committing and stores it in the alert (Alert.sequence).
+// Thread-safe.
+#ifndef VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
+#define VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/common/clock.h"
+#include "services/common/rpc.h"
+#include "services/policy/policy_registry.h"
+#include "storage/store.h"
+#include "vigil/v1/alerts.pb.h"
+#include "vigil/v1/obligations.pb.h"
+
+namespace vigil::alerts {
+
+// The feed context the engine publishes AlertEvents on.
+inline constexpr absl::string_view kAlertFeed = "alerts";
+
+// One entry of an owner's feed: the events WatchObligations sent under one sequence.
+struct FeedEntry {
+  uint64_t sequence = 0;
+  std::vector<v1::ObligationEvent> events;
+};
+
+// What one ScanDue did.
+struct ScanReport {
+  int deadlines = 0;  // processed
+  int raised = 0;
+  int escalated = 0;
+  int reopened = 0;
+  bool more = false;  // more were due than one batch takes
+};
+
+class AlertEngine {
+ public:
+  // None owned; all outlive the engine.
+  AlertEngine(storage::Store& store, policy::PolicyRegistry& policies, const Clock& clock)
+      : store_(store), policies_(policies), clock_(clock) {}
+
+  // The last sequence of `context`'s feed applied (0 before any).
+  absl::StatusOr<uint64_t> Cursor(absl::string_view context) const;
+
+  // Applies `entries` of `context` (ascending; those at or before the cursor are skipped, so a
+  // replay is harmless) in one commit that also advances the cursor.
+  absl::Status Apply(absl::string_view context, const std::vector<FeedEntry>& entries);
+
+  // The earliest deadline waiting, or nullopt when none.
+  absl::StatusOr<std::optional<absl::Time>> NextDue() const;
+
+  // Processes up to `max_deadlines` deadlines due at or before `now`, earliest first, in one
+  // commit.
+  absl::StatusOr<ScanReport> ScanDue(absl::Time now, int max_deadlines = 500);
+
+  // Calls `wake` after every commit that may have added an earlier deadline (the scanner).
+  void SetDeadlineListener(std::function<void()> wake);
+
+  // The RPCs' domain. Alerts of the caller's force; an officer only their own.
+  absl::StatusOr<v1::Alert> Acknowledge(const CallContext& call,
+                                        const v1::AcknowledgeAlertRequest& request);
+  absl::StatusOr<v1::Alert> Get(const CallContext& call, absl::string_view id);
+  absl::StatusOr<v1::ListAlertsResponse> List(const CallContext& call,
+                                              const v1::ListAlertsRequest& request);
+  // The digest of the unresolved alerts of `force` matching `filter` as of now.
+  absl::StatusOr<v1::AlertDigest> Digest(absl::string_view force, const v1::AlertFilter& filter);
+
+  storage::Store& store() { return store_; }
+  const Clock& clock() const { return clock_; }
+
+  // The records one commit reads and changes (alert_engine.cc).
+  class Txn;
+
+ private:
+  // Commits `txn` with `audit`; wakes the scanner.
+  absl::Status Commit(Txn& txn, storage::AuditEntry audit);
+  // Reads an alert of `force` for `call`, refusing (audited) one not there or not theirs.
+  absl::StatusOr<v1::Alert> Load(const CallContext& call, absl::string_view id);
+
+  storage::Store& store_;
+  policy::PolicyRegistry& policies_;
+  const Clock& clock_;
+  std::mutex write_mu_;  // every write of the alerts context, so event sequences are known
+  std::mutex listener_mu_;
+  std::function<void()> deadline_listener_;  // GUARDED_BY(listener_mu_)
+};
+
+// Runs AlertEngine::ScanDue on its own thread whenever a deadline passes: sleeps until the
+// earliest one (or until woken by a commit that may have added an earlier one), then works
+// through everything due in batches, logging progress, so that tens of thousands of
+// simultaneous deadlines never hold up other work for more than one batch's commit.
+class AlertScanner {
+ public:
+  AlertScanner(AlertEngine& engine, const Clock& clock, int batch = 500)
+      : engine_(engine), clock_(clock), batch_(batch) {}
+  ~AlertScanner() { Stop(); }
+
+  void Start();
+  void Stop();
+  void Wake();
+
+ private:
+  void Run();
+
+  AlertEngine& engine_;
+  const Clock& clock_;
+  const int batch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;     // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace vigil::alerts
+
+#endif  // VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_

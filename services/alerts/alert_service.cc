@@ -1,0 +1,144 @@
+#include "services/alerts/alert_service.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "services/alerts/ladder.h"
+#include "services/common/errors.h"
+#include "services/common/proto_time.h"
+
+namespace vigil::alerts {
+namespace {
+
+constexpr RoleSet kReaders{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kSystem};
+constexpr RoleSet kAcknowledgers{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin};
+
+constexpr RpcSpec kListAlerts{"vigil.v1.AlertService/ListAlerts", kReaders, true};
+constexpr RpcSpec kGetAlert{"vigil.v1.AlertService/GetAlert", kReaders, true};
+constexpr RpcSpec kAcknowledgeAlert{"vigil.v1.AlertService/AcknowledgeAlert", kAcknowledgers, true};
+constexpr RpcSpec kSubscribe{"vigil.v1.AlertService/Subscribe", kReaders, true};
+constexpr RpcSpec kSpecs[] = {kListAlerts, kGetAlert, kAcknowledgeAlert, kSubscribe};
+
+// Alert feed entries read per fetch of a subscription.
+constexpr size_t kSubscribePage = 256;
+
+// What one subscription carries between fetches (fetches of one stream never overlap).
+struct Subscription {
+  bool audited = false;
+  absl::Time next_digest = absl::InfinitePast();
+  std::array<int64_t, 8> events_since_digest{};
+};
+
+}  // namespace
+
+std::span<const RpcSpec> AlertServiceImpl::Specs() { return kSpecs; }
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListAlerts(grpc::CallbackServerContext* context,
+                                                       const v1::ListAlertsRequest* request,
+                                                       v1::ListAlertsResponse* response) {
+  return runtime_.Reply(context, kListAlerts, response, [=, this](const CallContext& call) {
+    return engine_.List(call, *request);
+  });
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::GetAlert(grpc::CallbackServerContext* context,
+                                                     const v1::GetAlertRequest* request,
+                                                     v1::Alert* response) {
+  return runtime_.Reply(context, kGetAlert, response, [=, this](const CallContext& call) {
+    return engine_.Get(call, request->id());
+  });
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::AcknowledgeAlert(
+    grpc::CallbackServerContext* context, const v1::AcknowledgeAlertRequest* request,
+    v1::Alert* response) {
+  return runtime_.Reply(context, kAcknowledgeAlert, response, [=, this](const CallContext& call) {
+    return engine_.Acknowledge(call, *request);
+  });
+}
+
+grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  using Stream = FeedStream<v1::AlertEvent>;
+  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, kSubscribe);
+  if (!admitted.ok()) return RefuseStream<v1::AlertEvent>(admitted.status());
+  const CallContext call = *std::move(admitted);
+  v1::AlertFilter filter = request->filters();
+  absl::Status invalid = ValidateFilter(filter, "filters");
+  if (invalid.ok() && call.principal.role == Role::kOfficer) {
+    if (!filter.officer().empty() && filter.officer() != call.principal.actor) {
+      invalid = absl::PermissionDeniedError(
+          absl::StrCat("an officer may follow only their own alerts: set filters.officer to '",
+                       call.principal.actor, "' or leave it empty"));
+    }
+    filter.set_officer(call.principal.actor);
+  }
+  const int digest_hours = request->digest_every_hours();
+  if (invalid.ok() && (digest_hours < 0 || digest_hours > 168)) {
+    invalid = FieldError("digest_every_hours",
+                         absl::StrCat("must be 0 (every event) or 1-168 (got ", digest_hours, ")"));
+  }
+  const uint64_t head = engine_.store().EventHead(kAlertFeed);
+  if (invalid.ok() && request->resume_after_sequence() > head) {
+    invalid = absl::OutOfRangeError(
+        absl::StrCat("resume_after_sequence: ", request->resume_after_sequence(),
+                     " is beyond the head of the alerts feed (", head, ")"));
+  }
+  if (!invalid.ok()) return RefuseStream<v1::AlertEvent>(invalid);
+
+  auto subscription = std::make_shared<Subscription>();
+  Stream::Options options;
+  options.feed_context = std::string(kAlertFeed);
+  options.cursor = request->start_at_head() ? head : request->resume_after_sequence();
+  options.fetch_on_tick = digest_hours > 0;
+  options.fetch = [this, call, filter, digest_hours,
+                   subscription](uint64_t after) -> absl::StatusOr<Stream::Page> {
+    storage::Store& store = engine_.store();
+    if (!subscription->audited) {
+      // One consultation record for the subscription: it discloses every alert it streams.
+      storage::Change change;
+      change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {"alerts:subscription"}));
+      VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+      subscription->audited = true;
+    }
+    VIGIL_ASSIGN_OR_RETURN(std::vector<storage::FeedEvent> entries,
+                           store.Snapshot().ReadEvents(kAlertFeed, after, kSubscribePage));
+    Stream::Page page;
+    page.cursor = after;
+    page.more = entries.size() == kSubscribePage;
+    for (const storage::FeedEvent& entry : entries) {
+      page.cursor = entry.sequence;
+      v1::AlertEvent event;
+      if (!event.ParseFromString(entry.payload)) {
+        return absl::DataLossError(
+            absl::StrCat("alerts feed entry ", entry.sequence, " is unreadable"));
+      }
+      if (event.alert().force() != call.principal.force || !Matches(filter, event.alert()))
+        continue;
+      if (digest_hours > 0) {
+        ++subscription->events_since_digest[std::clamp<int>(event.type(), 0, 7)];
+      } else {
+        page.messages.push_back(std::move(event));
+      }
+    }
+    const absl::Time now = engine_.clock().Now();
+    if (digest_hours > 0 && !page.more && now >= subscription->next_digest) {
+      VIGIL_ASSIGN_OR_RETURN(v1::AlertDigest digest, engine_.Digest(call.principal.force, filter));
+      for (int64_t& n : subscription->events_since_digest) {
+        digest.add_events_since_last(n);
+        n = 0;
+      }
+      v1::AlertEvent& event = page.messages.emplace_back();
+      event.set_sequence(page.cursor);
+      event.set_type(v1::ALERT_EVENT_TYPE_DIGEST);
+      *event.mutable_event_time() = ToProtoTime(now);
+      *event.mutable_digest() = std::move(digest);
+      subscription->next_digest = now + absl::Hours(digest_hours);
+    }
+    return page;
+  };
+  return Stream::Start(context, runtime_.executor(), notifier_, std::move(options));
+}
+
+}  // namespace vigil::alerts

@@ -1,0 +1,67 @@
+// Follows one owning context's obligation feed (ObligationFeed.WatchObligations, over an
+// in-process channel when co-hosted, across the network otherwise) into the AlertEngine.
+//
+// A reader thread collects whole feed entries (up to the event marked last_of_sequence) into a
+// bounded queue; an applier thread commits whatever has queued, up to kMaxEntriesPerCommit at a
+// time, as one AlertEngine::Apply. A burst on the owner's side (an import of thousands of
+// records) therefore costs a few large commits, not thousands of small ones, and a slow
+// applier slows the stream (gRPC flow control), never the owner. On any stream error the
+// reader reconnects with backoff from the last entry it queued.
+#ifndef VIGIL_SERVICES_ALERTS_FEED_FOLLOWER_H_
+#define VIGIL_SERVICES_ALERTS_FEED_FOLLOWER_H_
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "services/alerts/alert_engine.h"
+
+namespace vigil::alerts {
+
+class FeedFollower {
+ public:
+  static constexpr size_t kMaxEntriesPerCommit = 512;
+  static constexpr size_t kMaxQueuedEntries = 4096;
+
+  FeedFollower(AlertEngine& engine, std::string context, std::shared_ptr<grpc::Channel> channel)
+      : engine_(engine), context_(std::move(context)), channel_(std::move(channel)) {}
+  ~FeedFollower() { Stop(); }
+  FeedFollower(const FeedFollower&) = delete;
+  FeedFollower& operator=(const FeedFollower&) = delete;
+
+  void Start();
+  // Cancels the stream, applies nothing more, joins. What was queued and not applied is read
+  // again on the next start (the cursor is where it was).
+  void Stop();
+
+  // The last sequence applied (for tests and logs).
+  uint64_t applied() const;
+
+ private:
+  void Read();
+  void ApplyQueued();
+  // Sleeps `d` unless stopping; false when stopping.
+  bool Sleep(absl::Duration d);
+
+  AlertEngine& engine_;
+  const std::string context_;
+  const std::shared_ptr<grpc::Channel> channel_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<FeedEntry> queue_;                  // GUARDED_BY(mu_)
+  bool stopping_ = false;                        // GUARDED_BY(mu_)
+  uint64_t applied_ = 0;                         // GUARDED_BY(mu_)
+  std::shared_ptr<grpc::ClientContext> stream_;  // GUARDED_BY(mu_): the open stream, to cancel
+  std::thread reader_;
+  std::thread applier_;
+};
+
+}  // namespace vigil::alerts
+
+#endif  // VIGIL_SERVICES_ALERTS_FEED_FOLLOWER_H_

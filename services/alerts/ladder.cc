@@ -1,0 +1,128 @@
+#include "services/alerts/ladder.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "services/common/errors.h"
+#include "services/common/proto_time.h"
+#include "services/common/validate.h"
+#include "services/policy/policy.h"
+#include "storage/key_codec.h"
+
+namespace vigil::alerts {
+namespace {
+
+std::string HashId(const std::string& material) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+  return absl::StrCat(
+      "AL", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 10)));
+}
+
+constexpr v1::EscalationLevel kSteps[] = {v1::ESCALATION_LEVEL_SERGEANT,
+                                          v1::ESCALATION_LEVEL_INSPECTOR,
+                                          v1::ESCALATION_LEVEL_SUPERINTENDENT};
+
+}  // namespace
+
+std::string OverdueAlertId(absl::string_view context, absl::string_view force,
+                           absl::string_view obligation_id, absl::Time due) {
+  std::string material =
+      absl::StrCat("overdue", storage::LengthPrefixed(context), storage::LengthPrefixed(force),
+                   storage::LengthPrefixed(obligation_id));
+  storage::PutOrderedInt64(&material, storage::ToMicros(due));
+  return HashId(material);
+}
+
+std::string NoticeAlertId(absl::string_view context, absl::string_view force,
+                          absl::string_view notice_id) {
+  return HashId(absl::StrCat("notice", storage::LengthPrefixed(context),
+                             storage::LengthPrefixed(force), storage::LengthPrefixed(notice_id)));
+}
+
+void SetLadder(const v1::Policy& policy, v1::Alert& alert) {
+  v1::RiskLevel risk = alert.obligation().risk_level();
+  if (risk == v1::RISK_LEVEL_UNSPECIFIED) risk = v1::RISK_LEVEL_HIGH;
+  const absl::Time trigger = TimeOf(alert.trigger_time());
+  alert.clear_escalation_times();
+  for (const v1::RiskDays* days :
+       {&policy.escalate_to_sergeant_days(), &policy.escalate_to_inspector_days(),
+        &policy.escalate_to_superintendent_days()}) {
+    *alert.add_escalation_times() =
+        ToProtoTime(trigger + absl::Hours(24) * policy::DaysFor(*days, risk));
+  }
+  alert.set_escalation_policy_version(policy.version());
+}
+
+v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now) {
+  v1::EscalationLevel level = alert.cause() == v1::ALERT_CAUSE_IMMEDIATE_ESCALATION
+                                  ? v1::ESCALATION_LEVEL_SERGEANT
+                                  : v1::ESCALATION_LEVEL_OFFICER;
+  for (int i = 0; i < alert.escalation_times_size() && i < 3; ++i) {
+    if (TimeOf(alert.escalation_times(i)) <= now) level = std::max(level, kSteps[i]);
+  }
+  return level;
+}
+
+bool Climb(v1::Alert& alert, absl::Time now) {
+  const v1::EscalationLevel reached = std::max(alert.escalation_level(), LevelAt(alert, now));
+  const bool rose = reached > alert.escalation_level();
+  alert.set_escalation_level(reached);
+  alert.clear_next_escalation_time();
+  for (int i = 0; i < alert.escalation_times_size() && i < 3; ++i) {
+    if (kSteps[i] > reached) {
+      *alert.mutable_next_escalation_time() = alert.escalation_times(i);
+      break;
+    }
+  }
+  return rose;
+}
+
+bool Matches(const v1::AlertFilter& filter, const v1::Alert& alert) {
+  const v1::Obligation& obligation = alert.obligation();
+  if (filter.state() != v1::ALERT_STATE_UNSPECIFIED && alert.state() != filter.state())
+    return false;
+  if (obligation.risk_level() < filter.min_risk_level()) return false;
+  if (!filter.team().empty() && obligation.team() != filter.team()) return false;
+  if (!filter.officer().empty() && obligation.owner_officer() != filter.officer()) return false;
+  if (!filter.kinds().empty() && std::find(filter.kinds().begin(), filter.kinds().end(),
+                                           obligation.kind()) == filter.kinds().end()) {
+    return false;
+  }
+  return alert.escalation_level() >= filter.min_escalation_level();
+}
+
+absl::Status ValidateFilter(const v1::AlertFilter& filter, absl::string_view prefix) {
+  auto field = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
+  if (!v1::AlertState_IsValid(filter.state())) {
+    return FieldError(field("state"), absl::StrCat("unknown alert state ", filter.state()));
+  }
+  if (!v1::RiskLevel_IsValid(filter.min_risk_level())) {
+    return FieldError(field("min_risk_level"),
+                      absl::StrCat("unknown risk level ", filter.min_risk_level()));
+  }
+  if (!v1::EscalationLevel_IsValid(filter.min_escalation_level())) {
+    return FieldError(field("min_escalation_level"),
+                      absl::StrCat("unknown escalation level ", filter.min_escalation_level()));
+  }
+  for (int kind : filter.kinds()) {
+    if (!v1::ObligationKind_IsValid(kind) || kind == v1::OBLIGATION_KIND_UNSPECIFIED) {
+      return FieldError(field("kinds"), absl::StrCat("unknown obligation kind ", kind));
+    }
+  }
+  if (absl::Status s = ValidateText(field("team"), filter.team(), 64, false); !s.ok()) return s;
+  return ValidateText(field("officer"), filter.officer(), 128, false);
+}
+
+std::string LevelName(v1::EscalationLevel level) {
+  absl::string_view name = v1::EscalationLevel_Name(level);
+  absl::ConsumePrefix(&name, "ESCALATION_LEVEL_");
+  return absl::AsciiStrToLower(name);
+}
+
+}  // namespace vigil::alerts

@@ -1,0 +1,47 @@
+// The pure rules of alerting: stable alert ids, the escalation ladder, and which alerts a
+// filter covers. No storage, no clock: everything takes `now`.
+#ifndef VIGIL_SERVICES_ALERTS_LADDER_H_
+#define VIGIL_SERVICES_ALERTS_LADDER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "vigil/v1/alerts.pb.h"
+#include "vigil/v1/policy.pb.h"
+
+namespace vigil::alerts {
+
+// "AL" and 20 hex digits of SHA-256 over the parts: the same obligation overdue from the same
+// due time always gets the same id, in any process, after any restart.
+std::string OverdueAlertId(absl::string_view context, absl::string_view force,
+                           absl::string_view obligation_id, absl::Time due);
+std::string NoticeAlertId(absl::string_view context, absl::string_view force,
+                          absl::string_view notice_id);
+
+// Fills the ladder of `alert` (escalation_times from trigger_time and its obligation's risk,
+// escalation_policy_version) from `policy`. An obligation not yet assessed climbs like high.
+void SetLadder(const v1::Policy& policy, v1::Alert& alert);
+
+// The level the ladder has reached at `now`: the officer (the sergeant for immediate
+// escalation), or the highest step whose time has come.
+v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now);
+
+// Brings an open alert's level up to LevelAt(now) and sets next_escalation_time to the next
+// step still to come (cleared at the top). Returns true when the level rose.
+bool Climb(v1::Alert& alert, absl::Time now);
+
+// True when `alert` passes every set field of `filter`.
+bool Matches(const v1::AlertFilter& filter, const v1::Alert& alert);
+
+// InvalidArgument naming the field ("filters.min_risk_level") for unknown enum values or an
+// over-long team or officer. `prefix` is the filter's field name.
+absl::Status ValidateFilter(const v1::AlertFilter& filter, absl::string_view prefix);
+
+// "sergeant", "superintendent".
+std::string LevelName(v1::EscalationLevel level);
+
+}  // namespace vigil::alerts
+
+#endif  // VIGIL_SERVICES_ALERTS_LADDER_H_

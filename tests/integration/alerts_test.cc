@@ -1,0 +1,517 @@
+// The alerts context over a real store and real gRPC (an in-process server hosting the
+// referral queue's ObligationFeed and the AlertService), with a manual clock: the tests move
+// time and run the scanner's passes themselves.
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "services/alerts/alert_engine.h"
+#include "services/alerts/alert_service.h"
+#include "services/alerts/feed_follower.h"
+#include "services/alerts/ladder.h"
+#include "services/common/auth.h"
+#include "services/common/executor.h"
+#include "services/common/feed_stream.h"
+#include "services/common/obligation_feed_service.h"
+#include "services/common/overdue_index.h"
+#include "services/common/proto_time.h"
+#include "services/common/server.h"
+#include "services/ocait/queue.h"
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+#include "vigil/v1/alerts.grpc.pb.h"
+
+namespace vigil::alerts {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+absl::Time Day(int y, int m, int d, int h = 12) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
+}
+
+struct Identity {
+  std::string actor = "PS 77";
+  std::string role = "supervisor";
+  std::string force = "wessex";
+};
+
+void Identify(grpc::ClientContext& context, const Identity& id) {
+  context.AddMetadata("x-vigil-actor", id.actor);
+  context.AddMetadata("x-vigil-role", id.role);
+  context.AddMetadata("x-vigil-force", id.force);
+  context.AddMetadata("x-vigil-purpose", "alerts test");
+}
+
+// Reads a Subscribe stream on its own thread.
+class Subscriber {
+ public:
+  Subscriber(v1::AlertService::Stub& stub, v1::SubscribeRequest request, Identity id = {}) {
+    Identify(context_, id);
+    reader_ = stub.Subscribe(&context_, request);
+    thread_ = std::thread([this] {
+      v1::AlertEvent event;
+      while (reader_->Read(&event)) {
+        std::lock_guard lock(mu_);
+        events_.push_back(event);
+        cv_.notify_all();
+      }
+      std::lock_guard lock(mu_);
+      status_ = reader_->Finish();
+      done_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~Subscriber() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // Waits until `n` events arrived (or the stream ended, or 10 s passed); returns them.
+  std::vector<v1::AlertEvent> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_ || events_.size() >= n; });
+    return events_;
+  }
+  grpc::Status Ended() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; });
+    return status_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<v1::AlertEvent> events_;
+  grpc::Status status_;
+  bool done_ = false;
+};
+
+std::vector<v1::AlertEventType> Types(const std::vector<v1::AlertEvent>& events) {
+  std::vector<v1::AlertEventType> types;
+  for (const v1::AlertEvent& e : events) types.push_back(e.type());
+  return types;
+}
+
+class AlertsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(Day(2026, 11, 23));
+    zone_ = *policy::ForceTimeZone();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    queue_ = std::make_unique<ocait::Queue>(*store_, *policies_, zone_, nullptr, nullptr);
+    index_ = std::make_unique<OverdueIndex>(storage::DeadlineSpace::kOcait);
+    ASSERT_THAT(index_->Attach(*store_, "ocait"), IsOk());
+    notifier_.Attach(*store_);
+    runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_);
+    feed_ = std::make_unique<ObligationFeedImpl>(
+        *runtime_, *store_, notifier_,
+        std::map<std::string, const OverdueIndex*>{{"ocait", index_.get()}});
+    engine_ = std::make_unique<AlertEngine>(*store_, *policies_, clock_);
+    service_ = std::make_unique<AlertServiceImpl>(*runtime_, *engine_, notifier_);
+    ServerOptions server;
+    server.listen = "127.0.0.1:0";
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        host_,
+        ServerHost::Start(server, {{v1::ObligationFeed::service_full_name(), feed_.get()},
+                                   {v1::AlertService::service_full_name(), service_.get()}}));
+    stub_ = v1::AlertService::NewStub(host_->InProcessChannel());
+    follower_ = std::make_unique<FeedFollower>(*engine_, "ocait", host_->InProcessChannel());
+    follower_->Start();
+  }
+
+  void TearDown() override {
+    follower_->Stop();
+    host_->Shutdown(absl::ZeroDuration());
+    executor_.Shutdown();
+  }
+
+  CallContext Call(Role role = Role::kSupervisor, std::string actor = "PS 77") const {
+    CallContext call;
+    call.principal = Principal{std::move(actor), role, "wessex"};
+    call.purpose = "alerts test";
+    call.method = "test";
+    call.now = clock_.Now();
+    return call;
+  }
+
+  // A referral received at `received`, triaged at `grade` (if given) and allocated to DC 1.
+  v1::Referral Referral(absl::Time received, v1::RiskLevel grade = v1::RISK_LEVEL_UNSPECIFIED) {
+    v1::CreateReferralRequest create;
+    v1::Referral* r = create.mutable_referral();
+    r->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+    *r->mutable_received_time() = ToProtoTime(received);
+    r->set_subject_display_name("Subject");
+    absl::StatusOr<v1::Referral> referral = queue_->Create(Call(), create);
+    EXPECT_THAT(referral.status(), IsOk());
+    if (grade == v1::RISK_LEVEL_UNSPECIFIED) return *referral;
+    v1::TriageReferralRequest triage;
+    triage.set_id(referral->id());
+    triage.set_grade(grade);
+    EXPECT_THAT(queue_->Triage(Call(), triage).status(), IsOk());
+    v1::AllocateReferralRequest allocate;
+    allocate.set_id(referral->id());
+    allocate.set_officer("DC 1");
+    absl::StatusOr<v1::Referral> allocated = queue_->Allocate(Call(), allocate);
+    EXPECT_THAT(allocated.status(), IsOk());
+    return *allocated;
+  }
+
+  static absl::Time Due(const v1::Referral& r, absl::string_view suffix) {
+    for (const v1::Obligation& o : r.obligations()) {
+      if (o.id() == absl::StrCat(r.id(), "/", suffix)) return TimeOf(o.due_time());
+    }
+    ADD_FAILURE() << "no " << suffix << " clock on " << r.id();
+    return absl::InfinitePast();
+  }
+
+  // Waits until the follower has applied everything the ocait feed holds.
+  void CatchUp() {
+    const uint64_t head = store_->EventHead("ocait");
+    for (int i = 0; i < 1000 && follower_->applied() < head; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(follower_->applied(), head);
+  }
+
+  ScanReport Scan() {
+    ScanReport total;
+    while (true) {
+      absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now());
+      EXPECT_THAT(report.status(), IsOk());
+      if (!report.ok()) return total;
+      total.deadlines += report->deadlines;
+      total.raised += report->raised;
+      total.escalated += report->escalated;
+      total.reopened += report->reopened;
+      if (!report->more) return total;
+    }
+  }
+
+  std::vector<v1::Alert> Alerts(v1::AlertFilter filter = {}) {
+    v1::ListAlertsRequest request;
+    *request.mutable_filters() = filter;
+    absl::StatusOr<v1::ListAlertsResponse> response = engine_->List(Call(), request);
+    EXPECT_THAT(response.status(), IsOk());
+    return response.ok()
+               ? std::vector<v1::Alert>(response->alerts().begin(), response->alerts().end())
+               : std::vector<v1::Alert>();
+  }
+
+  // The one unresolved alert about obligation `id`.
+  v1::Alert AlertAbout(const std::string& id) {
+    std::vector<v1::Alert> found;
+    for (v1::Alert& a : Alerts()) {
+      if (a.obligation().id() == id) found.push_back(a);
+    }
+    EXPECT_EQ(found.size(), 1u) << id;
+    return found.empty() ? v1::Alert() : found[0];
+  }
+
+  absl::StatusOr<v1::Alert> Acknowledge(const std::string& id, CallContext call) {
+    v1::AcknowledgeAlertRequest request;
+    request.set_id(id);
+    request.set_note("on it");
+    return engine_->Acknowledge(call, request);
+  }
+
+  ManualClock clock_;
+  absl::TimeZone zone_;
+  vigil::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<policy::PolicyRegistry> policies_;
+  std::unique_ptr<ocait::Queue> queue_;
+  std::unique_ptr<OverdueIndex> index_;
+  FeedNotifier notifier_;
+  DevHeaderAuthenticator auth_;
+  Executor executor_{4, 1000};
+  std::unique_ptr<RpcRuntime> runtime_;
+  std::unique_ptr<ObligationFeedImpl> feed_;
+  std::unique_ptr<AlertEngine> engine_;
+  std::unique_ptr<AlertServiceImpl> service_;
+  std::unique_ptr<ServerHost> host_;
+  std::unique_ptr<v1::AlertService::Stub> stub_;
+  std::unique_ptr<FeedFollower> follower_;
+};
+
+TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
+  v1::SubscribeRequest request;
+  request.set_start_at_head(true);
+  Subscriber subscriber(*stub_, request);
+  const v1::Referral r = Referral(clock_.Now());
+  const absl::Time due = Due(r, "triage");
+  CatchUp();
+  EXPECT_EQ(Scan().raised, 0);  // not due yet
+  EXPECT_TRUE(Alerts().empty());
+
+  clock_.Set(due + absl::Minutes(1));
+  EXPECT_EQ(Scan().raised, 1);
+  EXPECT_EQ(Scan().deadlines, 0);  // nothing left to do: no second alert
+
+  const std::vector<v1::AlertEvent> events = subscriber.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), v1::ALERT_EVENT_TYPE_RAISED);
+  const v1::Alert& alert = events[0].alert();
+  EXPECT_EQ(alert.obligation().id(), r.id() + "/triage");
+  EXPECT_EQ(alert.cause(), v1::ALERT_CAUSE_OVERDUE);
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_OFFICER);
+  EXPECT_EQ(alert.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(TimeOf(alert.trigger_time()), due);
+  EXPECT_EQ(alert.escalation_policy_version(), "v1");
+  EXPECT_EQ(alert.sequence(), events[0].sequence());
+  EXPECT_EQ(alert.id(), OverdueAlertId("ocait", "wessex", r.id() + "/triage", due));
+
+  const std::vector<v1::Alert> listed = Alerts();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id(), alert.id());
+  EXPECT_EQ(listed[0].sequence(), alert.sequence());
+}
+
+TEST_F(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
+  // Very high: action within 1 day; sergeant +1 day, inspector +3, superintendent +7.
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
+  const std::string action = r.id() + "/action";
+  const absl::Time due = Due(r, "action");
+  CatchUp();
+  clock_.Set(due + absl::Minutes(1));
+  Scan();
+  v1::Alert alert = AlertAbout(action);
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_OFFICER);
+  EXPECT_EQ(TimeOf(alert.next_escalation_time()), due + absl::Hours(24));
+
+  clock_.Set(due + absl::Hours(24));
+  EXPECT_GE(Scan().escalated, 1);
+  EXPECT_EQ(AlertAbout(action).escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
+  clock_.Set(due + absl::Hours(72));
+  Scan();
+  EXPECT_EQ(AlertAbout(action).escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+
+  absl::StatusOr<v1::Alert> acked = Acknowledge(AlertAbout(action).id(), Call());
+  ASSERT_THAT(acked.status(), IsOk());
+  EXPECT_EQ(acked->state(), v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_FALSE(acked->has_next_escalation_time());
+  ASSERT_EQ(acked->acknowledgements_size(), 1);
+  EXPECT_EQ(acked->acknowledgements(0).by(), "PS 77");
+  EXPECT_EQ(acked->acknowledgements(0).level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(TimeOf(acked->acknowledgements(0).expiry_time()), clock_.Now() + absl::Hours(24 * 7));
+
+  // The superintendent's step passes while acknowledged: no climb.
+  clock_.Set(due + absl::Hours(24 * 8));
+  Scan();
+  EXPECT_EQ(AlertAbout(action).escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(AlertAbout(action).state(), v1::ALERT_STATE_ACKNOWLEDGED);
+
+  // A week after the acknowledgement the obligation is still overdue: the climb resumes.
+  clock_.Set(due + absl::Hours(72) + absl::Hours(24 * 7));
+  EXPECT_EQ(Scan().reopened, 1);
+  alert = AlertAbout(action);
+  EXPECT_EQ(alert.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  EXPECT_FALSE(alert.has_next_escalation_time());
+}
+
+TEST_F(AlertsTest, MeetingTheObligationResolvesItsAlert) {
+  const v1::Referral r = Referral(clock_.Now());
+  CatchUp();
+  clock_.Set(Due(r, "triage") + absl::Hours(1));
+  Scan();
+  const v1::Alert alert = AlertAbout(r.id() + "/triage");
+
+  v1::TriageReferralRequest triage;
+  triage.set_id(r.id());
+  triage.set_grade(v1::RISK_LEVEL_MEDIUM);
+  ASSERT_THAT(queue_->Triage(Call(), triage).status(), IsOk());
+  CatchUp();
+  absl::StatusOr<v1::Alert> resolved = engine_->Get(Call(), alert.id());
+  ASSERT_THAT(resolved.status(), IsOk());
+  EXPECT_EQ(resolved->state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(resolved->resolution(), "the obligation was closed");
+  EXPECT_TRUE(Alerts().empty());  // unresolved only, by default
+  v1::AlertFilter resolved_only;
+  resolved_only.set_state(v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(Alerts(resolved_only).size(), 1u);
+
+  EXPECT_THAT(Acknowledge(alert.id(), Call()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was resolved")));
+}
+
+TEST_F(AlertsTest, AcknowledgementErrorsNameTheProblem) {
+  EXPECT_THAT(Acknowledge("AL0000", Call()),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("AL0000")));
+  EXPECT_THAT(Acknowledge("bad id!", Call()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("id")));
+
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_HIGH);
+  CatchUp();
+  clock_.Set(Due(r, "action") + absl::Hours(1));
+  Scan();
+  const std::string id = AlertAbout(r.id() + "/action").id();
+  v1::AcknowledgeAlertRequest request;
+  request.set_id(id);
+  EXPECT_THAT(engine_->Acknowledge(Call(), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("note: required")));
+  request.set_note("mine");
+  request.set_by("someone else");
+  EXPECT_THAT(engine_->Acknowledge(Call(), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("by:")));
+  // An officer may acknowledge only their own.
+  EXPECT_THAT(Acknowledge(id, Call(Role::kOfficer, "DC 2")),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("DC 1")));
+  EXPECT_THAT(Acknowledge(id, Call(Role::kOfficer, "DC 1")).status(), IsOk());
+  // Another force cannot see it at all.
+  CallContext other = Call();
+  other.principal.force = "kent";
+  EXPECT_THAT(Acknowledge(id, other), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_HIGH);
+  CatchUp();
+  clock_.Set(Due(r, "action") + absl::Hours(1));
+  Scan();
+  v1::AcknowledgeAlertRequest request;
+  request.set_id(AlertAbout(r.id() + "/action").id());
+  request.set_note("taking it");
+  request.set_request_id("ack-1");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert first, engine_->Acknowledge(Call(), request));
+  const uint64_t head = store_->EventHead(kAlertFeed);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert again, engine_->Acknowledge(Call(), request));
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(store_->EventHead(kAlertFeed), head);
+}
+
+TEST_F(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
+  v1::RecordIntelRefreshRequest refresh;
+  refresh.set_id(r.id());
+  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+  refresh.set_children_access_found(true);
+  refresh.set_findings("subject now lives with two children");
+  *refresh.mutable_refreshed_time() = ToProtoTime(clock_.Now());
+  ASSERT_THAT(queue_->RecordIntelRefresh(Call(), refresh).status(), IsOk());
+  CatchUp();  // no scan: a notice alerts as soon as the feed entry is applied
+  std::vector<v1::Alert> alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].cause(), v1::ALERT_CAUSE_IMMEDIATE_ESCALATION);
+  EXPECT_EQ(alerts[0].escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
+  EXPECT_EQ(alerts[0].obligation().id(), r.id() + "/action");
+  EXPECT_EQ(alerts[0].obligation().risk_level(), v1::RISK_LEVEL_HIGH);
+  EXPECT_THAT(alerts[0].summary(), HasSubstr("regraded from low to high"));
+  EXPECT_THAT(alerts[0].summary(), HasSubstr("new access to children"));
+
+  // Replaying the feed (a restart before the cursor was stored) raises nothing twice.
+  VIGIL_ASSERT_OK_AND_ASSIGN(const std::vector<storage::FeedEvent> feed,
+                             store_->Snapshot().ReadEvents("ocait", 0, 1000));
+  for (const storage::FeedEvent& e : feed) {
+    FeedEntry replay{e.sequence, {}};
+    ASSERT_THAT(FlattenFeedEntry(e.sequence, e.payload, "", replay.events), IsOk());
+    ASSERT_THAT(engine_->Apply("ocait", {replay}), IsOk());
+  }
+  EXPECT_EQ(Alerts().size(), 1u);
+}
+
+TEST_F(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
+  for (int i = 0; i < 3; ++i) Referral(clock_.Now() - absl::Hours(24 * (i + 3)));
+  CatchUp();
+  Scan();  // three overdue triage clocks
+  ASSERT_EQ(Alerts().size(), 3u);
+
+  Subscriber everything(*stub_, v1::SubscribeRequest());
+  const std::vector<v1::AlertEvent> all = everything.WaitFor(3);
+  ASSERT_EQ(all.size(), 3u);
+  v1::SubscribeRequest resume;
+  resume.set_resume_after_sequence(all[0].sequence());
+  Subscriber resumed(*stub_, resume);
+  std::vector<v1::AlertEvent> later = resumed.WaitFor(2);
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].sequence(), all[1].sequence());
+  EXPECT_EQ(later[1].sequence(), all[2].sequence());
+
+  // Live: an acknowledgement reaches both, once.
+  ASSERT_THAT(Acknowledge(all[2].alert().id(), Call()).status(), IsOk());
+  EXPECT_THAT(Types(resumed.WaitFor(3)),
+              ElementsAre(v1::ALERT_EVENT_TYPE_RAISED, v1::ALERT_EVENT_TYPE_RAISED,
+                          v1::ALERT_EVENT_TYPE_ACKNOWLEDGED));
+  EXPECT_EQ(everything.WaitFor(4).size(), 4u);
+}
+
+TEST_F(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
+  Subscriber beyond(*stub_, [] {
+    v1::SubscribeRequest r;
+    r.set_resume_after_sequence(99);
+    return r;
+  }());
+  grpc::Status status = beyond.Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(status.error_message(), HasSubstr("head of the alerts feed (0)"));
+
+  v1::SubscribeRequest unknown;
+  unknown.mutable_filters()->set_min_risk_level(static_cast<v1::RiskLevel>(42));
+  status = Subscriber(*stub_, unknown).Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("filters.min_risk_level"));
+
+  v1::SubscribeRequest nosy;
+  nosy.mutable_filters()->set_officer("DC 1");
+  status = Subscriber(*stub_, nosy, Identity{"DC 2", "officer", "wessex"}).Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  v1::SubscribeRequest digest;
+  digest.set_digest_every_hours(500);
+  status = Subscriber(*stub_, digest).Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("digest_every_hours"));
+}
+
+TEST_F(AlertsTest, FiltersNarrowListingsAndSubscriptions) {
+  Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
+  Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
+  CatchUp();
+  clock_.Advance(absl::Hours(24 * 40));  // every clock of both has passed
+  Scan();
+  v1::AlertFilter filter;
+  filter.set_min_risk_level(v1::RISK_LEVEL_HIGH);
+  for (const v1::Alert& a : Alerts(filter))
+    EXPECT_EQ(a.obligation().risk_level(), v1::RISK_LEVEL_VERY_HIGH);
+  EXPECT_EQ(Alerts(filter).size(), 3u);  // action, intel refresh, CSC check
+  filter.add_kinds(v1::OBLIGATION_KIND_CSC_CHECK);
+  EXPECT_EQ(Alerts(filter).size(), 1u);
+  v1::AlertFilter top;
+  top.set_min_escalation_level(v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  // Forty days: every very high clock has reached the superintendent (+7); low ones have not
+  // (+180).
+  EXPECT_EQ(Alerts(top).size(), 3u);
+  v1::AlertFilter officer;
+  officer.set_officer("DC 1");
+  EXPECT_EQ(Alerts(officer).size(), 6u);
+
+  v1::SubscribeRequest digest;
+  digest.set_digest_every_hours(4);
+  *digest.mutable_filters() = top;
+  Subscriber subscriber(*stub_, digest);
+  const std::vector<v1::AlertEvent> events = subscriber.WaitFor(1);
+  ASSERT_GE(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), v1::ALERT_EVENT_TYPE_DIGEST);
+  EXPECT_EQ(events[0].digest().open(), 3);
+  EXPECT_EQ(events[0].digest().open_by_level(v1::ESCALATION_LEVEL_SUPERINTENDENT), 3);
+  EXPECT_EQ(events[0].digest().top_size(), 3);
+  EXPECT_EQ(events[0].digest().events_since_last(v1::ALERT_EVENT_TYPE_RAISED), 3);
+}
+
+}  // namespace
+}  // namespace vigil::alerts

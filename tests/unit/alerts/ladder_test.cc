@@ -1,0 +1,152 @@
+#include "services/alerts/ladder.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/proto_time.h"
+#include "services/policy/policy.h"
+#include "tests/support/status_matchers.h"
+
+namespace vigil::alerts {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
+
+const absl::Time kDue =
+    absl::FromCivil(absl::CivilSecond(2026, 3, 1, 0, 0, 0), absl::UTCTimeZone());
+
+v1::Alert Overdue(v1::RiskLevel risk, v1::AlertCause cause = v1::ALERT_CAUSE_OVERDUE) {
+  v1::Policy policy = policy::DefaultPolicy();
+  policy.set_version("v3");
+  v1::Alert alert;
+  alert.set_cause(cause);
+  alert.mutable_obligation()->set_risk_level(risk);
+  *alert.mutable_trigger_time() = ToProtoTime(kDue);
+  SetLadder(policy, alert);
+  alert.set_state(v1::ALERT_STATE_OPEN);
+  alert.set_escalation_level(LevelAt(alert, absl::InfinitePast()));
+  return alert;
+}
+
+TEST(AlertIds, AreStableAndDistinguishEveryPart) {
+  const std::string id = OverdueAlertId("rso", "wessex", "R1/arms", kDue);
+  EXPECT_THAT(id, MatchesRegex("AL[0-9a-f]{20}"));
+  EXPECT_EQ(id, OverdueAlertId("rso", "wessex", "R1/arms", kDue));
+  EXPECT_NE(id, OverdueAlertId("ocait", "wessex", "R1/arms", kDue));
+  EXPECT_NE(id, OverdueAlertId("rso", "kent", "R1/arms", kDue));
+  EXPECT_NE(id, OverdueAlertId("rso", "wessex", "R1/rmp", kDue));
+  EXPECT_NE(id, OverdueAlertId("rso", "wessex", "R1/arms", kDue + absl::Microseconds(1)));
+  // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+  EXPECT_NE(NoticeAlertId("ab", "c", "x"), NoticeAlertId("a", "bc", "x"));
+  EXPECT_NE(NoticeAlertId("rso", "wessex", "F1"), OverdueAlertId("rso", "wessex", "F1", kDue));
+}
+
+TEST(Ladder, FollowsTheDomainDefaultsByRisk) {
+  struct Case {
+    v1::RiskLevel risk;
+    int sergeant, inspector, superintendent;
+  };
+  for (const Case& c :
+       {Case{v1::RISK_LEVEL_VERY_HIGH, 1, 3, 7}, Case{v1::RISK_LEVEL_HIGH, 3, 14, 30},
+        Case{v1::RISK_LEVEL_MEDIUM, 7, 30, 90}, Case{v1::RISK_LEVEL_LOW, 14, 60, 180},
+        // Not yet assessed climbs like high risk.
+        Case{v1::RISK_LEVEL_UNSPECIFIED, 3, 14, 30}}) {
+    const v1::Alert alert = Overdue(c.risk);
+    ASSERT_EQ(alert.escalation_times_size(), 3);
+    EXPECT_EQ(TimeOf(alert.escalation_times(0)), kDue + absl::Hours(24 * c.sergeant)) << c.risk;
+    EXPECT_EQ(TimeOf(alert.escalation_times(1)), kDue + absl::Hours(24 * c.inspector)) << c.risk;
+    EXPECT_EQ(TimeOf(alert.escalation_times(2)), kDue + absl::Hours(24 * c.superintendent))
+        << c.risk;
+    EXPECT_EQ(alert.escalation_policy_version(), "v3");
+  }
+}
+
+TEST(Ladder, LevelAtEachBoundary) {
+  const v1::Alert alert = Overdue(v1::RISK_LEVEL_VERY_HIGH);
+  const absl::Duration day = absl::Hours(24);
+  EXPECT_EQ(LevelAt(alert, kDue), v1::ESCALATION_LEVEL_OFFICER);
+  EXPECT_EQ(LevelAt(alert, kDue + day - absl::Microseconds(1)), v1::ESCALATION_LEVEL_OFFICER);
+  EXPECT_EQ(LevelAt(alert, kDue + day), v1::ESCALATION_LEVEL_SERGEANT);
+  EXPECT_EQ(LevelAt(alert, kDue + 3 * day), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(LevelAt(alert, kDue + 7 * day), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  EXPECT_EQ(LevelAt(alert, kDue + 700 * day), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  // Immediate escalation starts with the sergeant.
+  EXPECT_EQ(LevelAt(Overdue(v1::RISK_LEVEL_LOW, v1::ALERT_CAUSE_IMMEDIATE_ESCALATION), kDue),
+            v1::ESCALATION_LEVEL_SERGEANT);
+}
+
+TEST(Ladder, ClimbCatchesUpAndSchedulesTheNextStep) {
+  v1::Alert alert = Overdue(v1::RISK_LEVEL_HIGH);
+  EXPECT_FALSE(Climb(alert, kDue));
+  EXPECT_EQ(TimeOf(alert.next_escalation_time()), kDue + absl::Hours(24 * 3));
+  // Raised late (the service was down, or an import of old records): straight to the step the
+  // ladder has reached, with the next one scheduled.
+  EXPECT_TRUE(Climb(alert, kDue + absl::Hours(24 * 20)));
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(TimeOf(alert.next_escalation_time()), kDue + absl::Hours(24 * 30));
+  EXPECT_TRUE(Climb(alert, kDue + absl::Hours(24 * 30)));
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  EXPECT_FALSE(alert.has_next_escalation_time());
+  EXPECT_FALSE(Climb(alert, kDue + absl::Hours(24 * 400)));
+  // Never down.
+  alert.set_escalation_level(v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  EXPECT_FALSE(Climb(alert, kDue));
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+}
+
+TEST(Filter, EveryFieldNarrows) {
+  v1::Alert alert = Overdue(v1::RISK_LEVEL_MEDIUM);
+  alert.mutable_obligation()->set_team("north");
+  alert.mutable_obligation()->set_owner_officer("DC 1");
+  alert.mutable_obligation()->set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  alert.set_escalation_level(v1::ESCALATION_LEVEL_SERGEANT);
+  v1::AlertFilter f;
+  EXPECT_TRUE(Matches(f, alert));
+  f.set_min_risk_level(v1::RISK_LEVEL_MEDIUM);
+  EXPECT_TRUE(Matches(f, alert));
+  f.set_min_risk_level(v1::RISK_LEVEL_HIGH);
+  EXPECT_FALSE(Matches(f, alert));
+  f = {};
+  f.set_team("south");
+  EXPECT_FALSE(Matches(f, alert));
+  f = {};
+  f.set_officer("DC 2");
+  EXPECT_FALSE(Matches(f, alert));
+  f = {};
+  f.add_kinds(v1::OBLIGATION_KIND_ARMS_ASSESSMENT);
+  EXPECT_FALSE(Matches(f, alert));
+  f.add_kinds(v1::OBLIGATION_KIND_HOME_VISIT);
+  EXPECT_TRUE(Matches(f, alert));
+  f = {};
+  f.set_min_escalation_level(v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_FALSE(Matches(f, alert));
+  f = {};
+  f.set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_FALSE(Matches(f, alert));
+}
+
+TEST(Filter, UnknownValuesAreNamed) {
+  v1::AlertFilter f;
+  EXPECT_THAT(ValidateFilter(f, "filters"), IsOk());
+  f.set_state(static_cast<v1::AlertState>(9));
+  EXPECT_THAT(ValidateFilter(f, "filters"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filters.state")));
+  f = {};
+  f.set_min_escalation_level(static_cast<v1::EscalationLevel>(-1));
+  EXPECT_THAT(ValidateFilter(f, "filters"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     HasSubstr("filters.min_escalation_level")));
+  f = {};
+  f.add_kinds(v1::OBLIGATION_KIND_UNSPECIFIED);
+  EXPECT_THAT(ValidateFilter(f, "filters"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filters.kinds")));
+  f = {};
+  f.set_team(std::string(65, 't'));
+  EXPECT_THAT(ValidateFilter(f, "filters"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filters.team")));
+  EXPECT_EQ(LevelName(v1::ESCALATION_LEVEL_SUPERINTENDENT), "superintendent");
+}
+
+}  // namespace
+}  // namespace vigil::alerts
