@@ -53,7 +53,8 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
   CLI::App* record = arms->add_subcommand(
       "record", "Record a completed ARMS: sets the risk level and re-times the clocks");
   record->add_option("offender", flags->offender, "Offender id")->required();
-  record->add_option("--completed", flags->completed, "Completion date (not in the future)")->required();
+  record->add_option("--completed", flags->completed, "Completion date (not in the future)")
+      ->required();
   record->add_option("--assessor", flags->assessor, "Who assessed")->required();
   record->add_option("--risk", flags->risk, "low, medium, high or very-high")->required();
   record->add_option("--risk-factor", flags->risk_factors,
@@ -71,14 +72,17 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::RecordArmsAssessmentRequest request;
       request.set_offender_id(flags->offender);
       absl::StatusOr<absl::Time> completed = ParseTimeFlag(flags->completed);
-      if (!completed.ok()) return cli.Fail(absl::StrCat("--completed: ", completed.status().message()));
+      if (!completed.ok())
+        return cli.Fail(absl::StrCat("--completed: ", completed.status().message()));
       *request.mutable_completed_time() = ToTimestamp(*completed);
       request.set_assessor(flags->assessor);
-      absl::StatusOr<int> risk = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", flags->risk, "--risk");
+      absl::StatusOr<int> risk =
+          ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", flags->risk, "--risk");
       if (!risk.ok()) return cli.Fail(risk.status().message());
       request.set_risk_level(static_cast<v1::RiskLevel>(*risk));
       for (const std::string& f : flags->risk_factors) {
-        absl::StatusOr<int> v = ParseEnumText(v1::ArmsRiskFactor_descriptor(), "ARMS_RISK_FACTOR_", f, "--risk-factor");
+        absl::StatusOr<int> v =
+            ParseEnumText(v1::ArmsRiskFactor_descriptor(), "ARMS_RISK_FACTOR_", f, "--risk-factor");
         if (!v.ok()) return cli.Fail(v.status().message());
         request.add_risk_factors(static_cast<v1::ArmsRiskFactor>(*v));
       }
@@ -125,8 +129,11 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       Table table({"ID", "COMPLETED", "RISK", "ASSESSOR", "RISK FACTORS", "PROTECTIVE"});
       for (const v1::ArmsAssessment& a : response.assessments()) {
         std::vector<std::string> risk_factors, protective;
-        for (int f : a.risk_factors()) risk_factors.push_back(EnumText(v1::ArmsRiskFactor_descriptor(), f, "ARMS_RISK_FACTOR_"));
-        for (int f : a.protective_factors()) protective.push_back(EnumText(v1::ArmsProtectiveFactor_descriptor(), f, "ARMS_PROTECTIVE_FACTOR_"));
+        for (int f : a.risk_factors())
+          risk_factors.push_back(EnumText(v1::ArmsRiskFactor_descriptor(), f, "ARMS_RISK_FACTOR_"));
+        for (int f : a.protective_factors())
+          protective.push_back(
+              EnumText(v1::ArmsProtectiveFactor_descriptor(), f, "ARMS_PROTECTIVE_FACTOR_"));
         table.AddRow({a.id(), FormatDate(a.completed_time()), Risk(a.risk_level()), a.assessor(),
                       absl::StrJoin(risk_factors, ","), absl::StrJoin(protective, ",")});
       }
@@ -148,19 +155,23 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
   rmp_record->add_option("offender", rmp_flags->offender, "Offender id")->required();
   rmp_record->add_option("--reviewed", rmp_flags->reviewed, "Review date")->required();
   rmp_record->add_option("--author", rmp_flags->author, "Who reviewed it")->required();
-  rmp_record->add_option("--visit-interval-days", rmp_flags->visit_interval_days,
-                         "Home-visit interval; 0: the policy's for the risk tier")
+  rmp_record
+      ->add_option("--visit-interval-days", rmp_flags->visit_interval_days,
+                   "Home-visit interval; 0: the policy's for the risk tier")
       ->capture_default_str();
   rmp_record->add_option("--officers", rmp_flags->officers, "Officers required at each visit")
       ->capture_default_str();
-  rmp_record->add_option("--unannounced-percent", rmp_flags->unannounced,
-                         "Share of visits that must be unannounced")
+  rmp_record
+      ->add_option("--unannounced-percent", rmp_flags->unannounced,
+                   "Share of visits that must be unannounced")
       ->capture_default_str();
-  rmp_record->add_flag("--device-check", rmp_flags->device_check, "Devices must be checked at visits");
+  rmp_record->add_flag("--device-check", rmp_flags->device_check,
+                       "Devices must be checked at visits");
   rmp_record->add_option("--reason", rmp_flags->reason, "Why (required with an interval override)");
   rmp_record->add_option("--supervision", rmp_flags->supervision, "Supervision");
   rmp_record->add_option("--monitoring", rmp_flags->monitoring, "Monitoring and control");
-  rmp_record->add_option("--interventions", rmp_flags->interventions, "Interventions and treatment");
+  rmp_record->add_option("--interventions", rmp_flags->interventions,
+                         "Interventions and treatment");
   rmp_record->add_option("--victim-safety", rmp_flags->victim_safety, "Victim safety");
   rmp_record->add_option("--contingency", rmp_flags->contingency, "Contingency actions");
   rmp_record->add_option("--request-id", rmp_flags->request_id, "Idempotency key");
@@ -169,7 +180,8 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::RecordRiskManagementPlanRequest request;
       request.set_offender_id(rmp_flags->offender);
       absl::StatusOr<absl::Time> reviewed = ParseTimeFlag(rmp_flags->reviewed);
-      if (!reviewed.ok()) return cli.Fail(absl::StrCat("--reviewed: ", reviewed.status().message()));
+      if (!reviewed.ok())
+        return cli.Fail(absl::StrCat("--reviewed: ", reviewed.status().message()));
       *request.mutable_reviewed_time() = ToTimestamp(*reviewed);
       request.set_author(rmp_flags->author);
       request.set_visit_interval_days(rmp_flags->visit_interval_days);

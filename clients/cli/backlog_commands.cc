@@ -17,8 +17,8 @@ struct ScopeFlags {
 };
 
 absl::Status FillScope(const ScopeFlags& flags, std::string* team, std::string* officer,
-                       google::protobuf::Timestamp* as_of, google::protobuf::RepeatedField<int>* kinds,
-                       bool* has_as_of) {
+                       google::protobuf::Timestamp* as_of,
+                       google::protobuf::RepeatedField<int>* kinds, bool* has_as_of) {
   *team = flags.team;
   *officer = flags.officer;
   *has_as_of = !flags.as_of.empty();
@@ -28,7 +28,8 @@ absl::Status FillScope(const ScopeFlags& flags, std::string* team, std::string* 
     *as_of = ToTimestamp(*t);
   }
   for (const std::string& k : flags.kinds) {
-    absl::StatusOr<int> kind = ParseEnumText(v1::ObligationKind_descriptor(), "OBLIGATION_KIND_", k, "--kind");
+    absl::StatusOr<int> kind =
+        ParseEnumText(v1::ObligationKind_descriptor(), "OBLIGATION_KIND_", k, "--kind");
     if (!kind.ok()) return kind.status();
     kinds->Add(*kind);
   }
@@ -46,35 +47,43 @@ void AddScopeFlags(CLI::App* cmd, ScopeFlags& flags) {
 
 }  // namespace
 
-absl::StatusOr<v1::BacklogSummary> FetchSummary(Cli& cli, const v1::GetBacklogSummaryRequest& request) {
+absl::StatusOr<v1::BacklogSummary> FetchSummary(Cli& cli,
+                                                const v1::GetBacklogSummaryRequest& request) {
   v1::BacklogSummary summary;
   auto context = cli.NewContext();
-  grpc::Status status = v1::BacklogService::NewStub(cli.channel())->GetBacklogSummary(context.get(), request, &summary);
-  if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                            ->GetBacklogSummary(context.get(), request, &summary);
+  if (!status.ok())
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   return summary;
 }
 
 void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
   auto summary_flags = std::make_shared<ScopeFlags>();
   CLI::App* backlog = app.add_subcommand(
-      "backlog", "Overdue work by kind, risk and age band (subcommands: items, workload, trend, snapshot)");
+      "backlog",
+      "Overdue work by kind, risk and age band (subcommands: items, workload, trend, snapshot)");
   AddScopeFlags(backlog, *summary_flags);
-  backlog->add_option("--format", summary_flags->output_format, "table, csv or json (default: --output)")
+  backlog
+      ->add_option("--format", summary_flags->output_format,
+                   "table, csv or json (default: --output)")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   backlog->callback([&cli, &run, summary_flags, backlog] {
     if (backlog->get_subcommands().size() > 0) return;  // a subcommand set run
     run = [&cli, summary_flags]() -> int {
       v1::GetBacklogSummaryRequest request;
       bool has_as_of = false;
-      if (absl::Status s = FillScope(*summary_flags, request.mutable_team(), request.mutable_officer(),
-                                     request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
+      if (absl::Status s =
+              FillScope(*summary_flags, request.mutable_team(), request.mutable_officer(),
+                        request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
         return cli.Fail(s.message());
       }
       if (!has_as_of) request.clear_as_of();
       v1::BacklogSummary summary;
       auto context = cli.NewContext();
-      grpc::Status status = v1::BacklogService::NewStub(cli.channel())->GetBacklogSummary(context.get(), request, &summary);
+      grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                                ->GetBacklogSummary(context.get(), request, &summary);
       if (!status.ok()) return cli.Fail(status);
       std::string format = summary_flags->output_format;
       if (format.empty()) format = cli.output() == Output::kJson ? "json" : "table";
@@ -97,32 +106,40 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
   auto item_flags = std::make_shared<ItemFlags>();
   CLI::App* items = backlog->add_subcommand("items", "Overdue items, oldest (or riskiest) first");
   AddScopeFlags(items, item_flags->scope);
-  items->add_option("--order", item_flags->order, "oldest or risk")->check(CLI::IsMember({"oldest", "risk"}))->capture_default_str();
-  items->add_option("--page-size", item_flags->page_size, "Items per page")->check(CLI::Range(1, 1000))->capture_default_str();
+  items->add_option("--order", item_flags->order, "oldest or risk")
+      ->check(CLI::IsMember({"oldest", "risk"}))
+      ->capture_default_str();
+  items->add_option("--page-size", item_flags->page_size, "Items per page")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   items->add_option("--page-token", item_flags->page_token, "Continue from a previous page");
   items->callback([&cli, &run, item_flags] {
     run = [&cli, item_flags]() -> int {
       v1::ListBacklogItemsRequest request;
       bool has_as_of = false;
-      if (absl::Status s = FillScope(item_flags->scope, request.mutable_team(), request.mutable_officer(),
-                                     request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
+      if (absl::Status s =
+              FillScope(item_flags->scope, request.mutable_team(), request.mutable_officer(),
+                        request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
         return cli.Fail(s.message());
       }
       if (!has_as_of) request.clear_as_of();
-      request.set_order(item_flags->order == "risk" ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
+      request.set_order(item_flags->order == "risk" ? v1::BACKLOG_ORDER_RISK_THEN_AGE
+                                                    : v1::BACKLOG_ORDER_OLDEST_FIRST);
       request.mutable_page()->set_page_size(item_flags->page_size);
       request.mutable_page()->set_page_token(item_flags->page_token);
       v1::ListBacklogItemsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::BacklogService::NewStub(cli.channel())->ListBacklogItems(context.get(), request, &response);
+      grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                                ->ListBacklogItems(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
         return 0;
       }
       cli.out() << ItemsTable(response);
-      if (!response.next_page_token().empty()) cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      if (!response.next_page_token().empty())
+        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
       return 0;
     };
   });
@@ -131,7 +148,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
     std::string team, officer;
   };
   auto workload_flags = std::make_shared<WorkloadFlags>();
-  CLI::App* workload = backlog->add_subcommand("workload", "Open and overdue work per officer, weighted");
+  CLI::App* workload =
+      backlog->add_subcommand("workload", "Open and overdue work per officer, weighted");
   workload->add_option("--team", workload_flags->team, "Only this team");
   workload->add_option("--officer", workload_flags->officer, "Only this officer");
   workload->callback([&cli, &run, workload_flags] {
@@ -141,7 +159,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_officer(workload_flags->officer);
       v1::GetWorkloadResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::BacklogService::NewStub(cli.channel())->GetWorkload(context.get(), request, &response);
+      grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                                ->GetWorkload(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -156,7 +175,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
     std::string from, to, team;
   };
   auto trend_flags = std::make_shared<TrendFlags>();
-  CLI::App* trend = backlog->add_subcommand("trend", "Daily snapshots, 7- and 28-day change, forecast");
+  CLI::App* trend =
+      backlog->add_subcommand("trend", "Daily snapshots, 7- and 28-day change, forecast");
   trend->add_option("--from", trend_flags->from, "First day (default: 27 days before --to)");
   trend->add_option("--to", trend_flags->to, "Last day (default: today)");
   trend->add_option("--team", trend_flags->team, "Only this team");
@@ -164,8 +184,9 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, trend_flags]() -> int {
       v1::GetBacklogTrendRequest request;
       request.set_team(trend_flags->team);
-      for (auto [text, field, name] : {std::tuple{&trend_flags->from, request.mutable_from(), "--from"},
-                                       std::tuple{&trend_flags->to, request.mutable_to(), "--to"}}) {
+      for (auto [text, field, name] :
+           {std::tuple{&trend_flags->from, request.mutable_from(), "--from"},
+            std::tuple{&trend_flags->to, request.mutable_to(), "--to"}}) {
         if (text->empty()) continue;
         absl::StatusOr<absl::Time> t = ParseTimeFlag(*text);
         if (!t.ok()) return cli.Fail(absl::StrCat(name, ": ", t.status().message()));
@@ -175,7 +196,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
       if (trend_flags->to.empty()) request.clear_to();
       v1::GetBacklogTrendResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::BacklogService::NewStub(cli.channel())->GetBacklogTrend(context.get(), request, &response);
+      grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                                ->GetBacklogTrend(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -199,15 +221,17 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
       }
       v1::TakeBacklogSnapshotResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::BacklogService::NewStub(cli.channel())->TakeBacklogSnapshot(context.get(), request, &response);
+      grpc::Status status = v1::BacklogService::NewStub(cli.channel())
+                                ->TakeBacklogSnapshot(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
         return 0;
       }
       for (const v1::BacklogSnapshot& s : response.snapshots()) {
-        cli.out() << "snapshot " << s.date() << " " << s.force() << (s.team().empty() ? "" : "/" + s.team())
-                  << ": " << s.total_overdue() << " overdue of " << s.total_open() << " open\n";
+        cli.out() << "snapshot " << s.date() << " " << s.force()
+                  << (s.team().empty() ? "" : "/" + s.team()) << ": " << s.total_overdue()
+                  << " overdue of " << s.total_open() << " open\n";
       }
       return 0;
     };

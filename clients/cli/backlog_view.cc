@@ -20,7 +20,9 @@ constexpr const char* kBands[] = {"", "0-7", "8-30", "31-90", "91-180", "181-365
 constexpr int kRiskOrder[] = {v1::RISK_LEVEL_VERY_HIGH, v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_MEDIUM,
                               v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_UNSPECIFIED};
 
-std::string Kind(int kind) { return EnumText(v1::ObligationKind_descriptor(), kind, "OBLIGATION_KIND_"); }
+std::string Kind(int kind) {
+  return EnumText(v1::ObligationKind_descriptor(), kind, "OBLIGATION_KIND_");
+}
 
 // counts[kind][risk][band]
 using Grid = std::array<std::array<std::array<int64_t, 7>, 5>, 8>;
@@ -36,7 +38,8 @@ Grid GridOf(const v1::BacklogSummary& summary) {
 }
 
 std::string Escape(absl::string_view text) {
-  return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+  return absl::StrReplaceAll(text,
+                             {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
 std::string Scope(const v1::BacklogSummary& s) {
@@ -78,9 +81,10 @@ std::string SummaryTable(const v1::BacklogSummary& summary) {
   table.Print(out);
   if (summary.has_oldest()) {
     const v1::Obligation& o = summary.oldest();
-    out << "\noldest: " << o.id() << " (" << Kind(o.kind()) << ", " << RiskText(o.risk_level()) << "), due by "
-        << FormatDueDate(o.due_time()) << ", " << DaysSince(o.due_time(), absl::Now()) << " days overdue, "
-        << o.owner_officer() << " / " << o.team() << "\n        " << o.reason() << "\n";
+    out << "\noldest: " << o.id() << " (" << Kind(o.kind()) << ", " << RiskText(o.risk_level())
+        << "), due by " << FormatDueDate(o.due_time()) << ", "
+        << DaysSince(o.due_time(), absl::Now()) << " days overdue, " << o.owner_officer() << " / "
+        << o.team() << "\n        " << o.reason() << "\n";
   }
   int64_t seven = 0, twenty_eight = 0;
   for (const v1::DueSoonRow& row : summary.due_soon()) {
@@ -95,8 +99,8 @@ std::string SummaryCsv(const v1::BacklogSummary& summary) {
   std::ostringstream out;
   out << "kind,risk_level,age_band,count\n";
   for (const v1::BacklogRow& row : summary.rows()) {
-    out << Kind(row.kind()) << "," << RiskText(row.risk_level()) << "," << kBands[row.age_band() % 7] << ","
-        << row.count() << "\n";
+    out << Kind(row.kind()) << "," << RiskText(row.risk_level()) << ","
+        << kBands[row.age_band() % 7] << "," << row.count() << "\n";
   }
   return out.str();
 }
@@ -107,7 +111,8 @@ std::string ItemsTable(const v1::ListBacklogItemsResponse& items) {
   for (const v1::BacklogItem& item : items.items()) {
     const v1::Obligation& o = item.obligation();
     table.AddRow({o.id(), Kind(o.kind()), RiskText(o.risk_level()), FormatDueDate(o.due_time()),
-                  absl::StrCat(item.days_overdue(), " days"), o.owner_officer(), o.team(), o.reason()});
+                  absl::StrCat(item.days_overdue(), " days"), o.owner_officer(), o.team(),
+                  o.reason()});
   }
   table.Print(out);
   return out.str();
@@ -115,12 +120,14 @@ std::string ItemsTable(const v1::ListBacklogItemsResponse& items) {
 
 std::string WorkloadTable(const v1::GetWorkloadResponse& workload) {
   std::ostringstream out;
-  Table table({"TEAM", "OFFICER", "OPEN", "OVERDUE", "V.HIGH", "HIGH", "MEDIUM", "LOW", "N/A", "LOAD",
-               "CAPACITY", "TEAM SHARE"});
+  Table table({"TEAM", "OFFICER", "OPEN", "OVERDUE", "V.HIGH", "HIGH", "MEDIUM", "LOW", "N/A",
+               "LOAD", "CAPACITY", "TEAM SHARE"});
   for (const v1::OfficerWorkload& w : workload.officers()) {
-    auto risk = [&](int r) { return r < w.open_by_risk_size() ? absl::StrCat(w.open_by_risk(r)) : "0"; };
-    table.AddRow({w.team(), w.officer(), absl::StrCat(w.open()), absl::StrCat(w.overdue()), risk(4), risk(3),
-                  risk(2), risk(1), risk(0), absl::StrFormat("%.1f", w.weighted_load()),
+    auto risk = [&](int r) {
+      return r < w.open_by_risk_size() ? absl::StrCat(w.open_by_risk(r)) : "0";
+    };
+    table.AddRow({w.team(), w.officer(), absl::StrCat(w.open()), absl::StrCat(w.overdue()), risk(4),
+                  risk(3), risk(2), risk(1), risk(0), absl::StrFormat("%.1f", w.weighted_load()),
                   absl::StrFormat("%.0f%%", w.capacity_used_percent()),
                   absl::StrFormat("%.0f%%", w.team_share_percent())});
   }
@@ -132,7 +139,8 @@ std::string WorkloadTable(const v1::GetWorkloadResponse& workload) {
 std::string TrendTable(const v1::GetBacklogTrendResponse& trend) {
   std::ostringstream out;
   if (trend.points().empty()) {
-    out << "no snapshots in that range yet (they are taken at local midnight, or with 'vigil backlog snapshot')\n";
+    out << "no snapshots in that range yet (they are taken at local midnight, or with 'vigil "
+           "backlog snapshot')\n";
     return out.str();
   }
   Table table({"DATE", "OVERDUE", "OPEN"});
@@ -145,7 +153,8 @@ std::string TrendTable(const v1::GetBacklogTrendResponse& trend) {
   for (const v1::KindForecast& f : trend.forecasts()) {
     out << "  " << Kind(f.kind()) << ": " << f.overdue_now() << " overdue, ";
     if (f.days_to_clear() > 0) {
-      out << absl::StrFormat("clearing %.1f a day: zero in %.0f days\n", f.cleared_per_day(), f.days_to_clear());
+      out << absl::StrFormat("clearing %.1f a day: zero in %.0f days\n", f.cleared_per_day(),
+                             f.days_to_clear());
     } else if (f.growing()) {
       out << absl::StrFormat("GROWING by %.1f a day\n", -f.cleared_per_day());
     } else {
@@ -163,19 +172,22 @@ std::string ReportHtml(const ReportData& data) {
        << "<title>Backlog report: " << Escape(Scope(s)) << "</title><style>"
        << "body{font-family:sans-serif;margin:24px;color:#222}h1{font-size:22px}h2{font-size:17px;"
        << "margin-top:28px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #bbb;"
-       << "padding:3px 8px;text-align:right;font-size:13px}th{background:#eee}td.l,th.l{text-align:left}"
+       << "padding:3px "
+          "8px;text-align:right;font-size:13px}th{background:#eee}td.l,th.l{text-align:left}"
        << ".total{font-weight:bold}.kpi{display:inline-block;margin-right:32px;font-size:15px}"
        << ".kpi b{font-size:26px;display:block}@media print{body{margin:8px}}"
        << "</style></head><body>\n";
   html << "<h1>Overdue work: " << Escape(Scope(s)) << "</h1>\n<p>As of "
-       << FormatTimestamp(s.as_of()) << ". Overdue means past its due date under the policy in force "
+       << FormatTimestamp(s.as_of())
+       << ". Overdue means past its due date under the policy in force "
        << "when it was set.</p>\n";
   html << "<div class=\"kpi\"><b data-total-overdue=\"" << s.total() << "\">" << s.total()
        << "</b>overdue</div><div class=\"kpi\"><b data-total-open=\"" << s.total_open() << "\">"
        << s.total_open() << "</b>open obligations</div>\n";
 
   // Summary table: kind x risk rows, age-band columns.
-  html << "<h2>Overdue by kind, risk and age (days)</h2>\n<table id=\"summary\"><tr><th class=\"l\">Kind</th>"
+  html << "<h2>Overdue by kind, risk and age (days)</h2>\n<table id=\"summary\"><tr><th "
+          "class=\"l\">Kind</th>"
        << "<th class=\"l\">Risk</th>";
   for (int b = 1; b < 7; ++b) html << "<th>" << kBands[b] << "</th>";
   html << "<th>Total</th></tr>\n";
@@ -187,17 +199,19 @@ std::string ReportHtml(const ReportData& data) {
       for (int b = 1; b < 7; ++b) total += grid[k][r][b];
       if (total == 0) continue;
       by_kind_risk[{k, r}] = total;
-      html << "<tr><td class=\"l\">" << Kind(k) << "</td><td class=\"l\">" << RiskText(r) << "</td>";
+      html << "<tr><td class=\"l\">" << Kind(k) << "</td><td class=\"l\">" << RiskText(r)
+           << "</td>";
       for (int b = 1; b < 7; ++b) {
-        html << "<td data-kind=\"" << Kind(k) << "\" data-risk=\"" << RiskText(r) << "\" data-band=\"" << b
-             << "\">" << grid[k][r][b] << "</td>";
+        html << "<td data-kind=\"" << Kind(k) << "\" data-risk=\"" << RiskText(r)
+             << "\" data-band=\"" << b << "\">" << grid[k][r][b] << "</td>";
         band_totals[b] += grid[k][r][b];
       }
       html << "<td class=\"total\">" << total << "</td></tr>\n";
     }
   }
   html << "<tr class=\"total\"><td class=\"l\">Total</td><td></td>";
-  for (int b = 1; b < 7; ++b) html << "<td data-band-total=\"" << b << "\">" << band_totals[b] << "</td>";
+  for (int b = 1; b < 7; ++b)
+    html << "<td data-band-total=\"" << b << "\">" << band_totals[b] << "</td>";
   html << "<td>" << s.total() << "</td></tr></table>\n";
 
   // Bar chart: overdue by kind, stacked by risk.
@@ -217,14 +231,17 @@ std::string ReportHtml(const ReportData& data) {
     for (int r : kRiskOrder) {
       auto it = by_kind_risk.find({k, r});
       if (it == by_kind_risk.end()) continue;
-      const double w = static_cast<double>(chart_width) * static_cast<double>(it->second) / static_cast<double>(max_kind);
-      html << absl::StrFormat("<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
-                              "<title>%s %s: %d</title></rect>",
-                              x, y, w, bar_height - 6, kRiskColour[r], Kind(k), RiskText(r), it->second);
+      const double w = static_cast<double>(chart_width) * static_cast<double>(it->second) /
+                       static_cast<double>(max_kind);
+      html << absl::StrFormat(
+          "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
+          "<title>%s %s: %d</title></rect>",
+          x, y, w, bar_height - 6, kRiskColour[r], Kind(k), RiskText(r), it->second);
       x += w;
     }
-    html << absl::StrFormat("<text x=\"%.1f\" y=\"%d\" font-size=\"13\" data-kind-total=\"%s\">%d</text>",
-                            x + 6, y + 17, Kind(k), n);
+    html << absl::StrFormat(
+        "<text x=\"%.1f\" y=\"%d\" font-size=\"13\" data-kind-total=\"%s\">%d</text>", x + 6,
+        y + 17, Kind(k), n);
     y += bar_height;
   }
   html << "</svg>\n<p>";
@@ -237,28 +254,34 @@ std::string ReportHtml(const ReportData& data) {
   // Age distribution.
   int64_t max_band = 1;
   for (int b = 1; b < 7; ++b) max_band = std::max(max_band, band_totals[b]);
-  html << "<h2>Age of the overdue work (days overdue)</h2>\n<svg id=\"ages\" width=\"520\" height=\"220\" role=\"img\">";
+  html << "<h2>Age of the overdue work (days overdue)</h2>\n<svg id=\"ages\" width=\"520\" "
+          "height=\"220\" role=\"img\">";
   for (int b = 1; b < 7; ++b) {
     const double h = 160.0 * static_cast<double>(band_totals[b]) / static_cast<double>(max_band);
     const int x = 20 + (b - 1) * 80;
-    html << absl::StrFormat("<rect x=\"%d\" y=\"%.1f\" width=\"56\" height=\"%.1f\" fill=\"#3949ab\"/>"
-                            "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">%d</text>"
-                            "<text x=\"%d\" y=\"205\" font-size=\"12\">%s</text>",
-                            x, 180 - h, h, x + 8, 175 - h, band_totals[b], x + 4, kBands[b]);
+    html << absl::StrFormat(
+        "<rect x=\"%d\" y=\"%.1f\" width=\"56\" height=\"%.1f\" fill=\"#3949ab\"/>"
+        "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">%d</text>"
+        "<text x=\"%d\" y=\"205\" font-size=\"12\">%s</text>",
+        x, 180 - h, h, x + 8, 175 - h, band_totals[b], x + 4, kBands[b]);
   }
   html << "</svg>\n";
 
   // The oldest items.
-  html << "<h2>The oldest " << data.oldest.items_size() << " overdue items</h2>\n<table id=\"oldest\"><tr>"
-       << "<th class=\"l\">Obligation</th><th class=\"l\">Kind</th><th class=\"l\">Risk</th><th>Due by</th>"
-       << "<th>Days overdue</th><th class=\"l\">Owner</th><th class=\"l\">Team</th><th class=\"l\">Why due</th></tr>\n";
+  html << "<h2>The oldest " << data.oldest.items_size()
+       << " overdue items</h2>\n<table id=\"oldest\"><tr>"
+       << "<th class=\"l\">Obligation</th><th class=\"l\">Kind</th><th "
+          "class=\"l\">Risk</th><th>Due by</th>"
+       << "<th>Days overdue</th><th class=\"l\">Owner</th><th class=\"l\">Team</th><th "
+          "class=\"l\">Why due</th></tr>\n";
   for (const v1::BacklogItem& item : data.oldest.items()) {
     const v1::Obligation& o = item.obligation();
     html << "<tr><td class=\"l\">" << Escape(o.id()) << "</td><td class=\"l\">" << Kind(o.kind())
-         << "</td><td class=\"l\">" << RiskText(o.risk_level()) << "</td><td>" << FormatDueDate(o.due_time())
-         << "</td><td data-days-overdue=\"" << item.days_overdue() << "\">" << item.days_overdue()
-         << "</td><td class=\"l\">" << Escape(o.owner_officer()) << "</td><td class=\"l\">" << Escape(o.team())
-         << "</td><td class=\"l\">" << Escape(o.reason()) << "</td></tr>\n";
+         << "</td><td class=\"l\">" << RiskText(o.risk_level()) << "</td><td>"
+         << FormatDueDate(o.due_time()) << "</td><td data-days-overdue=\"" << item.days_overdue()
+         << "\">" << item.days_overdue() << "</td><td class=\"l\">" << Escape(o.owner_officer())
+         << "</td><td class=\"l\">" << Escape(o.team()) << "</td><td class=\"l\">"
+         << Escape(o.reason()) << "</td></tr>\n";
   }
   html << "</table>\n";
 
@@ -268,33 +291,38 @@ std::string ReportHtml(const ReportData& data) {
     html << "<p>No daily snapshots yet.</p>\n";
   } else {
     int64_t max_point = 1;
-    for (const v1::TrendPoint& p : data.trend.points()) max_point = std::max(max_point, p.total_overdue());
+    for (const v1::TrendPoint& p : data.trend.points())
+      max_point = std::max(max_point, p.total_overdue());
     const int n = data.trend.points_size();
     html << "<svg id=\"trend\" width=\"620\" height=\"200\" role=\"img\"><polyline fill=\"none\" "
             "stroke=\"#b71c1c\" stroke-width=\"2\" points=\"";
     for (int i = 0; i < n; ++i) {
       const double x = 40 + (n == 1 ? 0 : 540.0 * i / (n - 1));
-      const double yv = 170 - 150.0 * static_cast<double>(data.trend.points(i).total_overdue()) / static_cast<double>(max_point);
+      const double yv = 170 - 150.0 * static_cast<double>(data.trend.points(i).total_overdue()) /
+                                  static_cast<double>(max_point);
       html << absl::StrFormat("%.1f,%.1f ", x, yv);
     }
     html << "\"/><text x=\"40\" y=\"192\" font-size=\"12\">" << data.trend.points(0).date()
          << "</text><text x=\"520\" y=\"192\" font-size=\"12\">" << data.trend.points(n - 1).date()
          << "</text><text x=\"0\" y=\"20\" font-size=\"12\">" << max_point << "</text></svg>\n";
     html << "<p>Change in overdue: " << absl::StrFormat("%+d", data.trend.change_7_days())
-         << " over 7 days, " << absl::StrFormat("%+d", data.trend.change_28_days()) << " over 28 days.</p>\n";
+         << " over 7 days, " << absl::StrFormat("%+d", data.trend.change_28_days())
+         << " over 28 days.</p>\n";
   }
 
   // Workload.
   html << "<h2>Workload by officer</h2>\n<table id=\"workload\"><tr><th class=\"l\">Team</th>"
-       << "<th class=\"l\">Officer</th><th>Open</th><th>Overdue</th><th>Weighted load</th><th>Capacity</th></tr>\n";
+       << "<th class=\"l\">Officer</th><th>Open</th><th>Overdue</th><th>Weighted "
+          "load</th><th>Capacity</th></tr>\n";
   for (const v1::OfficerWorkload& w : data.workload.officers()) {
-    html << "<tr><td class=\"l\">" << Escape(w.team()) << "</td><td class=\"l\">" << Escape(w.officer())
-         << "</td><td>" << w.open() << "</td><td>" << w.overdue() << "</td><td>"
-         << absl::StrFormat("%.1f", w.weighted_load()) << "</td><td>"
+    html << "<tr><td class=\"l\">" << Escape(w.team()) << "</td><td class=\"l\">"
+         << Escape(w.officer()) << "</td><td>" << w.open() << "</td><td>" << w.overdue()
+         << "</td><td>" << absl::StrFormat("%.1f", w.weighted_load()) << "</td><td>"
          << absl::StrFormat("%.0f%%", w.capacity_used_percent()) << "</td></tr>\n";
   }
   html << "</table>\n<p style=\"font-size:11px;color:#666\">Produced by vigil. OFFICIAL-SENSITIVE: "
-       << "contains references to individuals; handle under the force's data protection policy.</p>\n"
+       << "contains references to individuals; handle under the force's data protection "
+          "policy.</p>\n"
        << "</body></html>\n";
   return html.str();
 }

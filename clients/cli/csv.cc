@@ -15,9 +15,9 @@ absl::StatusOr<std::optional<CsvRecord>> CsvReader::Next() {
   CsvRecord record;
   record.line = line_;
   std::string field;
-  bool quoted = false;       // inside a quoted field
-  bool was_quoted = false;   // the current field was quoted (only a separator may follow)
-  bool any = false;          // read anything for this record
+  bool quoted = false;      // inside a quoted field
+  bool was_quoted = false;  // the current field was quoted (only a separator may follow)
+  bool any = false;         // read anything for this record
   size_t bytes = 0;
   for (;;) {
     const int next = in_.get();

@@ -17,9 +17,15 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       "Load a synthetic force: offenders with a realistic risk mix and history (one team "
       "flat-diarised), plans, recent visits and a referral queue back to 2019. Repeatable: "
       "loading again adds nothing. Needs a supervisor or force-admin identity.");
-  seed->add_option("--offenders", options->offenders, "Offenders")->check(CLI::Range(1, 200000))->capture_default_str();
-  seed->add_option("--referrals", options->referrals, "Referrals")->check(CLI::Range(0, 100000))->capture_default_str();
-  seed->add_option("--teams", options->teams, "Teams")->check(CLI::Range(1, 8))->capture_default_str();
+  seed->add_option("--offenders", options->offenders, "Offenders")
+      ->check(CLI::Range(1, 200000))
+      ->capture_default_str();
+  seed->add_option("--referrals", options->referrals, "Referrals")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  seed->add_option("--teams", options->teams, "Teams")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
   seed->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   seed->callback([&cli, &run, options] {
     run = [&cli, options]() -> int {
@@ -29,22 +35,26 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       int64_t imported = 0, already = 0, refused = 0;
       for (size_t start = 0; start < data.offenders.size(); start += 500) {
         v1::ImportOffendersRequest batch;
-        for (size_t i = start; i < std::min(data.offenders.size(), start + 500); ++i) *batch.add_rows() = data.offenders[i];
+        for (size_t i = start; i < std::min(data.offenders.size(), start + 500); ++i)
+          *batch.add_rows() = data.offenders[i];
         v1::ImportOffendersResponse response;
         grpc::Status status = offenders->ImportOffenders(cli.NewContext().get(), batch, &response);
         if (!status.ok()) return cli.Fail(status);
         imported += response.imported();
         already += response.already_present();
         refused += response.errors_size();
-        cli.err() << "\roffenders: " << imported << " loaded, " << already << " already present" << std::flush;
+        cli.err() << "\roffenders: " << imported << " loaded, " << already << " already present"
+                  << std::flush;
       }
       cli.err() << "\n";
       auto assessments = v1::AssessmentService::NewStub(cli.channel());
       int plans = 0;
       for (const v1::RecordRiskManagementPlanRequest& plan : data.plans) {
         v1::RiskManagementPlan response;
-        grpc::Status status = assessments->RecordRiskManagementPlan(cli.NewContext().get(), plan, &response);
-        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return cli.Fail(status);
+        grpc::Status status =
+            assessments->RecordRiskManagementPlan(cli.NewContext().get(), plan, &response);
+        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION)
+          return cli.Fail(status);
         if (++plans % 50 == 0) cli.err() << "\rplans: " << plans << std::flush;
       }
       cli.err() << "\rplans: " << plans << "\n";
@@ -53,7 +63,8 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       for (const v1::RecordVisitRequest& visit : data.visits) {
         v1::Visit response;
         grpc::Status status = visits->RecordVisit(cli.NewContext().get(), visit, &response);
-        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return cli.Fail(status);
+        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION)
+          return cli.Fail(status);
         ++visited;
       }
       cli.err() << "visits: " << visited << "\n";
@@ -61,7 +72,8 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       int64_t queued = 0, queued_already = 0;
       for (size_t start = 0; start < data.referrals.size(); start += 500) {
         v1::ImportReferralsRequest batch;
-        for (size_t i = start; i < std::min(data.referrals.size(), start + 500); ++i) *batch.add_rows() = data.referrals[i];
+        for (size_t i = start; i < std::min(data.referrals.size(), start + 500); ++i)
+          *batch.add_rows() = data.referrals[i];
         v1::ImportReferralsResponse response;
         grpc::Status status = referrals->ImportReferrals(cli.NewContext().get(), batch, &response);
         if (!status.ok()) return cli.Fail(status);
@@ -70,9 +82,9 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
         refused += response.errors_size();
       }
       cli.err() << "referrals: " << queued << " loaded, " << queued_already << " already present\n";
-      cli.out() << "demo force " << cli.options().force << ": " << data.offenders.size() << " offenders, "
-                << data.referrals.size() << " referrals" << (refused > 0 ? absl::StrCat(", ", refused, " rows refused") : "")
-                << "\n";
+      cli.out() << "demo force " << cli.options().force << ": " << data.offenders.size()
+                << " offenders, " << data.referrals.size() << " referrals"
+                << (refused > 0 ? absl::StrCat(", ", refused, " rows refused") : "") << "\n";
       return refused > 0 ? 1 : 0;
     };
   });

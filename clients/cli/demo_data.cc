@@ -10,16 +10,20 @@
 namespace vigil::cli {
 namespace {
 
-constexpr const char* kTeams[] = {"north", "south", "east", "west", "central", "coast", "city", "rural"};
-constexpr const char* kFirst[] = {"Adam", "Brian", "Carl", "David", "Edward", "Frank", "Gary", "Harry",
-                                  "Ian", "James", "Keith", "Liam", "Mark", "Neil", "Owen", "Paul",
-                                  "Ryan", "Steven", "Thomas", "Wayne"};
-constexpr const char* kLast[] = {"Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson",
-                                 "Davies", "Robinson", "Wright", "Thompson", "Evans", "Walker",
-                                 "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke"};
+constexpr const char* kTeams[] = {"north",   "south", "east", "west",
+                                  "central", "coast", "city", "rural"};
+constexpr const char* kFirst[] = {"Adam",  "Brian", "Carl",  "David",  "Edward", "Frank", "Gary",
+                                  "Harry", "Ian",   "James", "Keith",  "Liam",   "Mark",  "Neil",
+                                  "Owen",  "Paul",  "Ryan",  "Steven", "Thomas", "Wayne"};
+constexpr const char* kLast[] = {"Smith",    "Jones",   "Taylor", "Brown",    "Williams",
+                                 "Wilson",   "Johnson", "Davies", "Robinson", "Wright",
+                                 "Thompson", "Evans",   "Walker", "White",    "Roberts",
+                                 "Green",    "Hall",    "Wood",   "Jackson",  "Clarke"};
 
 // Days the policy allows by risk (very high, high, medium, low), for ageing plausibly.
-int ArmsDays(v1::RiskLevel r) { return r == v1::RISK_LEVEL_VERY_HIGH ? 90 : r == v1::RISK_LEVEL_HIGH ? 180 : 365; }
+int ArmsDays(v1::RiskLevel r) {
+  return r == v1::RISK_LEVEL_VERY_HIGH ? 90 : r == v1::RISK_LEVEL_HIGH ? 180 : 365;
+}
 int VisitDays(v1::RiskLevel r) {
   switch (r) {
     case v1::RISK_LEVEL_VERY_HIGH:
@@ -37,7 +41,9 @@ int VisitDays(v1::RiskLevel r) {
 
 DemoData GenerateDemo(const DemoOptions& options) {
   std::mt19937_64 rng(options.seed);
-  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
   auto chance = [&](double p) { return uniform(0, 1) < p; };
   auto days_ago = [&](double days) { return ToTimestamp(options.now - absl::Hours(24) * days); };
   const int teams = std::min<int>(options.teams, std::size(kTeams));
@@ -49,12 +55,14 @@ DemoData GenerateDemo(const DemoOptions& options) {
     v1::Offender* o = row.mutable_offender();
     o->set_id(absl::StrFormat("%s%05d", options.prefix.substr(0, 1), i + 1));
     o->set_visor_ref(absl::StrFormat("%s/%06d", options.prefix, i + 1));
-    o->set_display_name(absl::StrCat(kFirst[rng() % std::size(kFirst)], " ", kLast[rng() % std::size(kLast)]));
+    o->set_display_name(
+        absl::StrCat(kFirst[rng() % std::size(kFirst)], " ", kLast[rng() % std::size(kLast)]));
     const int team = static_cast<int>(rng() % teams);
     o->set_team(kTeams[team]);
-    o->set_owner_officer(absl::StrFormat("DC %d%02d", 1 + team, static_cast<int>(rng() % options.officers_per_team)));
+    o->set_owner_officer(absl::StrFormat("DC %d%02d", 1 + team,
+                                         static_cast<int>(rng() % options.officers_per_team)));
     const double r = uniform(0, 1);
-    const v1::RiskLevel risk = r < 0.05 ? v1::RISK_LEVEL_VERY_HIGH
+    const v1::RiskLevel risk = r < 0.05   ? v1::RISK_LEVEL_VERY_HIGH
                                : r < 0.20 ? v1::RISK_LEVEL_HIGH
                                : r < 0.55 ? v1::RISK_LEVEL_MEDIUM
                                : r < 0.92 ? v1::RISK_LEVEL_LOW
@@ -67,8 +75,9 @@ DemoData GenerateDemo(const DemoOptions& options) {
                   : s < 0.96 ? v1::OFFENDER_STATUS_IN_CUSTODY
                   : s < 0.98 ? v1::OFFENDER_STATUS_WANTED
                              : v1::OFFENDER_STATUS_ABROAD);
-    const v1::NotificationPeriod periods[] = {v1::NOTIFICATION_PERIOD_INDEFINITE, v1::NOTIFICATION_PERIOD_10_YEARS,
-                                              v1::NOTIFICATION_PERIOD_7_YEARS, v1::NOTIFICATION_PERIOD_5_YEARS};
+    const v1::NotificationPeriod periods[] = {
+        v1::NOTIFICATION_PERIOD_INDEFINITE, v1::NOTIFICATION_PERIOD_10_YEARS,
+        v1::NOTIFICATION_PERIOD_7_YEARS, v1::NOTIFICATION_PERIOD_5_YEARS};
     o->set_notification_period(periods[rng() % 4]);
     o->set_mappa_category(1 + static_cast<int>(rng() % 3));
     o->set_mappa_level(risk >= v1::RISK_LEVEL_HIGH ? 2 : 1);
@@ -79,10 +88,12 @@ DemoData GenerateDemo(const DemoOptions& options) {
       arms = std::min(registered - 1, uniform(5, ArmsDays(risk) * (chance(0.08) ? 3.0 : 1.35)));
       *row.mutable_last_arms_time() = days_ago(arms);
       row.set_last_arms_risk_level(risk);
-      if (chance(0.85)) *row.mutable_last_rmp_review_time() = days_ago(std::max(1.0, arms - uniform(0, 40)));
+      if (chance(0.85))
+        *row.mutable_last_rmp_review_time() = days_ago(std::max(1.0, arms - uniform(0, 40)));
     }
     if (o->status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY && chance(0.97)) {
-      const double since = std::min(registered - 1, uniform(3, VisitDays(risk) * (chance(0.1) ? 3.5 : 1.4)));
+      const double since =
+          std::min(registered - 1, uniform(3, VisitDays(risk) * (chance(0.1) ? 3.5 : 1.4)));
       *row.mutable_last_visit_time() = days_ago(since);
     }
     // Plans: one team diarises every visit at twelve months whatever the risk.
@@ -110,11 +121,13 @@ DemoData GenerateDemo(const DemoOptions& options) {
         visit.set_offender_id(o->id());
         *visit.mutable_visit_time() = days_ago(uniform(1, 20));
         visit.add_officers(o->owner_officer());
-        if (chance(0.66)) visit.add_officers(absl::StrFormat("PC %d", 300 + static_cast<int>(rng() % 50)));
+        if (chance(0.66))
+          visit.add_officers(absl::StrFormat("PC %d", 300 + static_cast<int>(rng() % 50)));
         visit.set_announced(chance(0.7));
         visit.set_outcome(chance(0.9) ? v1::VISIT_OUTCOME_SEEN : v1::VISIT_OUTCOME_NO_ACCESS);
         visit.set_device_check_done(chance(0.6));
-        if (visit.device_check_done()) visit.set_device_check_result(v1::DEVICE_CHECK_RESULT_NOTHING_FOUND);
+        if (visit.device_check_done())
+          visit.set_device_check_result(v1::DEVICE_CHECK_RESULT_NOTHING_FOUND);
         visit.set_request_id(absl::StrCat(options.prefix, "/visit/", o->id()));
         data.visits.push_back(std::move(visit));
       }
@@ -123,26 +136,31 @@ DemoData GenerateDemo(const DemoOptions& options) {
   }
 
   // The referral queue: years of ageing back to August 2019.
-  const absl::Time queue_start = absl::FromCivil(absl::CivilSecond(2019, 8, 1), absl::UTCTimeZone());
+  const absl::Time queue_start =
+      absl::FromCivil(absl::CivilSecond(2019, 8, 1), absl::UTCTimeZone());
   const double span_days = std::max(30.0, absl::ToDoubleHours(options.now - queue_start) / 24);
   for (int i = 0; i < options.referrals; ++i) {
     v1::ReferralImportRow row;
     row.set_line(i + 2);
     v1::Referral* r = row.mutable_referral();
     r->set_source_reference(absl::StrFormat("NCA-%s-%06d", options.prefix, i + 1));
-    r->set_source(chance(0.8) ? v1::REFERRAL_SOURCE_NCA_CEOP : chance(0.5) ? v1::REFERRAL_SOURCE_OTHER_FORCE
-                                                                          : v1::REFERRAL_SOURCE_INTERNAL);
+    r->set_source(chance(0.8)   ? v1::REFERRAL_SOURCE_NCA_CEOP
+                  : chance(0.5) ? v1::REFERRAL_SOURCE_OTHER_FORCE
+                                : v1::REFERRAL_SOURCE_INTERNAL);
     // Skewed to recent receipts, with a long tail back to 2019.
     const double age = span_days * std::pow(uniform(0, 1), 2.2);
     *r->mutable_received_time() = days_ago(std::max(0.5, age));
-    r->set_subject_display_name(absl::StrCat(kFirst[rng() % std::size(kFirst)], " ", kLast[rng() % std::size(kLast)]));
+    r->set_subject_display_name(
+        absl::StrCat(kFirst[rng() % std::size(kFirst)], " ", kLast[rng() % std::size(kLast)]));
     v1::SubjectIdentifier* email = r->add_identifiers();
     email->set_type(v1::IDENTIFIER_TYPE_EMAIL);
-    email->set_value(absl::StrFormat("user%05d@example.net", static_cast<int>(rng() % (options.referrals * 3 + 1))));
+    email->set_value(absl::StrFormat("user%05d@example.net",
+                                     static_cast<int>(rng() % (options.referrals * 3 + 1))));
     if (chance(0.5)) {
       v1::SubjectIdentifier* account = r->add_identifiers();
       account->set_type(v1::IDENTIFIER_TYPE_ACCOUNT);
-      account->set_value(absl::StrFormat("snapchat:kid_%04d", static_cast<int>(rng() % (options.referrals + 1))));
+      account->set_value(
+          absl::StrFormat("snapchat:kid_%04d", static_cast<int>(rng() % (options.referrals + 1))));
     }
     r->set_team("ocait");
     const double s = uniform(0, 1);
@@ -153,9 +171,10 @@ DemoData GenerateDemo(const DemoOptions& options) {
     r->set_state(state);
     if (state != v1::REFERRAL_STATE_RECEIVED) {
       const double g = uniform(0, 1);
-      r->set_grade(g < 0.05 ? v1::RISK_LEVEL_VERY_HIGH : g < 0.25 ? v1::RISK_LEVEL_HIGH
-                                                      : g < 0.7 ? v1::RISK_LEVEL_MEDIUM
-                                                                : v1::RISK_LEVEL_LOW);
+      r->set_grade(g < 0.05   ? v1::RISK_LEVEL_VERY_HIGH
+                   : g < 0.25 ? v1::RISK_LEVEL_HIGH
+                   : g < 0.7  ? v1::RISK_LEVEL_MEDIUM
+                              : v1::RISK_LEVEL_LOW);
     }
     if (state == v1::REFERRAL_STATE_ALLOCATED || state == v1::REFERRAL_STATE_ACTIONED) {
       r->set_allocated_officer(absl::StrFormat("DC %d", 900 + static_cast<int>(rng() % 6)));

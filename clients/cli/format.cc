@@ -43,7 +43,8 @@ std::string RiskText(int risk) {
 }
 
 int64_t DaysSince(const google::protobuf::Timestamp& ts, absl::Time now) {
-  return static_cast<int64_t>(std::floor(absl::FDivDuration(now - FromTimestamp(ts), absl::Hours(24))));
+  return static_cast<int64_t>(
+      std::floor(absl::FDivDuration(now - FromTimestamp(ts), absl::Hours(24))));
 }
 
 std::string EnumText(const google::protobuf::EnumDescriptor* type, int value,
@@ -67,10 +68,11 @@ absl::StatusOr<int> ParseEnumText(const google::protobuf::EnumDescriptor* type,
   }
   std::vector<std::string> accepted;
   for (int i = 0; i < type->value_count(); ++i) {
-    if (type->value(i)->number() != 0) accepted.push_back(EnumText(type, type->value(i)->number(), prefix));
+    if (type->value(i)->number() != 0)
+      accepted.push_back(EnumText(type, type->value(i)->number(), prefix));
   }
-  return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not one of ",
-                                                 absl::StrJoin(accepted, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": '", text, "' is not one of ", absl::StrJoin(accepted, ", ")));
 }
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {

@@ -4,8 +4,8 @@
 #include "clients/cli/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "vigil/v1/admin.grpc.pb.h"
-#include "vigil/v1/backlog.grpc.pb.h"
 #include "vigil/v1/audit.grpc.pb.h"
+#include "vigil/v1/backlog.grpc.pb.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 #include "vigil/v1/visits.grpc.pb.h"
@@ -17,9 +17,9 @@ namespace {
 const std::vector<std::string>& VigilServices() {
   static const std::vector<std::string> services = {
       v1::OffenderService::service_full_name(), v1::AssessmentService::service_full_name(),
-      v1::VisitService::service_full_name(), v1::ReferralService::service_full_name(),
-      v1::BacklogService::service_full_name(),
-      v1::AdminService::service_full_name(), v1::AuditService::service_full_name()};
+      v1::VisitService::service_full_name(),    v1::ReferralService::service_full_name(),
+      v1::BacklogService::service_full_name(),  v1::AdminService::service_full_name(),
+      v1::AuditService::service_full_name()};
   return services;
 }
 

@@ -1,29 +1,40 @@
 // `vigil import offenders FILE`: streams a register export (CSV) to the server in batches,
 // with a progress line, a dry-run mode and a per-row error report.
 #include <fstream>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/csv.h"
 #include "clients/cli/format.h"
-#include "absl/strings/str_split.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil::cli {
 namespace {
 
-constexpr const char* kColumns[] = {
-    "id",          "visor_ref",          "display_name",           "registered_date",
-    "owner_officer", "team",             "status",                 "notification_period",
-    "under_18",    "mappa_category",     "mappa_level",            "last_notification_date",
-    "last_arms_date", "last_arms_risk",  "last_rmp_review_date",   "last_visit_date"};
+constexpr const char* kColumns[] = {"id",
+                                    "visor_ref",
+                                    "display_name",
+                                    "registered_date",
+                                    "owner_officer",
+                                    "team",
+                                    "status",
+                                    "notification_period",
+                                    "under_18",
+                                    "mappa_category",
+                                    "mappa_level",
+                                    "last_notification_date",
+                                    "last_arms_date",
+                                    "last_arms_risk",
+                                    "last_rmp_review_date",
+                                    "last_visit_date"};
 constexpr const char* kRequired[] = {"visor_ref", "display_name", "registered_date",
                                      "owner_officer", "team"};
 
@@ -56,7 +67,8 @@ class Cells {
   absl::Status Int(const char* column, int* out) const {
     const std::string text = Text(column);
     if (text.empty()) return absl::OkStatus();
-    if (!absl::SimpleAtoi(text, out)) return Error(column, absl::StrCat("'", text, "' is not a number"));
+    if (!absl::SimpleAtoi(text, out))
+      return Error(column, absl::StrCat("'", text, "' is not a number"));
     return absl::OkStatus();
   }
   absl::Status Bool(const char* column, bool* out) const {
@@ -84,7 +96,7 @@ class Cells {
   const std::map<std::string, size_t>& columns_;
 };
 
-#define VIGIL_CELL_OK(expr)                          \
+#define VIGIL_CELL_OK(expr) \
   if (absl::Status s_ = (expr); !s_.ok()) return s_
 
 // Converts one register row.
@@ -100,11 +112,12 @@ absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
   o->set_owner_officer(cells.Text("owner_officer"));
   o->set_team(cells.Text("team"));
   VIGIL_CELL_OK(cells.Date("registered_date", o->mutable_registered_time()));
-  absl::StatusOr<int> status = cells.Enum("status", v1::OffenderStatus_descriptor(), "OFFENDER_STATUS_");
+  absl::StatusOr<int> status =
+      cells.Enum("status", v1::OffenderStatus_descriptor(), "OFFENDER_STATUS_");
   if (!status.ok()) return status.status();
   o->set_status(static_cast<v1::OffenderStatus>(*status));
-  absl::StatusOr<int> period =
-      cells.Enum("notification_period", v1::NotificationPeriod_descriptor(), "NOTIFICATION_PERIOD_");
+  absl::StatusOr<int> period = cells.Enum(
+      "notification_period", v1::NotificationPeriod_descriptor(), "NOTIFICATION_PERIOD_");
   if (!period.ok()) return period.status();
   o->set_notification_period(static_cast<v1::NotificationPeriod>(*period));
   bool under_18 = false;
@@ -121,7 +134,8 @@ absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
   if (!cells.Text("last_arms_date").empty()) {
     VIGIL_CELL_OK(cells.Date("last_arms_date", row.mutable_last_arms_time()));
   }
-  absl::StatusOr<int> risk = cells.Enum("last_arms_risk", v1::RiskLevel_descriptor(), "RISK_LEVEL_");
+  absl::StatusOr<int> risk =
+      cells.Enum("last_arms_risk", v1::RiskLevel_descriptor(), "RISK_LEVEL_");
   if (!risk.ok()) return risk.status();
   row.set_last_arms_risk_level(static_cast<v1::RiskLevel>(*risk));
   if (!cells.Text("last_rmp_review_date").empty()) {
@@ -133,10 +147,21 @@ absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
   return row;
 }
 
-constexpr const char* kReferralColumns[] = {
-    "id", "source_reference", "received_date", "source", "subject", "identifiers", "grade",
-    "state", "team", "officer", "linked_offender_id", "summary", "last_refresh_date",
-    "action_date", "outcome"};
+constexpr const char* kReferralColumns[] = {"id",
+                                            "source_reference",
+                                            "received_date",
+                                            "source",
+                                            "subject",
+                                            "identifiers",
+                                            "grade",
+                                            "state",
+                                            "team",
+                                            "officer",
+                                            "linked_offender_id",
+                                            "summary",
+                                            "last_refresh_date",
+                                            "action_date",
+                                            "outcome"};
 constexpr const char* kReferralRequired[] = {"source_reference", "received_date", "source"};
 
 // Converts one queue row. `identifiers` holds TYPE:VALUE pairs separated by ';'.
@@ -149,17 +174,20 @@ absl::StatusOr<v1::ReferralImportRow> ToReferralRow(const CsvRecord& record,
   r->set_id(cells.Text("id"));
   r->set_source_reference(cells.Text("source_reference"));
   VIGIL_CELL_OK(cells.Date("received_date", r->mutable_received_time()));
-  absl::StatusOr<int> source = cells.Enum("source", v1::ReferralSource_descriptor(), "REFERRAL_SOURCE_");
+  absl::StatusOr<int> source =
+      cells.Enum("source", v1::ReferralSource_descriptor(), "REFERRAL_SOURCE_");
   if (!source.ok()) return source.status();
   r->set_source(static_cast<v1::ReferralSource>(*source));
   r->set_subject_display_name(cells.Text("subject"));
-  for (absl::string_view pair : absl::StrSplit(cells.Text("identifiers"), ';', absl::SkipWhitespace())) {
+  for (absl::string_view pair :
+       absl::StrSplit(cells.Text("identifiers"), ';', absl::SkipWhitespace())) {
     const size_t colon = pair.find(':');
     if (colon == absl::string_view::npos) {
       return Cells::Error("identifiers", absl::StrCat("'", pair, "' is not TYPE:VALUE"));
     }
-    absl::StatusOr<int> type = ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
-                                             absl::StripAsciiWhitespace(pair.substr(0, colon)), "identifiers");
+    absl::StatusOr<int> type =
+        ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
+                      absl::StripAsciiWhitespace(pair.substr(0, colon)), "identifiers");
     if (!type.ok()) return type.status();
     v1::SubjectIdentifier* id = r->add_identifiers();
     id->set_type(static_cast<v1::IdentifierType>(*type));
@@ -168,7 +196,8 @@ absl::StatusOr<v1::ReferralImportRow> ToReferralRow(const CsvRecord& record,
   absl::StatusOr<int> grade = cells.Enum("grade", v1::RiskLevel_descriptor(), "RISK_LEVEL_");
   if (!grade.ok()) return grade.status();
   r->set_grade(static_cast<v1::RiskLevel>(*grade));
-  absl::StatusOr<int> state = cells.Enum("state", v1::ReferralState_descriptor(), "REFERRAL_STATE_");
+  absl::StatusOr<int> state =
+      cells.Enum("state", v1::ReferralState_descriptor(), "REFERRAL_STATE_");
   if (!state.ok()) return state.status();
   r->set_state(static_cast<v1::ReferralState>(*state));
   r->set_team(cells.Text("team"));
@@ -178,8 +207,10 @@ absl::StatusOr<v1::ReferralImportRow> ToReferralRow(const CsvRecord& record,
   if (!cells.Text("last_refresh_date").empty()) {
     VIGIL_CELL_OK(cells.Date("last_refresh_date", r->mutable_last_refresh_time()));
   }
-  if (!cells.Text("action_date").empty()) VIGIL_CELL_OK(cells.Date("action_date", r->mutable_action_time()));
-  absl::StatusOr<int> outcome = cells.Enum("outcome", v1::ReferralOutcome_descriptor(), "REFERRAL_OUTCOME_");
+  if (!cells.Text("action_date").empty())
+    VIGIL_CELL_OK(cells.Date("action_date", r->mutable_action_time()));
+  absl::StatusOr<int> outcome =
+      cells.Enum("outcome", v1::ReferralOutcome_descriptor(), "REFERRAL_OUTCOME_");
   if (!outcome.ok()) return outcome.status();
   r->set_outcome(static_cast<v1::ReferralOutcome>(*outcome));
   return row;
@@ -207,7 +238,8 @@ struct ImportSpec {
   std::vector<std::string> columns;
   std::vector<std::string> required;
   // Converts one CSV record into a row added to `request`; errors name the column.
-  std::function<absl::Status(const CsvRecord&, const std::map<std::string, size_t>&, Request&)> add_row;
+  std::function<absl::Status(const CsvRecord&, const std::map<std::string, size_t>&, Request&)>
+      add_row;
   std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)> send;
 };
 
@@ -227,15 +259,17 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
   if (!header->has_value()) return cli.Fail(absl::StrCat(flags.file, " is empty"));
   std::map<std::string, size_t> columns;
   for (size_t i = 0; i < (*header)->fields.size(); ++i) {
-    const std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace((*header)->fields[i]));
+    const std::string name =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace((*header)->fields[i]));
     if (std::find(spec.columns.begin(), spec.columns.end(), name) == spec.columns.end()) {
-      return cli.Fail(absl::StrCat("line 1: unknown column '", name, "' (known: ",
-                                   absl::StrJoin(spec.columns, ", "), ")"));
+      return cli.Fail(absl::StrCat("line 1: unknown column '", name,
+                                   "' (known: ", absl::StrJoin(spec.columns, ", "), ")"));
     }
     columns[name] = i;
   }
   for (const std::string& required : spec.required) {
-    if (!columns.contains(required)) return cli.Fail(absl::StrCat("line 1: missing column '", required, "'"));
+    if (!columns.contains(required))
+      return cli.Fail(absl::StrCat("line 1: missing column '", required, "'"));
   }
 
   int64_t rows_read = 0, imported = 0, already = 0;
@@ -252,9 +286,9 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
     already += response.already_present();
     errors.insert(errors.end(), response.errors().begin(), response.errors().end());
     batch.clear_rows();
-    cli.err() << "\r" << (flags.dry_run ? "checked " : "read ") << rows_read << " rows: " << imported
-              << (flags.dry_run ? " would be imported, " : " imported, ") << already
-              << " already present, " << errors.size() << " refused" << std::flush;
+    cli.err() << "\r" << (flags.dry_run ? "checked " : "read ") << rows_read
+              << " rows: " << imported << (flags.dry_run ? " would be imported, " : " imported, ")
+              << already << " already present, " << errors.size() << " refused" << std::flush;
     return grpc::Status::OK;
   };
   for (;;) {
@@ -282,8 +316,9 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
     return cli.Fail(s);
   }
   cli.err() << "\n";
-  std::sort(errors.begin(), errors.end(),
-            [](const v1::ImportRowError& a, const v1::ImportRowError& b) { return a.line() < b.line(); });
+  std::sort(
+      errors.begin(), errors.end(),
+      [](const v1::ImportRowError& a, const v1::ImportRowError& b) { return a.line() < b.line(); });
   if (cli.output() == Output::kJson) {
     Response total;
     total.set_imported(imported);
@@ -344,7 +379,8 @@ ImportSpec<v1::ImportReferralsRequest, v1::ImportReferralsResponse> ReferralImpo
 }
 
 void AddImportCommands(CLI::App& app, Cli& cli, Action& run) {
-  CLI::App* import = app.add_subcommand("import", "Import exports of existing registers and queues");
+  CLI::App* import =
+      app.add_subcommand("import", "Import exports of existing registers and queues");
   import->require_subcommand(1);
   auto flags = std::make_shared<ImportFlags>();
   CLI::App* offenders = import->add_subcommand(
@@ -370,8 +406,10 @@ void AddImportCommands(CLI::App& app, Cli& cli, Action& run) {
       "received_date, source (required); id, subject, identifiers (TYPE:VALUE;TYPE:VALUE), grade, "
       "state, team, officer, linked_offender_id, summary, last_refresh_date, action_date, outcome. "
       "Rows whose source reference is already in the queue are skipped.");
-  referrals->add_option("file", referral_flags->file, "CSV file, or - for standard input")->required();
-  referrals->add_flag("--dry-run", referral_flags->dry_run, "Check every row and report; write nothing");
+  referrals->add_option("file", referral_flags->file, "CSV file, or - for standard input")
+      ->required();
+  referrals->add_flag("--dry-run", referral_flags->dry_run,
+                      "Check every row and report; write nothing");
   referrals->add_option("--batch-size", referral_flags->batch_size, "Rows per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

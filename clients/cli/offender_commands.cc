@@ -16,14 +16,15 @@ const google::protobuf::EnumDescriptor* Triggers() { return v1::TriggerType_desc
 
 }  // namespace
 
-void PrintObligations(Cli& cli, const google::protobuf::RepeatedPtrField<v1::Obligation>& obligations) {
+void PrintObligations(Cli& cli,
+                      const google::protobuf::RepeatedPtrField<v1::Obligation>& obligations) {
   const absl::Time now = absl::Now();
   Table table({"OBLIGATION", "KIND", "DUE BY", "OVERDUE", "RISK", "OWNER", "REASON"});
   for (const v1::Obligation& o : obligations) {
     const int64_t overdue = DaysSince(o.due_time(), now);
     table.AddRow({o.id(), EnumText(v1::ObligationKind_descriptor(), o.kind(), "OBLIGATION_KIND_"),
-                  FormatDueDate(o.due_time()), overdue >= 0 ? absl::StrCat(overdue + 1, " days") : "-",
-                  RiskText(o.risk_level()),
+                  FormatDueDate(o.due_time()),
+                  overdue >= 0 ? absl::StrCat(overdue + 1, " days") : "-", RiskText(o.risk_level()),
                   o.owner_officer(), o.reason()});
   }
   table.Print(cli.out());
@@ -35,22 +36,23 @@ void PrintOffender(Cli& cli, const v1::Offender& o) {
     return;
   }
   std::ostream& out = cli.out();
-  const std::string risk = o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED ? "NOT ASSESSED" : RiskText(o.risk_level());
+  const std::string risk =
+      o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED ? "NOT ASSESSED" : RiskText(o.risk_level());
   out << "offender    " << o.id() << "  (revision " << o.revision() << ")\n"
       << "name        " << o.display_name() << "\n"
       << "visor       " << (o.visor_ref().empty() ? "-" : o.visor_ref()) << "\n"
       << "force/team  " << o.force() << " / " << o.team() << "   owner: " << o.owner_officer()
       << "\n"
-      << "status      " << EnumText(Statuses(), o.status(), "OFFENDER_STATUS_") << "   risk: " << risk
-      << "   MAPPA category " << o.mappa_category() << " level " << o.mappa_level() << "\n"
+      << "status      " << EnumText(Statuses(), o.status(), "OFFENDER_STATUS_")
+      << "   risk: " << risk << "   MAPPA category " << o.mappa_category() << " level "
+      << o.mappa_level() << "\n"
       << "registered  " << FormatDate(o.registered_time()) << "   last ARMS "
       << FormatDate(o.last_arms_time(), o.has_last_arms_time()) << "   last RMP review "
       << FormatDate(o.last_rmp_review_time(), o.has_last_rmp_review_time()) << "   last visit "
       << FormatDate(o.last_visit_time(), o.has_last_visit_time()) << "\n"
       << "notification " << EnumText(Periods(), o.notification_period(), "NOTIFICATION_PERIOD_")
       << (o.under_18_at_conviction() ? " (halved: under 18)" : "") << ", ends "
-      << FormatDate(o.notification_end_time(), o.has_notification_end_time())
-      << ", last notified "
+      << FormatDate(o.notification_end_time(), o.has_notification_end_time()) << ", last notified "
       << FormatDate(o.last_notification_time(), o.has_last_notification_time()) << "\n";
   for (const v1::Trigger& t : o.open_triggers()) {
     out << "trigger     " << EnumText(Triggers(), t.type(), "TRIGGER_TYPE_") << " on "
@@ -75,16 +77,29 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
                                               v1::Offender& o) {
   std::vector<std::string> paths;
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
-  if (given("--name")) { o.set_display_name(f.name); paths.push_back("display_name"); }
-  if (given("--visor")) { o.set_visor_ref(f.visor); paths.push_back("visor_ref"); }
+  if (given("--name")) {
+    o.set_display_name(f.name);
+    paths.push_back("display_name");
+  }
+  if (given("--visor")) {
+    o.set_visor_ref(f.visor);
+    paths.push_back("visor_ref");
+  }
   if (given("--registered")) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(f.registered);
-    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("--registered: ", t.status().message()));
+    if (!t.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--registered: ", t.status().message()));
     *o.mutable_registered_time() = ToTimestamp(*t);
     paths.push_back("registered_time");
   }
-  if (given("--owner")) { o.set_owner_officer(f.owner); paths.push_back("owner_officer"); }
-  if (given("--team")) { o.set_team(f.team); paths.push_back("team"); }
+  if (given("--owner")) {
+    o.set_owner_officer(f.owner);
+    paths.push_back("owner_officer");
+  }
+  if (given("--team")) {
+    o.set_team(f.team);
+    paths.push_back("team");
+  }
   if (given("--status")) {
     absl::StatusOr<int> s = ParseEnumText(Statuses(), "OFFENDER_STATUS_", f.status, "--status");
     if (!s.ok()) return s.status();
@@ -92,17 +107,28 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
     paths.push_back("status");
   }
   if (given("--notification-period")) {
-    absl::StatusOr<int> p = ParseEnumText(Periods(), "NOTIFICATION_PERIOD_", f.period, "--notification-period");
+    absl::StatusOr<int> p =
+        ParseEnumText(Periods(), "NOTIFICATION_PERIOD_", f.period, "--notification-period");
     if (!p.ok()) return p.status();
     o.set_notification_period(static_cast<v1::NotificationPeriod>(*p));
     paths.push_back("notification_period");
   }
-  if (given("--under-18")) { o.set_under_18_at_conviction(f.under_18); paths.push_back("under_18_at_conviction"); }
-  if (given("--mappa-category")) { o.set_mappa_category(f.mappa_category); paths.push_back("mappa_category"); }
-  if (given("--mappa-level")) { o.set_mappa_level(f.mappa_level); paths.push_back("mappa_level"); }
+  if (given("--under-18")) {
+    o.set_under_18_at_conviction(f.under_18);
+    paths.push_back("under_18_at_conviction");
+  }
+  if (given("--mappa-category")) {
+    o.set_mappa_category(f.mappa_category);
+    paths.push_back("mappa_category");
+  }
+  if (given("--mappa-level")) {
+    o.set_mappa_level(f.mappa_level);
+    paths.push_back("mappa_level");
+  }
   if (given("--last-notified")) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(f.last_notified);
-    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("--last-notified: ", t.status().message()));
+    if (!t.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--last-notified: ", t.status().message()));
     *o.mutable_last_notification_time() = ToTimestamp(*t);
     paths.push_back("last_notification_time");
   }
@@ -110,13 +136,17 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
     if (!f.change_pending.empty()) {
       absl::StatusOr<absl::Time> t = ParseTimeFlag(f.change_pending);
       if (!t.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("--change-pending-since: ", t.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--change-pending-since: ", t.status().message()));
       }
       *o.mutable_change_pending_since() = ToTimestamp(*t);
     }
     paths.push_back("change_pending_since");
   }
-  if (given("--change-note")) { o.set_change_pending_note(f.change_note); paths.push_back("change_pending_note"); }
+  if (given("--change-note")) {
+    o.set_change_pending_note(f.change_note);
+    paths.push_back("change_pending_note");
+  }
   return paths;
 }
 
@@ -128,15 +158,18 @@ void AddOffenderFlags(CLI::App* cmd, OffenderFlags& f) {
   cmd->add_option("--team", f.team, "Team");
   cmd->add_option("--status", f.status,
                   "active-community, in-custody, wanted, abroad, deceased, expired, transferred");
-  cmd->add_option("--notification-period", f.period, "indefinite, 10-years, 7-years, 5-years, 2-years");
+  cmd->add_option("--notification-period", f.period,
+                  "indefinite, 10-years, 7-years, 5-years, 2-years");
   cmd->add_flag("--under-18", f.under_18, "Convicted under 18 (notification period halved)");
-  cmd->add_option("--mappa-category", f.mappa_category, "MAPPA category 1-3")->check(CLI::Range(0, 3));
+  cmd->add_option("--mappa-category", f.mappa_category, "MAPPA category 1-3")
+      ->check(CLI::Range(0, 3));
   cmd->add_option("--mappa-level", f.mappa_level, "MAPPA level 1-3")->check(CLI::Range(0, 3));
   cmd->add_option("--last-notified", f.last_notified, "Date of the last notification");
   cmd->add_option("--change-pending-since", f.change_pending,
                   "Date of a change not yet notified ('' clears it)");
   cmd->add_option("--change-note", f.change_note, "What changed");
-  cmd->add_option("--request-id", f.request_id, "Idempotency key: a retry returns the first result");
+  cmd->add_option("--request-id", f.request_id,
+                  "Idempotency key: a retry returns the first result");
 }
 
 }  // namespace
@@ -153,7 +186,8 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, create_flags, create]() -> int {
       v1::CreateOffenderRequest request;
       request.mutable_offender()->set_id(create_flags->id);
-      absl::StatusOr<std::vector<std::string>> paths = Fill(*create_flags, *create, *request.mutable_offender());
+      absl::StatusOr<std::vector<std::string>> paths =
+          Fill(*create_flags, *create, *request.mutable_offender());
       if (!paths.ok()) return cli.Fail(paths.status().message());
       request.set_request_id(create_flags->request_id);
       auto stub = v1::OffenderService::NewStub(cli.channel());
@@ -203,7 +237,8 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_team(list_flags->team);
       request.set_owner_officer(list_flags->owner);
       if (!list_flags->status.empty()) {
-        absl::StatusOr<int> s = ParseEnumText(Statuses(), "OFFENDER_STATUS_", list_flags->status, "--status");
+        absl::StatusOr<int> s =
+            ParseEnumText(Statuses(), "OFFENDER_STATUS_", list_flags->status, "--status");
         if (!s.ok()) return cli.Fail(s.status().message());
         request.set_status(static_cast<v1::OffenderStatus>(*s));
       }
@@ -220,10 +255,12 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
         return 0;
       }
       const absl::Time now = absl::Now();
-      Table table({"ID", "NAME", "TEAM", "OWNER", "STATUS", "RISK", "LAST ARMS", "OPEN", "OVERDUE"});
+      Table table(
+          {"ID", "NAME", "TEAM", "OWNER", "STATUS", "RISK", "LAST ARMS", "OPEN", "OVERDUE"});
       for (const v1::Offender& o : response.offenders()) {
         int overdue = 0;
-        for (const v1::Obligation& ob : o.obligations()) overdue += DaysSince(ob.due_time(), now) >= 0;
+        for (const v1::Obligation& ob : o.obligations())
+          overdue += DaysSince(ob.due_time(), now) >= 0;
         table.AddRow({o.id(), o.display_name(), o.team(), o.owner_officer(),
                       EnumText(Statuses(), o.status(), "OFFENDER_STATUS_"),
                       o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED
@@ -241,11 +278,12 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
   });
 
   auto update_flags = std::make_shared<OffenderFlags>();
-  CLI::App* update = offender->add_subcommand(
-      "update", "Change an offender; only the flags given are changed");
+  CLI::App* update =
+      offender->add_subcommand("update", "Change an offender; only the flags given are changed");
   update->add_option("id", update_flags->id, "Offender id")->required();
-  update->add_option("--revision", update_flags->revision,
-                     "The revision you read (shown by 'offender get'); a stale one is refused")
+  update
+      ->add_option("--revision", update_flags->revision,
+                   "The revision you read (shown by 'offender get'); a stale one is refused")
       ->required();
   AddOffenderFlags(update, *update_flags);
   update->callback([&cli, &run, update_flags, update] {
@@ -278,9 +316,10 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
   CLI::App* record = trigger->add_subcommand(
       "record", "Record a trigger event: reassessment becomes due within the trigger interval");
   record->add_option("offender", trigger_flags->offender, "Offender id")->required();
-  record->add_option("--type", trigger_flags->type,
-                     "new-intelligence, address-or-household-change, child-in-household, "
-                     "arrest-or-breach, release-from-custody, mappa-level-change, refused-access")
+  record
+      ->add_option("--type", trigger_flags->type,
+                   "new-intelligence, address-or-household-change, child-in-household, "
+                   "arrest-or-breach, release-from-custody, mappa-level-change, refused-access")
       ->required();
   record->add_option("--time", trigger_flags->time, "When it happened (default: now)");
   record->add_option("--note", trigger_flags->note, "What happened");
@@ -289,7 +328,8 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, trigger_flags]() -> int {
       v1::RecordTriggerRequest request;
       request.set_offender_id(trigger_flags->offender);
-      absl::StatusOr<int> type = ParseEnumText(Triggers(), "TRIGGER_TYPE_", trigger_flags->type, "--type");
+      absl::StatusOr<int> type =
+          ParseEnumText(Triggers(), "TRIGGER_TYPE_", trigger_flags->type, "--type");
       if (!type.ok()) return cli.Fail(type.status().message());
       request.set_type(static_cast<v1::TriggerType>(*type));
       absl::Time when = absl::Now();

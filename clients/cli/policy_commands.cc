@@ -15,7 +15,8 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
   policy->require_subcommand(1);
 
   auto version = std::make_shared<std::string>();
-  CLI::App* get = policy->add_subcommand("get", "Print a policy version (default: the current one) as text");
+  CLI::App* get =
+      policy->add_subcommand("get", "Print a policy version (default: the current one) as text");
   get->add_option("--version", *version, "e.g. v2");
   get->callback([&cli, &run, version] {
     run = [&cli, version]() -> int {
@@ -23,7 +24,8 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_version(*version);
       v1::Policy response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AdminService::NewStub(cli.channel())->GetPolicy(context.get(), request, &response);
+      grpc::Status status =
+          v1::AdminService::NewStub(cli.channel())->GetPolicy(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -38,7 +40,8 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
 
   auto file = std::make_shared<std::string>();
   CLI::App* set = policy->add_subcommand(
-      "set", "Store a new policy version from a text-format file and make it current (force-admin)");
+      "set",
+      "Store a new policy version from a text-format file and make it current (force-admin)");
   set->add_option("file", *file, "Text-format vigil.v1.Policy")->required();
   set->callback([&cli, &run, file] {
     run = [&cli, file]() -> int {
@@ -52,10 +55,12 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
       }
       v1::Policy response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AdminService::NewStub(cli.channel())->SetPolicy(context.get(), request, &response);
+      grpc::Status status =
+          v1::AdminService::NewStub(cli.channel())->SetPolicy(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
-      cli.out() << "policy " << response.version()
-                << " is current; existing due dates keep their version until 'vigil policy recompute'\n";
+      cli.out()
+          << "policy " << response.version()
+          << " is current; existing due dates keep their version until 'vigil policy recompute'\n";
       return 0;
     };
   });
@@ -65,8 +70,9 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli]() -> int {
       v1::ListPolicyVersionsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AdminService::NewStub(cli.channel())->ListPolicyVersions(
-          context.get(), v1::ListPolicyVersionsRequest(), &response);
+      grpc::Status status =
+          v1::AdminService::NewStub(cli.channel())
+              ->ListPolicyVersions(context.get(), v1::ListPolicyVersionsRequest(), &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -89,8 +95,10 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
   auto recompute_flags = std::make_shared<RecomputeFlags>();
   CLI::App* recompute = policy->add_subcommand(
       "recompute", "Re-derive every open clock of your force under the current policy (audited)");
-  recompute->add_option("--reason", recompute_flags->reason, "Why; recorded in the audit log")->required();
-  recompute->add_flag("--dry-run", recompute_flags->dry_run, "Report what would move; write nothing");
+  recompute->add_option("--reason", recompute_flags->reason, "Why; recorded in the audit log")
+      ->required();
+  recompute->add_flag("--dry-run", recompute_flags->dry_run,
+                      "Report what would move; write nothing");
   recompute->callback([&cli, &run, recompute_flags] {
     run = [&cli, recompute_flags]() -> int {
       v1::RecomputeObligationsRequest request;
@@ -98,13 +106,14 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_dry_run(recompute_flags->dry_run);
       v1::RecomputeObligationsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AdminService::NewStub(cli.channel())->RecomputeObligations(
-          context.get(), request, &response);
+      grpc::Status status = v1::AdminService::NewStub(cli.channel())
+                                ->RecomputeObligations(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
       } else {
-        cli.out() << (recompute_flags->dry_run ? "dry run under policy " : "recomputed under policy ")
+        cli.out() << (recompute_flags->dry_run ? "dry run under policy "
+                                               : "recomputed under policy ")
                   << response.policy_version() << ": " << response.offenders_examined()
                   << " offenders examined, " << response.offenders_changed() << " changed, "
                   << response.obligations_retimed() << " clocks moved\n";

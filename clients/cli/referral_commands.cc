@@ -10,12 +10,17 @@
 
 namespace vigil::cli {
 
-void PrintObligations(Cli& cli, const google::protobuf::RepeatedPtrField<v1::Obligation>& obligations);
+void PrintObligations(Cli& cli,
+                      const google::protobuf::RepeatedPtrField<v1::Obligation>& obligations);
 
 namespace {
 
-std::string State(v1::ReferralState s) { return EnumText(v1::ReferralState_descriptor(), s, "REFERRAL_STATE_"); }
-std::string Grade(v1::RiskLevel g) { return g == v1::RISK_LEVEL_UNSPECIFIED ? "ungraded" : RiskText(g); }
+std::string State(v1::ReferralState s) {
+  return EnumText(v1::ReferralState_descriptor(), s, "REFERRAL_STATE_");
+}
+std::string Grade(v1::RiskLevel g) {
+  return g == v1::RISK_LEVEL_UNSPECIFIED ? "ungraded" : RiskText(g);
+}
 
 void PrintReferral(Cli& cli, const v1::Referral& r) {
   if (cli.output() == Output::kJson) {
@@ -28,21 +33,29 @@ void PrintReferral(Cli& cli, const v1::Referral& r) {
       << "state       " << State(r.state()) << "   grade: " << Grade(r.grade())
       << (r.children_access() ? "   CHILDREN ACCESS" : "")
       << (r.immediate_escalation() ? "   ESCALATE NOW" : "") << "\n"
-      << "received    " << FormatDate(r.received_time()) << " (" << DaysSince(r.received_time(), now)
-      << " days ago) from " << EnumText(v1::ReferralSource_descriptor(), r.source(), "REFERRAL_SOURCE_")
+      << "received    " << FormatDate(r.received_time()) << " ("
+      << DaysSince(r.received_time(), now) << " days ago) from "
+      << EnumText(v1::ReferralSource_descriptor(), r.source(), "REFERRAL_SOURCE_")
       << (r.source_reference().empty() ? "" : ", ref " + r.source_reference()) << "\n"
-      << "subject     " << (r.subject_display_name().empty() ? "-" : r.subject_display_name()) << "\n";
+      << "subject     " << (r.subject_display_name().empty() ? "-" : r.subject_display_name())
+      << "\n";
   for (const v1::SubjectIdentifier& id : r.identifiers()) {
-    out << "identifier  " << EnumText(v1::IdentifierType_descriptor(), id.type(), "IDENTIFIER_TYPE_") << " "
+    out << "identifier  "
+        << EnumText(v1::IdentifierType_descriptor(), id.type(), "IDENTIFIER_TYPE_") << " "
         << id.normalized() << "\n";
   }
-  out << "team        " << r.team() << "   officer: " << (r.allocated_officer().empty() ? "(unallocated)" : r.allocated_officer())
+  out << "team        " << r.team()
+      << "   officer: " << (r.allocated_officer().empty() ? "(unallocated)" : r.allocated_officer())
       << "\n";
-  if (!r.linked_offender_id().empty()) out << "offender    " << r.linked_offender_id() << " (registered)\n";
-  out << "refreshed   " << FormatDate(r.last_refresh_time(), r.has_last_refresh_time()) << "   CSC check "
-      << (r.has_csc_check() ? FormatDate(r.csc_check().checked_time()) : std::string("not done")) << "\n";
+  if (!r.linked_offender_id().empty())
+    out << "offender    " << r.linked_offender_id() << " (registered)\n";
+  out << "refreshed   " << FormatDate(r.last_refresh_time(), r.has_last_refresh_time())
+      << "   CSC check "
+      << (r.has_csc_check() ? FormatDate(r.csc_check().checked_time()) : std::string("not done"))
+      << "\n";
   for (const v1::DeconflictionMatch& m : r.deconfliction_matches()) {
-    out << "DECONFLICT  shares " << EnumText(v1::IdentifierType_descriptor(), m.type(), "IDENTIFIER_TYPE_") << " "
+    out << "DECONFLICT  shares "
+        << EnumText(v1::IdentifierType_descriptor(), m.type(), "IDENTIFIER_TYPE_") << " "
         << m.normalized() << " with open referral " << m.referral_id() << " (" << State(m.state())
         << (m.allocated_officer().empty() ? "" : ", " + m.allocated_officer()) << ")\n";
   }
@@ -75,13 +88,15 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
   referral->require_subcommand(1);
 
   struct CreateFlags {
-    std::string id, source = "nca-ceop", source_ref, received, subject, offender, team, summary, request_id;
+    std::string id, source = "nca-ceop", source_ref, received, subject, offender, team, summary,
+                    request_id;
     std::vector<std::string> identifiers;
   };
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = referral->add_subcommand("create", "Receive a referral");
   create->add_option("--id", cf->id, "Id (default: assigned)");
-  create->add_option("--source", cf->source, "nca-ceop, other-force or internal")->capture_default_str();
+  create->add_option("--source", cf->source, "nca-ceop, other-force or internal")
+      ->capture_default_str();
   create->add_option("--source-ref", cf->source_ref, "The sender's reference");
   create->add_option("--received", cf->received, "When it was received (default now)");
   create->add_option("--subject", cf->subject, "The subject's name");
@@ -96,7 +111,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::CreateReferralRequest request;
       v1::Referral* r = request.mutable_referral();
       r->set_id(cf->id);
-      absl::StatusOr<int> source = ParseEnumText(v1::ReferralSource_descriptor(), "REFERRAL_SOURCE_", cf->source, "--source");
+      absl::StatusOr<int> source = ParseEnumText(v1::ReferralSource_descriptor(),
+                                                 "REFERRAL_SOURCE_", cf->source, "--source");
       if (!source.ok()) return cli.Fail(source.status().message());
       r->set_source(static_cast<v1::ReferralSource>(*source));
       r->set_source_reference(cf->source_ref);
@@ -106,9 +122,11 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       r->set_subject_display_name(cf->subject);
       for (const std::string& text : cf->identifiers) {
         const size_t colon = text.find(':');
-        if (colon == std::string::npos) return cli.Fail(absl::StrCat("--identifier: '", text, "' is not TYPE:VALUE"));
-        absl::StatusOr<int> type = ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
-                                                 text.substr(0, colon), "--identifier");
+        if (colon == std::string::npos)
+          return cli.Fail(absl::StrCat("--identifier: '", text, "' is not TYPE:VALUE"));
+        absl::StatusOr<int> type =
+            ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
+                          text.substr(0, colon), "--identifier");
         if (!type.ok()) return cli.Fail(type.status().message());
         v1::SubjectIdentifier* id = r->add_identifiers();
         id->set_type(static_cast<v1::IdentifierType>(*type));
@@ -137,7 +155,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, tf]() -> int {
       v1::TriageReferralRequest request;
       request.set_id(tf->id);
-      absl::StatusOr<int> grade = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", tf->grade, "--grade");
+      absl::StatusOr<int> grade =
+          ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", tf->grade, "--grade");
       if (!grade.ok()) return cli.Fail(grade.status().message());
       request.set_grade(static_cast<v1::RiskLevel>(*grade));
       request.set_children_access(tf->children);
@@ -178,10 +197,12 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
   refresh->add_option("id", rf->id, "Referral id")->required();
   refresh->add_option("--time", rf->time, "When (default now)");
   refresh->add_flag("--csc", rf->csc, "Children's social care consulted");
-  refresh->add_flag("--household", rf->household, "Children in the household or with access checked");
+  refresh->add_flag("--household", rf->household,
+                    "Children in the household or with access checked");
   refresh->add_flag("--regulated-activity", rf->regulated, "Regulated-activity employment checked");
   refresh->add_flag("--police-systems", rf->police, "PNC, PND and ViSOR checked");
-  refresh->add_flag("--children-access-found", rf->children, "The refresh found new access to children");
+  refresh->add_flag("--children-access-found", rf->children,
+                    "The refresh found new access to children");
   refresh->add_option("--findings", rf->findings, "What was found");
   refresh->add_option("--regrade", rf->grade, "New grade");
   refresh->add_option("--regrade-reason", rf->reason, "Why (required to lower the grade)");
@@ -200,7 +221,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_children_access_found(rf->children);
       request.set_findings(rf->findings);
       if (!rf->grade.empty()) {
-        absl::StatusOr<int> grade = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", rf->grade, "--regrade");
+        absl::StatusOr<int> grade =
+            ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", rf->grade, "--regrade");
         if (!grade.ok()) return cli.Fail(grade.status().message());
         request.set_new_grade(static_cast<v1::RiskLevel>(*grade));
       }
@@ -236,10 +258,14 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
     std::string id, time, outcome, note, request_id;
   };
   auto xf = std::make_shared<ActionFlags>();
-  CLI::App* action = referral->add_subcommand("action", "Record the action taken (warrant, arrest, interview)");
+  CLI::App* action =
+      referral->add_subcommand("action", "Record the action taken (warrant, arrest, interview)");
   action->add_option("id", xf->id, "Referral id")->required();
   action->add_option("--time", xf->time, "When (default now)");
-  action->add_option("--outcome", xf->outcome, "warrant-executed, arrest, voluntary-interview or other")->required();
+  action
+      ->add_option("--outcome", xf->outcome,
+                   "warrant-executed, arrest, voluntary-interview or other")
+      ->required();
   action->add_option("--note", xf->note, "Note");
   action->add_option("--request-id", xf->request_id, "Idempotency key");
   action->callback([&cli, &run, xf] {
@@ -249,7 +275,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       absl::StatusOr<google::protobuf::Timestamp> when = TimeOrNow(xf->time, "--time");
       if (!when.ok()) return cli.Fail(when.status().message());
       *request.mutable_action_time() = *when;
-      absl::StatusOr<int> outcome = ParseEnumText(v1::ActionOutcome_descriptor(), "ACTION_OUTCOME_", xf->outcome, "--outcome");
+      absl::StatusOr<int> outcome = ParseEnumText(v1::ActionOutcome_descriptor(), "ACTION_OUTCOME_",
+                                                  xf->outcome, "--outcome");
       if (!outcome.ok()) return cli.Fail(outcome.status().message());
       request.set_outcome(static_cast<v1::ActionOutcome>(*outcome));
       request.set_note(xf->note);
@@ -264,14 +291,16 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
   auto zf = std::make_shared<CloseFlags>();
   CLI::App* close = referral->add_subcommand("close", "Close a referral");
   close->add_option("id", zf->id, "Referral id")->required();
-  close->add_option("--outcome", zf->outcome, "closed, no-further-action or transferred")->required();
+  close->add_option("--outcome", zf->outcome, "closed, no-further-action or transferred")
+      ->required();
   close->add_option("--reason", zf->reason, "Why")->required();
   close->add_option("--request-id", zf->request_id, "Idempotency key");
   close->callback([&cli, &run, zf] {
     run = [&cli, zf]() -> int {
       v1::CloseReferralRequest request;
       request.set_id(zf->id);
-      absl::StatusOr<int> outcome = ParseEnumText(v1::ReferralOutcome_descriptor(), "REFERRAL_OUTCOME_", zf->outcome, "--outcome");
+      absl::StatusOr<int> outcome = ParseEnumText(v1::ReferralOutcome_descriptor(),
+                                                  "REFERRAL_OUTCOME_", zf->outcome, "--outcome");
       if (!outcome.ok()) return cli.Fail(outcome.status().message());
       request.set_outcome(static_cast<v1::ReferralOutcome>(*outcome));
       request.set_reason(zf->reason);
@@ -298,60 +327,71 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
   };
   auto lf = std::make_shared<ListFlags>();
   CLI::App* list = referral->add_subcommand("list", "The queue, oldest first, with ages");
-  list->add_option("--state", lf->state, "received, awaiting-allocation, allocated, actioned, closed");
+  list->add_option("--state", lf->state,
+                   "received, awaiting-allocation, allocated, actioned, closed");
   list->add_option("--grade", lf->grade, "low, medium, high, very-high");
   list->add_option("--team", lf->team, "Team");
   list->add_option("--offender", lf->offender, "Only referrals about this registered offender");
   list->add_flag("--newest-first", lf->newest, "Newest first");
   list->add_flag("--include-closed", lf->closed, "Closed ones too");
-  list->add_option("--page-size", lf->page_size, "Per page (default 50)")->check(CLI::Range(0, 1000));
+  list->add_option("--page-size", lf->page_size, "Per page (default 50)")
+      ->check(CLI::Range(0, 1000));
   list->add_option("--page-token", lf->page_token, "Continue from a previous page");
   list->callback([&cli, &run, lf] {
     run = [&cli, lf]() -> int {
       v1::ListReferralsRequest request;
       if (!lf->state.empty()) {
-        absl::StatusOr<int> s = ParseEnumText(v1::ReferralState_descriptor(), "REFERRAL_STATE_", lf->state, "--state");
+        absl::StatusOr<int> s =
+            ParseEnumText(v1::ReferralState_descriptor(), "REFERRAL_STATE_", lf->state, "--state");
         if (!s.ok()) return cli.Fail(s.status().message());
         request.set_state(static_cast<v1::ReferralState>(*s));
       }
       if (!lf->grade.empty()) {
-        absl::StatusOr<int> g = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", lf->grade, "--grade");
+        absl::StatusOr<int> g =
+            ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", lf->grade, "--grade");
         if (!g.ok()) return cli.Fail(g.status().message());
         request.set_grade(static_cast<v1::RiskLevel>(*g));
       }
       request.set_team(lf->team);
       request.set_linked_offender_id(lf->offender);
-      request.set_order(lf->newest ? v1::REFERRAL_ORDER_NEWEST_FIRST : v1::REFERRAL_ORDER_OLDEST_FIRST);
+      request.set_order(lf->newest ? v1::REFERRAL_ORDER_NEWEST_FIRST
+                                   : v1::REFERRAL_ORDER_OLDEST_FIRST);
       request.set_include_closed(lf->closed);
       request.mutable_page()->set_page_size(lf->page_size);
       request.mutable_page()->set_page_token(lf->page_token);
       v1::ListReferralsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::ReferralService::NewStub(cli.channel())->ListReferrals(context.get(), request, &response);
+      grpc::Status status = v1::ReferralService::NewStub(cli.channel())
+                                ->ListReferrals(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
         return 0;
       }
       const absl::Time now = absl::Now();
-      Table table({"ID", "RECEIVED", "AGE", "STATE", "GRADE", "TEAM", "OFFICER", "SUBJECT", "OVERDUE"});
+      Table table(
+          {"ID", "RECEIVED", "AGE", "STATE", "GRADE", "TEAM", "OFFICER", "SUBJECT", "OVERDUE"});
       for (const v1::Referral& r : response.referrals()) {
         int overdue = 0;
-        for (const v1::Obligation& ob : r.obligations()) overdue += DaysSince(ob.due_time(), now) >= 0;
-        table.AddRow({r.id(), FormatDate(r.received_time()), absl::StrCat(DaysSince(r.received_time(), now), "d"),
-                      State(r.state()), Grade(r.grade()), r.team(),
+        for (const v1::Obligation& ob : r.obligations())
+          overdue += DaysSince(ob.due_time(), now) >= 0;
+        table.AddRow({r.id(), FormatDate(r.received_time()),
+                      absl::StrCat(DaysSince(r.received_time(), now), "d"), State(r.state()),
+                      Grade(r.grade()), r.team(),
                       r.allocated_officer().empty() ? "-" : r.allocated_officer(),
                       r.subject_display_name().empty() ? "-" : r.subject_display_name(),
                       overdue == 0 ? "-" : absl::StrCat(overdue, " clock(s)")});
       }
       table.Print(cli.out());
-      if (!response.next_page_token().empty()) cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      if (!response.next_page_token().empty())
+        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
       return 0;
     };
   });
 
   auto count_team = std::make_shared<std::string>();
-  CLI::App* counts = referral->add_subcommand("counts", "Referrals by state and grade, with the oldest");
+  CLI::App* counts =
+      referral->add_subcommand("counts", "Referrals by state and grade, with the oldest");
   counts->add_option("--team", *count_team, "Team");
   counts->callback([&cli, &run, count_team] {
     run = [&cli, count_team]() -> int {
@@ -359,7 +399,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_team(*count_team);
       v1::CountReferralsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::ReferralService::NewStub(cli.channel())->CountReferrals(context.get(), request, &response);
+      grpc::Status status = v1::ReferralService::NewStub(cli.channel())
+                                ->CountReferrals(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);

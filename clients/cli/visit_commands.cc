@@ -14,11 +14,13 @@ std::string Rule(v1::ComplianceRule rule) {
   return EnumText(v1::ComplianceRule_descriptor(), rule, "COMPLIANCE_RULE_");
 }
 
-void PrintFindings(Cli& cli, const google::protobuf::RepeatedPtrField<v1::ComplianceFinding>& findings) {
+void PrintFindings(Cli& cli,
+                   const google::protobuf::RepeatedPtrField<v1::ComplianceFinding>& findings) {
   Table table({"FOUND", "RULE", "OFFENDER", "TEAM", "OFFICER", "EVIDENCE"});
   for (const v1::ComplianceFinding& f : findings) {
-    table.AddRow({FormatDate(f.found_time()), Rule(f.rule()), f.offender_id().empty() ? "-" : f.offender_id(),
-                  f.team(), f.officer().empty() ? "-" : f.officer(), f.evidence()});
+    table.AddRow({FormatDate(f.found_time()), Rule(f.rule()),
+                  f.offender_id().empty() ? "-" : f.offender_id(), f.team(),
+                  f.officer().empty() ? "-" : f.officer(), f.evidence()});
   }
   table.Print(cli.out());
 }
@@ -33,7 +35,8 @@ void PrintSchedule(Cli& cli, const v1::VisitSchedule& s) {
       << "last visit   " << FormatDate(s.last_visit_time(), s.has_last_visit_time()) << "\n";
   if (s.has_next_due_time()) {
     out << "next due by  " << FormatDueDate(s.next_due_time()) << "   every " << s.interval_days()
-        << " days (" << EnumText(v1::VisitIntervalSource_descriptor(), s.source(), "VISIT_INTERVAL_SOURCE_")
+        << " days ("
+        << EnumText(v1::VisitIntervalSource_descriptor(), s.source(), "VISIT_INTERVAL_SOURCE_")
         << ", policy " << s.policy_version() << ")\n"
         << "why          " << s.reason() << "\n";
   } else {
@@ -44,10 +47,13 @@ void PrintSchedule(Cli& cli, const v1::VisitSchedule& s) {
       << r.unannounced_share_percent() << "% unannounced, device check "
       << (r.device_check_required() ? "required" : "not required") << "\n"
       << "reactive     "
-      << (s.reactive_management().enabled() ? "YES (decided by " + s.reactive_management().decided_by() + ")" : "no")
+      << (s.reactive_management().enabled()
+              ? "YES (decided by " + s.reactive_management().decided_by() + ")"
+              : "no")
       << "; eligible: "
-      << (s.reactive_eligibility().eligible() ? std::string("yes")
-                                              : "no (" + absl::StrJoin(s.reactive_eligibility().unmet(), "; ") + ")")
+      << (s.reactive_eligibility().eligible()
+              ? std::string("yes")
+              : "no (" + absl::StrJoin(s.reactive_eligibility().unmet(), "; ") + ")")
       << "\n";
 }
 
@@ -86,14 +92,16 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       }
       *request.mutable_visit_time() = ToTimestamp(when);
       for (const std::string& o : rf->officers) request.add_officers(o);
-      absl::StatusOr<int> outcome = ParseEnumText(v1::VisitOutcome_descriptor(), "VISIT_OUTCOME_", rf->outcome, "--outcome");
+      absl::StatusOr<int> outcome =
+          ParseEnumText(v1::VisitOutcome_descriptor(), "VISIT_OUTCOME_", rf->outcome, "--outcome");
       if (!outcome.ok()) return cli.Fail(outcome.status().message());
       request.set_outcome(static_cast<v1::VisitOutcome>(*outcome));
       request.set_announced(!rf->unannounced);
       request.set_device_check_done(rf->device_check);
       if (!rf->device_result.empty()) {
-        absl::StatusOr<int> r = ParseEnumText(v1::DeviceCheckResult_descriptor(), "DEVICE_CHECK_RESULT_",
-                                              rf->device_result, "--device-result");
+        absl::StatusOr<int> r =
+            ParseEnumText(v1::DeviceCheckResult_descriptor(), "DEVICE_CHECK_RESULT_",
+                          rf->device_result, "--device-result");
         if (!r.ok()) return cli.Fail(r.status().message());
         request.set_device_check_result(static_cast<v1::DeviceCheckResult>(*r));
       }
@@ -101,14 +109,16 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_request_id(rf->request_id);
       v1::Visit response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->RecordVisit(context.get(), request, &response);
+      grpc::Status status =
+          v1::VisitService::NewStub(cli.channel())->RecordVisit(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
         return 0;
       }
       cli.out() << "recorded visit " << response.id() << " to " << response.offender_id() << " ("
-                << EnumText(v1::VisitOutcome_descriptor(), response.outcome(), "VISIT_OUTCOME_") << ")\n";
+                << EnumText(v1::VisitOutcome_descriptor(), response.outcome(), "VISIT_OUTCOME_")
+                << ")\n";
       if (!response.findings().empty()) {
         cli.out() << "compliance findings:\n";
         PrintFindings(cli, response.findings());
@@ -127,7 +137,8 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.mutable_page()->set_page_size(100);
       v1::ListVisitsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->ListVisits(context.get(), request, &response);
+      grpc::Status status =
+          v1::VisitService::NewStub(cli.channel())->ListVisits(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -140,7 +151,10 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
         table.AddRow({FormatTimestamp(v.visit_time()),
                       EnumText(v1::VisitOutcome_descriptor(), v.outcome(), "VISIT_OUTCOME_"),
                       v.announced() ? "yes" : "no", absl::StrJoin(v.officers(), ", "),
-                      v.device_check_done() ? EnumText(v1::DeviceCheckResult_descriptor(), v.device_check_result(), "DEVICE_CHECK_RESULT_") : "no",
+                      v.device_check_done()
+                          ? EnumText(v1::DeviceCheckResult_descriptor(), v.device_check_result(),
+                                     "DEVICE_CHECK_RESULT_")
+                          : "no",
                       rules.empty() ? "-" : absl::StrJoin(rules, ", ")});
       }
       table.Print(cli.out());
@@ -157,7 +171,8 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_offender_id(*schedule_offender);
       v1::VisitSchedule response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->GetVisitSchedule(context.get(), request, &response);
+      grpc::Status status = v1::VisitService::NewStub(cli.channel())
+                                ->GetVisitSchedule(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       PrintSchedule(cli, response);
       return 0;
@@ -182,17 +197,21 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_days(pf->days);
       v1::VisitPlan response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->GetVisitPlan(context.get(), request, &response);
+      grpc::Status status =
+          v1::VisitService::NewStub(cli.channel())->GetVisitPlan(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
         return 0;
       }
-      Table table({"OFFENDER", "NAME", "RISK", "DUE BY", "OVERDUE", "OWNER", "CREW", "UNANNOUNCED", "DEVICES"});
+      Table table({"OFFENDER", "NAME", "RISK", "DUE BY", "OVERDUE", "OWNER", "CREW", "UNANNOUNCED",
+                   "DEVICES"});
       for (const v1::PlannedVisit& v : response.visits()) {
-        table.AddRow({v.offender_id(), v.display_name(), RiskText(v.risk_level()), FormatDueDate(v.due_time()),
+        table.AddRow({v.offender_id(), v.display_name(), RiskText(v.risk_level()),
+                      FormatDueDate(v.due_time()),
                       v.days_overdue() >= 0 ? absl::StrCat(v.days_overdue() + 1, " days") : "-",
-                      v.owner_officer(), absl::StrCat(std::max(1, v.requirements().officers_required())),
+                      v.owner_officer(),
+                      absl::StrCat(std::max(1, v.requirements().officers_required())),
                       absl::StrCat(v.requirements().unannounced_share_percent(), "%"),
                       v.requirements().device_check_required() ? "check" : "-"});
       }
@@ -225,20 +244,23 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_request_id(xf->request_id);
       v1::VisitSchedule response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->SetReactiveManagement(context.get(), request, &response);
+      grpc::Status status = v1::VisitService::NewStub(cli.channel())
+                                ->SetReactiveManagement(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       PrintSchedule(cli, response);
       return 0;
     };
   });
 
-  CLI::App* compliance = app.add_subcommand("compliance", "Visit compliance with risk management plans");
+  CLI::App* compliance =
+      app.add_subcommand("compliance", "Visit compliance with risk management plans");
   compliance->require_subcommand(1);
   struct FindingFlags {
     std::string team, since;
   };
   auto ff = std::make_shared<FindingFlags>();
-  CLI::App* findings = compliance->add_subcommand("list", "Compliance findings, and flat diarising by team");
+  CLI::App* findings =
+      compliance->add_subcommand("list", "Compliance findings, and flat diarising by team");
   findings->add_option("--team", ff->team, "Only this team");
   findings->add_option("--since", ff->since, "Only findings since (date)");
   findings->callback([&cli, &run, ff] {
@@ -253,7 +275,8 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.mutable_page()->set_page_size(1000);
       v1::ListComplianceFindingsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::VisitService::NewStub(cli.channel())->ListComplianceFindings(context.get(), request, &response);
+      grpc::Status status = v1::VisitService::NewStub(cli.channel())
+                                ->ListComplianceFindings(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);

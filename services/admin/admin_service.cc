@@ -10,8 +10,8 @@ constexpr RpcSpec kGetPolicy{"vigil.v1.AdminService/GetPolicy", RoleSet::All(), 
 constexpr RpcSpec kSetPolicy{"vigil.v1.AdminService/SetPolicy", {Role::kForceAdmin}, false};
 constexpr RpcSpec kListPolicyVersions{"vigil.v1.AdminService/ListPolicyVersions", RoleSet::All(),
                                       false};
-constexpr RpcSpec kRecomputeObligations{"vigil.v1.AdminService/RecomputeObligations",
-                                        {Role::kForceAdmin}, false};
+constexpr RpcSpec kRecomputeObligations{
+    "vigil.v1.AdminService/RecomputeObligations", {Role::kForceAdmin}, false};
 constexpr RpcSpec kSpecs[] = {kGetPolicy, kSetPolicy, kListPolicyVersions, kRecomputeObligations};
 
 }  // namespace

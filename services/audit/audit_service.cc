@@ -1,6 +1,5 @@
 #include "services/audit/audit_service.h"
 
-
 namespace vigil::audit {
 namespace {
 

@@ -11,11 +11,13 @@ namespace {
 constexpr auto kTimeout = std::chrono::seconds(30);
 
 void Identify(grpc::ClientContext& context, const CallContext* call, absl::string_view force) {
-  const std::string actor = call == nullptr ? "backlog" : absl::StrCat("backlog for ", call->principal.actor);
+  const std::string actor =
+      call == nullptr ? "backlog" : absl::StrCat("backlog for ", call->principal.actor);
   context.AddMetadata("x-vigil-actor", actor.substr(0, 128));
   context.AddMetadata("x-vigil-role", "system");
   context.AddMetadata("x-vigil-force", std::string(force));
-  const std::string purpose = call == nullptr || call->purpose.empty() ? "backlog snapshot" : call->purpose;
+  const std::string purpose =
+      call == nullptr || call->purpose.empty() ? "backlog snapshot" : call->purpose;
   context.AddMetadata("x-vigil-purpose", purpose.substr(0, 500));
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
@@ -63,7 +65,8 @@ absl::StatusOr<v1::OverdueSummary> FeedClients::Summarize(const CallContext& cal
   grpc::ClientContext ctx;
   Identify(ctx, &call, call.principal.force);
   v1::OverdueSummary response;
-  if (grpc::Status s = (*stub)->SummarizeOverdue(&ctx, request, &response); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = (*stub)->SummarizeOverdue(&ctx, request, &response); !s.ok())
+    return FromGrpc(s);
   return response;
 }
 

@@ -100,7 +100,8 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
   const std::string suffix = DueSuffix(o);
   change.Put(storage::Family::kIndex, DueByForcePrefix(o.force()) + suffix, "");
   change.Put(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix, "");
-  change.Put(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix, "");
+  change.Put(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix,
+             "");
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       1);
 }
@@ -115,10 +116,10 @@ void ObligationLedger::Close(const v1::Obligation& o, storage::Change& change) c
                       -1);
 }
 
-std::vector<v1::Obligation> MergeClocks(const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
-                                        const std::vector<ClockCandidate>& applicable,
-                                        std::bitset<16> retime, const ObligationHeader& header,
-                                        std::bitset<16>* derived) {
+std::vector<v1::Obligation> MergeClocks(
+    const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
+    const std::vector<ClockCandidate>& applicable, std::bitset<16> retime,
+    const ObligationHeader& header, std::bitset<16>* derived) {
   std::vector<v1::Obligation> result;
   for (const ClockCandidate& candidate : applicable) {
     const v1::Obligation* existing = nullptr;

@@ -92,10 +92,10 @@ struct ObligationHeader {
 // and policy version unless its bit is in `retime` or it was not open before (a policy change
 // never moves a due date silently); all take `header`. Clocks not applicable close. Sets in
 // `*derived` (if given) the bits of clocks derived afresh.
-std::vector<v1::Obligation> MergeClocks(const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
-                                        const std::vector<ClockCandidate>& applicable,
-                                        std::bitset<16> retime, const ObligationHeader& header,
-                                        std::bitset<16>* derived = nullptr);
+std::vector<v1::Obligation> MergeClocks(
+    const google::protobuf::RepeatedPtrField<v1::Obligation>& open,
+    const std::vector<ClockCandidate>& applicable, std::bitset<16> retime,
+    const ObligationHeader& header, std::bitset<16>* derived = nullptr);
 
 }  // namespace vigil
 

@@ -38,11 +38,13 @@ bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
 
 // Entries with due < x, and with due <= x.
 size_t CountBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
-  return std::partition_point(v.begin(), v.end(), [&](const OverdueIndex::Entry& e) { return e.due_micros < x; }) -
+  return std::partition_point(v.begin(), v.end(),
+                              [&](const OverdueIndex::Entry& e) { return e.due_micros < x; }) -
          v.begin();
 }
 size_t CountAtOrBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
-  return std::partition_point(v.begin(), v.end(), [&](const OverdueIndex::Entry& e) { return e.due_micros <= x; }) -
+  return std::partition_point(v.begin(), v.end(),
+                              [&](const OverdueIndex::Entry& e) { return e.due_micros <= x; }) -
          v.begin();
 }
 
@@ -107,7 +109,8 @@ void OverdueIndex::RemoveLocked(absl::string_view force_name, absl::string_view 
   auto cell = force->second.cells.find(where->second);
   if (cell != force->second.cells.end()) {
     auto& entries = cell->second.entries;
-    auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
+    auto it =
+        std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
     if (it != entries.end()) {
       entries.erase(it);
       --size_;
@@ -201,7 +204,8 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
     summary.counts[k][r][v1::AGE_BAND_91_180_DAYS] += at_or_before[2] - at_or_before[3];
     summary.counts[k][r][v1::AGE_BAND_181_365_DAYS] += at_or_before[3] - at_or_before[4];
     summary.counts[k][r][v1::AGE_BAND_OVER_365_DAYS] += at_or_before[4];
-    if (!summary.oldest.has_value() || Before(v.front(), *summary.oldest)) summary.oldest = v.front();
+    if (!summary.oldest.has_value() || Before(v.front(), *summary.oldest))
+      summary.oldest = v.front();
     summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros) - overdue;
     summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros) - overdue;
   }
@@ -236,8 +240,9 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
       const Entry* end = v.data() + CountBefore(v, now);
       const Entry* begin = v.data();
       if (!cursor.empty() && (!by_risk || rank == cursor.rank)) {
-        begin = v.data() + (std::upper_bound(v.begin(), v.begin() + (end - v.data()), after, Before) -
-                            v.begin());
+        begin =
+            v.data() +
+            (std::upper_bound(v.begin(), v.begin() + (end - v.data()), after, Before) - v.begin());
       }
       if (begin < end) heads.push({begin, end});
     }
@@ -267,7 +272,8 @@ std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& sco
     OfficerCounts& counts = by_officer[CellKey(cell.team, cell.officer, 0, 0)];
     counts.officer = cell.officer;
     counts.team = cell.team;
-    counts.open[KindIndex(cell.kind)][RiskIndex(cell.risk)] += static_cast<int64_t>(cell.entries.size());
+    counts.open[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
+        static_cast<int64_t>(cell.entries.size());
     counts.overdue[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
         static_cast<int64_t>(CountBefore(cell.entries, now));
   }

@@ -106,8 +106,8 @@ class OverdueIndex {
     std::vector<Entry> entries;  // sorted by (due, id)
   };
   struct Force {
-    absl::flat_hash_map<std::string, Cell> cells;          // by CellKey
-    absl::flat_hash_map<std::string, std::string> where;   // obligation id -> CellKey
+    absl::flat_hash_map<std::string, Cell> cells;         // by CellKey
+    absl::flat_hash_map<std::string, std::string> where;  // obligation id -> CellKey
   };
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);

@@ -79,7 +79,8 @@ absl::StatusOr<std::string> Account(absl::string_view value, absl::string_view f
   handle = std::string(absl::StripAsciiWhitespace(handle));
   absl::string_view h = handle;
   absl::ConsumePrefix(&h, "@");
-  if (h.empty() || h.find(' ') != absl::string_view::npos || platform.find(' ') != std::string::npos) {
+  if (h.empty() || h.find(' ') != absl::string_view::npos ||
+      platform.find(' ') != std::string::npos) {
     return FieldError(field, absl::StrCat("'", value, "' is not an account (platform:handle)"));
   }
   return platform.empty() ? std::string(h) : absl::StrCat(platform, ":", h);
@@ -154,7 +155,8 @@ absl::StatusOr<std::string> NormalizeIdentifier(v1::IdentifierType type, absl::s
     case v1::IDENTIFIER_TYPE_IP_ADDRESS:
       return Ip(trimmed, field);
     default:
-      return FieldError(field, "give the identifier's type (email, phone, account, device, ip-address)");
+      return FieldError(field,
+                        "give the identifier's type (email, phone, account, device, ip-address)");
   }
 }
 

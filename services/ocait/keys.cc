@@ -16,8 +16,8 @@ std::string Byte(int value) { return std::string(1, static_cast<char>(value)); }
 
 std::string Time(const google::protobuf::Timestamp& ts) {
   std::string out;
-  storage::PutOrderedInt64(&out, storage::ToMicros(absl::FromUnixSeconds(ts.seconds()) +
-                                                   absl::Nanoseconds(ts.nanos())));
+  storage::PutOrderedInt64(
+      &out, storage::ToMicros(absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos())));
   return out;
 }
 
@@ -86,10 +86,12 @@ std::vector<std::string> IndexKeys(const v1::Referral& r) {
       QueueByGradePrefix(r.force(), r.state(), r.grade()) + suffix,
       QueueByTeamPrefix(r.force(), r.team(), r.state()) + suffix,
   };
-  if (!r.linked_offender_id().empty()) keys.push_back(LinkedPrefix(r.force(), r.linked_offender_id()) + r.id());
+  if (!r.linked_offender_id().empty())
+    keys.push_back(LinkedPrefix(r.force(), r.linked_offender_id()) + r.id());
   if (Open(r.state())) {
     for (const v1::SubjectIdentifier& identifier : r.identifiers()) {
-      keys.push_back(IdentifierPrefix(r.force(), identifier.type(), identifier.normalized()) + r.id());
+      keys.push_back(IdentifierPrefix(r.force(), identifier.type(), identifier.normalized()) +
+                     r.id());
     }
   }
   return keys;

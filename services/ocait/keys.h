@@ -29,7 +29,8 @@ std::string OutboxPrefix();
 std::string OutboxKey(absl::string_view force, absl::string_view referral, int64_t revision);
 
 std::string QueuePrefix(absl::string_view force, v1::ReferralState state);
-std::string QueueByGradePrefix(absl::string_view force, v1::ReferralState state, v1::RiskLevel grade);
+std::string QueueByGradePrefix(absl::string_view force, v1::ReferralState state,
+                               v1::RiskLevel grade);
 std::string QueueByTeamPrefix(absl::string_view force, absl::string_view team,
                               v1::ReferralState state);
 std::string LinkedPrefix(absl::string_view force, absl::string_view offender);

@@ -50,15 +50,15 @@ absl::Status GrpcOffenderLink::CheckExists(const CallContext& call, absl::string
   v1::GetOffenderRequest request;
   request.set_id(std::string(offender_id));
   v1::Offender offender;
-  const grpc::Status status = v1::OffenderService::NewStub(ch)->GetOffender(&context, request, &offender);
+  const grpc::Status status =
+      v1::OffenderService::NewStub(ch)->GetOffender(&context, request, &offender);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return FieldError("linked_offender_id",
-                      absl::StrCat(offender_id, " is not on the register of ", call.principal.force));
+    return FieldError("linked_offender_id", absl::StrCat(offender_id, " is not on the register of ",
+                                                         call.principal.force));
   }
   if (!status.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("linked_offender_id: the offender register could not be asked: ",
-                     status.error_message()));
+    return absl::UnavailableError(absl::StrCat(
+        "linked_offender_id: the offender register could not be asked: ", status.error_message()));
   }
   return absl::OkStatus();
 }

@@ -30,11 +30,14 @@ class Queue {
 
   // RECEIVED. InvalidArgument naming the field: no subject, a bad identifier, a receipt in the
   // future, an unknown linked offender. The response lists open referrals sharing identifiers.
-  absl::StatusOr<v1::Referral> Create(const CallContext& call, const v1::CreateReferralRequest& request);
+  absl::StatusOr<v1::Referral> Create(const CallContext& call,
+                                      const v1::CreateReferralRequest& request);
   // RECEIVED -> AWAITING_ALLOCATION with a grade.
-  absl::StatusOr<v1::Referral> Triage(const CallContext& call, const v1::TriageReferralRequest& request);
+  absl::StatusOr<v1::Referral> Triage(const CallContext& call,
+                                      const v1::TriageReferralRequest& request);
   // AWAITING_ALLOCATION (or ALLOCATED, to reallocate) -> ALLOCATED.
-  absl::StatusOr<v1::Referral> Allocate(const CallContext& call, const v1::AllocateReferralRequest& request);
+  absl::StatusOr<v1::Referral> Allocate(const CallContext& call,
+                                        const v1::AllocateReferralRequest& request);
   // While not actioned. An upward regrade, or new access to children, restarts the action clock
   // from the refresh at the new grade and marks the referral for immediate escalation; a
   // downward regrade needs a reason.
@@ -43,9 +46,11 @@ class Queue {
   absl::StatusOr<v1::Referral> RecordCscCheck(const CallContext& call,
                                               const v1::RecordCscCheckRequest& request);
   // ALLOCATED -> ACTIONED.
-  absl::StatusOr<v1::Referral> Action(const CallContext& call, const v1::ActionReferralRequest& request);
+  absl::StatusOr<v1::Referral> Action(const CallContext& call,
+                                      const v1::ActionReferralRequest& request);
   // Any open state -> CLOSED with an outcome and a reason.
-  absl::StatusOr<v1::Referral> Close(const CallContext& call, const v1::CloseReferralRequest& request);
+  absl::StatusOr<v1::Referral> Close(const CallContext& call,
+                                     const v1::CloseReferralRequest& request);
 
   absl::StatusOr<v1::Referral> Get(const CallContext& call, const v1::GetReferralRequest& request);
   absl::StatusOr<v1::ListReferralsResponse> List(const CallContext& call,

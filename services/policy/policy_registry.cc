@@ -32,7 +32,8 @@ absl::StatusOr<uint64_t> ParseVersion(absl::string_view version) {
   uint64_t number = 0;
   if (version.size() < 2 || version[0] != 'v' || !absl::SimpleAtoi(version.substr(1), &number) ||
       number == 0) {
-    return FieldError("version", absl::StrCat("'", version, "' is not a policy version (v1, v2, ...)"));
+    return FieldError("version",
+                      absl::StrCat("'", version, "' is not a policy version (v1, v2, ...)"));
   }
   return number;
 }
@@ -58,9 +59,11 @@ absl::StatusOr<CurrentPointer> ReadCurrent(const storage::ReadView& view) {
 absl::StatusOr<v1::PolicyVersion> ReadVersion(const storage::ReadView& view, uint64_t number) {
   VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
                          view.Get(storage::Family::kEntities, VersionKey(number)));
-  if (!raw.has_value()) return absl::NotFoundError(absl::StrCat("policy version v", number, " does not exist"));
+  if (!raw.has_value())
+    return absl::NotFoundError(absl::StrCat("policy version v", number, " does not exist"));
   v1::PolicyVersion version;
-  if (!version.ParseFromString(*raw)) return absl::DataLossError(absl::StrCat("policy v", number, " is unreadable"));
+  if (!version.ParseFromString(*raw))
+    return absl::DataLossError(absl::StrCat("policy v", number, " is unreadable"));
   return version;
 }
 
@@ -132,7 +135,8 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Store(const CallContext& call, v1::Po
     change.ExpectAbsent(storage::Family::kEntities, VersionKey(number));
     change.Put(storage::Family::kEntities, VersionKey(number), record.SerializeAsString());
     change.Put(storage::Family::kEntities, std::string(kCurrentKey), Encode(number));
-    change.SetAudit(call.Audit(v1::AUDIT_ACTION_ALTERATION, {absl::StrCat("policy/", policy.version())}));
+    change.SetAudit(
+        call.Audit(v1::AUDIT_ACTION_ALTERATION, {absl::StrCat("policy/", policy.version())}));
     absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
     if (absl::IsAborted(committed.status())) continue;  // another version was stored first
     VIGIL_RETURN_IF_ERROR(committed.status());
@@ -148,18 +152,20 @@ absl::StatusOr<std::vector<v1::PolicyVersion>> PolicyRegistry::List() const {
   VIGIL_ASSIGN_OR_RETURN(CurrentPointer current, ReadCurrent(view));
   std::vector<v1::PolicyVersion> versions;
   absl::Status parse;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(storage::Family::kEntities, std::string(kVersionPrefix), {},
-                                        [&](absl::string_view key, absl::string_view value) {
-                                          v1::PolicyVersion version;
-                                          if (!version.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                                            parse = absl::DataLossError("a policy version is unreadable");
-                                            return false;
-                                          }
-                                          version.set_current(storage::DecodeFixed64BE(key.data() + kVersionPrefix.size()) == current.number);
-                                          version.clear_policy();
-                                          versions.push_back(std::move(version));
-                                          return true;
-                                        }));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      storage::Family::kEntities, std::string(kVersionPrefix), {},
+      [&](absl::string_view key, absl::string_view value) {
+        v1::PolicyVersion version;
+        if (!version.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("a policy version is unreadable");
+          return false;
+        }
+        version.set_current(storage::DecodeFixed64BE(key.data() + kVersionPrefix.size()) ==
+                            current.number);
+        version.clear_policy();
+        versions.push_back(std::move(version));
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(parse);
   return versions;
 }

@@ -25,18 +25,18 @@ DueTime ArmsDue(const v1::Policy& policy, absl::Time registered,
                 std::optional<absl::Time> last_arms, v1::RiskLevel risk, absl::TimeZone zone) {
   if (!last_arms.has_value() || risk == v1::RISK_LEVEL_UNSPECIFIED) {
     const int days = policy.arms_initial_days();
-    return DueTime{DueAfterDays(registered, days, zone),
-                   absl::StrCat("not assessed: initial ARMS within ", days,
-                                " days of registration on ", Date(registered, zone), " ",
-                                Version(policy)),
-                   policy.version()};
+    return DueTime{
+        DueAfterDays(registered, days, zone),
+        absl::StrCat("not assessed: initial ARMS within ", days, " days of registration on ",
+                     Date(registered, zone), " ", Version(policy)),
+        policy.version()};
   }
   const int days = DaysFor(policy.arms_reassessment_days(), risk);
-  return DueTime{DueAfterDays(*last_arms, days, zone),
-                 absl::StrCat(RiskName(risk), " risk: reassess within ", days,
-                              " days of last ARMS on ", Date(*last_arms, zone), " ",
-                              Version(policy)),
-                 policy.version()};
+  return DueTime{
+      DueAfterDays(*last_arms, days, zone),
+      absl::StrCat(RiskName(risk), " risk: reassess within ", days, " days of last ARMS on ",
+                   Date(*last_arms, zone), " ", Version(policy)),
+      policy.version()};
 }
 
 DueTime ArmsTriggerDue(const v1::Policy& policy, v1::TriggerType type, absl::Time triggered,
@@ -128,9 +128,11 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
   if (requirements.visit_interval_days() > 0) {
     visit.interval_days = requirements.visit_interval_days();
     visit.source = v1::VISIT_INTERVAL_SOURCE_RMP;
-    why = absl::StrCat("the RMP reviewed on ", Date(absl::FromUnixSeconds(requirements.plan_reviewed_time().seconds()), zone),
-                       " sets visits every ", visit.interval_days, " days",
-                       requirements.reason().empty() ? "" : absl::StrCat(" (", requirements.reason(), ")"));
+    why = absl::StrCat(
+        "the RMP reviewed on ",
+        Date(absl::FromUnixSeconds(requirements.plan_reviewed_time().seconds()), zone),
+        " sets visits every ", visit.interval_days, " days",
+        requirements.reason().empty() ? "" : absl::StrCat(" (", requirements.reason(), ")"));
   } else {
     visit.interval_days = risk == v1::RISK_LEVEL_UNSPECIFIED
                               ? policy.visit_interval_unassessed_days()
@@ -139,11 +141,12 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
     why = absl::StrCat(RiskName(risk), " risk");
   }
   const absl::Time base = last_visit.value_or(registered);
-  visit.due = DueTime{DueAfterDays(base, visit.interval_days, zone),
-                      absl::StrCat(why, ": visit within ", visit.interval_days, " days of ",
-                                   last_visit.has_value() ? "the last visit on " : "registration on ",
-                                   Date(base, zone), " ", Version(policy)),
-                      policy.version()};
+  visit.due =
+      DueTime{DueAfterDays(base, visit.interval_days, zone),
+              absl::StrCat(why, ": visit within ", visit.interval_days, " days of ",
+                           last_visit.has_value() ? "the last visit on " : "registration on ",
+                           Date(base, zone), " ", Version(policy)),
+              policy.version()};
   return visit;
 }
 
@@ -169,8 +172,9 @@ v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::
   }
   if (o.civil_order_active()) result.add_unmet("a civil order is in force");
   if (o.has_last_intelligence_time() && LocalDay(at(o.last_intelligence_time()), zone) > cutoff) {
-    result.add_unmet(absl::StrCat("intelligence received on ", Date(at(o.last_intelligence_time()), zone),
-                                  ", within ", years, " years"));
+    result.add_unmet(absl::StrCat("intelligence received on ",
+                                  Date(at(o.last_intelligence_time()), zone), ", within ", years,
+                                  " years"));
   }
   result.set_eligible(result.unmet_size() == 0);
   return result;
@@ -200,8 +204,8 @@ DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Tim
   const int days = DaysFor(policy.intel_refresh_days(), grade);
   return DueTime{DueAfterDays(last, days, zone),
                  absl::StrCat(RiskName(grade), " grade: refresh intelligence within ", days,
-                              " days of the ", refreshed_before ? "last refresh" : "triage",
-                              " on ", Date(last, zone), " ", Version(policy)),
+                              " days of the ", refreshed_before ? "last refresh" : "triage", " on ",
+                              Date(last, zone), " ", Version(policy)),
                  policy.version()};
 }
 

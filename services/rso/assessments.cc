@@ -20,12 +20,14 @@ std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp
 }
 
 template <typename Enum, typename IsValid>
-absl::Status ValidateFactors(absl::string_view field, const google::protobuf::RepeatedField<int>& values,
-                             IsValid is_valid) {
+absl::Status ValidateFactors(absl::string_view field,
+                             const google::protobuf::RepeatedField<int>& values, IsValid is_valid) {
   std::set<int> seen;
   for (int value : values) {
-    if (value == 0 || !is_valid(value)) return FieldError(field, absl::StrCat("unknown factor ", value));
-    if (!seen.insert(value).second) return FieldError(field, absl::StrCat("factor ", value, " is listed twice"));
+    if (value == 0 || !is_valid(value))
+      return FieldError(field, absl::StrCat("unknown factor ", value));
+    if (!seen.insert(value).second)
+      return FieldError(field, absl::StrCat("factor ", value, " is listed twice"));
   }
   return absl::OkStatus();
 }
@@ -93,11 +95,13 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
             record.mutable_open_triggers()->Swap(&still_open);
             // A new risk level re-times the visit clock at once: a high-risk offender does not
             // wait out an interval set when they were low risk.
-            edit.retime = Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview, Clock::kHomeVisit});
+            edit.retime =
+                Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview, Clock::kHomeVisit});
             return absl::OkStatus();
           }));
   v1::ArmsAssessment stored;
-  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!stored.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 
@@ -111,15 +115,16 @@ absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(
   if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
   v1::ListArmsAssessmentsResponse response;
   absl::Status parse;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
-      Family::kEntities, ArmsPrefix(force, request.offender_id()), {},
-      [&](absl::string_view, absl::string_view value) {
-        if (!response.add_assessments()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse = absl::DataLossError("an ARMS assessment is unreadable");
-          return false;
-        }
-        return true;
-      }));
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, ArmsPrefix(force, request.offender_id()),
+                                        {}, [&](absl::string_view, absl::string_view value) {
+                                          if (!response.add_assessments()->ParseFromArray(
+                                                  value.data(), static_cast<int>(value.size()))) {
+                                            parse = absl::DataLossError(
+                                                "an ARMS assessment is unreadable");
+                                            return false;
+                                          }
+                                          return true;
+                                        }));
   VIGIL_RETURN_IF_ERROR(parse);
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
   return response;
@@ -138,21 +143,24 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
                                    request.visit_interval_days(), ")"));
   }
   if (request.officers_required() < 0 || request.officers_required() > 10) {
-    return FieldError("officers_required", absl::StrCat("must be 1-10 (got ", request.officers_required(), ")"));
+    return FieldError("officers_required",
+                      absl::StrCat("must be 1-10 (got ", request.officers_required(), ")"));
   }
   if (request.unannounced_share_percent() < 0 || request.unannounced_share_percent() > 100) {
-    return FieldError("unannounced_share_percent",
-                      absl::StrCat("must be 0-100 (got ", request.unannounced_share_percent(), ")"));
+    return FieldError(
+        "unannounced_share_percent",
+        absl::StrCat("must be 0-100 (got ", request.unannounced_share_percent(), ")"));
   }
   if (request.visit_interval_days() != 0 && request.reason().empty()) {
     return FieldError("reason", "required when the plan overrides the policy's visit interval");
   }
-  for (auto [field, text] : {std::pair<absl::string_view, const std::string*>{"supervision", &request.supervision()},
-                             {"monitoring_and_control", &request.monitoring_and_control()},
-                             {"interventions_and_treatment", &request.interventions_and_treatment()},
-                             {"victim_safety", &request.victim_safety()},
-                             {"contingency", &request.contingency()},
-                             {"reason", &request.reason()}}) {
+  for (auto [field, text] :
+       {std::pair<absl::string_view, const std::string*>{"supervision", &request.supervision()},
+        {"monitoring_and_control", &request.monitoring_and_control()},
+        {"interventions_and_treatment", &request.interventions_and_treatment()},
+        {"victim_safety", &request.victim_safety()},
+        {"contingency", &request.contingency()},
+        {"reason", &request.reason()}}) {
     VIGIL_RETURN_IF_ERROR(ValidateText(field, *text, 8000, false, true));
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
@@ -190,10 +198,12 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
             const std::optional<absl::Time> latest =
                 TimeOf(record.has_last_rmp_review_time(), record.last_rmp_review_time());
             if (latest.has_value() && reviewed < *latest) return absl::OkStatus();  // history only
-            change.Put(Family::kEntities, CurrentRmpKey(force, record.id()), plan.SerializeAsString());
+            change.Put(Family::kEntities, CurrentRmpKey(force, record.id()),
+                       plan.SerializeAsString());
             *record.mutable_last_rmp_review_time() = ToProtoTime(reviewed);
             v1::VisitRequirements& requirements = *record.mutable_visit_requirements();
-            const bool interval_changed = requirements.visit_interval_days() != plan.visit_interval_days();
+            const bool interval_changed =
+                requirements.visit_interval_days() != plan.visit_interval_days();
             requirements.set_plan_id(plan.id());
             *requirements.mutable_plan_reviewed_time() = plan.reviewed_time();
             requirements.set_visit_interval_days(plan.visit_interval_days());
@@ -206,7 +216,8 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
             return absl::OkStatus();
           }));
   v1::RiskManagementPlan stored;
-  if (!stored.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!stored.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 
@@ -222,8 +233,8 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::GetRmp(
                          view.Get(Family::kEntities, CurrentRmpKey(force, request.offender_id())));
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
   if (!raw.has_value()) {
-    return absl::NotFoundError(absl::StrCat("offender ", request.offender_id(),
-                                            " has no risk management plan recorded"));
+    return absl::NotFoundError(
+        absl::StrCat("offender ", request.offender_id(), " has no risk management plan recorded"));
   }
   v1::RiskManagementPlan plan;
   if (!plan.ParseFromString(*raw)) return absl::DataLossError("the RMP record is unreadable");

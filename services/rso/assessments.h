@@ -23,12 +23,12 @@ class Assessments {
                                                 const v1::RecordArmsAssessmentRequest& request);
 
   // The history, oldest first; audited as a consultation.
-  absl::StatusOr<v1::ListArmsAssessmentsResponse> ListArms(const CallContext& call,
-                                                           const v1::ListArmsAssessmentsRequest& request);
+  absl::StatusOr<v1::ListArmsAssessmentsResponse> ListArms(
+      const CallContext& call, const v1::ListArmsAssessmentsRequest& request);
 
   // Records a reviewed RMP; the latest by reviewed_time is the current plan.
-  absl::StatusOr<v1::RiskManagementPlan> RecordRmp(const CallContext& call,
-                                                   const v1::RecordRiskManagementPlanRequest& request);
+  absl::StatusOr<v1::RiskManagementPlan> RecordRmp(
+      const CallContext& call, const v1::RecordRiskManagementPlanRequest& request);
 
   // The current plan; NotFound when none was recorded.
   absl::StatusOr<v1::RiskManagementPlan> GetRmp(const CallContext& call,

@@ -65,7 +65,8 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
     case Clock::kAnnualNotification:
       if (!in_community) return std::nullopt;
       return Derived{policy::AnnualNotificationDue(
-          p, o.has_last_notification_time() ? *TimeOf(true, o.last_notification_time()) : registered,
+          p,
+          o.has_last_notification_time() ? *TimeOf(true, o.last_notification_time()) : registered,
           zone)};
     case Clock::kChangeNotification:
       if (!in_community || !o.has_change_pending_since()) return std::nullopt;
@@ -78,11 +79,12 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
         const int64_t days = absl::ToInt64Hours(left) / 24;
         return Derived{
             policy::DueTime{now + left,
-                            absl::StrCat("visit clock resumed on ", absl::FormatCivilTime(policy::LocalDay(now, zone)),
+                            absl::StrCat("visit clock resumed on ",
+                                         absl::FormatCivilTime(policy::LocalDay(now, zone)),
                                          days >= 0 ? absl::StrCat(" with ", days, " days left")
                                                    : absl::StrCat(", ", -days, " days overdue"),
-                                         " of the ", o.visit_interval_days(), "-day interval (policy ",
-                                         p.version(), ")"),
+                                         " of the ", o.visit_interval_days(),
+                                         "-day interval (policy ", p.version(), ")"),
                             p.version()},
             o.visit_interval_days(), o.visit_interval_source()};
       }
@@ -128,11 +130,11 @@ std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retim
     if (clock == Clock::kHomeVisit) visit = std::move(derived);
   }
   ClockBits afresh;
-  std::vector<v1::Obligation> open = MergeClocks(
-      record.obligations(), applicable, retime,
-      ObligationHeader{record.id(), record.risk_level(), record.owner_officer(), record.team(),
-                       record.force()},
-      &afresh);
+  std::vector<v1::Obligation> open =
+      MergeClocks(record.obligations(), applicable, retime,
+                  ObligationHeader{record.id(), record.risk_level(), record.owner_officer(),
+                                   record.team(), record.force()},
+                  &afresh);
   if (visit.has_value() && afresh.test(static_cast<int>(Clock::kHomeVisit))) {
     // The visit clock now runs on this interval; a resumed clock is no longer paused.
     record.set_visit_interval_days(visit->visit_interval_days);

@@ -33,8 +33,8 @@ std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::T
   return absl::StrCat(ArmsPrefix(force, offender), Time(completed), id);
 }
 
-std::string RmpHistoryKey(absl::string_view force, absl::string_view offender,
-                          absl::Time reviewed, absl::string_view id) {
+std::string RmpHistoryKey(absl::string_view force, absl::string_view offender, absl::Time reviewed,
+                          absl::string_view id) {
   return absl::StrCat("rso/p/", Lp(force), Lp(offender), Time(reviewed), id);
 }
 
@@ -53,7 +53,8 @@ std::string VisitPrefix(absl::string_view force, absl::string_view offender) {
 std::string VisitKey(absl::string_view force, absl::string_view offender, absl::Time time,
                      absl::string_view id) {
   std::string key = VisitPrefix(force, offender);
-  storage::PutFixed64BE(&key, ~(static_cast<uint64_t>(storage::ToMicros(time)) ^ (uint64_t{1} << 63)));
+  storage::PutFixed64BE(&key,
+                        ~(static_cast<uint64_t>(storage::ToMicros(time)) ^ (uint64_t{1} << 63)));
   key.append(id.data(), id.size());
   return key;
 }
@@ -106,7 +107,8 @@ std::vector<std::string> IndexKeys(const v1::Offender& o) {
       ByOwnerPrefix(o.force(), o.owner_officer()) + o.id(),
       ByStatusPrefix(o.force(), o.status()) + o.id(),
   };
-  if (o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED) keys.push_back(NotAssessedPrefix(o.force()) + o.id());
+  if (o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED)
+    keys.push_back(NotAssessedPrefix(o.force()) + o.id());
   return keys;
 }
 

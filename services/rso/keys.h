@@ -31,8 +31,8 @@ std::string OffenderKey(absl::string_view force, absl::string_view id);
 std::string ArmsPrefix(absl::string_view force, absl::string_view offender);
 std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::Time completed,
                     absl::string_view id);
-std::string RmpHistoryKey(absl::string_view force, absl::string_view offender,
-                          absl::Time reviewed, absl::string_view id);
+std::string RmpHistoryKey(absl::string_view force, absl::string_view offender, absl::Time reviewed,
+                          absl::string_view id);
 std::string CurrentRmpKey(absl::string_view force, absl::string_view offender);
 std::string VisorKey(absl::string_view force, absl::string_view visor_ref);
 std::string VisitPrefix(absl::string_view force, absl::string_view offender);

@@ -21,7 +21,8 @@ using storage::Family;
 constexpr int kMaxImportRows = 1000;
 
 absl::Status ValidateMappa(absl::string_view field, int value) {
-  if (value < 0 || value > 3) return FieldError(field, absl::StrCat("must be 1-3, or 0 when not recorded (got ", value, ")"));
+  if (value < 0 || value > 3)
+    return FieldError(field, absl::StrCat("must be 1-3, or 0 when not recorded (got ", value, ")"));
   return absl::OkStatus();
 }
 
@@ -43,11 +44,22 @@ void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, abs
   trigger->set_recorded_by(std::string(by));
 }
 
-constexpr absl::string_view kUpdatable[] = {
-    "display_name", "visor_ref", "registered_time", "notification_period", "owner_officer",
-    "team", "status", "mappa_category", "mappa_level", "under_18_at_conviction",
-    "last_notification_time", "change_pending_since", "change_pending_note", "last_offence_time",
-    "civil_order_active", "last_intelligence_time"};
+constexpr absl::string_view kUpdatable[] = {"display_name",
+                                            "visor_ref",
+                                            "registered_time",
+                                            "notification_period",
+                                            "owner_officer",
+                                            "team",
+                                            "status",
+                                            "mappa_category",
+                                            "mappa_level",
+                                            "under_18_at_conviction",
+                                            "last_notification_time",
+                                            "change_pending_since",
+                                            "change_pending_note",
+                                            "last_offence_time",
+                                            "civil_order_active",
+                                            "last_intelligence_time"};
 
 }  // namespace
 
@@ -76,22 +88,23 @@ absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::T
   o.set_owner_officer(in.owner_officer());
   VIGIL_RETURN_IF_ERROR(ValidateText("offender.team", in.team(), 64, true));
   o.set_team(in.team());
-  if (!v1::OffenderStatus_IsValid(in.status())) return FieldError("offender.status", "unknown value");
+  if (!v1::OffenderStatus_IsValid(in.status()))
+    return FieldError("offender.status", "unknown value");
   o.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
                                                               : in.status());
   VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_category", in.mappa_category()));
   VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_level", in.mappa_level()));
   o.set_mappa_category(in.mappa_category());
   o.set_mappa_level(in.mappa_level());
-  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> notified,
-                         OptionalPastTime("offender.last_notification_time",
-                                          in.has_last_notification_time(),
-                                          in.last_notification_time(), now));
+  VIGIL_ASSIGN_OR_RETURN(
+      std::optional<absl::Time> notified,
+      OptionalPastTime("offender.last_notification_time", in.has_last_notification_time(),
+                       in.last_notification_time(), now));
   if (notified.has_value()) *o.mutable_last_notification_time() = ToProtoTime(*notified);
-  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> pending,
-                         OptionalPastTime("offender.change_pending_since",
-                                          in.has_change_pending_since(), in.change_pending_since(),
-                                          now));
+  VIGIL_ASSIGN_OR_RETURN(
+      std::optional<absl::Time> pending,
+      OptionalPastTime("offender.change_pending_since", in.has_change_pending_since(),
+                       in.change_pending_since(), now));
   if (pending.has_value()) *o.mutable_change_pending_since() = ToProtoTime(*pending);
   VIGIL_RETURN_IF_ERROR(
       ValidateText("offender.change_pending_note", in.change_pending_note(), 500, false));
@@ -100,10 +113,10 @@ absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::T
                          OptionalPastTime("offender.last_offence_time", in.has_last_offence_time(),
                                           in.last_offence_time(), now));
   if (offence.has_value()) *o.mutable_last_offence_time() = ToProtoTime(*offence);
-  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> intelligence,
-                         OptionalPastTime("offender.last_intelligence_time",
-                                          in.has_last_intelligence_time(),
-                                          in.last_intelligence_time(), now));
+  VIGIL_ASSIGN_OR_RETURN(
+      std::optional<absl::Time> intelligence,
+      OptionalPastTime("offender.last_intelligence_time", in.has_last_intelligence_time(),
+                       in.last_intelligence_time(), now));
   if (intelligence.has_value()) *o.mutable_last_intelligence_time() = ToProtoTime(*intelligence);
   o.set_civil_order_active(in.civil_order_active());
   return o;
@@ -130,7 +143,8 @@ absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call
   const std::string query =
       absl::StrCat("offenders|", force, "|t=", request.team(), "|o=", request.owner_officer(),
                    "|s=", request.status(), "|n=", request.not_assessed_only());
-  VIGIL_ASSIGN_OR_RETURN(const std::string cursor, DecodePageToken(request.page().page_token(), query));
+  VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
+                         DecodePageToken(request.page().page_token(), query));
 
   std::string prefix;
   if (request.status() != v1::OFFENDER_STATUS_UNSPECIFIED) {
@@ -150,33 +164,36 @@ absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call
   bool more = false;
   absl::Status read_status;
   // Resume after the cursor id: the smallest key greater than prefix+cursor.
-  const std::string start = cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kIndex, prefix, start, [&](absl::string_view key,
-                                                                           absl::string_view) {
-    if (response.offenders_size() == page_size) {
-      more = true;
-      return false;
-    }
-    const std::string id(key.substr(prefix.size()));
-    absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
-    if (!record.ok()) {
-      read_status = record.status();
-      return false;
-    }
-    if (!record->has_value()) return true;
-    const v1::Offender& o = **record;
-    const bool match = (request.team().empty() || o.team() == request.team()) &&
-                       (request.owner_officer().empty() || o.owner_officer() == request.owner_officer()) &&
-                       (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED || o.status() == request.status()) &&
-                       (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);
-    last = id;
-    if (match) {
-      v1::Offender* listed = response.add_offenders();
-      *listed = o;
-      offenders_.RefreshEligibility(*listed, call.now);
-    }
-    return true;
-  }));
+  const std::string start =
+      cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, start, [&](absl::string_view key, absl::string_view) {
+        if (response.offenders_size() == page_size) {
+          more = true;
+          return false;
+        }
+        const std::string id(key.substr(prefix.size()));
+        absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
+        if (!record.ok()) {
+          read_status = record.status();
+          return false;
+        }
+        if (!record->has_value()) return true;
+        const v1::Offender& o = **record;
+        const bool match =
+            (request.team().empty() || o.team() == request.team()) &&
+            (request.owner_officer().empty() || o.owner_officer() == request.owner_officer()) &&
+            (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED ||
+             o.status() == request.status()) &&
+            (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);
+        last = id;
+        if (match) {
+          v1::Offender* listed = response.add_offenders();
+          *listed = o;
+          offenders_.RefreshEligibility(*listed, call.now);
+        }
+        return true;
+      }));
   VIGIL_RETURN_IF_ERROR(read_status);
   if (more) response.set_next_page_token(EncodePageToken(query, last));
   std::vector<std::string> subjects;
@@ -190,8 +207,10 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
   const v1::Offender& in = request.offender();
   VIGIL_RETURN_IF_ERROR(ValidateId("offender.id", in.id()));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
-  if (in.revision() <= 0) return FieldError("offender.revision", "required: send the revision you read");
-  if (request.update_mask().paths_size() == 0) return FieldError("update_mask", "name the fields to change");
+  if (in.revision() <= 0)
+    return FieldError("offender.revision", "required: send the revision you read");
+  if (request.update_mask().paths_size() == 0)
+    return FieldError("update_mask", "name the fields to change");
   for (const std::string& path : request.update_mask().paths()) {
     if (std::find(std::begin(kUpdatable), std::end(kUpdatable), path) == std::end(kUpdatable)) {
       return FieldError("update_mask", absl::StrCat("'", path, "' cannot be updated (updatable: ",
@@ -203,7 +222,8 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
   if (candidate.display_name().empty()) candidate.set_display_name("-");
   if (candidate.owner_officer().empty()) candidate.set_owner_officer("-");
   if (candidate.team().empty()) candidate.set_team("-");
-  if (!candidate.has_registered_time()) *candidate.mutable_registered_time() = ToProtoTime(call.now);
+  if (!candidate.has_registered_time())
+    *candidate.mutable_registered_time() = ToProtoTime(call.now);
   candidate.clear_id();
   VIGIL_RETURN_IF_ERROR(ValidateNewOffender(candidate, call.now).status());
   auto masked = [&](absl::string_view field) {
@@ -212,9 +232,12 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
     }
     return false;
   };
-  for (auto [field, value] : {std::pair<absl::string_view, const std::string*>{"display_name", &in.display_name()},
-                              {"owner_officer", &in.owner_officer()}, {"team", &in.team()}}) {
-    if (masked(field) && value->empty()) return FieldError(absl::StrCat("offender.", field), "required");
+  for (auto [field, value] :
+       {std::pair<absl::string_view, const std::string*>{"display_name", &in.display_name()},
+        {"owner_officer", &in.owner_officer()},
+        {"team", &in.team()}}) {
+    if (masked(field) && value->empty())
+      return FieldError(absl::StrCat("offender.", field), "required");
   }
   if (masked("registered_time") && !in.has_registered_time()) {
     return FieldError("offender.registered_time", "required");
@@ -222,87 +245,92 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
 
   VIGIL_ASSIGN_OR_RETURN(
       const std::string response,
-      offenders_.Mutate(call, in.id(), request.request_id(),
-                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
-                          if (record.revision() != in.revision()) {
-                            return absl::AbortedError(absl::StrCat(
-                                "offender ", in.id(), ": revision ", in.revision(),
-                                " is stale (now ", record.revision(), "); read it again"));
-                          }
-                          const v1::OffenderStatus old_status = record.status();
-                          const int old_level = record.mappa_level();
-                          if (masked("display_name")) record.set_display_name(in.display_name());
-                          if (masked("visor_ref")) record.set_visor_ref(in.visor_ref());
-                          if (masked("registered_time")) {
-                            *record.mutable_registered_time() = in.registered_time();
-                            edit.retime |= Clocks({Clock::kArms, Clock::kAnnualNotification});
-                          }
-                          if (masked("notification_period")) record.set_notification_period(in.notification_period());
-                          if (masked("under_18_at_conviction")) record.set_under_18_at_conviction(in.under_18_at_conviction());
-                          if (masked("owner_officer")) record.set_owner_officer(in.owner_officer());
-                          if (masked("team")) record.set_team(in.team());
-                          if (masked("status")) {
-                            record.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED
-                                                  ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
-                                                  : in.status());
-                          }
-                          if (masked("mappa_category")) record.set_mappa_category(in.mappa_category());
-                          if (masked("mappa_level")) record.set_mappa_level(in.mappa_level());
-                          if (masked("last_notification_time")) {
-                            if (in.has_last_notification_time()) {
-                              *record.mutable_last_notification_time() = in.last_notification_time();
-                            } else {
-                              record.clear_last_notification_time();
-                            }
-                            edit.retime |= Clocks({Clock::kAnnualNotification});
-                          }
-                          if (masked("change_pending_since")) {
-                            if (in.has_change_pending_since()) {
-                              *record.mutable_change_pending_since() = in.change_pending_since();
-                            } else {
-                              record.clear_change_pending_since();
-                            }
-                            edit.retime |= Clocks({Clock::kChangeNotification});
-                          }
-                          if (masked("change_pending_note")) {
-                            record.set_change_pending_note(in.change_pending_note());
-                            edit.retime |= Clocks({Clock::kChangeNotification});
-                          }
-                          if (masked("last_offence_time")) {
-                            if (in.has_last_offence_time()) {
-                              *record.mutable_last_offence_time() = in.last_offence_time();
-                            } else {
-                              record.clear_last_offence_time();
-                            }
-                          }
-                          if (masked("civil_order_active")) record.set_civil_order_active(in.civil_order_active());
-                          if (masked("last_intelligence_time")) {
-                            if (in.has_last_intelligence_time()) {
-                              *record.mutable_last_intelligence_time() = in.last_intelligence_time();
-                            } else {
-                              record.clear_last_intelligence_time();
-                            }
-                          }
-                          // Events the domain treats as reassessment triggers.
-                          if (Managed(record.status())) {
-                            if (record.mappa_level() != old_level && old_level != 0) {
-                              AddTrigger(record, v1::TRIGGER_TYPE_MAPPA_LEVEL_CHANGE, call.now,
-                                         absl::StrCat("MAPPA level ", old_level, " to ", record.mappa_level()),
-                                         call.principal.actor);
-                              edit.retime |= Clocks({Clock::kArmsTrigger});
-                            }
-                            if (old_status == v1::OFFENDER_STATUS_IN_CUSTODY &&
-                                record.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
-                              AddTrigger(record, v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY, call.now,
-                                         "status changed from in custody to active in the community",
-                                         call.principal.actor);
-                              edit.retime |= Clocks({Clock::kArmsTrigger});
-                            }
-                          }
-                          return absl::OkStatus();
-                        }));
+      offenders_.Mutate(
+          call, in.id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+            if (record.revision() != in.revision()) {
+              return absl::AbortedError(absl::StrCat("offender ", in.id(), ": revision ",
+                                                     in.revision(), " is stale (now ",
+                                                     record.revision(), "); read it again"));
+            }
+            const v1::OffenderStatus old_status = record.status();
+            const int old_level = record.mappa_level();
+            if (masked("display_name")) record.set_display_name(in.display_name());
+            if (masked("visor_ref")) record.set_visor_ref(in.visor_ref());
+            if (masked("registered_time")) {
+              *record.mutable_registered_time() = in.registered_time();
+              edit.retime |= Clocks({Clock::kArms, Clock::kAnnualNotification});
+            }
+            if (masked("notification_period"))
+              record.set_notification_period(in.notification_period());
+            if (masked("under_18_at_conviction"))
+              record.set_under_18_at_conviction(in.under_18_at_conviction());
+            if (masked("owner_officer")) record.set_owner_officer(in.owner_officer());
+            if (masked("team")) record.set_team(in.team());
+            if (masked("status")) {
+              record.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED
+                                    ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
+                                    : in.status());
+            }
+            if (masked("mappa_category")) record.set_mappa_category(in.mappa_category());
+            if (masked("mappa_level")) record.set_mappa_level(in.mappa_level());
+            if (masked("last_notification_time")) {
+              if (in.has_last_notification_time()) {
+                *record.mutable_last_notification_time() = in.last_notification_time();
+              } else {
+                record.clear_last_notification_time();
+              }
+              edit.retime |= Clocks({Clock::kAnnualNotification});
+            }
+            if (masked("change_pending_since")) {
+              if (in.has_change_pending_since()) {
+                *record.mutable_change_pending_since() = in.change_pending_since();
+              } else {
+                record.clear_change_pending_since();
+              }
+              edit.retime |= Clocks({Clock::kChangeNotification});
+            }
+            if (masked("change_pending_note")) {
+              record.set_change_pending_note(in.change_pending_note());
+              edit.retime |= Clocks({Clock::kChangeNotification});
+            }
+            if (masked("last_offence_time")) {
+              if (in.has_last_offence_time()) {
+                *record.mutable_last_offence_time() = in.last_offence_time();
+              } else {
+                record.clear_last_offence_time();
+              }
+            }
+            if (masked("civil_order_active"))
+              record.set_civil_order_active(in.civil_order_active());
+            if (masked("last_intelligence_time")) {
+              if (in.has_last_intelligence_time()) {
+                *record.mutable_last_intelligence_time() = in.last_intelligence_time();
+              } else {
+                record.clear_last_intelligence_time();
+              }
+            }
+            // Events the domain treats as reassessment triggers.
+            if (Managed(record.status())) {
+              if (record.mappa_level() != old_level && old_level != 0) {
+                AddTrigger(record, v1::TRIGGER_TYPE_MAPPA_LEVEL_CHANGE, call.now,
+                           absl::StrCat("MAPPA level ", old_level, " to ", record.mappa_level()),
+                           call.principal.actor);
+                edit.retime |= Clocks({Clock::kArmsTrigger});
+              }
+              if (old_status == v1::OFFENDER_STATUS_IN_CUSTODY &&
+                  record.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
+                AddTrigger(record, v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY, call.now,
+                           "status changed from in custody to active in the community",
+                           call.principal.actor);
+                edit.retime |= Clocks({Clock::kArmsTrigger});
+              }
+            }
+            return absl::OkStatus();
+          }));
   v1::Offender updated;
-  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!updated.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return updated;
 }
 
@@ -318,32 +346,33 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(
       const std::string response,
-      offenders_.Mutate(call, request.offender_id(), request.request_id(),
-                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
-                          if (!Managed(record.status())) {
-                            return absl::FailedPreconditionError(absl::StrCat(
-                                "offender ", record.id(), " is ",
-                                v1::OffenderStatus_Name(record.status()),
-                                ": no longer under active management"));
-                          }
-                          const std::optional<absl::Time> last_arms =
-                              TimeOf(record.has_last_arms_time(), record.last_arms_time());
-                          if (last_arms.has_value() && *last_arms >= time) {
-                            return absl::FailedPreconditionError(absl::StrCat(
-                                "time: the ARMS of ", FormatUtcDate(*last_arms),
-                                " postdates this trigger and answered it"));
-                          }
-                          AddTrigger(record, request.type(), time, request.note(), call.principal.actor);
-                          if (request.type() == v1::TRIGGER_TYPE_NEW_INTELLIGENCE &&
-                              (!record.has_last_intelligence_time() ||
-                               TimeOf(true, record.last_intelligence_time()) < time)) {
-                            *record.mutable_last_intelligence_time() = ToProtoTime(time);
-                          }
-                          edit.retime = Clocks({Clock::kArmsTrigger});
-                          return absl::OkStatus();
-                        }));
+      offenders_.Mutate(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+            if (!Managed(record.status())) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "offender ", record.id(), " is ", v1::OffenderStatus_Name(record.status()),
+                  ": no longer under active management"));
+            }
+            const std::optional<absl::Time> last_arms =
+                TimeOf(record.has_last_arms_time(), record.last_arms_time());
+            if (last_arms.has_value() && *last_arms >= time) {
+              return absl::FailedPreconditionError(
+                  absl::StrCat("time: the ARMS of ", FormatUtcDate(*last_arms),
+                               " postdates this trigger and answered it"));
+            }
+            AddTrigger(record, request.type(), time, request.note(), call.principal.actor);
+            if (request.type() == v1::TRIGGER_TYPE_NEW_INTELLIGENCE &&
+                (!record.has_last_intelligence_time() ||
+                 TimeOf(true, record.last_intelligence_time()) < time)) {
+              *record.mutable_last_intelligence_time() = ToProtoTime(time);
+            }
+            edit.retime = Clocks({Clock::kArmsTrigger});
+            return absl::OkStatus();
+          }));
   v1::Offender updated;
-  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!updated.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return updated;
 }
 
@@ -353,48 +382,53 @@ absl::StatusOr<v1::Offender> Register::LinkReferral(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateId("referral.referral_id", request.referral().referral_id()));
   VIGIL_RETURN_IF_ERROR(ValidateText("referral.state", request.referral().state(), 64, true));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
-  if (!v1::RiskLevel_IsValid(request.referral().grade())) return FieldError("referral.grade", "unknown value");
-  VIGIL_ASSIGN_OR_RETURN(const absl::Time received,
-                         RequirePastTime("referral.received_time", request.referral().has_received_time(),
-                                         request.referral().received_time(), call.now));
+  if (!v1::RiskLevel_IsValid(request.referral().grade()))
+    return FieldError("referral.grade", "unknown value");
+  VIGIL_ASSIGN_OR_RETURN(
+      const absl::Time received,
+      RequirePastTime("referral.received_time", request.referral().has_received_time(),
+                      request.referral().received_time(), call.now));
   VIGIL_ASSIGN_OR_RETURN(
       const std::string response,
-      offenders_.Mutate(
-          call, request.offender_id(), request.request_id(),
-          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
-            bool known = false;
-            google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
-            for (const v1::LinkedReferral& linked : record.linked_referrals()) {
-              if (linked.referral_id() == request.referral().referral_id()) {
-                known = true;
-                continue;
-              }
-              *kept.Add() = linked;
-            }
-            if (request.open()) *kept.Add() = request.referral();
-            record.mutable_linked_referrals()->Swap(&kept);
-            edit.extra_subjects = {request.referral().referral_id()};
-            if (known || !request.open() || !Managed(record.status())) return absl::OkStatus();
-            if (!record.has_last_intelligence_time() || TimeOf(true, record.last_intelligence_time()) < received) {
-              *record.mutable_last_intelligence_time() = ToProtoTime(received);
-            }
-            const std::optional<absl::Time> last_arms =
-                TimeOf(record.has_last_arms_time(), record.last_arms_time());
-            if (!last_arms.has_value() || *last_arms < received) {
-              AddTrigger(record, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, received,
-                         absl::StrCat("OCAIT referral ", request.referral().referral_id()),
-                         call.principal.actor);
-              edit.retime = Clocks({Clock::kArmsTrigger});
-            }
-            return absl::OkStatus();
-          }));
+      offenders_.Mutate(call, request.offender_id(), request.request_id(),
+                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+                          bool known = false;
+                          google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
+                          for (const v1::LinkedReferral& linked : record.linked_referrals()) {
+                            if (linked.referral_id() == request.referral().referral_id()) {
+                              known = true;
+                              continue;
+                            }
+                            *kept.Add() = linked;
+                          }
+                          if (request.open()) *kept.Add() = request.referral();
+                          record.mutable_linked_referrals()->Swap(&kept);
+                          edit.extra_subjects = {request.referral().referral_id()};
+                          if (known || !request.open() || !Managed(record.status()))
+                            return absl::OkStatus();
+                          if (!record.has_last_intelligence_time() ||
+                              TimeOf(true, record.last_intelligence_time()) < received) {
+                            *record.mutable_last_intelligence_time() = ToProtoTime(received);
+                          }
+                          const std::optional<absl::Time> last_arms =
+                              TimeOf(record.has_last_arms_time(), record.last_arms_time());
+                          if (!last_arms.has_value() || *last_arms < received) {
+                            AddTrigger(
+                                record, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, received,
+                                absl::StrCat("OCAIT referral ", request.referral().referral_id()),
+                                call.principal.actor);
+                            edit.retime = Clocks({Clock::kArmsTrigger});
+                          }
+                          return absl::OkStatus();
+                        }));
   v1::Offender updated;
-  if (!updated.ParseFromString(response)) return absl::DataLossError("stored response is unreadable");
+  if (!updated.ParseFromString(response))
+    return absl::DataLossError("stored response is unreadable");
   return updated;
 }
 
-absl::StatusOr<v1::ImportOffendersResponse> Register::Import(const CallContext& call,
-                                                             const v1::ImportOffendersRequest& request) {
+absl::StatusOr<v1::ImportOffendersResponse> Register::Import(
+    const CallContext& call, const v1::ImportOffendersRequest& request) {
   if (request.rows_size() > kMaxImportRows) {
     return FieldError("rows", absl::StrCat("at most ", kMaxImportRows, " per request (got ",
                                            request.rows_size(), ")"));
@@ -402,7 +436,9 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(const CallContext& 
   v1::ImportOffendersResponse response;
   const std::string& force = call.principal.force;
   for (const v1::OffenderImportRow& row : request.rows()) {
-    auto fail = [&](const absl::Status& status) { *response.add_errors() = RowError(row.line(), status); };
+    auto fail = [&](const absl::Status& status) {
+      *response.add_errors() = RowError(row.line(), status);
+    };
     if (row.offender().visor_ref().empty()) {
       fail(FieldError("visor_ref", "required: it identifies the row when the import is repeated"));
       continue;
@@ -412,28 +448,30 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(const CallContext& 
       fail(offender.status());
       continue;
     }
-    absl::StatusOr<std::optional<absl::Time>> arms =
-        OptionalPastTime("last_arms_time", row.has_last_arms_time(), row.last_arms_time(), call.now);
+    absl::StatusOr<std::optional<absl::Time>> arms = OptionalPastTime(
+        "last_arms_time", row.has_last_arms_time(), row.last_arms_time(), call.now);
     if (!arms.ok()) {
       fail(arms.status());
       continue;
     }
     if (arms->has_value() != (row.last_arms_risk_level() != v1::RISK_LEVEL_UNSPECIFIED)) {
-      fail(FieldError("last_arms_risk_level", "give the latest ARMS date and its risk level together"));
+      fail(FieldError("last_arms_risk_level",
+                      "give the latest ARMS date and its risk level together"));
       continue;
     }
     if (!v1::RiskLevel_IsValid(row.last_arms_risk_level())) {
       fail(FieldError("last_arms_risk_level", "unknown value"));
       continue;
     }
-    absl::StatusOr<std::optional<absl::Time>> rmp = OptionalPastTime(
-        "last_rmp_review_time", row.has_last_rmp_review_time(), row.last_rmp_review_time(), call.now);
+    absl::StatusOr<std::optional<absl::Time>> rmp =
+        OptionalPastTime("last_rmp_review_time", row.has_last_rmp_review_time(),
+                         row.last_rmp_review_time(), call.now);
     if (!rmp.ok()) {
       fail(rmp.status());
       continue;
     }
-    absl::StatusOr<std::optional<absl::Time>> visit =
-        OptionalPastTime("last_visit_time", row.has_last_visit_time(), row.last_visit_time(), call.now);
+    absl::StatusOr<std::optional<absl::Time>> visit = OptionalPastTime(
+        "last_visit_time", row.has_last_visit_time(), row.last_visit_time(), call.now);
     if (!visit.ok()) {
       fail(visit.status());
       continue;
@@ -473,7 +511,8 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(const CallContext& 
     if (absl::IsAlreadyExists(created.status()) &&
         absl::StrContains(created.status().message(), "visor_ref")) {
       response.set_already_present(response.already_present() + 1);
-    } else if (absl::IsInvalidArgument(created.status()) || absl::IsAlreadyExists(created.status())) {
+    } else if (absl::IsInvalidArgument(created.status()) ||
+               absl::IsAlreadyExists(created.status())) {
       fail(created.status());
     } else if (!created.ok()) {
       return created.status();  // storage failed: stop, the client retries the batch

@@ -17,7 +17,8 @@ class Register {
   // Registers an offender with every clock that applies (initial ARMS, notifications).
   // InvalidArgument naming the field; AlreadyExists for a taken id or ViSOR reference; a retry
   // with the same request_id returns the first result and writes nothing.
-  absl::StatusOr<v1::Offender> Create(const CallContext& call, const v1::CreateOffenderRequest& request);
+  absl::StatusOr<v1::Offender> Create(const CallContext& call,
+                                      const v1::CreateOffenderRequest& request);
 
   // NotFound (audited as refused) outside the caller's force.
   absl::StatusOr<v1::Offender> Get(const CallContext& call, const v1::GetOffenderRequest& request);
@@ -28,7 +29,8 @@ class Register {
 
   // Applies update_mask. Aborted when offender.revision is not the current one. A MAPPA level
   // change and a release from custody record reassessment triggers.
-  absl::StatusOr<v1::Offender> Update(const CallContext& call, const v1::UpdateOffenderRequest& request);
+  absl::StatusOr<v1::Offender> Update(const CallContext& call,
+                                      const v1::UpdateOffenderRequest& request);
 
   // Opens the trigger clock (reassess within the trigger interval of the earliest unanswered
   // trigger). FailedPrecondition when the latest ARMS already postdates the trigger, or the

@@ -1,13 +1,11 @@
 #include "services/rso/rso_service.h"
 
-
 namespace vigil::rso {
 namespace {
 
 // Offender management is the work of officers and their supervisors; force systems write as
 // `system`; force administrators correct records. Auditors read the audit log, not records.
-constexpr RoleSet kCaseworkers{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,
-                               Role::kSystem};
+constexpr RoleSet kCaseworkers{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kSystem};
 constexpr RoleSet kImporters{Role::kSupervisor, Role::kForceAdmin, Role::kSystem};
 
 constexpr RpcSpec kCreateOffender{"vigil.v1.OffenderService/CreateOffender", kCaseworkers, true};
@@ -16,13 +14,14 @@ constexpr RpcSpec kListOffenders{"vigil.v1.OffenderService/ListOffenders", kCase
 constexpr RpcSpec kUpdateOffender{"vigil.v1.OffenderService/UpdateOffender", kCaseworkers, true};
 constexpr RpcSpec kRecordTrigger{"vigil.v1.OffenderService/RecordTrigger", kCaseworkers, true};
 constexpr RpcSpec kImportOffenders{"vigil.v1.OffenderService/ImportOffenders", kImporters, true};
-constexpr RpcSpec kLinkReferral{"vigil.v1.OffenderService/LinkReferral",
-                                {Role::kSystem, Role::kForceAdmin}, true};
-constexpr RpcSpec kOffenderSpecs[] = {kCreateOffender, kGetOffender,     kListOffenders,
-                                      kUpdateOffender, kRecordTrigger,   kImportOffenders,
+constexpr RpcSpec kLinkReferral{
+    "vigil.v1.OffenderService/LinkReferral", {Role::kSystem, Role::kForceAdmin}, true};
+constexpr RpcSpec kOffenderSpecs[] = {kCreateOffender, kGetOffender,   kListOffenders,
+                                      kUpdateOffender, kRecordTrigger, kImportOffenders,
                                       kLinkReferral};
 
-constexpr RpcSpec kRecordArms{"vigil.v1.AssessmentService/RecordArmsAssessment", kCaseworkers, true};
+constexpr RpcSpec kRecordArms{"vigil.v1.AssessmentService/RecordArmsAssessment", kCaseworkers,
+                              true};
 constexpr RpcSpec kListArms{"vigil.v1.AssessmentService/ListArmsAssessments", kCaseworkers, true};
 constexpr RpcSpec kRecordRmp{"vigil.v1.AssessmentService/RecordRiskManagementPlan", kCaseworkers,
                              true};
@@ -37,43 +36,49 @@ std::span<const RpcSpec> AssessmentServiceImpl::Specs() { return kAssessmentSpec
 grpc::ServerUnaryReactor* OffenderServiceImpl::CreateOffender(
     grpc::CallbackServerContext* context, const v1::CreateOffenderRequest* request,
     v1::Offender* response) {
-  return runtime_.Reply(context, kCreateOffender, response,
-                        [=, this](const CallContext& call) { return register_.Create(call, *request); });
+  return runtime_.Reply(context, kCreateOffender, response, [=, this](const CallContext& call) {
+    return register_.Create(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::GetOffender(grpc::CallbackServerContext* context,
                                                            const v1::GetOffenderRequest* request,
                                                            v1::Offender* response) {
-  return runtime_.Reply(context, kGetOffender, response,
-                        [=, this](const CallContext& call) { return register_.Get(call, *request); });
+  return runtime_.Reply(context, kGetOffender, response, [=, this](const CallContext& call) {
+    return register_.Get(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::ListOffenders(
     grpc::CallbackServerContext* context, const v1::ListOffendersRequest* request,
     v1::ListOffendersResponse* response) {
-  return runtime_.Reply(context, kListOffenders, response,
-                        [=, this](const CallContext& call) { return register_.List(call, *request); });
+  return runtime_.Reply(context, kListOffenders, response, [=, this](const CallContext& call) {
+    return register_.List(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::UpdateOffender(
     grpc::CallbackServerContext* context, const v1::UpdateOffenderRequest* request,
     v1::Offender* response) {
-  return runtime_.Reply(context, kUpdateOffender, response,
-                        [=, this](const CallContext& call) { return register_.Update(call, *request); });
+  return runtime_.Reply(context, kUpdateOffender, response, [=, this](const CallContext& call) {
+    return register_.Update(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::RecordTrigger(
     grpc::CallbackServerContext* context, const v1::RecordTriggerRequest* request,
     v1::Offender* response) {
-  return runtime_.Reply(context, kRecordTrigger, response,
-                        [=, this](const CallContext& call) { return register_.RecordTrigger(call, *request); });
+  return runtime_.Reply(context, kRecordTrigger, response, [=, this](const CallContext& call) {
+    return register_.RecordTrigger(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::ImportOffenders(
     grpc::CallbackServerContext* context, const v1::ImportOffendersRequest* request,
     v1::ImportOffendersResponse* response) {
-  return runtime_.Reply(context, kImportOffenders, response,
-                        [=, this](const CallContext& call) { return register_.Import(call, *request); });
+  return runtime_.Reply(context, kImportOffenders, response, [=, this](const CallContext& call) {
+    return register_.Import(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* OffenderServiceImpl::LinkReferral(grpc::CallbackServerContext* context,
@@ -87,29 +92,33 @@ grpc::ServerUnaryReactor* OffenderServiceImpl::LinkReferral(grpc::CallbackServer
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordArmsAssessment(
     grpc::CallbackServerContext* context, const v1::RecordArmsAssessmentRequest* request,
     v1::ArmsAssessment* response) {
-  return runtime_.Reply(context, kRecordArms, response,
-                        [=, this](const CallContext& call) { return assessments_.RecordArms(call, *request); });
+  return runtime_.Reply(context, kRecordArms, response, [=, this](const CallContext& call) {
+    return assessments_.RecordArms(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::ListArmsAssessments(
     grpc::CallbackServerContext* context, const v1::ListArmsAssessmentsRequest* request,
     v1::ListArmsAssessmentsResponse* response) {
-  return runtime_.Reply(context, kListArms, response,
-                        [=, this](const CallContext& call) { return assessments_.ListArms(call, *request); });
+  return runtime_.Reply(context, kListArms, response, [=, this](const CallContext& call) {
+    return assessments_.ListArms(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordRiskManagementPlan(
     grpc::CallbackServerContext* context, const v1::RecordRiskManagementPlanRequest* request,
     v1::RiskManagementPlan* response) {
-  return runtime_.Reply(context, kRecordRmp, response,
-                        [=, this](const CallContext& call) { return assessments_.RecordRmp(call, *request); });
+  return runtime_.Reply(context, kRecordRmp, response, [=, this](const CallContext& call) {
+    return assessments_.RecordRmp(call, *request);
+  });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::GetRiskManagementPlan(
     grpc::CallbackServerContext* context, const v1::GetRiskManagementPlanRequest* request,
     v1::RiskManagementPlan* response) {
-  return runtime_.Reply(context, kGetRmp, response,
-                        [=, this](const CallContext& call) { return assessments_.GetRmp(call, *request); });
+  return runtime_.Reply(context, kGetRmp, response, [=, this](const CallContext& call) {
+    return assessments_.GetRmp(call, *request);
+  });
 }
 
 }  // namespace vigil::rso

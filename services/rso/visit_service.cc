@@ -3,8 +3,7 @@
 namespace vigil::rso {
 namespace {
 
-constexpr RoleSet kCaseworkers{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,
-                               Role::kSystem};
+constexpr RoleSet kCaseworkers{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kSystem};
 constexpr RoleSet kDeciders{Role::kSupervisor, Role::kForceAdmin};
 
 constexpr RpcSpec kRecordVisit{"vigil.v1.VisitService/RecordVisit", kCaseworkers, true};
@@ -15,8 +14,9 @@ constexpr RpcSpec kSetReactiveManagement{"vigil.v1.VisitService/SetReactiveManag
 constexpr RpcSpec kListComplianceFindings{"vigil.v1.VisitService/ListComplianceFindings",
                                           kCaseworkers, true};
 constexpr RpcSpec kGetVisitPlan{"vigil.v1.VisitService/GetVisitPlan", kCaseworkers, true};
-constexpr RpcSpec kSpecs[] = {kRecordVisit,           kListVisits,   kGetVisitSchedule,
-                              kSetReactiveManagement, kListComplianceFindings, kGetVisitPlan};
+constexpr RpcSpec kSpecs[] = {
+    kRecordVisit, kListVisits, kGetVisitSchedule, kSetReactiveManagement, kListComplianceFindings,
+    kGetVisitPlan};
 
 }  // namespace
 
@@ -49,19 +49,17 @@ grpc::ServerUnaryReactor* VisitServiceImpl::GetVisitSchedule(
 grpc::ServerUnaryReactor* VisitServiceImpl::SetReactiveManagement(
     grpc::CallbackServerContext* context, const v1::SetReactiveManagementRequest* request,
     v1::VisitSchedule* response) {
-  return runtime_.Reply(context, kSetReactiveManagement, response,
-                        [=, this](const CallContext& call) {
-                          return visits_.SetReactiveManagement(call, *request);
-                        });
+  return runtime_.Reply(
+      context, kSetReactiveManagement, response,
+      [=, this](const CallContext& call) { return visits_.SetReactiveManagement(call, *request); });
 }
 
 grpc::ServerUnaryReactor* VisitServiceImpl::ListComplianceFindings(
     grpc::CallbackServerContext* context, const v1::ListComplianceFindingsRequest* request,
     v1::ListComplianceFindingsResponse* response) {
-  return runtime_.Reply(context, kListComplianceFindings, response,
-                        [=, this](const CallContext& call) {
-                          return visits_.ListFindings(call, *request);
-                        });
+  return runtime_.Reply(
+      context, kListComplianceFindings, response,
+      [=, this](const CallContext& call) { return visits_.ListFindings(call, *request); });
 }
 
 grpc::ServerUnaryReactor* VisitServiceImpl::GetVisitPlan(grpc::CallbackServerContext* context,

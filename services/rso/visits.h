@@ -19,7 +19,8 @@ class Visits {
   // InvalidArgument: visit_time in the future, no officers, outcome unspecified, a device check
   // result without a check. NotFound: unknown offender. FailedPrecondition: the offender is not
   // in the community (in custody, abroad, wanted, or no longer managed).
-  absl::StatusOr<v1::Visit> RecordVisit(const CallContext& call, const v1::RecordVisitRequest& request);
+  absl::StatusOr<v1::Visit> RecordVisit(const CallContext& call,
+                                        const v1::RecordVisitRequest& request);
 
   // Newest first, paginated; audited.
   absl::StatusOr<v1::ListVisitsResponse> ListVisits(const CallContext& call,
@@ -40,7 +41,8 @@ class Visits {
       const CallContext& call, const v1::ListComplianceFindingsRequest& request);
 
   // Visits overdue or due within `days`, most risky first, then most overdue.
-  absl::StatusOr<v1::VisitPlan> Plan(const CallContext& call, const v1::GetVisitPlanRequest& request);
+  absl::StatusOr<v1::VisitPlan> Plan(const CallContext& call,
+                                     const v1::GetVisitPlanRequest& request);
 
  private:
   // The schedule of a record as stored.

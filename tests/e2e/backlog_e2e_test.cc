@@ -61,7 +61,9 @@ class BacklogEndToEndTest : public ::testing::Test {
     return context;
   }
 
-  std::unique_ptr<v1::BacklogService::Stub> Stub() { return v1::BacklogService::NewStub(vigild_->channel()); }
+  std::unique_ptr<v1::BacklogService::Stub> Stub() {
+    return v1::BacklogService::NewStub(vigild_->channel());
+  }
 
   // Every overdue item, page by page.
   std::vector<v1::BacklogItem> AllItems(v1::ListBacklogItemsRequest request) {
@@ -103,11 +105,13 @@ TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
       ++counted[{item.obligation().kind(), item.obligation().risk_level(), item.age_band()}];
     }
     std::map<std::tuple<int, int, int>, int64_t> reported;
-    for (const v1::BacklogRow& row : summary.rows()) reported[{row.kind(), row.risk_level(), row.age_band()}] = row.count();
+    for (const v1::BacklogRow& row : summary.rows())
+      reported[{row.kind(), row.risk_level(), row.age_band()}] = row.count();
     EXPECT_EQ(counted, reported) << "team " << team;
     // Oldest first, and the summary's oldest is the first item.
     for (size_t i = 1; i < items.size(); ++i) {
-      ASSERT_LE(items[i - 1].obligation().due_time().seconds(), items[i].obligation().due_time().seconds());
+      ASSERT_LE(items[i - 1].obligation().due_time().seconds(),
+                items[i].obligation().due_time().seconds());
     }
     EXPECT_EQ(items.front().obligation().id(), summary.oldest().id());
     if (!team.empty()) {
@@ -121,8 +125,11 @@ TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {
   request.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
   const std::vector<v1::BacklogItem> items = AllItems(request);
   auto rank = [](v1::RiskLevel r) {
-    return r == v1::RISK_LEVEL_VERY_HIGH ? 0 : r == v1::RISK_LEVEL_HIGH ? 1 : r == v1::RISK_LEVEL_MEDIUM ? 2
-                                          : r == v1::RISK_LEVEL_LOW  ? 3 : 4;
+    return r == v1::RISK_LEVEL_VERY_HIGH ? 0
+           : r == v1::RISK_LEVEL_HIGH    ? 1
+           : r == v1::RISK_LEVEL_MEDIUM  ? 2
+           : r == v1::RISK_LEVEL_LOW     ? 3
+                                         : 4;
   };
   ASSERT_FALSE(items.empty());
   EXPECT_EQ(items.front().obligation().risk_level(), v1::RISK_LEVEL_VERY_HIGH);
@@ -130,14 +137,16 @@ TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {
     const auto& a = items[i - 1].obligation();
     const auto& b = items[i].obligation();
     ASSERT_TRUE(rank(a.risk_level()) < rank(b.risk_level()) ||
-                (rank(a.risk_level()) == rank(b.risk_level()) && a.due_time().seconds() <= b.due_time().seconds()))
+                (rank(a.risk_level()) == rank(b.risk_level()) &&
+                 a.due_time().seconds() <= b.due_time().seconds()))
         << i;
   }
 }
 
 TEST_F(BacklogEndToEndTest, BadQueriesGetTheRightStatus) {
   v1::GetBacklogSummaryRequest early;
-  early.mutable_as_of()->set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2001, 1, 1), absl::UTCTimeZone())));
+  early.mutable_as_of()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2001, 1, 1), absl::UTCTimeZone())));
   v1::BacklogSummary summary;
   grpc::Status status = Stub()->GetBacklogSummary(Context().get(), early, &summary);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -179,7 +188,8 @@ TEST_F(BacklogEndToEndTest, WorkloadSharesAddUpPerTeam) {
   for (const auto& w : workload.officers()) {
     shares[w.team()] += w.team_share_percent();
     EXPECT_GT(w.weighted_load(), 0);
-    EXPECT_EQ(w.open(), w.open_by_risk(0) + w.open_by_risk(1) + w.open_by_risk(2) + w.open_by_risk(3) + w.open_by_risk(4));
+    EXPECT_EQ(w.open(), w.open_by_risk(0) + w.open_by_risk(1) + w.open_by_risk(2) +
+                            w.open_by_risk(3) + w.open_by_risk(4));
   }
   ASSERT_GE(shares.size(), 4u);  // four offender teams and the OCAIT team
   for (const auto& [team, total] : shares) EXPECT_NEAR(total, 100.0, 0.01) << team;
@@ -187,8 +197,10 @@ TEST_F(BacklogEndToEndTest, WorkloadSharesAddUpPerTeam) {
 
 TEST_F(BacklogEndToEndTest, SnapshotsMakeATrendWithAForecast) {
   for (int days_ago : {21, 14, 7, 0}) {
-    RunResult r = Vigil({"backlog", "snapshot", "--as-of",
-                         absl::FormatTime("%Y-%m-%dT12:00:00Z", absl::Now() - absl::Hours(24 * days_ago), absl::UTCTimeZone())});
+    RunResult r =
+        Vigil({"backlog", "snapshot", "--as-of",
+               absl::FormatTime("%Y-%m-%dT12:00:00Z", absl::Now() - absl::Hours(24 * days_ago),
+                                absl::UTCTimeZone())});
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   v1::GetBacklogTrendResponse trend;
@@ -196,9 +208,11 @@ TEST_F(BacklogEndToEndTest, SnapshotsMakeATrendWithAForecast) {
   ASSERT_EQ(trend.points_size(), 4);
   // The backlog ages forward in time: as of earlier days, less was overdue.
   EXPECT_LT(trend.points(0).total_overdue(), trend.points(3).total_overdue());
-  EXPECT_EQ(trend.change_7_days(), trend.points(3).total_overdue() - trend.points(2).total_overdue());
+  EXPECT_EQ(trend.change_7_days(),
+            trend.points(3).total_overdue() - trend.points(2).total_overdue());
   // 28 days back is before the first snapshot: the change is from the first one.
-  EXPECT_EQ(trend.change_28_days(), trend.points(3).total_overdue() - trend.points(0).total_overdue());
+  EXPECT_EQ(trend.change_28_days(),
+            trend.points(3).total_overdue() - trend.points(0).total_overdue());
   bool growing = false;
   for (const auto& f : trend.forecasts()) growing = growing || f.growing();
   EXPECT_TRUE(growing);
@@ -214,9 +228,14 @@ TEST_F(BacklogEndToEndTest, SnapshotsMakeATrendWithAForecast) {
 TEST_F(BacklogEndToEndTest, CliTableAndCsvCarryTheApiNumbers) {
   RunResult json = Vigil({"backlog", "-o", "json"});
   v1::BacklogSummary summary;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.output, &summary).ok()) << json.output;
-  RunResult table = Vigil({"backlog", "--as-of", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(summary.as_of().seconds()), absl::UTCTimeZone())});
-  EXPECT_THAT(table.output, HasSubstr(absl::StrCat(summary.total(), " overdue of ", summary.total_open(), " open")));
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.output, &summary).ok())
+      << json.output;
+  RunResult table = Vigil(
+      {"backlog", "--as-of",
+       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(summary.as_of().seconds()),
+                        absl::UTCTimeZone())});
+  EXPECT_THAT(table.output, HasSubstr(absl::StrCat(summary.total(), " overdue of ",
+                                                   summary.total_open(), " open")));
   EXPECT_THAT(table.output, HasSubstr("KIND             RISK"));
   RunResult csv = Vigil({"backlog", "--format", "csv"});
   std::istringstream lines(csv.output);
@@ -244,16 +263,25 @@ TEST_F(BacklogEndToEndTest, HtmlReportRendersInChromiumWithTheApiNumbers) {
   RunResult written = Vigil({"report", "--out", html});
   ASSERT_EQ(written.exit_code, 0) << written.output;
   v1::BacklogSummary summary;
-  ASSERT_TRUE(Stub()->GetBacklogSummary(Context().get(), v1::GetBacklogSummaryRequest(), &summary).ok());
+  ASSERT_TRUE(
+      Stub()->GetBacklogSummary(Context().get(), v1::GetBacklogSummaryRequest(), &summary).ok());
 
-  const std::string artefacts = absl::StrCat(getenv("VIGIL_BUILD_DIR") ? getenv("VIGIL_BUILD_DIR") : "/tmp", "/test-artifacts");
+  const std::string artefacts = absl::StrCat(
+      getenv("VIGIL_BUILD_DIR") ? getenv("VIGIL_BUILD_DIR") : "/tmp", "/test-artifacts");
   std::filesystem::create_directories(artefacts);
   const std::string png = artefacts + "/backlog-report.png";
   std::filesystem::remove(png);
-  const std::vector<std::string> flags = {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                          "--no-first-run", "--disable-background-networking",
-                                          "--disable-component-update", "--disable-sync",
-                                          "--user-data-dir=" + dir_->Sub("chromium"), "--window-size=1200,2200"};
+  const std::vector<std::string> flags = {chromium,
+                                          "--headless",
+                                          "--no-sandbox",
+                                          "--disable-gpu",
+                                          "--disable-quic",
+                                          "--no-first-run",
+                                          "--disable-background-networking",
+                                          "--disable-component-update",
+                                          "--disable-sync",
+                                          "--user-data-dir=" + dir_->Sub("chromium"),
+                                          "--window-size=1200,2200"};
   std::vector<std::string> shot = flags;
   shot.push_back("--screenshot=" + png);
   shot.push_back("file://" + html);
@@ -270,7 +298,8 @@ TEST_F(BacklogEndToEndTest, HtmlReportRendersInChromiumWithTheApiNumbers) {
   // The page as Chromium parsed it carries the totals (the report's own summary, taken moments
   // earlier, may differ by what fell due in between: compare with a small tolerance).
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom->output, m, std::regex("data-total-overdue=\"(\\d+)\""))) << dom->output.substr(0, 500);
+  ASSERT_TRUE(std::regex_search(dom->output, m, std::regex("data-total-overdue=\"(\\d+)\"")))
+      << dom->output.substr(0, 500);
   EXPECT_NEAR(std::stod(m[1]), static_cast<double>(summary.total()), 3);
   ASSERT_TRUE(std::regex_search(dom->output, m, std::regex("data-total-open=\"(\\d+)\"")));
   EXPECT_EQ(std::stoll(m[1]), summary.total_open());

@@ -86,9 +86,10 @@ class ReferralsEndToEndTest : public ::testing::Test {
 
   RunResult Vigil(std::vector<std::string> args) {
     args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, absl::Seconds(120),
-        {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
+    absl::StatusOr<RunResult> result =
+        vigil::testing::Run(args, absl::Seconds(120),
+                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
+                             "VIGIL_PURPOSE=e2e"});
     EXPECT_THAT(result.status(), IsOk());
     return result.ok() ? *result : RunResult{};
   }
@@ -117,7 +118,8 @@ TEST_F(ReferralsEndToEndTest, HighGradeFromThirtyDaysAgoIsOverdueAndARegradeRest
   EXPECT_EQ(regraded.grade(), v1::RISK_LEVEL_VERY_HIGH);
   EXPECT_TRUE(regraded.immediate_escalation());
   EXPECT_GT(Find(regraded, "action")->due_time().seconds(), absl::ToUnixSeconds(absl::Now()));
-  EXPECT_THAT(Find(regraded, "action")->reason(), HasSubstr("very high grade: action within 1 day of the regrade"));
+  EXPECT_THAT(Find(regraded, "action")->reason(),
+              HasSubstr("very high grade: action within 1 day of the regrade"));
 
   v1::AllocateReferralRequest allocate;
   allocate.set_id(r.id());
@@ -151,10 +153,14 @@ TEST_F(ReferralsEndToEndTest, HighGradeFromThirtyDaysAgoIsOverdueAndARegradeRest
 }
 
 TEST_F(ReferralsEndToEndTest, ReferralAboutARegisteredOffenderAppearsOnThemAndIsATrigger) {
-  ASSERT_EQ(Vigil({"offender", "create", "--id", "R1", "--name", "Reg One", "--registered", "2020-01-01",
-                   "--owner", "DC 7", "--team", "north"}).exit_code, 0);
+  ASSERT_EQ(Vigil({"offender", "create", "--id", "R1", "--name", "Reg One", "--registered",
+                   "2020-01-01", "--owner", "DC 7", "--team", "north"})
+                .exit_code,
+            0);
   ASSERT_EQ(Vigil({"arms", "record", "R1", "--completed", "2026-01-05", "--assessor", "DS Holt",
-                   "--risk", "medium"}).exit_code, 0);
+                   "--risk", "medium"})
+                .exit_code,
+            0);
   v1::Referral r = Create(2, "", "R1");
   ASSERT_EQ(r.linked_offender_id(), "R1");
 
@@ -173,7 +179,8 @@ TEST_F(ReferralsEndToEndTest, ReferralAboutARegisteredOffenderAppearsOnThemAndIs
   ASSERT_EQ(offender.open_triggers_size(), 1);
   EXPECT_EQ(offender.open_triggers(0).type(), v1::TRIGGER_TYPE_NEW_INTELLIGENCE);
   bool trigger_clock = false;
-  for (const v1::Obligation& o : offender.obligations()) trigger_clock = trigger_clock || o.id() == "R1/arms-trigger";
+  for (const v1::Obligation& o : offender.obligations())
+    trigger_clock = trigger_clock || o.id() == "R1/arms-trigger";
   EXPECT_TRUE(trigger_clock);
   RunResult listed = Vigil({"referral", "list", "--offender", "R1"});
   EXPECT_THAT(listed.output, HasSubstr(r.id()));
@@ -186,7 +193,8 @@ TEST_F(ReferralsEndToEndTest, ReferralAboutARegisteredOffenderAppearsOnThemAndIs
   v1::Referral response;
   const grpc::Status status = referrals_->CreateReferral(Context().get(), unknown, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("linked_offender_id: NOBODY is not on the register"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("linked_offender_id: NOBODY is not on the register"));
 }
 
 TEST_F(ReferralsEndToEndTest, SecondReferralAboutTheSameAccountIsDeconflicted) {
@@ -195,7 +203,9 @@ TEST_F(ReferralsEndToEndTest, SecondReferralAboutTheSameAccountIsDeconflicted) {
   ASSERT_EQ(second.deconfliction_matches_size(), 1);
   EXPECT_EQ(second.deconfliction_matches(0).referral_id(), first.id());
   RunResult shown = Vigil({"referral", "get", second.id()});
-  EXPECT_THAT(shown.output, HasSubstr("DECONFLICT  shares account kik:hunter_22 with open referral " + first.id()));
+  EXPECT_THAT(
+      shown.output,
+      HasSubstr("DECONFLICT  shares account kik:hunter_22 with open referral " + first.id()));
 }
 
 TEST_F(ReferralsEndToEndTest, FiveHundredHistoricReferralsImportWithExactCountsOldestFirst) {
@@ -207,11 +217,14 @@ TEST_F(ReferralsEndToEndTest, FiveHundredHistoricReferralsImportWithExactCountsO
     const char* grades[] = {"low", "medium", "high", "very-high"};
     for (int i = 0; i < 500; ++i) {
       const absl::CivilDay day = absl::CivilDay(2019, 8, 1) + i * 5;
-      std::string state = i % 5 == 0 ? "received" : (i % 5 == 1 ? "allocated" : "awaiting-allocation");
+      std::string state =
+          i % 5 == 0 ? "received" : (i % 5 == 1 ? "allocated" : "awaiting-allocation");
       std::string grade = state == "received" ? "" : grades[i % 4];
-      out << "NCA/" << i << "," << absl::FormatCivilTime(day) << ",nca-ceop,\"Subject " << i << "\","
-          << "\"email:user" << i << "@example.org;phone:07700 9" << absl::StrCat(absl::Dec(i, absl::kZeroPad5)) << "\","
-          << grade << "," << state << "," << (state == "allocated" ? "DC 9" : "") << "\n";
+      out << "NCA/" << i << "," << absl::FormatCivilTime(day) << ",nca-ceop,\"Subject " << i
+          << "\","
+          << "\"email:user" << i << "@example.org;phone:07700 9"
+          << absl::StrCat(absl::Dec(i, absl::kZeroPad5)) << "\"," << grade << "," << state << ","
+          << (state == "allocated" ? "DC 9" : "") << "\n";
       ++expected[{state, grade.empty() ? "ungraded" : grade}];
     }
   }
@@ -223,7 +236,8 @@ TEST_F(ReferralsEndToEndTest, FiveHundredHistoricReferralsImportWithExactCountsO
 
   RunResult counts = Vigil({"referral", "counts", "-o", "json"});
   v1::CountReferralsResponse parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(counts.output, &parsed).ok()) << counts.output;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(counts.output, &parsed).ok())
+      << counts.output;
   EXPECT_EQ(parsed.open_total(), 500);
   std::map<std::pair<std::string, std::string>, int> got;
   const std::map<v1::ReferralState, std::string> state_names = {
@@ -231,9 +245,13 @@ TEST_F(ReferralsEndToEndTest, FiveHundredHistoricReferralsImportWithExactCountsO
       {v1::REFERRAL_STATE_AWAITING_ALLOCATION, "awaiting-allocation"},
       {v1::REFERRAL_STATE_ALLOCATED, "allocated"}};
   const std::map<v1::RiskLevel, std::string> grade_names = {
-      {v1::RISK_LEVEL_UNSPECIFIED, "ungraded"}, {v1::RISK_LEVEL_LOW, "low"}, {v1::RISK_LEVEL_MEDIUM, "medium"},
-      {v1::RISK_LEVEL_HIGH, "high"}, {v1::RISK_LEVEL_VERY_HIGH, "very-high"}};
-  for (const v1::ReferralCount& c : parsed.counts()) got[{state_names.at(c.state()), grade_names.at(c.grade())}] = c.count();
+      {v1::RISK_LEVEL_UNSPECIFIED, "ungraded"},
+      {v1::RISK_LEVEL_LOW, "low"},
+      {v1::RISK_LEVEL_MEDIUM, "medium"},
+      {v1::RISK_LEVEL_HIGH, "high"},
+      {v1::RISK_LEVEL_VERY_HIGH, "very-high"}};
+  for (const v1::ReferralCount& c : parsed.counts())
+    got[{state_names.at(c.state()), grade_names.at(c.grade())}] = c.count();
   EXPECT_EQ(got, expected);
 
   v1::ListReferralsRequest list;

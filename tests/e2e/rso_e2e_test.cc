@@ -150,7 +150,8 @@ TEST_F(RsoEndToEndTest, RegisteredWithoutArmsShowsNotAssessedAndSurvivesRestart)
   EXPECT_EQ(list.offenders(0).risk_level(), v1::RISK_LEVEL_UNSPECIFIED);
   const v1::Obligation* initial = Find(list.offenders(0), "arms");
   ASSERT_NE(initial, nullptr);
-  EXPECT_THAT(initial->reason(), HasSubstr("not assessed: initial ARMS within 28 days of registration"));
+  EXPECT_THAT(initial->reason(),
+              HasSubstr("not assessed: initial ARMS within 28 days of registration"));
 
   ASSERT_THAT(vigild_->Restart(), IsOk());
   Connect();
@@ -170,17 +171,20 @@ TEST_F(RsoEndToEndTest, RegisteredWithoutArmsShowsNotAssessedAndSurvivesRestart)
 
 TEST_F(RsoEndToEndTest, BadInputGetsTheRightStatus) {
   Create("R1", 100);
-  EXPECT_EQ(Arms("R1", DaysAgo(-3), v1::RISK_LEVEL_LOW).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Arms("R1", DaysAgo(-3), v1::RISK_LEVEL_LOW).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Arms("R1", DaysAgo(3), v1::RISK_LEVEL_UNSPECIFIED).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Arms("NOBODY", DaysAgo(3), v1::RISK_LEVEL_LOW).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Arms("NOBODY", DaysAgo(3), v1::RISK_LEVEL_LOW).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 
   v1::GetOffenderRequest get;
   get.set_id("R1");
   v1::Offender response;
   EXPECT_EQ(offenders_->GetOffender(Context("mercia").get(), get, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  const grpc::Status no_purpose = offenders_->GetOffender(Context("wessex", "").get(), get, &response);
+  const grpc::Status no_purpose =
+      offenders_->GetOffender(Context("wessex", "").get(), get, &response);
   EXPECT_EQ(no_purpose.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(no_purpose.error_message(), HasSubstr("x-vigil-purpose"));
 
@@ -260,9 +264,10 @@ class RsoCliTest : public RsoEndToEndTest {
  protected:
   RunResult Vigil(std::vector<std::string> args) {
     args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, absl::Seconds(120),
-        {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
+    absl::StatusOr<RunResult> result =
+        vigil::testing::Run(args, absl::Seconds(120),
+                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
+                             "VIGIL_PURPOSE=e2e"});
     EXPECT_THAT(result.status(), IsOk());
     return result.ok() ? *result : RunResult{};
   }
@@ -272,11 +277,12 @@ TEST_F(RsoCliTest, ImportReportsProgressBadRowsAndIsRepeatable) {
   const std::string csv = dir_.Sub("register.csv");
   {
     std::ofstream out(csv);
-    out << "visor_ref,display_name,registered_date,owner_officer,team,status,last_arms_date,last_arms_risk\n";
+    out << "visor_ref,display_name,registered_date,owner_officer,team,status,last_arms_date,last_"
+           "arms_risk\n";
     for (int i = 0; i < 120; ++i) {
       out << "V" << i << ",\"Smith, J " << i << "\",2021-03-0" << (1 + i % 9) << ",DC " << i % 7
-          << ",north,active-community,2025-0" << (1 + i % 9) << "-15," << (i % 2 ? "medium" : "high")
-          << "\n";
+          << ",north,active-community,2025-0" << (1 + i % 9) << "-15,"
+          << (i % 2 ? "medium" : "high") << "\n";
     }
     out << "V-bad-date,Bad Date,2021-02-30,DC 1,north,,,\n";
     out << "V-future,Future,2099-01-01,DC 1,north,,,\n";
@@ -284,18 +290,21 @@ TEST_F(RsoCliTest, ImportReportsProgressBadRowsAndIsRepeatable) {
   }
   RunResult dry = Vigil({"import", "offenders", csv, "--dry-run", "--batch-size", "50"});
   EXPECT_EQ(dry.exit_code, 1) << dry.output;
-  EXPECT_THAT(dry.output, HasSubstr("dry run: 123 rows, 120 would be imported, 0 already present, 3 refused"));
+  EXPECT_THAT(dry.output,
+              HasSubstr("dry run: 123 rows, 120 would be imported, 0 already present, 3 refused"));
   RunResult first = Vigil({"import", "offenders", csv, "--batch-size", "50"});
   EXPECT_EQ(first.exit_code, 1) << first.output;
   EXPECT_THAT(first.output, HasSubstr("123 rows, 120 imported, 0 already present, 3 refused"));
   EXPECT_THAT(first.output, HasSubstr("read 100 rows"));  // the progress line after two batches
   EXPECT_THAT(first.output, HasSubstr("123   offender.registered_time"));
-  EXPECT_THAT(first.output, HasSubstr("122   registered_date           '2021-02-30' is not a date"));
+  EXPECT_THAT(first.output,
+              HasSubstr("122   registered_date           '2021-02-30' is not a date"));
   EXPECT_THAT(first.output, HasSubstr("124   last_arms_risk_level"));
   RunResult again = Vigil({"import", "offenders", csv});
   EXPECT_THAT(again.output, HasSubstr("0 imported, 120 already present, 3 refused"));
 
-  RunResult list = Vigil({"offender", "list", "--team", "north", "--page-size", "1000", "-o", "json"});
+  RunResult list =
+      Vigil({"offender", "list", "--team", "north", "--page-size", "1000", "-o", "json"});
   ASSERT_EQ(list.exit_code, 0) << list.output;
   v1::ListOffendersResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(list.output, &parsed).ok());
@@ -303,20 +312,27 @@ TEST_F(RsoCliTest, ImportReportsProgressBadRowsAndIsRepeatable) {
 }
 
 TEST_F(RsoCliTest, OffenderLifecycleThroughTheCli) {
-  RunResult created = Vigil({"offender", "create", "--id", "C1", "--name", "Carl Doe", "--registered",
-                             "2025-01-02", "--owner", "DC 7", "--team", "east", "--visor", "99/1"});
+  RunResult created =
+      Vigil({"offender", "create", "--id", "C1", "--name", "Carl Doe", "--registered", "2025-01-02",
+             "--owner", "DC 7", "--team", "east", "--visor", "99/1"});
   ASSERT_EQ(created.exit_code, 0) << created.output;
   EXPECT_THAT(created.output, HasSubstr("NOT ASSESSED"));
-  EXPECT_THAT(created.output, HasSubstr("not assessed: initial ARMS within 28 days of registration on 2025-01-02"));
-  RunResult arms = Vigil({"arms", "record", "C1", "--completed", "2026-01-05", "--assessor", "DS Holt",
-                          "--risk", "very-high", "--risk-factor", "sexual-preoccupation"});
+  EXPECT_THAT(created.output,
+              HasSubstr("not assessed: initial ARMS within 28 days of registration on 2025-01-02"));
+  RunResult arms =
+      Vigil({"arms", "record", "C1", "--completed", "2026-01-05", "--assessor", "DS Holt", "--risk",
+             "very-high", "--risk-factor", "sexual-preoccupation"});
   ASSERT_EQ(arms.exit_code, 0) << arms.output;
-  RunResult rmp = Vigil({"rmp", "record", "C1", "--reviewed", "2026-01-20", "--author", "DS Holt",
-                         "--officers", "2", "--visit-interval-days", "14", "--reason", "two visits a month"});
+  RunResult rmp =
+      Vigil({"rmp", "record", "C1", "--reviewed", "2026-01-20", "--author", "DS Holt", "--officers",
+             "2", "--visit-interval-days", "14", "--reason", "two visits a month"});
   ASSERT_EQ(rmp.exit_code, 0) << rmp.output;
   RunResult got = Vigil({"offender", "get", "C1"});
-  EXPECT_THAT(got.output, HasSubstr("very high risk: reassess within 90 days of last ARMS on 2026-01-05"));
-  EXPECT_THAT(got.output, HasSubstr("very high risk: review the RMP within 90 days of the last review on 2026-01-20"));
+  EXPECT_THAT(got.output,
+              HasSubstr("very high risk: reassess within 90 days of last ARMS on 2026-01-05"));
+  EXPECT_THAT(
+      got.output,
+      HasSubstr("very high risk: review the RMP within 90 days of the last review on 2026-01-20"));
   RunResult stale = Vigil({"offender", "update", "C1", "--revision", "1", "--team", "west"});
   EXPECT_EQ(stale.exit_code, 1);
   EXPECT_THAT(stale.output, HasSubstr("ABORTED"));
@@ -327,7 +343,8 @@ TEST_F(RsoCliTest, OffenderLifecycleThroughTheCli) {
   RunResult bad = Vigil({"arms", "record", "C1", "--completed", "2026-01-05", "--assessor", "x",
                          "--risk", "extreme"});
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_THAT(bad.output, HasSubstr("--risk: 'extreme' is not one of low, medium, high, very-high"));
+  EXPECT_THAT(bad.output,
+              HasSubstr("--risk: 'extreme' is not one of low, medium, high, very-high"));
 }
 
 }  // namespace

@@ -36,10 +36,14 @@ class VisitsEndToEndTest : public ::testing::Test {
   }
 
   void Offender(const std::string& id, const std::string& risk, const std::string& team = "north") {
-    ASSERT_EQ(Vigil({"offender", "create", "--id", id, "--name", "N " + id, "--registered", "2019-04-01",
-                     "--owner", "DC 7", "--team", team}).exit_code, 0);
+    ASSERT_EQ(Vigil({"offender", "create", "--id", id, "--name", "N " + id, "--registered",
+                     "2019-04-01", "--owner", "DC 7", "--team", team})
+                  .exit_code,
+              0);
     ASSERT_EQ(Vigil({"arms", "record", id, "--completed", "2026-01-05", "--assessor", "DS Holt",
-                     "--risk", risk}).exit_code, 0);
+                     "--risk", risk})
+                  .exit_code,
+              0);
   }
 
   v1::VisitSchedule Schedule(const std::string& id) {
@@ -63,20 +67,27 @@ class VisitsEndToEndTest : public ::testing::Test {
 
 TEST_F(VisitsEndToEndTest, ScheduleFollowsRiskAndPlanThroughTheApi) {
   Offender("M1", "medium");
-  ASSERT_EQ(Vigil({"visit", "record", "M1", "--time", "2026-06-01T10:00:00Z", "--officer", "DC 7"}).exit_code, 0);
+  ASSERT_EQ(Vigil({"visit", "record", "M1", "--time", "2026-06-01T10:00:00Z", "--officer", "DC 7"})
+                .exit_code,
+            0);
   v1::VisitSchedule s = Schedule("M1");
   EXPECT_EQ(s.interval_days(), 182);
-  EXPECT_EQ(s.reason(), "medium risk: visit within 182 days of the last visit on 2026-06-01 (policy v1)");
+  EXPECT_EQ(s.reason(),
+            "medium risk: visit within 182 days of the last visit on 2026-06-01 (policy v1)");
   const int64_t medium_due = s.next_due_time().seconds();
 
   ASSERT_EQ(Vigil({"arms", "record", "M1", "--completed", "2026-07-01", "--assessor", "DS Holt",
-                   "--risk", "high"}).exit_code, 0);
+                   "--risk", "high"})
+                .exit_code,
+            0);
   s = Schedule("M1");
   EXPECT_EQ(s.interval_days(), 91);
   EXPECT_LT(s.next_due_time().seconds(), medium_due);
 
   ASSERT_EQ(Vigil({"rmp", "record", "M1", "--reviewed", "2026-07-02", "--author", "DS Holt",
-                   "--visit-interval-days", "28", "--officers", "2", "--reason", "MAPPA level 2"}).exit_code, 0);
+                   "--visit-interval-days", "28", "--officers", "2", "--reason", "MAPPA level 2"})
+                .exit_code,
+            0);
   s = Schedule("M1");
   EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_RMP);
   EXPECT_EQ(s.interval_days(), 28);
@@ -84,11 +95,13 @@ TEST_F(VisitsEndToEndTest, ScheduleFollowsRiskAndPlanThroughTheApi) {
   EXPECT_THAT(shown.output, HasSubstr("every 28 days (rmp, policy v1)"));
   EXPECT_THAT(shown.output, HasSubstr("2 officer(s)"));
 
-  RunResult alone = Vigil({"visit", "record", "M1", "--time", "2026-07-10T19:00:00Z", "--officer", "DC 7"});
+  RunResult alone =
+      Vigil({"visit", "record", "M1", "--time", "2026-07-10T19:00:00Z", "--officer", "DC 7"});
   ASSERT_EQ(alone.exit_code, 0) << alone.output;
   EXPECT_THAT(alone.output, HasSubstr("single-crewed"));
   RunResult findings = Vigil({"compliance", "list", "--team", "north"});
-  EXPECT_THAT(findings.output, HasSubstr("1 officer(s) present (DC 7); the RMP reviewed on 2026-07-02 requires 2"));
+  EXPECT_THAT(findings.output,
+              HasSubstr("1 officer(s) present (DC 7); the RMP reviewed on 2026-07-02 requires 2"));
 }
 
 TEST_F(VisitsEndToEndTest, FlatDiarisingAndReactiveManagementThroughTheCli) {
@@ -97,15 +110,19 @@ TEST_F(VisitsEndToEndTest, FlatDiarisingAndReactiveManagementThroughTheCli) {
     const std::string id = absl::StrCat("F", i);
     Offender(id, tiers[i % 3], "flat");
     ASSERT_EQ(Vigil({"rmp", "record", id, "--reviewed", "2026-01-20", "--author", "DS Holt",
-                     "--visit-interval-days", "365", "--reason", "annual diary"}).exit_code, 0);
+                     "--visit-interval-days", "365", "--reason", "annual diary"})
+                  .exit_code,
+              0);
   }
   RunResult flat = Vigil({"compliance", "list"});
   EXPECT_THAT(flat.output, HasSubstr("flat-diarising"));
-  EXPECT_THAT(flat.output, HasSubstr("6 of the team's 6 scheduled visits are 365 days after the last visit whatever the risk"));
+  EXPECT_THAT(flat.output, HasSubstr("6 of the team's 6 scheduled visits are 365 days after the "
+                                     "last visit whatever the risk"));
 
   Offender("L1", "low");
-  RunResult officer = Vigil({"visit", "reactive", "L1", "--enable", "--decided-by", "Insp Reid",
-                             "--reason", "stable"}, "officer");
+  RunResult officer = Vigil(
+      {"visit", "reactive", "L1", "--enable", "--decided-by", "Insp Reid", "--reason", "stable"},
+      "officer");
   EXPECT_EQ(officer.exit_code, 1);
   EXPECT_THAT(officer.output, HasSubstr("PERMISSION_DENIED"));
   RunResult enable = Vigil({"visit", "reactive", "L1", "--enable", "--decided-by", "Insp Reid",
@@ -125,10 +142,13 @@ TEST_F(VisitsEndToEndTest, BadVisitsGetTheRightStatus) {
   EXPECT_THAT(future.output, HasSubstr("INVALID_ARGUMENT: visit_time"));
   RunResult unknown = Vigil({"visit", "record", "NOPE", "--officer", "DC 7"});
   EXPECT_THAT(unknown.output, HasSubstr("NOT_FOUND"));
-  ASSERT_EQ(Vigil({"offender", "update", "B1", "--revision", "2", "--status", "in-custody"}).exit_code, 0);
+  ASSERT_EQ(
+      Vigil({"offender", "update", "B1", "--revision", "2", "--status", "in-custody"}).exit_code,
+      0);
   RunResult custody = Vigil({"visit", "record", "B1", "--officer", "DC 7"});
   EXPECT_THAT(custody.output, HasSubstr("FAILED_PRECONDITION"));
-  EXPECT_THAT(Vigil({"visit", "schedule", "B1"}).output, HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
+  EXPECT_THAT(Vigil({"visit", "schedule", "B1"}).output,
+              HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
 }
 
 }  // namespace

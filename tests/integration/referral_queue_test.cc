@@ -32,7 +32,8 @@ class ReferralQueueTest : public ::testing::Test {
     storage::StoreOptions options;
     options.path = dir_.Sub("data");
     VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
     queue_ = std::make_unique<Queue>(*store_, *policies_, zone_, nullptr, nullptr);
   }
 
@@ -45,8 +46,9 @@ class ReferralQueueTest : public ::testing::Test {
     return call;
   }
 
-  absl::StatusOr<v1::Referral> Create(absl::Time received, std::vector<std::pair<v1::IdentifierType, std::string>> ids = {},
-                                      const std::string& id = "") {
+  absl::StatusOr<v1::Referral> Create(
+      absl::Time received, std::vector<std::pair<v1::IdentifierType, std::string>> ids = {},
+      const std::string& id = "") {
     v1::CreateReferralRequest request;
     v1::Referral* r = request.mutable_referral();
     r->set_id(id);
@@ -75,8 +77,10 @@ class ReferralQueueTest : public ::testing::Test {
     return nullptr;
   }
 
-  int64_t Counter(v1::ObligationKind kind, v1::RiskLevel risk, const std::string& officer = "(unallocated)") {
-    return *store_->Snapshot().Counter(ObligationLedger::OpenCounter("wessex", "ocait", officer, kind, risk));
+  int64_t Counter(v1::ObligationKind kind, v1::RiskLevel risk,
+                  const std::string& officer = "(unallocated)") {
+    return *store_->Snapshot().Counter(
+        ObligationLedger::OpenCounter("wessex", "ocait", officer, kind, risk));
   }
 
   ManualClock clock_;
@@ -91,8 +95,10 @@ TEST_F(ReferralQueueTest, UngradedReferralIsDueForTriageNextDay) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 20)));
   EXPECT_EQ(r.state(), v1::REFERRAL_STATE_RECEIVED);
   ASSERT_EQ(r.obligations_size(), 1);
-  EXPECT_EQ(r.obligations(0).reason(), "not graded: triage within 1 day of receipt on 2026-11-20 (policy v1)");
-  EXPECT_EQ(*FromProtoTime(r.obligations(0).due_time(), ""), policy::EndOfLocalDay(absl::CivilDay(2026, 11, 21), zone_));
+  EXPECT_EQ(r.obligations(0).reason(),
+            "not graded: triage within 1 day of receipt on 2026-11-20 (policy v1)");
+  EXPECT_EQ(*FromProtoTime(r.obligations(0).due_time(), ""),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 21), zone_));
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 1);
 }
 
@@ -104,10 +110,13 @@ TEST_F(ReferralQueueTest, HighGradeReceived30DaysAgoIsOverdueForActionAndRefresh
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
   EXPECT_LT(*FromProtoTime(action->due_time(), ""), clock_.Now());
-  EXPECT_EQ(action->reason(), "high grade: action within 7 days of receipt on 2026-10-24 (policy v1)");
+  EXPECT_EQ(action->reason(),
+            "high grade: action within 7 days of receipt on 2026-10-24 (policy v1)");
   const v1::Obligation* refresh = Find(r, "intel-refresh");
   ASSERT_NE(refresh, nullptr);
-  EXPECT_EQ(refresh->reason(), "high grade: refresh intelligence within 7 days of the triage on 2026-11-23 (policy v1)");
+  EXPECT_EQ(
+      refresh->reason(),
+      "high grade: refresh intelligence within 7 days of the triage on 2026-11-23 (policy v1)");
   const v1::Obligation* csc = Find(r, "csc-check");
   ASSERT_NE(csc, nullptr);
   EXPECT_THAT(csc->reason(), HasSubstr("check with children's social care within 1 day of triage"));
@@ -133,9 +142,12 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   EXPECT_TRUE(r.immediate_escalation());
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
-  EXPECT_EQ(action->reason(), "very high grade: action within 1 day of the regrade on 2026-11-22 (policy v1)");
-  EXPECT_EQ(*FromProtoTime(action->due_time(), ""), policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
-  EXPECT_THAT(Find(r, "intel-refresh")->reason(), HasSubstr("within 3 days of the last refresh on 2026-11-22"));
+  EXPECT_EQ(action->reason(),
+            "very high grade: action within 1 day of the regrade on 2026-11-22 (policy v1)");
+  EXPECT_EQ(*FromProtoTime(action->due_time(), ""),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
+  EXPECT_THAT(Find(r, "intel-refresh")->reason(),
+              HasSubstr("within 3 days of the last refresh on 2026-11-22"));
   ASSERT_EQ(r.refreshes_size(), 1);
   EXPECT_EQ(r.refreshes(0).grade_before(), v1::RISK_LEVEL_MEDIUM);
 
@@ -185,13 +197,15 @@ TEST_F(ReferralQueueTest, TransitionsFromTheWrongStateNameTheState) {
   allocate.set_officer("DC 9");
   EXPECT_THAT(queue_->Allocate(Call(), allocate),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("is REFERRAL_STATE_RECEIVED: it can be allocated only when REFERRAL_STATE_AWAITING_ALLOCATION")));
+                       HasSubstr("is REFERRAL_STATE_RECEIVED: it can be allocated only when "
+                                 "REFERRAL_STATE_AWAITING_ALLOCATION")));
   v1::CloseReferralRequest close;
   close.set_id(r.id());
   close.set_outcome(v1::REFERRAL_OUTCOME_NO_FURTHER_ACTION);
   close.set_reason("not UK");
   ASSERT_THAT(queue_->Close(Call(), close).status(), IsOk());
-  EXPECT_THAT(queue_->Close(Call(), close), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
+  EXPECT_THAT(queue_->Close(Call(), close),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
   EXPECT_THAT(Triage(r.id(), v1::RISK_LEVEL_LOW), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
@@ -204,20 +218,26 @@ TEST_F(ReferralQueueTest, BadInputNamesTheField) {
   v1::RecordIntelRefreshRequest early;
   early.set_id(r.id());
   *early.mutable_refreshed_time() = ToProtoTime(Day(2026, 10, 1));
-  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), early),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the referral was received")));
+  EXPECT_THAT(
+      queue_->RecordIntelRefresh(Call(), early),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the referral was received")));
   v1::CreateReferralRequest linked;
   linked.mutable_referral()->set_source(v1::REFERRAL_SOURCE_INTERNAL);
   *linked.mutable_referral()->mutable_received_time() = ToProtoTime(Day(2026, 1, 1));
   linked.mutable_referral()->set_subject_display_name("x");
   linked.mutable_referral()->set_linked_offender_id("R1");
-  EXPECT_THAT(queue_->Create(Call(), linked), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("linked_offender_id")));
+  EXPECT_THAT(queue_->Create(Call(), linked),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("linked_offender_id")));
 }
 
 TEST_F(ReferralQueueTest, SecondReferralAboutTheSameAccountIsFlagged) {
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral first, Create(Day(2026, 11, 1), {{v1::IDENTIFIER_TYPE_ACCOUNT, "Snapchat:@Kid_99"}}));
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral second, Create(Day(2026, 11, 5), {{v1::IDENTIFIER_TYPE_ACCOUNT, "snapchat: kid_99"},
-                                                                           {v1::IDENTIFIER_TYPE_PHONE, "07700 900123"}}));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Referral first,
+      Create(Day(2026, 11, 1), {{v1::IDENTIFIER_TYPE_ACCOUNT, "Snapchat:@Kid_99"}}));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Referral second,
+      Create(Day(2026, 11, 5), {{v1::IDENTIFIER_TYPE_ACCOUNT, "snapchat: kid_99"},
+                                {v1::IDENTIFIER_TYPE_PHONE, "07700 900123"}}));
   ASSERT_EQ(second.deconfliction_matches_size(), 1);
   EXPECT_EQ(second.deconfliction_matches(0).referral_id(), first.id());
   EXPECT_EQ(second.deconfliction_matches(0).normalized(), "snapchat:kid_99");
@@ -227,18 +247,23 @@ TEST_F(ReferralQueueTest, SecondReferralAboutTheSameAccountIsFlagged) {
   close.set_outcome(v1::REFERRAL_OUTCOME_NO_FURTHER_ACTION);
   close.set_reason("duplicate");
   ASSERT_THAT(queue_->Close(Call(), close).status(), IsOk());
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral third, Create(Day(2026, 11, 6), {{v1::IDENTIFIER_TYPE_ACCOUNT, "@kid_99"}}));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral third,
+                             Create(Day(2026, 11, 6), {{v1::IDENTIFIER_TYPE_ACCOUNT, "@kid_99"}}));
   EXPECT_THAT(third.deconfliction_matches(), IsEmpty());  // no platform: a different identifier
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral fourth, Create(Day(2026, 11, 7), {{v1::IDENTIFIER_TYPE_PHONE, "+44 7700 900123"}}));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Referral fourth,
+      Create(Day(2026, 11, 7), {{v1::IDENTIFIER_TYPE_PHONE, "+44 7700 900123"}}));
   ASSERT_EQ(fourth.deconfliction_matches_size(), 1);
   EXPECT_EQ(fourth.deconfliction_matches(0).referral_id(), second.id());
 }
 
 TEST_F(ReferralQueueTest, ListIsOldestFirstAndCountsAreByStateAndGrade) {
   for (int i = 0; i < 5; ++i) {
-    VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2020 + i, 3, 1), {}, absl::StrCat("Q", 4 - i)));
+    VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r,
+                               Create(Day(2020 + i, 3, 1), {}, absl::StrCat("Q", 4 - i)));
     if (i % 2 == 0) {
-      ASSERT_THAT(Triage(r.id(), i == 0 ? v1::RISK_LEVEL_HIGH : v1::RISK_LEVEL_LOW).status(), IsOk());
+      ASSERT_THAT(Triage(r.id(), i == 0 ? v1::RISK_LEVEL_HIGH : v1::RISK_LEVEL_LOW).status(),
+                  IsOk());
     }
   }
   v1::ListReferralsRequest list;
@@ -252,7 +277,8 @@ TEST_F(ReferralQueueTest, ListIsOldestFirstAndCountsAreByStateAndGrade) {
   }
   EXPECT_THAT(order, ::testing::ElementsAre("Q4", "Q3", "Q2", "Q1", "Q0"));
 
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CountReferralsResponse counts, queue_->Count(Call(), v1::CountReferralsRequest()));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CountReferralsResponse counts,
+                             queue_->Count(Call(), v1::CountReferralsRequest()));
   EXPECT_EQ(counts.open_total(), 5);
   std::map<std::pair<int, int>, int64_t> by_cell;
   for (const auto& c : counts.counts()) by_cell[{c.state(), c.grade()}] = c.count();
@@ -279,7 +305,8 @@ TEST_F(ReferralQueueTest, ImportIsRepeatableAndReportsBadRows) {
     r->set_state(i % 4 == 0 ? v1::REFERRAL_STATE_RECEIVED : v1::REFERRAL_STATE_AWAITING_ALLOCATION);
     if (i % 4 != 0) r->set_grade(i % 3 == 0 ? v1::RISK_LEVEL_HIGH : v1::RISK_LEVEL_MEDIUM);
   }
-  request.mutable_rows(7)->mutable_referral()->set_grade(v1::RISK_LEVEL_UNSPECIFIED);  // awaiting needs a grade
+  request.mutable_rows(7)->mutable_referral()->set_grade(
+      v1::RISK_LEVEL_UNSPECIFIED);  // awaiting needs a grade
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportReferralsResponse result, queue_->Import(Call(), request));
   EXPECT_EQ(result.imported(), 19);
   ASSERT_EQ(result.errors_size(), 1);

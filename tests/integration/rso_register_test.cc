@@ -47,9 +47,9 @@ class RsoRegisterTest : public ::testing::Test {
     storage::StoreOptions options;
     options.path = dir_.Sub("data");
     VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_,
-                                                                        policy::DefaultPolicy(),
-                                                                        "test default"));
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        policies_,
+        policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test default"));
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
@@ -64,8 +64,8 @@ class RsoRegisterTest : public ::testing::Test {
     return call;
   }
 
-  v1::Offender Create(const std::string& id, absl::Time registered, const std::string& team = "north",
-                      const std::string& owner = "DC 4512") {
+  v1::Offender Create(const std::string& id, absl::Time registered,
+                      const std::string& team = "north", const std::string& owner = "DC 4512") {
     v1::CreateOffenderRequest request;
     request.mutable_offender()->set_id(id);
     request.mutable_offender()->set_display_name("Name " + id);
@@ -105,8 +105,8 @@ class RsoRegisterTest : public ::testing::Test {
     return nullptr;
   }
 
-  int64_t OpenCounter(v1::ObligationKind kind, v1::RiskLevel risk, const std::string& team = "north",
-                      const std::string& officer = "DC 4512") {
+  int64_t OpenCounter(v1::ObligationKind kind, v1::RiskLevel risk,
+                      const std::string& team = "north", const std::string& officer = "DC 4512") {
     return *store_->Snapshot().Counter(
         ObligationLedger::OpenCounter("wessex", team, officer, kind, risk));
   }
@@ -168,9 +168,9 @@ TEST_F(RsoRegisterTest, MediumArmsFourHundredDaysAgoIsOverdueWithReasonAndVersio
   const v1::Obligation* arms = Find(o, "arms");
   ASSERT_NE(arms, nullptr);
   EXPECT_LT(*FromProtoTime(arms->due_time(), ""), clock_.Now());
-  EXPECT_EQ(arms->reason(),
-            absl::StrCat("medium risk: reassess within 365 days of last ARMS on ",
-                         absl::FormatCivilTime(policy::LocalDay(completed, zone_)), " (policy v1)"));
+  EXPECT_EQ(arms->reason(), absl::StrCat("medium risk: reassess within 365 days of last ARMS on ",
+                                         absl::FormatCivilTime(policy::LocalDay(completed, zone_)),
+                                         " (policy v1)"));
   EXPECT_EQ(arms->risk_level(), v1::RISK_LEVEL_MEDIUM);
   // The counters moved from "not assessed" to medium, and an RMP review clock opened.
   EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 0);
@@ -230,11 +230,13 @@ TEST_F(RsoRegisterTest, OlderAssessmentJoinsHistoryWithoutMovingClocks) {
 
 TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
   Create("R1", Day(2024, 1, 10));
-  absl::StatusOr<v1::ArmsAssessment> first = Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_LOW, "req-7");
+  absl::StatusOr<v1::ArmsAssessment> first =
+      Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_LOW, "req-7");
   ASSERT_THAT(first.status(), IsOk());
   const uint64_t audit_head = store_->AuditHead();
   const uint64_t feed_head = store_->EventHead("rso");
-  absl::StatusOr<v1::ArmsAssessment> retry = Arms("R1", Day(2026, 6, 2), v1::RISK_LEVEL_HIGH, "req-7");
+  absl::StatusOr<v1::ArmsAssessment> retry =
+      Arms("R1", Day(2026, 6, 2), v1::RISK_LEVEL_HIGH, "req-7");
   ASSERT_THAT(retry.status(), IsOk());
   EXPECT_EQ(retry->id(), first->id());
   EXPECT_EQ(retry->risk_level(), v1::RISK_LEVEL_LOW);
@@ -275,7 +277,9 @@ TEST_F(RsoRegisterTest, StaleRevisionIsAbortedAndWritesNothing) {
   ASSERT_THAT(moved.status(), IsOk());
   EXPECT_EQ(moved->revision(), 2);
   for (const v1::Obligation& ob : moved->obligations()) EXPECT_EQ(ob.owner_officer(), "DC 9");
-  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED, "north", "DC 9"), 1);
+  EXPECT_EQ(
+      OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED, "north", "DC 9"),
+      1);
   EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_UNSPECIFIED), 0);
 
   update.mutable_offender()->set_owner_officer("DC 10");  // still revision 1
@@ -295,7 +299,8 @@ TEST_F(RsoRegisterTest, AnotherForceGetsNotFoundAndTheRefusalIsAudited) {
   *foreign.mutable_completed_time() = ToProtoTime(Day(2026, 2, 1));
   foreign.set_assessor("x");
   foreign.set_risk_level(v1::RISK_LEVEL_HIGH);
-  EXPECT_THAT(assessments_->RecordArms(Call("mercia"), foreign), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(assessments_->RecordArms(Call("mercia"), foreign),
+              StatusIs(absl::StatusCode::kNotFound));
 
   std::vector<std::string> outcomes;
   ASSERT_THAT(store_->Snapshot().ScanAuditIndex(storage::AuditByForcePrefix("mercia"), 0,
@@ -325,7 +330,8 @@ TEST_F(RsoRegisterTest, BadInputNamesTheFieldAndWritesNothing) {
   EXPECT_THAT(register_->Create(Call(), nameless),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.display_name")));
   EXPECT_EQ(store_->AuditHead(), head);
-  EXPECT_THAT(Arms("NOPE", Day(2026, 1, 1), v1::RISK_LEVEL_LOW), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Arms("NOPE", Day(2026, 1, 1), v1::RISK_LEVEL_LOW),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(RsoRegisterTest, StatusDecidesWhichClocksRun) {
@@ -382,23 +388,28 @@ TEST_F(RsoRegisterTest, PolicyChangeMovesNothingUntilRecomputed) {
   EXPECT_EQ(Find(Get("R1"), "arms-trigger")->policy_version(), "v2");
 
   admin.purpose = "policy v2 adopted at the performance meeting";
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport dry, offenders_->Recompute(admin, true));
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport dry,
+                             offenders_->Recompute(admin, true));
   EXPECT_EQ(dry.changed, 1);
   EXPECT_TRUE(SameObligation(*Find(Get("R1"), "arms"), before));
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport report, offenders_->Recompute(admin, false));
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport report,
+                             offenders_->Recompute(admin, false));
   EXPECT_EQ(report.examined, 1);
   EXPECT_EQ(report.changed, 1);
   const v1::Obligation after = *Find(Get("R1"), "arms");
   EXPECT_EQ(after.policy_version(), "v2");
-  EXPECT_EQ(after.reason(), "medium risk: reassess within 182 days of last ARMS on 2026-06-01 (policy v2)");
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport again, offenders_->Recompute(admin, false));
+  EXPECT_EQ(after.reason(),
+            "medium risk: reassess within 182 days of last ARMS on 2026-06-01 (policy v2)");
+  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport again,
+                             offenders_->Recompute(admin, false));
   EXPECT_EQ(again.changed, 0);
 }
 
 TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
   Create("R1", Day(2024, 1, 10));
   ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_MEDIUM).status(), IsOk());
-  absl::StatusOr<std::vector<storage::FeedEvent>> events = store_->Snapshot().ReadEvents("rso", 0, 10);
+  absl::StatusOr<std::vector<storage::FeedEvent>> events =
+      store_->Snapshot().ReadEvents("rso", 0, 10);
   ASSERT_THAT(events.status(), IsOk());
   ASSERT_EQ(events->size(), 2u);
   v1::ObligationEventBatch created, assessed;
@@ -410,11 +421,15 @@ TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
                                  v1::OBLIGATION_EVENT_TYPE_OPENED));
   std::vector<std::pair<std::string, v1::ObligationEventType>> changes;
   for (const auto& e : assessed.events()) changes.emplace_back(e.obligation().id(), e.type());
-  EXPECT_THAT(changes, UnorderedElementsAre(
-                           std::pair<std::string, v1::ObligationEventType>("R1/arms", v1::OBLIGATION_EVENT_TYPE_RETIMED),
-                           std::pair<std::string, v1::ObligationEventType>("R1/rmp-review", v1::OBLIGATION_EVENT_TYPE_OPENED),
-                           std::pair<std::string, v1::ObligationEventType>("R1/notification", v1::OBLIGATION_EVENT_TYPE_RETIMED),
-                           std::pair<std::string, v1::ObligationEventType>("R1/home-visit", v1::OBLIGATION_EVENT_TYPE_RETIMED)));
+  EXPECT_THAT(changes,
+              UnorderedElementsAre(std::pair<std::string, v1::ObligationEventType>(
+                                       "R1/arms", v1::OBLIGATION_EVENT_TYPE_RETIMED),
+                                   std::pair<std::string, v1::ObligationEventType>(
+                                       "R1/rmp-review", v1::OBLIGATION_EVENT_TYPE_OPENED),
+                                   std::pair<std::string, v1::ObligationEventType>(
+                                       "R1/notification", v1::OBLIGATION_EVENT_TYPE_RETIMED),
+                                   std::pair<std::string, v1::ObligationEventType>(
+                                       "R1/home-visit", v1::OBLIGATION_EVENT_TYPE_RETIMED)));
 }
 
 TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {
@@ -444,7 +459,8 @@ TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {
   EXPECT_EQ(DeadlineCount(), 0);
 
   request.set_dry_run(false);
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse result, register_->Import(Call(), request));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse result,
+                             register_->Import(Call(), request));
   EXPECT_EQ(result.imported(), 2);
   ASSERT_EQ(result.errors_size(), 2);
   EXPECT_EQ(result.errors(0).line(), 3);
@@ -457,7 +473,8 @@ TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {
   east.set_team("east");
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse listed, register_->List(Call(), east));
   ASSERT_EQ(listed.offenders_size(), 2);
-  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_HIGH, "east", "DC 1"), 1);
+  EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_HIGH, "east", "DC 1"),
+            1);
 
   // Repeating the import changes nothing.
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ImportOffendersResponse again, register_->Import(Call(), request));

@@ -35,7 +35,8 @@ class VisitsTest : public ::testing::Test {
     storage::StoreOptions options;
     options.path = dir_.Sub("data");
     VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
@@ -65,7 +66,8 @@ class VisitsTest : public ::testing::Test {
     }
   }
 
-  absl::StatusOr<v1::ArmsAssessment> Arms(const std::string& id, absl::Time when, v1::RiskLevel risk) {
+  absl::StatusOr<v1::ArmsAssessment> Arms(const std::string& id, absl::Time when,
+                                          v1::RiskLevel risk) {
     v1::RecordArmsAssessmentRequest request;
     request.set_offender_id(id);
     *request.mutable_completed_time() = ToProtoTime(when);
@@ -140,7 +142,8 @@ TEST_F(VisitsTest, MediumRiskIsDue182DaysAfterTheLastVisit) {
   EXPECT_EQ(s.interval_days(), 182);
   EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_POLICY);
   EXPECT_EQ(s.policy_version(), "v1");
-  EXPECT_EQ(s.reason(), "medium risk: visit within 182 days of the last visit on 2026-06-01 (policy v1)");
+  EXPECT_EQ(s.reason(),
+            "medium risk: visit within 182 days of the last visit on 2026-06-01 (policy v1)");
 }
 
 TEST_F(VisitsTest, ReassessedHighBecomesDueSoonerAtOnce) {
@@ -150,7 +153,8 @@ TEST_F(VisitsTest, ReassessedHighBecomesDueSoonerAtOnce) {
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 1);
   ASSERT_THAT(Arms("R1", Day(2026, 11, 20), v1::RISK_LEVEL_HIGH).status(), IsOk());
   const v1::VisitSchedule s = Schedule("R1");
-  EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""), LocalEndOf(2026, 8, 31));  // +91: already overdue
+  EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""),
+            LocalEndOf(2026, 8, 31));  // +91: already overdue
   EXPECT_EQ(s.interval_days(), 91);
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 0);
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_HIGH), 1);
@@ -164,8 +168,9 @@ TEST_F(VisitsTest, RmpOverrideAppliesAndIsReportedAsTheSource) {
   EXPECT_EQ(s.source(), v1::VISIT_INTERVAL_SOURCE_RMP);
   EXPECT_EQ(s.interval_days(), 14);
   EXPECT_EQ(*FromProtoTime(s.next_due_time(), ""), LocalEndOf(2026, 6, 15));
-  EXPECT_EQ(s.reason(), "the RMP reviewed on 2026-01-20 sets visits every 14 days (set by the MAPPA "
-                        "meeting): visit within 14 days of the last visit on 2026-06-01 (policy v1)");
+  EXPECT_EQ(s.reason(),
+            "the RMP reviewed on 2026-01-20 sets visits every 14 days (set by the MAPPA "
+            "meeting): visit within 14 days of the last visit on 2026-06-01 (policy v1)");
   EXPECT_EQ(s.requirements().officers_required(), 2);
   // A plan back on the policy default returns to the tier interval.
   ASSERT_THAT(Rmp("R1", 0, 1).status(), IsOk());
@@ -189,7 +194,8 @@ TEST_F(VisitsTest, SingleCrewedVisitAgainstATwoOfficerPlanRaisesAFinding) {
 
   v1::ListComplianceFindingsRequest request;
   request.set_team("north");
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse listed, visits_->ListFindings(Call(), request));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse listed,
+                             visits_->ListFindings(Call(), request));
   ASSERT_EQ(listed.findings_size(), 2);
   EXPECT_EQ(listed.findings(0).offender_id(), "R1");
   EXPECT_EQ(listed.findings(0).visit_id(), alone.id());
@@ -218,8 +224,9 @@ TEST_F(VisitsTest, PatternsOverTheLatestVisitsAreFindings) {
   rules.clear();
   for (const auto& f : varied.findings()) rules.push_back(f.rule());
   EXPECT_THAT(rules, ::testing::ElementsAre(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW));
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit balanced, Visit("R1", Day(2026, 4, 6, 11), {"DC 4512"},
-                                                       v1::VISIT_OUTCOME_SEEN, /*announced=*/false));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Visit balanced,
+      Visit("R1", Day(2026, 4, 6, 11), {"DC 4512"}, v1::VISIT_OUTCOME_SEEN, /*announced=*/false));
   EXPECT_THAT(balanced.findings(), IsEmpty());
 }
 
@@ -233,14 +240,16 @@ TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
   for (int i = 0; i < 6; ++i) Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
 
   v1::ListComplianceFindingsRequest request;
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse all, visits_->ListFindings(Call(), request));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse all,
+                             visits_->ListFindings(Call(), request));
   ASSERT_EQ(all.findings_size(), 1);
   const v1::ComplianceFinding& flat = all.findings(0);
   EXPECT_EQ(flat.rule(), v1::COMPLIANCE_RULE_FLAT_DIARISING);
   EXPECT_EQ(flat.team(), "flat");
-  EXPECT_EQ(flat.evidence(),
-            "6 of the team's 6 scheduled visits are 365 days after the last visit whatever the risk "
-            "(low 2, medium 2, high 2); policy v1 sets low 365, medium 182, high 91, very high 30 days");
+  EXPECT_EQ(
+      flat.evidence(),
+      "6 of the team's 6 scheduled visits are 365 days after the last visit whatever the risk "
+      "(low 2, medium 2, high 2); policy v1 sets low 365, medium 182, high 91, very high 30 days");
   request.set_team("good");
   EXPECT_THAT(visits_->ListFindings(Call(), request)->findings(), IsEmpty());
 }
@@ -255,14 +264,16 @@ TEST_F(VisitsTest, ReactiveManagementRemovesAndRestoresTheClock) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::VisitSchedule reactive,
                              visits_->SetReactiveManagement(Call(Role::kSupervisor), request));
   EXPECT_FALSE(reactive.has_next_due_time());
-  EXPECT_THAT(reactive.not_scheduled_because(), HasSubstr("reactive management decided by Insp Reid"));
+  EXPECT_THAT(reactive.not_scheduled_because(),
+              HasSubstr("reactive management decided by Insp Reid"));
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 0);
   // The notification clock remains.
   v1::GetOffenderRequest get;
   get.set_id("R1");
   v1::Offender o = *register_->Get(Call(), get);
-  EXPECT_TRUE(std::any_of(o.obligations().begin(), o.obligations().end(),
-                          [](const v1::Obligation& ob) { return ob.kind() == v1::OBLIGATION_KIND_NOTIFICATION; }));
+  EXPECT_TRUE(std::any_of(
+      o.obligations().begin(), o.obligations().end(),
+      [](const v1::Obligation& ob) { return ob.kind() == v1::OBLIGATION_KIND_NOTIFICATION; }));
 
   // New intelligence is a trigger: eligibility is lost and the visit clock comes back.
   v1::RecordTriggerRequest trigger;
@@ -273,7 +284,8 @@ TEST_F(VisitsTest, ReactiveManagementRemovesAndRestoresTheClock) {
   const v1::VisitSchedule back = Schedule("R1");
   EXPECT_TRUE(back.has_next_due_time());
   EXPECT_FALSE(back.reactive_management().enabled());
-  EXPECT_THAT(back.reactive_management().ended_because(), HasSubstr("intelligence received on 2026-11-22"));
+  EXPECT_THAT(back.reactive_management().ended_because(),
+              HasSubstr("intelligence received on 2026-11-22"));
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_LOW), 1);
   // ...and it cannot be re-enabled while ineligible.
   EXPECT_THAT(visits_->SetReactiveManagement(Call(Role::kSupervisor), request),
@@ -297,7 +309,8 @@ TEST_F(VisitsTest, NoAccessDoesNotSatisfyTheClockAndIsATrigger) {
   Create("R1", v1::RISK_LEVEL_MEDIUM);
   ASSERT_THAT(Visit("R1", Day(2026, 6, 1)).status(), IsOk());
   const v1::VisitSchedule before = Schedule("R1");
-  ASSERT_THAT(Visit("R1", Day(2026, 11, 2), {"DC 4512"}, v1::VISIT_OUTCOME_NO_ACCESS).status(), IsOk());
+  ASSERT_THAT(Visit("R1", Day(2026, 11, 2), {"DC 4512"}, v1::VISIT_OUTCOME_NO_ACCESS).status(),
+              IsOk());
   const v1::VisitSchedule after = Schedule("R1");
   EXPECT_EQ(after.next_due_time().seconds(), before.next_due_time().seconds());
   v1::GetOffenderRequest get;
@@ -310,7 +323,8 @@ TEST_F(VisitsTest, NoAccessDoesNotSatisfyTheClockAndIsATrigger) {
 
 TEST_F(VisitsTest, CustodyPausesTheClockAndReleaseResumesWithTheTimeLeft) {
   Create("R1", v1::RISK_LEVEL_MEDIUM);
-  ASSERT_THAT(Visit("R1", Day(2026, 11, 3)).status(), IsOk());  // due end of 2027-05-04: 162 days left
+  ASSERT_THAT(Visit("R1", Day(2026, 11, 3)).status(),
+              IsOk());  // due end of 2027-05-04: 162 days left
   v1::GetOffenderRequest get;
   get.set_id("R1");
   v1::Offender o = *register_->Get(Call(), get);
@@ -321,7 +335,8 @@ TEST_F(VisitsTest, CustodyPausesTheClockAndReleaseResumesWithTheTimeLeft) {
   update.mutable_update_mask()->add_paths("status");
   VIGIL_ASSERT_OK_AND_ASSIGN(o, register_->Update(Call(), update));
   EXPECT_EQ(VisitCounter(v1::RISK_LEVEL_MEDIUM), 0);
-  EXPECT_THAT(Schedule("R1").not_scheduled_because(), HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
+  EXPECT_THAT(Schedule("R1").not_scheduled_because(),
+              HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
   const absl::Duration left = LocalEndOf(2027, 5, 4) - clock_.Now();
 
   clock_.Advance(absl::Hours(24 * 100));
@@ -346,8 +361,12 @@ TEST_F(VisitsTest, BadVisitsAreRefusedAndWriteNothing) {
   EXPECT_EQ(store_->AuditHead(), head);
   EXPECT_THAT(Visit("NOBODY", Day(2026, 1, 1)), StatusIs(absl::StatusCode::kNotFound));
 
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit first, Visit("R1", Day(2026, 2, 1), {"DC 1"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit retry, Visit("R1", Day(2026, 2, 2), {"DC 2"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Visit first,
+      Visit("R1", Day(2026, 2, 1), {"DC 1"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Visit retry,
+      Visit("R1", Day(2026, 2, 2), {"DC 2"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
   EXPECT_EQ(retry.id(), first.id());
   v1::ListVisitsRequest list;
   list.set_offender_id("R1");
@@ -370,9 +389,9 @@ TEST_F(VisitsTest, PlanListsDueVisitsMostRiskyThenMostOverdue) {
   Create("LOW", v1::RISK_LEVEL_LOW);
   Create("HIGH", v1::RISK_LEVEL_HIGH);
   Create("VH", v1::RISK_LEVEL_VERY_HIGH);
-  ASSERT_THAT(Visit("LOW", Day(2025, 11, 1)).status(), IsOk());    // due 2026-11-01: overdue
-  ASSERT_THAT(Visit("HIGH", Day(2026, 8, 25)).status(), IsOk());   // due 2026-11-24: in 1 day
-  ASSERT_THAT(Visit("VH", Day(2026, 11, 20)).status(), IsOk());    // due 2026-12-20: beyond 14 days
+  ASSERT_THAT(Visit("LOW", Day(2025, 11, 1)).status(), IsOk());   // due 2026-11-01: overdue
+  ASSERT_THAT(Visit("HIGH", Day(2026, 8, 25)).status(), IsOk());  // due 2026-11-24: in 1 day
+  ASSERT_THAT(Visit("VH", Day(2026, 11, 20)).status(), IsOk());   // due 2026-12-20: beyond 14 days
   v1::GetVisitPlanRequest request;
   request.set_team("north");
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::VisitPlan plan, visits_->Plan(Call(), request));

@@ -36,7 +36,7 @@ TEST(Csv, MalformedQuotingNamesTheLine) {
   EXPECT_THAT(ParseCsv("a\nab\"c\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2")));
   EXPECT_THAT(ParseCsv("\"a\"b\n"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           HasSubstr("text after a closing quote")));
+                                             HasSubstr("text after a closing quote")));
 }
 
 TEST(Csv, EmptyInputHasNoRecords) {
