@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddVisitCommands(app, cli, run);
   vigil::cli::AddReferralCommands(app, cli, run);
   vigil::cli::AddBacklogCommands(app, cli, run);
+  vigil::cli::AddAlertCommands(app, cli, run);
   vigil::cli::AddReportCommands(app, cli, run);
   vigil::cli::AddDemoCommands(app, cli, run);
   vigil::cli::AddImportCommands(app, cli, run);

@@ -35,6 +35,9 @@
 
 namespace vigil {
 
+// Initial metadata of a feed stream: the sequence it starts after.
+inline constexpr absl::string_view kCursorMetadata = "x-vigil-cursor";
+
 // Tells streams when their context's feed advances, and ticks them about four times a second
 // (for stuck-write checks and periodic messages). Thread-safe.
 class FeedNotifier {
@@ -97,10 +100,13 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     bool fetch_on_tick = false;
   };
 
-  // Starts streaming; returns the reactor for the handler to return.
+  // Starts streaming; returns the reactor for the handler to return. The initial metadata,
+  // sent at once, carries the starting cursor as kCursorMetadata, so that a client that asked
+  // to start at the head knows where to resume even before the first message.
   static grpc::ServerWriteReactor<Message>* Start(grpc::CallbackServerContext* context,
                                                   Executor& executor, FeedNotifier& notifier,
                                                   Options options) {
+    context->AddInitialMetadata(std::string(kCursorMetadata), std::to_string(options.cursor));
     std::shared_ptr<FeedStream> stream(
         new FeedStream(context, executor, notifier, std::move(options)));
     stream->self_ = stream;
@@ -113,6 +119,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
         [weak] {
           if (auto s = weak.lock()) s->Tick();
         });
+    stream->StartSendInitialMetadata();
     stream->Poke();
     return stream.get();
   }
