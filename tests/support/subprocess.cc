@@ -113,12 +113,22 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, absl::Durati
 VigildProcess::~VigildProcess() { Kill(); }
 
 absl::Status VigildProcess::Start(const std::vector<std::string>& extra_args) {
+  return StartOn(0, extra_args);
+}
+
+absl::Status VigildProcess::StartOnSamePort(const std::vector<std::string>& extra_args) {
+  if (last_port_ == 0) return absl::FailedPreconditionError("vigild has not served yet");
+  return StartOn(last_port_, extra_args);
+}
+
+absl::Status VigildProcess::StartOn(int listen_port, const std::vector<std::string>& extra_args) {
   if (running()) return absl::FailedPreconditionError("vigild is already running");
   args_ = extra_args;
   const std::string port_file = dir_ + "/port";
   ::unlink(port_file.c_str());
-  std::vector<std::string> argv = {VigildPath(),  "--data-dir",  data_dir(), "--listen",
-                                   "127.0.0.1:0", "--port-file", port_file};
+  std::vector<std::string> argv = {
+      VigildPath(),  "--data-dir", data_dir(), "--listen", absl::StrCat("127.0.0.1:", listen_port),
+      "--port-file", port_file};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<pid_t> pid = Spawn(argv, dir_ + "/vigild.log", {});
   if (!pid.ok()) return pid.status();
@@ -129,6 +139,7 @@ absl::Status VigildProcess::Start(const std::vector<std::string>& extra_args) {
     int port = 0;
     if (absl::SimpleAtoi(ReadFile(port_file), &port) && port > 0) {
       port_ = port;
+      last_port_ = port;
       break;
     }
     if (std::optional<int> code = WaitFor(pid_, absl::ZeroDuration())) {

@@ -44,6 +44,9 @@ class VigildProcess {
   absl::Status Start(const std::vector<std::string>& extra_args = {});
   // Sends `signal` and waits for the exit; returns the exit status (128 + signal if killed).
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(60));
+  // Starts again on the port it last served on (after Stop or Kill), so that clients holding a
+  // channel to it reconnect, as they would to a restarted production server.
+  absl::Status StartOnSamePort(const std::vector<std::string>& extra_args = {});
   // SIGKILL, then reap.
   void Kill();
   // Stop(SIGTERM) then Start with the same arguments and data.
@@ -58,9 +61,12 @@ class VigildProcess {
 
  private:
   std::string dir_;
+  absl::Status StartOn(int listen_port, const std::vector<std::string>& extra_args);
+
   std::vector<std::string> args_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int last_port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
