@@ -40,12 +40,14 @@ absl::StatusOr<v1::AlertFilter> FilterOf(const FilterFlags& flags) {
   filter.set_team(flags.team);
   filter.set_officer(flags.officer);
   if (!flags.state.empty()) {
-    absl::StatusOr<int> state = ParseEnumText(v1::AlertState_descriptor(), "ALERT_STATE_", flags.state, "--state");
+    absl::StatusOr<int> state =
+        ParseEnumText(v1::AlertState_descriptor(), "ALERT_STATE_", flags.state, "--state");
     if (!state.ok()) return state.status();
     filter.set_state(static_cast<v1::AlertState>(*state));
   }
   if (!flags.min_risk.empty()) {
-    absl::StatusOr<int> risk = ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", flags.min_risk, "--min-risk");
+    absl::StatusOr<int> risk =
+        ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", flags.min_risk, "--min-risk");
     if (!risk.ok()) return risk.status();
     filter.set_min_risk_level(static_cast<v1::RiskLevel>(*risk));
   }
@@ -56,7 +58,8 @@ absl::StatusOr<v1::AlertFilter> FilterOf(const FilterFlags& flags) {
     filter.set_min_escalation_level(static_cast<v1::EscalationLevel>(*level));
   }
   for (const std::string& k : flags.kinds) {
-    absl::StatusOr<int> kind = ParseEnumText(v1::ObligationKind_descriptor(), "OBLIGATION_KIND_", k, "--kind");
+    absl::StatusOr<int> kind =
+        ParseEnumText(v1::ObligationKind_descriptor(), "OBLIGATION_KIND_", k, "--kind");
     if (!kind.ok()) return kind.status();
     filter.add_kinds(static_cast<v1::ObligationKind>(*kind));
   }
@@ -82,9 +85,10 @@ std::string Why(const v1::Alert& a) {
 void PrintAlerts(std::ostream& out, const std::vector<const v1::Alert*>& alerts) {
   Table table({"ALERT", "STATE", "LEVEL", "RISK", "KIND", "SUBJECT", "OFFICER", "TEAM", "WHY"});
   for (const v1::Alert* a : alerts) {
-    table.AddRow({a->id(), EnumText(v1::AlertState_descriptor(), a->state(), "ALERT_STATE_"), Level(*a),
-                  RiskText(a->obligation().risk_level()), Kind(*a), a->obligation().subject_id(),
-                  a->obligation().owner_officer(), a->obligation().team(), Why(*a)});
+    table.AddRow({a->id(), EnumText(v1::AlertState_descriptor(), a->state(), "ALERT_STATE_"),
+                  Level(*a), RiskText(a->obligation().risk_level()), Kind(*a),
+                  a->obligation().subject_id(), a->obligation().owner_officer(),
+                  a->obligation().team(), Why(*a)});
   }
   table.Print(out);
 }
@@ -93,21 +97,23 @@ void PrintAlerts(std::ostream& out, const std::vector<const v1::Alert*>& alerts)
 std::string EventLine(const v1::AlertEvent& e) {
   if (e.type() == v1::ALERT_EVENT_TYPE_DIGEST) {
     const v1::AlertDigest& d = e.digest();
-    std::string line = absl::StrCat("#", e.sequence(), " digest at ", FormatTimestamp(d.as_of()), ": ",
-                                    d.open(), " open, ", d.acknowledged(), " acknowledged");
+    std::string line = absl::StrCat("#", e.sequence(), " digest at ", FormatTimestamp(d.as_of()),
+                                    ": ", d.open(), " open, ", d.acknowledged(), " acknowledged");
     for (const v1::Alert& a : d.top()) {
-      absl::StrAppend(&line, "\n    ", a.id(), " ", Level(a), " ", RiskText(a.obligation().risk_level()), " ",
-                      Kind(a), " ", a.obligation().subject_id(), " (", a.obligation().owner_officer(), "): ",
-                      Why(a));
+      absl::StrAppend(&line, "\n    ", a.id(), " ", Level(a), " ",
+                      RiskText(a.obligation().risk_level()), " ", Kind(a), " ",
+                      a.obligation().subject_id(), " (", a.obligation().owner_officer(),
+                      "): ", Why(a));
     }
     return line;
   }
   const v1::Alert& a = e.alert();
-  std::string line = absl::StrCat(
-      "#", e.sequence(), " ", FormatTimestamp(e.event_time()), " ",
-      EnumText(v1::AlertEventType_descriptor(), e.type(), "ALERT_EVENT_TYPE_"), " ", a.id(), " ", Level(a), " ",
-      RiskText(a.obligation().risk_level()), " ", Kind(a), " ", a.obligation().subject_id(), " (",
-      a.obligation().owner_officer(), ", ", a.obligation().team(), "): ", Why(a));
+  std::string line =
+      absl::StrCat("#", e.sequence(), " ", FormatTimestamp(e.event_time()), " ",
+                   EnumText(v1::AlertEventType_descriptor(), e.type(), "ALERT_EVENT_TYPE_"), " ",
+                   a.id(), " ", Level(a), " ", RiskText(a.obligation().risk_level()), " ", Kind(a),
+                   " ", a.obligation().subject_id(), " (", a.obligation().owner_officer(), ", ",
+                   a.obligation().team(), "): ", Why(a));
   if (e.type() == v1::ALERT_EVENT_TYPE_RESOLVED) absl::StrAppend(&line, "; ", a.resolution());
   if (e.type() == v1::ALERT_EVENT_TYPE_ACKNOWLEDGED && a.acknowledgements_size() > 0) {
     const v1::Acknowledgement& ack = *a.acknowledgements().rbegin();
@@ -146,14 +152,16 @@ bool WriteState(const std::string& path, uint64_t sequence) {
 
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::CANCELLED ||
-         code == grpc::StatusCode::DEADLINE_EXCEEDED || code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-         code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN;
+         code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::INTERNAL ||
+         code == grpc::StatusCode::UNKNOWN;
 }
 
 }  // namespace
 
 void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
-  CLI::App* alerts = app.add_subcommand("alerts", "Alerts raised when clocks pass (subcommands: list, show, ack, watch)");
+  CLI::App* alerts = app.add_subcommand(
+      "alerts", "Alerts raised when clocks pass (subcommands: list, show, ack, watch)");
   alerts->require_subcommand(1);
 
   struct ListFlags {
@@ -162,9 +170,12 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
     std::string page_token;
   };
   auto list_flags = std::make_shared<ListFlags>();
-  CLI::App* list = alerts->add_subcommand("list", "Unresolved alerts (or --state resolved), oldest raised first");
+  CLI::App* list = alerts->add_subcommand(
+      "list", "Unresolved alerts (or --state resolved), oldest raised first");
   AddFilterFlags(list, list_flags->filter, true);
-  list->add_option("--page-size", list_flags->page_size, "Alerts per page")->check(CLI::Range(1, 1000))->capture_default_str();
+  list->add_option("--page-size", list_flags->page_size, "Alerts per page")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   list->add_option("--page-token", list_flags->page_token, "Continue from a previous page");
   list->callback([&cli, &run, list_flags] {
     run = [&cli, list_flags]() -> int {
@@ -176,7 +187,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       request.mutable_page()->set_page_token(list_flags->page_token);
       v1::ListAlertsResponse response;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AlertService::NewStub(cli.channel())->ListAlerts(context.get(), request, &response);
+      grpc::Status status =
+          v1::AlertService::NewStub(cli.channel())->ListAlerts(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(response);
@@ -185,7 +197,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       std::vector<const v1::Alert*> rows;
       for (const v1::Alert& a : response.alerts()) rows.push_back(&a);
       PrintAlerts(cli.out(), rows);
-      if (!response.next_page_token().empty()) cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      if (!response.next_page_token().empty())
+        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
       return 0;
     };
   });
@@ -199,7 +212,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_id(*show_id);
       v1::Alert alert;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AlertService::NewStub(cli.channel())->GetAlert(context.get(), request, &alert);
+      grpc::Status status =
+          v1::AlertService::NewStub(cli.channel())->GetAlert(context.get(), request, &alert);
       if (!status.ok()) return cli.Fail(status);
       cli.PrintJson(alert);
       return 0;
@@ -210,10 +224,12 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
     std::string id, note, request_id;
   };
   auto ack_flags = std::make_shared<AckFlags>();
-  CLI::App* ack = alerts->add_subcommand("ack", "Acknowledge an alert: take it on and stop its climb");
+  CLI::App* ack =
+      alerts->add_subcommand("ack", "Acknowledge an alert: take it on and stop its climb");
   ack->add_option("id", ack_flags->id, "The alert id")->required();
   ack->add_option("--note", ack_flags->note, "What will be done (required)")->required();
-  ack->add_option("--request-id", ack_flags->request_id, "Makes a retry safe: the same id writes once");
+  ack->add_option("--request-id", ack_flags->request_id,
+                  "Makes a retry safe: the same id writes once");
   ack->callback([&cli, &run, ack_flags] {
     run = [&cli, ack_flags]() -> int {
       v1::AcknowledgeAlertRequest request;
@@ -222,15 +238,18 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_request_id(ack_flags->request_id);
       v1::Alert alert;
       auto context = cli.NewContext();
-      grpc::Status status = v1::AlertService::NewStub(cli.channel())->AcknowledgeAlert(context.get(), request, &alert);
+      grpc::Status status = v1::AlertService::NewStub(cli.channel())
+                                ->AcknowledgeAlert(context.get(), request, &alert);
       if (!status.ok()) return cli.Fail(status);
       if (cli.output() == Output::kJson) {
         cli.PrintJson(alert);
         return 0;
       }
       const v1::Acknowledgement& last = *alert.acknowledgements().rbegin();
-      cli.out() << "acknowledged " << alert.id() << " at level " << Level(alert) << " by " << last.by();
-      if (last.has_expiry_time()) cli.out() << "; lapses " << FormatTimestamp(last.expiry_time()) << " if still overdue";
+      cli.out() << "acknowledged " << alert.id() << " at level " << Level(alert) << " by "
+                << last.by();
+      if (last.has_expiry_time())
+        cli.out() << "; lapses " << FormatTimestamp(last.expiry_time()) << " if still overdue";
       cli.out() << '\n';
       return 0;
     };
@@ -248,13 +267,16 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
   CLI::App* watch = alerts->add_subcommand(
       "watch", "Print alert events as they happen; reconnects and resumes where it stopped");
   AddFilterFlags(watch, watch_flags->filter, true);
-  watch->add_option("--resume-after", watch_flags->resume_after,
-                    "Replay every event after this sequence, then go live (default: only new events)");
+  watch->add_option(
+      "--resume-after", watch_flags->resume_after,
+      "Replay every event after this sequence, then go live (default: only new events)");
   watch->add_flag("--from-start", watch_flags->from_start, "Replay every event ever, then go live");
-  watch->add_option("--digest-hours", watch_flags->digest_hours,
-                    "Instead of each event, a digest every N hours (the first at once)")
+  watch
+      ->add_option("--digest-hours", watch_flags->digest_hours,
+                   "Instead of each event, a digest every N hours (the first at once)")
       ->check(CLI::Range(1, 168));
-  watch->add_option("--count", watch_flags->count, "Exit after this many events")->check(CLI::Range(int64_t{1}, INT64_MAX));
+  watch->add_option("--count", watch_flags->count, "Exit after this many events")
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
   watch->add_option("--state-file", watch_flags->state_file,
                     "Keep the last sequence seen in this file and resume after it on the next run");
   watch->callback([&cli, &run, watch_flags] {
@@ -281,13 +303,15 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
         request.set_start_at_head(!have_cursor);
         auto context = cli.NewContext();
         context->set_deadline(std::chrono::system_clock::time_point::max());
-        std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader = stub->Subscribe(context.get(), request);
+        std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader =
+            stub->Subscribe(context.get(), request);
         if (!have_cursor) {
           // Started at the head: learn where, so that a reconnect misses nothing.
           reader->WaitForInitialMetadata();
           const auto& metadata = context->GetServerInitialMetadata();
           if (auto it = metadata.find("x-vigil-cursor"); it != metadata.end()) {
-            have_cursor = absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &cursor);
+            have_cursor =
+                absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &cursor);
           }
         }
         v1::AlertEvent event;
@@ -313,8 +337,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
         }
         const grpc::Status status = reader->Finish();
         if (!Retryable(status.error_code())) return cli.Fail(status);
-        cli.err() << "vigil: the alert stream ended (" << status.error_message() << "); resuming after #"
-                  << cursor << " in " << backoff << '\n';
+        cli.err() << "vigil: the alert stream ended (" << status.error_message()
+                  << "); resuming after #" << cursor << " in " << backoff << '\n';
         std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
         backoff = std::min(backoff * 2, absl::Seconds(10));
       }

@@ -84,6 +84,7 @@ absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text);
 // Each verb group adds its subcommands to the app; `run` is set to the chosen verb's action.
 using Action = std::function<int()>;
 void AddHealthCommands(CLI::App& app, Cli& cli, Action& run);
+void AddMetricsCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAuditCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAlertCommands(CLI::App& app, Cli& cli, Action& run);
 void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run);

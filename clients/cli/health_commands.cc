@@ -1,9 +1,14 @@
-// `vigil health`: is vigild up, and which of its services serve.
+// `vigil health`: is vigild up, and which of its services serve. `vigil metrics`: its
+// operational counters and gauges.
+#include <algorithm>
 #include <ostream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "clients/cli/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "vigil/v1/admin.grpc.pb.h"
+#include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/audit.grpc.pb.h"
 #include "vigil/v1/backlog.grpc.pb.h"
 #include "vigil/v1/ocait.grpc.pb.h"
@@ -18,8 +23,8 @@ const std::vector<std::string>& VigilServices() {
   static const std::vector<std::string> services = {
       v1::OffenderService::service_full_name(), v1::AssessmentService::service_full_name(),
       v1::VisitService::service_full_name(),    v1::ReferralService::service_full_name(),
-      v1::BacklogService::service_full_name(),  v1::AdminService::service_full_name(),
-      v1::AuditService::service_full_name()};
+      v1::BacklogService::service_full_name(),  v1::AlertService::service_full_name(),
+      v1::AdminService::service_full_name(),    v1::AuditService::service_full_name()};
   return services;
 }
 
@@ -78,6 +83,38 @@ void AddHealthCommands(CLI::App& app, Cli& cli, Action& run) {
         table.Print(cli.out());
       }
       return overall_serving ? 0 : 1;
+    };
+  });
+}
+
+void AddMetricsCommands(CLI::App& app, Cli& cli, Action& run) {
+  auto prefix = std::make_shared<std::string>();
+  CLI::App* metrics = app.add_subcommand(
+      "metrics", "vigild's counters and gauges: alert scanner progress, feed heads and followers");
+  metrics->add_option("prefix", *prefix, "Only metrics whose name starts with this, e.g. alerts_");
+  metrics->callback([&cli, &run, prefix] {
+    run = [&cli, prefix]() -> int {
+      v1::GetMetricsResponse response;
+      auto context = cli.NewContext();
+      grpc::Status status = v1::AdminService::NewStub(cli.channel())
+                                ->GetMetrics(context.get(), v1::GetMetricsRequest(), &response);
+      if (!status.ok()) return cli.Fail(status);
+      if (!prefix->empty()) {
+        auto* list = response.mutable_metrics();
+        list->erase(std::remove_if(
+                        list->begin(), list->end(),
+                        [&](const v1::Metric& m) { return !absl::StartsWith(m.name(), *prefix); }),
+                    list->end());
+      }
+      if (cli.output() == Output::kJson) {
+        cli.PrintJson(response);
+        return 0;
+      }
+      Table table({"METRIC", "VALUE", "MEANING"});
+      for (const v1::Metric& m : response.metrics())
+        table.AddRow({m.name(), absl::StrCat(m.value()), m.help()});
+      table.Print(cli.out());
+      return 0;
     };
   });
 }

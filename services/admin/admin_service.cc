@@ -1,6 +1,8 @@
 #include "services/admin/admin_service.h"
 
 #include "base/status_macros.h"
+#include "services/common/metrics.h"
+#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 
 namespace vigil::admin {
@@ -12,7 +14,9 @@ constexpr RpcSpec kListPolicyVersions{"vigil.v1.AdminService/ListPolicyVersions"
                                       false};
 constexpr RpcSpec kRecomputeObligations{
     "vigil.v1.AdminService/RecomputeObligations", {Role::kForceAdmin}, false};
-constexpr RpcSpec kSpecs[] = {kGetPolicy, kSetPolicy, kListPolicyVersions, kRecomputeObligations};
+constexpr RpcSpec kGetMetrics{"vigil.v1.AdminService/GetMetrics", RoleSet::All(), false};
+constexpr RpcSpec kSpecs[] = {kGetPolicy, kSetPolicy, kListPolicyVersions, kRecomputeObligations,
+                              kGetMetrics};
 
 }  // namespace
 
@@ -72,6 +76,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RecomputeObligations(
         result.set_obligations_retimed(report.retimed);
         return result;
       });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetMetrics(grpc::CallbackServerContext* context,
+                                                       const v1::GetMetricsRequest*,
+                                                       v1::GetMetricsResponse* response) {
+  return runtime_.Reply(context, kGetMetrics, response,
+                        [](const CallContext& call) -> absl::StatusOr<v1::GetMetricsResponse> {
+                          v1::GetMetricsResponse result;
+                          *result.mutable_as_of() = ToProtoTime(call.now);
+                          for (MetricSample& s : Metrics::Default().Snapshot()) {
+                            v1::Metric* m = result.add_metrics();
+                            m->set_name(std::move(s.name));
+                            m->set_value(s.value);
+                            m->set_help(std::move(s.help));
+                          }
+                          return result;
+                        });
 }
 
 }  // namespace vigil::admin

@@ -33,6 +33,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RecomputeObligations(
       grpc::CallbackServerContext* context, const v1::RecomputeObligationsRequest* request,
       v1::RecomputeObligationsResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
+                                       const v1::GetMetricsRequest* request,
+                                       v1::GetMetricsResponse* response) override;
 
  private:
   RpcRuntime& runtime_;

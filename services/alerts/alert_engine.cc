@@ -663,6 +663,26 @@ void AlertScanner::Wake() {
   cv_.notify_all();
 }
 
+void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
+  Metrics& m = Metrics::Default();
+  static Metric& batches =
+      m.Get("alerts_scan_batches_total", "Scanner commits (up to 500 deadlines each)");
+  static Metric& deadlines = m.Get("alerts_scan_deadlines_total", "Passed deadlines processed");
+  static Metric& raised = m.Get("alerts_raised_total", "Overdue alerts raised by the scanner");
+  static Metric& escalated = m.Get("alerts_escalated_total", "Escalation steps taken");
+  static Metric& reopened =
+      m.Get("alerts_reopened_total", "Acknowledgements lapsed while still overdue");
+  static Metric& backlog = m.Get("alerts_scan_backlog_seconds",
+                                 "How long the scanner has been working through passed deadlines "
+                                 "without catching up (0: caught up)");
+  if (batch.deadlines > 0) batches.Add(1);
+  deadlines.Add(batch.deadlines);
+  raised.Add(batch.raised);
+  escalated.Add(batch.escalated);
+  reopened.Add(batch.reopened);
+  backlog.Set(batch.more ? absl::ToInt64Seconds(busy) : 0);
+}
+
 void AlertScanner::Run() {
   // Between waits nothing is held: a batch commits and the next one starts, so RPCs and feed
   // entries interleave with a large backlog of deadlines.
@@ -682,6 +702,7 @@ void AlertScanner::Run() {
         failed = report.status();
         break;
       }
+      Record(*report, absl::Now() - started);
       total.deadlines += report->deadlines;
       total.raised += report->raised;
       total.escalated += report->escalated;

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/clock.h"
+#include "services/common/metrics.h"
 #include "services/common/rpc.h"
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
@@ -124,6 +125,9 @@ class AlertScanner {
 
  private:
   void Run();
+  // Counts one batch in the process metrics; `busy` is how long this pass has been working
+  // through a backlog of passed deadlines.
+  static void Record(const ScanReport& batch, absl::Duration busy);
 
   AlertEngine& engine_;
   const Clock& clock_;

@@ -114,6 +114,7 @@ void FeedFollower::ApplyQueued() {
       if (!Sleep(absl::Seconds(5))) return;
       continue;
     }
+    applied_metric_.Set(static_cast<int64_t>(batch.back().sequence));
     std::lock_guard lock(mu_);
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
     applied_ = batch.back().sequence;

@@ -29,7 +29,13 @@ class FeedFollower {
   static constexpr size_t kMaxQueuedEntries = 4096;
 
   FeedFollower(AlertEngine& engine, std::string context, std::shared_ptr<grpc::Channel> channel)
-      : engine_(engine), context_(std::move(context)), channel_(std::move(channel)) {}
+      : engine_(engine),
+        context_(std::move(context)),
+        channel_(std::move(channel)),
+        applied_metric_(Metrics::Default().Get("alerts_feed_applied_" + context_,
+                                               "The last sequence of the " + context_ +
+                                                   " obligation feed the alerts context applied")) {
+  }
   ~FeedFollower() { Stop(); }
   FeedFollower(const FeedFollower&) = delete;
   FeedFollower& operator=(const FeedFollower&) = delete;
@@ -54,9 +60,10 @@ class FeedFollower {
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<FeedEntry> queue_;                  // GUARDED_BY(mu_)
-  bool stopping_ = false;                        // GUARDED_BY(mu_)
-  uint64_t applied_ = 0;                         // GUARDED_BY(mu_)
+  std::deque<FeedEntry> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;        // GUARDED_BY(mu_)
+  uint64_t applied_ = 0;         // GUARDED_BY(mu_)
+  Metric& applied_metric_;
   std::shared_ptr<grpc::ClientContext> stream_;  // GUARDED_BY(mu_): the open stream, to cancel
   std::thread reader_;
   std::thread applier_;

@@ -32,6 +32,7 @@
 #include "services/common/clock.h"
 #include "services/common/executor.h"
 #include "services/common/feed_stream.h"
+#include "services/common/metrics.h"
 #include "services/common/obligation_feed_service.h"
 #include "services/common/overdue_index.h"
 #include "services/common/rpc.h"
@@ -344,6 +345,16 @@ int Run(int argc, char** argv) {
     admin_service =
         std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
+  }
+
+  // Feed heads, to compare with how far their followers have applied them (vigil metrics).
+  std::vector<std::string> feeds;
+  for (const auto& [name, index] : overdue_indexes) feeds.push_back(name);
+  if (alert_engine != nullptr) feeds.emplace_back(alerts::kAlertFeed);
+  for (const std::string& feed : feeds) {
+    Metrics::Default().SetGaugeFunction(
+        "feed_head_" + feed, "The last sequence written to the " + feed + " feed",
+        [s = store->get(), feed] { return static_cast<int64_t>(s->EventHead(feed)); });
   }
 
   ServerOptions server_options;

@@ -17,6 +17,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/admin.grpc.pb.h"
 #include "vigil/v1/alerts.grpc.pb.h"
 
 namespace vigil {
@@ -108,9 +109,10 @@ class AlertsEndToEndTest : public ::testing::Test {
 
   RunResult Vigil(std::vector<std::string> args, absl::Duration timeout = absl::Seconds(120)) {
     args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, timeout,
-        {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
+    absl::StatusOr<RunResult> result =
+        vigil::testing::Run(args, timeout,
+                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
+                             "VIGIL_PURPOSE=e2e"});
     EXPECT_THAT(result.status(), IsOk());
     return result.ok() ? *result : RunResult{};
   }
@@ -142,7 +144,8 @@ class AlertsEndToEndTest : public ::testing::Test {
 TEST_F(AlertsEndToEndTest, KillDuringTenThousandDeadlinesLosesAndDuplicatesNothing) {
   constexpr int kOverdue = 10'000;
   ASSERT_THAT(vigild_->Start({"--services", kWithoutAlerts}), IsOk());
-  const RunResult imported = Vigil({"import", "referrals", WriteQueue(kOverdue), "--batch-size", "500"});
+  const RunResult imported =
+      Vigil({"import", "referrals", WriteQueue(kOverdue), "--batch-size", "500"});
   ASSERT_EQ(imported.exit_code, 0) << imported.output;
   ASSERT_THAT(imported.output, HasSubstr("10000 imported"));
   ASSERT_THAT(vigild_->Stop(SIGTERM), IsOk());
@@ -156,7 +159,8 @@ TEST_F(AlertsEndToEndTest, KillDuringTenThousandDeadlinesLosesAndDuplicatesNothi
   Subscriber subscriber;
   std::thread reader([&] { (void)subscriber.Follow(vigild_->channel(), 0, [] { return false; }); });
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  while (subscriber.raised() < kill_after && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(200));
+  while (subscriber.raised() < kill_after && absl::Now() < deadline)
+    absl::SleepFor(absl::Microseconds(200));
   vigild_->Kill();
   reader.join();
   const int raised_before_kill = subscriber.raised();
@@ -171,8 +175,8 @@ TEST_F(AlertsEndToEndTest, KillDuringTenThousandDeadlinesLosesAndDuplicatesNothi
   ASSERT_EQ(subscriber.raised(), kOverdue) << resumed.error_message();
   // Nothing more turns up afterwards.
   Subscriber later;
-  const grpc::Status quiet =
-      later.Follow(vigild_->channel(), subscriber.last_sequence(), [] { return true; }, absl::Seconds(2));
+  const grpc::Status quiet = later.Follow(
+      vigild_->channel(), subscriber.last_sequence(), [] { return true; }, absl::Seconds(2));
   EXPECT_EQ(quiet.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(later.raised(), 0);
 
@@ -182,7 +186,8 @@ TEST_F(AlertsEndToEndTest, KillDuringTenThousandDeadlinesLosesAndDuplicatesNothi
   for (size_t i = 0; i < seen.size(); ++i) {
     ASSERT_EQ(seen[i].sequence, i + 1) << "event " << i;
     if (seen[i].type == v1::ALERT_EVENT_TYPE_RAISED) {
-      EXPECT_TRUE(raised_ids.insert(seen[i].alert_id).second) << "raised twice: " << seen[i].alert_id;
+      EXPECT_TRUE(raised_ids.insert(seen[i].alert_id).second)
+          << "raised twice: " << seen[i].alert_id;
     }
   }
   EXPECT_EQ(raised_ids.size(), static_cast<size_t>(kOverdue));
@@ -207,18 +212,33 @@ TEST_F(AlertsEndToEndTest, OfficerWatchesListsAndAcknowledgesWithTheCli) {
 
   // A new watcher replays from the start, and records where it stopped.
   const std::string state = dir_.path() + "/watch.state";
-  const RunResult watched =
-      Vigil({"alerts", "watch", "--from-start", "--count", "3", "--state-file", state, "-o", "json"});
+  const RunResult watched = Vigil(
+      {"alerts", "watch", "--from-start", "--count", "3", "--state-file", state, "-o", "json"});
   ASSERT_EQ(watched.exit_code, 0) << watched.output;
   std::vector<std::string> ids;
   for (absl::string_view line : absl::StrSplit(watched.output, '\n', absl::SkipEmpty())) {
     v1::AlertEvent event;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok()) << line;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
+        << line;
     EXPECT_EQ(event.type(), v1::ALERT_EVENT_TYPE_RAISED);
     EXPECT_EQ(event.sequence(), ids.size() + 1);
     ids.push_back(event.alert().id());
   }
   ASSERT_EQ(ids.size(), 3u);
+
+  // Operators see the scan and the feeds in the metrics.
+  const RunResult metrics = Vigil({"metrics", "-o", "json"});
+  v1::GetMetricsResponse figures;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(metrics.output, &figures).ok())
+      << metrics.output;
+  std::map<std::string, int64_t> value;
+  for (const v1::Metric& m : figures.metrics()) value[m.name()] = m.value();
+  EXPECT_EQ(value["alerts_raised_total"], 3);
+  EXPECT_EQ(value["alerts_scan_deadlines_total"], 3);
+  EXPECT_EQ(value["feed_head_alerts"], 3);
+  EXPECT_GT(value["feed_head_ocait"], 0);
+  EXPECT_EQ(value["alerts_feed_applied_ocait"], value["feed_head_ocait"]);
+  EXPECT_THAT(Vigil({"metrics", "alerts_"}).output, HasSubstr("alerts_raised_total"));
 
   const RunResult listed = Vigil({"alerts", "list"});
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
@@ -238,7 +258,9 @@ TEST_F(AlertsEndToEndTest, OfficerWatchesListsAndAcknowledgesWithTheCli) {
   // The watcher resumes from its state file, and across a server restart: it sees the first
   // acknowledgement at once, then the second after reconnecting.
   RunResult resumed;
-  std::thread watcher([&] { resumed = Vigil({"alerts", "watch", "--count", "2", "--state-file", state}); });
+  std::thread watcher([&] {
+    resumed = Vigil({"alerts", "watch", "--count", "2", "--state-file", state});
+  });
   absl::SleepFor(absl::Seconds(1));
   ASSERT_THAT(vigild_->Stop(SIGTERM), IsOk());
   ASSERT_THAT(vigild_->StartOnSamePort(), IsOk());
