@@ -53,9 +53,9 @@ void Identify(grpc::ClientContext& context) {
 }
 
 v1::ObligationEvent Opened(int i, absl::Time due) {
-  static constexpr v1::RiskLevel kRisks[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_LOW,
+  static constexpr v1::RiskLevel kRisks[] = {v1::RISK_LEVEL_LOW,    v1::RISK_LEVEL_LOW,
                                              v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_MEDIUM,
-                                             v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_VERY_HIGH};
+                                             v1::RISK_LEVEL_HIGH,   v1::RISK_LEVEL_VERY_HIGH};
   v1::ObligationEvent event;
   event.set_type(v1::OBLIGATION_EVENT_TYPE_OPENED);
   event.set_last_of_sequence(true);
@@ -78,9 +78,11 @@ double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 std::string Percentiles(std::vector<absl::Duration> v) {
   if (v.empty()) return "-";
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return Ms(v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]); };
-  return absl::StrFormat("p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)", at(0.50),
-                         at(0.95), at(0.99), Ms(v.back()), v.size());
+  auto at = [&](double q) {
+    return Ms(v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]);
+  };
+  return absl::StrFormat("p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)",
+                         at(0.50), at(0.95), at(0.99), Ms(v.back()), v.size());
 }
 
 int Run() {
@@ -189,9 +191,12 @@ int Run() {
               kApplyBatch, Ms(apply_time), n / absl::ToDoubleSeconds(apply_time));
   std::printf("  due -> last RAISED event at the subscriber:   %.0f ms (%.0f alerts/s)\n",
               Ms(all_alerted), n / absl::ToDoubleSeconds(all_alerted));
-  std::printf("  due -> each RAISED event at the subscriber:    %s\n", Percentiles(latencies).c_str());
-  std::printf("  ListAlerts before the deadlines passed:        %s\n", Percentiles(quiet_rpc).c_str());
-  std::printf("  ListAlerts while they were being alerted:      %s\n", Percentiles(scan_rpc).c_str());
+  std::printf("  due -> each RAISED event at the subscriber:    %s\n",
+              Percentiles(latencies).c_str());
+  std::printf("  ListAlerts before the deadlines passed:        %s\n",
+              Percentiles(quiet_rpc).c_str());
+  std::printf("  ListAlerts while they were being alerted:      %s\n",
+              Percentiles(scan_rpc).c_str());
 
   (*host)->Shutdown(absl::ZeroDuration());
   executor.Shutdown();
