@@ -158,8 +158,17 @@ absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl:
 absl::Status ReadView::ScanDeadlines(DeadlineSpace space, absl::Time from, absl::Time before,
                                      DeadlineFn fn) const {
   if (before <= from) return absl::OkStatus();
-  const std::string start = DeadlineSeekKey(space, from);
-  const std::string limit = DeadlineSeekKey(space, before);
+  return ScanDeadlineKeys(DeadlineSeekKey(space, from), DeadlineSeekKey(space, before), fn);
+}
+
+absl::Status ReadView::ScanDeadlinesFrom(const Deadline& first, absl::Time before,
+                                         DeadlineFn fn) const {
+  if (before <= first.due) return absl::OkStatus();
+  return ScanDeadlineKeys(EncodeDeadlineKey(first), DeadlineSeekKey(first.space, before), fn);
+}
+
+absl::Status ReadView::ScanDeadlineKeys(const std::string& start, const std::string& limit,
+                                        DeadlineFn fn) const {
   absl::Status decode_status;
   VIGIL_RETURN_IF_ERROR(
       Scan(Family::kDeadlines, start, limit, [&](absl::string_view key, absl::string_view value) {

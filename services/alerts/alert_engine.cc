@@ -66,6 +66,8 @@ class AlertEngine::Txn {
   absl::Time now() const { return now_; }
   const storage::ReadView& view() const { return view_; }
   storage::Change& change() { return change_; }
+  // The earliest deadline Finish added (InfiniteFuture when none).
+  absl::Time earliest_added() const { return earliest_added_; }
 
   // The alert, or nullptr. `rederive`: rewrite its deadlines even if it does not change.
   absl::StatusOr<v1::Alert*> FindAlert(absl::string_view force, absl::string_view id,
@@ -171,7 +173,10 @@ class AlertEngine::Txn {
     }
     if (slot.current) {
       change_.Put(Family::kEntities, key, slot.current->SerializeAsString());
-      for (const storage::Deadline& d : DeadlinesOf(*slot.current)) change_.AddDeadline(d);
+      for (const storage::Deadline& d : DeadlinesOf(*slot.current)) {
+        earliest_added_ = std::min(earliest_added_, d.due);
+        change_.AddDeadline(d);
+      }
     } else {
       change_.Delete(Family::kEntities, key);
     }
@@ -181,6 +186,7 @@ class AlertEngine::Txn {
   uint64_t next_sequence_;
   const absl::Time now_;
   storage::Change change_;
+  absl::Time earliest_added_ = absl::InfiniteFuture();
   std::map<std::string, Slot<v1::Alert>> alerts_;
   std::map<std::string, Slot<internal::AlertedObligation>> followed_;
   std::set<std::string> subjects_;
@@ -370,23 +376,37 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
   return Commit(txn, call.Audit(v1::AUDIT_ACTION_COLLECTION, txn.subjects()));
 }
 
-absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() const {
-  VIGIL_ASSIGN_OR_RETURN(std::optional<storage::Deadline> earliest,
-                         store_.Snapshot().EarliestDeadline(storage::DeadlineSpace::kAlerts));
-  if (!earliest.has_value()) return std::optional<absl::Time>();
-  return std::optional<absl::Time>(earliest->due);
+void AlertEngine::LowerScanFloor(absl::Time due) {
+  if (due <= scan_floor_.due) {
+    scan_floor_ = storage::Deadline{storage::DeadlineSpace::kAlerts, due, 0, ""};
+  }
+}
+
+absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() {
+  storage::Deadline floor;
+  {
+    std::lock_guard lock(write_mu_);
+    floor = scan_floor_;
+  }
+  std::optional<absl::Time> next;
+  VIGIL_RETURN_IF_ERROR(store_.Snapshot().ScanDeadlinesFrom(
+      floor, absl::InfiniteFuture(), [&](const storage::Deadline& deadline, absl::string_view) {
+        next = deadline.due;
+        return false;
+      }));
+  return next;
 }
 
 absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadlines) {
   std::lock_guard lock(write_mu_);
   Txn txn(store_, now);
   std::vector<storage::Deadline> due;
-  VIGIL_RETURN_IF_ERROR(txn.view().ScanDeadlines(
-      storage::DeadlineSpace::kAlerts, absl::InfinitePast(), now + absl::Microseconds(1),
-      [&](const storage::Deadline& deadline, absl::string_view) {
-        due.push_back(deadline);
-        return static_cast<int>(due.size()) <= max_deadlines;
-      }));
+  VIGIL_RETURN_IF_ERROR(
+      txn.view().ScanDeadlinesFrom(scan_floor_, now + absl::Microseconds(1),
+                                   [&](const storage::Deadline& deadline, absl::string_view) {
+                                     due.push_back(deadline);
+                                     return static_cast<int>(due.size()) <= max_deadlines;
+                                   }));
   ScanReport report;
   report.more = static_cast<int>(due.size()) > max_deadlines;
   if (report.more) due.pop_back();
@@ -430,6 +450,9 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   }
   const CallContext call = EngineCall("alerts/scan", now);
   VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION, txn.subjects())));
+  // Everything up to the last deadline processed is gone, bar what this batch added.
+  scan_floor_ = due.back();
+  LowerScanFloor(txn.earliest_added());
   return report;
 }
 
@@ -442,6 +465,7 @@ absl::Status AlertEngine::Commit(Txn& txn, storage::AuditEntry audit) {
   storage::Change& change = txn.Finish();
   change.SetAudit(std::move(audit));
   VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  LowerScanFloor(txn.earliest_added());
   std::function<void()> wake;
   {
     std::lock_guard lock(listener_mu_);

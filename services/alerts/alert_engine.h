@@ -71,7 +71,7 @@ class AlertEngine {
   absl::Status Apply(absl::string_view context, const std::vector<FeedEntry>& entries);
 
   // The earliest deadline waiting, or nullopt when none.
-  absl::StatusOr<std::optional<absl::Time>> NextDue() const;
+  absl::StatusOr<std::optional<absl::Time>> NextDue();
 
   // Processes up to `max_deadlines` deadlines due at or before `now`, earliest first, in one
   // commit.
@@ -105,6 +105,15 @@ class AlertEngine {
   policy::PolicyRegistry& policies_;
   const Clock& clock_;
   std::mutex write_mu_;  // every write of the alerts context, so event sequences are known
+  // No deadline of the alerts space sorts before this one. Scans start here rather than at
+  // the start of the space, which after a large scan holds only the tombstones of the
+  // deadlines it removed (RocksDB would step over every one of them on each seek, making a
+  // scan of N simultaneous deadlines quadratic). Only this engine writes the space, so it
+  // lowers the floor with every deadline it adds and raises it to the last deadline each scan
+  // removed. The start of the space after a restart. GUARDED_BY(write_mu_)
+  storage::Deadline scan_floor_{storage::DeadlineSpace::kAlerts, absl::InfinitePast(), 0, ""};
+  // Lowers scan_floor_ to allow for deadlines added no earlier than `due`.
+  void LowerScanFloor(absl::Time due);
   std::mutex listener_mu_;
   std::function<void()> deadline_listener_;  // GUARDED_BY(listener_mu_)
 };

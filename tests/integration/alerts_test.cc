@@ -282,6 +282,35 @@ TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
   EXPECT_EQ(listed[0].sequence(), alert.sequence());
 }
 
+// The scanner starts each scan where the last one stopped (past the tombstones of what it
+// removed); a deadline added earlier than that, or sharing a due time across batches, must
+// still be found.
+TEST_F(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAddedLater) {
+  const absl::Time received = clock_.Now();
+  std::vector<v1::Referral> same_due;
+  for (int i = 0; i < 5; ++i) same_due.push_back(Referral(received));
+  CatchUp();
+  clock_.Set(Due(same_due[0], "triage") + absl::Hours(1));
+  int raised = 0;
+  for (int batch = 0; batch < 3; ++batch) {  // 2 + 2 + 1 with one due time
+    absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now(), 2);
+    ASSERT_THAT(report.status(), IsOk());
+    raised += report->raised;
+    EXPECT_EQ(report->more, batch < 2);
+  }
+  EXPECT_EQ(raised, 5);
+
+  // A historic referral arrives: its clock passed long before those just scanned.
+  const v1::Referral old = Referral(received - absl::Hours(24) * 30);
+  CatchUp();
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, engine_->NextDue());
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(*next, Due(old, "triage"));
+  EXPECT_EQ(Scan().raised, 1);
+  AlertAbout(old.id() + "/triage");
+  EXPECT_EQ(Alerts().size(), 6u);
+}
+
 TEST_F(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
   // Very high: action within 1 day; sergeant +1 day, inspector +3, superintendent +7.
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);

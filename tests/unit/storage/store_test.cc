@@ -317,6 +317,33 @@ TEST_F(StoreTest, DeadlineScanReturnsDueEntriesInTimeOrder) {
   EXPECT_FALSE(store_->Snapshot().EarliestDeadline(DeadlineSpace::kAlerts)->has_value());
 }
 
+TEST_F(StoreTest, DeadlineScanFromADeadlineStartsAtItsKeyWithinItsSpace) {
+  const absl::Time due = absl::FromUnixSeconds(1'800'000'000);
+  Change change;
+  for (const char* id : {"a", "b", "c"}) change.AddDeadline({DeadlineSpace::kAlerts, due, 1, id});
+  change.AddDeadline({DeadlineSpace::kAlerts, due - absl::Seconds(1), 1, "earlier"});
+  change.AddDeadline({DeadlineSpace::kAlerts, due + absl::Seconds(1), 1, "later"});
+  change.AddDeadline({DeadlineSpace::kAlerts, due + absl::Hours(1), 1, "too-late"});
+  change.AddDeadline({DeadlineSpace::kTesting, due, 1, "other-space"});
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  auto scan = [&](const Deadline& first) {
+    std::vector<std::string> ids;
+    EXPECT_THAT(store_->Snapshot().ScanDeadlinesFrom(first, due + absl::Minutes(1),
+                                                     [&](const Deadline& d, absl::string_view) {
+                                                       ids.push_back(d.id);
+                                                       return true;
+                                                     }),
+                IsOk());
+    return ids;
+  };
+  // Inclusive of the key given, which need not exist.
+  EXPECT_THAT(scan({DeadlineSpace::kAlerts, due, 1, "b"}), ElementsAre("b", "c", "later"));
+  EXPECT_THAT(scan({DeadlineSpace::kAlerts, due, 1, "bb"}), ElementsAre("c", "later"));
+  EXPECT_THAT(scan({DeadlineSpace::kAlerts, absl::InfinitePast(), 0, ""}),
+              ElementsAre("earlier", "a", "b", "c", "later"));
+  EXPECT_THAT(scan({DeadlineSpace::kAlerts, due + absl::Minutes(1), 0, ""}), ElementsAre());
+}
+
 TEST_F(StoreTest, SnapshotDoesNotSeeLaterCommits) {
   Change first;
   first.Put(Family::kEntities, "k", "1");
