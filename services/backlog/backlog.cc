@@ -154,7 +154,9 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
                                                     const v1::GetBacklogSummaryRequest& request) {
   VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
-  return Merge(call, request, as_of, /*check_as_of=*/true);
+  // Only an as_of the caller chose can be "before the data"; now never is, even when nothing
+  // in scope has fallen due yet.
+  return Merge(call, request, as_of, /*check_as_of=*/request.has_as_of());
 }
 
 absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(

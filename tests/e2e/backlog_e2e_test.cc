@@ -181,6 +181,20 @@ TEST_F(BacklogEndToEndTest, BadQueriesGetTheRightStatus) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(BacklogEndToEndTest, NothingOverdueYetIsAnEmptySummaryNotAnError) {
+  const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  RunResult created = Vigil({"offender", "create", "--id", "NEW1", "--name", "New Registrant",
+                             "--registered", today, "--owner", "DC 999", "--team", "west"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  v1::GetBacklogSummaryRequest request;
+  request.set_officer("DC 999");
+  v1::BacklogSummary summary;
+  const grpc::Status status = Stub()->GetBacklogSummary(Context().get(), request, &summary);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.total(), 0);
+  EXPECT_GT(summary.total_open(), 0);
+}
+
 TEST_F(BacklogEndToEndTest, WorkloadSharesAddUpPerTeam) {
   v1::GetWorkloadResponse workload;
   ASSERT_TRUE(Stub()->GetWorkload(Context().get(), v1::GetWorkloadRequest(), &workload).ok());
