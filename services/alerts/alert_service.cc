@@ -80,7 +80,7 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
                          absl::StrCat("must be 0 (every event) or 1-168 (got ", digest_hours, ")"));
   }
   const uint64_t head = engine_.store().EventHead(kAlertFeed);
-  if (invalid.ok() && request->resume_after_sequence() > head) {
+  if (invalid.ok() && !request->start_at_head() && request->resume_after_sequence() > head) {
     invalid = absl::OutOfRangeError(
         absl::StrCat("resume_after_sequence: ", request->resume_after_sequence(),
                      " is beyond the head of the alerts feed (", head, ")"));

@@ -51,6 +51,7 @@ void FeedFollower::Read() {
       }
       after = *cursor;
       have_cursor = true;
+      applied_metric_.Set(static_cast<int64_t>(after));
     }
     auto context = std::make_shared<grpc::ClientContext>();
     context->AddMetadata("x-vigil-actor", "vigild alerts");

@@ -479,6 +479,20 @@ TEST_F(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
   EXPECT_EQ(everything.WaitFor(4).size(), 4u);
 }
 
+TEST_F(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
+  v1::SubscribeRequest request;
+  request.set_start_at_head(true);
+  request.set_resume_after_sequence(99);  // beyond the head, but ignored
+  Subscriber live(*stub_, request);
+  const v1::Referral r = Referral(clock_.Now());
+  CatchUp();
+  clock_.Set(Due(r, "triage") + absl::Minutes(1));
+  EXPECT_EQ(Scan().raised, 1);
+  const std::vector<v1::AlertEvent> events = live.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), v1::ALERT_EVENT_TYPE_RAISED);
+}
+
 TEST_F(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
   Subscriber beyond(*stub_, [] {
     v1::SubscribeRequest r;
