@@ -1,5 +1,6 @@
 // A streaming reader of RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line
-// breaks; lines end in LF or CRLF. Used by `vigil import`.
+// breaks; lines end in LF or CRLF. Used by `vigil import`. And the writer's half: one record
+// as a line (`vigil demo generate`).
 #ifndef VIGIL_CLIENTS_CLI_CSV_H_
 #define VIGIL_CLIENTS_CLI_CSV_H_
 
@@ -30,6 +31,10 @@ class CsvReader {
   std::istream& in_;
   int64_t line_ = 1;
 };
+
+// One record as an RFC 4180 line ending in LF: a field holding a comma, quote, CR or LF is
+// quoted, its quotes doubled. CsvReader reads it back as the same fields.
+std::string CsvLine(const std::vector<std::string>& fields);
 
 // Parses a whole text (for tests and the fuzzer).
 absl::StatusOr<std::vector<CsvRecord>> ParseCsv(const std::string& text);

@@ -1,12 +1,75 @@
-// `vigil demo seed`: loads a synthetic force through the public API.
+// `vigil demo seed`: loads a synthetic force through the public API. `vigil demo generate`:
+// writes one as CSV files for `vigil import`.
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "clients/cli/cli.h"
+#include "clients/cli/csv.h"
 #include "clients/cli/demo_data.h"
+#include "clients/cli/format.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 #include "vigil/v1/visits.grpc.pb.h"
 
 namespace vigil::cli {
+namespace {
+
+std::string Date(bool present, const google::protobuf::Timestamp& ts) {
+  return present ? FormatTimestamp(ts) : "";
+}
+
+std::string Enum(const google::protobuf::EnumDescriptor* type, int value,
+                 absl::string_view prefix) {
+  return value == 0 ? "" : EnumText(type, value, prefix);
+}
+
+// The columns `vigil import offenders` reads.
+void WriteOffenders(const std::vector<v1::OffenderImportRow>& rows, std::ostream& out) {
+  out << CsvLine({"id", "visor_ref", "display_name", "registered_date", "owner_officer", "team",
+                  "status", "notification_period", "under_18", "mappa_category", "mappa_level",
+                  "last_notification_date", "last_arms_date", "last_arms_risk",
+                  "last_rmp_review_date", "last_visit_date"});
+  for (const v1::OffenderImportRow& row : rows) {
+    const v1::Offender& o = row.offender();
+    out << CsvLine(
+        {o.id(), o.visor_ref(), o.display_name(), FormatTimestamp(o.registered_time()),
+         o.owner_officer(), o.team(),
+         Enum(v1::OffenderStatus_descriptor(), o.status(), "OFFENDER_STATUS_"),
+         Enum(v1::NotificationPeriod_descriptor(), o.notification_period(), "NOTIFICATION_PERIOD_"),
+         o.under_18_at_conviction() ? "yes" : "no", absl::StrCat(o.mappa_category()),
+         absl::StrCat(o.mappa_level()),
+         Date(o.has_last_notification_time(), o.last_notification_time()),
+         Date(row.has_last_arms_time(), row.last_arms_time()),
+         Enum(v1::RiskLevel_descriptor(), row.last_arms_risk_level(), "RISK_LEVEL_"),
+         Date(row.has_last_rmp_review_time(), row.last_rmp_review_time()),
+         Date(row.has_last_visit_time(), row.last_visit_time())});
+  }
+}
+
+// The columns `vigil import referrals` reads.
+void WriteReferrals(const std::vector<v1::ReferralImportRow>& rows, std::ostream& out) {
+  out << CsvLine({"source_reference", "received_date", "source", "subject", "identifiers", "grade",
+                  "state", "team", "officer"});
+  for (const v1::ReferralImportRow& row : rows) {
+    const v1::Referral& r = row.referral();
+    std::vector<std::string> identifiers;
+    for (const v1::SubjectIdentifier& id : r.identifiers()) {
+      identifiers.push_back(
+          absl::StrCat(EnumText(v1::IdentifierType_descriptor(), id.type(), "IDENTIFIER_TYPE_"),
+                       ":", id.value()));
+    }
+    out << CsvLine({r.source_reference(), FormatTimestamp(r.received_time()),
+                    Enum(v1::ReferralSource_descriptor(), r.source(), "REFERRAL_SOURCE_"),
+                    r.subject_display_name(), absl::StrJoin(identifiers, ";"),
+                    Enum(v1::RiskLevel_descriptor(), r.grade(), "RISK_LEVEL_"),
+                    Enum(v1::ReferralState_descriptor(), r.state(), "REFERRAL_STATE_"), r.team(),
+                    r.allocated_officer()});
+  }
+}
+
+}  // namespace
 
 void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
   CLI::App* demo = app.add_subcommand("demo", "Synthetic data for trying vigil");
@@ -27,6 +90,72 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       ->check(CLI::Range(1, 8))
       ->capture_default_str();
   seed->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  struct GenerateFlags {
+    DemoOptions options;
+    std::string out;
+    std::string as_of;
+  };
+  auto gen = std::make_shared<GenerateFlags>();
+  CLI::App* generate = demo->add_subcommand(
+      "generate",
+      "Write a synthetic force as CSV for `vigil import`: DIR/offenders.csv (with ARMS, plan "
+      "review and visit history as dates) and DIR/referrals.csv. The same seed and --as-of give "
+      "the same files. Needs no server.");
+  generate->add_option("--out", gen->out, "Directory to write into (created if missing)")
+      ->required();
+  generate->add_option("--offenders", gen->options.offenders, "Offenders")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
+  generate->add_option("--referrals", gen->options.referrals, "Referrals")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
+  generate->add_option("--teams", gen->options.teams, "Teams")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  generate->add_option("--officers-per-team", gen->options.officers_per_team, "Officers per team")
+      ->check(CLI::Range(1, 99))
+      ->capture_default_str();
+  generate->add_option("--seed", gen->options.seed, "Random seed")->capture_default_str();
+  generate
+      ->add_option("--prefix", gen->options.prefix,
+                   "Reference prefix, distinct per synthetic force (its first letter starts ids)")
+      ->capture_default_str();
+  generate->add_option("--as-of", gen->as_of,
+                       "Generate history relative to this date (default: now)");
+  generate->callback([&cli, &run, gen] {
+    run = [&cli, gen]() -> int {
+      DemoOptions wanted = gen->options;
+      if (wanted.prefix.empty()) return cli.Fail("--prefix: must not be empty");
+      wanted.now = absl::Now();
+      if (!gen->as_of.empty()) {
+        absl::StatusOr<absl::Time> as_of = ParseTimeFlag(gen->as_of);
+        if (!as_of.ok()) return cli.Fail(absl::StrCat("--as-of: ", as_of.status().message()));
+        wanted.now = *as_of;
+      }
+      std::error_code error;
+      std::filesystem::create_directories(gen->out, error);
+      if (error) return cli.Fail(absl::StrCat("--out ", gen->out, ": ", error.message()));
+      const DemoData data = GenerateDemo(wanted);
+      const std::string offenders = gen->out + "/offenders.csv";
+      const std::string referrals = gen->out + "/referrals.csv";
+      {
+        std::ofstream out(offenders, std::ios::trunc | std::ios::binary);
+        WriteOffenders(data.offenders, out);
+        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", offenders));
+      }
+      {
+        std::ofstream out(referrals, std::ios::trunc | std::ios::binary);
+        WriteReferrals(data.referrals, out);
+        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", referrals));
+      }
+      cli.out() << "wrote " << data.offenders.size() << " offenders to " << offenders << " and "
+                << data.referrals.size() << " referrals to " << referrals
+                << "\nload them with: vigil import offenders " << offenders
+                << " && vigil import referrals " << referrals << "\n";
+      return 0;
+    };
+  });
+
   seed->callback([&cli, &run, options] {
     run = [&cli, options]() -> int {
       options->now = absl::Now();
