@@ -351,6 +351,11 @@ int Run(int argc, char** argv) {
   std::vector<std::string> feeds;
   for (const auto& [name, index] : overdue_indexes) feeds.push_back(name);
   if (alert_engine != nullptr) feeds.emplace_back(alerts::kAlertFeed);
+  for (const auto& [name, index] : overdue_indexes) {
+    Metrics::Default().SetGaugeFunction(
+        "obligations_open_" + name, "Open obligations (clocks) of the " + name + " context",
+        [index = index] { return static_cast<int64_t>(index->size()); });
+  }
   for (const std::string& feed : feeds) {
     Metrics::Default().SetGaugeFunction(
         "feed_head_" + feed, "The last sequence written to the " + feed + " feed",

@@ -89,6 +89,7 @@ std::string Tail(const std::string& text, size_t bytes = 4000) {
 
 std::string VigildPath() { return VIGILD_PATH; }
 std::string VigilCliPath() { return VIGIL_CLI_PATH; }
+std::string VigilLoadPath() { return VIGIL_LOAD_PATH; }
 
 absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, absl::Duration timeout,
                               const std::vector<std::string>& env) {

@@ -18,6 +18,7 @@ namespace vigil::testing {
 // Paths of the binaries this build produced.
 std::string VigildPath();
 std::string VigilCliPath();
+std::string VigilLoadPath();
 
 struct RunResult {
   int exit_code = -1;  // the exit status, or 128 + signal when killed

@@ -1,0 +1,447 @@
+// vigil_load: loads a synthetic force into a running vigild and drives a mixed workload at it
+// from C concurrent clients, each a closed loop of gRPC callback-API calls (one call in flight
+// per client), for a fixed time or number of calls. Prints the load phase's rate and, per RPC,
+// throughput and latency percentiles.
+//
+//   vigil_load --server 127.0.0.1:7420 --offenders 25000 --referrals 5000 --load_only
+//   vigil_load --server 127.0.0.1:7420 --offenders 25000 --clients 64 --seconds 20
+//              --mix record-visit=1,record-arms=1,create-referral=1      (one line)
+//   vigil_load --server 127.0.0.1:7420 --clients 1 --calls 2000 --mix backlog-summary=1
+//
+// The synthetic force is clients/cli/demo_data's generator (seeded, deterministic): loading
+// it twice adds nothing, so the workload can find its offenders again by generating the same
+// rows. Exit status: 0 when every call succeeded, 1 when any failed, 2 on bad usage.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "clients/cli/demo_data.h"
+#include "clients/cli/format.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "vigil/v1/alerts.grpc.pb.h"
+#include "vigil/v1/backlog.grpc.pb.h"
+#include "vigil/v1/ocait.grpc.pb.h"
+#include "vigil/v1/rso.grpc.pb.h"
+#include "vigil/v1/visits.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7420", "vigild address");
+ABSL_FLAG(std::string, force, "wessex", "The force to load and act as");
+ABSL_FLAG(int, offenders, 0, "Synthetic offenders to load (and to act on); 0: none");
+ABSL_FLAG(int, referrals, 0, "Synthetic referrals to load");
+ABSL_FLAG(int, teams, 8, "Teams the offenders are spread over");
+ABSL_FLAG(int, officers_per_team, 20, "Officers per team");
+ABSL_FLAG(uint64_t, seed, 20261123, "Generator seed (the same seed finds the same offenders)");
+ABSL_FLAG(bool, load_only, false, "Load the synthetic force, report the rate, and stop");
+ABSL_FLAG(int, clients, 64, "Concurrent clients, each with one call in flight");
+ABSL_FLAG(double, seconds, 10, "How long to drive the workload");
+ABSL_FLAG(int64_t, calls, 0, "Stop after this many calls in all instead (0: use --seconds)");
+ABSL_FLAG(std::string, mix, "record-visit=2,record-arms=1,create-referral=1,backlog-summary=2,backlog-items=2,list-alerts=1",
+          "Weighted RPCs: record-visit, record-arms, create-referral, get-offender, "
+          "backlog-summary, backlog-items, list-alerts");
+
+namespace vigil::load {
+namespace {
+
+enum Op { kRecordVisit, kRecordArms, kCreateReferral, kGetOffender, kBacklogSummary,
+          kBacklogItems, kListAlerts, kOpCount };
+constexpr const char* kOpNames[kOpCount] = {"record-visit",    "record-arms",
+                                            "create-referral", "get-offender",
+                                            "backlog-summary", "backlog-items",
+                                            "list-alerts"};
+constexpr const char* kRpcNames[kOpCount] = {
+    "VisitService/RecordVisit",        "AssessmentService/RecordArmsAssessment",
+    "ReferralService/CreateReferral",  "OffenderService/GetOffender",
+    "BacklogService/GetBacklogSummary", "BacklogService/ListBacklogItems",
+    "AlertService/ListAlerts"};
+
+void Identify(grpc::ClientContext& context, const std::string& force) {
+  context.AddMetadata("x-vigil-actor", "Load Driver");
+  context.AddMetadata("x-vigil-role", "supervisor");
+  context.AddMetadata("x-vigil-force", force);
+  context.AddMetadata("x-vigil-purpose", "load test");
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+}
+
+// What the clients share: stubs, the offenders they act on, and the stop rule.
+struct Shared {
+  std::string force;
+  std::unique_ptr<v1::OffenderService::Stub> offenders;
+  std::unique_ptr<v1::AssessmentService::Stub> assessments;
+  std::unique_ptr<v1::VisitService::Stub> visits;
+  std::unique_ptr<v1::ReferralService::Stub> referrals;
+  std::unique_ptr<v1::BacklogService::Stub> backlog;
+  std::unique_ptr<v1::AlertService::Stub> alerts;
+  std::vector<std::string> active_ids;  // in the community: visits and ARMS are accepted
+  std::vector<double> weights;
+  absl::Time stop_at;
+  int64_t call_budget = 0;  // 0: time-bound
+  std::atomic<int64_t> issued{0};
+
+  std::mutex mu;
+  std::condition_variable done_cv;
+  int running = 0;                               // GUARDED_BY(mu)
+  std::map<std::string, int> error_samples;      // GUARDED_BY(mu): "RPC: code message" -> count
+};
+
+// One closed loop: issues a call, and from its completion issues the next.
+class Client {
+ public:
+  Client(Shared& shared, int index) : shared_(shared), rng_(1000 + index), pick_(shared.weights.begin(), shared.weights.end()) {}
+
+  void Start() { Next(); }
+
+  std::vector<int32_t> latencies_us[kOpCount];
+  int64_t errors[kOpCount] = {};
+
+ private:
+  template <typename Request, typename Response>
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+  };
+
+  bool MayIssue() {
+    if (shared_.call_budget > 0) return shared_.issued.fetch_add(1) < shared_.call_budget;
+    return absl::Now() < shared_.stop_at;
+  }
+
+  void Finish() {
+    std::lock_guard lock(shared_.mu);
+    if (--shared_.running == 0) shared_.done_cv.notify_all();
+  }
+
+  void Done(Op op, absl::Time start, const grpc::Status& status) {
+    latencies_us[op].push_back(static_cast<int32_t>(
+        std::min<int64_t>(INT32_MAX, absl::ToInt64Microseconds(absl::Now() - start))));
+    if (!status.ok()) {
+      ++errors[op];
+      std::lock_guard lock(shared_.mu);
+      ++shared_.error_samples[absl::StrCat(kRpcNames[op], ": ", status.error_code(), " ",
+                                           status.error_message().substr(0, 120))];
+    }
+    Next();
+  }
+
+  // Issues `request` through `method` (a stub's async() member), then continues.
+  template <typename Response, typename Request, typename Method>
+  void Issue(Op op, Request request, Method method) {
+    auto call = std::make_shared<Call<Request, Response>>();
+    Identify(call->context, shared_.force);
+    call->request = std::move(request);
+    const absl::Time start = absl::Now();
+    method(&call->context, &call->request, &call->response,
+           [this, call, op, start](grpc::Status status) { Done(op, start, status); });
+  }
+
+  const std::string& SomeOffender() {
+    return shared_.active_ids[rng_() % shared_.active_ids.size()];
+  }
+
+  void Next() {
+    if (!MayIssue()) return Finish();
+    const Op op = static_cast<Op>(pick_(rng_));
+    const absl::Time now = absl::Now();
+    switch (op) {
+      case kRecordVisit: {
+        v1::RecordVisitRequest r;
+        r.set_offender_id(SomeOffender());
+        *r.mutable_visit_time() = cli::ToTimestamp(now - absl::Minutes(5));
+        r.add_officers("DC Load");
+        r.add_officers("PC Load");
+        r.set_announced(rng_() % 2 == 0);
+        r.set_outcome(v1::VISIT_OUTCOME_SEEN);
+        return Issue<v1::Visit>(op, std::move(r), [this](auto... a) {
+          shared_.visits->async()->RecordVisit(a...);
+        });
+      }
+      case kRecordArms: {
+        v1::RecordArmsAssessmentRequest r;
+        r.set_offender_id(SomeOffender());
+        *r.mutable_completed_time() = cli::ToTimestamp(now - absl::Minutes(5));
+        r.set_assessor("DS Load");
+        r.set_risk_level(static_cast<v1::RiskLevel>(1 + rng_() % 4));
+        return Issue<v1::ArmsAssessment>(op, std::move(r), [this](auto... a) {
+          shared_.assessments->async()->RecordArmsAssessment(a...);
+        });
+      }
+      case kCreateReferral: {
+        v1::CreateReferralRequest r;
+        v1::Referral* referral = r.mutable_referral();
+        referral->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+        *referral->mutable_received_time() =
+            cli::ToTimestamp(now - absl::Hours(static_cast<int64_t>(rng_() % 2000)));
+        referral->set_subject_display_name("Load Subject");
+        v1::SubjectIdentifier* email = referral->add_identifiers();
+        email->set_type(v1::IDENTIFIER_TYPE_EMAIL);
+        email->set_value(absl::StrFormat("load%d@example.net", static_cast<int>(rng_() % 1000000)));
+        return Issue<v1::Referral>(op, std::move(r), [this](auto... a) {
+          shared_.referrals->async()->CreateReferral(a...);
+        });
+      }
+      case kGetOffender: {
+        v1::GetOffenderRequest r;
+        r.set_id(SomeOffender());
+        return Issue<v1::Offender>(op, std::move(r), [this](auto... a) {
+          shared_.offenders->async()->GetOffender(a...);
+        });
+      }
+      case kBacklogSummary:
+        return Issue<v1::BacklogSummary>(op, v1::GetBacklogSummaryRequest(), [this](auto... a) {
+          shared_.backlog->async()->GetBacklogSummary(a...);
+        });
+      case kBacklogItems: {
+        v1::ListBacklogItemsRequest r;
+        r.mutable_page()->set_page_size(50);
+        return Issue<v1::ListBacklogItemsResponse>(op, std::move(r), [this](auto... a) {
+          shared_.backlog->async()->ListBacklogItems(a...);
+        });
+      }
+      case kListAlerts: {
+        v1::ListAlertsRequest r;
+        r.mutable_page()->set_page_size(50);
+        return Issue<v1::ListAlertsResponse>(op, std::move(r), [this](auto... a) {
+          shared_.alerts->async()->ListAlerts(a...);
+        });
+      }
+      case kOpCount:
+        break;
+    }
+  }
+
+  Shared& shared_;
+  std::mt19937_64 rng_;
+  std::discrete_distribution<int> pick_;
+};
+
+double Ms(int32_t us) { return us / 1000.0; }
+
+struct Imported {
+  int64_t imported = 0;  // written now
+  int64_t present = 0;   // there already (an earlier load with the same seed)
+  int64_t refused = 0;
+};
+
+// Imports `rows` in batches of 500 from up to 8 threads.
+template <typename Row, typename Send>
+Imported ImportAll(const std::vector<Row>& rows, int clients, Send send, const char* what) {
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> imported{0}, present{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, std::min(clients, 8)); ++t) {
+    threads.emplace_back([&] {
+      while (true) {
+        const size_t start = next.fetch_add(500);
+        if (start >= rows.size()) return;
+        const size_t end = std::min(rows.size(), start + 500);
+        absl::StatusOr<Imported> result = send(rows, start, end);
+        if (!result.ok()) {
+          std::fprintf(stderr, "vigil_load: importing %s: %s\n", what,
+                       std::string(result.status().message()).c_str());
+          refused += static_cast<int64_t>(end - start);
+          continue;
+        }
+        imported += result->imported;
+        present += result->present;
+        refused += result->refused;
+        std::fprintf(stderr, "\r%s: %lld of %zu", what,
+                     static_cast<long long>(imported.load() + present.load()), rows.size());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::fprintf(stderr, "\n");
+  return Imported{imported.load(), present.load(), refused.load()};
+}
+
+absl::StatusOr<std::vector<double>> ParseMix(const std::string& text) {
+  std::vector<double> weights(kOpCount, 0);
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    const auto* name = std::find_if(std::begin(kOpNames), std::end(kOpNames),
+                                    [&](const char* n) { return kv.first == n; });
+    double weight = 1;
+    if (name == std::end(kOpNames) || (!kv.second.empty() && !absl::SimpleAtod(kv.second, &weight)) ||
+        weight < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--mix: '", part, "' is not NAME=WEIGHT with NAME one of ",
+                                                     absl::StrJoin(kOpNames, ", ")));
+    }
+    weights[name - std::begin(kOpNames)] = weight;
+  }
+  if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0; })) {
+    return absl::InvalidArgumentError("--mix: give at least one RPC a positive weight");
+  }
+  return weights;
+}
+
+int Main() {
+  Shared shared;
+  shared.force = absl::GetFlag(FLAGS_force);
+  const int clients = absl::GetFlag(FLAGS_clients);
+  if (clients < 1 || clients > 4096) {
+    std::fprintf(stderr, "vigil_load: --clients must be 1-4096\n");
+    return 2;
+  }
+  absl::StatusOr<std::vector<double>> weights = ParseMix(absl::GetFlag(FLAGS_mix));
+  if (!weights.ok()) {
+    std::fprintf(stderr, "vigil_load: %s\n", std::string(weights.status().message()).c_str());
+    return 2;
+  }
+  shared.weights = *weights;
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  // Several connections, as several client processes would open, so HTTP/2 stream limits and
+  // one connection's serialisation do not bound the server.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ChannelArguments a = args;
+    a.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
+    channels.push_back(grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
+                                                 grpc::InsecureChannelCredentials(), a));
+  }
+  shared.offenders = v1::OffenderService::NewStub(channels[0]);
+  shared.assessments = v1::AssessmentService::NewStub(channels[1]);
+  shared.visits = v1::VisitService::NewStub(channels[2]);
+  shared.referrals = v1::ReferralService::NewStub(channels[3]);
+  shared.backlog = v1::BacklogService::NewStub(channels[0]);
+  shared.alerts = v1::AlertService::NewStub(channels[1]);
+
+  // The synthetic force.
+  cli::DemoOptions demo;
+  demo.offenders = absl::GetFlag(FLAGS_offenders);
+  demo.referrals = absl::GetFlag(FLAGS_referrals);
+  demo.teams = absl::GetFlag(FLAGS_teams);
+  demo.officers_per_team = absl::GetFlag(FLAGS_officers_per_team);
+  demo.seed = absl::GetFlag(FLAGS_seed);
+  demo.prefix = "LOAD";
+  const cli::DemoData data = cli::GenerateDemo(demo);
+  for (const v1::OffenderImportRow& row : data.offenders) {
+    if (row.offender().status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
+      shared.active_ids.push_back(row.offender().id());
+    }
+  }
+  if (!data.offenders.empty() || !data.referrals.empty()) {
+    const absl::Time started = absl::Now();
+    const Imported offenders = ImportAll(
+        data.offenders, clients,
+        [&](const std::vector<v1::OffenderImportRow>& rows, size_t from,
+            size_t to) -> absl::StatusOr<Imported> {
+          v1::ImportOffendersRequest request;
+          for (size_t i = from; i < to; ++i) *request.add_rows() = rows[i];
+          grpc::ClientContext context;
+          Identify(context, shared.force);
+          v1::ImportOffendersResponse response;
+          const grpc::Status s = shared.offenders->ImportOffenders(&context, request, &response);
+          if (!s.ok()) return absl::UnavailableError(s.error_message());
+          return Imported{response.imported(), response.already_present(), response.errors_size()};
+        },
+        "offenders");
+    const absl::Duration offender_time = absl::Now() - started;
+    const absl::Time referrals_started = absl::Now();
+    const Imported referrals = ImportAll(
+        data.referrals, clients,
+        [&](const std::vector<v1::ReferralImportRow>& rows, size_t from,
+            size_t to) -> absl::StatusOr<Imported> {
+          v1::ImportReferralsRequest request;
+          for (size_t i = from; i < to; ++i) *request.add_rows() = rows[i];
+          grpc::ClientContext context;
+          Identify(context, shared.force);
+          v1::ImportReferralsResponse response;
+          const grpc::Status s = shared.referrals->ImportReferrals(&context, request, &response);
+          if (!s.ok()) return absl::UnavailableError(s.error_message());
+          return Imported{response.imported(), response.already_present(), response.errors_size()};
+        },
+        "referrals");
+    const absl::Duration referral_time = absl::Now() - referrals_started;
+    auto report = [](const char* what, const Imported& r, absl::Duration took) {
+      std::printf("load: %s: %lld imported in %.1f s (%.0f/s), %lld already present, %lld refused\n",
+                  what, static_cast<long long>(r.imported), absl::ToDoubleSeconds(took),
+                  r.imported / std::max(1e-9, absl::ToDoubleSeconds(took)),
+                  static_cast<long long>(r.present), static_cast<long long>(r.refused));
+    };
+    report("offenders", offenders, offender_time);
+    report("referrals", referrals, referral_time);
+    std::fflush(stdout);
+    if (offenders.refused > 0 || referrals.refused > 0) return 1;
+  }
+  if (absl::GetFlag(FLAGS_load_only)) return 0;
+
+  const bool needs_offenders = shared.weights[kRecordVisit] > 0 || shared.weights[kRecordArms] > 0 ||
+                               shared.weights[kGetOffender] > 0;
+  if (needs_offenders && shared.active_ids.empty()) {
+    std::fprintf(stderr, "vigil_load: the mix acts on offenders: give --offenders N (loaded, or found "
+                         "again with the same --seed)\n");
+    return 2;
+  }
+
+  // The workload.
+  std::vector<std::unique_ptr<Client>> loop;
+  for (int i = 0; i < clients; ++i) loop.push_back(std::make_unique<Client>(shared, i));
+  shared.call_budget = absl::GetFlag(FLAGS_calls);
+  const absl::Time started = absl::Now();
+  shared.stop_at = started + absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  shared.running = clients;
+  for (auto& c : loop) c->Start();
+  {
+    std::unique_lock lock(shared.mu);
+    shared.done_cv.wait(lock, [&] { return shared.running == 0; });
+  }
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
+
+  std::printf("%d clients, %.1f s\n", clients, elapsed);
+  std::printf("%-40s %9s %7s %9s %8s %8s %8s %8s\n", "RPC", "calls", "errors", "calls/s",
+              "p50 ms", "p95 ms", "p99 ms", "max ms");
+  int64_t total_calls = 0, total_errors = 0;
+  for (int op = 0; op < kOpCount; ++op) {
+    std::vector<int32_t> all;
+    int64_t errors = 0;
+    for (auto& c : loop) {
+      all.insert(all.end(), c->latencies_us[op].begin(), c->latencies_us[op].end());
+      errors += c->errors[op];
+    }
+    if (all.empty()) continue;
+    std::sort(all.begin(), all.end());
+    auto at = [&](double q) { return Ms(all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]); };
+    std::printf("%-40s %9zu %7lld %9.0f %8.2f %8.2f %8.2f %8.2f\n", kRpcNames[op], all.size(),
+                static_cast<long long>(errors), all.size() / elapsed, at(0.50), at(0.95), at(0.99),
+                Ms(all.back()));
+    total_calls += static_cast<int64_t>(all.size());
+    total_errors += errors;
+  }
+  std::printf("%-40s %9lld %7lld %9.0f\n", "all", static_cast<long long>(total_calls),
+              static_cast<long long>(total_errors), total_calls / elapsed);
+  for (const auto& [sample, count] : shared.error_samples) {
+    std::printf("  error x%d: %s\n", count, sample.c_str());
+  }
+  return total_errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace vigil::load
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Loads a synthetic force into a running vigild and drives a mixed gRPC workload at it "
+      "(see the header of clients/load/load_driver.cc)");
+  absl::ParseCommandLine(argc, argv);
+  return vigil::load::Main();
+}

@@ -1,0 +1,106 @@
+// A small run of the load driver (clients/load) against the real vigild, so that the tool
+// behind docs/performance.md cannot rot: it loads a synthetic force, drives every RPC of its
+// mix, and reports each with no errors. And the synthetic data generator's CSV output, which
+// the importers must take whole.
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vigil::testing::IsOk;
+using ::vigil::testing::RunResult;
+using ::vigil::testing::VigildProcess;
+
+TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
+  vigil::testing::TempDir dir;
+  VigildProcess vigild(dir.path());
+  ASSERT_THAT(vigild.Start(), IsOk());
+  auto load = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {vigil::testing::VigilLoadPath(), "--server", vigild.address()});
+    absl::StatusOr<RunResult> result = vigil::testing::Run(args, absl::Seconds(120));
+    EXPECT_THAT(result.status(), IsOk());
+    return result.ok() ? *result : RunResult{};
+  };
+
+  const RunResult loaded = load({"--offenders", "300", "--referrals", "100", "--load_only"});
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.output;
+  EXPECT_THAT(loaded.output, HasSubstr("load: offenders: 300 imported"));
+  EXPECT_THAT(loaded.output, HasSubstr("load: referrals: 100 imported"));
+
+  const RunResult driven =
+      load({"--offenders", "300", "--clients", "8", "--calls", "400",
+            "--mix", "record-visit=1,record-arms=1,create-referral=1,get-offender=1,"
+                     "backlog-summary=1,backlog-items=1,list-alerts=1"});
+  ASSERT_EQ(driven.exit_code, 0) << driven.output;
+  EXPECT_THAT(driven.output, HasSubstr("load: offenders: 0 imported"));  // found again
+  int rows = 0;
+  int64_t calls = 0;
+  for (absl::string_view line : absl::StrSplit(driven.output, '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (cells.size() == 8 && absl::StrContains(cells[0], "Service/")) {
+      ++rows;
+      int64_t n = 0, errors = -1;
+      ASSERT_TRUE(absl::SimpleAtoi(cells[1], &n) && absl::SimpleAtoi(cells[2], &errors)) << line;
+      EXPECT_GT(n, 0) << line;
+      EXPECT_EQ(errors, 0) << line;
+      calls += n;
+    }
+  }
+  EXPECT_EQ(rows, 7) << driven.output;
+  EXPECT_EQ(calls, 400);
+
+  const RunResult bad = load({"--mix", "record-visit=x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("--mix: 'record-visit=x' is not NAME=WEIGHT"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
+  vigil::testing::TempDir dir;
+  auto vigil = [&](std::vector<std::string> args, const std::string& server = "127.0.0.1:1") {
+    args.insert(args.begin(), {vigil::testing::VigilCliPath(), "--server", server});
+    absl::StatusOr<RunResult> result = vigil::testing::Run(
+        args, absl::Seconds(120),
+        {"VIGIL_ACTOR=Insp Reid", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
+    EXPECT_THAT(result.status(), IsOk());
+    return result.ok() ? *result : RunResult{};
+  };
+  for (const char* out : {"a", "b"}) {
+    const RunResult generated = vigil({"demo", "generate", "--out", dir.path() + "/" + out, "--offenders",
+                                       "250", "--referrals", "120", "--as-of", "2026-11-01"});
+    ASSERT_EQ(generated.exit_code, 0) << generated.output;
+    EXPECT_THAT(generated.output, HasSubstr("wrote 250 offenders"));
+  }
+  const std::string offenders = ReadFile(dir.path() + "/a/offenders.csv");
+  EXPECT_EQ(offenders, ReadFile(dir.path() + "/b/offenders.csv"));
+  EXPECT_EQ(ReadFile(dir.path() + "/a/referrals.csv"), ReadFile(dir.path() + "/b/referrals.csv"));
+  EXPECT_EQ(std::count(offenders.begin(), offenders.end(), '\n'), 251);
+
+  VigildProcess vigild(dir.path());
+  ASSERT_THAT(vigild.Start(), IsOk());
+  const RunResult o = vigil({"import", "offenders", dir.path() + "/a/offenders.csv"}, vigild.address());
+  EXPECT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("250 rows, 250 imported, 0 already present, 0 refused"));
+  const RunResult r = vigil({"import", "referrals", dir.path() + "/a/referrals.csv"}, vigild.address());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("120 rows, 120 imported, 0 already present, 0 refused"));
+}
+
+}  // namespace
+}  // namespace vigil
