@@ -37,15 +37,11 @@ bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
 }
 
 // Entries with due < x, and with due <= x.
-size_t CountBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
-  return std::partition_point(v.begin(), v.end(),
-                              [&](const OverdueIndex::Entry& e) { return e.due_micros < x; }) -
-         v.begin();
+size_t CountBefore(const std::vector<int64_t>& dues, int64_t x) {
+  return std::lower_bound(dues.begin(), dues.end(), x) - dues.begin();
 }
-size_t CountAtOrBefore(const std::vector<OverdueIndex::Entry>& v, int64_t x) {
-  return std::partition_point(v.begin(), v.end(),
-                              [&](const OverdueIndex::Entry& e) { return e.due_micros <= x; }) -
-         v.begin();
+size_t CountAtOrBefore(const std::vector<int64_t>& dues, int64_t x) {
+  return std::upper_bound(dues.begin(), dues.end(), x) - dues.begin();
 }
 
 }  // namespace
@@ -95,8 +91,9 @@ void OverdueIndex::InsertLocked(const v1::Obligation& o) {
   Entry entry{storage::ToMicros(absl::FromUnixSeconds(o.due_time().seconds()) +
                                 absl::Nanoseconds(o.due_time().nanos())),
               o.id(), o.kind(), o.risk_level()};
-  cell.entries.insert(std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before),
-                      entry);
+  const auto at = std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before);
+  cell.dues.insert(cell.dues.begin() + (at - cell.entries.begin()), entry.due_micros);
+  cell.entries.insert(at, entry);
   force.where[o.id()] = key;
   ++size_;
 }
@@ -112,6 +109,7 @@ void OverdueIndex::RemoveLocked(absl::string_view force_name, absl::string_view 
     auto it =
         std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
     if (it != entries.end()) {
+      cell->second.dues.erase(cell->second.dues.begin() + (it - entries.begin()));
       entries.erase(it);
       --size_;
     }
@@ -182,12 +180,12 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
   if (force == forces_.end()) return summary;
   for (const auto& [key, cell] : force->second.cells) {
     if (!InScope(scope, cell)) continue;
-    const auto& v = cell.entries;
+    const auto& v = cell.dues;
     const int k = KindIndex(cell.kind);
     const int r = RiskIndex(cell.risk);
     summary.total_open += static_cast<int64_t>(v.size());
-    if (!summary.earliest_due_micros || v.front().due_micros < *summary.earliest_due_micros) {
-      summary.earliest_due_micros = v.front().due_micros;
+    if (!summary.earliest_due_micros || v.front() < *summary.earliest_due_micros) {
+      summary.earliest_due_micros = v.front();
     }
     const size_t overdue = CountBefore(v, now);
     if (overdue == 0) {
@@ -204,8 +202,8 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
     summary.counts[k][r][v1::AGE_BAND_91_180_DAYS] += at_or_before[2] - at_or_before[3];
     summary.counts[k][r][v1::AGE_BAND_181_365_DAYS] += at_or_before[3] - at_or_before[4];
     summary.counts[k][r][v1::AGE_BAND_OVER_365_DAYS] += at_or_before[4];
-    if (!summary.oldest.has_value() || Before(v.front(), *summary.oldest))
-      summary.oldest = v.front();
+    if (!summary.oldest.has_value() || Before(cell.entries.front(), *summary.oldest))
+      summary.oldest = cell.entries.front();
     summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros) - overdue;
     summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros) - overdue;
   }
@@ -237,7 +235,7 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
     for (const auto& [key, cell] : force->second.cells) {
       if (!InScope(scope, cell) || (by_risk && RiskRank(cell.risk) != rank)) continue;
       const auto& v = cell.entries;
-      const Entry* end = v.data() + CountBefore(v, now);
+      const Entry* end = v.data() + CountBefore(cell.dues, now);
       const Entry* begin = v.data();
       if (!cursor.empty() && (!by_risk || rank == cursor.rank)) {
         begin =
@@ -275,7 +273,7 @@ std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& sco
     counts.open[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
         static_cast<int64_t>(cell.entries.size());
     counts.overdue[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
-        static_cast<int64_t>(CountBefore(cell.entries, now));
+        static_cast<int64_t>(CountBefore(cell.dues, now));
   }
   std::vector<OfficerCounts> result;
   for (auto& [key, counts] : by_officer) result.push_back(std::move(counts));
