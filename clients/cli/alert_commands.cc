@@ -1,6 +1,7 @@
 // `vigil alerts list|show|ack|watch`: alerts for officers and supervisors.
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -130,13 +131,14 @@ std::string JsonLine(const google::protobuf::Message& message) {
   return json;
 }
 
-// The last sequence recorded in a --state-file, or 0.
-uint64_t ReadState(const std::string& path) {
+// The last sequence recorded in a --state-file; nullopt when it holds anything else (a watcher
+// must not silently replay everything because its place was lost).
+std::optional<uint64_t> ReadState(const std::string& path) {
   std::ifstream in(path);
   std::string text;
   uint64_t sequence = 0;
   if (in >> text && absl::SimpleAtoi(text, &sequence)) return sequence;
-  return 0;
+  return std::nullopt;
 }
 
 bool WriteState(const std::string& path, uint64_t sequence) {
@@ -288,7 +290,13 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       uint64_t cursor = flags.resume_after >= 0 ? static_cast<uint64_t>(flags.resume_after) : 0;
       if (!flags.state_file.empty() && flags.resume_after < 0 && !flags.from_start) {
         if (std::ifstream(flags.state_file).good()) {
-          cursor = ReadState(flags.state_file);
+          std::optional<uint64_t> saved = ReadState(flags.state_file);
+          if (!saved.has_value()) {
+            return cli.Fail(absl::StrCat("--state-file ", flags.state_file,
+                                         ": holds no sequence number; remove it to start at the "
+                                         "head, or give --resume-after or --from-start"));
+          }
+          cursor = *saved;
           have_cursor = true;
         }
       }

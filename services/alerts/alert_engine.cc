@@ -377,12 +377,18 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
 }
 
 void AlertEngine::LowerScanFloor(absl::Time due) {
-  if (due <= scan_floor_.due) {
-    scan_floor_ = storage::Deadline{storage::DeadlineSpace::kAlerts, due, 0, ""};
+  if (due == absl::InfiniteFuture()) return;  // nothing added
+  // Keys hold whole microseconds: compare at that precision, or a deadline a fraction of a
+  // microsecond after the floor's, with a smaller kind or id, would sort before it unseen.
+  const absl::Time key_due = storage::FromMicros(storage::ToMicros(due));
+  if (key_due <= scan_floor_.due) {
+    scan_floor_ = storage::Deadline{storage::DeadlineSpace::kAlerts, key_due, 0, ""};
   }
 }
 
 absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() {
+  // The floor is read before the snapshot is taken; a commit in between that lowers it also
+  // wakes the scanner, which then looks again.
   storage::Deadline floor;
   {
     std::lock_guard lock(write_mu_);

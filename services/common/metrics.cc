@@ -26,6 +26,11 @@ void Metrics::SetGaugeFunction(absl::string_view name, absl::string_view help,
   entry->read = std::move(read);
 }
 
+void Metrics::ClearGaugeFunction(absl::string_view name) {
+  std::lock_guard lock(mu_);
+  if (auto it = entries_.find(name); it != entries_.end()) it->second->read = nullptr;
+}
+
 std::vector<MetricSample> Metrics::Snapshot() const {
   std::lock_guard lock(mu_);
   std::vector<MetricSample> samples;

@@ -50,6 +50,9 @@ class Metrics {
   void SetGaugeFunction(absl::string_view name, absl::string_view help,
                         std::function<int64_t()> read);
 
+  // Stops reading `name` through a function (before what it reads goes away); it then reads 0.
+  void ClearGaugeFunction(absl::string_view name);
+
   // Every metric, by name.
   std::vector<MetricSample> Snapshot() const;
 

@@ -351,14 +351,17 @@ int Run(int argc, char** argv) {
   std::vector<std::string> feeds;
   for (const auto& [name, index] : overdue_indexes) feeds.push_back(name);
   if (alert_engine != nullptr) feeds.emplace_back(alerts::kAlertFeed);
+  std::vector<std::string> gauge_functions;
   for (const auto& [name, index] : overdue_indexes) {
+    gauge_functions.push_back("obligations_open_" + name);
     Metrics::Default().SetGaugeFunction(
-        "obligations_open_" + name, "Open obligations (clocks) of the " + name + " context",
+        gauge_functions.back(), "Open obligations (clocks) of the " + name + " context",
         [index = index] { return static_cast<int64_t>(index->size()); });
   }
   for (const std::string& feed : feeds) {
+    gauge_functions.push_back("feed_head_" + feed);
     Metrics::Default().SetGaugeFunction(
-        "feed_head_" + feed, "The last sequence written to the " + feed + " feed",
+        gauge_functions.back(), "The last sequence written to the " + feed + " feed",
         [s = store->get(), feed] { return static_cast<int64_t>(s->EventHead(feed)); });
   }
 
@@ -434,6 +437,8 @@ int Run(int argc, char** argv) {
   (*host)->Shutdown(absl::ZeroDuration());
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   for (auto& executor : executors) executor->Shutdown();
+  // The gauges read the store and the indexes, which go now.
+  for (const std::string& name : gauge_functions) Metrics::Default().ClearGaugeFunction(name);
   if (absl::Status s = (*store)->Close(); !s.ok()) {
     return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
   }

@@ -57,6 +57,9 @@ class Subscriber {
   Subscriber(v1::AlertService::Stub& stub, v1::SubscribeRequest request, Identity id = {}) {
     Identify(context_, id);
     reader_ = stub.Subscribe(&context_, request);
+    // The server has fixed the stream's start (x-vigil-cursor) once its initial metadata
+    // arrives: a start_at_head subscriber misses nothing committed after this.
+    reader_->WaitForInitialMetadata();
     thread_ = std::thread([this] {
       v1::AlertEvent event;
       while (reader_->Read(&event)) {

@@ -27,6 +27,8 @@ TEST(MetricsTest, NamesRegisterOnceAndSampleInOrder) {
   EXPECT_EQ(samples[1].help, "raised");
   EXPECT_EQ(samples[1].value, 3);
   EXPECT_EQ(samples[2].value, 42);  // read when sampled
+  metrics.ClearGaugeFunction("c_feed_head");
+  EXPECT_EQ(metrics.Snapshot()[2].value, 0);
 }
 
 TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
