@@ -22,8 +22,9 @@ const absl::Time kNow = absl::FromUnixSeconds(1'795'000'000);  // late 2026
 std::unique_ptr<OverdueIndex> Build(int64_t n) {
   auto index = std::make_unique<OverdueIndex>(storage::DeadlineSpace::kRso);
   std::mt19937_64 rng(42);
-  constexpr v1::ObligationKind kKinds[] = {v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::OBLIGATION_KIND_RMP_REVIEW,
-                                           v1::OBLIGATION_KIND_HOME_VISIT, v1::OBLIGATION_KIND_NOTIFICATION};
+  constexpr v1::ObligationKind kKinds[] = {
+      v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::OBLIGATION_KIND_RMP_REVIEW,
+      v1::OBLIGATION_KIND_HOME_VISIT, v1::OBLIGATION_KIND_NOTIFICATION};
   v1::ObligationEventBatch batch;
   for (int64_t i = 0; i < n; ++i) {
     v1::ObligationEvent* e = batch.add_events();
@@ -38,7 +39,8 @@ std::unique_ptr<OverdueIndex> Build(int64_t n) {
     o->set_team(absl::StrCat("team-", team));
     o->set_owner_officer(absl::StrCat("DC ", team, "-", rng() % 20));
     *o->mutable_due_time() =
-        ToProtoTime(kNow - absl::Hours(24 * 365 * 3) + absl::Seconds(static_cast<int64_t>(rng() % (86400LL * 365 * 4))));
+        ToProtoTime(kNow - absl::Hours(24 * 365 * 3) +
+                    absl::Seconds(static_cast<int64_t>(rng() % (86400LL * 365 * 4))));
     if (batch.events_size() == 10'000) {
       index->Apply(batch);
       batch.Clear();
@@ -90,8 +92,16 @@ void BM_OldestFirstPage(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Summarize)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_SummarizeOneTeam)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_OldestFirstPage)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SummarizeOneTeam)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_OldestFirstPage)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace vigil

@@ -53,22 +53,31 @@ ABSL_FLAG(bool, load_only, false, "Load the synthetic force, report the rate, an
 ABSL_FLAG(int, clients, 64, "Concurrent clients, each with one call in flight");
 ABSL_FLAG(double, seconds, 10, "How long to drive the workload");
 ABSL_FLAG(int64_t, calls, 0, "Stop after this many calls in all instead (0: use --seconds)");
-ABSL_FLAG(std::string, mix, "record-visit=2,record-arms=1,create-referral=1,backlog-summary=2,backlog-items=2,list-alerts=1",
+ABSL_FLAG(std::string, mix,
+          "record-visit=2,record-arms=1,create-referral=1,backlog-summary=2,backlog-items=2,list-"
+          "alerts=1",
           "Weighted RPCs: record-visit, record-arms, create-referral, get-offender, "
           "backlog-summary, backlog-items, list-alerts");
 
 namespace vigil::load {
 namespace {
 
-enum Op { kRecordVisit, kRecordArms, kCreateReferral, kGetOffender, kBacklogSummary,
-          kBacklogItems, kListAlerts, kOpCount };
-constexpr const char* kOpNames[kOpCount] = {"record-visit",    "record-arms",
-                                            "create-referral", "get-offender",
-                                            "backlog-summary", "backlog-items",
+enum Op {
+  kRecordVisit,
+  kRecordArms,
+  kCreateReferral,
+  kGetOffender,
+  kBacklogSummary,
+  kBacklogItems,
+  kListAlerts,
+  kOpCount
+};
+constexpr const char* kOpNames[kOpCount] = {"record-visit", "record-arms",     "create-referral",
+                                            "get-offender", "backlog-summary", "backlog-items",
                                             "list-alerts"};
 constexpr const char* kRpcNames[kOpCount] = {
-    "VisitService/RecordVisit",        "AssessmentService/RecordArmsAssessment",
-    "ReferralService/CreateReferral",  "OffenderService/GetOffender",
+    "VisitService/RecordVisit",         "AssessmentService/RecordArmsAssessment",
+    "ReferralService/CreateReferral",   "OffenderService/GetOffender",
     "BacklogService/GetBacklogSummary", "BacklogService/ListBacklogItems",
     "AlertService/ListAlerts"};
 
@@ -97,14 +106,15 @@ struct Shared {
 
   std::mutex mu;
   std::condition_variable done_cv;
-  int running = 0;                               // GUARDED_BY(mu)
-  std::map<std::string, int> error_samples;      // GUARDED_BY(mu): "RPC: code message" -> count
+  int running = 0;                           // GUARDED_BY(mu)
+  std::map<std::string, int> error_samples;  // GUARDED_BY(mu): "RPC: code message" -> count
 };
 
 // One closed loop: issues a call, and from its completion issues the next.
 class Client {
  public:
-  Client(Shared& shared, int index) : shared_(shared), rng_(1000 + index), pick_(shared.weights.begin(), shared.weights.end()) {}
+  Client(Shared& shared, int index)
+      : shared_(shared), rng_(1000 + index), pick_(shared.weights.begin(), shared.weights.end()) {}
 
   void Start() { Next(); }
 
@@ -169,9 +179,8 @@ class Client {
         r.add_officers("PC Load");
         r.set_announced(rng_() % 2 == 0);
         r.set_outcome(v1::VISIT_OUTCOME_SEEN);
-        return Issue<v1::Visit>(op, std::move(r), [this](auto... a) {
-          shared_.visits->async()->RecordVisit(a...);
-        });
+        return Issue<v1::Visit>(op, std::move(r),
+                                [this](auto... a) { shared_.visits->async()->RecordVisit(a...); });
       }
       case kRecordArms: {
         v1::RecordArmsAssessmentRequest r;
@@ -200,9 +209,8 @@ class Client {
       case kGetOffender: {
         v1::GetOffenderRequest r;
         r.set_id(SomeOffender());
-        return Issue<v1::Offender>(op, std::move(r), [this](auto... a) {
-          shared_.offenders->async()->GetOffender(a...);
-        });
+        return Issue<v1::Offender>(
+            op, std::move(r), [this](auto... a) { shared_.offenders->async()->GetOffender(a...); });
       }
       case kBacklogSummary:
         return Issue<v1::BacklogSummary>(op, v1::GetBacklogSummaryRequest(), [this](auto... a) {
@@ -218,9 +226,8 @@ class Client {
       case kListAlerts: {
         v1::ListAlertsRequest r;
         r.mutable_page()->set_page_size(50);
-        return Issue<v1::ListAlertsResponse>(op, std::move(r), [this](auto... a) {
-          shared_.alerts->async()->ListAlerts(a...);
-        });
+        return Issue<v1::ListAlertsResponse>(
+            op, std::move(r), [this](auto... a) { shared_.alerts->async()->ListAlerts(a...); });
       }
       case kOpCount:
         break;
@@ -279,9 +286,10 @@ absl::StatusOr<std::vector<double>> ParseMix(const std::string& text) {
     const auto* name = std::find_if(std::begin(kOpNames), std::end(kOpNames),
                                     [&](const char* n) { return kv.first == n; });
     double weight = 1;
-    if (name == std::end(kOpNames) || (!kv.second.empty() && !absl::SimpleAtod(kv.second, &weight)) ||
-        weight < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--mix: '", part, "' is not NAME=WEIGHT with NAME one of ",
+    if (name == std::end(kOpNames) ||
+        (!kv.second.empty() && !absl::SimpleAtod(kv.second, &weight)) || weight < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--mix: '", part,
+                                                     "' is not NAME=WEIGHT with NAME one of ",
                                                      absl::StrJoin(kOpNames, ", ")));
     }
     weights[name - std::begin(kOpNames)] = weight;
@@ -373,10 +381,11 @@ int Main() {
         "referrals");
     const absl::Duration referral_time = absl::Now() - referrals_started;
     auto report = [](const char* what, const Imported& r, absl::Duration took) {
-      std::printf("load: %s: %lld imported in %.1f s (%.0f/s), %lld already present, %lld refused\n",
-                  what, static_cast<long long>(r.imported), absl::ToDoubleSeconds(took),
-                  r.imported / std::max(1e-9, absl::ToDoubleSeconds(took)),
-                  static_cast<long long>(r.present), static_cast<long long>(r.refused));
+      std::printf(
+          "load: %s: %lld imported in %.1f s (%.0f/s), %lld already present, %lld refused\n", what,
+          static_cast<long long>(r.imported), absl::ToDoubleSeconds(took),
+          r.imported / std::max(1e-9, absl::ToDoubleSeconds(took)),
+          static_cast<long long>(r.present), static_cast<long long>(r.refused));
     };
     report("offenders", offenders, offender_time);
     report("referrals", referrals, referral_time);
@@ -385,11 +394,12 @@ int Main() {
   }
   if (absl::GetFlag(FLAGS_load_only)) return 0;
 
-  const bool needs_offenders = shared.weights[kRecordVisit] > 0 || shared.weights[kRecordArms] > 0 ||
-                               shared.weights[kGetOffender] > 0;
+  const bool needs_offenders = shared.weights[kRecordVisit] > 0 ||
+                               shared.weights[kRecordArms] > 0 || shared.weights[kGetOffender] > 0;
   if (needs_offenders && shared.active_ids.empty()) {
-    std::fprintf(stderr, "vigil_load: the mix acts on offenders: give --offenders N (loaded, or found "
-                         "again with the same --seed)\n");
+    std::fprintf(stderr,
+                 "vigil_load: the mix acts on offenders: give --offenders N (loaded, or found "
+                 "again with the same --seed)\n");
     return 2;
   }
 
@@ -408,8 +418,8 @@ int Main() {
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
 
   std::printf("%d clients, %.1f s\n", clients, elapsed);
-  std::printf("%-40s %9s %7s %9s %8s %8s %8s %8s\n", "RPC", "calls", "errors", "calls/s",
-              "p50 ms", "p95 ms", "p99 ms", "max ms");
+  std::printf("%-40s %9s %7s %9s %8s %8s %8s %8s\n", "RPC", "calls", "errors", "calls/s", "p50 ms",
+              "p95 ms", "p99 ms", "max ms");
   int64_t total_calls = 0, total_errors = 0;
   for (int op = 0; op < kOpCount; ++op) {
     std::vector<int32_t> all;
@@ -420,7 +430,9 @@ int Main() {
     }
     if (all.empty()) continue;
     std::sort(all.begin(), all.end());
-    auto at = [&](double q) { return Ms(all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]); };
+    auto at = [&](double q) {
+      return Ms(all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]);
+    };
     std::printf("%-40s %9zu %7lld %9.0f %8.2f %8.2f %8.2f %8.2f\n", kRpcNames[op], all.size(),
                 static_cast<long long>(errors), all.size() / elapsed, at(0.50), at(0.95), at(0.99),
                 Ms(all.back()));

@@ -39,10 +39,9 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   EXPECT_THAT(loaded.output, HasSubstr("load: offenders: 300 imported"));
   EXPECT_THAT(loaded.output, HasSubstr("load: referrals: 100 imported"));
 
-  const RunResult driven =
-      load({"--offenders", "300", "--clients", "8", "--calls", "400",
-            "--mix", "record-visit=1,record-arms=1,create-referral=1,get-offender=1,"
-                     "backlog-summary=1,backlog-items=1,list-alerts=1"});
+  const RunResult driven = load({"--offenders", "300", "--clients", "8", "--calls", "400", "--mix",
+                                 "record-visit=1,record-arms=1,create-referral=1,get-offender=1,"
+                                 "backlog-summary=1,backlog-items=1,list-alerts=1"});
   ASSERT_EQ(driven.exit_code, 0) << driven.output;
   EXPECT_THAT(driven.output, HasSubstr("load: offenders: 0 imported"));  // found again
   int rows = 0;
@@ -75,15 +74,17 @@ TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
   vigil::testing::TempDir dir;
   auto vigil = [&](std::vector<std::string> args, const std::string& server = "127.0.0.1:1") {
     args.insert(args.begin(), {vigil::testing::VigilCliPath(), "--server", server});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, absl::Seconds(120),
-        {"VIGIL_ACTOR=Insp Reid", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
+    absl::StatusOr<RunResult> result =
+        vigil::testing::Run(args, absl::Seconds(120),
+                            {"VIGIL_ACTOR=Insp Reid", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
+                             "VIGIL_PURPOSE=e2e"});
     EXPECT_THAT(result.status(), IsOk());
     return result.ok() ? *result : RunResult{};
   };
   for (const char* out : {"a", "b"}) {
-    const RunResult generated = vigil({"demo", "generate", "--out", dir.path() + "/" + out, "--offenders",
-                                       "250", "--referrals", "120", "--as-of", "2026-11-01"});
+    const RunResult generated =
+        vigil({"demo", "generate", "--out", dir.path() + "/" + out, "--offenders", "250",
+               "--referrals", "120", "--as-of", "2026-11-01"});
     ASSERT_EQ(generated.exit_code, 0) << generated.output;
     EXPECT_THAT(generated.output, HasSubstr("wrote 250 offenders"));
   }
@@ -94,10 +95,12 @@ TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
 
   VigildProcess vigild(dir.path());
   ASSERT_THAT(vigild.Start(), IsOk());
-  const RunResult o = vigil({"import", "offenders", dir.path() + "/a/offenders.csv"}, vigild.address());
+  const RunResult o =
+      vigil({"import", "offenders", dir.path() + "/a/offenders.csv"}, vigild.address());
   EXPECT_EQ(o.exit_code, 0) << o.output;
   EXPECT_THAT(o.output, HasSubstr("250 rows, 250 imported, 0 already present, 0 refused"));
-  const RunResult r = vigil({"import", "referrals", dir.path() + "/a/referrals.csv"}, vigild.address());
+  const RunResult r =
+      vigil({"import", "referrals", dir.path() + "/a/referrals.csv"}, vigild.address());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("120 rows, 120 imported, 0 already present, 0 refused"));
 }
