@@ -69,6 +69,20 @@ void WriteReferrals(const std::vector<v1::ReferralImportRow>& rows, std::ostream
   }
 }
 
+// The size of the synthetic force, and its seed.
+void AddSizeOptions(CLI::App* command, DemoOptions& options, int max_offenders) {
+  command->add_option("--offenders", options.offenders, "Offenders")
+      ->check(CLI::Range(1, max_offenders))
+      ->capture_default_str();
+  command->add_option("--referrals", options.referrals, "Referrals")
+      ->check(CLI::Range(0, max_offenders))
+      ->capture_default_str();
+  command->add_option("--teams", options.teams, "Teams")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  command->add_option("--seed", options.seed, "Random seed")->capture_default_str();
+}
+
 }  // namespace
 
 void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
@@ -80,16 +94,7 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       "Load a synthetic force: offenders with a realistic risk mix and history (one team "
       "flat-diarised), plans, recent visits and a referral queue back to 2019. Repeatable: "
       "loading again adds nothing. Needs a supervisor or force-admin identity.");
-  seed->add_option("--offenders", options->offenders, "Offenders")
-      ->check(CLI::Range(1, 200000))
-      ->capture_default_str();
-  seed->add_option("--referrals", options->referrals, "Referrals")
-      ->check(CLI::Range(0, 100000))
-      ->capture_default_str();
-  seed->add_option("--teams", options->teams, "Teams")
-      ->check(CLI::Range(1, 8))
-      ->capture_default_str();
-  seed->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  AddSizeOptions(seed, *options, 200000);
   struct GenerateFlags {
     DemoOptions options;
     std::string out;
@@ -103,19 +108,10 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       "the same files. Needs no server.");
   generate->add_option("--out", gen->out, "Directory to write into (created if missing)")
       ->required();
-  generate->add_option("--offenders", gen->options.offenders, "Offenders")
-      ->check(CLI::Range(0, 10000000))
-      ->capture_default_str();
-  generate->add_option("--referrals", gen->options.referrals, "Referrals")
-      ->check(CLI::Range(0, 10000000))
-      ->capture_default_str();
-  generate->add_option("--teams", gen->options.teams, "Teams")
-      ->check(CLI::Range(1, 8))
-      ->capture_default_str();
+  AddSizeOptions(generate, gen->options, 10000000);
   generate->add_option("--officers-per-team", gen->options.officers_per_team, "Officers per team")
       ->check(CLI::Range(1, 99))
       ->capture_default_str();
-  generate->add_option("--seed", gen->options.seed, "Random seed")->capture_default_str();
   generate
       ->add_option("--prefix", gen->options.prefix,
                    "Reference prefix, distinct per synthetic force (its first letter starts ids)")
