@@ -410,7 +410,8 @@ TEST(SameRules, AnyIntervalChangeIsADifferentRule) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(DaysFor, PicksTheTierAndGivesNothingForNotAssessed) {
-  const v1::RiskDays& days = DefaultPolicy().visit_interval_days();
+  const v1::Policy policy = DefaultPolicy();  // by value: keep it alive for the reference
+  const v1::RiskDays& days = policy.visit_interval_days();
   EXPECT_EQ(DaysFor(days, v1::RISK_LEVEL_LOW), 365);
   EXPECT_EQ(DaysFor(days, v1::RISK_LEVEL_MEDIUM), 182);
   EXPECT_EQ(DaysFor(days, v1::RISK_LEVEL_HIGH), 91);
