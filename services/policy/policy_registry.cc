@@ -72,14 +72,19 @@ absl::StatusOr<v1::PolicyVersion> ReadVersion(const storage::ReadView& view, uin
 absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Open(storage::Store& store,
                                                                      const Clock& clock,
                                                                      const v1::Policy& configured,
-                                                                     absl::string_view source) {
+                                                                     absl::string_view source,
+                                                                     Adopt adopt) {
   VIGIL_RETURN_IF_ERROR(ValidatePolicy(configured));
   std::unique_ptr<PolicyRegistry> registry(new PolicyRegistry(store, clock));
   const storage::ReadView view = store.Snapshot();
   VIGIL_ASSIGN_OR_RETURN(CurrentPointer current, ReadCurrent(view));
   if (current.number > 0) {
     VIGIL_ASSIGN_OR_RETURN(v1::PolicyVersion stored, ReadVersion(view, current.number));
-    if (SameRules(stored.policy(), configured)) {
+    if (adopt == Adopt::kWhenNone || SameRules(stored.policy(), configured)) {
+      if (!SameRules(stored.policy(), configured)) {
+        VIGIL_LOG(INFO) << "policy " << stored.policy().version() << " (stored) stays current; the "
+                        << source << " applies only to a new store";
+      }
       registry->current_ = std::make_shared<const v1::Policy>(stored.policy());
       return registry;
     }

@@ -23,13 +23,23 @@ namespace vigil::policy {
 
 class PolicyRegistry {
  public:
-  // Loads the current version. When the store has none, or `configured` sets different rules,
-  // stores `configured` as the next version (described by `source`, e.g. the --policy path)
-  // and makes it current, audited as `system`. Thread-safe once open.
+  // When `configured` becomes a stored version.
+  enum class Adopt {
+    // When its rules differ from the current version's: an operator's explicit --policy.
+    kWhenDifferent,
+    // Only into a store that has no policy yet: the built-in default, which must never undo
+    // a version an admin set with SetPolicy.
+    kWhenNone,
+  };
+
+  // Loads the current version. When the store has none, or (kWhenDifferent) `configured` sets
+  // different rules, stores `configured` as the next version (described by `source`, e.g. the
+  // --policy path) and makes it current, audited as `system`. Thread-safe once open.
   static absl::StatusOr<std::unique_ptr<PolicyRegistry>> Open(storage::Store& store,
                                                               const Clock& clock,
                                                               const v1::Policy& configured,
-                                                              absl::string_view source);
+                                                              absl::string_view source,
+                                                              Adopt adopt = Adopt::kWhenDifferent);
 
   // The current policy, version set. Cheap; safe to hold while the current one changes.
   std::shared_ptr<const v1::Policy> Current() const;

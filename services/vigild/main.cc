@@ -123,9 +123,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file, "Write the bound port to this file once serving");
   app.add_option("--policy", flags.policy_file,
-                 "Policy (text-format vigil.v1.Policy); default: the built-in policy. A policy "
-                 "with different rules becomes a new current version; existing due dates keep "
-                 "theirs until an admin recomputes them");
+                 "Policy (text-format vigil.v1.Policy). When its rules differ from the current "
+                 "stored version it becomes a new current version; existing due dates keep "
+                 "theirs until an admin recomputes them. Without it, the built-in policy seeds "
+                 "a new store and a stored policy (e.g. one set with SetPolicy) stays current");
   app.add_option("--rso-address", flags.rso_address,
                  "Where the offender register (rso) runs, when this vigild hosts ocait without it");
   app.add_option("--feed-address", flags.feed_addresses,
@@ -237,8 +238,10 @@ int Run(int argc, char** argv) {
   };
   RpcRuntime& core_runtime = new_runtime();
 
-  absl::StatusOr<std::unique_ptr<policy::PolicyRegistry>> policies =
-      policy::PolicyRegistry::Open(**store, clock, configured_policy, policy_source);
+  absl::StatusOr<std::unique_ptr<policy::PolicyRegistry>> policies = policy::PolicyRegistry::Open(
+      **store, clock, configured_policy, policy_source,
+      flags.policy_file.empty() ? policy::PolicyRegistry::Adopt::kWhenNone
+                                : policy::PolicyRegistry::Adopt::kWhenDifferent);
   if (!policies.ok()) return Fail(kExitRuntime, policies.status().message());
 
   auto hosts = [&](absl::string_view name) {

@@ -5,18 +5,21 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/policy.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
 using ::vigil::testing::VigilCliPath;
@@ -272,6 +275,33 @@ class RsoCliTest : public RsoEndToEndTest {
     return result.ok() ? *result : RunResult{};
   }
 };
+
+TEST_F(RsoCliTest, AnAdminsPolicySurvivesARestart) {
+  const RunResult got = Vigil({"policy", "get"});
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  v1::Policy policy;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(got.output, &policy)) << got.output;
+  ASSERT_EQ(policy.version(), "v1");
+  policy.clear_version();
+  policy.mutable_arms_reassessment_days()->set_medium(182);
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(policy, &text);
+  const std::string file = dir_.Sub("stricter.textproto");
+  std::ofstream(file) << text;
+  const RunResult set = Vigil({"--role", "force-admin", "policy", "set", file});
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("policy v2 is current"));
+
+  // Restarted without --policy, vigild keeps v2: the built-in default only seeds a new store.
+  ASSERT_THAT(vigild_->Restart(), IsOk());
+  const RunResult after = Vigil({"policy", "get"});
+  v1::Policy current;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(after.output, &current))
+      << after.output;
+  EXPECT_EQ(current.version(), "v2");
+  EXPECT_EQ(current.arms_reassessment_days().medium(), 182);
+  EXPECT_THAT(Vigil({"policy", "versions"}).output, Not(HasSubstr("v3")));
+}
 
 TEST_F(RsoCliTest, ImportReportsProgressBadRowsAndIsRepeatable) {
   const std::string csv = dir_.Sub("register.csv");

@@ -405,6 +405,30 @@ TEST_F(RsoRegisterTest, PolicyChangeMovesNothingUntilRecomputed) {
   EXPECT_EQ(again.changed, 0);
 }
 
+TEST_F(RsoRegisterTest, ARestartKeepsAnAdminsPolicyUnlessAPolicyFileIsGiven) {
+  v1::Policy stricter = policy::DefaultPolicy();
+  stricter.mutable_arms_reassessment_days()->set_medium(182);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy set,
+                             policies_->Set(Call("wessex", Role::kForceAdmin), stricter));
+  ASSERT_EQ(set.version(), "v2");
+
+  // vigild without --policy: the built-in default only seeds an empty store.
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<policy::PolicyRegistry> restarted,
+      policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "built-in default",
+                                   policy::PolicyRegistry::Adopt::kWhenNone));
+  EXPECT_EQ(restarted->Current()->version(), "v2");
+  EXPECT_EQ(restarted->Current()->arms_reassessment_days().medium(), 182);
+
+  // vigild --policy FILE with other rules: the operator's file becomes current, as a new version.
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<policy::PolicyRegistry> configured,
+      policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "--policy default.txt",
+                                   policy::PolicyRegistry::Adopt::kWhenDifferent));
+  EXPECT_EQ(configured->Current()->version(), "v3");
+  EXPECT_EQ(configured->Current()->arms_reassessment_days().medium(), 365);
+}
+
 TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
   Create("R1", Day(2024, 1, 10));
   ASSERT_THAT(Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_MEDIUM).status(), IsOk());
