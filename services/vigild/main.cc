@@ -327,6 +327,13 @@ int Run(int argc, char** argv) {
         feed_clients.Add(name, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
       }
     }
+    for (const char* name : {"rso", "ocait"}) {
+      if (overdue_indexes.count(name) == 0 && feed_addresses.count(name) == 0) {
+        VIGIL_LOG(WARNING) << "backlog: " << name
+                           << " is not hosted here and has no --feed-address: its obligations "
+                              "are left out of every backlog";
+      }
+    }
     backlog_domain =
         std::make_unique<backlog::Backlog>(**store, feed_clients, **policies, clock, *zone);
     backlog_service = std::make_unique<backlog::BacklogServiceImpl>(new_runtime(), *backlog_domain);

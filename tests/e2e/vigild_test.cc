@@ -19,6 +19,7 @@ namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::vigil::testing::Identity;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::VigildPath;
@@ -195,6 +196,14 @@ class VigildStartupTest : public ::testing::Test {
   }
   vigil::testing::TempDir dir_;
 };
+
+TEST_F(VigildStartupTest, BacklogWithoutItsOwnersSaysWhatItLeavesOut) {
+  VigildProcess vigild(dir_.path());
+  ASSERT_THAT(vigild.Start({"--services", "backlog,admin", "--feed-address", "ocait=127.0.0.1:9"}),
+              IsOk());
+  EXPECT_THAT(vigild.log(), HasSubstr("backlog: rso is not hosted here and has no --feed-address"));
+  EXPECT_THAT(vigild.log(), Not(HasSubstr("backlog: ocait is not hosted")));
+}
 
 TEST_F(VigildStartupTest, UnknownFlagIsAUsageError) {
   testing::RunResult r = RunVigild({"--data-dirr", dir_.Sub("data")});
