@@ -409,6 +409,15 @@ TEST(SameRules, AnyIntervalChangeIsADifferentRule) {
 
 // ---------------------------------------------------------------------------------------------
 
+TEST(DefaultPolicyFile, DeployedFileIsTheBuiltInDefault) {
+  // deploy/policy/default.textproto is the built-in policy written out for operators to start
+  // from; it must not drift from the code.
+  absl::StatusOr<v1::Policy> file =
+      LoadPolicyFile(std::string(VIGIL_SOURCE_DIR) + "/deploy/policy/default.textproto");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(SameRules(*file, DefaultPolicy()));
+}
+
 TEST(DaysFor, PicksTheTierAndGivesNothingForNotAssessed) {
   const v1::Policy policy = DefaultPolicy();  // by value: keep it alive for the reference
   const v1::RiskDays& days = policy.visit_interval_days();
