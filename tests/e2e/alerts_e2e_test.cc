@@ -3,7 +3,6 @@
 // `vigil alerts` verbs an officer or supervisor runs.
 #include <atomic>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -26,6 +25,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
+using ::vigil::testing::ReadFile;
 using ::vigil::testing::RunResult;
 using ::vigil::testing::VigilCliPath;
 using ::vigil::testing::VigildProcess;
@@ -127,11 +127,6 @@ class AlertsEndToEndTest : public ::testing::Test {
     std::map<std::string, int64_t> value;
     for (const v1::Metric& m : figures.metrics()) value[m.name()] = m.value();
     return value;
-  }
-
-  static std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
   std::vector<v1::Alert> ListAll(v1::AlertState state) {

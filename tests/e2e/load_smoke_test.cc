@@ -3,8 +3,6 @@
 // mix, and reports each with no errors. And the synthetic data generator's CSV output, which
 // the importers must take whole.
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -20,6 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
+using ::vigil::testing::ReadFile;
 using ::vigil::testing::RunResult;
 using ::vigil::testing::VigildProcess;
 
@@ -63,11 +62,6 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   const RunResult bad = load({"--mix", "record-visit=x"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.output, HasSubstr("--mix: 'record-visit=x' is not NAME=WEIGHT"));
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {

@@ -22,6 +22,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of the file at `path`; empty when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 }  // namespace vigil::testing
 
 #endif  // VIGIL_TESTS_SUPPORT_TEMP_DIR_H_
