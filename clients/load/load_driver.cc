@@ -245,11 +245,15 @@ struct Imported {
   int64_t imported = 0;  // written now
   int64_t present = 0;   // there already (an earlier load with the same seed)
   int64_t refused = 0;
+  absl::Duration took;
 };
 
-// Imports `rows` in batches of 500 from up to 8 threads.
-template <typename Row, typename Send>
-Imported ImportAll(const std::vector<Row>& rows, int clients, Send send, const char* what) {
+// Imports `rows` in batches of 500 from up to 8 threads through `send` (a stub's
+// ImportOffenders or ImportReferrals).
+template <typename Request, typename Response, typename Row, typename Send>
+Imported ImportAll(const std::vector<Row>& rows, int clients, const std::string& force, Send send,
+                   const char* what) {
+  const absl::Time started = absl::Now();
   std::atomic<size_t> next{0};
   std::atomic<int64_t> imported{0}, present{0}, refused{0};
   std::vector<std::thread> threads;
@@ -259,16 +263,21 @@ Imported ImportAll(const std::vector<Row>& rows, int clients, Send send, const c
         const size_t start = next.fetch_add(500);
         if (start >= rows.size()) return;
         const size_t end = std::min(rows.size(), start + 500);
-        absl::StatusOr<Imported> result = send(rows, start, end);
-        if (!result.ok()) {
+        Request request;
+        for (size_t i = start; i < end; ++i) *request.add_rows() = rows[i];
+        grpc::ClientContext context;
+        Identify(context, force);
+        Response response;
+        const grpc::Status status = send(&context, request, &response);
+        if (!status.ok()) {
           std::fprintf(stderr, "vigil_load: importing %s: %s\n", what,
-                       std::string(result.status().message()).c_str());
+                       status.error_message().c_str());
           refused += static_cast<int64_t>(end - start);
           continue;
         }
-        imported += result->imported;
-        present += result->present;
-        refused += result->refused;
+        imported += response.imported();
+        present += response.already_present();
+        refused += response.errors_size();
         std::fprintf(stderr, "\r%s: %lld of %zu", what,
                      static_cast<long long>(imported.load() + present.load()), rows.size());
       }
@@ -276,7 +285,7 @@ Imported ImportAll(const std::vector<Row>& rows, int clients, Send send, const c
   }
   for (std::thread& t : threads) t.join();
   std::fprintf(stderr, "\n");
-  return Imported{imported.load(), present.load(), refused.load()};
+  return Imported{imported.load(), present.load(), refused.load(), absl::Now() - started};
 }
 
 absl::StatusOr<std::vector<double>> ParseMix(const std::string& text) {
@@ -348,47 +357,20 @@ int Main() {
     }
   }
   if (!data.offenders.empty() || !data.referrals.empty()) {
-    const absl::Time started = absl::Now();
-    const Imported offenders = ImportAll(
-        data.offenders, clients,
-        [&](const std::vector<v1::OffenderImportRow>& rows, size_t from,
-            size_t to) -> absl::StatusOr<Imported> {
-          v1::ImportOffendersRequest request;
-          for (size_t i = from; i < to; ++i) *request.add_rows() = rows[i];
-          grpc::ClientContext context;
-          Identify(context, shared.force);
-          v1::ImportOffendersResponse response;
-          const grpc::Status s = shared.offenders->ImportOffenders(&context, request, &response);
-          if (!s.ok()) return absl::UnavailableError(s.error_message());
-          return Imported{response.imported(), response.already_present(), response.errors_size()};
-        },
-        "offenders");
-    const absl::Duration offender_time = absl::Now() - started;
-    const absl::Time referrals_started = absl::Now();
-    const Imported referrals = ImportAll(
-        data.referrals, clients,
-        [&](const std::vector<v1::ReferralImportRow>& rows, size_t from,
-            size_t to) -> absl::StatusOr<Imported> {
-          v1::ImportReferralsRequest request;
-          for (size_t i = from; i < to; ++i) *request.add_rows() = rows[i];
-          grpc::ClientContext context;
-          Identify(context, shared.force);
-          v1::ImportReferralsResponse response;
-          const grpc::Status s = shared.referrals->ImportReferrals(&context, request, &response);
-          if (!s.ok()) return absl::UnavailableError(s.error_message());
-          return Imported{response.imported(), response.already_present(), response.errors_size()};
-        },
-        "referrals");
-    const absl::Duration referral_time = absl::Now() - referrals_started;
-    auto report = [](const char* what, const Imported& r, absl::Duration took) {
+    const Imported offenders = ImportAll<v1::ImportOffendersRequest, v1::ImportOffendersResponse>(
+        data.offenders, clients, shared.force,
+        [&](const auto&... a) { return shared.offenders->ImportOffenders(a...); }, "offenders");
+    const Imported referrals = ImportAll<v1::ImportReferralsRequest, v1::ImportReferralsResponse>(
+        data.referrals, clients, shared.force,
+        [&](const auto&... a) { return shared.referrals->ImportReferrals(a...); }, "referrals");
+    for (const auto& [what, r] :
+         {std::pair{"offenders", offenders}, std::pair{"referrals", referrals}}) {
       std::printf(
           "load: %s: %lld imported in %.1f s (%.0f/s), %lld already present, %lld refused\n", what,
-          static_cast<long long>(r.imported), absl::ToDoubleSeconds(took),
-          r.imported / std::max(1e-9, absl::ToDoubleSeconds(took)),
+          static_cast<long long>(r.imported), absl::ToDoubleSeconds(r.took),
+          r.imported / std::max(1e-9, absl::ToDoubleSeconds(r.took)),
           static_cast<long long>(r.present), static_cast<long long>(r.refused));
-    };
-    report("offenders", offenders, offender_time);
-    report("referrals", referrals, referral_time);
+    }
     std::fflush(stdout);
     if (offenders.refused > 0 || referrals.refused > 0) return 1;
   }
