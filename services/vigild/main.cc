@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -357,23 +358,23 @@ int Run(int argc, char** argv) {
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 
-  // Feed heads, to compare with how far their followers have applied them (vigil metrics).
-  std::vector<std::string> feeds;
-  for (const auto& [name, index] : overdue_indexes) feeds.push_back(name);
-  if (alert_engine != nullptr) feeds.emplace_back(alerts::kAlertFeed);
+  // Gauges for `vigil metrics`: open clocks per owner, and feed heads to compare with how far
+  // their followers have applied them. Cleared at shutdown, before what they read goes.
   std::vector<std::string> gauge_functions;
+  auto gauge = [&](std::string name, std::string help, std::function<int64_t()> read) {
+    Metrics::Default().SetGaugeFunction(name, help, std::move(read));
+    gauge_functions.push_back(std::move(name));
+  };
+  auto feed_head = [&](const std::string& feed) {
+    gauge("feed_head_" + feed, "The last sequence written to the " + feed + " feed",
+          [s = store->get(), feed] { return static_cast<int64_t>(s->EventHead(feed)); });
+  };
   for (const auto& [name, index] : overdue_indexes) {
-    gauge_functions.push_back("obligations_open_" + name);
-    Metrics::Default().SetGaugeFunction(
-        gauge_functions.back(), "Open obligations (clocks) of the " + name + " context",
-        [index = index] { return static_cast<int64_t>(index->size()); });
+    gauge("obligations_open_" + name, "Open obligations (clocks) of the " + name + " context",
+          [index = index] { return static_cast<int64_t>(index->size()); });
+    feed_head(name);
   }
-  for (const std::string& feed : feeds) {
-    gauge_functions.push_back("feed_head_" + feed);
-    Metrics::Default().SetGaugeFunction(
-        gauge_functions.back(), "The last sequence written to the " + feed + " feed",
-        [s = store->get(), feed] { return static_cast<int64_t>(s->EventHead(feed)); });
-  }
+  if (alert_engine != nullptr) feed_head(std::string(alerts::kAlertFeed));
 
   ServerOptions server_options;
   server_options.listen = flags.listen;
@@ -447,7 +448,6 @@ int Run(int argc, char** argv) {
   (*host)->Shutdown(absl::ZeroDuration());
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   for (auto& executor : executors) executor->Shutdown();
-  // The gauges read the store and the indexes, which go now.
   for (const std::string& name : gauge_functions) Metrics::Default().ClearGaugeFunction(name);
   if (absl::Status s = (*store)->Close(); !s.ok()) {
     return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
