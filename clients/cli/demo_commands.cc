@@ -9,6 +9,7 @@
 #include "clients/cli/csv.h"
 #include "clients/cli/demo_data.h"
 #include "clients/cli/format.h"
+#include "clients/cli/import_columns.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 #include "vigil/v1/visits.grpc.pb.h"
@@ -25,12 +26,10 @@ std::string Enum(const google::protobuf::EnumDescriptor* type, int value,
   return value == 0 ? "" : EnumText(type, value, prefix);
 }
 
-// The columns `vigil import offenders` reads.
+// The columns `vigil import offenders` reads, each row one cell per kOffenderColumns in order.
 void WriteOffenders(const std::vector<v1::OffenderImportRow>& rows, std::ostream& out) {
-  out << CsvLine({"id", "visor_ref", "display_name", "registered_date", "owner_officer", "team",
-                  "status", "notification_period", "under_18", "mappa_category", "mappa_level",
-                  "last_notification_date", "last_arms_date", "last_arms_risk",
-                  "last_rmp_review_date", "last_visit_date"});
+  static_assert(std::size(kOffenderColumns) == 16, "WriteOffenders writes 16 cells a row");
+  out << CsvLine({std::begin(kOffenderColumns), std::end(kOffenderColumns)});
   for (const v1::OffenderImportRow& row : rows) {
     const v1::Offender& o = row.offender();
     out << CsvLine(
@@ -95,63 +94,6 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       "flat-diarised), plans, recent visits and a referral queue back to 2019. Repeatable: "
       "loading again adds nothing. Needs a supervisor or force-admin identity.");
   AddSizeOptions(seed, *options, 200000);
-  struct GenerateFlags {
-    DemoOptions options;
-    std::string out;
-    std::string as_of;
-  };
-  auto gen = std::make_shared<GenerateFlags>();
-  CLI::App* generate = demo->add_subcommand(
-      "generate",
-      "Write a synthetic force as CSV for `vigil import`: DIR/offenders.csv (with ARMS, plan "
-      "review and visit history as dates) and DIR/referrals.csv. The same seed and --as-of give "
-      "the same files. Needs no server.");
-  generate->add_option("--out", gen->out, "Directory to write into (created if missing)")
-      ->required();
-  AddSizeOptions(generate, gen->options, 10000000);
-  generate->add_option("--officers-per-team", gen->options.officers_per_team, "Officers per team")
-      ->check(CLI::Range(1, 99))
-      ->capture_default_str();
-  generate
-      ->add_option("--prefix", gen->options.prefix,
-                   "Reference prefix, distinct per synthetic force (its first letter starts ids)")
-      ->capture_default_str();
-  generate->add_option("--as-of", gen->as_of,
-                       "Generate history relative to this date (default: now)");
-  generate->callback([&cli, &run, gen] {
-    run = [&cli, gen]() -> int {
-      DemoOptions wanted = gen->options;
-      if (wanted.prefix.empty()) return cli.Fail("--prefix: must not be empty");
-      wanted.now = absl::Now();
-      if (!gen->as_of.empty()) {
-        absl::StatusOr<absl::Time> as_of = ParseTimeFlag(gen->as_of);
-        if (!as_of.ok()) return cli.Fail(absl::StrCat("--as-of: ", as_of.status().message()));
-        wanted.now = *as_of;
-      }
-      std::error_code error;
-      std::filesystem::create_directories(gen->out, error);
-      if (error) return cli.Fail(absl::StrCat("--out ", gen->out, ": ", error.message()));
-      const DemoData data = GenerateDemo(wanted);
-      const std::string offenders = gen->out + "/offenders.csv";
-      const std::string referrals = gen->out + "/referrals.csv";
-      {
-        std::ofstream out(offenders, std::ios::trunc | std::ios::binary);
-        WriteOffenders(data.offenders, out);
-        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", offenders));
-      }
-      {
-        std::ofstream out(referrals, std::ios::trunc | std::ios::binary);
-        WriteReferrals(data.referrals, out);
-        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", referrals));
-      }
-      cli.out() << "wrote " << data.offenders.size() << " offenders to " << offenders << " and "
-                << data.referrals.size() << " referrals to " << referrals
-                << "\nload them with: vigil import offenders " << offenders
-                << " && vigil import referrals " << referrals << "\n";
-      return 0;
-    };
-  });
-
   seed->callback([&cli, &run, options] {
     run = [&cli, options]() -> int {
       options->now = absl::Now();
@@ -211,6 +153,63 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
                 << " offenders, " << data.referrals.size() << " referrals"
                 << (refused > 0 ? absl::StrCat(", ", refused, " rows refused") : "") << "\n";
       return refused > 0 ? 1 : 0;
+    };
+  });
+
+  struct GenerateFlags {
+    DemoOptions options;
+    std::string out;
+    std::string as_of;
+  };
+  auto gen = std::make_shared<GenerateFlags>();
+  CLI::App* generate = demo->add_subcommand(
+      "generate",
+      "Write a synthetic force as CSV for `vigil import`: DIR/offenders.csv (with ARMS, plan "
+      "review and visit history as dates) and DIR/referrals.csv. The same seed and --as-of give "
+      "the same files. Needs no server.");
+  generate->add_option("--out", gen->out, "Directory to write into (created if missing)")
+      ->required();
+  AddSizeOptions(generate, gen->options, 10000000);
+  generate->add_option("--officers-per-team", gen->options.officers_per_team, "Officers per team")
+      ->check(CLI::Range(1, 99))
+      ->capture_default_str();
+  generate
+      ->add_option("--prefix", gen->options.prefix,
+                   "Reference prefix, distinct per synthetic force (its first letter starts ids)")
+      ->capture_default_str();
+  generate->add_option("--as-of", gen->as_of,
+                       "Generate history relative to this date (default: now)");
+  generate->callback([&cli, &run, gen] {
+    run = [&cli, gen]() -> int {
+      DemoOptions wanted = gen->options;
+      if (wanted.prefix.empty()) return cli.Fail("--prefix: must not be empty");
+      wanted.now = absl::Now();
+      if (!gen->as_of.empty()) {
+        absl::StatusOr<absl::Time> as_of = ParseTimeFlag(gen->as_of);
+        if (!as_of.ok()) return cli.Fail(absl::StrCat("--as-of: ", as_of.status().message()));
+        wanted.now = *as_of;
+      }
+      std::error_code error;
+      std::filesystem::create_directories(gen->out, error);
+      if (error) return cli.Fail(absl::StrCat("--out ", gen->out, ": ", error.message()));
+      const DemoData data = GenerateDemo(wanted);
+      const std::string offenders = gen->out + "/offenders.csv";
+      const std::string referrals = gen->out + "/referrals.csv";
+      {
+        std::ofstream out(offenders, std::ios::trunc | std::ios::binary);
+        WriteOffenders(data.offenders, out);
+        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", offenders));
+      }
+      {
+        std::ofstream out(referrals, std::ios::trunc | std::ios::binary);
+        WriteReferrals(data.referrals, out);
+        if (!out.flush()) return cli.Fail(absl::StrCat("cannot write ", referrals));
+      }
+      cli.out() << "wrote " << data.offenders.size() << " offenders to " << offenders << " and "
+                << data.referrals.size() << " referrals to " << referrals
+                << "\nload them with: vigil import offenders " << offenders
+                << " && vigil import referrals " << referrals << "\n";
+      return 0;
     };
   });
 }

@@ -13,28 +13,13 @@
 #include "clients/cli/cli.h"
 #include "clients/cli/csv.h"
 #include "clients/cli/format.h"
+#include "clients/cli/import_columns.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil::cli {
 namespace {
 
-constexpr const char* kColumns[] = {"id",
-                                    "visor_ref",
-                                    "display_name",
-                                    "registered_date",
-                                    "owner_officer",
-                                    "team",
-                                    "status",
-                                    "notification_period",
-                                    "under_18",
-                                    "mappa_category",
-                                    "mappa_level",
-                                    "last_notification_date",
-                                    "last_arms_date",
-                                    "last_arms_risk",
-                                    "last_rmp_review_date",
-                                    "last_visit_date"};
 constexpr const char* kRequired[] = {"visor_ref", "display_name", "registered_date",
                                      "owner_officer", "team"};
 
@@ -342,7 +327,7 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
 
 ImportSpec<v1::ImportOffendersRequest, v1::ImportOffendersResponse> OffenderImport(Cli& cli) {
   ImportSpec<v1::ImportOffendersRequest, v1::ImportOffendersResponse> spec;
-  spec.columns.assign(std::begin(kColumns), std::end(kColumns));
+  spec.columns.assign(std::begin(kOffenderColumns), std::end(kOffenderColumns));
   spec.required.assign(std::begin(kRequired), std::end(kRequired));
   spec.add_row = [](const CsvRecord& record, const std::map<std::string, size_t>& columns,
                     v1::ImportOffendersRequest& batch) -> absl::Status {
