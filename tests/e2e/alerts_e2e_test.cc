@@ -27,7 +27,7 @@ using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::ReadFile;
 using ::vigil::testing::RunResult;
-using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 // Every service but alerts: the queue is loaded before anything watches its clocks.
@@ -108,14 +108,9 @@ class AlertsEndToEndTest : public ::testing::Test {
     return path;
   }
 
-  RunResult Vigil(std::vector<std::string> args, absl::Duration timeout = absl::Seconds(120)) {
-    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result =
-        vigil::testing::Run(args, timeout,
-                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
-                             "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+  RunResult Vigil(std::vector<std::string> args) {
+    return RunVigil(vigild_->address(), std::move(args),
+                    {"DS Holt", "supervisor", "wessex", "e2e"});
   }
 
   // vigild's metrics, by name.

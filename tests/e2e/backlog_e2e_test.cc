@@ -23,7 +23,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
-using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 class BacklogEndToEndTest : public ::testing::Test {
@@ -42,12 +42,7 @@ class BacklogEndToEndTest : public ::testing::Test {
 
   static RunResult Vigil(std::vector<std::string> args, const std::string& role = "supervisor",
                          const std::string& actor = "Insp Reid") {
-    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, absl::Seconds(120),
-        {"VIGIL_ACTOR=" + actor, "VIGIL_ROLE=" + role, "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+    return RunVigil(vigild_->address(), std::move(args), {actor, role, "wessex", "e2e"});
   }
 
   std::unique_ptr<grpc::ClientContext> Context(const std::string& role = "supervisor",

@@ -20,6 +20,7 @@ using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::ReadFile;
 using ::vigil::testing::RunResult;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
@@ -67,13 +68,7 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
 TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
   vigil::testing::TempDir dir;
   auto vigil = [&](std::vector<std::string> args, const std::string& server = "127.0.0.1:1") {
-    args.insert(args.begin(), {vigil::testing::VigilCliPath(), "--server", server});
-    absl::StatusOr<RunResult> result =
-        vigil::testing::Run(args, absl::Seconds(120),
-                            {"VIGIL_ACTOR=Insp Reid", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
-                             "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+    return RunVigil(server, std::move(args), {"Insp Reid", "supervisor", "wessex", "e2e"});
   };
   for (const char* out : {"a", "b"}) {
     const RunResult generated =

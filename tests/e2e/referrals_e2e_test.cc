@@ -21,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
-using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 google::protobuf::Timestamp DaysAgo(int days) {
@@ -85,13 +85,8 @@ class ReferralsEndToEndTest : public ::testing::Test {
   }
 
   RunResult Vigil(std::vector<std::string> args) {
-    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result =
-        vigil::testing::Run(args, absl::Seconds(120),
-                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
-                             "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+    return RunVigil(vigild_->address(), std::move(args),
+                    {"DS Holt", "supervisor", "wessex", "e2e"});
   }
 
   vigil::testing::TempDir dir_;

@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
-using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 google::protobuf::Timestamp DaysAgo(int days) {
@@ -266,13 +266,8 @@ TEST_F(RsoEndToEndTest, SigtermLetsACallInFlightFinish) {
 class RsoCliTest : public RsoEndToEndTest {
  protected:
   RunResult Vigil(std::vector<std::string> args) {
-    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result =
-        vigil::testing::Run(args, absl::Seconds(120),
-                            {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex",
-                             "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+    return RunVigil(vigild_->address(), std::move(args),
+                    {"DS Holt", "supervisor", "wessex", "e2e"});
   }
 };
 

@@ -15,7 +15,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
-using ::vigil::testing::VigilCliPath;
+using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
 
 class VisitsEndToEndTest : public ::testing::Test {
@@ -27,12 +27,8 @@ class VisitsEndToEndTest : public ::testing::Test {
   }
 
   RunResult Vigil(std::vector<std::string> args, const std::string& role = "supervisor") {
-    args.insert(args.begin(), {VigilCliPath(), "--server", vigild_->address()});
-    absl::StatusOr<RunResult> result = vigil::testing::Run(
-        args, absl::Seconds(60),
-        {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=" + role, "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"});
-    EXPECT_THAT(result.status(), IsOk());
-    return result.ok() ? *result : RunResult{};
+    return RunVigil(vigild_->address(), std::move(args), {"DS Holt", role, "wessex", "e2e"},
+                    absl::Seconds(60));
   }
 
   void Offender(const std::string& id, const std::string& risk, const std::string& team = "north") {

@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -190,5 +191,19 @@ absl::Status VigildProcess::Restart() {
 }
 
 std::string VigildProcess::log() const { return ReadFile(dir_ + "/vigild.log"); }
+
+RunResult RunVigil(const std::string& server, std::vector<std::string> args, const Identity& who,
+                   absl::Duration timeout) {
+  args.insert(args.begin(), {VigilCliPath(), "--server", server});
+  absl::StatusOr<RunResult> result =
+      Run(args, timeout,
+          {"VIGIL_ACTOR=" + who.actor, "VIGIL_ROLE=" + who.role, "VIGIL_FORCE=" + who.force,
+           "VIGIL_PURPOSE=" + who.purpose});
+  if (!result.ok()) {
+    ADD_FAILURE() << "running vigil: " << result.status();
+    return RunResult{};
+  }
+  return *result;
+}
 
 }  // namespace vigil::testing

@@ -79,6 +79,11 @@ struct Identity {
   std::string purpose = "end-to-end test";
 };
 
+// Runs the vigil CLI against `server` as `who` (VIGIL_ACTOR, _ROLE, _FORCE, _PURPOSE). Fails the
+// test, and returns an empty result, when it could not be run or did not finish in `timeout`.
+RunResult RunVigil(const std::string& server, std::vector<std::string> args, const Identity& who,
+                   absl::Duration timeout = absl::Seconds(120));
+
 }  // namespace vigil::testing
 
 #endif  // VIGIL_TESTS_SUPPORT_SUBPROCESS_H_
