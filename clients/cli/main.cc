@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   vigil::cli::AddImportCommands(app, cli, run);
   vigil::cli::AddPolicyCommands(app, cli, run);
   vigil::cli::AddAuditCommands(app, cli, run);
+  vigil::cli::AddCertCommands(app, cli, run);
+  vigil::cli::AddTokenCommands(app, cli, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
