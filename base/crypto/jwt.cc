@@ -15,7 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/crypto/files.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "base/crypto/files.h"
 #include "base/crypto/x509.h"
+#include "base/files.h"
 #include "clients/cli/cli.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -45,16 +45,15 @@ int WritePair(Cli& cli, const crypto::CertifiedKey& pair, const std::string& cer
   // Refused before anything is written, so that a refused command leaves the directory as it
   // was.
   if (!overwrite) {
-    if (absl::Status s = crypto::CheckNoneExist({cert_path, key_path}); !s.ok()) {
+    if (absl::Status s = CheckNoneExist({cert_path, key_path}); !s.ok()) {
       return cli.Fail(s.message());
     }
   }
-  const crypto::PrivateFileOptions options{.overwrite = overwrite};
-  if (absl::Status s = crypto::WritePrivateFile(key_path, pair.private_key_pem, options); !s.ok()) {
+  const PrivateFileOptions options{.overwrite = overwrite};
+  if (absl::Status s = WritePrivateFile(key_path, pair.private_key_pem, options); !s.ok()) {
     return cli.Fail(s.message());
   }
-  if (absl::Status s = crypto::WritePrivateFile(cert_path, pair.certificate_pem, options);
-      !s.ok()) {
+  if (absl::Status s = WritePrivateFile(cert_path, pair.certificate_pem, options); !s.ok()) {
     return cli.Fail(s.message());
   }
   return 0;
@@ -64,16 +63,16 @@ int WritePair(Cli& cli, const crypto::CertifiedKey& pair, const std::string& cer
 absl::StatusOr<crypto::CertifiedKey> ReadCa(const std::string& dir) {
   crypto::CertifiedKey ca;
   const std::string key_path = dir + "/ca.key";
-  if (absl::Status s = crypto::CheckPrivateFile(key_path); !s.ok()) {
+  if (absl::Status s = CheckPrivateFile(key_path); !s.ok()) {
     if (absl::IsNotFound(s)) {
       return absl::NotFoundError(
           absl::StrCat(key_path, " not found; run 'vigil certs create-ca --dir ", dir, "' first"));
     }
     return s;
   }
-  absl::StatusOr<std::string> cert = crypto::ReadSmallFile(dir + "/ca.crt");
+  absl::StatusOr<std::string> cert = ReadSmallFile(dir + "/ca.crt");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = crypto::ReadSmallFile(key_path);
+  absl::StatusOr<std::string> key = ReadSmallFile(key_path);
   if (!key.ok()) return key.status();
   ca.certificate_pem = *std::move(cert);
   ca.private_key_pem = *std::move(key);
@@ -237,7 +236,7 @@ void AddList(CLI::App& certs, Cli& cli, Action& run) {
       auto* rows = (*json.mutable_fields())["certificates"].mutable_list_value();
       int exit_code = 0;
       for (const std::string& name : *files) {
-        absl::StatusOr<std::string> pem = crypto::ReadSmallFile(*dir + "/" + name);
+        absl::StatusOr<std::string> pem = ReadSmallFile(*dir + "/" + name);
         absl::StatusOr<crypto::CertificateSummary> summary =
             pem.ok() ? crypto::SummarizeCertificate(*pem)
                      : absl::StatusOr<crypto::CertificateSummary>(pem.status());

@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "base/crypto/files.h"
 #include "base/crypto/jwt.h"
 #include "base/crypto/keys.h"
 #include "base/crypto/x509.h"
+#include "base/files.h"
 #include "clients/cli/cli.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -35,7 +35,7 @@ void AddCreateKey(CLI::App& token, Cli& cli, Action& run) {
       const std::string key_path = flags->dir + "/token-signing.key";
       const std::string jwks_path = flags->dir + "/jwks.json";
       if (!flags->overwrite) {
-        if (absl::Status s = crypto::CheckNoneExist({key_path, jwks_path}); !s.ok()) {
+        if (absl::Status s = CheckNoneExist({key_path, jwks_path}); !s.ok()) {
           return cli.Fail(s.message());
         }
       }
@@ -47,11 +47,11 @@ void AddCreateKey(CLI::App& token, Cli& cli, Action& run) {
       if (!pem.ok()) return cli.Fail(pem.status().message());
       absl::StatusOr<std::string> jwks = crypto::PublicJwksJson(**key, *kid);
       if (!jwks.ok()) return cli.Fail(jwks.status().message());
-      const crypto::PrivateFileOptions options{.overwrite = flags->overwrite};
-      if (absl::Status s = crypto::WritePrivateFile(key_path, *pem, options); !s.ok()) {
+      const PrivateFileOptions options{.overwrite = flags->overwrite};
+      if (absl::Status s = WritePrivateFile(key_path, *pem, options); !s.ok()) {
         return cli.Fail(s.message());
       }
-      if (absl::Status s = crypto::WritePrivateFile(jwks_path, *jwks + "\n", options); !s.ok()) {
+      if (absl::Status s = WritePrivateFile(jwks_path, *jwks + "\n", options); !s.ok()) {
         return cli.Fail(s.message());
       }
       cli.out() << "wrote " << key_path << " and " << jwks_path << " (kid " << *kid << ")\n";
@@ -107,10 +107,10 @@ void AddDev(CLI::App& token, Cli& cli, Action& run) {
                   << ": must not be empty\n";
         return 2;
       }
-      if (absl::Status s = crypto::CheckPrivateFile(flags->key); !s.ok()) {
+      if (absl::Status s = CheckPrivateFile(flags->key); !s.ok()) {
         return cli.Fail(s.message());
       }
-      absl::StatusOr<std::string> pem = crypto::ReadSmallFile(flags->key);
+      absl::StatusOr<std::string> pem = ReadSmallFile(flags->key);
       if (!pem.ok()) return cli.Fail(pem.status().message());
       absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::ReadPrivateKeyPem(*pem);
       if (!key.ok()) return cli.Fail(absl::StrCat(flags->key, ": ", key.status().message()));

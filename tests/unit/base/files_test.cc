@@ -1,6 +1,6 @@
 // Secret files: 0600 in a 0700 directory whatever the umask, never overwritten by accident,
 // and refused with the chmod to run when group or others can read them.
-#include "base/crypto/files.h"
+#include "base/files.h"
 
 #include <sys/stat.h>
 
@@ -11,7 +11,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
-namespace vigil::crypto {
+namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
@@ -136,6 +136,26 @@ TEST(CheckPrivateFile, RefusesMissingFilesAndDirectories) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a regular file")));
 }
 
+TEST(CheckPrivateDirectory, RefusesADataDirectoryOthersMayEnterWithTheChmodToRun) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_THAT(CreatePrivateDirectory(data), IsOk());
+  EXPECT_THAT(CheckPrivateDirectory(data), IsOk());
+  ASSERT_EQ(::chmod(data.c_str(), 0755), 0);
+  EXPECT_THAT(CheckPrivateDirectory(data),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       data + " holds personal data but group or others may enter it (mode 0755): "
+                              "run chmod 700 " + data));
+  EXPECT_THAT(CheckPrivateDirectory(dir.Sub("absent")), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ReadFileNamedBy, ErrorsStartWithTheFlag) {
+  TempDir dir;
+  EXPECT_THAT(ReadFileNamedBy("--tls-ca", dir.Sub("ca.crt")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--tls-ca: " + dir.Sub("ca.crt") + ": cannot read")));
+}
+
 TEST(ReadSmallFile, ReadsAndRefusesWhatIsTooLarge) {
   TempDir dir;
   ASSERT_THAT(WritePrivateFile(dir.Sub("f"), "0123456789"), IsOk());
@@ -146,4 +166,4 @@ TEST(ReadSmallFile, ReadsAndRefusesWhatIsTooLarge) {
 }
 
 }  // namespace
-}  // namespace vigil::crypto
+}  // namespace vigil

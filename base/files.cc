@@ -1,4 +1,4 @@
-#include "base/crypto/files.h"
+#include "base/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 
-namespace vigil::crypto {
+namespace vigil {
 namespace {
 
 std::string ErrnoText(int error) { return strerror(error); }
@@ -158,12 +158,38 @@ absl::Status CheckPrivateFile(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": not a regular file"));
   }
-  if ((st.st_mode & 077) != 0) {
+  // A key root owns and lets this (non-root) process's group read, as Kubernetes mounts a
+  // Secret with an fsGroup: the rule PostgreSQL applies to its server key.
+  const bool root_shares_with_group = st.st_uid == 0 && ::geteuid() != 0;
+  const mode_t shared = st.st_mode & (root_shares_with_group ? 037 : 077);
+  if (shared != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s may be read or changed by group or others (mode %04o): run chmod 600 %s", path,
         st.st_mode & 07777, ShellWord(path)));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckPrivateDirectory(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return FileError("cannot inspect", path, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, ": not a directory"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s holds personal data but group or others may enter it (mode %04o): run chmod 700 %s",
+        path, st.st_mode & 07777, ShellWord(path)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFileNamedBy(absl::string_view flag, const std::string& path) {
+  absl::StatusOr<std::string> contents = ReadSmallFile(path);
+  if (!contents.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", contents.status().message()));
+  }
+  return contents;
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
@@ -190,4 +216,4 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
   return contents;
 }
 
-}  // namespace vigil::crypto
+}  // namespace vigil

@@ -1,8 +1,8 @@
 // Secret files at rest: keys and the material beside them are written 0600 in a directory
 // created 0700, atomically, never over an existing file unless asked; and a key file readable by
 // group or others is refused with the chmod that fixes it (docs/security.md, "Files at rest").
-#ifndef VIGIL_BASE_CRYPTO_FILES_H_
-#define VIGIL_BASE_CRYPTO_FILES_H_
+#ifndef VIGIL_BASE_FILES_H_
+#define VIGIL_BASE_FILES_H_
 
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace vigil::crypto {
+namespace vigil {
 
 struct PrivateFileOptions {
   // Replace an existing file. Default: false, and an existing file is AlreadyExists.
@@ -39,17 +39,28 @@ absl::Status CheckNoneExist(const std::vector<std::string>& paths);
 absl::Status CreatePrivateDirectory(const std::string& path);
 
 // OK when `path` is a regular file (symbolic links are followed) that neither group nor
-// others may read, write or execute. FailedPrecondition otherwise, with the fix:
-//   "/etc/vigil/server.key may be read or changed by group or others (mode 0640): run
+// others may read, write or execute; as PostgreSQL allows for its key, a file owned by root may
+// also be read by its group when this process is not root (0640: a Kubernetes Secret mounted
+// with an fsGroup). Otherwise
+// FailedPrecondition with the fix:
+//   "/etc/vigil/server.key may be read or changed by group or others (mode 0644): run
 //    chmod 600 /etc/vigil/server.key"
 // The path in the command is shell-quoted when it needs to be.
 // NotFound when it does not exist.
 absl::Status CheckPrivateFile(const std::string& path);
 
+// OK when `path` is a directory that grants nothing to group or others. FailedPrecondition
+// otherwise, with the chmod 700 that fixes it; NotFound when it does not exist.
+absl::Status CheckPrivateDirectory(const std::string& path);
+
 // The whole content of `path`. NotFound / FailedPrecondition with the path and errno text.
 // Refuses files over `max_bytes` (Default: 1 MiB) with InvalidArgument.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 1 << 20);
 
-}  // namespace vigil::crypto
+// ReadSmallFile of a file a flag names: every error is InvalidArgument and starts with the
+// flag ("--tls-ca: /etc/vigil/ca.crt: cannot read: No such file or directory").
+absl::StatusOr<std::string> ReadFileNamedBy(absl::string_view flag, const std::string& path);
 
-#endif  // VIGIL_BASE_CRYPTO_FILES_H_
+}  // namespace vigil
+
+#endif  // VIGIL_BASE_FILES_H_
