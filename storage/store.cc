@@ -254,6 +254,29 @@ absl::StatusOr<std::optional<StoredAuditRecord>> ReadView::AuditRecord(uint64_t 
   return *std::move(record);
 }
 
+absl::StatusOr<std::vector<std::string>> ReadView::AuditedForces() const {
+  const std::string prefix = AuditByForcePrefix("").substr(0, AuditByForcePrefix("").size() - 1);
+  std::vector<std::string> forces;
+  std::string start = prefix;
+  for (;;) {
+    std::optional<std::string> next;
+    VIGIL_RETURN_IF_ERROR(
+        ScanPrefix(Family::kIndex, prefix, start, [&](absl::string_view key, absl::string_view) {
+          next = std::string(key);
+          return false;
+        }));
+    if (!next.has_value()) return forces;
+    absl::string_view rest = absl::string_view(*next).substr(prefix.size());
+    absl::string_view force;
+    if (!GetLengthPrefixed(&rest, &force)) {
+      return absl::DataLossError("an audit index key is malformed");
+    }
+    forces.emplace_back(force);
+    // Past every sequence of this force.
+    start = AuditByForcePrefix(force) + std::string(8, '\xff') + std::string(1, '\xff');
+  }
+}
+
 absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
                                       AuditSequenceFn fn) const {
   if (after_sequence == UINT64_MAX) return absl::OkStatus();

@@ -149,6 +149,8 @@ class ReadView {
                               AuditSequenceFn fn) const;
   // Walks the whole chain from sequence 1, checking each link and hash, and the head in meta.
   absl::StatusOr<AuditChainReport> VerifyAuditChain() const;
+  // Every force named by at least one audit record, in name order: one seek per force.
+  absl::StatusOr<std::vector<std::string>> AuditedForces() const;
 
  private:
   friend class Store;

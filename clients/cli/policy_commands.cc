@@ -38,18 +38,27 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
     };
   });
 
-  auto file = std::make_shared<std::string>();
+  struct SetFlags {
+    std::string file;
+    std::string request_id;
+  };
+  auto set_flags = std::make_shared<SetFlags>();
   CLI::App* set = policy->add_subcommand(
       "set",
-      "Store a new policy version from a text-format file and make it current (force-admin)");
-  set->add_option("file", *file, "Text-format vigil.v1.Policy")->required();
-  set->callback([&cli, &run, file] {
-    run = [&cli, file]() -> int {
+      "Store a new version of your force's policy from a text-format file and make it current "
+      "for your force (force-admin)");
+  set->add_option("file", set_flags->file, "Text-format vigil.v1.Policy")->required();
+  set->add_option("--request-id", set_flags->request_id,
+                  "Idempotency key: a retry with the same id stores nothing new");
+  set->callback([&cli, &run, set_flags] {
+    run = [&cli, set_flags]() -> int {
+      const std::string* file = &set_flags->file;
       std::ifstream in(*file);
       if (!in) return cli.Fail(absl::StrCat("cannot read ", *file));
       std::stringstream text;
       text << in.rdbuf();
       v1::SetPolicyRequest request;
+      request.set_request_id(set_flags->request_id);
       if (!google::protobuf::TextFormat::ParseFromString(text.str(), request.mutable_policy())) {
         return cli.Fail(absl::StrCat(*file, " is not a text-format vigil.v1.Policy"));
       }
@@ -58,9 +67,9 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
       grpc::Status status =
           v1::AdminService::NewStub(cli.channel())->SetPolicy(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
-      cli.out()
-          << "policy " << response.version()
-          << " is current; existing due dates keep their version until 'vigil policy recompute'\n";
+      cli.out() << "policy " << response.version()
+                << " is current for your force; existing due dates keep their version until 'vigil "
+                   "policy recompute'\n";
       return 0;
     };
   });
@@ -78,9 +87,10 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.PrintJson(response);
         return 0;
       }
-      Table table({"VERSION", "CURRENT", "CREATED", "BY", "DESCRIPTION"});
+      Table table({"VERSION", "CURRENT", "CHAIN", "CREATED", "BY", "DESCRIPTION"});
       for (const v1::PolicyVersion& v : response.versions()) {
-        table.AddRow({v.version(), v.current() ? "yes" : "", FormatTimestamp(v.created_time()),
+        table.AddRow({v.version(), v.current() ? "yes" : "",
+                      v.force().empty() ? "national" : v.force(), FormatTimestamp(v.created_time()),
                       v.created_by(), v.description()});
       }
       table.Print(cli.out());

@@ -26,18 +26,22 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContex
                                                       const v1::GetPolicyRequest* request,
                                                       v1::Policy* response) {
   return runtime_.Reply(context, kGetPolicy, response,
-                        [=, this](const CallContext&) -> absl::StatusOr<v1::Policy> {
-                          if (request->version().empty()) return *policies_.Current();
-                          return policies_.Get(request->version());
+                        [=, this](const CallContext& call) -> absl::StatusOr<v1::Policy> {
+                          const std::string& force = call.principal.force;
+                          if (request->version().empty()) return *policies_.Current(force);
+                          return policies_.Get(force, request->version());
                         });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
                                                       const v1::SetPolicyRequest* request,
                                                       v1::Policy* response) {
-  return runtime_.Reply(context, kSetPolicy, response, [=, this](const CallContext& call) {
-    return policies_.Set(call, request->policy());
-  });
+  return runtime_.Reply(
+      context, kSetPolicy, response,
+      [=, this](const CallContext& call) -> absl::StatusOr<v1::Policy> {
+        VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request->request_id(), 128, false));
+        return policies_.Set(call, request->policy(), request->request_id());
+      });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListPolicyVersions(
@@ -45,8 +49,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListPolicyVersions(
     v1::ListPolicyVersionsResponse* response) {
   return runtime_.Reply(
       context, kListPolicyVersions, response,
-      [this](const CallContext&) -> absl::StatusOr<v1::ListPolicyVersionsResponse> {
-        VIGIL_ASSIGN_OR_RETURN(std::vector<v1::PolicyVersion> versions, policies_.List());
+      [this](const CallContext& call) -> absl::StatusOr<v1::ListPolicyVersionsResponse> {
+        VIGIL_ASSIGN_OR_RETURN(std::vector<v1::PolicyVersion> versions,
+                               policies_.List(call.principal.force));
         v1::ListPolicyVersionsResponse list;
         for (v1::PolicyVersion& v : versions) *list.add_versions() = std::move(v);
         return list;
@@ -70,7 +75,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RecomputeObligations(
         VIGIL_ASSIGN_OR_RETURN(rso::OffenderStore::RecomputeReport report,
                                offenders_->Recompute(justified, request->dry_run()));
         v1::RecomputeObligationsResponse result;
-        result.set_policy_version(policies_.Current()->version());
+        result.set_policy_version(policies_.Current(call.principal.force)->version());
         result.set_offenders_examined(report.examined);
         result.set_offenders_changed(report.changed);
         result.set_obligations_retimed(report.retimed);

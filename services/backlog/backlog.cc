@@ -262,7 +262,7 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
                      call.principal.actor, "'"));
   }
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current(call.principal.force);
   const v1::WorkloadWeights& weights = policy->workload();
   std::map<std::pair<std::string, std::string>, v1::OfficerWorkload> loads;
   for (const std::string& context : feeds_.contexts()) {

@@ -57,7 +57,7 @@ class RsoRegisterTest : public ::testing::Test {
 
   CallContext Call(std::string force = "wessex", Role role = Role::kOfficer) const {
     CallContext call;
-    call.principal = Principal{"DC 4512", role, std::move(force)};
+    call.principal = Principal{"DC 4512", role, std::move(force), "north"};
     call.purpose = "offender management";
     call.method = "test";
     call.now = clock_.Now();
@@ -65,7 +65,8 @@ class RsoRegisterTest : public ::testing::Test {
   }
 
   v1::Offender Create(const std::string& id, absl::Time registered,
-                      const std::string& team = "north", const std::string& owner = "DC 4512") {
+                      const std::string& team = "north", const std::string& owner = "DC 4512",
+                      const std::string& force = "wessex") {
     v1::CreateOffenderRequest request;
     request.mutable_offender()->set_id(id);
     request.mutable_offender()->set_display_name("Name " + id);
@@ -73,7 +74,7 @@ class RsoRegisterTest : public ::testing::Test {
     *request.mutable_offender()->mutable_registered_time() = ToProtoTime(registered);
     request.mutable_offender()->set_owner_officer(owner);
     request.mutable_offender()->set_team(team);
-    absl::StatusOr<v1::Offender> created = register_->Create(Call(), request);
+    absl::StatusOr<v1::Offender> created = register_->Create(Call(force), request);
     EXPECT_THAT(created.status(), IsOk());
     return created.ok() ? *created : v1::Offender();
   }
@@ -263,7 +264,7 @@ TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
   EXPECT_EQ(ok.load(), 8);
   v1::ListOffendersRequest south;
   south.set_team("south");
-  EXPECT_EQ(register_->List(Call(), south)->offenders_size(), 1);
+  EXPECT_EQ(register_->List(Call("wessex", Role::kSupervisor), south)->offenders_size(), 1);
 }
 
 TEST_F(RsoRegisterTest, StaleRevisionIsAbortedAndWritesNothing) {
@@ -314,6 +315,68 @@ TEST_F(RsoRegisterTest, AnotherForceGetsNotFoundAndTheRefusalIsAudited) {
               IsOk());
   EXPECT_THAT(outcomes, ElementsAre("not found in force", "not found in force"));
   EXPECT_EQ(Get("R1").risk_level(), v1::RISK_LEVEL_LOW);
+}
+
+TEST_F(RsoRegisterTest, AnOfficerReadsOnlyTheirTeamsCaseloadWithoutACrossTeamReason) {
+  Create("N1", Day(2024, 1, 10), "north", "DC 4512");
+  Create("N2", Day(2024, 1, 10), "north", "DC 99");
+  Create("S1", Day(2024, 1, 10), "south", "DC 7");
+  v1::GetOffenderRequest get;
+  get.set_id("N2");
+  EXPECT_THAT(register_->Get(Call(), get), IsOk());  // a teammate's offender
+  get.set_id("S1");
+  EXPECT_THAT(register_->Get(Call(), get),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("offender S1 is in team south's caseload, outside team "
+                                 "north's: an officer reads it only with a cross-team reason")));
+  // Writes read the record too: refused the same way, and nothing is written.
+  EXPECT_THAT(Arms("S1", Day(2026, 1, 1), v1::RISK_LEVEL_LOW).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+
+  CallContext cross = Call();
+  cross.cross_team_reason = "MAPPA meeting 2026-11-23: S1 shares an address with N1";
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender read, register_->Get(cross, get));
+  EXPECT_EQ(read.id(), "S1");
+  // A supervisor reads across teams.
+  EXPECT_THAT(register_->Get(Call("wessex", Role::kSupervisor), get), IsOk());
+
+  // The refusal and the cross-team read are both in the log, under the officer.
+  std::vector<std::pair<std::string, std::string>> audited;  // outcome, cross-team reason
+  ASSERT_THAT(
+      store_->Snapshot().ScanAuditIndex(
+          storage::AuditBySubjectPrefix("wessex", "S1"), 0,
+          [&](uint64_t seq) {
+            auto record = store_->Snapshot().AuditRecord(seq);
+            v1::AuditRecord parsed;
+            parsed.ParseFromString((*record)->body);
+            if (parsed.action() == v1::AUDIT_ACTION_CONSULTATION || !parsed.outcome().empty()) {
+              audited.emplace_back(parsed.outcome(), parsed.cross_team_reason());
+            }
+            return true;
+          }),
+      IsOk());
+  ASSERT_GE(audited.size(), 3u);
+  EXPECT_THAT(audited[0].first, HasSubstr("caseload"));
+  EXPECT_EQ(audited[2].second, cross.cross_team_reason);
+}
+
+TEST_F(RsoRegisterTest, AnOfficersListingIsNarrowedToTheirCaseload) {
+  Create("N1", Day(2024, 1, 10), "north", "DC 4512");
+  Create("N2", Day(2024, 1, 10), "north", "DC 99");
+  Create("S1", Day(2024, 1, 10), "south", "DC 7");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse mine,
+                             register_->List(Call(), v1::ListOffendersRequest()));
+  std::vector<std::string> ids;
+  for (const v1::Offender& o : mine.offenders()) ids.push_back(o.id());
+  EXPECT_THAT(ids, ElementsAre("N1", "N2"));
+
+  v1::ListOffendersRequest south;
+  south.set_team("south");
+  EXPECT_THAT(register_->List(Call(), south), StatusIs(absl::StatusCode::kPermissionDenied));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::ListOffendersResponse all,
+      register_->List(Call("wessex", Role::kSupervisor), v1::ListOffendersRequest()));
+  EXPECT_EQ(all.offenders_size(), 3);
 }
 
 TEST_F(RsoRegisterTest, BadInputNamesTheFieldAndWritesNothing) {
@@ -405,7 +468,7 @@ TEST_F(RsoRegisterTest, PolicyChangeMovesNothingUntilRecomputed) {
   EXPECT_EQ(again.changed, 0);
 }
 
-TEST_F(RsoRegisterTest, ARestartKeepsAnAdminsPolicyUnlessAPolicyFileIsGiven) {
+TEST_F(RsoRegisterTest, ARestartKeepsAForcesPolicyAndAPolicyFileSetsTheNationalDefault) {
   v1::Policy stricter = policy::DefaultPolicy();
   stricter.mutable_arms_reassessment_days()->set_medium(182);
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy set,
@@ -417,16 +480,71 @@ TEST_F(RsoRegisterTest, ARestartKeepsAnAdminsPolicyUnlessAPolicyFileIsGiven) {
       std::unique_ptr<policy::PolicyRegistry> restarted,
       policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "built-in default",
                                    policy::PolicyRegistry::Adopt::kWhenNone));
-  EXPECT_EQ(restarted->Current()->version(), "v2");
-  EXPECT_EQ(restarted->Current()->arms_reassessment_days().medium(), 182);
+  EXPECT_EQ(restarted->Current("wessex")->version(), "v2");
+  EXPECT_EQ(restarted->Current("wessex")->arms_reassessment_days().medium(), 182);
 
-  // vigild --policy FILE with other rules: the operator's file becomes current, as a new version.
+  // vigild --policy FILE with other rules: a new national version, which the forces without a
+  // policy of their own follow; wessex keeps the one its admin set.
+  v1::Policy national = policy::DefaultPolicy();
+  national.mutable_arms_reassessment_days()->set_medium(300);
   VIGIL_ASSERT_OK_AND_ASSIGN(
       std::unique_ptr<policy::PolicyRegistry> configured,
-      policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "--policy default.txt",
+      policy::PolicyRegistry::Open(*store_, clock_, national, "--policy national.txt",
                                    policy::PolicyRegistry::Adopt::kWhenDifferent));
-  EXPECT_EQ(configured->Current()->version(), "v3");
-  EXPECT_EQ(configured->Current()->arms_reassessment_days().medium(), 365);
+  EXPECT_EQ(configured->National()->version(), "v2");
+  EXPECT_EQ(configured->Current("mercia")->arms_reassessment_days().medium(), 300);
+  EXPECT_EQ(configured->Current("wessex")->version(), "v2");
+  EXPECT_EQ(configured->Current("wessex")->arms_reassessment_days().medium(), 182);
+}
+
+TEST_F(RsoRegisterTest, OneForcesPolicyNeverChangesAnotherForcesClocks) {
+  // An eastshire admin sets very-high-risk visits to every 3,650 days.
+  v1::Policy lax = policy::DefaultPolicy();
+  lax.mutable_visit_interval_days()->set_very_high(3650);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy set,
+                             policies_->Set(Call("eastshire", Role::kForceAdmin), lax, "req-1"));
+  EXPECT_EQ(set.version(), "v2");
+  EXPECT_EQ(policies_->Current("eastshire")->visit_interval_days().very_high(), 3650);
+  EXPECT_EQ(policies_->Current("wessex")->version(), "v1");
+  EXPECT_EQ(policies_->Current("wessex")->visit_interval_days().very_high(), 30);
+
+  // wessex's new clocks still run on the national v1; eastshire's on its v2.
+  v1::Offender wessex = Create("W1", Day(2024, 1, 10));
+  for (const v1::Obligation& o : wessex.obligations()) EXPECT_EQ(o.policy_version(), "v1");
+  v1::Offender eastshire = Create("E1", Day(2024, 1, 10), "north", "DC 4512", "eastshire");
+  for (const v1::Obligation& o : eastshire.obligations()) EXPECT_EQ(o.policy_version(), "v2");
+
+  // Each force sees its own chain; a version another force stored does not exist for it.
+  EXPECT_THAT(policies_->Get("wessex", "v2"), StatusIs(absl::StatusCode::kNotFound));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy inherited, policies_->Get("eastshire", "v1"));
+  EXPECT_EQ(inherited.visit_interval_days().very_high(), 30);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<v1::PolicyVersion> versions, policies_->List("eastshire"));
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].force(), "eastshire");
+  EXPECT_TRUE(versions[1].current());
+
+  // A retry with the same request id stores nothing new.
+  lax.mutable_visit_interval_days()->set_very_high(3000);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy retried,
+                             policies_->Set(Call("eastshire", Role::kForceAdmin), lax, "req-1"));
+  EXPECT_EQ(retried.version(), "v2");
+  EXPECT_EQ(policies_->Current("eastshire")->visit_interval_days().very_high(), 3650);
+
+  // The change is audited under the force that made it, and survives a restart.
+  bool audited = false;
+  for (uint64_t seq = 1; seq <= store_->AuditHead(); ++seq) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                               store_->Snapshot().AuditRecord(seq));
+    v1::AuditRecord record;
+    ASSERT_TRUE(record.ParseFromString(stored->body));
+    if (record.subject_ids_size() > 0 && record.subject_ids(0) == "policy/eastshire/v2") {
+      audited = record.force() == "eastshire" && record.role() == "force-admin";
+    }
+  }
+  EXPECT_TRUE(audited);
+  Open();
+  EXPECT_EQ(policies_->Current("eastshire")->version(), "v2");
+  EXPECT_EQ(policies_->Current("wessex")->version(), "v1");
 }
 
 TEST_F(RsoRegisterTest, EveryCommitPublishesItsClockTransitionsInTheFeed) {
@@ -495,7 +613,8 @@ TEST_F(RsoRegisterTest, ImportWritesGoodRowsAtomicallyAndReportsBadOnes) {
 
   v1::ListOffendersRequest east;
   east.set_team("east");
-  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse listed, register_->List(Call(), east));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse listed,
+                             register_->List(Call("wessex", Role::kSupervisor), east));
   ASSERT_EQ(listed.offenders_size(), 2);
   EXPECT_EQ(OpenCounter(v1::OBLIGATION_KIND_ARMS_ASSESSMENT, v1::RISK_LEVEL_HIGH, "east", "DC 1"),
             1);

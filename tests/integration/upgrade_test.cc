@@ -1,0 +1,93 @@
+// A store written by the previous release (tests/data/store-0.1.0.tar.gz) opened by this one:
+// nothing acknowledged is lost, every force keeps the policy it ran on, and the upgrade itself
+// is audited with the chain still verifying.
+#include <cstdlib>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/clock.h"
+#include "services/policy/policy.h"
+#include "services/policy/policy_registry.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil {
+namespace {
+
+using ::vigil::testing::IsOk;
+
+class UpgradeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(absl::FromCivil(absl::CivilDay(2026, 12, 2), absl::UTCTimeZone()));
+    absl::StatusOr<testing::RunResult> untar = testing::Run(
+        {"/bin/tar", "-xzf", std::string(VIGIL_SOURCE_DIR) + "/tests/data/store-0.1.0.tar.gz", "-C",
+         dir_.path()});
+    ASSERT_THAT(untar.status(), IsOk());
+    ASSERT_EQ(untar->exit_code, 0) << untar->output;
+    Open();
+  }
+
+  void Open() {
+    policies_.reset();
+    store_.reset();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    options.create_if_missing = false;
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        policies_,
+        policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "built-in default",
+                                     policy::PolicyRegistry::Adopt::kWhenNone));
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<policy::PolicyRegistry> policies_;
+};
+
+TEST_F(UpgradeTest, EveryForceKeepsTheStoreWidePolicyItRanOnAsItsOwn) {
+  // In 0.1.0 eastshire's admin stored v2 (very-high-risk visits every 3,650 days) for the whole
+  // store; after the upgrade each force holds that history and changes only its own.
+  for (const char* force : {"wessex", "eastshire"}) {
+    EXPECT_EQ(policies_->Current(force)->version(), "v2") << force;
+    EXPECT_EQ(policies_->Current(force)->visit_interval_days().very_high(), 3650) << force;
+    VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<v1::PolicyVersion> versions, policies_->List(force));
+    ASSERT_EQ(versions.size(), 2u) << force;
+    EXPECT_EQ(versions[0].force(), force);
+  }
+  v1::Policy national = policy::DefaultPolicy();
+  CallContext call;
+  call.principal = Principal{"Admin West", Role::kForceAdmin, "wessex"};
+  call.now = clock_.Now();
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy set, policies_->Set(call, national));
+  EXPECT_EQ(set.version(), "v3");
+  EXPECT_EQ(policies_->Current("wessex")->visit_interval_days().very_high(), 30);
+  EXPECT_EQ(policies_->Current("eastshire")->visit_interval_days().very_high(), 3650);
+  // A force the old store never saw follows the national default: the version vigild loaded,
+  // not the one eastshire's admin set.
+  EXPECT_EQ(policies_->Current("mercia")->version(), "v1");
+  EXPECT_EQ(policies_->Current("mercia")->visit_interval_days().very_high(), 30);
+
+  // Once migrated, always migrated: a restart changes nothing.
+  Open();
+  EXPECT_EQ(policies_->Current("wessex")->version(), "v3");
+  EXPECT_EQ(policies_->Current("eastshire")->version(), "v2");
+}
+
+TEST_F(UpgradeTest, TheOldRecordsAndTheirAuditChainSurviveTheUpgrade) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(storage::AuditChainReport report,
+                             store_->Snapshot().VerifyAuditChain());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_GT(report.records_checked, 100u);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<std::string> forces, store_->Snapshot().AuditedForces());
+  EXPECT_THAT(forces, ::testing::IsSupersetOf({"eastshire", "wessex"}));
+  EXPECT_GT(store_->EventHead("rso"), 0u);
+  EXPECT_GT(store_->EventHead("ocait"), 0u);
+}
+
+}  // namespace
+}  // namespace vigil
