@@ -5,7 +5,10 @@
 #include <cstdlib>
 #include <ostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "clients/common/channel.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -25,16 +28,49 @@ void Cli::AddGlobalOptions(CLI::App& app) {
   options_.actor = Env("VIGIL_ACTOR");
   options_.role = Env("VIGIL_ROLE");
   options_.force = Env("VIGIL_FORCE");
+  options_.team = Env("VIGIL_TEAM");
+  options_.rank = Env("VIGIL_RANK");
+  options_.tls_ca = Env("VIGIL_TLS_CA");
+  options_.cert = Env("VIGIL_CERT");
+  options_.key = Env("VIGIL_KEY");
+  options_.server_name = Env("VIGIL_SERVER_NAME");
+  options_.token = Env("VIGIL_TOKEN");
+  options_.token_file = Env("VIGIL_TOKEN_FILE");
   options_.purpose = Env("VIGIL_PURPOSE");
+  options_.cross_team = Env("VIGIL_CROSS_TEAM");
   app.add_option("--server", options_.server, "vigild address (env VIGIL_SERVER)")
       ->capture_default_str();
-  app.add_option("--actor", options_.actor, "Who you are, e.g. 'DC 4512' (env VIGIL_ACTOR)");
+  app.add_option("--tls-ca", options_.tls_ca,
+                 "Speak TLS, trusting this CA's certificate (env VIGIL_TLS_CA)");
+  app.add_option("--cert", options_.cert,
+                 "Your client certificate, for mutual TLS (env VIGIL_CERT; vigil certs "
+                 "create-client makes one)");
+  app.add_option("--key", options_.key, "The private key of --cert (env VIGIL_KEY)");
+  app.add_option("--server-name", options_.server_name,
+                 "The name in the server's certificate, when it is not --server's host "
+                 "(env VIGIL_SERVER_NAME)");
+  app.add_option("--token", options_.token,
+                 "A bearer access token from your force's identity provider (env VIGIL_TOKEN)");
+  app.add_option("--token-file", options_.token_file,
+                 "Read the bearer token from this file (env VIGIL_TOKEN_FILE)");
+  app.add_option("--actor", options_.actor,
+                 "Development servers only (--auth=dev): who you are, e.g. 'DC 4512' "
+                 "(env VIGIL_ACTOR)");
   app.add_option("--role", options_.role,
-                 "officer, supervisor, force-admin, auditor or system (env VIGIL_ROLE)");
-  app.add_option("--force", options_.force, "Your force, e.g. wessex (env VIGIL_FORCE)");
+                 "Development servers only: officer, supervisor, force-admin, auditor or system "
+                 "(env VIGIL_ROLE)");
+  app.add_option("--force", options_.force,
+                 "Development servers only: your force, e.g. wessex (env VIGIL_FORCE)");
+  app.add_option("--team", options_.team, "Development servers only: your team (env VIGIL_TEAM)");
+  app.add_option("--rank", options_.rank,
+                 "Development servers only: officer, sergeant, inspector or superintendent "
+                 "(env VIGIL_RANK)");
   app.add_option("--purpose", options_.purpose,
                  "Why you are accessing personal data; recorded in the audit log "
                  "(env VIGIL_PURPOSE)");
+  app.add_option("--cross-team", options_.cross_team,
+                 "Officers: why you need a record outside your team's caseload; recorded in the "
+                 "audit log with every access (env VIGIL_CROSS_TEAM)");
   app.add_option("--timeout", options_.timeout_seconds, "Seconds to wait for each call")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -47,17 +83,36 @@ std::shared_ptr<grpc::Channel> Cli::channel() {
   if (channel_ == nullptr) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
-    channel_ = grpc::CreateCustomChannel(options_.server, grpc::InsecureChannelCredentials(), args);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        client::Connect(options_.server,
+                        client::TransportOptions{options_.tls_ca, options_.cert, options_.key,
+                                                 options_.server_name},
+                        args);
+    if (!channel.ok()) {
+      err_ << "vigil: " << channel.status().message() << '\n';
+      std::exit(2);
+    }
+    channel_ = *std::move(channel);
   }
   return channel_;
 }
 
 std::unique_ptr<grpc::ClientContext> Cli::NewContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
-  if (!options_.actor.empty()) context->AddMetadata("x-vigil-actor", options_.actor);
-  if (!options_.role.empty()) context->AddMetadata("x-vigil-role", options_.role);
-  if (!options_.force.empty()) context->AddMetadata("x-vigil-force", options_.force);
+  client::AddBearerToken(*context, token());
+  if (!has_credential()) {
+    // Identity headers mean something only to a development server; with a real credential
+    // the server ignores them (and records the disagreement), so none are sent.
+    if (!options_.actor.empty()) context->AddMetadata("x-vigil-actor", options_.actor);
+    if (!options_.role.empty()) context->AddMetadata("x-vigil-role", options_.role);
+    if (!options_.force.empty()) context->AddMetadata("x-vigil-force", options_.force);
+    if (!options_.team.empty()) context->AddMetadata("x-vigil-team", options_.team);
+    if (!options_.rank.empty()) context->AddMetadata("x-vigil-rank", options_.rank);
+  }
   if (!options_.purpose.empty()) context->AddMetadata("x-vigil-purpose", options_.purpose);
+  if (!options_.cross_team.empty()) {
+    context->AddMetadata("x-vigil-cross-team", options_.cross_team);
+  }
   context->set_deadline(
       std::chrono::system_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
@@ -109,11 +164,34 @@ absl::string_view CodeName(grpc::StatusCode code) {
 
 }  // namespace
 
+const std::string& Cli::token() const {
+  if (!token_resolved_) {
+    token_resolved_ = true;
+    token_ = options_.token;
+    if (token_.empty() && !options_.token_file.empty()) {
+      absl::StatusOr<std::string> text = ReadFileNamedBy("--token-file", options_.token_file);
+      if (!text.ok()) {
+        err_ << "vigil: " << text.status().message() << '\n';
+        std::exit(2);
+      }
+      token_ = std::string(absl::StripAsciiWhitespace(*text));
+    }
+  }
+  return token_;
+}
+
 int Cli::Fail(const grpc::Status& status) {
   err_ << "vigil: " << CodeName(status.error_code()) << ": " << status.error_message() << '\n';
   switch (status.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
-      err_ << "hint: give --actor, --role and --force (or VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE)\n";
+      if (has_credential()) {
+        err_ << "hint: check your credential (--cert/--key, --token or --token-file) and that "
+                "--tls-ca is the CA of this server\n";
+      } else {
+        err_ << "hint: give a credential (--cert/--key or --token, with --tls-ca), or for a "
+                "development server --actor, --role and --force (VIGIL_ACTOR, VIGIL_ROLE, "
+                "VIGIL_FORCE)\n";
+      }
       break;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:

@@ -23,10 +23,21 @@ enum class Output { kTable, kJson };
 
 struct GlobalOptions {
   std::string server = "127.0.0.1:7420";
+  // Development identity (metadata, for --auth=dev servers only).
   std::string actor;
   std::string role;
   std::string force;
+  std::string team;
+  std::string rank;
+  // A real credential: TLS with a client certificate, and/or a bearer token.
+  std::string tls_ca;
+  std::string cert;
+  std::string key;
+  std::string server_name;
+  std::string token;
+  std::string token_file;
   std::string purpose;
+  std::string cross_team;
   double timeout_seconds = 30;
   std::string output = "table";
 };
@@ -36,14 +47,22 @@ class Cli {
  public:
   Cli(std::ostream& out, std::ostream& err) : out_(out), err_(err) {}
 
-  // Adds --server, --actor, --role, --force, --purpose, --timeout and --output to `app`, each
-  // defaulting from VIGIL_SERVER, VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE, VIGIL_PURPOSE.
+  // Adds the connection, credential, identity and output flags to `app` (--server, --tls-ca,
+  // --cert, --key, --server-name, --token, --token-file, --actor, --role, --force, --team,
+  // --rank, --purpose, --cross-team, --timeout, --output), each defaulting from its
+  // VIGIL_* environment variable.
   void AddGlobalOptions(CLI::App& app);
 
-  // The channel to --server, created on first use.
+  // The channel to --server, created on first use (TLS when --tls-ca is given). Exits with
+  // status 2 and a message naming the flag when a credential file cannot be used.
   std::shared_ptr<grpc::Channel> channel();
-  // A context carrying the identity metadata, the purpose and the deadline.
+  // A context carrying the credential (a bearer token) or, without one, the development
+  // identity metadata; the purpose, a cross-team reason, and the deadline.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
+  // True when the call carries a real credential (a client certificate or a token).
+  bool has_credential() const { return !options_.cert.empty() || !token().empty(); }
+  // --token, or the contents of --token-file (read once; exits 2 when unreadable).
+  const std::string& token() const;
 
   Output output() const { return options_.output == "json" ? Output::kJson : Output::kTable; }
   std::ostream& out() { return out_; }
@@ -63,6 +82,8 @@ class Cli {
   std::ostream& out_;
   std::ostream& err_;
   GlobalOptions options_;
+  mutable std::string token_;
+  mutable bool token_resolved_ = false;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

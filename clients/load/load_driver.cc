@@ -34,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "clients/cli/demo_data.h"
 #include "clients/cli/format.h"
+#include "clients/common/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "vigil/v1/alerts.grpc.pb.h"
@@ -44,6 +45,11 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7420", "vigild address");
 ABSL_FLAG(std::string, force, "wessex", "The force to load and act as");
+ABSL_FLAG(std::string, tls_ca, "", "Speak TLS, trusting this CA (docs/security.md)");
+ABSL_FLAG(std::string, cert, "", "Client certificate for mutual TLS (its identity is used)");
+ABSL_FLAG(std::string, key, "", "Private key of --cert");
+ABSL_FLAG(std::string, server_name, "", "The name in the server's certificate, if not --server's");
+ABSL_FLAG(std::string, token, "", "Bearer token to send with every call (its identity is used)");
 ABSL_FLAG(int, offenders, 0, "Synthetic offenders to load (and to act on); 0: none");
 ABSL_FLAG(int, referrals, 0, "Synthetic referrals to load");
 ABSL_FLAG(int, teams, 8, "Teams the offenders are spread over");
@@ -81,10 +87,17 @@ constexpr const char* kRpcNames[kOpCount] = {
     "BacklogService/GetBacklogSummary", "BacklogService/ListBacklogItems",
     "AlertService/ListAlerts"};
 
+// With a certificate or token the credential names the caller; without one (a development
+// server) the identity headers do.
 void Identify(grpc::ClientContext& context, const std::string& force) {
-  context.AddMetadata("x-vigil-actor", "Load Driver");
-  context.AddMetadata("x-vigil-role", "supervisor");
-  context.AddMetadata("x-vigil-force", force);
+  static const std::string token = absl::GetFlag(FLAGS_token);
+  static const bool credential = !token.empty() || !absl::GetFlag(FLAGS_cert).empty();
+  client::AddBearerToken(context, token);
+  if (!credential) {
+    context.AddMetadata("x-vigil-actor", "Load Driver");
+    context.AddMetadata("x-vigil-role", "supervisor");
+    context.AddMetadata("x-vigil-force", force);
+  }
   context.AddMetadata("x-vigil-purpose", "load test");
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
 }
@@ -328,12 +341,20 @@ int Main() {
   args.SetMaxReceiveMessageSize(16 << 20);
   // Several connections, as several client processes would open, so HTTP/2 stream limits and
   // one connection's serialisation do not bound the server.
+  const client::TransportOptions transport{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_cert),
+                                           absl::GetFlag(FLAGS_key),
+                                           absl::GetFlag(FLAGS_server_name)};
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments a = args;
     a.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
-    channels.push_back(grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
-                                                 grpc::InsecureChannelCredentials(), a));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        client::Connect(absl::GetFlag(FLAGS_server), transport, a);
+    if (!channel.ok()) {
+      std::fprintf(stderr, "vigil_load: %s\n", std::string(channel.status().message()).c_str());
+      return 2;
+    }
+    channels.push_back(*std::move(channel));
   }
   shared.offenders = v1::OffenderService::NewStub(channels[0]);
   shared.assessments = v1::AssessmentService::NewStub(channels[1]);

@@ -346,7 +346,6 @@ absl::StatusOr<uint64_t> AlertEngine::Cursor(absl::string_view context) const {
 absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<FeedEntry>& entries) {
   std::lock_guard lock(write_mu_);
   VIGIL_ASSIGN_OR_RETURN(const uint64_t cursor, Cursor(context));
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
   Txn txn(store_, clock_.Now());
   uint64_t last = cursor;
   for (const FeedEntry& entry : entries) {
@@ -361,7 +360,8 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
           VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation()));
           break;
         case v1::OBLIGATION_EVENT_TYPE_NOTICE:
-          VIGIL_RETURN_IF_ERROR(Notice(txn, context, event.notice(), *policy));
+          VIGIL_RETURN_IF_ERROR(Notice(txn, context, event.notice(),
+                                       *policies_.Current(event.notice().obligation().force())));
           break;
         default:
           VIGIL_LOG(WARNING) << "alerts: " << context << " feed entry " << entry.sequence
@@ -417,7 +417,6 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   report.more = static_cast<int>(due.size()) > max_deadlines;
   if (report.more) due.pop_back();
   if (due.empty()) return report;
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
   for (const storage::Deadline& deadline : due) {
     // Whatever the record says now, this entry is done; the record's own deadlines are
     // written back from its state (rederive).
@@ -431,7 +430,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
           TimeOf(followed->obligation().due_time()) > now) {
         continue;  // closed, already alerted, or re-timed since
       }
-      VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policy));
+      VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force)));
       ++report.raised;
     } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind) &&
                ParseAlertDeadline(deadline.id, &force, &id)) {
@@ -537,6 +536,12 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, request.id()));
   if (alert == nullptr)
     return absl::NotFoundError(absl::StrCat("alert ", request.id(), " vanished"));
+  if (absl::Status refusal = CheckMayAcknowledge(call.principal, *alert); !refusal.ok()) {
+    storage::Change change;
+    change.SetAudit(call.Audit(v1::AUDIT_ACTION_ALTERATION, {alert->id()}, refusal.message()));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+    return refusal;
+  }
   if (alert->state() == v1::ALERT_STATE_RESOLVED) {
     return absl::FailedPreconditionError(absl::StrCat(
         "alert ", alert->id(), " was resolved at ", FormatUtcTime(TimeOf(alert->resolved_time())),
@@ -549,9 +554,10 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   ack.set_level(alert->escalation_level());
   if (alert->cause() == v1::ALERT_CAUSE_OVERDUE) {
     // The lapse follows the policy the alert was raised under.
-    absl::StatusOr<v1::Policy> raised_under = policies_.Get(alert->escalation_policy_version());
+    absl::StatusOr<v1::Policy> raised_under =
+        policies_.Get(force, alert->escalation_policy_version());
     const int days = raised_under.ok() ? raised_under->acknowledgement_expiry_days()
-                                       : policies_.Current()->acknowledgement_expiry_days();
+                                       : policies_.Current(force)->acknowledgement_expiry_days();
     *ack.mutable_expiry_time() = ToProtoTime(call.now + absl::Hours(24) * days);
   }
   alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);

@@ -54,10 +54,8 @@ void FeedFollower::Read() {
       applied_metric_.Set(static_cast<int64_t>(after));
     }
     auto context = std::make_shared<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", "vigild alerts");
-    context->AddMetadata("x-vigil-role", "service");
-    context->AddMetadata("x-vigil-force", "all");
-    context->AddMetadata("x-vigil-purpose", "alerting on overdue obligations");
+    IdentifyInternalCall(*context, hop_, Principal{"vigild alerts", Role::kService, "all"},
+                         "alerting on overdue obligations");
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;

@@ -20,6 +20,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "services/alerts/alert_engine.h"
+#include "services/common/internal_call.h"
 
 namespace vigil::alerts {
 
@@ -28,10 +29,13 @@ class FeedFollower {
   static constexpr size_t kMaxEntriesPerCommit = 512;
   static constexpr size_t kMaxQueuedEntries = 4096;
 
-  FeedFollower(AlertEngine& engine, std::string context, std::shared_ptr<grpc::Channel> channel)
+  // `hop` says how `channel` reaches the owner (internal_call.h).
+  FeedFollower(AlertEngine& engine, std::string context, std::shared_ptr<grpc::Channel> channel,
+               Hop hop = Hop::kInProcess)
       : engine_(engine),
         context_(std::move(context)),
         channel_(std::move(channel)),
+        hop_(hop),
         applied_metric_(Metrics::Default().Get("alerts_feed_applied_" + context_,
                                                "The last sequence of the " + context_ +
                                                    " obligation feed the alerts context applied")) {
@@ -57,6 +61,7 @@ class FeedFollower {
   AlertEngine& engine_;
   const std::string context_;
   const std::shared_ptr<grpc::Channel> channel_;
+  const Hop hop_;
 
   mutable std::mutex mu_;
   std::condition_variable changed_;

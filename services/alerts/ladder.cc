@@ -125,4 +125,38 @@ std::string LevelName(v1::EscalationLevel level) {
   return absl::AsciiStrToLower(name);
 }
 
+Rank RankAt(v1::EscalationLevel level) {
+  switch (level) {
+    case v1::ESCALATION_LEVEL_SERGEANT:
+      return Rank::kSergeant;
+    case v1::ESCALATION_LEVEL_INSPECTOR:
+      return Rank::kInspector;
+    case v1::ESCALATION_LEVEL_SUPERINTENDENT:
+      return Rank::kSuperintendent;
+    default:
+      return Rank::kOfficer;
+  }
+}
+
+absl::Status CheckMayAcknowledge(const Principal& principal, const v1::Alert& alert) {
+  const v1::EscalationLevel level = alert.escalation_level();
+  const Rank needed = RankAt(level);
+  if (principal.rank < needed) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "alert ", alert.id(), " has climbed to the ", LevelName(level), ": only ",
+        needed == Rank::kInspector ? "an " : "a ", RankName(needed),
+        " or above acknowledges it (your credential's rank is ", RankName(principal.rank), ")"));
+  }
+  const std::string& team = alert.obligation().team();
+  const bool force_wide =
+      level == v1::ESCALATION_LEVEL_SUPERINTENDENT || principal.rank == Rank::kSuperintendent;
+  if (!force_wide && !team.empty() && principal.team != team) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "alert ", alert.id(), " is at the ", LevelName(level), "'s rung of team ", team,
+        ": it is acknowledged within that team (or by a superintendent once it reaches that "
+        "rung)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace vigil::alerts

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/common/auth.h"
 #include "vigil/v1/alerts.pb.h"
 #include "vigil/v1/policy.pb.h"
 
@@ -41,6 +42,14 @@ absl::Status ValidateFilter(const v1::AlertFilter& filter, absl::string_view pre
 
 // "sergeant", "superintendent".
 std::string LevelName(v1::EscalationLevel level);
+
+// The rank a rung names: officer, sergeant, inspector, superintendent.
+Rank RankAt(v1::EscalationLevel level);
+
+// OK when `principal` may acknowledge `alert` at the rung it has reached: a rank at or above
+// the rung's, in the alert's force (the caller's, by construction), and in the alert's team at
+// every rung below the superintendent's (which is force-wide). PermissionDenied saying who may.
+absl::Status CheckMayAcknowledge(const Principal& principal, const v1::Alert& alert);
 
 }  // namespace vigil::alerts
 

@@ -10,15 +10,15 @@ namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(30);
 
-void Identify(grpc::ClientContext& context, const CallContext* call, absl::string_view force) {
-  const std::string actor =
-      call == nullptr ? "backlog" : absl::StrCat("backlog for ", call->principal.actor);
-  context.AddMetadata("x-vigil-actor", actor.substr(0, 128));
-  context.AddMetadata("x-vigil-role", "system");
-  context.AddMetadata("x-vigil-force", std::string(force));
-  const std::string purpose =
-      call == nullptr || call->purpose.empty() ? "backlog snapshot" : call->purpose;
-  context.AddMetadata("x-vigil-purpose", purpose.substr(0, 500));
+void Identify(grpc::ClientContext& context, Hop hop, const CallContext* call,
+              absl::string_view force) {
+  Principal backlog;
+  backlog.actor = call == nullptr ? "backlog" : absl::StrCat("backlog for ", call->principal.actor);
+  backlog.role = Role::kSystem;
+  backlog.force = std::string(force);
+  IdentifyInternalCall(context, hop, backlog,
+                       call == nullptr || call->purpose.empty() ? "backlog snapshot"
+                                                                : absl::string_view(call->purpose));
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
 
@@ -28,30 +28,31 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 }  // namespace
 
-void FeedClients::Add(std::string context, std::shared_ptr<grpc::Channel> channel) {
+void FeedClients::Add(std::string context, std::shared_ptr<grpc::Channel> channel, Hop hop) {
   std::lock_guard lock(mu_);
-  channels_.emplace_back(std::move(context), std::move(channel));
+  owners_.push_back(Owner{std::move(context), std::move(channel), hop});
 }
 
 void FeedClients::SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel) {
   std::lock_guard lock(mu_);
-  for (auto& [name, ch] : channels_) {
-    if (name == context) ch = channel;
+  for (Owner& owner : owners_) {
+    if (owner.context == context) owner.channel = channel;
   }
 }
 
 std::vector<std::string> FeedClients::contexts() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> names;
-  for (const auto& [name, ch] : channels_) names.push_back(name);
+  for (const Owner& owner : owners_) names.push_back(owner.context);
   return names;
 }
 
-absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> FeedClients::Stub(
-    absl::string_view context) const {
+absl::StatusOr<FeedClients::Route> FeedClients::Stub(absl::string_view context) const {
   std::lock_guard lock(mu_);
-  for (const auto& [name, ch] : channels_) {
-    if (name == context && ch != nullptr) return v1::ObligationFeed::NewStub(ch);
+  for (const Owner& owner : owners_) {
+    if (owner.context == context && owner.channel != nullptr) {
+      return Route{v1::ObligationFeed::NewStub(owner.channel), owner.hop};
+    }
   }
   return absl::UnavailableError(absl::StrCat("the ", context, " service is not reachable"));
 }
@@ -59,13 +60,13 @@ absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> FeedClients::Stub(
 absl::StatusOr<v1::OverdueSummary> FeedClients::Summarize(const CallContext& call,
                                                           absl::string_view context,
                                                           v1::SummarizeOverdueRequest request) {
-  absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> stub = Stub(context);
+  absl::StatusOr<Route> stub = Stub(context);
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, &call, call.principal.force);
+  Identify(ctx, stub->hop, &call, call.principal.force);
   v1::OverdueSummary response;
-  if (grpc::Status s = (*stub)->SummarizeOverdue(&ctx, request, &response); !s.ok())
+  if (grpc::Status s = stub->stub->SummarizeOverdue(&ctx, request, &response); !s.ok())
     return FromGrpc(s);
   return response;
 }
@@ -73,38 +74,41 @@ absl::StatusOr<v1::OverdueSummary> FeedClients::Summarize(const CallContext& cal
 absl::StatusOr<v1::ListOverdueResponse> FeedClients::List(const CallContext& call,
                                                           absl::string_view context,
                                                           v1::ListOverdueRequest request) {
-  absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> stub = Stub(context);
+  absl::StatusOr<Route> stub = Stub(context);
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, &call, call.principal.force);
+  Identify(ctx, stub->hop, &call, call.principal.force);
   v1::ListOverdueResponse response;
-  if (grpc::Status s = (*stub)->ListOverdue(&ctx, request, &response); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = stub->stub->ListOverdue(&ctx, request, &response); !s.ok())
+    return FromGrpc(s);
   return response;
 }
 
 absl::StatusOr<v1::WorkloadResponse> FeedClients::Workload(const CallContext& call,
                                                            absl::string_view context,
                                                            v1::WorkloadRequest request) {
-  absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> stub = Stub(context);
+  absl::StatusOr<Route> stub = Stub(context);
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, &call, call.principal.force);
+  Identify(ctx, stub->hop, &call, call.principal.force);
   v1::WorkloadResponse response;
-  if (grpc::Status s = (*stub)->GetWorkload(&ctx, request, &response); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = stub->stub->GetWorkload(&ctx, request, &response); !s.ok())
+    return FromGrpc(s);
   return response;
 }
 
 absl::StatusOr<std::vector<std::string>> FeedClients::Forces(absl::string_view context) {
-  absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> stub = Stub(context);
+  absl::StatusOr<Route> stub = Stub(context);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
-  Identify(ctx, nullptr, "all");
+  Identify(ctx, stub->hop, nullptr, "all");
   v1::ListForcesRequest request;
   request.set_context(std::string(context));
   v1::ListForcesResponse response;
-  if (grpc::Status s = (*stub)->ListForces(&ctx, request, &response); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = stub->stub->ListForces(&ctx, request, &response); !s.ok())
+    return FromGrpc(s);
   return std::vector<std::string>(response.forces().begin(), response.forces().end());
 }
 

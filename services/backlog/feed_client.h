@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
+#include "services/common/internal_call.h"
 #include "services/common/rpc.h"
 #include "vigil/v1/obligations.grpc.pb.h"
 
@@ -19,8 +21,9 @@ namespace vigil::backlog {
 class FeedClients {
  public:
   // Adds an owning context ("rso", "ocait") served over `channel` (which may be set later, for
-  // an in-process channel that exists only once the server has started).
-  void Add(std::string context, std::shared_ptr<grpc::Channel> channel = nullptr);
+  // an in-process channel that exists only once the server has started), reached by `hop`.
+  void Add(std::string context, std::shared_ptr<grpc::Channel> channel = nullptr,
+           Hop hop = Hop::kInProcess);
   void SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel);
   std::vector<std::string> contexts() const;
 
@@ -34,10 +37,19 @@ class FeedClients {
   absl::StatusOr<std::vector<std::string>> Forces(absl::string_view context);
 
  private:
-  absl::StatusOr<std::unique_ptr<v1::ObligationFeed::Stub>> Stub(absl::string_view context) const;
+  struct Owner {
+    std::string context;
+    std::shared_ptr<grpc::Channel> channel;
+    Hop hop;
+  };
+  struct Route {
+    std::unique_ptr<v1::ObligationFeed::Stub> stub;
+    Hop hop;
+  };
+  absl::StatusOr<Route> Stub(absl::string_view context) const;
 
   mutable std::mutex mu_;
-  std::vector<std::pair<std::string, std::shared_ptr<grpc::Channel>>> channels_;  // GUARDED_BY(mu_)
+  std::vector<Owner> owners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::backlog

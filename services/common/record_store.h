@@ -74,6 +74,9 @@ struct RecordTraits {
   std::function<void(const CallContext& call, const Record* before, Record& after,
                      const RecordEdit& edit)>
       derive;
+  // The team and owning officer whose caseload holds a record (need-to-know; see
+  // CallContext::MaySee).
+  std::function<std::pair<std::string, std::string>(const Record&)> caseload;
   // Optional: writes of the context's own that follow every change (counters, an outbox entry).
   std::function<void(const Record* before, const Record& after, storage::Change& change)>
       also_write;
@@ -124,12 +127,25 @@ class RecordStore {
   }
 
   // The record `id` of the caller's force, read for the caller: audited before it is returned.
+  // PermissionDenied (audited) outside an officer's caseload.
   absl::StatusOr<Record> Read(const CallContext& call, absl::string_view id) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record,
                            Load(store_.Snapshot(), call.principal.force, id));
     if (!record.has_value()) return NotFound(call, id);
+    VIGIL_RETURN_IF_ERROR(CheckCaseload(call, *record));
     VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}));
     return *std::move(record);
+  }
+
+  // OK when the caller may see `record`; otherwise audits the refusal and returns
+  // PermissionDenied saying how to ask.
+  absl::Status CheckCaseload(const CallContext& call, const Record& record) {
+    const auto [team, owner] = traits_.caseload(record);
+    absl::Status refusal =
+        call.CheckMaySee(absl::StrCat(traits_.noun, " ", record.id()), team, owner);
+    if (refusal.ok()) return refusal;
+    VIGIL_RETURN_IF_ERROR(AuditRead(call, {record.id()}, refusal.message()));
+    return refusal;
   }
 
   // Writes a new record (validated by the caller, id set) with its derived clocks; `extra` joins
@@ -199,6 +215,7 @@ class RecordStore {
                              view.Get(storage::Family::kEntities, key));
       if (!raw.has_value()) return NotFound(call, id);
       VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
+      VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
       Record after = before;
       storage::Change change;
       RecordEdit edit;

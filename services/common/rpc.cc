@@ -2,7 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/internal_call.h"
+#include "services/common/metrics.h"
 
 namespace vigil {
 namespace {
@@ -14,7 +17,53 @@ bool IsPrintable(absl::string_view text) {
   return true;
 }
 
+// The read limiter's key of a principal.
+std::string PrincipalKey(const Principal& principal) {
+  return absl::StrCat(principal.force, "/", principal.actor);
+}
+
 }  // namespace
+
+bool CallContext::MaySee(absl::string_view team, absl::string_view owner) const {
+  if (principal.role != Role::kOfficer || !cross_team_reason.empty()) return true;
+  if (!owner.empty() && owner == principal.actor) return true;
+  return !principal.team.empty() && team == principal.team;
+}
+
+absl::Status CallContext::CheckMaySee(absl::string_view what, absl::string_view team,
+                                      absl::string_view owner) const {
+  if (MaySee(team, owner)) return absl::OkStatus();
+  const std::string yours =
+      principal.team.empty() ? "your own caseload" : absl::StrCat("team ", principal.team, "'s");
+  return absl::PermissionDeniedError(absl::StrCat(
+      what, " is in ", team.empty() ? "no team's" : absl::StrCat("team ", team, "'s"),
+      " caseload, outside ", yours,
+      ": an officer reads it only with a cross-team reason "
+      "(vigil --cross-team REASON, metadata x-vigil-cross-team), recorded in the audit log"));
+}
+
+absl::Status CallContext::NarrowToCaseload(std::string& team, std::string& owner) const {
+  if (principal.role != Role::kOfficer || !cross_team_reason.empty()) return absl::OkStatus();
+  if (!owner.empty() && owner != principal.actor) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "an officer lists only their own caseload; officer '", owner,
+        "' needs a cross-team reason (vigil --cross-team REASON, metadata x-vigil-cross-team)"));
+  }
+  if (!team.empty() && team != principal.team && owner != principal.actor) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("an officer lists only their team's caseload; team '", team,
+                     "' needs a cross-team reason (vigil --cross-team REASON, metadata "
+                     "x-vigil-cross-team)"));
+  }
+  if (team.empty() && owner.empty()) {
+    if (principal.team.empty()) {
+      owner = principal.actor;
+    } else {
+      team = principal.team;
+    }
+  }
+  return absl::OkStatus();
+}
 
 storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
                                        absl::string_view outcome) const {
@@ -30,6 +79,14 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::
   record.set_request_id(request_id);
   record.set_rpc(method);
   record.set_outcome(std::string(outcome));
+  record.set_team(principal.team);
+  record.set_rank(std::string(RankName(principal.rank)));
+  record.set_cross_team_reason(cross_team_reason);
+  record.set_via(principal.via);
+  if (read_limiter != nullptr && outcome.empty() &&
+      (action == v1::AUDIT_ACTION_CONSULTATION || action == v1::AUDIT_ACTION_DISCLOSURE)) {
+    read_limiter->Charge(PrincipalKey(principal), static_cast<int64_t>(subject_ids.size()), now);
+  }
 
   storage::AuditEntry entry;
   entry.force = principal.force;
@@ -59,13 +116,77 @@ bool RpcRuntime::WaitIdle(absl::Duration timeout) {
   return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
 }
 
-absl::StatusOr<CallContext> RpcRuntime::Admit(const grpc::CallbackServerContext& context,
+void RpcRuntime::AuditRefusal(const CallContext& call, absl::string_view outcome) const {
+  if (options_.audit_store == nullptr) return;
+  storage::Change change;
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, outcome));
+  if (absl::Status s = options_.audit_store->Commit(change).status(); !s.ok()) {
+    VIGIL_LOG(ERROR) << call.method << ": could not audit a refusal (" << outcome
+                     << "): " << s.message();
+  }
+}
+
+void RpcRuntime::AuditClaimedIdentity(const grpc::CallbackServerContext& context,
+                                      const CallContext& call) const {
+  const Principal& p = call.principal;
+  const std::pair<absl::string_view, std::string> claims[] = {
+      {"x-vigil-actor", p.actor},
+      {"x-vigil-role", std::string(RoleName(p.role))},
+      {"x-vigil-force", p.force},
+      {"x-vigil-team", p.team},
+      {"x-vigil-rank", std::string(RankName(p.rank))},
+  };
+  for (const auto& [header, credential] : claims) {
+    std::optional<absl::string_view> claimed = MetadataValue(context, header);
+    if (!claimed.has_value() || *claimed == credential) continue;
+    Metrics::Default()
+        .Get("auth_claimed_identity_ignored", "Identity headers that disagreed with a credential")
+        .Add(1);
+    const std::string shown(claimed->substr(0, 64));
+    AuditRefusal(call,
+                 absl::StrCat("refused claim: ", header, " '", IsPrintable(shown) ? shown : "?",
+                              "' disagrees with the credential ('", credential,
+                              "'); the header was ignored"));
+  }
+}
+
+absl::StatusOr<Principal> RpcRuntime::Identify(const grpc::CallbackServerContext& context) const {
+  // A relayed call: the identity headers name whom the service identity acts for.
+  auto delegated = [&](absl::string_view via) -> absl::StatusOr<Principal> {
+    VIGIL_ASSIGN_OR_RETURN(Principal principal,
+                           ParseDevIdentity(MetadataValue(context, "x-vigil-actor"),
+                                            MetadataValue(context, "x-vigil-role"),
+                                            MetadataValue(context, "x-vigil-force"),
+                                            MetadataValue(context, "x-vigil-team"),
+                                            MetadataValue(context, "x-vigil-rank")));
+    principal.via = std::string(via);
+    return principal;
+  };
+  if (std::optional<absl::string_view> token = MetadataValue(context, kInternalTokenMetadata)) {
+    if (!IsInternalToken(*token)) {
+      return absl::UnauthenticatedError(
+          "x-vigil-internal: not this process's internal token (it is never valid outside it)");
+    }
+    return delegated("vigild");
+  }
+  VIGIL_ASSIGN_OR_RETURN(Principal principal, authenticator_.Authenticate(context));
+  if (principal.role == Role::kService && !authenticator_.trusts_client_claims() &&
+      MetadataValue(context, "x-vigil-actor").has_value()) {
+    return delegated(principal.actor);
+  }
+  return principal;
+}
+
+absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& context,
                                               const RpcSpec& spec) const {
   if (!admitting_) {
     return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");
   }
-  absl::StatusOr<Principal> principal = authenticator_.Authenticate(context);
+  absl::StatusOr<Principal> principal = Identify(context);
   if (!principal.ok()) {
+    Metrics::Default()
+        .Get("auth_unauthenticated", "Calls refused because the caller was not authenticated")
+        .Add(1);
     VIGIL_LOG(WARNING) << spec.method << ": unauthenticated call from " << context.peer() << ": "
                        << principal.status().message();
     return principal.status();
@@ -81,6 +202,7 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(const grpc::CallbackServerContext&
   call.principal = *std::move(principal);
   call.method = std::string(spec.method);
   call.now = clock_.Now();
+  call.read_limiter = options_.read_limiter;
   if (std::optional<absl::string_view> id = MetadataValue(context, "x-vigil-request-id")) {
     if (id->size() > kMaxRequestIdBytes || !IsPrintable(*id)) {
       return FieldError("x-vigil-request-id", absl::StrCat("must be at most ", kMaxRequestIdBytes,
@@ -96,9 +218,42 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(const grpc::CallbackServerContext&
     }
     call.purpose = std::string(*purpose);
   }
+  if (std::optional<absl::string_view> reason = MetadataValue(context, "x-vigil-cross-team")) {
+    if (reason->empty() || reason->size() > kMaxPurposeBytes || !IsPrintable(*reason)) {
+      return FieldError("x-vigil-cross-team", absl::StrCat("must be 1-", kMaxPurposeBytes,
+                                                           " printable characters: the reason"));
+    }
+    call.cross_team_reason = std::string(*reason);
+  }
+  if (!authenticator_.trusts_client_claims() && call.principal.via.empty()) {
+    AuditClaimedIdentity(context, call);
+  }
   if (spec.personal_data && call.purpose.empty()) {
     return FieldError("x-vigil-purpose",
                       "this call touches personal data: say why (e.g. 'MAPPA meeting 2026-11-23')");
+  }
+  if (spec.personal_data && options_.read_limiter != nullptr) {
+    const ReadLimiter::Decision decision =
+        options_.read_limiter->Admit(PrincipalKey(call.principal), call.now);
+    if (!decision.admitted) {
+      const int64_t wait_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(decision.retry_after));
+      Metrics::Default()
+          .Get("reads_rate_limited", "Calls refused by the per-principal read limit")
+          .Add(1);
+      const ReadLimits& limits = options_.read_limiter->limits();
+      if (decision.episode_start) {
+        VIGIL_LOG(WARNING) << spec.method << ": read limit reached by " << call.principal.actor
+                           << " (" << call.principal.force << ")";
+        AuditRefusal(call, absl::StrCat("refused: read limit of ", limits.records_per_second,
+                                        " records/s (burst ", limits.burst,
+                                        ") reached: possible bulk extraction"));
+      }
+      context.AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(wait_ms));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "reading personal data faster than ", limits.records_per_second, " records/s (burst ",
+          limits.burst, "): retry in ", absl::FormatDuration(absl::Milliseconds(wait_ms)),
+          "; the attempt is recorded in the audit log"));
+    }
   }
   return call;
 }

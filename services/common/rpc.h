@@ -32,7 +32,9 @@
 #include "services/common/clock.h"
 #include "services/common/errors.h"
 #include "services/common/executor.h"
+#include "services/common/read_limiter.h"
 #include "storage/audit_chain.h"
+#include "storage/store.h"
 #include "vigil/v1/audit.pb.h"
 
 namespace vigil {
@@ -55,14 +57,42 @@ struct CallContext {
   std::string purpose;
   // x-vigil-request-id, when the client sent one.
   std::string request_id;
+  // x-vigil-cross-team: an officer's reason for reading outside their team's caseload,
+  // recorded with every audit record of the call.
+  std::string cross_team_reason;
   std::string method;
   absl::Time now;
+  // Charged with the records each consultation discloses; null: unlimited.
+  ReadLimiter* read_limiter = nullptr;
 
   // An audit entry for this call, `action` on `subject_ids`, with the record body filled from
   // the call. Add it to the storage change that does (or reads) what it describes.
-  // `outcome` is empty when the access happened, otherwise why it was refused.
+  // `outcome` is empty when the access happened, otherwise why it was refused. A consultation
+  // or disclosure that happened is charged to the caller's read limit.
   storage::AuditEntry Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
                             absl::string_view outcome = {}) const;
+
+  // Need-to-know: whether the caller may see a record in `team`'s caseload owned by `owner`.
+  // Every role but officer may (within its force: records of other forces are never loaded);
+  // an officer sees their team's caseload (or, without a team, their own), or any record when
+  // the call carries a cross-team reason, which its audit records then show.
+  bool MaySee(absl::string_view team, absl::string_view owner) const;
+  // PermissionDenied naming what to do, when !MaySee. `what` names the record ("offender R1").
+  absl::Status CheckMaySee(absl::string_view what, absl::string_view team,
+                           absl::string_view owner) const;
+  // For listings: an officer without a cross-team reason lists only their caseload. Narrows
+  // empty filters to it (their team, else themselves) and refuses (PermissionDenied) a filter
+  // naming another team or another officer; other callers' filters are left as they are.
+  absl::Status NarrowToCaseload(std::string& team, std::string& owner) const;
+};
+
+// What RpcRuntime needs besides its authenticator, pool and clock. Every member may be null.
+struct RpcRuntimeOptions {
+  // Limits reads of personal data per principal (docs/security.md).
+  ReadLimiter* read_limiter = nullptr;
+  // Where refusals that no body sees are audited: a read limit reached, an identity header
+  // that disagrees with the credential.
+  storage::Store* audit_store = nullptr;
 };
 
 // Limits on metadata a client controls.
@@ -72,12 +102,15 @@ inline constexpr size_t kMaxRequestIdBytes = 128;
 class RpcRuntime {
  public:
   // None owned; all must outlive the runtime.
-  RpcRuntime(const Authenticator& authenticator, Executor& executor, const Clock& clock)
-      : authenticator_(authenticator), executor_(executor), clock_(clock) {}
+  RpcRuntime(const Authenticator& authenticator, Executor& executor, const Clock& clock,
+             RpcRuntimeOptions options = {})
+      : authenticator_(authenticator), executor_(executor), clock_(clock), options_(options) {}
 
-  // Authenticates and authorises the call for `spec`. Unauthenticated, PermissionDenied, or
-  // InvalidArgument (x-vigil-purpose missing for personal data; metadata too long).
-  absl::StatusOr<CallContext> Admit(const grpc::CallbackServerContext& context,
+  // Authenticates and authorises the call for `spec`. Unauthenticated, PermissionDenied,
+  // InvalidArgument (x-vigil-purpose missing for personal data; metadata too long), or
+  // ResourceExhausted (the caller's read limit; a grpc-retry-pushback-ms trailer says when to
+  // retry).
+  absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context,
                                     const RpcSpec& spec) const;
 
   // Runs `body(const CallContext&) -> absl::Status` for an admitted call on the worker pool
@@ -143,9 +176,19 @@ class RpcRuntime {
   void CallStarted();
   void CallFinished();
 
+  // The caller: this process's own contexts (internal token), or whoever the authenticator
+  // names; a service identity's call acts for the principal its identity headers name.
+  absl::StatusOr<Principal> Identify(const grpc::CallbackServerContext& context) const;
+  // Commits an audit record of a refusal no body sees; failures are logged.
+  void AuditRefusal(const CallContext& call, absl::string_view outcome) const;
+  // With a real authenticator: audits identity headers that disagree with the credential.
+  void AuditClaimedIdentity(const grpc::CallbackServerContext& context,
+                            const CallContext& call) const;
+
   const Authenticator& authenticator_;
   Executor& executor_;
   const Clock& clock_;
+  const RpcRuntimeOptions options_;
   mutable std::mutex mu_;
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mu_)

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 
 namespace vigil {
@@ -27,6 +28,8 @@ struct ServerOptions {
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // Clients may ping no more often than this (faster pings are answered with GOAWAY).
   absl::Duration min_client_ping_interval = absl::Seconds(30);
+  // The transport's credentials (TLS: ServerTls::credentials()). Default: null, plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // A service to host and the name the health service reports it under: its full gRPC name,

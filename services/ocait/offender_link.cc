@@ -12,12 +12,13 @@ namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(10);
 
-void Identify(grpc::ClientContext& context, absl::string_view force, absl::string_view on_behalf_of,
-              absl::string_view purpose) {
-  context.AddMetadata("x-vigil-actor", absl::StrCat("ocait for ", on_behalf_of).substr(0, 128));
-  context.AddMetadata("x-vigil-role", "system");
-  context.AddMetadata("x-vigil-force", std::string(force));
-  context.AddMetadata("x-vigil-purpose", std::string(purpose.substr(0, 500)));
+void Identify(grpc::ClientContext& context, Hop hop, absl::string_view force,
+              absl::string_view on_behalf_of, absl::string_view purpose) {
+  Principal ocait;
+  ocait.actor = absl::StrCat("ocait for ", on_behalf_of);
+  ocait.role = Role::kSystem;
+  ocait.force = std::string(force);
+  IdentifyInternalCall(context, hop, ocait, purpose);
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
 
@@ -27,9 +28,15 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 }  // namespace
 
-void GrpcOffenderLink::SetChannel(std::shared_ptr<grpc::Channel> channel) {
+void GrpcOffenderLink::SetChannel(std::shared_ptr<grpc::Channel> channel, Hop hop) {
   std::lock_guard lock(mu_);
   channel_ = std::move(channel);
+  hop_ = hop;
+}
+
+Hop GrpcOffenderLink::hop() const {
+  std::lock_guard lock(mu_);
+  return hop_;
 }
 
 std::shared_ptr<grpc::Channel> GrpcOffenderLink::channel() const {
@@ -45,7 +52,7 @@ absl::Status GrpcOffenderLink::CheckExists(const CallContext& call, absl::string
         "service here, or give --rso-address)");
   }
   grpc::ClientContext context;
-  Identify(context, call.principal.force, call.principal.actor,
+  Identify(context, hop(), call.principal.force, call.principal.actor,
            call.purpose.empty() ? "validating a referral's linked offender" : call.purpose);
   v1::GetOffenderRequest request;
   request.set_id(std::string(offender_id));
@@ -68,7 +75,7 @@ absl::Status GrpcOffenderLink::Deliver(absl::string_view force,
   std::shared_ptr<grpc::Channel> ch = channel();
   if (ch == nullptr) return absl::FailedPreconditionError("no offender register is reachable");
   grpc::ClientContext context;
-  Identify(context, force, "referral link", "keeping the offender's open referrals current");
+  Identify(context, hop(), force, "referral link", "keeping the offender's open referrals current");
   v1::Offender offender;
   return FromGrpc(v1::OffenderService::NewStub(ch)->LinkReferral(&context, request, &offender));
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/channel.h"
+#include "services/common/internal_call.h"
 #include "services/common/rpc.h"
 #include "vigil/v1/rso.pb.h"
 
@@ -31,16 +32,18 @@ class GrpcOffenderLink final : public OffenderLink {
  public:
   // The channel may be set after construction (an in-process channel exists only once the
   // server has started); until then calls fail with FailedPrecondition.
-  void SetChannel(std::shared_ptr<grpc::Channel> channel);
+  void SetChannel(std::shared_ptr<grpc::Channel> channel, Hop hop);
 
   absl::Status CheckExists(const CallContext& call, absl::string_view offender_id) override;
   absl::Status Deliver(absl::string_view force, const v1::LinkReferralRequest& request) override;
 
  private:
   std::shared_ptr<grpc::Channel> channel() const;
+  Hop hop() const;
 
   mutable std::mutex mu_;
   std::shared_ptr<grpc::Channel> channel_;  // GUARDED_BY(mu_)
+  Hop hop_ = Hop::kInProcess;               // GUARDED_BY(mu_)
 };
 
 }  // namespace vigil::ocait

@@ -82,10 +82,13 @@ RecordTraits<v1::Referral> Queue::Traits() {
     }
     return keys;
   };
+  traits.caseload = [](const v1::Referral& r) {
+    return std::pair<std::string, std::string>(r.team(), r.allocated_officer());
+  };
   traits.derive = [this](const CallContext&, const v1::Referral*, v1::Referral& after,
                          const RecordEdit& edit) {
     const std::vector<v1::Obligation> clocks =
-        ReconcileClocks(after, edit.retime, *policies_.Current(), zone_);
+        ReconcileClocks(after, edit.retime, *policies_.Current(after.force()), zone_);
     after.clear_obligations();
     for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
   };
@@ -449,10 +452,17 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
   }
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   const std::string& force = call.principal.force;
+  std::string team = request.team();
+  std::string officer;
+  if (absl::Status refused = call.NarrowToCaseload(team, officer); !refused.ok()) {
+    VIGIL_RETURN_IF_ERROR(records_.AuditRead(call, {}, refused.message()));
+    return refused;
+  }
   const bool newest_first = request.order() == v1::REFERRAL_ORDER_NEWEST_FIRST;
-  const std::string query = absl::StrCat(
-      "referrals|", force, "|s=", request.state(), "|g=", request.grade(), "|t=", request.team(),
-      "|o=", request.order(), "|l=", request.linked_offender_id(), "|c=", request.include_closed());
+  const std::string query =
+      absl::StrCat("referrals|", force, "|s=", request.state(), "|g=", request.grade(), "|t=", team,
+                   "|a=", officer, "|o=", request.order(), "|l=", request.linked_offender_id(),
+                   "|c=", request.include_closed());
   VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
                          DecodePageToken(request.page().page_token(), query));
 
@@ -498,8 +508,8 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
     }
   } else {
     for (v1::ReferralState state : states) {
-      if (!request.team().empty()) {
-        VIGIL_RETURN_IF_ERROR(collect(QueueByTeamPrefix(force, request.team(), state)));
+      if (!team.empty()) {
+        VIGIL_RETURN_IF_ERROR(collect(QueueByTeamPrefix(force, team, state)));
       } else if (request.grade() != v1::RISK_LEVEL_UNSPECIFIED) {
         VIGIL_RETURN_IF_ERROR(collect(QueueByGradePrefix(force, state, request.grade())));
       } else {
@@ -527,7 +537,9 @@ absl::StatusOr<v1::ListReferralsResponse> Queue::List(const CallContext& call,
              ? std::find(states.begin(), states.end(), r->state()) != states.end()
              : r->state() == request.state()) &&
         (request.grade() == v1::RISK_LEVEL_UNSPECIFIED || r->grade() == request.grade()) &&
-        (request.team().empty() || r->team() == request.team());
+        (team.empty() || r->team() == team) &&
+        (officer.empty() || r->allocated_officer() == officer) &&
+        call.MaySee(r->team(), r->allocated_officer());
     if (!match) continue;
     if (response.referrals_size() == page_size) {
       response.set_next_page_token(EncodePageToken(query, last));

@@ -113,6 +113,7 @@ absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
   if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
+  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
   v1::ListArmsAssessmentsResponse response;
   absl::Status parse;
   VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, ArmsPrefix(force, request.offender_id()),
@@ -229,6 +230,7 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::GetRmp(
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
   if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
+  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
   VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
                          view.Get(Family::kEntities, CurrentRmpKey(force, request.offender_id())));
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));

@@ -47,6 +47,9 @@ RecordTraits<v1::Offender> OffenderStore::Traits() {
     }
     return keys;
   };
+  traits.caseload = [](const v1::Offender& o) {
+    return std::pair<std::string, std::string>(o.team(), o.owner_officer());
+  };
   traits.derive = [this](const CallContext& call, const v1::Offender* before, v1::Offender& after,
                          const RecordEdit& edit) { Derive(call, before, after, edit); };
   return traits;
@@ -54,7 +57,7 @@ RecordTraits<v1::Offender> OffenderStore::Traits() {
 
 void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
                            const RecordEdit& edit) const {
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current(after.force());
   if (std::optional<absl::Time> end =
           policy::NotificationEnd(after.notification_period(), after.under_18_at_conviction(),
                                   TimeOf(after.registered_time()), zone_)) {
@@ -80,7 +83,7 @@ void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, 
 
 void OffenderStore::RefreshEligibility(v1::Offender& record, absl::Time now) const {
   *record.mutable_reactive_eligibility() =
-      policy::ReactiveEligibility(*policies_.Current(), record, now, zone_);
+      policy::ReactiveEligibility(*policies_.Current(record.force()), record, now, zone_);
 }
 
 absl::StatusOr<v1::Offender> OffenderStore::Read(const CallContext& call, absl::string_view id) {
@@ -94,7 +97,7 @@ absl::StatusOr<OffenderStore::RecomputeReport> OffenderStore::Recompute(const Ca
   RecomputeReport report;
   VIGIL_ASSIGN_OR_RETURN(const std::vector<std::string> ids,
                          records_.IdsUnder(ByForcePrefix(call.principal.force)));
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current();
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current(call.principal.force);
   for (const std::string& id : ids) {
     ++report.examined;
     VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,

@@ -70,6 +70,10 @@ class OffenderStore {
   absl::Status NotFound(const CallContext& call, absl::string_view id) {
     return records_.NotFound(call, id);
   }
+  // PermissionDenied (audited) when the caller may not see `record` (need-to-know).
+  absl::Status CheckCaseload(const CallContext& call, const v1::Offender& record) {
+    return records_.CheckCaseload(call, record);
+  }
 
   absl::StatusOr<std::optional<v1::Offender>> Load(const storage::ReadView& view,
                                                    absl::string_view force,
@@ -82,7 +86,9 @@ class OffenderStore {
 
   storage::Store& store() { return records_.store(); }
   absl::TimeZone zone() const { return zone_; }
-  std::shared_ptr<const v1::Policy> policy() const { return policies_.Current(); }
+  std::shared_ptr<const v1::Policy> policy(absl::string_view force) const {
+    return policies_.Current(force);
+  }
 
  private:
   RecordTraits<v1::Offender> Traits();

@@ -140,19 +140,25 @@ absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call
   if (!v1::OffenderStatus_IsValid(request.status())) return FieldError("status", "unknown value");
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   const std::string& force = call.principal.force;
+  std::string team = request.team();
+  std::string owner = request.owner_officer();
+  if (absl::Status refused = call.NarrowToCaseload(team, owner); !refused.ok()) {
+    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {}, refused.message()));
+    return refused;
+  }
   const std::string query =
-      absl::StrCat("offenders|", force, "|t=", request.team(), "|o=", request.owner_officer(),
-                   "|s=", request.status(), "|n=", request.not_assessed_only());
+      absl::StrCat("offenders|", force, "|t=", team, "|o=", owner, "|s=", request.status(),
+                   "|n=", request.not_assessed_only());
   VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
                          DecodePageToken(request.page().page_token(), query));
 
   std::string prefix;
   if (request.status() != v1::OFFENDER_STATUS_UNSPECIFIED) {
     prefix = ByStatusPrefix(force, request.status());
-  } else if (!request.owner_officer().empty()) {
-    prefix = ByOwnerPrefix(force, request.owner_officer());
-  } else if (!request.team().empty()) {
-    prefix = ByTeamPrefix(force, request.team());
+  } else if (!owner.empty()) {
+    prefix = ByOwnerPrefix(force, owner);
+  } else if (!team.empty()) {
+    prefix = ByTeamPrefix(force, team);
   } else if (request.not_assessed_only()) {
     prefix = NotAssessedPrefix(force);
   } else {
@@ -181,8 +187,7 @@ absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call
         if (!record->has_value()) return true;
         const v1::Offender& o = **record;
         const bool match =
-            (request.team().empty() || o.team() == request.team()) &&
-            (request.owner_officer().empty() || o.owner_officer() == request.owner_officer()) &&
+            (team.empty() || o.team() == team) && (owner.empty() || o.owner_officer() == owner) &&
             (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED ||
              o.status() == request.status()) &&
             (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);

@@ -164,7 +164,7 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
 
   const std::string& force = call.principal.force;
-  const std::shared_ptr<const v1::Policy> policy = offenders_.policy();
+  const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
   // The latest visits before this one, for the window rules (newest first).
   std::vector<v1::Visit> earlier;
   {
@@ -261,6 +261,7 @@ absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& cal
   VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
                          offenders_.Load(view, force, request.offender_id()));
   if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
+  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
   const std::string prefix = VisitPrefix(force, request.offender_id());
   v1::ListVisitsResponse response;
   std::string last;
@@ -369,8 +370,8 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
 
 absl::StatusOr<std::optional<v1::ComplianceFinding>> Visits::FlatDiarising(
     const CallContext& call, const storage::ReadView& view, absl::string_view team) const {
-  const std::shared_ptr<const v1::Policy> policy = offenders_.policy();
   const std::string& force = call.principal.force;
+  const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
   const std::string prefix = ByTeamPrefix(force, team);
   // interval -> risk -> count, over the team's running visit clocks.
   absl::btree_map<int, absl::btree_map<int, int>> by_interval;
@@ -512,11 +513,15 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
   }
   const int days = request.days() == 0 ? 14 : request.days();
   const std::string& force = call.principal.force;
-  const std::string prefix =
-      !request.team().empty()
-          ? ObligationLedger::DueByTeamPrefix(force, request.team())
-          : ObligationLedger::DueByOfficerPrefix(
-                force, request.officer().empty() ? call.principal.actor : request.officer());
+  std::string team = request.team();
+  std::string officer =
+      request.officer().empty() && team.empty() ? call.principal.actor : request.officer();
+  if (absl::Status refused = call.NarrowToCaseload(team, officer); !refused.ok()) {
+    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {}, refused.message()));
+    return refused;
+  }
+  const std::string prefix = !team.empty() ? ObligationLedger::DueByTeamPrefix(force, team)
+                                           : ObligationLedger::DueByOfficerPrefix(force, officer);
   const absl::Time horizon = call.now + absl::Hours(24) * days;
   const storage::ReadView view = offenders_.store().Snapshot();
   v1::VisitPlan plan;

@@ -2,6 +2,7 @@
 // --services flag hosts a subset. This file is the only code no test links: flags, wiring,
 // signals.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +18,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "base/crypto/jwt.h"
+#include "base/files.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
+#include "clients/common/channel.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "services/admin/admin_service.h"
@@ -30,14 +35,18 @@
 #include "services/backlog/backlog_service.h"
 #include "services/backlog/feed_client.h"
 #include "services/common/auth.h"
+#include "services/common/authenticators.h"
 #include "services/common/clock.h"
 #include "services/common/executor.h"
 #include "services/common/feed_stream.h"
+#include "services/common/internal_call.h"
 #include "services/common/metrics.h"
 #include "services/common/obligation_feed_service.h"
 #include "services/common/overdue_index.h"
+#include "services/common/read_limiter.h"
 #include "services/common/rpc.h"
 #include "services/common/server.h"
+#include "services/common/tls.h"
 #include "services/ocait/link_outbox.h"
 #include "services/ocait/offender_link.h"
 #include "services/ocait/queue.h"
@@ -64,6 +73,20 @@ struct Flags {
   std::string listen = "127.0.0.1:7420";
   std::string services = "all";
   std::string auth = "dev";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string jwks_file;
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  int jwt_leeway_seconds = 60;
+  TokenClaimNames jwt_claims;
+  std::string peer_tls_ca;
+  std::string peer_cert;
+  std::string peer_key;
+  std::string peer_server_name;
+  double read_rate = 20;
+  double read_burst = 200;
   std::string port_file;
   std::string policy_file;
   std::string rso_address;
@@ -101,6 +124,111 @@ bool WritePortFile(const std::string& path, int port) {
   return !ec;
 }
 
+// The transport and authenticator vigild serves with, and what SIGHUP reloads.
+struct Security {
+  std::unique_ptr<ServerTls> tls;
+  std::unique_ptr<crypto::JwtVerifier> verifier;
+  std::unique_ptr<Authenticator> authenticator;
+};
+
+absl::StatusOr<std::shared_ptr<const crypto::Jwks>> LoadJwks(const std::string& path) {
+  absl::StatusOr<crypto::Jwks> jwks = crypto::Jwks::ReadFile(path);
+  if (!jwks.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--jwks ", jwks.status().message()));
+  return std::make_shared<const crypto::Jwks>(*std::move(jwks));
+}
+
+// Checks the identity flags together and builds what they describe. InvalidArgument naming
+// the flag and what to give.
+absl::StatusOr<Security> SetUpSecurity(const Flags& flags, const Clock& clock) {
+  Security security;
+  const bool certificates = flags.auth == "mtls" || flags.auth == "mtls+jwt";
+  const bool tokens = flags.auth == "jwt" || flags.auth == "mtls+jwt";
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both, or neither");
+  }
+  if (certificates && (flags.tls_cert.empty() || flags.tls_client_ca.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--auth=", flags.auth,
+        " identifies callers by client certificates: give --tls-cert, "
+        "--tls-key and --tls-client-ca (vigil certs create-ca / create-server make them)"));
+  }
+  if (!flags.tls_client_ca.empty() && flags.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs TLS: give --tls-cert and --tls-key");
+  }
+  if (!flags.tls_cert.empty()) {
+    ClientCertificates clients = ClientCertificates::kNone;
+    if (certificates) {
+      clients = ClientCertificates::kRequire;
+    } else if (!flags.tls_client_ca.empty()) {
+      clients = ClientCertificates::kRequest;
+    }
+    VIGIL_ASSIGN_OR_RETURN(
+        security.tls,
+        ServerTls::Create({flags.tls_cert, flags.tls_key, flags.tls_client_ca}, clients));
+  }
+  if (tokens) {
+    if (flags.jwks_file.empty() || flags.jwt_issuer.empty() || flags.jwt_audience.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth=", flags.auth,
+                       " verifies bearer tokens: give --jwks (the issuer's keys), "
+                       "--jwt-issuer and --jwt-audience"));
+    }
+    crypto::JwtVerifierOptions options;
+    VIGIL_ASSIGN_OR_RETURN(options.jwks, LoadJwks(flags.jwks_file));
+    options.issuer = flags.jwt_issuer;
+    options.audience = flags.jwt_audience;
+    options.leeway = absl::Seconds(flags.jwt_leeway_seconds);
+    VIGIL_ASSIGN_OR_RETURN(security.verifier, crypto::JwtVerifier::Create(std::move(options)));
+  } else if (!flags.jwks_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jwks is used only with --auth=jwt or mtls+jwt, not ", flags.auth));
+  }
+  if (flags.auth == "dev") {
+    security.authenticator = std::make_unique<DevHeaderAuthenticator>();
+  } else if (flags.auth == "mtls") {
+    security.authenticator = std::make_unique<MtlsAuthenticator>();
+  } else {
+    security.authenticator = std::make_unique<JwtAuthenticator>(
+        *security.verifier, clock, flags.jwt_claims, /*require_certificate=*/certificates);
+  }
+  return security;
+}
+
+// SIGHUP: new TLS files and JWKS, each checked before use; a bad one keeps the old.
+void ReloadSecurity(const Flags& flags, Security& security) {
+  if (security.tls != nullptr) {
+    if (absl::Status s = security.tls->Reload(); s.ok()) {
+      VIGIL_LOG(INFO) << "TLS files reloaded; new connections use them";
+    } else {
+      VIGIL_LOG(ERROR) << "TLS files not reloaded, the old ones stay in use: " << s.message();
+    }
+  }
+  if (security.verifier != nullptr) {
+    if (absl::StatusOr<std::shared_ptr<const crypto::Jwks>> jwks = LoadJwks(flags.jwks_file);
+        jwks.ok()) {
+      security.verifier->ReplaceKeys(*std::move(jwks));
+      VIGIL_LOG(INFO) << "JWKS " << flags.jwks_file << " reloaded";
+    } else {
+      VIGIL_LOG(ERROR) << "JWKS not reloaded, the old keys stay in use: "
+                       << jwks.status().message();
+    }
+  }
+}
+
+// How vigild reaches the vigild processes of --rso-address and --feed-address.
+absl::StatusOr<client::TransportOptions> PeerTransport(const Flags& flags) {
+  client::TransportOptions peers{flags.peer_tls_ca, flags.peer_cert, flags.peer_key,
+                                 flags.peer_server_name};
+  VIGIL_RETURN_IF_ERROR(client::Credentials(peers).status());
+  if (!flags.peer_key.empty()) {
+    if (absl::Status s = CheckPrivateFile(flags.peer_key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--peer-key: ", s.message()));
+    }
+  }
+  return peers;
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   CLI::App app{
@@ -118,9 +246,51 @@ int Run(int argc, char** argv) {
                      absl::StrJoin(KnownServices(), ", ") + ")")
       ->capture_default_str();
   app.add_option("--auth", flags.auth,
-                 "How callers are identified: 'dev' trusts x-vigil-actor/-role/-force metadata "
-                 "and is allowed only on loopback")
-      ->check(CLI::IsMember({"dev"}))
+                 "How callers are identified (docs/security.md): 'mtls' by their verified client "
+                 "certificate, 'jwt' by a verified bearer token, 'mtls+jwt' by both; 'dev' "
+                 "trusts x-vigil-actor/-role/-force metadata and is allowed only on loopback")
+      ->check(CLI::IsMember({"dev", "mtls", "jwt", "mtls+jwt"}))
+      ->capture_default_str();
+  app.add_option("--tls-cert", flags.tls_cert, "Serve TLS with this PEM certificate (chain)");
+  app.add_option("--tls-key", flags.tls_key,
+                 "The PEM private key of --tls-cert (must not be readable by group or others)");
+  app.add_option("--tls-client-ca", flags.tls_client_ca,
+                 "Verify client certificates against this PEM CA (required with mtls, "
+                 "mtls+jwt; with jwt, service certificates of other vigild processes)");
+  app.add_option("--jwks", flags.jwks_file,
+                 "JSON Web Key Set of the token issuer's signing keys (--auth=jwt, mtls+jwt); "
+                 "reloaded on SIGHUP");
+  app.add_option("--jwt-issuer", flags.jwt_issuer, "The 'iss' every token must carry");
+  app.add_option("--jwt-audience", flags.jwt_audience, "An 'aud' every token must carry");
+  app.add_option("--jwt-leeway-seconds", flags.jwt_leeway_seconds,
+                 "Clock skew allowed on 'exp' and 'nbf'")
+      ->check(CLI::Range(0, 600))
+      ->capture_default_str();
+  app.add_option("--jwt-claim-actor", flags.jwt_claims.actor, "Token claim naming the actor")
+      ->capture_default_str();
+  app.add_option("--jwt-claim-role", flags.jwt_claims.role, "Token claim naming the role")
+      ->capture_default_str();
+  app.add_option("--jwt-claim-force", flags.jwt_claims.force, "Token claim naming the force")
+      ->capture_default_str();
+  app.add_option("--jwt-claim-team", flags.jwt_claims.team, "Token claim naming the team")
+      ->capture_default_str();
+  app.add_option("--jwt-claim-rank", flags.jwt_claims.rank, "Token claim naming the rank")
+      ->capture_default_str();
+  app.add_option("--peer-tls-ca", flags.peer_tls_ca,
+                 "CA of the vigild processes named by --rso-address and --feed-address (TLS)");
+  app.add_option("--peer-cert", flags.peer_cert,
+                 "This vigild's service certificate (role service) for calls to those processes");
+  app.add_option("--peer-key", flags.peer_key, "The private key of --peer-cert");
+  app.add_option("--peer-server-name", flags.peer_server_name,
+                 "The name the peers' certificates carry, when not their address's host");
+  app.add_option("--read-rate", flags.read_rate,
+                 "Records of personal data one principal may read per second, sustained "
+                 "(0: no limit)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--read-burst", flags.read_burst,
+                 "Records one principal may read at once after a quiet spell")
+      ->check(CLI::Range(1.0, 1e7))
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file, "Write the bound port to this file once serving");
   app.add_option("--policy", flags.policy_file,
@@ -192,14 +362,25 @@ int Run(int argc, char** argv) {
     feed_addresses[context] = spec.substr(eq + 1);
   }
 
-  DevHeaderAuthenticator dev_auth;
-  const Authenticator& authenticator = dev_auth;
-  if (authenticator.trusts_client_claims() && !IsLoopbackAddress(flags.listen)) {
+  // Personal data and secrets are written for this user alone: the data directory 0700, its
+  // files 0600.
+  ::umask(077);
+  SystemClock clock;
+  absl::StatusOr<Security> security = SetUpSecurity(flags, clock);
+  if (!security.ok()) return Fail(kExitUsage, security.status().message());
+  const Authenticator& authenticator = *security->authenticator;
+  if (!IsLoopbackAddress(flags.listen) &&
+      (authenticator.trusts_client_claims() || security->tls == nullptr)) {
     return Fail(kExitUsage,
-                absl::StrCat("--listen ", flags.listen, ": --auth=", authenticator.name(),
-                             " trusts identity metadata sent by clients, so vigild only "
-                             "listens on loopback with it (127.0.0.1, ::1, localhost, unix:)"));
+                absl::StrCat("--listen ", flags.listen,
+                             ": beyond loopback vigild needs TLS "
+                             "(--tls-cert, --tls-key) and a real authenticator (--auth=mtls, jwt "
+                             "or mtls+jwt); --auth=dev trusts identity metadata sent by clients "
+                             "and plaintext exposes credentials, so either is loopback only "
+                             "(127.0.0.1, ::1, localhost, unix:)"));
   }
+  absl::StatusOr<client::TransportOptions> peers = PeerTransport(flags);
+  if (!peers.ok()) return Fail(kExitUsage, peers.status().message());
   absl::StatusOr<absl::TimeZone> zone = policy::ForceTimeZone();
   if (!zone.ok()) return Fail(kExitRuntime, zone.status().message());
   v1::Policy configured_policy = policy::DefaultPolicy();
@@ -218,6 +399,7 @@ int Run(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -226,15 +408,26 @@ int Run(int argc, char** argv) {
   store_options.block_cache_bytes = flags.block_cache_mb << 20;
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
   if (!store.ok()) return Fail(kExitRuntime, store.status().message());
+  // Checked once the directory is known to be a vigil store (Open refuses a foreign one
+  // untouched): a store that others may enter is refused with the chmod that fixes it.
+  if (absl::Status s = CheckPrivateDirectory(flags.data_dir); !s.ok()) {
+    (void)(*store)->Close();  // nothing was written; the refusal is the error to report
+    return Fail(kExitUsage, absl::StrCat("--data-dir: ", s.message()));
+  }
 
-  SystemClock clock;
   // Each context runs its RPC bodies on its own workers, as it would in its own process: a
   // context waiting on another's API (ocait asking rso) can never starve that one.
   std::vector<std::unique_ptr<Executor>> executors;
   std::vector<std::unique_ptr<RpcRuntime>> runtimes;
+  // One read limit per principal across every context.
+  ReadLimiter read_limiter(ReadLimits{flags.read_rate, flags.read_burst});
+  RpcRuntimeOptions runtime_options;
+  runtime_options.read_limiter = &read_limiter;
+  runtime_options.audit_store = store->get();
   auto new_runtime = [&]() -> RpcRuntime& {
     executors.push_back(std::make_unique<Executor>(flags.workers, flags.max_queued));
-    runtimes.push_back(std::make_unique<RpcRuntime>(authenticator, *executors.back(), clock));
+    runtimes.push_back(
+        std::make_unique<RpcRuntime>(authenticator, *executors.back(), clock, runtime_options));
     return *runtimes.back();
   };
   RpcRuntime& core_runtime = new_runtime();
@@ -325,7 +518,9 @@ int Run(int argc, char** argv) {
     for (const auto& [name, index] : overdue_indexes) feed_clients.Add(name);
     for (const auto& [name, address] : feed_addresses) {
       if (overdue_indexes.count(name) == 0) {
-        feed_clients.Add(name, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = client::Connect(address, *peers);
+        if (!channel.ok()) return Fail(kExitUsage, channel.status().message());
+        feed_clients.Add(name, *std::move(channel), Hop::kRemote);
       }
     }
     for (const char* name : {"rso", "ocait"}) {
@@ -380,6 +575,7 @@ int Run(int argc, char** argv) {
   server_options.listen = flags.listen;
   server_options.max_message_bytes = flags.max_message_bytes;
   server_options.max_concurrent_streams = flags.max_concurrent_streams;
+  if (security->tls != nullptr) server_options.credentials = security->tls->credentials();
   absl::StatusOr<std::unique_ptr<ServerHost>> host = ServerHost::Start(server_options, hosted);
   if (!host.ok()) {
     for (auto& executor : executors) executor->Shutdown();
@@ -395,10 +591,17 @@ int Run(int argc, char** argv) {
   if (alert_engine != nullptr) {
     for (absl::string_view name : {"rso", "ocait"}) {
       std::shared_ptr<grpc::Channel> channel;
+      Hop hop = Hop::kInProcess;
       if (overdue_indexes.count(std::string(name)) > 0) {
         channel = (*host)->InProcessChannel();
       } else if (auto it = feed_addresses.find(std::string(name)); it != feed_addresses.end()) {
-        channel = grpc::CreateChannel(it->second, grpc::InsecureChannelCredentials());
+        absl::StatusOr<std::shared_ptr<grpc::Channel>> remote = client::Connect(it->second, *peers);
+        if (!remote.ok()) {
+          VIGIL_LOG(ERROR) << "alerts: " << remote.status().message();
+          continue;
+        }
+        channel = *std::move(remote);
+        hop = Hop::kRemote;
       } else {
         VIGIL_LOG(WARNING) << "alerts: " << name
                            << " is not hosted here and has no --feed-address: "
@@ -406,27 +609,37 @@ int Run(int argc, char** argv) {
         continue;
       }
       followers.push_back(
-          std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name), channel));
+          std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name), channel, hop));
       followers.back()->Start();
     }
     alert_scanner->Start();
   }
   if (offender_link != nullptr) {
-    offender_link->SetChannel(
-        hosts("rso") ? (*host)->InProcessChannel()
-                     : grpc::CreateChannel(flags.rso_address, grpc::InsecureChannelCredentials()));
+    if (hosts("rso")) {
+      offender_link->SetChannel((*host)->InProcessChannel(), Hop::kInProcess);
+    } else if (absl::StatusOr<std::shared_ptr<grpc::Channel>> remote =
+                   client::Connect(flags.rso_address, *peers);
+               remote.ok()) {
+      offender_link->SetChannel(*std::move(remote), Hop::kRemote);
+    } else {
+      VIGIL_LOG(ERROR) << "ocait: --rso-address: " << remote.status().message();
+    }
     link_outbox->Start();
   }
   VIGIL_LOG(INFO) << "vigild serving on " << flags.listen << " (port " << (*host)->port()
                   << "), data dir " << flags.data_dir
                   << ", services: " << absl::StrJoin(services, ",")
-                  << ", auth: " << authenticator.name();
+                  << ", auth: " << authenticator.name()
+                  << (security->tls != nullptr ? ", TLS" : ", plaintext");
   if (!flags.port_file.empty() && !WritePortFile(flags.port_file, (*host)->port())) {
     VIGIL_LOG(ERROR) << "cannot write --port-file " << flags.port_file;
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    VIGIL_LOG(INFO) << "received SIGHUP: re-reading the TLS files and the JWKS";
+    ReloadSecurity(flags, *security);
+  }
   VIGIL_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                   << ": draining calls for up to " << flags.shutdown_grace_seconds << "s";
   // Stop vigild's own work, stop advertising and admitting, let admitted calls finish, then

@@ -110,7 +110,7 @@ class AlertsEndToEndTest : public ::testing::Test {
 
   RunResult Vigil(std::vector<std::string> args) {
     return RunVigil(vigild_->address(), std::move(args),
-                    {"DS Holt", "supervisor", "wessex", "e2e"});
+                    {"DS Holt", "supervisor", "wessex", "e2e", "ocait", "superintendent"});
   }
 
   // vigild's metrics, by name.

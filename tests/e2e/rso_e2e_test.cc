@@ -244,7 +244,9 @@ TEST_F(RsoEndToEndTest, SigtermLetsACallInFlightFinish) {
   bool running = false;
   while (!running && !done) {
     v1::Offender found;
-    running = offenders_->GetOffender(Context().get(), first, &found).ok();
+    running =
+        offenders_->GetOffender(Context("wessex", "e2e test", "supervisor").get(), first, &found)
+            .ok();
   }
   ASSERT_TRUE(running) << "the import finished before it was seen: " << status.error_message();
   absl::StatusOr<int> code = vigild_->Stop(SIGTERM);
@@ -259,7 +261,9 @@ TEST_F(RsoEndToEndTest, SigtermLetsACallInFlightFinish) {
   list.set_team("drain");
   list.mutable_page()->set_page_size(1000);
   v1::ListOffendersResponse listed;
-  ASSERT_TRUE(offenders_->ListOffenders(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(
+      offenders_->ListOffenders(Context("wessex", "e2e test", "supervisor").get(), list, &listed)
+          .ok());
   EXPECT_EQ(listed.offenders_size(), 1000);
 }
 

@@ -144,9 +144,13 @@ class AlertsTest : public ::testing::Test {
     executor_.Shutdown();
   }
 
+  // The OCAIT team's inspector by default (every alert here is about a referral of team ocait):
+  // ranks and teams decide who may acknowledge at each rung.
   CallContext Call(Role role = Role::kSupervisor, std::string actor = "PS 77") const {
     CallContext call;
-    call.principal = Principal{std::move(actor), role, "wessex"};
+    call.principal =
+        Principal{std::move(actor), role, "wessex", "ocait",
+                  role == Role::kSupervisor ? std::optional(Rank::kInspector) : std::nullopt};
     call.purpose = "alerts test";
     call.method = "test";
     call.now = clock_.Now();

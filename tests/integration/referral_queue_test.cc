@@ -39,7 +39,7 @@ class ReferralQueueTest : public ::testing::Test {
 
   CallContext Call() const {
     CallContext call;
-    call.principal = Principal{"DC 9", Role::kOfficer, "wessex"};
+    call.principal = Principal{"DC 9", Role::kOfficer, "wessex", "ocait"};
     call.purpose = "ocait";
     call.method = "test";
     call.now = clock_.Now();

@@ -45,7 +45,7 @@ class VisitsTest : public ::testing::Test {
 
   CallContext Call(Role role = Role::kOfficer) const {
     CallContext call;
-    call.principal = Principal{"DC 4512", role, "wessex"};
+    call.principal = Principal{"DC 4512", role, "wessex", "north"};
     call.purpose = "visits";
     call.method = "test";
     call.now = clock_.Now();

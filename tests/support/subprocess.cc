@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -120,10 +121,17 @@ absl::Status VigildProcess::StartOn(int listen_port, const std::vector<std::stri
   args_ = extra_args;
   const std::string port_file = dir_ + "/port";
   ::unlink(port_file.c_str());
-  std::vector<std::string> argv = {
-      VigildPath(),  "--data-dir", data_dir(), "--listen", absl::StrCat("127.0.0.1:", listen_port),
-      "--port-file", port_file};
+  std::vector<std::string> argv = {VigildPath(),
+                                   "--data-dir",
+                                   data_dir(),
+                                   "--listen",
+                                   absl::StrCat(listen_host_, ":", listen_port),
+                                   "--port-file",
+                                   port_file};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (std::find(extra_args.begin(), extra_args.end(), "--read-rate") == extra_args.end()) {
+    argv.insert(argv.end(), {"--read-rate", "0"});
+  }
   absl::StatusOr<pid_t> pid = Spawn(argv, dir_ + "/vigild.log", {});
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
@@ -147,7 +155,9 @@ absl::Status VigildProcess::StartOn(int listen_port, const std::vector<std::stri
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = client::Connect(address(), transport_);
+  if (!channel.ok()) return channel.status();
+  channel_ = *std::move(channel);
   auto stub = grpc::health::v1::Health::NewStub(channel_);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
@@ -195,10 +205,11 @@ std::string VigildProcess::log() const { return ReadFile(dir_ + "/vigild.log"); 
 RunResult RunVigil(const std::string& server, std::vector<std::string> args, const Identity& who,
                    absl::Duration timeout) {
   args.insert(args.begin(), {VigilCliPath(), "--server", server});
-  absl::StatusOr<RunResult> result =
-      Run(args, timeout,
-          {"VIGIL_ACTOR=" + who.actor, "VIGIL_ROLE=" + who.role, "VIGIL_FORCE=" + who.force,
-           "VIGIL_PURPOSE=" + who.purpose});
+  std::vector<std::string> env = {"VIGIL_ACTOR=" + who.actor, "VIGIL_ROLE=" + who.role,
+                                  "VIGIL_FORCE=" + who.force, "VIGIL_PURPOSE=" + who.purpose};
+  if (!who.team.empty()) env.push_back("VIGIL_TEAM=" + who.team);
+  if (!who.rank.empty()) env.push_back("VIGIL_RANK=" + who.rank);
+  absl::StatusOr<RunResult> result = Run(args, timeout, env);
   if (!result.ok()) {
     ADD_FAILURE() << "running vigil: " << result.status();
     return RunResult{};

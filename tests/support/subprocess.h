@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/common/channel.h"
 #include "grpcpp/channel.h"
 
 namespace vigil::testing {
@@ -32,10 +33,17 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv,
                               const std::vector<std::string>& env = {});
 
 // A vigild process serving from `dir`/data on 127.0.0.1 with a free port; its log is
-// `dir`/vigild.log. Killed (SIGKILL) on destruction if still running.
+// `dir`/vigild.log. Killed (SIGKILL) on destruction if still running. Reads of personal data
+// are not rate-limited unless the arguments say otherwise (--read-rate): tests read far
+// faster than people do.
 class VigildProcess {
  public:
   explicit VigildProcess(std::string dir) : dir_(std::move(dir)) {}
+
+  // Before Start: listen on `host` (e.g. "0.0.0.0"; clients still connect to 127.0.0.1) and
+  // reach the server with `transport` (TLS files) for the readiness check and channel().
+  void SetListenHost(std::string host) { listen_host_ = std::move(host); }
+  void SetTransport(client::TransportOptions transport) { transport_ = std::move(transport); }
   ~VigildProcess();
   VigildProcess(const VigildProcess&) = delete;
   VigildProcess& operator=(const VigildProcess&) = delete;
@@ -65,6 +73,8 @@ class VigildProcess {
   absl::Status StartOn(int listen_port, const std::vector<std::string>& extra_args);
 
   std::vector<std::string> args_;
+  std::string listen_host_ = "127.0.0.1";
+  client::TransportOptions transport_;
   pid_t pid_ = -1;
   int port_ = 0;
   int last_port_ = 0;
@@ -73,10 +83,22 @@ class VigildProcess {
 
 // Identity metadata for a test client context.
 struct Identity {
+  Identity() = default;
+  Identity(std::string actor_, std::string role_, std::string force_, std::string purpose_,
+           std::string team_ = {}, std::string rank_ = {})
+      : actor(std::move(actor_)),
+        role(std::move(role_)),
+        force(std::move(force_)),
+        purpose(std::move(purpose_)),
+        team(std::move(team_)),
+        rank(std::move(rank_)) {}
+
   std::string actor = "DC 4512";
   std::string role = "officer";
   std::string force = "wessex";
   std::string purpose = "end-to-end test";
+  std::string team;  // x-vigil-team, when set
+  std::string rank;  // x-vigil-rank, when set
 };
 
 // Runs the vigil CLI against `server` as `who` (VIGIL_ACTOR, _ROLE, _FORCE, _PURPOSE). Fails the

@@ -148,5 +148,44 @@ TEST(Filter, UnknownValuesAreNamed) {
   EXPECT_EQ(LevelName(v1::ESCALATION_LEVEL_SUPERINTENDENT), "superintendent");
 }
 
+v1::Alert AlertOfTeamAt(v1::EscalationLevel level) {
+  v1::Alert alert;
+  alert.set_id("AL1");
+  alert.mutable_obligation()->set_team("MOSOVO North");
+  alert.set_escalation_level(level);
+  return alert;
+}
+
+Principal Person(Rank rank, std::string team) {
+  Principal p{"X 1", rank == Rank::kOfficer ? Role::kOfficer : Role::kSupervisor, "wessex"};
+  p.rank = rank;
+  p.team = std::move(team);
+  return p;
+}
+
+TEST(Acknowledgement, OnlyTheRungsRankOrAboveMayAcknowledge) {
+  const v1::Alert at_inspector = AlertOfTeamAt(v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kSergeant, "MOSOVO North"), at_inspector),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("only an inspector or above acknowledges it (your credential's "
+                                 "rank is sergeant)")));
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kInspector, "MOSOVO North"), at_inspector), IsOk());
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kSuperintendent, ""), at_inspector), IsOk());
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kOfficer, "MOSOVO North"),
+                                  AlertOfTeamAt(v1::ESCALATION_LEVEL_OFFICER)),
+              IsOk());
+}
+
+TEST(Acknowledgement, TeamRungsAreAcknowledgedWithinTheTeam) {
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kInspector, "MOSOVO South"),
+                                  AlertOfTeamAt(v1::ESCALATION_LEVEL_SERGEANT)),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("within that team")));
+  // The superintendent's rung is force-wide.
+  const v1::Alert at_top = AlertOfTeamAt(v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kSuperintendent, "HQ"), at_top), IsOk());
+  EXPECT_THAT(CheckMayAcknowledge(Person(Rank::kInspector, "MOSOVO North"), at_top),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
 }  // namespace
 }  // namespace vigil::alerts

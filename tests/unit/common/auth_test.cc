@@ -14,7 +14,7 @@ using ::vigil::testing::StatusIs;
 TEST(DevIdentity, CompleteHeadersGiveAPrincipal) {
   absl::StatusOr<Principal> p = ParseDevIdentity("DC 4512", "supervisor", "wessex");
   ASSERT_THAT(p.status(), IsOk());
-  EXPECT_EQ(*p, (Principal{"DC 4512", Role::kSupervisor, "wessex"}));
+  EXPECT_EQ(*p, (Principal{"DC 4512", Role::kSupervisor, "wessex", "", Rank::kSergeant}));
 }
 
 TEST(DevIdentity, EachMissingHeaderIsNamed) {
@@ -58,6 +58,54 @@ TEST(Roles, RoleSetDeniesByDefault) {
   EXPECT_FALSE(readers.contains(Role::kOfficer));
   EXPECT_EQ(readers.ToString(), "force-admin, auditor");
   EXPECT_EQ(nobody.ToString(), "nobody");
+}
+
+TEST(Ranks, NamesRoundTripAndOrderAsTheChainOfCommand) {
+  for (Rank rank : {Rank::kOfficer, Rank::kSergeant, Rank::kInspector, Rank::kSuperintendent}) {
+    EXPECT_EQ(ParseRank(RankName(rank)), rank);
+  }
+  EXPECT_EQ(ParseRank("chief constable"), std::nullopt);
+  EXPECT_LT(Rank::kOfficer, Rank::kSergeant);
+  EXPECT_LT(Rank::kSergeant, Rank::kInspector);
+  EXPECT_LT(Rank::kInspector, Rank::kSuperintendent);
+}
+
+TEST(Ranks, ACredentialWithoutARankHasTheLowestItsRoleAllows) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(Principal officer, ParseDevIdentity("DC 1", "officer", "wessex"));
+  EXPECT_EQ(officer.rank, Rank::kOfficer);
+  VIGIL_ASSERT_OK_AND_ASSIGN(Principal supervisor,
+                             ParseDevIdentity("PS 2", "supervisor", "wessex"));
+  EXPECT_EQ(supervisor.rank, Rank::kSergeant);
+  VIGIL_ASSERT_OK_AND_ASSIGN(Principal inspector, ParseDevIdentity("DI 3", "supervisor", "wessex",
+                                                                   "MOSOVO North", "inspector"));
+  EXPECT_EQ(inspector.rank, Rank::kInspector);
+  EXPECT_EQ(inspector.team, "MOSOVO North");
+}
+
+TEST(Claims, EachBadPartIsNamedByItsSource) {
+  ClaimSources token;
+  token.actor = "token claim preferred_username";
+  token.role = "token claim vigil_role";
+  token.force = "token claim vigil_force";
+  token.rank = "token claim vigil_rank";
+  IdentityClaims claims{"DC 1", "officer", "wessex", std::nullopt, std::nullopt};
+  VIGIL_EXPECT_OK(PrincipalFromClaims(claims, token, false).status());
+  IdentityClaims no_force = claims;
+  no_force.force.reset();
+  EXPECT_THAT(PrincipalFromClaims(no_force, token, false),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("token claim vigil_force")));
+  IdentityClaims bad_rank = claims;
+  bad_rank.rank = "general";
+  EXPECT_THAT(PrincipalFromClaims(bad_rank, token, false),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("token claim vigil_rank: 'general' is not a rank")));
+}
+
+TEST(Claims, TheServiceRoleIsNeverGrantedWhereNotAllowed) {
+  IdentityClaims service{"vigild", "service", "wessex", std::nullopt, std::nullopt};
+  EXPECT_THAT(PrincipalFromClaims(service, ClaimSources(), /*allow_service=*/false),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("service certificate")));
+  VIGIL_EXPECT_OK(PrincipalFromClaims(service, ClaimSources(), /*allow_service=*/true).status());
 }
 
 TEST(Loopback, RecognisesLocalAddressesOnly) {
