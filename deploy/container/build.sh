@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the vigil container image (deploy/container/Containerfile) with podman.
+# Builds the vigil container image (deploy/container/Containerfile) with podman, or with
+# --proxy the proxy's (Containerfile.haproxy: Debian's HAProxy, no vigil binaries).
 #
-#   deploy/container/build.sh [--build-dir DIR] [--tag NAME] [--base IMAGE] [--rebuild-base]
+#   deploy/container/build.sh [--proxy] [--build-dir DIR] [--tag NAME] [--base IMAGE] [--rebuild-base]
 #
+#   --proxy           build localhost/vigil-proxy:2.6 instead
 #   --build-dir DIR   where vigild and vigil were built (default: build; `./x build` makes them)
 #   --tag NAME        the image to write (default: localhost/vigil:VERSION, VERSION from vigild)
 #   --base IMAGE      a Debian bookworm-slim image to build on, e.g. one pulled from your registry.
@@ -23,24 +25,30 @@ TAG=""
 BASE=""
 BASE_LOCAL=localhost/vigil-base:bookworm
 REBUILD_BASE=0
+PROXY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --build-dir) BUILD_DIR=$(cd "$2" && pwd); shift 2 ;;
     --tag) TAG=$2; shift 2 ;;
     --base) BASE=$2; shift 2 ;;
     --rebuild-base) REBUILD_BASE=1; shift ;;
-    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    --proxy) PROXY=1; shift ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
 say() { printf '==> %s\n' "$*" >&2; }
 
 VIGILD=$BUILD_DIR/services/vigild/vigild
 VIGIL=$BUILD_DIR/clients/cli/vigil
-for bin in "$VIGILD" "$VIGIL"; do
-  [ -x "$bin" ] || { echo "build.sh: $bin is missing; run ./x build first" >&2; exit 1; }
-done
-VERSION=$("$VIGILD" --version | awk '{print $2}')
-[ -n "$TAG" ] || TAG=localhost/vigil:$VERSION
+if [ "$PROXY" = 1 ]; then
+  [ -n "$TAG" ] || TAG=localhost/vigil-proxy:2.6
+else
+  for bin in "$VIGILD" "$VIGIL"; do
+    [ -x "$bin" ] || { echo "build.sh: $bin is missing; run ./x build first" >&2; exit 1; }
+  done
+  VERSION=$("$VIGILD" --version | awk '{print $2}')
+  [ -n "$TAG" ] || TAG=localhost/vigil:$VERSION
+fi
 
 command -v podman >/dev/null || { echo "build.sh: podman is missing (apt-get install podman)" >&2; exit 3; }
 . "$HERE/engine.sh"
@@ -81,10 +89,14 @@ fi
 
 context=$(mktemp -d)
 trap 'rm -rf "$context" ${work:+"$work"}' EXIT
-cp "$HERE/Containerfile" "$ROOT/deploy/policy/default.textproto" "$context/"
-# The image carries the binaries without their debug sections (a tenth of the size).
-strip --strip-debug -o "$context/vigild" "$VIGILD"
-strip --strip-debug -o "$context/vigil" "$VIGIL"
+if [ "$PROXY" = 1 ]; then
+  cp "$HERE/Containerfile.haproxy" "$context/Containerfile"
+else
+  cp "$HERE/Containerfile" "$ROOT/deploy/policy/default.textproto" "$context/"
+  # The image carries the binaries without their debug sections (a tenth of the size).
+  strip --strip-debug -o "$context/vigild" "$VIGILD"
+  strip --strip-debug -o "$context/vigil" "$VIGIL"
+fi
 
 say "building $TAG on $BASE (podman ${PODMAN_GLOBAL[*]} build ${PODMAN_LIMITS[*]})"
 # docker format: the OCI format has no HEALTHCHECK.
