@@ -51,6 +51,10 @@ else
 fi
 
 command -v podman >/dev/null || { echo "build.sh: podman is missing (apt-get install podman)" >&2; exit 3; }
+if ! info=$(podman info 2>&1 >/dev/null); then
+  printf 'build.sh: podman does not work here: %s\n' "$(printf '%s' "$info" | tail -n 1)" >&2
+  exit 3
+fi
 . "$HERE/engine.sh"
 
 if [ -z "$BASE" ]; then
