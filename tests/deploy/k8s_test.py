@@ -259,6 +259,47 @@ class NationalTest(Checks):
         self.assertEqual(len([k for k in keys if k[0] == "StatefulSet"]), len(forces()))
 
 
+class EnvoyConfigTest(unittest.TestCase):
+    """deploy/envoy/envoy.yaml cannot run here (no Envoy in Debian): its routes are checked
+    against the forces instead."""
+
+    def test_every_force_has_token_and_certificate_routes_and_a_tls_cluster(self):
+        with open(os.path.join(ROOT, "deploy/envoy/envoy.yaml")) as f:
+            config = yaml.safe_load(f)
+        grpc = next(l for l in config["static_resources"]["listeners"] if l["name"] == "grpc")
+        manager = grpc["filter_chains"][0]["filters"][0]["typed_config"]
+        routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+        clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+        by_token, by_cert = {}, {}
+        for r in routes:
+            for h in r["match"].get("headers", []):
+                if "cluster" not in r.get("route", {}):
+                    continue
+                match = h["string_match"]
+                if h["name"] == "x-vigil-routed-force":
+                    by_token[match["exact"]] = r["route"]["cluster"]
+                elif h["name"] == "x-forwarded-client-cert":
+                    force = re.search(r"O=(\w+)", match["safe_regex"]["regex"]).group(1)
+                    by_cert[force] = r["route"]["cluster"]
+        self.assertEqual(sorted(by_token), forces())
+        self.assertEqual(by_token, by_cert)
+        for force, name in by_token.items():
+            cluster = clusters[name]
+            endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+            self.assertEqual(endpoint["address"]["socket_address"]["address"],
+                             "vigild-%s.vigil.svc.cluster.local" % force)
+            tls = cluster["transport_socket"]["typed_config"]
+            self.assertEqual(tls["sni"], "vigild-%s.vigil.svc" % force)
+            sans = tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"]
+            self.assertEqual(sans[0]["matcher"]["exact"], "vigild-%s.vigil.svc" % force)
+            self.assertNotIn("tls_certificates", tls["common_tls_context"])
+        # The routed header is the claim's alone: removed before jwt_authn sets it.
+        names = [f["name"] for f in manager["http_filters"]]
+        self.assertLess(names.index("envoy.filters.http.header_mutation"),
+                        names.index("envoy.filters.http.jwt_authn"))
+        self.assertEqual(manager["forward_client_cert_details"], "SANITIZE_SET")
+
+
 class LintTest(unittest.TestCase):
     def test_yamllint(self):
         if not ARGS.yamllint:
