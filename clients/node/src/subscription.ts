@@ -3,7 +3,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Client, DeepPartial } from "./client";
-import { ConfigurationError, Unavailable, VigilError } from "./errors";
+import { ConfigurationError, TlsHandshakeFailed, Unavailable, VigilError } from "./errors";
 import { AlertEvent, AlertEventType, AlertFilter } from "./gen/v1";
 
 /** The last alert-event sequence a subscriber has finished with, in a file of one decimal
@@ -90,7 +90,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *
  * Each event is delivered once, in sequence order. When the stream fails with UNAVAILABLE
  * (vigild restarting, the connection lost) it reconnects with backoff and resumes after the last
- * event delivered; an event at or before it is dropped. Other failures are thrown.
+ * event delivered; an event at or before it is dropped. Other failures are thrown, and so is
+ * TlsHandshakeFailed: a CA or certificate that is wrong stays wrong.
  *
  * The cursor file holds the last event the consumer has finished with: asking for the next
  * event commits the previous one, as do close() and commit(). Leaving a for-await loop (break
@@ -148,7 +149,11 @@ export class AlertSubscription implements AsyncIterableIterator<AlertEvent> {
         error = new Unavailable("the alert stream ended", { rpc: "vigil.v1.AlertService/Subscribe" });
       } catch (err) {
         if (this.closed) return { done: true, value: undefined };
-        if (!(err instanceof Unavailable) || this.options.reconnect === false) throw err;
+        // A wrong CA or certificate stays wrong: TlsHandshakeFailed is thrown, not retried.
+        if (!(err instanceof Unavailable) || err instanceof TlsHandshakeFailed ||
+            this.options.reconnect === false) {
+          throw err;
+        }
         error = err;
       }
       this.iterator = undefined;

@@ -75,7 +75,8 @@ class AlertSubscription:
     Exactly once: each event is delivered once, in sequence order. When the stream fails with
     UNAVAILABLE (vigild restarting, the connection lost) it reconnects with backoff and resumes
     after the last event delivered; an event at or before that is dropped. Other failures
-    (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, OUT_OF_RANGE...) are raised.
+    (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, OUT_OF_RANGE...) are raised, and so
+    is TlsHandshakeFailed: a CA or certificate that is wrong stays wrong.
 
     The cursor file holds the last event the consumer has finished with: asking for the next
     event commits the previous one, as does leaving the `with` block normally, close() and
@@ -135,6 +136,8 @@ class AlertSubscription:
                 self._stream = None
                 error = errors.Unavailable("the alert stream ended",
                                            rpc="vigil.v1.AlertService/Subscribe")
+            except errors.TlsHandshakeFailed:
+                raise  # a wrong CA or certificate: retrying cannot help
             except RECONNECT_ON as e:
                 self._stream = None
                 error = e
