@@ -1,6 +1,8 @@
 // vigil: the command-line client of vigild.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+#include "base/version.h"
 #include "clients/cli/cli.h"
 
 int main(int argc, char** argv) {
@@ -9,7 +11,8 @@ int main(int argc, char** argv) {
       "vigil: the command-line client of vigild, the service that keeps offender-management "
       "obligations as clocks and shows the backlog.\n"
       "Identity: --actor/--role/--force (or VIGIL_ACTOR, VIGIL_ROLE, VIGIL_FORCE)."};
-  app.set_version_flag("--version", "vigil 0.1.0");
+  app.set_version_flag("--version", absl::StrCat("vigil ", vigil::kVersion, " (API vigil.v1 ",
+                                                 vigil::kApiVersion, ")"));
   app.require_subcommand(1);
   app.fallthrough();
   cli.AddGlobalOptions(app);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -23,6 +24,7 @@
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "clients/common/channel.h"
+#include "base/version.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "services/admin/admin_service.h"
@@ -235,7 +237,8 @@ int Run(int argc, char** argv) {
       "vigild: the vigil server. Keeps every offender-management obligation as a durable clock "
       "in an embedded RocksDB store and serves vigil's gRPC API."};
   app.set_config("--config", "", "Read flags from a TOML/INI file");
-  app.set_version_flag("--version", "vigild 0.1.0");
+  app.set_version_flag("--version",
+                       absl::StrCat("vigild ", kVersion, " (API vigil.v1 ", kApiVersion, ")"));
   app.add_option("--data-dir", flags.data_dir,
                  "Directory of the embedded store (created if missing)")
       ->capture_default_str();
