@@ -63,6 +63,7 @@ class VigildProcess {
 
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string data_dir() const { return dir_ + "/data"; }
   std::string log() const;
