@@ -32,7 +32,7 @@ start() {
   local t0 t1
   t0=$(date +%s.%N)
   "$VIGILD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --port-file "$PORT_FILE" \
-    --log-level warning >>"$WORK/vigild.log" 2>&1 &
+    --log-level warning --read-rate 0 >>"$WORK/vigild.log" 2>&1 &
   PID=$!
   until [ -s "$PORT_FILE" ]; do
     kill -0 "$PID" 2>/dev/null || { tail -20 "$WORK/vigild.log" >&2; exit 1; }
