@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/proto_time.h"
 #include "benchmark/benchmark.h"
-#include "services/common/overdue_index.h"
-#include "services/common/proto_time.h"
+#include "services/obligations/overdue_index.h"
 
 namespace vigil {
 namespace {

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/proto_time.h"
 #include "clients/cli/cli.h"
 #include "vigil/v1/audit.grpc.pb.h"
 
@@ -19,8 +20,7 @@ std::string ActionName(v1::AuditAction action) {
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(ts.seconds()),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", TimeOf(ts), absl::UTCTimeZone());
 }
 
 struct ListFlags {

@@ -8,25 +8,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "base/proto_time.h"
 #include "vigil/v1/common.pb.h"
 
 namespace vigil::cli {
-namespace {
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string FormatDate(const google::protobuf::Timestamp& ts, bool present) {
   if (!present) return "-";
-  return absl::FormatTime("%Y-%m-%d", FromTimestamp(ts), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d", TimeOf(ts), absl::UTCTimeZone());
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts, bool present) {
   if (!present) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromTimestamp(ts), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", TimeOf(ts), absl::UTCTimeZone());
 }
 
 std::string FormatDueDate(const google::protobuf::Timestamp& due) {
@@ -34,7 +29,7 @@ std::string FormatDueDate(const google::protobuf::Timestamp& due) {
     absl::TimeZone london;
     return absl::LoadTimeZone("Europe/London", &london) ? london : absl::UTCTimeZone();
   }();
-  return absl::FormatTime("%Y-%m-%d", FromTimestamp(due) - absl::Nanoseconds(1), zone);
+  return absl::FormatTime("%Y-%m-%d", TimeOf(due) - absl::Nanoseconds(1), zone);
 }
 
 std::string RiskText(int risk) {
@@ -43,8 +38,7 @@ std::string RiskText(int risk) {
 }
 
 int64_t DaysSince(const google::protobuf::Timestamp& ts, absl::Time now) {
-  return static_cast<int64_t>(
-      std::floor(absl::FDivDuration(now - FromTimestamp(ts), absl::Hours(24))));
+  return static_cast<int64_t>(std::floor(absl::FDivDuration(now - TimeOf(ts), absl::Hours(24))));
 }
 
 std::string EnumText(const google::protobuf::EnumDescriptor* type, int value,
@@ -75,12 +69,6 @@ absl::StatusOr<int> ParseEnumText(const google::protobuf::EnumDescriptor* type,
       absl::StrCat(flag, ": '", text, "' is not one of ", absl::StrJoin(accepted, ", ")));
 }
 
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-  return ts;
-}
+google::protobuf::Timestamp ToTimestamp(absl::Time t) { return ToProtoTime(t); }
 
 }  // namespace vigil::cli

@@ -1,8 +1,8 @@
 #include "services/admin/admin_service.h"
 
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/metrics.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 
 namespace vigil::admin {

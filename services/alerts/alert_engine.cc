@@ -8,12 +8,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/alerts/keys.h"
 #include "services/alerts/ladder.h"
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 #include "vigil/internal/alerts_state.pb.h"
 

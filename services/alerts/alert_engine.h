@@ -29,7 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "services/common/clock.h"
+#include "base/clock.h"
 #include "services/common/metrics.h"
 #include "services/common/rpc.h"
 #include "services/policy/policy_registry.h"

@@ -3,10 +3,10 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/alerts/ladder.h"
 #include "services/common/errors.h"
-#include "services/common/proto_time.h"
 
 namespace vigil::alerts {
 namespace {

@@ -1,7 +1,7 @@
 #include "services/alerts/keys.h"
 
 #include "absl/strings/str_cat.h"
-#include "services/common/proto_time.h"
+#include "base/proto_time.h"
 
 namespace vigil::alerts {
 namespace {

@@ -4,10 +4,10 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
-#include "services/common/proto_time.h"
 #include "storage/key_codec.h"
 
 namespace vigil::audit {
@@ -80,8 +80,7 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
       return false;
     }
     last_examined = sequence;
-    const absl::Time time =
-        absl::FromUnixSeconds(record.time().seconds()) + absl::Nanoseconds(record.time().nanos());
+    const absl::Time time = TimeOf(record.time());
     if ((from && time < *from) || (to && time >= *to)) return true;
     record.set_sequence(sequence);
     record.set_previous_hash((*stored)->previous_hash);

@@ -9,13 +9,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
-#include "services/common/obligation_feed_service.h"
-#include "services/common/overdue_index.h"
 #include "services/common/page_token.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
+#include "services/obligations/obligation_feed_service.h"
+#include "services/obligations/overdue_index.h"
 #include "services/policy/calendar.h"
 #include "storage/key_codec.h"
 
@@ -24,29 +24,9 @@ namespace {
 
 using storage::Family;
 
-std::string Lp(absl::string_view value) {
-  std::string out;
-  storage::PutLengthPrefixed(&out, value);
-  return out;
-}
-
 std::string SnapshotPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat("backlog/snap/", Lp(force), Lp(team));
-}
-
-int RiskRank(v1::RiskLevel risk) {
-  switch (risk) {
-    case v1::RISK_LEVEL_VERY_HIGH:
-      return 0;
-    case v1::RISK_LEVEL_HIGH:
-      return 1;
-    case v1::RISK_LEVEL_MEDIUM:
-      return 2;
-    case v1::RISK_LEVEL_LOW:
-      return 3;
-    default:
-      return 4;
-  }
+  return absl::StrCat("backlog/snap/", storage::LengthPrefixed(force),
+                      storage::LengthPrefixed(team));
 }
 
 double KindWeight(const v1::WorkloadWeights& w, int kind) {
@@ -170,9 +150,9 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
   for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
-      "backlog-items|", call.principal.force, "|", Lp(request.team()), Lp(request.officer()), "|",
-      kinds, "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|",
-      by_risk);
+      "backlog-items|", call.principal.force, "|", storage::LengthPrefixed(request.team()),
+      storage::LengthPrefixed(request.officer()), "|", kinds, "|",
+      request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", by_risk);
   VIGIL_ASSIGN_OR_RETURN(const std::string token,
                          DecodePageToken(request.page().page_token(), query));
   v1::BacklogItemsCursor state;

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "base/clock.h"
 #include "services/backlog/feed_client.h"
-#include "services/common/clock.h"
 #include "services/common/rpc.h"
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"

@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "base/crypto/jwt.h"
 #include "services/common/auth.h"
-#include "services/common/clock.h"
 
 namespace vigil {
 

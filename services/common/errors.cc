@@ -20,8 +20,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   }
 }
 
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
-
 }  // namespace vigil

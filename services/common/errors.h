@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "base/field_error.h"
 #include "grpcpp/support/status.h"
 
 namespace vigil {
@@ -13,9 +14,6 @@ namespace vigil {
 // Internal and Unknown messages are logged and replaced by a generic text, so that storage
 // internals never reach a client.
 grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// InvalidArgument "field: problem", naming the request field at fault.
-absl::Status FieldError(absl::string_view field, absl::string_view problem);
 
 }  // namespace vigil
 

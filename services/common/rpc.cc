@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/internal_call.h"
@@ -68,8 +69,7 @@ absl::Status CallContext::NarrowToCaseload(std::string& team, std::string& owner
 storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
                                        absl::string_view outcome) const {
   v1::AuditRecord record;
-  *record.mutable_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *record.mutable_time() = ToProtoTime(now);
   record.set_actor(principal.actor);
   record.set_role(std::string(RoleName(principal.role)));
   record.set_force(principal.force);

@@ -2,8 +2,8 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "services/common/errors.h"
-#include "services/common/proto_time.h"
 
 namespace vigil {
 

@@ -3,8 +3,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "base/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/schedule.h"
 
 namespace vigil::ocait {

@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "services/common/record_store.h"
 #include "services/common/rpc.h"
+#include "services/obligations/record_store.h"
 #include "services/ocait/link_outbox.h"
 #include "services/ocait/offender_link.h"
 #include "services/policy/policy_registry.h"

@@ -6,9 +6,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "base/logging.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
-#include "services/common/proto_time.h"
 #include "services/policy/policy.h"
 #include "storage/key_codec.h"
 

@@ -28,7 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "services/common/clock.h"
+#include "base/clock.h"
 #include "services/common/rpc.h"
 #include "storage/store.h"
 #include "vigil/v1/admin.pb.h"

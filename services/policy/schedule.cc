@@ -1,6 +1,7 @@
 #include "services/policy/schedule.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 
@@ -129,8 +130,7 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
     visit.interval_days = requirements.visit_interval_days();
     visit.source = v1::VISIT_INTERVAL_SOURCE_RMP;
     why = absl::StrCat(
-        "the RMP reviewed on ",
-        Date(absl::FromUnixSeconds(requirements.plan_reviewed_time().seconds()), zone),
+        "the RMP reviewed on ", Date(TimeOf(requirements.plan_reviewed_time()), zone),
         " sets visits every ", visit.interval_days, " days",
         requirements.reason().empty() ? "" : absl::StrCat(" (", requirements.reason(), ")"));
   } else {
@@ -153,28 +153,26 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
 v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::Offender& o,
                                             absl::Time now, absl::TimeZone zone) {
   v1::ReactiveEligibility result;
-  auto at = [](const google::protobuf::Timestamp& ts) {
-    return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-  };
   const int years = policy.reactive_offence_free_years();
   const absl::CivilDay today = LocalDay(now, zone);
   const absl::CivilDay cutoff(today.year() - years, today.month(), today.day());
   if (o.risk_level() != v1::RISK_LEVEL_LOW) {
     result.add_unmet(absl::StrCat("risk level is ", RiskName(o.risk_level()), ", not low"));
   }
-  absl::Time offence_free_since = at(o.registered_time());
-  if (o.has_last_offence_time() && at(o.last_offence_time()) > offence_free_since) {
-    offence_free_since = at(o.last_offence_time());
+  absl::Time offence_free_since = TimeOf(o.registered_time());
+  if (o.has_last_offence_time() && TimeOf(o.last_offence_time()) > offence_free_since) {
+    offence_free_since = TimeOf(o.last_offence_time());
   }
   if (LocalDay(offence_free_since, zone) > cutoff) {
     result.add_unmet(absl::StrCat("in the community without offence only since ",
                                   Date(offence_free_since, zone), ", not ", years, " years"));
   }
   if (o.civil_order_active()) result.add_unmet("a civil order is in force");
-  if (o.has_last_intelligence_time() && LocalDay(at(o.last_intelligence_time()), zone) > cutoff) {
+  if (o.has_last_intelligence_time() &&
+      LocalDay(TimeOf(o.last_intelligence_time()), zone) > cutoff) {
     result.add_unmet(absl::StrCat("intelligence received on ",
-                                  Date(at(o.last_intelligence_time()), zone), ", within ", years,
-                                  " years"));
+                                  Date(TimeOf(o.last_intelligence_time()), zone), ", within ",
+                                  years, " years"));
   }
   result.set_eligible(result.unmet_size() == 0);
   return result;

@@ -3,9 +3,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 #include "services/rso/keys.h"
 
@@ -13,11 +13,6 @@ namespace vigil::rso {
 namespace {
 
 using storage::Family;
-
-std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
-  if (!present) return std::nullopt;
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 template <typename Enum, typename IsValid>
 absl::Status ValidateFactors(absl::string_view field,

@@ -3,8 +3,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "base/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
 
@@ -31,11 +31,6 @@ struct Derived {
   int visit_interval_days = 0;
   v1::VisitIntervalSource visit_source = v1::VISIT_INTERVAL_SOURCE_UNSPECIFIED;
 };
-
-std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
-  if (!present) return std::nullopt;
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // The clock's due time under `policy`, or nullopt when the clock does not run for `o`.
 std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Policy& p,

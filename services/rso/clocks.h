@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "services/common/record_store.h"
+#include "services/obligations/record_store.h"
 #include "vigil/v1/common.pb.h"
 #include "vigil/v1/policy.pb.h"
 #include "vigil/v1/rso.pb.h"

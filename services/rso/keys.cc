@@ -6,12 +6,6 @@
 namespace vigil::rso {
 namespace {
 
-std::string Lp(absl::string_view value) {
-  std::string out;
-  storage::PutLengthPrefixed(&out, value);
-  return out;
-}
-
 std::string Time(absl::Time t) {
   std::string out;
   storage::PutOrderedInt64(&out, storage::ToMicros(t));
@@ -21,11 +15,11 @@ std::string Time(absl::Time t) {
 }  // namespace
 
 std::string OffenderKey(absl::string_view force, absl::string_view id) {
-  return absl::StrCat("rso/o/", Lp(force), id);
+  return absl::StrCat("rso/o/", storage::LengthPrefixed(force), id);
 }
 
 std::string ArmsPrefix(absl::string_view force, absl::string_view offender) {
-  return absl::StrCat("rso/a/", Lp(force), Lp(offender));
+  return absl::StrCat("rso/a/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender));
 }
 
 std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::Time completed,
@@ -35,19 +29,20 @@ std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::T
 
 std::string RmpHistoryKey(absl::string_view force, absl::string_view offender, absl::Time reviewed,
                           absl::string_view id) {
-  return absl::StrCat("rso/p/", Lp(force), Lp(offender), Time(reviewed), id);
+  return absl::StrCat("rso/p/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender),
+                      Time(reviewed), id);
 }
 
 std::string CurrentRmpKey(absl::string_view force, absl::string_view offender) {
-  return absl::StrCat("rso/pc/", Lp(force), Lp(offender));
+  return absl::StrCat("rso/pc/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender));
 }
 
 std::string VisorKey(absl::string_view force, absl::string_view visor_ref) {
-  return absl::StrCat("rso/v/", Lp(force), Lp(visor_ref));
+  return absl::StrCat("rso/v/", storage::LengthPrefixed(force), storage::LengthPrefixed(visor_ref));
 }
 
 std::string VisitPrefix(absl::string_view force, absl::string_view offender) {
-  return absl::StrCat("rso/vi/", Lp(force), Lp(offender));
+  return absl::StrCat("rso/vi/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender));
 }
 
 std::string VisitKey(absl::string_view force, absl::string_view offender, absl::Time time,
@@ -59,7 +54,9 @@ std::string VisitKey(absl::string_view force, absl::string_view offender, absl::
   return key;
 }
 
-std::string FindingPrefix(absl::string_view force) { return absl::StrCat("rso/fi/", Lp(force)); }
+std::string FindingPrefix(absl::string_view force) {
+  return absl::StrCat("rso/fi/", storage::LengthPrefixed(force));
+}
 
 std::string KeyTime(absl::Time time) { return Time(time); }
 
@@ -68,7 +65,7 @@ std::string FindingKey(absl::string_view force, absl::Time found, absl::string_v
 }
 
 std::string FindingByTeamPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat("rso/ft/", Lp(force), Lp(team));
+  return absl::StrCat("rso/ft/", storage::LengthPrefixed(force), storage::LengthPrefixed(team));
 }
 
 std::string FindingByTeamKey(absl::string_view force, absl::string_view team, absl::Time found,
@@ -77,28 +74,35 @@ std::string FindingByTeamKey(absl::string_view force, absl::string_view team, ab
 }
 
 std::string RequestKey(absl::string_view force, absl::string_view request_id) {
-  return absl::StrCat("req/rso/", Lp(force), Lp(request_id));
+  return absl::StrCat("req/rso/", storage::LengthPrefixed(force),
+                      storage::LengthPrefixed(request_id));
 }
 
-std::string ByForcePrefix(absl::string_view force) { return absl::StrCat("rso/f/", Lp(force)); }
+std::string ByForcePrefix(absl::string_view force) {
+  return absl::StrCat("rso/f/", storage::LengthPrefixed(force));
+}
 
-std::string AllTeamsPrefix(absl::string_view force) { return absl::StrCat("rso/t/", Lp(force)); }
+std::string AllTeamsPrefix(absl::string_view force) {
+  return absl::StrCat("rso/t/", storage::LengthPrefixed(force));
+}
 
 std::string ByTeamPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat(AllTeamsPrefix(force), Lp(team));
+  return absl::StrCat(AllTeamsPrefix(force), storage::LengthPrefixed(team));
 }
 
 std::string ByOwnerPrefix(absl::string_view force, absl::string_view officer) {
-  return absl::StrCat("rso/w/", Lp(force), Lp(officer));
+  return absl::StrCat("rso/w/", storage::LengthPrefixed(force), storage::LengthPrefixed(officer));
 }
 
 std::string ByStatusPrefix(absl::string_view force, v1::OffenderStatus status) {
-  std::string key = absl::StrCat("rso/s/", Lp(force));
+  std::string key = absl::StrCat("rso/s/", storage::LengthPrefixed(force));
   key.push_back(static_cast<char>(status));
   return key;
 }
 
-std::string NotAssessedPrefix(absl::string_view force) { return absl::StrCat("rso/n/", Lp(force)); }
+std::string NotAssessedPrefix(absl::string_view force) {
+  return absl::StrCat("rso/n/", storage::LengthPrefixed(force));
+}
 
 std::vector<std::string> IndexKeys(const v1::Offender& o) {
   std::vector<std::string> keys = {

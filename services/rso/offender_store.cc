@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
-#include "services/common/proto_time.h"
 #include "services/policy/schedule.h"
 #include "services/rso/keys.h"
 

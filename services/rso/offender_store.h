@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/common/record_store.h"
 #include "services/common/rpc.h"
+#include "services/obligations/record_store.h"
 #include "services/policy/policy_registry.h"
 #include "services/rso/clocks.h"
 #include "storage/store.h"

@@ -6,10 +6,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 #include "services/rso/keys.h"
 
@@ -24,11 +24,6 @@ absl::Status ValidateMappa(absl::string_view field, int value) {
   if (value < 0 || value > 3)
     return FieldError(field, absl::StrCat("must be 1-3, or 0 when not recorded (got ", value, ")"));
   return absl::OkStatus();
-}
-
-std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
-  if (!present) return std::nullopt;
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 // Adds a trigger unless an unanswered one of the same type is already open.

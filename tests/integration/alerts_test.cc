@@ -3,6 +3,7 @@
 // time and run the scanner's passes themselves.
 #include <thread>
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -13,10 +14,9 @@
 #include "services/common/auth.h"
 #include "services/common/executor.h"
 #include "services/common/feed_stream.h"
-#include "services/common/obligation_feed_service.h"
-#include "services/common/overdue_index.h"
-#include "services/common/proto_time.h"
 #include "services/common/server.h"
+#include "services/obligations/obligation_feed_service.h"
+#include "services/obligations/overdue_index.h"
 #include "services/ocait/queue.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"

@@ -1,16 +1,16 @@
 // The overdue index against a brute-force scan of the deadline index: thousands of random
 // obligation openings, re-timings and closings committed through the ledger, with time moving,
 // and every summary and page compared at random points.
-#include "services/common/overdue_index.h"
+#include "services/obligations/overdue_index.h"
 
 #include <map>
 #include <random>
 #include <set>
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"

@@ -1,9 +1,9 @@
 // The OCAIT referral queue over a real store: lifecycle, clocks, regrades, deconfliction,
 // counts, imports. (Links to the offender register are tested end to end against vigild.)
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "services/ocait/queue.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"

@@ -2,10 +2,10 @@
 // its clocks, counters, feed event and audit; idempotency, concurrency and force scoping.
 #include <thread>
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"

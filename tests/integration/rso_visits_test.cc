@@ -1,9 +1,9 @@
 // Home visits over a real store: scheduling by risk tier and RMP, re-timing on reassessment,
 // pauses, compliance findings, flat diarising, reactive management, counters.
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"

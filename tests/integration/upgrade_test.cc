@@ -3,9 +3,9 @@
 // is audited with the chain still verifying.
 #include <cstdlib>
 
+#include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/clock.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"

@@ -1,8 +1,8 @@
 #include "services/alerts/ladder.h"
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/proto_time.h"
 #include "services/policy/policy.h"
 #include "tests/support/status_matchers.h"
 

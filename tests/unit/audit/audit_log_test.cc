@@ -1,9 +1,9 @@
 #include "services/audit/audit_log.h"
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_service.h"
-#include "services/common/proto_time.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 

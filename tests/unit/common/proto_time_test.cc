@@ -1,4 +1,4 @@
-#include "services/common/proto_time.h"
+#include "base/proto_time.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -5,10 +5,10 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/common/proto_time.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "tests/support/status_matchers.h"

@@ -1,12 +1,17 @@
-#include "services/common/proto_time.h"
+#include "base/proto_time.h"
 
+#include "base/field_error.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/errors.h"
 
 namespace vigil {
 
 absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts) {
+  if (!present) return std::nullopt;
+  return TimeOf(ts);
 }
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
@@ -26,7 +31,7 @@ absl::StatusOr<absl::Time> FromProtoTime(const google::protobuf::Timestamp& ts,
       ts.nanos() >= 1000000000) {
     return FieldError(field, "is not a valid timestamp (0001-01-01 to 9999-12-31 UTC)");
   }
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  return TimeOf(ts);
 }
 
 absl::StatusOr<std::optional<absl::Time>> OptionalProtoTime(bool present,

@@ -1,6 +1,6 @@
 // Conversions between google.protobuf.Timestamp on the wire and absl::Time inside.
-#ifndef VIGIL_SERVICES_COMMON_PROTO_TIME_H_
-#define VIGIL_SERVICES_COMMON_PROTO_TIME_H_
+#ifndef VIGIL_BASE_PROTO_TIME_H_
+#define VIGIL_BASE_PROTO_TIME_H_
 
 #include <optional>
 #include <string>
@@ -16,6 +16,8 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t);
 
 // A stored timestamp, trusted to be valid (vigil wrote it); the Unix epoch when unset.
 absl::Time TimeOf(const google::protobuf::Timestamp& ts);
+// As TimeOf, for an optional field: nullopt unless `present` (its has_...()).
+std::optional<absl::Time> TimeOf(bool present, const google::protobuf::Timestamp& ts);
 
 // InvalidArgument naming `field` unless `ts` is a valid timestamp (0001-01-01 to 9999-12-31,
 // nanos in [0, 1e9)).
@@ -33,4 +35,4 @@ std::string FormatUtcTime(absl::Time t);
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_PROTO_TIME_H_
+#endif  // VIGIL_BASE_PROTO_TIME_H_

@@ -1,11 +1,11 @@
-#include "services/common/obligation_feed_service.h"
+#include "services/obligations/obligation_feed_service.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
-#include "services/common/proto_time.h"
 #include "services/common/validate.h"
 #include "storage/key_codec.h"
 
@@ -24,12 +24,6 @@ constexpr RpcSpec kSpecs[] = {kSummarizeOverdue, kListOverdue, kGetWorkload, kLi
 
 // Feed entries read per fetch of a watch.
 constexpr size_t kWatchPage = 256;
-
-std::string Lp(absl::string_view value) {
-  std::string out;
-  storage::PutLengthPrefixed(&out, value);
-  return out;
-}
 
 }  // namespace
 
@@ -150,17 +144,16 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
   for (auto k : scope.kinds) absl::StrAppend(&kinds, k, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
-      "overdue|", request.context(), "|", scope.force, "|", Lp(scope.team), Lp(scope.officer), "|",
-      kinds, "|", request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|",
-      request.order());
+      "overdue|", request.context(), "|", scope.force, "|", storage::LengthPrefixed(scope.team),
+      storage::LengthPrefixed(scope.officer), "|", kinds, "|",
+      request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", request.order());
   VIGIL_ASSIGN_OR_RETURN(const std::string token,
                          DecodePageToken(request.page().page_token(), query));
   OverdueIndex::Cursor cursor;
   if (request.has_after()) {
     cursor.rank = request.after().risk_rank();
-    cursor.due_micros =
-        storage::ToMicros(absl::FromUnixSeconds(request.after().due_time().seconds()) +
-                          absl::Nanoseconds(request.after().due_time().nanos()));
+    cursor.due_micros = storage::ToMicros(TimeOf(request.after().due_time()) +
+                                          absl::Nanoseconds(request.after().due_time().nanos()));
     cursor.id = request.after().obligation_id();
     if (cursor.id.empty()) return FieldError("after.obligation_id", "required with after");
   } else if (!token.empty()) {

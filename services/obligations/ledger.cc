@@ -1,17 +1,14 @@
-#include "services/common/obligations.h"
+#include "services/obligations/ledger.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/common/proto_time.h"
 
 namespace vigil {
 namespace {
 
-absl::Time DueOf(const v1::Obligation& obligation) {
-  return absl::FromUnixSeconds(obligation.due_time().seconds()) +
-         absl::Nanoseconds(obligation.due_time().nanos());
-}
+absl::Time DueOf(const v1::Obligation& obligation) { return TimeOf(obligation.due_time()); }
 
 std::string DueSuffix(const v1::Obligation& obligation) {
   std::string suffix;
@@ -19,12 +16,6 @@ std::string DueSuffix(const v1::Obligation& obligation) {
   suffix.push_back(static_cast<char>(obligation.kind()));
   storage::PutLengthPrefixed(&suffix, obligation.id());
   return suffix;
-}
-
-std::string Lp(absl::string_view value) {
-  std::string out;
-  storage::PutLengthPrefixed(&out, value);
-  return out;
 }
 
 void AddEvent(v1::ObligationEventBatch& events, v1::ObligationEventType type,
@@ -44,8 +35,9 @@ bool SameObligation(const v1::Obligation& a, const v1::Obligation& b) {
 }
 
 storage::Deadline ObligationLedger::DeadlineOf(const v1::Obligation& obligation) const {
-  return storage::Deadline{space_, DueOf(obligation), static_cast<uint8_t>(obligation.kind()),
-                           absl::StrCat(Lp(obligation.force()), obligation.id())};
+  return storage::Deadline{
+      space_, DueOf(obligation), static_cast<uint8_t>(obligation.kind()),
+      absl::StrCat(storage::LengthPrefixed(obligation.force()), obligation.id())};
 }
 
 std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_view team,
@@ -58,16 +50,16 @@ std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_
 }
 
 std::string ObligationLedger::OpenCounterPrefix(absl::string_view force) {
-  return absl::StrCat("open/", Lp(force));
+  return absl::StrCat("open/", storage::LengthPrefixed(force));
 }
 
 std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat(OpenCounterPrefix(force), Lp(team));
+  return absl::StrCat(OpenCounterPrefix(force), storage::LengthPrefixed(team));
 }
 
 std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team,
                                                 absl::string_view officer) {
-  return absl::StrCat(OpenCounterPrefix(force, team), Lp(officer));
+  return absl::StrCat(OpenCounterPrefix(force, team), storage::LengthPrefixed(officer));
 }
 
 bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
@@ -83,16 +75,16 @@ bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
 }
 
 std::string ObligationLedger::DueByForcePrefix(absl::string_view force) {
-  return absl::StrCat("due/f/", Lp(force));
+  return absl::StrCat("due/f/", storage::LengthPrefixed(force));
 }
 
 std::string ObligationLedger::DueByTeamPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat("due/t/", Lp(force), Lp(team));
+  return absl::StrCat("due/t/", storage::LengthPrefixed(force), storage::LengthPrefixed(team));
 }
 
 std::string ObligationLedger::DueByOfficerPrefix(absl::string_view force,
                                                  absl::string_view officer) {
-  return absl::StrCat("due/o/", Lp(force), Lp(officer));
+  return absl::StrCat("due/o/", storage::LengthPrefixed(force), storage::LengthPrefixed(officer));
 }
 
 void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {

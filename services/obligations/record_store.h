@@ -7,8 +7,8 @@
 //
 // Record is a generated message with string id, string force, int64 revision, Timestamp
 // create_time and update_time, and repeated Obligation obligations.
-#ifndef VIGIL_SERVICES_COMMON_RECORD_STORE_H_
-#define VIGIL_SERVICES_COMMON_RECORD_STORE_H_
+#ifndef VIGIL_SERVICES_OBLIGATIONS_RECORD_STORE_H_
+#define VIGIL_SERVICES_OBLIGATIONS_RECORD_STORE_H_
 
 #include <bitset>
 #include <functional>
@@ -20,10 +20,10 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "base/status_macros.h"
-#include "services/common/obligations.h"
-#include "services/common/proto_time.h"
 #include "services/common/rpc.h"
+#include "services/obligations/ledger.h"
 #include "storage/store.h"
 
 namespace vigil {
@@ -355,4 +355,4 @@ class RecordStore {
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_RECORD_STORE_H_
+#endif  // VIGIL_SERVICES_OBLIGATIONS_RECORD_STORE_H_

@@ -1,16 +1,16 @@
 // vigil.v1.ObligationFeed for the owning contexts hosted by this vigild (rso, ocait): overdue
 // summaries, pages and workloads from each context's OverdueIndex. The backlog service (and
 // any force system) calls it through the API, in-process or across machines alike.
-#ifndef VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_
-#define VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_
+#ifndef VIGIL_SERVICES_OBLIGATIONS_OBLIGATION_FEED_SERVICE_H_
+#define VIGIL_SERVICES_OBLIGATIONS_OBLIGATION_FEED_SERVICE_H_
 
 #include <map>
 #include <span>
 #include <string>
 
 #include "services/common/feed_stream.h"
-#include "services/common/overdue_index.h"
 #include "services/common/rpc.h"
+#include "services/obligations/overdue_index.h"
 #include "storage/store.h"
 #include "vigil/v1/obligations.grpc.pb.h"
 
@@ -78,4 +78,4 @@ absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_OBLIGATION_FEED_SERVICE_H_
+#endif  // VIGIL_SERVICES_OBLIGATIONS_OBLIGATION_FEED_SERVICE_H_

@@ -6,8 +6,8 @@
 // listener, which sees every commit's obligation events in commit order: it is exactly the
 // deadline index as of the latest commit. Memory: about 80 bytes per open obligation.
 // Thread-safe: queries share a lock; commits take it briefly.
-#ifndef VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_
-#define VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_
+#ifndef VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_
+#define VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_
 
 #include <cstdint>
 #include <optional>
@@ -26,6 +26,9 @@ namespace vigil {
 
 // The age band of an obligation overdue by `overdue` (> 0): whole days, floor(overdue / 24h).
 v1::AgeBand AgeBandOf(absl::Duration overdue);
+
+// The order of risk in RISK_THEN_AGE listings: very high first (0), "not assessed" last.
+int RiskRank(v1::RiskLevel risk);
 
 class OverdueIndex {
  public:
@@ -126,4 +129,4 @@ class OverdueIndex {
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_OVERDUE_INDEX_H_
+#endif  // VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_

@@ -1,4 +1,4 @@
-#include "services/common/overdue_index.h"
+#include "services/obligations/overdue_index.h"
 
 #include <algorithm>
 #include <mutex>
@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/proto_time.h"
 #include "storage/key_codec.h"
 
 namespace vigil {
@@ -15,22 +16,6 @@ constexpr int64_t kDayMicros = int64_t{24} * 3600 * 1000000;
 
 int KindIndex(int kind) { return kind >= 0 && kind < 8 ? kind : 0; }
 int RiskIndex(int risk) { return risk >= 0 && risk < 5 ? risk : 0; }
-
-// RISK_THEN_AGE ranks very high first and "not assessed" last.
-int RiskRank(v1::RiskLevel risk) {
-  switch (risk) {
-    case v1::RISK_LEVEL_VERY_HIGH:
-      return 0;
-    case v1::RISK_LEVEL_HIGH:
-      return 1;
-    case v1::RISK_LEVEL_MEDIUM:
-      return 2;
-    case v1::RISK_LEVEL_LOW:
-      return 3;
-    default:
-      return 4;
-  }
-}
 
 bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
   return a.due_micros != b.due_micros ? a.due_micros < b.due_micros : a.id < b.id;
@@ -88,8 +73,7 @@ void OverdueIndex::InsertLocked(const v1::Obligation& o) {
     cell.kind = o.kind();
     cell.risk = o.risk_level();
   }
-  Entry entry{storage::ToMicros(absl::FromUnixSeconds(o.due_time().seconds()) +
-                                absl::Nanoseconds(o.due_time().nanos())),
+  Entry entry{storage::ToMicros(TimeOf(o.due_time()) + absl::Nanoseconds(o.due_time().nanos())),
               o.id(), o.kind(), o.risk_level()};
   const auto at = std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before);
   cell.dues.insert(cell.dues.begin() + (at - cell.entries.begin()), entry.due_micros);
@@ -316,6 +300,21 @@ std::string OverdueIndex::DeadlineKey(absl::string_view force, const Entry& entr
   id.append(entry.id);
   return storage::EncodeDeadlineKey(storage::Deadline{space_, storage::FromMicros(entry.due_micros),
                                                       static_cast<uint8_t>(entry.kind), id});
+}
+
+int RiskRank(v1::RiskLevel risk) {
+  switch (risk) {
+    case v1::RISK_LEVEL_VERY_HIGH:
+      return 0;
+    case v1::RISK_LEVEL_HIGH:
+      return 1;
+    case v1::RISK_LEVEL_MEDIUM:
+      return 2;
+    case v1::RISK_LEVEL_LOW:
+      return 3;
+    default:
+      return 4;
+  }
 }
 
 }  // namespace vigil

@@ -1,7 +1,7 @@
 // Time is injected: whatever asks "what time is it?" takes a Clock&. Production uses
 // SystemClock; tests step a ManualClock.
-#ifndef VIGIL_SERVICES_COMMON_CLOCK_H_
-#define VIGIL_SERVICES_COMMON_CLOCK_H_
+#ifndef VIGIL_BASE_CLOCK_H_
+#define VIGIL_BASE_CLOCK_H_
 
 #include <mutex>
 
@@ -49,4 +49,4 @@ class ManualClock final : public Clock {
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_CLOCK_H_
+#endif  // VIGIL_BASE_CLOCK_H_

@@ -9,8 +9,8 @@
 //
 // plus an ObligationEventBatch describing the transitions, for the context's feed. Obligation
 // ids are unique within a force.
-#ifndef VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
-#define VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
+#ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
+#define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
 #include <bitset>
 #include <string>
@@ -99,4 +99,4 @@ std::vector<v1::Obligation> MergeClocks(
 
 }  // namespace vigil
 
-#endif  // VIGIL_SERVICES_COMMON_OBLIGATIONS_H_
+#endif  // VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
