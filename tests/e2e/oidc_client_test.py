@@ -242,6 +242,7 @@ class OidcClientTest(unittest.TestCase):
             assert run.returncode == 0, run.stdout + run.stderr
 
         cls.provider = Provider(cls.dir)
+        cls.addClassCleanup(cls.provider.stop)  # also when setUpClass fails further on
         cls.provider.start()
         cls.jwks = os.path.join(cls.dir, "idp-jwks.json")
         cls.provider.write_jwks(cls.jwks)
@@ -257,6 +258,7 @@ class OidcClientTest(unittest.TestCase):
                  "--jwks", cls.jwks, "--jwt-issuer", cls.provider.issuer,
                  "--jwt-audience", AUDIENCE],
                 stdout=log, stderr=subprocess.STDOUT)
+        cls.addClassCleanup(cls.kill_vigild)
 
         def port():
             try:
@@ -281,6 +283,12 @@ class OidcClientTest(unittest.TestCase):
         assert code == 0, f"vigild exited with {code}; see {cls.vigild_log}"
         if cls.passed:  # a failure keeps the directory: the logs and the provider's config
             shutil.rmtree(cls.dir, ignore_errors=True)
+
+    @classmethod
+    def kill_vigild(cls):
+        if cls.vigild.poll() is None:
+            cls.vigild.kill()
+            cls.vigild.wait()
 
     def run(self, result=None):
         result = super().run(result)

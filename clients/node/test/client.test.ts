@@ -210,7 +210,7 @@ describe("TLS and tokens", () => {
   });
 
   after(async () => {
-    const codes = [await mtls.stop(), await jwt.stop()];
+    const codes = [await mtls?.stop(), await jwt?.stop()];  // set unless before() failed
     assert.deepEqual(codes, [0, 0], `vigild's exit codes; see ${dir}/*/vigild.log`);
     rmSync(dir, { recursive: true, force: true });
   });

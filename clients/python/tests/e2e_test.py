@@ -214,12 +214,14 @@ class TlsAndTokens(unittest.TestCase):
 
         cls.mtls = VigildProcess(ARGS.vigild, os.path.join(cls.dir, "mtls"),
                                  ["--auth=mtls", *tls, "--tls-client-ca", cls.ca])
+        cls.addClassCleanup(cls.mtls.stop)  # also when setUpClass fails further on
         cls.mtls.start()
         # No leeway on exp, so that a token a second past its expiry is refused at once.
         cls.jwt = VigildProcess(ARGS.vigild, os.path.join(cls.dir, "jwt"),
                                 ["--auth=jwt", *tls, "--jwks", os.path.join(cls.keys, "jwks.json"),
                                  "--jwt-issuer", "vigil-dev", "--jwt-audience", "vigil",
                                  "--jwt-leeway-seconds", "0"])
+        cls.addClassCleanup(cls.jwt.stop)
         cls.jwt.start()
 
     @classmethod
