@@ -4,7 +4,8 @@
 //  - Unreachable (an Unavailable): no connection to the address (refused, unknown host, no
 //    route, or none before the deadline);
 //  - TlsHandshakeFailed (an Unreachable): connected, but TLS failed (a CA that did not sign
-//    vigild's certificate, a name not in it, a client certificate refused);
+//    vigild's certificate, a name not in it); a client certificate vigild refuses shows as
+//    Unreachable, since under TLS 1.3 vigild refuses it after the client's side is done;
 //  - ConnectionLost (an Unavailable): the connection closed under the call (grpc-js reports
 //    this as INTERNAL);
 //  - TokenExpired (an Unauthenticated): the bearer token's own exp claim has passed; nothing

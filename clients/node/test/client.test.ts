@@ -1,15 +1,18 @@
-// End to end: @vigil/client against a real vigild (--auth=dev) on 127.0.0.1 with a free port.
-// VIGILD names the binary (default: the repository's build/services/vigild/vigild).
+// End to end: @vigil/client against a real vigild on 127.0.0.1 with a free port: with
+// --auth=dev, and over TLS with a client certificate (--auth=mtls) or a bearer token
+// (--auth=jwt), the TLS material and tokens made by the real `vigil certs` and `vigil token`.
+// VIGILD names the binary (default: the repository's build/services/vigild/vigild), VIGIL the
+// CLI (default: the one in the same build).
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  Client, ConfigurationError, NotFound, TokenExpired, Unauthenticated, Unavailable, Unreachable,
-  VigilError, v1,
+  Client, ConfigurationError, NotFound, TlsHandshakeFailed, TokenExpired, Unauthenticated,
+  Unavailable, Unreachable, VigilError, jwtExpiry, v1,
 } from "../src/index";
-import { VigildProcess, tempDir } from "./vigild";
+import { VigildProcess, tempDir, vigilCli } from "./vigild";
 
 const SUPERVISOR = { actor: "DS Holt", role: "supervisor", force: "wessex" } as const;
 
@@ -161,6 +164,140 @@ describe("client against vigild", () => {
       ConfigurationError);
     assert.throws(() => new Client({ address: "127.0.0.1:1",
       devIdentity: { actor: "DC 1", role: "constable" as "officer", force: "wessex" } }), ConfigurationError);
+  });
+});
+
+describe("TLS and tokens", () => {
+  let dir: string;
+  let pki: string;
+  let ca: string;
+  let otherCa: string;
+  let keys: string;
+  let mtls: VigildProcess;
+  let jwt: VigildProcess;
+
+  const token = (ttlSeconds = 600, force = "wessex") => vigilCli("token", "dev",
+    "--key", join(keys, "token-signing.key"), "--actor", "DC 100", "--role", "officer",
+    "--force", force, "--team", "north", "--ttl-seconds", String(ttlSeconds)).trim();
+
+  async function createAndGet(client: Client, tag: string): Promise<v1.Offender> {
+    const created = await client.offenders.createOffender({ requestId: `tls-${tag}`, offender: {
+      displayName: `TLS ${tag}`, ownerOfficer: "DC 100", team: "north",
+      registeredTime: new Date("2024-03-01T10:00:00Z") } });
+    assert.equal((await client.offenders.getOffender({ id: created.id })).displayName, `TLS ${tag}`);
+    return created;
+  }
+
+  before(async () => {
+    dir = tempDir("tls");
+    pki = join(dir, "pki");
+    vigilCli("certs", "create-ca", "--dir", pki);
+    vigilCli("certs", "create-server", "--dir", pki, "--host", "127.0.0.1");
+    vigilCli("certs", "create-client", "--dir", pki, "--actor", "DS Holt", "--role", "supervisor",
+      "--force", "wessex", "--team", "north", "--rank", "sergeant");
+    ca = join(pki, "ca.crt");
+    vigilCli("certs", "create-ca", "--dir", join(dir, "other-pki"));
+    otherCa = join(dir, "other-pki", "ca.crt");
+    keys = join(dir, "tokens");
+    vigilCli("token", "create-key", "--dir", keys);
+    const tls = ["--tls-cert", join(pki, "server.crt"), "--tls-key", join(pki, "server.key")];
+    mtls = new VigildProcess(join(dir, "mtls"), ["--auth=mtls", ...tls, "--tls-client-ca", ca]);
+    await mtls.start();
+    // No leeway on exp, so that a token a second past its expiry is refused at once.
+    jwt = new VigildProcess(join(dir, "jwt"), ["--auth=jwt", ...tls, "--jwks", join(keys, "jwks.json"),
+      "--jwt-issuer", "vigil-dev", "--jwt-audience", "vigil", "--jwt-leeway-seconds", "0"]);
+    await jwt.start();
+  });
+
+  after(async () => {
+    const codes = [await mtls?.stop(), await jwt?.stop()];  // set unless before() failed
+    assert.deepEqual(codes, [0, 0], `vigild's exit codes; see ${dir}/*/vigild.log`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("takes the identity from a client certificate (mtls)", async () => {
+    const client = new Client({ address: mtls.address, purpose: "node tls e2e", tls: {
+      ca, cert: join(pki, "client.ds-holt.crt"), key: join(pki, "client.ds-holt.key") } });
+    try {
+      assert.equal(client.tls, true);
+      const created = await createAndGet(client, "mtls");
+      assert.equal(created.force, "wessex", "the force comes from the certificate's O");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("is refused by an mtls vigild without a client certificate", async () => {
+    // vigild refuses the handshake ("peer did not return a certificate" in its log). Under TLS
+    // 1.3 the client's side is done by then and it sees the connection drop: Unreachable.
+    const client = new Client({ address: mtls.address, tls: { ca }, timeoutMs: 10000,
+      devIdentity: { actor: "DS Holt", role: "supervisor", force: "wessex" } });
+    try {
+      await assert.rejects(client.offenders.getOffender({ id: "RSO-1" }), (e: unknown) =>
+        e instanceof Unreachable && e.message.includes(mtls.address));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("takes the identity from a bearer token (jwt)", async () => {
+    const client = new Client({ address: jwt.address, tls: { ca }, token: token(),
+                                purpose: "node token e2e" });
+    let created: v1.Offender;
+    try {
+      created = await createAndGet(client, "jwt");
+      assert.equal(created.force, "wessex", "the force comes from the token");
+    } finally {
+      client.close();
+    }
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, token(600, "eastshire") + "\n");
+    const eastshire = new Client({ address: jwt.address, tls: { ca }, tokenFile,
+                                   purpose: "node token e2e" });
+    try {
+      await assert.rejects(eastshire.offenders.getOffender({ id: created.id }), NotFound);
+    } finally {
+      eastshire.close();
+    }
+  });
+
+  it("is Unauthenticated without a token", async () => {
+    const client = new Client({ address: jwt.address, tls: { ca }, purpose: "node token e2e" });
+    try {
+      await assert.rejects(client.offenders.getOffender({ id: "RSO-1" }), (e: unknown) =>
+        e instanceof Unauthenticated && /no bearer token/.test(e.details));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("reports TlsHandshakeFailed for a CA that did not sign vigild's certificate", async () => {
+    const client = new Client({ address: jwt.address, tls: { ca: otherCa }, token: token(),
+                                timeoutMs: 10000 });
+    const started = Date.now();
+    try {
+      await assert.rejects(client.offenders.getOffender({ id: "RSO-1" }), (e: unknown) =>
+        e instanceof TlsHandshakeFailed && e instanceof Unreachable && e.message.includes(jwt.address));
+    } finally {
+      client.close();
+    }
+    assert.ok(Date.now() - started < 5000, "a refused handshake fails at once");
+  });
+
+  it("is refused by vigild, not the client, with an expired token", async () => {
+    const expired = token(1);
+    const exp = jwtExpiry(expired)!;
+    await new Promise((r) => setTimeout(r, Math.max(0, (exp + 1.2) * 1000 - Date.now())));
+    // The client's own check would let it through for an hour: vigild is the one refusing.
+    const client = new Client({ address: jwt.address, tls: { ca }, token: expired,
+                                tokenLeewaySeconds: 3600, purpose: "node token e2e" });
+    try {
+      await assert.rejects(client.offenders.getOffender({ id: "RSO-1" }), (e: unknown) =>
+        e instanceof Unauthenticated && !(e instanceof TokenExpired) &&
+        /token: expired at/.test(e.details));
+    } finally {
+      client.close();
+    }
   });
 });
 

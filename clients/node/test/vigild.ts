@@ -1,12 +1,21 @@
 // Starts the real vigild for a test, on 127.0.0.1 with a free port, in a directory of its own
-// (data and log kept there); restart() keeps the port and the data, as a deployment would.
-import { ChildProcess, spawn } from "node:child_process";
+// (data and log kept there); restart() keeps the port and the data, as a deployment would. It
+// runs with --auth=dev unless given other security flags (TLS files, another --auth).
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const VIGILD = resolve(process.env.VIGILD ??
   join(__dirname, "..", "..", "..", "..", "build", "services", "vigild", "vigild"));
+/** The vigil CLI (`vigil certs`, `vigil token`): VIGIL, or the one next to VIGILD's build. */
+export const VIGIL = resolve(process.env.VIGIL ??
+  join(VIGILD, "..", "..", "..", "clients", "cli", "vigil"));
+
+/** Runs the vigil CLI and returns its stdout; throws with its stderr when it fails. */
+export function vigilCli(...args: string[]): string {
+  return execFileSync(VIGIL, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
 
 export function tempDir(name: string): string {
   const root = process.env.VIGIL_TEST_TMPDIR ?? tmpdir();
@@ -22,7 +31,8 @@ export class VigildProcess {
   private exited?: Promise<number | null>;
   readonly dataDir: string;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, readonly security: string[] = ["--auth=dev"]) {
+    mkdirSync(dir, { recursive: true });
     this.dataDir = join(dir, "data");
   }
 
@@ -36,7 +46,7 @@ export class VigildProcess {
     const portFile = join(this.dir, "port");
     if (existsSync(portFile)) unlinkSync(portFile);
     const log = openSync(join(this.dir, "vigild.log"), "a");
-    const child = spawn(VIGILD, ["--auth=dev", "--data-dir", this.dataDir,
+    const child = spawn(VIGILD, [...this.security, "--data-dir", this.dataDir,
       "--listen", `127.0.0.1:${this.port}`, "--port-file", portFile],
     { stdio: ["ignore", log, log] });
     closeSync(log);

@@ -1,7 +1,10 @@
-"""End to end: the installed vigil_client package against a real vigild (--auth=dev) started on
-127.0.0.1 with a free port in a directory of its own.
+"""End to end: the installed vigil_client package against a real vigild started on 127.0.0.1
+with a free port in a directory of its own: with --auth=dev for the calls, and over TLS with a
+client certificate (--auth=mtls) or a bearer token (--auth=jwt), the TLS material and tokens made
+by the real `vigil certs` and `vigil token`.
 
-    python e2e_test.py --vigild build/services/vigild/vigild [unittest args]
+    python e2e_test.py --vigild build/services/vigild/vigild [--vigil build/clients/cli/vigil] \
+        [unittest args]
 
 Run it with the interpreter of an environment where vigil-client is installed (ctest uses
 build/python-client-venv, made by `pip install --no-index --no-build-isolation clients/python`)."""
@@ -19,8 +22,8 @@ import time
 import unittest
 
 import vigil_client
-from vigil_client import (Client, ConfigurationError, DevIdentity, NotFound, TokenExpired,
-                          Unauthenticated, Unavailable, Unreachable, VigilError, v1)
+from vigil_client import (Client, ConfigurationError, DevIdentity, NotFound, TlsHandshakeFailed,
+                          TokenExpired, Unauthenticated, Unavailable, Unreachable, VigilError, v1)
 from vigild_process import VigildProcess
 
 ARGS = None
@@ -179,6 +182,128 @@ class ClientAgainstVigild(unittest.TestCase):
             self.assertGreaterEqual(int(f.read()), 1)
 
 
+def vigil_cli(*args):
+    """Runs the vigil CLI (`vigil certs`, `vigil token`) and returns its stdout."""
+    run = subprocess.run([ARGS.vigil, *args], capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        raise RuntimeError(f"vigil {' '.join(args)} exited with {run.returncode}: {run.stderr}")
+    return run.stdout
+
+
+class TlsAndTokens(unittest.TestCase):
+    """The client over TLS to a vigild that proves who calls (docs/security.md): by the client
+    certificate (--auth=mtls) or by a bearer token (--auth=jwt). Certificates come from
+    `vigil certs`, the token-signing key, its JWKS and the tokens from `vigil token`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = temp_dir("tls")
+        cls.pki = os.path.join(cls.dir, "pki")
+        vigil_cli("certs", "create-ca", "--dir", cls.pki)
+        vigil_cli("certs", "create-server", "--dir", cls.pki, "--host", "127.0.0.1")
+        vigil_cli("certs", "create-client", "--dir", cls.pki, "--actor", "DS Holt",
+                  "--role", "supervisor", "--force", "wessex", "--team", "north",
+                  "--rank", "sergeant")
+        cls.ca = os.path.join(cls.pki, "ca.crt")
+        cls.other_ca = os.path.join(cls.dir, "other-pki", "ca.crt")
+        vigil_cli("certs", "create-ca", "--dir", os.path.dirname(cls.other_ca))
+        cls.keys = os.path.join(cls.dir, "tokens")
+        vigil_cli("token", "create-key", "--dir", cls.keys)
+        tls = ["--tls-cert", os.path.join(cls.pki, "server.crt"),
+               "--tls-key", os.path.join(cls.pki, "server.key")]
+
+        cls.mtls = VigildProcess(ARGS.vigild, os.path.join(cls.dir, "mtls"),
+                                 ["--auth=mtls", *tls, "--tls-client-ca", cls.ca])
+        cls.addClassCleanup(cls.mtls.stop)  # also when setUpClass fails further on
+        cls.mtls.start()
+        # No leeway on exp, so that a token a second past its expiry is refused at once.
+        cls.jwt = VigildProcess(ARGS.vigild, os.path.join(cls.dir, "jwt"),
+                                ["--auth=jwt", *tls, "--jwks", os.path.join(cls.keys, "jwks.json"),
+                                 "--jwt-issuer", "vigil-dev", "--jwt-audience", "vigil",
+                                 "--jwt-leeway-seconds", "0"])
+        cls.addClassCleanup(cls.jwt.stop)
+        cls.jwt.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = [cls.mtls.stop(), cls.jwt.stop()]
+        assert codes == [0, 0], f"vigild exited with {codes}; see {cls.dir}/*/vigild.log"
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def token(self, ttl_seconds=600, force="wessex"):
+        return vigil_cli("token", "dev", "--key", os.path.join(self.keys, "token-signing.key"),
+                         "--actor", "DC 100", "--role", "officer", "--force", force,
+                         "--team", "north", "--ttl-seconds", str(ttl_seconds)).strip()
+
+    def create_and_get(self, client, tag):
+        created = client.offenders.CreateOffender(
+            offender={"display_name": f"TLS {tag}", "owner_officer": "DC 100", "team": "north",
+                      "registered_time": "2024-03-01T10:00:00Z"}, request_id=f"tls-{tag}")
+        self.assertEqual(client.offenders.GetOffender(id=created.id).display_name, f"TLS {tag}")
+        return created
+
+    def test_mtls_client_certificate_is_the_identity(self):
+        with Client(self.mtls.address, tls_ca=self.ca,
+                    tls_cert=os.path.join(self.pki, "client.ds-holt.crt"),
+                    tls_key=os.path.join(self.pki, "client.ds-holt.key"),
+                    purpose="python tls e2e") as client:
+            self.assertTrue(client.tls)
+            created = self.create_and_get(client, "mtls")
+        self.assertEqual(created.force, "wessex", "the force comes from the certificate's O")
+
+    def test_mtls_refuses_a_client_without_certificate(self):
+        # vigild refuses the handshake (its log: "peer did not return a certificate"). Under TLS
+        # 1.3 the client has finished its side by then and sees only the socket closing, so this
+        # is an Unreachable (nothing was sent), not a TlsHandshakeFailed.
+        with Client(self.mtls.address, tls_ca=self.ca, timeout=10,
+                    dev_identity=DevIdentity("DS Holt", "supervisor", "wessex")) as client:
+            with self.assertRaises(Unreachable) as raised:
+                client.offenders.GetOffender(id="RSO-1")
+        self.assertIn(self.mtls.address, str(raised.exception))
+
+    def test_bearer_token_from_vigil_token_dev(self):
+        with Client(self.jwt.address, tls_ca=self.ca, token=self.token(),
+                    purpose="python token e2e") as client:
+            created = self.create_and_get(client, "jwt")
+        self.assertEqual(created.force, "wessex", "the force comes from the token")
+
+        token_file = os.path.join(self.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(self.token(force="eastshire") + "\n")
+        with Client(self.jwt.address, tls_ca=self.ca, token_file=token_file,
+                    purpose="python token e2e") as eastshire:
+            with self.assertRaises(NotFound):
+                eastshire.offenders.GetOffender(id=created.id)
+
+    def test_no_token_is_unauthenticated(self):
+        with Client(self.jwt.address, tls_ca=self.ca, purpose="python token e2e") as client:
+            with self.assertRaises(Unauthenticated) as raised:
+                client.offenders.GetOffender(id="RSO-1")
+        self.assertIn("no bearer token", raised.exception.details)
+
+    def test_wrong_ca_is_tls_handshake_failed(self):
+        with Client(self.jwt.address, tls_ca=self.other_ca, token=self.token(),
+                    timeout=10) as client:
+            started = time.monotonic()
+            with self.assertRaises(TlsHandshakeFailed) as raised:
+                client.offenders.GetOffender(id="RSO-1")
+        self.assertIsInstance(raised.exception, Unreachable)
+        self.assertIn(self.jwt.address, str(raised.exception))
+        self.assertLess(time.monotonic() - started, 5, "a refused handshake fails at once")
+
+    def test_expired_token_is_refused_by_the_server(self):
+        token = self.token(ttl_seconds=1)
+        expiry = vigil_client.jwt_expiry(token)
+        time.sleep(max(0.0, expiry + 1.2 - time.time()))
+        # The client's own check would let it through for an hour: vigild is the one refusing.
+        with Client(self.jwt.address, tls_ca=self.ca, token=token, token_leeway=3600,
+                    purpose="python token e2e") as client:
+            with self.assertRaises(Unauthenticated) as raised:
+                client.offenders.GetOffender(id="RSO-1")
+        self.assertNotIsInstance(raised.exception, TokenExpired, "refused by vigild, not the client")
+        self.assertIn("token: expired at", raised.exception.details)
+
+
 class SubscriptionAcrossRestarts(unittest.TestCase):
     """A resumed alert subscription delivers every event once, in order, across a reconnect
     after a vigild restart (SIGTERM, same port and data) and across a restart of the
@@ -272,7 +397,11 @@ class SubscriptionAcrossRestarts(unittest.TestCase):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--vigild", required=True)
+    parser.add_argument("--vigil", help="the vigil CLI (default: next to vigild in the build)")
     ARGS, rest = parser.parse_known_args()
+    if ARGS.vigil is None:
+        build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(ARGS.vigild))))
+        ARGS.vigil = os.path.join(build, "clients", "cli", "vigil")
     print(f"vigil_client {vigil_client.__version__} from {os.path.dirname(vigil_client.__file__)}",
           file=sys.stderr)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

@@ -1,5 +1,6 @@
 """Starts the real vigild for a test, on 127.0.0.1 with a free port, in the test's own directory
-(data and log kept there); restart() keeps the port and the data, as a deployment would."""
+(data and log kept there); restart() keeps the port and the data, as a deployment would. It runs
+with --auth=dev unless given other security flags (TLS files, another --auth)."""
 
 import os
 import signal
@@ -8,9 +9,10 @@ import time
 
 
 class VigildProcess:
-    def __init__(self, binary, directory):
+    def __init__(self, binary, directory, security=("--auth=dev",)):
         self.binary = binary
         self.directory = directory
+        self.security = list(security)
         self.data_dir = os.path.join(directory, "data")
         self.port = 0
         self.process = None
@@ -28,7 +30,7 @@ class VigildProcess:
             os.unlink(port_file)
         self._log = open(os.path.join(self.directory, "vigild.log"), "a")
         self.process = subprocess.Popen(
-            [self.binary, "--auth=dev", "--data-dir", self.data_dir,
+            [self.binary, *self.security, "--data-dir", self.data_dir,
              "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file, *extra],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

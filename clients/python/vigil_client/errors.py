@@ -10,7 +10,8 @@ server could answer:
 - ConnectionLost (an Unavailable): the connection closed under the call (vigild stopped, a
   proxy or the network dropped it); a write's outcome is unknown: retry it with its request_id;
 - TlsHandshakeFailed (an Unreachable): the connection was made but TLS failed, usually a CA that
-  did not sign vigild's certificate, a server name not in it, or a client certificate refused;
+  did not sign vigild's certificate or a server name not in it (a client certificate vigild
+  refuses is an Unreachable, "Socket closed": under TLS 1.3 the client's side is done by then);
 - TokenExpired (an Unauthenticated): the bearer token's own `exp` claim has passed, found
   before anything was sent.
 
