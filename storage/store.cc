@@ -443,7 +443,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
             "data dir ", options.path, " has schema version ", version,
             " but this build understands versions up to ", kSchemaVersion, "; run a newer vigild"));
       }
-      // Version 1 is the first schema: there is nothing older to migrate from yet.
     }
   }
   for (absl::string_view name : kFamilyNames) {
@@ -476,6 +475,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   std::string version_text;
   rocksdb::Status vs = db->Get(rocksdb::ReadOptions(), store->handle(Family::kMeta),
                                ToSlice(kSchemaVersionKey), &version_text);
+  int stored_version = kSchemaVersion;
   if (vs.IsNotFound()) {
     rocksdb::WriteOptions sync;
     sync.sync = true;
@@ -485,9 +485,46 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
                   "writing the schema version"));
   } else {
     VIGIL_RETURN_IF_ERROR(OpenStatus(vs, options.path));
+    if (!absl::SimpleAtoi(version_text, &stored_version)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", options.path, " has a malformed schema version '", version_text, "'"));
+    }
   }
   VIGIL_RETURN_IF_ERROR(store->LoadHeads());
+  if (stored_version < kSchemaVersion) {
+    VIGIL_RETURN_IF_ERROR(store->Migrate(stored_version, options.migrations));
+  }
   return store;
+}
+
+absl::Status Store::Migrate(int stored_version, const std::vector<Migration>& migrations) {
+  schema_version_ = stored_version;
+  for (int next = stored_version + 1; next <= kSchemaVersion; ++next) {
+    const Migration* step = nullptr;
+    for (const Migration& m : migrations) {
+      if (m.to_version == next) step = &m;
+    }
+    if (step == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", path_, " has schema version ", schema_version_, "; this build writes ",
+          kSchemaVersion, " and upgrades it only when opened by vigild (no migration to ", next,
+          " was given)"));
+    }
+    VIGIL_LOG(INFO) << "data dir " << path_ << ": migrating schema " << schema_version_ << " to "
+                    << next << ": " << step->description;
+    if (absl::Status s = step->run(*this); !s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("data dir ", path_, ": migrating schema ", schema_version_, " to ",
+                                 next, " (", step->description, "): ", s.message()));
+    }
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    VIGIL_RETURN_IF_ERROR(FromRocks(
+        db_->Put(sync, handle(Family::kMeta), ToSlice(kSchemaVersionKey), absl::StrCat(next)),
+        "writing the schema version"));
+    schema_version_ = next;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Store::LoadHeads() {

@@ -44,8 +44,23 @@ class Snapshot;
 namespace vigil::storage {
 
 // The schema this build writes. Stores with a newer version are refused; older ones are
-// migrated on open.
-inline constexpr int kSchemaVersion = 1;
+// migrated on open by the StoreOptions::migrations that lead to it. History:
+//   1  the first release (0.1.0).
+//   2  the obligation ledger's index keys and counters carry their owning context's prefix
+//      (services/obligations/ledger.h, MigrateLedgerToV2).
+inline constexpr int kSchemaVersion = 2;
+
+class Store;
+
+// One step up the schema: brings a store at version `to_version - 1` to `to_version`. Open runs
+// it when the stored version is older, after the store is open and before Open returns, then
+// records the new version. It must be idempotent: after a crash part-way the next Open runs it
+// again from the start. It writes through Store::Commit like any other code.
+struct Migration {
+  int to_version = 0;
+  std::string description;
+  std::function<absl::Status(Store& store)> run;
+};
 
 struct StoreOptions {
   // The data directory. Created (with parents) when missing and create_if_missing is set.
@@ -62,6 +77,10 @@ struct StoreOptions {
   // Bounds on one commit group: changes and approximate bytes. Defaults: 512 and 16 MiB.
   size_t max_group_changes = 512;
   size_t max_group_bytes = size_t{16} << 20;
+  // The steps that bring an older store to kSchemaVersion. A store older than kSchemaVersion
+  // with no migration to it is refused (FailedPrecondition) untouched beyond what the steps
+  // given have done. Default: none.
+  std::vector<Migration> migrations;
 };
 
 struct CommitResult {
@@ -178,7 +197,11 @@ class Store {
   //     store; its schema is newer than kSchemaVersion; another process holds its LOCK.
   //   NotFound: missing and create_if_missing is false.
   //   DataLoss: RocksDB reports corruption. Unavailable: an I/O error.
+  //   A migration's own error, naming the step, when one fails.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  // The schema version of the store as open (kSchemaVersion once migrated).
+  int schema_version() const { return schema_version_; }
 
   // Closes the store if Close() was not called, logging any error.
   ~Store();
@@ -226,7 +249,11 @@ class Store {
     return families_[static_cast<int>(family)];
   }
 
+  // Runs options.migrations from the stored version up to kSchemaVersion.
+  absl::Status Migrate(int stored_version, const std::vector<Migration>& migrations);
+
   const std::string path_;
+  int schema_version_ = kSchemaVersion;
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* families_[kFamilyCount] = {};
   std::vector<rocksdb::ColumnFamilyHandle*> extra_families_;  // opened, not used by this build

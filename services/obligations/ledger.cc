@@ -1,8 +1,12 @@
 #include "services/obligations/ledger.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "base/proto_time.h"
+#include "base/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace vigil {
@@ -42,24 +46,12 @@ storage::Deadline ObligationLedger::DeadlineOf(const v1::Obligation& obligation)
 
 std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_view team,
                                           absl::string_view officer, v1::ObligationKind kind,
-                                          v1::RiskLevel risk) {
-  std::string name = OpenCounterPrefix(force, team, officer);
+                                          v1::RiskLevel risk) const {
+  std::string name = absl::StrCat(context_, "/open/", storage::LengthPrefixed(force),
+                                  storage::LengthPrefixed(team), storage::LengthPrefixed(officer));
   name.push_back(static_cast<char>(kind));
   name.push_back(static_cast<char>(risk));
   return name;
-}
-
-std::string ObligationLedger::OpenCounterPrefix(absl::string_view force) {
-  return absl::StrCat("open/", storage::LengthPrefixed(force));
-}
-
-std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat(OpenCounterPrefix(force), storage::LengthPrefixed(team));
-}
-
-std::string ObligationLedger::OpenCounterPrefix(absl::string_view force, absl::string_view team,
-                                                absl::string_view officer) {
-  return absl::StrCat(OpenCounterPrefix(force, team), storage::LengthPrefixed(officer));
 }
 
 bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
@@ -74,23 +66,21 @@ bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
   return true;
 }
 
-std::string ObligationLedger::DueByForcePrefix(absl::string_view force) {
-  return absl::StrCat("due/f/", storage::LengthPrefixed(force));
-}
-
-std::string ObligationLedger::DueByTeamPrefix(absl::string_view force, absl::string_view team) {
-  return absl::StrCat("due/t/", storage::LengthPrefixed(force), storage::LengthPrefixed(team));
+std::string ObligationLedger::DueByTeamPrefix(absl::string_view force,
+                                              absl::string_view team) const {
+  return absl::StrCat(context_, "/due/t/", storage::LengthPrefixed(force),
+                      storage::LengthPrefixed(team));
 }
 
 std::string ObligationLedger::DueByOfficerPrefix(absl::string_view force,
-                                                 absl::string_view officer) {
-  return absl::StrCat("due/o/", storage::LengthPrefixed(force), storage::LengthPrefixed(officer));
+                                                 absl::string_view officer) const {
+  return absl::StrCat(context_, "/due/o/", storage::LengthPrefixed(force),
+                      storage::LengthPrefixed(officer));
 }
 
 void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {
   change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
   const std::string suffix = DueSuffix(o);
-  change.Put(storage::Family::kIndex, DueByForcePrefix(o.force()) + suffix, "");
   change.Put(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix, "");
   change.Put(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix,
              "");
@@ -101,7 +91,6 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
 void ObligationLedger::Close(const v1::Obligation& o, storage::Change& change) const {
   change.RemoveDeadline(DeadlineOf(o));
   const std::string suffix = DueSuffix(o);
-  change.Delete(storage::Family::kIndex, DueByForcePrefix(o.force()) + suffix);
   change.Delete(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix);
   change.Delete(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix);
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
@@ -169,6 +158,100 @@ int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
     ++transitions;
   }
   return transitions;
+}
+
+namespace {
+
+// Schema 1's index keys of an obligation, for the migration only: force-wide, by team, by
+// officer.
+std::vector<std::string> V1DueKeys(const v1::Obligation& o, absl::string_view suffix) {
+  const std::string force = storage::LengthPrefixed(o.force());
+  return {absl::StrCat("due/f/", force, suffix),
+          absl::StrCat("due/t/", force, storage::LengthPrefixed(o.team()), suffix),
+          absl::StrCat("due/o/", force, storage::LengthPrefixed(o.owner_officer()), suffix)};
+}
+
+// The context that owns obligations of `kind` (schema 1 counters did not say).
+const LedgerOwner* OwnerOfKind(const std::vector<LedgerOwner>& owners, uint8_t kind) {
+  const bool offender =
+      kind == v1::OBLIGATION_KIND_ARMS_ASSESSMENT || kind == v1::OBLIGATION_KIND_RMP_REVIEW ||
+      kind == v1::OBLIGATION_KIND_HOME_VISIT || kind == v1::OBLIGATION_KIND_NOTIFICATION;
+  for (const LedgerOwner& owner : owners) {
+    if ((owner.space == storage::DeadlineSpace::kRso) == offender) return &owner;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
+                                          const std::vector<LedgerOwner>& owners) {
+  constexpr int kPerCommit = 2000;
+  int64_t moved = 0;
+  for (const LedgerOwner& owner : owners) {
+    const ObligationLedger ledger(owner.context, owner.space);
+    // Every open obligation of the context is in its deadline space, with itself as the value.
+    std::vector<v1::Obligation> open;
+    absl::Status parse;
+    VIGIL_RETURN_IF_ERROR(store.Snapshot().ScanDeadlines(
+        owner.space, absl::InfinitePast(), absl::InfiniteFuture(),
+        [&](const storage::Deadline&, absl::string_view value) {
+          if (!open.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            parse = absl::DataLossError("an obligation in the deadline index is unreadable");
+            return false;
+          }
+          return true;
+        }));
+    VIGIL_RETURN_IF_ERROR(parse);
+    for (size_t start = 0; start < open.size(); start += kPerCommit) {
+      storage::Change change;
+      for (size_t i = start; i < std::min(open.size(), start + kPerCommit); ++i) {
+        const v1::Obligation& o = open[i];
+        const std::string suffix = DueSuffix(o);
+        for (std::string& old : V1DueKeys(o, suffix)) {
+          change.Delete(storage::Family::kIndex, std::move(old));
+        }
+        change.Put(storage::Family::kIndex, ledger.DueByTeamPrefix(o.force(), o.team()) + suffix,
+                   "");
+        change.Put(storage::Family::kIndex,
+                   ledger.DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix, "");
+      }
+      VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+    }
+    moved += static_cast<int64_t>(open.size());
+  }
+  // The counters move in one commit: all or none, so a second run moves nothing twice.
+  storage::Change counters;
+  absl::Status unknown;
+  VIGIL_RETURN_IF_ERROR(
+      store.Snapshot().ScanCounters("open/", [&](absl::string_view name, int64_t value) {
+        const LedgerOwner* owner =
+            name.size() >= 2 ? OwnerOfKind(owners, static_cast<uint8_t>(name[name.size() - 2]))
+                             : nullptr;
+        if (owner == nullptr) {
+          unknown = absl::DataLossError("an open-obligation counter names no known kind");
+          return false;
+        }
+        counters.AddToCounter(name, -value);
+        counters.AddToCounter(absl::StrCat(owner->context, "/", name), value);
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(unknown);
+  if (!counters.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(counters).status());
+  return moved;
+}
+
+storage::Migration LedgerMigration() {
+  return storage::Migration{2, "the obligation ledger's keys take their owning context's prefix",
+                            [](storage::Store& store) -> absl::Status {
+                              absl::StatusOr<int64_t> moved = MigrateLedgerToV2(
+                                  store, {{"rso", storage::DeadlineSpace::kRso},
+                                          {"ocait", storage::DeadlineSpace::kOcait}});
+                              if (!moved.ok()) return moved.status();
+                              VIGIL_LOG(INFO)
+                                  << "ledger: " << *moved << " open obligations moved to schema 2";
+                              return absl::OkStatus();
+                            }};
 }
 
 }  // namespace vigil

@@ -2,13 +2,16 @@
 // obligation, in the same Change as the state change that opened, moved or closed it:
 //
 //   deadlines  space | due | kind | lp(force) id  -> the Obligation (serialized)
-//   index      "due/f/" lp(force) due kind lp(id)                 (oldest-first pages)
-//              "due/t/" lp(force) lp(team) due kind lp(id)
-//              "due/o/" lp(force) lp(officer) due kind lp(id)
-//   counters   "open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
+//   index      ctx "/due/t/" lp(force) lp(team) due kind lp(id)      (a team's, by due time)
+//              ctx "/due/o/" lp(force) lp(officer) due kind lp(id)   (an officer's)
+//   counters   ctx "/open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
 //
-// plus an ObligationEventBatch describing the transitions, for the context's feed. Obligation
-// ids are unique within a force.
+// where ctx is the owning context ("rso", "ocait"): no context reads another's keys. Plus an
+// ObligationEventBatch describing the transitions, for the context's feed. Obligation ids are
+// unique within a force. Force-wide pages come from the deadline index itself (OverdueIndex).
+//
+// Layout history: schema 1 wrote the index and counters without the context prefix, and a
+// force-wide "due/f/" index nothing read; MigrateLedgerToV2 moves a schema-1 store over.
 #ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 #define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
@@ -16,10 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/change.h"
 #include "storage/key_codec.h"
+#include "storage/store.h"
 #include "vigil/v1/common.pb.h"
 #include "vigil/v1/obligations.pb.h"
 
@@ -27,8 +32,10 @@ namespace vigil {
 
 class ObligationLedger {
  public:
-  // `space` is the context's partition of the deadline index.
-  explicit ObligationLedger(storage::DeadlineSpace space) : space_(space) {}
+  // `context` ("rso") prefixes the context's keys; `space` is its partition of the deadline
+  // index.
+  ObligationLedger(absl::string_view context, storage::DeadlineSpace space)
+      : context_(context), space_(space) {}
 
   // Adds to `change` everything that turns the open set `before` into `after` (both keyed by
   // obligation id, all of one force), and appends the transitions to `events`. Obligations
@@ -40,31 +47,43 @@ class ObligationLedger {
   // The deadline index entry of `obligation`.
   storage::Deadline DeadlineOf(const v1::Obligation& obligation) const;
 
-  // The counter of open obligations for one cell, and the prefixes to sum a force, a team, or
-  // an officer of a team.
-  static std::string OpenCounter(absl::string_view force, absl::string_view team,
-                                 absl::string_view officer, v1::ObligationKind kind,
-                                 v1::RiskLevel risk);
-  static std::string OpenCounterPrefix(absl::string_view force);
-  static std::string OpenCounterPrefix(absl::string_view force, absl::string_view team);
-  static std::string OpenCounterPrefix(absl::string_view force, absl::string_view team,
-                                       absl::string_view officer);
+  // The counter of open obligations for one cell.
+  std::string OpenCounter(absl::string_view force, absl::string_view team,
+                          absl::string_view officer, v1::ObligationKind kind,
+                          v1::RiskLevel risk) const;
 
   // Decodes what follows a Due*Prefix in an index key. False when malformed.
   static bool ParseDueSuffix(absl::string_view suffix, absl::Time* due, v1::ObligationKind* kind,
                              std::string* id);
 
   // Index prefixes of the due-ordered indexes.
-  static std::string DueByForcePrefix(absl::string_view force);
-  static std::string DueByTeamPrefix(absl::string_view force, absl::string_view team);
-  static std::string DueByOfficerPrefix(absl::string_view force, absl::string_view officer);
+  std::string DueByTeamPrefix(absl::string_view force, absl::string_view team) const;
+  std::string DueByOfficerPrefix(absl::string_view force, absl::string_view officer) const;
+
+  const std::string& context() const { return context_; }
+  storage::DeadlineSpace space() const { return space_; }
 
  private:
   void Open(const v1::Obligation& obligation, storage::Change& change) const;
   void Close(const v1::Obligation& obligation, storage::Change& change) const;
 
+  std::string context_;
   storage::DeadlineSpace space_;
 };
+
+// Moves a schema-1 store's ledger keys to the schema-2 layout above, for the owning contexts
+// `owners` (context name and deadline space each): the due indexes in commits of a few
+// thousand obligations (idempotent: a crash part-way is finished by the next run), then every
+// counter in one commit. Returns the obligations moved. Run by Store::Open (StoreOptions::
+// migrations) before anything reads the ledger.
+struct LedgerOwner {
+  std::string context;
+  storage::DeadlineSpace space;
+};
+absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
+                                          const std::vector<LedgerOwner>& owners);
+// The migration of every owning context vigil has, for StoreOptions::migrations.
+storage::Migration LedgerMigration();
 
 // True when two obligations differ in anything the ledger stores.
 bool SameObligation(const v1::Obligation& a, const v1::Obligation& b);

@@ -28,13 +28,14 @@
 
 namespace vigil {
 
-// Which of a context's clocks an edit re-derives (each context numbers its own).
+// Which of a context's clocks re-derive (each context numbers its own).
 using ClockBits = std::bitset<16>;
 
 // What an edit of a record asks of the commit.
 struct RecordEdit {
-  // Clocks to derive afresh.
-  ClockBits retime;
+  // Re-derive every clock from the current policy, whatever changed (an administrator's
+  // RecomputeObligations). Otherwise the owner decides which clocks re-time from what changed.
+  bool recompute = false;
   // The serialized response, kept under the request id; empty: the record itself.
   std::string response;
   // Audit: what was done, and to which subjects besides the record.
@@ -56,30 +57,46 @@ struct UniqueKey {
   std::string value;
 };
 
+// Whose caseload a record is in (need-to-know, CallContext::MaySee).
+struct Caseload {
+  std::string team;
+  std::string owner;
+};
+
+// What an owning context tells the kernel about its records: implemented once by rso
+// (offenders) and once by ocait (referrals). RecordStore keeps the records through it; the
+// context's clocks come from Derive, which alone decides which of them re-time.
 template <typename Record>
-struct RecordTraits {
-  // "offender": used in messages ("offender R1 is not on the register of wessex").
-  std::string noun;
+class Owner {
+ public:
+  virtual ~Owner() = default;
+
+  // "offender", used in messages ("offender R1 is not in the register of wessex").
+  virtual absl::string_view noun() const = 0;
   // "register", "queue".
-  std::string collection;
-  std::string feed_context;
-  storage::DeadlineSpace space = storage::DeadlineSpace::kTesting;
-  std::function<std::string(absl::string_view force, absl::string_view id)> key;
-  std::function<std::string(absl::string_view force, absl::string_view request_id)> request_key;
-  std::function<std::vector<std::string>(const Record&)> index_keys;
-  std::function<std::vector<UniqueKey>(const Record&)> unique_keys;
-  // Derives what follows from an edit: at least the record's obligations, from its clocks
-  // before (`before`, null for a new record; after.obligations() still holds them) and
-  // edit.retime.
-  std::function<void(const CallContext& call, const Record* before, Record& after,
-                     const RecordEdit& edit)>
-      derive;
-  // The team and owning officer whose caseload holds a record (need-to-know; see
-  // CallContext::MaySee).
-  std::function<std::pair<std::string, std::string>(const Record&)> caseload;
-  // Optional: writes of the context's own that follow every change (counters, an outbox entry).
-  std::function<void(const Record* before, const Record& after, storage::Change& change)>
-      also_write;
+  virtual absl::string_view collection() const = 0;
+  // The context ("rso"): its event feed, and the prefix of its ledger keys.
+  virtual absl::string_view context() const = 0;
+  // Its partition of the deadline index.
+  virtual storage::DeadlineSpace space() const = 0;
+
+  virtual std::string Key(absl::string_view force, absl::string_view id) const = 0;
+  virtual std::string RequestKey(absl::string_view force, absl::string_view request_id) const = 0;
+  virtual std::vector<std::string> IndexKeys(const Record& record) const = 0;
+  virtual std::vector<UniqueKey> UniqueKeys(const Record& record) const = 0;
+  virtual Caseload CaseloadOf(const Record& record) const = 0;
+
+  // Everything that follows from an edit: derived fields and the record's open obligations,
+  // from its facts and the policy of its force. `before` is the record as stored (null for a
+  // new one); `after.obligations()` still holds the clocks before the edit. The owner decides
+  // which clocks re-time from what changed between them (every clock when edit.recompute);
+  // the others keep their due time, reason and policy version.
+  virtual void Derive(const CallContext& call, const Record* before, Record& after,
+                      const RecordEdit& edit) const = 0;
+
+  // Writes of the context's own that follow every change (counters, an outbox entry).
+  virtual void AlsoWrite(const Record* before, const Record& after, storage::Change& change) const {
+  }
 };
 
 template <typename Record>
@@ -90,22 +107,23 @@ class RecordStore {
   using EditFn =
       absl::FunctionRef<absl::Status(Record& record, storage::Change& change, RecordEdit& edit)>;
 
-  RecordStore(storage::Store& store, RecordTraits<Record> traits)
-      : store_(store), traits_(std::move(traits)), ledger_(traits_.space) {}
+  // `owner` must outlive the store.
+  RecordStore(storage::Store& store, const Owner<Record>& owner)
+      : store_(store), owner_(owner), ledger_(owner.context(), owner.space()) {}
 
   // The response stored under `request_id` by an earlier call, or nullopt.
   absl::StatusOr<std::optional<std::string>> PriorResponse(const CallContext& call,
                                                            absl::string_view request_id) const {
     if (request_id.empty()) return std::optional<std::string>();
     return store_.Snapshot().Get(storage::Family::kIndex,
-                                 traits_.request_key(call.principal.force, request_id));
+                                 owner_.RequestKey(call.principal.force, request_id));
   }
 
   // A record of `force`, without auditing (for code that audits its own commit).
   absl::StatusOr<std::optional<Record>> Load(const storage::ReadView& view, absl::string_view force,
                                              absl::string_view id) const {
     VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                           view.Get(storage::Family::kEntities, traits_.key(force, id)));
+                           view.Get(storage::Family::kEntities, owner_.Key(force, id)));
     if (!raw.has_value()) return std::optional<Record>();
     VIGIL_ASSIGN_OR_RETURN(Record record, Parse(*raw, id));
     return std::optional<Record>(std::move(record));
@@ -122,8 +140,8 @@ class RecordStore {
   // NotFound for `id`, after auditing the refused access.
   absl::Status NotFound(const CallContext& call, absl::string_view id) {
     VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}, "not found in force"));
-    return absl::NotFoundError(absl::StrCat(traits_.noun, " ", id, " is not in the ",
-                                            traits_.collection, " of ", call.principal.force));
+    return absl::NotFoundError(absl::StrCat(owner_.noun(), " ", id, " is not in the ",
+                                            owner_.collection(), " of ", call.principal.force));
   }
 
   // The record `id` of the caller's force, read for the caller: audited before it is returned.
@@ -140,9 +158,9 @@ class RecordStore {
   // OK when the caller may see `record`; otherwise audits the refusal and returns
   // PermissionDenied saying how to ask.
   absl::Status CheckCaseload(const CallContext& call, const Record& record) {
-    const auto [team, owner] = traits_.caseload(record);
-    absl::Status refusal =
-        call.CheckMaySee(absl::StrCat(traits_.noun, " ", record.id()), team, owner);
+    const Caseload caseload = owner_.CaseloadOf(record);
+    absl::Status refusal = call.CheckMaySee(absl::StrCat(owner_.noun(), " ", record.id()),
+                                            caseload.team, caseload.owner);
     if (refusal.ok()) return refusal;
     VIGIL_RETURN_IF_ERROR(AuditRead(call, {record.id()}, refusal.message()));
     return refusal;
@@ -165,19 +183,18 @@ class RecordStore {
       *stored.mutable_update_time() = ToProtoTime(call.now);
       stored.clear_obligations();
       RecordEdit edit;
-      edit.retime.set();
       edit.action = v1::AUDIT_ACTION_COLLECTION;
-      traits_.derive(call, nullptr, stored, edit);
+      owner_.Derive(call, nullptr, stored, edit);
 
       storage::Change change = extra;
-      const std::string key = traits_.key(force, stored.id());
+      const std::string key = owner_.Key(force, stored.id());
       change.ExpectAbsent(storage::Family::kEntities, key);
-      for (const UniqueKey& unique : traits_.unique_keys(stored)) {
+      for (const UniqueKey& unique : owner_.UniqueKeys(stored)) {
         change.ExpectAbsent(storage::Family::kIndex, unique.key);
         change.Put(storage::Family::kIndex, unique.key, stored.id());
       }
       if (!request_id.empty()) {
-        const std::string request_key = traits_.request_key(force, request_id);
+        const std::string request_key = owner_.RequestKey(force, request_id);
         change.ExpectAbsent(storage::Family::kIndex, request_key);
         change.Put(storage::Family::kIndex, request_key, stored.SerializeAsString());
       }
@@ -194,7 +211,7 @@ class RecordStore {
                              view.Get(storage::Family::kEntities, key));
       if (existing.has_value()) {
         return absl::AlreadyExistsError(
-            absl::StrCat(traits_.noun, ".id: ", stored.id(), " already exists"));
+            absl::StrCat(owner_.noun(), ".id: ", stored.id(), " already exists"));
       }
       VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(view, stored));
     }
@@ -202,59 +219,21 @@ class RecordStore {
   }
 
   // Loads `id`, applies `edit_fn`, derives and commits, retrying when a concurrent write got
-  // there first. Returns the stored response (RecordEdit::response, or the record).
-  absl::StatusOr<std::string> Mutate(const CallContext& call, absl::string_view id,
-                                     absl::string_view request_id, EditFn edit_fn) {
-    const std::string& force = call.principal.force;
-    const std::string key = traits_.key(force, id);
-    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
-      if (prior.has_value()) return *prior;
-      const storage::ReadView view = store_.Snapshot();
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                             view.Get(storage::Family::kEntities, key));
-      if (!raw.has_value()) return NotFound(call, id);
-      VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
-      VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
-      Record after = before;
-      storage::Change change;
-      RecordEdit edit;
-      VIGIL_RETURN_IF_ERROR(edit_fn(after, change, edit));
-      after.set_id(before.id());
-      after.set_force(force);
-      traits_.derive(call, &before, after, edit);
-      if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
-        return after.SerializeAsString();
-      }
-      after.set_revision(before.revision() + 1);
-      *after.mutable_update_time() = ToProtoTime(call.now);
-
-      change.ExpectValue(storage::Family::kEntities, key, *raw);
-      const std::vector<UniqueKey> old_unique = traits_.unique_keys(before);
-      const std::vector<UniqueKey> new_unique = traits_.unique_keys(after);
-      for (const UniqueKey& u : old_unique) {
-        if (!Contains(new_unique, u.key)) change.Delete(storage::Family::kIndex, u.key);
-      }
-      for (const UniqueKey& u : new_unique) {
-        if (Contains(old_unique, u.key)) continue;
-        change.ExpectAbsent(storage::Family::kIndex, u.key);
-        change.Put(storage::Family::kIndex, u.key, after.id());
-      }
-      const std::string response =
-          edit.response.empty() ? after.SerializeAsString() : edit.response;
-      if (!request_id.empty()) {
-        const std::string request_key = traits_.request_key(force, request_id);
-        change.ExpectAbsent(storage::Family::kIndex, request_key);
-        change.Put(storage::Family::kIndex, request_key, response);
-      }
-      BuildCommit(call, &before, after, edit, change);
-      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
-      if (committed.ok()) return response;
-      if (!absl::IsAborted(committed.status())) return committed.status();
-      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(store_.Snapshot(), after));
+  // there first. Returns the response: the record as stored, or the Response message the edit
+  // put in RecordEdit::response (an ArmsAssessment, a Visit); a retry with a seen request id
+  // returns the first call's. DataLoss when a stored response does not parse; NotFound (audited)
+  // for an id unknown in the caller's force; PermissionDenied (audited) outside an officer's
+  // caseload.
+  template <typename Response = Record>
+  absl::StatusOr<Response> Mutate(const CallContext& call, absl::string_view id,
+                                  absl::string_view request_id, EditFn edit_fn) {
+    VIGIL_ASSIGN_OR_RETURN(const std::string raw, MutateRaw(call, id, request_id, edit_fn));
+    Response response;
+    if (!response.ParseFromString(raw)) {
+      return absl::DataLossError(absl::StrCat("the stored response to a change of ", owner_.noun(),
+                                              " ", id, " is unreadable"));
     }
-    return absl::AbortedError(
-        absl::StrCat(traits_.noun, " ", id, ": too many concurrent changes; try again"));
+    return response;
   }
 
   // The ids of every record of `force` under an index prefix (keys are prefix + id).
@@ -277,15 +256,70 @@ class RecordStore {
   }
 
   storage::Store& store() { return store_; }
-  const RecordTraits<Record>& traits() const { return traits_; }
+  const ObligationLedger& ledger() const { return ledger_; }
 
  private:
+  // Mutate, returning the serialized response.
+  absl::StatusOr<std::string> MutateRaw(const CallContext& call, absl::string_view id,
+                                        absl::string_view request_id, EditFn edit_fn) {
+    const std::string& force = call.principal.force;
+    const std::string key = owner_.Key(force, id);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
+      if (prior.has_value()) return *prior;
+      const storage::ReadView view = store_.Snapshot();
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                             view.Get(storage::Family::kEntities, key));
+      if (!raw.has_value()) return NotFound(call, id);
+      VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
+      VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
+      Record after = before;
+      storage::Change change;
+      RecordEdit edit;
+      VIGIL_RETURN_IF_ERROR(edit_fn(after, change, edit));
+      after.set_id(before.id());
+      after.set_force(force);
+      owner_.Derive(call, &before, after, edit);
+      if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
+        return after.SerializeAsString();
+      }
+      after.set_revision(before.revision() + 1);
+      *after.mutable_update_time() = ToProtoTime(call.now);
+
+      change.ExpectValue(storage::Family::kEntities, key, *raw);
+      const std::vector<UniqueKey> old_unique = owner_.UniqueKeys(before);
+      const std::vector<UniqueKey> new_unique = owner_.UniqueKeys(after);
+      for (const UniqueKey& u : old_unique) {
+        if (!Contains(new_unique, u.key)) change.Delete(storage::Family::kIndex, u.key);
+      }
+      for (const UniqueKey& u : new_unique) {
+        if (Contains(old_unique, u.key)) continue;
+        change.ExpectAbsent(storage::Family::kIndex, u.key);
+        change.Put(storage::Family::kIndex, u.key, after.id());
+      }
+      const std::string response =
+          edit.response.empty() ? after.SerializeAsString() : edit.response;
+      if (!request_id.empty()) {
+        const std::string request_key = owner_.RequestKey(force, request_id);
+        change.ExpectAbsent(storage::Family::kIndex, request_key);
+        change.Put(storage::Family::kIndex, request_key, response);
+      }
+      BuildCommit(call, &before, after, edit, change);
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
+      if (committed.ok()) return response;
+      if (!absl::IsAborted(committed.status())) return committed.status();
+      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(store_.Snapshot(), after));
+    }
+    return absl::AbortedError(
+        absl::StrCat(owner_.noun(), " ", id, ": too many concurrent changes; try again"));
+  }
+
   static constexpr int kMaxAttempts = 16;
 
   absl::StatusOr<Record> Parse(absl::string_view raw, absl::string_view id) const {
     Record record;
     if (!record.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
-      return absl::DataLossError(absl::StrCat(traits_.noun, " record ", id, " is unreadable"));
+      return absl::DataLossError(absl::StrCat(owner_.noun(), " record ", id, " is unreadable"));
     }
     return record;
   }
@@ -299,12 +333,12 @@ class RecordStore {
 
   // AlreadyExists when a unique key of `record` is held by another record.
   absl::Status CheckUniqueKeys(const storage::ReadView& view, const Record& record) const {
-    for (const UniqueKey& unique : traits_.unique_keys(record)) {
+    for (const UniqueKey& unique : owner_.UniqueKeys(record)) {
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> holder,
                              view.Get(storage::Family::kIndex, unique.key));
       if (holder.has_value() && *holder != record.id()) {
         return absl::AlreadyExistsError(absl::StrCat(
-            unique.field, ": ", unique.value, " is already held by ", traits_.noun, " ", *holder));
+            unique.field, ": ", unique.value, " is already held by ", owner_.noun(), " ", *holder));
       }
     }
     return absl::OkStatus();
@@ -312,11 +346,11 @@ class RecordStore {
 
   void BuildCommit(const CallContext& call, const Record* before, const Record& after,
                    const RecordEdit& edit, storage::Change& change) const {
-    change.Put(storage::Family::kEntities, traits_.key(after.force(), after.id()),
+    change.Put(storage::Family::kEntities, owner_.Key(after.force(), after.id()),
                after.SerializeAsString());
     const std::vector<std::string> old_keys =
-        before != nullptr ? traits_.index_keys(*before) : std::vector<std::string>();
-    const std::vector<std::string> new_keys = traits_.index_keys(after);
+        before != nullptr ? owner_.IndexKeys(*before) : std::vector<std::string>();
+    const std::vector<std::string> new_keys = owner_.IndexKeys(after);
     const absl::flat_hash_set<std::string> keep(new_keys.begin(), new_keys.end());
     const absl::flat_hash_set<std::string> had(old_keys.begin(), old_keys.end());
     for (const std::string& k : old_keys) {
@@ -341,15 +375,15 @@ class RecordStore {
         if (clock.kind() == notice.obligation().kind()) *published.mutable_obligation() = clock;
       }
     }
-    change.AddEvent(traits_.feed_context, events.SerializeAsString());
-    if (traits_.also_write) traits_.also_write(before, after, change);
+    change.AddEvent(std::string(owner_.context()), events.SerializeAsString());
+    owner_.AlsoWrite(before, after, change);
     std::vector<std::string> subjects = {after.id()};
     subjects.insert(subjects.end(), edit.extra_subjects.begin(), edit.extra_subjects.end());
     change.SetAudit(call.Audit(edit.action, std::move(subjects)));
   }
 
   storage::Store& store_;
-  const RecordTraits<Record> traits_;
+  const Owner<Record>& owner_;
   const ObligationLedger ledger_;
 };
 

@@ -22,14 +22,52 @@ constexpr ClockInfo kClockInfo[] = {
     {"csc-check", v1::OBLIGATION_KIND_CSC_CHECK},
 };
 
+constexpr int kClockCount = 4;
+
+// The facts clock `clock` is derived from (ClocksToRetime), as comparable bytes.
+std::string ClockInputs(const v1::Referral& r, Clock clock) {
+  auto time = [](bool present, const google::protobuf::Timestamp& ts) {
+    return present ? ts.SerializeAsString() : std::string("-");
+  };
+  const std::string received = time(r.has_received_time(), r.received_time());
+  const std::string triaged = time(r.has_triaged_time(), r.triaged_time());
+  const std::string grade = absl::StrCat(static_cast<int>(r.grade()));
+  switch (clock) {
+    case Clock::kTriage:
+      return received;
+    case Clock::kAction:
+      return absl::StrCat(grade, "|", received, "|",
+                          time(r.has_action_clock_start(), r.action_clock_start()));
+    case Clock::kIntelRefresh:
+      return absl::StrCat(grade, "|", triaged, "|",
+                          time(r.has_last_refresh_time(), r.last_refresh_time()));
+    case Clock::kCscCheck:
+      return absl::StrCat(grade, "|", triaged);
+  }
+  return {};
+}
+
 }  // namespace
+
+ClockBits ClocksToRetime(const v1::Referral* before, const v1::Referral& after) {
+  ClockBits retime;
+  for (int i = 0; i < kClockCount; ++i) {
+    const Clock clock = static_cast<Clock>(i);
+    if (before == nullptr || ClockInputs(*before, clock) != ClockInputs(after, clock)) {
+      retime.set(i);
+    }
+  }
+  return retime;
+}
 
 std::string ObligationId(absl::string_view referral_id, Clock clock) {
   return absl::StrCat(referral_id, "/", kClockInfo[static_cast<int>(clock)].suffix);
 }
 
-std::vector<v1::Obligation> ReconcileClocks(const v1::Referral& r, ClockBits retime,
-                                            const v1::Policy& policy, absl::TimeZone zone) {
+std::vector<v1::Obligation> DeriveClocks(const v1::Referral* before, const v1::Referral& r,
+                                         bool recompute, const v1::Policy& policy,
+                                         absl::TimeZone zone) {
+  const ClockBits retime = recompute ? ClockBits().set() : ClocksToRetime(before, r);
   std::vector<ClockCandidate> applicable;
   auto add = [&](Clock clock, const policy::DueTime& due) {
     const int i = static_cast<int>(clock);

@@ -31,9 +31,21 @@ inline constexpr absl::string_view kUnallocated = "(unallocated)";
 // "<referral_id>/triage", "/action", "/intel-refresh", "/csc-check".
 std::string ObligationId(absl::string_view referral_id, Clock clock);
 
-// The open obligations of `referral` after an edit (see MergeClocks in obligations.h).
-std::vector<v1::Obligation> ReconcileClocks(const v1::Referral& referral, ClockBits retime,
-                                            const v1::Policy& policy, absl::TimeZone zone);
+// What each clock is derived from, as the rule that decides when it re-times:
+//   triage          the receipt
+//   action          the grade, the receipt, and the start an upward regrade gave the clock
+//   intel refresh   the grade, the triage, the last refresh
+//   CSC check       the grade, the triage
+// A clock is derived afresh when one of these changed between `before` and `after` (every
+// clock for a new referral, or when `recompute`), or when it newly applies (a state change);
+// the others keep their due time, reason and policy version.
+ClockBits ClocksToRetime(const v1::Referral* before, const v1::Referral& after);
+
+// The open obligations of `after` (see MergeClocks in ledger.h); `after.obligations()` holds
+// the clocks before the edit.
+std::vector<v1::Obligation> DeriveClocks(const v1::Referral* before, const v1::Referral& after,
+                                         bool recompute, const v1::Policy& policy,
+                                         absl::TimeZone zone);
 
 }  // namespace vigil::ocait
 

@@ -63,58 +63,61 @@ absl::Status GradeGiven(absl::string_view field, v1::RiskLevel grade) {
 
 Queue::Queue(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone,
              OffenderLink* link, LinkOutbox* outbox)
-    : policies_(policies), zone_(zone), link_(link), outbox_(outbox), records_(store, Traits()) {}
+    : policies_(policies), zone_(zone), link_(link), outbox_(outbox), records_(store, *this) {}
 
-RecordTraits<v1::Referral> Queue::Traits() {
-  RecordTraits<v1::Referral> traits;
-  traits.noun = "referral";
-  traits.collection = "queue";
-  traits.feed_context = std::string(kFeedContext);
-  traits.space = storage::DeadlineSpace::kOcait;
-  traits.key = &ReferralKey;
-  traits.request_key = &RequestKey;
-  traits.index_keys = &IndexKeys;
-  traits.unique_keys = [](const v1::Referral& r) {
-    std::vector<UniqueKey> keys;
-    if (!r.source_reference().empty()) {
-      keys.push_back({SourceKey(r.force(), r.source_reference()), "referral.source_reference",
-                      r.source_reference()});
-    }
-    return keys;
-  };
-  traits.caseload = [](const v1::Referral& r) {
-    return std::pair<std::string, std::string>(r.team(), r.allocated_officer());
-  };
-  traits.derive = [this](const CallContext&, const v1::Referral*, v1::Referral& after,
-                         const RecordEdit& edit) {
-    const std::vector<v1::Obligation> clocks =
-        ReconcileClocks(after, edit.retime, *policies_.Current(after.force()), zone_);
-    after.clear_obligations();
-    for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
-  };
-  traits.also_write = [](const v1::Referral* before, const v1::Referral& after,
-                         storage::Change& change) {
-    if (before != nullptr) {
-      change.AddToCounter(
-          CountName(before->force(), before->team(), before->state(), before->grade()), -1);
-    }
-    change.AddToCounter(CountName(after.force(), after.team(), after.state(), after.grade()), 1);
-    const bool news =
-        before == nullptr || before->state() != after.state() || before->grade() != after.grade();
-    if (after.linked_offender_id().empty() || !news) return;
-    // The register hears of the referral through its API; the outbox makes that survive a crash.
-    v1::LinkReferralRequest link;
-    link.set_offender_id(after.linked_offender_id());
-    link.mutable_referral()->set_referral_id(after.id());
-    link.mutable_referral()->set_state(StateName(after.state()));
-    link.mutable_referral()->set_grade(after.grade());
-    *link.mutable_referral()->mutable_received_time() = after.received_time();
-    link.set_open(after.state() != v1::REFERRAL_STATE_CLOSED);
-    link.set_request_id(absl::StrCat("ocait-link/", after.id(), "/", after.revision()));
-    change.Put(Family::kEntities, OutboxKey(after.force(), after.id(), after.revision()),
-               link.SerializeAsString());
-  };
-  return traits;
+std::string Queue::Key(absl::string_view force, absl::string_view id) const {
+  return ReferralKey(force, id);
+}
+
+std::string Queue::RequestKey(absl::string_view force, absl::string_view request_id) const {
+  return ocait::RequestKey(force, request_id);
+}
+
+std::vector<std::string> Queue::IndexKeys(const v1::Referral& record) const {
+  return ocait::IndexKeys(record);
+}
+
+std::vector<UniqueKey> Queue::UniqueKeys(const v1::Referral& r) const {
+  std::vector<UniqueKey> keys;
+  if (!r.source_reference().empty()) {
+    keys.push_back({SourceKey(r.force(), r.source_reference()), "referral.source_reference",
+                    r.source_reference()});
+  }
+  return keys;
+}
+
+void Queue::Derive(const CallContext&, const v1::Referral* before, v1::Referral& after,
+                   const RecordEdit& edit) const {
+  const std::vector<v1::Obligation> clocks =
+      DeriveClocks(before, after, edit.recompute, *policies_.Current(after.force()), zone_);
+  after.clear_obligations();
+  for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
+}
+
+void Queue::AlsoWrite(const v1::Referral* before, const v1::Referral& after,
+                      storage::Change& change) const {
+  const std::string cell = CountName(after.force(), after.team(), after.state(), after.grade());
+  const std::string old_cell = before == nullptr ? std::string()
+                                                 : CountName(before->force(), before->team(),
+                                                             before->state(), before->grade());
+  if (cell != old_cell) {
+    if (before != nullptr) change.AddToCounter(old_cell, -1);
+    change.AddToCounter(cell, 1);
+  }
+  const bool news =
+      before == nullptr || before->state() != after.state() || before->grade() != after.grade();
+  if (after.linked_offender_id().empty() || !news) return;
+  // The register hears of the referral through its API; the outbox makes that survive a crash.
+  v1::LinkReferralRequest link;
+  link.set_offender_id(after.linked_offender_id());
+  link.mutable_referral()->set_referral_id(after.id());
+  link.mutable_referral()->set_state(StateName(after.state()));
+  link.mutable_referral()->set_grade(after.grade());
+  *link.mutable_referral()->mutable_received_time() = after.received_time();
+  link.set_open(after.state() != v1::REFERRAL_STATE_CLOSED);
+  link.set_request_id(absl::StrCat("ocait-link/", after.id(), "/", after.revision()));
+  change.Put(Family::kEntities, OutboxKey(after.force(), after.id(), after.revision()),
+             link.SerializeAsString());
 }
 
 void Queue::AfterWrite(const v1::Referral& referral) {
@@ -235,21 +238,19 @@ absl::StatusOr<v1::Referral> Queue::Transition(
   VIGIL_RETURN_IF_ERROR(ValidateId("id", id));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request_id, 128, false));
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      records_.Mutate(call, id, request_id,
-                      [&](v1::Referral& r, storage::Change&, RecordEdit& e) -> absl::Status {
-                        if (std::find(from.begin(), from.end(), r.state()) == from.end()) {
-                          std::vector<std::string> allowed;
-                          for (v1::ReferralState s : from) allowed.push_back(StateName(s));
-                          return absl::FailedPreconditionError(absl::StrCat(
-                              "referral ", r.id(), " is ", StateName(r.state()), ": it can be ",
-                              verb, " only when ", absl::StrJoin(allowed, " or ")));
-                        }
-                        return edit(r, e);
-                      }));
-  v1::Referral stored;
-  if (!stored.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
+      v1::Referral stored,
+      records_.Mutate<v1::Referral>(
+          call, id, request_id,
+          [&](v1::Referral& r, storage::Change&, RecordEdit& e) -> absl::Status {
+            if (std::find(from.begin(), from.end(), r.state()) == from.end()) {
+              std::vector<std::string> allowed;
+              for (v1::ReferralState s : from) allowed.push_back(StateName(s));
+              return absl::FailedPreconditionError(
+                  absl::StrCat("referral ", r.id(), " is ", StateName(r.state()), ": it can be ",
+                               verb, " only when ", absl::StrJoin(allowed, " or ")));
+            }
+            return edit(r, e);
+          }));
   AfterWrite(stored);
   return stored;
 }
@@ -269,7 +270,6 @@ absl::StatusOr<v1::Referral> Queue::Triage(const CallContext& call,
                                  request.note().empty()
                                      ? absl::StrCat("graded ", v1::RiskLevel_Name(request.grade()))
                                      : request.note());
-                      edit.retime.set();
                       return absl::OkStatus();
                     });
 }
@@ -331,11 +331,8 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
         if (!r.has_last_refresh_time() || TimeOf(r.last_refresh_time()) < refreshed) {
           *r.mutable_last_refresh_time() = ToProtoTime(refreshed);
         }
-        edit.retime = Clocks({Clock::kIntelRefresh});
-        if (after != before) {
-          r.set_grade(after);
-          edit.retime |= Clocks({Clock::kAction, Clock::kCscCheck});
-        }
+        // The refresh re-times the refresh clock; a new grade the action and CSC clocks too.
+        if (after != before) r.set_grade(after);
         if (after > before) {
           // A higher grade restarts the action clock from the refresh, at the new grade.
           *r.mutable_action_clock_start() = ToProtoTime(refreshed);

@@ -3,7 +3,8 @@
 // state, recorded with who, when and why, with its clocks, counters by state and grade, feed
 // event and audit); intelligence refreshes that can regrade and restart the action clock;
 // deconfliction by normalised identifiers; links to registered offenders through the
-// register's API. Thread-safe.
+// register's API. The ocait context's Owner: its keys, clocks (clocks.h, which decide which of
+// them re-time) and counters. Thread-safe.
 #ifndef VIGIL_SERVICES_OCAIT_QUEUE_H_
 #define VIGIL_SERVICES_OCAIT_QUEUE_H_
 
@@ -21,12 +22,31 @@ namespace vigil::ocait {
 
 inline constexpr absl::string_view kFeedContext = "ocait";
 
-class Queue {
+class Queue final : public Owner<v1::Referral> {
  public:
   // `link` and `outbox` may be null when no offender register is reachable: referrals with a
   // linked offender are then refused (FailedPrecondition). None owned.
   Queue(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone,
         OffenderLink* link, LinkOutbox* outbox);
+
+  // Owner<v1::Referral>.
+  absl::string_view noun() const override { return "referral"; }
+  absl::string_view collection() const override { return "queue"; }
+  absl::string_view context() const override { return kFeedContext; }
+  storage::DeadlineSpace space() const override { return storage::DeadlineSpace::kOcait; }
+  std::string Key(absl::string_view force, absl::string_view id) const override;
+  std::string RequestKey(absl::string_view force, absl::string_view request_id) const override;
+  std::vector<std::string> IndexKeys(const v1::Referral& record) const override;
+  std::vector<UniqueKey> UniqueKeys(const v1::Referral& record) const override;
+  Caseload CaseloadOf(const v1::Referral& record) const override {
+    return {record.team(), record.allocated_officer()};
+  }
+  void Derive(const CallContext& call, const v1::Referral* before, v1::Referral& after,
+              const RecordEdit& edit) const override;
+  // Counters by team, state and grade, and the outbox entry that tells the register of a
+  // linked referral.
+  void AlsoWrite(const v1::Referral* before, const v1::Referral& after,
+                 storage::Change& change) const override;
 
   // RECEIVED. InvalidArgument naming the field: no subject, a bad identifier, a receipt in the
   // future, an unknown linked offender. The response lists open referrals sharing identifiers.
@@ -64,7 +84,6 @@ class Queue {
   RecordStore<v1::Referral>& records() { return records_; }
 
  private:
-  RecordTraits<v1::Referral> Traits();
   // Validates a new referral's fields, normalises identifiers, checks the linked offender.
   absl::StatusOr<v1::Referral> ValidateNew(const CallContext& call, const v1::Referral& in);
   // Fills the deconfliction matches of `referral` from the open referrals of the force.

@@ -66,8 +66,8 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
   *assessment.mutable_record_time() = ToProtoTime(call.now);
 
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::ArmsAssessment stored,
+      offenders_.Mutate<v1::ArmsAssessment>(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) return NotManaged(record);
@@ -88,15 +88,11 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
               if (*TimeOf(true, t.time()) > completed) *still_open.Add() = t;
             }
             record.mutable_open_triggers()->Swap(&still_open);
-            // A new risk level re-times the visit clock at once: a high-risk offender does not
-            // wait out an interval set when they were low risk.
-            edit.retime =
-                Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview, Clock::kHomeVisit});
+            // The ARMS, trigger, RMP and (for a new risk level) visit clocks re-time from these
+            // facts (clocks.h): a high-risk offender does not wait out an interval set when
+            // they were low risk.
             return absl::OkStatus();
           }));
-  v1::ArmsAssessment stored;
-  if (!stored.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 
@@ -180,8 +176,8 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
   *plan.mutable_record_time() = ToProtoTime(call.now);
 
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::RiskManagementPlan stored,
+      offenders_.Mutate<v1::RiskManagementPlan>(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) return NotManaged(record);
@@ -198,8 +194,6 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
                        plan.SerializeAsString());
             *record.mutable_last_rmp_review_time() = ToProtoTime(reviewed);
             v1::VisitRequirements& requirements = *record.mutable_visit_requirements();
-            const bool interval_changed =
-                requirements.visit_interval_days() != plan.visit_interval_days();
             requirements.set_plan_id(plan.id());
             *requirements.mutable_plan_reviewed_time() = plan.reviewed_time();
             requirements.set_visit_interval_days(plan.visit_interval_days());
@@ -207,13 +201,8 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
             requirements.set_unannounced_share_percent(plan.unannounced_share_percent());
             requirements.set_device_check_required(plan.device_check_required());
             requirements.set_reason(plan.reason());
-            edit.retime = Clocks({Clock::kRmpReview});
-            if (interval_changed) edit.retime |= Clocks({Clock::kHomeVisit});
             return absl::OkStatus();
           }));
-  v1::RiskManagementPlan stored;
-  if (!stored.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 

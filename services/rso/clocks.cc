@@ -92,6 +92,39 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
   return std::nullopt;
 }
 
+// The facts clock `clock` is derived from (ClocksToRetime), as comparable bytes.
+std::string ClockInputs(const v1::Offender& o, Clock clock) {
+  auto time = [](bool present, const google::protobuf::Timestamp& ts) {
+    return present ? ts.SerializeAsString() : std::string("-");
+  };
+  const std::string registered = time(o.has_registered_time(), o.registered_time());
+  const std::string arms = absl::StrCat(time(o.has_last_arms_time(), o.last_arms_time()), "|",
+                                        static_cast<int>(o.risk_level()));
+  switch (clock) {
+    case Clock::kArms:
+      return absl::StrCat(registered, "|", arms);
+    case Clock::kArmsTrigger: {
+      std::string triggers;
+      for (const v1::Trigger& t : o.open_triggers()) triggers += t.SerializeAsString();
+      return triggers;
+    }
+    case Clock::kRmpReview:
+      return absl::StrCat(arms, "|", time(o.has_last_rmp_review_time(), o.last_rmp_review_time()));
+    case Clock::kAnnualNotification:
+      return absl::StrCat(registered, "|",
+                          time(o.has_last_notification_time(), o.last_notification_time()));
+    case Clock::kChangeNotification:
+      return absl::StrCat(time(o.has_change_pending_since(), o.change_pending_since()), "|",
+                          o.change_pending_note());
+    case Clock::kHomeVisit:
+      return absl::StrCat(registered, "|", time(o.has_last_visit_time(), o.last_visit_time()), "|",
+                          static_cast<int>(o.risk_level()), "|",
+                          o.visit_requirements().visit_interval_days(), "|",
+                          o.reactive_management().enabled(), "|", o.visit_paused());
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string ObligationId(absl::string_view offender_id, Clock clock) {
@@ -110,9 +143,20 @@ bool Managed(v1::OffenderStatus status) {
   }
 }
 
-std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retime,
-                                            const v1::Policy& policy, absl::TimeZone zone,
-                                            absl::Time now) {
+ClockSet ClocksToRetime(const v1::Offender* before, const v1::Offender& after) {
+  if (before == nullptr) return AllClocks();
+  ClockSet retime;
+  for (int i = 0; i < kClockCount; ++i) {
+    const Clock clock = static_cast<Clock>(i);
+    if (ClockInputs(*before, clock) != ClockInputs(after, clock)) retime.set(i);
+  }
+  return retime;
+}
+
+std::vector<v1::Obligation> DeriveClocks(const v1::Offender* before, v1::Offender& record,
+                                         bool recompute, const v1::Policy& policy,
+                                         absl::TimeZone zone, absl::Time now) {
+  const ClockSet retime = recompute ? AllClocks() : ClocksToRetime(before, record);
   std::vector<ClockCandidate> applicable;
   std::optional<Derived> visit;
   for (int i = 0; i < kClockCount; ++i) {

@@ -45,16 +45,28 @@ std::string ObligationId(absl::string_view offender_id, Clock clock);
 // True when the offender is under active management (any clock may run).
 bool Managed(v1::OffenderStatus status);
 
-// The open obligations of `record` after an edit. Clocks in `retime`, and clocks that newly
-// apply, are derived afresh from `policy`; every other open clock keeps its due time, reason and
-// policy version (a policy change never moves them silently) but takes the record's current
-// owner, team and risk level. Clocks that no longer apply are dropped. `record.obligations()`
-// holds the clocks before the edit. When the visit clock is derived, the record's
-// visit_interval_days/source are set, and a paused clock resumes at `now` plus the time it had
-// left (clearing visit_paused).
-std::vector<v1::Obligation> ReconcileClocks(v1::Offender& record, ClockSet retime,
-                                            const v1::Policy& policy, absl::TimeZone zone,
-                                            absl::Time now);
+// What each clock is derived from, as the rule that decides when it re-times:
+//   ARMS                registration, the latest ARMS and its risk level
+//   ARMS trigger        the open triggers
+//   RMP review          the latest ARMS and its risk level, the latest plan review
+//   annual notification registration, the last notification
+//   change notification the pending change and its note
+//   home visit          registration, the last visit, the risk level, the plan's visit interval,
+//                       reactive management, a pause (custody, abroad, wanted)
+// A clock is derived afresh when one of these changed between `before` and `after` (every
+// clock for a new record, or when `recompute`), or when it newly applies; every other open
+// clock keeps its due time, reason and policy version (a policy change never moves them
+// silently) but takes the record's current owner, team and risk level.
+ClockSet ClocksToRetime(const v1::Offender* before, const v1::Offender& after);
+
+// The open obligations of `after`: the clocks that apply to it, those in ClocksToRetime (or all,
+// with `recompute`) derived afresh from `policy`. Clocks that no longer apply are dropped.
+// `after.obligations()` holds the clocks before the edit. When the visit clock is derived, the
+// record's visit_interval_days/source are set, and a paused clock resumes at `now` plus the time
+// it had left (clearing visit_paused).
+std::vector<v1::Obligation> DeriveClocks(const v1::Offender* before, v1::Offender& after,
+                                         bool recompute, const v1::Policy& policy,
+                                         absl::TimeZone zone, absl::Time now);
 
 }  // namespace vigil::rso
 

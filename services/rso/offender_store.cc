@@ -11,7 +11,7 @@ namespace vigil::rso {
 namespace {
 
 // Leaving the community for custody, abroad or wanted pauses the visit clock with the time it
-// had left; ReconcileClocks resumes it on return.
+// had left; DeriveClocks resumes it on return.
 void PauseVisits(const v1::Offender& before, v1::Offender& after, absl::Time now) {
   const bool was_active = before.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY;
   const bool pauses = after.status() == v1::OFFENDER_STATUS_IN_CUSTODY ||
@@ -29,30 +29,26 @@ void PauseVisits(const v1::Offender& before, v1::Offender& after, absl::Time now
 
 OffenderStore::OffenderStore(storage::Store& store, const policy::PolicyRegistry& policies,
                              absl::TimeZone zone)
-    : policies_(policies), zone_(zone), records_(store, Traits()) {}
+    : policies_(policies), zone_(zone), records_(store, *this) {}
 
-RecordTraits<v1::Offender> OffenderStore::Traits() {
-  RecordTraits<v1::Offender> traits;
-  traits.noun = "offender";
-  traits.collection = "register";
-  traits.feed_context = std::string(kFeedContext);
-  traits.space = storage::DeadlineSpace::kRso;
-  traits.key = &OffenderKey;
-  traits.request_key = &RequestKey;
-  traits.index_keys = &IndexKeys;
-  traits.unique_keys = [](const v1::Offender& o) {
-    std::vector<UniqueKey> keys;
-    if (!o.visor_ref().empty()) {
-      keys.push_back({VisorKey(o.force(), o.visor_ref()), "offender.visor_ref", o.visor_ref()});
-    }
-    return keys;
-  };
-  traits.caseload = [](const v1::Offender& o) {
-    return std::pair<std::string, std::string>(o.team(), o.owner_officer());
-  };
-  traits.derive = [this](const CallContext& call, const v1::Offender* before, v1::Offender& after,
-                         const RecordEdit& edit) { Derive(call, before, after, edit); };
-  return traits;
+std::string OffenderStore::Key(absl::string_view force, absl::string_view id) const {
+  return OffenderKey(force, id);
+}
+
+std::string OffenderStore::RequestKey(absl::string_view force, absl::string_view request_id) const {
+  return rso::RequestKey(force, request_id);
+}
+
+std::vector<std::string> OffenderStore::IndexKeys(const v1::Offender& record) const {
+  return rso::IndexKeys(record);
+}
+
+std::vector<UniqueKey> OffenderStore::UniqueKeys(const v1::Offender& o) const {
+  std::vector<UniqueKey> keys;
+  if (!o.visor_ref().empty()) {
+    keys.push_back({VisorKey(o.force(), o.visor_ref()), "offender.visor_ref", o.visor_ref()});
+  }
+  return keys;
 }
 
 void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
@@ -76,7 +72,7 @@ void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, 
                      absl::StrJoin(after.reactive_eligibility().unmet(), "; ")));
   }
   const std::vector<v1::Obligation> clocks =
-      ReconcileClocks(after, edit.retime, *policy, zone_, call.now);
+      DeriveClocks(before, after, edit.recompute, *policy, zone_, call.now);
   after.clear_obligations();
   for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
 }
@@ -105,7 +101,7 @@ absl::StatusOr<OffenderStore::RecomputeReport> OffenderStore::Recompute(const Ca
     if (!record.has_value()) continue;  // removed since the scan
     v1::Offender derived = *record;
     const std::vector<v1::Obligation> clocks =
-        ReconcileClocks(derived, AllClocks(), *policy, zone_, call.now);
+        DeriveClocks(&*record, derived, /*recompute=*/true, *policy, zone_, call.now);
     int moved = 0;
     for (const v1::Obligation& o : clocks) {
       bool same = false;
@@ -117,7 +113,7 @@ absl::StatusOr<OffenderStore::RecomputeReport> OffenderStore::Recompute(const Ca
     report.retimed += moved;
     if (dry_run) continue;
     VIGIL_RETURN_IF_ERROR(Mutate(call, id, {}, [](v1::Offender&, storage::Change&, Edit& edit) {
-                            edit.retime = AllClocks();
+                            edit.recompute = true;
                             edit.skip_if_clocks_unchanged = true;
                             return absl::OkStatus();
                           }).status());

@@ -1,7 +1,8 @@
 // The offender records of the caller's force, kept by RecordStore (one commit per change with
-// the record, its indexes, its clocks, a feed event, the audit record and the request id). The
-// rso-specific part is how a record's derived fields follow an edit: the notification end,
-// reactive-management eligibility (and its loss), visit pauses, and the clocks. Thread-safe.
+// the record, its indexes, its clocks, a feed event, the audit record and the request id). This
+// is the rso context's Owner: its keys, and how a record's derived fields follow an edit (the
+// notification end, reactive-management eligibility and its loss, visit pauses, and the clocks,
+// which decide themselves which of them re-time: clocks.h). Thread-safe.
 #ifndef VIGIL_SERVICES_RSO_OFFENDER_STORE_H_
 #define VIGIL_SERVICES_RSO_OFFENDER_STORE_H_
 
@@ -26,10 +27,25 @@ inline constexpr absl::string_view kFeedContext = "rso";
 using Edit = RecordEdit;
 using EditFn = RecordStore<v1::Offender>::EditFn;
 
-class OffenderStore {
+class OffenderStore final : public Owner<v1::Offender> {
  public:
   // None owned.
   OffenderStore(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone);
+
+  // Owner<v1::Offender>.
+  absl::string_view noun() const override { return "offender"; }
+  absl::string_view collection() const override { return "register"; }
+  absl::string_view context() const override { return kFeedContext; }
+  storage::DeadlineSpace space() const override { return storage::DeadlineSpace::kRso; }
+  std::string Key(absl::string_view force, absl::string_view id) const override;
+  std::string RequestKey(absl::string_view force, absl::string_view request_id) const override;
+  std::vector<std::string> IndexKeys(const v1::Offender& record) const override;
+  std::vector<UniqueKey> UniqueKeys(const v1::Offender& record) const override;
+  Caseload CaseloadOf(const v1::Offender& record) const override {
+    return {record.team(), record.owner_officer()};
+  }
+  void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
+              const RecordEdit& edit) const override;
 
   absl::StatusOr<std::optional<std::string>> PriorResponse(const CallContext& call,
                                                            absl::string_view request_id) const {
@@ -46,9 +62,10 @@ class OffenderStore {
 
   // Applies `edit` to offender `id` and commits (see RecordStore::Mutate). NotFound, audited as
   // a refused access, for an id unknown in the caller's force.
-  absl::StatusOr<std::string> Mutate(const CallContext& call, absl::string_view id,
-                                     absl::string_view request_id, EditFn edit) {
-    return records_.Mutate(call, id, request_id, edit);
+  template <typename Response = v1::Offender>
+  absl::StatusOr<Response> Mutate(const CallContext& call, absl::string_view id,
+                                  absl::string_view request_id, EditFn edit) {
+    return records_.template Mutate<Response>(call, id, request_id, edit);
   }
 
   // Re-derives every clock of every offender of the caller's force under the current policy,
@@ -85,17 +102,14 @@ class OffenderStore {
   void RefreshEligibility(v1::Offender& record, absl::Time now) const;
 
   storage::Store& store() { return records_.store(); }
+  // The rso context's ledger: its due indexes (Visits::Plan reads them).
+  const ObligationLedger& ledger() const { return records_.ledger(); }
   absl::TimeZone zone() const { return zone_; }
   std::shared_ptr<const v1::Policy> policy(absl::string_view force) const {
     return policies_.Current(force);
   }
 
  private:
-  RecordTraits<v1::Offender> Traits();
-  // Everything that follows from an edit; see RecordTraits::derive.
-  void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
-              const RecordEdit& edit) const;
-
   const policy::PolicyRegistry& policies_;
   const absl::TimeZone zone_;
   RecordStore<v1::Offender> records_;

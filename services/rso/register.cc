@@ -244,8 +244,8 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
   }
 
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::Offender updated,
+      offenders_.Mutate<v1::Offender>(
           call, in.id(), request.request_id(),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (record.revision() != in.revision()) {
@@ -259,7 +259,6 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
             if (masked("visor_ref")) record.set_visor_ref(in.visor_ref());
             if (masked("registered_time")) {
               *record.mutable_registered_time() = in.registered_time();
-              edit.retime |= Clocks({Clock::kArms, Clock::kAnnualNotification});
             }
             if (masked("notification_period"))
               record.set_notification_period(in.notification_period());
@@ -280,7 +279,6 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
               } else {
                 record.clear_last_notification_time();
               }
-              edit.retime |= Clocks({Clock::kAnnualNotification});
             }
             if (masked("change_pending_since")) {
               if (in.has_change_pending_since()) {
@@ -288,11 +286,9 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
               } else {
                 record.clear_change_pending_since();
               }
-              edit.retime |= Clocks({Clock::kChangeNotification});
             }
             if (masked("change_pending_note")) {
               record.set_change_pending_note(in.change_pending_note());
-              edit.retime |= Clocks({Clock::kChangeNotification});
             }
             if (masked("last_offence_time")) {
               if (in.has_last_offence_time()) {
@@ -316,21 +312,16 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
                 AddTrigger(record, v1::TRIGGER_TYPE_MAPPA_LEVEL_CHANGE, call.now,
                            absl::StrCat("MAPPA level ", old_level, " to ", record.mappa_level()),
                            call.principal.actor);
-                edit.retime |= Clocks({Clock::kArmsTrigger});
               }
               if (old_status == v1::OFFENDER_STATUS_IN_CUSTODY &&
                   record.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
                 AddTrigger(record, v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY, call.now,
                            "status changed from in custody to active in the community",
                            call.principal.actor);
-                edit.retime |= Clocks({Clock::kArmsTrigger});
               }
             }
             return absl::OkStatus();
           }));
-  v1::Offender updated;
-  if (!updated.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return updated;
 }
 
@@ -345,8 +336,8 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 1000, false, true));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::Offender updated,
+      offenders_.Mutate<v1::Offender>(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) {
@@ -367,12 +358,8 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
                  TimeOf(true, record.last_intelligence_time()) < time)) {
               *record.mutable_last_intelligence_time() = ToProtoTime(time);
             }
-            edit.retime = Clocks({Clock::kArmsTrigger});
             return absl::OkStatus();
           }));
-  v1::Offender updated;
-  if (!updated.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return updated;
 }
 
@@ -389,41 +376,36 @@ absl::StatusOr<v1::Offender> Register::LinkReferral(const CallContext& call,
       RequirePastTime("referral.received_time", request.referral().has_received_time(),
                       request.referral().received_time(), call.now));
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(call, request.offender_id(), request.request_id(),
-                        [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
-                          bool known = false;
-                          google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
-                          for (const v1::LinkedReferral& linked : record.linked_referrals()) {
-                            if (linked.referral_id() == request.referral().referral_id()) {
-                              known = true;
-                              continue;
-                            }
-                            *kept.Add() = linked;
-                          }
-                          if (request.open()) *kept.Add() = request.referral();
-                          record.mutable_linked_referrals()->Swap(&kept);
-                          edit.extra_subjects = {request.referral().referral_id()};
-                          if (known || !request.open() || !Managed(record.status()))
-                            return absl::OkStatus();
-                          if (!record.has_last_intelligence_time() ||
-                              TimeOf(true, record.last_intelligence_time()) < received) {
-                            *record.mutable_last_intelligence_time() = ToProtoTime(received);
-                          }
-                          const std::optional<absl::Time> last_arms =
-                              TimeOf(record.has_last_arms_time(), record.last_arms_time());
-                          if (!last_arms.has_value() || *last_arms < received) {
-                            AddTrigger(
-                                record, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, received,
-                                absl::StrCat("OCAIT referral ", request.referral().referral_id()),
-                                call.principal.actor);
-                            edit.retime = Clocks({Clock::kArmsTrigger});
-                          }
-                          return absl::OkStatus();
-                        }));
-  v1::Offender updated;
-  if (!updated.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
+      v1::Offender updated,
+      offenders_.Mutate<v1::Offender>(
+          call, request.offender_id(), request.request_id(),
+          [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
+            bool known = false;
+            google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
+            for (const v1::LinkedReferral& linked : record.linked_referrals()) {
+              if (linked.referral_id() == request.referral().referral_id()) {
+                known = true;
+                continue;
+              }
+              *kept.Add() = linked;
+            }
+            if (request.open()) *kept.Add() = request.referral();
+            record.mutable_linked_referrals()->Swap(&kept);
+            edit.extra_subjects = {request.referral().referral_id()};
+            if (known || !request.open() || !Managed(record.status())) return absl::OkStatus();
+            if (!record.has_last_intelligence_time() ||
+                TimeOf(true, record.last_intelligence_time()) < received) {
+              *record.mutable_last_intelligence_time() = ToProtoTime(received);
+            }
+            const std::optional<absl::Time> last_arms =
+                TimeOf(record.has_last_arms_time(), record.last_arms_time());
+            if (!last_arms.has_value() || *last_arms < received) {
+              AddTrigger(record, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, received,
+                         absl::StrCat("OCAIT referral ", request.referral().referral_id()),
+                         call.principal.actor);
+            }
+            return absl::OkStatus();
+          }));
   return updated;
 }
 

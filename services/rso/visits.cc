@@ -198,8 +198,8 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   *visit.mutable_record_time() = ToProtoTime(call.now);
 
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::Visit stored,
+      offenders_.Mutate<v1::Visit>(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
@@ -224,7 +224,6 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
             if (request.outcome() == v1::VISIT_OUTCOME_SEEN) {
               if (!record.has_last_visit_time() || TimeOf(record.last_visit_time()) < visited) {
                 *record.mutable_last_visit_time() = ToProtoTime(visited);
-                edit.retime = Clocks({Clock::kHomeVisit});
               }
               return absl::OkStatus();
             }
@@ -239,13 +238,9 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
                                     ? "entry refused at a home visit"
                                     : "no access at a home visit");
               trigger->set_recorded_by(call.principal.actor);
-              edit.retime = Clocks({Clock::kArmsTrigger});
             }
             return absl::OkStatus();
           }));
-  v1::Visit stored;
-  if (!stored.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return stored;
 }
 
@@ -338,8 +333,8 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
   VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(
-      const std::string response,
-      offenders_.Mutate(
+      v1::Offender record,
+      offenders_.Mutate<v1::Offender>(
           call, request.offender_id(), request.request_id(),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (request.enabled()) {
@@ -359,12 +354,8 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
             *decision.mutable_decided_time() = ToProtoTime(call.now);
             decision.set_ended_because(
                 request.enabled() ? "" : absl::StrCat("ended by ", request.decided_by()));
-            edit.retime = Clocks({Clock::kHomeVisit});
             return absl::OkStatus();
           }));
-  v1::Offender record;
-  if (!record.ParseFromString(response))
-    return absl::DataLossError("stored response is unreadable");
   return ScheduleOf(record, call.now);
 }
 
@@ -520,8 +511,8 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
     VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {}, refused.message()));
     return refused;
   }
-  const std::string prefix = !team.empty() ? ObligationLedger::DueByTeamPrefix(force, team)
-                                           : ObligationLedger::DueByOfficerPrefix(force, officer);
+  const std::string prefix = !team.empty() ? offenders_.ledger().DueByTeamPrefix(force, team)
+                                           : offenders_.ledger().DueByOfficerPrefix(force, officer);
   const absl::Time horizon = call.now + absl::Hours(24) * days;
   const storage::ReadView view = offenders_.store().Snapshot();
   v1::VisitPlan plan;

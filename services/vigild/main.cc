@@ -47,6 +47,7 @@
 #include "services/common/rpc.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
+#include "services/obligations/ledger.h"
 #include "services/obligations/obligation_feed_service.h"
 #include "services/obligations/overdue_index.h"
 #include "services/ocait/link_outbox.h"
@@ -409,6 +410,7 @@ int Run(int argc, char** argv) {
   storage::StoreOptions store_options;
   store_options.path = flags.data_dir;
   store_options.block_cache_bytes = flags.block_cache_mb << 20;
+  store_options.migrations = {LedgerMigration()};
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
   if (!store.ok()) return Fail(kExitRuntime, store.status().message());
   // Checked once the directory is known to be a vigil store (Open refuses a foreign one

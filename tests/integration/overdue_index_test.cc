@@ -68,7 +68,7 @@ int RiskRank(v1::RiskLevel r) {
 TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChanges) {
   OverdueIndex index(storage::DeadlineSpace::kTesting);
   ASSERT_THAT(index.Attach(*store_, "test"), IsOk());
-  const ObligationLedger ledger(storage::DeadlineSpace::kTesting);
+  const ObligationLedger ledger("testing", storage::DeadlineSpace::kTesting);
   std::mt19937_64 rng(99);
   absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 1, 1), absl::UTCTimeZone());
   std::map<std::string, v1::Obligation> open;  // key: force|id

@@ -79,8 +79,8 @@ class ReferralQueueTest : public ::testing::Test {
 
   int64_t Counter(v1::ObligationKind kind, v1::RiskLevel risk,
                   const std::string& officer = "(unallocated)") {
-    return *store_->Snapshot().Counter(
-        ObligationLedger::OpenCounter("wessex", "ocait", officer, kind, risk));
+    return *store_->Snapshot().Counter(ObligationLedger("ocait", storage::DeadlineSpace::kOcait)
+                                           .OpenCounter("wessex", "ocait", officer, kind, risk));
   }
 
   ManualClock clock_;

@@ -108,8 +108,8 @@ class RsoRegisterTest : public ::testing::Test {
 
   int64_t OpenCounter(v1::ObligationKind kind, v1::RiskLevel risk,
                       const std::string& team = "north", const std::string& officer = "DC 4512") {
-    return *store_->Snapshot().Counter(
-        ObligationLedger::OpenCounter("wessex", team, officer, kind, risk));
+    return *store_->Snapshot().Counter(ObligationLedger("rso", storage::DeadlineSpace::kRso)
+                                           .OpenCounter("wessex", team, officer, kind, risk));
   }
 
   int DeadlineCount() {

@@ -115,8 +115,9 @@ class VisitsTest : public ::testing::Test {
   }
 
   int64_t VisitCounter(v1::RiskLevel risk) {
-    return *store_->Snapshot().Counter(ObligationLedger::OpenCounter(
-        "wessex", "north", "DC 4512", v1::OBLIGATION_KIND_HOME_VISIT, risk));
+    return *store_->Snapshot().Counter(
+        ObligationLedger("rso", storage::DeadlineSpace::kRso)
+            .OpenCounter("wessex", "north", "DC 4512", v1::OBLIGATION_KIND_HOME_VISIT, risk));
   }
 
   absl::Time LocalEndOf(int y, int m, int d) {

@@ -3,9 +3,11 @@
 // is audited with the chain still verifying.
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
@@ -36,6 +38,7 @@ class UpgradeTest : public ::testing::Test {
     storage::StoreOptions options;
     options.path = dir_.Sub("data");
     options.create_if_missing = false;
+    options.migrations = {LedgerMigration()};
     VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
     VIGIL_ASSERT_OK_AND_ASSIGN(
         policies_,
@@ -76,6 +79,77 @@ TEST_F(UpgradeTest, EveryForceKeepsTheStoreWidePolicyItRanOnAsItsOwn) {
   Open();
   EXPECT_EQ(policies_->Current("wessex")->version(), "v3");
   EXPECT_EQ(policies_->Current("eastshire")->version(), "v2");
+}
+
+TEST_F(UpgradeTest, TheLedgerMovesToContextPrefixedKeysWithNothingLost) {
+  EXPECT_EQ(store_->schema_version(), storage::kSchemaVersion);
+  const storage::ReadView view = store_->Snapshot();
+  // Nothing is left under schema 1's unprefixed keys.
+  int old_keys = 0;
+  ASSERT_THAT(view.ScanPrefix(storage::Family::kIndex, "due/", {},
+                              [&](absl::string_view, absl::string_view) {
+                                ++old_keys;
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(old_keys, 0);
+  int64_t old_counters = 0;
+  ASSERT_THAT(view.ScanCounters("open/",
+                                [&](absl::string_view, int64_t v) {
+                                  old_counters += v;
+                                  return true;
+                                }),
+              IsOk());
+  EXPECT_EQ(old_counters, 0);
+  // Every open obligation is counted once under its context, and indexed under its team and
+  // officer, as the deadline index (never moved) has it.
+  for (auto [context, space] : {std::pair{"rso", storage::DeadlineSpace::kRso},
+                                std::pair{"ocait", storage::DeadlineSpace::kOcait}}) {
+    SCOPED_TRACE(context);
+    int64_t open = 0;
+    ASSERT_THAT(view.ScanDeadlines(space, absl::InfinitePast(), absl::InfiniteFuture(),
+                                   [&](const storage::Deadline&, absl::string_view) {
+                                     ++open;
+                                     return true;
+                                   }),
+                IsOk());
+    EXPECT_GT(open, 50);
+    int64_t counted = 0;
+    ASSERT_THAT(view.ScanCounters(absl::StrCat(context, "/open/"),
+                                  [&](absl::string_view, int64_t v) {
+                                    counted += v;
+                                    return true;
+                                  }),
+                IsOk());
+    EXPECT_EQ(counted, open);
+    for (const char* index : {"/due/t/", "/due/o/"}) {
+      int64_t indexed = 0;
+      ASSERT_THAT(view.ScanPrefix(storage::Family::kIndex, absl::StrCat(context, index), {},
+                                  [&](absl::string_view, absl::string_view) {
+                                    ++indexed;
+                                    return true;
+                                  }),
+                  IsOk());
+      EXPECT_EQ(indexed, open) << index;
+    }
+  }
+}
+
+TEST_F(UpgradeTest, AnOldStoreOpenedWithoutTheMigrationIsRefused) {
+  policies_.reset();
+  store_.reset();
+  testing::TempDir other;
+  absl::StatusOr<testing::RunResult> untar = testing::Run(
+      {"/bin/tar", "-xzf", std::string(VIGIL_SOURCE_DIR) + "/tests/data/store-0.1.0.tar.gz", "-C",
+       other.path()});
+  ASSERT_THAT(untar.status(), IsOk());
+  storage::StoreOptions options;
+  options.path = other.Sub("data");
+  options.create_if_missing = false;
+  EXPECT_THAT(storage::Store::Open(options).status(),
+              ::vigil::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                         ::testing::HasSubstr("upgrades it only when opened by "
+                                                              "vigild")));
 }
 
 TEST_F(UpgradeTest, TheOldRecordsAndTheirAuditChainSurviveTheUpgrade) {

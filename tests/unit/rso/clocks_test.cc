@@ -108,15 +108,20 @@ class ClocksTest : public ::testing::Test {
     t->set_recorded_by("dc.smith");
   }
 
-  std::vector<v1::Obligation> Reconcile(v1::Offender& o, ClockSet retime,
-                                        const v1::Policy& policy) const {
-    return ReconcileClocks(o, retime, policy, london_, now_);
+  // Every clock of `o` derived afresh under `policy` (a new record, or a recomputation).
+  std::vector<v1::Obligation> Recompute(v1::Offender& o, const v1::Policy& policy) const {
+    return DeriveClocks(nullptr, o, /*recompute=*/true, policy, london_, now_);
+  }
+  // The clocks of `o` after an edit from `before`: ClocksToRetime decides which re-time.
+  std::vector<v1::Obligation> Edited(const v1::Offender& before, v1::Offender& o,
+                                     const v1::Policy& policy) const {
+    return DeriveClocks(&before, o, /*recompute=*/false, policy, london_, now_);
   }
 
-  // Reconciles under `policy` with every clock re-derived and stores the result in the record,
-  // as the register does after a commit.
+  // Derives every clock under `policy` and stores the result in the record, as the register
+  // does after a commit.
   void Settle(v1::Offender& o, const v1::Policy& policy) const {
-    std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), policy);
+    std::vector<v1::Obligation> open = Recompute(o, policy);
     o.clear_obligations();
     for (v1::Obligation& ob : open) *o.add_obligations() = std::move(ob);
   }
@@ -166,7 +171,7 @@ TEST_F(ClocksTest, OnlyOffendersUnderActiveManagementAreManaged) {
 
 TEST_F(ClocksTest, NewOffenderInTheCommunityNeedsInitialArmsAndAnnualNotification) {
   v1::Offender o = NewOffender();
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   // clocks.h: an offender in the community also runs the home-visit clock (not assessed: 91
   // days from registration, to 2024-08-09).
   ASSERT_THAT(Ids(open), ElementsAre("R1/arms", "R1/notification", "R1/home-visit"));
@@ -190,7 +195,7 @@ TEST_F(ClocksTest, NewOffenderInTheCommunityNeedsInitialArmsAndAnnualNotificatio
 TEST_F(ClocksTest, ReactivelyManagedNewOffenderHasExactlyArmsAndNotificationClocks) {
   v1::Offender o = NewOffender();
   o.mutable_reactive_management()->set_enabled(true);
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   EXPECT_THAT(Ids(open), ElementsAre("R1/arms", "R1/notification"));
 }
 
@@ -199,7 +204,7 @@ TEST_F(ClocksTest, EveryObligationCarriesTheRecordsForceTeamOwnerAndRisk) {
   o.set_risk_level(v1::RISK_LEVEL_HIGH);
   AddTrigger(o, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, Local(2024, 6, 20, 9, 0));
   *o.mutable_change_pending_since() = ToProtoTime(Local(2024, 6, 25, 9, 0));
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   ASSERT_EQ(open.size(), 6u);
   for (const v1::Obligation& ob : open) {
     SCOPED_TRACE(ob.id());
@@ -214,7 +219,7 @@ TEST_F(ClocksTest, EveryObligationCarriesTheRecordsForceTeamOwnerAndRisk) {
 
 TEST_F(ClocksTest, AssessedOffenderGetsPeriodicArmsAndRmpReviewClocks) {
   v1::Offender o = AssessedOffender();
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   ASSERT_THAT(Ids(open),
               ElementsAre("R1/arms", "R1/rmp-review", "R1/notification", "R1/home-visit"));
   // Medium: 2024-06-03 + 365 is 2025-06-03. The RMP: 2024-06-03 + 28 is 2024-07-01.
@@ -236,7 +241,7 @@ TEST_F(ClocksTest, OpenTriggersGiveOneTriggerClockDueFromTheEarliest) {
   AddTrigger(o, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, Local(2024, 6, 20, 9, 0));
   AddTrigger(o, v1::TRIGGER_TYPE_CHILD_IN_HOUSEHOLD, Local(2024, 6, 12, 17, 0));
   AddTrigger(o, v1::TRIGGER_TYPE_ARREST_OR_BREACH, Local(2024, 6, 14, 8, 0));
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   const v1::Obligation* trigger = Find(open, "R1/arms-trigger");
   ASSERT_NE(trigger, nullptr);
   // 2024-06-12 + 28 is 2024-07-10.
@@ -253,7 +258,7 @@ TEST_F(ClocksTest, OpenTriggersGiveOneTriggerClockDueFromTheEarliest) {
 TEST_F(ClocksTest, NotAssessedOffenderWithATriggerStillHasNoRmpClock) {
   v1::Offender o = NewOffender();
   AddTrigger(o, v1::TRIGGER_TYPE_RELEASE_FROM_CUSTODY, Local(2024, 5, 20, 9, 0));
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   EXPECT_THAT(Ids(open),
               ElementsAre("R1/arms", "R1/arms-trigger", "R1/notification", "R1/home-visit"));
 }
@@ -262,7 +267,7 @@ TEST_F(ClocksTest, PendingChangeMustBeNotifiedWithin3Days) {
   v1::Offender o = AssessedOffender();
   *o.mutable_change_pending_since() = ToProtoTime(Local(2024, 6, 25, 9, 0));
   o.set_change_pending_note("new address");
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   const v1::Obligation* change = Find(open, "R1/change-notification");
   ASSERT_NE(change, nullptr);
   EXPECT_THAT(*change,
@@ -276,7 +281,7 @@ TEST_F(ClocksTest, PendingChangeMustBeNotifiedWithin3Days) {
 TEST_F(ClocksTest, AnnualNotificationCountsFromTheLastNotificationWhenThereIsOne) {
   v1::Offender o = NewOffender();
   *o.mutable_last_notification_time() = ToProtoTime(Local(2024, 2, 29, 11, 0));
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   const v1::Obligation* annual = Find(open, "R1/notification");
   ASSERT_NE(annual, nullptr);
   EXPECT_EQ(DueOf(*annual), EndOf(2025, 3, 1));
@@ -294,8 +299,9 @@ TEST_P(PausedStatus, KeepsArmsTriggerAndRmpClocksButNoNotificationOrVisit) {
   Settle(o, v1_);
   ASSERT_EQ(o.obligations_size(), 6);
 
+  const v1::Offender before = o;
   o.set_status(GetParam());
-  const std::vector<v1::Obligation> open = Reconcile(o, ClockSet(), v1_);
+  const std::vector<v1::Obligation> open = Edited(before, o, v1_);
   ASSERT_THAT(Ids(open), ElementsAre("R1/arms", "R1/arms-trigger", "R1/rmp-review"));
   EXPECT_EQ(DueOf(open[0]), EndOf(2025, 6, 3));
   EXPECT_EQ(DueOf(open[1]), EndOf(2024, 7, 18));
@@ -313,7 +319,7 @@ TEST_F(ClocksTest, InCustodyFromTheStartHasNoNotificationClocks) {
   v1::Offender o = AssessedOffender();
   o.set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
   *o.mutable_change_pending_since() = ToProtoTime(Local(2024, 6, 25, 9, 0));
-  const std::vector<v1::Obligation> open = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
   EXPECT_THAT(Ids(open), ElementsAre("R1/arms", "R1/rmp-review"));
 }
 
@@ -327,9 +333,10 @@ TEST_P(UnmanagedStatus, HasNoClocksAndClosesThoseItHad) {
   Settle(o, v1_);
   ASSERT_EQ(o.obligations_size(), 6);
 
+  const v1::Offender before = o;
   o.set_status(GetParam());
-  EXPECT_THAT(Reconcile(o, ClockSet(), v1_), IsEmpty());
-  EXPECT_THAT(Reconcile(o, AllClocks(), v2_), IsEmpty());
+  EXPECT_THAT(Edited(before, o, v1_), IsEmpty());
+  EXPECT_THAT(Recompute(o, v2_), IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(ClocksTest, UnmanagedStatus,
@@ -348,11 +355,12 @@ TEST_F(ClocksTest, ClockNotRetimedKeepsItsDueTimeReasonAndVersionUnderANewPolicy
   ASSERT_THAT(Ids(before), ElementsAre("R1/arms", "R1/arms-trigger", "R1/rmp-review",
                                        "R1/notification", "R1/home-visit"));
 
-  // The record changes hands and risk; the policy moves to v2; nothing is re-timed.
+  // The record changes hands; the policy moves to v2; no clock's facts changed, so none is
+  // re-timed.
+  const v1::Offender edited_from = o;
   o.set_owner_officer("dc.jones");
   o.set_team("mosovo-south");
-  o.set_risk_level(v1::RISK_LEVEL_HIGH);
-  const std::vector<v1::Obligation> after = Reconcile(o, ClockSet(), v2_);
+  const std::vector<v1::Obligation> after = Edited(edited_from, o, v2_);
 
   ASSERT_EQ(Ids(after), Ids(before));
   for (size_t i = 0; i < after.size(); ++i) {
@@ -360,7 +368,6 @@ TEST_F(ClocksTest, ClockNotRetimedKeepsItsDueTimeReasonAndVersionUnderANewPolicy
     v1::Obligation expected = before[i];
     expected.set_owner_officer("dc.jones");
     expected.set_team("mosovo-south");
-    expected.set_risk_level(v1::RISK_LEVEL_HIGH);
     EXPECT_THAT(after[i], EqualsProto(expected));
     EXPECT_EQ(after[i].policy_version(), "v1");
   }
@@ -370,16 +377,21 @@ TEST_F(ClocksTest, ClockNotRetimedKeepsItsDueTimeReasonAndVersionUnderANewPolicy
             "medium risk: reassess within 365 days of last ARMS on 2024-06-03 (policy v1)");
 }
 
-TEST_F(ClocksTest, ClockInRetimeIsDerivedAfreshUnderTheNewPolicy) {
+TEST_F(ClocksTest, AClockWhoseFactsChangedIsDerivedAfreshUnderTheNewPolicy) {
   v1::Offender o = AssessedOffender();
   AddTrigger(o, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, Local(2024, 6, 20, 9, 0));
   Settle(o, v1_);
   const std::vector<v1::Obligation> before(o.obligations().begin(), o.obligations().end());
 
+  // The risk level rises and the trigger is re-recorded: the clocks derived from either (ARMS,
+  // trigger, RMP review, home visit) re-time under v2; the annual notification does not.
+  const v1::Offender edited_from = o;
   o.set_owner_officer("dc.jones");
   o.set_risk_level(v1::RISK_LEVEL_HIGH);
-  const std::vector<v1::Obligation> after =
-      Reconcile(o, Clocks({Clock::kArms, Clock::kArmsTrigger}), v2_);
+  o.mutable_open_triggers(0)->set_note("re-recorded");
+  const std::vector<v1::Obligation> after = Edited(edited_from, o, v2_);
+  EXPECT_EQ(ClocksToRetime(&edited_from, o),
+            Clocks({Clock::kArms, Clock::kArmsTrigger, Clock::kRmpReview, Clock::kHomeVisit}));
   ASSERT_THAT(Ids(after), ElementsAre("R1/arms", "R1/arms-trigger", "R1/rmp-review",
                                       "R1/notification", "R1/home-visit"));
 
@@ -395,25 +407,25 @@ TEST_F(ClocksTest, ClockInRetimeIsDerivedAfreshUnderTheNewPolicy) {
                                    "trigger (new intelligence on 2024-06-20): reassess within 10 "
                                    "days (policy v2)",
                                    "v2")));
-  // Not in retime: v1 due times, new owner and risk.
-  for (size_t i = 2; i < after.size(); ++i) {
-    SCOPED_TRACE(after[i].id());
-    EXPECT_EQ(after[i].due_time().seconds(), before[i].due_time().seconds());
-    EXPECT_EQ(after[i].reason(), before[i].reason());
-    EXPECT_EQ(after[i].policy_version(), "v1");
-    EXPECT_EQ(after[i].owner_officer(), "dc.jones");
-    EXPECT_EQ(after[i].risk_level(), v1::RISK_LEVEL_HIGH);
-  }
+  EXPECT_EQ(after[2].policy_version(), "v2");  // RMP review
+  EXPECT_EQ(after[4].policy_version(), "v2");  // home visit
+  // The notification's facts did not change: its v1 due time, with the new owner and risk.
+  EXPECT_EQ(after[3].due_time().seconds(), before[3].due_time().seconds());
+  EXPECT_EQ(after[3].reason(), before[3].reason());
+  EXPECT_EQ(after[3].policy_version(), "v1");
+  EXPECT_EQ(after[3].owner_officer(), "dc.jones");
+  EXPECT_EQ(after[3].risk_level(), v1::RISK_LEVEL_HIGH);
 }
 
-TEST_F(ClocksTest, ClockThatNewlyAppliesIsDerivedEvenWhenNotInRetime) {
+TEST_F(ClocksTest, ClockThatNewlyAppliesIsDerivedUnderTheCurrentPolicy) {
   v1::Offender o = AssessedOffender();
   Settle(o, v1_);
   ASSERT_THAT(o.obligations(), ::testing::SizeIs(4));
 
+  const v1::Offender edited_from = o;
   AddTrigger(o, v1::TRIGGER_TYPE_REFUSED_ACCESS, Local(2024, 6, 28, 19, 0));
   *o.mutable_change_pending_since() = ToProtoTime(Local(2024, 6, 27, 9, 0));
-  const std::vector<v1::Obligation> after = Reconcile(o, ClockSet(), v2_);
+  const std::vector<v1::Obligation> after = Edited(edited_from, o, v2_);
   ASSERT_THAT(Ids(after),
               ElementsAre("R1/arms", "R1/arms-trigger", "R1/rmp-review", "R1/notification",
                           "R1/change-notification", "R1/home-visit"));
@@ -445,9 +457,10 @@ TEST_F(ClocksTest, ClockThatNoLongerAppliesIsDropped) {
   ASSERT_EQ(o.obligations_size(), 6);
 
   // A new ARMS answered the trigger and the change was notified.
+  const v1::Offender edited_from = o;
   o.clear_open_triggers();
   o.clear_change_pending_since();
-  const std::vector<v1::Obligation> after = Reconcile(o, ClockSet(), v1_);
+  const std::vector<v1::Obligation> after = Edited(edited_from, o, v1_);
   EXPECT_THAT(Ids(after),
               ElementsAre("R1/arms", "R1/rmp-review", "R1/notification", "R1/home-visit"));
 }
@@ -457,7 +470,7 @@ TEST_F(ClocksTest, RetimingEveryClockUnderTheSamePolicyChangesNothing) {
   AddTrigger(o, v1::TRIGGER_TYPE_NEW_INTELLIGENCE, Local(2024, 6, 20, 9, 0));
   Settle(o, v1_);
   const std::vector<v1::Obligation> before(o.obligations().begin(), o.obligations().end());
-  const std::vector<v1::Obligation> after = Reconcile(o, AllClocks(), v1_);
+  const std::vector<v1::Obligation> after = Recompute(o, v1_);
   ASSERT_EQ(after.size(), before.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_THAT(after[i], EqualsProto(before[i]));
 }
