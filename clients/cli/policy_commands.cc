@@ -124,9 +124,13 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
       } else {
         cli.out() << (recompute_flags->dry_run ? "dry run under policy "
                                                : "recomputed under policy ")
-                  << response.policy_version() << ": " << response.offenders_examined()
-                  << " offenders examined, " << response.offenders_changed() << " changed, "
-                  << response.obligations_retimed() << " clocks moved\n";
+                  << response.policy_version() << ": " << response.obligations_retimed()
+                  << " clocks moved\n";
+        for (const v1::ContextRecompute& part : response.contexts()) {
+          cli.out() << "  " << part.context() << ": " << part.examined() << " "
+                    << (part.context() == "rso" ? "offenders" : "referrals") << " examined, "
+                    << part.changed() << " changed, " << part.retimed() << " clocks moved\n";
+        }
       }
       return 0;
     };

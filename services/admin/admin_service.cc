@@ -65,20 +65,29 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RecomputeObligations(
       context, kRecomputeObligations, response,
       [=, this](const CallContext& call) -> absl::StatusOr<v1::RecomputeObligationsResponse> {
         VIGIL_RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
-        if (offenders_ == nullptr) {
+        if (owners_.empty()) {
           return absl::FailedPreconditionError(
-              "the rso service is not hosted by this vigild; recompute where it runs");
+              "no owning context (rso, ocait) is hosted by this vigild; recompute where they run");
         }
         // The reason is the justification recorded with every record the recomputation moves.
         CallContext justified = call;
         justified.purpose = request->reason();
-        VIGIL_ASSIGN_OR_RETURN(rso::OffenderStore::RecomputeReport report,
-                               offenders_->Recompute(justified, request->dry_run()));
         v1::RecomputeObligationsResponse result;
         result.set_policy_version(policies_.Current(call.principal.force)->version());
-        result.set_offenders_examined(report.examined);
-        result.set_offenders_changed(report.changed);
-        result.set_obligations_retimed(report.retimed);
+        for (ClockRecomputer* owner : owners_) {
+          VIGIL_ASSIGN_OR_RETURN(ClockRecomputer::Report report,
+                                 owner->Recompute(justified, request->dry_run()));
+          v1::ContextRecompute& part = *result.add_contexts();
+          part.set_context(std::string(owner->context()));
+          part.set_examined(report.examined);
+          part.set_changed(report.changed);
+          part.set_retimed(report.retimed);
+          result.set_obligations_retimed(result.obligations_retimed() + report.retimed);
+          if (owner->context() == "rso") {
+            result.set_offenders_examined(report.examined);
+            result.set_offenders_changed(report.changed);
+          }
+        }
         return result;
       });
 }

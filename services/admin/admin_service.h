@@ -5,19 +5,19 @@
 #include <span>
 
 #include "services/common/rpc.h"
+#include "services/obligations/record_store.h"
 #include "services/policy/policy_registry.h"
-#include "services/rso/offender_store.h"
 #include "vigil/v1/admin.grpc.pb.h"
 
 namespace vigil::admin {
 
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  // `offenders` may be null when the rso context is not hosted here: recomputation is then
-  // FAILED_PRECONDITION.
+  // `owners`: the owning contexts hosted here, whose clocks RecomputeObligations re-derives
+  // (none: FAILED_PRECONDITION). None owned.
   AdminServiceImpl(RpcRuntime& runtime, policy::PolicyRegistry& policies,
-                   rso::OffenderStore* offenders)
-      : runtime_(runtime), policies_(policies), offenders_(offenders) {}
+                   std::vector<ClockRecomputer*> owners)
+      : runtime_(runtime), policies_(policies), owners_(std::move(owners)) {}
 
   static std::span<const RpcSpec> Specs();
 
@@ -40,7 +40,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
  private:
   RpcRuntime& runtime_;
   policy::PolicyRegistry& policies_;
-  rso::OffenderStore* offenders_;
+  const std::vector<ClockRecomputer*> owners_;
 };
 
 }  // namespace vigil::admin

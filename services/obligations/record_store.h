@@ -99,8 +99,25 @@ class Owner {
   }
 };
 
+// An owning context's recomputation of every clock of a force under its current policy, for
+// AdminService.RecomputeObligations. Implemented by every RecordStore.
+class ClockRecomputer {
+ public:
+  struct Report {
+    int64_t examined = 0;  // records
+    int64_t changed = 0;   // records whose clocks moved
+    int64_t retimed = 0;   // clocks whose due time moved, or that opened or closed
+  };
+  virtual ~ClockRecomputer() = default;
+  // "rso", "ocait".
+  virtual absl::string_view context() const = 0;
+  // Re-derives every open clock of every record of the caller's force, one audited commit per
+  // record that changes (none with `dry_run`). call.purpose is the recorded justification.
+  virtual absl::StatusOr<Report> Recompute(const CallContext& call, bool dry_run) = 0;
+};
+
 template <typename Record>
-class RecordStore {
+class RecordStore final : public ClockRecomputer {
  public:
   // Receives the current record (mutable) and the change being built; may add entities of its
   // own to the change. A non-OK status aborts the write.
@@ -245,6 +262,47 @@ class RecordStore {
           return true;
         }));
     return ids;
+  }
+
+  absl::string_view context() const override { return owner_.context(); }
+
+  absl::StatusOr<Report> Recompute(const CallContext& call, bool dry_run) override {
+    Report report;
+    const std::string prefix = owner_.Key(call.principal.force, "");
+    std::vector<std::string> ids;
+    VIGIL_RETURN_IF_ERROR(store_.Snapshot().ScanPrefix(
+        storage::Family::kEntities, prefix, {}, [&](absl::string_view key, absl::string_view) {
+          ids.emplace_back(key.substr(prefix.size()));
+          return true;
+        }));
+    for (const std::string& id : ids) {
+      ++report.examined;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record,
+                             Load(store_.Snapshot(), call.principal.force, id));
+      if (!record.has_value()) continue;  // removed since the scan
+      Record derived = *record;
+      RecordEdit edit;
+      edit.recompute = true;
+      owner_.Derive(call, &*record, derived, edit);
+      int moved = 0;
+      for (const v1::Obligation& o : derived.obligations()) {
+        bool same = false;
+        for (const v1::Obligation& old : record->obligations()) {
+          same = same || SameObligation(o, old);
+        }
+        if (!same) ++moved;
+      }
+      if (moved == 0 && derived.obligations_size() == record->obligations_size()) continue;
+      ++report.changed;
+      report.retimed += moved;
+      if (dry_run) continue;
+      VIGIL_RETURN_IF_ERROR(MutateRaw(call, id, {}, [](Record&, storage::Change&, RecordEdit& e) {
+                              e.recompute = true;
+                              e.skip_if_clocks_unchanged = true;
+                              return absl::OkStatus();
+                            }).status());
+    }
+    return report;
   }
 
   static bool SameClocks(const Record& a, const Record& b) {

@@ -88,37 +88,4 @@ absl::StatusOr<v1::Offender> OffenderStore::Read(const CallContext& call, absl::
   return record;
 }
 
-absl::StatusOr<OffenderStore::RecomputeReport> OffenderStore::Recompute(const CallContext& call,
-                                                                        bool dry_run) {
-  RecomputeReport report;
-  VIGIL_ASSIGN_OR_RETURN(const std::vector<std::string> ids,
-                         records_.IdsUnder(ByForcePrefix(call.principal.force)));
-  const std::shared_ptr<const v1::Policy> policy = policies_.Current(call.principal.force);
-  for (const std::string& id : ids) {
-    ++report.examined;
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
-                           Load(store().Snapshot(), call.principal.force, id));
-    if (!record.has_value()) continue;  // removed since the scan
-    v1::Offender derived = *record;
-    const std::vector<v1::Obligation> clocks =
-        DeriveClocks(&*record, derived, /*recompute=*/true, *policy, zone_, call.now);
-    int moved = 0;
-    for (const v1::Obligation& o : clocks) {
-      bool same = false;
-      for (const v1::Obligation& old : record->obligations()) same = same || SameObligation(o, old);
-      if (!same) ++moved;
-    }
-    if (moved == 0 && static_cast<int>(clocks.size()) == record->obligations_size()) continue;
-    ++report.changed;
-    report.retimed += moved;
-    if (dry_run) continue;
-    VIGIL_RETURN_IF_ERROR(Mutate(call, id, {}, [](v1::Offender&, storage::Change&, Edit& edit) {
-                            edit.recompute = true;
-                            edit.skip_if_clocks_unchanged = true;
-                            return absl::OkStatus();
-                          }).status());
-  }
-  return report;
-}
-
 }  // namespace vigil::rso

@@ -68,15 +68,6 @@ class OffenderStore final : public Owner<v1::Offender> {
     return records_.template Mutate<Response>(call, id, request_id, edit);
   }
 
-  // Re-derives every clock of every offender of the caller's force under the current policy,
-  // one audited commit per offender that changes.
-  struct RecomputeReport {
-    int64_t examined = 0;
-    int64_t changed = 0;
-    int64_t retimed = 0;
-  };
-  absl::StatusOr<RecomputeReport> Recompute(const CallContext& call, bool dry_run);
-
   // The offender, read for the caller (audited), with eligibility refreshed to call.now.
   absl::StatusOr<v1::Offender> Read(const CallContext& call, absl::string_view id);
 
@@ -102,6 +93,8 @@ class OffenderStore final : public Owner<v1::Offender> {
   void RefreshEligibility(v1::Offender& record, absl::Time now) const;
 
   storage::Store& store() { return records_.store(); }
+  // Recomputation of every offender's clocks (AdminService.RecomputeObligations).
+  ClockRecomputer& recomputer() { return records_; }
   // The rso context's ledger: its due indexes (Visits::Plan reads them).
   const ObligationLedger& ledger() const { return records_.ledger(); }
   absl::TimeZone zone() const { return zone_; }

@@ -553,8 +553,11 @@ int Run(int argc, char** argv) {
   }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {
+    std::vector<ClockRecomputer*> owners;
+    if (offender_store != nullptr) owners.push_back(&offender_store->recomputer());
+    if (referral_queue != nullptr) owners.push_back(&referral_queue->records());
     admin_service =
-        std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, offender_store.get());
+        std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, std::move(owners));
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 

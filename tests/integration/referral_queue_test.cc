@@ -322,5 +322,37 @@ TEST_F(ReferralQueueTest, ImportIsRepeatableAndReportsBadRows) {
   EXPECT_EQ(received.referrals(0).source_reference(), "NCA-0");  // August 2019, the oldest
 }
 
+TEST_F(ReferralQueueTest, RecomputationRetimesReferralsUnderTheForcesNewPolicy) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  ASSERT_NE(Find(r, "action"), nullptr);
+  EXPECT_EQ(Find(r, "action")->policy_version(), "v1");
+
+  // wessex halves the high-grade action target; nothing moves until recomputed.
+  v1::Policy faster = policy::DefaultPolicy();
+  faster.mutable_referral_action_days()->set_high(3);
+  CallContext admin = Call();
+  admin.principal.role = Role::kForceAdmin;
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy set, policies_->Set(admin, faster));
+  ClockRecomputer& recomputer = queue_->records();
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report dry, recomputer.Recompute(admin, true));
+  EXPECT_EQ(dry.examined, 1);
+  EXPECT_EQ(dry.changed, 1);
+  v1::GetReferralRequest get;
+  get.set_id(r.id());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral unchanged, queue_->Get(Call(), get));
+  EXPECT_EQ(Find(unchanged, "action")->policy_version(), "v1");
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report done, recomputer.Recompute(admin, false));
+  EXPECT_EQ(done.changed, 1);
+  EXPECT_GE(done.retimed, 1);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral recomputed, queue_->Get(Call(), get));
+  EXPECT_EQ(Find(recomputed, "action")->policy_version(), set.version());
+  EXPECT_LT(TimeOf(Find(recomputed, "action")->due_time()),
+            TimeOf(Find(unchanged, "action")->due_time()));
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report again, recomputer.Recompute(admin, false));
+  EXPECT_EQ(again.changed, 0);
+}
+
 }  // namespace
 }  // namespace vigil::ocait

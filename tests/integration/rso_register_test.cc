@@ -451,20 +451,20 @@ TEST_F(RsoRegisterTest, PolicyChangeMovesNothingUntilRecomputed) {
   EXPECT_EQ(Find(Get("R1"), "arms-trigger")->policy_version(), "v2");
 
   admin.purpose = "policy v2 adopted at the performance meeting";
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport dry,
-                             offenders_->Recompute(admin, true));
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report dry,
+                             offenders_->recomputer().Recompute(admin, true));
   EXPECT_EQ(dry.changed, 1);
   EXPECT_TRUE(SameObligation(*Find(Get("R1"), "arms"), before));
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport report,
-                             offenders_->Recompute(admin, false));
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report report,
+                             offenders_->recomputer().Recompute(admin, false));
   EXPECT_EQ(report.examined, 1);
   EXPECT_EQ(report.changed, 1);
   const v1::Obligation after = *Find(Get("R1"), "arms");
   EXPECT_EQ(after.policy_version(), "v2");
   EXPECT_EQ(after.reason(),
             "medium risk: reassess within 182 days of last ARMS on 2026-06-01 (policy v2)");
-  VIGIL_ASSERT_OK_AND_ASSIGN(OffenderStore::RecomputeReport again,
-                             offenders_->Recompute(admin, false));
+  VIGIL_ASSERT_OK_AND_ASSIGN(ClockRecomputer::Report again,
+                             offenders_->recomputer().Recompute(admin, false));
   EXPECT_EQ(again.changed, 0);
 }
 
