@@ -103,7 +103,7 @@ int Run() {
   absl::StatusOr<std::unique_ptr<policy::PolicyRegistry>> policies =
       policy::PolicyRegistry::Open(**store, clock, policy::DefaultPolicy(), "bench");
   if (!policies.ok()) return 1;
-  alerts::AlertEngine engine(**store, **policies, clock);
+  alerts::AlertEngine engine(**store, **policies, clock, absl::UTCTimeZone());
   alerts::AlertScanner scanner(engine, clock);
   engine.SetDeadlineListener([&scanner] { scanner.Wake(); });
 

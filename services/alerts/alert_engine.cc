@@ -15,6 +15,7 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/policy/schedule.h"
 #include "vigil/internal/alerts_state.pb.h"
 
 namespace vigil::alerts {
@@ -266,7 +267,8 @@ absl::Status Close(AlertEngine::Txn& txn, absl::string_view context, const v1::O
 }
 
 absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
-                    const v1::ObligationNotice& notice, const v1::Policy& policy) {
+                    const v1::ObligationNotice& notice, const v1::Policy& policy,
+                    absl::TimeZone zone) {
   const std::string& force = notice.obligation().force();
   const std::string id = NoticeAlertId(context, force, notice.id());
   VIGIL_ASSIGN_OR_RETURN(v1::Alert * existing, txn.FindAlert(force, id));
@@ -283,7 +285,7 @@ absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
   *alert.mutable_trigger_time() = notice.time();
   *alert.mutable_raised_time() = ToProtoTime(txn.now());
   alert.set_state(v1::ALERT_STATE_OPEN);
-  SetLadder(policy, alert);
+  SetLadder(policy, zone, alert);
   alert.set_escalation_level(LevelAt(alert, absl::InfinitePast()));  // where the ladder starts
   Climb(alert, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(alert)));
@@ -297,7 +299,7 @@ absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
 
 // The due time of `followed` has passed: its overdue alert.
 absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& followed,
-                          const v1::Policy& policy) {
+                          const v1::Policy& policy, absl::TimeZone zone) {
   const v1::Obligation& obligation = followed.obligation();
   const absl::Time due = TimeOf(obligation.due_time());
   const std::string id =
@@ -325,7 +327,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   *fresh.mutable_raised_time() = ToProtoTime(txn.now());
   fresh.set_state(v1::ALERT_STATE_OPEN);
   fresh.set_escalation_level(v1::ESCALATION_LEVEL_OFFICER);
-  SetLadder(policy, fresh);
+  SetLadder(policy, zone, fresh);
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
   return absl::OkStatus();
@@ -361,7 +363,8 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
           break;
         case v1::OBLIGATION_EVENT_TYPE_NOTICE:
           VIGIL_RETURN_IF_ERROR(Notice(txn, context, event.notice(),
-                                       *policies_.Current(event.notice().obligation().force())));
+                                       *policies_.Current(event.notice().obligation().force()),
+                                       zone_));
           break;
         default:
           VIGIL_LOG(WARNING) << "alerts: " << context << " feed entry " << entry.sequence
@@ -430,7 +433,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
           TimeOf(followed->obligation().due_time()) > now) {
         continue;  // closed, already alerted, or re-timed since
       }
-      VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force)));
+      VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force), zone_));
       ++report.raised;
     } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind) &&
                ParseAlertDeadline(deadline.id, &force, &id)) {
@@ -556,9 +559,10 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
     // The lapse follows the policy the alert was raised under.
     absl::StatusOr<v1::Policy> raised_under =
         policies_.Get(force, alert->escalation_policy_version());
-    const int days = raised_under.ok() ? raised_under->acknowledgement_expiry_days()
-                                       : policies_.Current(force)->acknowledgement_expiry_days();
-    *ack.mutable_expiry_time() = ToProtoTime(call.now + absl::Hours(24) * days);
+    const policy::DueTime expiry = policy::AcknowledgementExpiry(
+        raised_under.ok() ? *raised_under : *policies_.Current(force), call.now, zone_);
+    *ack.mutable_expiry_time() = ToProtoTime(expiry.due);
+    ack.set_expiry_reason(expiry.reason);
   }
   alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
   alert->clear_next_escalation_time();

@@ -59,9 +59,11 @@ struct ScanReport {
 
 class AlertEngine {
  public:
-  // None owned; all outlive the engine.
-  AlertEngine(storage::Store& store, policy::PolicyRegistry& policies, const Clock& clock)
-      : store_(store), policies_(policies), clock_(clock) {}
+  // None owned; all outlive the engine. Escalation and acknowledgement lapses count local
+  // calendar days in `zone` (the force's).
+  AlertEngine(storage::Store& store, policy::PolicyRegistry& policies, const Clock& clock,
+              absl::TimeZone zone)
+      : store_(store), policies_(policies), clock_(clock), zone_(zone) {}
 
   // The last sequence of `context`'s feed applied (0 before any).
   absl::StatusOr<uint64_t> Cursor(absl::string_view context) const;
@@ -104,6 +106,7 @@ class AlertEngine {
   storage::Store& store_;
   policy::PolicyRegistry& policies_;
   const Clock& clock_;
+  const absl::TimeZone zone_;
   std::mutex write_mu_;  // every write of the alerts context, so event sequences are known
   // No deadline of the alerts space sorts before this one. Scans start here rather than at
   // the start of the space, which after a large scan holds only the tombstones of the

@@ -12,6 +12,7 @@
 #include "services/common/errors.h"
 #include "services/common/validate.h"
 #include "services/policy/policy.h"
+#include "services/policy/schedule.h"
 #include "storage/key_codec.h"
 
 namespace vigil::alerts {
@@ -45,16 +46,13 @@ std::string NoticeAlertId(absl::string_view context, absl::string_view force,
                              storage::LengthPrefixed(force), storage::LengthPrefixed(notice_id)));
 }
 
-void SetLadder(const v1::Policy& policy, v1::Alert& alert) {
-  v1::RiskLevel risk = alert.obligation().risk_level();
-  if (risk == v1::RISK_LEVEL_UNSPECIFIED) risk = v1::RISK_LEVEL_HIGH;
-  const absl::Time trigger = TimeOf(alert.trigger_time());
+void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) {
   alert.clear_escalation_times();
-  for (const v1::RiskDays* days :
-       {&policy.escalate_to_sergeant_days(), &policy.escalate_to_inspector_days(),
-        &policy.escalate_to_superintendent_days()}) {
-    *alert.add_escalation_times() =
-        ToProtoTime(trigger + absl::Hours(24) * policy::DaysFor(*days, risk));
+  alert.clear_escalation_reasons();
+  for (const policy::DueTime& rung : policy::EscalationRungs(
+           policy, alert.obligation().risk_level(), TimeOf(alert.trigger_time()), zone)) {
+    *alert.add_escalation_times() = ToProtoTime(rung.due);
+    alert.add_escalation_reasons(rung.reason);
   }
   alert.set_escalation_policy_version(policy.version());
 }

@@ -21,9 +21,10 @@ std::string OverdueAlertId(absl::string_view context, absl::string_view force,
 std::string NoticeAlertId(absl::string_view context, absl::string_view force,
                           absl::string_view notice_id);
 
-// Fills the ladder of `alert` (escalation_times from trigger_time and its obligation's risk,
-// escalation_policy_version) from `policy`. An obligation not yet assessed climbs like high.
-void SetLadder(const v1::Policy& policy, v1::Alert& alert);
+// Fills the ladder of `alert` (escalation_times and escalation_reasons from trigger_time and its
+// obligation's risk, escalation_policy_version) from `policy`, counting local calendar days in
+// `zone` (policy::EscalationRungs). An obligation not yet assessed climbs like high.
+void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert);
 
 // The level the ladder has reached at `now`: the officer (the sergeant for immediate
 // escalation), or the highest step whose time has come.

@@ -238,4 +238,42 @@ std::string TriggerName(v1::TriggerType type) {
   }
 }
 
+std::array<DueTime, 3> EscalationRungs(const v1::Policy& policy, v1::RiskLevel risk,
+                                       absl::Time raised, absl::TimeZone zone) {
+  const v1::RiskLevel climbs_as = risk == v1::RISK_LEVEL_UNSPECIFIED ? v1::RISK_LEVEL_HIGH : risk;
+  const std::pair<const v1::RiskDays*, const char*> rungs[3] = {
+      {&policy.escalate_to_sergeant_days(), "sergeant"},
+      {&policy.escalate_to_inspector_days(), "inspector"},
+      {&policy.escalate_to_superintendent_days(), "superintendent"}};
+  std::array<DueTime, 3> due;
+  for (int i = 0; i < 3; ++i) {
+    const int days = DaysFor(*rungs[i].first, climbs_as);
+    due[i] = DueTime{
+        AddLocalDays(raised, days, zone),
+        absl::StrCat(risk == v1::RISK_LEVEL_UNSPECIFIED ? "not assessed (climbs as high)"
+                                                        : absl::StrCat(RiskName(risk), " risk"),
+                     ": to the ", rungs[i].second, " ", days, " days after the alert of ",
+                     Date(raised, zone), " ", Version(policy)),
+        policy.version()};
+  }
+  return due;
+}
+
+DueTime AcknowledgementExpiry(const v1::Policy& policy, absl::Time acknowledged,
+                              absl::TimeZone zone) {
+  const int days = policy.acknowledgement_expiry_days();
+  return DueTime{AddLocalDays(acknowledged, days, zone),
+                 absl::StrCat("an acknowledgement lapses ", days, " days after it was given on ",
+                              Date(acknowledged, zone), " ", Version(policy)),
+                 policy.version()};
+}
+
+DueTime PlanHorizon(absl::Time now, int days, absl::TimeZone zone) {
+  const absl::CivilDay last = LocalDay(now, zone) + days;
+  return DueTime{EndOfLocalDay(last, zone),
+                 absl::StrCat("due by the end of ", absl::FormatCivilTime(last), " (", days,
+                              " days from ", absl::FormatCivilTime(LocalDay(now, zone)), ")"),
+                 ""};
+}
+
 }  // namespace vigil::policy

@@ -6,6 +6,7 @@
 #ifndef VIGIL_SERVICES_POLICY_SCHEDULE_H_
 #define VIGIL_SERVICES_POLICY_SCHEDULE_H_
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -91,6 +92,21 @@ DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Tim
 // The CSC check deadline after triage at `grade`.
 DueTime CscCheckDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time triaged,
                     absl::TimeZone zone);
+
+// The rungs of the escalation ladder of an alert raised at `raised` about an obligation of
+// `risk` (not assessed climbs like high): the sergeant's, the inspector's and the
+// superintendent's, each the policy's number of local calendar days later, at the same local
+// time of day.
+std::array<DueTime, 3> EscalationRungs(const v1::Policy& policy, v1::RiskLevel risk,
+                                       absl::Time raised, absl::TimeZone zone);
+
+// When an acknowledgement made at `acknowledged` lapses: acknowledgement_expiry_days local
+// calendar days later, at the same local time of day.
+DueTime AcknowledgementExpiry(const v1::Policy& policy, absl::Time acknowledged,
+                              absl::TimeZone zone);
+
+// The end of a plan looking `days` ahead from `now`: the end of that local calendar day.
+DueTime PlanHorizon(absl::Time now, int days, absl::TimeZone zone);
 
 // "address or household change", ...
 std::string TriggerName(v1::TriggerType type);

@@ -18,6 +18,7 @@
 #include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
+#include "services/policy/schedule.h"
 #include "services/rso/keys.h"
 
 namespace vigil::rso {
@@ -513,9 +514,13 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
   }
   const std::string prefix = !team.empty() ? offenders_.ledger().DueByTeamPrefix(force, team)
                                            : offenders_.ledger().DueByOfficerPrefix(force, officer);
-  const absl::Time horizon = call.now + absl::Hours(24) * days;
+  const policy::DueTime horizon_due = policy::PlanHorizon(call.now, days, offenders_.zone());
+  const absl::Time horizon = horizon_due.due;
+  const absl::CivilDay today = policy::LocalDay(call.now, offenders_.zone());
   const storage::ReadView view = offenders_.store().Snapshot();
   v1::VisitPlan plan;
+  *plan.mutable_horizon_time() = ToProtoTime(horizon);
+  plan.set_horizon_reason(horizon_due.reason);
   absl::Status read_status;
   VIGIL_RETURN_IF_ERROR(
       view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
@@ -542,8 +547,9 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
         visit->set_display_name(o.display_name());
         visit->set_risk_level(o.risk_level());
         *visit->mutable_due_time() = ToProtoTime(due);
+        // Due at the end of a local day: overdue by the local days since.
         visit->set_days_overdue(
-            static_cast<int32_t>(std::floor(absl::FDivDuration(call.now - due, absl::Hours(24)))));
+            static_cast<int32_t>(today - policy::LocalDay(due, offenders_.zone())));
         visit->set_owner_officer(o.owner_officer());
         visit->set_team(o.team());
         *visit->mutable_requirements() = o.visit_requirements();

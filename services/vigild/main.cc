@@ -544,7 +544,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<alerts::AlertScanner> alert_scanner;
   std::unique_ptr<alerts::AlertServiceImpl> alert_service;
   if (hosts("alerts")) {
-    alert_engine = std::make_unique<alerts::AlertEngine>(**store, **policies, clock);
+    alert_engine = std::make_unique<alerts::AlertEngine>(**store, **policies, clock, *zone);
     alert_scanner = std::make_unique<alerts::AlertScanner>(*alert_engine, clock);
     alert_engine->SetDeadlineListener([scanner = alert_scanner.get()] { scanner->Wake(); });
     alert_service =

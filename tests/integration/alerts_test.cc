@@ -125,7 +125,7 @@ class AlertsTest : public ::testing::Test {
     feed_ = std::make_unique<ObligationFeedImpl>(
         *runtime_, *store_, notifier_,
         std::map<std::string, const OverdueIndex*>{{"ocait", index_.get()}});
-    engine_ = std::make_unique<AlertEngine>(*store_, *policies_, clock_);
+    engine_ = std::make_unique<AlertEngine>(*store_, *policies_, clock_, zone_);
     service_ = std::make_unique<AlertServiceImpl>(*runtime_, *engine_, notifier_);
     ServerOptions server;
     server.listen = "127.0.0.1:0";

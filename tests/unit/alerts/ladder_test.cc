@@ -24,7 +24,7 @@ v1::Alert Overdue(v1::RiskLevel risk, v1::AlertCause cause = v1::ALERT_CAUSE_OVE
   alert.set_cause(cause);
   alert.mutable_obligation()->set_risk_level(risk);
   *alert.mutable_trigger_time() = ToProtoTime(kDue);
-  SetLadder(policy, alert);
+  SetLadder(policy, absl::UTCTimeZone(), alert);
   alert.set_state(v1::ALERT_STATE_OPEN);
   alert.set_escalation_level(LevelAt(alert, absl::InfinitePast()));
   return alert;

@@ -1,5 +1,6 @@
 #include "services/policy/schedule.h"
 
+#include <array>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -505,6 +506,56 @@ TEST_F(NotificationPeriodEnd, CountsFromTheLocalDateOfRegistration) {
   EXPECT_EQ(
       NotificationEnd(v1::NOTIFICATION_PERIOD_2_YEARS, false, Utc(2020, 6, 30, 23, 30), london_),
       EndOf(2022, 7, 1));
+}
+
+// The escalation ladder, acknowledgement expiry and the visit-plan horizon count local calendar
+// days, like every other clock: across a clock change a "day" is 23 or 25 hours.
+using AlertSchedule = ScheduleTest;
+
+TEST_F(AlertSchedule, VeryHighRiskRungsAreOneThreeAndSevenLocalDaysLater) {
+  const std::array<DueTime, 3> rungs =
+      EscalationRungs(policy_, v1::RISK_LEVEL_VERY_HIGH, Local(2027, 3, 20, 10), london_);
+  EXPECT_EQ(rungs[0].due, Local(2027, 3, 21, 10));
+  EXPECT_EQ(rungs[1].due, Local(2027, 3, 23, 10));
+  EXPECT_EQ(rungs[2].due, Local(2027, 3, 27, 10));
+  EXPECT_EQ(rungs[0].reason,
+            "very high risk: to the sergeant 1 days after the alert of 2027-03-20 (policy v1)");
+  EXPECT_EQ(rungs[2].policy_version, "v1");
+}
+
+TEST_F(AlertSchedule, ARungAcrossTheSpringChangeIsTwentyThreeHoursLater) {
+  // 28 March 2027 is the last Sunday of March: the clocks go forward at 01:00 GMT.
+  const std::array<DueTime, 3> rungs =
+      EscalationRungs(policy_, v1::RISK_LEVEL_VERY_HIGH, Local(2027, 3, 27, 10), london_);
+  EXPECT_EQ(rungs[0].due, Local(2027, 3, 28, 10));
+  EXPECT_EQ(rungs[0].due - Local(2027, 3, 27, 10), absl::Hours(23));
+}
+
+TEST_F(AlertSchedule, NotAssessedClimbsAsHighAndSaysSo) {
+  const std::array<DueTime, 3> rungs =
+      EscalationRungs(policy_, v1::RISK_LEVEL_UNSPECIFIED, Local(2026, 6, 1, 9), london_);
+  EXPECT_EQ(rungs[0].due, Local(2026, 6, 4, 9));   // high: 3 days
+  EXPECT_EQ(rungs[1].due, Local(2026, 6, 15, 9));  // 14 days
+  EXPECT_EQ(rungs[2].due, Local(2026, 7, 1, 9));   // 30 days
+  EXPECT_EQ(rungs[0].reason.rfind("not assessed (climbs as high): to the sergeant 3 days", 0), 0u)
+      << rungs[0].reason;
+}
+
+TEST_F(AlertSchedule, AcknowledgementAcrossTheAutumnChangeLapsesAtTheSameLocalTime) {
+  // 25 October 2026 is the last Sunday of October: the clocks go back at 01:00 GMT.
+  policy_.set_acknowledgement_expiry_days(1);
+  const DueTime expiry = AcknowledgementExpiry(policy_, Local(2026, 10, 24, 9), london_);
+  EXPECT_EQ(expiry.due, Local(2026, 10, 25, 9));
+  EXPECT_EQ(expiry.due - Local(2026, 10, 24, 9), absl::Hours(25));
+  EXPECT_EQ(expiry.reason,
+            "an acknowledgement lapses 1 days after it was given on 2026-10-24 (policy v1)");
+}
+
+TEST_F(AlertSchedule, PlanHorizonIsTheEndOfTheLastLocalDay) {
+  const DueTime horizon = PlanHorizon(Local(2027, 3, 27, 23, 30), 1, london_);
+  EXPECT_EQ(horizon.due, EndOf(2027, 3, 28));
+  EXPECT_EQ(horizon.reason, "due by the end of 2027-03-28 (1 days from 2027-03-27)");
+  EXPECT_EQ(horizon.policy_version, "");
 }
 
 }  // namespace
