@@ -84,7 +84,7 @@ for mode in plaintext jwt mtls; do
   stop
   case $mode in
     plaintext) label="plaintext, dev headers" ;;
-    jwt) label="TLS 1.3, bearer token (ES256) verified per call" ;;
+    jwt) label="TLS 1.3, bearer token (ES256), each token verified once" ;;
     mtls) label="mutual TLS 1.3, client certificate" ;;
   esac
   echo "| $label | $visits | $referrals | $summary |"

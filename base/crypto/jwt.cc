@@ -519,6 +519,7 @@ void JwtVerifier::ReplaceKeys(std::shared_ptr<const Jwks> jwks) {
   if (jwks == nullptr) return;
   absl::MutexLock lock(&mu_);
   jwks_ = std::move(jwks);
+  verified_.clear();  // a removed key's tokens stop working at once
 }
 
 std::shared_ptr<const Jwks> JwtVerifier::keys() const {
@@ -531,6 +532,42 @@ absl::StatusOr<VerifiedToken> JwtVerifier::Verify(absl::string_view token, absl:
     return JwtError(JwtFailure::kTooLarge,
                     absl::StrCat(token.size(), " bytes; at most ", max_token_bytes_));
   }
+  std::shared_ptr<const Jwks> jwks;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto it = verified_.find(token); it != verified_.end()) {
+      VIGIL_RETURN_IF_ERROR(CheckTimes(it->second, now));
+      return it->second.token;
+    }
+    jwks = jwks_;
+  }
+  VIGIL_ASSIGN_OR_RETURN(Verified verified, VerifyWithKeys(token, *jwks));
+  {
+    absl::MutexLock lock(&mu_);
+    // Tokens verified with keys that were replaced meanwhile are not remembered.
+    if (jwks_ == jwks) {
+      if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+      verified_.emplace(token, verified);
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(CheckTimes(verified, now));
+  return std::move(verified.token);
+}
+
+absl::Status JwtVerifier::CheckTimes(const Verified& verified, absl::Time now) const {
+  const absl::Time expiry = verified.token.expiry();
+  if (now > expiry + leeway_) {
+    return JwtError(JwtFailure::kExpired, absl::StrCat("expired at ", FormatUtc(expiry)));
+  }
+  if (verified.not_before.has_value() && now < *verified.not_before - leeway_) {
+    return JwtError(JwtFailure::kNotYetValid,
+                    absl::StrCat("not valid before ", FormatUtc(*verified.not_before)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JwtVerifier::Verified> JwtVerifier::VerifyWithKeys(absl::string_view token,
+                                                                  const Jwks& jwks) const {
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   if (parts.size() != 3) {
     return JwtError(JwtFailure::kMalformed, "not three base64url parts separated by '.'");
@@ -560,24 +597,23 @@ absl::StatusOr<VerifiedToken> JwtVerifier::Verify(absl::string_view token, absl:
                     absl::StrCat("algorithm ", Shown(alg), " is refused; RS256 or ES256 only"));
   }
 
-  const std::shared_ptr<const Jwks> jwks = keys();
   const Jwk* jwk = nullptr;
   const google::protobuf::Value* kid = Member(*header, "kid");
   if (kid != nullptr) {
     if (kid->kind_case() != google::protobuf::Value::kStringValue) {
       return JwtError(JwtFailure::kMalformed, "header: kid is not a string");
     }
-    jwk = jwks->Find(kid->string_value());
+    jwk = jwks.Find(kid->string_value());
     if (jwk == nullptr) {
       return JwtError(
           JwtFailure::kUnknownKid,
           absl::StrCat("signing key ", Shown(kid->string_value()), " is not in the JWKS"));
     }
-  } else if (jwks->keys().size() == 1) {
-    jwk = &jwks->keys().front();
+  } else if (jwks.keys().size() == 1) {
+    jwk = &jwks.keys().front();
   } else {
     return JwtError(JwtFailure::kUnknownKid,
-                    absl::StrCat("header: no kid, and the JWKS has ", jwks->keys().size(),
+                    absl::StrCat("header: no kid, and the JWKS has ", jwks.keys().size(),
                                  " keys to choose from"));
   }
   const std::string key_name = jwk->kid.empty() ? "the JWKS key" : Shown(jwk->kid);
@@ -649,20 +685,14 @@ absl::StatusOr<VerifiedToken> JwtVerifier::Verify(absl::string_view token, absl:
   if (!expiry.has_value()) {
     return JwtError(JwtFailure::kMissingClaim, "expiry (exp) is not a number of seconds");
   }
-  if (now > *expiry + leeway_) {
-    return JwtError(JwtFailure::kExpired, absl::StrCat("expired at ", FormatUtc(*expiry)));
-  }
+  std::optional<absl::Time> not_before;
   if (const google::protobuf::Value* nbf = Member(*claims, "nbf"); nbf != nullptr) {
-    std::optional<absl::Time> not_before = NumericDate(*nbf);
+    not_before = NumericDate(*nbf);
     if (!not_before.has_value()) {
       return JwtError(JwtFailure::kMalformed, "not-before (nbf) is not a number of seconds");
     }
-    if (now < *not_before - leeway_) {
-      return JwtError(JwtFailure::kNotYetValid,
-                      absl::StrCat("not valid before ", FormatUtc(*not_before)));
-    }
   }
-  return VerifiedToken(*std::move(claims), jwk->kid, alg, *expiry);
+  return Verified{VerifiedToken(*std::move(claims), jwk->kid, alg, *expiry), not_before};
 }
 
 absl::StatusOr<JwtSigner> JwtSigner::FromPem(absl::string_view private_key_pem, std::string kid) {

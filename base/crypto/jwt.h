@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -163,7 +164,20 @@ class JwtVerifier {
   std::shared_ptr<const Jwks> keys() const;
 
  private:
+  // A token whose signature, issuer and audience were checked: only its times remain to check.
+  struct Verified {
+    VerifiedToken token;
+    std::optional<absl::Time> not_before;
+  };
+  // At most this many verified tokens are remembered; when full, the memory starts afresh.
+  static constexpr size_t kMaxVerifiedTokens = 4096;
+
   explicit JwtVerifier(JwtVerifierOptions options);
+
+  // Every check but the times, with `jwks`.
+  absl::StatusOr<Verified> VerifyWithKeys(absl::string_view token, const Jwks& jwks) const;
+  // exp and nbf at `now`, with the leeway.
+  absl::Status CheckTimes(const Verified& verified, absl::Time now) const;
 
   const std::string issuer_;
   const std::string audience_;
@@ -171,6 +185,11 @@ class JwtVerifier {
   const size_t max_token_bytes_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Jwks> jwks_ ABSL_GUARDED_BY(mu_);
+  // Tokens verified with jwks_, by their exact bytes, so that a caller's token costs one
+  // signature check and two JSON parses per lifetime rather than per call (the same bytes
+  // always verify the same way); exp and nbf are still checked on every use. Emptied when the
+  // keys are replaced, so a key removed from the JWKS stops its tokens at once.
+  mutable absl::flat_hash_map<std::string, Verified> verified_ ABSL_GUARDED_BY(mu_);
 };
 
 // Signs tokens: for tests and `vigil token dev`, never used by vigild. Copyable (the key is

@@ -25,7 +25,7 @@ void CountTokenRefusal(absl::string_view reason) {
 
 }  // namespace
 
-absl::StatusOr<Principal> CertificatePrincipal(const grpc::ServerContextBase& context) {
+absl::StatusOr<Principal> CertificateIdentities::Of(const grpc::ServerContextBase& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   std::vector<grpc::string_ref> pems;
   if (auth != nullptr) pems = auth->FindPropertyValues("x509_pem_cert");
@@ -34,8 +34,20 @@ absl::StatusOr<Principal> CertificatePrincipal(const grpc::ServerContextBase& co
         "no client certificate: this server identifies callers by a certificate from its CA "
         "(vigil certs create-client; the CLI's --cert and --key)");
   }
-  absl::StatusOr<crypto::CertificateIdentity> identity =
-      crypto::ParseCertificateIdentity(absl::string_view(pems.front().data(), pems.front().size()));
+  const absl::string_view pem(pems.front().data(), pems.front().size());
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto it = known_.find(pem); it != known_.end()) return it->second;
+  }
+  absl::StatusOr<Principal> principal = FromPem(pem);
+  absl::MutexLock lock(&mu_);
+  if (known_.size() >= kMaxKnown) known_.clear();
+  known_.emplace(pem, principal);
+  return principal;
+}
+
+absl::StatusOr<Principal> CertificateIdentities::FromPem(absl::string_view pem) {
+  absl::StatusOr<crypto::CertificateIdentity> identity = crypto::ParseCertificateIdentity(pem);
   if (!identity.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("client certificate: ", identity.status().message()));
@@ -65,7 +77,7 @@ std::optional<absl::string_view> BearerToken(const grpc::ServerContextBase& cont
 
 absl::StatusOr<Principal> MtlsAuthenticator::Authenticate(
     const grpc::ServerContextBase& context) const {
-  absl::StatusOr<Principal> principal = CertificatePrincipal(context);
+  absl::StatusOr<Principal> principal = certificates_.Of(context);
   if (!principal.ok()) CountCertificateRefusal();
   return principal;
 }
@@ -94,7 +106,7 @@ absl::StatusOr<Principal> JwtAuthenticator::FromToken(absl::string_view token) c
 absl::StatusOr<Principal> JwtAuthenticator::Authenticate(
     const grpc::ServerContextBase& context) const {
   const std::optional<absl::string_view> token = BearerToken(context);
-  absl::StatusOr<Principal> certificate = CertificatePrincipal(context);
+  absl::StatusOr<Principal> certificate = certificates_.Of(context);
   if (!token.has_value()) {
     // Only vigild's own processes call without a token: with their service certificate.
     if (certificate.ok() && certificate->role == Role::kService) return certificate;

@@ -8,15 +8,34 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "base/crypto/jwt.h"
 #include "services/common/auth.h"
 
 namespace vigil {
 
-// The identity in a verified client certificate (docs/security.md: CN actor, O force, OU team,
-// role, title rank). Unauthenticated when the call has none.
-absl::StatusOr<Principal> CertificatePrincipal(const grpc::ServerContextBase& context);
+// The identities in verified client certificates (docs/security.md: CN actor, O force, OU team,
+// role, title rank), remembered by the certificate's bytes: every call on a connection presents
+// the same certificate, so it is parsed once, not per call (the TLS handshake verified it; the
+// same bytes always name the same identity). Thread-safe.
+class CertificateIdentities {
+ public:
+  // The identity in the call's client certificate; Unauthenticated when the call has none or
+  // the certificate does not name an identity.
+  absl::StatusOr<Principal> Of(const grpc::ServerContextBase& context) const;
+
+ private:
+  // At most this many certificates are remembered; when full, the memory starts afresh.
+  static constexpr size_t kMaxKnown = 1024;
+
+  static absl::StatusOr<Principal> FromPem(absl::string_view pem);
+
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, absl::StatusOr<Principal>> known_ ABSL_GUARDED_BY(mu_);
+};
 
 // The bearer token of the call ("authorization: Bearer ..."), or nullopt.
 std::optional<absl::string_view> BearerToken(const grpc::ServerContextBase& context);
@@ -27,6 +46,9 @@ class MtlsAuthenticator final : public Authenticator {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const override;
   absl::string_view name() const override { return "mtls"; }
   bool trusts_client_claims() const override { return false; }
+
+ private:
+  CertificateIdentities certificates_;
 };
 
 // Which token claims carry which part of the identity (--jwt-claim-*).
@@ -63,6 +85,7 @@ class JwtAuthenticator final : public Authenticator {
   const Clock& clock_;
   const TokenClaimNames claims_;
   const bool require_certificate_;
+  CertificateIdentities certificates_;
 };
 
 }  // namespace vigil

@@ -495,6 +495,22 @@ TEST_F(JwtVerifierTest, ReplaceKeysVerifiesLaterTokensWithTheNewSet) {
   EXPECT_THAT(Verify(new_token), IsOk());
 }
 
+// A verified token is remembered (its signature is checked once), but never past its times or
+// its key.
+TEST_F(JwtVerifierTest, ARememberedTokenIsStillCheckedForTimeAndStopsWithItsKey) {
+  const std::string token = Sign(*ec_, GoodClaims());
+  EXPECT_THAT(Verify(token), IsOk());
+  EXPECT_THAT(Verify(token), IsOk());
+  EXPECT_THAT(Verify(token, kExp + absl::Seconds(61)), RefusedAs("expired", "expired"));
+  EXPECT_THAT(Verify(token, kExp - absl::Hours(3) - absl::Seconds(61)),
+              RefusedAs("not_yet_valid", "not valid before"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(EvpPkeyPtr fresh, GenerateEcP256Key());
+  std::shared_ptr<EVP_PKEY> next = ShareKey(std::move(fresh));
+  VIGIL_ASSERT_OK_AND_ASSIGN(Jwks jwks, Jwks::Parse(JwksJson({{next.get(), "ec-2"}})));
+  verifier_->ReplaceKeys(std::make_shared<Jwks>(std::move(jwks)));
+  EXPECT_THAT(Verify(token), RefusedAs("unknown_kid", "'ec-1'"));
+}
+
 TEST_F(JwtVerifierTest, VerifiesWhileKeysAreReplacedConcurrently) {
   const std::string token = Sign(*ec_, GoodClaims());
   const std::shared_ptr<const Jwks> keys = verifier_->keys();
