@@ -144,8 +144,10 @@ TEST(CheckPrivateDirectory, RefusesADataDirectoryOthersMayEnterWithTheChmodToRun
   ASSERT_EQ(::chmod(data.c_str(), 0755), 0);
   EXPECT_THAT(CheckPrivateDirectory(data),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       data + " holds personal data but group or others may enter it (mode 0755): "
-                              "run chmod 700 " + data));
+                       data +
+                           " holds personal data but group or others may enter it (mode 0755): "
+                           "run chmod 700 " +
+                           data));
   EXPECT_THAT(CheckPrivateDirectory(dir.Sub("absent")), StatusIs(absl::StatusCode::kNotFound));
 }
 
