@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -10,12 +12,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/sst_file_reader.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocks_status.h"
@@ -75,6 +79,47 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   return options;
 }
 
+// RocksDB's info log goes to vigild's log, never to a LOG file in the data directory: a full
+// data volume must not also take the log (RocksDB's file logger can abort when it cannot
+// write), and warnings belong where the operator reads.
+class RocksLogger final : public rocksdb::Logger {
+ public:
+  RocksLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    const int length = std::vsnprintf(line, sizeof line, format, ap);
+    if (length > 0 && static_cast<size_t>(length) < sizeof line && line[length - 1] == '\n') {
+      line[length - 1] = '\0';
+    }
+    // Backups and checksum passes pause file deletions together, as they should; RocksDB
+    // warns of each nesting.
+    if (std::strstr(line, "File Deletions") != nullptr) return;
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      VIGIL_LOG(ERROR) << "rocksdb: " << line;
+    } else {
+      VIGIL_LOG(WARNING) << "rocksdb: " << line;
+    }
+  }
+};
+
+// Options every open of a store uses, read-write or read-only.
+rocksdb::DBOptions BaseDbOptions(rocksdb::Env* env) {
+  rocksdb::DBOptions options;
+  options.env = env != nullptr ? env : rocksdb::Env::Default();
+  options.info_log = std::make_shared<RocksLogger>();
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Check what is read as well as what is written: a damaged file stops the store with
+  // Corruption rather than serving wrong data.
+  options.paranoid_checks = true;
+  return options;
+}
+
 std::string EncodeInt64(int64_t value) {
   std::string out;
   PutFixed64BE(&out, static_cast<uint64_t>(value));
@@ -121,12 +166,19 @@ rocksdb::ReadOptions SnapshotRead(const std::shared_ptr<const rocksdb::Snapshot>
 
 }  // namespace
 
+absl::Status ReadView::Check(const rocksdb::Status& status, absl::string_view what) const {
+  if (status.IsCorruption() || status.IsPathNotFound()) {
+    store_->EnterCondition(StoreHealth::kCorrupt, absl::StrCat(what, ": ", status.ToString()));
+  }
+  return FromRocks(status, what);
+}
+
 absl::StatusOr<std::optional<std::string>> ReadView::Get(Family family,
                                                          absl::string_view key) const {
   std::string value;
   rocksdb::Status s = db_->Get(SnapshotRead(snapshot_), handle(family), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "reading");
+  if (!s.ok()) return Check(s, "reading");
   return value;
 }
 
@@ -139,7 +191,7 @@ absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
     if (!fn(View(it->key()), View(it->value()))) break;
   }
-  return FromRocks(it->status(), "scanning");
+  return Check(it->status(), "scanning");
 }
 
 absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl::string_view start,
@@ -152,7 +204,7 @@ absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl:
     if (!absl::StartsWith(key, prefix)) break;
     if (!fn(key, View(it->value()))) break;
   }
-  return FromRocks(it->status(), "scanning");
+  return Check(it->status(), "scanning");
 }
 
 absl::Status ReadView::ScanDeadlines(DeadlineSpace space, absl::Time from, absl::Time before,
@@ -376,16 +428,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   VIGIL_ASSIGN_OR_RETURN(const DirectoryState state,
                          InspectDirectory(options.path, options.create_if_missing));
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions db_options = BaseDbOptions(options.env);
   db_options.create_if_missing = state == DirectoryState::kFresh;
   db_options.create_missing_column_families = true;
-  db_options.env = options.env != nullptr ? options.env : rocksdb::Env::Default();
   db_options.max_background_jobs = 2;
   db_options.db_write_buffer_size = options.write_buffer_bytes;
   db_options.bytes_per_sync = size_t{1} << 20;
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.keep_log_file_num = 5;
   db_options.max_manifest_file_size = uint64_t{64} << 20;
+  // No SstFileManager: with one, RocksDB starts its own recovery from a full disk, which races
+  // the store's (RecoverIfDue) and answers its DB::Resume with Busy for as long as it polls.
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(cache);
@@ -461,6 +512,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 
   std::unique_ptr<Store> store(new Store(options.path));
   store->db_ = db;
+  store->recovery_interval_ = options.recovery_interval;
   store->max_group_changes_ = std::max<size_t>(1, options.max_group_changes);
   store->max_group_bytes_ = options.max_group_bytes;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -494,6 +546,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   if (stored_version < kSchemaVersion) {
     VIGIL_RETURN_IF_ERROR(store->Migrate(stored_version, options.migrations));
   }
+  store->recovery_thread_ = std::thread([s = store.get()] { s->RecoveryLoop(); });
   return store;
 }
 
@@ -528,6 +581,8 @@ absl::Status Store::Migrate(int stored_version, const std::vector<Migration>& mi
 }
 
 absl::Status Store::LoadHeads() {
+  std::lock_guard heads(heads_mu_);
+  event_heads_.clear();
   std::string head;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), handle(Family::kMeta), ToSlice(kAuditHeadKey), &head);
@@ -581,17 +636,15 @@ absl::Status Store::Close() {
     std::unique_lock lock(mu_);
     if (db_ == nullptr) return absl::OkStatus();
     closed_ = true;
+    recovery_wake_.notify_all();
     drained_.wait(lock, [&] { return queue_.empty(); });
   }
+  if (recovery_thread_.joinable()) recovery_thread_.join();
   absl::Status result;
   rocksdb::FlushOptions flush;
   flush.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> handles(std::begin(families_), std::end(families_));
-  bool healthy;
-  {
-    std::lock_guard heads(heads_mu_);
-    healthy = failed_.ok();
-  }
+  const bool healthy = !faulted_.load();
   if (healthy) result = FromRocks(db_->Flush(flush, handles), "flushing memtables on close");
   for (rocksdb::ColumnFamilyHandle*& handle : families_) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
@@ -611,7 +664,187 @@ ReadView Store::Snapshot() const {
   rocksdb::DB* db = db_;
   std::shared_ptr<const rocksdb::Snapshot> snapshot(
       db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
-  return ReadView(db_, families_, std::move(snapshot));
+  return ReadView(this, db_, families_, std::move(snapshot));
+}
+
+absl::string_view StoreHealthName(StoreHealth health) {
+  switch (health) {
+    case StoreHealth::kOk:
+      return "ok";
+    case StoreHealth::kDiskFull:
+      return "disk-full";
+    case StoreHealth::kWriteFailed:
+      return "write-failed";
+    case StoreHealth::kCorrupt:
+      return "corrupt";
+  }
+  return "unknown";
+}
+
+StoreCondition Store::condition() const {
+  std::lock_guard lock(condition_mu_);
+  return condition_;
+}
+
+void Store::AddConditionListener(ConditionListener listener) {
+  std::lock_guard lock(condition_mu_);
+  condition_listeners_.push_back(std::move(listener));
+}
+
+void Store::EnterCondition(StoreHealth health, std::string detail) const {
+  StoreCondition changed;
+  std::vector<ConditionListener> listeners;
+  {
+    std::lock_guard lock(condition_mu_);
+    if (condition_.health == health || condition_.health == StoreHealth::kCorrupt) return;
+    condition_ = StoreCondition{health, std::move(detail), absl::Now()};
+    faulted_.store(health != StoreHealth::kOk);
+    changed = condition_;
+    listeners = condition_listeners_;
+  }
+  if (health == StoreHealth::kOk) {
+    VIGIL_LOG(WARNING) << "store " << path_ << ": writing again";
+  } else {
+    VIGIL_LOG(ERROR) << "store " << path_ << ": " << StoreHealthName(health) << ": "
+                     << changed.detail
+                     << (health == StoreHealth::kCorrupt
+                             ? "; restore the store from the latest verified backup"
+                             : "; writes are refused until storage recovers");
+  }
+  for (const ConditionListener& listener : listeners) listener(changed);
+}
+
+absl::Status Store::RecoverIfDue() {
+  const StoreCondition now = condition();
+  auto refusal = [&]() -> absl::Status {
+    switch (now.health) {
+      case StoreHealth::kOk:
+        return absl::OkStatus();
+      case StoreHealth::kDiskFull:
+        return absl::ResourceExhaustedError(
+            "disk full: nothing was written; vigild resumes writing by itself once the operator "
+            "frees space on the data volume");
+      case StoreHealth::kWriteFailed:
+        return absl::UnavailableError(
+            "storage failed writing; nothing was written; the server log says whether vigild "
+            "must be restarted");
+      case StoreHealth::kCorrupt:
+        return absl::DataLossError(kDamagedStore);
+    }
+    return absl::InternalError("unknown store condition");
+  };
+  if (now.health == StoreHealth::kOk || now.health == StoreHealth::kCorrupt) return refusal();
+  const absl::Time clock = absl::Now();
+  if (clock < next_recovery_) return refusal();
+  next_recovery_ = clock + recovery_interval_;
+  const rocksdb::Status resumed = db_->Resume();
+  if (!resumed.ok()) {
+    if (resumed.IsCorruption()) {
+      EnterCondition(StoreHealth::kCorrupt, absl::StrCat("resuming: ", resumed.ToString()));
+    } else if (resumed.severity() >= rocksdb::Status::Severity::kFatalError) {
+      // RocksDB resumes from a full disk, not from a WAL it could not write for another
+      // reason: only reopening (a restart, which replays the WAL) recovers the truth.
+      next_recovery_ = absl::InfiniteFuture();
+      VIGIL_LOG(ERROR) << "store " << path_
+                       << ": cannot resume after this write failure; restart vigild (the WAL is "
+                          "replayed on open, nothing acknowledged is lost): "
+                       << resumed.ToString();
+    } else if (now.detail != last_resume_failure_) {
+      VIGIL_LOG(WARNING) << "store " << path_ << ": not resumed yet: " << resumed.ToString();
+    }
+    last_resume_failure_ = now.detail;
+    return refusal();
+  }
+  // The failed group reached no memtable; whatever RocksDB kept is what the heads must say.
+  counter_cache_.clear();
+  if (absl::Status s = LoadHeads(); !s.ok()) {
+    VIGIL_LOG(ERROR) << "store " << path_ << ": reloading heads after resuming: " << s;
+    return refusal();
+  }
+  EnterCondition(StoreHealth::kOk, "");
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Reads each live table file of `db` through and checks its block checksums.
+VerifyReport VerifyTableFiles(rocksdb::DB* db, const std::atomic<bool>* cancel = nullptr) {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  const rocksdb::Options options(db->GetDBOptions(), rocksdb::ColumnFamilyOptions());
+  VerifyReport report;
+  for (const rocksdb::LiveFileMetaData& file : files) {
+    if (cancel != nullptr && cancel->load()) break;
+    rocksdb::SstFileReader reader(options);
+    rocksdb::Status s = reader.Open(file.directory + "/" + file.relative_filename);
+    if (s.ok()) s = reader.VerifyChecksum();
+    ++report.files_checked;
+    report.bytes_checked += file.size;
+    if (!s.ok()) {
+      // The file's name, not where the store lives.
+      report.damaged.emplace_back(file.relative_filename,
+                                  absl::StrReplaceAll(s.ToString(), {{file.directory + "/", ""}}));
+    }
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyReport> Store::VerifyChecksums(const std::atomic<bool>* cancel) {
+  // A compaction must not delete a listed file before it is read: that would look like damage.
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->DisableFileDeletions(), "pausing file deletions"));
+  VerifyReport report = VerifyTableFiles(db_, cancel);
+  // Nested with BackupEngine's own pause: force=false only undoes this one.
+  VIGIL_RETURN_IF_ERROR(
+      FromRocks(db_->EnableFileDeletions(/*force=*/false), "resuming file deletions"));
+  if (!report.ok()) {
+    EnterCondition(StoreHealth::kCorrupt,
+                   absl::StrCat("checksum verification: ", report.damaged.front().first, ": ",
+                                report.damaged.front().second));
+  }
+  return report;
+}
+
+absl::StatusOr<VerifyReport> Store::VerifyChecksumsAt(const std::string& path) {
+  VIGIL_ASSIGN_OR_RETURN(const DirectoryState state, InspectDirectory(path, /*create=*/false));
+  if (state != DirectoryState::kExistingDb) {
+    return absl::NotFoundError(absl::StrCat("data dir ", path, " holds no vigil store"));
+  }
+  rocksdb::DBOptions db_options = BaseDbOptions(nullptr);
+  std::vector<std::string> names;
+  VIGIL_RETURN_IF_ERROR(
+      OpenStatus(rocksdb::DB::ListColumnFamilies(db_options, path, &names), path));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  // Opening replays the MANIFEST and the WAL, checking their records' checksums.
+  VIGIL_RETURN_IF_ERROR(
+      OpenStatus(rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &db), path));
+  VerifyReport report = VerifyTableFiles(db);
+  for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  delete db;
+  return report;
+}
+
+uint64_t Store::IntProperty(absl::string_view property) const {
+  uint64_t value = 0;
+  return db_->GetAggregatedIntProperty(ToSlice(property), &value) ? value : 0;
+}
+
+void Store::RecoveryLoop() {
+  std::unique_lock lock(mu_);
+  while (!closed_) {
+    recovery_wake_.wait_for(lock, absl::ToChronoNanoseconds(recovery_interval_),
+                            [&] { return closed_; });
+    if (closed_ || !faulted_.load()) continue;
+    // An empty group: its leader runs RecoverIfDue like any other.
+    Writer probe(nullptr);
+    Enqueue(probe, lock);
+  }
 }
 
 void Store::AddCommitListener(CommitListener listener) {
@@ -641,12 +874,15 @@ absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   Writer self(&change);
   std::unique_lock lock(mu_);
   if (closed_) return absl::UnavailableError(absl::StrCat("store ", path_, " is closed"));
+  Enqueue(self, lock);
+  if (!self.status.ok()) return self.status;
+  return self.result;
+}
+
+void Store::Enqueue(Writer& self, std::unique_lock<std::mutex>& lock) {
   queue_.push_back(&self);
   self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
-  if (self.done) {
-    if (!self.status.ok()) return self.status;
-    return self.result;
-  }
+  if (self.done) return;
 
   // This thread leads: take the group queued so far (including itself).
   std::vector<Writer*> group;
@@ -654,6 +890,7 @@ absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   for (Writer* writer : queue_) {
     if (group.size() >= max_group_changes_ || (!group.empty() && bytes >= max_group_bytes_)) break;
     group.push_back(writer);
+    if (writer->change == nullptr) continue;
     for (const Change::Op& op : writer->change->ops()) bytes += op.key.size() + op.value.size();
   }
   lock.unlock();
@@ -670,8 +907,6 @@ absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   } else if (closed_) {
     drained_.notify_all();
   }
-  if (!self.status.ok()) return self.status;
-  return self.result;
 }
 
 absl::StatusOr<std::optional<std::string>> Store::LatestValue(Family family, absl::string_view key,
@@ -791,10 +1026,9 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
 }
 
 void Store::WriteGroup(const std::vector<Writer*>& group) {
-  {
-    std::lock_guard lock(heads_mu_);
-    if (!failed_.ok()) {
-      for (Writer* writer : group) writer->status = failed_;
+  if (faulted_.load()) {
+    if (absl::Status refused = RecoverIfDue(); !refused.ok()) {
+      for (Writer* writer : group) writer->status = refused;
       return;
     }
   }
@@ -802,12 +1036,13 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
   state.audit_sequence = AuditHead();
   state.audit_hash = audit_head_hash_;
   for (size_t i = 1; i < group.size() && !state.track_overlay; ++i) {
-    state.track_overlay = !group[i]->change->preconditions().empty();
+    state.track_overlay = group[i]->change != nullptr && !group[i]->change->preconditions().empty();
   }
 
   std::vector<Writer*> applied;
   applied.reserve(group.size());
   for (Writer* writer : group) {
+    if (writer->change == nullptr) continue;  // a recovery probe
     // A change that fails midway must leave nothing in the batch.
     state.batch.SetSavePoint();
     writer->status = ApplyChange(*writer->change, state, writer->result);
@@ -843,17 +1078,18 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
 
   rocksdb::WriteOptions sync;
   sync.sync = true;
+  const absl::Time write_start = absl::Now();
   const rocksdb::Status s = db_->Write(sync, &state.batch);
+  write_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - write_start));
   if (!s.ok()) {
-    const absl::Status failure = absl::UnavailableError(absl::StrCat(
-        "storage failed writing a commit group; the store refuses writes until vigild is "
-        "restarted: ",
-        s.ToString()));
-    VIGIL_LOG(ERROR) << "store " << path_ << ": " << failure.message();
-    {
-      std::lock_guard lock(heads_mu_);
-      failed_ = failure;
-    }
+    // Whether the group reached the disk is unknown; it reached no memtable. Until RocksDB
+    // resumes (RecoverIfDue), every commit is refused with the same answer.
+    const StoreHealth health = s.IsCorruption() ? StoreHealth::kCorrupt
+                               : IsDiskFull(s)  ? StoreHealth::kDiskFull
+                                                : StoreHealth::kWriteFailed;
+    EnterCondition(health, absl::StrCat("writing a commit group: ", s.ToString()));
+    next_recovery_ = absl::Now() + recovery_interval_;
+    const absl::Status failure = FromRocks(s, "writing a commit group");
     for (Writer* writer : applied) {
       writer->status = failure;
       writer->result = CommitResult{};
@@ -886,6 +1122,7 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
   }
   commits_.fetch_add(applied.size(), std::memory_order_relaxed);
   groups_.fetch_add(1, std::memory_order_relaxed);
+  group_sizes_.Observe(static_cast<double>(applied.size()));
   uint64_t largest = largest_group_.load(std::memory_order_relaxed);
   while (applied.size() > largest &&
          !largest_group_.compare_exchange_weak(largest, applied.size())) {

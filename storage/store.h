@@ -8,9 +8,14 @@
 // never show a gap, and the audit chain is built in commit order without a lock held by
 // callers across the fsync.
 //
-// Fail-stop: if a write fails (I/O error, full disk), the store refuses every later commit
-// with Unavailable until it is reopened, because whether the failed group reached the disk is
-// unknown. Reopening recovers the true state.
+// Faults (see StoreHealth): if a write fails because the disk is full or the device errs, the
+// store refuses every later commit at once (ResourceExhausted, Unavailable). Every
+// StoreOptions::recovery_interval it asks RocksDB to resume (DB::Resume: the failed group never
+// reached a memtable, the memtables are flushed and a new WAL started); once that succeeds it
+// reloads its heads from disk and writes again, with no restart. RocksDB resumes from a full
+// disk; after other WAL write errors it refuses, and only a restart (reopen) recovers. Corruption
+// found by a write or a read is final: commits and the reads that meet it answer DataLoss until the
+// store is restored from a backup. Reads keep working through a full disk.
 #ifndef VIGIL_STORAGE_STORE_H_
 #define VIGIL_STORAGE_STORE_H_
 
@@ -23,6 +28,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/histogram.h"
 #include "storage/audit_chain.h"
 #include "storage/change.h"
 #include "storage/key_codec.h"
@@ -39,6 +47,7 @@ class ColumnFamilyHandle;
 class DB;
 class Env;
 class Snapshot;
+class Status;
 }  // namespace rocksdb
 
 namespace vigil::storage {
@@ -62,6 +71,35 @@ struct Migration {
   std::function<absl::Status(Store& store)> run;
 };
 
+// What the store can do now (Store::condition). Writes need kOk.
+enum class StoreHealth {
+  kOk,
+  // The disk, or the volume's quota, is full: commits answer ResourceExhausted, reads work.
+  // Resumes by itself once space is freed.
+  kDiskFull,
+  // A write failed with another I/O error: commits answer Unavailable. Retried as kDiskFull,
+  // but RocksDB resumes only from some (a WAL write error needs a restart; the log says so).
+  kWriteFailed,
+  // RocksDB found corruption (a checksum mismatch, a missing table file): commits, and the
+  // reads that meet it, answer DataLoss. Final until the store is restored from a backup.
+  kCorrupt,
+};
+
+// "ok", "disk-full", "write-failed", "corrupt".
+absl::string_view StoreHealthName(StoreHealth health);
+
+struct StoreCondition {
+  StoreHealth health = StoreHealth::kOk;
+  // For the operator's log (may name files); empty when kOk.
+  std::string detail;
+  // When the store entered this condition.
+  absl::Time since = absl::InfinitePast();
+};
+
+// Called whenever the condition changes, on the thread that changed it, with no store lock
+// held. Must be quick and must not commit.
+using ConditionListener = std::function<void(const StoreCondition& condition)>;
+
 struct StoreOptions {
   // The data directory. Created (with parents) when missing and create_if_missing is set.
   std::string path;
@@ -77,6 +115,9 @@ struct StoreOptions {
   // Bounds on one commit group: changes and approximate bytes. Defaults: 512 and 16 MiB.
   size_t max_group_changes = 512;
   size_t max_group_bytes = size_t{16} << 20;
+  // How often a store whose writes failed (disk full, I/O error) asks RocksDB to resume.
+  // Default: 1 second.
+  absl::Duration recovery_interval = absl::Seconds(1);
   // The steps that bring an older store to kSchemaVersion. A store older than kSchemaVersion
   // with no migration to it is refused (FailedPrecondition) untouched beyond what the steps
   // given have done. Default: none.
@@ -123,6 +164,8 @@ struct StoreStats {
 // Errors: Unavailable on I/O failure, DataLoss on corruption.
 class ReadView {
  public:
+  // Every read error is a value: DataLoss (kDamagedStore) on corruption, which also turns the
+  // store kCorrupt; Unavailable on an I/O error.
   // Returns the value, or nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Get(Family family, absl::string_view key) const;
 
@@ -173,9 +216,12 @@ class ReadView {
 
  private:
   friend class Store;
-  ReadView(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* const* families,
+  ReadView(const Store* store, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* const* families,
            std::shared_ptr<const rocksdb::Snapshot> snapshot)
-      : db_(db), families_(families), snapshot_(std::move(snapshot)) {}
+      : store_(store), db_(db), families_(families), snapshot_(std::move(snapshot)) {}
+
+  // FromRocks, noting corruption in the store's condition.
+  absl::Status Check(const rocksdb::Status& status, absl::string_view what) const;
 
   absl::Status ScanDeadlineKeys(const std::string& start, const std::string& limit,
                                 DeadlineFn fn) const;
@@ -184,9 +230,19 @@ class ReadView {
     return families_[static_cast<int>(family)];
   }
 
+  const Store* store_;
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* const* families_;
   std::shared_ptr<const rocksdb::Snapshot> snapshot_;
+};
+
+// What VerifyChecksums found.
+struct VerifyReport {
+  uint64_t files_checked = 0;
+  uint64_t bytes_checked = 0;
+  // Each damaged table file and what is wrong with it, by file name.
+  std::vector<std::pair<std::string, std::string>> damaged;
+  bool ok() const { return damaged.empty(); }
 };
 
 class Store {
@@ -210,8 +266,9 @@ class Store {
 
   // Applies `change` durably and atomically (see change.h). Blocks until its group's fsync.
   // InvalidArgument: the change is malformed (Change::Validate). Aborted: a precondition did
-  // not hold; nothing was written. Unavailable: storage failed or the store is closed; the
-  // change may or may not be on disk, but never partly.
+  // not hold; nothing was written. ResourceExhausted: the disk is full. Unavailable: storage
+  // failed or the store is closed. DataLoss: the store is corrupt. After ResourceExhausted or
+  // Unavailable the change may or may not be on disk, but never partly.
   absl::StatusOr<CommitResult> Commit(const Change& change);
 
   // A consistent view of everything committed so far.
@@ -224,6 +281,25 @@ class Store {
 
   StoreStats stats() const;
   const std::string& path() const { return path_; }
+  // Changes per written group, and seconds per group write (the WriteBatch and its fsync).
+  const Histogram& group_sizes() const { return group_sizes_; }
+  const Histogram& write_seconds() const { return write_seconds_; }
+
+  // Whether the store can write now, and why not. Thread-safe.
+  StoreCondition condition() const;
+  // Registers a listener for every later change of condition. Thread-safe.
+  void AddConditionListener(ConditionListener listener);
+
+  // Reads every live table file through and checks its block checksums. Damage found turns
+  // the store kCorrupt. Stops early, with what it found so far, once `*cancel` is true.
+  absl::StatusOr<VerifyReport> VerifyChecksums(const std::atomic<bool>* cancel = nullptr);
+  // As VerifyChecksums, on a closed store at `path`, read-only (vigild --verify).
+  static absl::StatusOr<VerifyReport> VerifyChecksumsAt(const std::string& path);
+
+  // RocksDB's own figures, for metrics: an integer property of the whole store (e.g.
+  // "rocksdb.estimate-pending-compaction-bytes"), aggregated over column families; 0 if
+  // unknown.
+  uint64_t IntProperty(absl::string_view property) const;
 
   // Registers a listener for every later commit (see CommitListener). Listeners are kept for
   // the store's life; register them before serving. Thread-safe.
@@ -236,6 +312,20 @@ class Store {
  private:
   struct Writer;
   struct GroupState;
+  friend class ReadView;
+  friend class Backups;
+
+  // Records a fault found by a write or a read; kCorrupt is never replaced.
+  void EnterCondition(StoreHealth health, std::string detail) const;
+  // Leader only: while writes are refused for a recoverable fault, asks RocksDB to resume (at
+  // most once per recovery_interval) and, when it does, reloads the heads. OK when the store
+  // may write.
+  absl::Status RecoverIfDue();
+  // Runs until Close: while the store is faulted, wakes every recovery_interval to take the
+  // lead with an empty group, so the store recovers with no write arriving.
+  void RecoveryLoop();
+  // Joins the commit queue and waits for `writer` to be done, leading if it comes first.
+  void Enqueue(Writer& writer, std::unique_lock<std::mutex>& lock);
 
   explicit Store(std::string path) : path_(std::move(path)) {}
 
@@ -267,7 +357,6 @@ class Store {
   std::condition_variable drained_;  // signalled when queue_ empties after close
 
   // State only the leader mutates. Readers of the heads take heads_mu_.
-  absl::Status failed_;  // GUARDED_BY(heads_mu_)
   mutable std::mutex heads_mu_;
   absl::flat_hash_map<std::string, uint64_t> event_heads_;   // GUARDED_BY(heads_mu_)
   uint64_t audit_head_sequence_ = 0;                         // GUARDED_BY(heads_mu_)
@@ -277,10 +366,25 @@ class Store {
   std::mutex listeners_mu_;
   std::vector<CommitListener> listeners_;  // GUARDED_BY(listeners_mu_)
 
+  // The store's condition; written by the leader, by readers meeting corruption, and read by
+  // anyone. Listeners are called with condition_mu_ released.
+  mutable std::mutex condition_mu_;
+  mutable StoreCondition condition_;                            // GUARDED_BY(condition_mu_)
+  mutable std::vector<ConditionListener> condition_listeners_;  // GUARDED_BY(condition_mu_)
+  // Health of writes as the leader sees it: OK, or the status every commit gets.
+  mutable std::atomic<bool> faulted_{false};
+  absl::Duration recovery_interval_ = absl::Seconds(1);
+  absl::Time next_recovery_ = absl::InfinitePast();  // leader only
+  std::string last_resume_failure_;                  // leader only: logged once per fault
+  std::condition_variable recovery_wake_;            // with mu_
+  std::thread recovery_thread_;
+
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> groups_{0};
   std::atomic<uint64_t> conflicts_{0};
   std::atomic<uint64_t> largest_group_{0};
+  Histogram group_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
+  Histogram write_seconds_{LatencyBounds()};
 };
 
 }  // namespace vigil::storage

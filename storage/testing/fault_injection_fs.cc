@@ -8,8 +8,6 @@
 namespace vigil::storage::testing {
 namespace {
 
-rocksdb::IOStatus Injected() { return rocksdb::IOStatus::IOError("injected write failure"); }
-
 class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   FaultInjectionFile(std::unique_ptr<rocksdb::FSWritableFile> base, std::string fname,
@@ -21,7 +19,7 @@ class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
-    if (fs_->failing()) return Injected();
+    if (fs_->failing()) return fs_->InjectedError();
     rocksdb::IOStatus s = target()->Append(data, options, dbg);
     if (s.ok()) length_ += data.size();
     return s;
@@ -29,7 +27,7 @@ class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            const rocksdb::DataVerificationInfo& info,
                            rocksdb::IODebugContext* dbg) override {
-    if (fs_->failing()) return Injected();
+    if (fs_->failing()) return fs_->InjectedError();
     rocksdb::IOStatus s = target()->Append(data, options, info, dbg);
     if (s.ok()) length_ += data.size();
     return s;
@@ -40,18 +38,18 @@ class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
   rocksdb::IOStatus Flush(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
-    if (fs_->failing()) return Injected();
+    if (fs_->failing()) return fs_->InjectedError();
     return target()->Flush(options, dbg);
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    if (fs_->failing()) return Injected();
+    if (fs_->failing()) return fs_->InjectedError();
     rocksdb::IOStatus s = target()->Sync(options, dbg);
     if (s.ok()) fs_->RecordSynced(fname_, length_);
     return s;
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
-    if (fs_->failing()) return Injected();
+    if (fs_->failing()) return fs_->InjectedError();
     rocksdb::IOStatus s = target()->Fsync(options, dbg);
     if (s.ok()) fs_->RecordSynced(fname_, length_);
     return s;
@@ -88,7 +86,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::Wrap(const std::string& fname, uint6
 rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
     const std::string& fname, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) return Injected();
+  if (failing()) return InjectedError();
   rocksdb::FileOptions buffered = options;
   buffered.use_direct_writes = false;
   rocksdb::IOStatus s = target()->NewWritableFile(fname, buffered, result, dbg);
@@ -103,7 +101,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
 rocksdb::IOStatus FaultInjectionFileSystem::ReopenWritableFile(
     const std::string& fname, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) return Injected();
+  if (failing()) return InjectedError();
   uint64_t size = 0;
   rocksdb::IOStatus s = target()->GetFileSize(fname, rocksdb::IOOptions(), &size, dbg);
   if (!s.ok()) size = 0;
@@ -115,7 +113,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::ReopenWritableFile(
 rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
     const std::string& fname, const std::string& old_fname, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) return Injected();
+  if (failing()) return InjectedError();
   rocksdb::IOStatus s = target()->ReuseWritableFile(fname, old_fname, options, result, dbg);
   if (!s.ok()) return s;
   {
@@ -129,7 +127,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
 rocksdb::IOStatus FaultInjectionFileSystem::DeleteFile(const std::string& fname,
                                                        const rocksdb::IOOptions& options,
                                                        rocksdb::IODebugContext* dbg) {
-  if (failing()) return Injected();
+  if (failing()) return InjectedError();
   rocksdb::IOStatus s = target()->DeleteFile(fname, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);
@@ -142,7 +140,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::RenameFile(const std::string& src,
                                                        const std::string& target_name,
                                                        const rocksdb::IOOptions& options,
                                                        rocksdb::IODebugContext* dbg) {
-  if (failing()) return Injected();
+  if (failing()) return InjectedError();
   rocksdb::IOStatus s = target()->RenameFile(src, target_name, options, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);

@@ -26,9 +26,17 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
   static const char* kClassName() { return "VigilFaultInjectionFileSystem"; }
   const char* Name() const override { return kClassName(); }
 
-  // From now on, every Append, Sync, Fsync and Flush of a writable file fails with IOError.
-  void FailWrites(bool fail) { fail_writes_.store(fail); }
+  // From now on, every Append, Sync, Fsync and Flush of a writable file fails with IOError
+  // (or, with no_space, the IOError a full disk gives).
+  void FailWrites(bool fail, bool no_space = false) {
+    no_space_.store(no_space);
+    fail_writes_.store(fail);
+  }
   bool failing() const { return fail_writes_.load(); }
+  rocksdb::IOStatus InjectedError() const {
+    return no_space_.load() ? rocksdb::IOStatus::NoSpace("injected: no space left on device")
+                            : rocksdb::IOStatus::IOError("injected write failure");
+  }
 
   // Truncates every file written through this wrapper to its last synced length. Call only
   // after the DB using it has been closed or abandoned (FailWrites(true) first).
@@ -59,6 +67,7 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
                          std::unique_ptr<rocksdb::FSWritableFile>* result);
 
   std::atomic<bool> fail_writes_{false};
+  std::atomic<bool> no_space_{false};
   std::mutex mu_;
   std::map<std::string, uint64_t> synced_length_;  // GUARDED_BY(mu_)
 };

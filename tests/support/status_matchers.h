@@ -41,6 +41,15 @@ MATCHER(IsOk, "is OK") {
   return status.ok();
 }
 
+// An OK StatusOr whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a value that matches") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status().ToString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace vigil::testing
 
 #define VIGIL_ASSERT_OK(expr) ASSERT_THAT((expr), ::vigil::testing::IsOk())

@@ -1,7 +1,13 @@
-// Storage faults: a failing disk makes commits Unavailable and the store fail-stop, with
-// nothing half-written; a simulated power loss keeps every acknowledged commit.
+// Storage faults: a failing or full disk refuses commits (Unavailable, ResourceExhausted) with
+// nothing half-written, and the store writes again by itself once the disk recovers; a damaged
+// table file is DataLoss and final; a simulated power loss keeps every acknowledged commit.
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/rocks_status.h"
 #include "storage/store.h"
 #include "storage/testing/fault_injection_fs.h"
 #include "tests/support/status_matchers.h"
@@ -52,7 +58,16 @@ class FaultInjectionTest : public ::testing::Test {
     StoreOptions options;
     options.path = dir_.Sub("data");
     options.env = faulty ? env_.get() : nullptr;
+    options.recovery_interval = absl::Milliseconds(20);
     return Store::Open(options);
+  }
+
+  // Waits up to 10 s for the store to reach `health`.
+  static bool Reaches(const Store& store, StoreHealth health) {
+    for (int i = 0; i < 1000 && store.condition().health != health; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return store.condition().health == health;
   }
 
   vigil::testing::TempDir dir_;
@@ -60,17 +75,32 @@ class FaultInjectionTest : public ::testing::Test {
   std::unique_ptr<rocksdb::Env> env_;
 };
 
-TEST_F(FaultInjectionTest, WriteFailureIsUnavailableAndTheStoreFailsStop) {
+TEST_F(FaultInjectionTest, AWriteErrorIsUnavailableUntilTheStoreIsReopened) {
   absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/true);
   ASSERT_THAT(store.status(), IsOk());
+  std::vector<StoreHealth> seen;
+  std::mutex seen_mu;
+  (*store)->AddConditionListener([&](const StoreCondition& condition) {
+    std::lock_guard lock(seen_mu);
+    seen.push_back(condition.health);
+  });
   for (int i = 0; i < 5; ++i) ASSERT_THAT((*store)->Commit(Numbered(i)).status(), IsOk());
 
   fs_->FailWrites(true);
   EXPECT_THAT((*store)->Commit(Numbered(5)), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ((*store)->condition().health, StoreHealth::kWriteFailed);
+  // Reads keep working.
+  EXPECT_TRUE(Present((*store)->Snapshot(), 4));
   fs_->FailWrites(false);
-  // The disk came back, but whether change 5 reached it is unknown: refuse until reopened.
+  // RocksDB does not resume after a WAL it could not write (other than for a full disk):
+  // whether change 5 reached the disk is unknown, so the store refuses until reopened.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_THAT((*store)->Commit(Numbered(6)), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ((*store)->EventHead("test"), 5u);
+  {
+    std::lock_guard lock(seen_mu);
+    EXPECT_THAT(seen, ::testing::ElementsAre(StoreHealth::kWriteFailed));
+  }
   store->reset();
 
   absl::StatusOr<std::unique_ptr<Store>> reopened = Open(/*faulty=*/false);
@@ -86,8 +116,101 @@ TEST_F(FaultInjectionTest, WriteFailureIsUnavailableAndTheStoreFailsStop) {
   absl::StatusOr<CommitResult> next = (*reopened)->Commit(Numbered(7));
   ASSERT_THAT(next.status(), IsOk());
   EXPECT_EQ(next->event_sequence, (*reopened)->EventHead("test"));
-  absl::StatusOr<std::vector<FeedEvent>> events = view.ReadEvents("test", 0, 100);
+  absl::StatusOr<std::vector<FeedEvent>> events =
+      (*reopened)->Snapshot().ReadEvents("test", 0, 100);
+  ASSERT_THAT(events.status(), IsOk());
   for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].sequence, i + 1);
+}
+
+TEST_F(FaultInjectionTest, AFullDiskIsResourceExhaustedAndWritesResumeWhenSpaceIsFreed) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/true);
+  ASSERT_THAT(store.status(), IsOk());
+  ASSERT_THAT((*store)->Commit(Numbered(0)).status(), IsOk());
+  for (int cycle = 1; cycle <= 3; ++cycle) {
+    fs_->FailWrites(true, /*no_space=*/true);
+    absl::StatusOr<CommitResult> refused = (*store)->Commit(Numbered(cycle * 10));
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+    EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("disk full"));
+    EXPECT_THAT(std::string(refused.status().message()),
+                ::testing::Not(::testing::HasSubstr(dir_.path())));
+    EXPECT_EQ((*store)->condition().health, StoreHealth::kDiskFull);
+    EXPECT_TRUE(Present((*store)->Snapshot(), 0));
+
+    fs_->FailWrites(false);
+    ASSERT_TRUE(Reaches(**store, StoreHealth::kOk)) << "cycle " << cycle;
+    ASSERT_THAT((*store)->Commit(Numbered(cycle * 10 + 1)).status(), IsOk()) << cycle;
+  }
+  // Refused changes reached no memtable: the chain and the feed go on without them or a gap.
+  absl::StatusOr<AuditChainReport> report = (*store)->Snapshot().VerifyAuditChain();
+  ASSERT_THAT(report.status(), IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records_checked, 4u);
+  EXPECT_EQ((*store)->EventHead("test"), 4u);
+  store->reset();
+  absl::StatusOr<std::unique_ptr<Store>> reopened = Open(/*faulty=*/false);
+  ASSERT_THAT(reopened.status(), IsOk());
+  ReadView view = (*reopened)->Snapshot();
+  for (int i : {0, 11, 21, 31}) EXPECT_TRUE(Present(view, i)) << i;
+  for (int i : {10, 20, 30}) EXPECT_FALSE(Present(view, i)) << i;
+}
+
+// Flips one byte in the middle of the largest table file.
+void DamageATableFile(const std::string& data_dir) {
+  std::string victim;
+  uintmax_t largest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir)) {
+    if (entry.path().extension() == ".sst" && entry.file_size() > largest) {
+      largest = entry.file_size();
+      victim = entry.path();
+    }
+  }
+  ASSERT_FALSE(victim.empty()) << "no table file in " << data_dir;
+  std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(largest / 3));
+  char byte = 0;
+  file.get(byte);
+  file.seekp(static_cast<std::streamoff>(largest / 3));
+  file.put(static_cast<char>(byte ^ 0x5a));
+}
+
+TEST_F(FaultInjectionTest, ADamagedTableFileIsDataLossWithoutPathsAndFinal) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/false);
+    ASSERT_THAT(store.status(), IsOk());
+    for (int i = 0; i < 2000; ++i) ASSERT_THAT((*store)->Commit(Numbered(i)).status(), IsOk());
+    ASSERT_THAT((*store)->Close(), IsOk());  // flushes every memtable to table files
+  }
+  DamageATableFile(dir_.Sub("data"));
+
+  absl::StatusOr<VerifyReport> offline = Store::VerifyChecksumsAt(dir_.Sub("data"));
+  ASSERT_THAT(offline.status(), IsOk());
+  EXPECT_FALSE(offline->ok());
+  EXPECT_GT(offline->files_checked, 1u);
+  ASSERT_EQ(offline->damaged.size(), 1u);
+  EXPECT_THAT(offline->damaged[0].first, ::testing::EndsWith(".sst"));
+
+  absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/false);
+  ASSERT_THAT(store.status(), IsOk());
+  EXPECT_EQ((*store)->condition().health, StoreHealth::kOk);
+  // Reading everything meets the damaged block.
+  absl::Status read;
+  ReadView view = (*store)->Snapshot();
+  for (Family family : {Family::kEntities, Family::kIndex, Family::kAudit, Family::kEvents,
+                        Family::kDeadlines, Family::kMeta}) {
+    absl::Status s =
+        view.Scan(family, "", "", [](absl::string_view, absl::string_view) { return true; });
+    if (!s.ok()) read = s;
+  }
+  EXPECT_THAT(read, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(read.message(), kDamagedStore);
+  EXPECT_EQ((*store)->condition().health, StoreHealth::kCorrupt);
+  EXPECT_THAT((*store)->Commit(Numbered(5000)), StatusIs(absl::StatusCode::kDataLoss));
+  // A damaged store never resumes by itself.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ((*store)->condition().health, StoreHealth::kCorrupt);
+  absl::StatusOr<VerifyReport> online = (*store)->VerifyChecksums();
+  ASSERT_THAT(online.status(), IsOk());
+  EXPECT_EQ(online->damaged.size(), 1u);
 }
 
 TEST_F(FaultInjectionTest, PowerLossKeepsEveryAcknowledgedCommit) {
