@@ -15,6 +15,36 @@ namespace vigil {
 namespace {
 
 std::atomic<LogLevel> g_threshold{LogLevel::kInfo};
+std::atomic<LogFormat> g_format{LogFormat::kText};
+
+// `text` as the body of a JSON string.
+std::string JsonEscaped(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -46,17 +76,35 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text) {
       absl::StrCat("log level '", text, "' is not one of debug, info, warning, error"));
 }
 
-namespace internal {
+void SetLogFormat(LogFormat format) { g_format.store(format, std::memory_order_relaxed); }
 
-LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(level) {
-  const char* base = std::strrchr(file, '/');
-  stream_ << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << ' '
-          << LevelName(level_) << ' ' << (base != nullptr ? base + 1 : file) << ':' << line << "] ";
+absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "text") return LogFormat::kText;
+  if (lower == "json") return LogFormat::kJson;
+  return absl::InvalidArgumentError(
+      absl::StrCat("log format '", text, "' is not one of text, json"));
 }
 
+namespace internal {
+
+LogMessage::LogMessage(LogLevel level, const char* file, int line)
+    : level_(level), file_(file), line_(line) {}
+
 LogMessage::~LogMessage() {
-  stream_ << '\n';
-  const std::string line = stream_.str();
+  const char* base = std::strrchr(file_, '/');
+  const char* source = base != nullptr ? base + 1 : file_;
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  if (g_format.load(std::memory_order_relaxed) == LogFormat::kJson) {
+    line = absl::StrCat("{\"time\":\"", time, "\",\"level\":\"", LevelName(level_),
+                        "\",\"source\":\"", JsonEscaped(source), ":", line_, "\",\"message\":\"",
+                        JsonEscaped(stream_.str()), "\"}\n");
+  } else {
+    line = absl::StrCat(time, " ", LevelName(level_), " ", source, ":", line_, "] ", stream_.str(),
+                        "\n");
+  }
   // One write per line; a short write to stderr is not worth retrying.
   [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
 }

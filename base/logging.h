@@ -21,6 +21,13 @@ LogLevel LogThreshold();
 // Parses "debug", "info", "warning", "error".
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text);
 
+// kText: `2026-12-02T14:00:00.000Z INFO file.cc:12] message`. kJson: one JSON object per line,
+// {"time":...,"level":...,"source":"file.cc:12","message":...}, for log shippers.
+enum class LogFormat { kText, kJson };
+void SetLogFormat(LogFormat format);
+// Parses "text", "json".
+absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view text);
+
 namespace internal {
 
 // Collects one message and emits it when destroyed.
@@ -35,6 +42,8 @@ class LogMessage {
 
  private:
   LogLevel level_;
+  const char* file_;
+  int line_;
   std::ostringstream stream_;
 };
 

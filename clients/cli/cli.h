@@ -106,6 +106,7 @@ absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text);
 using Action = std::function<int()>;
 void AddHealthCommands(CLI::App& app, Cli& cli, Action& run);
 void AddMetricsCommands(CLI::App& app, Cli& cli, Action& run);
+void AddAdminCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAuditCommands(CLI::App& app, Cli& cli, Action& run);
 void AddAlertCommands(CLI::App& app, Cli& cli, Action& run);
 void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   vigil::cli::Action run;
   vigil::cli::AddHealthCommands(app, cli, run);
   vigil::cli::AddMetricsCommands(app, cli, run);
+  vigil::cli::AddAdminCommands(app, cli, run);
   vigil::cli::AddOffenderCommands(app, cli, run);
   vigil::cli::AddAssessmentCommands(app, cli, run);
   vigil::cli::AddVisitCommands(app, cli, run);

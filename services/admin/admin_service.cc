@@ -4,6 +4,7 @@
 #include "base/status_macros.h"
 #include "services/common/metrics.h"
 #include "services/common/validate.h"
+#include "storage/change.h"
 
 namespace vigil::admin {
 namespace {
@@ -15,8 +16,30 @@ constexpr RpcSpec kListPolicyVersions{"vigil.v1.AdminService/ListPolicyVersions"
 constexpr RpcSpec kRecomputeObligations{
     "vigil.v1.AdminService/RecomputeObligations", {Role::kForceAdmin}, false};
 constexpr RpcSpec kGetMetrics{"vigil.v1.AdminService/GetMetrics", RoleSet::All(), false};
-constexpr RpcSpec kSpecs[] = {kGetPolicy, kSetPolicy, kListPolicyVersions, kRecomputeObligations,
-                              kGetMetrics};
+constexpr RpcSpec kCreateBackup{
+    "vigil.v1.AdminService/CreateBackup", {Role::kForceAdmin, Role::kSystem}, false};
+constexpr RpcSpec kListBackups{
+    "vigil.v1.AdminService/ListBackups", {Role::kForceAdmin, Role::kSystem, Role::kAuditor}, false};
+constexpr RpcSpec kVerifyBackup{"vigil.v1.AdminService/VerifyBackup",
+                                {Role::kForceAdmin, Role::kSystem, Role::kAuditor},
+                                false};
+constexpr RpcSpec kDeleteBackup{"vigil.v1.AdminService/DeleteBackup", {Role::kForceAdmin}, false};
+constexpr RpcSpec kVerifyStore{
+    "vigil.v1.AdminService/VerifyStore", {Role::kForceAdmin, Role::kSystem}, false};
+constexpr RpcSpec kSpecs[] = {
+    kGetPolicy,    kSetPolicy,   kListPolicyVersions, kRecomputeObligations, kGetMetrics,
+    kCreateBackup, kListBackups, kVerifyBackup,       kDeleteBackup,         kVerifyStore};
+
+v1::Backup ToProto(const storage::BackupRecord& record) {
+  v1::Backup backup;
+  backup.set_id(record.id);
+  *backup.mutable_created_time() = ToProtoTime(record.created);
+  backup.set_size_bytes(record.size_bytes);
+  backup.set_files(record.files);
+  backup.set_schema_version(record.schema_version);
+  backup.set_audit_head(record.audit_head);
+  return backup;
+}
 
 }  // namespace
 
@@ -104,6 +127,104 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetMetrics(grpc::CallbackServerConte
                             m->set_name(std::move(s.name));
                             m->set_value(s.value);
                             m->set_help(std::move(s.help));
+                          }
+                          return result;
+                        });
+}
+
+absl::StatusOr<BackupKeeper*> AdminServiceImpl::Keeper() const {
+  if (backups_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this vigild keeps no backups: start it with --backup-dir (docs/operations.md)");
+  }
+  return backups_;
+}
+
+absl::Status AdminServiceImpl::AuditAction(const CallContext& call) {
+  storage::Change change;
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_ALTERATION, {}));
+  return store_.Commit(change).status();
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
+                                                         const v1::CreateBackupRequest*,
+                                                         v1::Backup* response) {
+  return runtime_.Reply(context, kCreateBackup, response,
+                        [this](const CallContext& call) -> absl::StatusOr<v1::Backup> {
+                          VIGIL_ASSIGN_OR_RETURN(BackupKeeper * keeper, Keeper());
+                          // Recorded first: the backup then holds the record of its taking.
+                          VIGIL_RETURN_IF_ERROR(AuditAction(call));
+                          VIGIL_ASSIGN_OR_RETURN(storage::BackupRecord made, keeper->CreateNow());
+                          return ToProto(made);
+                        });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListBackups(grpc::CallbackServerContext* context,
+                                                        const v1::ListBackupsRequest*,
+                                                        v1::ListBackupsResponse* response) {
+  return runtime_.Reply(context, kListBackups, response,
+                        [this](const CallContext&) -> absl::StatusOr<v1::ListBackupsResponse> {
+                          VIGIL_ASSIGN_OR_RETURN(BackupKeeper * keeper, Keeper());
+                          VIGIL_ASSIGN_OR_RETURN(std::vector<storage::BackupRecord> records,
+                                                 keeper->backups().List());
+                          v1::ListBackupsResponse list;
+                          list.set_backup_dir(keeper->backups().dir());
+                          for (const storage::BackupRecord& record : records)
+                            *list.add_backups() = ToProto(record);
+                          return list;
+                        });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::VerifyBackup(grpc::CallbackServerContext* context,
+                                                         const v1::VerifyBackupRequest* request,
+                                                         v1::VerifyBackupResponse* response) {
+  return runtime_.Reply(context, kVerifyBackup, response,
+                        [=, this](const CallContext&) -> absl::StatusOr<v1::VerifyBackupResponse> {
+                          VIGIL_ASSIGN_OR_RETURN(BackupKeeper * keeper, Keeper());
+                          if (request->id() == 0)
+                            return FieldError("id", "name a backup (vigil admin backup list)");
+                          v1::VerifyBackupResponse result;
+                          result.set_id(request->id());
+                          absl::Status verified = keeper->backups().Verify(request->id());
+                          if (verified.code() == absl::StatusCode::kDataLoss) {
+                            // A damaged backup is the answer, not a failure of the call.
+                            result.set_ok(false);
+                            result.set_problem(std::string(verified.message()));
+                            return result;
+                          }
+                          VIGIL_RETURN_IF_ERROR(verified);
+                          result.set_ok(true);
+                          return result;
+                        });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteBackup(grpc::CallbackServerContext* context,
+                                                         const v1::DeleteBackupRequest* request,
+                                                         v1::DeleteBackupResponse* response) {
+  return runtime_.Reply(
+      context, kDeleteBackup, response,
+      [=, this](const CallContext& call) -> absl::StatusOr<v1::DeleteBackupResponse> {
+        VIGIL_ASSIGN_OR_RETURN(BackupKeeper * keeper, Keeper());
+        if (request->id() == 0) return FieldError("id", "name a backup (vigil admin backup list)");
+        VIGIL_RETURN_IF_ERROR(keeper->backups().Delete(request->id()));
+        VIGIL_RETURN_IF_ERROR(AuditAction(call));
+        return v1::DeleteBackupResponse();
+      });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::VerifyStore(grpc::CallbackServerContext* context,
+                                                        const v1::VerifyStoreRequest*,
+                                                        v1::VerifyStoreResponse* response) {
+  return runtime_.Reply(context, kVerifyStore, response,
+                        [this](const CallContext&) -> absl::StatusOr<v1::VerifyStoreResponse> {
+                          VIGIL_ASSIGN_OR_RETURN(storage::VerifyReport report,
+                                                 store_.VerifyChecksums());
+                          v1::VerifyStoreResponse result;
+                          result.set_files_checked(report.files_checked);
+                          result.set_bytes_checked(report.bytes_checked);
+                          for (const auto& [file, problem] : report.damaged) {
+                            result.add_damaged_files(file);
+                            result.add_problems(problem);
                           }
                           return result;
                         });

@@ -11,8 +11,9 @@
 namespace vigil {
 
 // Canonical codes map one to one (absl and gRPC share the numbering); the message is kept.
-// Internal and Unknown messages are logged and replaced by a generic text, so that storage
-// internals never reach a client.
+// Internal and Unknown messages are logged and replaced by a generic text, and DataLoss by
+// storage::kDamagedStore (what the operator does), so that storage internals never reach a
+// client.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace vigil

@@ -1,7 +1,10 @@
-// Process-wide operational figures for operators (`vigil metrics`, AdminService.GetMetrics):
-// how far the alert scanner has got through passed deadlines, how far behind it runs, how far
-// each feed follower has applied. Counters and gauges only, never personal data.
+// Process-wide operational figures for operators (`vigil metrics`, AdminService.GetMetrics, and
+// Prometheus through vigild --metrics-listen): how far the alert scanner has got through passed
+// deadlines, how far behind it runs, how far each feed follower has applied, calls by method
+// and code, latencies. Counters, gauges and histograms; never personal data.
 //
+// A name may carry Prometheus labels: `rpc_requests_total{method="...",code="OK"}`; the text
+// before '{' is the family. Names ending in `_total` are counters, the rest gauges.
 // Registration takes a lock once per name; updates are relaxed atomics, cheap enough for any
 // hot path. Metrics live for the life of the process.
 #ifndef VIGIL_SERVICES_COMMON_METRICS_H_
@@ -13,10 +16,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/string_view.h"
+#include "base/histogram.h"
 
 namespace vigil {
 
@@ -36,6 +41,18 @@ struct MetricSample {
   int64_t value = 0;
 };
 
+// What a collector adds at scrape time: one family of labelled samples.
+struct CollectedFamily {
+  std::string name;  // e.g. "backlog_overdue"
+  std::string help;
+  std::string type;  // "gauge" or "counter"
+  // {labels, value}: labels as `force="wessex",kind="HOME_VISIT"` (escaped), or empty.
+  std::vector<std::pair<std::string, double>> samples;
+};
+
+// Quotes a label value for the Prometheus text format.
+std::string LabelValue(absl::string_view value);
+
 class Metrics {
  public:
   // The process's registry.
@@ -53,8 +70,28 @@ class Metrics {
   // Stops reading `name` through a function (before what it reads goes away); it then reads 0.
   void ClearGaugeFunction(absl::string_view name);
 
-  // Every metric, by name.
+  // The histogram called `name` (labels allowed, as for Get), created with `bounds` on first
+  // use. The reference stays valid for the life of the registry.
+  Histogram& GetHistogram(absl::string_view name, absl::string_view help,
+                          const std::vector<double>& bounds);
+
+  // Reports a histogram owned elsewhere (e.g. the store's commit-group sizes) under `name`.
+  // It must outlive the registration: RemoveHistogram before it goes.
+  void AddHistogram(absl::string_view name, absl::string_view help, const Histogram* histogram);
+  void RemoveHistogram(absl::string_view name);
+
+  // A function run at every Prometheus scrape that adds whole families (e.g. the backlog by
+  // force, kind, risk and age band). Must be thread-safe and not use this registry.
+  using Collector = std::function<void(std::vector<CollectedFamily>& out)>;
+  void SetCollector(absl::string_view name, Collector collect);
+  void ClearCollector(absl::string_view name);
+
+  // Every counter and gauge, by name (histograms as their _count).
   std::vector<MetricSample> Snapshot() const;
+
+  // Everything, in the Prometheus text exposition format (version 0.0.4), each family
+  // prefixed `vigil_`.
+  std::string RenderPrometheus() const;
 
  private:
   struct Entry {
@@ -62,8 +99,15 @@ class Metrics {
     Metric metric;
     std::function<int64_t()> read;  // set for gauge functions
   };
+  struct HistogramEntry {
+    std::string help;
+    std::unique_ptr<Histogram> owned;
+    const Histogram* histogram = nullptr;  // owned, or registered by AddHistogram
+  };
   mutable std::mutex mu_;
-  absl::btree_map<std::string, std::unique_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+  absl::btree_map<std::string, std::unique_ptr<Entry>> entries_;              // GUARDED_BY(mu_)
+  absl::btree_map<std::string, std::unique_ptr<HistogramEntry>> histograms_;  // GUARDED_BY(mu_)
+  absl::btree_map<std::string, Collector> collectors_;                        // GUARDED_BY(mu_)
 };
 
 }  // namespace vigil

@@ -96,6 +96,40 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::
   return entry;
 }
 
+void RpcRuntime::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+                        absl::Time start, const grpc::Status& status) {
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  reactor->Finish(status);
+  static const char* const kCodes[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  const int code = static_cast<int>(status.error_code());
+  const std::string labels = absl::StrCat("method=", LabelValue(method), ",code=\"",
+                                          code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN", "\"");
+  Metrics::Default()
+      .Get(absl::StrCat("rpc_requests_total{", labels, "}"),
+           "Unary calls answered, by method and code")
+      .Add(1);
+  Metrics::Default()
+      .GetHistogram(absl::StrCat("rpc_duration_seconds{method=", LabelValue(method), "}"),
+                    "Time from a unary call's arrival to its answer", LatencyBounds())
+      .Observe(seconds);
+}
+
 void RpcRuntime::CallStarted() {
   std::lock_guard lock(mu_);
   ++in_flight_;

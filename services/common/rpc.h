@@ -121,27 +121,32 @@ class RpcRuntime {
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const RpcSpec& spec,
                                   Body body) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const absl::string_view method = spec.method;
+    const absl::Time start = absl::Now();
     absl::StatusOr<CallContext> call = Admit(*context, spec);
     if (!call.ok()) {
-      reactor->Finish(ToGrpcStatus(call.status()));
+      Finish(reactor, method, start, ToGrpcStatus(call.status()));
       return reactor;
     }
     CallStarted();
-    const bool queued = executor_.TrySchedule(
-        [this, context, reactor, call = *std::move(call), body = std::move(body)]() mutable {
-          if (context->IsCancelled()) {
-            reactor->Finish(grpc::Status::CANCELLED);
-          } else if (context->deadline() <= std::chrono::system_clock::now()) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                         "the deadline passed before the server could start"));
-          } else {
-            reactor->Finish(ToGrpcStatus(body(static_cast<const CallContext&>(call))));
-          }
-          CallFinished();
-        });
+    const bool queued = executor_.TrySchedule([this, context, reactor, method, start,
+                                               call = *std::move(call),
+                                               body = std::move(body)]() mutable {
+      if (context->IsCancelled()) {
+        Finish(reactor, method, start, grpc::Status::CANCELLED);
+      } else if (context->deadline() <= std::chrono::system_clock::now()) {
+        Finish(reactor, method, start,
+               grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "the deadline passed before the server could start"));
+      } else {
+        Finish(reactor, method, start, ToGrpcStatus(body(static_cast<const CallContext&>(call))));
+      }
+      CallFinished();
+    });
     if (!queued) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                   "the server is at capacity; retry with backoff"));
+      Finish(reactor, method, start,
+             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the server is at capacity; retry with backoff"));
       CallFinished();
     }
     return reactor;
@@ -175,6 +180,10 @@ class RpcRuntime {
  private:
   void CallStarted();
   void CallFinished();
+  // Finishes a unary call, counting it by method and code (rpc_requests_total) and timing it
+  // from arrival (rpc_duration_seconds).
+  static void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
+                     const grpc::Status& status);
 
   // The caller: this process's own contexts (internal token), or whoever the authenticator
   // names; a service identity's call acts for the principal its identity headers name.

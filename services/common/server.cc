@@ -57,7 +57,15 @@ std::shared_ptr<grpc::Channel> ServerHost::InProcessChannel() {
   return server_->InProcessChannel(args);
 }
 
+void ServerHost::SetServing(const std::string& service, bool serving) {
+  if (server_ == nullptr || draining_.load()) return;
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(service, serving);
+  }
+}
+
 void ServerHost::SetNotServing() {
+  draining_.store(true);
   if (server_ == nullptr) return;
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);

@@ -4,6 +4,7 @@
 #ifndef VIGIL_SERVICES_COMMON_SERVER_H_
 #define VIGIL_SERVICES_COMMON_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,7 +58,12 @@ class ServerHost {
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
   // Marks every service, and the server, NOT_SERVING: sent before draining on shutdown.
+  // Later SetServing calls are ignored.
   void SetNotServing();
+
+  // Reports one service (its full name; "" for the server overall) SERVING or NOT_SERVING,
+  // e.g. while the store cannot write. Thread-safe; ignored once SetNotServing was called.
+  void SetServing(const std::string& service, bool serving);
 
   // Stops accepting calls and waits for up to `grace` for calls in flight, then cancels the
   // rest. Note that gRPC also waits (up to `grace`) for idle client connections to close, so
@@ -69,6 +75,7 @@ class ServerHost {
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::atomic<bool> draining_{false};
   bool shut_down_ = false;
 };
 

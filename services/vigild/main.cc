@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -12,11 +13,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -29,6 +32,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "services/admin/admin_service.h"
+#include "services/admin/backup_keeper.h"
 #include "services/alerts/alert_engine.h"
 #include "services/alerts/alert_service.h"
 #include "services/alerts/feed_follower.h"
@@ -43,6 +47,7 @@
 #include "services/common/feed_stream.h"
 #include "services/common/internal_call.h"
 #include "services/common/metrics.h"
+#include "services/common/metrics_http.h"
 #include "services/common/read_limiter.h"
 #include "services/common/rpc.h"
 #include "services/common/server.h"
@@ -63,6 +68,7 @@
 #include "services/rso/rso_service.h"
 #include "services/rso/visit_service.h"
 #include "services/rso/visits.h"
+#include "storage/backup.h"
 #include "storage/store.h"
 
 namespace vigil {
@@ -95,6 +101,14 @@ struct Flags {
   std::string rso_address;
   std::vector<std::string> feed_addresses;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_listen;
+  std::string backup_dir;
+  std::string backup_every = "0";
+  uint32_t backup_keep = 48;
+  std::string restore_from;
+  uint32_t backup_id = 0;
+  bool verify = false;
   size_t workers = 64;
   size_t max_queued = 10000;
   int max_message_bytes = 4 << 20;
@@ -232,6 +246,66 @@ absl::StatusOr<client::TransportOptions> PeerTransport(const Flags& flags) {
   return peers;
 }
 
+// vigild --restore-from DIR [--backup-id N] --data-dir NEW: restores a backup into a new
+// directory, opens it as vigild would (migrating an older schema) and checks its audit chain.
+int RestoreBackup(const Flags& flags) {
+  const absl::Time start = absl::Now();
+  std::optional<uint32_t> id;
+  if (flags.backup_id != 0) id = flags.backup_id;
+  absl::StatusOr<storage::BackupRecord> restored =
+      storage::Backups::Restore(flags.restore_from, id, flags.data_dir);
+  if (!restored.ok()) return Fail(kExitRuntime, restored.status().message());
+  const absl::Duration copied = absl::Now() - start;
+  storage::StoreOptions options;
+  options.path = flags.data_dir;
+  options.create_if_missing = false;
+  options.migrations = {LedgerMigration()};
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(options);
+  if (!store.ok()) {
+    return Fail(kExitRuntime,
+                absl::StrCat("the restored store does not open: ", store.status().message()));
+  }
+  absl::StatusOr<storage::AuditChainReport> chain = (*store)->Snapshot().VerifyAuditChain();
+  if (!chain.ok()) return Fail(kExitRuntime, chain.status().message());
+  if (!chain->ok) {
+    return Fail(
+        kExitRuntime,
+        absl::StrCat("backup ", restored->id, " restored into ", flags.data_dir,
+                     " but its audit chain is broken at record ", chain->first_broken_sequence,
+                     ": ", chain->problem, "; do not serve it: restore an older backup"));
+  }
+  if (chain->records_checked < restored->audit_head) {
+    return Fail(kExitRuntime, absl::StrCat("backup ", restored->id, " should hold at least ",
+                                           restored->audit_head, " audit records but holds ",
+                                           chain->records_checked, "; restore an older backup"));
+  }
+  if (absl::Status s = (*store)->Close(); !s.ok()) return Fail(kExitRuntime, s.message());
+  std::printf(
+      "restored backup %u (taken %s) into %s in %s; its audit chain verifies: %llu records\n"
+      "start vigild with --data-dir %s\n",
+      restored->id,
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", restored->created, absl::UTCTimeZone()).c_str(),
+      flags.data_dir.c_str(), absl::FormatDuration(copied).c_str(),
+      static_cast<unsigned long long>(chain->records_checked), flags.data_dir.c_str());
+  return 0;
+}
+
+// vigild --verify --data-dir DIR: checks every table file's checksums with no vigild running.
+int VerifyStore(const Flags& flags) {
+  absl::StatusOr<storage::VerifyReport> report = storage::Store::VerifyChecksumsAt(flags.data_dir);
+  if (!report.ok()) return Fail(kExitRuntime, report.status().message());
+  for (const auto& [file, problem] : report->damaged) {
+    std::printf("DAMAGED %s: %s\n", file.c_str(), problem.c_str());
+  }
+  std::printf("%llu table files, %llu bytes checked in %s: %s\n",
+              static_cast<unsigned long long>(report->files_checked),
+              static_cast<unsigned long long>(report->bytes_checked), flags.data_dir.c_str(),
+              report->ok() ? "no damage found"
+                           : "DAMAGED: restore the store from the latest verified backup "
+                             "(docs/operations.md, \"Corruption\")");
+  return report->ok() ? 0 : kExitRuntime;
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   CLI::App app{
@@ -309,6 +383,31 @@ int Run(int argc, char** argv) {
                  "backlog and alerts services (repeatable)");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
+  app.add_option("--log-format", flags.log_format,
+                 "text, or json (one object per line, for log shippers)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "Serve Prometheus metrics at http://ADDRESS/metrics (e.g. 127.0.0.1:9464); "
+                 "no credential is asked, so bind it where only the scraper reaches");
+  app.add_option("--backup-dir", flags.backup_dir,
+                 "Keep backups here (RocksDB BackupEngine: incremental, checksummed); outside "
+                 "the data dir, ideally another volume. Enables AdminService.CreateBackup");
+  app.add_option("--backup-every", flags.backup_every,
+                 "Take a backup this often (e.g. 1h, 30m; 0: only when asked)")
+      ->capture_default_str();
+  app.add_option("--backup-keep", flags.backup_keep,
+                 "Backups to keep; older ones are deleted after each backup")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--restore-from", flags.restore_from,
+                 "Restore a backup from this backup dir into --data-dir (which must be new or "
+                 "empty), check its audit chain, and exit. vigild must not be serving it");
+  app.add_option("--backup-id", flags.backup_id,
+                 "With --restore-from: the backup to restore (default: the newest)");
+  app.add_flag("--verify", flags.verify,
+               "Check the checksums of every table file in --data-dir (no vigild may be "
+               "serving it), print the damaged ones, and exit (1 if any)");
   app.add_option("--workers", flags.workers,
                  "Worker threads per service context running RPC bodies (bounds commits sharing "
                  "one fsync)")
@@ -341,6 +440,27 @@ int Run(int argc, char** argv) {
   absl::StatusOr<LogLevel> level = ParseLogLevel(flags.log_level);
   if (!level.ok()) return Fail(kExitUsage, absl::StrCat("--log-level: ", level.status().message()));
   SetLogThreshold(*level);
+  if (absl::StatusOr<LogFormat> format = ParseLogFormat(flags.log_format); format.ok()) {
+    SetLogFormat(*format);
+  }
+  absl::Duration backup_every = absl::ZeroDuration();
+  if (flags.backup_every != "0" && (!absl::ParseDuration(flags.backup_every, &backup_every) ||
+                                    backup_every < absl::Minutes(1))) {
+    return Fail(kExitUsage, absl::StrCat("--backup-every ", flags.backup_every,
+                                         ": give a duration of at least 1m, e.g. 1h or 30m, "
+                                         "or 0 for backups only on request"));
+  }
+  if (backup_every > absl::ZeroDuration() && flags.backup_dir.empty()) {
+    return Fail(kExitUsage, "--backup-every needs --backup-dir: where the backups go");
+  }
+  if (flags.backup_id != 0 && flags.restore_from.empty()) {
+    return Fail(kExitUsage, "--backup-id is used only with --restore-from");
+  }
+  if (!flags.restore_from.empty()) {
+    ::umask(077);
+    return RestoreBackup(flags);
+  }
+  if (flags.verify) return VerifyStore(flags);
 
   std::vector<std::string> services;
   for (absl::string_view name : absl::StrSplit(flags.services, ',', absl::SkipWhitespace())) {
@@ -551,13 +671,24 @@ int Run(int argc, char** argv) {
         std::make_unique<alerts::AlertServiceImpl>(new_runtime(), *alert_engine, notifier);
     hosted.push_back({v1::AlertService::service_full_name(), alert_service.get()});
   }
+  std::unique_ptr<storage::Backups> backups;
+  std::unique_ptr<admin::BackupKeeper> backup_keeper;
+  if (!flags.backup_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<storage::Backups>> opened =
+        storage::Backups::Open(**store, flags.backup_dir);
+    if (!opened.ok())
+      return Fail(kExitUsage, absl::StrCat("--backup-dir: ", opened.status().message()));
+    backups = *std::move(opened);
+    backup_keeper =
+        std::make_unique<admin::BackupKeeper>(*backups, backup_every, flags.backup_keep);
+  }
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
   if (hosts("admin")) {
     std::vector<ClockRecomputer*> owners;
     if (offender_store != nullptr) owners.push_back(&offender_store->recomputer());
     if (referral_queue != nullptr) owners.push_back(&referral_queue->records());
-    admin_service =
-        std::make_unique<admin::AdminServiceImpl>(core_runtime, **policies, std::move(owners));
+    admin_service = std::make_unique<admin::AdminServiceImpl>(
+        core_runtime, **policies, std::move(owners), **store, backup_keeper.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
 
@@ -578,6 +709,83 @@ int Run(int argc, char** argv) {
     feed_head(name);
   }
   if (alert_engine != nullptr) feed_head(std::string(alerts::kAlertFeed));
+  gauge("store_condition",
+        "What the store can do: 0 ok, 1 disk full, 2 write failed, 3 corrupt (see the log)",
+        [s = store->get()] { return static_cast<int64_t>(s->condition().health); });
+  Metrics::Default().AddHistogram("store_commit_group_changes",
+                                  "Changes written per commit group (one fsync each)",
+                                  &(*store)->group_sizes());
+  Metrics::Default().AddHistogram("store_commit_group_write_seconds",
+                                  "Time to write one commit group, its fsync included",
+                                  &(*store)->write_seconds());
+  // Figures computed at each Prometheus scrape: RocksDB's own, the data volume's space, and
+  // the backlog by force, kind, risk and age band.
+  Metrics::Default().SetCollector("storage", [s = store->get(), dir = flags.data_dir](
+                                                 std::vector<CollectedFamily>& out) {
+    const std::pair<const char*, const char*> properties[] = {
+        {"rocksdb.estimate-pending-compaction-bytes", "Bytes compaction still has to rewrite"},
+        {"rocksdb.compaction-pending", "1 when a compaction is waiting to run"},
+        {"rocksdb.is-write-stopped", "1 while RocksDB stops writes (a stall)"},
+        {"rocksdb.actual-delayed-write-rate", "Delayed write rate while RocksDB slows writes"},
+        {"rocksdb.cur-size-all-mem-tables", "Bytes in memtables"},
+        {"rocksdb.block-cache-usage", "Bytes in the block cache"},
+        {"rocksdb.live-sst-files-size", "Bytes of live table files"},
+        {"rocksdb.background-errors", "Background errors since open"},
+    };
+    for (const auto& [property, help] : properties) {
+      std::string name = absl::StrReplaceAll(property, {{".", "_"}, {"-", "_"}});
+      out.push_back(
+          {std::move(name), help, "gauge", {{"", static_cast<double>(s->IntProperty(property))}}});
+    }
+    std::error_code ec;
+    const std::filesystem::space_info space = std::filesystem::space(dir, ec);
+    if (!ec) {
+      out.push_back({"data_volume_size_bytes",
+                     "Size of the data directory's filesystem",
+                     "gauge",
+                     {{"", static_cast<double>(space.capacity)}}});
+      out.push_back({"data_volume_available_bytes",
+                     "Bytes free for vigild on the data directory's filesystem",
+                     "gauge",
+                     {{"", static_cast<double>(space.available)}}});
+    }
+  });
+  Metrics::Default().SetCollector("backlog", [&overdue_indexes](std::vector<CollectedFamily>& out) {
+    CollectedFamily family{"backlog_overdue",
+                           "Overdue obligations by owning context, force, kind, risk and age band",
+                           "gauge",
+                           {}};
+    const absl::Time now = absl::Now();
+    for (const auto& [context, index] : overdue_indexes) {
+      for (const std::string& force : index->Forces()) {
+        const OverdueIndex::Summary summary = index->Summarize({force, "", "", {}}, now);
+        for (int kind = 0; kind < 8; ++kind) {
+          for (int risk = 0; risk < 5; ++risk) {
+            for (int band = 0; band < 7; ++band) {
+              if (summary.counts[kind][risk][band] == 0) continue;
+              family.samples.push_back(
+                  {absl::StrCat("context=", LabelValue(context), ",force=", LabelValue(force),
+                                ",kind=", LabelValue(v1::ObligationKind_Name(kind)),
+                                ",risk=", LabelValue(v1::RiskLevel_Name(risk)),
+                                ",age_band=", LabelValue(v1::AgeBand_Name(band))),
+                   static_cast<double>(summary.counts[kind][risk][band])});
+            }
+          }
+        }
+      }
+    }
+    out.push_back(std::move(family));
+  });
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (!flags.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(flags.metrics_listen);
+    if (!started.ok()) return Fail(kExitUsage, started.status().message());
+    metrics_http = *std::move(started);
+    VIGIL_LOG(INFO) << "Prometheus metrics on http://"
+                    << flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')) << ":"
+                    << metrics_http->port() << "/metrics";
+  }
 
   ServerOptions server_options;
   server_options.listen = flags.listen;
@@ -590,6 +798,16 @@ int Run(int argc, char** argv) {
     (void)(*store)->Close();
     return Fail(kExitRuntime, host.status().message());
   }
+  // While the store cannot write (disk full, I/O error, corruption), every vigil service
+  // reports NOT_SERVING, so that a proxy or orchestrator routes around it; the server itself
+  // ("") stays SERVING: restarting it would not help.
+  auto report_condition = [host = host->get(), &hosted](const storage::StoreCondition& now) {
+    for (const HostedService& service : hosted) {
+      host->SetServing(service.name, now.health == storage::StoreHealth::kOk);
+    }
+  };
+  (*store)->AddConditionListener(report_condition);
+  report_condition((*store)->condition());
   for (const auto& [name, index] : overdue_indexes) {
     if (backlog_domain != nullptr) feed_clients.SetChannel(name, (*host)->InProcessChannel());
   }
@@ -634,6 +852,33 @@ int Run(int argc, char** argv) {
     }
     link_outbox->Start();
   }
+  // Every table file is read through once after start: damage (a flipped bit, a truncated
+  // file) is found now, not when a caller's read first meets it.
+  std::atomic<bool> stop_verifying{false};
+  std::thread verifier([s = store->get(), &stop_verifying] {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<storage::VerifyReport> report = s->VerifyChecksums(&stop_verifying);
+    if (!report.ok()) {
+      VIGIL_LOG(ERROR) << "checking the store's table files: " << report.status();
+    } else if (report->ok()) {
+      VIGIL_LOG(INFO) << "store checked: " << report->files_checked << " table files, "
+                      << report->bytes_checked << " bytes, no damage, in " << absl::Now() - start;
+    } else {
+      for (const auto& [file, problem] : report->damaged) {
+        VIGIL_LOG(ERROR) << "store damaged: " << file << ": " << problem;
+      }
+    }
+  });
+  if (backup_keeper != nullptr) {
+    backup_keeper->Start();
+    VIGIL_LOG(INFO) << "backups in " << flags.backup_dir
+                    << (backup_every > absl::ZeroDuration()
+                            ? absl::StrCat(" every ", absl::FormatDuration(backup_every),
+                                           ", keeping ", flags.backup_keep)
+                            : std::string(" on request only (no --backup-every)"));
+  } else {
+    VIGIL_LOG(WARNING) << "no --backup-dir: this vigild takes no backups (docs/operations.md)";
+  }
   VIGIL_LOG(INFO) << "vigild serving on " << flags.listen << " (port " << (*host)->port()
                   << "), data dir " << flags.data_dir
                   << ", services: " << absl::StrJoin(services, ",")
@@ -664,12 +909,22 @@ int Run(int argc, char** argv) {
                          << " calls still running after the grace period; cancelling them";
     }
   }
+  stop_verifying = true;
+  verifier.join();
   if (link_outbox != nullptr) link_outbox->Stop();
+  if (backup_keeper != nullptr) backup_keeper->Stop();
   if (backlog_domain != nullptr) backlog_domain->StopSnapshots();
   (*host)->Shutdown(absl::ZeroDuration());
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   for (auto& executor : executors) executor->Shutdown();
   for (const std::string& name : gauge_functions) Metrics::Default().ClearGaugeFunction(name);
+  metrics_http.reset();
+  Metrics::Default().ClearCollector("storage");
+  Metrics::Default().ClearCollector("backlog");
+  Metrics::Default().RemoveHistogram("store_commit_group_changes");
+  Metrics::Default().RemoveHistogram("store_commit_group_write_seconds");
+  backup_keeper.reset();
+  backups.reset();
   if (absl::Status s = (*store)->Close(); !s.ok()) {
     return Fail(kExitRuntime, absl::StrCat("closing the store: ", s.message()));
   }

@@ -147,10 +147,18 @@ class ShardOverlayTest(Checks):
         self.assertTrue(data_dir.startswith(data_mount["mountPath"] + "/"),
                         "the store must be a subdirectory of the volume")
 
-        (claim,) = spec["volumeClaimTemplates"]
-        self.assertEqual(claim["metadata"]["name"], "data")
-        self.assertEqual(claim["spec"]["accessModes"], ["ReadWriteOnce"])
-        self.assertEqual(claim["spec"]["resources"]["requests"]["storage"], "20Gi")
+        claims = {c["metadata"]["name"]: c for c in spec["volumeClaimTemplates"]}
+        self.assertEqual(sorted(claims), ["backups", "data"])
+        for claim in claims.values():
+            self.assertEqual(claim["spec"]["accessModes"], ["ReadWriteOnce"])
+        self.assertEqual(claims["data"]["spec"]["resources"]["requests"]["storage"], "20Gi")
+        # Backups on a volume of their own, taken hourly (docs/operations.md, Backups).
+        backup_dir = flag(args, "--backup-dir")
+        backup_mount = next(m for m in vigild["volumeMounts"] if m["name"] == "backups")
+        self.assertTrue(backup_dir.startswith(backup_mount["mountPath"] + "/"))
+        self.assertFalse(backup_dir.startswith(data_mount["mountPath"] + "/"))
+        self.assertEqual(flag(args, "--backup-every"), "1h")
+        self.assertEqual(flag(args, "--metrics-listen"), "0.0.0.0:9464")
 
         cluster_ip = one(objects, "Service", "vigild-" + force)
         headless = one(objects, "Service", "vigild-headless-" + force)
@@ -168,8 +176,11 @@ class ShardOverlayTest(Checks):
         policy = one(objects, "NetworkPolicy", "vigild-" + force)
         self.assertTrue(selects(policy["spec"]["podSelector"], pod_labels))
         self.assertEqual(policy["spec"]["podSelector"]["matchLabels"]["vigil/force"], force)
-        (rule,) = policy["spec"]["ingress"]
+        rule, metrics_rule = policy["spec"]["ingress"]
         self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": 7420}])
+        self.assertEqual(metrics_rule["ports"], [{"protocol": "TCP", "port": 9464}])
+        self.assertEqual(metrics_rule["from"][0]["podSelector"]["matchExpressions"][0]["values"],
+                         ["prometheus"])
         self.assertEqual(policy["spec"]["policyTypes"], ["Ingress"])
 
         cron = one(objects, "CronJob", "vigild-backup-" + force)
