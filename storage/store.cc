@@ -18,6 +18,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/sst_file_reader.h"
 #include "rocksdb/table.h"
@@ -108,6 +109,17 @@ class RocksLogger final : public rocksdb::Logger {
   }
 };
 
+// The store resumes from a full disk itself (Store::RecoverIfDue), one way, at a time it
+// chooses: RocksDB's own recovery would race it and answer its DB::Resume with Busy for as long
+// as it polls.
+class NoAutomaticRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 // Options every open of a store uses, read-write or read-only.
 rocksdb::DBOptions BaseDbOptions(rocksdb::Env* env) {
   rocksdb::DBOptions options;
@@ -119,6 +131,10 @@ rocksdb::DBOptions BaseDbOptions(rocksdb::Env* env) {
   options.paranoid_checks = true;
   return options;
 }
+
+// Free space a full disk must regain before the store asks RocksDB to resume: the memtables'
+// worth it will flush (FamilyOptions' write_buffer_size, twice).
+constexpr uintmax_t kResumeHeadroomBytes = uintmax_t{64} << 20;
 
 std::string EncodeInt64(int64_t value) {
   std::string out;
@@ -134,9 +150,12 @@ absl::Status OpenStatus(const rocksdb::Status& status, const std::string& path) 
         "data dir ", path,
         " is in use by another process (its RocksDB LOCK is held); stop that vigild first"));
   }
-  if (status.IsCorruption()) {
+  if (status.IsCorruption() || status.IsPathNotFound()) {
+    // For the operator starting vigild: the path and RocksDB's text belong here.
     return absl::DataLossError(
-        absl::StrCat("data dir ", path, " is corrupt: ", text, "; restore it from a backup"));
+        absl::StrCat("data dir ", path, " is corrupt: ", text,
+                     "; restore it from the latest verified backup (vigild --restore-from, "
+                     "docs/operations.md)"));
   }
   return FromRocks(status, absl::StrCat("opening data dir ", path));
 }
@@ -435,8 +454,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.db_write_buffer_size = options.write_buffer_bytes;
   db_options.bytes_per_sync = size_t{1} << 20;
   db_options.max_manifest_file_size = uint64_t{64} << 20;
-  // No SstFileManager: with one, RocksDB starts its own recovery from a full disk, which races
-  // the store's (RecoverIfDue) and answers its DB::Resume with Busy for as long as it polls.
+  db_options.listeners.push_back(std::make_shared<NoAutomaticRecovery>());
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(cache);
@@ -737,11 +755,18 @@ absl::Status Store::RecoverIfDue() {
   const absl::Time clock = absl::Now();
   if (clock < next_recovery_) return refusal();
   next_recovery_ = clock + recovery_interval_;
+  if (now.health == StoreHealth::kDiskFull) {
+    // Resuming flushes every memtable: do not try before there is room for that.
+    std::error_code ec;
+    const std::filesystem::space_info space = std::filesystem::space(path_, ec);
+    if (!ec && space.available < kResumeHeadroomBytes) return refusal();
+  }
   const rocksdb::Status resumed = db_->Resume();
   if (!resumed.ok()) {
     if (resumed.IsCorruption()) {
       EnterCondition(StoreHealth::kCorrupt, absl::StrCat("resuming: ", resumed.ToString()));
-    } else if (resumed.severity() >= rocksdb::Status::Severity::kFatalError) {
+    } else if (now.health == StoreHealth::kWriteFailed && !IsDiskFull(resumed) &&
+               resumed.severity() >= rocksdb::Status::Severity::kFatalError) {
       // RocksDB resumes from a full disk, not from a WAL it could not write for another
       // reason: only reopening (a restart, which replays the WAL) recovers the truth.
       next_recovery_ = absl::InfiniteFuture();
@@ -749,10 +774,10 @@ absl::Status Store::RecoverIfDue() {
                        << ": cannot resume after this write failure; restart vigild (the WAL is "
                           "replayed on open, nothing acknowledged is lost): "
                        << resumed.ToString();
-    } else if (now.detail != last_resume_failure_) {
+    } else if (resumed.ToString() != last_resume_failure_) {
       VIGIL_LOG(WARNING) << "store " << path_ << ": not resumed yet: " << resumed.ToString();
     }
-    last_resume_failure_ = now.detail;
+    last_resume_failure_ = resumed.ToString();
     return refusal();
   }
   // The failed group reached no memtable; whatever RocksDB kept is what the heads must say.

@@ -5,6 +5,26 @@
 
 namespace vigil::admin {
 
+namespace {
+
+// Registered when the keeper is made, so that they read 0 before the first backup.
+struct BackupMetrics {
+  Metric& created = Metrics::Default().Get("backups_created_total", "Backups taken");
+  Metric& failed =
+      Metrics::Default().Get("backups_failed_total", "Backups that failed (see the log)");
+  Metric& bytes =
+      Metrics::Default().Get("backup_last_size_bytes", "Size of the newest backup's files");
+  Metric& millis =
+      Metrics::Default().Get("backup_last_duration_ms", "How long the newest backup took");
+};
+
+BackupMetrics& Figures() {
+  static BackupMetrics* const figures = new BackupMetrics();
+  return *figures;
+}
+
+}  // namespace
+
 BackupKeeper::BackupKeeper(storage::Backups& backups, absl::Duration every, uint32_t keep)
     : backups_(backups), every_(every), keep_(std::max<uint32_t>(1, keep)) {
   if (absl::StatusOr<std::vector<storage::BackupRecord>> list = backups_.List();
@@ -15,6 +35,7 @@ BackupKeeper::BackupKeeper(storage::Backups& backups, absl::Duration every, uint
       "backup_last_success_unixtime",
       "When the newest backup in --backup-dir was taken (Unix seconds; 0: none yet)",
       [this] { return last_success_.load(); });
+  (void)Figures();
 }
 
 BackupKeeper::~BackupKeeper() {
@@ -23,13 +44,10 @@ BackupKeeper::~BackupKeeper() {
 }
 
 absl::StatusOr<storage::BackupRecord> BackupKeeper::CreateNow() {
-  static Metric& created = Metrics::Default().Get("backups_created_total", "Backups taken");
-  static Metric& failed =
-      Metrics::Default().Get("backups_failed_total", "Backups that failed (see the log)");
-  static Metric& bytes =
-      Metrics::Default().Get("backup_last_size_bytes", "Size of the newest backup's files");
-  static Metric& millis =
-      Metrics::Default().Get("backup_last_duration_ms", "How long the newest backup took");
+  Metric& created = Figures().created;
+  Metric& failed = Figures().failed;
+  Metric& bytes = Figures().bytes;
+  Metric& millis = Figures().millis;
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::BackupRecord> made = backups_.Create();
   if (!made.ok()) {

@@ -35,7 +35,8 @@ def families_used(expr):
             if name.endswith(suffix):
                 used.add(name[: -len(suffix)])
                 break
-        used.add(name)
+        else:
+            used.add(name)
     return used
 
 

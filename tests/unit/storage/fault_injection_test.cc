@@ -62,9 +62,10 @@ class FaultInjectionTest : public ::testing::Test {
     return Store::Open(options);
   }
 
-  // Waits up to 10 s for the store to reach `health`.
+  // Waits up to 30 s for the store to reach `health`. RocksDB's own recovery from a full disk
+  // polls every 5 s, and the store's answers Busy while it runs.
   static bool Reaches(const Store& store, StoreHealth health) {
-    for (int i = 0; i < 1000 && store.condition().health != health; ++i) {
+    for (int i = 0; i < 3000 && store.condition().health != health; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return store.condition().health == health;
