@@ -30,12 +30,14 @@ struct ListFlags {
   std::string to;
   int page_size = 0;
   std::string page_token;
+  bool national = false;
 };
 
 int List(Cli& cli, const ListFlags& flags) {
   v1::ListAuditRecordsRequest request;
   request.set_subject_id(flags.subject);
   request.set_actor(flags.actor);
+  request.set_national_security_log(flags.national);
   if (!flags.from.empty()) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.from);
     if (!t.ok()) return cli.Fail(t.status().message());
@@ -58,11 +60,12 @@ int List(Cli& cli, const ListFlags& flags) {
     cli.PrintJson(response);
     return 0;
   }
-  Table table({"SEQ", "TIME", "ACTOR", "ROLE", "ACTION", "SUBJECTS", "RPC", "PURPOSE"});
+  Table table({"SEQ", "TIME", "ACTOR", "ROLE", "ACTION", "SUBJECTS", "RPC", "PURPOSE", "OUTCOME"});
   for (const v1::AuditRecord& record : response.records()) {
     table.AddRow({absl::StrCat(record.sequence()), FormatTimestamp(record.time()), record.actor(),
                   record.role(), ActionName(record.action()),
-                  absl::StrJoin(record.subject_ids(), ","), record.rpc(), record.purpose()});
+                  absl::StrJoin(record.subject_ids(), ","), record.rpc(), record.purpose(),
+                  record.outcome().empty() ? (record.replay() ? "replay" : "") : record.outcome()});
   }
   table.Print(cli.out());
   if (!response.next_page_token().empty()) {
@@ -107,6 +110,8 @@ void AddAuditCommands(CLI::App& app, Cli& cli, Action& run) {
   list->add_option("--page-size", flags->page_size, "Records per page (default 50, max 1000)")
       ->check(CLI::Range(0, 1000));
   list->add_option("--page-token", flags->page_token, "Continue from a previous page");
+  list->add_flag("--national", flags->national,
+                 "The national security log of every force instead (national-auditor)");
   list->callback([&cli, &run, flags] { run = [&cli, flags] { return List(cli, *flags); }; });
 
   CLI::App* verify = audit->add_subcommand(

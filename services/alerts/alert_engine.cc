@@ -501,8 +501,9 @@ absl::StatusOr<v1::Alert> AlertEngine::Load(const CallContext& call, absl::strin
   }
   if (!refusal.ok()) {
     storage::Change change;
-    change.SetAudit(
-        call.Audit(v1::AUDIT_ACTION_CONSULTATION, {std::string(id)}, refusal.message()));
+    change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {std::string(id)}, refusal.message(),
+                               v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
+                               /*national_security=*/absl::IsNotFound(refusal)));
     VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
     return refusal;
   }

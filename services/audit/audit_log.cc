@@ -1,5 +1,6 @@
 #include "services/audit/audit_log.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/container/btree_set.h"
@@ -33,10 +34,21 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
   }
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
 
+  const bool national = request.national_security_log();
+  if (national && call.principal.role != Role::kNationalAuditor) {
+    absl::Status refused = absl::PermissionDeniedError(
+        "national_security_log: only the national-auditor role reads the national security log; "
+        "leave it unset to list your force's log");
+    storage::Change change;
+    change.SetAudit(
+        call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, refused.message(), v1::AUDIT_REFUSAL_ROLE));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+    return refused;
+  }
   const std::string& force = call.principal.force;
-  const std::string query =
-      absl::StrCat("audit|", force, "|s=", request.subject_id(), "|a=", request.actor(),
-                   "|f=", from ? FormatUtcTime(*from) : "", "|t=", to ? FormatUtcTime(*to) : "");
+  const std::string query = absl::StrCat(
+      "audit|", national ? "national" : force, "|s=", request.subject_id(), "|a=", request.actor(),
+      "|f=", from ? FormatUtcTime(*from) : "", "|t=", to ? FormatUtcTime(*to) : "");
   VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
                          DecodePageToken(request.page().page_token(), query));
   uint64_t after = 0;
@@ -46,7 +58,9 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
   }
 
   std::string prefix;
-  if (!request.subject_id().empty()) {
+  if (national) {
+    prefix = storage::AuditNationalSecurityPrefix();
+  } else if (!request.subject_id().empty()) {
     prefix = storage::AuditBySubjectPrefix(force, request.subject_id());
   } else if (!request.actor().empty()) {
     prefix = storage::AuditByActorPrefix(force, request.actor());
@@ -82,6 +96,13 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
     last_examined = sequence;
     const absl::Time time = TimeOf(record.time());
     if ((from && time < *from) || (to && time >= *to)) return true;
+    // The national log has one index: its filters are applied here.
+    if (national && !request.actor().empty() && record.actor() != request.actor()) return true;
+    if (national && !request.subject_id().empty() &&
+        std::find(record.subject_ids().begin(), record.subject_ids().end(), request.subject_id()) ==
+            record.subject_ids().end()) {
+      return true;
+    }
     record.set_sequence(sequence);
     record.set_previous_hash((*stored)->previous_hash);
     record.set_hash((*stored)->hash);

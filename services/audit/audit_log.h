@@ -14,8 +14,10 @@ class AuditLog {
  public:
   explicit AuditLog(storage::Store& store) : store_(store) {}
 
-  // Records of call.principal.force matching the request, oldest first, one page. The listing
-  // is audited (a consultation of the subjects it returns) before anything is returned.
+  // Records of call.principal.force matching the request, oldest first, one page; with
+  // national_security_log, the national security log of every force instead (the
+  // national-auditor role only: PermissionDenied, audited, for any other). The listing is
+  // audited (a consultation of the subjects it returns) before anything is returned.
   // InvalidArgument naming the field: both subject_id and actor, to before from, a bad page
   // token or size. Unavailable: storage failed.
   absl::StatusOr<v1::ListAuditRecordsResponse> List(const CallContext& call,

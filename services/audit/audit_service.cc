@@ -4,7 +4,7 @@ namespace vigil::audit {
 namespace {
 
 constexpr RpcSpec kListAuditRecords{"vigil.v1.AuditService/ListAuditRecords",
-                                    {Role::kAuditor, Role::kForceAdmin},
+                                    {Role::kAuditor, Role::kForceAdmin, Role::kNationalAuditor},
                                     /*personal_data=*/true};
 constexpr RpcSpec kVerifyAuditChain{"vigil.v1.AuditService/VerifyAuditChain",
                                     {Role::kAuditor, Role::kForceAdmin, Role::kSystem},

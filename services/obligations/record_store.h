@@ -164,17 +164,24 @@ class RecordStore final : public ClockRecomputer {
     return std::optional<Record>(std::move(record));
   }
 
-  // Audits a consultation of `subjects` (a refused one when `outcome` is set).
+  // Audits a consultation of `subjects` (a refused one, outside the caller's scope, when
+  // `outcome` is set; with `national_security` the national security log has it too).
   absl::Status AuditRead(const CallContext& call, std::vector<std::string> subjects,
-                         absl::string_view outcome = {}) {
+                         absl::string_view outcome = {}, bool national_security = false) {
     storage::Change change;
-    change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome));
+    change.SetAudit(
+        call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome,
+                   outcome.empty() ? v1::AUDIT_REFUSAL_UNSPECIFIED : v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
+                   national_security));
     return store_.Commit(change).status();
   }
 
-  // NotFound for `id`, after auditing the refused access.
+  // NotFound for `id`, after auditing the refused access. The lookup may be a probe for another
+  // force's record: the national security log records it as well, without anyone checking
+  // (or revealing) whether another force holds the id.
   absl::Status NotFound(const CallContext& call, absl::string_view id) {
-    VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}, "not found in force"));
+    VIGIL_RETURN_IF_ERROR(
+        AuditRead(call, {std::string(id)}, "not found in force", /*national_security=*/true));
     return absl::NotFoundError(absl::StrCat(owner_.noun(), " ", id, " is not in the ",
                                             owner_.collection(), " of ", call.principal.force));
   }

@@ -3,6 +3,7 @@
 // owner's replay is answered from the store and audited, and the id with another request is
 // refused.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -122,6 +123,118 @@ TEST_F(AuditEndToEndTest, AReusedRequestIdIsNeverAnotherCallersReplayAndReplaysA
   }
   EXPECT_EQ(collections, 1);
   EXPECT_EQ(replays, 1);
+}
+
+// vigild with a low read limit, so that a burst of reads is refused.
+class AuditRefusalsEndToEndTest : public AuditEndToEndTest {
+ protected:
+  void SetUp() override {
+    ASSERT_THAT(vigild_.Start({"--read-rate", "1", "--read-burst", "4"}), IsOk());
+    offenders_ = v1::OffenderService::NewStub(vigild_.channel());
+    audit_ = v1::AuditService::NewStub(vigild_.channel());
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Officer(const std::string& actor,
+                                                      const std::string& team,
+                                                      const std::string& force = "wessex",
+                                                      const std::string& purpose = "audit e2e") {
+    auto context = As(actor, "officer", force, purpose);
+    context->AddMetadata("x-vigil-team", team);
+    return context;
+  }
+
+  grpc::Status Get(std::unique_ptr<grpc::ClientContext> context, const std::string& id) {
+    v1::GetOffenderRequest request;
+    request.set_id(id);
+    v1::Offender offender;
+    return offenders_->GetOffender(context.get(), request, &offender);
+  }
+
+  // The national security log, read by a national auditor.
+  std::vector<v1::AuditRecord> NationalLog() {
+    v1::ListAuditRecordsRequest request;
+    request.set_national_security_log(true);
+    request.mutable_page()->set_page_size(1000);
+    v1::ListAuditRecordsResponse page;
+    const grpc::Status s = audit_->ListAuditRecords(
+        As("NA 1", "national-auditor", "national", "security review").get(), request, &page);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return std::vector<v1::AuditRecord>(page.records().begin(), page.records().end());
+  }
+};
+
+bool Has(const std::vector<v1::AuditRecord>& records, const std::string& actor,
+         v1::AuditRefusal kind, const std::string& subject = "") {
+  for (const v1::AuditRecord& r : records) {
+    if (r.actor() != actor || r.refusal() != kind || r.outcome().empty()) continue;
+    if (subject.empty() || std::find(r.subject_ids().begin(), r.subject_ids().end(), subject) !=
+                               r.subject_ids().end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(AuditRefusalsEndToEndTest, EveryKindOfRefusalIsInTheLog) {
+  v1::CreateOffenderRequest create = Registration("Dana Kept", "");
+  create.mutable_offender()->set_id("R1");
+  v1::Offender created;
+  grpc::Status s = offenders_->CreateOffender(As("PS 1", "supervisor").get(), create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // Role: an officer may not read the access log.
+  v1::ListAuditRecordsResponse page;
+  EXPECT_EQ(
+      audit_
+          ->ListAuditRecords(Officer("DC 100", "north").get(), v1::ListAuditRecordsRequest(), &page)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  // Purpose: personal data without x-vigil-purpose.
+  EXPECT_EQ(Get(Officer("DC 100", "north", "wessex", ""), "R1").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Scope: another team's record, and a probe from another force.
+  EXPECT_EQ(Get(Officer("DC 200", "south"), "R1").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status probe = Get(Officer("DC 9", "north", "mercia"), "R1");
+  EXPECT_EQ(probe.error_code(), grpc::StatusCode::NOT_FOUND);
+  // The prober learns nothing beyond what any unknown id answers.
+  const grpc::Status unknown = Get(Officer("DC 9", "north", "mercia"), "NO-SUCH");
+  EXPECT_EQ(probe.error_message(),
+            absl::StrReplaceAll(unknown.error_message(), {{"NO-SUCH", "R1"}}));
+  // Unauthenticated, with a subject to name: a malformed identity.
+  auto bad = As("DC 666", "chief-constable");
+  EXPECT_EQ(Get(std::move(bad), "R1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Rate limited: reads beyond the burst.
+  grpc::Status limited;
+  for (int i = 0; i < 20 && limited.ok(); ++i) limited = Get(Officer("DC 100", "north"), "R1");
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  const std::vector<v1::AuditRecord> wessex = AuditOf("wessex");
+  EXPECT_TRUE(Has(wessex, "DC 100", v1::AUDIT_REFUSAL_ROLE));
+  EXPECT_TRUE(Has(wessex, "DC 100", v1::AUDIT_REFUSAL_PURPOSE_MISSING));
+  EXPECT_TRUE(Has(wessex, "DC 200", v1::AUDIT_REFUSAL_OUT_OF_SCOPE, "R1"));
+  EXPECT_TRUE(Has(wessex, "DC 100", v1::AUDIT_REFUSAL_RATE_LIMITED));
+  // The probe is in the prober's force and in the national security log, not in wessex's.
+  EXPECT_FALSE(Has(wessex, "DC 9", v1::AUDIT_REFUSAL_OUT_OF_SCOPE));
+  EXPECT_TRUE(Has(AuditOf("mercia"), "DC 9", v1::AUDIT_REFUSAL_OUT_OF_SCOPE, "R1"));
+  const std::vector<v1::AuditRecord> national = NationalLog();
+  EXPECT_TRUE(Has(national, "DC 9", v1::AUDIT_REFUSAL_OUT_OF_SCOPE, "R1"));
+  EXPECT_TRUE(Has(national, "DC 9", v1::AUDIT_REFUSAL_OUT_OF_SCOPE, "NO-SUCH"));
+  EXPECT_TRUE(Has(national, "DC 666", v1::AUDIT_REFUSAL_UNAUTHENTICATED));
+  for (const v1::AuditRecord& r : national) {
+    EXPECT_TRUE(r.national_security());
+    // Neither the probe's record nor anything else there says whether R1 exists.
+    EXPECT_THAT(r.outcome(), Not(HasSubstr("Dana")));
+    EXPECT_NE(r.actor(), "PS 1");
+  }
+  // Only the national auditor reads it.
+  v1::ListAuditRecordsRequest national_request;
+  national_request.set_national_security_log(true);
+  EXPECT_EQ(audit_
+                ->ListAuditRecords(As("Auditor A", "auditor", "wessex", "DPA review").get(),
+                                   national_request, &page)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace
