@@ -2,8 +2,14 @@
 // is its caller's own: another officer reusing it never receives the first officer's record, the
 // owner's replay is answered from the store and audited, and the id with another request is
 // refused.
+#include <signal.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "base/crypto/jwt.h"
+#include "base/crypto/signature.h"
+#include "base/files.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -235,6 +241,92 @@ TEST_F(AuditRefusalsEndToEndTest, EveryKindOfRefusalIsInTheLog) {
                                    national_request, &page)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// vigild with an audit witness: a directory and an Ed25519 key outside the data directory.
+class AuditWitnessEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::GenerateEd25519Key();
+    ASSERT_THAT(key.status(), IsOk());
+    ASSERT_THAT(WritePrivateFile(key_path_, *crypto::PrivateKeyToPem(**key)), IsOk());
+    public_key_ = *crypto::ReadPublicKeyPem(*crypto::PublicKeyToPem(**key));
+  }
+
+  testing::RunResult RunVigild(std::vector<std::string> args) {
+    const std::vector<std::string> base = {testing::VigildPath(), "--data-dir", dir_.Sub("data"),
+                                           "--listen", "127.0.0.1:0"};
+    args.insert(args.begin(), base.begin(), base.end());
+    absl::StatusOr<testing::RunResult> result = testing::Run(args, absl::Seconds(30));
+    EXPECT_THAT(result.status(), IsOk());
+    return result.ok() ? *result : testing::RunResult{};
+  }
+
+  vigil::testing::TempDir dir_;
+  std::string key_path_ = dir_.Sub("audit-signing.key");
+  crypto::EvpPkeyPtr public_key_;
+};
+
+TEST_F(AuditWitnessEndToEndTest, AMissingOrMisplacedWitnessIsRefusedAtStartup) {
+  const testing::RunResult missing =
+      RunVigild({"--audit-witness-dir", dir_.Sub("no-such-dir"), "--audit-signing-key", key_path_});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.output, HasSubstr("--audit-witness-dir: " + dir_.Sub("no-such-dir") +
+                                        " is not a directory: create it"));
+  const testing::RunResult no_key = RunVigild({"--audit-witness-dir", dir_.path()});
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_THAT(no_key.output, HasSubstr("give --audit-signing-key too"));
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("data")), IsOk());
+  const testing::RunResult inside =
+      RunVigild({"--audit-witness-dir", dir_.Sub("data"), "--audit-signing-key", key_path_});
+  EXPECT_EQ(inside.exit_code, 2);
+  EXPECT_THAT(inside.output, HasSubstr("must live outside it"));
+}
+
+TEST_F(AuditWitnessEndToEndTest, VigildAppendsSignedCheckpointsOfTheChainHead) {
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("witness")), IsOk());
+  VigildProcess vigild(dir_.path());
+  ASSERT_THAT(vigild.Start({"--audit-witness-dir", dir_.Sub("witness"), "--audit-signing-key",
+                            key_path_, "--audit-checkpoint-records", "1"}),
+              IsOk());
+  auto offenders = v1::OffenderService::NewStub(vigild.channel());
+  for (int i = 0; i < 3; ++i) {
+    v1::Offender created;
+    v1::CreateOffenderRequest request;
+    request.mutable_offender()->set_display_name(absl::StrCat("Person ", i));
+    request.mutable_offender()->set_owner_officer("DC 100");
+    request.mutable_offender()->set_team("north");
+    request.mutable_offender()->mutable_registered_time()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 30)));
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata("x-vigil-actor", "PS 1");
+    context->AddMetadata("x-vigil-role", "supervisor");
+    context->AddMetadata("x-vigil-force", "wessex");
+    context->AddMetadata("x-vigil-purpose", "witness e2e");
+    ASSERT_TRUE(offenders->CreateOffender(context.get(), request, &created).ok());
+  }
+  ASSERT_THAT(vigild.Stop(SIGTERM).status(), IsOk());  // a last checkpoint of the final head
+  absl::StatusOr<std::string> witness = ReadSmallFile(dir_.Sub("witness/audit-checkpoints.log"));
+  ASSERT_THAT(witness.status(), IsOk());
+  std::vector<std::string> lines = absl::StrSplit(*witness, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  // Each line is signed: "vigil-audit-checkpoint v1 SEQ HASH TIME SIGNATURE".
+  uint64_t last = 0;
+  for (const std::string& line : lines) {
+    const std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    ASSERT_EQ(fields.size(), 6u) << line;
+    const size_t cut = line.rfind(' ');
+    EXPECT_THAT(crypto::VerifyEd25519(*public_key_, line.substr(0, cut),
+                                      *crypto::Base64UrlDecode(fields[5])),
+                IsOk());
+    last = std::stoull(fields[2]);
+  }
+  EXPECT_GE(last, 3u);
+  // Without a witness, vigild warns at startup.
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("plain")), IsOk());
+  VigildProcess unwitnessed(dir_.Sub("plain"));
+  ASSERT_THAT(unwitnessed.Start(), IsOk());
+  EXPECT_THAT(unwitnessed.log(), HasSubstr("--audit-witness-dir is not set"));
 }
 
 }  // namespace
