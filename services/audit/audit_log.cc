@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
 #include "base/status_macros.h"
+#include "services/audit/witness.h"
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "storage/key_codec.h"
@@ -125,14 +126,36 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
   return response;
 }
 
-absl::StatusOr<v1::VerifyAuditChainResponse> AuditLog::Verify() {
-  VIGIL_ASSIGN_OR_RETURN(const storage::AuditChainReport report,
-                         store_.Snapshot().VerifyAuditChain());
+absl::StatusOr<v1::VerifyAuditChainResponse> AuditLog::Verify(
+    const CallContext& call, const v1::VerifyAuditChainRequest& request) {
+  std::vector<AuditCheckpoint> checkpoints;
+  for (const v1::AuditCheckpoint& c : request.checkpoints()) {
+    if (c.sequence() == 0 || c.hash().size() != storage::kAuditHashBytes) {
+      return FieldError("checkpoints", "each needs a sequence and a 32-byte hash");
+    }
+    checkpoints.push_back({c.sequence(), c.hash(), TimeOf(c.time())});
+  }
+  const storage::ReadView view = store_.Snapshot();
+  VIGIL_ASSIGN_OR_RETURN(const storage::AuditChainReport report, view.VerifyAuditChain());
   v1::VerifyAuditChainResponse response;
   response.set_ok(report.ok);
   response.set_records_checked(report.records_checked);
   response.set_first_broken_sequence(report.first_broken_sequence);
   response.set_problem(report.problem);
+  if (report.ok && !checkpoints.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(const WitnessReport witness,
+                           VerifyAgainstCheckpoints(view, checkpoints));
+    response.set_checkpoints_checked(witness.checkpoints_checked);
+    if (!witness.ok) {
+      response.set_ok(false);
+      response.set_first_broken_sequence(witness.first_mismatched_sequence);
+      response.set_problem(absl::StrCat("witness checkpoint ", witness.first_mismatched_sequence,
+                                        ": ", witness.problem));
+    }
+  }
+  storage::Change change;
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}));
+  VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
   return response;
 }
 

@@ -23,8 +23,10 @@ class AuditLog {
   absl::StatusOr<v1::ListAuditRecordsResponse> List(const CallContext& call,
                                                     const v1::ListAuditRecordsRequest& request);
 
-  // Walks the whole chain. Thread-safe.
-  absl::StatusOr<v1::VerifyAuditChainResponse> Verify();
+  // Walks the whole chain, then checks it against the request's checkpoints (a witness's:
+  // witness.h), and audits the verification. Thread-safe.
+  absl::StatusOr<v1::VerifyAuditChainResponse> Verify(const CallContext& call,
+                                                      const v1::VerifyAuditChainRequest& request);
 
  private:
   storage::Store& store_;

@@ -19,13 +19,6 @@
 namespace vigil::audit {
 namespace {
 
-constexpr absl::string_view kMagic = "vigil-audit-checkpoint";
-constexpr absl::string_view kVersion = "v1";
-
-absl::Status LineError(size_t line, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("witness line ", line, ": ", what));
-}
-
 // Writes all of `data` to `fd` and syncs it.
 absl::Status AppendSynced(int fd, absl::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -43,42 +36,6 @@ absl::Status AppendSynced(int fd, absl::string_view data, const std::string& pat
 }
 
 }  // namespace
-
-std::string CheckpointText(const AuditCheckpoint& checkpoint) {
-  return absl::StrCat(kMagic, " ", kVersion, " ", checkpoint.sequence, " ",
-                      absl::BytesToHexString(checkpoint.hash), " ",
-                      absl::ToUnixSeconds(checkpoint.time));
-}
-
-absl::StatusOr<std::vector<AuditCheckpoint>> ReadCheckpoints(absl::string_view contents,
-                                                             const EVP_PKEY& public_key) {
-  std::vector<AuditCheckpoint> checkpoints;
-  size_t number = 0;
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-    ++number;
-    if (line.empty()) continue;
-    const std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
-    if (fields.size() != 6 || fields[0] != kMagic || fields[1] != kVersion) {
-      return LineError(number, "not a vigil-audit-checkpoint v1 line");
-    }
-    AuditCheckpoint checkpoint;
-    int64_t seconds = 0;
-    if (!absl::SimpleAtoi(fields[2], &checkpoint.sequence) || checkpoint.sequence == 0 ||
-        fields[3].size() != 64 || !absl::SimpleAtoi(fields[4], &seconds)) {
-      return LineError(number, "malformed sequence, hash or time");
-    }
-    checkpoint.hash = absl::HexStringToBytes(fields[3]);
-    checkpoint.time = absl::FromUnixSeconds(seconds);
-    const std::optional<std::string> signature = crypto::Base64UrlDecode(fields[5]);
-    if (!signature.has_value()) return LineError(number, "the signature is not base64url");
-    if (absl::Status s = crypto::VerifyEd25519(public_key, CheckpointText(checkpoint), *signature);
-        !s.ok()) {
-      return LineError(number, absl::StrCat(s.message(), " with this public key"));
-    }
-    checkpoints.push_back(std::move(checkpoint));
-  }
-  return checkpoints;
-}
 
 absl::StatusOr<WitnessReport> VerifyAgainstCheckpoints(
     const storage::ReadView& view, const std::vector<AuditCheckpoint>& checkpoints) {
@@ -156,11 +113,9 @@ absl::StatusOr<bool> AuditWitness::MaybeCheckpoint(absl::Time now, bool force) {
                          store_.Snapshot().AuditRecord(head));
   if (!record.has_value())
     return absl::DataLossError(absl::StrCat("audit record ", head, " is missing"));
-  const AuditCheckpoint checkpoint{head, record->hash, now};
-  const std::string text = CheckpointText(checkpoint);
-  VIGIL_ASSIGN_OR_RETURN(const std::string signature, crypto::SignEd25519(*key_, text));
-  VIGIL_RETURN_IF_ERROR(
-      AppendSynced(fd_, absl::StrCat(text, " ", crypto::Base64UrlEncode(signature), "\n"), path_));
+  VIGIL_ASSIGN_OR_RETURN(const std::string line,
+                         crypto::SignCheckpointLine(*key_, {head, record->hash, now}));
+  VIGIL_RETURN_IF_ERROR(AppendSynced(fd_, line, path_));
   last_sequence_ = head;
   last_time_ = now;
   return true;

@@ -5,9 +5,8 @@
 // the data directory; VerifyAgainstCheckpoints then finds the chain's hash at a checkpointed
 // sequence no longer the one that was signed.
 //
-// The witness file, DIR/audit-checkpoints.log, one line per checkpoint, only ever appended:
-//   line    := "vigil-audit-checkpoint v1 " sequence " " hash_hex " " unix_seconds " " signature
-//   signature := base64url(Ed25519(the line up to and excluding " " signature))
+// The witness file, DIR/audit-checkpoints.log, holds one signed line per checkpoint
+// (base/crypto/checkpoint.h) and is only ever appended to.
 #ifndef VIGIL_SERVICES_AUDIT_WITNESS_H_
 #define VIGIL_SERVICES_AUDIT_WITNESS_H_
 
@@ -22,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/crypto/checkpoint.h"
 #include "base/crypto/keys.h"
 #include "storage/store.h"
 
@@ -29,22 +29,7 @@ namespace vigil::audit {
 
 inline constexpr absl::string_view kWitnessFileName = "audit-checkpoints.log";
 
-// The chain head at one instant.
-struct AuditCheckpoint {
-  uint64_t sequence = 0;
-  std::string hash;  // 32 raw bytes
-  absl::Time time;
-
-  friend bool operator==(const AuditCheckpoint&, const AuditCheckpoint&) = default;
-};
-
-// The signed text of a checkpoint (a line without its signature).
-std::string CheckpointText(const AuditCheckpoint& checkpoint);
-
-// Every checkpoint of a witness file's `contents`, each signature checked with `public_key`.
-// InvalidArgument naming the line (from 1) that is malformed or whose signature does not verify.
-absl::StatusOr<std::vector<AuditCheckpoint>> ReadCheckpoints(absl::string_view contents,
-                                                             const EVP_PKEY& public_key);
+using AuditCheckpoint = crypto::ChainCheckpoint;
 
 // What checking a chain against checkpoints found.
 struct WitnessReport {

@@ -329,5 +329,74 @@ TEST_F(AuditWitnessEndToEndTest, VigildAppendsSignedCheckpointsOfTheChainHead) {
   EXPECT_THAT(unwitnessed.log(), HasSubstr("--audit-witness-dir is not set"));
 }
 
+TEST_F(AuditWitnessEndToEndTest, VerifyWithTheWitnessCatchesAWholeStoreRewrite) {
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("witness")), IsOk());
+  const std::string public_key = dir_.Sub("audit-signing.pub");
+  ASSERT_THAT(WritePrivateFile(public_key, *crypto::PublicKeyToPem(*public_key_)), IsOk());
+  auto register_three = [](VigildProcess& vigild, const std::string& prefix) {
+    auto offenders = v1::OffenderService::NewStub(vigild.channel());
+    for (int i = 0; i < 3; ++i) {
+      v1::CreateOffenderRequest request;
+      request.mutable_offender()->set_display_name(absl::StrCat(prefix, " ", i));
+      request.mutable_offender()->set_owner_officer("DC 100");
+      request.mutable_offender()->set_team("north");
+      request.mutable_offender()->mutable_registered_time()->set_seconds(
+          absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 30)));
+      grpc::ClientContext context;
+      context.AddMetadata("x-vigil-actor", "PS 1");
+      context.AddMetadata("x-vigil-role", "supervisor");
+      context.AddMetadata("x-vigil-force", "wessex");
+      context.AddMetadata("x-vigil-purpose", "witness e2e");
+      v1::Offender created;
+      EXPECT_TRUE(offenders->CreateOffender(&context, request, &created).ok());
+    }
+  };
+  const testing::Identity auditor("Auditor A", "auditor", "wessex", "DPA check");
+  const std::vector<std::string> verify = {
+      "audit", "verify", "--witness", dir_.Sub("witness"), "--public-key", public_key};
+
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("original")), IsOk());
+  VigildProcess original(dir_.Sub("original"));
+  ASSERT_THAT(original.Start({"--audit-witness-dir", dir_.Sub("witness"), "--audit-signing-key",
+                              key_path_, "--audit-checkpoint-records", "1"}),
+              IsOk());
+  register_three(original, "Genuine");
+  ASSERT_THAT(original.Stop(SIGTERM).status(), IsOk());
+  ASSERT_THAT(original.Start(
+                  {"--audit-witness-dir", dir_.Sub("witness"), "--audit-signing-key", key_path_}),
+              IsOk());
+  const testing::RunResult intact = testing::RunVigil(original.address(), verify, auditor);
+  EXPECT_EQ(intact.exit_code, 0) << intact.output;
+  EXPECT_THAT(intact.output, HasSubstr("signed witness checkpoints match"));
+  ASSERT_THAT(original.Stop(SIGTERM).status(), IsOk());
+
+  // The forgery: a store whose every record and hash, and its head, were written afresh. Its own
+  // chain verifies; against the witness it does not.
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("forged")), IsOk());
+  VigildProcess forged(dir_.Sub("forged"));
+  ASSERT_THAT(forged.Start(), IsOk());
+  register_three(forged, "Forged");
+  const testing::RunResult chain_only =
+      testing::RunVigil(forged.address(), {"audit", "verify"}, auditor);
+  EXPECT_EQ(chain_only.exit_code, 0) << chain_only.output;
+  const testing::RunResult caught = testing::RunVigil(forged.address(), verify, auditor);
+  EXPECT_EQ(caught.exit_code, 1) << caught.output;
+  EXPECT_THAT(caught.output, HasSubstr("audit chain BROKEN at record "));
+  EXPECT_THAT(caught.output, HasSubstr(": witness checkpoint "));
+
+  // An edited witness line is refused before anything is sent.
+  absl::StatusOr<std::string> lines = ReadSmallFile(dir_.Sub("witness/audit-checkpoints.log"));
+  ASSERT_THAT(lines.status(), IsOk());
+  std::string edited = *lines;
+  edited[std::string("vigil-audit-checkpoint v1 ").size()] = '7';
+  ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("edited")), IsOk());
+  ASSERT_THAT(WritePrivateFile(dir_.Sub("edited/audit-checkpoints.log"), edited), IsOk());
+  const testing::RunResult refused = testing::RunVigil(
+      forged.address(),
+      {"audit", "verify", "--witness", dir_.Sub("edited"), "--public-key", public_key}, auditor);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("witness line 1"));
+}
+
 }  // namespace
 }  // namespace vigil

@@ -190,10 +190,30 @@ TEST_F(AuditLogTest, BadRequestsNameTheFieldAndWriteNothing) {
 
 TEST_F(AuditLogTest, VerifyReportsAnIntactChain) {
   for (int i = 0; i < 3; ++i) Consult("wessex", "DC 1", "offender/1", absl::FromUnixSeconds(i));
-  absl::StatusOr<v1::VerifyAuditChainResponse> response = log_->Verify();
+  absl::StatusOr<v1::VerifyAuditChainResponse> response =
+      log_->Verify(Call("wessex"), v1::VerifyAuditChainRequest());
   ASSERT_THAT(response.status(), IsOk());
   EXPECT_TRUE(response->ok());
   EXPECT_EQ(response->records_checked(), 3u);
+  EXPECT_EQ(store_->AuditHead(), 4u);  // the verification is audited
+
+  // Against a witness's checkpoints: the one that matches passes, another hash is a rewrite.
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> second,
+                             store_->Snapshot().AuditRecord(2));
+  v1::VerifyAuditChainRequest witnessed;
+  v1::AuditCheckpoint* checkpoint = witnessed.add_checkpoints();
+  checkpoint->set_sequence(2);
+  checkpoint->set_hash(second->hash);
+  response = log_->Verify(Call("wessex"), witnessed);
+  ASSERT_THAT(response.status(), IsOk());
+  EXPECT_TRUE(response->ok());
+  EXPECT_EQ(response->checkpoints_checked(), 1u);
+  checkpoint->set_hash(std::string(32, 'x'));
+  response = log_->Verify(Call("wessex"), witnessed);
+  ASSERT_THAT(response.status(), IsOk());
+  EXPECT_FALSE(response->ok());
+  EXPECT_EQ(response->first_broken_sequence(), 2u);
+  EXPECT_THAT(response->problem(), HasSubstr("rewritten"));
 }
 
 TEST(AuditServiceSpecs, EveryRpcDeclaresWhoMayCallIt) {

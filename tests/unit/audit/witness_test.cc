@@ -76,7 +76,7 @@ TEST_F(WitnessTest, AFullRewriteOfTheStoreIsCaughtByTheSignedCheckpoints) {
   EXPECT_TRUE(written);  // five minutes after the last one
 
   VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<AuditCheckpoint> checkpoints,
-                             ReadCheckpoints(WitnessFile(), *public_key_));
+                             crypto::ReadCheckpoints(WitnessFile(), *public_key_));
   ASSERT_EQ(checkpoints.size(), 4u);
   EXPECT_EQ(checkpoints[0].sequence, 1u);
   EXPECT_EQ(checkpoints[1].sequence, 4u);
@@ -122,14 +122,14 @@ TEST_F(WitnessTest, AnEditedCheckpointOrAnotherKeyDoesNotVerify) {
   Append(*store, "one");
   ASSERT_THAT(witness->MaybeCheckpoint(absl::Now(), /*force=*/true).status(), IsOk());
   std::string contents = WitnessFile();
-  ASSERT_THAT(ReadCheckpoints(contents, *public_key_).status(), IsOk());
+  ASSERT_THAT(crypto::ReadCheckpoints(contents, *public_key_).status(), IsOk());
 
   std::string edited = contents;
   edited[std::string("vigil-audit-checkpoint v1 ").size()] = '9';  // the sequence
-  EXPECT_THAT(ReadCheckpoints(edited, *public_key_),
+  EXPECT_THAT(crypto::ReadCheckpoints(edited, *public_key_),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("witness line 1")));
   VIGIL_ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other, crypto::GenerateEd25519Key());
-  EXPECT_THAT(ReadCheckpoints(contents, *other),
+  EXPECT_THAT(crypto::ReadCheckpoints(contents, *other),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
 }
 
