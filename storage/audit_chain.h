@@ -27,6 +27,10 @@ struct AuditEntry {
   std::string actor;
   std::vector<std::string> subject_ids;
   std::string body;
+  // Also index the record in the national security log (AuditNationalSecurityPrefix): a
+  // cross-force probe, a credential that did not verify. A record with an empty force (whose
+  // force is unknown or unverified) is indexed there only.
+  bool national_security = false;
 };
 
 // One stored record as read back.

@@ -166,6 +166,8 @@ std::string AuditIndexPrefix(absl::string_view tag, absl::string_view force) {
 
 std::string AuditByForcePrefix(absl::string_view force) { return AuditIndexPrefix("f/", force); }
 
+std::string AuditNationalSecurityPrefix() { return absl::StrCat(kAuditIndexPrefix, "n/"); }
+
 std::string AuditBySubjectPrefix(absl::string_view force, absl::string_view subject_id) {
   std::string key = AuditIndexPrefix("s/", force);
   PutLengthPrefixed(&key, subject_id);

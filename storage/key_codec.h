@@ -16,6 +16,7 @@
 //   by force       := "audit/f/" | lp(force) | sequence:fixed64 big-endian
 //   by subject     := "audit/s/" | lp(force) | lp(subject_id) | sequence:fixed64 big-endian
 //   by actor       := "audit/a/" | lp(force) | lp(actor) | sequence:fixed64 big-endian
+//   national       := "audit/n/" | sequence:fixed64 big-endian   (the national security log)
 //   where lp(x) := varint32 length | bytes, so that one value's keys form a contiguous prefix.
 // Column family `meta`:
 //   "schema_version"        -> decimal
@@ -90,6 +91,8 @@ absl::StatusOr<uint64_t> DecodeAuditKey(absl::string_view key);
 std::string AuditByForcePrefix(absl::string_view force);
 std::string AuditBySubjectPrefix(absl::string_view force, absl::string_view subject_id);
 std::string AuditByActorPrefix(absl::string_view force, absl::string_view actor);
+// The national security log: every record with AuditEntry::national_security, of every force.
+std::string AuditNationalSecurityPrefix();
 // The sequence at the end of any audit index key.
 absl::StatusOr<uint64_t> DecodeAuditIndexSequence(absl::string_view key);
 

@@ -1021,11 +1021,14 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
       PutFixed64BE(&key, sequence);
       if (s.ok()) s = state.batch.Put(handle(Family::kIndex), key, rocksdb::Slice());
     };
-    index(AuditByForcePrefix(entry.force));
-    index(AuditByActorPrefix(entry.force, entry.actor));
-    for (const std::string& subject : entry.subject_ids) {
-      index(AuditBySubjectPrefix(entry.force, subject));
+    if (!entry.force.empty()) {
+      index(AuditByForcePrefix(entry.force));
+      index(AuditByActorPrefix(entry.force, entry.actor));
+      for (const std::string& subject : entry.subject_ids) {
+        index(AuditBySubjectPrefix(entry.force, subject));
+      }
     }
+    if (entry.national_security) index(AuditNationalSecurityPrefix());
     if (!s.ok()) return FromRocks(s, "building the commit batch");
     result.audit_sequence = sequence;
   }

@@ -13,6 +13,7 @@
 #include "services/alerts/keys.h"
 #include "services/alerts/ladder.h"
 #include "services/common/errors.h"
+#include "services/common/idempotency.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
 #include "services/policy/schedule.h"
@@ -500,8 +501,9 @@ absl::StatusOr<v1::Alert> AlertEngine::Load(const CallContext& call, absl::strin
   }
   if (!refusal.ok()) {
     storage::Change change;
-    change.SetAudit(
-        call.Audit(v1::AUDIT_ACTION_CONSULTATION, {std::string(id)}, refusal.message()));
+    change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {std::string(id)}, refusal.message(),
+                               v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
+                               /*national_security=*/absl::IsNotFound(refusal)));
     VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
     return refusal;
   }
@@ -529,12 +531,22 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(Load(call, request.id()).status());
   std::lock_guard lock(write_mu_);
   const std::string& force = call.principal.force;
-  const std::string request_key = RequestKey(force, request.request_id());
+  const IdempotentRequest bound = BindRequest(call, request);
   Txn txn(store_, call.now);
-  if (!request.request_id().empty()) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Alert> prior,
-                           Read<v1::Alert>(txn.view(), Family::kIndex, request_key));
-    if (prior.has_value()) return *std::move(prior);
+  VIGIL_ASSIGN_OR_RETURN(
+      std::optional<std::string> prior,
+      StoredResponse(txn.view(), kRequestContext, bound,
+                     bound.empty() ? std::string() : LegacyRequestKey(force, bound.request_id)));
+  if (prior.has_value()) {
+    v1::Alert first;
+    if (!first.ParseFromString(*prior)) {
+      return absl::DataLossError(
+          absl::StrCat("the stored response of request_id ", bound.request_id, " is unreadable"));
+    }
+    storage::Change change;
+    change.SetAudit(AuditReplay(call, bound, {first.id(), first.obligation().subject_id()}));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+    return first;
   }
   VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, request.id()));
   if (alert == nullptr)
@@ -568,10 +580,7 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   alert->clear_next_escalation_time();
   txn.Emit(v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, *alert);
   const v1::Alert result = *alert;
-  if (!request.request_id().empty()) {
-    txn.change().ExpectAbsent(Family::kIndex, request_key);
-    txn.change().Put(Family::kIndex, request_key, result.SerializeAsString());
-  }
+  StoreResponse(kRequestContext, bound, result.SerializeAsString(), txn.change());
   VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION,
                                                {result.id(), result.obligation().subject_id()})));
   return result;

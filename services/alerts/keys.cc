@@ -24,7 +24,7 @@ std::string ObligationKey(absl::string_view context, absl::string_view force,
 
 std::string CursorKey(absl::string_view context) { return absl::StrCat("alert/c/", context); }
 
-std::string RequestKey(absl::string_view force, absl::string_view request_id) {
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id) {
   return absl::StrCat("req/alert/", LengthPrefixed(force), LengthPrefixed(request_id));
 }
 

@@ -4,7 +4,9 @@
 //            "alert/o/" lp(context) lp(force) lp(obligation)  -> internal::AlertedObligation
 //            "alert/c/" context                               -> feed cursor (decimal)
 // index      "alert/l/" lp(force) resolved:u8 raised:i64 id   listing, oldest raised first
-//            "req/alert/" lp(force) lp(request_id)            -> response (idempotency)
+//            "idem/" lp("alert") lp(force) lp(actor) lp(request_id)
+//                                      -> digest | response (services/common/idempotency.h)
+//            "req/alert/" lp(force) lp(request_id)            legacy (0.1.0): read to refuse it
 // deadlines  space kAlerts, kind 'O': an obligation falls due    id lp(context) lp(force) lp(obl)
 //                           kind 'E': an alert's next step       id lp(force) alert id
 //                           kind 'X': an acknowledgement lapses  id lp(force) alert id
@@ -29,7 +31,10 @@ std::string AlertKey(absl::string_view force, absl::string_view id);
 std::string ObligationKey(absl::string_view context, absl::string_view force,
                           absl::string_view obligation_id);
 std::string CursorKey(absl::string_view context);
-std::string RequestKey(absl::string_view force, absl::string_view request_id);
+// The context under which acknowledgements keep their request ids (idempotency.h).
+inline constexpr absl::string_view kRequestContext = "alert";
+// Where stores written before request ids were bound to their caller kept them.
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id);
 
 // The listing index: every alert of `force`, unresolved or resolved, oldest raised first.
 std::string ListPrefix(absl::string_view force, bool resolved);

@@ -14,15 +14,19 @@ class AuditLog {
  public:
   explicit AuditLog(storage::Store& store) : store_(store) {}
 
-  // Records of call.principal.force matching the request, oldest first, one page. The listing
-  // is audited (a consultation of the subjects it returns) before anything is returned.
+  // Records of call.principal.force matching the request, oldest first, one page; with
+  // national_security_log, the national security log of every force instead (the
+  // national-auditor role only: PermissionDenied, audited, for any other). The listing is
+  // audited (a consultation of the subjects it returns) before anything is returned.
   // InvalidArgument naming the field: both subject_id and actor, to before from, a bad page
   // token or size. Unavailable: storage failed.
   absl::StatusOr<v1::ListAuditRecordsResponse> List(const CallContext& call,
                                                     const v1::ListAuditRecordsRequest& request);
 
-  // Walks the whole chain. Thread-safe.
-  absl::StatusOr<v1::VerifyAuditChainResponse> Verify();
+  // Walks the whole chain, then checks it against the request's checkpoints (a witness's:
+  // witness.h), and audits the verification. Thread-safe.
+  absl::StatusOr<v1::VerifyAuditChainResponse> Verify(const CallContext& call,
+                                                      const v1::VerifyAuditChainRequest& request);
 
  private:
   storage::Store& store_;

@@ -4,11 +4,12 @@ namespace vigil::audit {
 namespace {
 
 constexpr RpcSpec kListAuditRecords{"vigil.v1.AuditService/ListAuditRecords",
-                                    {Role::kAuditor, Role::kForceAdmin},
+                                    {Role::kAuditor, Role::kForceAdmin, Role::kNationalAuditor},
                                     /*personal_data=*/true};
-constexpr RpcSpec kVerifyAuditChain{"vigil.v1.AuditService/VerifyAuditChain",
-                                    {Role::kAuditor, Role::kForceAdmin, Role::kSystem},
-                                    /*personal_data=*/false};
+constexpr RpcSpec kVerifyAuditChain{
+    "vigil.v1.AuditService/VerifyAuditChain",
+    {Role::kAuditor, Role::kForceAdmin, Role::kSystem, Role::kNationalAuditor},
+    /*personal_data=*/false};
 constexpr RpcSpec kSpecs[] = {kListAuditRecords, kVerifyAuditChain};
 
 }  // namespace
@@ -26,7 +27,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(
     grpc::CallbackServerContext* context, const v1::VerifyAuditChainRequest* request,
     v1::VerifyAuditChainResponse* response) {
   return runtime_.Reply(context, kVerifyAuditChain, response,
-                        [this](const CallContext&) { return log_.Verify(); });
+                        [=, this](const CallContext& call) { return log_.Verify(call, *request); });
 }
 
 }  // namespace vigil::audit

@@ -11,8 +11,8 @@
 namespace vigil {
 namespace {
 
-constexpr absl::string_view kRoleNames[] = {"officer", "supervisor", "force-admin",
-                                            "auditor", "system",     "service"};
+constexpr absl::string_view kRoleNames[] = {"officer", "supervisor", "force-admin",     "auditor",
+                                            "system",  "service",    "national-auditor"};
 constexpr absl::string_view kRankNames[] = {"officer", "sergeant", "inspector", "superintendent"};
 
 absl::Status Unauthenticated(absl::string_view what) {
@@ -162,6 +162,12 @@ absl::StatusOr<Principal> DevHeaderAuthenticator::Authenticate(
       MetadataValue(context, "x-vigil-actor"), MetadataValue(context, "x-vigil-role"),
       MetadataValue(context, "x-vigil-force"), MetadataValue(context, "x-vigil-team"),
       MetadataValue(context, "x-vigil-rank"));
+}
+
+std::string DevHeaderAuthenticator::ClaimedSubject(const grpc::ServerContextBase& context) const {
+  std::optional<absl::string_view> actor = MetadataValue(context, "x-vigil-actor");
+  if (!actor.has_value() || !ValidateActor(*actor).ok()) return {};
+  return std::string(*actor);
 }
 
 bool IsLoopbackAddress(absl::string_view address) {

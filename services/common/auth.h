@@ -18,17 +18,18 @@ namespace vigil {
 
 // Stored in audit records by name, never by number.
 enum class Role : uint8_t {
-  kOfficer = 0,     // offender manager or OCAIT investigator
-  kSupervisor = 1,  // sergeant, inspector, superintendent
-  kForceAdmin = 2,  // policy, backups, users of one force
-  kAuditor = 3,     // reads the access log
-  kSystem = 4,      // force systems and vigil's own services acting for one force
-  kService = 5,     // vigil's own services following feeds across every force (alerts)
+  kOfficer = 0,          // offender manager or OCAIT investigator
+  kSupervisor = 1,       // sergeant, inspector, superintendent
+  kForceAdmin = 2,       // policy, backups, users of one force
+  kAuditor = 3,          // reads the access log
+  kSystem = 4,           // force systems and vigil's own services acting for one force
+  kService = 5,          // vigil's own services following feeds across every force (alerts)
+  kNationalAuditor = 6,  // reads the national security log (cross-force probes, bad credentials)
 };
 
 absl::string_view RoleName(Role role);
 // Accepts the names RoleName returns ("officer", "supervisor", "force-admin", "auditor",
-// "system", "service").
+// "system", "service", "national-auditor").
 std::optional<Role> ParseRole(absl::string_view name);
 
 // Police rank, in order: who may acknowledge an alert at each rung of the escalation ladder.
@@ -55,8 +56,8 @@ class RoleSet {
     for (Role role : roles) bits_ |= Bit(role);
   }
   static constexpr RoleSet All() {
-    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,
-            Role::kAuditor, Role::kSystem,     Role::kService};
+    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,     Role::kAuditor,
+            Role::kSystem,  Role::kService,    Role::kNationalAuditor};
   }
   constexpr bool contains(Role role) const { return (bits_ & Bit(role)) != 0; }
   constexpr bool empty() const { return bits_ == 0; }
@@ -125,6 +126,10 @@ class Authenticator {
   virtual absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const = 0;
   // "dev", "mtls", "jwt", "mtls+jwt".
   virtual absl::string_view name() const = 0;
+  // For a call Authenticate refused: the subject its credential names, unverified (a token's
+  // actor claim), so that the refusal can be recorded against it in the national security log;
+  // empty when the call names nobody. Never trusted for anything else. Default: empty.
+  virtual std::string ClaimedSubject(const grpc::ServerContextBase& context) const { return {}; }
   // True when this authenticator trusts what the client says about itself, so the server
   // may only listen on loopback.
   virtual bool trusts_client_claims() const = 0;
@@ -138,6 +143,8 @@ class DevHeaderAuthenticator final : public Authenticator {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const override;
   absl::string_view name() const override { return "dev"; }
   bool trusts_client_claims() const override { return true; }
+  // x-vigil-actor, when printable.
+  std::string ClaimedSubject(const grpc::ServerContextBase& context) const override;
 };
 
 // The pure part of DevHeaderAuthenticator, separate so that it can be tested and fuzzed

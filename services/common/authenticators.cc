@@ -2,9 +2,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/crypto/jwt.h"
 #include "base/crypto/x509.h"
 #include "base/status_macros.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/common/metrics.h"
 
 namespace vigil {
@@ -101,6 +105,24 @@ absl::StatusOr<Principal> JwtAuthenticator::FromToken(absl::string_view token) c
       PrincipalFromClaims(claims, sources, /*allow_service=*/false);
   if (!principal.ok()) CountTokenRefusal("claims");
   return principal;
+}
+
+std::string JwtAuthenticator::ClaimedSubject(const grpc::ServerContextBase& context) const {
+  const std::optional<absl::string_view> token = BearerToken(context);
+  if (!token.has_value() || token->size() > 16384) return {};
+  const std::vector<absl::string_view> parts = absl::StrSplit(*token, '.');
+  if (parts.size() < 2) return {};
+  const std::optional<std::string> payload = crypto::Base64UrlDecode(parts[1]);
+  if (!payload.has_value()) return {};
+  google::protobuf::Struct claims;
+  if (!google::protobuf::util::JsonStringToMessage(*payload, &claims).ok()) return {};
+  for (const std::string& name : {claims_.actor, std::string("sub")}) {
+    auto it = claims.fields().find(name);
+    if (it == claims.fields().end() || !it->second.has_string_value()) continue;
+    const std::string& subject = it->second.string_value();
+    if (ValidateActor(subject).ok()) return subject;
+  }
+  return {};
 }
 
 absl::StatusOr<Principal> JwtAuthenticator::Authenticate(

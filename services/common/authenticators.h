@@ -77,6 +77,9 @@ class JwtAuthenticator final : public Authenticator {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const override;
   absl::string_view name() const override { return require_certificate_ ? "mtls+jwt" : "jwt"; }
   bool trusts_client_claims() const override { return false; }
+  // The bearer token's actor claim (else "sub"), read without verifying anything; at most 128
+  // printable characters, else empty.
+  std::string ClaimedSubject(const grpc::ServerContextBase& context) const override;
 
  private:
   absl::StatusOr<Principal> FromToken(absl::string_view token) const;

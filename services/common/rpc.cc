@@ -18,6 +18,9 @@ bool IsPrintable(absl::string_view text) {
   return true;
 }
 
+// At most this many refused credentials are recorded per second, whatever their subjects.
+constexpr int64_t kMaxBadCredentialRecordsPerSecond = 20;
+
 // The read limiter's key of a principal.
 std::string PrincipalKey(const Principal& principal) {
   return absl::StrCat(principal.force, "/", principal.actor);
@@ -67,7 +70,8 @@ absl::Status CallContext::NarrowToCaseload(std::string& team, std::string& owner
 }
 
 storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
-                                       absl::string_view outcome) const {
+                                       absl::string_view outcome, v1::AuditRefusal refusal,
+                                       bool national_security) const {
   v1::AuditRecord record;
   *record.mutable_time() = ToProtoTime(now);
   record.set_actor(principal.actor);
@@ -83,6 +87,8 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::
   record.set_rank(std::string(RankName(principal.rank)));
   record.set_cross_team_reason(cross_team_reason);
   record.set_via(principal.via);
+  record.set_refusal(refusal);
+  record.set_national_security(national_security);
   if (read_limiter != nullptr && outcome.empty() &&
       (action == v1::AUDIT_ACTION_CONSULTATION || action == v1::AUDIT_ACTION_DISCLOSURE)) {
     read_limiter->Charge(PrincipalKey(principal), static_cast<int64_t>(subject_ids.size()), now);
@@ -93,6 +99,7 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::
   entry.actor = principal.actor;
   entry.subject_ids = std::move(subject_ids);
   entry.body = record.SerializeAsString();
+  entry.national_security = national_security;
   return entry;
 }
 
@@ -150,10 +157,11 @@ bool RpcRuntime::WaitIdle(absl::Duration timeout) {
   return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
 }
 
-void RpcRuntime::AuditRefusal(const CallContext& call, absl::string_view outcome) const {
+void RpcRuntime::AuditRefusal(const CallContext& call, v1::AuditRefusal kind,
+                              absl::string_view outcome, bool national_security) const {
   if (options_.audit_store == nullptr) return;
   storage::Change change;
-  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, outcome));
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, outcome, kind, national_security));
   if (absl::Status s = options_.audit_store->Commit(change).status(); !s.ok()) {
     VIGIL_LOG(ERROR) << call.method << ": could not audit a refusal (" << outcome
                      << "): " << s.message();
@@ -177,10 +185,76 @@ void RpcRuntime::AuditClaimedIdentity(const grpc::CallbackServerContext& context
         .Get("auth_claimed_identity_ignored", "Identity headers that disagreed with a credential")
         .Add(1);
     const std::string shown(claimed->substr(0, 64));
-    AuditRefusal(call,
+    // Claiming another force is a cross-force probe: the national security log records it too.
+    AuditRefusal(call, v1::AUDIT_REFUSAL_CLAIM_REFUSED,
                  absl::StrCat("refused claim: ", header, " '", IsPrintable(shown) ? shown : "?",
                               "' disagrees with the credential ('", credential,
-                              "'); the header was ignored"));
+                              "'); the header was ignored"),
+                 /*national_security=*/header == "x-vigil-force");
+  }
+}
+
+void RpcRuntime::AuditUnauthenticated(const grpc::CallbackServerContext& context,
+                                      const RpcSpec& spec, const absl::Status& refusal) const {
+  if (options_.audit_store == nullptr) return;
+  if (MetadataValue(context, kInternalTokenMetadata).has_value()) return;
+  const std::string subject = authenticator_.ClaimedSubject(context);
+  if (subject.empty()) return;  // nobody to name: counted in metrics only
+  const absl::Time now = clock_.Now();
+  int64_t attempts = 0;
+  absl::Time since;
+  {
+    std::lock_guard lock(bad_mu_);
+    if (bad_credentials_.size() >= kMaxBadCredentialSubjects &&
+        !bad_credentials_.contains(subject)) {
+      bad_credentials_.clear();
+    }
+    // Both entries exist before either is referred to: an insertion may move the others.
+    bad_credentials_.try_emplace(subject);
+    bad_credentials_.try_emplace("");
+    BadCredentials& bad = bad_credentials_.find(subject)->second;
+    BadCredentials& window = bad_credentials_.find("")->second;
+    ++bad.attempts;
+    if (now - bad.recorded < absl::Minutes(1)) return;
+    // Across subjects, at most kMaxBadCredentialRecordsPerSecond records: a caller cycling
+    // through made-up subjects must not turn refusals into a stream of synced writes. The entry
+    // under the empty subject (which no credential can name) counts this second's records.
+    if (now - window.recorded >= absl::Seconds(1)) {
+      window.recorded = now;
+      window.attempts = 0;
+    }
+    if (++window.attempts > kMaxBadCredentialRecordsPerSecond) return;
+    attempts = bad.attempts;
+    since = bad.recorded;
+    bad.attempts = 0;
+    bad.recorded = now;
+  }
+  // The force and role the credential claims are unverified: the record names no force, so it
+  // is in the national security log only, under the subject the credential claimed.
+  v1::AuditRecord record;
+  *record.mutable_time() = ToProtoTime(now);
+  record.set_actor(subject);
+  record.set_action(v1::AUDIT_ACTION_CONSULTATION);
+  record.set_rpc(std::string(spec.method));
+  record.set_refusal(v1::AUDIT_REFUSAL_UNAUTHENTICATED);
+  record.set_national_security(true);
+  if (std::optional<absl::string_view> purpose = MetadataValue(context, "x-vigil-purpose");
+      purpose.has_value() && purpose->size() <= kMaxPurposeBytes && IsPrintable(*purpose)) {
+    record.set_purpose(std::string(*purpose));
+  }
+  record.set_outcome(absl::StrCat(
+      "refused: unauthenticated (", refusal.message(), "); ", attempts,
+      attempts == 1 ? " attempt" : " attempts", " with a credential naming this subject",
+      since == absl::InfinitePast() ? std::string()
+                                    : absl::StrCat(" since ", FormatUtcTime(since))));
+  storage::AuditEntry entry;
+  entry.actor = subject;
+  entry.body = record.SerializeAsString();
+  entry.national_security = true;
+  storage::Change change;
+  change.SetAudit(std::move(entry));
+  if (absl::Status s = options_.audit_store->Commit(change).status(); !s.ok()) {
+    VIGIL_LOG(ERROR) << spec.method << ": could not audit a refused credential: " << s.message();
   }
 }
 
@@ -223,20 +297,23 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
         .Add(1);
     VIGIL_LOG(WARNING) << spec.method << ": unauthenticated call from " << context.peer() << ": "
                        << principal.status().message();
+    AuditUnauthenticated(context, spec, principal.status());
     return principal.status();
-  }
-  if (!spec.roles.contains(principal->role)) {
-    VIGIL_LOG(WARNING) << spec.method << ": denied " << principal->actor << " ("
-                       << RoleName(principal->role) << ", " << principal->force << ")";
-    return absl::PermissionDeniedError(absl::StrCat(spec.method, " is open to ",
-                                                    spec.roles.ToString(), ", not to ",
-                                                    RoleName(principal->role)));
   }
   CallContext call;
   call.principal = *std::move(principal);
   call.method = std::string(spec.method);
   call.now = clock_.Now();
   call.read_limiter = options_.read_limiter;
+  if (!spec.roles.contains(call.principal.role)) {
+    VIGIL_LOG(WARNING) << spec.method << ": denied " << call.principal.actor << " ("
+                       << RoleName(call.principal.role) << ", " << call.principal.force << ")";
+    absl::Status denied =
+        absl::PermissionDeniedError(absl::StrCat(spec.method, " is open to ", spec.roles.ToString(),
+                                                 ", not to ", RoleName(call.principal.role)));
+    AuditRefusal(call, v1::AUDIT_REFUSAL_ROLE, absl::StrCat("refused: ", denied.message()));
+    return denied;
+  }
   if (std::optional<absl::string_view> id = MetadataValue(context, "x-vigil-request-id")) {
     if (id->size() > kMaxRequestIdBytes || !IsPrintable(*id)) {
       return FieldError("x-vigil-request-id", absl::StrCat("must be at most ", kMaxRequestIdBytes,
@@ -263,8 +340,12 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
     AuditClaimedIdentity(context, call);
   }
   if (spec.personal_data && call.purpose.empty()) {
-    return FieldError("x-vigil-purpose",
-                      "this call touches personal data: say why (e.g. 'MAPPA meeting 2026-11-23')");
+    absl::Status missing =
+        FieldError("x-vigil-purpose",
+                   "this call touches personal data: say why (e.g. 'MAPPA meeting 2026-11-23')");
+    AuditRefusal(call, v1::AUDIT_REFUSAL_PURPOSE_MISSING,
+                 absl::StrCat("refused: ", missing.message()));
+    return missing;
   }
   if (spec.personal_data && options_.read_limiter != nullptr) {
     const ReadLimiter::Decision decision =
@@ -278,9 +359,10 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
       if (decision.episode_start) {
         VIGIL_LOG(WARNING) << spec.method << ": read limit reached by " << call.principal.actor
                            << " (" << call.principal.force << ")";
-        AuditRefusal(call, absl::StrCat("refused: read limit of ", limits.records_per_second,
-                                        " records/s (burst ", limits.burst,
-                                        ") reached: possible bulk extraction"));
+        AuditRefusal(
+            call, v1::AUDIT_REFUSAL_RATE_LIMITED,
+            absl::StrCat("refused: read limit of ", limits.records_per_second, " records/s (burst ",
+                         limits.burst, ") reached: possible bulk extraction"));
       }
       context.AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(wait_ms));
       return absl::ResourceExhaustedError(absl::StrCat(

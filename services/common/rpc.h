@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -67,10 +68,14 @@ struct CallContext {
 
   // An audit entry for this call, `action` on `subject_ids`, with the record body filled from
   // the call. Add it to the storage change that does (or reads) what it describes.
-  // `outcome` is empty when the access happened, otherwise why it was refused. A consultation
-  // or disclosure that happened is charged to the caller's read limit.
+  // `outcome` is empty when the access happened, otherwise why it was refused, and `refusal`
+  // its kind. With `national_security` the record is also in the national security log (a
+  // cross-force probe). A consultation or disclosure that happened is charged to the caller's
+  // read limit.
   storage::AuditEntry Audit(v1::AuditAction action, std::vector<std::string> subject_ids,
-                            absl::string_view outcome = {}) const;
+                            absl::string_view outcome = {},
+                            v1::AuditRefusal refusal = v1::AUDIT_REFUSAL_UNSPECIFIED,
+                            bool national_security = false) const;
 
   // Need-to-know: whether the caller may see a record in `team`'s caseload owned by `owner`.
   // Every role but officer may (within its force: records of other forces are never loaded);
@@ -90,7 +95,8 @@ struct CallContext {
 struct RpcRuntimeOptions {
   // Limits reads of personal data per principal (docs/security.md).
   ReadLimiter* read_limiter = nullptr;
-  // Where refusals that no body sees are audited: a read limit reached, an identity header
+  // Where refusals that no body sees are audited: a credential that did not verify (national
+  // security log), a role refused, a purpose missing, a read limit reached, an identity header
   // that disagrees with the credential.
   storage::Store* audit_store = nullptr;
 };
@@ -109,7 +115,10 @@ class RpcRuntime {
   // Authenticates and authorises the call for `spec`. Unauthenticated, PermissionDenied,
   // InvalidArgument (x-vigil-purpose missing for personal data; metadata too long), or
   // ResourceExhausted (the caller's read limit; a grpc-retry-pushback-ms trailer says when to
-  // retry).
+  // retry). Each refusal is audited (when audit_store is set): a role refused, a purpose
+  // missing, a read limit reached (once per episode), and a credential that did not verify
+  // when it names a subject (in the national security log, at most once a minute per subject
+  // with the count of attempts).
   absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context,
                                     const RpcSpec& spec) const;
 
@@ -189,7 +198,11 @@ class RpcRuntime {
   // names; a service identity's call acts for the principal its identity headers name.
   absl::StatusOr<Principal> Identify(const grpc::CallbackServerContext& context) const;
   // Commits an audit record of a refusal no body sees; failures are logged.
-  void AuditRefusal(const CallContext& call, absl::string_view outcome) const;
+  void AuditRefusal(const CallContext& call, v1::AuditRefusal kind, absl::string_view outcome,
+                    bool national_security = false) const;
+  // Records a refused credential that names a subject in the national security log.
+  void AuditUnauthenticated(const grpc::CallbackServerContext& context, const RpcSpec& spec,
+                            const absl::Status& refusal) const;
   // With a real authenticator: audits identity headers that disagree with the credential.
   void AuditClaimedIdentity(const grpc::CallbackServerContext& context,
                             const CallContext& call) const;
@@ -202,6 +215,15 @@ class RpcRuntime {
   std::condition_variable idle_;
   int in_flight_ = 0;  // GUARDED_BY(mu_)
   std::atomic<bool> admitting_{true};
+
+  // Refused credentials per claimed subject: attempts since the last record, and its time.
+  struct BadCredentials {
+    int64_t attempts = 0;
+    absl::Time recorded = absl::InfinitePast();
+  };
+  static constexpr size_t kMaxBadCredentialSubjects = 10000;
+  mutable std::mutex bad_mu_;
+  mutable absl::flat_hash_map<std::string, BadCredentials> bad_credentials_;  // GUARDED_BY(bad_mu_)
 };
 
 }  // namespace vigil

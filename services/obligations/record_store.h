@@ -1,8 +1,9 @@
 // How an owning context (rso, ocait) keeps its records: one storage commit per change holding
 // the record, its index entries, unique secondary keys, its open clocks (ObligationLedger:
 // deadline entries, due indexes, counters), one feed event with the clock transitions, the
-// audit record, and the response under the request id so that a retry returns the first result
-// and writes nothing. Reads that return a record are audited; a record unknown in the caller's
+// audit record, and the response under the caller's request id (services/common/idempotency.h)
+// so that the caller's retry returns the first result, audited as a consultation, and writes
+// nothing. Reads that return a record are audited; a record unknown in the caller's
 // force is NotFound and the refusal is audited. Thread-safe.
 //
 // Record is a generated message with string id, string force, int64 revision, Timestamp
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
 #include "base/status_macros.h"
+#include "services/common/idempotency.h"
 #include "services/common/rpc.h"
 #include "services/obligations/ledger.h"
 #include "storage/store.h"
@@ -81,7 +83,10 @@ class Owner {
   virtual storage::DeadlineSpace space() const = 0;
 
   virtual std::string Key(absl::string_view force, absl::string_view id) const = 0;
-  virtual std::string RequestKey(absl::string_view force, absl::string_view request_id) const = 0;
+  // Where stores written before request ids were bound to their caller kept the response of
+  // `request_id` (read only, to refuse such an id: idempotency.h).
+  virtual std::string LegacyRequestKey(absl::string_view force,
+                                       absl::string_view request_id) const = 0;
   virtual std::vector<std::string> IndexKeys(const Record& record) const = 0;
   virtual std::vector<UniqueKey> UniqueKeys(const Record& record) const = 0;
   virtual Caseload CaseloadOf(const Record& record) const = 0;
@@ -128,12 +133,25 @@ class RecordStore final : public ClockRecomputer {
   RecordStore(storage::Store& store, const Owner<Record>& owner)
       : store_(store), owner_(owner), ledger_(owner.context(), owner.space()) {}
 
-  // The response stored under `request_id` by an earlier call, or nullopt.
-  absl::StatusOr<std::optional<std::string>> PriorResponse(const CallContext& call,
-                                                           absl::string_view request_id) const {
-    if (request_id.empty()) return std::optional<std::string>();
-    return store_.Snapshot().Get(storage::Family::kIndex,
-                                 owner_.RequestKey(call.principal.force, request_id));
+  // The response the caller's earlier call stored under the request id, or nullopt. Not
+  // audited: see Replay. FailedPrecondition when the caller used the id for another request.
+  absl::StatusOr<std::optional<std::string>> PriorResponse(const IdempotentRequest& request) const {
+    return StoredResponse(store_.Snapshot(), owner_.context(), request,
+                          request.empty()
+                              ? std::string()
+                              : owner_.LegacyRequestKey(request.force, request.request_id));
+  }
+
+  // The record a Create by the caller with the same request id stored, audited as a consultation
+  // of it (the replay discloses it again); nullopt when the id is new for the caller.
+  // FailedPrecondition when the caller used the id for another request.
+  absl::StatusOr<std::optional<Record>> ReplayCreate(const CallContext& call,
+                                                     const IdempotentRequest& request) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
+    if (!prior.has_value()) return std::optional<Record>();
+    VIGIL_ASSIGN_OR_RETURN(Record first, Parse(*prior, request.request_id));
+    VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {first.id()}));
+    return std::optional<Record>(std::move(first));
   }
 
   // A record of `force`, without auditing (for code that audits its own commit).
@@ -146,17 +164,24 @@ class RecordStore final : public ClockRecomputer {
     return std::optional<Record>(std::move(record));
   }
 
-  // Audits a consultation of `subjects` (a refused one when `outcome` is set).
+  // Audits a consultation of `subjects` (a refused one, outside the caller's scope, when
+  // `outcome` is set; with `national_security` the national security log has it too).
   absl::Status AuditRead(const CallContext& call, std::vector<std::string> subjects,
-                         absl::string_view outcome = {}) {
+                         absl::string_view outcome = {}, bool national_security = false) {
     storage::Change change;
-    change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome));
+    change.SetAudit(
+        call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome,
+                   outcome.empty() ? v1::AUDIT_REFUSAL_UNSPECIFIED : v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
+                   national_security));
     return store_.Commit(change).status();
   }
 
-  // NotFound for `id`, after auditing the refused access.
+  // NotFound for `id`, after auditing the refused access. The lookup may be a probe for another
+  // force's record: the national security log records it as well, without anyone checking
+  // (or revealing) whether another force holds the id.
   absl::Status NotFound(const CallContext& call, absl::string_view id) {
-    VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}, "not found in force"));
+    VIGIL_RETURN_IF_ERROR(
+        AuditRead(call, {std::string(id)}, "not found in force", /*national_security=*/true));
     return absl::NotFoundError(absl::StrCat(owner_.noun(), " ", id, " is not in the ",
                                             owner_.collection(), " of ", call.principal.force));
   }
@@ -184,15 +209,16 @@ class RecordStore final : public ClockRecomputer {
   }
 
   // Writes a new record (validated by the caller, id set) with its derived clocks; `extra` joins
-  // the commit. Returns the stored record, or the first response when `request_id` was seen.
-  // AlreadyExists naming the field for a taken id or unique key.
+  // the commit. Returns the stored record, or the first response (audited as a consultation) when
+  // the caller's request id was seen. AlreadyExists naming the field for a taken id or unique
+  // key; FailedPrecondition when the caller used the request id for another request.
   absl::StatusOr<Record> Create(const CallContext& call, Record record,
-                                absl::string_view request_id,
+                                const IdempotentRequest& request,
                                 const storage::Change& extra = storage::Change()) {
     const std::string& force = call.principal.force;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
-      if (prior.has_value()) return Parse(*prior, record.id());
+      VIGIL_ASSIGN_OR_RETURN(std::optional<Record> prior, ReplayCreate(call, request));
+      if (prior.has_value()) return *std::move(prior);
       Record stored = record;
       stored.set_force(force);
       stored.set_revision(1);
@@ -210,11 +236,7 @@ class RecordStore final : public ClockRecomputer {
         change.ExpectAbsent(storage::Family::kIndex, unique.key);
         change.Put(storage::Family::kIndex, unique.key, stored.id());
       }
-      if (!request_id.empty()) {
-        const std::string request_key = owner_.RequestKey(force, request_id);
-        change.ExpectAbsent(storage::Family::kIndex, request_key);
-        change.Put(storage::Family::kIndex, request_key, stored.SerializeAsString());
-      }
+      StoreResponse(owner_.context(), request, stored.SerializeAsString(), change);
       BuildCommit(call, nullptr, stored, edit, change);
       absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
       if (committed.ok()) return stored;
@@ -222,8 +244,8 @@ class RecordStore final : public ClockRecomputer {
 
       // A precondition failed: say which, or try again.
       const storage::ReadView view = store_.Snapshot();
-      VIGIL_ASSIGN_OR_RETURN(prior, PriorResponse(call, request_id));
-      if (prior.has_value()) return Parse(*prior, record.id());
+      VIGIL_ASSIGN_OR_RETURN(prior, ReplayCreate(call, request));
+      if (prior.has_value()) return *std::move(prior);
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> existing,
                              view.Get(storage::Family::kEntities, key));
       if (existing.has_value()) {
@@ -237,14 +259,15 @@ class RecordStore final : public ClockRecomputer {
 
   // Loads `id`, applies `edit_fn`, derives and commits, retrying when a concurrent write got
   // there first. Returns the response: the record as stored, or the Response message the edit
-  // put in RecordEdit::response (an ArmsAssessment, a Visit); a retry with a seen request id
-  // returns the first call's. DataLoss when a stored response does not parse; NotFound (audited)
-  // for an id unknown in the caller's force; PermissionDenied (audited) outside an officer's
-  // caseload.
+  // put in RecordEdit::response (an ArmsAssessment, a Visit); the caller's retry with the same
+  // request id and request returns the first call's, audited as a consultation of `id`.
+  // FailedPrecondition when the caller used the request id for another request; DataLoss when a
+  // stored response does not parse; NotFound (audited) for an id unknown in the caller's force;
+  // PermissionDenied (audited) outside an officer's caseload.
   template <typename Response = Record>
   absl::StatusOr<Response> Mutate(const CallContext& call, absl::string_view id,
-                                  absl::string_view request_id, EditFn edit_fn) {
-    VIGIL_ASSIGN_OR_RETURN(const std::string raw, MutateRaw(call, id, request_id, edit_fn));
+                                  const IdempotentRequest& request, EditFn edit_fn) {
+    VIGIL_ASSIGN_OR_RETURN(const std::string raw, MutateRaw(call, id, request, edit_fn));
     Response response;
     if (!response.ParseFromString(raw)) {
       return absl::DataLossError(absl::StrCat("the stored response to a change of ", owner_.noun(),
@@ -296,11 +319,12 @@ class RecordStore final : public ClockRecomputer {
       ++report.changed;
       report.retimed += moved;
       if (dry_run) continue;
-      VIGIL_RETURN_IF_ERROR(MutateRaw(call, id, {}, [](Record&, storage::Change&, RecordEdit& e) {
-                              e.recompute = true;
-                              e.skip_if_clocks_unchanged = true;
-                              return absl::OkStatus();
-                            }).status());
+      VIGIL_RETURN_IF_ERROR(
+          MutateRaw(call, id, IdempotentRequest(), [](Record&, storage::Change&, RecordEdit& e) {
+            e.recompute = true;
+            e.skip_if_clocks_unchanged = true;
+            return absl::OkStatus();
+          }).status());
     }
     return report;
   }
@@ -319,12 +343,15 @@ class RecordStore final : public ClockRecomputer {
  private:
   // Mutate, returning the serialized response.
   absl::StatusOr<std::string> MutateRaw(const CallContext& call, absl::string_view id,
-                                        absl::string_view request_id, EditFn edit_fn) {
+                                        const IdempotentRequest& request, EditFn edit_fn) {
     const std::string& force = call.principal.force;
     const std::string key = owner_.Key(force, id);
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(call, request_id));
-      if (prior.has_value()) return *prior;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
+      if (prior.has_value()) {
+        VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {std::string(id)}));
+        return *std::move(prior);
+      }
       const storage::ReadView view = store_.Snapshot();
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
                              view.Get(storage::Family::kEntities, key));
@@ -357,11 +384,7 @@ class RecordStore final : public ClockRecomputer {
       }
       const std::string response =
           edit.response.empty() ? after.SerializeAsString() : edit.response;
-      if (!request_id.empty()) {
-        const std::string request_key = owner_.RequestKey(force, request_id);
-        change.ExpectAbsent(storage::Family::kIndex, request_key);
-        change.Put(storage::Family::kIndex, request_key, response);
-      }
+      StoreResponse(owner_.context(), request, response, change);
       BuildCommit(call, &before, after, edit, change);
       absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
       if (committed.ok()) return response;
@@ -373,6 +396,14 @@ class RecordStore final : public ClockRecomputer {
   }
 
   static constexpr int kMaxAttempts = 16;
+
+  // Commits the audit record of a replayed response.
+  absl::Status AuditReplay(const CallContext& call, const IdempotentRequest& request,
+                           std::vector<std::string> subjects) {
+    storage::Change change;
+    change.SetAudit(vigil::AuditReplay(call, request, std::move(subjects)));
+    return store_.Commit(change).status();
+  }
 
   absl::StatusOr<Record> Parse(absl::string_view raw, absl::string_view id) const {
     Record record;

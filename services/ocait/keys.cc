@@ -23,7 +23,7 @@ std::string ReferralKey(absl::string_view force, absl::string_view id) {
   return absl::StrCat("ocait/r/", storage::LengthPrefixed(force), id);
 }
 
-std::string RequestKey(absl::string_view force, absl::string_view request_id) {
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id) {
   return absl::StrCat("req/ocait/", storage::LengthPrefixed(force),
                       storage::LengthPrefixed(request_id));
 }

@@ -8,7 +8,9 @@
 //           "ocait/lo/" lp(force) lp(offender) id                  referrals about an offender
 //           "ocait/id/" lp(force) type:u8 lp(normalized) id        identifiers of open referrals
 //           "ocait/src/" lp(force) lp(source_reference)            -> id (unique)
-//           "req/ocait/" lp(force) lp(request_id)                  -> response (idempotency)
+//           "idem/" lp("ocait") lp(force) lp(actor) lp(request_id) -> digest | response
+//                                            (idempotency: services/common/idempotency.h)
+//           "req/ocait/" lp(force) lp(request_id)                  legacy (0.1.0): to refuse it
 // counters  "ocait/n/" lp(force) lp(team) state:u8 grade:u8       referrals by state and grade
 #ifndef VIGIL_SERVICES_OCAIT_KEYS_H_
 #define VIGIL_SERVICES_OCAIT_KEYS_H_
@@ -23,7 +25,8 @@
 namespace vigil::ocait {
 
 std::string ReferralKey(absl::string_view force, absl::string_view id);
-std::string RequestKey(absl::string_view force, absl::string_view request_id);
+// Where stores written before request ids were bound to their caller kept them.
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id);
 std::string SourceKey(absl::string_view force, absl::string_view source_reference);
 std::string OutboxPrefix();
 std::string OutboxKey(absl::string_view force, absl::string_view referral, int64_t revision);

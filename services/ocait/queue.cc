@@ -69,8 +69,8 @@ std::string Queue::Key(absl::string_view force, absl::string_view id) const {
   return ReferralKey(force, id);
 }
 
-std::string Queue::RequestKey(absl::string_view force, absl::string_view request_id) const {
-  return ocait::RequestKey(force, request_id);
+std::string Queue::LegacyRequestKey(absl::string_view force, absl::string_view request_id) const {
+  return ocait::LegacyRequestKey(force, request_id);
 }
 
 std::vector<std::string> Queue::IndexKeys(const v1::Referral& record) const {
@@ -213,35 +213,30 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
 absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
                                            const v1::CreateReferralRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
-  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior,
-                         records_.PriorResponse(call, request.request_id()));
-  if (prior.has_value()) {
-    v1::Referral first;
-    if (!first.ParseFromString(*prior)) return absl::DataLossError("stored response is unreadable");
-    return first;
-  }
+  const IdempotentRequest bound = BindRequest(call, request);
+  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> prior, records_.ReplayCreate(call, bound));
+  if (prior.has_value()) return *std::move(prior);
   VIGIL_ASSIGN_OR_RETURN(v1::Referral referral, ValidateNew(call, request.referral()));
   AddHistory(referral, v1::REFERRAL_STATE_UNSPECIFIED, v1::REFERRAL_STATE_RECEIVED, call.now,
              call.principal.actor,
              absl::StrCat("received from ", v1::ReferralSource_Name(referral.source())));
   VIGIL_RETURN_IF_ERROR(Deconflict(call, referral));
-  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored,
-                         records_.Create(call, std::move(referral), request.request_id()));
+  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored, records_.Create(call, std::move(referral), bound));
   AfterWrite(stored);
   return stored;
 }
 
 absl::StatusOr<v1::Referral> Queue::Transition(
-    const CallContext& call, absl::string_view id, absl::string_view request_id,
+    const CallContext& call, absl::string_view id, const google::protobuf::Message& request,
     std::initializer_list<v1::ReferralState> from, absl::string_view verb,
     absl::FunctionRef<absl::Status(v1::Referral&, RecordEdit&)> edit) {
   VIGIL_RETURN_IF_ERROR(ValidateId("id", id));
-  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request_id, 128, false));
+  const IdempotentRequest bound = BindRequest(call, request);
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", bound.request_id, 128, false));
   VIGIL_ASSIGN_OR_RETURN(
       v1::Referral stored,
       records_.Mutate<v1::Referral>(
-          call, id, request_id,
-          [&](v1::Referral& r, storage::Change&, RecordEdit& e) -> absl::Status {
+          call, id, bound, [&](v1::Referral& r, storage::Change&, RecordEdit& e) -> absl::Status {
             if (std::find(from.begin(), from.end(), r.state()) == from.end()) {
               std::vector<std::string> allowed;
               for (v1::ReferralState s : from) allowed.push_back(StateName(s));
@@ -259,8 +254,8 @@ absl::StatusOr<v1::Referral> Queue::Triage(const CallContext& call,
                                            const v1::TriageReferralRequest& request) {
   VIGIL_RETURN_IF_ERROR(GradeGiven("grade", request.grade()));
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
-  return Transition(call, request.id(), request.request_id(), {v1::REFERRAL_STATE_RECEIVED},
-                    "triaged", [&](v1::Referral& r, RecordEdit& edit) {
+  return Transition(call, request.id(), request, {v1::REFERRAL_STATE_RECEIVED}, "triaged",
+                    [&](v1::Referral& r, RecordEdit& edit) {
                       r.set_grade(request.grade());
                       r.set_children_access(request.children_access());
                       *r.mutable_triaged_time() = ToProtoTime(call.now);
@@ -279,7 +274,7 @@ absl::StatusOr<v1::Referral> Queue::Allocate(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, true));
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
-  return Transition(call, request.id(), request.request_id(),
+  return Transition(call, request.id(), request,
                     {v1::REFERRAL_STATE_AWAITING_ALLOCATION, v1::REFERRAL_STATE_ALLOCATED},
                     "allocated", [&](v1::Referral& r, RecordEdit&) {
                       const v1::ReferralState from = r.state();
@@ -301,7 +296,7 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
   VIGIL_RETURN_IF_ERROR(
       ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
   return Transition(
-      call, request.id(), request.request_id(),
+      call, request.id(), request,
       {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
        v1::REFERRAL_STATE_ALLOCATED},
       "refreshed", [&](v1::Referral& r, RecordEdit& edit) -> absl::Status {
@@ -370,7 +365,7 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
 absl::StatusOr<v1::Referral> Queue::RecordCscCheck(const CallContext& call,
                                                    const v1::RecordCscCheckRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("result", request.result(), 4000, true, true));
-  return Transition(call, request.id(), request.request_id(),
+  return Transition(call, request.id(), request,
                     {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
                      v1::REFERRAL_STATE_ALLOCATED, v1::REFERRAL_STATE_ACTIONED},
                     "CSC-checked", [&](v1::Referral& r, RecordEdit&) -> absl::Status {
@@ -393,7 +388,7 @@ absl::StatusOr<v1::Referral> Queue::Action(const CallContext& call,
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("note", request.note(), 2000, false, true));
   return Transition(
-      call, request.id(), request.request_id(), {v1::REFERRAL_STATE_ALLOCATED}, "actioned",
+      call, request.id(), request, {v1::REFERRAL_STATE_ALLOCATED}, "actioned",
       [&](v1::Referral& r, RecordEdit&) -> absl::Status {
         VIGIL_ASSIGN_OR_RETURN(
             const absl::Time acted,
@@ -416,7 +411,7 @@ absl::StatusOr<v1::Referral> Queue::Close(const CallContext& call,
     return FieldError("outcome", "give the outcome: CLOSED, NO_FURTHER_ACTION or TRANSFERRED");
   }
   VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
-  return Transition(call, request.id(), request.request_id(),
+  return Transition(call, request.id(), request,
                     {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
                      v1::REFERRAL_STATE_ALLOCATED, v1::REFERRAL_STATE_ACTIONED},
                     "closed", [&](v1::Referral& r, RecordEdit&) {
@@ -680,7 +675,8 @@ absl::StatusOr<v1::ImportReferralsResponse> Queue::Import(
       response.set_imported(response.imported() + 1);
       continue;
     }
-    absl::StatusOr<v1::Referral> created = records_.Create(call, *std::move(referral), {});
+    absl::StatusOr<v1::Referral> created =
+        records_.Create(call, *std::move(referral), IdempotentRequest());
     if (absl::IsAlreadyExists(created.status()) &&
         absl::StrContains(created.status().message(), "source_reference")) {
       response.set_already_present(response.already_present() + 1);

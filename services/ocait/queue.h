@@ -35,7 +35,8 @@ class Queue final : public Owner<v1::Referral> {
   absl::string_view context() const override { return kFeedContext; }
   storage::DeadlineSpace space() const override { return storage::DeadlineSpace::kOcait; }
   std::string Key(absl::string_view force, absl::string_view id) const override;
-  std::string RequestKey(absl::string_view force, absl::string_view request_id) const override;
+  std::string LegacyRequestKey(absl::string_view force,
+                               absl::string_view request_id) const override;
   std::vector<std::string> IndexKeys(const v1::Referral& record) const override;
   std::vector<UniqueKey> UniqueKeys(const v1::Referral& record) const override;
   Caseload CaseloadOf(const v1::Referral& record) const override {
@@ -89,8 +90,9 @@ class Queue final : public Owner<v1::Referral> {
   // Fills the deconfliction matches of `referral` from the open referrals of the force.
   absl::Status Deconflict(const CallContext& call, v1::Referral& referral);
   // Applies a transition: checks `from`, edits, records history; returns the stored referral.
+  // Idempotent on `request`'s request_id for the caller (services/common/idempotency.h).
   absl::StatusOr<v1::Referral> Transition(
-      const CallContext& call, absl::string_view id, absl::string_view request_id,
+      const CallContext& call, absl::string_view id, const google::protobuf::Message& request,
       std::initializer_list<v1::ReferralState> from, absl::string_view verb,
       absl::FunctionRef<absl::Status(v1::Referral&, RecordEdit&)> edit);
   void AfterWrite(const v1::Referral& referral);

@@ -9,6 +9,7 @@
 #include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/errors.h"
+#include "services/common/idempotency.h"
 #include "services/policy/policy.h"
 #include "storage/key_codec.h"
 
@@ -39,7 +40,10 @@ struct Chain {
   }
 };
 
-std::string RequestKey(absl::string_view force, absl::string_view request_id) {
+// The context of SetPolicy's request ids (services/common/idempotency.h).
+constexpr absl::string_view kRequestContext = "policy";
+
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id) {
   return absl::StrCat("policy/req/", force, "/", request_id);
 }
 
@@ -293,19 +297,19 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Store(const CallContext& call, absl::
                                                  v1::Policy policy, absl::string_view request_id) {
   const Chain chain{std::string(force)};
   const Chain national{};
-  const std::string request_key = request_id.empty() ? "" : RequestKey(force, request_id);
+  // The digest covers the policy asked for: the request's other field is the request_id.
+  const IdempotentRequest bound = BindRequest(call, policy, request_id);
+  const std::string legacy_key = request_id.empty() ? "" : LegacyRequestKey(force, request_id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const storage::ReadView view = store_.Snapshot();
-    if (!request_key.empty()) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior,
-                             view.Get(Family::kIndex, request_key));
-      if (prior.has_value()) {
-        v1::Policy first;
-        if (!first.ParseFromString(*prior)) {
-          return absl::DataLossError("the stored response of this request id is unreadable");
-        }
-        return first;
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                           StoredResponse(view, kRequestContext, bound, legacy_key));
+    if (prior.has_value()) {
+      v1::Policy first;
+      if (!first.ParseFromString(*prior)) {
+        return absl::DataLossError("the stored response of this request id is unreadable");
       }
+      return first;
     }
     storage::Change change;
     VIGIL_ASSIGN_OR_RETURN(CurrentPointer current, ReadCurrent(view, chain));
@@ -344,10 +348,7 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Store(const CallContext& call, absl::
     change.ExpectAbsent(Family::kEntities, chain.version_key(number));
     change.Put(Family::kEntities, chain.version_key(number), record.SerializeAsString());
     change.Put(Family::kEntities, chain.current_key(), EncodeNumber(number));
-    if (!request_key.empty()) {
-      change.ExpectAbsent(Family::kIndex, request_key);
-      change.Put(Family::kIndex, request_key, policy.SerializeAsString());
-    }
+    StoreResponse(kRequestContext, bound, policy.SerializeAsString(), change);
     change.SetAudit(call.Audit(
         v1::AUDIT_ACTION_ALTERATION,
         {absl::StrCat("policy/", force.empty() ? "national" : force, "/", policy.version())}));

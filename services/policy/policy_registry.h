@@ -12,7 +12,9 @@
 //   entities "policy/current"                              -> number:fixed64
 //   entities "policy/f/" force "/v/" number:fixed64        -> PolicyVersion (force's chain)
 //   entities "policy/f/" force "/current"                  -> number:fixed64
-//   index    "policy/req/" force "/" request_id            -> Policy (the first response)
+//   index    "idem/" lp("policy") lp(force) lp(actor) lp(request_id) -> digest | Policy
+//                                                (the first response: common/idempotency.h)
+//   index    "policy/req/" force "/" request_id            legacy (0.1.0): read to refuse it
 //
 // A store written before policies were per force is migrated on open: each force it knows gets
 // its own chain holding the store-wide versions, current as before (logged as a warning, since
@@ -68,7 +70,8 @@ class PolicyRegistry {
 
   // Validates `policy` (InvalidArgument naming the field), stores it as the next version of
   // the caller's force, makes it current for that force alone and audits the change under
-  // it. A retry with the same non-empty `request_id` returns the first result.
+  // it. The caller's retry with the same non-empty `request_id` and policy returns the first
+  // result; FailedPrecondition when the caller used the request_id for another policy.
   absl::StatusOr<v1::Policy> Set(const CallContext& call, v1::Policy policy,
                                  absl::string_view request_id = {});
 

@@ -68,7 +68,7 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
   VIGIL_ASSIGN_OR_RETURN(
       v1::ArmsAssessment stored,
       offenders_.Mutate<v1::ArmsAssessment>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) return NotManaged(record);
             change.Put(Family::kEntities,
@@ -178,7 +178,7 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::RecordRmp(
   VIGIL_ASSIGN_OR_RETURN(
       v1::RiskManagementPlan stored,
       offenders_.Mutate<v1::RiskManagementPlan>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) return NotManaged(record);
             const std::string& force = record.force();

@@ -73,7 +73,7 @@ std::string FindingByTeamKey(absl::string_view force, absl::string_view team, ab
   return absl::StrCat(FindingByTeamPrefix(force, team), Time(found), id);
 }
 
-std::string RequestKey(absl::string_view force, absl::string_view request_id) {
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id) {
   return absl::StrCat("req/rso/", storage::LengthPrefixed(force),
                       storage::LengthPrefixed(request_id));
 }

@@ -13,7 +13,9 @@
 //           "rso/s/" lp(force) status:u8 id                     by status
 //           "rso/n/" lp(force) id                               not assessed
 //           "rso/v/" lp(force) lp(visor_ref)                    -> id (unique ViSOR reference)
-//           "req/rso/" lp(force) lp(request_id)                 -> response (idempotency)
+//           "idem/" lp("rso") lp(force) lp(actor) lp(request_id) -> digest | response
+//                                            (idempotency: services/common/idempotency.h)
+//           "req/rso/" lp(force) lp(request_id)                 legacy (0.1.0): read to refuse it
 //           "rso/ft/" lp(force) lp(team) found:i64 id           findings by team
 #ifndef VIGIL_SERVICES_RSO_KEYS_H_
 #define VIGIL_SERVICES_RSO_KEYS_H_
@@ -46,7 +48,8 @@ std::string FindingByTeamKey(absl::string_view force, absl::string_view team, ab
                              absl::string_view id);
 // The time component as stored in finding keys, to seek from.
 std::string KeyTime(absl::Time time);
-std::string RequestKey(absl::string_view force, absl::string_view request_id);
+// Where stores written before request ids were bound to their caller kept them.
+std::string LegacyRequestKey(absl::string_view force, absl::string_view request_id);
 
 // Index prefixes for listing; each is followed by the offender id.
 std::string ByForcePrefix(absl::string_view force);

@@ -35,8 +35,9 @@ std::string OffenderStore::Key(absl::string_view force, absl::string_view id) co
   return OffenderKey(force, id);
 }
 
-std::string OffenderStore::RequestKey(absl::string_view force, absl::string_view request_id) const {
-  return rso::RequestKey(force, request_id);
+std::string OffenderStore::LegacyRequestKey(absl::string_view force,
+                                            absl::string_view request_id) const {
+  return rso::LegacyRequestKey(force, request_id);
 }
 
 std::vector<std::string> OffenderStore::IndexKeys(const v1::Offender& record) const {

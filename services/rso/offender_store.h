@@ -38,7 +38,8 @@ class OffenderStore final : public Owner<v1::Offender> {
   absl::string_view context() const override { return kFeedContext; }
   storage::DeadlineSpace space() const override { return storage::DeadlineSpace::kRso; }
   std::string Key(absl::string_view force, absl::string_view id) const override;
-  std::string RequestKey(absl::string_view force, absl::string_view request_id) const override;
+  std::string LegacyRequestKey(absl::string_view force,
+                               absl::string_view request_id) const override;
   std::vector<std::string> IndexKeys(const v1::Offender& record) const override;
   std::vector<UniqueKey> UniqueKeys(const v1::Offender& record) const override;
   Caseload CaseloadOf(const v1::Offender& record) const override {
@@ -47,25 +48,26 @@ class OffenderStore final : public Owner<v1::Offender> {
   void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
               const RecordEdit& edit) const override;
 
-  absl::StatusOr<std::optional<std::string>> PriorResponse(const CallContext& call,
-                                                           absl::string_view request_id) const {
-    return records_.PriorResponse(call, request_id);
+  // See RecordStore::ReplayCreate.
+  absl::StatusOr<std::optional<v1::Offender>> ReplayCreate(const CallContext& call,
+                                                           const IdempotentRequest& request) {
+    return records_.ReplayCreate(call, request);
   }
 
   // Writes a new offender (validated by the caller) with every clock that applies. AlreadyExists
   // naming the field when the id or ViSOR reference is taken.
   absl::StatusOr<v1::Offender> Create(const CallContext& call, v1::Offender record,
-                                      absl::string_view request_id,
+                                      const IdempotentRequest& request,
                                       const storage::Change& extra = storage::Change()) {
-    return records_.Create(call, std::move(record), request_id, extra);
+    return records_.Create(call, std::move(record), request, extra);
   }
 
   // Applies `edit` to offender `id` and commits (see RecordStore::Mutate). NotFound, audited as
   // a refused access, for an id unknown in the caller's force.
   template <typename Response = v1::Offender>
   absl::StatusOr<Response> Mutate(const CallContext& call, absl::string_view id,
-                                  absl::string_view request_id, EditFn edit) {
-    return records_.template Mutate<Response>(call, id, request_id, edit);
+                                  const IdempotentRequest& request, EditFn edit) {
+    return records_.template Mutate<Response>(call, id, request, edit);
   }
 
   // The offender, read for the caller (audited), with eligibility refreshed to call.now.

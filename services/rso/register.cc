@@ -121,7 +121,7 @@ absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
                                               const v1::CreateOffenderRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(v1::Offender offender, ValidateNewOffender(request.offender(), call.now));
-  return offenders_.Create(call, std::move(offender), request.request_id());
+  return offenders_.Create(call, std::move(offender), BindRequest(call, request));
 }
 
 absl::StatusOr<v1::Offender> Register::Get(const CallContext& call,
@@ -246,7 +246,7 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(
       v1::Offender updated,
       offenders_.Mutate<v1::Offender>(
-          call, in.id(), request.request_id(),
+          call, in.id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (record.revision() != in.revision()) {
               return absl::AbortedError(absl::StrCat("offender ", in.id(), ": revision ",
@@ -338,7 +338,7 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(
       v1::Offender updated,
       offenders_.Mutate<v1::Offender>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) {
               return absl::FailedPreconditionError(absl::StrCat(
@@ -378,7 +378,7 @@ absl::StatusOr<v1::Offender> Register::LinkReferral(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(
       v1::Offender updated,
       offenders_.Mutate<v1::Offender>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             bool known = false;
             google::protobuf::RepeatedPtrField<v1::LinkedReferral> kept;
@@ -489,7 +489,8 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(
       response.set_imported(response.imported() + 1);
       continue;
     }
-    absl::StatusOr<v1::Offender> created = offenders_.Create(call, std::move(record), {}, extra);
+    absl::StatusOr<v1::Offender> created =
+        offenders_.Create(call, std::move(record), IdempotentRequest(), extra);
     if (absl::IsAlreadyExists(created.status()) &&
         absl::StrContains(created.status().message(), "visor_ref")) {
       response.set_already_present(response.already_present() + 1);

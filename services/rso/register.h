@@ -16,7 +16,9 @@ class Register {
 
   // Registers an offender with every clock that applies (initial ARMS, notifications).
   // InvalidArgument naming the field; AlreadyExists for a taken id or ViSOR reference; a retry
-  // with the same request_id returns the first result and writes nothing.
+  // by the same caller with the same request and request_id returns the first result (audited as
+  // a consultation) and writes nothing; FailedPrecondition when the caller used the request_id
+  // for a different request.
   absl::StatusOr<v1::Offender> Create(const CallContext& call,
                                       const v1::CreateOffenderRequest& request);
 

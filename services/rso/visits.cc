@@ -201,7 +201,7 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   VIGIL_ASSIGN_OR_RETURN(
       v1::Visit stored,
       offenders_.Mutate<v1::Visit>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
               return NotInCommunity(record);
@@ -336,7 +336,7 @@ absl::StatusOr<v1::VisitSchedule> Visits::SetReactiveManagement(
   VIGIL_ASSIGN_OR_RETURN(
       v1::Offender record,
       offenders_.Mutate<v1::Offender>(
-          call, request.offender_id(), request.request_id(),
+          call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change&, Edit& edit) -> absl::Status {
             if (request.enabled()) {
               if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)

@@ -38,6 +38,7 @@
 #include "services/alerts/feed_follower.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
+#include "services/audit/witness.h"
 #include "services/backlog/backlog.h"
 #include "services/backlog/backlog_service.h"
 #include "services/backlog/feed_client.h"
@@ -115,6 +116,10 @@ struct Flags {
   int max_concurrent_streams = 256;
   double shutdown_grace_seconds = 10;
   size_t block_cache_mb = 128;
+  std::string audit_signing_key;
+  std::string audit_witness_dir;
+  uint64_t audit_checkpoint_records = 1000;
+  double audit_checkpoint_minutes = 5;
 };
 
 const std::vector<std::string>& KnownServices() {
@@ -210,6 +215,60 @@ absl::StatusOr<Security> SetUpSecurity(const Flags& flags, const Clock& clock) {
         *security.verifier, clock, flags.jwt_claims, /*require_certificate=*/certificates);
   }
   return security;
+}
+
+// True when `path` is `dir` or lies under it (after resolving both as far as they exist).
+bool IsWithin(const std::string& path, const std::string& dir) {
+  std::error_code error;
+  const std::filesystem::path p = std::filesystem::weakly_canonical(path, error);
+  const std::filesystem::path d = std::filesystem::weakly_canonical(dir, error);
+  if (error) return false;
+  auto [d_end, p_at] = std::mismatch(d.begin(), d.end(), p.begin(), p.end());
+  return d_end == d.end();
+}
+
+// The audit witness of --audit-witness-dir signed with --audit-signing-key, or null (with a
+// warning) when no witness directory is given. Usage errors name the flag and the fix.
+absl::StatusOr<std::unique_ptr<audit::AuditWitness>> OpenAuditWitness(const Flags& flags,
+                                                                      storage::Store& store) {
+  if (flags.audit_witness_dir.empty()) {
+    if (!flags.audit_signing_key.empty()) {
+      return absl::InvalidArgumentError(
+          "--audit-signing-key: give --audit-witness-dir too (where the signed checkpoints go)");
+    }
+    VIGIL_LOG(WARNING) << "--audit-witness-dir is not set: the audit chain's head is kept only in "
+                          "the data directory, so a rewrite of the whole store would go unnoticed "
+                          "(docs/operations.md, \"Audit witness\")";
+    return nullptr;
+  }
+  if (flags.audit_signing_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--audit-witness-dir: give --audit-signing-key too (an Ed25519 private key outside the "
+        "data directory: `openssl genpkey -algorithm ed25519 -out audit-signing.key`)");
+  }
+  for (const auto& [flag, path] : {std::pair{"--audit-witness-dir", flags.audit_witness_dir},
+                                   std::pair{"--audit-signing-key", flags.audit_signing_key}}) {
+    if (IsWithin(path, flags.data_dir)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", path, " is inside --data-dir ", flags.data_dir,
+                       ": it must live outside it, or rewriting the store could rewrite it too"));
+    }
+  }
+  if (absl::Status s = CheckPrivateFile(flags.audit_signing_key); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--audit-signing-key: ", s.message()));
+  }
+  VIGIL_ASSIGN_OR_RETURN(const std::string pem,
+                         ReadFileNamedBy("--audit-signing-key", flags.audit_signing_key));
+  absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::ReadPrivateKeyPem(pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--audit-signing-key: ", key.status().message()));
+  }
+  audit::AuditWitness::Options options;
+  options.dir = flags.audit_witness_dir;
+  options.every_records = std::max<uint64_t>(1, flags.audit_checkpoint_records);
+  options.every = absl::Minutes(flags.audit_checkpoint_minutes);
+  return audit::AuditWitness::Open(store, *std::move(key), std::move(options));
 }
 
 // SIGHUP: new TLS files and JWKS, each checked before use; a bad one keeps the old.
@@ -428,6 +487,18 @@ int Run(int argc, char** argv) {
                  "On SIGTERM/SIGINT, how long calls in flight may finish")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
+  app.add_option("--audit-witness-dir", flags.audit_witness_dir,
+                 "Append signed checkpoints of the audit chain's head here (outside --data-dir, "
+                 "ideally another mount); unset: a startup warning");
+  app.add_option(
+      "--audit-signing-key", flags.audit_signing_key,
+      "Ed25519 private key (PEM, outside --data-dir, mode 0600) signing the checkpoints");
+  app.add_option("--audit-checkpoint-records", flags.audit_checkpoint_records,
+                 "A checkpoint after this many new audit records")
+      ->capture_default_str();
+  app.add_option("--audit-checkpoint-minutes", flags.audit_checkpoint_minutes,
+                 "...or this many minutes after the last one")
+      ->capture_default_str();
   app.add_option("--block-cache-mb", flags.block_cache_mb, "RocksDB block cache size")
       ->check(CLI::Range(8, 65536))
       ->capture_default_str();
@@ -538,6 +609,16 @@ int Run(int argc, char** argv) {
   if (absl::Status s = CheckPrivateDirectory(flags.data_dir); !s.ok()) {
     (void)(*store)->Close();  // nothing was written; the refusal is the error to report
     return Fail(kExitUsage, absl::StrCat("--data-dir: ", s.message()));
+  }
+  absl::StatusOr<std::unique_ptr<audit::AuditWitness>> witness = OpenAuditWitness(flags, **store);
+  if (!witness.ok()) {
+    (void)(*store)->Close();
+    return Fail(kExitUsage, witness.status().message());
+  }
+  if (*witness != nullptr) {
+    (*witness)->Start(clock);
+    VIGIL_LOG(INFO) << "audit witness: signed checkpoints of the chain head go to "
+                    << (*witness)->path();
   }
 
   // Each context runs its RPC bodies on its own workers, as it would in its own process: a
@@ -918,6 +999,7 @@ int Run(int argc, char** argv) {
   VIGIL_LOG(INFO) << "gRPC server stopped after " << absl::Now() - stop_start;
   for (auto& executor : executors) executor->Shutdown();
   for (const std::string& name : gauge_functions) Metrics::Default().ClearGaugeFunction(name);
+  if (*witness != nullptr) (*witness)->Stop();  // a last checkpoint of the final head
   metrics_http.reset();
   Metrics::Default().ClearCollector("storage");
   Metrics::Default().ClearCollector("backlog");

@@ -370,6 +370,30 @@ TEST_F(IdentityTest, EveryBadTokenIsRefusedNamingTheCheckAndCounted) {
   EXPECT_GE(value["auth_token_refused_bad_signature"], 1);
   EXPECT_GE(value["auth_token_refused_alg_refused"], 2);
   EXPECT_GE(value["auth_token_refused_missing"], 1);
+
+  // The national security log names the subject the refused tokens claimed (once a minute per
+  // subject, with the count), under no force; a wessex auditor cannot read it.
+  v1::ListAuditRecordsRequest national;
+  national.set_national_security_log(true);
+  v1::ListAuditRecordsResponse log;
+  auto auditor = Context(Token(Person("NA 1", "national-auditor", "national")), "security review");
+  const grpc::Status listed =
+      v1::AuditService::NewStub(channel)->ListAuditRecords(auditor.get(), national, &log);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  int refused_tokens = 0;
+  for (const v1::AuditRecord& r : log.records()) {
+    if (r.refusal() != v1::AUDIT_REFUSAL_UNAUTHENTICATED) continue;
+    ++refused_tokens;
+    EXPECT_EQ(r.actor(), "DC 100");
+    EXPECT_EQ(r.force(), "");
+    EXPECT_THAT(r.outcome(), HasSubstr("attempt"));
+  }
+  EXPECT_EQ(refused_tokens, 1);
+  auto wessex = Context(Token(Person("Auditor A", "auditor", "wessex")), "DPA review");
+  EXPECT_EQ(v1::AuditService::NewStub(channel)
+                ->ListAuditRecords(wessex.get(), national, &log)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   // vigild survived every one of them.
   EXPECT_TRUE(vigild_.running());
 }

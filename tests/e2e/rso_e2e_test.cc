@@ -210,12 +210,16 @@ TEST_F(RsoEndToEndTest, DuplicateRequestIdReturnsTheFirstResult) {
   *request.mutable_offender()->mutable_registered_time() = DaysAgo(50);
   request.mutable_offender()->set_owner_officer("DC 1");
   request.mutable_offender()->set_team("north");
-  v1::Offender first, second;
+  v1::Offender first, second, third;
   ASSERT_TRUE(offenders_->CreateOffender(Context().get(), request, &first).ok());
-  request.mutable_offender()->set_display_name("Twice?");
   ASSERT_TRUE(offenders_->CreateOffender(Context().get(), request, &second).ok());
   EXPECT_EQ(second.id(), first.id());
   EXPECT_EQ(second.display_name(), "Once Only");
+  // The id with another request is refused rather than answered with the first result.
+  request.mutable_offender()->set_display_name("Twice?");
+  const grpc::Status refused = offenders_->CreateOffender(Context().get(), request, &third);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("use a new request_id"));
 }
 
 TEST_F(RsoEndToEndTest, SigtermLetsACallInFlightFinish) {

@@ -25,6 +25,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "vigil/v1/alerts.grpc.pb.h"
+#include "vigil/v1/audit.pb.h"
 
 namespace vigil::alerts {
 namespace {
@@ -426,8 +427,21 @@ TEST_F(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
   request.set_request_id("ack-1");
   VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert first, engine_->Acknowledge(Call(), request));
   const uint64_t head = store_->EventHead(kAlertFeed);
+  const uint64_t audit_head = store_->AuditHead();
   VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert again, engine_->Acknowledge(Call(), request));
   EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(store_->EventHead(kAlertFeed), head);
+  // The replay is audited as a consultation of the alert and its subject.
+  ASSERT_EQ(store_->AuditHead(), audit_head + 1);
+  v1::AuditRecord replay;
+  ASSERT_TRUE(replay.ParseFromString((*store_->Snapshot().AuditRecord(audit_head + 1))->body));
+  EXPECT_TRUE(replay.replay());
+  EXPECT_EQ(replay.action(), v1::AUDIT_ACTION_CONSULTATION);
+
+  // The same id with another note is refused.
+  request.set_note("another note");
+  EXPECT_THAT(engine_->Acknowledge(Call(), request),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("different request")));
   EXPECT_EQ(store_->EventHead(kAlertFeed), head);
 }
 

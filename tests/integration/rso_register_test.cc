@@ -237,11 +237,28 @@ TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
   const uint64_t audit_head = store_->AuditHead();
   const uint64_t feed_head = store_->EventHead("rso");
   absl::StatusOr<v1::ArmsAssessment> retry =
-      Arms("R1", Day(2026, 6, 2), v1::RISK_LEVEL_HIGH, "req-7");
+      Arms("R1", Day(2026, 6, 1), v1::RISK_LEVEL_LOW, "req-7");
   ASSERT_THAT(retry.status(), IsOk());
   EXPECT_EQ(retry->id(), first->id());
   EXPECT_EQ(retry->risk_level(), v1::RISK_LEVEL_LOW);
-  EXPECT_EQ(store_->AuditHead(), audit_head);
+  EXPECT_EQ(store_->EventHead("rso"), feed_head);
+  // The replay discloses the assessment again: one consultation record, marked as a replay.
+  ASSERT_EQ(store_->AuditHead(), audit_head + 1);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                             store_->Snapshot().AuditRecord(audit_head + 1));
+  v1::AuditRecord replay;
+  ASSERT_TRUE(replay.ParseFromString(stored->body));
+  EXPECT_EQ(replay.action(), v1::AUDIT_ACTION_CONSULTATION);
+  EXPECT_TRUE(replay.replay());
+  EXPECT_EQ(replay.request_id(), "req-7");
+  EXPECT_THAT(replay.subject_ids(), ElementsAre("R1"));
+
+  // The same id with another request is refused and writes nothing.
+  EXPECT_THAT(Arms("R1", Day(2026, 6, 2), v1::RISK_LEVEL_HIGH, "req-7"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("request_id req-7 was already used for a different request; use "
+                                 "a new request_id")));
+  EXPECT_EQ(store_->AuditHead(), audit_head + 1);
   EXPECT_EQ(store_->EventHead("rso"), feed_head);
   EXPECT_EQ(Get("R1").risk_level(), v1::RISK_LEVEL_LOW);
 
@@ -265,6 +282,50 @@ TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
   v1::ListOffendersRequest south;
   south.set_team("south");
   EXPECT_EQ(register_->List(Call("wessex", Role::kSupervisor), south)->offenders_size(), 1);
+}
+
+TEST_F(RsoRegisterTest, AnotherCallersRequestIdNeverReturnsTheFirstCallersRecord) {
+  // DC 100 registers Alice Secret with req-1.
+  CallContext dc100 = Call();
+  dc100.principal.actor = "DC 100";
+  v1::CreateOffenderRequest alice;
+  alice.set_request_id("req-1");
+  alice.mutable_offender()->set_display_name("Alice Secret");
+  *alice.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2025, 1, 1));
+  alice.mutable_offender()->set_owner_officer("DC 100");
+  alice.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Offender first, register_->Create(dc100, alice));
+
+  // DC 404 of the same force sends req-1 too: a request id is the caller's own, so this is a new
+  // registration, and nothing of Alice's record comes back.
+  CallContext dc404 = Call();
+  dc404.principal.actor = "DC 404";
+  v1::CreateOffenderRequest other;
+  other.set_request_id("req-1");
+  other.mutable_offender()->set_display_name("Bob Other");
+  *other.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2025, 2, 1));
+  other.mutable_offender()->set_owner_officer("DC 404");
+  other.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Offender second, register_->Create(dc404, other));
+  EXPECT_NE(second.id(), first.id());
+  EXPECT_EQ(second.display_name(), "Bob Other");
+
+  // Even with DC 100's exact request (under an id DC 404 has not used), DC 404 gets a
+  // registration of their own.
+  alice.set_request_id("req-2");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Offender copy, register_->Create(dc404, alice));
+  EXPECT_NE(copy.id(), first.id());
+  alice.set_request_id("req-1");
+
+  // And DC 100's own retry still answers with Alice's record.
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Offender retried, register_->Create(dc100, alice));
+  EXPECT_EQ(retried.id(), first.id());
+
+  // The same id in another force is another key as well.
+  CallContext mercia = Call("mercia");
+  mercia.principal.actor = "DC 100";
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Offender elsewhere, register_->Create(mercia, alice));
+  EXPECT_EQ(elsewhere.force(), "mercia");
 }
 
 TEST_F(RsoRegisterTest, StaleRevisionIsAbortedAndWritesNothing) {
@@ -523,11 +584,14 @@ TEST_F(RsoRegisterTest, OneForcesPolicyNeverChangesAnotherForcesClocks) {
   EXPECT_EQ(versions[0].force(), "eastshire");
   EXPECT_TRUE(versions[1].current());
 
-  // A retry with the same request id stores nothing new.
-  lax.mutable_visit_interval_days()->set_very_high(3000);
+  // A retry with the same request id stores nothing new; the id with another policy is refused.
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Policy retried,
                              policies_->Set(Call("eastshire", Role::kForceAdmin), lax, "req-1"));
   EXPECT_EQ(retried.version(), "v2");
+  lax.mutable_visit_interval_days()->set_very_high(3000);
+  EXPECT_THAT(policies_->Set(Call("eastshire", Role::kForceAdmin), lax, "req-1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("request_id req-1 was already used for a different request")));
   EXPECT_EQ(policies_->Current("eastshire")->visit_interval_days().very_high(), 3650);
 
   // The change is audited under the force that made it, and survives a restart.

@@ -367,8 +367,11 @@ TEST_F(VisitsTest, BadVisitsAreRefusedAndWriteNothing) {
       Visit("R1", Day(2026, 2, 1), {"DC 1"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
   VIGIL_ASSERT_OK_AND_ASSIGN(
       v1::Visit retry,
-      Visit("R1", Day(2026, 2, 2), {"DC 2"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
+      Visit("R1", Day(2026, 2, 1), {"DC 1"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"));
   EXPECT_EQ(retry.id(), first.id());
+  EXPECT_THAT(
+      Visit("R1", Day(2026, 2, 2), {"DC 2"}, v1::VISIT_OUTCOME_SEEN, true, false, "visit-1"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("use a new request_id")));
   v1::ListVisitsRequest list;
   list.set_offender_id("R1");
   EXPECT_EQ(visits_->ListVisits(Call(), list)->visits_size(), 1);

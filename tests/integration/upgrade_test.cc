@@ -8,8 +8,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/obligations/ledger.h"
+#include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
+#include "services/rso/offender_store.h"
+#include "services/rso/register.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -18,7 +21,9 @@
 namespace vigil {
 namespace {
 
+using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
 
 class UpgradeTest : public ::testing::Test {
  protected:
@@ -161,6 +166,45 @@ TEST_F(UpgradeTest, TheOldRecordsAndTheirAuditChainSurviveTheUpgrade) {
   EXPECT_THAT(forces, ::testing::IsSupersetOf({"eastshire", "wessex"}));
   EXPECT_GT(store_->EventHead("rso"), 0u);
   EXPECT_GT(store_->EventHead("ocait"), 0u);
+}
+
+TEST_F(UpgradeTest, ARequestIdStoredBy010IsRefusedRatherThanAnsweredToAnyone) {
+  // 0.1.0 kept a response under the force and request id alone: "req/rso/" lp(force) lp(id).
+  std::string force, request_id;
+  ASSERT_THAT(store_->Snapshot().ScanPrefix(storage::Family::kIndex, "req/rso/", {},
+                                            [&](absl::string_view key, absl::string_view) {
+                                              absl::string_view rest = key.substr(8), f, id;
+                                              if (!storage::GetLengthPrefixed(&rest, &f) ||
+                                                  !storage::GetLengthPrefixed(&rest, &id)) {
+                                                return true;
+                                              }
+                                              force = std::string(f);
+                                              request_id = std::string(id);
+                                              return false;
+                                            }),
+              IsOk());
+  ASSERT_FALSE(request_id.empty()) << "the 0.1.0 fixture holds request ids";
+
+  rso::OffenderStore offenders(*store_, *policies_, *policy::ForceTimeZone());
+  rso::Register reg(offenders);
+  CallContext call;
+  call.principal = Principal{"Insp Reid", Role::kSupervisor, force};
+  call.purpose = "upgrade test";
+  call.method = "vigil.v1.OffenderService/RecordTrigger";
+  call.now = clock_.Now();
+  v1::RecordTriggerRequest trigger;
+  trigger.set_offender_id("ANY");
+  trigger.set_type(v1::TRIGGER_TYPE_NEW_INTELLIGENCE);
+  trigger.mutable_time()->set_seconds(absl::ToUnixSeconds(clock_.Now() - absl::Hours(1)));
+  trigger.set_request_id(request_id);
+  const uint64_t audit_head = store_->AuditHead();
+  EXPECT_THAT(reg.RecordTrigger(call, trigger),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("before request ids were bound to their caller")));
+  EXPECT_EQ(store_->AuditHead(), audit_head);
+  // A new id works as ever (here: the offender is unknown, which is audited).
+  trigger.set_request_id("after-the-upgrade");
+  EXPECT_THAT(reg.RecordTrigger(call, trigger), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 import { readFileSync } from "node:fs";
 import { ConfigurationError, TokenExpired } from "./errors";
 
-export const ROLES = ["officer", "supervisor", "force-admin", "auditor", "system", "service"] as const;
+export const ROLES = [
+  "officer", "supervisor", "force-admin", "auditor", "system", "service", "national-auditor",
+] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The identity a vigild started with --auth=dev trusts as sent: metadata x-vigil-actor,

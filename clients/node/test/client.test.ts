@@ -9,8 +9,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  Client, ConfigurationError, NotFound, TlsHandshakeFailed, TokenExpired, Unauthenticated,
-  Unavailable, Unreachable, VigilError, jwtExpiry, v1,
+  Client, ConfigurationError, FailedPrecondition, NotFound, TlsHandshakeFailed, TokenExpired,
+  Unauthenticated, Unavailable, Unreachable, VigilError, jwtExpiry, v1,
 } from "../src/index";
 import { VigildProcess, tempDir, vigilCli } from "./vigild";
 
@@ -62,14 +62,12 @@ describe("client against vigild", () => {
   });
 
   it("creates an offender and gets it back", async () => {
-    const created = await client.offenders.createOffender({
-      offender: {
-        displayName: "Alan Example", visorRef: "VISOR-NODE-1", ownerOfficer: "DC 100",
-        team: "north", registeredTime: new Date("2024-03-01T10:00:00Z"),
-        notificationPeriod: v1.NotificationPeriod.NOTIFICATION_PERIOD_INDEFINITE,
-      },
-      requestId: "create-alan",
-    });
+    const alan = {
+      displayName: "Alan Example", visorRef: "VISOR-NODE-1", ownerOfficer: "DC 100",
+      team: "north", registeredTime: new Date("2024-03-01T10:00:00Z"),
+      notificationPeriod: v1.NotificationPeriod.NOTIFICATION_PERIOD_INDEFINITE,
+    };
+    const created = await client.offenders.createOffender({ offender: alan, requestId: "create-alan" });
     assert.ok(created.id);
     assert.equal(created.force, "wessex");
     assert.equal(created.status, v1.OffenderStatus.OFFENDER_STATUS_ACTIVE_COMMUNITY);
@@ -80,8 +78,12 @@ describe("client against vigild", () => {
     assert.equal(got.visorRef, "VISOR-NODE-1");
     assert.equal(got.registeredTime?.toISOString(), "2024-03-01T10:00:00.000Z");
 
-    const again = await client.offenders.createOffender({ offender: created, requestId: "create-alan" });
+    const again = await client.offenders.createOffender({ offender: alan, requestId: "create-alan" });
     assert.equal(again.id, created.id, "a retry with the same requestId writes nothing");
+    // The same requestId with another request is refused, naming the fix.
+    await assert.rejects(
+      client.offenders.createOffender({ offender: created, requestId: "create-alan" }),
+      (e: unknown) => e instanceof FailedPrecondition && /use a new request_id/.test(String(e)));
   });
 
   it("follows every page of a list", async () => {

@@ -70,12 +70,11 @@ class ClientAgainstVigild(unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_create_then_get_offender(self):
-        created = self.client.offenders.CreateOffender(
-            offender={"display_name": "Alan Example", "visor_ref": "VISOR-PY-1",
-                      "owner_officer": "DC 100", "team": "north",
-                      "registered_time": "2024-03-01T10:00:00Z",
-                      "notification_period": "NOTIFICATION_PERIOD_INDEFINITE"},
-            request_id="create-alan")
+        alan = {"display_name": "Alan Example", "visor_ref": "VISOR-PY-1",
+                "owner_officer": "DC 100", "team": "north",
+                "registered_time": "2024-03-01T10:00:00Z",
+                "notification_period": "NOTIFICATION_PERIOD_INDEFINITE"}
+        created = self.client.offenders.CreateOffender(offender=alan, request_id="create-alan")
         self.assertTrue(created.id)
         self.assertEqual(created.force, "wessex")
         self.assertEqual(created.status, v1.OFFENDER_STATUS_ACTIVE_COMMUNITY)
@@ -86,9 +85,12 @@ class ClientAgainstVigild(unittest.TestCase):
         self.assertEqual(got.visor_ref, "VISOR-PY-1")
         self.assertEqual(got.registered_time.ToJsonString(), "2024-03-01T10:00:00Z")
 
-        again = self.client.offenders.CreateOffender(
-            v1.CreateOffenderRequest(offender=created, request_id="create-alan"))
+        again = self.client.offenders.CreateOffender(offender=alan, request_id="create-alan")
         self.assertEqual(again.id, created.id, "a retry with the same request_id writes nothing")
+        # The same request_id with another request is refused, naming the fix.
+        with self.assertRaises(vigil_client.FailedPrecondition) as refused:
+            self.client.offenders.CreateOffender(offender=created, request_id="create-alan")
+        self.assertIn("use a new request_id", str(refused.exception))
 
     def test_list_offenders_follows_every_page(self):
         made = set()

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from .errors import ConfigurationError, TokenExpired
 
 # What vigild accepts as roles (docs/api.md, "Identity and purpose").
-ROLES = ("officer", "supervisor", "force-admin", "auditor", "system", "service")
+ROLES = ("officer", "supervisor", "force-admin", "auditor", "system", "service",
+         "national-auditor")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,6 +72,36 @@ TEST_F(AuditLogTest, ListsOnlyTheCallersForceBySubject) {
   EXPECT_EQ(response->records(1).previous_hash().size(), 32u);
 }
 
+TEST_F(AuditLogTest, TheNationalSecurityLogIsReadOnlyByTheNationalAuditor) {
+  Consult("wessex", "DC 1", "offender/7", absl::FromUnixSeconds(1'700'000'000));
+  CallContext prober = Call("mercia", "DC 9", Role::kOfficer);
+  prober.method = "vigil.v1.OffenderService/GetOffender";
+  storage::Change probe;
+  probe.SetAudit(prober.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/7"}, "not found in force",
+                              v1::AUDIT_REFUSAL_OUT_OF_SCOPE, /*national_security=*/true));
+  ASSERT_THAT(store_->Commit(probe).status(), IsOk());
+
+  v1::ListAuditRecordsRequest request;
+  request.set_national_security_log(true);
+  EXPECT_THAT(log_->List(Call("wessex"), request),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("national-auditor")));
+  absl::StatusOr<v1::ListAuditRecordsResponse> national =
+      log_->List(Call("national", "NA 1", Role::kNationalAuditor), request);
+  ASSERT_THAT(national.status(), IsOk());
+  ASSERT_EQ(national->records_size(), 1);
+  EXPECT_EQ(national->records(0).actor(), "DC 9");
+  EXPECT_EQ(national->records(0).force(), "mercia");
+  EXPECT_EQ(national->records(0).refusal(), v1::AUDIT_REFUSAL_OUT_OF_SCOPE);
+  request.set_actor("DC 1");
+  EXPECT_EQ(log_->List(Call("national", "NA 1", Role::kNationalAuditor), request)->records_size(),
+            0);
+  // The probe is in the prober's force's log too, and never in the probed force's.
+  v1::ListAuditRecordsRequest mercia;
+  mercia.set_actor("DC 9");
+  EXPECT_EQ(log_->List(Call("mercia"), mercia)->records_size(), 1);
+  EXPECT_EQ(log_->List(Call("wessex"), mercia)->records_size(), 0);
+}
+
 TEST_F(AuditLogTest, TheListingIsItselfAuditedWithTheSubjectsItDisclosed) {
   Consult("wessex", "DC 1", "offender/7", absl::FromUnixSeconds(1'700'000'000));
   v1::ListAuditRecordsRequest request;
@@ -160,10 +190,30 @@ TEST_F(AuditLogTest, BadRequestsNameTheFieldAndWriteNothing) {
 
 TEST_F(AuditLogTest, VerifyReportsAnIntactChain) {
   for (int i = 0; i < 3; ++i) Consult("wessex", "DC 1", "offender/1", absl::FromUnixSeconds(i));
-  absl::StatusOr<v1::VerifyAuditChainResponse> response = log_->Verify();
+  absl::StatusOr<v1::VerifyAuditChainResponse> response =
+      log_->Verify(Call("wessex"), v1::VerifyAuditChainRequest());
   ASSERT_THAT(response.status(), IsOk());
   EXPECT_TRUE(response->ok());
   EXPECT_EQ(response->records_checked(), 3u);
+  EXPECT_EQ(store_->AuditHead(), 4u);  // the verification is audited
+
+  // Against a witness's checkpoints: the one that matches passes, another hash is a rewrite.
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> second,
+                             store_->Snapshot().AuditRecord(2));
+  v1::VerifyAuditChainRequest witnessed;
+  v1::AuditCheckpoint* checkpoint = witnessed.add_checkpoints();
+  checkpoint->set_sequence(2);
+  checkpoint->set_hash(second->hash);
+  response = log_->Verify(Call("wessex"), witnessed);
+  ASSERT_THAT(response.status(), IsOk());
+  EXPECT_TRUE(response->ok());
+  EXPECT_EQ(response->checkpoints_checked(), 1u);
+  checkpoint->set_hash(std::string(32, 'x'));
+  response = log_->Verify(Call("wessex"), witnessed);
+  ASSERT_THAT(response.status(), IsOk());
+  EXPECT_FALSE(response->ok());
+  EXPECT_EQ(response->first_broken_sequence(), 2u);
+  EXPECT_THAT(response->problem(), HasSubstr("rewritten"));
 }
 
 TEST(AuditServiceSpecs, EveryRpcDeclaresWhoMayCallIt) {

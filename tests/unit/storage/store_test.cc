@@ -392,6 +392,37 @@ TEST_F(StoreTest, AuditIndexFindsRecordsBySubjectAndActorWithinForce) {
   EXPECT_THAT(sequences, ElementsAre(5));
 }
 
+TEST_F(StoreTest, NationalSecurityRecordsAreIndexedOnceAcrossForces) {
+  AuditEntry probe{"wessex", "DC 1", {"offender/9"}, "probe"};
+  probe.national_security = true;
+  AuditEntry ordinary{"mercia", "DC 2", {"offender/9"}, "read"};
+  AuditEntry unverified{"", "someone", {}, "bad token"};
+  unverified.national_security = true;
+  for (const AuditEntry& entry : {probe, ordinary, unverified}) {
+    Change change;
+    change.SetAudit(entry);
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  auto scan = [&](const std::string& prefix) {
+    std::vector<uint64_t> sequences;
+    EXPECT_THAT(store_->Snapshot().ScanAuditIndex(prefix, 0,
+                                                  [&](uint64_t s) {
+                                                    sequences.push_back(s);
+                                                    return true;
+                                                  }),
+                IsOk());
+    return sequences;
+  };
+  EXPECT_THAT(scan(AuditNationalSecurityPrefix()), ElementsAre(1, 3));
+  // The probe is in its force's log too; a record without a force is in no force's log.
+  EXPECT_THAT(scan(AuditByForcePrefix("wessex")), ElementsAre(1));
+  EXPECT_THAT(scan(AuditByForcePrefix("")), ElementsAre());
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<std::string> forces, store_->Snapshot().AuditedForces());
+  EXPECT_THAT(forces, ElementsAre("mercia", "wessex"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(AuditChainReport report, store_->Snapshot().VerifyAuditChain());
+  EXPECT_TRUE(report.ok);
+}
+
 // --- Opening: every refusal names the directory and leaves it untouched. ---
 
 class StoreOpenTest : public ::testing::Test {
