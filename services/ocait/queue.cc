@@ -300,6 +300,15 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
   VIGIL_RETURN_IF_ERROR(ValidateText("findings", request.findings(), 8000, false, true));
   VIGIL_RETURN_IF_ERROR(
       ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("extension_reason", request.extension_reason(), 2000, false, true));
+  if (!request.extension_reason().empty() && call.principal.role != Role::kSupervisor &&
+      call.principal.role != Role::kForceAdmin) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "extension_reason: only a supervisor or force-admin may give a lowered grade more time "
+        "for action (the caller is ",
+        RoleName(call.principal.role), "); leave it empty to keep the due time"));
+  }
   return Transition(
       call, request.id(), request.request_id(),
       {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
@@ -319,6 +328,12 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
                                                            v1::RiskLevel_Name(before), " to ",
                                                            v1::RiskLevel_Name(after)));
         }
+        if (!request.extension_reason().empty() && !(after < before)) {
+          return FieldError("extension_reason",
+                            absl::StrCat("only a lower new_grade can be given more time (",
+                                         v1::RiskLevel_Name(before), " to ",
+                                         v1::RiskLevel_Name(after), "); leave it empty"));
+        }
         v1::IntelRefresh* refresh = r.add_refreshes();
         *refresh->mutable_refreshed_time() = ToProtoTime(refreshed);
         refresh->set_refreshed_by(call.principal.actor);
@@ -328,13 +343,15 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
         refresh->set_grade_before(before);
         refresh->set_grade_after(after);
         refresh->set_regrade_reason(request.regrade_reason());
+        refresh->set_extension_reason(request.extension_reason());
         if (!r.has_last_refresh_time() || TimeOf(r.last_refresh_time()) < refreshed) {
           *r.mutable_last_refresh_time() = ToProtoTime(refreshed);
         }
         // The refresh re-times the refresh clock; a new grade the action and CSC clocks too.
         if (after != before) r.set_grade(after);
         if (after > before) {
-          // A higher grade restarts the action clock from the refresh, at the new grade.
+          // The action clock takes the new grade's target from the refresh when that comes
+          // first (clocks.cc: a regrade never gives more time).
           *r.mutable_action_clock_start() = ToProtoTime(refreshed);
           r.set_immediate_escalation(true);
         }

@@ -70,6 +70,18 @@ class ReferralQueueTest : public ::testing::Test {
     return queue_->Triage(Call(), request);
   }
 
+  // A refresh at `when` that records every check as done.
+  static v1::RecordIntelRefreshRequest Refresh(const std::string& id, absl::Time when) {
+    v1::RecordIntelRefreshRequest refresh;
+    refresh.set_id(id);
+    *refresh.mutable_refreshed_time() = ToProtoTime(when);
+    refresh.mutable_checks()->set_csc(true);
+    refresh.mutable_checks()->set_household_children(true);
+    refresh.mutable_checks()->set_regulated_activity(true);
+    refresh.mutable_checks()->set_police_systems(true);
+    return refresh;
+  }
+
   static const v1::Obligation* Find(const v1::Referral& r, absl::string_view suffix) {
     for (const v1::Obligation& o : r.obligations()) {
       if (o.id() == absl::StrCat(r.id(), "/", suffix)) return &o;
@@ -125,14 +137,10 @@ TEST_F(ReferralQueueTest, HighGradeReceived30DaysAgoIsOverdueForActionAndRefresh
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
 }
 
-TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActionClock) {
+TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndEscalatesWithoutGivingMoreTime) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 10, 1)));
   VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_MEDIUM));
-  v1::RecordIntelRefreshRequest refresh;
-  refresh.set_id(r.id());
-  *refresh.mutable_refreshed_time() = ToProtoTime(Day(2026, 11, 22));
-  refresh.mutable_checks()->set_csc(true);
-  refresh.mutable_checks()->set_household_children(true);
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
   refresh.set_children_access_found(true);
   refresh.set_new_grade(v1::RISK_LEVEL_VERY_HIGH);
   refresh.set_findings("partner's two children now live at the address");
@@ -140,12 +148,16 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   EXPECT_EQ(r.grade(), v1::RISK_LEVEL_VERY_HIGH);
   EXPECT_TRUE(r.children_access());
   EXPECT_TRUE(r.immediate_escalation());
+  // Medium from receipt on 2026-10-01 was due by 2026-10-15: the regrade cannot postpone it to
+  // the end of 2026-11-23.
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
   EXPECT_EQ(action->reason(),
-            "very high grade: action within 1 day of the regrade on 2026-11-22 (policy v1)");
+            "regraded medium → very high on 2026-11-22: action by 2026-10-15, the earlier of "
+            "2026-10-15 (medium grade: action within 14 days of receipt on 2026-10-01) and "
+            "2026-11-23 (very high grade: within 1 day of the regrade) (policy v1)");
   EXPECT_EQ(*FromProtoTime(action->due_time(), ""),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
+            policy::EndOfLocalDay(absl::CivilDay(2026, 10, 15), zone_));
   EXPECT_THAT(Find(r, "intel-refresh")->reason(),
               HasSubstr("within 3 days of the last refresh on 2026-11-22"));
   ASSERT_EQ(r.refreshes_size(), 1);
@@ -156,6 +168,59 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   refresh.set_children_access_found(false);
   EXPECT_THAT(queue_->RecordIntelRefresh(Call(), refresh),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("regrade_reason")));
+}
+
+TEST_F(ReferralQueueTest, UpwardRegradeBringsTheActionForwardWhenTheNewTargetEndsFirst) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 7)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_LOW));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 7), zone_));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 20));
+  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 27), zone_));
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_LOW), 0);
+}
+
+TEST_F(ReferralQueueTest, DownwardRegradeKeepsTheDueTimeUnlessASupervisorExtendsIt) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 5));
+  refresh.set_new_grade(v1::RISK_LEVEL_MEDIUM);
+  refresh.set_regrade_reason("no children at the address; employer confirms no contact");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(r.grade(), v1::RISK_LEVEL_MEDIUM);
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 8), zone_));
+  EXPECT_THAT(Find(r, "action")->reason(),
+              HasSubstr("a lower grade gives no more time without a supervisor's extension"));
+
+  // An officer may not extend; nothing is written.
+  refresh.set_new_grade(v1::RISK_LEVEL_LOW);
+  refresh.set_extension_reason("DS agrees: low risk, action in 30 days of receipt");
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), refresh),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("extension_reason")));
+  v1::GetReferralRequest get;
+  get.set_id(r.id());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral unchanged, queue_->Get(Call(), get));
+  EXPECT_EQ(unchanged.refreshes_size(), 1);
+
+  // A supervisor may: low runs from receipt, 2026-11-01 + 30 days.
+  CallContext supervisor = Call();
+  supervisor.principal.role = Role::kSupervisor;
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(supervisor, refresh));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 1), zone_));
+  EXPECT_THAT(Find(r, "action")->reason(),
+              HasSubstr("regraded medium → low on 2026-11-05, extended by a supervisor"));
+  EXPECT_EQ(r.refreshes(1).extension_reason(), "DS agrees: low risk, action in 30 days of receipt");
+
+  // An extension goes only with a lower grade.
+  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+  EXPECT_THAT(queue_->RecordIntelRefresh(supervisor, refresh),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("extension_reason")));
 }
 
 TEST_F(ReferralQueueTest, AllocatedAndActionedReferralClosesAllItsClocks) {
@@ -215,9 +280,7 @@ TEST_F(ReferralQueueTest, BadInputNamesTheField) {
   EXPECT_THAT(Create(Day(2026, 1, 1), {{v1::IDENTIFIER_TYPE_EMAIL, "not-an-email"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("referral.identifiers[0]")));
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
-  v1::RecordIntelRefreshRequest early;
-  early.set_id(r.id());
-  *early.mutable_refreshed_time() = ToProtoTime(Day(2026, 10, 1));
+  v1::RecordIntelRefreshRequest early = Refresh(r.id(), Day(2026, 10, 1));
   EXPECT_THAT(
       queue_->RecordIntelRefresh(Call(), early),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the referral was received")));
