@@ -62,6 +62,9 @@ class Queue final : public Owner<v1::Referral> {
   // and the refresh + the new grade's target; it, or new access to children, marks the
   // referral for immediate escalation. A downward regrade needs regrade_reason and keeps the
   // due time unless a supervisor gives extension_reason (PermissionDenied for other roles).
+  // InvalidArgument naming every check (CSC, household, regulated activity, police systems) not
+  // recorded as done with its outcome or not possible with the reason. Only a refresh with at
+  // least one check done restarts the refresh clock.
   absl::StatusOr<v1::Referral> RecordIntelRefresh(const CallContext& call,
                                                   const v1::RecordIntelRefreshRequest& request);
   absl::StatusOr<v1::Referral> RecordCscCheck(const CallContext& call,

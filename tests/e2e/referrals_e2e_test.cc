@@ -83,10 +83,13 @@ class ReferralsEndToEndTest : public ::testing::Test {
     v1::RecordIntelRefreshRequest refresh;
     refresh.set_id(id);
     *refresh.mutable_refreshed_time() = DaysAgo(0);
-    refresh.mutable_checks()->set_csc(true);
-    refresh.mutable_checks()->set_household_children(true);
-    refresh.mutable_checks()->set_regulated_activity(true);
-    refresh.mutable_checks()->set_police_systems(true);
+    for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                  refresh.mutable_checks()->mutable_household_children_record(),
+                                  refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                  refresh.mutable_checks()->mutable_police_systems_record()}) {
+      check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+      check->set_outcome("nothing new");
+    }
     return refresh;
   }
 
@@ -198,6 +201,57 @@ TEST_F(ReferralsEndToEndTest, LoweredGradeGetsMoreTimeOnlyFromASupervisor) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_GT(Find(extended, "action")->due_time().seconds(), high_due + 20 * 86400);
   EXPECT_THAT(Find(extended, "action")->reason(), HasSubstr("extended by a supervisor"));
+}
+
+TEST_F(ReferralsEndToEndTest, RefreshMustRecordEveryCheckAndOnlyADoneCheckRestartsTheClock) {
+  const v1::Referral r = Triage(Create(10).id(), v1::RISK_LEVEL_HIGH);
+  const int64_t refresh_due = Find(r, "intel-refresh")->due_time().seconds();
+
+  // No checks: refused over gRPC, naming them, and the clock keeps running.
+  v1::RecordIntelRefreshRequest bare;
+  bare.set_id(r.id());
+  *bare.mutable_refreshed_time() = DaysAgo(0);
+  v1::Referral response;
+  const grpc::Status refused = referrals_->RecordIntelRefresh(Context().get(), bare, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("checks.csc_record"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("checks.police_systems_record"));
+
+  // Through the CLI: a check left out is named.
+  RunResult partial = Vigil(
+      {"referral", "refresh", r.id(), "--csc", "not known to CSC", "--household", "lives alone"});
+  EXPECT_NE(partial.exit_code, 0);
+  EXPECT_THAT(partial.output, HasSubstr("checks.regulated_activity_record"));
+  EXPECT_THAT(partial.output, HasSubstr("checks.police_systems_record"));
+
+  // Nothing possible: recorded, the clock untouched.
+  RunResult none = Vigil({"referral", "refresh", r.id(), "--csc-not-possible", "CSC closed",
+                          "--household-not-possible", "no answer at the address",
+                          "--regulated-activity-not-possible", "DBS unavailable",
+                          "--police-systems-not-possible", "PND outage", "-o", "json"});
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  v1::Referral recorded;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(none.output, &recorded).ok())
+      << none.output;
+  EXPECT_EQ(recorded.refreshes_size(), 1);
+  EXPECT_FALSE(recorded.has_last_refresh_time());
+  EXPECT_EQ(Find(recorded, "intel-refresh")->due_time().seconds(), refresh_due);
+  EXPECT_THAT(Find(recorded, "intel-refresh")->reason(), HasSubstr("of the triage on"));
+
+  // One check not possible, three done: the refresh clock restarts.
+  RunResult done =
+      Vigil({"referral", "refresh", r.id(), "--csc-not-possible", "CSC closed", "--household",
+             "lives alone", "--regulated-activity", "no DBS application", "--police-systems",
+             "no new PNC entries", "-o", "json"});
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  v1::Referral refreshed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(done.output, &refreshed).ok())
+      << done.output;
+  ASSERT_EQ(refreshed.refreshes_size(), 2);
+  EXPECT_EQ(refreshed.refreshes(1).checks().csc_record().not_possible_reason(), "CSC closed");
+  EXPECT_TRUE(refreshed.refreshes(1).checks().police_systems());
+  EXPECT_TRUE(refreshed.has_last_refresh_time());
+  EXPECT_THAT(Find(refreshed, "intel-refresh")->reason(), HasSubstr("of the last refresh on"));
 }
 
 TEST_F(ReferralsEndToEndTest, ReferralAboutARegisteredOffenderAppearsOnThemAndIsATrigger) {

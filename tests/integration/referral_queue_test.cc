@@ -75,10 +75,13 @@ class ReferralQueueTest : public ::testing::Test {
     v1::RecordIntelRefreshRequest refresh;
     refresh.set_id(id);
     *refresh.mutable_refreshed_time() = ToProtoTime(when);
-    refresh.mutable_checks()->set_csc(true);
-    refresh.mutable_checks()->set_household_children(true);
-    refresh.mutable_checks()->set_regulated_activity(true);
-    refresh.mutable_checks()->set_police_systems(true);
+    for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                  refresh.mutable_checks()->mutable_household_children_record(),
+                                  refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                  refresh.mutable_checks()->mutable_police_systems_record()}) {
+      check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+      check->set_outcome("nothing new");
+    }
     return refresh;
   }
 
@@ -221,6 +224,92 @@ TEST_F(ReferralQueueTest, DownwardRegradeKeepsTheDueTimeUnlessASupervisorExtends
   refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
   EXPECT_THAT(queue_->RecordIntelRefresh(supervisor, refresh),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("extension_reason")));
+}
+
+TEST_F(ReferralQueueTest, RefreshMustRecordEveryCheckAndOtherwiseWritesNothing) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  const absl::Time refresh_due = TimeOf(Find(r, "intel-refresh")->due_time());
+
+  // Issue #17: a refresh with no checks recorded reset the refresh clock.
+  v1::RecordIntelRefreshRequest bare;
+  bare.set_id(r.id());
+  *bare.mutable_refreshed_time() = ToProtoTime(Day(2026, 11, 22));
+  bare.set_findings("nothing new");
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), bare),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("checks: record each check as DONE with its outcome or as "
+                                 "NOT_POSSIBLE with the reason; missing: checks.csc_record "
+                                 "(children's social care): not recorded; "
+                                 "checks.household_children_record")));
+  // The old booleans alone say nothing of the outcome.
+  bare.mutable_checks()->set_csc(true);
+  bare.mutable_checks()->set_police_systems(true);
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), bare),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("checks.police_systems_record (police systems PNC, PND, ViSOR): "
+                                 "not recorded")));
+
+  v1::RecordIntelRefreshRequest partial = Refresh(r.id(), Day(2026, 11, 22));
+  partial.mutable_checks()->mutable_csc_record()->clear_outcome();
+  partial.mutable_checks()->mutable_regulated_activity_record()->set_status(
+      v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+  EXPECT_THAT(
+      queue_->RecordIntelRefresh(Call(), partial),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("missing: checks.csc_record (children's social care): done, but no "
+                         "outcome; checks.regulated_activity_record (employment or volunteering "
+                         "in regulated activity): not possible, but no reason")));
+
+  v1::GetReferralRequest get;
+  get.set_id(r.id());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral unchanged, queue_->Get(Call(), get));
+  EXPECT_EQ(unchanged.refreshes_size(), 0);
+  EXPECT_FALSE(unchanged.has_last_refresh_time());
+  EXPECT_EQ(TimeOf(Find(unchanged, "intel-refresh")->due_time()), refresh_due);
+}
+
+TEST_F(ReferralQueueTest, RefreshWithANotPossibleCheckRestartsTheRefreshClock) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
+  v1::IntelCheck* csc = refresh.mutable_checks()->mutable_csc_record();
+  csc->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+  csc->clear_outcome();
+  csc->set_not_possible_reason("CSC out-of-hours team cannot search records");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  ASSERT_EQ(r.refreshes_size(), 1);
+  const v1::IntelChecks& kept = r.refreshes(0).checks();
+  EXPECT_FALSE(kept.csc());
+  EXPECT_TRUE(kept.household_children());
+  EXPECT_TRUE(kept.regulated_activity());
+  EXPECT_TRUE(kept.police_systems());
+  EXPECT_EQ(kept.csc_record().not_possible_reason(), "CSC out-of-hours team cannot search records");
+  EXPECT_EQ(kept.police_systems_record().outcome(), "nothing new");
+  EXPECT_EQ(TimeOf(r.last_refresh_time()), Day(2026, 11, 22));
+  EXPECT_THAT(Find(r, "intel-refresh")->reason(),
+              HasSubstr("within 7 days of the last refresh on 2026-11-22"));
+}
+
+TEST_F(ReferralQueueTest, RefreshWhereNoCheckWasPossibleLeavesTheRefreshClockRunning) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  const v1::Obligation before = *Find(r, "intel-refresh");
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
+  for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                refresh.mutable_checks()->mutable_household_children_record(),
+                                refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                refresh.mutable_checks()->mutable_police_systems_record()}) {
+    check->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+    check->clear_outcome();
+    check->set_not_possible_reason("systems down for the national outage");
+  }
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(r.refreshes_size(), 1);  // recorded, with its reasons
+  EXPECT_FALSE(r.has_last_refresh_time());
+  EXPECT_EQ(Find(r, "intel-refresh")->due_time().SerializeAsString(),
+            before.due_time().SerializeAsString());
+  EXPECT_EQ(Find(r, "intel-refresh")->reason(), before.reason());
 }
 
 TEST_F(ReferralQueueTest, AllocatedAndActionedReferralClosesAllItsClocks) {
