@@ -149,6 +149,15 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
         refused += response.errors_size();
       }
       cli.err() << "referrals: " << queued << " loaded, " << queued_already << " already present\n";
+      for (const v1::RecordIntelRefreshRequest& refresh : data.refreshes) {
+        v1::Referral response;
+        grpc::Status status =
+            referrals->RecordIntelRefresh(cli.NewContext().get(), refresh, &response);
+        // A referral already actioned or closed in an earlier load keeps its history.
+        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION)
+          return cli.Fail(status);
+      }
+      cli.err() << "intelligence refreshes: " << data.refreshes.size() << "\n";
       cli.out() << "demo force " << cli.options().force << ": " << data.offenders.size()
                 << " offenders, " << data.referrals.size() << " referrals"
                 << (refused > 0 ? absl::StrCat(", ", refused, " rows refused") : "") << "\n";

@@ -179,6 +179,38 @@ DemoData GenerateDemo(const DemoOptions& options) {
     if (state == v1::REFERRAL_STATE_ALLOCATED || state == v1::REFERRAL_STATE_ACTIONED) {
       r->set_allocated_officer(absl::StrFormat("DC %d", 900 + static_cast<int>(rng() % 6)));
     }
+    // Every tenth waiting referral has had its intelligence refreshed (CSC not reachable), and
+    // every thirtieth low or medium one was regraded high on finding access to children. No
+    // random draws here: the rest of the demo stays as it was.
+    const bool waiting =
+        state == v1::REFERRAL_STATE_AWAITING_ALLOCATION || state == v1::REFERRAL_STATE_ALLOCATED;
+    if (waiting && i % 10 == 3) {
+      r->set_id(absl::StrFormat("%s-Q%06d", options.prefix, i + 1));
+      v1::RecordIntelRefreshRequest refresh;
+      refresh.set_id(r->id());
+      *refresh.mutable_refreshed_time() = days_ago(std::max(0.25, age / 3));
+      v1::IntelChecks* checks = refresh.mutable_checks();
+      checks->mutable_csc_record()->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+      checks->mutable_csc_record()->set_not_possible_reason(
+          "CSC duty desk could not search out of hours; re-request made");
+      for (v1::IntelCheck* done :
+           {checks->mutable_household_children_record(),
+            checks->mutable_regulated_activity_record(), checks->mutable_police_systems_record()}) {
+        done->set_status(v1::INTEL_CHECK_STATUS_DONE);
+        done->set_outcome("nothing new since triage");
+      }
+      refresh.set_findings("no change in circumstances found");
+      const bool regrade = i % 30 == 3 && r->grade() <= v1::RISK_LEVEL_MEDIUM;
+      if (regrade) {
+        checks->mutable_household_children_record()->set_outcome(
+            "partner's two children now stay at the address at weekends");
+        refresh.set_children_access_found(true);
+        refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+        refresh.set_findings("new access to children: regraded high");
+      }
+      refresh.set_request_id(absl::StrCat(options.prefix, "/refresh/", r->id()));
+      data.refreshes.push_back(std::move(refresh));
+    }
     data.referrals.push_back(std::move(row));
   }
   return data;

@@ -34,6 +34,9 @@ struct DemoData {
   std::vector<v1::RecordRiskManagementPlanRequest> plans;
   std::vector<v1::RecordVisitRequest> visits;
   std::vector<v1::ReferralImportRow> referrals;
+  // Sent after the referrals are imported: refreshes (each of the four checks recorded, some
+  // not possible) and regrades upward that found access to children.
+  std::vector<v1::RecordIntelRefreshRequest> refreshes;
 };
 
 DemoData GenerateDemo(const DemoOptions& options);

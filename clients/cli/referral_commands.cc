@@ -189,23 +189,39 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
   });
 
   struct RefreshFlags {
-    std::string id, time, findings, grade, reason, request_id;
-    bool csc = false, household = false, regulated = false, police = false, children = false;
+    std::string id, time, findings, grade, reason, extension, request_id;
+    // Per check: the outcome when done, the reason when not possible.
+    std::string csc, household, regulated, police;
+    std::string csc_not, household_not, regulated_not, police_not;
+    bool children = false;
   };
   auto rf = std::make_shared<RefreshFlags>();
-  CLI::App* refresh = referral->add_subcommand("refresh", "Record an intelligence refresh");
+  CLI::App* refresh = referral->add_subcommand(
+      "refresh",
+      "Record an intelligence refresh: each of the four checks done (--csc OUTCOME, ...) or not "
+      "possible (--csc-not-possible REASON, ...)");
   refresh->add_option("id", rf->id, "Referral id")->required();
   refresh->add_option("--time", rf->time, "When (default now)");
-  refresh->add_flag("--csc", rf->csc, "Children's social care consulted");
-  refresh->add_flag("--household", rf->household,
-                    "Children in the household or with access checked");
-  refresh->add_flag("--regulated-activity", rf->regulated, "Regulated-activity employment checked");
-  refresh->add_flag("--police-systems", rf->police, "PNC, PND and ViSOR checked");
+  refresh->add_option("--csc", rf->csc, "Children's social care consulted: what it said");
+  refresh->add_option("--csc-not-possible", rf->csc_not, "Why CSC could not be consulted");
+  refresh->add_option("--household", rf->household,
+                      "Children in the household or with access checked: what was found");
+  refresh->add_option("--household-not-possible", rf->household_not,
+                      "Why the household could not be checked");
+  refresh->add_option("--regulated-activity", rf->regulated,
+                      "Employment or volunteering in regulated activity checked: what was found");
+  refresh->add_option("--regulated-activity-not-possible", rf->regulated_not,
+                      "Why regulated activity could not be checked");
+  refresh->add_option("--police-systems", rf->police, "PNC, PND and ViSOR checked: what was found");
+  refresh->add_option("--police-systems-not-possible", rf->police_not,
+                      "Why police systems could not be checked");
   refresh->add_flag("--children-access-found", rf->children,
                     "The refresh found new access to children");
   refresh->add_option("--findings", rf->findings, "What was found");
   refresh->add_option("--regrade", rf->grade, "New grade");
   refresh->add_option("--regrade-reason", rf->reason, "Why (required to lower the grade)");
+  refresh->add_option("--extension-reason", rf->extension,
+                      "Supervisors: why a lowered grade may have more time for action");
   refresh->add_option("--request-id", rf->request_id, "Idempotency key");
   refresh->callback([&cli, &run, rf] {
     run = [&cli, rf]() -> int {
@@ -214,10 +230,30 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       absl::StatusOr<google::protobuf::Timestamp> when = TimeOrNow(rf->time, "--time");
       if (!when.ok()) return cli.Fail(when.status().message());
       *request.mutable_refreshed_time() = *when;
-      request.mutable_checks()->set_csc(rf->csc);
-      request.mutable_checks()->set_household_children(rf->household);
-      request.mutable_checks()->set_regulated_activity(rf->regulated);
-      request.mutable_checks()->set_police_systems(rf->police);
+      v1::IntelChecks* checks = request.mutable_checks();
+      const struct {
+        const std::string& done;
+        const std::string& not_possible;
+        v1::IntelCheck* record;
+      } given[] = {{rf->csc, rf->csc_not, checks->mutable_csc_record()},
+                   {rf->household, rf->household_not, checks->mutable_household_children_record()},
+                   {rf->regulated, rf->regulated_not, checks->mutable_regulated_activity_record()},
+                   {rf->police, rf->police_not, checks->mutable_police_systems_record()}};
+      // A check left out is sent unrecorded: the server names every one missing.
+      for (const auto& check : given) {
+        if (!check.done.empty() && !check.not_possible.empty()) {
+          return cli.Fail(
+              "a check is either done (--csc ...) or not possible "
+              "(--csc-not-possible ...), not both");
+        }
+        if (!check.done.empty()) {
+          check.record->set_status(v1::INTEL_CHECK_STATUS_DONE);
+          check.record->set_outcome(check.done);
+        } else if (!check.not_possible.empty()) {
+          check.record->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+          check.record->set_not_possible_reason(check.not_possible);
+        }
+      }
       request.set_children_access_found(rf->children);
       request.set_findings(rf->findings);
       if (!rf->grade.empty()) {
@@ -227,6 +263,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
         request.set_new_grade(static_cast<v1::RiskLevel>(*grade));
       }
       request.set_regrade_reason(rf->reason);
+      request.set_extension_reason(rf->extension);
       request.set_request_id(rf->request_id);
       return Send(cli, &v1::ReferralService::Stub::RecordIntelRefresh, request);
     };

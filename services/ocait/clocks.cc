@@ -24,6 +24,20 @@ constexpr ClockInfo kClockInfo[] = {
 
 constexpr int kClockCount = 4;
 
+// The regrades of a triaged referral, in the order its refreshes were recorded.
+std::vector<policy::Regrade> Regrades(const v1::Referral& r) {
+  std::vector<policy::Regrade> regrades;
+  for (const v1::IntelRefresh& refresh : r.refreshes()) {
+    if (refresh.grade_before() == refresh.grade_after() ||
+        refresh.grade_before() == v1::RISK_LEVEL_UNSPECIFIED) {
+      continue;
+    }
+    regrades.push_back(policy::Regrade{TimeOf(refresh.refreshed_time()), refresh.grade_before(),
+                                       refresh.grade_after(), !refresh.extension_reason().empty()});
+  }
+  return regrades;
+}
+
 // The facts clock `clock` is derived from (ClocksToRetime), as comparable bytes.
 std::string ClockInputs(const v1::Referral& r, Clock clock) {
   auto time = [](bool present, const google::protobuf::Timestamp& ts) {
@@ -35,9 +49,15 @@ std::string ClockInputs(const v1::Referral& r, Clock clock) {
   switch (clock) {
     case Clock::kTriage:
       return received;
-    case Clock::kAction:
-      return absl::StrCat(grade, "|", received, "|",
-                          time(r.has_action_clock_start(), r.action_clock_start()));
+    case Clock::kAction: {
+      std::string inputs = absl::StrCat(grade, "|", received, "|",
+                                        time(r.has_action_clock_start(), r.action_clock_start()));
+      for (const policy::Regrade& g : Regrades(r)) {
+        absl::StrAppend(&inputs, "|", absl::ToUnixMicros(g.time), ":", static_cast<int>(g.from),
+                        ">", static_cast<int>(g.to), g.extended ? "+" : "");
+      }
+      return inputs;
+    }
     case Clock::kIntelRefresh:
       return absl::StrCat(grade, "|", triaged, "|",
                           time(r.has_last_refresh_time(), r.last_refresh_time()));
@@ -82,9 +102,10 @@ std::vector<v1::Obligation> DeriveClocks(const v1::Referral* before, const v1::R
     add(Clock::kTriage, policy::ReferralTriageDue(policy, received, zone));
   }
   if (waiting) {
-    const absl::Time start = r.has_action_clock_start() ? TimeOf(r.action_clock_start()) : received;
+    const std::vector<policy::Regrade> regrades = Regrades(r);
     add(Clock::kAction,
-        policy::ReferralActionDue(policy, r.grade(), start, start != received, zone));
+        policy::ReferralActionDue(policy, regrades.empty() ? r.grade() : regrades.front().from,
+                                  received, regrades, zone));
     const bool refreshed = r.has_last_refresh_time();
     add(Clock::kIntelRefresh,
         policy::IntelRefreshDue(policy, r.grade(),

@@ -1,7 +1,8 @@
 // The clocks of one referral, by state:
 //   RECEIVED                      triage (within referral_triage_days of receipt)
-//   AWAITING_ALLOCATION/ALLOCATED action target at the grade (from receipt, or from the refresh
-//                                 that regraded upward), intelligence refresh, CSC check
+//   AWAITING_ALLOCATION/ALLOCATED action target (from receipt at the triage grade, then each
+//                                 regrade: never more time, see policy::ReferralActionDue),
+//                                 intelligence refresh, CSC check
 //   ACTIONED                      the CSC check, if still not done
 //   CLOSED                        none
 // Owner: the allocated officer, or "(unallocated)" while the referral waits.
@@ -33,7 +34,7 @@ std::string ObligationId(absl::string_view referral_id, Clock clock);
 
 // What each clock is derived from, as the rule that decides when it re-times:
 //   triage          the receipt
-//   action          the grade, the receipt, and the start an upward regrade gave the clock
+//   action          the grade, the receipt, and every regrade the refreshes recorded
 //   intel refresh   the grade, the triage, the last refresh
 //   CSC check       the grade, the triage
 // A clock is derived afresh when one of these changed between `before` and `after` (every

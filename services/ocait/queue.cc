@@ -59,6 +59,70 @@ absl::Status GradeGiven(absl::string_view field, v1::RiskLevel grade) {
   return absl::OkStatus();
 }
 
+// The four checks of an intelligence refresh, each DONE with its outcome or NOT_POSSIBLE with
+// the reason, with the bools set from them (done or not). InvalidArgument "checks: ..." naming
+// every check not so recorded.
+absl::StatusOr<v1::IntelChecks> ValidateChecks(const v1::IntelChecks& in) {
+  v1::IntelChecks out;
+  const struct {
+    const char* field;
+    const char* what;
+    const v1::IntelCheck& given;
+    v1::IntelCheck* kept;
+  } checks[] = {
+      {"csc_record", "children's social care", in.csc_record(), out.mutable_csc_record()},
+      {"household_children_record", "children in the household or with access",
+       in.household_children_record(), out.mutable_household_children_record()},
+      {"regulated_activity_record", "employment or volunteering in regulated activity",
+       in.regulated_activity_record(), out.mutable_regulated_activity_record()},
+      {"police_systems_record", "police systems PNC, PND, ViSOR", in.police_systems_record(),
+       out.mutable_police_systems_record()},
+  };
+  std::vector<std::string> missing;
+  for (const auto& check : checks) {
+    const std::string field = absl::StrCat("checks.", check.field);
+    const v1::IntelCheck& given = check.given;
+    VIGIL_RETURN_IF_ERROR(
+        ValidateText(absl::StrCat(field, ".outcome"), given.outcome(), 2000, false, true));
+    VIGIL_RETURN_IF_ERROR(ValidateText(absl::StrCat(field, ".not_possible_reason"),
+                                       given.not_possible_reason(), 2000, false, true));
+    switch (given.status()) {
+      case v1::INTEL_CHECK_STATUS_DONE:
+        if (given.outcome().empty()) {
+          missing.push_back(absl::StrCat(field, " (", check.what, "): done, but no outcome"));
+          continue;
+        }
+        check.kept->set_outcome(given.outcome());
+        break;
+      case v1::INTEL_CHECK_STATUS_NOT_POSSIBLE:
+        if (given.not_possible_reason().empty()) {
+          missing.push_back(
+              absl::StrCat(field, " (", check.what, "): not possible, but no reason"));
+          continue;
+        }
+        check.kept->set_not_possible_reason(given.not_possible_reason());
+        break;
+      default:
+        missing.push_back(absl::StrCat(field, " (", check.what, "): not recorded"));
+        continue;
+    }
+    check.kept->set_status(given.status());
+  }
+  if (!missing.empty()) {
+    return FieldError("checks",
+                      absl::StrCat("record each check as DONE with its outcome or as NOT_POSSIBLE "
+                                   "with the reason; missing: ",
+                                   absl::StrJoin(missing, "; ")));
+  }
+  out.set_csc(out.csc_record().status() == v1::INTEL_CHECK_STATUS_DONE);
+  out.set_household_children(out.household_children_record().status() ==
+                             v1::INTEL_CHECK_STATUS_DONE);
+  out.set_regulated_activity(out.regulated_activity_record().status() ==
+                             v1::INTEL_CHECK_STATUS_DONE);
+  out.set_police_systems(out.police_systems_record().status() == v1::INTEL_CHECK_STATUS_DONE);
+  return out;
+}
+
 }  // namespace
 
 Queue::Queue(storage::Store& store, const policy::PolicyRegistry& policies, absl::TimeZone zone,
@@ -295,6 +359,18 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
   VIGIL_RETURN_IF_ERROR(ValidateText("findings", request.findings(), 8000, false, true));
   VIGIL_RETURN_IF_ERROR(
       ValidateText("regrade_reason", request.regrade_reason(), 2000, false, true));
+  VIGIL_RETURN_IF_ERROR(
+      ValidateText("extension_reason", request.extension_reason(), 2000, false, true));
+  VIGIL_ASSIGN_OR_RETURN(const v1::IntelChecks checks, ValidateChecks(request.checks()));
+  const bool any_done = checks.csc() || checks.household_children() ||
+                        checks.regulated_activity() || checks.police_systems();
+  if (!request.extension_reason().empty() && call.principal.role != Role::kSupervisor &&
+      call.principal.role != Role::kForceAdmin) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "extension_reason: only a supervisor or force-admin may give a lowered grade more time "
+        "for action (the caller is ",
+        RoleName(call.principal.role), "); leave it empty to keep the due time"));
+  }
   return Transition(
       call, request.id(), request,
       {v1::REFERRAL_STATE_RECEIVED, v1::REFERRAL_STATE_AWAITING_ALLOCATION,
@@ -314,22 +390,31 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
                                                            v1::RiskLevel_Name(before), " to ",
                                                            v1::RiskLevel_Name(after)));
         }
+        if (!request.extension_reason().empty() && !(after < before)) {
+          return FieldError("extension_reason",
+                            absl::StrCat("only a lower new_grade can be given more time (",
+                                         v1::RiskLevel_Name(before), " to ",
+                                         v1::RiskLevel_Name(after), "); leave it empty"));
+        }
         v1::IntelRefresh* refresh = r.add_refreshes();
         *refresh->mutable_refreshed_time() = ToProtoTime(refreshed);
         refresh->set_refreshed_by(call.principal.actor);
-        *refresh->mutable_checks() = request.checks();
+        *refresh->mutable_checks() = checks;
         refresh->set_findings(request.findings());
         refresh->set_children_access_found(request.children_access_found());
         refresh->set_grade_before(before);
         refresh->set_grade_after(after);
         refresh->set_regrade_reason(request.regrade_reason());
-        if (!r.has_last_refresh_time() || TimeOf(r.last_refresh_time()) < refreshed) {
+        refresh->set_extension_reason(request.extension_reason());
+        // A refresh where no check could be done refreshed nothing: the clock keeps running.
+        if (any_done && (!r.has_last_refresh_time() || TimeOf(r.last_refresh_time()) < refreshed)) {
           *r.mutable_last_refresh_time() = ToProtoTime(refreshed);
         }
         // The refresh re-times the refresh clock; a new grade the action and CSC clocks too.
         if (after != before) r.set_grade(after);
         if (after > before) {
-          // A higher grade restarts the action clock from the refresh, at the new grade.
+          // The action clock takes the new grade's target from the refresh when that comes
+          // first (clocks.cc: a regrade never gives more time).
           *r.mutable_action_clock_start() = ToProtoTime(refreshed);
           r.set_immediate_escalation(true);
         }

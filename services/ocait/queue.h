@@ -59,9 +59,13 @@ class Queue final : public Owner<v1::Referral> {
   // AWAITING_ALLOCATION (or ALLOCATED, to reallocate) -> ALLOCATED.
   absl::StatusOr<v1::Referral> Allocate(const CallContext& call,
                                         const v1::AllocateReferralRequest& request);
-  // While not actioned. An upward regrade, or new access to children, restarts the action clock
-  // from the refresh at the new grade and marks the referral for immediate escalation; a
-  // downward regrade needs a reason.
+  // While not actioned. An upward regrade makes the action due by the earlier of its due time
+  // and the refresh + the new grade's target; it, or new access to children, marks the
+  // referral for immediate escalation. A downward regrade needs regrade_reason and keeps the
+  // due time unless a supervisor gives extension_reason (PermissionDenied for other roles).
+  // InvalidArgument naming every check (CSC, household, regulated activity, police systems) not
+  // recorded as done with its outcome or not possible with the reason. Only a refresh with at
+  // least one check done restarts the refresh clock.
   absl::StatusOr<v1::Referral> RecordIntelRefresh(const CallContext& call,
                                                   const v1::RecordIntelRefreshRequest& request);
   absl::StatusOr<v1::Referral> RecordCscCheck(const CallContext& call,

@@ -1,5 +1,7 @@
 #include "services/policy/schedule.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
 #include "services/policy/calendar.h"
@@ -186,14 +188,54 @@ DueTime ReferralTriageDue(const v1::Policy& policy, absl::Time received, absl::T
                  policy.version()};
 }
 
-DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time start,
-                          bool regraded, absl::TimeZone zone) {
-  const int days = DaysFor(policy.referral_action_days(), grade);
-  return DueTime{DueAfterDays(start, days, zone),
-                 absl::StrCat(RiskName(grade), " grade: action within ", days,
-                              days == 1 ? " day of " : " days of ",
-                              regraded ? "the regrade on " : "receipt on ", Date(start, zone), " ",
-                              Version(policy)),
+DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, absl::Time received,
+                          absl::Span<const Regrade> regrades, absl::TimeZone zone) {
+  auto within = [](int days) { return absl::StrCat(days, days == 1 ? " day" : " days"); };
+  const int first_days = DaysFor(policy.referral_action_days(), triage_grade);
+  absl::CivilDay due = LocalDay(received, zone) + first_days;
+  // Why `due` is the due date, without the policy version.
+  std::string basis = absl::StrCat(RiskName(triage_grade), " grade: action within ",
+                                   within(first_days), " of receipt on ", Date(received, zone));
+  std::string reason = basis;
+  for (const Regrade& regrade : regrades) {
+    if (regrade.to == regrade.from) continue;
+    const int days = DaysFor(policy.referral_action_days(), regrade.to);
+    const std::string regraded =
+        absl::StrCat("regraded ", RiskName(regrade.from), " → ", RiskName(regrade.to), " on ",
+                     Date(regrade.time, zone));
+    if (regrade.to > regrade.from) {
+      const absl::CivilDay candidate = LocalDay(regrade.time, zone) + days;
+      const std::string candidate_basis =
+          absl::StrCat(RiskName(regrade.to), " grade: within ", within(days), " of the regrade");
+      const absl::CivilDay chosen = std::min(due, candidate);
+      reason = absl::StrCat(regraded, ": action by ", absl::FormatCivilTime(chosen),
+                            ", the earlier of ", absl::FormatCivilTime(due), " (", basis, ") and ",
+                            absl::FormatCivilTime(candidate), " (", candidate_basis, ")");
+      if (candidate < due) {
+        basis = absl::StrCat(candidate_basis, " on ", Date(regrade.time, zone));
+        due = candidate;
+      }
+    } else if (regrade.extended) {
+      const absl::CivilDay candidate = LocalDay(received, zone) + days;
+      const std::string candidate_basis =
+          absl::StrCat(RiskName(regrade.to), " grade: action within ", within(days),
+                       " of receipt on ", Date(received, zone));
+      const absl::CivilDay chosen = std::max(due, candidate);
+      reason = absl::StrCat(regraded, ", extended by a supervisor: action by ",
+                            absl::FormatCivilTime(chosen), ", the later of ",
+                            absl::FormatCivilTime(due), " (", basis, ") and ",
+                            absl::FormatCivilTime(candidate), " (", candidate_basis, ")");
+      if (candidate > due) {
+        basis = candidate_basis;
+        due = candidate;
+      }
+    } else {
+      reason = absl::StrCat(regraded, ": action still by ", absl::FormatCivilTime(due), " (", basis,
+                            "): a lower grade gives no more time without a supervisor's "
+                            "extension");
+    }
+  }
+  return DueTime{EndOfLocalDay(due, zone), absl::StrCat(reason, " ", Version(policy)),
                  policy.version()};
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "vigil/v1/common.pb.h"
 #include "vigil/v1/policy.pb.h"
 #include "vigil/v1/rso.pb.h"
@@ -80,10 +81,29 @@ v1::ReactiveEligibility ReactiveEligibility(const v1::Policy& policy, const v1::
 // OCAIT: an ungraded referral is due for triage within referral_triage_days of receipt.
 DueTime ReferralTriageDue(const v1::Policy& policy, absl::Time received, absl::TimeZone zone);
 
-// The action target at `grade`, from `start` (receipt, or the refresh that regraded upward;
-// `regraded` says which, for the reason).
-DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time start,
-                          bool regraded, absl::TimeZone zone);
+// A change of a triaged referral's grade (by an intelligence refresh), as its action clock sees
+// it.
+struct Regrade {
+  absl::Time time;
+  v1::RiskLevel from = v1::RISK_LEVEL_UNSPECIFIED;
+  v1::RiskLevel to = v1::RISK_LEVEL_UNSPECIFIED;
+  // A supervisor gave a reason to let this downward regrade give more time.
+  bool extended = false;
+};
+
+// The action target. From receipt at the grade given at triage (`triage_grade`); then, for each
+// regrade in the order recorded (a regrade to the same grade changes nothing):
+//   upward    the earlier of the due time so far and the end of the regrade's day + the new
+//             grade's target: a higher grade never gives more time;
+//   downward  the due time so far: a lower grade never gives more time either, unless a
+//             supervisor extended it (`extended`): then the later of the due time so far and
+//             receipt + the new grade's target (as if graded so at triage).
+// The reason names the last regrade, both candidate dates and which one applies:
+//   "regraded low → high on 2026-12-02: action by 2026-12-07, the earlier of 2026-12-07 (low
+//    grade: action within 30 days of receipt on 2026-11-07) and 2026-12-09 (high grade: within
+//    7 days of the regrade) (policy v1)"
+DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, absl::Time received,
+                          absl::Span<const Regrade> regrades, absl::TimeZone zone);
 
 // The next intelligence refresh at `grade`, from the last refresh (or triage when none).
 DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time last,

@@ -71,6 +71,8 @@ absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
           call, request.offender_id(), BindRequest(call, request),
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (!Managed(record.status())) return NotManaged(record);
+            VIGIL_RETURN_IF_ERROR(
+                NotBeforeRegistration("completed_time", completed, record, offenders_.zone()));
             change.Put(Family::kEntities,
                        ArmsKey(record.force(), record.id(), completed, assessment.id()),
                        assessment.SerializeAsString());

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
+#include "services/common/errors.h"
 #include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
@@ -129,6 +130,17 @@ std::string ClockInputs(const v1::Offender& o, Clock clock) {
 
 std::string ObligationId(absl::string_view offender_id, Clock clock) {
   return absl::StrCat(offender_id, "/", kClockInfo[static_cast<int>(clock)].suffix);
+}
+
+absl::Status NotBeforeRegistration(absl::string_view field, absl::Time t,
+                                   const v1::Offender& offender, absl::TimeZone zone) {
+  if (!offender.has_registered_time()) return absl::OkStatus();
+  const absl::CivilDay day = policy::LocalDay(t, zone);
+  const absl::CivilDay registered = policy::LocalDay(TimeOf(offender.registered_time()), zone);
+  if (day >= registered) return absl::OkStatus();
+  return FieldError(field,
+                    absl::StrCat(absl::FormatCivilTime(day), " is before offender ", offender.id(),
+                                 " was registered on ", absl::FormatCivilTime(registered)));
 }
 
 bool Managed(v1::OffenderStatus status) {

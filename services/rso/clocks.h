@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/obligations/record_store.h"
 #include "vigil/v1/common.pb.h"
@@ -44,6 +46,11 @@ std::string ObligationId(absl::string_view offender_id, Clock clock);
 
 // True when the offender is under active management (any clock may run).
 bool Managed(v1::OffenderStatus status);
+
+// InvalidArgument naming `field` when `t` falls on a local day (in `zone`) before the
+// offender's registration: nothing of an offender's management predates it.
+absl::Status NotBeforeRegistration(absl::string_view field, absl::Time t,
+                                   const v1::Offender& offender, absl::TimeZone zone);
 
 // What each clock is derived from, as the rule that decides when it re-times:
 //   ARMS                registration, the latest ARMS and its risk level

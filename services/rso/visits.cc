@@ -133,6 +133,8 @@ absl::Status NotInCommunity(const v1::Offender& record) {
 }
 
 constexpr int kMaxPlanDays = 366;
+// The most officers one visit may name (visits.proto, docs/api.md).
+constexpr int kMaxVisitOfficers = 20;
 
 }  // namespace
 
@@ -144,6 +146,11 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
       RequirePastTime("visit_time", request.has_visit_time(), request.visit_time(), call.now));
   if (request.officers().empty())
     return FieldError("officers", "name at least one officer present");
+  if (request.officers_size() > kMaxVisitOfficers) {
+    return FieldError("officers",
+                      absl::StrCat("at most ", kMaxVisitOfficers, " officers at one visit (got ",
+                                   request.officers_size(), ")"));
+  }
   std::set<std::string> officers;
   for (const std::string& officer : request.officers()) {
     VIGIL_RETURN_IF_ERROR(ValidateText("officers", officer, 128, true));
@@ -205,6 +212,8 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
           [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
             if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
               return NotInCommunity(record);
+            VIGIL_RETURN_IF_ERROR(
+                NotBeforeRegistration("visit_time", visited, record, offenders_.zone()));
             v1::Visit stored = visit;
             stored.clear_findings();
             for (v1::ComplianceFinding& finding :

@@ -78,6 +78,21 @@ class ReferralsEndToEndTest : public ::testing::Test {
     return response;
   }
 
+  // A refresh now that records every check as done.
+  static v1::RecordIntelRefreshRequest Refresh(const std::string& id) {
+    v1::RecordIntelRefreshRequest refresh;
+    refresh.set_id(id);
+    *refresh.mutable_refreshed_time() = DaysAgo(0);
+    for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                  refresh.mutable_checks()->mutable_household_children_record(),
+                                  refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                  refresh.mutable_checks()->mutable_police_systems_record()}) {
+      check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+      check->set_outcome("nothing new");
+    }
+    return refresh;
+  }
+
   static const v1::Obligation* Find(const v1::Referral& r, const std::string& suffix) {
     for (const v1::Obligation& o : r.obligations()) {
       if (o.id() == r.id() + "/" + suffix) return &o;
@@ -96,26 +111,29 @@ class ReferralsEndToEndTest : public ::testing::Test {
   std::unique_ptr<v1::OffenderService::Stub> offenders_;
 };
 
-TEST_F(ReferralsEndToEndTest, HighGradeFromThirtyDaysAgoIsOverdueAndARegradeRestartsTheClock) {
+TEST_F(ReferralsEndToEndTest,
+       HighGradeFromThirtyDaysAgoIsOverdueAndAnUpwardRegradeGivesNoMoreTime) {
   v1::Referral r = Triage(Create(30).id(), v1::RISK_LEVEL_HIGH);
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
-  EXPECT_LT(action->due_time().seconds(), absl::ToUnixSeconds(absl::Now()));
+  const int64_t overdue = action->due_time().seconds();
+  EXPECT_LT(overdue, absl::ToUnixSeconds(absl::Now()));
   EXPECT_THAT(action->reason(), HasSubstr("high grade: action within 7 days of receipt on"));
   ASSERT_NE(Find(r, "intel-refresh"), nullptr);
 
-  v1::RecordIntelRefreshRequest refresh;
-  refresh.set_id(r.id());
-  *refresh.mutable_refreshed_time() = DaysAgo(0);
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id());
   refresh.set_children_access_found(true);
   refresh.set_new_grade(v1::RISK_LEVEL_VERY_HIGH);
   v1::Referral regraded;
-  ASSERT_TRUE(referrals_->RecordIntelRefresh(Context().get(), refresh, &regraded).ok());
+  const grpc::Status refreshed =
+      referrals_->RecordIntelRefresh(Context().get(), refresh, &regraded);
+  ASSERT_TRUE(refreshed.ok()) << refreshed.error_message();
   EXPECT_EQ(regraded.grade(), v1::RISK_LEVEL_VERY_HIGH);
   EXPECT_TRUE(regraded.immediate_escalation());
-  EXPECT_GT(Find(regraded, "action")->due_time().seconds(), absl::ToUnixSeconds(absl::Now()));
-  EXPECT_THAT(Find(regraded, "action")->reason(),
-              HasSubstr("very high grade: action within 1 day of the regrade"));
+  // Still overdue: a day from the regrade would be later than the high grade's target.
+  EXPECT_EQ(Find(regraded, "action")->due_time().seconds(), overdue);
+  EXPECT_THAT(Find(regraded, "action")->reason(), HasSubstr("regraded high → very high on"));
+  EXPECT_THAT(Find(regraded, "action")->reason(), HasSubstr(", the earlier of "));
 
   v1::AllocateReferralRequest allocate;
   allocate.set_id(r.id());
@@ -146,6 +164,94 @@ TEST_F(ReferralsEndToEndTest, HighGradeFromThirtyDaysAgoIsOverdueAndARegradeRest
   const grpc::Status wrong = referrals_->TriageReferral(Context().get(), again, &response);
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(wrong.error_message(), HasSubstr("REFERRAL_STATE_ACTIONED"));
+}
+
+TEST_F(ReferralsEndToEndTest, LoweredGradeGetsMoreTimeOnlyFromASupervisor) {
+  // High from 3 days ago: due in 4 days. Low would give 27.
+  v1::Referral r = Triage(Create(3).id(), v1::RISK_LEVEL_HIGH);
+  const int64_t high_due = Find(r, "action")->due_time().seconds();
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id());
+  refresh.set_new_grade(v1::RISK_LEVEL_LOW);
+  refresh.set_regrade_reason("no access to children; not in regulated activity");
+  refresh.set_extension_reason("DI agrees the low-grade target from receipt");
+  v1::Referral response;
+  const grpc::Status officer = referrals_->RecordIntelRefresh(Context().get(), refresh, &response);
+  EXPECT_EQ(officer.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(officer.error_message(), HasSubstr("extension_reason"));
+
+  refresh.clear_extension_reason();
+  v1::Referral lowered;
+  ASSERT_TRUE(referrals_->RecordIntelRefresh(Context().get(), refresh, &lowered).ok());
+  EXPECT_EQ(lowered.grade(), v1::RISK_LEVEL_LOW);
+  EXPECT_EQ(Find(lowered, "action")->due_time().seconds(), high_due);
+
+  // The supervisor lowers it again (medium first, to regrade once more) with an extension.
+  v1::RecordIntelRefreshRequest up = Refresh(r.id());
+  up.set_new_grade(v1::RISK_LEVEL_MEDIUM);
+  ASSERT_TRUE(referrals_->RecordIntelRefresh(Context().get(), up, &response).ok());
+  refresh.set_extension_reason("DI agrees the low-grade target from receipt");
+  v1::Referral extended;
+  grpc::ClientContext context;
+  context.AddMetadata("x-vigil-actor", "DS Holt");
+  context.AddMetadata("x-vigil-role", "supervisor");
+  context.AddMetadata("x-vigil-force", "wessex");
+  context.AddMetadata("x-vigil-team", "ocait");
+  context.AddMetadata("x-vigil-purpose", "ocait e2e");
+  const grpc::Status status = referrals_->RecordIntelRefresh(&context, refresh, &extended);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(Find(extended, "action")->due_time().seconds(), high_due + 20 * 86400);
+  EXPECT_THAT(Find(extended, "action")->reason(), HasSubstr("extended by a supervisor"));
+}
+
+TEST_F(ReferralsEndToEndTest, RefreshMustRecordEveryCheckAndOnlyADoneCheckRestartsTheClock) {
+  const v1::Referral r = Triage(Create(10).id(), v1::RISK_LEVEL_HIGH);
+  const int64_t refresh_due = Find(r, "intel-refresh")->due_time().seconds();
+
+  // No checks: refused over gRPC, naming them, and the clock keeps running.
+  v1::RecordIntelRefreshRequest bare;
+  bare.set_id(r.id());
+  *bare.mutable_refreshed_time() = DaysAgo(0);
+  v1::Referral response;
+  const grpc::Status refused = referrals_->RecordIntelRefresh(Context().get(), bare, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("checks.csc_record"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("checks.police_systems_record"));
+
+  // Through the CLI: a check left out is named.
+  RunResult partial = Vigil(
+      {"referral", "refresh", r.id(), "--csc", "not known to CSC", "--household", "lives alone"});
+  EXPECT_NE(partial.exit_code, 0);
+  EXPECT_THAT(partial.output, HasSubstr("checks.regulated_activity_record"));
+  EXPECT_THAT(partial.output, HasSubstr("checks.police_systems_record"));
+
+  // Nothing possible: recorded, the clock untouched.
+  RunResult none = Vigil({"referral", "refresh", r.id(), "--csc-not-possible", "CSC closed",
+                          "--household-not-possible", "no answer at the address",
+                          "--regulated-activity-not-possible", "DBS unavailable",
+                          "--police-systems-not-possible", "PND outage", "-o", "json"});
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  v1::Referral recorded;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(none.output, &recorded).ok())
+      << none.output;
+  EXPECT_EQ(recorded.refreshes_size(), 1);
+  EXPECT_FALSE(recorded.has_last_refresh_time());
+  EXPECT_EQ(Find(recorded, "intel-refresh")->due_time().seconds(), refresh_due);
+  EXPECT_THAT(Find(recorded, "intel-refresh")->reason(), HasSubstr("of the triage on"));
+
+  // One check not possible, three done: the refresh clock restarts.
+  RunResult done =
+      Vigil({"referral", "refresh", r.id(), "--csc-not-possible", "CSC closed", "--household",
+             "lives alone", "--regulated-activity", "no DBS application", "--police-systems",
+             "no new PNC entries", "-o", "json"});
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  v1::Referral refreshed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(done.output, &refreshed).ok())
+      << done.output;
+  ASSERT_EQ(refreshed.refreshes_size(), 2);
+  EXPECT_EQ(refreshed.refreshes(1).checks().csc_record().not_possible_reason(), "CSC closed");
+  EXPECT_TRUE(refreshed.refreshes(1).checks().police_systems());
+  EXPECT_TRUE(refreshed.has_last_refresh_time());
+  EXPECT_THAT(Find(refreshed, "intel-refresh")->reason(), HasSubstr("of the last refresh on"));
 }
 
 TEST_F(ReferralsEndToEndTest, ReferralAboutARegisteredOffenderAppearsOnThemAndIsATrigger) {

@@ -147,5 +147,35 @@ TEST_F(VisitsEndToEndTest, BadVisitsGetTheRightStatus) {
               HasSubstr("paused while OFFENDER_STATUS_IN_CUSTODY"));
 }
 
+TEST_F(VisitsEndToEndTest, DatesBeforeRegistrationAndTooManyOfficersAreRefused) {
+  Offender("B2", "medium");  // registered 2019-04-01
+  RunResult early =
+      Vigil({"visit", "record", "B2", "--time", "2019-03-31T10:00:00Z", "--officer", "DC 7"});
+  EXPECT_EQ(early.exit_code, 1);
+  EXPECT_THAT(early.output, HasSubstr("INVALID_ARGUMENT: visit_time: 2019-03-31 is before "
+                                      "offender B2 was registered on 2019-04-01"));
+  RunResult arms = Vigil({"arms", "record", "B2", "--completed", "2018-06-01", "--assessor",
+                          "DS Holt", "--risk", "low"});
+  EXPECT_EQ(arms.exit_code, 1);
+  EXPECT_THAT(arms.output, HasSubstr("INVALID_ARGUMENT: completed_time: 2018-06-01 is before"));
+
+  grpc::ClientContext context;
+  context.AddMetadata("x-vigil-actor", "DC 7");
+  context.AddMetadata("x-vigil-role", "officer");
+  context.AddMetadata("x-vigil-force", "wessex");
+  context.AddMetadata("x-vigil-team", "north");
+  context.AddMetadata("x-vigil-purpose", "e2e");
+  v1::RecordVisitRequest crowd;
+  crowd.set_offender_id("B2");
+  crowd.mutable_visit_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+  crowd.set_outcome(v1::VISIT_OUTCOME_SEEN);
+  for (int i = 0; i < 100000; ++i) crowd.add_officers(absl::StrCat("DC ", i));
+  v1::Visit visit;
+  const grpc::Status status = visits_->RecordVisit(&context, crowd, &visit);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("officers: at most 20 officers at one visit (got 100000)"));
+}
+
 }  // namespace
 }  // namespace vigil

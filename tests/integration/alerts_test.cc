@@ -453,6 +453,13 @@ TEST_F(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
   refresh.set_children_access_found(true);
   refresh.set_findings("subject now lives with two children");
   *refresh.mutable_refreshed_time() = ToProtoTime(clock_.Now());
+  for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                refresh.mutable_checks()->mutable_household_children_record(),
+                                refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                refresh.mutable_checks()->mutable_police_systems_record()}) {
+    check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+    check->set_outcome("partner's children at the address");
+  }
   ASSERT_THAT(queue_->RecordIntelRefresh(Call(), refresh).status(), IsOk());
   CatchUp();  // no scan: a notice alerts as soon as the feed entry is applied
   std::vector<v1::Alert> alerts = Alerts();

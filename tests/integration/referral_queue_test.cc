@@ -70,6 +70,21 @@ class ReferralQueueTest : public ::testing::Test {
     return queue_->Triage(Call(), request);
   }
 
+  // A refresh at `when` that records every check as done.
+  static v1::RecordIntelRefreshRequest Refresh(const std::string& id, absl::Time when) {
+    v1::RecordIntelRefreshRequest refresh;
+    refresh.set_id(id);
+    *refresh.mutable_refreshed_time() = ToProtoTime(when);
+    for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                  refresh.mutable_checks()->mutable_household_children_record(),
+                                  refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                  refresh.mutable_checks()->mutable_police_systems_record()}) {
+      check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+      check->set_outcome("nothing new");
+    }
+    return refresh;
+  }
+
   static const v1::Obligation* Find(const v1::Referral& r, absl::string_view suffix) {
     for (const v1::Obligation& o : r.obligations()) {
       if (o.id() == absl::StrCat(r.id(), "/", suffix)) return &o;
@@ -125,14 +140,10 @@ TEST_F(ReferralQueueTest, HighGradeReceived30DaysAgoIsOverdueForActionAndRefresh
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
 }
 
-TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActionClock) {
+TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndEscalatesWithoutGivingMoreTime) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 10, 1)));
   VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_MEDIUM));
-  v1::RecordIntelRefreshRequest refresh;
-  refresh.set_id(r.id());
-  *refresh.mutable_refreshed_time() = ToProtoTime(Day(2026, 11, 22));
-  refresh.mutable_checks()->set_csc(true);
-  refresh.mutable_checks()->set_household_children(true);
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
   refresh.set_children_access_found(true);
   refresh.set_new_grade(v1::RISK_LEVEL_VERY_HIGH);
   refresh.set_findings("partner's two children now live at the address");
@@ -140,12 +151,16 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   EXPECT_EQ(r.grade(), v1::RISK_LEVEL_VERY_HIGH);
   EXPECT_TRUE(r.children_access());
   EXPECT_TRUE(r.immediate_escalation());
+  // Medium from receipt on 2026-10-01 was due by 2026-10-15: the regrade cannot postpone it to
+  // the end of 2026-11-23.
   const v1::Obligation* action = Find(r, "action");
   ASSERT_NE(action, nullptr);
   EXPECT_EQ(action->reason(),
-            "very high grade: action within 1 day of the regrade on 2026-11-22 (policy v1)");
+            "regraded medium → very high on 2026-11-22: action by 2026-10-15, the earlier of "
+            "2026-10-15 (medium grade: action within 14 days of receipt on 2026-10-01) and "
+            "2026-11-23 (very high grade: within 1 day of the regrade) (policy v1)");
   EXPECT_EQ(*FromProtoTime(action->due_time(), ""),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 23), zone_));
+            policy::EndOfLocalDay(absl::CivilDay(2026, 10, 15), zone_));
   EXPECT_THAT(Find(r, "intel-refresh")->reason(),
               HasSubstr("within 3 days of the last refresh on 2026-11-22"));
   ASSERT_EQ(r.refreshes_size(), 1);
@@ -156,6 +171,145 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndRestartsTheActi
   refresh.set_children_access_found(false);
   EXPECT_THAT(queue_->RecordIntelRefresh(Call(), refresh),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("regrade_reason")));
+}
+
+TEST_F(ReferralQueueTest, UpwardRegradeBringsTheActionForwardWhenTheNewTargetEndsFirst) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 7)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_LOW));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 7), zone_));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 20));
+  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 27), zone_));
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_LOW), 0);
+}
+
+TEST_F(ReferralQueueTest, DownwardRegradeKeepsTheDueTimeUnlessASupervisorExtendsIt) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 5));
+  refresh.set_new_grade(v1::RISK_LEVEL_MEDIUM);
+  refresh.set_regrade_reason("no children at the address; employer confirms no contact");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(r.grade(), v1::RISK_LEVEL_MEDIUM);
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 8), zone_));
+  EXPECT_THAT(Find(r, "action")->reason(),
+              HasSubstr("a lower grade gives no more time without a supervisor's extension"));
+
+  // An officer may not extend; nothing is written.
+  refresh.set_new_grade(v1::RISK_LEVEL_LOW);
+  refresh.set_extension_reason("DS agrees: low risk, action in 30 days of receipt");
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), refresh),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("extension_reason")));
+  v1::GetReferralRequest get;
+  get.set_id(r.id());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral unchanged, queue_->Get(Call(), get));
+  EXPECT_EQ(unchanged.refreshes_size(), 1);
+
+  // A supervisor may: low runs from receipt, 2026-11-01 + 30 days.
+  CallContext supervisor = Call();
+  supervisor.principal.role = Role::kSupervisor;
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(supervisor, refresh));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
+            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 1), zone_));
+  EXPECT_THAT(Find(r, "action")->reason(),
+              HasSubstr("regraded medium → low on 2026-11-05, extended by a supervisor"));
+  EXPECT_EQ(r.refreshes(1).extension_reason(), "DS agrees: low risk, action in 30 days of receipt");
+
+  // An extension goes only with a lower grade.
+  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
+  EXPECT_THAT(queue_->RecordIntelRefresh(supervisor, refresh),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("extension_reason")));
+}
+
+TEST_F(ReferralQueueTest, RefreshMustRecordEveryCheckAndOtherwiseWritesNothing) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  const absl::Time refresh_due = TimeOf(Find(r, "intel-refresh")->due_time());
+
+  // Issue #17: a refresh with no checks recorded reset the refresh clock.
+  v1::RecordIntelRefreshRequest bare;
+  bare.set_id(r.id());
+  *bare.mutable_refreshed_time() = ToProtoTime(Day(2026, 11, 22));
+  bare.set_findings("nothing new");
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), bare),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("checks: record each check as DONE with its outcome or as "
+                                 "NOT_POSSIBLE with the reason; missing: checks.csc_record "
+                                 "(children's social care): not recorded; "
+                                 "checks.household_children_record")));
+  // The old booleans alone say nothing of the outcome.
+  bare.mutable_checks()->set_csc(true);
+  bare.mutable_checks()->set_police_systems(true);
+  EXPECT_THAT(queue_->RecordIntelRefresh(Call(), bare),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("checks.police_systems_record (police systems PNC, PND, ViSOR): "
+                                 "not recorded")));
+
+  v1::RecordIntelRefreshRequest partial = Refresh(r.id(), Day(2026, 11, 22));
+  partial.mutable_checks()->mutable_csc_record()->clear_outcome();
+  partial.mutable_checks()->mutable_regulated_activity_record()->set_status(
+      v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+  EXPECT_THAT(
+      queue_->RecordIntelRefresh(Call(), partial),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("missing: checks.csc_record (children's social care): done, but no "
+                         "outcome; checks.regulated_activity_record (employment or volunteering "
+                         "in regulated activity): not possible, but no reason")));
+
+  v1::GetReferralRequest get;
+  get.set_id(r.id());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral unchanged, queue_->Get(Call(), get));
+  EXPECT_EQ(unchanged.refreshes_size(), 0);
+  EXPECT_FALSE(unchanged.has_last_refresh_time());
+  EXPECT_EQ(TimeOf(Find(unchanged, "intel-refresh")->due_time()), refresh_due);
+}
+
+TEST_F(ReferralQueueTest, RefreshWithANotPossibleCheckRestartsTheRefreshClock) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
+  v1::IntelCheck* csc = refresh.mutable_checks()->mutable_csc_record();
+  csc->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+  csc->clear_outcome();
+  csc->set_not_possible_reason("CSC out-of-hours team cannot search records");
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  ASSERT_EQ(r.refreshes_size(), 1);
+  const v1::IntelChecks& kept = r.refreshes(0).checks();
+  EXPECT_FALSE(kept.csc());
+  EXPECT_TRUE(kept.household_children());
+  EXPECT_TRUE(kept.regulated_activity());
+  EXPECT_TRUE(kept.police_systems());
+  EXPECT_EQ(kept.csc_record().not_possible_reason(), "CSC out-of-hours team cannot search records");
+  EXPECT_EQ(kept.police_systems_record().outcome(), "nothing new");
+  EXPECT_EQ(TimeOf(r.last_refresh_time()), Day(2026, 11, 22));
+  EXPECT_THAT(Find(r, "intel-refresh")->reason(),
+              HasSubstr("within 7 days of the last refresh on 2026-11-22"));
+}
+
+TEST_F(ReferralQueueTest, RefreshWhereNoCheckWasPossibleLeavesTheRefreshClockRunning) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_HIGH));
+  const v1::Obligation before = *Find(r, "intel-refresh");
+  v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 22));
+  for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                refresh.mutable_checks()->mutable_household_children_record(),
+                                refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                refresh.mutable_checks()->mutable_police_systems_record()}) {
+    check->set_status(v1::INTEL_CHECK_STATUS_NOT_POSSIBLE);
+    check->clear_outcome();
+    check->set_not_possible_reason("systems down for the national outage");
+  }
+  VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
+  EXPECT_EQ(r.refreshes_size(), 1);  // recorded, with its reasons
+  EXPECT_FALSE(r.has_last_refresh_time());
+  EXPECT_EQ(Find(r, "intel-refresh")->due_time().SerializeAsString(),
+            before.due_time().SerializeAsString());
+  EXPECT_EQ(Find(r, "intel-refresh")->reason(), before.reason());
 }
 
 TEST_F(ReferralQueueTest, AllocatedAndActionedReferralClosesAllItsClocks) {
@@ -215,9 +369,7 @@ TEST_F(ReferralQueueTest, BadInputNamesTheField) {
   EXPECT_THAT(Create(Day(2026, 1, 1), {{v1::IDENTIFIER_TYPE_EMAIL, "not-an-email"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("referral.identifiers[0]")));
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 1)));
-  v1::RecordIntelRefreshRequest early;
-  early.set_id(r.id());
-  *early.mutable_refreshed_time() = ToProtoTime(Day(2026, 10, 1));
+  v1::RecordIntelRefreshRequest early = Refresh(r.id(), Day(2026, 10, 1));
   EXPECT_THAT(
       queue_->RecordIntelRefresh(Call(), early),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the referral was received")));

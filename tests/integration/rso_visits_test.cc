@@ -389,6 +389,36 @@ TEST_F(VisitsTest, BadVisitsAreRefusedAndWriteNothing) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("IN_CUSTODY")));
 }
 
+TEST_F(VisitsTest, VisitOrArmsBeforeRegistrationIsRefusedNamingTheField) {
+  Create("R1", v1::RISK_LEVEL_UNSPECIFIED, Day(2024, 3, 10));
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(Visit("R1", Day(2024, 3, 9)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("visit_time: 2024-03-09 is before offender R1 was registered on "
+                                 "2024-03-10")));
+  EXPECT_THAT(Arms("R1", Day(2023, 12, 1), v1::RISK_LEVEL_LOW),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("completed_time: 2023-12-01 is before offender R1 was registered "
+                                 "on 2024-03-10")));
+  EXPECT_EQ(store_->AuditHead(), head);  // nothing written
+  // The day of registration itself is fine.
+  EXPECT_THAT(Arms("R1", Day(2024, 3, 10, 9), v1::RISK_LEVEL_LOW).status(), IsOk());
+  EXPECT_THAT(Visit("R1", Day(2024, 3, 10, 9)).status(), IsOk());
+}
+
+TEST_F(VisitsTest, VisitNamingMoreThanTwentyOfficersIsRefused) {
+  Create("R1", v1::RISK_LEVEL_MEDIUM);
+  std::vector<std::string> officers;
+  for (int i = 0; i < 21; ++i) officers.push_back(absl::StrCat("DC ", i));
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(Visit("R1", Day(2026, 2, 1), officers),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officers: at most 20 officers at one visit (got 21)")));
+  EXPECT_EQ(store_->AuditHead(), head);
+  officers.pop_back();
+  EXPECT_THAT(Visit("R1", Day(2026, 2, 1), officers).status(), IsOk());
+}
+
 TEST_F(VisitsTest, PlanListsDueVisitsMostRiskyThenMostOverdue) {
   Create("LOW", v1::RISK_LEVEL_LOW);
   Create("HIGH", v1::RISK_LEVEL_HIGH);

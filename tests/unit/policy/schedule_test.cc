@@ -558,5 +558,90 @@ TEST_F(AlertSchedule, PlanHorizonIsTheEndOfTheLastLocalDay) {
   EXPECT_EQ(horizon.policy_version, "");
 }
 
+// OCAIT action targets by grade (default: very high 1 day, high 7, medium 14, low 30) and what
+// a regrade by an intelligence refresh does to them: never more time, unless a supervisor says
+// why a lowered grade may have it.
+using ReferralActionSchedule = ScheduleTest;
+
+TEST_F(ReferralActionSchedule, WithoutRegradeActionIsDueWithinTheTriageGradesTargetOfReceipt) {
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 7, 15), {}, london_);
+  EXPECT_EQ(due, (DueTime{EndOf(2026, 12, 7),
+                          "low grade: action within 30 days of receipt on 2026-11-07 (policy v1)",
+                          "v1"}));
+}
+
+TEST_F(ReferralActionSchedule, UpwardRegradeNeverGivesMoreTime) {
+  // Issue #17: low -> high on 2026-12-02 moved the due date from 2026-12-07 to 2026-12-09.
+  const Regrade up{Local(2026, 12, 2, 11), v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_HIGH};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 7, 15), {up}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 12, 7));
+  EXPECT_EQ(due.reason,
+            "regraded low → high on 2026-12-02: action by 2026-12-07, the earlier of 2026-12-07 "
+            "(low grade: action within 30 days of receipt on 2026-11-07) and 2026-12-09 (high "
+            "grade: within 7 days of the regrade) (policy v1)");
+}
+
+TEST_F(ReferralActionSchedule, UpwardRegradeBringsActionForwardWhenTheNewTargetEndsFirst) {
+  const Regrade up{Local(2026, 11, 10, 9), v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_VERY_HIGH};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 7, 15), {up}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 11, 11));
+  EXPECT_EQ(due.reason,
+            "regraded low → very high on 2026-11-10: action by 2026-11-11, the earlier of "
+            "2026-12-07 (low grade: action within 30 days of receipt on 2026-11-07) and 2026-11-11 "
+            "(very high grade: within 1 day of the regrade) (policy v1)");
+}
+
+TEST_F(ReferralActionSchedule, DownwardRegradeNeverGivesMoreTime) {
+  const Regrade down{Local(2026, 11, 5, 9), v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_LOW};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_HIGH, Local(2026, 11, 1, 9), {down}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 11, 8));
+  EXPECT_EQ(due.reason,
+            "regraded high → low on 2026-11-05: action still by 2026-11-08 (high grade: action "
+            "within 7 days of receipt on 2026-11-01): a lower grade gives no more time without a "
+            "supervisor's extension (policy v1)");
+}
+
+TEST_F(ReferralActionSchedule, SupervisorsExtensionRunsALoweredGradesTargetFromReceipt) {
+  const Regrade down{Local(2026, 11, 5, 9), v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_LOW, true};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_HIGH, Local(2026, 11, 1, 9), {down}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 12, 1));
+  EXPECT_EQ(due.reason,
+            "regraded high → low on 2026-11-05, extended by a supervisor: action by 2026-12-01, "
+            "the later of 2026-11-08 (high grade: action within 7 days of receipt on 2026-11-01) "
+            "and 2026-12-01 (low grade: action within 30 days of receipt on 2026-11-01) "
+            "(policy v1)");
+}
+
+TEST_F(ReferralActionSchedule, SupervisorsExtensionNeverShortensTheDueTime) {
+  // Up to very high (due 2026-11-21), then down to medium with an extension: receipt + 14 days
+  // (2026-11-15) is earlier, so the due time stays.
+  const Regrade up{Local(2026, 11, 20, 9), v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_VERY_HIGH};
+  const Regrade down{Local(2026, 11, 21, 9), v1::RISK_LEVEL_VERY_HIGH, v1::RISK_LEVEL_MEDIUM, true};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 1, 9), {up, down}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 11, 21));
+  EXPECT_EQ(due.reason.rfind("regraded very high → medium on 2026-11-21, extended by a "
+                             "supervisor: action by 2026-11-21, the later of 2026-11-21 (very high "
+                             "grade: within 1 day of the regrade on 2026-11-20) and 2026-11-15",
+                             0),
+            0u)
+      << due.reason;
+}
+
+TEST_F(ReferralActionSchedule, SeveralUpwardRegradesKeepTheEarliestDueTime) {
+  const Regrade to_high{Local(2026, 11, 3, 9), v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
+  const Regrade to_very_high{Local(2026, 11, 12, 9), v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_VERY_HIGH};
+  // medium from 2026-11-01: 2026-11-15; high from 11-03: 11-10 (earlier); very high from 11-12:
+  // 11-13 (later than 11-10, so 11-10 stays).
+  const DueTime due = ReferralActionDue(policy_, v1::RISK_LEVEL_MEDIUM, Local(2026, 11, 1, 9),
+                                        {to_high, to_very_high}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 11, 10));
+}
+
 }  // namespace
 }  // namespace vigil::policy
