@@ -374,26 +374,6 @@ TEST_F(OperationsTest, AFullDiskRefusesWritesAndResumesThreeTimesUnderSixteenWri
   ASSERT_THAT(vigild.Stop(SIGTERM), ::vigil::testing::IsOkAndHolds(0));
 }
 
-// Flips one byte in the middle of the largest table file under `dir`.
-std::string DamageLargestTableFile(const std::string& dir) {
-  std::string victim;
-  uintmax_t largest = 0;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().extension() == ".sst" && entry.file_size() > largest) {
-      largest = entry.file_size();
-      victim = entry.path();
-    }
-  }
-  if (victim.empty()) return victim;
-  std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(largest / 2));
-  char byte = 0;
-  file.get(byte);
-  file.seekp(static_cast<std::streamoff>(largest / 2));
-  file.put(static_cast<char>(byte ^ 0x20));
-  return fs::path(victim).filename();
-}
-
 // #16 "Done when": a byte flipped in a table file of a copy gives NOT_SERVING and DATA_LOSS,
 // with no file path in what clients see, and the verifiers name the file.
 TEST_F(OperationsTest, ADamagedTableFileIsReportedAsDataLossAndNotServing) {
@@ -406,7 +386,7 @@ TEST_F(OperationsTest, ADamagedTableFileIsReportedAsDataLossAndNotServing) {
   }
   fs::create_directories(dir_.Sub("copy"));
   fs::copy(dir_.Sub("data"), dir_.Sub("copy/data"), fs::copy_options::recursive);
-  const std::string damaged = DamageLargestTableFile(dir_.Sub("copy/data"));
+  const std::string damaged = vigil::testing::FlipByteInLargestFile(dir_.Sub("copy/data"), ".sst");
   ASSERT_FALSE(damaged.empty());
 
   RunResult offline =

@@ -46,4 +46,27 @@ std::string ReadFile(const std::string& path) {
   return buffer.str();
 }
 
+std::string FlipByteInLargestFile(const std::string& dir, const std::string& suffix) {
+  std::filesystem::path victim;
+  uintmax_t largest = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool matches = name.size() >= suffix.size() &&
+                         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (entry.is_regular_file() && matches && entry.file_size() > largest) {
+      largest = entry.file_size();
+      victim = entry.path();
+    }
+  }
+  if (victim.empty()) return "";
+  std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
+  const auto middle = static_cast<std::streamoff>(largest / 2);
+  char byte = 0;
+  file.seekg(middle);
+  file.get(byte);
+  file.seekp(middle);
+  file.put(static_cast<char>(~byte));
+  return victim.filename().string();
+}
+
 }  // namespace vigil::testing

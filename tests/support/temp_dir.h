@@ -25,6 +25,11 @@ class TempDir {
 // The whole content of the file at `path`; empty when it cannot be read.
 std::string ReadFile(const std::string& path);
 
+// Damages the largest file under `dir` (searched recursively) whose name ends in `suffix`
+// (empty: any file): the byte in its middle is inverted, so the file is certainly changed.
+// Returns the file's name (not its path); empty when there is no such file.
+std::string FlipByteInLargestFile(const std::string& dir, const std::string& suffix = "");
+
 }  // namespace vigil::testing
 
 #endif  // VIGIL_TESTS_SUPPORT_TEMP_DIR_H_

@@ -151,21 +151,7 @@ TEST_F(BackupTest, ADamagedBackupFailsVerificationAndIsNotRestored) {
   ASSERT_THAT(again.status(), IsOk());
   ASSERT_THAT((*again)->Create().status(), IsOk());
 
-  // Damage the largest file of the backup.
-  std::string victim;
-  uintmax_t largest = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.Sub("backups"))) {
-    if (entry.is_regular_file() && entry.file_size() > largest) {
-      largest = entry.file_size();
-      victim = entry.path();
-    }
-  }
-  ASSERT_FALSE(victim.empty());
-  {
-    std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(largest / 2));
-    file.put('\x7f');
-  }
+  ASSERT_FALSE(vigil::testing::FlipByteInLargestFile(dir_.Sub("backups")).empty());
   EXPECT_THAT((*again)->Verify(1), StatusIs(absl::StatusCode::kDataLoss));
   absl::StatusOr<BackupRecord> restored =
       Backups::Restore(dir_.Sub("backups"), 1, dir_.Sub("restored"));

@@ -155,25 +155,6 @@ TEST_F(FaultInjectionTest, AFullDiskIsResourceExhaustedAndWritesResumeWhenSpaceI
   for (int i : {10, 20, 30}) EXPECT_FALSE(Present(view, i)) << i;
 }
 
-// Flips one byte in the middle of the largest table file.
-void DamageATableFile(const std::string& data_dir) {
-  std::string victim;
-  uintmax_t largest = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(data_dir)) {
-    if (entry.path().extension() == ".sst" && entry.file_size() > largest) {
-      largest = entry.file_size();
-      victim = entry.path();
-    }
-  }
-  ASSERT_FALSE(victim.empty()) << "no table file in " << data_dir;
-  std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(largest / 3));
-  char byte = 0;
-  file.get(byte);
-  file.seekp(static_cast<std::streamoff>(largest / 3));
-  file.put(static_cast<char>(byte ^ 0x5a));
-}
-
 TEST_F(FaultInjectionTest, ADamagedTableFileIsDataLossWithoutPathsAndFinal) {
   {
     absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/false);
@@ -181,7 +162,7 @@ TEST_F(FaultInjectionTest, ADamagedTableFileIsDataLossWithoutPathsAndFinal) {
     for (int i = 0; i < 2000; ++i) ASSERT_THAT((*store)->Commit(Numbered(i)).status(), IsOk());
     ASSERT_THAT((*store)->Close(), IsOk());  // flushes every memtable to table files
   }
-  DamageATableFile(dir_.Sub("data"));
+  ASSERT_FALSE(vigil::testing::FlipByteInLargestFile(dir_.Sub("data"), ".sst").empty());
 
   absl::StatusOr<VerifyReport> offline = Store::VerifyChecksumsAt(dir_.Sub("data"));
   ASSERT_THAT(offline.status(), IsOk());
