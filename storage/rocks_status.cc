@@ -9,6 +9,13 @@ bool IsDiskFull(const rocksdb::Status& status) {
   return status.IsNoSpace() || status.subcode() == rocksdb::Status::kSpaceLimit;
 }
 
+absl::Status DiskFullError(absl::string_view what) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "disk full while ", what,
+      "; nothing was written; vigild resumes writing by itself once the operator frees space "
+      "on the data volume"));
+}
+
 absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
   switch (status.code()) {
@@ -23,10 +30,7 @@ absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
     case rocksdb::Status::kIOError:
       if (IsDiskFull(status)) {
         VIGIL_LOG(ERROR) << "disk full while " << what << ": " << status.ToString();
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "disk full while ", what,
-            "; nothing was written; vigild resumes writing by itself once the operator frees "
-            "space on the data volume"));
+        return DiskFullError(what);
       }
       if (status.IsPathNotFound()) {
         VIGIL_LOG(ERROR) << "storage file missing while " << what << ": " << status.ToString();

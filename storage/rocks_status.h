@@ -24,6 +24,10 @@ inline constexpr absl::string_view kDamagedStore =
 // when it is an I/O error or corruption.
 absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what);
 
+// ResourceExhausted "disk full while <what>; nothing was written; ..." as clients see it, for a
+// write refused because the data volume is full.
+absl::Status DiskFullError(absl::string_view what);
+
 // True for a RocksDB status that says the disk (or a quota) is full.
 bool IsDiskFull(const rocksdb::Status& status);
 

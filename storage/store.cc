@@ -739,9 +739,7 @@ absl::Status Store::RecoverIfDue() {
       case StoreHealth::kOk:
         return absl::OkStatus();
       case StoreHealth::kDiskFull:
-        return absl::ResourceExhaustedError(
-            "disk full: nothing was written; vigild resumes writing by itself once the operator "
-            "frees space on the data volume");
+        return DiskFullError("writing");
       case StoreHealth::kWriteFailed:
         return absl::UnavailableError(
             "storage failed writing; nothing was written; the server log says whether vigild "
