@@ -1,4 +1,5 @@
-// `vigil backlog [items|workload|trend|snapshot]`: the supervisor's backlog.
+// `vigil backlog [items|workload|trend|snapshot]`: the supervisor's backlog; `vigil work`: a work
+// list.
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
@@ -138,6 +139,63 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
         return 0;
       }
       cli.out() << ItemsTable(response);
+      if (!response.next_page_token().empty())
+        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      return 0;
+    };
+  });
+
+  struct WorkFlags {
+    ScopeFlags scope;
+    int days = 7;
+    std::string page_token;
+    int page_size = 100;
+  };
+  auto work_flags = std::make_shared<WorkFlags>();
+  CLI::App* work = app.add_subcommand(
+      "work",
+      "Your work list: overdue, due today and due in the next days, riskiest first "
+      "(a supervisor's: their team's)");
+  work->add_option("--officer", work_flags->scope.officer,
+                   "Another officer's work (supervisors; default: yours)");
+  work->add_option("--team", work_flags->scope.team,
+                   "A team's work (supervisors; default: your team)");
+  work->add_option("--as-of", work_flags->scope.as_of,
+                   "As of this time: a date, RFC 3339, today, +7d, -30d (default now)");
+  work->add_option("--days", work_flags->days, "Local days after today that count as due soon")
+      ->check(CLI::Range(0, 28))
+      ->capture_default_str();
+  work->add_option("--kind", work_flags->scope.kinds,
+                   "Only these kinds (repeatable): arms-assessment, rmp-review, home-visit, "
+                   "notification, referral-action, intel-refresh, csc-check");
+  work->add_option("--page-size", work_flags->page_size, "Items per page")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  work->add_option("--page-token", work_flags->page_token, "Continue from a previous page");
+  work->callback([&cli, &run, work_flags] {
+    run = [&cli, work_flags]() -> int {
+      v1::ListMyWorkRequest request;
+      bool has_as_of = false;
+      if (absl::Status s =
+              FillScope(work_flags->scope, request.mutable_team(), request.mutable_officer(),
+                        request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
+          !s.ok()) {
+        return cli.Fail(s.message());
+      }
+      if (!has_as_of) request.clear_as_of();
+      request.set_horizon_days(work_flags->days);
+      request.mutable_page()->set_page_size(work_flags->page_size);
+      request.mutable_page()->set_page_token(work_flags->page_token);
+      v1::ListMyWorkResponse response;
+      auto context = cli.NewContext();
+      grpc::Status status =
+          v1::BacklogService::NewStub(cli.channel())->ListMyWork(context.get(), request, &response);
+      if (!status.ok()) return cli.Fail(status);
+      if (cli.output() == Output::kJson) {
+        cli.PrintJson(response);
+        return 0;
+      }
+      cli.out() << WorkTable(response);
       if (!response.next_page_token().empty())
         cli.out() << "more: --page-token " << response.next_page_token() << '\n';
       return 0;

@@ -42,6 +42,11 @@ std::string Escape(absl::string_view text) {
                              {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
+// "Alice Smith (R12)", or the id alone when the name is unknown.
+std::string SubjectText(absl::string_view name, absl::string_view id) {
+  return name.empty() ? std::string(id) : absl::StrCat(name, " (", id, ")");
+}
+
 std::string Scope(const v1::BacklogSummary& s) {
   std::string scope = absl::StrCat("force ", s.force());
   if (!s.team().empty()) absl::StrAppend(&scope, ", team ", s.team());
@@ -107,12 +112,45 @@ std::string SummaryCsv(const v1::BacklogSummary& summary) {
 
 std::string ItemsTable(const v1::ListBacklogItemsResponse& items) {
   std::ostringstream out;
-  Table table({"OBLIGATION", "KIND", "RISK", "DUE BY", "OVERDUE", "OWNER", "TEAM", "REASON"});
+  Table table(
+      {"OBLIGATION", "SUBJECT", "KIND", "RISK", "DUE BY", "OVERDUE", "OWNER", "TEAM", "REASON"});
   for (const v1::BacklogItem& item : items.items()) {
     const v1::Obligation& o = item.obligation();
-    table.AddRow({o.id(), Kind(o.kind()), RiskText(o.risk_level()), FormatDueDate(o.due_time()),
+    table.AddRow({o.id(), SubjectText(item.subject_display_name(), o.subject_id()), Kind(o.kind()),
+                  RiskText(o.risk_level()), FormatDueDate(o.due_time()),
                   absl::StrCat(item.days_overdue(), " days"), o.owner_officer(), o.team(),
                   o.reason()});
+  }
+  table.Print(out);
+  return out.str();
+}
+
+std::string WorkTable(const v1::ListMyWorkResponse& work) {
+  std::ostringstream out;
+  out << "WORK  " << (work.officer().empty() ? "team " + work.team() : work.officer())
+      << "   as of " << FormatTimestamp(work.as_of()) << "   due by "
+      << FormatDueDate(work.horizon_end()) << "\n\n";
+  if (work.items().empty()) {
+    out << "nothing overdue or due by then\n";
+    return out.str();
+  }
+  Table table({"WHEN", "RISK", "SUBJECT", "KIND", "DUE BY", "OWNER", "OBLIGATION", "WHY"});
+  for (const v1::WorkItem& item : work.items()) {
+    const v1::Obligation& o = item.obligation();
+    std::string when;
+    switch (item.bucket()) {
+      case v1::WORK_BUCKET_OVERDUE:
+        when = absl::StrCat("OVERDUE ", item.days_overdue(), "d");
+        break;
+      case v1::WORK_BUCKET_DUE_TODAY:
+        when = "today";
+        break;
+      default:
+        when = absl::StrCat("in ", item.days_until_due(), "d");
+    }
+    table.AddRow({when, RiskText(o.risk_level()),
+                  SubjectText(item.subject_display_name(), o.subject_id()), Kind(o.kind()),
+                  FormatDueDate(o.due_time()), o.owner_officer(), o.id(), o.reason()});
   }
   table.Print(out);
   return out.str();

@@ -14,6 +14,9 @@ std::string SummaryTable(const v1::BacklogSummary& summary);
 // kind,risk_level,age_band,count (one row per non-zero cell) with a header.
 std::string SummaryCsv(const v1::BacklogSummary& summary);
 std::string ItemsTable(const v1::ListBacklogItemsResponse& items);
+// Riskiest first: when (overdue N days, today, in N days), risk, subject's name, kind, due date,
+// owner, the obligation, and why it is due then (the reason names its policy version).
+std::string WorkTable(const v1::ListMyWorkResponse& work);
 std::string WorkloadTable(const v1::GetWorkloadResponse& workload);
 std::string TrendTable(const v1::GetBacklogTrendResponse& trend);
 

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "clients/common/channel.h"
@@ -243,14 +244,26 @@ void Table::Print(std::ostream& out) const {
   for (const auto& row : rows_) print(row);
 }
 
-absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text) {
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text, absl::Time now) {
   absl::Time t;
   std::string error;
   if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
   absl::CivilDay day;
   if (absl::ParseCivilTime(text, &day)) return absl::FromCivil(day, absl::UTCTimeZone());
-  return absl::InvalidArgumentError(
-      absl::StrCat("'", text, "' is not a date (2024-03-02) or an RFC 3339 time"));
+  if (text == "now" || text == "today") return now;
+  // +7d, -30d, +12h: relative to now.
+  if (text.size() >= 3 && (text[0] == '+' || text[0] == '-') &&
+      (text.back() == 'd' || text.back() == 'h')) {
+    int64_t n = 0;
+    if (absl::SimpleAtoi(text.substr(1, text.size() - 2), &n) && n >= 0 && n <= 36600 * 24) {
+      const absl::Duration step = text.back() == 'd' ? absl::Hours(24) : absl::Hours(1);
+      return text[0] == '+' ? now + n * step : now - n * step;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", text,
+      "' is not a date (2024-03-02), an RFC 3339 time, now, today, or a number of days or hours "
+      "from now (+7d, -30d, +12h)"));
 }
 
 }  // namespace vigil::cli

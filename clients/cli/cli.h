@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
@@ -99,8 +100,9 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Parses "2024-03-02" (midnight UTC) or RFC 3339 ("2024-03-02T10:15:00Z").
-absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text);
+// Parses "2024-03-02" (midnight UTC), RFC 3339 ("2024-03-02T10:15:00Z"), "now" or "today"
+// (`now`), or a signed number of days or hours from `now` ("+7d", "-30d", "+12h").
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view text, absl::Time now = absl::Now());
 
 // Each verb group adds its subcommands to the app; `run` is set to the chosen verb's action.
 using Action = std::function<int()>;

@@ -24,6 +24,17 @@ namespace {
 
 using storage::Family;
 
+// An officer who names no officer asks about their own obligations (the only ones they may
+// see); anyone else's scope is as asked.
+template <typename Request>
+Request OwnByDefault(const CallContext& call, const Request& request) {
+  Request own = request;
+  if (call.principal.role == Role::kOfficer && own.officer().empty()) {
+    own.set_officer(call.principal.actor);
+  }
+  return own;
+}
+
 std::string SnapshotPrefix(absl::string_view force, absl::string_view team) {
   return absl::StrCat("backlog/snap/", storage::LengthPrefixed(force),
                       storage::LengthPrefixed(team));
@@ -131,7 +142,8 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
 }
 
 absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
-                                                    const v1::GetBacklogSummaryRequest& request) {
+                                                    const v1::GetBacklogSummaryRequest& asked) {
+  const v1::GetBacklogSummaryRequest request = OwnByDefault(call, asked);
   VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   // Only an as_of the caller chose can be "before the data"; now never is, even when nothing
@@ -140,7 +152,8 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
 }
 
 absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
-    const CallContext& call, const v1::ListBacklogItemsRequest& request) {
+    const CallContext& call, const v1::ListBacklogItemsRequest& asked) {
+  const v1::ListBacklogItemsRequest request = OwnByDefault(call, asked);
   VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
   VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
@@ -164,6 +177,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
   struct Candidate {
     std::tuple<int, int64_t, std::string, std::string> key;  // rank, due, id, context
     v1::Obligation obligation;
+    std::string subject_name;
   };
   std::vector<Candidate> candidates;
   std::map<std::string, bool> more;
@@ -184,8 +198,12 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     more[context] = !page.next_page_token().empty();
     for (v1::Obligation& o : *page.mutable_obligations()) {
       const int rank = by_risk ? RiskRank(o.risk_level()) : 0;
-      candidates.push_back(Candidate{
-          {rank, storage::ToMicros(TimeOf(o.due_time())), o.id(), context}, std::move(o)});
+      auto name = page.subject_names().find(o.subject_id());
+      std::string subject_name = name == page.subject_names().end() ? "" : name->second;
+      candidates.push_back(
+          Candidate{{rank, storage::ToMicros(TimeOf(o.due_time())), o.id(), context},
+                    std::move(o),
+                    std::move(subject_name)});
     }
   }
   std::sort(candidates.begin(), candidates.end(),
@@ -202,6 +220,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     item->set_days_overdue(
         static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24));
     item->set_age_band(AgeBandOf(overdue));
+    item->set_subject_display_name(c.subject_name);
     last_taken[std::get<3>(c.key)] = &c;
   }
   // The next page continues each context after the last item taken from it.
@@ -232,8 +251,101 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
   return response;
 }
 
+absl::StatusOr<v1::ListMyWorkResponse> Backlog::MyWork(const CallContext& call,
+                                                       const v1::ListMyWorkRequest& request) {
+  constexpr int kDefaultHorizonDays = 7;
+  constexpr int kMaxHorizonDays = 28;
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, false));
+  if (request.horizon_days() < 0 || request.horizon_days() > kMaxHorizonDays) {
+    return FieldError("horizon_days",
+                      absl::StrCat("must be 0 (today only) to ", kMaxHorizonDays,
+                                   " local days after today; unset: ", kDefaultHorizonDays));
+  }
+  const int horizon_days =
+      request.has_horizon_days() ? request.horizon_days() : kDefaultHorizonDays;
+  // Whose work: an officer's own; a supervisor's team unless they name a team or an officer.
+  std::string officer = request.officer();
+  std::string team = request.team();
+  if (call.principal.role == Role::kOfficer) {
+    if (!officer.empty() && officer != call.principal.actor) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("an officer's work list is their own: leave officer empty or set it to '",
+                       call.principal.actor, "'"));
+    }
+    officer = call.principal.actor;
+  } else if (officer.empty() && team.empty()) {
+    if (call.principal.team.empty()) {
+      return FieldError("team",
+                        "is required: your credential names no team; set team, or "
+                        "officer for one officer's work");
+    }
+    team = call.principal.team;
+  }
+  VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  std::string kinds;
+  for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
+  const std::string query =
+      absl::StrCat("my-work|", call.principal.force, "|", storage::LengthPrefixed(team),
+                   storage::LengthPrefixed(officer), "|", kinds, "|", horizon_days, "|",
+                   request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now");
+  VIGIL_ASSIGN_OR_RETURN(const std::string token,
+                         DecodePageToken(request.page().page_token(), query));
+  v1::WorkListCursor cursor;
+  if (!token.empty()) {
+    if (!cursor.ParseFromString(token)) {
+      return FieldError("page_token", "is not a token this server issued");
+    }
+    if (!request.has_as_of()) as_of = storage::FromMicros(cursor.as_of_micros());
+  }
+  // A duty due on a local day falls due at the first instant of the next (policy/calendar.h):
+  // the list reaches every duty due on or before the horizon's last day.
+  const absl::CivilDay today = policy::LocalDay(as_of, zone_);
+  const absl::Time horizon_end = policy::EndOfLocalDay(today + horizon_days, zone_);
+
+  v1::ListBacklogItemsRequest ask;
+  *ask.mutable_as_of() = ToProtoTime(horizon_end + absl::Microseconds(1));
+  ask.set_team(team);
+  ask.set_officer(officer);
+  *ask.mutable_kinds() = request.kinds();
+  ask.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  ask.mutable_page()->set_page_size(request.page().page_size());
+  ask.mutable_page()->set_page_token(cursor.items_page_token());
+  VIGIL_ASSIGN_OR_RETURN(v1::ListBacklogItemsResponse page, Items(call, ask));
+
+  v1::ListMyWorkResponse response;
+  *response.mutable_as_of() = ToProtoTime(as_of);
+  *response.mutable_horizon_end() = ToProtoTime(horizon_end);
+  response.set_officer(officer);
+  response.set_team(officer.empty() ? team : "");
+  for (v1::BacklogItem& listed : *page.mutable_items()) {
+    v1::WorkItem* item = response.add_items();
+    const absl::Time due = TimeOf(listed.obligation().due_time());
+    if (due < as_of) {
+      item->set_bucket(v1::WORK_BUCKET_OVERDUE);
+      item->set_days_overdue(
+          static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(as_of - due, absl::Hours(24))) / 24));
+    } else {
+      const absl::CivilDay due_day = policy::LocalDay(due - absl::Microseconds(1), zone_);
+      const bool today_or_earlier = due_day <= today;
+      item->set_bucket(today_or_earlier ? v1::WORK_BUCKET_DUE_TODAY : v1::WORK_BUCKET_DUE_SOON);
+      item->set_days_until_due(today_or_earlier ? 0 : static_cast<int32_t>(due_day - today));
+    }
+    item->set_subject_display_name(std::move(*listed.mutable_subject_display_name()));
+    *item->mutable_obligation() = std::move(*listed.mutable_obligation());
+  }
+  if (!page.next_page_token().empty()) {
+    v1::WorkListCursor next;
+    next.set_as_of_micros(storage::ToMicros(as_of));
+    next.set_items_page_token(page.next_page_token());
+    response.set_next_page_token(EncodePageToken(query, next.SerializeAsString()));
+  }
+  return response;
+}
+
 absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& call,
-                                                          const v1::GetWorkloadRequest& request) {
+                                                          const v1::GetWorkloadRequest& asked) {
+  const v1::GetWorkloadRequest request = OwnByDefault(call, asked);
   VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
   VIGIL_RETURN_IF_ERROR(ValidateText("officer", request.officer(), 128, false));
   if (call.principal.role == Role::kOfficer && request.officer() != call.principal.actor) {

@@ -33,6 +33,11 @@ class Backlog {
                                              const v1::GetBacklogSummaryRequest& request);
   absl::StatusOr<v1::ListBacklogItemsResponse> Items(const CallContext& call,
                                                      const v1::ListBacklogItemsRequest& request);
+  // The work list of the caller (an officer), of a supervisor's team, or of the officer or team
+  // named: overdue, due today and due soon, riskiest first, with names. PermissionDenied: an
+  // officer naming anyone else. InvalidArgument: horizon_days outside 0-28, no team to default to.
+  absl::StatusOr<v1::ListMyWorkResponse> MyWork(const CallContext& call,
+                                                const v1::ListMyWorkRequest& request);
   absl::StatusOr<v1::GetWorkloadResponse> Workload(const CallContext& call,
                                                    const v1::GetWorkloadRequest& request);
   absl::StatusOr<v1::GetBacklogTrendResponse> Trend(const CallContext& call,

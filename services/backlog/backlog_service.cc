@@ -11,11 +11,12 @@ constexpr RoleSet kSupervisors{Role::kSupervisor, Role::kForceAdmin, Role::kSyst
 constexpr RpcSpec kGetBacklogSummary{"vigil.v1.BacklogService/GetBacklogSummary", kReaders, true};
 constexpr RpcSpec kListBacklogItems{"vigil.v1.BacklogService/ListBacklogItems", kReaders, true};
 constexpr RpcSpec kGetWorkload{"vigil.v1.BacklogService/GetWorkload", kReaders, true};
+constexpr RpcSpec kListMyWork{"vigil.v1.BacklogService/ListMyWork", kReaders, true};
 constexpr RpcSpec kGetBacklogTrend{"vigil.v1.BacklogService/GetBacklogTrend", kSupervisors, false};
 constexpr RpcSpec kTakeBacklogSnapshot{"vigil.v1.BacklogService/TakeBacklogSnapshot", kSupervisors,
                                        false};
-constexpr RpcSpec kSpecs[] = {kGetBacklogSummary, kListBacklogItems, kGetWorkload, kGetBacklogTrend,
-                              kTakeBacklogSnapshot};
+constexpr RpcSpec kSpecs[] = {kGetBacklogSummary, kListBacklogItems,    kGetWorkload,
+                              kGetBacklogTrend,   kTakeBacklogSnapshot, kListMyWork};
 
 }  // namespace
 
@@ -42,6 +43,14 @@ grpc::ServerUnaryReactor* BacklogServiceImpl::GetWorkload(grpc::CallbackServerCo
                                                           v1::GetWorkloadResponse* response) {
   return runtime_.Reply(context, kGetWorkload, response, [=, this](const CallContext& call) {
     return backlog_.Workload(call, *request);
+  });
+}
+
+grpc::ServerUnaryReactor* BacklogServiceImpl::ListMyWork(grpc::CallbackServerContext* context,
+                                                         const v1::ListMyWorkRequest* request,
+                                                         v1::ListMyWorkResponse* response) {
+  return runtime_.Reply(context, kListMyWork, response, [=, this](const CallContext& call) {
+    return backlog_.MyWork(call, *request);
   });
 }
 

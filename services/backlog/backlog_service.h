@@ -26,6 +26,9 @@ class BacklogServiceImpl final : public v1::BacklogService::CallbackService {
   grpc::ServerUnaryReactor* GetWorkload(grpc::CallbackServerContext* context,
                                         const v1::GetWorkloadRequest* request,
                                         v1::GetWorkloadResponse* response) override;
+  grpc::ServerUnaryReactor* ListMyWork(grpc::CallbackServerContext* context,
+                                       const v1::ListMyWorkRequest* request,
+                                       v1::ListMyWorkResponse* response) override;
   grpc::ServerUnaryReactor* GetBacklogTrend(grpc::CallbackServerContext* context,
                                             const v1::GetBacklogTrendRequest* request,
                                             v1::GetBacklogTrendResponse* response) override;

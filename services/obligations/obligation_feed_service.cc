@@ -66,11 +66,11 @@ absl::StatusOr<const OverdueIndex*> ObligationFeedImpl::Index(absl::string_view 
   auto it = contexts_.find(std::string(context));
   if (it == contexts_.end()) {
     std::vector<std::string> hosted;
-    for (const auto& [name, index] : contexts_) hosted.push_back(name);
+    for (const auto& [name, served] : contexts_) hosted.push_back(name);
     return FieldError("context", absl::StrCat("'", context, "' is not hosted here (hosted: ",
                                               absl::StrJoin(hosted, ", "), ")"));
   }
-  return it->second;
+  return it->second.index;
 }
 
 absl::StatusOr<std::optional<v1::Obligation>> ObligationFeedImpl::Read(
@@ -196,6 +196,16 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     storage::PutOrderedInt64(&encoded, next.due_micros);
     encoded.append(next.id);
     response.set_next_page_token(EncodePageToken(query, encoded));
+  }
+  // Names for the people who read the page; a subject whose record went since is left out.
+  if (const SubjectNamer* names = contexts_.at(request.context()).names; names != nullptr) {
+    auto& out = *response.mutable_subject_names();
+    for (const std::string& subject : subjects) {
+      if (out.contains(subject)) continue;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> name,
+                             names->DisplayName(view, scope.force, subject));
+      if (name.has_value()) out[subject] = *std::move(name);
+    }
   }
   if (!subjects.empty()) {
     storage::Change audit;

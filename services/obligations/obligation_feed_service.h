@@ -11,16 +11,24 @@
 #include "services/common/feed_stream.h"
 #include "services/common/rpc.h"
 #include "services/obligations/overdue_index.h"
+#include "services/obligations/record_store.h"
 #include "storage/store.h"
 #include "vigil/v1/obligations.grpc.pb.h"
 
 namespace vigil {
 
+// What the feed serves of one owning context it hosts; none owned.
+struct FeedContext {
+  const OverdueIndex* index = nullptr;
+  // Names the subjects of ListOverdue pages (subject_names); null: pages name no one.
+  const SubjectNamer* names = nullptr;
+};
+
 class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
  public:
-  // `contexts` maps a context name to its index; none owned.
+  // `contexts` maps a context name to what is served of it; none owned.
   ObligationFeedImpl(RpcRuntime& runtime, storage::Store& store, FeedNotifier& notifier,
-                     std::map<std::string, const OverdueIndex*> contexts)
+                     std::map<std::string, FeedContext> contexts)
       : runtime_(runtime), store_(store), notifier_(notifier), contexts_(std::move(contexts)) {}
 
   static std::span<const RpcSpec> Specs();
@@ -59,7 +67,7 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   RpcRuntime& runtime_;
   storage::Store& store_;
   FeedNotifier& notifier_;
-  const std::map<std::string, const OverdueIndex*> contexts_;
+  const std::map<std::string, FeedContext> contexts_;
 };
 
 // Checks a scope request: an officer may only ask about their own obligations; as_of defaults

@@ -90,6 +90,9 @@ class Owner {
   virtual std::vector<std::string> IndexKeys(const Record& record) const = 0;
   virtual std::vector<UniqueKey> UniqueKeys(const Record& record) const = 0;
   virtual Caseload CaseloadOf(const Record& record) const = 0;
+  // The name a person reads for the record's subject in a listing (the offender's display
+  // name, the referral subject's).
+  virtual std::string DisplayNameOf(const Record& record) const = 0;
 
   // Everything that follows from an edit: derived fields and the record's open obligations,
   // from its facts and the policy of its force. `before` is the record as stored (null for a
@@ -121,8 +124,20 @@ class ClockRecomputer {
   virtual absl::StatusOr<Report> Recompute(const CallContext& call, bool dry_run) = 0;
 };
 
+// Names the subjects of an owning context's obligations, for listings a person reads (the
+// backlog's items, a work list). Implemented by every RecordStore.
+class SubjectNamer {
+ public:
+  virtual ~SubjectNamer() = default;
+  // The display name of subject `id` of `force` as its record holds it in `view`; nullopt when
+  // the record is gone. Not audited: the listing that shows it audits its subjects.
+  virtual absl::StatusOr<std::optional<std::string>> DisplayName(const storage::ReadView& view,
+                                                                 absl::string_view force,
+                                                                 absl::string_view id) const = 0;
+};
+
 template <typename Record>
-class RecordStore final : public ClockRecomputer {
+class RecordStore final : public ClockRecomputer, public SubjectNamer {
  public:
   // Receives the current record (mutable) and the change being built; may add entities of its
   // own to the change. A non-OK status aborts the write.
@@ -288,6 +303,14 @@ class RecordStore final : public ClockRecomputer {
   }
 
   absl::string_view context() const override { return owner_.context(); }
+
+  absl::StatusOr<std::optional<std::string>> DisplayName(const storage::ReadView& view,
+                                                         absl::string_view force,
+                                                         absl::string_view id) const override {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record, Load(view, force, id));
+    if (!record.has_value()) return std::optional<std::string>();
+    return std::optional<std::string>(owner_.DisplayNameOf(*record));
+  }
 
   absl::StatusOr<Report> Recompute(const CallContext& call, bool dry_run) override {
     Report report;

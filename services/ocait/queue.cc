@@ -150,6 +150,12 @@ std::vector<UniqueKey> Queue::UniqueKeys(const v1::Referral& r) const {
   return keys;
 }
 
+std::string Queue::DisplayNameOf(const v1::Referral& r) const {
+  if (!r.subject_display_name().empty()) return r.subject_display_name();
+  if (r.identifiers_size() > 0) return r.identifiers(0).value();
+  return absl::StrCat("referral ", r.id());
+}
+
 void Queue::Derive(const CallContext&, const v1::Referral* before, v1::Referral& after,
                    const RecordEdit& edit) const {
   const std::vector<v1::Obligation> clocks =

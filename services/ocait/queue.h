@@ -42,6 +42,9 @@ class Queue final : public Owner<v1::Referral> {
   Caseload CaseloadOf(const v1::Referral& record) const override {
     return {record.team(), record.allocated_officer()};
   }
+  // The subject's name as received, else its first identifier (a referral may carry only a
+  // phone number or an account).
+  std::string DisplayNameOf(const v1::Referral& record) const override;
   void Derive(const CallContext& call, const v1::Referral* before, v1::Referral& after,
               const RecordEdit& edit) const override;
   // Counters by team, state and grade, and the outbox entry that tells the register of a
@@ -87,6 +90,8 @@ class Queue final : public Owner<v1::Referral> {
                                                      const v1::ImportReferralsRequest& request);
 
   RecordStore<v1::Referral>& records() { return records_; }
+  // The names of referral subjects, for listings (ObligationFeed, the backlog).
+  const SubjectNamer& namer() const { return records_; }
 
  private:
   // Validates a new referral's fields, normalises identifiers, checks the linked offender.

@@ -45,6 +45,9 @@ class OffenderStore final : public Owner<v1::Offender> {
   Caseload CaseloadOf(const v1::Offender& record) const override {
     return {record.team(), record.owner_officer()};
   }
+  std::string DisplayNameOf(const v1::Offender& record) const override {
+    return record.display_name();
+  }
   void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
               const RecordEdit& edit) const override;
 
@@ -97,6 +100,8 @@ class OffenderStore final : public Owner<v1::Offender> {
   storage::Store& store() { return records_.store(); }
   // Recomputation of every offender's clocks (AdminService.RecomputeObligations).
   ClockRecomputer& recomputer() { return records_; }
+  // The names of offenders, for listings (ObligationFeed, the backlog).
+  const SubjectNamer& namer() const { return records_; }
   // The rso context's ledger: its due indexes (Visits::Plan reads them).
   const ObligationLedger& ledger() const { return records_.ledger(); }
   absl::TimeZone zone() const { return zone_; }

@@ -713,8 +713,12 @@ int Run(int argc, char** argv) {
   notifier.Attach(**store);
   std::unique_ptr<ObligationFeedImpl> feed_service;
   if (!overdue_indexes.empty()) {
+    std::map<std::string, FeedContext> served;
+    for (const auto& [name, index] : overdue_indexes) served[name].index = index;
+    if (offender_store != nullptr) served["rso"].names = &offender_store->namer();
+    if (referral_queue != nullptr) served["ocait"].names = &referral_queue->namer();
     feed_service =
-        std::make_unique<ObligationFeedImpl>(new_runtime(), **store, notifier, overdue_indexes);
+        std::make_unique<ObligationFeedImpl>(new_runtime(), **store, notifier, std::move(served));
     hosted.push_back({v1::ObligationFeed::service_full_name(), feed_service.get()});
   }
   backlog::FeedClients feed_clients;

@@ -171,9 +171,172 @@ TEST_F(BacklogEndToEndTest, BadQueriesGetTheRightStatus) {
   theirs.set_officer("DC 100");
   ASSERT_TRUE(Stub()->GetWorkload(Context("officer", "DC 100").get(), theirs, &workload).ok());
   for (const auto& w : workload.officers()) EXPECT_EQ(w.officer(), "DC 100");
-  v1::GetBacklogSummaryRequest force_wide;
-  status = Stub()->GetBacklogSummary(Context("officer", "DC 100").get(), force_wide, &summary);
+  // An officer who names no one asks about their own work; naming another officer is refused.
+  v1::GetBacklogSummaryRequest own;
+  status = Stub()->GetBacklogSummary(Context("officer", "DC 100").get(), own, &summary);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.officer(), "DC 100");
+  v1::GetBacklogSummaryRequest someone_else;
+  someone_else.set_officer("DC 101");
+  status = Stub()->GetBacklogSummary(Context("officer", "DC 100").get(), someone_else, &summary);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("set officer to 'DC 100'"));
+}
+
+// The work list of an officer: their own obligations only, due on or before the horizon's last
+// local day, riskiest first then earliest due, each in the bucket its due time puts it in, with
+// the subject's name, the reason and the policy version; the same obligations as the backlog's
+// riskiest-first listing as of the horizon's end, page by page.
+TEST_F(BacklogEndToEndTest, WorkListIsTheOfficersOwnRiskiestFirstWithNames) {
+  v1::ListBacklogItemsRequest any;
+  any.mutable_page()->set_page_size(1);
+  v1::ListBacklogItemsResponse first;
+  ASSERT_TRUE(Stub()->ListBacklogItems(Context().get(), any, &first).ok());
+  ASSERT_EQ(first.items_size(), 1);
+  EXPECT_FALSE(first.items(0).subject_display_name().empty()) << "backlog items carry names";
+  const std::string officer = first.items(0).obligation().owner_officer();
+
+  v1::ListMyWorkRequest request;  // officer left empty: the caller
+  request.mutable_page()->set_page_size(7);
+  std::vector<v1::WorkItem> items;
+  v1::ListMyWorkResponse page;
+  google::protobuf::Timestamp as_of, horizon_end;
+  for (int pages = 0;; ++pages) {
+    const grpc::Status status =
+        Stub()->ListMyWork(Context("officer", officer).get(), request, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(page.officer(), officer);
+    if (pages == 0) {
+      as_of = page.as_of();
+      horizon_end = page.horizon_end();
+    }
+    EXPECT_EQ(page.as_of().seconds(), as_of.seconds()) << "later pages keep the first's as_of";
+    items.insert(items.end(), page.items().begin(), page.items().end());
+    if (page.next_page_token().empty()) break;
+    request.mutable_page()->set_page_token(page.next_page_token());
+  }
+  ASSERT_FALSE(items.empty());
+
+  const absl::TimeZone london = [] {
+    absl::TimeZone zone;
+    EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &zone));
+    return zone;
+  }();
+  const absl::Time now = absl::FromUnixSeconds(as_of.seconds()) + absl::Nanoseconds(as_of.nanos());
+  const absl::CivilDay today = absl::ToCivilDay(now, london);
+  EXPECT_EQ(absl::FromUnixSeconds(horizon_end.seconds()), absl::FromCivil(today + 8, london))
+      << "the horizon ends with the 7th local day after today";
+  int overdue = 0;
+  auto rank = [](v1::RiskLevel r) {
+    return r == v1::RISK_LEVEL_VERY_HIGH ? 0
+           : r == v1::RISK_LEVEL_HIGH    ? 1
+           : r == v1::RISK_LEVEL_MEDIUM  ? 2
+           : r == v1::RISK_LEVEL_LOW     ? 3
+                                         : 4;
+  };
+  for (size_t i = 0; i < items.size(); ++i) {
+    const v1::WorkItem& item = items[i];
+    const v1::Obligation& o = item.obligation();
+    EXPECT_EQ(o.owner_officer(), officer);
+    EXPECT_FALSE(item.subject_display_name().empty()) << o.id();
+    EXPECT_FALSE(o.reason().empty()) << o.id();
+    EXPECT_FALSE(o.policy_version().empty()) << o.id();
+    const absl::Time due =
+        absl::FromUnixSeconds(o.due_time().seconds()) + absl::Nanoseconds(o.due_time().nanos());
+    ASSERT_LE(due, absl::FromUnixSeconds(horizon_end.seconds())) << o.id();
+    if (due < now) {
+      ++overdue;
+      EXPECT_EQ(item.bucket(), v1::WORK_BUCKET_OVERDUE) << o.id();
+      absl::Duration rest;
+      EXPECT_EQ(item.days_overdue(), absl::IDivDuration(now - due, absl::Hours(24), &rest))
+          << o.id();
+    } else {
+      const absl::CivilDay due_day = absl::ToCivilDay(due - absl::Microseconds(1), london);
+      EXPECT_EQ(item.bucket(),
+                due_day <= today ? v1::WORK_BUCKET_DUE_TODAY : v1::WORK_BUCKET_DUE_SOON)
+          << o.id();
+      EXPECT_EQ(item.days_until_due(), due_day <= today ? 0 : due_day - today) << o.id();
+    }
+    if (i > 0) {
+      const v1::Obligation& a = items[i - 1].obligation();
+      ASSERT_TRUE(rank(a.risk_level()) < rank(o.risk_level()) ||
+                  (rank(a.risk_level()) == rank(o.risk_level()) &&
+                   a.due_time().seconds() <= o.due_time().seconds()))
+          << i;
+    }
+  }
+  EXPECT_GT(overdue, 0) << "the demo force's officers have overdue work";
+
+  v1::ListBacklogItemsRequest backlog;
+  backlog.set_officer(officer);
+  backlog.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  backlog.mutable_as_of()->set_seconds(horizon_end.seconds());
+  backlog.mutable_as_of()->set_nanos(1000);
+  const std::vector<v1::BacklogItem> expected = AllItems(backlog);
+  ASSERT_EQ(items.size(), expected.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(items[i].obligation().id(), expected[i].obligation().id()) << i;
+    EXPECT_EQ(items[i].subject_display_name(), expected[i].subject_display_name()) << i;
+  }
+
+  // The CLI's table, as the officer.
+  RunResult cli = Vigil({"work"}, "officer", officer);
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_THAT(cli.output, HasSubstr(absl::StrCat("WORK  ", officer)));
+  EXPECT_THAT(cli.output, HasSubstr(items.front().subject_display_name()));
+  EXPECT_THAT(cli.output, HasSubstr("OVERDUE"));
+}
+
+TEST_F(BacklogEndToEndTest, WorkListScopeAndBadRequests) {
+  v1::ListMyWorkResponse page;
+  v1::ListMyWorkRequest theirs;
+  theirs.set_officer("DC 101");
+  grpc::Status status = Stub()->ListMyWork(Context("officer", "DC 100").get(), theirs, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("set it to 'DC 100'"));
+
+  // A supervisor whose credential names no team must say whose work.
+  status = Stub()->ListMyWork(Context().get(), v1::ListMyWorkRequest(), &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("team"));
+
+  // With a team in the credential, that team's work.
+  auto with_team = Context();
+  with_team->AddMetadata("x-vigil-team", "east");
+  v1::ListMyWorkRequest team_default;
+  team_default.set_horizon_days(28);
+  status = Stub()->ListMyWork(with_team.get(), team_default, &page);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(page.team(), "east");
+  EXPECT_TRUE(page.officer().empty());
+  ASSERT_GT(page.items_size(), 0);
+  for (const v1::WorkItem& item : page.items()) EXPECT_EQ(item.obligation().team(), "east");
+
+  v1::ListMyWorkRequest too_far;
+  too_far.set_officer("DC 100");
+  too_far.set_horizon_days(29);
+  status = Stub()->ListMyWork(Context().get(), too_far, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("horizon_days"));
+
+  // Today only: nothing listed falls due after today.
+  v1::ListMyWorkRequest today_only;
+  today_only.set_team("east");
+  today_only.set_horizon_days(0);
+  status = Stub()->ListMyWork(Context().get(), today_only, &page);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  for (const v1::WorkItem& item : page.items()) {
+    EXPECT_NE(item.bucket(), v1::WORK_BUCKET_DUE_SOON) << item.obligation().id();
+  }
+
+  RunResult bad_days = Vigil({"work", "--officer", "DC 100", "--days", "40"});
+  EXPECT_NE(bad_days.exit_code, 0);
+  RunResult relative = Vigil({"backlog", "items", "--as-of", "+7d", "--page-size", "3"});
+  EXPECT_EQ(relative.exit_code, 0) << relative.output;
+  EXPECT_THAT(relative.output, HasSubstr("SUBJECT"));
+  RunResult nonsense = Vigil({"backlog", "--as-of", "soon"});
+  EXPECT_NE(nonsense.exit_code, 0);
+  EXPECT_THAT(nonsense.output, HasSubstr("+7d"));
 }
 
 TEST_F(BacklogEndToEndTest, NothingOverdueYetIsAnEmptySummaryNotAnError) {

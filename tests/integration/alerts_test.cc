@@ -125,7 +125,7 @@ class AlertsTest : public ::testing::Test {
     runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_);
     feed_ = std::make_unique<ObligationFeedImpl>(
         *runtime_, *store_, notifier_,
-        std::map<std::string, const OverdueIndex*>{{"ocait", index_.get()}});
+        std::map<std::string, FeedContext>{{"ocait", {index_.get(), &queue_->namer()}}});
     engine_ = std::make_unique<AlertEngine>(*store_, *policies_, clock_, zone_);
     service_ = std::make_unique<AlertServiceImpl>(*runtime_, *engine_, notifier_);
     ServerOptions server;
