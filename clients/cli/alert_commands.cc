@@ -94,6 +94,50 @@ void PrintAlerts(std::ostream& out, const std::vector<const v1::Alert*>& alerts)
   table.Print(out);
 }
 
+// One alert as a person reads it: what, whose, why, where it stands on its ladder, and who
+// acknowledged it.
+void PrintAlert(std::ostream& out, const v1::Alert& a) {
+  const v1::Obligation& o = a.obligation();
+  Table fields({"ALERT", a.id()});
+  fields.AddRow({"STATE", EnumText(v1::AlertState_descriptor(), a.state(), "ALERT_STATE_")});
+  fields.AddRow({"LEVEL", Level(a)});
+  fields.AddRow({"RISK", RiskText(o.risk_level())});
+  fields.AddRow({"KIND", Kind(a)});
+  fields.AddRow({"SUBJECT", o.subject_id()});
+  fields.AddRow({"OFFICER", absl::StrCat(o.owner_officer(), " (", o.team(), ")")});
+  fields.AddRow({"WHY", Why(a)});
+  fields.AddRow({"DUE RULE", o.reason()});
+  fields.AddRow({"RAISED", FormatTimestamp(a.raised_time())});
+  if (a.has_next_escalation_time()) {
+    fields.AddRow({"NEXT RUNG", FormatTimestamp(a.next_escalation_time())});
+  }
+  if (a.has_resolved_time()) {
+    fields.AddRow(
+        {"RESOLVED", absl::StrCat(FormatTimestamp(a.resolved_time()), ": ", a.resolution())});
+  }
+  fields.Print(out);
+  if (a.escalation_times_size() > 0) {
+    out << "\nLADDER (policy " << a.escalation_policy_version() << ")\n";
+    Table ladder({"RUNG", "WHEN", "WHY"});
+    constexpr const char* kRungs[] = {"sergeant", "inspector", "superintendent"};
+    for (int i = 0; i < a.escalation_times_size(); ++i) {
+      ladder.AddRow({i < 3 ? kRungs[i] : absl::StrCat(i + 2),
+                     FormatTimestamp(a.escalation_times(i)),
+                     i < a.escalation_reasons_size() ? a.escalation_reasons(i) : ""});
+    }
+    ladder.Print(out);
+  }
+  if (a.acknowledgements_size() > 0) {
+    out << "\nACKNOWLEDGED\n";
+    Table acks({"WHEN", "BY", "NOTE", "LAPSES"});
+    for (const v1::Acknowledgement& ack : a.acknowledgements()) {
+      acks.AddRow({FormatTimestamp(ack.time()), ack.by(), ack.note(),
+                   ack.has_expiry_time() ? FormatTimestamp(ack.expiry_time()) : ""});
+    }
+    acks.Print(out);
+  }
+}
+
 // One line per event, for people watching a terminal.
 std::string EventLine(const v1::AlertEvent& e) {
   if (e.type() == v1::ALERT_EVENT_TYPE_DIGEST) {
@@ -183,7 +227,7 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, list_flags]() -> int {
       v1::ListAlertsRequest request;
       absl::StatusOr<v1::AlertFilter> filter = FilterOf(list_flags->filter);
-      if (!filter.ok()) return cli.Fail(filter.status().message());
+      if (!filter.ok()) return cli.Fail(filter.status());
       *request.mutable_filters() = *filter;
       request.mutable_page()->set_page_size(list_flags->page_size);
       request.mutable_page()->set_page_token(list_flags->page_token);
@@ -217,7 +261,11 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       grpc::Status status =
           v1::AlertService::NewStub(cli.channel())->GetAlert(context.get(), request, &alert);
       if (!status.ok()) return cli.Fail(status);
-      cli.PrintJson(alert);
+      if (cli.output() == Output::kJson) {
+        cli.PrintJson(alert);
+      } else {
+        PrintAlert(cli.out(), alert);
+      }
       return 0;
     };
   });
@@ -285,22 +333,24 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
     run = [&cli, watch_flags]() -> int {
       const WatchFlags& flags = *watch_flags;
       absl::StatusOr<v1::AlertFilter> filter = FilterOf(flags.filter);
-      if (!filter.ok()) return cli.Fail(filter.status().message());
+      if (!filter.ok()) return cli.Fail(filter.status());
       bool have_cursor = flags.from_start || flags.resume_after >= 0;
       uint64_t cursor = flags.resume_after >= 0 ? static_cast<uint64_t>(flags.resume_after) : 0;
       if (!flags.state_file.empty() && flags.resume_after < 0 && !flags.from_start) {
         if (std::ifstream(flags.state_file).good()) {
           std::optional<uint64_t> saved = ReadState(flags.state_file);
           if (!saved.has_value()) {
-            return cli.Fail(absl::StrCat("--state-file ", flags.state_file,
-                                         ": holds no sequence number; remove it to start at the "
-                                         "head, or give --resume-after or --from-start"));
+            return cli.BadUsage(
+                absl::StrCat("--state-file ", flags.state_file,
+                             ": holds no sequence number; remove it to start at the "
+                             "head, or give --resume-after or --from-start"));
           }
           cursor = *saved;
           have_cursor = true;
         }
       }
       int64_t seen = 0;
+      bool announced = false;
       absl::Duration backoff = absl::Milliseconds(500);
       auto stub = v1::AlertService::NewStub(cli.channel());
       while (true) {
@@ -313,7 +363,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
         context->set_deadline(std::chrono::system_clock::time_point::max());
         std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader =
             stub->Subscribe(context.get(), request);
-        if (!have_cursor) {
+        const bool at_head = !have_cursor;
+        if (at_head) {
           // Started at the head: learn where, so that a reconnect misses nothing.
           reader->WaitForInitialMetadata();
           const auto& metadata = context->GetServerInitialMetadata();
@@ -321,6 +372,14 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
             have_cursor =
                 absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &cursor);
           }
+        }
+        if (!announced) {
+          // Say where the watch starts and that silence is waiting, not a hang.
+          cli.err() << "vigil: watching alerts "
+                    << (at_head ? absl::StrCat("from now (after #", cursor, ")")
+                                : absl::StrCat("after #", cursor))
+                    << "; waiting for events (Ctrl-C to stop)\n";
+          announced = true;
         }
         v1::AlertEvent event;
         while (reader->Read(&event)) {

@@ -73,23 +73,23 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_offender_id(flags->offender);
       absl::StatusOr<absl::Time> completed = ParseTimeFlag(flags->completed);
       if (!completed.ok())
-        return cli.Fail(absl::StrCat("--completed: ", completed.status().message()));
+        return cli.BadUsage(absl::StrCat("--completed: ", completed.status().message()));
       *request.mutable_completed_time() = ToTimestamp(*completed);
       request.set_assessor(flags->assessor);
       absl::StatusOr<int> risk =
           ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", flags->risk, "--risk");
-      if (!risk.ok()) return cli.Fail(risk.status().message());
+      if (!risk.ok()) return cli.Fail(risk.status());
       request.set_risk_level(static_cast<v1::RiskLevel>(*risk));
       for (const std::string& f : flags->risk_factors) {
         absl::StatusOr<int> v =
             ParseEnumText(v1::ArmsRiskFactor_descriptor(), "ARMS_RISK_FACTOR_", f, "--risk-factor");
-        if (!v.ok()) return cli.Fail(v.status().message());
+        if (!v.ok()) return cli.Fail(v.status());
         request.add_risk_factors(static_cast<v1::ArmsRiskFactor>(*v));
       }
       for (const std::string& f : flags->protective_factors) {
         absl::StatusOr<int> v = ParseEnumText(v1::ArmsProtectiveFactor_descriptor(),
                                               "ARMS_PROTECTIVE_FACTOR_", f, "--protective-factor");
-        if (!v.ok()) return cli.Fail(v.status().message());
+        if (!v.ok()) return cli.Fail(v.status());
         request.add_protective_factors(static_cast<v1::ArmsProtectiveFactor>(*v));
       }
       request.set_notes(flags->notes);
@@ -181,7 +181,7 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_offender_id(rmp_flags->offender);
       absl::StatusOr<absl::Time> reviewed = ParseTimeFlag(rmp_flags->reviewed);
       if (!reviewed.ok())
-        return cli.Fail(absl::StrCat("--reviewed: ", reviewed.status().message()));
+        return cli.BadUsage(absl::StrCat("--reviewed: ", reviewed.status().message()));
       *request.mutable_reviewed_time() = ToTimestamp(*reviewed);
       request.set_author(rmp_flags->author);
       request.set_visit_interval_days(rmp_flags->visit_interval_days);

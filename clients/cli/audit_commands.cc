@@ -43,12 +43,12 @@ int List(Cli& cli, const ListFlags& flags) {
   request.set_national_security_log(flags.national);
   if (!flags.from.empty()) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.from);
-    if (!t.ok()) return cli.Fail(t.status().message());
+    if (!t.ok()) return cli.Fail(t.status());
     request.mutable_from()->set_seconds(absl::ToUnixSeconds(*t));
   }
   if (!flags.to.empty()) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.to);
-    if (!t.ok()) return cli.Fail(t.status().message());
+    if (!t.ok()) return cli.Fail(t.status());
     request.mutable_to()->set_seconds(absl::ToUnixSeconds(*t));
   }
   request.mutable_page()->set_page_size(flags.page_size);
@@ -87,17 +87,18 @@ int Verify(Cli& cli, const VerifyFlags& flags) {
   if (!flags.witness.empty()) {
     // Only checkpoints whose signature verifies are sent: an edited witness fails here.
     absl::StatusOr<std::string> pem = ReadFileNamedBy("--public-key", flags.public_key);
-    if (!pem.ok()) return cli.Fail(pem.status().message());
+    if (!pem.ok()) return cli.Fail(pem.status());
     absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::ReadPublicKeyPem(*pem);
-    if (!key.ok()) return cli.Fail(absl::StrCat("--public-key: ", key.status().message()));
+    if (!key.ok()) return cli.BadUsage(absl::StrCat("--public-key: ", key.status().message()));
     const std::string path = absl::StrCat(flags.witness, "/audit-checkpoints.log");
     // A checkpoint line is about 190 bytes: 256 MiB holds years of them.
     absl::StatusOr<std::string> contents = ReadSmallFile(path, size_t{256} << 20);
-    if (!contents.ok()) return cli.Fail(absl::StrCat("--witness: ", contents.status().message()));
+    if (!contents.ok())
+      return cli.BadUsage(absl::StrCat("--witness: ", contents.status().message()));
     absl::StatusOr<std::vector<crypto::ChainCheckpoint>> checkpoints =
         crypto::ReadCheckpoints(*contents, **key);
     if (!checkpoints.ok()) {
-      return cli.Fail(absl::StrCat("--witness ", path, ": ", checkpoints.status().message()));
+      return cli.BadUsage(absl::StrCat("--witness ", path, ": ", checkpoints.status().message()));
     }
     for (const crypto::ChainCheckpoint& c : *checkpoints) {
       v1::AuditCheckpoint* sent = request.add_checkpoints();

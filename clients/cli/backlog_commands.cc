@@ -78,7 +78,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
               FillScope(*summary_flags, request.mutable_team(), request.mutable_officer(),
                         request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
-        return cli.Fail(s.message());
+        return cli.Fail(s);
       }
       if (!has_as_of) request.clear_as_of();
       v1::BacklogSummary summary;
@@ -122,7 +122,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
               FillScope(item_flags->scope, request.mutable_team(), request.mutable_officer(),
                         request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
-        return cli.Fail(s.message());
+        return cli.Fail(s);
       }
       if (!has_as_of) request.clear_as_of();
       request.set_order(item_flags->order == "risk" ? v1::BACKLOG_ORDER_RISK_THEN_AGE
@@ -180,7 +180,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
               FillScope(work_flags->scope, request.mutable_team(), request.mutable_officer(),
                         request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
-        return cli.Fail(s.message());
+        return cli.Fail(s);
       }
       if (!has_as_of) request.clear_as_of();
       request.set_horizon_days(work_flags->days);
@@ -247,7 +247,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
             std::tuple{&trend_flags->to, request.mutable_to(), "--to"}}) {
         if (text->empty()) continue;
         absl::StatusOr<absl::Time> t = ParseTimeFlag(*text);
-        if (!t.ok()) return cli.Fail(absl::StrCat(name, ": ", t.status().message()));
+        if (!t.ok()) return cli.BadUsage(absl::StrCat(name, ": ", t.status().message()));
         *field = ToTimestamp(*t);
       }
       if (trend_flags->from.empty()) request.clear_from();
@@ -274,7 +274,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::TakeBacklogSnapshotRequest request;
       if (!snapshot_as_of->empty()) {
         absl::StatusOr<absl::Time> t = ParseTimeFlag(*snapshot_as_of);
-        if (!t.ok()) return cli.Fail(absl::StrCat("--as-of: ", t.status().message()));
+        if (!t.ok()) return cli.BadUsage(absl::StrCat("--as-of: ", t.status().message()));
         *request.mutable_as_of() = ToTimestamp(*t);
       }
       v1::TakeBacklogSnapshotResponse response;

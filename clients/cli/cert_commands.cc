@@ -103,7 +103,7 @@ void AddCreateCa(CLI::App& certs, Cli& cli, Action& run) {
     run = [&cli, flags]() -> int {
       absl::StatusOr<crypto::CertifiedKey> ca =
           crypto::CreateCa("vigil CA", absl::Now(), flags->lifetime_days);
-      if (!ca.ok()) return cli.Fail(ca.status().message());
+      if (!ca.ok()) return cli.Fail(ca.status());
       const std::string cert = flags->dir + "/ca.crt";
       const std::string key = flags->dir + "/ca.key";
       if (int code = WritePair(cli, *ca, cert, key, flags->overwrite); code != 0) return code;
@@ -138,14 +138,14 @@ void AddCreateServer(CLI::App& certs, Cli& cli, Action& run) {
   create->callback([&cli, &run, flags] {
     run = [&cli, flags]() -> int {
       absl::StatusOr<crypto::CertifiedKey> ca = ReadCa(flags->dir);
-      if (!ca.ok()) return cli.Fail(ca.status().message());
+      if (!ca.ok()) return cli.Fail(ca.status());
       absl::StatusOr<crypto::CertifiedKey> server =
           crypto::CreateServerCertificate(*ca, flags->hosts, absl::Now(), flags->lifetime_days);
       if (absl::IsInvalidArgument(server.status()) &&
           absl::StartsWith(server.status().message(), "host: ")) {
         return BadUsage(cli, server.status());
       }
-      if (!server.ok()) return cli.Fail(server.status().message());
+      if (!server.ok()) return cli.Fail(server.status());
       const std::string cert = flags->dir + "/server.crt";
       const std::string key = flags->dir + "/server.key";
       if (int code = WritePair(cli, *server, cert, key, flags->overwrite); code != 0) {
@@ -191,10 +191,10 @@ void AddCreateClient(CLI::App& certs, Cli& cli, Action& run) {
         return BadUsage(cli, s);
       }
       absl::StatusOr<crypto::CertifiedKey> ca = ReadCa(flags->dir);
-      if (!ca.ok()) return cli.Fail(ca.status().message());
+      if (!ca.ok()) return cli.Fail(ca.status());
       absl::StatusOr<crypto::CertifiedKey> client =
           crypto::CreateClientCertificate(*ca, flags->identity, absl::Now(), flags->lifetime_days);
-      if (!client.ok()) return cli.Fail(client.status().message());
+      if (!client.ok()) return cli.Fail(client.status());
       const std::string base =
           absl::StrCat(flags->dir, "/client.", ActorSlug(flags->identity.actor));
       const std::string cert = base + ".crt";
@@ -230,7 +230,7 @@ void AddList(CLI::App& certs, Cli& cli, Action& run) {
   list->callback([&cli, &run, dir] {
     run = [&cli, dir]() -> int {
       absl::StatusOr<std::vector<std::string>> files = CertificateFiles(*dir);
-      if (!files.ok()) return cli.Fail(files.status().message());
+      if (!files.ok()) return cli.Fail(files.status());
       Table table({"FILE", "KIND", "SUBJECT", "NOT AFTER"});
       google::protobuf::Struct json;
       auto* rows = (*json.mutable_fields())["certificates"].mutable_list_value();

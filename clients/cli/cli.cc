@@ -209,6 +209,16 @@ int Cli::Fail(absl::string_view message) {
   return 1;
 }
 
+int Cli::Fail(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) return BadUsage(status.message());
+  return Fail(status.message());
+}
+
+int Cli::BadUsage(absl::string_view message) {
+  err_ << "vigil: " << message << "\n(see vigil COMMAND --help)\n";
+  return 2;
+}
+
 void Cli::PrintJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;

@@ -73,6 +73,12 @@ class Cli {
   // when the server could not be reached).
   int Fail(const grpc::Status& status);
   int Fail(absl::string_view message);
+  // A check made here, before any call: InvalidArgument (a flag's value) prints the message and
+  // returns 2, bad usage; anything else returns 1.
+  int Fail(const absl::Status& status);
+  // Prints "vigil: message" and where help is; returns 2 (bad usage: a flag's value, a missing
+  // flag). `message` names the flag.
+  int BadUsage(absl::string_view message);
 
   // Prints `message` as one JSON document (proto field names, defaults included).
   void PrintJson(const google::protobuf::Message& message);

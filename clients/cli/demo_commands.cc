@@ -191,11 +191,11 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
   generate->callback([&cli, &run, gen] {
     run = [&cli, gen]() -> int {
       DemoOptions wanted = gen->options;
-      if (wanted.prefix.empty()) return cli.Fail("--prefix: must not be empty");
+      if (wanted.prefix.empty()) return cli.BadUsage("--prefix: must not be empty");
       wanted.now = absl::Now();
       if (!gen->as_of.empty()) {
         absl::StatusOr<absl::Time> as_of = ParseTimeFlag(gen->as_of);
-        if (!as_of.ok()) return cli.Fail(absl::StrCat("--as-of: ", as_of.status().message()));
+        if (!as_of.ok()) return cli.BadUsage(absl::StrCat("--as-of: ", as_of.status().message()));
         wanted.now = *as_of;
       }
       std::error_code error;

@@ -240,7 +240,7 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
   }
   CsvReader reader(*in);
   absl::StatusOr<std::optional<CsvRecord>> header = reader.Next();
-  if (!header.ok()) return cli.Fail(header.status().message());
+  if (!header.ok()) return cli.Fail(header.status());
   if (!header->has_value()) return cli.Fail(absl::StrCat(flags.file, " is empty"));
   std::map<std::string, size_t> columns;
   for (size_t i = 0; i < (*header)->fields.size(); ++i) {

@@ -188,7 +188,7 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       request.mutable_offender()->set_id(create_flags->id);
       absl::StatusOr<std::vector<std::string>> paths =
           Fill(*create_flags, *create, *request.mutable_offender());
-      if (!paths.ok()) return cli.Fail(paths.status().message());
+      if (!paths.ok()) return cli.Fail(paths.status());
       request.set_request_id(create_flags->request_id);
       auto stub = v1::OffenderService::NewStub(cli.channel());
       v1::Offender response;
@@ -239,7 +239,7 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       if (!list_flags->status.empty()) {
         absl::StatusOr<int> s =
             ParseEnumText(Statuses(), "OFFENDER_STATUS_", list_flags->status, "--status");
-        if (!s.ok()) return cli.Fail(s.status().message());
+        if (!s.ok()) return cli.Fail(s.status());
         request.set_status(static_cast<v1::OffenderStatus>(*s));
       }
       request.set_not_assessed_only(list_flags->not_assessed);
@@ -293,7 +293,7 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       o->set_id(update_flags->id);
       o->set_revision(update_flags->revision);
       absl::StatusOr<std::vector<std::string>> paths = Fill(*update_flags, *update, *o);
-      if (!paths.ok()) return cli.Fail(paths.status().message());
+      if (!paths.ok()) return cli.Fail(paths.status());
       if (paths->empty()) return cli.Fail("give at least one field to change (see --help)");
       for (const std::string& path : *paths) request.mutable_update_mask()->add_paths(path);
       request.set_request_id(update_flags->request_id);
@@ -330,12 +330,12 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_offender_id(trigger_flags->offender);
       absl::StatusOr<int> type =
           ParseEnumText(Triggers(), "TRIGGER_TYPE_", trigger_flags->type, "--type");
-      if (!type.ok()) return cli.Fail(type.status().message());
+      if (!type.ok()) return cli.Fail(type.status());
       request.set_type(static_cast<v1::TriggerType>(*type));
       absl::Time when = absl::Now();
       if (!trigger_flags->time.empty()) {
         absl::StatusOr<absl::Time> t = ParseTimeFlag(trigger_flags->time);
-        if (!t.ok()) return cli.Fail(absl::StrCat("--time: ", t.status().message()));
+        if (!t.ok()) return cli.BadUsage(absl::StrCat("--time: ", t.status().message()));
         when = *t;
       }
       *request.mutable_time() = ToTimestamp(when);

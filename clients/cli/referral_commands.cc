@@ -113,21 +113,21 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       r->set_id(cf->id);
       absl::StatusOr<int> source = ParseEnumText(v1::ReferralSource_descriptor(),
                                                  "REFERRAL_SOURCE_", cf->source, "--source");
-      if (!source.ok()) return cli.Fail(source.status().message());
+      if (!source.ok()) return cli.Fail(source.status());
       r->set_source(static_cast<v1::ReferralSource>(*source));
       r->set_source_reference(cf->source_ref);
       absl::StatusOr<google::protobuf::Timestamp> received = TimeOrNow(cf->received, "--received");
-      if (!received.ok()) return cli.Fail(received.status().message());
+      if (!received.ok()) return cli.Fail(received.status());
       *r->mutable_received_time() = *received;
       r->set_subject_display_name(cf->subject);
       for (const std::string& text : cf->identifiers) {
         const size_t colon = text.find(':');
         if (colon == std::string::npos)
-          return cli.Fail(absl::StrCat("--identifier: '", text, "' is not TYPE:VALUE"));
+          return cli.BadUsage(absl::StrCat("--identifier: '", text, "' is not TYPE:VALUE"));
         absl::StatusOr<int> type =
             ParseEnumText(v1::IdentifierType_descriptor(), "IDENTIFIER_TYPE_",
                           text.substr(0, colon), "--identifier");
-        if (!type.ok()) return cli.Fail(type.status().message());
+        if (!type.ok()) return cli.Fail(type.status());
         v1::SubjectIdentifier* id = r->add_identifiers();
         id->set_type(static_cast<v1::IdentifierType>(*type));
         id->set_value(text.substr(colon + 1));
@@ -157,7 +157,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_id(tf->id);
       absl::StatusOr<int> grade =
           ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", tf->grade, "--grade");
-      if (!grade.ok()) return cli.Fail(grade.status().message());
+      if (!grade.ok()) return cli.Fail(grade.status());
       request.set_grade(static_cast<v1::RiskLevel>(*grade));
       request.set_children_access(tf->children);
       request.set_note(tf->note);
@@ -228,7 +228,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::RecordIntelRefreshRequest request;
       request.set_id(rf->id);
       absl::StatusOr<google::protobuf::Timestamp> when = TimeOrNow(rf->time, "--time");
-      if (!when.ok()) return cli.Fail(when.status().message());
+      if (!when.ok()) return cli.Fail(when.status());
       *request.mutable_refreshed_time() = *when;
       v1::IntelChecks* checks = request.mutable_checks();
       const struct {
@@ -259,7 +259,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       if (!rf->grade.empty()) {
         absl::StatusOr<int> grade =
             ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", rf->grade, "--regrade");
-        if (!grade.ok()) return cli.Fail(grade.status().message());
+        if (!grade.ok()) return cli.Fail(grade.status());
         request.set_new_grade(static_cast<v1::RiskLevel>(*grade));
       }
       request.set_regrade_reason(rf->reason);
@@ -283,7 +283,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::RecordCscCheckRequest request;
       request.set_id(sf->id);
       absl::StatusOr<google::protobuf::Timestamp> when = TimeOrNow(sf->time, "--time");
-      if (!when.ok()) return cli.Fail(when.status().message());
+      if (!when.ok()) return cli.Fail(when.status());
       *request.mutable_checked_time() = *when;
       request.set_result(sf->result);
       request.set_request_id(sf->request_id);
@@ -310,11 +310,11 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::ActionReferralRequest request;
       request.set_id(xf->id);
       absl::StatusOr<google::protobuf::Timestamp> when = TimeOrNow(xf->time, "--time");
-      if (!when.ok()) return cli.Fail(when.status().message());
+      if (!when.ok()) return cli.Fail(when.status());
       *request.mutable_action_time() = *when;
       absl::StatusOr<int> outcome = ParseEnumText(v1::ActionOutcome_descriptor(), "ACTION_OUTCOME_",
                                                   xf->outcome, "--outcome");
-      if (!outcome.ok()) return cli.Fail(outcome.status().message());
+      if (!outcome.ok()) return cli.Fail(outcome.status());
       request.set_outcome(static_cast<v1::ActionOutcome>(*outcome));
       request.set_note(xf->note);
       request.set_request_id(xf->request_id);
@@ -338,7 +338,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_id(zf->id);
       absl::StatusOr<int> outcome = ParseEnumText(v1::ReferralOutcome_descriptor(),
                                                   "REFERRAL_OUTCOME_", zf->outcome, "--outcome");
-      if (!outcome.ok()) return cli.Fail(outcome.status().message());
+      if (!outcome.ok()) return cli.Fail(outcome.status());
       request.set_outcome(static_cast<v1::ReferralOutcome>(*outcome));
       request.set_reason(zf->reason);
       request.set_request_id(zf->request_id);
@@ -380,13 +380,13 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
       if (!lf->state.empty()) {
         absl::StatusOr<int> s =
             ParseEnumText(v1::ReferralState_descriptor(), "REFERRAL_STATE_", lf->state, "--state");
-        if (!s.ok()) return cli.Fail(s.status().message());
+        if (!s.ok()) return cli.Fail(s.status());
         request.set_state(static_cast<v1::ReferralState>(*s));
       }
       if (!lf->grade.empty()) {
         absl::StatusOr<int> g =
             ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", lf->grade, "--grade");
-        if (!g.ok()) return cli.Fail(g.status().message());
+        if (!g.ok()) return cli.Fail(g.status());
         request.set_grade(static_cast<v1::RiskLevel>(*g));
       }
       request.set_team(lf->team);

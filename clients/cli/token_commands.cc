@@ -40,13 +40,13 @@ void AddCreateKey(CLI::App& token, Cli& cli, Action& run) {
         }
       }
       absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::GenerateEcP256Key();
-      if (!key.ok()) return cli.Fail(key.status().message());
+      if (!key.ok()) return cli.Fail(key.status());
       absl::StatusOr<std::string> kid = crypto::JwkThumbprint(**key);
-      if (!kid.ok()) return cli.Fail(kid.status().message());
+      if (!kid.ok()) return cli.Fail(kid.status());
       absl::StatusOr<std::string> pem = crypto::PrivateKeyToPem(**key);
-      if (!pem.ok()) return cli.Fail(pem.status().message());
+      if (!pem.ok()) return cli.Fail(pem.status());
       absl::StatusOr<std::string> jwks = crypto::PublicJwksJson(**key, *kid);
-      if (!jwks.ok()) return cli.Fail(jwks.status().message());
+      if (!jwks.ok()) return cli.Fail(jwks.status());
       const PrivateFileOptions options{.overwrite = flags->overwrite};
       if (absl::Status s = WritePrivateFile(key_path, *pem, options); !s.ok()) {
         return cli.Fail(s.message());
@@ -111,7 +111,7 @@ void AddDev(CLI::App& token, Cli& cli, Action& run) {
         return cli.Fail(s.message());
       }
       absl::StatusOr<std::string> pem = ReadSmallFile(flags->key);
-      if (!pem.ok()) return cli.Fail(pem.status().message());
+      if (!pem.ok()) return cli.Fail(pem.status());
       absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::ReadPrivateKeyPem(*pem);
       if (!key.ok()) return cli.Fail(absl::StrCat(flags->key, ": ", key.status().message()));
       absl::StatusOr<std::string> kid = crypto::JwkThumbprint(**key);
@@ -136,7 +136,7 @@ void AddDev(CLI::App& token, Cli& cli, Action& run) {
       fields["nbf"].set_number_value(static_cast<double>(now));
       fields["exp"].set_number_value(static_cast<double>(now + flags->ttl_seconds));
       absl::StatusOr<std::string> signed_token = signer->Sign(claims);
-      if (!signed_token.ok()) return cli.Fail(signed_token.status().message());
+      if (!signed_token.ok()) return cli.Fail(signed_token.status());
       cli.out() << *signed_token << '\n';
       return 0;
     };

@@ -87,14 +87,14 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       absl::Time when = absl::Now();
       if (!rf->time.empty()) {
         absl::StatusOr<absl::Time> t = ParseTimeFlag(rf->time);
-        if (!t.ok()) return cli.Fail(absl::StrCat("--time: ", t.status().message()));
+        if (!t.ok()) return cli.BadUsage(absl::StrCat("--time: ", t.status().message()));
         when = *t;
       }
       *request.mutable_visit_time() = ToTimestamp(when);
       for (const std::string& o : rf->officers) request.add_officers(o);
       absl::StatusOr<int> outcome =
           ParseEnumText(v1::VisitOutcome_descriptor(), "VISIT_OUTCOME_", rf->outcome, "--outcome");
-      if (!outcome.ok()) return cli.Fail(outcome.status().message());
+      if (!outcome.ok()) return cli.Fail(outcome.status());
       request.set_outcome(static_cast<v1::VisitOutcome>(*outcome));
       request.set_announced(!rf->unannounced);
       request.set_device_check_done(rf->device_check);
@@ -102,7 +102,7 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
         absl::StatusOr<int> r =
             ParseEnumText(v1::DeviceCheckResult_descriptor(), "DEVICE_CHECK_RESULT_",
                           rf->device_result, "--device-result");
-        if (!r.ok()) return cli.Fail(r.status().message());
+        if (!r.ok()) return cli.Fail(r.status());
         request.set_device_check_result(static_cast<v1::DeviceCheckResult>(*r));
       }
       request.set_notes(rf->notes);
@@ -269,7 +269,7 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       request.set_team(ff->team);
       if (!ff->since.empty()) {
         absl::StatusOr<absl::Time> t = ParseTimeFlag(ff->since);
-        if (!t.ok()) return cli.Fail(absl::StrCat("--since: ", t.status().message()));
+        if (!t.ok()) return cli.BadUsage(absl::StrCat("--since: ", t.status().message()));
         *request.mutable_since() = ToTimestamp(*t);
       }
       request.mutable_page()->set_page_size(1000);

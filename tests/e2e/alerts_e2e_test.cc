@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -23,6 +24,7 @@
 namespace vigil {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::ReadFile;
@@ -227,7 +229,10 @@ TEST_F(AlertsEndToEndTest, OfficerWatchesListsAndAcknowledgesWithTheCli) {
       {"alerts", "watch", "--from-start", "--count", "3", "--state-file", state, "-o", "json"});
   ASSERT_EQ(watched.exit_code, 0) << watched.output;
   std::vector<std::string> ids;
+  // Stderr (merged here) says where the watch starts and that it is waiting.
+  EXPECT_THAT(watched.output, HasSubstr("vigil: watching alerts after #0; waiting for events"));
   for (absl::string_view line : absl::StrSplit(watched.output, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "vigil: ")) continue;
     v1::AlertEvent event;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
         << line;
@@ -258,6 +263,14 @@ TEST_F(AlertsEndToEndTest, OfficerWatchesListsAndAcknowledgesWithTheCli) {
 
   const RunResult acked = Vigil({"alerts", "ack", ids[0], "--note", "triaging today"});
   ASSERT_EQ(acked.exit_code, 0) << acked.output;
+  // One alert as a table: its ladder and who acknowledged it ("get" names the same verb).
+  for (const char* verb : {"show", "get"}) {
+    const RunResult shown = Vigil({"alerts", verb, ids[0]});
+    ASSERT_EQ(shown.exit_code, 0) << shown.output;
+    EXPECT_THAT(shown.output, ContainsRegex(absl::StrCat("ALERT +", ids[0])));
+    EXPECT_THAT(shown.output, HasSubstr("LADDER (policy "));
+    EXPECT_THAT(shown.output, HasSubstr("triaging today"));
+  }
   EXPECT_THAT(acked.output, HasSubstr("acknowledged " + ids[0]));
   EXPECT_THAT(acked.output, HasSubstr("by DS Holt"));
   EXPECT_THAT(Vigil({"alerts", "list", "--state", "acknowledged"}).output, HasSubstr(ids[0]));

@@ -89,8 +89,33 @@ TEST_F(CliTest, FlagsOverrideEnvironmentAndConflictsAreUsageErrors) {
   RunResult unknown = Vigil({"frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
   RunResult bad_time = Vigil({"audit", "list", "--from", "yesterday"}, auditor_);
-  EXPECT_EQ(bad_time.exit_code, 1);
+  EXPECT_EQ(bad_time.exit_code, 2) << "a bad flag value is bad usage";
   EXPECT_THAT(bad_time.output, HasSubstr("'yesterday' is not a date"));
+  EXPECT_THAT(bad_time.output, HasSubstr("-30d"));
+}
+
+TEST_F(CliTest, UnknownVerbsSuggestTheNearestAndShowIsGet) {
+  const std::vector<std::string> supervisor = {"VIGIL_ACTOR=Insp Reid", "VIGIL_ROLE=supervisor",
+                                               "VIGIL_FORCE=wessex", "VIGIL_PURPOSE=e2e"};
+  RunResult top = Vigil({"offendr", "list"}, supervisor);
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_THAT(top.output, HasSubstr("unknown command 'offendr' for 'vigil'; did you mean "
+                                    "'offender'?"));
+  RunResult verb = Vigil({"offender", "shw", "R1"}, supervisor);
+  EXPECT_EQ(verb.exit_code, 2);
+  EXPECT_THAT(verb.output, HasSubstr("for 'vigil offender'; did you mean"));
+  EXPECT_THAT(verb.output, HasSubstr("'show'"));
+  RunResult nothing_near = Vigil({"offender", "zzzzzz"}, supervisor);
+  EXPECT_EQ(nothing_near.exit_code, 2);
+  EXPECT_THAT(nothing_near.output, HasSubstr("its commands: "));
+  // `show` reaches the server as `get` does: the same NOT_FOUND for an unknown id.
+  for (const char* verb_name : {"get", "show"}) {
+    RunResult shown = Vigil({"offender", verb_name, "NO-SUCH-ID"}, supervisor);
+    EXPECT_EQ(shown.exit_code, 1) << verb_name << ": " << shown.output;
+    EXPECT_THAT(shown.output, HasSubstr("NOT_FOUND")) << verb_name;
+  }
+  RunResult referral = Vigil({"referral", "show", "NO-SUCH-ID"}, supervisor);
+  EXPECT_THAT(referral.output, HasSubstr("NOT_FOUND"));
 }
 
 }  // namespace
