@@ -5,11 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/csv.h"
 #include "clients/cli/demo_data.h"
 #include "clients/cli/format.h"
 #include "clients/cli/import_columns.h"
+#include "vigil/v1/alerts.grpc.pb.h"
+#include "vigil/v1/backlog.grpc.pb.h"
 #include "vigil/v1/ocait.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 #include "vigil/v1/visits.grpc.pb.h"
@@ -158,6 +161,47 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
           return cli.Fail(status);
       }
       cli.err() << "intelligence refreshes: " << data.refreshes.size() << "\n";
+      // 90 days of daily backlog snapshots, so that the trend and forecast have something to
+      // say (each as of the end of its day, against the obligations open now).
+      auto backlog = v1::BacklogService::NewStub(cli.channel());
+      const absl::TimeZone utc = absl::UTCTimeZone();
+      const absl::CivilDay today = absl::ToCivilDay(options->now, utc);
+      int snapshots = 0;
+      for (int days_ago = 90; days_ago >= 1; --days_ago) {
+        v1::TakeBacklogSnapshotRequest snapshot;
+        *snapshot.mutable_as_of() =
+            ToTimestamp(absl::FromCivil(today - days_ago, utc) + absl::Hours(12));
+        v1::TakeBacklogSnapshotResponse taken;
+        grpc::Status status =
+            backlog->TakeBacklogSnapshot(cli.NewContext().get(), snapshot, &taken);
+        if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) break;
+        if (!status.ok()) return cli.Fail(status);
+        ++snapshots;
+      }
+      cli.err() << "backlog snapshots: " << snapshots << " days\n";
+      // A few alerts taken on, as a supervisor would: the scanner raises them within a second
+      // or two of the load.
+      auto alerts = v1::AlertService::NewStub(cli.channel());
+      int acknowledged = 0;
+      for (int attempt = 0; attempt < 20 && acknowledged == 0; ++attempt) {
+        v1::ListAlertsRequest list;
+        list.mutable_filters()->set_state(v1::ALERT_STATE_OPEN);
+        list.mutable_filters()->set_min_risk_level(v1::RISK_LEVEL_HIGH);
+        list.mutable_page()->set_page_size(3);
+        v1::ListAlertsResponse open;
+        grpc::Status status = alerts->ListAlerts(cli.NewContext().get(), list, &open);
+        if (!status.ok()) break;  // alerts not hosted, or not for this role
+        for (const v1::Alert& alert : open.alerts()) {
+          v1::AcknowledgeAlertRequest ack;
+          ack.set_id(alert.id());
+          ack.set_note("visit booked for this week (demo)");
+          ack.set_request_id(absl::StrCat(options->prefix, "/ack/", alert.id()));
+          v1::Alert acked;
+          if (alerts->AcknowledgeAlert(cli.NewContext().get(), ack, &acked).ok()) ++acknowledged;
+        }
+        if (acknowledged == 0) absl::SleepFor(absl::Milliseconds(250));
+      }
+      cli.err() << "alerts acknowledged: " << acknowledged << "\n";
       cli.out() << "demo force " << cli.options().force << ": " << data.offenders.size()
                 << " offenders, " << data.referrals.size() << " referrals"
                 << (refused > 0 ? absl::StrCat(", ", refused, " rows refused") : "") << "\n";

@@ -163,6 +163,14 @@ DemoData GenerateDemo(const DemoOptions& options) {
           absl::StrFormat("snapchat:kid_%04d", static_cast<int>(rng() % (options.referrals + 1))));
     }
     r->set_team("ocait");
+    // One referral in ten is about a registered offender of the force (no random draws here,
+    // so the rest of the demo stays as it was).
+    if (i % 10 == 7 && !data.offenders.empty()) {
+      const v1::Offender& offender =
+          data.offenders[(static_cast<size_t>(i) * 7919) % data.offenders.size()].offender();
+      r->set_linked_offender_id(offender.id());
+      r->set_subject_display_name(offender.display_name());
+    }
     const double s = uniform(0, 1);
     const v1::ReferralState state = s < 0.2    ? v1::REFERRAL_STATE_RECEIVED
                                     : s < 0.65 ? v1::REFERRAL_STATE_AWAITING_ALLOCATION

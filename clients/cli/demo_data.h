@@ -1,6 +1,7 @@
 // A deterministic synthetic force for demonstrations and load tests: offenders across teams and
 // officers with a realistic risk mix and history (some overdue, one team flat-diarised), their
-// plans and recent visits, and a referral queue ageing back to 2019. The same seed gives the
+// plans and recent visits, and a referral queue ageing back to 2019, one referral in ten about a
+// registered offender. The same seed gives the
 // same data; rows carry stable references, so loading twice adds nothing.
 #ifndef VIGIL_CLIENTS_CLI_DEMO_DATA_H_
 #define VIGIL_CLIENTS_CLI_DEMO_DATA_H_
