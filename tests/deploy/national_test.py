@@ -99,7 +99,9 @@ class NationalTest(unittest.TestCase):
         sys.path.insert(0, ARGS.stubs)
         import grpc
         from google.protobuf import timestamp_pb2
-        from vigil.v1 import backlog_pb2, backlog_pb2_grpc, rso_pb2, rso_pb2_grpc
+        from vigil.v1 import audit_pb2, audit_pb2_grpc, backlog_pb2, backlog_pb2_grpc
+        from vigil.v1 import rso_pb2, rso_pb2_grpc
+        cls.audit_pb2, cls.audit_pb2_grpc = audit_pb2, audit_pb2_grpc
         cls.grpc, cls.timestamp_pb2 = grpc, timestamp_pb2
         cls.backlog_pb2, cls.backlog_pb2_grpc = backlog_pb2, backlog_pb2_grpc
         cls.rso_pb2, cls.rso_pb2_grpc = rso_pb2, rso_pb2_grpc
@@ -140,7 +142,7 @@ class NationalTest(unittest.TestCase):
             "national-service", "/CN=national backlog/O=national/role=service", client=True))
         cls.health_port = free_port()
         cls.national = Vigild(cls.dir, "national", [
-            "--services", "national-backlog", "--data-dir", os.path.join(cls.dir, "national"),
+            "--services", "national-backlog,audit", "--data-dir", os.path.join(cls.dir, "national"),
             "--listen", "127.0.0.1:0", "--tls-cert", crt, "--tls-key", key,
             "--shards", ",".join("%s=127.0.0.1:%d" % (f, s.port) for f, s in cls.shards.items()),
             "--shard-deadline", "%gs" % DEADLINE_S,
@@ -258,6 +260,35 @@ class NationalTest(unittest.TestCase):
         self.assertEqual(national.oldest.owner_officer, "")
         self.assertIn(national.oldest.force, FORCES)
         self.assertWhole(self.national_summary(role="national-auditor", actor="NA 1"), own)
+
+    def audit_records(self, actor, role, force, record_actor):
+        """The audit records of `record_actor` that `actor` (an auditor of `force`) reads
+        through the proxy: at the force's shard, or at the national backlog for `national`."""
+        reply = self.audit_pb2_grpc.AuditServiceStub(self.proxy_channel).ListAuditRecords(
+            self.audit_pb2.ListAuditRecordsRequest(actor=record_actor),
+            metadata=self.metadata(self.token(actor, role, force), "audit check"), timeout=10)
+        return list(reply.records)
+
+    def test_2b_each_fan_out_is_audited_under_the_person_who_asked(self):
+        purpose = "PEEL inspection"
+        self.national_summary(actor="HMI Audited")
+        # Each shard: its owners' records of what they disclosed name the inspector and role,
+        # relayed by the national backlog (its service certificate) and then the shard's own
+        # backlog context.
+        for force in FORCES:
+            records = self.audit_records(
+                "Auditor %s" % force, "auditor", force,
+                "backlog for HMI Audited (hmicfrs-inspector, national backlog)")
+            self.assertTrue(records, force)
+            self.assertEqual({(r.role, r.force, r.purpose) for r in records},
+                             {("system", force, purpose)})
+        # The national vigild: the inspector under their own role, with the forces that answered.
+        records = self.audit_records("NA 1", "national-auditor", "national", "HMI Audited")
+        summaries = [r for r in records if r.rpc.endswith("/GetBacklogSummary")]
+        self.assertEqual(len(summaries), 1)
+        self.assertEqual((summaries[0].role, summaries[0].purpose),
+                         ("hmicfrs-inspector", purpose))
+        self.assertEqual(sorted(summaries[0].subject_ids), ["force:" + f for f in FORCES])
 
     def test_3_only_national_roles_and_no_names(self):
         token = self.token("PS wessex", "supervisor", "wessex")
