@@ -35,8 +35,10 @@ using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslFree<&ASN1_STRING_free
 constexpr size_t kMaxAttributeChars = 64;  // ub-common-name and friends, RFC 5280 appendix A
 constexpr absl::Duration kBackdate = absl::Minutes(5);
 
-constexpr std::array<absl::string_view, 6> kRoles = {"officer", "supervisor", "force-admin",
-                                                     "auditor", "system",     "service"};
+// As services/common/auth.cc's role names (crypto may not depend on it).
+constexpr std::array<absl::string_view, 8> kRoles = {
+    "officer", "supervisor", "force-admin",      "auditor",
+    "system",  "service",    "national-auditor", "hmicfrs-inspector"};
 constexpr std::array<absl::string_view, 4> kRanks = {"officer", "sergeant", "inspector",
                                                      "superintendent"};
 

@@ -77,7 +77,8 @@ void AddDev(CLI::App& token, Cli& cli, Action& run) {
   dev->add_option("--actor", flags->identity.actor, "Who, e.g. 'DC 100' (preferred_username)")
       ->required();
   dev->add_option("--role", flags->identity.role,
-                  "officer, supervisor, force-admin, auditor or system (vigil_role)")
+                  "officer, supervisor, force-admin, auditor, system, national-auditor or "
+                  "hmicfrs-inspector (vigil_role)")
       ->required();
   dev->add_option("--force", flags->identity.force, "The force, e.g. wessex (vigil_force)")
       ->required();

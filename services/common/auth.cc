@@ -11,8 +11,9 @@
 namespace vigil {
 namespace {
 
-constexpr absl::string_view kRoleNames[] = {"officer", "supervisor", "force-admin",     "auditor",
-                                            "system",  "service",    "national-auditor"};
+constexpr absl::string_view kRoleNames[] = {"officer",          "supervisor",       "force-admin",
+                                            "auditor",          "system",           "service",
+                                            "national-auditor", "hmicfrs-inspector"};
 constexpr absl::string_view kRankNames[] = {"officer", "sergeant", "inspector", "superintendent"};
 
 absl::Status Unauthenticated(absl::string_view what) {

@@ -18,18 +18,21 @@ namespace vigil {
 
 // Stored in audit records by name, never by number.
 enum class Role : uint8_t {
-  kOfficer = 0,          // offender manager or OCAIT investigator
-  kSupervisor = 1,       // sergeant, inspector, superintendent
-  kForceAdmin = 2,       // policy, backups, users of one force
-  kAuditor = 3,          // reads the access log
-  kSystem = 4,           // force systems and vigil's own services acting for one force
-  kService = 5,          // vigil's own services following feeds across every force (alerts)
-  kNationalAuditor = 6,  // reads the national security log (cross-force probes, bad credentials)
+  kOfficer = 0,           // offender manager or OCAIT investigator
+  kSupervisor = 1,        // sergeant, inspector, superintendent
+  kForceAdmin = 2,        // policy, backups, users of one force
+  kAuditor = 3,           // reads the access log
+  kSystem = 4,            // force systems and vigil's own services acting for one force
+  kService = 5,           // vigil's own services following feeds across every force (alerts)
+  kNationalAuditor = 6,   // reads the national security log (cross-force probes, bad credentials)
+                          // and the national backlog (counts, no personal data)
+  kHmicfrsInspector = 7,  // HM Inspectorate of Constabulary: the national backlog (counts, no
+                          // personal data); no force's records
 };
 
 absl::string_view RoleName(Role role);
 // Accepts the names RoleName returns ("officer", "supervisor", "force-admin", "auditor",
-// "system", "service", "national-auditor").
+// "system", "service", "national-auditor", "hmicfrs-inspector").
 std::optional<Role> ParseRole(absl::string_view name);
 
 // Police rank, in order: who may acknowledge an alert at each rung of the escalation ladder.
@@ -56,8 +59,8 @@ class RoleSet {
     for (Role role : roles) bits_ |= Bit(role);
   }
   static constexpr RoleSet All() {
-    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,     Role::kAuditor,
-            Role::kSystem,  Role::kService,    Role::kNationalAuditor};
+    return {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,      Role::kAuditor,
+            Role::kSystem,  Role::kService,    Role::kNationalAuditor, Role::kHmicfrsInspector};
   }
   constexpr bool contains(Role role) const { return (bits_ & Bit(role)) != 0; }
   constexpr bool empty() const { return bits_ == 0; }

@@ -42,11 +42,34 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(
         absl::StrCat("cannot listen on ", options.listen,
                      ": the address is malformed, not local to this machine, or already in use"));
   }
-  if (grpc::HealthCheckServiceInterface* health = host->server_->GetHealthCheckService()) {
-    health->SetServingStatus("", true);
-    for (const HostedService& hosted : services) health->SetServingStatus(hosted.name, true);
+  if (!options.health_listen.empty()) {
+    // A server of its own with no service registered: gRPC adds the default health service
+    // (and reflection) to it, and nothing else.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &host->health_port_);
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    host->health_server_ = health_builder.BuildAndStart();
+    if (host->health_server_ == nullptr || host->health_port_ == 0) {
+      host->Shutdown(absl::ZeroDuration());
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot listen on ", options.health_listen,
+          " (health): the address is malformed, not local to this machine, or already in use"));
+    }
   }
+  host->ForEachHealth([&](grpc::HealthCheckServiceInterface& health) {
+    health.SetServingStatus("", true);
+    for (const HostedService& hosted : services) health.SetServingStatus(hosted.name, true);
+  });
   return host;
+}
+
+template <typename Set>
+void ServerHost::ForEachHealth(Set set) {
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) set(*health);
+  }
 }
 
 ServerHost::~ServerHost() { Shutdown(absl::ZeroDuration()); }
@@ -59,17 +82,14 @@ std::shared_ptr<grpc::Channel> ServerHost::InProcessChannel() {
 
 void ServerHost::SetServing(const std::string& service, bool serving) {
   if (server_ == nullptr || draining_.load()) return;
-  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
-    health->SetServingStatus(service, serving);
-  }
+  ForEachHealth([&](grpc::HealthCheckServiceInterface& health) {
+    health.SetServingStatus(service, serving);
+  });
 }
 
 void ServerHost::SetNotServing() {
   draining_.store(true);
-  if (server_ == nullptr) return;
-  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
-    health->SetServingStatus(false);
-  }
+  ForEachHealth([](grpc::HealthCheckServiceInterface& health) { health.SetServingStatus(false); });
 }
 
 void ServerHost::Shutdown(absl::Duration grace) {
@@ -78,6 +98,10 @@ void ServerHost::Shutdown(absl::Duration grace) {
   SetNotServing();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
 }
 
 }  // namespace vigil

@@ -31,6 +31,10 @@ struct ServerOptions {
   absl::Duration min_client_ping_interval = absl::Seconds(30);
   // The transport's credentials (TLS: ServerTls::credentials()). Default: null, plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Where to serve grpc.health.v1 alone, in plaintext, with the same statuses as the main
+  // listener: for probes that cannot speak TLS (the kubelet's gRPC probes). No other service
+  // is reachable there. Default: empty, none.
+  std::string health_listen;
 };
 
 // A service to host and the name the health service reports it under: its full gRPC name,
@@ -52,6 +56,8 @@ class ServerHost {
 
   // The bound port (the chosen one when options.listen asked for port 0).
   int port() const { return port_; }
+  // The bound port of options.health_listen; 0 without one.
+  int health_port() const { return health_port_; }
 
   // A channel to this server that never leaves the process: how co-hosted services call each
   // other through their APIs.
@@ -73,8 +79,14 @@ class ServerHost {
  private:
   ServerHost() = default;
 
+  // Calls `set` on the health service of the server and of the health listener.
+  template <typename Set>
+  void ForEachHealth(Set set);
+
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> health_server_;  // only grpc.health.v1; null without one
+  int health_port_ = 0;
   std::atomic<bool> draining_{false};
   bool shut_down_ = false;
 };

@@ -53,6 +53,9 @@
 #include "services/common/rpc.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
+#include "services/national/national_backlog.h"
+#include "services/national/national_backlog_service.h"
+#include "services/national/shards.h"
 #include "services/obligations/ledger.h"
 #include "services/obligations/obligation_feed_service.h"
 #include "services/obligations/overdue_index.h"
@@ -81,6 +84,7 @@ constexpr int kExitUsage = 2;
 struct Flags {
   std::string data_dir = "./data";
   std::string listen = "127.0.0.1:7420";
+  std::string health_listen;
   std::string services = "all";
   std::string auth = "dev";
   std::string tls_cert;
@@ -101,6 +105,8 @@ struct Flags {
   std::string policy_file;
   std::string rso_address;
   std::vector<std::string> feed_addresses;
+  std::string shards;
+  std::string shard_deadline = "2s";
   std::string log_level = "info";
   std::string log_format = "text";
   std::string metrics_listen;
@@ -121,6 +127,10 @@ struct Flags {
   uint64_t audit_checkpoint_records = 1000;
   double audit_checkpoint_minutes = 5;
 };
+
+// The national backlog serves BacklogService across the shards of --shards; it is never part
+// of "all" and never hosted with a force's own backlog.
+constexpr absl::string_view kNationalBacklog = "national-backlog";
 
 const std::vector<std::string>& KnownServices() {
   static const std::vector<std::string> known = {"audit",   "rso",    "ocait",
@@ -380,7 +390,8 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--services", flags.services,
                  "Comma-separated services to host, or 'all' (known: " +
-                     absl::StrJoin(KnownServices(), ", ") + ")")
+                     absl::StrJoin(KnownServices(), ", ") +
+                     "), or national-backlog (with --shards; not part of all)")
       ->capture_default_str();
   app.add_option("--auth", flags.auth,
                  "How callers are identified (docs/security.md): 'mtls' by their verified client "
@@ -440,6 +451,17 @@ int Run(int argc, char** argv) {
   app.add_option("--feed-address", flags.feed_addresses,
                  "CONTEXT=ADDRESS of an owning context (rso, ocait) hosted elsewhere, for the "
                  "backlog and alerts services (repeatable)");
+  app.add_option("--health-listen", flags.health_listen,
+                 "Also serve grpc.health.v1 alone, in plaintext, here (e.g. 0.0.0.0:7421): for "
+                 "probes that cannot speak TLS, such as the kubelet's; no other service and no "
+                 "data is reachable there");
+  app.add_option("--shards", flags.shards,
+                 "With --services=national-backlog: FORCE=ADDRESS,... of every force's vigild "
+                 "(reached with the --peer-* TLS flags), e.g. wessex=vigild-wessex:7420");
+  app.add_option("--shard-deadline", flags.shard_deadline,
+                 "With --services=national-backlog: how long each shard may take to answer "
+                 "before the answer leaves its force out (partial)")
+      ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
       ->capture_default_str();
   app.add_option("--log-format", flags.log_format,
@@ -539,13 +561,37 @@ int Run(int argc, char** argv) {
       services = KnownServices();
       break;
     }
-    if (std::find(KnownServices().begin(), KnownServices().end(), name) == KnownServices().end()) {
-      return Fail(kExitUsage, absl::StrCat("--services: unknown service '", name, "' (known: ",
-                                           absl::StrJoin(KnownServices(), ", "), ")"));
+    if (name != kNationalBacklog &&
+        std::find(KnownServices().begin(), KnownServices().end(), name) == KnownServices().end()) {
+      return Fail(kExitUsage, absl::StrCat("--services: unknown service '", name,
+                                           "' (known: ", absl::StrJoin(KnownServices(), ", "),
+                                           ", national-backlog)"));
     }
     services.emplace_back(name);
   }
   if (services.empty()) return Fail(kExitUsage, "--services: name at least one service");
+  const bool national =
+      std::find(services.begin(), services.end(), kNationalBacklog) != services.end();
+  std::vector<national::ShardAddress> shard_addresses;
+  absl::Duration shard_deadline;
+  if (national) {
+    if (std::find(services.begin(), services.end(), "backlog") != services.end()) {
+      return Fail(kExitUsage,
+                  "--services: backlog and national-backlog both serve BacklogService; run the "
+                  "national backlog in a vigild of its own");
+    }
+    absl::StatusOr<std::vector<national::ShardAddress>> parsed =
+        national::ParseShards(flags.shards);
+    if (!parsed.ok()) return Fail(kExitUsage, parsed.status().message());
+    shard_addresses = *std::move(parsed);
+    if (!absl::ParseDuration(flags.shard_deadline, &shard_deadline) ||
+        shard_deadline < absl::Milliseconds(10) || shard_deadline > absl::Minutes(10)) {
+      return Fail(kExitUsage, absl::StrCat("--shard-deadline ", flags.shard_deadline,
+                                           ": give a duration from 10ms to 10m, e.g. 2s"));
+    }
+  } else if (!flags.shards.empty()) {
+    return Fail(kExitUsage, "--shards is used only with --services=national-backlog");
+  }
   std::map<std::string, std::string> feed_addresses;
   for (const std::string& spec : flags.feed_addresses) {
     const size_t eq = spec.find('=');
@@ -745,6 +791,38 @@ int Run(int argc, char** argv) {
     backlog_service = std::make_unique<backlog::BacklogServiceImpl>(new_runtime(), *backlog_domain);
     hosted.push_back({v1::BacklogService::service_full_name(), backlog_service.get()});
   }
+  std::unique_ptr<national::ShardSet> shard_set;
+  std::unique_ptr<national::NationalBacklog> national_backlog;
+  std::unique_ptr<national::NationalBacklogServiceImpl> national_service;
+  if (national) {
+    std::vector<national::Shard> shards;
+    for (const national::ShardAddress& shard : shard_addresses) {
+      // A shard back after a restart is asked again within a second or two, not after
+      // gRPC's default back-off of up to two minutes.
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          client::Connect(shard.address, *peers, args);
+      if (!channel.ok()) {
+        return Fail(kExitUsage,
+                    absl::StrCat("--shards ", shard.force, ": ", channel.status().message()));
+      }
+      shards.push_back({shard.force, *std::move(channel), Hop::kRemote});
+    }
+    if (flags.peer_cert.empty()) {
+      VIGIL_LOG(WARNING) << "national-backlog: no --peer-cert: the shards see no service "
+                            "certificate and will refuse its calls unless they run --auth=dev";
+    }
+    shard_set = std::make_unique<national::ShardSet>(std::move(shards), shard_deadline);
+    national_backlog = std::make_unique<national::NationalBacklog>(**store, *shard_set);
+    national_service =
+        std::make_unique<national::NationalBacklogServiceImpl>(new_runtime(), *national_backlog);
+    hosted.push_back({v1::BacklogService::service_full_name(), national_service.get()});
+    VIGIL_LOG(INFO) << "national backlog across " << shard_addresses.size()
+                    << " shards, each given " << absl::FormatDuration(shard_deadline);
+  }
   std::unique_ptr<alerts::AlertEngine> alert_engine;
   std::unique_ptr<alerts::AlertScanner> alert_scanner;
   std::unique_ptr<alerts::AlertServiceImpl> alert_service;
@@ -874,6 +952,7 @@ int Run(int argc, char** argv) {
 
   ServerOptions server_options;
   server_options.listen = flags.listen;
+  server_options.health_listen = flags.health_listen;
   server_options.max_message_bytes = flags.max_message_bytes;
   server_options.max_concurrent_streams = flags.max_concurrent_streams;
   if (security->tls != nullptr) server_options.credentials = security->tls->credentials();
@@ -969,6 +1048,10 @@ int Run(int argc, char** argv) {
                   << ", services: " << absl::StrJoin(services, ",")
                   << ", auth: " << authenticator.name()
                   << (security->tls != nullptr ? ", TLS" : ", plaintext");
+  if ((*host)->health_port() != 0) {
+    VIGIL_LOG(INFO) << "grpc.health.v1 alone, plaintext, on " << flags.health_listen << " (port "
+                    << (*host)->health_port() << ")";
+  }
   if (!flags.port_file.empty() && !WritePortFile(flags.port_file, (*host)->port())) {
     VIGIL_LOG(ERROR) << "cannot write --port-file " << flags.port_file;
   }

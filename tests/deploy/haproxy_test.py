@@ -200,7 +200,8 @@ class ProxyTest(unittest.TestCase):
     def start_proxy(cls, name, config, backends, extra_env=None):
         grpc_sock, health_sock = listener(), listener()
         env = {"VIGIL_PROXY_TLS_DIR": cls.tls_dir, "VIGIL_JWT_KEY": cls.pki.token_pub,
-               "VIGIL_FORCES_MAP": FORCES_MAP, "SHARD_NORTHUMBRIA": "127.0.0.1:9"}
+               "VIGIL_FORCES_MAP": FORCES_MAP, "SHARD_NORTHUMBRIA": "127.0.0.1:9",
+               "NATIONAL_BACKLOG": "127.0.0.1:9"}
         env.update({"SHARD_" + f.upper(): a for f, a in backends.items()})
         env.update(extra_env or {})
         proxy = HAProxy(cls.dir, name, config, env,
@@ -276,7 +277,7 @@ class ConfigTest(unittest.TestCase):
             env = dict(os.environ, VIGIL_PROXY_TLS_DIR=d, VIGIL_JWT_KEY=pki.token_pub,
                        VIGIL_SHARD_CA=pki.ca, VIGIL_FORCES_MAP=FORCES_MAP,
                        SHARD_WESSEX="127.0.0.1:1", SHARD_MERCIA="127.0.0.1:2",
-                       SHARD_NORTHUMBRIA="127.0.0.1:3")
+                       SHARD_NORTHUMBRIA="127.0.0.1:3", NATIONAL_BACKLOG="127.0.0.1:4")
             for cfg in (PROD_CFG, DEV_CFG):
                 done = subprocess.run([ARGS.haproxy, "-c", "-f", cfg], env=env,
                                       capture_output=True, text=True)

@@ -243,10 +243,14 @@ class NationalTest(Checks):
                 line = line.split("#", 1)[0].split()
                 if line:
                     routes[line[0]] = line[1]
+        # The national bodies' calls go to the national backlog, not to a shard.
+        self.assertEqual(routes.pop("national"), "national_backlog")
         self.assertEqual(sorted(routes), forces())
         with open(os.path.join(HAPROXY_DIR, "haproxy.cfg")) as f:
-            backends = set(re.findall(r"^backend (\S+)", f.read(), re.M))
-        self.assertEqual(set(routes.values()), backends)
+            text = f.read()
+        backends = set(re.findall(r"^backend (\S+)", text, re.M))
+        self.assertEqual(set(routes.values()) | {"national_backlog"}, backends)
+        self.assertIn("vigil-national-backlog.vigil.svc.cluster.local:7420", text)
 
     def test_only_the_proxy_national_backlog_and_backup_reach_a_shard(self):
         pods = {}

@@ -5,6 +5,7 @@ import { ConfigurationError, TokenExpired } from "./errors";
 
 export const ROLES = [
   "officer", "supervisor", "force-admin", "auditor", "system", "service", "national-auditor",
+  "hmicfrs-inspector",
 ] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -11,7 +11,7 @@ from .errors import ConfigurationError, TokenExpired
 
 # What vigild accepts as roles (docs/api.md, "Identity and purpose").
 ROLES = ("officer", "supervisor", "force-admin", "auditor", "system", "service",
-         "national-auditor")
+         "national-auditor", "hmicfrs-inspector")
 
 
 @dataclasses.dataclass(frozen=True)

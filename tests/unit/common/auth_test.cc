@@ -43,10 +43,20 @@ TEST(DevIdentity, MalformedValuesAreUnauthenticatedNotCrashes) {
 
 TEST(Roles, NamesRoundTrip) {
   for (Role role :
-       {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kAuditor, Role::kSystem}) {
+       {Role::kOfficer, Role::kSupervisor, Role::kForceAdmin, Role::kAuditor, Role::kSystem,
+        Role::kService, Role::kNationalAuditor, Role::kHmicfrsInspector}) {
     EXPECT_EQ(ParseRole(RoleName(role)), role);
   }
+  EXPECT_EQ(RoleName(Role::kHmicfrsInspector), "hmicfrs-inspector");
   EXPECT_EQ(ParseRole("admin"), std::nullopt);
+}
+
+TEST(Roles, TheLastRoleFitsTheSet) {
+  constexpr RoleSet national{Role::kNationalAuditor, Role::kHmicfrsInspector};
+  EXPECT_TRUE(national.contains(Role::kHmicfrsInspector));
+  EXPECT_FALSE(national.contains(Role::kSupervisor));
+  EXPECT_EQ(national.ToString(), "national-auditor, hmicfrs-inspector");
+  EXPECT_TRUE(RoleSet::All().contains(Role::kHmicfrsInspector));
 }
 
 TEST(Roles, RoleSetDeniesByDefault) {
