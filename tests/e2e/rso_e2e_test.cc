@@ -375,7 +375,7 @@ TEST_F(RsoCliTest, OffenderLifecycleThroughTheCli) {
   EXPECT_THAT(history.output, HasSubstr("very-high"));
   RunResult bad = Vigil({"arms", "record", "C1", "--completed", "2026-01-05", "--assessor", "x",
                          "--risk", "extreme"});
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, 2) << "a bad flag value is bad usage";
   EXPECT_THAT(bad.output,
               HasSubstr("--risk: 'extreme' is not one of low, medium, high, very-high"));
 }
