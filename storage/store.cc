@@ -469,6 +469,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     }
     // Probe the schema read-only first, so a store we refuse is not touched.
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const std::string& name : names) descriptors.emplace_back(name, family_options);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* probe = nullptr;
@@ -522,6 +523,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
   for (const std::string& name : names) descriptors.emplace_back(name, family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
@@ -843,6 +845,7 @@ absl::StatusOr<VerifyReport> Store::VerifyChecksumsAt(const std::string& path) {
   VIGIL_RETURN_IF_ERROR(
       OpenStatus(rocksdb::DB::ListColumnFamilies(db_options, path, &names), path));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
   for (const std::string& name : names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }

@@ -172,7 +172,7 @@ class Client {
     call->request = std::move(request);
     const absl::Time start = absl::Now();
     method(&call->context, &call->request, &call->response,
-           [this, call, op, start](grpc::Status status) { Done(op, start, status); });
+           [this, call, op, start](const grpc::Status& status) { Done(op, start, status); });
   }
 
   const std::string& SomeOffender() {
@@ -291,8 +291,10 @@ Imported ImportAll(const std::vector<Row>& rows, int clients, const std::string&
         imported += response.imported();
         present += response.already_present();
         refused += response.errors_size();
-        std::fprintf(stderr, "\r%s: %lld of %zu", what,
-                     static_cast<long long>(imported.load() + present.load()), rows.size());
+        std::fprintf(
+            stderr, "\r%s: %lld of %zu", what,
+            static_cast<long long>(imported.load()) + static_cast<long long>(present.load()),
+            rows.size());
       }
     });
   }
@@ -408,6 +410,7 @@ int Main() {
 
   // The workload.
   std::vector<std::unique_ptr<Client>> loop;
+  loop.reserve(static_cast<size_t>(clients));
   for (int i = 0; i < clients; ++i) loop.push_back(std::make_unique<Client>(shared, i));
   shared.call_budget = absl::GetFlag(FLAGS_calls);
   const absl::Time started = absl::Now();

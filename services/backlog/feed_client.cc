@@ -33,7 +33,8 @@ void FeedClients::Add(std::string context, std::shared_ptr<grpc::Channel> channe
   owners_.push_back(Owner{std::move(context), std::move(channel), hop});
 }
 
-void FeedClients::SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel) {
+void FeedClients::SetChannel(absl::string_view context,
+                             const std::shared_ptr<grpc::Channel>& channel) {
   absl::MutexLock lock(&mu_);
   for (Owner& owner : owners_) {
     if (owner.context == context) owner.channel = channel;

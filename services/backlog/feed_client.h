@@ -24,7 +24,7 @@ class FeedClients {
   // an in-process channel that exists only once the server has started), reached by `hop`.
   void Add(std::string context, std::shared_ptr<grpc::Channel> channel = nullptr,
            Hop hop = Hop::kInProcess);
-  void SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel);
+  void SetChannel(absl::string_view context, const std::shared_ptr<grpc::Channel>& channel);
   std::vector<std::string> contexts() const;
 
   // Each call goes to one context; errors come back as the owner gave them.

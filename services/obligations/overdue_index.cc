@@ -141,7 +141,8 @@ absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_contex
   }
   if (!scan.ok()) return scan;
   if (!malformed.ok()) return malformed;
-  store.AddCommitListener([this, feed_context](const std::vector<storage::CommittedEvent>& events) {
+  store.AddCommitListener([this, feed_context = std::move(feed_context)](
+                              const std::vector<storage::CommittedEvent>& events) {
     for (const storage::CommittedEvent& event : events) {
       if (event.context != feed_context) continue;
       v1::ObligationEventBatch batch;

@@ -232,6 +232,7 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
     call.method = "vigild/start-up";
     call.now = now;
     std::vector<std::string> subjects;
+    subjects.reserve(forces.size());
     for (const std::string& force : forces) subjects.push_back(absl::StrCat("policy/", force));
     change.SetAudit(call.Audit(v1::AUDIT_ACTION_ALTERATION, std::move(subjects)));
   }

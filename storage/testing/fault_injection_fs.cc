@@ -70,8 +70,8 @@ class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
 
 }  // namespace
 
-FaultInjectionFileSystem::FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base)
-    : rocksdb::FileSystemWrapper(std::move(base)) {}
+FaultInjectionFileSystem::FaultInjectionFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base)
+    : rocksdb::FileSystemWrapper(base) {}
 
 rocksdb::IOStatus FaultInjectionFileSystem::Wrap(const std::string& fname, uint64_t initial_length,
                                                  std::unique_ptr<rocksdb::FSWritableFile>* result) {
@@ -168,7 +168,8 @@ rocksdb::IOStatus FaultInjectionFileSystem::DropUnsyncedData() {
   return rocksdb::IOStatus::OK();
 }
 
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs) {
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    const std::shared_ptr<FaultInjectionFileSystem>& fs) {
   return rocksdb::NewCompositeEnv(fs);
 }
 

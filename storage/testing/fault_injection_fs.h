@@ -22,7 +22,7 @@ namespace vigil::storage::testing {
 
 class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base);
+  explicit FaultInjectionFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base);
 
   static const char* kClassName() { return "VigilFaultInjectionFileSystem"; }
   const char* Name() const override { return kClassName(); }
@@ -74,7 +74,8 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
 };
 
 // An Env whose file system is `fs`; keep it alive as long as the store that uses it.
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs);
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    const std::shared_ptr<FaultInjectionFileSystem>& fs);
 
 }  // namespace vigil::storage::testing
 
