@@ -3,8 +3,8 @@
 #ifndef VIGIL_BASE_CLOCK_H_
 #define VIGIL_BASE_CLOCK_H_
 
-#include <mutex>
-
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -30,21 +30,21 @@ class ManualClock final : public Clock {
       : now_(start) {}
 
   absl::Time Now() const override {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return now_;
   }
   void Set(absl::Time t) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ = t;
   }
   void Advance(absl::Duration d) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ += d;
   }
 
  private:
-  mutable std::mutex mu_;
-  absl::Time now_;  // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil

@@ -93,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Backups>> Backups::Open(Store& store, const std::
 Backups::~Backups() { delete engine_; }
 
 absl::StatusOr<BackupRecord> Backups::Create() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   // Read before the copy starts: every commit acknowledged by now is in the backup.
   const uint64_t audit_head = store_.AuditHead();
   rocksdb::CreateBackupOptions options;
@@ -120,7 +120,7 @@ absl::StatusOr<BackupRecord> Backups::Create() {
 }
 
 absl::StatusOr<std::vector<BackupRecord>> Backups::List() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<rocksdb::BackupInfo> infos;
   engine_->GetBackupInfo(&infos);
   std::vector<BackupRecord> records;
@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<BackupRecord>> Backups::List() {
 }
 
 absl::Status Backups::Verify(uint32_t id) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   rocksdb::BackupInfo info;
   if (!engine_->GetBackupInfo(id, &info).ok()) return BackupNotFound(id, dir_);
   rocksdb::IOStatus s = engine_->VerifyBackup(id, /*verify_with_checksum=*/true);
@@ -144,7 +144,7 @@ absl::Status Backups::Verify(uint32_t id) {
 }
 
 absl::Status Backups::Delete(uint32_t id) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   rocksdb::BackupInfo info;
   if (!engine_->GetBackupInfo(id, &info).ok()) return BackupNotFound(id, dir_);
   VIGIL_RETURN_IF_ERROR(FromRocks(engine_->DeleteBackup(id), absl::StrCat("deleting backup ", id)));
@@ -154,7 +154,7 @@ absl::Status Backups::Delete(uint32_t id) {
 
 absl::StatusOr<int> Backups::Purge(uint32_t keep) {
   if (keep < 1) return absl::InvalidArgumentError("keep: at least 1 backup must be kept");
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<rocksdb::BackupInfo> infos;
   engine_->GetBackupInfo(&infos);
   if (infos.size() <= keep) return 0;

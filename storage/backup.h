@@ -12,12 +12,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/store.h"
 
@@ -81,8 +82,8 @@ class Backups {
 
   Store& store_;
   const std::string dir_;
-  std::mutex mu_;                  // serialises every use of engine_
-  rocksdb::BackupEngine* engine_;  // owned; GUARDED_BY(mu_)
+  absl::Mutex mu_;                                               // serialises every use of engine_
+  rocksdb::BackupEngine* const engine_ ABSL_PT_GUARDED_BY(mu_);  // owned
 };
 
 }  // namespace vigil::storage

@@ -425,8 +425,8 @@ struct Store::Writer {
   const Change* change;
   absl::Status status;
   CommitResult result;
-  bool done = false;
-  std::condition_variable cv;
+  bool done = false;  // with Store::mu_
+  absl::CondVar cv;   // with Store::mu_
 };
 
 // Everything one group adds to the leader's state before the write succeeds.
@@ -469,6 +469,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     }
     // Probe the schema read-only first, so a store we refuse is not touched.
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const std::string& name : names) descriptors.emplace_back(name, family_options);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* probe = nullptr;
@@ -522,6 +523,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
   for (const std::string& name : names) descriptors.emplace_back(name, family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
@@ -599,7 +601,7 @@ absl::Status Store::Migrate(int stored_version, const std::vector<Migration>& mi
 }
 
 absl::Status Store::LoadHeads() {
-  std::lock_guard heads(heads_mu_);
+  absl::MutexLock heads(&heads_mu_);
   event_heads_.clear();
   std::string head;
   rocksdb::Status s =
@@ -620,15 +622,19 @@ absl::Status Store::LoadHeads() {
 
   ReadView view = Snapshot();
   absl::Status malformed;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+  // Read into a local map: the callback is not analysed as holding heads_mu_.
+  absl::flat_hash_map<std::string, uint64_t> loaded;
+  const absl::Status scanned = view.ScanPrefix(
       Family::kMeta, kEventHeadPrefix, {}, [&](absl::string_view key, absl::string_view value) {
         if (value.size() != 8) {
           malformed = absl::DataLossError(absl::StrCat("event head ", key, " is malformed"));
           return false;
         }
-        event_heads_[key.substr(kEventHeadPrefix.size())] = DecodeFixed64BE(value.data());
+        loaded[key.substr(kEventHeadPrefix.size())] = DecodeFixed64BE(value.data());
         return true;
-      }));
+      });
+  event_heads_ = std::move(loaded);
+  VIGIL_RETURN_IF_ERROR(scanned);
   VIGIL_RETURN_IF_ERROR(malformed);
   // Heads and events are written in one batch; an event beyond its head would be overwritten
   // by the next commit, so refuse to run on a store where that invariant does not hold.
@@ -651,11 +657,11 @@ Store::~Store() {
 
 absl::Status Store::Close() {
   {
-    std::unique_lock lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (db_ == nullptr) return absl::OkStatus();
     closed_ = true;
-    recovery_wake_.notify_all();
-    drained_.wait(lock, [&] { return queue_.empty(); });
+    recovery_wake_.SignalAll();
+    while (!queue_.empty()) drained_.Wait(&mu_);
   }
   if (recovery_thread_.joinable()) recovery_thread_.join();
   absl::Status result;
@@ -673,7 +679,7 @@ absl::Status Store::Close() {
   extra_families_.clear();
   absl::Status close = FromRocks(db_->Close(), "closing RocksDB");
   delete db_;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   db_ = nullptr;
   return result.ok() ? close : result;
 }
@@ -700,12 +706,12 @@ absl::string_view StoreHealthName(StoreHealth health) {
 }
 
 StoreCondition Store::condition() const {
-  std::lock_guard lock(condition_mu_);
+  absl::MutexLock lock(&condition_mu_);
   return condition_;
 }
 
 void Store::AddConditionListener(ConditionListener listener) {
-  std::lock_guard lock(condition_mu_);
+  absl::MutexLock lock(&condition_mu_);
   condition_listeners_.push_back(std::move(listener));
 }
 
@@ -713,7 +719,7 @@ void Store::EnterCondition(StoreHealth health, std::string detail) const {
   StoreCondition changed;
   std::vector<ConditionListener> listeners;
   {
-    std::lock_guard lock(condition_mu_);
+    absl::MutexLock lock(&condition_mu_);
     if (condition_.health == health || condition_.health == StoreHealth::kCorrupt) return;
     condition_ = StoreCondition{health, std::move(detail), absl::Now()};
     faulted_.store(health != StoreHealth::kOk);
@@ -839,6 +845,7 @@ absl::StatusOr<VerifyReport> Store::VerifyChecksumsAt(const std::string& path) {
   VIGIL_RETURN_IF_ERROR(
       OpenStatus(rocksdb::DB::ListColumnFamilies(db_options, path, &names), path));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
   for (const std::string& name : names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
@@ -859,30 +866,32 @@ uint64_t Store::IntProperty(absl::string_view property) const {
 }
 
 void Store::RecoveryLoop() {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!closed_) {
-    recovery_wake_.wait_for(lock, absl::ToChronoNanoseconds(recovery_interval_),
-                            [&] { return closed_; });
+    // Sleeps recovery_interval_ unless closed first (WaitWithDeadline: true on timeout).
+    const absl::Time deadline = absl::Now() + recovery_interval_;
+    while (!closed_ && !recovery_wake_.WaitWithDeadline(&mu_, deadline)) {
+    }
     if (closed_ || !faulted_.load()) continue;
     // An empty group: its leader runs RecoverIfDue like any other.
     Writer probe(nullptr);
-    Enqueue(probe, lock);
+    Enqueue(probe);
   }
 }
 
 void Store::AddCommitListener(CommitListener listener) {
-  std::lock_guard lock(listeners_mu_);
+  absl::MutexLock lock(&listeners_mu_);
   listeners_.push_back(std::move(listener));
 }
 
 uint64_t Store::EventHead(absl::string_view context) const {
-  std::lock_guard lock(heads_mu_);
+  absl::MutexLock lock(&heads_mu_);
   auto it = event_heads_.find(context);
   return it == event_heads_.end() ? 0 : it->second;
 }
 
 uint64_t Store::AuditHead() const {
-  std::lock_guard lock(heads_mu_);
+  absl::MutexLock lock(&heads_mu_);
   return audit_head_sequence_;
 }
 
@@ -895,16 +904,16 @@ absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   if (change.empty() && change.preconditions().empty()) return CommitResult{};
 
   Writer self(&change);
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (closed_) return absl::UnavailableError(absl::StrCat("store ", path_, " is closed"));
-  Enqueue(self, lock);
+  Enqueue(self);
   if (!self.status.ok()) return self.status;
   return self.result;
 }
 
-void Store::Enqueue(Writer& self, std::unique_lock<std::mutex>& lock) {
+void Store::Enqueue(Writer& self) {
   queue_.push_back(&self);
-  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
+  while (!self.done && queue_.front() != &self) self.cv.Wait(&mu_);
   if (self.done) return;
 
   // This thread leads: take the group queued so far (including itself).
@@ -916,19 +925,19 @@ void Store::Enqueue(Writer& self, std::unique_lock<std::mutex>& lock) {
     if (writer->change == nullptr) continue;
     for (const Change::Op& op : writer->change->ops()) bytes += op.key.size() + op.value.size();
   }
-  lock.unlock();
+  mu_.Unlock();
   WriteGroup(group);
-  lock.lock();
+  mu_.Lock();
 
   for (Writer* writer : group) {
     queue_.pop_front();
     writer->done = true;
-    if (writer != &self) writer->cv.notify_one();
+    if (writer != &self) writer->cv.Signal();
   }
   if (!queue_.empty()) {
-    queue_.front()->cv.notify_one();
+    queue_.front()->cv.Signal();
   } else if (closed_) {
-    drained_.notify_all();
+    drained_.SignalAll();
   }
 }
 
@@ -1124,14 +1133,14 @@ void Store::WriteGroup(const std::vector<Writer*>& group) {
   }
 
   {
-    std::lock_guard lock(heads_mu_);
+    absl::MutexLock lock(&heads_mu_);
     for (const auto& [context, head] : state.event_heads) event_heads_[context] = head;
     audit_head_sequence_ = state.audit_sequence;
   }
   audit_head_hash_ = std::move(state.audit_hash);
   for (auto& [name, value] : state.counters) counter_cache_[name] = value;
   {
-    std::lock_guard lock(listeners_mu_);
+    absl::MutexLock lock(&listeners_mu_);
     if (!listeners_.empty()) {
       std::vector<CommittedEvent> events;
       for (const Writer* writer : applied) {

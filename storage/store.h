@@ -20,22 +20,22 @@
 #define VIGIL_STORAGE_STORE_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/histogram.h"
 #include "storage/audit_chain.h"
@@ -269,7 +269,7 @@ class Store {
   // not hold; nothing was written. ResourceExhausted: the disk is full. Unavailable: storage
   // failed or the store is closed. DataLoss: the store is corrupt. After ResourceExhausted or
   // Unavailable the change may or may not be on disk, but never partly.
-  absl::StatusOr<CommitResult> Commit(const Change& change);
+  absl::StatusOr<CommitResult> Commit(const Change& change) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A consistent view of everything committed so far.
   ReadView Snapshot() const;
@@ -307,7 +307,7 @@ class Store {
 
   // Waits for commits in progress, flushes memtables so the next open replays no WAL, and
   // closes RocksDB. Later commits fail with Unavailable. Idempotent.
-  absl::Status Close();
+  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Writer;
@@ -316,22 +316,24 @@ class Store {
   friend class Backups;
 
   // Records a fault found by a write or a read; kCorrupt is never replaced.
-  void EnterCondition(StoreHealth health, std::string detail) const;
+  void EnterCondition(StoreHealth health, std::string detail) const
+      ABSL_LOCKS_EXCLUDED(condition_mu_);
   // Leader only: while writes are refused for a recoverable fault, asks RocksDB to resume (at
   // most once per recovery_interval) and, when it does, reloads the heads. OK when the store
   // may write.
   absl::Status RecoverIfDue();
   // Runs until Close: while the store is faulted, wakes every recovery_interval to take the
   // lead with an empty group, so the store recovers with no write arriving.
-  void RecoveryLoop();
-  // Joins the commit queue and waits for `writer` to be done, leading if it comes first.
-  void Enqueue(Writer& writer, std::unique_lock<std::mutex>& lock);
+  void RecoveryLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Joins the commit queue and waits for `writer` to be done, leading if it comes first; mu_ is
+  // released while the leader writes.
+  void Enqueue(Writer& writer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   explicit Store(std::string path) : path_(std::move(path)) {}
 
-  absl::Status LoadHeads();
+  absl::Status LoadHeads() ABSL_LOCKS_EXCLUDED(heads_mu_);
   // Run by the leader only: builds and writes one group, fills each writer's result.
-  void WriteGroup(const std::vector<Writer*>& group);
+  void WriteGroup(const std::vector<Writer*>& group) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyChange(const Change& change, GroupState& state, CommitResult& result);
   absl::StatusOr<std::optional<std::string>> LatestValue(Family family, absl::string_view key,
                                                          const GroupState& state);
@@ -351,32 +353,32 @@ class Store {
   size_t max_group_bytes_ = size_t{16} << 20;
 
   // The commit queue. The front writer is the leader of the group being written.
-  std::mutex mu_;
-  std::deque<Writer*> queue_;        // GUARDED_BY(mu_)
-  bool closed_ = false;              // GUARDED_BY(mu_)
-  std::condition_variable drained_;  // signalled when queue_ empties after close
+  absl::Mutex mu_;
+  std::deque<Writer*> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar drained_;  // with mu_: signalled when queue_ empties after close
 
   // State only the leader mutates. Readers of the heads take heads_mu_.
-  mutable std::mutex heads_mu_;
-  absl::flat_hash_map<std::string, uint64_t> event_heads_;   // GUARDED_BY(heads_mu_)
-  uint64_t audit_head_sequence_ = 0;                         // GUARDED_BY(heads_mu_)
+  mutable absl::Mutex heads_mu_;
+  absl::flat_hash_map<std::string, uint64_t> event_heads_ ABSL_GUARDED_BY(heads_mu_);
+  uint64_t audit_head_sequence_ ABSL_GUARDED_BY(heads_mu_) = 0;
   std::string audit_head_hash_;                              // leader only
   absl::flat_hash_map<std::string, int64_t> counter_cache_;  // leader only
 
-  std::mutex listeners_mu_;
-  std::vector<CommitListener> listeners_;  // GUARDED_BY(listeners_mu_)
+  absl::Mutex listeners_mu_;
+  std::vector<CommitListener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 
   // The store's condition; written by the leader, by readers meeting corruption, and read by
   // anyone. Listeners are called with condition_mu_ released.
-  mutable std::mutex condition_mu_;
-  mutable StoreCondition condition_;                            // GUARDED_BY(condition_mu_)
-  mutable std::vector<ConditionListener> condition_listeners_;  // GUARDED_BY(condition_mu_)
+  mutable absl::Mutex condition_mu_;
+  mutable StoreCondition condition_ ABSL_GUARDED_BY(condition_mu_);
+  mutable std::vector<ConditionListener> condition_listeners_ ABSL_GUARDED_BY(condition_mu_);
   // Health of writes as the leader sees it: OK, or the status every commit gets.
   mutable std::atomic<bool> faulted_{false};
   absl::Duration recovery_interval_ = absl::Seconds(1);
   absl::Time next_recovery_ = absl::InfinitePast();  // leader only
   std::string last_resume_failure_;                  // leader only: logged once per fault
-  std::condition_variable recovery_wake_;            // with mu_
+  absl::CondVar recovery_wake_;                      // with mu_
   std::thread recovery_thread_;
 
   std::atomic<uint64_t> commits_{0};

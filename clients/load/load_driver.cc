@@ -13,16 +13,15 @@
 // rows. Exit status: 0 when every call succeeded, 1 when any failed, 2 on bad usage.
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -31,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "clients/cli/demo_data.h"
 #include "clients/cli/format.h"
@@ -117,10 +117,10 @@ struct Shared {
   int64_t call_budget = 0;  // 0: time-bound
   std::atomic<int64_t> issued{0};
 
-  std::mutex mu;
-  std::condition_variable done_cv;
-  int running = 0;                           // GUARDED_BY(mu)
-  std::map<std::string, int> error_samples;  // GUARDED_BY(mu): "RPC: code message" -> count
+  absl::Mutex mu;
+  absl::CondVar done_cv;  // with mu: running reached 0
+  int running ABSL_GUARDED_BY(mu) = 0;
+  std::map<std::string, int> error_samples ABSL_GUARDED_BY(mu);  // "RPC: code message" -> count
 };
 
 // One closed loop: issues a call, and from its completion issues the next.
@@ -148,8 +148,8 @@ class Client {
   }
 
   void Finish() {
-    std::lock_guard lock(shared_.mu);
-    if (--shared_.running == 0) shared_.done_cv.notify_all();
+    absl::MutexLock lock(&shared_.mu);
+    if (--shared_.running == 0) shared_.done_cv.SignalAll();
   }
 
   void Done(Op op, absl::Time start, const grpc::Status& status) {
@@ -157,7 +157,7 @@ class Client {
         std::min<int64_t>(INT32_MAX, absl::ToInt64Microseconds(absl::Now() - start))));
     if (!status.ok()) {
       ++errors[op];
-      std::lock_guard lock(shared_.mu);
+      absl::MutexLock lock(&shared_.mu);
       ++shared_.error_samples[absl::StrCat(kRpcNames[op], ": ", status.error_code(), " ",
                                            status.error_message().substr(0, 120))];
     }
@@ -172,7 +172,7 @@ class Client {
     call->request = std::move(request);
     const absl::Time start = absl::Now();
     method(&call->context, &call->request, &call->response,
-           [this, call, op, start](grpc::Status status) { Done(op, start, status); });
+           [this, call, op, start](const grpc::Status& status) { Done(op, start, status); });
   }
 
   const std::string& SomeOffender() {
@@ -291,8 +291,10 @@ Imported ImportAll(const std::vector<Row>& rows, int clients, const std::string&
         imported += response.imported();
         present += response.already_present();
         refused += response.errors_size();
-        std::fprintf(stderr, "\r%s: %lld of %zu", what,
-                     static_cast<long long>(imported.load() + present.load()), rows.size());
+        std::fprintf(
+            stderr, "\r%s: %lld of %zu", what,
+            static_cast<long long>(imported.load()) + static_cast<long long>(present.load()),
+            rows.size());
       }
     });
   }
@@ -408,15 +410,19 @@ int Main() {
 
   // The workload.
   std::vector<std::unique_ptr<Client>> loop;
+  loop.reserve(static_cast<size_t>(clients));
   for (int i = 0; i < clients; ++i) loop.push_back(std::make_unique<Client>(shared, i));
   shared.call_budget = absl::GetFlag(FLAGS_calls);
   const absl::Time started = absl::Now();
   shared.stop_at = started + absl::Seconds(absl::GetFlag(FLAGS_seconds));
-  shared.running = clients;
+  {
+    absl::MutexLock lock(&shared.mu);
+    shared.running = clients;
+  }
   for (auto& c : loop) c->Start();
   {
-    std::unique_lock lock(shared.mu);
-    shared.done_cv.wait(lock, [&] { return shared.running == 0; });
+    absl::MutexLock lock(&shared.mu);
+    while (shared.running != 0) shared.done_cv.Wait(&shared.mu);
   }
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
 
@@ -444,6 +450,7 @@ int Main() {
   }
   std::printf("%-40s %9lld %7lld %9.0f\n", "all", static_cast<long long>(total_calls),
               static_cast<long long>(total_errors), total_calls / elapsed);
+  absl::MutexLock lock(&shared.mu);
   for (const auto& [sample, count] : shared.error_samples) {
     std::printf("  error x%d: %s\n", count, sample.c_str());
   }

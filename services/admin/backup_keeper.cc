@@ -76,31 +76,30 @@ void BackupKeeper::Start() {
 
 void BackupKeeper::Stop() {
   {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;  // wakes Loop's Await when mu_ is released
   }
-  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void BackupKeeper::Loop() {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
     const absl::Time last = absl::FromUnixSeconds(last_success_.load());
     const absl::Time due = last_success_.load() == 0 ? absl::Now() : last + every_;
     if (absl::Now() < due) {
       // Wake at the due time; a failed attempt retries after a tenth of the interval.
-      wake_.wait_for(lock, absl::ToChronoNanoseconds(due - absl::Now()), [&] { return stopping_; });
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), due - absl::Now());
       continue;
     }
-    lock.unlock();
+    mu_.Unlock();
     const bool ok = CreateNow().ok();
-    lock.lock();
+    mu_.Lock();
     if (!ok) {
-      wake_.wait_for(lock, absl::ToChronoNanoseconds(std::max(every_ / 10, absl::Seconds(10))),
-                     [&] { return stopping_; });
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), std::max(every_ / 10, absl::Seconds(10)));
     }
   }
+  mu_.Unlock();
 }
 
 }  // namespace vigil::admin

@@ -5,12 +5,12 @@
 #define VIGIL_SERVICES_ADMIN_BACKUP_KEEPER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/backup.h"
 
@@ -26,24 +26,23 @@ class BackupKeeper {
   BackupKeeper& operator=(const BackupKeeper&) = delete;
 
   // Takes a backup now, then deletes the oldest beyond `keep`. Thread-safe.
-  absl::StatusOr<storage::BackupRecord> CreateNow();
+  absl::StatusOr<storage::BackupRecord> CreateNow() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts taking a backup every `every` (the first one `every` after the newest backup
   // already there, or now when there is none). Stop ends it; both idempotent.
   void Start();
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   storage::Backups& backups() { return backups_; }
 
  private:
-  void Loop();
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
 
   storage::Backups& backups_;
   const absl::Duration every_;
   const uint32_t keep_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Loop awaits it
   std::thread thread_;
   // Unix seconds of the newest backup made or found; 0 when none.
   std::atomic<int64_t> last_success_{0};

@@ -347,7 +347,7 @@ absl::StatusOr<uint64_t> AlertEngine::Cursor(absl::string_view context) const {
 }
 
 absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<FeedEntry>& entries) {
-  std::lock_guard lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   VIGIL_ASSIGN_OR_RETURN(const uint64_t cursor, Cursor(context));
   Txn txn(store_, clock_.Now());
   uint64_t last = cursor;
@@ -395,7 +395,7 @@ absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() {
   // wakes the scanner, which then looks again.
   storage::Deadline floor;
   {
-    std::lock_guard lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     floor = scan_floor_;
   }
   std::optional<absl::Time> next;
@@ -408,7 +408,7 @@ absl::StatusOr<std::optional<absl::Time>> AlertEngine::NextDue() {
 }
 
 absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadlines) {
-  std::lock_guard lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   Txn txn(store_, now);
   std::vector<storage::Deadline> due;
   VIGIL_RETURN_IF_ERROR(
@@ -466,7 +466,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
 }
 
 void AlertEngine::SetDeadlineListener(std::function<void()> wake) {
-  std::lock_guard lock(listener_mu_);
+  absl::MutexLock lock(&listener_mu_);
   deadline_listener_ = std::move(wake);
 }
 
@@ -477,7 +477,7 @@ absl::Status AlertEngine::Commit(Txn& txn, storage::AuditEntry audit) {
   LowerScanFloor(txn.earliest_added());
   std::function<void()> wake;
   {
-    std::lock_guard lock(listener_mu_);
+    absl::MutexLock lock(&listener_mu_);
     wake = deadline_listener_;
   }
   if (wake) wake();
@@ -529,7 +529,7 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
                            "'): an acknowledgement is recorded against its caller"));
   }
   VIGIL_RETURN_IF_ERROR(Load(call, request.id()).status());
-  std::lock_guard lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   const std::string& force = call.principal.force;
   const IdempotentRequest bound = BindRequest(call, request);
   Txn txn(store_, call.now);
@@ -690,26 +690,22 @@ absl::StatusOr<v1::AlertDigest> AlertEngine::Digest(absl::string_view force,
 }
 
 void AlertScanner::Start() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   stopping_ = false;
   thread_ = std::thread([this] { Run(); });
 }
 
 void AlertScanner::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void AlertScanner::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
 }
 
 void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
@@ -737,7 +733,7 @@ void AlertScanner::Run() {
   // entries interleave with a large backlog of deadlines.
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
       woken_ = false;
     }
@@ -763,7 +759,7 @@ void AlertScanner::Run() {
                         << " so far (" << total.raised << " raised, " << total.escalated
                         << " escalated)";
       }
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     if (!failed.ok()) {
@@ -780,8 +776,8 @@ void AlertScanner::Run() {
         wait = std::clamp(**next - clock_.Now(), absl::ZeroDuration(), absl::Minutes(1));
       }
     }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoMicroseconds(wait), [&] { return stopping_ || woken_; });
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &AlertScanner::Woken), wait);
   }
 }
 

@@ -19,15 +19,15 @@
 #ifndef VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
 #define VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "services/common/metrics.h"
@@ -70,21 +70,24 @@ class AlertEngine {
 
   // Applies `entries` of `context` (ascending; those at or before the cursor are skipped, so a
   // replay is harmless) in one commit that also advances the cursor.
-  absl::Status Apply(absl::string_view context, const std::vector<FeedEntry>& entries);
+  absl::Status Apply(absl::string_view context, const std::vector<FeedEntry>& entries)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // The earliest deadline waiting, or nullopt when none.
-  absl::StatusOr<std::optional<absl::Time>> NextDue();
+  absl::StatusOr<std::optional<absl::Time>> NextDue() ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Processes up to `max_deadlines` deadlines due at or before `now`, earliest first, in one
   // commit.
-  absl::StatusOr<ScanReport> ScanDue(absl::Time now, int max_deadlines = 500);
+  absl::StatusOr<ScanReport> ScanDue(absl::Time now, int max_deadlines = 500)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Calls `wake` after every commit that may have added an earlier deadline (the scanner).
-  void SetDeadlineListener(std::function<void()> wake);
+  void SetDeadlineListener(std::function<void()> wake) ABSL_LOCKS_EXCLUDED(listener_mu_);
 
   // The RPCs' domain. Alerts of the caller's force; an officer only their own.
   absl::StatusOr<v1::Alert> Acknowledge(const CallContext& call,
-                                        const v1::AcknowledgeAlertRequest& request);
+                                        const v1::AcknowledgeAlertRequest& request)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
   absl::StatusOr<v1::Alert> Get(const CallContext& call, absl::string_view id);
   absl::StatusOr<v1::ListAlertsResponse> List(const CallContext& call,
                                               const v1::ListAlertsRequest& request);
@@ -99,7 +102,8 @@ class AlertEngine {
 
  private:
   // Commits `txn` with `audit`; wakes the scanner.
-  absl::Status Commit(Txn& txn, storage::AuditEntry audit);
+  absl::Status Commit(Txn& txn, storage::AuditEntry audit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
+      ABSL_LOCKS_EXCLUDED(listener_mu_);
   // Reads an alert of `force` for `call`, refusing (audited) one not there or not theirs.
   absl::StatusOr<v1::Alert> Load(const CallContext& call, absl::string_view id);
 
@@ -107,18 +111,19 @@ class AlertEngine {
   policy::PolicyRegistry& policies_;
   const Clock& clock_;
   const absl::TimeZone zone_;
-  std::mutex write_mu_;  // every write of the alerts context, so event sequences are known
+  absl::Mutex write_mu_;  // every write of the alerts context, so event sequences are known
   // No deadline of the alerts space sorts before this one. Scans start here rather than at
   // the start of the space, which after a large scan holds only the tombstones of the
   // deadlines it removed (RocksDB would step over every one of them on each seek, making a
   // scan of N simultaneous deadlines quadratic). Only this engine writes the space, so it
   // lowers the floor with every deadline it adds and raises it to the last deadline each scan
-  // removed. The start of the space after a restart. GUARDED_BY(write_mu_)
-  storage::Deadline scan_floor_{storage::DeadlineSpace::kAlerts, absl::InfinitePast(), 0, ""};
+  // removed. The start of the space after a restart.
+  storage::Deadline scan_floor_ ABSL_GUARDED_BY(write_mu_){storage::DeadlineSpace::kAlerts,
+                                                           absl::InfinitePast(), 0, ""};
   // Lowers scan_floor_ to allow for deadlines added no earlier than `due`.
-  void LowerScanFloor(absl::Time due);
-  std::mutex listener_mu_;
-  std::function<void()> deadline_listener_;  // GUARDED_BY(listener_mu_)
+  void LowerScanFloor(absl::Time due) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Mutex listener_mu_;
+  std::function<void()> deadline_listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // Runs AlertEngine::ScanDue on its own thread whenever a deadline passes: sleeps until the
@@ -131,12 +136,14 @@ class AlertScanner {
       : engine_(engine), clock_(clock), batch_(batch) {}
   ~AlertScanner() { Stop(); }
 
-  void Start();
-  void Stop();
-  void Wake();
+  void Start() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Wake() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // What Run waits for between passes (besides the next deadline): a wake or a stop.
+  bool Woken() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || woken_; }
   // Counts one batch in the process metrics; `busy` is how long this pass has been working
   // through a backlog of passed deadlines.
   static void Record(const ScanReport& batch, absl::Duration busy);
@@ -144,10 +151,9 @@ class AlertScanner {
   AlertEngine& engine_;
   const Clock& clock_;
   const int batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool woken_ = false;     // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;  // Run awaits Woken(): setting either flag wakes it when mu_ is released
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

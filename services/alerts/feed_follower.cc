@@ -9,7 +9,7 @@ namespace vigil::alerts {
 
 void FeedFollower::Start() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = false;
   }
   reader_ = std::thread([this] { Read(); });
@@ -18,23 +18,23 @@ void FeedFollower::Start() {
 
 void FeedFollower::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (stream_ != nullptr) stream_->TryCancel();
   }
-  changed_.notify_all();
+  changed_.SignalAll();
   if (reader_.joinable()) reader_.join();
   if (applier_.joinable()) applier_.join();
 }
 
 uint64_t FeedFollower::applied() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return applied_;
 }
 
 bool FeedFollower::Sleep(absl::Duration d) {
-  std::unique_lock lock(mu_);
-  return !changed_.wait_for(lock, absl::ToChronoMicroseconds(d), [&] { return stopping_; });
+  absl::MutexLock lock(&mu_);
+  return !mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
 }
 
 void FeedFollower::Read() {
@@ -57,7 +57,7 @@ void FeedFollower::Read() {
     IdentifyInternalCall(*context, hop_, Principal{"vigild alerts", Role::kService, "all"},
                          "alerting on overdue obligations");
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
       stream_ = context;
     }
@@ -75,17 +75,17 @@ void FeedFollower::Read() {
       const bool last = event.last_of_sequence();
       entry.events.push_back(std::move(event));
       if (!last) continue;
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping_ || queue_.size() < kMaxQueuedEntries; });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && queue_.size() >= kMaxQueuedEntries) changed_.Wait(&mu_);
       if (stopping_) break;
       after = entry.sequence;
       queue_.push_back(std::move(entry));
       entry = FeedEntry();
-      changed_.notify_all();
+      changed_.SignalAll();
     }
     const grpc::Status status = reader->Finish();
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       stream_.reset();
       if (stopping_) return;
     }
@@ -101,8 +101,8 @@ void FeedFollower::ApplyQueued() {
   while (true) {
     std::vector<FeedEntry> batch;
     {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) changed_.Wait(&mu_);
       if (stopping_) return;
       const size_t n = std::min(queue_.size(), kMaxEntriesPerCommit);
       for (size_t i = 0; i < n; ++i) batch.push_back(queue_[i]);
@@ -114,10 +114,10 @@ void FeedFollower::ApplyQueued() {
       continue;
     }
     applied_metric_.Set(static_cast<int64_t>(batch.back().sequence));
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
     applied_ = batch.back().sequence;
-    changed_.notify_all();
+    changed_.SignalAll();
   }
 }
 

@@ -10,13 +10,13 @@
 #ifndef VIGIL_SERVICES_ALERTS_FEED_FOLLOWER_H_
 #define VIGIL_SERVICES_ALERTS_FEED_FOLLOWER_H_
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "services/alerts/alert_engine.h"
@@ -47,29 +47,30 @@ class FeedFollower {
   void Start();
   // Cancels the stream, applies nothing more, joins. What was queued and not applied is read
   // again on the next start (the cursor is where it was).
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The last sequence applied (for tests and logs).
   uint64_t applied() const;
 
  private:
-  void Read();
-  void ApplyQueued();
+  void Read() ABSL_LOCKS_EXCLUDED(mu_);
+  void ApplyQueued() ABSL_LOCKS_EXCLUDED(mu_);
   // Sleeps `d` unless stopping; false when stopping.
-  bool Sleep(absl::Duration d);
+  bool Sleep(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
 
   AlertEngine& engine_;
   const std::string context_;
   const std::shared_ptr<grpc::Channel> channel_;
   const Hop hop_;
 
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<FeedEntry> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;        // GUARDED_BY(mu_)
-  uint64_t applied_ = 0;         // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  absl::CondVar changed_;  // with mu_: queue_ or stopping_ changed
+  std::deque<FeedEntry> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   Metric& applied_metric_;
-  std::shared_ptr<grpc::ClientContext> stream_;  // GUARDED_BY(mu_): the open stream, to cancel
+  // The open stream, to cancel.
+  std::shared_ptr<grpc::ClientContext> stream_ ABSL_GUARDED_BY(mu_);
   std::thread reader_;
   std::thread applier_;
 };

@@ -103,7 +103,7 @@ AuditWitness::~AuditWitness() {
 }
 
 absl::StatusOr<bool> AuditWitness::MaybeCheckpoint(absl::Time now, bool force) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   const uint64_t head = store_.AuditHead();
   if (head == 0 || head == last_sequence_) return false;
   const bool due = force || head - last_sequence_ >= options_.every_records ||
@@ -124,26 +124,26 @@ absl::StatusOr<bool> AuditWitness::MaybeCheckpoint(absl::Time now, bool force) {
 void AuditWitness::Start(const Clock& clock) {
   clock_ = &clock;
   thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
+    mu_.Lock();
     while (!stopping_) {
-      wake_.wait_for(lock, std::chrono::seconds(1));
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
       if (stopping_) break;
-      lock.unlock();
+      mu_.Unlock();
       if (absl::StatusOr<bool> written = MaybeCheckpoint(clock_->Now()); !written.ok()) {
         VIGIL_LOG(ERROR) << "audit witness: " << written.status().message();
       }
-      lock.lock();
+      mu_.Lock();
     }
+    mu_.Unlock();
   });
 }
 
 void AuditWitness::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!thread_.joinable()) return;
     stopping_ = true;
   }
-  wake_.notify_all();
   thread_.join();
   if (absl::StatusOr<bool> last = MaybeCheckpoint(clock_->Now(), /*force=*/true); !last.ok()) {
     VIGIL_LOG(ERROR) << "audit witness: the last checkpoint failed: " << last.status().message();

@@ -10,15 +10,15 @@
 #ifndef VIGIL_SERVICES_AUDIT_WITNESS_H_
 #define VIGIL_SERVICES_AUDIT_WITNESS_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/crypto/checkpoint.h"
@@ -72,11 +72,11 @@ class AuditWitness {
   // whenever the head moved since the last. The first after Open is due as soon as the chain
   // has a record, so that every start anchors the head it found. Returns whether one was written.
   // Unavailable when the witness file cannot be written (the store is unaffected).
-  absl::StatusOr<bool> MaybeCheckpoint(absl::Time now, bool force = false);
+  absl::StatusOr<bool> MaybeCheckpoint(absl::Time now, bool force = false) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A thread that calls MaybeCheckpoint every second until Stop, which writes a last checkpoint.
   void Start(const Clock& clock);
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& path() const { return path_; }
 
@@ -90,11 +90,10 @@ class AuditWitness {
   const int fd_;
   const std::string path_;
 
-  std::mutex mu_;
-  uint64_t last_sequence_ = 0;                   // GUARDED_BY(mu_)
-  absl::Time last_time_ = absl::InfinitePast();  // GUARDED_BY(mu_)
-  std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the thread awaits it
   const Clock* clock_ = nullptr;
   std::thread thread_;
 };

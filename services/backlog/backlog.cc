@@ -549,37 +549,37 @@ absl::StatusOr<int> Backlog::SnapshotAllForces(absl::Time day_end) {
 }
 
 void Backlog::StartSnapshots() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (scheduler_.joinable()) return;
   stopping_ = false;
   scheduler_ = std::thread([this] {
-    std::unique_lock held(mu_);
+    mu_.Lock();
     while (!stopping_) {
       const absl::Time midnight =
           policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
       // Sleep in short steps: the clock may be a manual one, and a stop must be prompt.
       while (!stopping_ && clock_.Now() < midnight) {
-        wake_.wait_for(held, std::chrono::seconds(1));
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
       }
       if (stopping_) break;
-      held.unlock();
+      mu_.Unlock();
       absl::StatusOr<int> taken = SnapshotAllForces(midnight);
       if (taken.ok()) {
         VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
       } else {
         VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
       }
-      held.lock();
+      mu_.Lock();
     }
+    mu_.Unlock();
   });
 }
 
 void Backlog::StopSnapshots() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
 }
 

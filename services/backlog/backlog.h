@@ -5,11 +5,11 @@
 #ifndef VIGIL_SERVICES_BACKLOG_BACKLOG_H_
 #define VIGIL_SERVICES_BACKLOG_BACKLOG_H_
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "services/backlog/feed_client.h"
 #include "services/common/rpc.h"
@@ -50,8 +50,8 @@ class Backlog {
   absl::StatusOr<int> SnapshotAllForces(absl::Time day_end);
 
   // Starts a thread that snapshots every force at each local midnight. Idempotent.
-  void StartSnapshots();
-  void StopSnapshots();
+  void StartSnapshots() ABSL_LOCKS_EXCLUDED(mu_);
+  void StopSnapshots() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   absl::StatusOr<v1::BacklogSummary> Merge(const CallContext& call,
@@ -64,9 +64,8 @@ class Backlog {
   const Clock& clock_;
   const absl::TimeZone zone_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the scheduler awaits it
   std::thread scheduler_;
 };
 

@@ -29,26 +29,27 @@ absl::Status FromGrpc(const grpc::Status& status) {
 }  // namespace
 
 void FeedClients::Add(std::string context, std::shared_ptr<grpc::Channel> channel, Hop hop) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   owners_.push_back(Owner{std::move(context), std::move(channel), hop});
 }
 
-void FeedClients::SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel) {
-  std::lock_guard lock(mu_);
+void FeedClients::SetChannel(absl::string_view context,
+                             const std::shared_ptr<grpc::Channel>& channel) {
+  absl::MutexLock lock(&mu_);
   for (Owner& owner : owners_) {
     if (owner.context == context) owner.channel = channel;
   }
 }
 
 std::vector<std::string> FeedClients::contexts() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> names;
   for (const Owner& owner : owners_) names.push_back(owner.context);
   return names;
 }
 
 absl::StatusOr<FeedClients::Route> FeedClients::Stub(absl::string_view context) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const Owner& owner : owners_) {
     if (owner.context == context && owner.channel != nullptr) {
       return Route{v1::ObligationFeed::NewStub(owner.channel), owner.hop};

@@ -5,12 +5,12 @@
 #define VIGIL_SERVICES_BACKLOG_FEED_CLIENT_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "services/common/internal_call.h"
 #include "services/common/rpc.h"
@@ -24,7 +24,7 @@ class FeedClients {
   // an in-process channel that exists only once the server has started), reached by `hop`.
   void Add(std::string context, std::shared_ptr<grpc::Channel> channel = nullptr,
            Hop hop = Hop::kInProcess);
-  void SetChannel(absl::string_view context, std::shared_ptr<grpc::Channel> channel);
+  void SetChannel(absl::string_view context, const std::shared_ptr<grpc::Channel>& channel);
   std::vector<std::string> contexts() const;
 
   // Each call goes to one context; errors come back as the owner gave them.
@@ -48,7 +48,7 @@ class FeedClients {
   };
   absl::StatusOr<Route> Stub(absl::string_view context) const;
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<Owner> owners_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -14,21 +14,21 @@ Executor::~Executor() { Shutdown(); }
 
 bool Executor::TrySchedule(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_ || tasks_.size() >= max_queued_) return false;
     tasks_.push_back(std::move(task));
   }
-  ready_.notify_one();
+  ready_.Signal();
   return true;
 }
 
 void Executor::Shutdown() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_ && workers_.empty()) return;
     stopping_ = true;
   }
-  ready_.notify_all();
+  ready_.SignalAll();
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
@@ -36,7 +36,7 @@ void Executor::Shutdown() {
 }
 
 size_t Executor::queued() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return tasks_.size();
 }
 
@@ -44,8 +44,8 @@ void Executor::Work() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mu_);
-      ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && tasks_.empty()) ready_.Wait(&mu_);
       if (tasks_.empty()) return;  // stopping and drained
       task = std::move(tasks_.front());
       tasks_.pop_front();

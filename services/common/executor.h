@@ -4,13 +4,14 @@
 #ifndef VIGIL_SERVICES_COMMON_EXECUTOR_H_
 #define VIGIL_SERVICES_COMMON_EXECUTOR_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace vigil {
 
@@ -25,21 +26,21 @@ class Executor {
 
   // Queues `task`. Returns false, without running it, when the queue is full or the executor
   // is shutting down. Thread-safe.
-  bool TrySchedule(std::function<void()> task);
+  bool TrySchedule(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stops accepting tasks, runs those queued, joins the workers. Idempotent.
-  void Shutdown();
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t queued() const;
 
  private:
-  void Work();
+  void Work() ABSL_LOCKS_EXCLUDED(mu_);
 
   const size_t max_queued_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  absl::CondVar ready_;  // with mu_: a task was queued, or stopping_ set
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };
 

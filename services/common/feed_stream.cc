@@ -22,14 +22,14 @@ void FeedNotifier::Attach(storage::Store& store) {
 
 uint64_t FeedNotifier::Watch(absl::string_view context, std::function<void()> wake,
                              std::function<void()> tick) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   const uint64_t handle = next_++;
   watchers_.emplace(handle, Watcher{std::string(context), std::move(wake), std::move(tick)});
   return handle;
 }
 
 void FeedNotifier::Unwatch(uint64_t handle) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   watchers_.erase(handle);
 }
 
@@ -38,7 +38,7 @@ void FeedNotifier::Committed(const std::vector<storage::CommittedEvent>& events)
   // unwatches).
   std::vector<std::function<void()>> wake;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [handle, watcher] : watchers_) {
       for (const storage::CommittedEvent& e : events) {
         if (e.context == watcher.context) {
@@ -54,7 +54,7 @@ void FeedNotifier::Committed(const std::vector<storage::CommittedEvent>& events)
 void FeedNotifier::TickAll() {
   std::vector<std::function<void()>> ticks;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [handle, watcher] : watchers_) ticks.push_back(watcher.tick);
   }
   for (const auto& t : ticks) t();

@@ -18,13 +18,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
@@ -53,8 +54,9 @@ class FeedNotifier {
 
   // Calls `wake` after every commit that adds an event to `context`, and `tick` on every tick,
   // until Unwatch. Both run on the committing or ticker thread: they must only schedule work.
-  uint64_t Watch(absl::string_view context, std::function<void()> wake, std::function<void()> tick);
-  void Unwatch(uint64_t handle);
+  uint64_t Watch(absl::string_view context, std::function<void()> wake, std::function<void()> tick)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Unwatch(uint64_t handle) ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::Duration stuck_write_limit() const { return stuck_write_limit_; }
 
@@ -65,13 +67,13 @@ class FeedNotifier {
     std::function<void()> tick;
   };
 
-  void Committed(const std::vector<storage::CommittedEvent>& events);
-  void TickAll();
+  void Committed(const std::vector<storage::CommittedEvent>& events) ABSL_LOCKS_EXCLUDED(mu_);
+  void TickAll() ABSL_LOCKS_EXCLUDED(mu_);
 
   const absl::Duration stuck_write_limit_;
-  std::mutex mu_;
-  uint64_t next_ = 1;                     // GUARDED_BY(mu_)
-  std::map<uint64_t, Watcher> watchers_;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
   std::thread ticker_;
 };
@@ -129,7 +131,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     Message* next = nullptr;
     bool fetch = false;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       writing_ = false;
       if (!pending_.empty()) pending_.pop_front();
       if (!ok && !finished_) {
@@ -168,7 +170,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   void Poke() {
     bool fetch = false;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       if (fetching_ || writing_ || !pending_.empty()) {
         again_ = true;
@@ -182,7 +184,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   void Tick() {
     bool stuck = false;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       stuck =
           !finished_ && writing_ && absl::Now() - write_started_ > notifier_.stuck_write_limit();
     }
@@ -195,7 +197,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     if (options_.fetch_on_tick) Poke();
   }
 
-  bool BeginFetchLocked() {
+  bool BeginFetchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     fetching_ = true;
     again_ = false;
     return true;
@@ -205,7 +207,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     std::shared_ptr<FeedStream> self = this->shared_from_this();
     if (!executor_.TrySchedule([self] { self->RunFetch(); })) {
       {
-        std::lock_guard lock(mu_);
+        absl::MutexLock lock(&mu_);
         fetching_ = false;
       }
       End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -219,7 +221,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     Message* next = nullptr;
     bool fetch = false;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       fetching_ = false;
       if (finished_) return;
       if (page.ok()) {
@@ -241,7 +243,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     if (fetch) ScheduleFetch();
   }
 
-  Message* BeginWriteLocked() {
+  Message* BeginWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     write_started_ = absl::Now();
     return &pending_.front();
@@ -250,7 +252,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   // Finishes the stream with `status`, at once or, with a write outstanding, when it completes.
   void End(grpc::Status status) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
       if (writing_) {
@@ -268,15 +270,16 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   uint64_t watch_ = 0;
   std::shared_ptr<FeedStream> self_;  // gRPC's reference, dropped in OnDone
 
-  std::mutex mu_;
+  absl::Mutex mu_;
+  // Written under mu_, read without it by the one fetch that runs at a time (fetching_).
   uint64_t cursor_ = 0;
-  std::deque<Message> pending_;         // GUARDED_BY(mu_); front() is in flight when writing_
-  bool writing_ = false;                // GUARDED_BY(mu_)
-  bool fetching_ = false;               // GUARDED_BY(mu_)
-  bool again_ = false;                  // GUARDED_BY(mu_): poked while busy
-  bool finished_ = false;               // GUARDED_BY(mu_): no more writes may start
-  std::optional<grpc::Status> finish_;  // GUARDED_BY(mu_): Finish once the write completes
-  absl::Time write_started_;            // GUARDED_BY(mu_)
+  std::deque<Message> pending_ ABSL_GUARDED_BY(mu_);  // front() is in flight when writing_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
+  bool again_ ABSL_GUARDED_BY(mu_) = false;                  // poked while busy
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;               // no more writes may start
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Finish once the write completes
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
 };
 
 // A streaming call refused before it started (not admitted, bad request): finished at once.

@@ -52,7 +52,7 @@ Metrics& Metrics::Default() {
 }
 
 Metric& Metrics::Get(absl::string_view name, absl::string_view help) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::unique_ptr<Entry>& entry = entries_[name];
   if (entry == nullptr) {
     entry = std::make_unique<Entry>();
@@ -63,7 +63,7 @@ Metric& Metrics::Get(absl::string_view name, absl::string_view help) {
 
 void Metrics::SetGaugeFunction(absl::string_view name, absl::string_view help,
                                std::function<int64_t()> read) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::unique_ptr<Entry>& entry = entries_[name];
   if (entry == nullptr) entry = std::make_unique<Entry>();
   entry->help = std::string(help);
@@ -71,12 +71,12 @@ void Metrics::SetGaugeFunction(absl::string_view name, absl::string_view help,
 }
 
 void Metrics::ClearGaugeFunction(absl::string_view name) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (auto it = entries_.find(name); it != entries_.end()) it->second->read = nullptr;
 }
 
 std::vector<MetricSample> Metrics::Snapshot() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<MetricSample> samples;
   samples.reserve(entries_.size() + histograms_.size());
   for (const auto& [name, entry] : entries_) {
@@ -95,7 +95,7 @@ std::vector<MetricSample> Metrics::Snapshot() const {
 
 Histogram& Metrics::GetHistogram(absl::string_view name, absl::string_view help,
                                  const std::vector<double>& bounds) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::unique_ptr<HistogramEntry>& entry = histograms_[name];
   if (entry == nullptr) {
     entry = std::make_unique<HistogramEntry>();
@@ -108,7 +108,7 @@ Histogram& Metrics::GetHistogram(absl::string_view name, absl::string_view help,
 
 void Metrics::AddHistogram(absl::string_view name, absl::string_view help,
                            const Histogram* histogram) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::unique_ptr<HistogramEntry>& entry = histograms_[name];
   entry = std::make_unique<HistogramEntry>();
   entry->help = std::string(help);
@@ -116,17 +116,17 @@ void Metrics::AddHistogram(absl::string_view name, absl::string_view help,
 }
 
 void Metrics::RemoveHistogram(absl::string_view name) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   histograms_.erase(name);
 }
 
 void Metrics::SetCollector(absl::string_view name, Collector collect) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   collectors_[name] = std::move(collect);
 }
 
 void Metrics::ClearCollector(absl::string_view name) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   collectors_.erase(name);
 }
 
@@ -134,7 +134,7 @@ std::string Metrics::RenderPrometheus() const {
   absl::btree_map<std::string, FamilyText> families;
   std::vector<CollectedFamily> collected;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [name, entry] : entries_) {
       const auto [family, labels] = SplitLabels(name);
       FamilyText& text = families[family];

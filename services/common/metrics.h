@@ -14,13 +14,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "base/histogram.h"
 
 namespace vigil {
@@ -104,10 +105,10 @@ class Metrics {
     std::unique_ptr<Histogram> owned;
     const Histogram* histogram = nullptr;  // owned, or registered by AddHistogram
   };
-  mutable std::mutex mu_;
-  absl::btree_map<std::string, std::unique_ptr<Entry>> entries_;              // GUARDED_BY(mu_)
-  absl::btree_map<std::string, std::unique_ptr<HistogramEntry>> histograms_;  // GUARDED_BY(mu_)
-  absl::btree_map<std::string, Collector> collectors_;                        // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  absl::btree_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<std::string, std::unique_ptr<HistogramEntry>> histograms_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<std::string, Collector> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil

@@ -23,7 +23,7 @@ ReadLimiter::Bucket& ReadLimiter::Refill(absl::string_view key, absl::Time now) 
 ReadLimiter::Decision ReadLimiter::Admit(absl::string_view principal_key, absl::Time now) {
   Decision decision;
   if (!enabled()) return decision;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   Bucket& bucket = Refill(principal_key, now);
   if (bucket.tokens >= 1) {
     bucket.refusing = false;
@@ -38,7 +38,7 @@ ReadLimiter::Decision ReadLimiter::Admit(absl::string_view principal_key, absl::
 
 void ReadLimiter::Charge(absl::string_view principal_key, int64_t records, absl::Time now) {
   if (!enabled() || records <= 0) return;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   Refill(principal_key, now).tokens -= static_cast<double>(records);
 }
 

@@ -7,12 +7,12 @@
 #define VIGIL_SERVICES_COMMON_READ_LIMITER_H_
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace vigil {
@@ -55,7 +55,7 @@ class ReadLimiter {
   Bucket& Refill(absl::string_view key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ReadLimits limits_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

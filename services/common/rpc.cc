@@ -138,23 +138,23 @@ void RpcRuntime::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view met
 }
 
 void RpcRuntime::CallStarted() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++in_flight_;
 }
 
 void RpcRuntime::CallFinished() {
-  std::lock_guard lock(mu_);
-  if (--in_flight_ == 0) idle_.notify_all();
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
 }
 
 int RpcRuntime::in_flight() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return in_flight_;
 }
 
 bool RpcRuntime::WaitIdle(absl::Duration timeout) {
-  std::unique_lock lock(mu_);
-  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &RpcRuntime::Idle), timeout);
 }
 
 void RpcRuntime::AuditRefusal(const CallContext& call, v1::AuditRefusal kind,
@@ -204,7 +204,7 @@ void RpcRuntime::AuditUnauthenticated(const grpc::CallbackServerContext& context
   int64_t attempts = 0;
   absl::Time since;
   {
-    std::lock_guard lock(bad_mu_);
+    absl::MutexLock lock(&bad_mu_);
     if (bad_credentials_.size() >= kMaxBadCredentialSubjects &&
         !bad_credentials_.contains(subject)) {
       bad_credentials_.clear();

@@ -16,16 +16,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "grpcpp/server_context.h"
@@ -211,9 +211,11 @@ class RpcRuntime {
   Executor& executor_;
   const Clock& clock_;
   const RpcRuntimeOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable idle_;
-  int in_flight_ = 0;  // GUARDED_BY(mu_)
+  // WaitIdle awaits Idle(): the last CallFinished wakes it when it releases mu_.
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; }
+
+  mutable absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> admitting_{true};
 
   // Refused credentials per claimed subject: attempts since the last record, and its time.
@@ -222,8 +224,9 @@ class RpcRuntime {
     absl::Time recorded = absl::InfinitePast();
   };
   static constexpr size_t kMaxBadCredentialSubjects = 10000;
-  mutable std::mutex bad_mu_;
-  mutable absl::flat_hash_map<std::string, BadCredentials> bad_credentials_;  // GUARDED_BY(bad_mu_)
+  mutable absl::Mutex bad_mu_;
+  mutable absl::flat_hash_map<std::string, BadCredentials> bad_credentials_
+      ABSL_GUARDED_BY(bad_mu_);
 };
 
 }  // namespace vigil

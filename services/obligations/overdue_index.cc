@@ -104,7 +104,7 @@ void OverdueIndex::RemoveLocked(absl::string_view force_name, absl::string_view 
 }
 
 void OverdueIndex::Apply(const v1::ObligationEventBatch& batch) {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const v1::ObligationEvent& event : batch.events()) {
     switch (event.type()) {
       case v1::OBLIGATION_EVENT_TYPE_OPENED:
@@ -123,23 +123,26 @@ void OverdueIndex::Apply(const v1::ObligationEventBatch& batch) {
 
 absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_context) {
   const storage::ReadView view = store.Snapshot();
-  std::unique_lock lock(mu_);
   absl::Status malformed;
-  absl::Status scan = view.ScanPrefix(
-      storage::Family::kDeadlines, std::string(1, static_cast<char>(space_)), {},
-      [&](absl::string_view, absl::string_view value) {
-        v1::Obligation obligation;
-        if (!obligation.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          malformed = absl::DataLossError("a deadline index entry holds no obligation");
-          return false;
-        }
-        InsertLocked(obligation);
-        return true;
-      });
+  absl::Status scan;
+  {
+    absl::MutexLock lock(&mu_);
+    scan = view.ScanPrefix(
+        storage::Family::kDeadlines, std::string(1, static_cast<char>(space_)), {},
+        [&](absl::string_view, absl::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          v1::Obligation obligation;
+          if (!obligation.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            malformed = absl::DataLossError("a deadline index entry holds no obligation");
+            return false;
+          }
+          InsertLocked(obligation);
+          return true;
+        });
+  }
   if (!scan.ok()) return scan;
   if (!malformed.ok()) return malformed;
-  lock.unlock();
-  store.AddCommitListener([this, feed_context](const std::vector<storage::CommittedEvent>& events) {
+  store.AddCommitListener([this, feed_context = std::move(feed_context)](
+                              const std::vector<storage::CommittedEvent>& events) {
     for (const storage::CommittedEvent& event : events) {
       if (event.context != feed_context) continue;
       v1::ObligationEventBatch batch;
@@ -159,7 +162,7 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
   // Band b holds due in (now - (hi_b + 1) days, now - lo_b days]; band 0 excludes due == now.
   const int64_t edges[] = {now - 8 * kDayMicros, now - 31 * kDayMicros, now - 91 * kDayMicros,
                            now - 181 * kDayMicros, now - 366 * kDayMicros};
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto force = forces_.find(scope.force);
   if (force == forces_.end()) return summary;
   for (const auto& [key, cell] : force->second.cells) {
@@ -206,7 +209,7 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
   *more = false;
   const int64_t now = storage::ToMicros(as_of);
   const bool by_risk = order == v1::BACKLOG_ORDER_RISK_THEN_AGE;
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto force = forces_.find(scope.force);
   if (force == forces_.end()) return page;
   const Entry after{cursor.due_micros, cursor.id, v1::OBLIGATION_KIND_UNSPECIFIED,
@@ -246,7 +249,7 @@ std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& sco
                                                                 absl::Time as_of) const {
   const int64_t now = storage::ToMicros(as_of);
   absl::flat_hash_map<std::string, OfficerCounts> by_officer;
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto force = forces_.find(scope.force);
   if (force == forces_.end()) return {};
   for (const auto& [key, cell] : force->second.cells) {
@@ -268,7 +271,7 @@ std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& sco
 }
 
 std::optional<absl::Time> OverdueIndex::EarliestDue() const {
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   std::optional<int64_t> earliest;
   for (const auto& [name, force] : forces_) {
     for (const auto& [key, cell] : force.cells) {
@@ -282,7 +285,7 @@ std::optional<absl::Time> OverdueIndex::EarliestDue() const {
 }
 
 std::vector<std::string> OverdueIndex::Forces() const {
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<std::string> names;
   for (const auto& [name, force] : forces_) names.push_back(name);
   std::sort(names.begin(), names.end());
@@ -290,7 +293,7 @@ std::vector<std::string> OverdueIndex::Forces() const {
 }
 
 size_t OverdueIndex::size() const {
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   return size_;
 }
 

@@ -11,13 +11,14 @@
 
 #include <cstdint>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/store.h"
 #include "vigil/v1/obligations.pb.h"
@@ -118,13 +119,14 @@ class OverdueIndex {
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
   static bool InScope(const Scope& scope, const Cell& cell);
-  void InsertLocked(const v1::Obligation& obligation);
-  void RemoveLocked(absl::string_view force, absl::string_view id);
+  void InsertLocked(const v1::Obligation& obligation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLocked(absl::string_view force, absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::DeadlineSpace space_;
-  mutable std::shared_mutex mu_;
-  absl::flat_hash_map<std::string, Force> forces_;  // GUARDED_BY(mu_)
-  size_t size_ = 0;                                 // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;  // readers share it
+  absl::flat_hash_map<std::string, Force> forces_ ABSL_GUARDED_BY(mu_);
+  size_t size_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vigil

@@ -9,7 +9,7 @@
 namespace vigil::ocait {
 
 void LinkOutbox::Start() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (worker_.joinable()) return;
   stopping_ = false;
   pending_ = true;  // deliver what a previous run left
@@ -18,32 +18,29 @@ void LinkOutbox::Start() {
 
 void LinkOutbox::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   if (worker_.joinable()) worker_.join();
 }
 
 void LinkOutbox::Notify() {
-  {
-    std::lock_guard lock(mu_);
-    pending_ = true;
-  }
-  wake_.notify_all();
+  absl::MutexLock lock(&mu_);
+  pending_ = true;
 }
 
 void LinkOutbox::Run() {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    wake_.wait_for(lock, absl::ToChronoSeconds(retry_), [&] { return pending_ || stopping_; });
+    mu_.AwaitWithTimeout(absl::Condition(this, &LinkOutbox::Woken), retry_);
     if (stopping_) break;
     pending_ = false;
-    lock.unlock();
+    mu_.Unlock();
     // Undelivered entries are retried after `retry_`, or sooner when something new arrives.
     DeliverPending();
-    lock.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 size_t LinkOutbox::DeliverPending() {

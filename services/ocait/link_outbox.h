@@ -5,10 +5,10 @@
 #ifndef VIGIL_SERVICES_OCAIT_LINK_OUTBOX_H_
 #define VIGIL_SERVICES_OCAIT_LINK_OUTBOX_H_
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/ocait/offender_link.h"
 #include "storage/store.h"
@@ -22,26 +22,27 @@ class LinkOutbox {
       : store_(store), link_(link), retry_(retry) {}
   ~LinkOutbox() { Stop(); }
 
-  void Start();
+  void Start() ABSL_LOCKS_EXCLUDED(mu_);
   // Finishes the delivery in progress, then stops. Idempotent.
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
   // Wakes the worker: a new entry was committed.
-  void Notify();
+  void Notify() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Delivers every pending entry once; returns how many remain undelivered. Used by the worker
   // and by tests.
   size_t DeliverPending();
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // What the worker waits for: an entry to deliver, or Stop.
+  bool Woken() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_ || stopping_; }
 
   storage::Store& store_;
   OffenderLink& link_;
   const absl::Duration retry_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool pending_ = false;   // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;  // Run awaits Woken(): setting either flag wakes it when mu_ is released
+  bool pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;
 };
 

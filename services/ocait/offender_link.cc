@@ -29,18 +29,18 @@ absl::Status FromGrpc(const grpc::Status& status) {
 }  // namespace
 
 void GrpcOffenderLink::SetChannel(std::shared_ptr<grpc::Channel> channel, Hop hop) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   channel_ = std::move(channel);
   hop_ = hop;
 }
 
 Hop GrpcOffenderLink::hop() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return hop_;
 }
 
 std::shared_ptr<grpc::Channel> GrpcOffenderLink::channel() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return channel_;
 }
 

@@ -5,9 +5,10 @@
 #define VIGIL_SERVICES_OCAIT_OFFENDER_LINK_H_
 
 #include <memory>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "services/common/internal_call.h"
 #include "services/common/rpc.h"
@@ -41,9 +42,9 @@ class GrpcOffenderLink final : public OffenderLink {
   std::shared_ptr<grpc::Channel> channel() const;
   Hop hop() const;
 
-  mutable std::mutex mu_;
-  std::shared_ptr<grpc::Channel> channel_;  // GUARDED_BY(mu_)
-  Hop hop_ = Hop::kInProcess;               // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  Hop hop_ ABSL_GUARDED_BY(mu_) = Hop::kInProcess;
 };
 
 }  // namespace vigil::ocait

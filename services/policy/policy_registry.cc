@@ -143,6 +143,7 @@ absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Open(storage::St
     const Chain chain{force};
     VIGIL_ASSIGN_OR_RETURN(CurrentPointer current, ReadCurrent(view, chain));
     VIGIL_ASSIGN_OR_RETURN(v1::PolicyVersion stored, ReadVersion(view, chain, current.number));
+    absl::MutexLock lock(&registry->mu_);
     registry->forces_[force] = std::make_shared<const v1::Policy>(stored.policy());
   }
 
@@ -159,6 +160,7 @@ absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Open(storage::St
                         << " (stored) stays current; the " << source
                         << " applies only to a new store";
       }
+      absl::MutexLock lock(&registry->mu_);
       registry->national_ = std::make_shared<const v1::Policy>(stored.policy());
       return registry;
     }
@@ -186,10 +188,13 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
   VIGIL_ASSIGN_OR_RETURN(std::vector<v1::PolicyVersion> versions, ReadChain(view, national));
   VIGIL_ASSIGN_OR_RETURN(std::vector<std::string> audited, view.AuditedForces());
   std::vector<std::string> forces;
-  for (const std::string& force : audited) {
-    // "all" named vigild's own records before they were filed per force.
-    if (force != "all" && ValidateForce(force).ok() && !forces_.contains(force)) {
-      forces.push_back(force);
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& force : audited) {
+      // "all" named vigild's own records before they were filed per force.
+      if (force != "all" && ValidateForce(force).ok() && !forces_.contains(force)) {
+        forces.push_back(force);
+      }
     }
   }
   storage::Change change;
@@ -227,6 +232,7 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
     call.method = "vigild/start-up";
     call.now = now;
     std::vector<std::string> subjects;
+    subjects.reserve(forces.size());
     for (const std::string& force : forces) subjects.push_back(absl::StrCat("policy/", force));
     change.SetAudit(call.Audit(v1::AUDIT_ACTION_ALTERATION, std::move(subjects)));
   }
@@ -252,7 +258,7 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
     }
     return std::shared_ptr<const v1::Policy>();
   }();
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const std::string& force : forces) {
     if (followed != nullptr) forces_[force] = followed;
   }
@@ -260,13 +266,13 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
 }
 
 std::shared_ptr<const v1::Policy> PolicyRegistry::Current(absl::string_view force) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (auto it = forces_.find(force); it != forces_.end()) return it->second;
   return national_;
 }
 
 std::shared_ptr<const v1::Policy> PolicyRegistry::National() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return national_;
 }
 
@@ -275,7 +281,7 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Get(absl::string_view force,
   VIGIL_ASSIGN_OR_RETURN(const uint64_t number, ParseVersion(version));
   bool own = false;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     own = forces_.contains(force);
   }
   // A force's chain starts with copies of every national version, so a version it followed
@@ -355,7 +361,7 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Store(const CallContext& call, absl::
     absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
     if (absl::IsAborted(committed.status())) continue;  // another version was stored first
     VIGIL_RETURN_IF_ERROR(committed.status());
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto stored = std::make_shared<const v1::Policy>(policy);
     if (force.empty()) {
       national_ = std::move(stored);
@@ -370,7 +376,7 @@ absl::StatusOr<v1::Policy> PolicyRegistry::Store(const CallContext& call, absl::
 absl::StatusOr<std::vector<v1::PolicyVersion>> PolicyRegistry::List(absl::string_view force) const {
   bool own = false;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     own = forces_.contains(force);
   }
   const Chain chain{own ? std::string(force) : std::string()};

@@ -23,13 +23,13 @@
 #define VIGIL_SERVICES_POLICY_POLICY_REGISTRY_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "services/common/rpc.h"
 #include "storage/store.h"
@@ -83,14 +83,15 @@ class PolicyRegistry {
 
   // Once per store: gives every force a store from before per-force policies knows (by its
   // audit records) a chain of its own holding the store-wide versions, current as before.
-  absl::Status Migrate(absl::Time now);
+  absl::Status Migrate(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // Stores `policy` as the next version of `force`'s chain ("" = national) for `call`.
   absl::StatusOr<v1::Policy> Store(const CallContext& call, absl::string_view force,
-                                   v1::Policy policy, absl::string_view request_id);
+                                   v1::Policy policy, absl::string_view request_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   storage::Store& store_;
   const Clock& clock_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::shared_ptr<const v1::Policy> national_ ABSL_GUARDED_BY(mu_);
   // Forces with a chain of their own.
   absl::flat_hash_map<std::string, std::shared_ptr<const v1::Policy>> forces_ ABSL_GUARDED_BY(mu_);

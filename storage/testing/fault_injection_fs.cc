@@ -70,13 +70,13 @@ class FaultInjectionFile : public rocksdb::FSWritableFileOwnerWrapper {
 
 }  // namespace
 
-FaultInjectionFileSystem::FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base)
-    : rocksdb::FileSystemWrapper(std::move(base)) {}
+FaultInjectionFileSystem::FaultInjectionFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base)
+    : rocksdb::FileSystemWrapper(base) {}
 
 rocksdb::IOStatus FaultInjectionFileSystem::Wrap(const std::string& fname, uint64_t initial_length,
                                                  std::unique_ptr<rocksdb::FSWritableFile>* result) {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     synced_length_.try_emplace(fname, initial_length);
   }
   *result = std::make_unique<FaultInjectionFile>(std::move(*result), fname, initial_length, this);
@@ -92,7 +92,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
   rocksdb::IOStatus s = target()->NewWritableFile(fname, buffered, result, dbg);
   if (!s.ok()) return s;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     synced_length_[fname] = 0;
   }
   return Wrap(fname, 0, result);
@@ -117,7 +117,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
   rocksdb::IOStatus s = target()->ReuseWritableFile(fname, old_fname, options, result, dbg);
   if (!s.ok()) return s;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     synced_length_.erase(old_fname);
     synced_length_[fname] = 0;
   }
@@ -130,7 +130,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::DeleteFile(const std::string& fname,
   if (failing()) return InjectedError();
   rocksdb::IOStatus s = target()->DeleteFile(fname, options, dbg);
   if (s.ok()) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     synced_length_.erase(fname);
   }
   return s;
@@ -143,7 +143,7 @@ rocksdb::IOStatus FaultInjectionFileSystem::RenameFile(const std::string& src,
   if (failing()) return InjectedError();
   rocksdb::IOStatus s = target()->RenameFile(src, target_name, options, dbg);
   if (s.ok()) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = synced_length_.find(src);
     if (it != synced_length_.end()) {
       synced_length_[target_name] = it->second;
@@ -154,12 +154,12 @@ rocksdb::IOStatus FaultInjectionFileSystem::RenameFile(const std::string& src,
 }
 
 void FaultInjectionFileSystem::RecordSynced(const std::string& fname, uint64_t length) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   synced_length_[fname] = length;
 }
 
 rocksdb::IOStatus FaultInjectionFileSystem::DropUnsyncedData() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& [fname, length] : synced_length_) {
     if (::truncate(fname.c_str(), static_cast<off_t>(length)) != 0 && errno != ENOENT) {
       return rocksdb::IOStatus::IOError(fname, std::strerror(errno));
@@ -168,7 +168,8 @@ rocksdb::IOStatus FaultInjectionFileSystem::DropUnsyncedData() {
   return rocksdb::IOStatus::OK();
 }
 
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs) {
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    const std::shared_ptr<FaultInjectionFileSystem>& fs) {
   return rocksdb::NewCompositeEnv(fs);
 }
 

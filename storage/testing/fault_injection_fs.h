@@ -11,9 +11,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 
@@ -21,7 +22,7 @@ namespace vigil::storage::testing {
 
 class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base);
+  explicit FaultInjectionFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base);
 
   static const char* kClassName() { return "VigilFaultInjectionFileSystem"; }
   const char* Name() const override { return kClassName(); }
@@ -68,12 +69,13 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
 
   std::atomic<bool> fail_writes_{false};
   std::atomic<bool> no_space_{false};
-  std::mutex mu_;
-  std::map<std::string, uint64_t> synced_length_;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  std::map<std::string, uint64_t> synced_length_ ABSL_GUARDED_BY(mu_);
 };
 
 // An Env whose file system is `fs`; keep it alive as long as the store that uses it.
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs);
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    const std::shared_ptr<FaultInjectionFileSystem>& fs);
 
 }  // namespace vigil::storage::testing
 
