@@ -86,8 +86,7 @@ absl::CivilDay DayOf(const google::protobuf::Timestamp& ts, absl::TimeZone zone)
 absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
                                                   const v1::GetBacklogSummaryRequest& request,
                                                   absl::Time as_of, bool check_as_of) {
-  std::map<std::tuple<int, int, int>, int64_t> rows;
-  std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> soon;
+  BacklogTally tally;
   v1::BacklogSummary summary;
   std::optional<absl::Time> earliest;
   for (const std::string& context : feeds_.contexts()) {
@@ -97,13 +96,7 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
     ask.set_officer(request.officer());
     *ask.mutable_kinds() = request.kinds();
     VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary part, feeds_.Summarize(call, context, ask));
-    for (const v1::BacklogRow& row : part.rows())
-      rows[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
-    for (const v1::DueSoonRow& row : part.due_soon()) {
-      auto& [seven, twenty_eight] = soon[{row.kind(), row.risk_level()}];
-      seven += row.within_7_days();
-      twenty_eight += row.within_28_days();
-    }
+    tally.Add(part.rows(), part.due_soon());
     summary.set_total(summary.total() + part.total_overdue());
     summary.set_total_open(summary.total_open() + part.total_open());
     if (part.has_oldest() && (!summary.has_oldest() || TimeOf(part.oldest().due_time()) <
@@ -120,20 +113,7 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
                                             "first open obligation in scope falls due on ",
                                             FormatUtcDate(*earliest)));
   }
-  for (const auto& [key, count] : rows) {
-    v1::BacklogRow* row = summary.add_rows();
-    row->set_kind(static_cast<v1::ObligationKind>(std::get<0>(key)));
-    row->set_risk_level(static_cast<v1::RiskLevel>(std::get<1>(key)));
-    row->set_age_band(static_cast<v1::AgeBand>(std::get<2>(key)));
-    row->set_count(count);
-  }
-  for (const auto& [key, counts] : soon) {
-    v1::DueSoonRow* row = summary.add_due_soon();
-    row->set_kind(static_cast<v1::ObligationKind>(key.first));
-    row->set_risk_level(static_cast<v1::RiskLevel>(key.second));
-    row->set_within_7_days(counts.first);
-    row->set_within_28_days(counts.second);
-  }
+  tally.WriteTo(*summary.mutable_rows(), *summary.mutable_due_soon());
   *summary.mutable_as_of() = ToProtoTime(as_of);
   summary.set_force(call.principal.force);
   summary.set_team(request.team());

@@ -96,8 +96,7 @@ void StripPersonalData(v1::BacklogItem& item) {
 absl::StatusOr<v1::BacklogSummary> MergeSummaries(
     std::vector<ShardAnswer<v1::BacklogSummary>> answers, const v1::GetBacklogSummaryRequest& ask) {
   VIGIL_RETURN_IF_ERROR(SomeAnswered(answers));
-  std::map<std::tuple<int, int, int>, int64_t> rows;
-  std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> soon;
+  BacklogTally tally;
   v1::BacklogSummary national;
   for (auto& [force, answer] : answers) {
     if (!answer.ok()) continue;
@@ -106,13 +105,7 @@ absl::StatusOr<v1::BacklogSummary> MergeSummaries(
     part.clear_by_force();
     part.clear_missing_forces();
     if (part.has_oldest()) StripPersonalData(*part.mutable_oldest());
-    for (const v1::BacklogRow& row : part.rows())
-      rows[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
-    for (const v1::DueSoonRow& row : part.due_soon()) {
-      auto& [seven, twenty_eight] = soon[{row.kind(), row.risk_level()}];
-      seven += row.within_7_days();
-      twenty_eight += row.within_28_days();
-    }
+    tally.Add(part.rows(), part.due_soon());
     national.set_total(national.total() + part.total());
     national.set_total_open(national.total_open() + part.total_open());
     if (part.has_oldest() && (!national.has_oldest() || TimeOf(part.oldest().due_time()) <
@@ -122,20 +115,7 @@ absl::StatusOr<v1::BacklogSummary> MergeSummaries(
     if (!national.has_as_of() && part.has_as_of()) *national.mutable_as_of() = part.as_of();
     *national.add_by_force() = std::move(part);
   }
-  for (const auto& [key, count] : rows) {
-    v1::BacklogRow* row = national.add_rows();
-    row->set_kind(static_cast<v1::ObligationKind>(std::get<0>(key)));
-    row->set_risk_level(static_cast<v1::RiskLevel>(std::get<1>(key)));
-    row->set_age_band(static_cast<v1::AgeBand>(std::get<2>(key)));
-    row->set_count(count);
-  }
-  for (const auto& [key, counts] : soon) {
-    v1::DueSoonRow* row = national.add_due_soon();
-    row->set_kind(static_cast<v1::ObligationKind>(key.first));
-    row->set_risk_level(static_cast<v1::RiskLevel>(key.second));
-    row->set_within_7_days(counts.first);
-    row->set_within_28_days(counts.second);
-  }
+  tally.WriteTo(*national.mutable_rows(), *national.mutable_due_soon());
   if (ask.has_as_of()) *national.mutable_as_of() = ask.as_of();
   national.set_team(ask.team());
   national.set_officer(ask.officer());

@@ -320,4 +320,34 @@ int RiskRank(v1::RiskLevel risk) {
   }
 }
 
+void BacklogTally::Add(const google::protobuf::RepeatedPtrField<v1::BacklogRow>& rows,
+                       const google::protobuf::RepeatedPtrField<v1::DueSoonRow>& due_soon) {
+  for (const v1::BacklogRow& row : rows) {
+    rows_[{row.kind(), row.risk_level(), row.age_band()}] += row.count();
+  }
+  for (const v1::DueSoonRow& row : due_soon) {
+    auto& [seven, twenty_eight] = soon_[{row.kind(), row.risk_level()}];
+    seven += row.within_7_days();
+    twenty_eight += row.within_28_days();
+  }
+}
+
+void BacklogTally::WriteTo(google::protobuf::RepeatedPtrField<v1::BacklogRow>& rows,
+                           google::protobuf::RepeatedPtrField<v1::DueSoonRow>& due_soon) const {
+  for (const auto& [key, count] : rows_) {
+    v1::BacklogRow* row = rows.Add();
+    row->set_kind(static_cast<v1::ObligationKind>(std::get<0>(key)));
+    row->set_risk_level(static_cast<v1::RiskLevel>(std::get<1>(key)));
+    row->set_age_band(static_cast<v1::AgeBand>(std::get<2>(key)));
+    row->set_count(count);
+  }
+  for (const auto& [key, counts] : soon_) {
+    v1::DueSoonRow* row = due_soon.Add();
+    row->set_kind(static_cast<v1::ObligationKind>(key.first));
+    row->set_risk_level(static_cast<v1::RiskLevel>(key.second));
+    row->set_within_7_days(counts.first);
+    row->set_within_28_days(counts.second);
+  }
+}
+
 }  // namespace vigil

@@ -10,8 +10,11 @@
 #define VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -30,6 +33,20 @@ v1::AgeBand AgeBandOf(absl::Duration overdue);
 
 // The order of risk in RISK_THEN_AGE listings: very high first (0), "not assessed" last.
 int RiskRank(v1::RiskLevel risk);
+
+// Overdue counts by kind, risk and age band, and due-soon counts by kind and risk, added up over
+// several parts (owning contexts, shards) and written out in key order, without zero rows.
+class BacklogTally {
+ public:
+  void Add(const google::protobuf::RepeatedPtrField<v1::BacklogRow>& rows,
+           const google::protobuf::RepeatedPtrField<v1::DueSoonRow>& due_soon);
+  void WriteTo(google::protobuf::RepeatedPtrField<v1::BacklogRow>& rows,
+               google::protobuf::RepeatedPtrField<v1::DueSoonRow>& due_soon) const;
+
+ private:
+  std::map<std::tuple<int, int, int>, int64_t> rows_;                // kind, risk, band
+  std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> soon_;  // kind, risk: 7, 28 days
+};
 
 class OverdueIndex {
  public:
