@@ -197,8 +197,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     v1::BacklogItem* item = response.add_items();
     *item->mutable_obligation() = c.obligation;
     const absl::Duration overdue = as_of - TimeOf(c.obligation.due_time());
-    item->set_days_overdue(
-        static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24));
+    item->set_days_overdue(DaysOverdue(overdue));
     item->set_age_band(AgeBandOf(overdue));
     item->set_subject_display_name(c.subject_name);
     last_taken[std::get<3>(c.key)] = &c;
@@ -303,8 +302,7 @@ absl::StatusOr<v1::ListMyWorkResponse> Backlog::MyWork(const CallContext& call,
     const absl::Time due = TimeOf(listed.obligation().due_time());
     if (due < as_of) {
       item->set_bucket(v1::WORK_BUCKET_OVERDUE);
-      item->set_days_overdue(
-          static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(as_of - due, absl::Hours(24))) / 24));
+      item->set_days_overdue(DaysOverdue(as_of - due));
     } else {
       const absl::CivilDay due_day = policy::LocalDay(due - absl::Microseconds(1), zone_);
       const bool today_or_earlier = due_day <= today;

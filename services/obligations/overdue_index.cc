@@ -31,8 +31,12 @@ size_t CountAtOrBefore(const std::vector<int64_t>& dues, int64_t x) {
 
 }  // namespace
 
+int32_t DaysOverdue(absl::Duration overdue) {
+  return static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24);
+}
+
 v1::AgeBand AgeBandOf(absl::Duration overdue) {
-  const int64_t days = absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24;
+  const int64_t days = DaysOverdue(overdue);
   if (days <= 7) return v1::AGE_BAND_0_7_DAYS;
   if (days <= 30) return v1::AGE_BAND_8_30_DAYS;
   if (days <= 90) return v1::AGE_BAND_31_90_DAYS;

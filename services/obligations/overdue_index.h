@@ -28,7 +28,10 @@
 
 namespace vigil {
 
-// The age band of an obligation overdue by `overdue` (> 0): whole days, floor(overdue / 24h).
+// Whole days overdue: floor(overdue / 24h).
+int32_t DaysOverdue(absl::Duration overdue);
+
+// The age band of an obligation overdue by `overdue` (> 0), by DaysOverdue.
 v1::AgeBand AgeBandOf(absl::Duration overdue);
 
 // The order of risk in RISK_THEN_AGE listings: very high first (0), "not assessed" last.
