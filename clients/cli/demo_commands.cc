@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/csv.h"
 #include "clients/cli/demo_data.h"
@@ -83,6 +84,23 @@ void AddSizeOptions(CLI::App* command, DemoOptions& options, int max_offenders) 
       ->check(CLI::Range(1, 8))
       ->capture_default_str();
   command->add_option("--seed", options.seed, "Random seed")->capture_default_str();
+}
+
+// vigild limits how fast one person reads personal data (--read-rate); the demo loads and reads
+// as one person, so it waits for its turn as any bulk reader must. Other answers return at once.
+template <typename Call>
+grpc::Status Patiently(Cli& cli, Call call) {
+  const absl::Time give_up = absl::Now() + absl::Minutes(2);
+  bool told = false;
+  for (;;) {
+    grpc::Status status = call();
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED || absl::Now() > give_up) {
+      return status;
+    }
+    if (!told) cli.err() << "waiting for vigild's read limit (--read-rate)...\n";
+    told = true;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
 }
 
 }  // namespace
@@ -172,8 +190,9 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
         *snapshot.mutable_as_of() =
             ToTimestamp(absl::FromCivil(today - days_ago, utc) + absl::Hours(12));
         v1::TakeBacklogSnapshotResponse taken;
-        grpc::Status status =
-            backlog->TakeBacklogSnapshot(cli.NewContext().get(), snapshot, &taken);
+        grpc::Status status = Patiently(cli, [&] {
+          return backlog->TakeBacklogSnapshot(cli.NewContext().get(), snapshot, &taken);
+        });
         if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) break;
         if (!status.ok()) return cli.Fail(status);
         ++snapshots;
@@ -189,7 +208,8 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
         list.mutable_filters()->set_min_risk_level(v1::RISK_LEVEL_HIGH);
         list.mutable_page()->set_page_size(3);
         v1::ListAlertsResponse open;
-        grpc::Status status = alerts->ListAlerts(cli.NewContext().get(), list, &open);
+        grpc::Status status =
+            Patiently(cli, [&] { return alerts->ListAlerts(cli.NewContext().get(), list, &open); });
         if (!status.ok()) break;  // alerts not hosted, or not for this role
         for (const v1::Alert& alert : open.alerts()) {
           v1::AcknowledgeAlertRequest ack;
@@ -197,7 +217,11 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
           ack.set_note("visit booked for this week (demo)");
           ack.set_request_id(absl::StrCat(options->prefix, "/ack/", alert.id()));
           v1::Alert acked;
-          if (alerts->AcknowledgeAlert(cli.NewContext().get(), ack, &acked).ok()) ++acknowledged;
+          if (Patiently(cli, [&] {
+                return alerts->AcknowledgeAlert(cli.NewContext().get(), ack, &acked);
+              }).ok()) {
+            ++acknowledged;
+          }
         }
         if (acknowledged == 0) absl::SleepFor(absl::Milliseconds(250));
       }
