@@ -76,9 +76,9 @@ absl::StatusOr<SplitUrl> SplitHttpUrl(absl::string_view url, absl::string_view w
     return absl::InvalidArgumentError(
         absl::StrCat(what, " '", url, "': give an absolute http(s) URL, e.g. https://host/path"));
   }
-  size_t path_start = url.find_first_of("/?#", scheme_end);
+  size_t path_start = url.find_first_of("/?", scheme_end);
   if (path_start == absl::string_view::npos) path_start = url.size();
-  if (path_start < url.size() && url[path_start] == '#') {
+  if (absl::StrContains(url, '#')) {
     return absl::InvalidArgumentError(absl::StrCat(what, " '", url, "': no #fragment allowed"));
   }
   SplitUrl split{std::string(url.substr(0, path_start)), std::string(url.substr(path_start))};

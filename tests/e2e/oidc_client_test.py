@@ -99,11 +99,14 @@ class Provider:
     """tests/support/oidc/provider.mjs in a process of its own; restart() keeps the port (and so
     the issuer) and makes new signing keys, as a provider rotating its keys would."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, config=None, node=None, provider_dir=None):
         self.directory = directory
+        self.settings = config if config is not None else PROVIDER_CONFIG
+        self.node = node or ARGS.node
+        self.provider_dir = provider_dir or ARGS.provider
         self.config = os.path.join(directory, "provider.json")
         with open(self.config, "w") as f:
-            json.dump(PROVIDER_CONFIG, f, indent=2)
+            json.dump(self.settings, f, indent=2)
         self.port = 0
         self.process = None
         self.issuer = None
@@ -115,7 +118,7 @@ class Provider:
             os.unlink(ready)
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [ARGS.node, os.path.join(ARGS.provider, "provider.mjs"), "--config", self.config,
+                [self.node, os.path.join(self.provider_dir, "provider.mjs"), "--config", self.config,
                  "--port", str(self.port), "--ready-file", ready],
                 stdout=log, stderr=subprocess.STDOUT)
         info = wait_for("the OpenID provider", lambda: read_json(ready), process=self.process,
@@ -150,7 +153,7 @@ class Provider:
 
     def client_credentials_token(self, client_id):
         """An access token for vigild by the client-credentials grant (client_secret_basic)."""
-        secret = next(c["client_secret"] for c in PROVIDER_CONFIG["clients"]
+        secret = next(c["client_secret"] for c in self.settings["clients"]
                       if c["client_id"] == client_id)
         request = urllib.request.Request(
             self.discovery["token_endpoint"],
