@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
@@ -192,6 +193,14 @@ int Cli::Fail(const grpc::Status& status) {
         err_ << "hint: give a credential (--cert/--key or --token, with --tls-ca), or for a "
                 "development server --actor, --role and --force (VIGIL_ACTOR, VIGIL_ROLE, "
                 "VIGIL_FORCE)\n";
+      }
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      // The server names the metadata it reads; a person sets it with a flag.
+      if (absl::StrContains(status.error_message(), "x-vigil-purpose")) {
+        err_ << "hint: say why with --purpose \"...\" (or VIGIL_PURPOSE)\n";
+      } else if (absl::StrContains(status.error_message(), "x-vigil-cross-team")) {
+        err_ << "hint: give your reason with --cross-team \"...\"\n";
       }
       break;
     case grpc::StatusCode::UNAVAILABLE:

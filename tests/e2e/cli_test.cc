@@ -64,6 +64,14 @@ TEST_F(CliTest, MissingIdentityExplainsHowToGiveIt) {
   EXPECT_THAT(r.output, HasSubstr("VIGIL_ACTOR"));
 }
 
+TEST_F(CliTest, AMissingPurposeNamesTheFlagThatGivesIt) {
+  RunResult r = Vigil({"offender", "list"},
+                      {"VIGIL_ACTOR=DS Holt", "VIGIL_ROLE=supervisor", "VIGIL_FORCE=wessex"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(r.output, HasSubstr("hint: say why with --purpose"));
+}
+
 TEST_F(CliTest, AuditVerifyAndListFromEnvironmentIdentity) {
   RunResult list = Vigil({"audit", "list"}, auditor_);
   EXPECT_EQ(list.exit_code, 0) << list.output;
