@@ -26,7 +26,7 @@ void PrintBackups(Cli& cli, const google::protobuf::RepeatedPtrField<v1::Backup>
                   absl::StrCat(b.files()), absl::StrCat(b.audit_head()),
                   absl::StrCat(b.schema_version())});
   }
-  table.Print(cli.out());
+  cli.Print(table);
 }
 
 }  // namespace

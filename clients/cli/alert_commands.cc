@@ -83,7 +83,7 @@ std::string Why(const v1::Alert& a) {
   return a.summary();
 }
 
-void PrintAlerts(std::ostream& out, const std::vector<const v1::Alert*>& alerts) {
+void PrintAlerts(Cli& cli, const std::vector<const v1::Alert*>& alerts) {
   Table table({"ALERT", "STATE", "LEVEL", "RISK", "KIND", "SUBJECT", "OFFICER", "TEAM", "WHY"});
   for (const v1::Alert* a : alerts) {
     table.AddRow({a->id(), EnumText(v1::AlertState_descriptor(), a->state(), "ALERT_STATE_"),
@@ -91,7 +91,7 @@ void PrintAlerts(std::ostream& out, const std::vector<const v1::Alert*>& alerts)
                   a->obligation().subject_id(), a->obligation().owner_officer(),
                   a->obligation().team(), Why(*a)});
   }
-  table.Print(out);
+  cli.Print(table);
 }
 
 // One alert as a person reads it: what, whose, why, where it stands on its ladder, and who
@@ -242,9 +242,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       }
       std::vector<const v1::Alert*> rows;
       for (const v1::Alert& a : response.alerts()) rows.push_back(&a);
-      PrintAlerts(cli.out(), rows);
-      if (!response.next_page_token().empty())
-        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      PrintAlerts(cli, rows);
+      if (!response.next_page_token().empty()) cli.PrintMore(response.next_page_token());
       return 0;
     };
   });

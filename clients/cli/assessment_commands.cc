@@ -137,7 +137,7 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
         table.AddRow({a.id(), FormatDate(a.completed_time()), Risk(a.risk_level()), a.assessor(),
                       absl::StrJoin(risk_factors, ","), absl::StrJoin(protective, ",")});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       return 0;
     };
   });

@@ -70,9 +70,9 @@ int List(Cli& cli, const ListFlags& flags) {
                   absl::StrJoin(record.subject_ids(), ","), record.rpc(), record.purpose(),
                   record.outcome().empty() ? (record.replay() ? "replay" : "") : record.outcome()});
   }
-  table.Print(cli.out());
+  cli.Print(table);
   if (!response.next_page_token().empty()) {
-    cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+    cli.PrintMore(response.next_page_token());
   }
   return 0;
 }

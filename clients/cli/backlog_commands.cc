@@ -87,7 +87,11 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
                                 ->GetBacklogSummary(context.get(), request, &summary);
       if (!status.ok()) return cli.Fail(status);
       std::string format = summary_flags->output_format;
-      if (format.empty()) format = cli.output() == Output::kJson ? "json" : "table";
+      if (format.empty()) {
+        format = cli.output() == Output::kJson  ? "json"
+                 : cli.output() == Output::kCsv ? "csv"
+                                                : "table";
+      }
       if (format == "json") {
         cli.PrintJson(summary);
       } else if (format == "csv") {
@@ -138,9 +142,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.PrintJson(response);
         return 0;
       }
-      cli.out() << ItemsTable(response);
-      if (!response.next_page_token().empty())
-        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      cli.out() << ItemsTable(response, cli.output());
+      if (!response.next_page_token().empty()) cli.PrintMore(response.next_page_token());
       return 0;
     };
   });
@@ -195,9 +198,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.PrintJson(response);
         return 0;
       }
-      cli.out() << WorkTable(response);
-      if (!response.next_page_token().empty())
-        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      cli.out() << WorkTable(response, cli.output());
+      if (!response.next_page_token().empty()) cli.PrintMore(response.next_page_token());
       return 0;
     };
   });
@@ -224,7 +226,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.PrintJson(response);
         return 0;
       }
-      cli.out() << WorkloadTable(response);
+      cli.out() << WorkloadTable(response, cli.output());
       return 0;
     };
   });
@@ -261,7 +263,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.PrintJson(response);
         return 0;
       }
-      cli.out() << TrendTable(response);
+      cli.out() << TrendTable(response, cli.output());
       return 0;
     };
   });

@@ -110,7 +110,7 @@ std::string SummaryCsv(const v1::BacklogSummary& summary) {
   return out.str();
 }
 
-std::string ItemsTable(const v1::ListBacklogItemsResponse& items) {
+std::string ItemsTable(const v1::ListBacklogItemsResponse& items, Output style) {
   std::ostringstream out;
   Table table(
       {"OBLIGATION", "SUBJECT", "KIND", "RISK", "DUE BY", "OVERDUE", "OWNER", "TEAM", "REASON"});
@@ -121,16 +121,20 @@ std::string ItemsTable(const v1::ListBacklogItemsResponse& items) {
                   absl::StrCat(item.days_overdue(), " days"), o.owner_officer(), o.team(),
                   o.reason()});
   }
-  table.Print(out);
+  table.Print(out, style);
   return out.str();
 }
 
-std::string WorkTable(const v1::ListMyWorkResponse& work) {
+std::string WorkTable(const v1::ListMyWorkResponse& work, Output style) {
   std::ostringstream out;
-  out << "WORK  " << (work.officer().empty() ? "team " + work.team() : work.officer())
-      << "   as of " << FormatTimestamp(work.as_of()) << "   due by "
-      << FormatDueDate(work.horizon_end()) << "\n\n";
-  if (work.items().empty()) {
+  // CSV is the rows alone, for a spreadsheet.
+  const bool prose = style != Output::kCsv;
+  if (prose) {
+    out << "WORK  " << (work.officer().empty() ? "team " + work.team() : work.officer())
+        << "   as of " << FormatTimestamp(work.as_of()) << "   due by "
+        << FormatDueDate(work.horizon_end()) << "\n\n";
+  }
+  if (work.items().empty() && prose) {
     out << "nothing overdue or due by then\n";
     return out.str();
   }
@@ -152,11 +156,11 @@ std::string WorkTable(const v1::ListMyWorkResponse& work) {
                   SubjectText(item.subject_display_name(), o.subject_id()), Kind(o.kind()),
                   FormatDueDate(o.due_time()), o.owner_officer(), o.id(), o.reason()});
   }
-  table.Print(out);
+  table.Print(out, style);
   return out.str();
 }
 
-std::string WorkloadTable(const v1::GetWorkloadResponse& workload) {
+std::string WorkloadTable(const v1::GetWorkloadResponse& workload, Output style) {
   std::ostringstream out;
   Table table({"TEAM", "OFFICER", "OPEN", "OVERDUE", "V.HIGH", "HIGH", "MEDIUM", "LOW", "N/A",
                "LOAD", "CAPACITY", "TEAM SHARE"});
@@ -169,14 +173,15 @@ std::string WorkloadTable(const v1::GetWorkloadResponse& workload) {
                   absl::StrFormat("%.0f%%", w.capacity_used_percent()),
                   absl::StrFormat("%.0f%%", w.team_share_percent())});
   }
-  table.Print(out);
-  out << "weights: policy " << workload.policy_version() << "\n";
+  table.Print(out, style);
+  if (style != Output::kCsv) out << "weights: policy " << workload.policy_version() << "\n";
   return out.str();
 }
 
-std::string TrendTable(const v1::GetBacklogTrendResponse& trend) {
+std::string TrendTable(const v1::GetBacklogTrendResponse& trend, Output style) {
   std::ostringstream out;
-  if (trend.points().empty()) {
+  const bool prose = style != Output::kCsv;
+  if (trend.points().empty() && prose) {
     out << "no snapshots in that range yet (they are taken at local midnight, or with 'vigil "
            "backlog snapshot')\n";
     return out.str();
@@ -185,7 +190,8 @@ std::string TrendTable(const v1::GetBacklogTrendResponse& trend) {
   for (const v1::TrendPoint& p : trend.points()) {
     table.AddRow({p.date(), absl::StrCat(p.total_overdue()), absl::StrCat(p.total_open())});
   }
-  table.Print(out);
+  table.Print(out, style);
+  if (!prose) return out.str();
   out << "change: " << absl::StrFormat("%+d", trend.change_7_days()) << " over 7 days, "
       << absl::StrFormat("%+d", trend.change_28_days()) << " over 28 days\n";
   for (const v1::KindForecast& f : trend.forecasts()) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "clients/cli/cli.h"
 #include "vigil/v1/backlog.pb.h"
 
 namespace vigil::cli {
@@ -13,12 +14,12 @@ namespace vigil::cli {
 std::string SummaryTable(const v1::BacklogSummary& summary);
 // kind,risk_level,age_band,count (one row per non-zero cell) with a header.
 std::string SummaryCsv(const v1::BacklogSummary& summary);
-std::string ItemsTable(const v1::ListBacklogItemsResponse& items);
+std::string ItemsTable(const v1::ListBacklogItemsResponse& items, Output style = Output::kTable);
 // Riskiest first: when (overdue N days, today, in N days), risk, subject's name, kind, due date,
 // owner, the obligation, and why it is due then (the reason names its policy version).
-std::string WorkTable(const v1::ListMyWorkResponse& work);
-std::string WorkloadTable(const v1::GetWorkloadResponse& workload);
-std::string TrendTable(const v1::GetBacklogTrendResponse& trend);
+std::string WorkTable(const v1::ListMyWorkResponse& work, Output style = Output::kTable);
+std::string WorkloadTable(const v1::GetWorkloadResponse& workload, Output style = Output::kTable);
+std::string TrendTable(const v1::GetBacklogTrendResponse& trend, Output style = Output::kTable);
 
 struct ReportData {
   v1::BacklogSummary summary;

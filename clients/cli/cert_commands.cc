@@ -274,7 +274,7 @@ void AddList(CLI::App& certs, Cli& cli, Action& run) {
       if (cli.output() == Output::kJson) {
         cli.PrintJson(json);
       } else {
-        table.Print(cli.out());
+        cli.Print(table);
       }
       return exit_code;
     };

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "clients/cli/csv.h"
 #include "clients/common/channel.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
@@ -76,8 +77,9 @@ void Cli::AddGlobalOptions(CLI::App& app) {
   app.add_option("--timeout", options_.timeout_seconds, "Seconds to wait for each call")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("-o,--output", options_.output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  app.add_option("-o,--output", options_.output,
+                 "table, json, or csv (a list's rows for a spreadsheet)")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
 }
 
@@ -242,7 +244,18 @@ void Cli::PrintJson(const google::protobuf::Message& message) {
   }
 }
 
-void Table::Print(std::ostream& out) const {
+void Cli::Print(const Table& table) { table.Print(out_, output()); }
+
+void Cli::PrintMore(absl::string_view page_token) {
+  (output() == Output::kCsv ? err_ : out_) << "more: --page-token " << page_token << '\n';
+}
+
+void Table::Print(std::ostream& out, Output style) const {
+  if (style == Output::kCsv) {
+    out << CsvLine(header_);
+    for (const auto& row : rows_) out << CsvLine(row);
+    return;
+  }
   std::vector<size_t> widths(header_.size(), 0);
   auto widen = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {

@@ -20,7 +20,7 @@
 
 namespace vigil::cli {
 
-enum class Output { kTable, kJson };
+enum class Output { kTable, kJson, kCsv };
 
 struct GlobalOptions {
   std::string server = "127.0.0.1:7420";
@@ -65,7 +65,11 @@ class Cli {
   // --token, or the contents of --token-file (read once; exits 2 when unreadable).
   const std::string& token() const;
 
-  Output output() const { return options_.output == "json" ? Output::kJson : Output::kTable; }
+  Output output() const {
+    return options_.output == "json"  ? Output::kJson
+           : options_.output == "csv" ? Output::kCsv
+                                      : Output::kTable;
+  }
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
 
@@ -82,6 +86,11 @@ class Cli {
 
   // Prints `message` as one JSON document (proto field names, defaults included).
   void PrintJson(const google::protobuf::Message& message);
+  // Prints a list's table as --output asks: aligned text, or CSV for spreadsheets.
+  void Print(const class Table& table);
+  // "more: --page-token T" after a page of a list: on stdout with a table, on stderr with CSV
+  // (which stays rows only).
+  void PrintMore(absl::string_view page_token);
 
   const GlobalOptions& options() const { return options_; }
 
@@ -94,12 +103,14 @@ class Cli {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// A plain text table: a header row, then rows, columns padded to their widest cell.
+// A plain text table: a header row, then rows, columns padded to their widest cell; or the same
+// rows as CSV (RFC 4180).
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
   void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void Print(std::ostream& out) const;
+  // kJson prints nothing: JSON is printed from the message, not the table.
+  void Print(std::ostream& out, Output style = Output::kTable) const;
 
  private:
   std::vector<std::string> header_;

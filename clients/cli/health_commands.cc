@@ -80,7 +80,7 @@ void AddHealthCommands(CLI::App& app, Cli& cli, Action& run) {
         cli.out() << "{\"server\": \"" << cli.options().server
                   << "\", \"serving\": " << (overall_serving ? "true" : "false") << "}\n";
       } else {
-        table.Print(cli.out());
+        cli.Print(table);
       }
       return overall_serving ? 0 : 1;
     };
@@ -113,7 +113,7 @@ void AddMetricsCommands(CLI::App& app, Cli& cli, Action& run) {
       Table table({"METRIC", "VALUE", "MEANING"});
       for (const v1::Metric& m : response.metrics())
         table.AddRow({m.name(), absl::StrCat(m.value()), m.help()});
-      table.Print(cli.out());
+      cli.Print(table);
       return 0;
     };
   });

@@ -319,7 +319,7 @@ int RunImport(Cli& cli, const ImportFlags& flags, const ImportSpec<Request, Resp
       for (const v1::ImportRowError& e : errors) {
         table.AddRow({absl::StrCat(e.line()), e.field().empty() ? "-" : e.field(), e.reason()});
       }
-      table.Print(cli.out());
+      cli.Print(table);
     }
   }
   return errors.empty() ? 0 : 1;

@@ -27,7 +27,7 @@ void PrintObligations(Cli& cli,
                   overdue >= 0 ? absl::StrCat(overdue + 1, " days") : "-", RiskText(o.risk_level()),
                   o.owner_officer(), o.reason()});
   }
-  table.Print(cli.out());
+  cli.Print(table);
 }
 
 void PrintOffender(Cli& cli, const v1::Offender& o) {
@@ -269,9 +269,9 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
                       FormatDate(o.last_arms_time(), o.has_last_arms_time()),
                       absl::StrCat(o.obligations_size()), absl::StrCat(overdue)});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       if (!response.next_page_token().empty()) {
-        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+        cli.PrintMore(response.next_page_token());
       }
       return 0;
     };

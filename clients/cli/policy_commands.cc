@@ -93,7 +93,7 @@ void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run) {
                       v.force().empty() ? "national" : v.force(), FormatTimestamp(v.created_time()),
                       v.created_by(), v.description()});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       return 0;
     };
   });

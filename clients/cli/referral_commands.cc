@@ -419,9 +419,8 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
                       r.subject_display_name().empty() ? "-" : r.subject_display_name(),
                       overdue == 0 ? "-" : absl::StrCat(overdue, " clock(s)")});
       }
-      table.Print(cli.out());
-      if (!response.next_page_token().empty())
-        cli.out() << "more: --page-token " << response.next_page_token() << '\n';
+      cli.Print(table);
+      if (!response.next_page_token().empty()) cli.PrintMore(response.next_page_token());
       return 0;
     };
   });
@@ -448,7 +447,7 @@ void AddReferralCommands(CLI::App& app, Cli& cli, Action& run) {
         table.AddRow({State(c.state()), Grade(c.grade()), absl::StrCat(c.count()),
                       FormatDate(c.oldest_received_time(), c.has_oldest_received_time())});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       cli.out() << "open: " << response.open_total() << "\n";
       return 0;
     };

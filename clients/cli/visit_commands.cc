@@ -22,7 +22,7 @@ void PrintFindings(Cli& cli,
                   f.offender_id().empty() ? "-" : f.offender_id(), f.team(),
                   f.officer().empty() ? "-" : f.officer(), f.evidence()});
   }
-  table.Print(cli.out());
+  cli.Print(table);
 }
 
 void PrintSchedule(Cli& cli, const v1::VisitSchedule& s) {
@@ -157,7 +157,7 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
                           : "no",
                       rules.empty() ? "-" : absl::StrJoin(rules, ", ")});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       return 0;
     };
   });
@@ -215,7 +215,7 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
                       absl::StrCat(v.requirements().unannounced_share_percent(), "%"),
                       v.requirements().device_check_required() ? "check" : "-"});
       }
-      table.Print(cli.out());
+      cli.Print(table);
       return 0;
     };
   });

@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -21,6 +22,7 @@ namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
 using ::vigil::testing::RunVigil;
@@ -285,6 +287,14 @@ TEST_F(BacklogEndToEndTest, WorkListIsTheOfficersOwnRiskiestFirstWithNames) {
   EXPECT_THAT(cli.output, HasSubstr(absl::StrCat("WORK  ", officer)));
   EXPECT_THAT(cli.output, HasSubstr(items.front().subject_display_name()));
   EXPECT_THAT(cli.output, HasSubstr("OVERDUE"));
+
+  // The same rows as CSV for a spreadsheet: the header, then rows only.
+  RunResult csv = Vigil({"work", "-o", "csv"}, "officer", officer);
+  EXPECT_EQ(csv.exit_code, 0) << csv.output;
+  EXPECT_TRUE(absl::StartsWith(csv.output, "WHEN,RISK,SUBJECT,KIND,DUE BY,OWNER,OBLIGATION,WHY\n"))
+      << csv.output;
+  EXPECT_THAT(csv.output, Not(HasSubstr("WORK  ")));
+  EXPECT_THAT(csv.output, HasSubstr(absl::StrCat(",", items.front().obligation().id(), ",")));
 }
 
 TEST_F(BacklogEndToEndTest, WorkListScopeAndBadRequests) {
