@@ -1,5 +1,7 @@
 #include "services/web/gateway.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <deque>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -44,30 +47,52 @@ using MessageStub = grpc::TemplatedGenericStub<pb::Message, pb::Message>;
 constexpr char kSessionCookie[] = "vigil_session";
 constexpr char kSecureSessionCookie[] = "__Host-vigil_session";
 constexpr char kLoginCookie[] = "vigil_login";
+constexpr char kSecureLoginCookie[] = "__Host-vigil_login";
 constexpr size_t kMaxBodyBytes = 4 << 20;
 // Events a slow browser may fall behind by before its stream is ended (it reconnects and
 // resumes from its Last-Event-ID).
 constexpr size_t kMaxQueuedEvents = 1000;
 
-// The services a browser may call: the people's work. Administration, audit and the feeds
-// between vigild's own processes stay with the CLI and the force's systems. Each is found through
-// a message of its file, which also makes the linker keep that file's descriptors.
-const std::vector<const pb::ServiceDescriptor*>& AllowedServices() {
-  static const auto* const services = new std::vector<const pb::ServiceDescriptor*>{
-      v1::GetOffenderRequest::descriptor()->file()->FindServiceByName("OffenderService"),
-      v1::RecordArmsAssessmentRequest::descriptor()->file()->FindServiceByName("AssessmentService"),
-      v1::RecordVisitRequest::descriptor()->file()->FindServiceByName("VisitService"),
-      v1::GetReferralRequest::descriptor()->file()->FindServiceByName("ReferralService"),
-      v1::ListAlertsRequest::descriptor()->file()->FindServiceByName("AlertService"),
-      v1::ListMyWorkRequest::descriptor()->file()->FindServiceByName("BacklogService"),
+// What a browser may call: the people's work, method by method (deny by default). Administration,
+// audit, bulk imports, snapshots and the calls between vigild's own processes (LinkReferral)
+// stay with the CLI and the force's systems. Each service is found through a message of its file,
+// which also makes the linker keep that file's descriptors.
+struct AllowedService {
+  const pb::ServiceDescriptor* service;
+  std::vector<std::string> methods;
+};
+
+const std::vector<AllowedService>& AllowedMethods() {
+  static const auto* const allowed = new std::vector<AllowedService>{
+      {v1::GetOffenderRequest::descriptor()->file()->FindServiceByName("OffenderService"),
+       {"CreateOffender", "GetOffender", "ListOffenders", "UpdateOffender", "RecordTrigger"}},
+      {v1::RecordArmsAssessmentRequest::descriptor()->file()->FindServiceByName(
+           "AssessmentService"),
+       {"RecordArmsAssessment", "ListArmsAssessments", "RecordRiskManagementPlan",
+        "GetRiskManagementPlan"}},
+      {v1::RecordVisitRequest::descriptor()->file()->FindServiceByName("VisitService"),
+       {"RecordVisit", "ListVisits", "GetVisitSchedule", "SetReactiveManagement",
+        "ListComplianceFindings", "GetVisitPlan"}},
+      {v1::GetReferralRequest::descriptor()->file()->FindServiceByName("ReferralService"),
+       {"CreateReferral", "TriageReferral", "AllocateReferral", "RecordIntelRefresh",
+        "RecordCscCheck", "ActionReferral", "CloseReferral", "GetReferral", "ListReferrals",
+        "CountReferrals"}},
+      {v1::ListAlertsRequest::descriptor()->file()->FindServiceByName("AlertService"),
+       {"ListAlerts", "GetAlert", "AcknowledgeAlert"}},
+      {v1::ListMyWorkRequest::descriptor()->file()->FindServiceByName("BacklogService"),
+       {"GetBacklogSummary", "ListBacklogItems", "GetWorkload", "ListMyWork", "GetBacklogTrend"}},
   };
-  return *services;
+  return *allowed;
 }
 
 const pb::MethodDescriptor* FindAllowedMethod(absl::string_view service, absl::string_view method) {
-  for (const pb::ServiceDescriptor* allowed : AllowedServices()) {
-    if (allowed == nullptr || allowed->full_name() != service) continue;
-    const pb::MethodDescriptor* found = allowed->FindMethodByName(std::string(method));
+  for (const AllowedService& allowed : AllowedMethods()) {
+    if (allowed.service == nullptr || allowed.service->full_name() != service) continue;
+    if (std::find(allowed.methods.begin(), allowed.methods.end(), method) ==
+        allowed.methods.end()) {
+      return nullptr;
+    }
+    const pb::MethodDescriptor* found = allowed.service->FindMethodByName(std::string(method));
     if (found == nullptr || found->client_streaming() || found->server_streaming()) return nullptr;
     return found;
   }
@@ -265,12 +290,17 @@ class WebGateway::Impl {
   absl::Status ApplyPurpose(absl::string_view purpose, absl::string_view cross_team,
                             grpc::ClientContext& context) const;
   std::string SessionCookieName() const { return secure_ ? kSecureSessionCookie : kSessionCookie; }
-  std::string CookieAttributes(absl::string_view path) const {
-    return absl::StrCat("; Path=", path, "; HttpOnly; SameSite=Lax", secure_ ? "; Secure" : "");
+  std::string LoginCookieName() const { return secure_ ? kSecureLoginCookie : kLoginCookie; }
+  // The session cookie is SameSite=Strict: another site cannot make the browser use it, not even
+  // by a link (the app's own requests are same-site). The sign-in cookie must survive the
+  // provider's redirect back, a cross-site navigation: Lax.
+  std::string SessionCookie(absl::string_view value, absl::string_view extra = "") const {
+    return absl::StrCat(SessionCookieName(), "=", value, "; Path=/; HttpOnly; SameSite=Strict",
+                        secure_ ? "; Secure" : "", extra);
   }
-  void SetSessionCookie(httplib::Response& response, absl::string_view cookie) const {
-    response.set_header("Set-Cookie",
-                        absl::StrCat(SessionCookieName(), "=", cookie, CookieAttributes("/")));
+  std::string LoginCookie(absl::string_view value, absl::string_view extra) const {
+    return absl::StrCat(LoginCookieName(), "=", value, "; Path=/; HttpOnly; SameSite=Lax",
+                        secure_ ? "; Secure" : "", extra);
   }
 
   void Routes(httplib::Server& server);
@@ -296,9 +326,11 @@ class WebGateway::Impl {
   std::string origin_;
   bool secure_ = false;
 
+  absl::Mutex refresh_mu_;
   absl::Mutex streams_mu_;
   absl::flat_hash_set<AlertStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
-  absl::flat_hash_map<std::string, int> streams_per_session_ ABSL_GUARDED_BY(streams_mu_);
+  absl::flat_hash_map<std::string, int> streams_per_person_ ABSL_GUARDED_BY(streams_mu_);
+  int open_streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
@@ -313,10 +345,20 @@ absl::Status WebGateway::Impl::Start() {
         ": plain HTTP only on loopback (cookies and tokens would cross the network in clear); "
         "give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy"));
   }
+  // The dev sign-in lets anyone be anyone: only a development machine's loopback, never beside
+  // a real credential (a vigild that honours a service certificate would take the identity
+  // metadata as a delegated principal), never with a provider or behind a public address.
   if (options_.dev_sign_in &&
-      (!IsLoopbackAddress(options_.listen) || !IsLoopbackAddress(options_.vigild))) {
+      (!IsLoopbackAddress(options_.listen) || !IsLoopbackAddress(options_.vigild) || tls ||
+       !options_.transport.cert.empty() || !options_.transport.key.empty() ||
+       options_.oidc != nullptr ||
+       (!options_.public_url.empty() &&
+        !absl::StartsWith(options_.public_url, "http://127.0.0.1") &&
+        !absl::StartsWith(options_.public_url, "http://localhost")))) {
     return absl::InvalidArgumentError(
-        "--dev-sign-in: only with --listen and --vigild on loopback (it lets anyone be anyone)");
+        "--dev-sign-in: only on a development machine: --listen and --vigild on loopback, and "
+        "no --tls-cert, --cert/--key, --oidc-issuer or public --public-url (it lets anyone be "
+        "anyone)");
   }
   if (options_.oidc == nullptr && !options_.dev_sign_in) {
     return absl::InvalidArgumentError(
@@ -353,6 +395,10 @@ absl::Status WebGateway::Impl::Start() {
     return absl::InvalidArgumentError(
         "--tls-cert/--tls-key: cannot be loaded (PEM certificate and its private key)");
   }
+  if (tls) {
+    SSL_CTX_set_min_proto_version(static_cast<httplib::SSLServer&>(*server_).ssl_context(),
+                                  TLS1_2_VERSION);
+  }
   httplib::Server& server = *server_;
   const int threads = std::max(options_.threads, options_.max_streams + 8);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -373,11 +419,27 @@ absl::Status WebGateway::Impl::Start() {
         absl::StrCat("--static-dir ", options_.static_dir,
                      ": not a directory (build the application: ./x build)"));
   }
+  // cpp-httplib 0.11 bounds a body only when it comes with a Content-Length: refuse chunked or
+  // compressed bodies, and POSTs without a length, before the body is read.
+  server.set_pre_routing_handler([](const httplib::Request& request, httplib::Response& response) {
+    if (request.has_header("Transfer-Encoding") || request.has_header("Content-Encoding")) {
+      SendError(response, 411, "INVALID_ARGUMENT",
+                "send the body with a Content-Length, uncompressed");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (request.method == "POST" && !request.has_header("Content-Length")) {
+      SendError(response, 411, "INVALID_ARGUMENT", "a POST needs a Content-Length");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   Routes(server);
   server.set_logger([](const httplib::Request& request, const httplib::Response& response) {
     // The path names a method or a file, never a person; queries (which may) are not logged.
     if (absl::StartsWith(request.path, "/api/") || absl::StartsWith(request.path, "/auth/")) {
-      VIGIL_LOG(INFO) << request.method << " " << request.path << " " << response.status;
+      // Escaped: the path is the client's, decoded (no forged log lines).
+      VIGIL_LOG(INFO) << absl::CHexEscape(request.method) << " " << absl::CHexEscape(request.path)
+                      << " " << response.status;
     }
   });
 
@@ -454,6 +516,12 @@ bool WebGateway::Impl::SameOriginPost(const httplib::Request& request,
 
 std::optional<WebGateway::Impl::Caller> WebGateway::Impl::SignedIn(const httplib::Request& request,
                                                                    httplib::Response& response) {
+  // Browsers say where a request comes from: only vigil's own pages (or no browser at all).
+  const std::string site = request.get_header_value("Sec-Fetch-Site");
+  if (!site.empty() && site != "same-origin") {
+    SendError(response, 403, "PERMISSION_DENIED", "requests must come from vigil's own pages");
+    return std::nullopt;
+  }
   const absl::Time now = clock_->Now();
   Caller caller;
   caller.cookie = CookieValue(request, SessionCookieName());
@@ -463,21 +531,38 @@ std::optional<WebGateway::Impl::Caller> WebGateway::Impl::SignedIn(const httplib
     return std::nullopt;
   }
   caller.session = *std::move(session);
-  if (!caller.session.access_token.empty() &&
-      now + absl::Seconds(30) >= caller.session.access_expires) {
-    absl::StatusOr<Tokens> fresh = caller.session.refresh_token.empty() || options_.oidc == nullptr
-                                       ? absl::UnauthenticatedError("no refresh token")
-                                       : options_.oidc->Refresh(caller.session.refresh_token, now);
-    if (!fresh.ok()) {
+  if (caller.session.access_token.empty() ||
+      now + absl::Seconds(30) < caller.session.access_expires) {
+    return caller;
+  }
+  // One refresh at a time: a provider that rotates refresh tokens refuses the second use of
+  // one, and would end the grant. A request that waited here finds the token renewed.
+  absl::MutexLock refreshing(&refresh_mu_);
+  std::optional<Session> current = sessions_.Find(caller.cookie, now);
+  if (!current.has_value()) {
+    SendError(response, 401, "UNAUTHENTICATED", "sign in first");
+    return std::nullopt;
+  }
+  caller.session = *std::move(current);
+  if (now + absl::Seconds(30) < caller.session.access_expires) return caller;
+  absl::StatusOr<Tokens> fresh = caller.session.refresh_token.empty() || options_.oidc == nullptr
+                                     ? absl::UnauthenticatedError("no refresh token")
+                                     : options_.oidc->Refresh(caller.session.refresh_token, now);
+  if (!fresh.ok()) {
+    if (absl::IsUnauthenticated(fresh.status())) {
       sessions_.Erase(caller.cookie);
       SendError(response, 401, "UNAUTHENTICATED", "your sign-in has expired; sign in again");
-      return std::nullopt;
+    } else {
+      // The provider is unreachable: the session stays, the person retries.
+      SendError(response, 503, "UNAVAILABLE",
+                "your sign-in needs renewing and the sign-in service cannot be reached; try again");
     }
-    sessions_.UpdateCredential(caller.cookie, fresh->access_token, fresh->refresh_token,
-                               fresh->access_expires);
-    caller.session.access_token = fresh->access_token;
-    caller.session.access_expires = fresh->access_expires;
+    return std::nullopt;
   }
+  sessions_.UpdateCredential(caller.cookie, fresh->access_token, fresh->refresh_token,
+                             fresh->access_expires);
+  caller.session.access_token = fresh->access_token;
+  caller.session.access_expires = fresh->access_expires;
   return caller;
 }
 
@@ -540,17 +625,12 @@ void WebGateway::Impl::HandleLogin(const httplib::Request& request, httplib::Res
   login.return_to = return_to;
   const std::string verifier = login.code_verifier;
   const std::string nonce = login.nonce;
-  absl::StatusOr<std::string> state = sessions_.BeginLogin(std::move(login), clock_->Now());
-  if (!state.ok()) {
-    SignInFailed(response, 503, state.status().message());
-    return;
-  }
+  const std::string state = sessions_.BeginLogin(std::move(login), clock_->Now());
   // The state also goes into a cookie, so that the callback completes only in the browser that
   // began the sign-in (no one can sign a victim in as themselves).
-  response.set_header("Set-Cookie", absl::StrCat(kLoginCookie, "=", *state,
-                                                 CookieAttributes("/auth"), "; Max-Age=600"));
+  response.set_header("Set-Cookie", LoginCookie(state, "; Max-Age=600"));
   NoStore(response);
-  response.set_redirect(options_.oidc->AuthorizationUrl(*state, nonce, verifier));
+  response.set_redirect(options_.oidc->AuthorizationUrl(state, nonce, verifier));
 }
 
 void WebGateway::Impl::HandleCallback(const httplib::Request& request,
@@ -560,10 +640,9 @@ void WebGateway::Impl::HandleCallback(const httplib::Request& request,
     return;
   }
   const std::string state = request.get_param_value("state");
-  const std::string cookie_state = CookieValue(request, kLoginCookie);
+  const std::string cookie_state = CookieValue(request, LoginCookieName());
   // Clear the pre-login cookie whatever happens.
-  response.set_header("Set-Cookie",
-                      absl::StrCat(kLoginCookie, "=", CookieAttributes("/auth"), "; Max-Age=0"));
+  response.set_header("Set-Cookie", LoginCookie("", "; Max-Age=0"));
   if (state.empty() || state != cookie_state) {
     SignInFailed(response, 400,
                  "this sign-in was not started in this browser, or it was already completed");
@@ -604,10 +683,8 @@ void WebGateway::Impl::HandleCallback(const httplib::Request& request,
   }
   // Two cookies: the session's, and the login cookie cleared.
   response.headers.erase("Set-Cookie");
-  response.headers.emplace(
-      "Set-Cookie", absl::StrCat(kLoginCookie, "=", CookieAttributes("/auth"), "; Max-Age=0"));
-  response.headers.emplace("Set-Cookie",
-                           absl::StrCat(SessionCookieName(), "=", *cookie, CookieAttributes("/")));
+  response.headers.emplace("Set-Cookie", LoginCookie("", "; Max-Age=0"));
+  response.headers.emplace("Set-Cookie", SessionCookie(*cookie));
   NoStore(response);
   response.set_redirect(absl::StrCat("/", login->return_to));
 }
@@ -646,7 +723,7 @@ void WebGateway::Impl::HandleDevSignIn(const httplib::Request& request,
     SendError(response, 503, "UNAVAILABLE", cookie.status().message());
     return;
   }
-  SetSessionCookie(response, *cookie);
+  response.set_header("Set-Cookie", SessionCookie(*cookie));
   NoStore(response);
   response.status = 204;
 }
@@ -654,8 +731,7 @@ void WebGateway::Impl::HandleDevSignIn(const httplib::Request& request,
 void WebGateway::Impl::HandleLogout(const httplib::Request& request, httplib::Response& response) {
   if (!SameOriginPost(request, response)) return;
   sessions_.Erase(CookieValue(request, SessionCookieName()));
-  response.set_header("Set-Cookie",
-                      absl::StrCat(SessionCookieName(), "=", CookieAttributes("/"), "; Max-Age=0"));
+  response.set_header("Set-Cookie", SessionCookie("", "; Max-Age=0"));
   NoStore(response);
   response.status = 204;
 }
@@ -764,29 +840,39 @@ void WebGateway::Impl::HandleAlertEvents(const httplib::Request& request,
     SendError(response, 400, "INVALID_ARGUMENT", ok.message());
     return;
   }
-  // Streams are counted per session, by a digest of its cookie.
-  const std::string stream_key = crypto::Sha256({caller->cookie});
+  // Streams are counted per person (however many sessions they open), and the slot is taken
+  // before the stream starts, so that parallel requests cannot pass the limit together.
+  const std::string person =
+      absl::StrCat(caller->session.identity.force, "/", caller->session.identity.actor);
   {
     absl::MutexLock lock(&streams_mu_);
     if (stopping_) {
       SendError(response, 503, "UNAVAILABLE", "vigil-web is stopping");
       return;
     }
-    auto open = streams_per_session_.find(stream_key);
-    if (static_cast<int>(streams_.size()) >= options_.max_streams ||
-        (open != streams_per_session_.end() && open->second >= options_.max_streams_per_session)) {
+    int& mine = streams_per_person_[person];
+    if (open_streams_ >= options_.max_streams || mine >= options_.max_streams_per_person) {
+      if (mine == 0) streams_per_person_.erase(person);
       response.set_header("Retry-After", "30");
       SendError(response, 429, "RESOURCE_EXHAUSTED",
                 "too many open alert streams; close other vigil tabs or try again shortly");
       return;
     }
+    ++mine;
+    ++open_streams_;
   }
+  auto release = [this, person] {
+    absl::MutexLock lock(&streams_mu_);
+    --open_streams_;
+    if (--streams_per_person_[person] <= 0) streams_per_person_.erase(person);
+  };
   auto stream = std::make_shared<AlertStream>(
       std::move(context), v1::AlertService::NewStub(channel_), std::move(subscribe));
   // A refusal (role, purpose, force) comes at once: answer it as an HTTP error, which the
   // browser's EventSource does not retry.
   if (std::optional<grpc::Status> ended = stream->EndedWithin(absl::Milliseconds(500));
       ended.has_value()) {
+    release();
     SendStatus(response,
                ended->ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended") : *ended);
     return;
@@ -794,26 +880,30 @@ void WebGateway::Impl::HandleAlertEvents(const httplib::Request& request,
   {
     absl::MutexLock lock(&streams_mu_);
     streams_.insert(stream.get());
-    ++streams_per_session_[stream_key];
+    if (stopping_) stream->Cancel();  // Stop() has cancelled the others already
   }
   NoStore(response);
   response.set_header("X-Accel-Buffering", "no");
   const absl::Duration heartbeat = options_.heartbeat;
+  // vigild checked the credential when the stream began; the stream ends (at the next event or
+  // keep-alive) once the session has: signed out, idle, too old, or its token refused.
   response.set_chunked_content_provider(
       "text/event-stream",
-      [stream, heartbeat](size_t, httplib::DataSink& sink) {
+      [this, stream, heartbeat, cookie = caller->cookie](size_t, httplib::DataSink& sink) {
         std::optional<std::string> chunk = stream->Next(heartbeat);
-        if (!chunk.has_value()) {
+        if (!chunk.has_value() || !sessions_.IsLive(cookie, clock_->Now())) {
           sink.done();
           return true;
         }
         return sink.write(chunk->data(), chunk->size());
       },
-      [this, stream, stream_key](bool) {
+      [this, stream, release](bool) {
         stream->Cancel();
-        absl::MutexLock lock(&streams_mu_);
-        streams_.erase(stream.get());
-        if (--streams_per_session_[stream_key] <= 0) streams_per_session_.erase(stream_key);
+        {
+          absl::MutexLock lock(&streams_mu_);
+          streams_.erase(stream.get());
+        }
+        release();
       });
 }
 

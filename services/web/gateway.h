@@ -48,9 +48,9 @@ struct GatewayOptions {
   SessionLimits sessions;
   // HTTP worker threads; each open event stream holds one.
   int threads = 48;
-  // Open event streams at most, in all and per session.
+  // Open event streams at most, in all and per person.
   int max_streams = 32;
-  int max_streams_per_session = 4;
+  int max_streams_per_person = 4;
   // Deadline of each call to vigild.
   absl::Duration call_timeout = absl::Seconds(30);
   // Keep-alive comment on a quiet event stream.

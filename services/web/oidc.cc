@@ -239,6 +239,12 @@ absl::StatusOr<Tokens> OidcClient::Redeem(absl::string_view code, absl::string_v
     }
   }
   if (!audience_ok) return absl::UnauthenticatedError("the ID token is for another client");
+  auto expiry = id->fields().find("exp");
+  if (expiry == id->fields().end() || expiry->second.kind_case() != Value::kNumberValue ||
+      absl::FromUnixSeconds(static_cast<int64_t>(expiry->second.number_value())) <
+          now - absl::Minutes(1)) {
+    return absl::UnauthenticatedError("the ID token has expired (or names no expiry)");
+  }
   if (StringField(*id, "nonce") != nonce) {
     return absl::UnauthenticatedError("the ID token's nonce is not this sign-in's");
   }

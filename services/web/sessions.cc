@@ -64,6 +64,13 @@ std::optional<Session> SessionStore::Find(absl::string_view cookie, absl::Time n
   return it->second;
 }
 
+bool SessionStore::IsLive(absl::string_view cookie, absl::Time now) const {
+  if (cookie.empty()) return false;
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(KeyOf(cookie));
+  return it != sessions_.end() && Live(it->second, now);
+}
+
 bool SessionStore::UpdateCredential(absl::string_view cookie, std::string access_token,
                                     std::string refresh_token, absl::Time access_expires) {
   absl::MutexLock lock(&mu_);
@@ -85,13 +92,17 @@ size_t SessionStore::size() const {
   return sessions_.size();
 }
 
-absl::StatusOr<std::string> SessionStore::BeginLogin(PendingLogin login, absl::Time now) {
+std::string SessionStore::BeginLogin(PendingLogin login, absl::Time now) {
   std::string state = RandomToken();
   login.started = now;
   absl::MutexLock lock(&mu_);
   if (pending_.size() >= limits_.max_pending_logins) SweepLocked(now);
-  if (pending_.size() >= limits_.max_pending_logins) {
-    return absl::ResourceExhaustedError("too many sign-ins are in progress; try again later");
+  if (pending_.size() >= limits_.max_pending_logins && !pending_.empty()) {
+    auto oldest = pending_.begin();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->second.started < oldest->second.started) oldest = it;
+    }
+    pending_.erase(oldest);
   }
   pending_.emplace(KeyOf(state), std::move(login));
   return state;

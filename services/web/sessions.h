@@ -65,15 +65,18 @@ class SessionStore {
   // The session of `cookie`, marked used at `now`; nullopt when unknown or expired (an expired
   // one is dropped).
   std::optional<Session> Find(absl::string_view cookie, absl::Time now);
+  // Whether the session of `cookie` is live at `now`, without marking it used.
+  bool IsLive(absl::string_view cookie, absl::Time now) const;
   // Replaces the credential after a refresh; false when the session has ended meanwhile.
   bool UpdateCredential(absl::string_view cookie, std::string access_token,
                         std::string refresh_token, absl::Time access_expires);
   void Erase(absl::string_view cookie);
   size_t size() const;
 
-  // A sign-in begins: its `state` (random; also the pre-login cookie's value).
-  // ResourceExhausted when max_pending_logins are waiting.
-  absl::StatusOr<std::string> BeginLogin(PendingLogin login, absl::Time now);
+  // A sign-in begins: its `state` (random; also the pre-login cookie's value). At
+  // max_pending_logins the oldest waiting sign-in is dropped: a flood of abandoned sign-ins
+  // cannot lock people out (each real one completes in seconds).
+  std::string BeginLogin(PendingLogin login, absl::Time now);
   // The sign-in `state` began, once: a second use, or one after login_window, is nullopt.
   std::optional<PendingLogin> FinishLogin(absl::string_view state, absl::Time now);
 
