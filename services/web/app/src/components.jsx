@@ -141,7 +141,7 @@ export function ObligationTable({ obligations, caption }) {
               <td>{o.ownerOfficer || 'Unallocated'}{o.team ? ` (${o.team})` : ''}</td>
               <td>
                 {o.reason || '—'}
-                {o.policyVersion && <span class="policy"> Policy {o.policyVersion}.</span>}
+                <PolicyNote obligation={o} />
               </td>
             </tr>
           ))}
@@ -169,4 +169,10 @@ export function Facts({ items }) {
         ))}
     </dl>
   );
+}
+
+// The policy version that set the due date, unless the reason already names it.
+export function PolicyNote({ obligation: o }) {
+  if (!o.policyVersion || (o.reason || '').includes(`policy ${o.policyVersion}`)) return null;
+  return <span class="policy"> (policy {o.policyVersion})</span>;
 }

@@ -91,6 +91,7 @@ export function AlertsPage({ session }) {
                     <AlertRow
                       key={a.id}
                       alert={a}
+                      session={session}
                       acking={acking === a.id}
                       onAck={() => { setNotice(''); setAcking(a.id); }}
                       onCancel={() => setAcking('')}
@@ -118,13 +119,34 @@ export function AlertsPage({ session }) {
   );
 }
 
-function AlertRow({ alert: a, acking, onAck, onCancel, onAcked }) {
+// Who may take an alert on, as vigild decides it (services/alerts/ladder.cc): someone of the
+// rung it has climbed to or above, within the alert's team until it reaches the
+// superintendent (a superintendent acknowledges force-wide). Shown instead of a button that
+// could only be refused; vigild still decides.
+const LADDER = ['ESCALATION_LEVEL_OFFICER', 'ESCALATION_LEVEL_SERGEANT', 'ESCALATION_LEVEL_INSPECTOR', 'ESCALATION_LEVEL_SUPERINTENDENT'];
+const RANKS = ['officer', 'sergeant', 'inspector', 'superintendent'];
+
+function whyNotAcknowledge(alert, session) {
+  const level = alert.escalationLevel || 'ESCALATION_LEVEL_OFFICER';
+  const needed = Math.max(0, LADDER.indexOf(level));
+  const defaultRank = session.role === 'officer' ? 'officer' : session.role === 'supervisor' ? 'sergeant' : '';
+  const have = RANKS.indexOf((session.rank || defaultRank).toLowerCase());
+  if (have < 0) return '';
+  if (have < needed) return `Needs ${RANKS[needed] === 'inspector' ? 'an' : 'a'} ${RANKS[needed]} or above`;
+  const team = alert.obligation?.team || '';
+  const forceWide = level === 'ESCALATION_LEVEL_SUPERINTENDENT' || RANKS[have] === 'superintendent';
+  if (!forceWide && team && session.team !== team) return `Acknowledged within team ${team}`;
+  return '';
+}
+
+function AlertRow({ alert: a, session, acking, onAck, onCancel, onAcked }) {
   const o = a.obligation || {};
   const state = a.state || 'ALERT_STATE_UNSPECIFIED';
   const lastAck = list(a.acknowledgements).slice(-1)[0];
+  const refusal = whyNotAcknowledge(a, session);
   return (
     <>
-      <tr data-alert-id={a.id} class={`state-${state.slice('ALERT_STATE_'.length).toLowerCase()}`}>
+      <tr data-alert-id={a.id} data-level={a.escalationLevel || ''} class={`state-${state.slice('ALERT_STATE_'.length).toLowerCase()}`}>
         <th scope="row"><SubjectLink obligation={o} /></th>
         <td>
           {kindText(kindOf(o.kind))}
@@ -143,7 +165,8 @@ function AlertRow({ alert: a, acking, onAck, onCancel, onAcked }) {
         </td>
         <td>{o.ownerOfficer || 'Unallocated'}{o.team ? ` (${o.team})` : ''}</td>
         <td>
-          {state !== 'ALERT_STATE_RESOLVED' && !acking && (
+          {state !== 'ALERT_STATE_RESOLVED' && refusal && <span class="muted">{refusal}</span>}
+          {state !== 'ALERT_STATE_RESOLVED' && !refusal && !acking && (
             <button type="button" onClick={onAck} aria-label={`Acknowledge the alert on ${o.subjectId}, ${kindText(kindOf(o.kind))}`}>
               Acknowledge
             </button>

@@ -3,7 +3,7 @@
 // ids), and the trend with its clearance forecast (GetBacklogTrend).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, list, num } from '../api.js';
-import { ErrorAlert, Loading, PageHeading, RiskBadge, SubjectLink, useLoad } from '../components.jsx';
+import { ErrorAlert, Loading, PageHeading, PolicyNote, RiskBadge, SubjectLink, useLoad } from '../components.jsx';
 import {
   AGE_BANDS, KINDS, RISKS, bandText, formatDate, formatDateTime, kindOf, kindText, plural, riskOf, riskText,
 } from '../format.js';
@@ -115,7 +115,7 @@ function HeatMap({ summary, selected, onSelect }) {
   if (rows.length === 0) return <p id="heatmap-empty">Nothing is overdue.</p>;
   return (
     <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
-      <table class="data heatmap" id="heatmap">
+      <table class="data heatmap" id="heatmap" data-as-of={summary.asOf}>
         <caption>
           Overdue work by kind, risk and how long overdue. Darker cells hold more items; choose a number to list
           those items.
@@ -242,7 +242,7 @@ function DrillDown({ cell, scope, asOf, onClose }) {
                       <td>{formatDate(o.dueTime)}</td>
                       <td>{o.ownerOfficer || 'Unallocated'}</td>
                       <td>{o.team}</td>
-                      <td>{o.reason}{o.policyVersion && <span class="policy"> Policy {o.policyVersion}.</span>}</td>
+                      <td>{o.reason}<PolicyNote obligation={o} /></td>
                     </tr>
                   );
                 })}

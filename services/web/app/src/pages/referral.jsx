@@ -9,6 +9,12 @@ import {
 import { enumText, formatDate, formatDateTime, fromLocalInput, kindOf, riskText, toLocalInput } from '../format.js';
 import { CrossTeamForm } from './crossteam.jsx';
 
+const SOURCES = {
+  REFERRAL_SOURCE_NCA_CEOP: 'NCA/CEOP',
+  REFERRAL_SOURCE_OTHER_FORCE: 'Another force',
+  REFERRAL_SOURCE_INTERNAL: 'Internal',
+};
+
 export function ReferralPage({ id, session }) {
   const [crossTeam, setCrossTeam] = useState('');
   const [form, setForm] = useState('');
@@ -40,7 +46,7 @@ export function ReferralPage({ id, session }) {
             items={[
               ['State', enumText(r.state, 'REFERRAL_STATE_')],
               ['Grade', <RiskBadge risk={r.grade} />],
-              ['Source', `${enumText(r.source, 'REFERRAL_SOURCE_')}${r.sourceReference ? ` (${r.sourceReference})` : ''}`],
+              ['Source', `${SOURCES[r.source] || '—'}${r.sourceReference ? ` (${r.sourceReference})` : ''}`],
               ['Received', formatDateTime(r.receivedTime)],
               ['Team', r.team],
               ['Investigator', r.allocatedOfficer || 'Unallocated'],

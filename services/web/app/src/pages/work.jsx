@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { call, list, num } from '../api.js';
 import {
-  ErrorAlert, Loading, PageHeading, Pager, RiskBadge, SubjectLink, useLoad, usePaging,
+  ErrorAlert, Loading, PageHeading, Pager, PolicyNote, RiskBadge, SubjectLink, useLoad, usePaging,
 } from '../components.jsx';
 import { formatDate, formatDateTime, kindOf, kindText, plural } from '../format.js';
 
@@ -154,7 +154,7 @@ function WorkTable({ bucket, label, rows }) {
                   <td>{o.ownerOfficer || 'Unallocated'}</td>
                   <td>
                     {o.reason}
-                    {o.policyVersion && <span class="policy"> Policy {o.policyVersion}.</span>}
+                    <PolicyNote obligation={o} />
                   </td>
                 </tr>
               );
