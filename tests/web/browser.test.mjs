@@ -21,6 +21,8 @@
 //   OIDC_PROVIDER_DIR tests/support/oidc      (npm ci is run there when node_modules is missing)
 //   CHROMIUM          /usr/bin/chromium
 //   ARTIFACTS_DIR     screenshots and logs (default: a new temporary directory)
+//   VIGIL_WEB_AUTH    oidc (default: the provider, vigild --auth=jwt) or dev (vigild --auth=dev,
+//                     vigil-web --dev-sign-in, the app's development form; no provider)
 // Every child process is killed at the end, also on failure.
 
 import { after, before, describe, test } from 'node:test';
@@ -49,6 +51,8 @@ const work = mkdtempSync(join(env('VIGIL_TEST_TMPDIR', tmpdir()), 'vigil-web-bro
 const ARTIFACTS = env('ARTIFACTS_DIR', join(work, 'artifacts'));
 mkdirSync(ARTIFACTS, { recursive: true });
 
+const AUTH = env('VIGIL_WEB_AUTH', 'oidc');
+assert.ok(AUTH === 'oidc' || AUTH === 'dev', `VIGIL_WEB_AUTH: oidc or dev, not ${AUTH}`);
 const FORCE = 'wessex';
 const PURPOSE = 'Daily caseload review';
 // The demo's officers are "DC <team><nn>" (team north = 1, south = 2, ...), see
@@ -66,6 +70,9 @@ function startProcess(name, command, args, options = {}) {
   const log = join(ARTIFACTS, `${name}.log`);
   const fd = openSync(log, 'a');
   const child = spawn(command, args, { stdio: ['ignore', fd, fd], ...options });
+  child.on('error', (e) => {
+    child.spawnError = e;
+  });
   child.logPath = log;
   child.label = name;
   children.push(child);
@@ -98,6 +105,7 @@ async function waitFor(what, predicate, { timeoutMs = 60000, child = null } = {}
   for (;;) {
     const value = await predicate();
     if (value) return value;
+    if (child && child.spawnError) throw new Error(`${what}: ${child.spawnError.message}`);
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
       throw new Error(`${what}: exited (${child.exitCode ?? child.signalCode}); see ${child.logPath}`);
     }
@@ -191,6 +199,14 @@ async function startProvider(webUrl) {
   return jwksPath;
 }
 
+// The identity each client id stands for, for the CLI on a dev-mode vigild.
+const DEV_IDENTITY = {
+  'wessex-ppu': ['--actor', 'wessex-ppu', '--role', 'system', '--force', FORCE],
+  'wessex-admin': ['--actor', 'Admin Reyes', '--role', 'force-admin', '--force', FORCE],
+  'officer-cli': ['--actor', OFFICER.actor, '--role', 'officer', '--force', FORCE, '--team', OFFICER.team, '--rank', 'officer'],
+  'supervisor-cli': ['--actor', SUPERVISOR.actor, '--role', 'supervisor', '--force', FORCE, '--team', SUPERVISOR.team, '--rank', 'sergeant'],
+};
+
 const tokens = {};
 async function token(clientId) {
   if (tokens[clientId]) return tokens[clientId];
@@ -214,10 +230,12 @@ let webUrl = '';
 
 async function startVigild(jwksPath) {
   const portFile = join(work, 'vigild.port');
+  const auth = AUTH === 'oidc'
+    ? ['--auth=jwt', '--jwks', jwksPath, '--jwt-issuer', issuer, '--jwt-audience', 'vigil']
+    : ['--auth=dev'];
   const child = startProcess('vigild', VIGILD, [
     '--data-dir', join(work, 'data'), '--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--auth=jwt', '--jwks', jwksPath, '--jwt-issuer', issuer, '--jwt-audience', 'vigil',
-    '--read-rate', '0',
+    ...auth, '--read-rate', '0',
   ]);
   const port = await waitFor('vigild', () => readIfExists(portFile).trim(), { child });
   vigildAddress = `127.0.0.1:${port}`;
@@ -225,8 +243,9 @@ async function startVigild(jwksPath) {
 
 // Runs the CLI as a client (by its client-credentials token); -o json output parsed.
 async function cli(clientId, args, { json = true } = {}) {
+  const identity = AUTH === 'oidc' ? ['--token', await token(clientId)] : DEV_IDENTITY[clientId];
   const run = spawnSync(VIGIL_CLI, [
-    '--server', vigildAddress, '--token', await token(clientId), '--purpose', 'browser test check',
+    '--server', vigildAddress, ...identity, '--purpose', 'browser test check',
     ...(json ? ['-o', 'json'] : []), ...args,
   ], { encoding: 'utf8', timeout: 300000, maxBuffer: 256 * 1024 * 1024 });
   if (run.status !== 0) {
@@ -240,10 +259,12 @@ async function startWeb(port) {
     `${STATIC_DIR}/index.html is missing: run npm ci && npm run build in services/web/app`);
   webUrl = `http://127.0.0.1:${port}`;
   const portFile = join(work, 'web.port');
+  const auth = AUTH === 'oidc'
+    ? ['--oidc-issuer', issuer, '--oidc-client-id', 'vigil-web', '--public-url', webUrl]
+    : ['--dev-sign-in'];
   const child = startProcess('vigil-web', VIGIL_WEB, [
     '--listen', `127.0.0.1:${port}`, '--port-file', portFile, '--vigild', vigildAddress,
-    '--static-dir', STATIC_DIR, '--oidc-issuer', issuer, '--oidc-client-id', 'vigil-web',
-    '--public-url', webUrl,
+    '--static-dir', STATIC_DIR, ...auth,
   ]);
   await waitFor('vigil-web', () => readIfExists(portFile).trim(), { child });
   await waitFor('vigil-web /auth/config', async () => {
@@ -272,15 +293,25 @@ async function newUserPage() {
   return page;
 }
 
-// Sign in through the app's link and the provider's login form, then give the purpose.
-async function signIn(page, who, startHash) {
+// Sign in through the app's link and the provider's login form (or, in dev mode, the app's
+// development form), then give the purpose.
+async function signIn(page, who, role, rank, startHash) {
   await page.goto(`${webUrl}/${startHash}`);
-  await page.getByRole('link', { name: 'Sign in with your force account' }).click();
-  await page.waitForSelector('#login');
-  await page.fill('#username', who.username);
-  await page.fill('#password', who.password);
-  await page.click('#submit');
-  await page.waitForURL((url) => url.origin === webUrl && url.hash.startsWith(startHash));
+  if (AUTH === 'oidc') {
+    await page.getByRole('link', { name: 'Sign in with your force account' }).click();
+    await page.waitForSelector('#login');
+    await page.fill('#username', who.username);
+    await page.fill('#password', who.password);
+    await page.click('#submit');
+    await page.waitForURL((url) => url.origin === webUrl && url.hash.startsWith(startHash));
+  } else {
+    await page.fill('#dev-actor', who.actor);
+    await page.selectOption('#dev-role', role);
+    await page.fill('#dev-force', FORCE);
+    await page.fill('#dev-team', who.team);
+    await page.selectOption('#dev-rank', rank);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
   await page.fill('#purpose', PURPOSE);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForSelector('#current-purpose');
@@ -328,8 +359,11 @@ const figures = {};
 
 before(async () => {
   console.log(`# working directory ${work}; artifacts ${ARTIFACTS}`);
+  for (const [name, path] of [['VIGILD', VIGILD], ['VIGIL_CLI', VIGIL_CLI], ['VIGIL_WEB', VIGIL_WEB]]) {
+    assert.ok(existsSync(path), `${name}: ${path} does not exist (build it, or set ${name})`);
+  }
   const webPort = await freePort();
-  const jwksPath = await startProvider(`http://127.0.0.1:${webPort}`);
+  const jwksPath = AUTH === 'oidc' ? await startProvider(`http://127.0.0.1:${webPort}`) : '';
   await startVigild(jwksPath);
   // The demo force, loaded as the force's administrator; then today's snapshot for the trend.
   await cli('wessex-admin', ['demo', 'seed'], { json: false });
@@ -358,7 +392,7 @@ describe('officer', () => {
 
   test('signs in with the provider and sees the same work list as `vigil work`', async () => {
     page = await newUserPage();
-    await signIn(page, OFFICER, '#/work');
+    await signIn(page, OFFICER, 'officer', 'officer', '#/work');
     await page.waitForSelector('#work-summary');
     const shown = await page.$$eval('table.work', (tables) =>
       tables.map((t) => ({
@@ -414,10 +448,12 @@ describe('supervisor', () => {
 
   test('signs in; the heat map shows GetBacklogSummary’s numbers', async () => {
     page = await newUserPage();
-    await signIn(page, SUPERVISOR, '#/backlog');
+    await signIn(page, SUPERVISOR, 'supervisor', 'sergeant', '#/backlog');
     await page.waitForSelector('#heatmap');
 
-    // First paint of the dashboard, with a session and a purpose already in place.
+    // First paint of the dashboard, a fresh load with a session and a purpose already in place
+    // (from about:blank, as a hash change alone would not load the page again).
+    await page.goto('about:blank');
     const started = Date.now();
     await page.goto(`${webUrl}/#/backlog`);
     await page.waitForSelector('#heatmap td.heat');
