@@ -390,7 +390,7 @@ after(async () => {
 describe('officer', () => {
   let page;
 
-  test('signs in with the provider and sees the same work list as `vigil work`', async () => {
+  test('signs in and sees the same work list as `vigil work`', async () => {
     page = await newUserPage();
     await signIn(page, OFFICER, 'officer', 'officer', '#/work');
     await page.waitForSelector('#work-summary');
@@ -412,6 +412,15 @@ describe('officer', () => {
     await assert.doesNotReject(row.getByText(first.subject_display_name, { exact: true }).waitFor());
     await assert.doesNotReject(row.getByText(first.obligation.reason, { exact: false }).first().waitFor());
     await checkPage(page, 'officer-work');
+
+    // The skip link is the first thing a keyboard reaches, and moves focus to the content.
+    await page.goto('about:blank');
+    await page.goto(`${webUrl}/#/work`);
+    await page.waitForSelector('#work-summary');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to main content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   });
 
   test('opens an offender of their own caseload, with why each clock is due', async () => {
@@ -440,6 +449,34 @@ describe('officer', () => {
     assert.equal(await page.getByText(other.display_name, { exact: true }).count(), 0,
       'the refused offender’s name is not shown');
     await checkPage(page, 'officer-refused');
+  });
+
+  test('the purpose of access is recorded with every read the pages made', async () => {
+    const records = [];
+    let pageToken = '';
+    for (let pages = 0; pages < 20; pages++) {
+      const reply = await cli('wessex-admin', ['audit', 'list', '--actor', OFFICER.actor, '--page-size', '1000',
+        ...(pageToken ? ['--page-token', pageToken] : [])]);
+      records.push(...(reply.records || []));
+      pageToken = reply.next_page_token;
+      if (!pageToken) break;
+    }
+    const reads = records.filter((r) => /GetOffender|ListMyWork|ListVisits|RecordVisit/.test(r.rpc || ''));
+    assert.ok(reads.length >= 3, `the officer's reads are audited: ${JSON.stringify(records.slice(0, 3))}`);
+    for (const r of reads) assert.equal(r.purpose, PURPOSE, `${r.rpc} carries the purpose given in the browser`);
+  });
+
+  test('signing out returns to the sign-in page, and a signed-out page asks to sign in', async () => {
+    await page.goto(`${webUrl}/#/work`);
+    await page.waitForSelector('#work-summary');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in to vigil' }).waitFor();
+    await page.goto('about:blank');
+    await page.goto(`${webUrl}/#/offender/anything`);
+    await page.getByRole('heading', { level: 1, name: 'Sign in to vigil' }).waitFor();
+    const session = await page.evaluate(async () => (await fetch('/api/session')).status);
+    assert.equal(session, 401);
+    await checkPage(page, 'signed-out');
   });
 });
 
@@ -476,6 +513,13 @@ describe('supervisor', () => {
     assert.equal(await page.textContent('#heatmap-total'), String(summary.total));
     assert.equal(await page.textContent('#backlog-total'), String(summary.total));
     await checkPage(page, 'supervisor-backlog');
+
+    // Printable: the navigation is left out of print, and the page prints (PDF kept).
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.locator('nav.main-nav').isVisible(), false, 'no navigation in print');
+    assert.equal(await page.locator('#heatmap').isVisible(), true);
+    await page.pdf({ path: join(ARTIFACTS, 'supervisor-backlog.pdf'), format: 'A4', landscape: true, printBackground: true });
+    await page.emulateMedia({ media: 'screen' });
   });
 
   test('a heat-map cell lists the right items, by name', async () => {

@@ -5,10 +5,17 @@ import {
   daysOverdue, formatDate, kindOf, kindText, plural, riskOf, riskText, subjectHref,
 } from './format.js';
 
-// The page's h1; takes focus when the page opens, so a screen reader announces the new page.
+// The page's h1; takes focus when the page changes within the app, so a screen reader
+// announces the new page. The first page after loading leaves focus at the start of the
+// document, so that the skip link is the first thing Tab reaches.
+let firstPage = true;
 export function PageHeading({ children }) {
   const ref = useRef(null);
   useEffect(() => {
+    if (firstPage) {
+      firstPage = false;
+      return;
+    }
     ref.current?.focus();
   }, []);
   return (
