@@ -2,7 +2,7 @@
 // AlertService.Subscribe). The browser resumes by itself with Last-Event-ID after a dropped
 // connection; when the server closes the stream for good (a refusal, a restart) we open a new
 // one after a pause, resuming after the last event seen. Listeners get each AlertEvent.
-import { getPurpose } from './api.js';
+import { getPurpose, getSession } from './api.js';
 
 const CURSOR_KEY = 'vigil.alerts.after';
 let source = null;
@@ -36,6 +36,9 @@ export function startLiveAlerts() {
     // CONNECTING: the browser is already retrying (with Last-Event-ID). CLOSED: it gave up.
     if (source && source.readyState === EventSource.CLOSED) {
       clearTimeout(retryTimer);
+      // Signed out? Asking for the session says so to the app (a 401 shows the sign-in page,
+      // which stops the stream); otherwise try again shortly.
+      getSession().catch(() => {});
       retryTimer = setTimeout(startLiveAlerts, 15000);
     }
   });
