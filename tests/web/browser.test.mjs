@@ -603,6 +603,26 @@ describe('supervisor', () => {
     await page.goto(`${webUrl}/#/referral/${encodeURIComponent(referral.id)}`);
     await page.getByRole('heading', { name: 'Refresh checklist' }).waitFor();
     await checkPage(page, 'supervisor-referral');
+
+    // Record a CSC check and an intelligence refresh from the checklist; the CLI sees both.
+    await page.getByRole('button', { name: 'Record a CSC check' }).click();
+    await page.getByLabel('What CSC said').fill('No open case; no children known (browser test)');
+    await page.getByRole('button', { name: 'Record the check' }).click();
+    await page.getByText('CSC check recorded.').waitFor();
+    await page.getByRole('button', { name: 'Record an intelligence refresh' }).click();
+    for (const id of ['cscRecord-text', 'householdChildrenRecord-text', 'regulatedActivityRecord-text', 'policeSystemsRecord-text']) {
+      await page.fill(`#${id}`, 'Checked: nothing new (browser test)');
+    }
+    await page.getByLabel('Findings').fill('No change (browser test)');
+    await checkPage(page, 'supervisor-referral-refresh-form');
+    await page.getByRole('button', { name: 'Record the refresh' }).click();
+    await page.getByText('Intelligence refresh recorded.').waitFor();
+    const after = await cli('wessex-admin', ['referral', 'show', referral.id]);
+    assert.equal(after.csc_check.result, 'No open case; no children known (browser test)');
+    assert.equal(after.csc_check.checked_by, SUPERVISOR.actor);
+    const refresh = after.refreshes[after.refreshes.length - 1];
+    assert.equal(refresh.findings, 'No change (browser test)');
+    assert.equal(refresh.refreshed_by, SUPERVISOR.actor);
   });
 
   test('no Content-Security-Policy violation and no script error on any page', () => {
