@@ -399,7 +399,9 @@ describe('officer', () => {
         bucket: t.dataset.bucket,
         ids: [...t.querySelectorAll('tbody tr[data-obligation-id]')].map((r) => r.dataset.obligationId),
       })));
-    const expected = await cli('officer-cli', ['work', '--page-size', '100']);
+    // The same instant as the page's list, so that nothing moves between buckets in between.
+    const asOf = await page.getAttribute('#work-summary', 'data-as-of');
+    const expected = await cli('officer-cli', ['work', '--page-size', '100', '--as-of', asOf]);
     for (const bucket of ['WORK_BUCKET_OVERDUE', 'WORK_BUCKET_DUE_TODAY', 'WORK_BUCKET_DUE_SOON']) {
       const want = expected.items.filter((i) => i.bucket === bucket).map((i) => i.obligation.id);
       const got = shown.find((s) => s.bucket === bucket)?.ids ?? [];
@@ -498,7 +500,7 @@ describe('supervisor', () => {
     figures['dashboard: first contentful paint (ms)'] = Math.round(await page.evaluate(() =>
       performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1));
 
-    const summary = await cli('supervisor-cli', ['backlog']);
+    const summary = await cli('supervisor-cli', ['backlog', '--as-of', await page.getAttribute('#heatmap', 'data-as-of')]);
     const want = new Map();
     for (const row of summary.rows) {
       const key = `${row.kind}|${row.risk_level}|${row.age_band}`;

@@ -1,6 +1,6 @@
 // Shared pieces of every page.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.js';
+import { ApiError, call, list } from './api.js';
 import {
   daysOverdue, formatDate, kindOf, kindText, plural, riskOf, riskText, subjectHref,
 } from './format.js';
@@ -182,4 +182,47 @@ export function Facts({ items }) {
 export function PolicyNote({ obligation: o }) {
   if (!o.policyVersion || (o.reason || '').includes(`policy ${o.policyVersion}`)) return null;
   return <span class="policy"> (policy {o.policyVersion})</span>;
+}
+
+// Suggestions for team and officer filters (supervisors): the teams and officers with open
+// work, from GetWorkload, asked once per page load.
+let knownPeople = null;
+function loadKnownPeople() {
+  if (!knownPeople) {
+    knownPeople = call('BacklogService', 'GetWorkload', {}).then(
+      (reply) => {
+        const officers = list(reply.officers);
+        return {
+          teams: [...new Set(officers.map((w) => w.team).filter(Boolean))].sort(),
+          officers: [...new Set(officers.map((w) => w.officer).filter(Boolean))].sort(),
+        };
+      },
+      () => {
+        knownPeople = null;
+        return { teams: [], officers: [] };
+      },
+    );
+  }
+  return knownPeople;
+}
+
+export function PeopleSuggestions() {
+  const [people, setPeople] = useState({ teams: [], officers: [] });
+  useEffect(() => {
+    let live = true;
+    loadKnownPeople().then((p) => live && setPeople(p));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return (
+    <>
+      <datalist id="team-suggestions">
+        {people.teams.map((t) => <option key={t} value={t} />)}
+      </datalist>
+      <datalist id="officer-suggestions">
+        {people.officers.map((o) => <option key={o} value={o} />)}
+      </datalist>
+    </>
+  );
 }

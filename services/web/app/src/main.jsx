@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getPurpose, getSession, onUnauthorized, setPurpose, signOut } from './api.js';
-import { ErrorAlert, Loading } from './components.jsx';
+import { ErrorAlert, Loading, PeopleSuggestions } from './components.jsx';
 import { kindText, kindOf, enumText } from './format.js';
 import { forgetAlertCursor, onAlertEvent, startLiveAlerts, stopLiveAlerts } from './live.js';
 import { navigate, useRoute } from './router.js';
@@ -104,7 +104,12 @@ function App() {
       />
     );
   } else {
-    content = <Page route={route} session={session} />;
+    content = (
+      <>
+        {SUPERVISING.has(session.role) && <PeopleSuggestions />}
+        <Page route={route} session={session} />
+      </>
+    );
   }
 
   return (

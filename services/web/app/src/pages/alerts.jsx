@@ -59,7 +59,7 @@ export function AlertsPage({ session }) {
         {session.role !== 'officer' && (
           <div class="field">
             <label for="alert-team">Team</label>
-            <input id="alert-team" value={filters.team} placeholder="Every team"
+            <input id="alert-team" list="team-suggestions" value={filters.team} placeholder="Every team"
               onChange={(e) => { paging.reset(); setFilters({ ...filters, team: e.currentTarget.value.trim() }); }} />
           </div>
         )}

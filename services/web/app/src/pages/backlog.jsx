@@ -55,12 +55,12 @@ function ScopeForm({ scope, onChange }) {
     >
       <div class="field">
         <label for="backlog-team">Team</label>
-        <input id="backlog-team" value={draft.team} placeholder="Every team"
+        <input id="backlog-team" list="team-suggestions" value={draft.team} placeholder="Every team"
           onInput={(e) => setDraft({ ...draft, team: e.currentTarget.value })} />
       </div>
       <div class="field">
         <label for="backlog-officer">Officer</label>
-        <input id="backlog-officer" value={draft.officer} placeholder="Every officer"
+        <input id="backlog-officer" list="officer-suggestions" value={draft.officer} placeholder="Every officer"
           onInput={(e) => setDraft({ ...draft, officer: e.currentTarget.value })} />
       </div>
       <button type="submit">Show</button>

@@ -55,7 +55,7 @@ export function WorkPage({ session }) {
       {work.loading && <Loading what="Loading the work list" />}
       {data && (
         <>
-          <p class="summary" id="work-summary">
+          <p class="summary" id="work-summary" data-as-of={data.asOf}>
             Showing {whose} work as of {formatDateTime(data.asOf)}, due by {formatDate(data.horizonEnd)}:{' '}
             {plural(items.length, 'item')} on this page, riskiest first.
           </p>
@@ -93,11 +93,11 @@ function ScopeForm({ supervising, scope, onChange }) {
         <>
           <div class="field">
             <label for="work-officer">Officer</label>
-            <input id="work-officer" value={draft.officer} onInput={set('officer')} placeholder="Your team" />
+            <input id="work-officer" list="officer-suggestions" value={draft.officer} onInput={set('officer')} placeholder="Your team" />
           </div>
           <div class="field">
             <label for="work-team">Team</label>
-            <input id="work-team" value={draft.team} onInput={set('team')} placeholder="Your team" />
+            <input id="work-team" list="team-suggestions" value={draft.team} onInput={set('team')} placeholder="Your team" />
           </div>
         </>
       )}

@@ -17,7 +17,7 @@ export function WorkloadPage() {
       <form class="filters" aria-label="Workload filters" onSubmit={(e) => { e.preventDefault(); setTeam(draft.trim()); }}>
         <div class="field">
           <label for="workload-team">Team</label>
-          <input id="workload-team" value={draft} placeholder="Every team" onInput={(e) => setDraft(e.currentTarget.value)} />
+          <input id="workload-team" list="team-suggestions" value={draft} placeholder="Every team" onInput={(e) => setDraft(e.currentTarget.value)} />
         </div>
         <button type="submit">Show</button>
       </form>
