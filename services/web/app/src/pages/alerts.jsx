@@ -72,7 +72,7 @@ export function AlertsPage({ session }) {
           <p class="summary">{plural(rows.length, 'alert')} on this page, oldest raised first.</p>
           {rows.length > 0 && (
             <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
-              <table class="data alerts" id="alerts-table">
+              <table class="data stack alerts" id="alerts-table">
                 <caption class="visually-hidden">Alerts, oldest raised first</caption>
                 <thead>
                   <tr>
@@ -147,24 +147,24 @@ function AlertRow({ alert: a, session, acking, onAck, onCancel, onAcked }) {
   return (
     <>
       <tr data-alert-id={a.id} data-level={a.escalationLevel || ''} class={`state-${state.slice('ALERT_STATE_'.length).toLowerCase()}`}>
-        <th scope="row"><SubjectLink obligation={o} /></th>
-        <td>
+        <th scope="row" data-label="Subject"><SubjectLink obligation={o} /></th>
+        <td data-label="Duty">
           {kindText(kindOf(o.kind))}
           {a.cause && a.cause !== 'ALERT_CAUSE_OVERDUE' && <><br /><span class="muted">{enumText(a.cause, 'ALERT_CAUSE_')}</span></>}
           {a.summary && <><br /><span class="muted">{a.summary}</span></>}
         </td>
-        <td><RiskBadge risk={o.riskLevel} /></td>
-        <td>{formatDateTime(a.raisedTime)}</td>
-        <td>
+        <td data-label="Risk"><RiskBadge risk={o.riskLevel} /></td>
+        <td data-label="Raised">{formatDateTime(a.raisedTime)}</td>
+        <td data-label="Reached">
           {enumText(a.escalationLevel, 'ESCALATION_LEVEL_')}
           {a.nextEscalationTime && <><br /><span class="muted">next {formatDateTime(a.nextEscalationTime)}</span></>}
         </td>
-        <td>
+        <td data-label="State">
           {enumText(state, 'ALERT_STATE_')}
           {lastAck && <><br /><span class="muted">by {lastAck.by}: {lastAck.note}</span></>}
         </td>
-        <td>{o.ownerOfficer || 'Unallocated'}{o.team ? ` (${o.team})` : ''}</td>
-        <td>
+        <td data-label="Owner">{o.ownerOfficer || 'Unallocated'}{o.team ? ` (${o.team})` : ''}</td>
+        <td data-label="Action">
           {state !== 'ALERT_STATE_RESOLVED' && refusal && <span class="muted">{refusal}</span>}
           {state !== 'ALERT_STATE_RESOLVED' && !refusal && !acking && (
             <button type="button" onClick={onAck} aria-label={`Acknowledge the alert on ${o.subjectId}, ${kindText(kindOf(o.kind))}`}>

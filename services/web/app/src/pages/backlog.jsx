@@ -220,7 +220,7 @@ function DrillDown({ cell, scope, asOf, onClose }) {
         <>
           <p role="status" id="drilldown-count">{plural(result.data.length, 'item')}, oldest first.</p>
           <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
-            <table class="data" id="drilldown-table">
+            <table class="data stack" id="drilldown-table">
               <caption class="visually-hidden">{title}</caption>
               <thead>
                 <tr>
@@ -237,12 +237,12 @@ function DrillDown({ cell, scope, asOf, onClose }) {
                   const o = item.obligation || {};
                   return (
                     <tr key={o.id} data-obligation-id={o.id}>
-                      <th scope="row"><SubjectLink obligation={o} name={item.subjectDisplayName} /></th>
-                      <td>{plural(num(item.daysOverdue), 'day')}</td>
-                      <td>{formatDate(o.dueTime)}</td>
-                      <td>{o.ownerOfficer || 'Unallocated'}</td>
-                      <td>{o.team}</td>
-                      <td>{o.reason}<PolicyNote obligation={o} /></td>
+                      <th scope="row" data-label="Subject"><SubjectLink obligation={o} name={item.subjectDisplayName} /></th>
+                      <td data-label="Overdue">{plural(num(item.daysOverdue), 'day')}</td>
+                      <td data-label="Due by">{formatDate(o.dueTime)}</td>
+                      <td data-label="Owner">{o.ownerOfficer || 'Unallocated'}</td>
+                      <td data-label="Team">{o.team}</td>
+                      <td data-label="Why">{o.reason}<PolicyNote obligation={o} /></td>
                     </tr>
                   );
                 })}

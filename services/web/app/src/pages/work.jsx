@@ -122,7 +122,7 @@ function WorkTable({ bucket, label, rows }) {
         {label} <span class="count">({rows.length})</span>
       </h2>
       <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
-        <table class="data work" data-bucket={bucket}>
+        <table class="data stack work" data-bucket={bucket}>
           <caption class="visually-hidden">{label}: riskiest first, then earliest due</caption>
           <thead>
             <tr>
@@ -139,10 +139,10 @@ function WorkTable({ bucket, label, rows }) {
               const o = item.obligation || {};
               return (
                 <tr key={o.id} data-obligation-id={o.id}>
-                  <th scope="row"><SubjectLink obligation={o} name={item.subjectDisplayName} /></th>
-                  <td>{kindText(kindOf(o.kind))}</td>
-                  <td><RiskBadge risk={o.riskLevel} /></td>
-                  <td>
+                  <th scope="row" data-label="Subject"><SubjectLink obligation={o} name={item.subjectDisplayName} /></th>
+                  <td data-label="Duty">{kindText(kindOf(o.kind))}</td>
+                  <td data-label="Risk"><RiskBadge risk={o.riskLevel} /></td>
+                  <td data-label="When">
                     {bucket === 'WORK_BUCKET_OVERDUE' && (
                       <span class="overdue">{plural(num(item.daysOverdue), 'day')} overdue</span>
                     )}
@@ -151,8 +151,8 @@ function WorkTable({ bucket, label, rows }) {
                     <br />
                     <span class="muted">{formatDate(o.dueTime)}</span>
                   </td>
-                  <td>{o.ownerOfficer || 'Unallocated'}</td>
-                  <td>
+                  <td data-label="Owner">{o.ownerOfficer || 'Unallocated'}</td>
+                  <td data-label="Why">
                     {o.reason}
                     <PolicyNote obligation={o} />
                   </td>
