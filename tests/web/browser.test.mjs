@@ -365,9 +365,11 @@ before(async () => {
   const webPort = await freePort();
   const jwksPath = AUTH === 'oidc' ? await startProvider(`http://127.0.0.1:${webPort}`) : '';
   await startVigild(jwksPath);
-  // The demo force, loaded as the force's administrator; then today's snapshot for the trend.
-  await cli('wessex-admin', ['demo', 'seed'], { json: false });
-  await cli('wessex-admin', ['backlog', 'snapshot'], { json: false });
+  // The demo force, loaded by the force's system client (client credentials, role system);
+  // then today's snapshot for the trend.
+  writeFileSync(join(ARTIFACTS, 'seed.log'),
+    (await cli('wessex-ppu', ['demo', 'seed'], { json: false })) +
+    (await cli('wessex-ppu', ['backlog', 'snapshot'], { json: false })));
   await startWeb(webPort);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
