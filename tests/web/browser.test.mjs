@@ -312,6 +312,8 @@ async function signIn(page, who, role, rank, startHash) {
     await page.selectOption('#dev-rank', rank);
     await page.getByRole('button', { name: 'Sign in' }).click();
   }
+  await page.waitForSelector('#purpose');
+  if (who === OFFICER) await checkPage(page, 'purpose');
   await page.fill('#purpose', PURPOSE);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForSelector('#current-purpose');
@@ -438,6 +440,8 @@ describe('officer', () => {
 
     // Record a visit through the form.
     await page.getByRole('button', { name: 'Record a visit' }).click();
+    await page.getByRole('heading', { name: 'Record a visit' }).waitFor();
+    await checkPage(page, 'officer-record-visit');
     await page.getByRole('button', { name: 'Record the visit' }).click();
     await page.getByText(/^Visit recorded/).waitFor();
   });
