@@ -488,6 +488,24 @@ describe('officer', () => {
   });
 });
 
+// The heat map's non-zero cells, by kind|risk|band, checking each shows its number.
+async function heatMapCells(page) {
+  const cells = await page.$$eval('#heatmap td.heat', (tds) =>
+    tds.map((td) => ({ key: `${td.dataset.kind}|${td.dataset.risk}|${td.dataset.band}`, count: Number(td.dataset.count), text: td.textContent.trim() })));
+  for (const c of cells) assert.equal(c.text, String(c.count), `cell ${c.key} shows its number`);
+  return Object.fromEntries(cells.filter((c) => c.count > 0).map((c) => [c.key, c.count]).sort());
+}
+
+// GetBacklogSummary's rows (as the CLI prints them) in the same shape.
+function summaryCells(summary) {
+  const want = new Map();
+  for (const row of summary.rows) {
+    const key = `${row.kind}|${row.risk_level}|${row.age_band}`;
+    want.set(key, (want.get(key) || 0) + Number(row.count));
+  }
+  return Object.fromEntries([...want].sort());
+}
+
 describe('supervisor', () => {
   let page;
 
@@ -507,16 +525,7 @@ describe('supervisor', () => {
       performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1));
 
     const summary = await cli('supervisor-cli', ['backlog', '--as-of', await page.getAttribute('#heatmap', 'data-as-of')]);
-    const want = new Map();
-    for (const row of summary.rows) {
-      const key = `${row.kind}|${row.risk_level}|${row.age_band}`;
-      want.set(key, (want.get(key) || 0) + Number(row.count));
-    }
-    const cells = await page.$$eval('#heatmap td.heat', (tds) =>
-      tds.map((td) => ({ key: `${td.dataset.kind}|${td.dataset.risk}|${td.dataset.band}`, count: Number(td.dataset.count), text: td.textContent.trim() })));
-    const got = new Map(cells.filter((c) => c.count > 0).map((c) => [c.key, c.count]));
-    for (const c of cells) assert.equal(c.text, String(c.count), `cell ${c.key} shows its number`);
-    assert.deepEqual(Object.fromEntries([...got].sort()), Object.fromEntries([...want].sort()),
+    assert.deepEqual(await heatMapCells(page), summaryCells(summary),
       'every non-zero cell of the heat map equals GetBacklogSummary');
     assert.equal(await page.textContent('#heatmap-total'), String(summary.total));
     assert.equal(await page.textContent('#backlog-total'), String(summary.total));
@@ -557,6 +566,15 @@ describe('supervisor', () => {
     assert.ok(firstName, 'items have subject names');
     await page.locator('#drilldown-table tbody tr').first().getByText(firstName, { exact: true }).waitFor();
     await checkPage(page, 'supervisor-drilldown');
+  });
+
+  test('the team filter narrows the heat map as GetBacklogSummary does', async () => {
+    await page.getByLabel('Team').fill('north');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText(/Backlog of force wessex, team north/).waitFor();
+    const summary = await cli('supervisor-cli', ['backlog', '--team', 'north', '--as-of', await page.getAttribute('#heatmap', 'data-as-of')]);
+    assert.deepEqual(await heatMapCells(page), summaryCells(summary), 'team north’s heat map');
+    assert.equal(await page.textContent('#backlog-total'), String(summary.total));
   });
 
   test('the trend and the clearance forecast are shown with a data table', async () => {
