@@ -581,6 +581,11 @@ describe('supervisor', () => {
     await page.getByRole('heading', { name: /^Trend and forecast/ }).waitFor();
     await page.waitForSelector('#trend-table', { state: 'attached' });
     assert.equal(await page.locator('canvas[role="img"]').count(), 1, 'the chart');
+    // chart.js (a chunk of its own, loaded on demand) has drawn on the canvas.
+    await page.waitForFunction(() => {
+      const c = document.querySelector('canvas[role="img"]');
+      return c && c.width > 0 && c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((x) => x !== 0);
+    }, null, { timeout: 10000 });
   });
 
   test('acknowledges an alert; the CLI sees it, and the live event reaches the page', async () => {

@@ -31,6 +31,9 @@ const builds = [
     ...common,
     entryPoints: { app: join(src, 'main.jsx') },
     format: 'esm',
+    // chart.js (most of the code) loads only when a trend chart is drawn.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     target: ['es2020'],
     jsx: 'automatic',
     jsxImportSource: 'preact',

@@ -1,15 +1,22 @@
 // How the backlog moved day by day (GetBacklogTrend): a chart.js line chart, the same figures
 // as a table (for screen readers and print), the 7- and 28-day change and, per kind, how long
 // the overdue backlog will take to clear at the recent rate.
-import {
-  CategoryScale, Chart, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip,
-} from 'chart.js';
 import { useEffect, useRef } from 'preact/hooks';
 import { call, list, num } from '../api.js';
 import { ErrorAlert, Loading, useLoad } from '../components.jsx';
 import { kindOf, kindText } from '../format.js';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
+// chart.js is a separate chunk, loaded with the first chart (the rest of the app is small).
+let chartModule = null;
+function loadChart() {
+  if (!chartModule) {
+    chartModule = import('chart.js').then((m) => {
+      m.Chart.register(m.LineController, m.LineElement, m.PointElement, m.LinearScale, m.CategoryScale, m.Legend, m.Tooltip);
+      return m.Chart;
+    });
+  }
+  return chartModule;
+}
 
 export function TrendSection({ team }) {
   const trend = useLoad(() => call('BacklogService', 'GetBacklogTrend', { team: team || undefined }), [team]);
@@ -68,24 +75,32 @@ function signed(n) {
 function TrendChart({ points }) {
   const canvas = useRef(null);
   useEffect(() => {
-    const chart = new Chart(canvas.current, {
-      type: 'line',
-      data: {
-        labels: points.map((p) => p.date),
-        datasets: [
-          { label: 'Overdue', data: points.map((p) => num(p.totalOverdue)), borderColor: '#a4262c', backgroundColor: '#a4262c', tension: 0.2 },
-          { label: 'Open', data: points.map((p) => num(p.totalOpen)), borderColor: '#1d3557', backgroundColor: '#1d3557', borderDash: [6, 4], tension: 0.2 },
-        ],
-      },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: 'Obligations' } } },
-        plugins: { legend: { position: 'bottom' } },
-      },
+    let chart = null;
+    let cancelled = false;
+    loadChart().then((Chart) => {
+      if (cancelled || !canvas.current) return;
+      chart = new Chart(canvas.current, {
+        type: 'line',
+        data: {
+          labels: points.map((p) => p.date),
+          datasets: [
+            { label: 'Overdue', data: points.map((p) => num(p.totalOverdue)), borderColor: '#a4262c', backgroundColor: '#a4262c', tension: 0.2 },
+            { label: 'Open', data: points.map((p) => num(p.totalOpen)), borderColor: '#1d3557', backgroundColor: '#1d3557', borderDash: [6, 4], tension: 0.2 },
+          ],
+        },
+        options: {
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          scales: { y: { beginAtZero: true, title: { display: true, text: 'Obligations' } } },
+          plugins: { legend: { position: 'bottom' } },
+        },
+      });
     });
-    return () => chart.destroy();
+    return () => {
+      cancelled = true;
+      if (chart) chart.destroy();
+    };
   }, [points]);
   const last = points[points.length - 1];
   return (
