@@ -384,10 +384,9 @@ after(async () => {
     killAllNow();
     console.log(`# screenshots and logs: ${ARTIFACTS}`);
     for (const [name, value] of Object.entries(figures)) console.log(`# ${name}: ${value}`);
-    if (!process.env.ARTIFACTS_DIR && process.exitCode === undefined) {
-      // Keep the logs and screenshots of a run; only the store goes.
-      rmSync(join(work, 'data'), { recursive: true, force: true });
-    }
+    // The logs and screenshots stay (in ARTIFACTS_DIR); the store and the rest of the working
+    // directory go.
+    rmSync(process.env.ARTIFACTS_DIR ? work : join(work, 'data'), { recursive: true, force: true });
   }
 });
 
