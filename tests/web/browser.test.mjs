@@ -4,7 +4,8 @@
 //   and Chromium driven by playwright-core.
 // It signs in as an officer and as a supervisor through the provider's login form and checks
 // the pages against what the CLI reads from vigild with the same identities:
-//   the officer's work list = `vigil work`; another team's offender is refused on the page;
+//   the officer's work list = `vigil work`; another team's offender is refused on the page (and
+//   opens with a cross-team reason, audited); the purpose given is in the audit log;
 //   the heat map = `vigil backlog` (GetBacklogSummary); a cell's drill-down = `vigil backlog
 //   items`; an alert acknowledged in the browser shows in `vigil alerts show`, and the live
 //   event reaches the page; axe-core finds no WCAG 2.1 A/AA violation on any page; no CSP
@@ -392,6 +393,8 @@ after(async () => {
 
 describe('officer', () => {
   let page;
+  let crossTeamOffender = '';
+  const CROSS_TEAM_REASON = 'Covering for DC 200 on leave';
 
   test('signs in and sees the same work list as `vigil work`', async () => {
     page = await newUserPage();
@@ -445,7 +448,7 @@ describe('officer', () => {
     await page.getByText(/^Visit recorded/).waitFor();
   });
 
-  test("is refused another team's offender, and the page says so", async () => {
+  test("is refused another team's offender, and the page says so; a reason opens it", async () => {
     const south = await cli('wessex-admin', ['offender', 'list', '--team', 'south', '--page-size', '1']);
     const other = south.offenders[0];
     assert.ok(other, 'the demo has offenders in team south');
@@ -456,6 +459,13 @@ describe('officer', () => {
     assert.equal(await page.getByText(other.display_name, { exact: true }).count(), 0,
       'the refused offender’s name is not shown');
     await checkPage(page, 'officer-refused');
+
+    // With a reason for access outside the team (X-Vigil-Cross-Team, audited), it opens.
+    crossTeamOffender = other.id;
+    await page.getByLabel('Reason for access outside your team').fill(CROSS_TEAM_REASON);
+    await page.getByRole('button', { name: 'Open with this reason' }).click();
+    await page.getByRole('heading', { level: 1, name: other.display_name }).waitFor();
+    await page.getByRole('heading', { name: 'Open clocks' }).waitFor();
   });
 
   test('the purpose of access is recorded with every read the pages made', async () => {
@@ -471,6 +481,9 @@ describe('officer', () => {
     const reads = records.filter((r) => /GetOffender|ListMyWork|ListVisits|RecordVisit/.test(r.rpc || ''));
     assert.ok(reads.length >= 3, `the officer's reads are audited: ${JSON.stringify(records.slice(0, 3))}`);
     for (const r of reads) assert.equal(r.purpose, PURPOSE, `${r.rpc} carries the purpose given in the browser`);
+    const crossTeam = reads.filter((r) => (r.subject_ids || []).includes(crossTeamOffender) && r.cross_team_reason);
+    assert.ok(crossTeam.length > 0, 'the read outside the team is audited');
+    for (const r of crossTeam) assert.equal(r.cross_team_reason, CROSS_TEAM_REASON);
   });
 
   test('signing out returns to the sign-in page, and a signed-out page asks to sign in', async () => {
