@@ -32,7 +32,14 @@ function(vigil_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  # Unit and integration binaries are also labelled `core`: the C++ tests that need no running
+  # vigild, which CI runs again under the sanitizers (./x test --sanitize --core).
+  set(labels ${ARG_LABELS})
+  if("unit" IN_LIST labels OR "integration" IN_LIST labels)
+    list(APPEND labels core)
+    set_property(GLOBAL APPEND PROPERTY VIGIL_CORE_TESTS ${name})
+  endif()
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT}
                        ENVIRONMENT "VIGIL_BUILD_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
