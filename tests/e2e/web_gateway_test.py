@@ -305,9 +305,29 @@ class WebGatewayTest(unittest.TestCase):
         self.assertEqual(status, 403, answer)
         for method in ("vigil.v1.AdminService/SetPolicy", "vigil.v1.AuditService/ListAuditRecords",
                        "vigil.v1.ObligationFeed/ListOverdue", "vigil.v1.AlertService/Subscribe",
-                       "vigil.v1.BacklogService/NoSuchMethod"):
+                       "vigil.v1.BacklogService/NoSuchMethod",
+                       # allowed services, but not for a browser: bulk, snapshot, internal
+                       "vigil.v1.OffenderService/ImportOffenders",
+                       "vigil.v1.ReferralService/ImportReferrals",
+                       "vigil.v1.BacklogService/TakeBacklogSnapshot",
+                       "vigil.v1.OffenderService/LinkReferral"):
             status, answer = browser.call(method)
             self.assertEqual((status, answer["code"]), (404, "NOT_FOUND"), method)
+        # A request the browser marks as coming from another site, even a plain GET.
+        status, text, _ = browser.open(self.origin + "/api/session",
+                                       headers={"Sec-Fetch-Site": "cross-site"})
+        self.assertEqual(status, 403, text)
+        # Bodies the HTTP library would read without bound are refused before reading.
+        connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=30)
+        connection.putrequest("POST", "/api/vigil.v1.BacklogService/ListMyWork")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.putheader("Content-Type", "application/json")
+        connection.endheaders()
+        connection.send(b"2\r\n{}\r\n0\r\n\r\n")
+        reply = connection.getresponse()
+        self.assertEqual(reply.status, 411)
+        reply.read()
+        connection.close()
         status, answer = browser.call("vigil.v1.BacklogService/ListMyWork",
                                       headers={"Content-Type": "text/plain"})
         self.assertEqual(status, 415, answer)
