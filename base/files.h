@@ -61,6 +61,10 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
 // flag ("--tls-ca: /etc/vigil/ca.crt: cannot read: No such file or directory").
 absl::StatusOr<std::string> ReadFileNamedBy(absl::string_view flag, const std::string& path);
 
+// Writes the port a server bound to `path` ("7420\n"), atomically (a temporary file renamed into
+// place), for the scripts and tests that wait for it. False when it cannot be written.
+bool WritePortFile(const std::string& path, int port);
+
 }  // namespace vigil
 
 #endif  // VIGIL_BASE_FILES_H_

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -141,19 +140,6 @@ const std::vector<std::string>& KnownServices() {
 int Fail(int code, absl::string_view message) {
   std::fprintf(stderr, "vigild: %.*s\n", static_cast<int>(message.size()), message.data());
   return code;
-}
-
-// Writes the bound port where tests and scripts wait for it, atomically.
-bool WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << '\n';
-    if (!out.good()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
 }
 
 // The transport and authenticator vigild serves with, and what SIGHUP reloads.

@@ -3,8 +3,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -27,18 +25,6 @@ constexpr int kExitUsage = 2;
 int Fail(int code, absl::string_view message) {
   std::fprintf(stderr, "vigil-web: %.*s\n", static_cast<int>(message.size()), message.data());
   return code;
-}
-
-bool WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << '\n';
-    if (!out.good()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
 }
 
 int Run(int argc, char** argv) {
