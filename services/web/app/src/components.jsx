@@ -1,6 +1,6 @@
 // Shared pieces of every page.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, call, list } from './api.js';
+import { ApiError, call, list, newRequestId } from './api.js';
 import {
   daysOverdue, formatDate, kindOf, kindText, plural, riskOf, riskText, subjectHref,
 } from './format.js';
@@ -225,4 +225,28 @@ export function PeopleSuggestions() {
       </datalist>
     </>
   );
+}
+
+// A write the person may retry: busy and error state, and its request id (vigild writes once
+// per id). The id is kept when the request never reached vigil-web (status 0), so that a retry
+// cannot write twice; it is renewed after any answer, and after a success for the next write.
+export function useWrite() {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const requestId = useRef(newRequestId());
+  const write = async (send, onDone) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await send(requestId.current);
+      requestId.current = newRequestId();
+      onDone(result);
+    } catch (err) {
+      if (err.status !== 0) requestId.current = newRequestId();
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, write };
 }

@@ -1,9 +1,9 @@
 // Alerts (AlertService.ListAlerts), oldest raised first, with Acknowledge (asks for a note).
 // The list refreshes itself when a live alert event arrives.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { call, list, newRequestId } from '../api.js';
+import { call, list } from '../api.js';
 import {
-  ErrorAlert, Loading, PageHeading, Pager, RiskBadge, SubjectLink, useLoad, usePaging,
+  ErrorAlert, Loading, PageHeading, Pager, RiskBadge, SubjectLink, useLoad, usePaging, useWrite,
 } from '../components.jsx';
 import { enumText, formatDateTime, kindOf, kindText, plural } from '../format.js';
 import { onAlertEvent } from '../live.js';
@@ -186,29 +186,18 @@ function AlertRow({ alert: a, session, acking, onAck, onCancel, onAcked }) {
 
 function AckForm({ alert, onCancel, onAcked }) {
   const [note, setNote] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newRequestId());
+  const { error, busy, write } = useWrite();
   const input = useRef(null);
   useEffect(() => input.current?.focus(), []);
 
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
     if (!note.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const updated = await call('AlertService', 'AcknowledgeAlert', {
-        id: alert.id,
-        note: note.trim(),
-        requestId: requestId.current,
-      });
-      onAcked(updated);
-    } catch (err) {
-      if (err.status !== 0) requestId.current = newRequestId();
-      setError(err);
-      setBusy(false);
-    }
+    write((requestId) => call('AlertService', 'AcknowledgeAlert', {
+      id: alert.id,
+      note: note.trim(),
+      requestId,
+    }), onAcked);
   };
 
   const id = `ack-note-${alert.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;

@@ -1,10 +1,10 @@
 // A referral in the OCAIT queue: its clocks, the refresh checklist (intelligence refresh,
 // CSC check due or done), refreshes, history and deconfliction; with forms to record an
 // intelligence refresh (RecordIntelRefresh) and a CSC check (RecordCscCheck).
-import { useRef, useState } from 'preact/hooks';
-import { call, list, newRequestId } from '../api.js';
+import { useState } from 'preact/hooks';
+import { call, list } from '../api.js';
 import {
-  DueText, ErrorAlert, Facts, Loading, ObligationTable, PageHeading, RiskBadge, useLoad,
+  DueText, ErrorAlert, Facts, Loading, ObligationTable, PageHeading, RiskBadge, useLoad, useWrite,
 } from '../components.jsx';
 import { enumText, formatDate, formatDateTime, fromLocalInput, kindOf, riskText, toLocalInput } from '../format.js';
 import { CrossTeamForm } from './crossteam.jsx';
@@ -178,14 +178,10 @@ function IntelRefreshForm({ referral, crossTeam, onCancel, onDone }) {
   const [newGrade, setNewGrade] = useState('');
   const [childrenAccessFound, setChildrenAccessFound] = useState(false);
   const [regradeReason, setRegradeReason] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newRequestId());
+  const { error, busy, write } = useWrite();
 
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     const recorded = {};
     for (const [key] of CHECKS) {
       const c = checks[key];
@@ -194,24 +190,16 @@ function IntelRefreshForm({ referral, crossTeam, onCancel, onDone }) {
           ? { status: c.status, outcome: c.text }
           : { status: c.status, notPossibleReason: c.text };
     }
-    try {
-      await call('ReferralService', 'RecordIntelRefresh', {
-        id: referral.id,
-        refreshedTime: fromLocalInput(when),
-        checks: recorded,
-        findings: findings || undefined,
-        newGrade: newGrade || undefined,
-        childrenAccessFound,
-        regradeReason: regradeReason || undefined,
-        requestId: requestId.current,
-      }, { crossTeam });
-      onDone();
-    } catch (err) {
-      if (err.status !== 0) requestId.current = newRequestId();
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    write((requestId) => call('ReferralService', 'RecordIntelRefresh', {
+      id: referral.id,
+      refreshedTime: fromLocalInput(when),
+      checks: recorded,
+      findings: findings || undefined,
+      newGrade: newGrade || undefined,
+      childrenAccessFound,
+      regradeReason: regradeReason || undefined,
+      requestId,
+    }, { crossTeam }), () => onDone());
   };
 
   return (
@@ -273,28 +261,16 @@ function IntelRefreshForm({ referral, crossTeam, onCancel, onDone }) {
 function CscCheckForm({ referral, crossTeam, onCancel, onDone }) {
   const [when, setWhen] = useState(toLocalInput(new Date()));
   const [text, setText] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newRequestId());
+  const { error, busy, write } = useWrite();
 
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await call('ReferralService', 'RecordCscCheck', {
-        id: referral.id,
-        checkedTime: fromLocalInput(when),
-        result: text,
-        requestId: requestId.current,
-      }, { crossTeam });
-      onDone();
-    } catch (err) {
-      if (err.status !== 0) requestId.current = newRequestId();
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    write((requestId) => call('ReferralService', 'RecordCscCheck', {
+      id: referral.id,
+      checkedTime: fromLocalInput(when),
+      result: text,
+      requestId,
+    }, { crossTeam }), () => onDone());
   };
 
   return (

@@ -1,8 +1,8 @@
 // Record a visit (VisitService.RecordVisit). The request id makes a retry safe: it is kept
 // while a submission's fate is unknown (no answer), and renewed once the server has answered.
-import { useRef, useState } from 'preact/hooks';
-import { call, newRequestId } from '../api.js';
-import { ErrorAlert } from '../components.jsx';
+import { useState } from 'preact/hooks';
+import { call } from '../api.js';
+import { ErrorAlert, useWrite } from '../components.jsx';
 import { fromLocalInput, toLocalInput } from '../format.js';
 
 const OUTCOMES = [
@@ -27,18 +27,14 @@ export function RecordVisitForm({ offenderId, session, crossTeam, onCancel, onRe
     deviceCheckResult: 'DEVICE_CHECK_RESULT_NOTHING_FOUND',
     notes: '',
   });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newRequestId());
+  const { error, busy, write } = useWrite();
   const set = (field, value) => setForm((f) => ({ ...f, [field]: value }));
 
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     const officers = form.officers.split(',').map((s) => s.trim()).filter(Boolean);
-    try {
-      const visit = await call(
+    write(
+      (requestId) => call(
         'VisitService',
         'RecordVisit',
         {
@@ -50,18 +46,12 @@ export function RecordVisitForm({ offenderId, session, crossTeam, onCancel, onRe
           deviceCheckDone: form.deviceCheckDone,
           deviceCheckResult: form.deviceCheckDone ? form.deviceCheckResult : undefined,
           notes: form.notes || undefined,
-          requestId: requestId.current,
+          requestId,
         },
         { crossTeam },
-      );
-      requestId.current = newRequestId();
-      onRecorded(visit);
-    } catch (err) {
-      if (err.status !== 0) requestId.current = newRequestId();
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+      ),
+      onRecorded,
+    );
   };
 
   return (
