@@ -56,6 +56,8 @@ double KindWeight(const v1::WorkloadWeights& w, int kind) {
       return w.intel_refresh();
     case v1::OBLIGATION_KIND_CSC_CHECK:
       return w.csc_check();
+    case v1::OBLIGATION_KIND_RMP_SIGN_OFF:
+      return w.rmp_sign_off();
     default:
       return 0;
   }
@@ -448,16 +450,16 @@ absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(
                                            " is before the first snapshot (", *first_date, ")"));
   }
   v1::GetBacklogTrendResponse response;
-  std::vector<std::array<int64_t, 8>> by_kind;
+  std::vector<std::array<int64_t, kObligationKindSlots>> by_kind;
   std::vector<absl::CivilDay> days;
   for (const v1::BacklogSnapshot& s : snapshots) {
     v1::TrendPoint* point = response.add_points();
     point->set_date(s.date());
     point->set_total_overdue(s.total_overdue());
     point->set_total_open(s.total_open());
-    std::array<int64_t, 8> kinds{};
+    std::array<int64_t, kObligationKindSlots> kinds{};
     for (const v1::BacklogRow& row : s.rows()) {
-      if (row.kind() >= 0 && row.kind() < 8) kinds[row.kind()] += row.count();
+      if (row.kind() >= 0 && row.kind() < kObligationKindSlots) kinds[row.kind()] += row.count();
     }
     for (int64_t k : kinds) point->add_overdue_by_kind(k);
     by_kind.push_back(kinds);
@@ -486,7 +488,7 @@ absl::StatusOr<v1::GetBacklogTrendResponse> Backlog::Trend(
     }
   }
   const int64_t span = days[last] - days[base];
-  for (int k = 1; k < 8; ++k) {
+  for (int k = 1; k < kObligationKindSlots; ++k) {
     if (by_kind[last][k] == 0 && by_kind[base][k] == 0) continue;
     v1::KindForecast* f = response.add_forecasts();
     f->set_kind(static_cast<v1::ObligationKind>(k));

@@ -175,7 +175,8 @@ std::vector<std::string> V1DueKeys(const v1::Obligation& o, absl::string_view su
 const LedgerOwner* OwnerOfKind(const std::vector<LedgerOwner>& owners, uint8_t kind) {
   const bool offender =
       kind == v1::OBLIGATION_KIND_ARMS_ASSESSMENT || kind == v1::OBLIGATION_KIND_RMP_REVIEW ||
-      kind == v1::OBLIGATION_KIND_HOME_VISIT || kind == v1::OBLIGATION_KIND_NOTIFICATION;
+      kind == v1::OBLIGATION_KIND_HOME_VISIT || kind == v1::OBLIGATION_KIND_NOTIFICATION ||
+      kind == v1::OBLIGATION_KIND_RMP_SIGN_OFF;
   for (const LedgerOwner& owner : owners) {
     if ((owner.space == storage::DeadlineSpace::kRso) == offender) return &owner;
   }

@@ -99,7 +99,7 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
         ToProtoTime(storage::FromMicros(*summary.earliest_due_micros));
   }
   response.set_total_overdue(summary.total_overdue);
-  for (int k = 1; k < 8; ++k) {
+  for (int k = 1; k < kObligationKindSlots; ++k) {
     for (int r = 0; r < 5; ++r) {
       for (int b = 1; b < 7; ++b) {
         if (summary.counts[k][r][b] == 0) continue;
@@ -228,7 +228,7 @@ absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(
     load->set_team(counts.team);
     load->mutable_open_by_risk()->Resize(5, 0);
     load->mutable_overdue_by_risk()->Resize(5, 0);
-    for (int k = 0; k < 8; ++k) {
+    for (int k = 0; k < kObligationKindSlots; ++k) {
       for (int r = 0; r < 5; ++r) {
         if (counts.open[k][r] == 0) continue;
         load->set_open_by_risk(r, load->open_by_risk(r) + counts.open[k][r]);

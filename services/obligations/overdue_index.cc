@@ -14,7 +14,7 @@ namespace {
 
 constexpr int64_t kDayMicros = int64_t{24} * 3600 * 1000000;
 
-int KindIndex(int kind) { return kind >= 0 && kind < 8 ? kind : 0; }
+int KindIndex(int kind) { return kind >= 0 && kind < kObligationKindSlots ? kind : 0; }
 int RiskIndex(int risk) { return risk >= 0 && risk < 5 ? risk : 0; }
 
 bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {

@@ -28,6 +28,9 @@
 
 namespace vigil {
 
+// Slots of arrays indexed by ObligationKind (UNSPECIFIED included): every kind there is.
+inline constexpr int kObligationKindSlots = v1::ObligationKind_ARRAYSIZE;
+
 // Whole days overdue: floor(overdue / 24h).
 int32_t DaysOverdue(absl::Duration overdue);
 
@@ -88,14 +91,14 @@ class OverdueIndex {
 
   struct Summary {
     // [kind][risk][band] counts of overdue obligations.
-    int64_t counts[8][5][7] = {};
+    int64_t counts[kObligationKindSlots][5][7] = {};
     int64_t total_open = 0;
     int64_t total_overdue = 0;
     std::optional<Entry> oldest;
     // The earliest due time of any open obligation in scope.
     std::optional<int64_t> earliest_due_micros;
-    int64_t due_within_7[8][5] = {};
-    int64_t due_within_28[8][5] = {};
+    int64_t due_within_7[kObligationKindSlots][5] = {};
+    int64_t due_within_28[kObligationKindSlots][5] = {};
   };
   Summary Summarize(const Scope& scope, absl::Time as_of) const;
 
@@ -108,8 +111,8 @@ class OverdueIndex {
   struct OfficerCounts {
     std::string officer;
     std::string team;
-    int64_t open[8][5] = {};
-    int64_t overdue[8][5] = {};
+    int64_t open[kObligationKindSlots][5] = {};
+    int64_t overdue[kObligationKindSlots][5] = {};
   };
   std::vector<OfficerCounts> Workload(const Scope& scope, absl::Time as_of) const;
 

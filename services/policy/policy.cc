@@ -102,6 +102,7 @@ v1::Policy DefaultPolicy() {
   policy.set_arms_trigger_days(28);
   policy.set_rmp_review_after_arms_days(28);
   *policy.mutable_rmp_review_days() = Days(365, 365, 180, 90);
+  policy.set_rmp_sign_off_days(kDefaultRmpSignOffDays);
   *policy.mutable_visit_interval_days() = Days(365, 182, 91, 30);
   policy.set_visit_interval_unassessed_days(91);
   policy.set_reactive_offence_free_years(3);
@@ -122,6 +123,7 @@ v1::Policy DefaultPolicy() {
   w.set_referral_action(4);
   w.set_intel_refresh(1);
   w.set_csc_check(1);
+  w.set_rmp_sign_off(1);
   w.set_not_assessed_multiplier(1.5);
   w.set_low_multiplier(1);
   w.set_medium_multiplier(1.25);
@@ -134,6 +136,10 @@ v1::Policy DefaultPolicy() {
   *policy.mutable_escalate_to_superintendent_days() = Days(180, 90, 30, 7);
   policy.set_acknowledgement_expiry_days(7);
   return policy;
+}
+
+int RmpSignOffDays(const v1::Policy& policy) {
+  return policy.rmp_sign_off_days() > 0 ? policy.rmp_sign_off_days() : kDefaultRmpSignOffDays;
 }
 
 absl::Status ValidatePolicy(const v1::Policy& policy) {
@@ -154,6 +160,11 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
           CheckRiskDays("rmp_review_days", policy.has_rmp_review_days(), policy.rmp_review_days());
       !s.ok()) {
     return s;
+  }
+  // 0: a policy stored before the field existed, which means the default.
+  if (policy.rmp_sign_off_days() != 0) {
+    if (absl::Status s = CheckDays("rmp_sign_off_days", policy.rmp_sign_off_days()); !s.ok())
+      return s;
   }
   if (absl::Status s = CheckRiskDays("visit_interval_days", policy.has_visit_interval_days(),
                                      policy.visit_interval_days());
@@ -202,6 +213,7 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
         std::pair{"workload.referral_action", w.referral_action()},
         std::pair{"workload.intel_refresh", w.intel_refresh()},
         std::pair{"workload.csc_check", w.csc_check()},
+        std::pair{"workload.rmp_sign_off", w.rmp_sign_off()},
         std::pair{"workload.not_assessed_multiplier", w.not_assessed_multiplier()},
         std::pair{"workload.low_multiplier", w.low_multiplier()},
         std::pair{"workload.medium_multiplier", w.medium_multiplier()},

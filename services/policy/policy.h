@@ -13,7 +13,8 @@
 namespace vigil::policy {
 
 // DOMAIN.md's defaults: ARMS very high 90 / high 180 / medium 365 / low 365 days, initial and
-// trigger 28 days; RMP review 28 days after ARMS and periodically as ARMS; visits very high 30,
+// trigger 28 days; RMP review 28 days after ARMS and periodically as ARMS, a new current plan
+// signed off by a supervisor within 7 days of its recording; visits very high 30,
 // high 91, medium 182, low 365 days, not assessed 91; reactive management after 3 years;
 // compliance over the latest 4 visits, office hours 08:00-18:00; flat diarising when 80% of
 // at least 5 scheduled visits share one interval; referrals triaged within 1 day, actioned
@@ -21,6 +22,11 @@ namespace vigil::policy {
 // 14 / 28 days, CSC checked within 1 day (very high, high) or 3. version and description are
 // empty.
 v1::Policy DefaultPolicy();
+
+// The sign-off interval when a policy leaves rmp_sign_off_days 0 (stored before it existed).
+inline constexpr int kDefaultRmpSignOffDays = 7;
+// policy.rmp_sign_off_days, or kDefaultRmpSignOffDays when 0.
+int RmpSignOffDays(const v1::Policy& policy);
 
 // InvalidArgument naming the first bad field, e.g.
 // "arms_reassessment_days.medium: must be a positive number of days (got 0)".

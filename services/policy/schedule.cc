@@ -78,6 +78,16 @@ std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl
   return after_arms.has_value() ? after_arms : periodic;
 }
 
+DueTime RmpSignOffDue(const v1::Policy& policy, absl::string_view plan_id, absl::Time recorded,
+                      absl::TimeZone zone) {
+  const int days = RmpSignOffDays(policy);
+  return DueTime{
+      DueAfterDays(recorded, days, zone),
+      absl::StrCat("supervisor sign-off of RMP ", plan_id, " within ", days,
+                   " days of its recording on ", Date(recorded, zone), " ", Version(policy)),
+      policy.version()};
+}
+
 DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notification,
                               absl::TimeZone zone) {
   const absl::CivilDay day = LocalDay(last_notification, zone);

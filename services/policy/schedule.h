@@ -46,6 +46,11 @@ std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl
                                     std::optional<absl::Time> last_review, v1::RiskLevel risk,
                                     absl::TimeZone zone);
 
+// The sign-off clock of the current plan `plan_id`, recorded at `recorded`: a supervisor
+// (sergeant or above) signs it off within RmpSignOffDays(policy) local days of the recording.
+DueTime RmpSignOffDue(const v1::Policy& policy, absl::string_view plan_id, absl::Time recorded,
+                      absl::TimeZone zone);
+
 // SOA 2003 s.85: re-notify within one year of the last notification (law, not policy: the
 // same calendar date a year on; 29 February moves to 1 March).
 DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notification,

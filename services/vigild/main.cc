@@ -908,7 +908,7 @@ int Run(int argc, char** argv) {
     for (const auto& [context, index] : overdue_indexes) {
       for (const std::string& force : index->Forces()) {
         const OverdueIndex::Summary summary = index->Summarize({force, "", "", {}}, now);
-        for (int kind = 0; kind < 8; ++kind) {
+        for (int kind = 0; kind < kObligationKindSlots; ++kind) {
           for (int risk = 0; risk < 5; ++risk) {
             for (int band = 0; band < 7; ++band) {
               if (summary.counts[kind][risk][band] == 0) continue;

@@ -357,6 +357,7 @@ const KIND_FLAG = {
   OBLIGATION_KIND_REFERRAL_ACTION: 'referral-action',
   OBLIGATION_KIND_INTEL_REFRESH: 'intel-refresh',
   OBLIGATION_KIND_CSC_CHECK: 'csc-check',
+  OBLIGATION_KIND_RMP_SIGN_OFF: 'rmp-sign-off',
 };
 const figures = {};
 

@@ -29,6 +29,7 @@ constexpr char kDefaultPolicyText[] = R"policy(
   arms_trigger_days: 28
   rmp_review_after_arms_days: 28
   rmp_review_days { low: 365 medium: 365 high: 180 very_high: 90 }
+  rmp_sign_off_days: 7
   visit_interval_days { low: 365 medium: 182 high: 91 very_high: 30 }
   visit_interval_unassessed_days: 91
   reactive_offence_free_years: 3
@@ -49,6 +50,7 @@ constexpr char kDefaultPolicyText[] = R"policy(
     referral_action: 4
     intel_refresh: 1
     csc_check: 1
+    rmp_sign_off: 1
     not_assessed_multiplier: 1.5
     low_multiplier: 1
     medium_multiplier: 1.25
@@ -81,6 +83,22 @@ TEST(DefaultPolicy, RmpReviewFollowsEveryArmsAndThenTheArmsIntervals) {
   const v1::Policy p = DefaultPolicy();
   EXPECT_EQ(p.rmp_review_after_arms_days(), 28);
   ExpectRiskDays(p.rmp_review_days(), 365, 365, 180, 90);
+}
+
+TEST(DefaultPolicy, RmpSignOffIsDueWithin7Days) {
+  EXPECT_EQ(DefaultPolicy().rmp_sign_off_days(), 7);
+  EXPECT_EQ(RmpSignOffDays(DefaultPolicy()), 7);
+}
+
+TEST(ValidatePolicy, RmpSignOffDaysUnsetMeansTheDefaultAndNegativeIsRefused) {
+  v1::Policy policy = DefaultPolicy();
+  policy.clear_rmp_sign_off_days();  // a policy stored before the field existed
+  EXPECT_THAT(ValidatePolicy(policy), IsOk());
+  EXPECT_EQ(RmpSignOffDays(policy), kDefaultRmpSignOffDays);
+  policy.set_rmp_sign_off_days(-1);
+  EXPECT_THAT(ValidatePolicy(policy),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "rmp_sign_off_days: must be a positive number of days (got -1)"));
 }
 
 TEST(DefaultPolicy, VisitIntervalsAreTheOldFixedSchedule) {

@@ -24,7 +24,8 @@ export const KINDS = [
   'OBLIGATION_KIND_REFERRAL_ACTION',
   'OBLIGATION_KIND_INTEL_REFRESH',
   'OBLIGATION_KIND_CSC_CHECK',
-]; // in ObligationKind number order (1..7)
+  'OBLIGATION_KIND_RMP_SIGN_OFF',
+]; // in ObligationKind number order (1..8)
 
 export const AGE_BANDS = [
   ['AGE_BAND_0_7_DAYS', '0–7 days'],
@@ -43,6 +44,7 @@ const KIND_WORDS = {
   OBLIGATION_KIND_REFERRAL_ACTION: 'Referral action',
   OBLIGATION_KIND_INTEL_REFRESH: 'Intelligence refresh',
   OBLIGATION_KIND_CSC_CHECK: 'CSC check',
+  OBLIGATION_KIND_RMP_SIGN_OFF: 'RMP sign-off',
 };
 
 const RISK_WORDS = {
