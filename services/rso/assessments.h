@@ -26,13 +26,31 @@ class Assessments {
   absl::StatusOr<v1::ListArmsAssessmentsResponse> ListArms(
       const CallContext& call, const v1::ListArmsAssessmentsRequest& request);
 
-  // Records a reviewed RMP; the latest by reviewed_time is the current plan.
+  // Records a reviewed RMP as the offender's next version; every plan is kept. The current plan
+  // is the one reviewed latest (of two reviewed at once, the later version): a new current plan
+  // sets the visit requirements and opens the sign-off clock. last_rmp_review_time becomes the
+  // later of itself (an imported date, an earlier plan) and this review, so the review clock
+  // follows whichever is later. InvalidArgument naming the field: reviewed_time in the future
+  // or on a local day before registration, bad visit requirements. NotFound: unknown offender.
+  // FailedPrecondition: the offender is no longer managed.
   absl::StatusOr<v1::RiskManagementPlan> RecordRmp(
       const CallContext& call, const v1::RecordRiskManagementPlanRequest& request);
 
   // The current plan; NotFound when none was recorded.
   absl::StatusOr<v1::RiskManagementPlan> GetRmp(const CallContext& call,
                                                 const v1::GetRiskManagementPlanRequest& request);
+
+  // Every plan of the offender, newest first (reviewed_time, then version), paged; the
+  // consultation of the offender and the plans listed is audited.
+  absl::StatusOr<v1::ListRiskManagementPlansResponse> ListRmps(
+      const CallContext& call, const v1::ListRiskManagementPlansRequest& request);
+
+  // A sergeant or above signs off a plan (the current one when plan_id is empty): records who,
+  // when and the note on that version and, for the current plan, meets the sign-off clock.
+  // PermissionDenied (audited) below sergeant. NotFound: unknown offender or plan.
+  // FailedPrecondition: no plan, already signed off, or the offender is no longer managed.
+  absl::StatusOr<v1::RiskManagementPlan> SignOffRmp(
+      const CallContext& call, const v1::SignOffRiskManagementPlanRequest& request);
 
  private:
   OffenderStore& offenders_;

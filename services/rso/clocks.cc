@@ -24,6 +24,7 @@ constexpr ClockInfo kClockInfo[kClockCount] = {
     {"notification", v1::OBLIGATION_KIND_NOTIFICATION},
     {"change-notification", v1::OBLIGATION_KIND_NOTIFICATION},
     {"home-visit", v1::OBLIGATION_KIND_HOME_VISIT},
+    {"rmp-sign-off", v1::OBLIGATION_KIND_RMP_SIGN_OFF},
 };
 
 // A derived clock; visit clocks also say which interval they run on.
@@ -58,6 +59,10 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
       if (!due.has_value()) return std::nullopt;
       return Derived{*std::move(due)};
     }
+    case Clock::kRmpSignOff:
+      if (!o.has_rmp_sign_off_pending_since()) return std::nullopt;
+      return Derived{policy::RmpSignOffDue(p, o.visit_requirements().plan_id(),
+                                           TimeOf(o.rmp_sign_off_pending_since()), zone)};
     case Clock::kAnnualNotification:
       if (!in_community) return std::nullopt;
       return Derived{policy::AnnualNotificationDue(
@@ -111,6 +116,9 @@ std::string ClockInputs(const v1::Offender& o, Clock clock) {
     }
     case Clock::kRmpReview:
       return absl::StrCat(arms, "|", time(o.has_last_rmp_review_time(), o.last_rmp_review_time()));
+    case Clock::kRmpSignOff:
+      return absl::StrCat(time(o.has_rmp_sign_off_pending_since(), o.rmp_sign_off_pending_since()),
+                          "|", o.visit_requirements().plan_id());
     case Clock::kAnnualNotification:
       return absl::StrCat(registered, "|",
                           time(o.has_last_notification_time(), o.last_notification_time()));

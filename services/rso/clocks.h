@@ -1,10 +1,10 @@
 // The clocks of one offender, derived from the offender record and the policy.
 //
 // Which clocks run, by status: ACTIVE_COMMUNITY, IN_CUSTODY, WANTED and ABROAD keep the ARMS,
-// trigger and RMP clocks; only ACTIVE_COMMUNITY keeps the notification and home-visit clocks
-// (the visit clock pauses while in custody, abroad or wanted, and resumes with the time it had
-// left); reactive management stops the visit clock; DECEASED, EXPIRED and TRANSFERRED
-// offenders have none.
+// trigger, RMP review and RMP sign-off clocks; only ACTIVE_COMMUNITY keeps the notification and
+// home-visit clocks (the visit clock pauses while in custody, abroad or wanted, and resumes with
+// the time it had left); reactive management stops the visit clock; DECEASED, EXPIRED and
+// TRANSFERRED offenders have none.
 #ifndef VIGIL_SERVICES_RSO_CLOCKS_H_
 #define VIGIL_SERVICES_RSO_CLOCKS_H_
 
@@ -29,8 +29,9 @@ enum class Clock : uint8_t {
   kAnnualNotification = 3,  // SOA 2003 s.85
   kChangeNotification = 4,  // SOA 2003 s.84
   kHomeVisit = 5,           // home visit by risk tier or RMP
+  kRmpSignOff = 6,          // a supervisor's sign-off of the current RMP
 };
-inline constexpr int kClockCount = 6;
+inline constexpr int kClockCount = 7;
 using ClockSet = ClockBits;
 
 inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
@@ -41,7 +42,7 @@ inline ClockSet Clocks(std::initializer_list<Clock> clocks) {
 inline ClockSet AllClocks() { return ClockSet().set(); }
 
 // "<offender_id>/arms", "/arms-trigger", "/rmp-review", "/notification", "/change-notification",
-// "/home-visit".
+// "/home-visit", "/rmp-sign-off".
 std::string ObligationId(absl::string_view offender_id, Clock clock);
 
 // True when the offender is under active management (any clock may run).
@@ -55,7 +56,9 @@ absl::Status NotBeforeRegistration(absl::string_view field, absl::Time t,
 // What each clock is derived from, as the rule that decides when it re-times:
 //   ARMS                registration, the latest ARMS and its risk level
 //   ARMS trigger        the open triggers
-//   RMP review          the latest ARMS and its risk level, the latest plan review
+//   RMP review          the latest ARMS and its risk level, the latest plan review (the later
+//                       of an imported last review and the latest plan recorded)
+//   RMP sign-off        the current plan and when it was recorded, while not signed off
 //   annual notification registration, the last notification
 //   change notification the pending change and its note
 //   home visit          registration, the last visit, the risk level, the plan's visit interval,

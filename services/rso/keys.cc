@@ -27,10 +27,13 @@ std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::T
   return absl::StrCat(ArmsPrefix(force, offender), Time(completed), id);
 }
 
+std::string RmpHistoryPrefix(absl::string_view force, absl::string_view offender) {
+  return absl::StrCat("rso/p/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender));
+}
+
 std::string RmpHistoryKey(absl::string_view force, absl::string_view offender, absl::Time reviewed,
                           absl::string_view id) {
-  return absl::StrCat("rso/p/", storage::LengthPrefixed(force), storage::LengthPrefixed(offender),
-                      Time(reviewed), id);
+  return absl::StrCat(RmpHistoryPrefix(force, offender), Time(reviewed), id);
 }
 
 std::string CurrentRmpKey(absl::string_view force, absl::string_view offender) {

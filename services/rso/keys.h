@@ -3,8 +3,11 @@
 //
 // entities  "rso/o/" lp(force) id                               -> Offender (with its clocks)
 //           "rso/a/" lp(force) lp(offender) completed:i64 id    -> ArmsAssessment
-//           "rso/p/" lp(force) lp(offender) reviewed:i64 id     -> RiskManagementPlan (history)
-//           "rso/pc/" lp(force) lp(offender)                    -> RiskManagementPlan (current)
+//           "rso/p/" lp(force) lp(offender) reviewed:i64 id     -> RiskManagementPlan (every
+//                                                                  version, signed off or not)
+//           "rso/pc/" lp(force) lp(offender)                    -> RiskManagementPlan (a copy
+//                                     of the current one; written since 0.1.0, read by nothing
+//                                     since plan history: the current plan is found in "rso/p/")
 //           "rso/vi/" lp(force) lp(offender) ~time:u64 id       -> Visit (newest first)
 //           "rso/fi/" lp(force) found:i64 id                    -> ComplianceFinding
 // index     "rso/f/" lp(force) id                               all offenders of a force
@@ -33,6 +36,7 @@ std::string OffenderKey(absl::string_view force, absl::string_view id);
 std::string ArmsPrefix(absl::string_view force, absl::string_view offender);
 std::string ArmsKey(absl::string_view force, absl::string_view offender, absl::Time completed,
                     absl::string_view id);
+std::string RmpHistoryPrefix(absl::string_view force, absl::string_view offender);
 std::string RmpHistoryKey(absl::string_view force, absl::string_view offender, absl::Time reviewed,
                           absl::string_view id);
 std::string CurrentRmpKey(absl::string_view force, absl::string_view offender);

@@ -26,7 +26,13 @@ constexpr RpcSpec kListArms{"vigil.v1.AssessmentService/ListArmsAssessments", kC
 constexpr RpcSpec kRecordRmp{"vigil.v1.AssessmentService/RecordRiskManagementPlan", kCaseworkers,
                              true};
 constexpr RpcSpec kGetRmp{"vigil.v1.AssessmentService/GetRiskManagementPlan", kCaseworkers, true};
-constexpr RpcSpec kAssessmentSpecs[] = {kRecordArms, kListArms, kRecordRmp, kGetRmp};
+constexpr RpcSpec kListRmps{"vigil.v1.AssessmentService/ListRiskManagementPlans", kCaseworkers,
+                            true};
+// Sign-off is a supervisor's duty (a sergeant or above: Assessments::SignOffRmp checks the rank).
+constexpr RpcSpec kSignOffRmp{
+    "vigil.v1.AssessmentService/SignOffRiskManagementPlan", {Role::kSupervisor}, true};
+constexpr RpcSpec kAssessmentSpecs[] = {kRecordArms, kListArms, kRecordRmp,
+                                        kGetRmp,     kListRmps, kSignOffRmp};
 
 }  // namespace
 
@@ -118,6 +124,22 @@ grpc::ServerUnaryReactor* AssessmentServiceImpl::GetRiskManagementPlan(
     v1::RiskManagementPlan* response) {
   return runtime_.Reply(context, kGetRmp, response, [=, this](const CallContext& call) {
     return assessments_.GetRmp(call, *request);
+  });
+}
+
+grpc::ServerUnaryReactor* AssessmentServiceImpl::ListRiskManagementPlans(
+    grpc::CallbackServerContext* context, const v1::ListRiskManagementPlansRequest* request,
+    v1::ListRiskManagementPlansResponse* response) {
+  return runtime_.Reply(context, kListRmps, response, [=, this](const CallContext& call) {
+    return assessments_.ListRmps(call, *request);
+  });
+}
+
+grpc::ServerUnaryReactor* AssessmentServiceImpl::SignOffRiskManagementPlan(
+    grpc::CallbackServerContext* context, const v1::SignOffRiskManagementPlanRequest* request,
+    v1::RiskManagementPlan* response) {
+  return runtime_.Reply(context, kSignOffRmp, response, [=, this](const CallContext& call) {
+    return assessments_.SignOffRmp(call, *request);
   });
 }
 

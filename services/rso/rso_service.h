@@ -65,6 +65,12 @@ class AssessmentServiceImpl final : public v1::AssessmentService::CallbackServic
   grpc::ServerUnaryReactor* GetRiskManagementPlan(grpc::CallbackServerContext* context,
                                                   const v1::GetRiskManagementPlanRequest* request,
                                                   v1::RiskManagementPlan* response) override;
+  grpc::ServerUnaryReactor* ListRiskManagementPlans(
+      grpc::CallbackServerContext* context, const v1::ListRiskManagementPlansRequest* request,
+      v1::ListRiskManagementPlansResponse* response) override;
+  grpc::ServerUnaryReactor* SignOffRiskManagementPlan(
+      grpc::CallbackServerContext* context, const v1::SignOffRiskManagementPlanRequest* request,
+      v1::RiskManagementPlan* response) override;
 
  private:
   RpcRuntime& runtime_;

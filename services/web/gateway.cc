@@ -69,7 +69,7 @@ const std::vector<AllowedService>& AllowedMethods() {
       {v1::RecordArmsAssessmentRequest::descriptor()->file()->FindServiceByName(
            "AssessmentService"),
        {"RecordArmsAssessment", "ListArmsAssessments", "RecordRiskManagementPlan",
-        "GetRiskManagementPlan"}},
+        "GetRiskManagementPlan", "ListRiskManagementPlans", "SignOffRiskManagementPlan"}},
       {v1::RecordVisitRequest::descriptor()->file()->FindServiceByName("VisitService"),
        {"RecordVisit", "ListVisits", "GetVisitSchedule", "SetReactiveManagement",
         "ListComplianceFindings", "GetVisitPlan"}},

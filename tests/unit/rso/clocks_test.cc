@@ -156,6 +156,7 @@ TEST_F(ClocksTest, ObligationIdsAreTheOffenderIdAndTheClockName) {
   EXPECT_EQ(ObligationId("R1", Clock::kAnnualNotification), "R1/notification");
   EXPECT_EQ(ObligationId("R1", Clock::kChangeNotification), "R1/change-notification");
   EXPECT_EQ(ObligationId("R1", Clock::kHomeVisit), "R1/home-visit");
+  EXPECT_EQ(ObligationId("R1", Clock::kRmpSignOff), "R1/rmp-sign-off");
 }
 
 TEST_F(ClocksTest, OnlyOffendersUnderActiveManagementAreManaged) {
@@ -473,6 +474,118 @@ TEST_F(ClocksTest, RetimingEveryClockUnderTheSamePolicyChangesNothing) {
   const std::vector<v1::Obligation> after = Recompute(o, v1_);
   ASSERT_EQ(after.size(), before.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_THAT(after[i], EqualsProto(before[i]));
+}
+
+}  // namespace
+}  // namespace vigil::rso
+
+namespace vigil::rso {
+namespace {
+
+// RMP history (#17): a current plan awaiting sign-off, and an imported last review.
+class RmpClocksTest : public ClocksTest {
+ protected:
+  // AssessedOffender with plan P2 current, recorded 2024-06-20 14:00 and not yet signed off.
+  v1::Offender PlannedOffender() const {
+    v1::Offender o = AssessedOffender();
+    *o.mutable_last_rmp_review_time() = ToProtoTime(Local(2024, 6, 18, 10, 0));
+    o.mutable_visit_requirements()->set_plan_id("P2");
+    *o.mutable_rmp_sign_off_pending_since() = ToProtoTime(Local(2024, 6, 20, 14, 0));
+    return o;
+  }
+};
+
+TEST_F(RmpClocksTest, RmpSignOffIsDue7LocalDaysAfterThePlanIsRecorded) {
+  v1::Offender o = PlannedOffender();
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
+  const v1::Obligation* sign_off = Find(open, "R1/rmp-sign-off");
+  ASSERT_NE(sign_off, nullptr);
+  EXPECT_THAT(
+      *sign_off,
+      EqualsProto(Expected(o, "rmp-sign-off", v1::OBLIGATION_KIND_RMP_SIGN_OFF, EndOf(2024, 6, 27),
+                           "supervisor sign-off of RMP P2 within 7 days of its recording "
+                           "on 2024-06-20 (policy v1)",
+                           "v1")));
+}
+
+TEST_F(RmpClocksTest, RmpSignOffDaysComeFromThePolicy) {
+  v1::Offender o = PlannedOffender();
+  v1::Policy three = v1_;
+  three.set_rmp_sign_off_days(3);
+  const std::vector<v1::Obligation> open = Recompute(o, three);
+  const v1::Obligation* sign_off = Find(open, "R1/rmp-sign-off");
+  ASSERT_NE(sign_off, nullptr);
+  EXPECT_EQ(DueOf(*sign_off), EndOf(2024, 6, 23));
+}
+
+TEST_F(RmpClocksTest, PolicyWithoutRmpSignOffDaysUsesTheDefault7) {
+  v1::Offender o = PlannedOffender();
+  v1::Policy stored_before = v1_;
+  stored_before.clear_rmp_sign_off_days();
+  ASSERT_THAT(policy::ValidatePolicy(stored_before), IsOk());
+  const std::vector<v1::Obligation> open = Recompute(o, stored_before);
+  const v1::Obligation* sign_off = Find(open, "R1/rmp-sign-off");
+  ASSERT_NE(sign_off, nullptr);
+  EXPECT_EQ(DueOf(*sign_off), EndOf(2024, 6, 27));
+}
+
+TEST_F(RmpClocksTest, SigningOffTheCurrentPlanClosesTheSignOffClock) {
+  v1::Offender o = PlannedOffender();
+  Settle(o, v1_);
+  ASSERT_NE(Find(std::vector<v1::Obligation>(o.obligations().begin(), o.obligations().end()),
+                 "R1/rmp-sign-off"),
+            nullptr);
+  const v1::Offender before = o;
+  o.clear_rmp_sign_off_pending_since();
+  const std::vector<v1::Obligation> open = Edited(before, o, v1_);
+  EXPECT_EQ(Find(open, "R1/rmp-sign-off"), nullptr);
+  EXPECT_NE(Find(open, "R1/rmp-review"), nullptr);
+}
+
+TEST_F(RmpClocksTest, ANewCurrentPlanRetimesTheSignOffClockFromItsRecording) {
+  v1::Offender o = PlannedOffender();
+  Settle(o, v1_);
+  const v1::Offender before = o;
+  o.mutable_visit_requirements()->set_plan_id("P3");
+  *o.mutable_rmp_sign_off_pending_since() = ToProtoTime(Local(2024, 6, 29, 9, 0));
+  const std::vector<v1::Obligation> open = Edited(before, o, v1_);
+  const v1::Obligation* sign_off = Find(open, "R1/rmp-sign-off");
+  ASSERT_NE(sign_off, nullptr);
+  EXPECT_EQ(DueOf(*sign_off), EndOf(2024, 7, 6));
+  EXPECT_THAT(sign_off->reason(), ::testing::HasSubstr("RMP P3"));
+}
+
+TEST_F(RmpClocksTest, RmpReviewClockRunsFromTheLastReviewRecorded) {
+  // Medium risk: 365 days from the review on 2024-06-18 (after the ARMS on 2024-06-03).
+  v1::Offender o = PlannedOffender();
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
+  const v1::Obligation* review = Find(open, "R1/rmp-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_EQ(DueOf(*review), EndOf(2025, 6, 18));
+}
+
+class PausedStatusWithPlan : public RmpClocksTest,
+                             public ::testing::WithParamInterface<v1::OffenderStatus> {};
+
+TEST_P(PausedStatusWithPlan, KeepsTheRmpSignOffClock) {
+  v1::Offender o = PlannedOffender();
+  Settle(o, v1_);
+  const v1::Offender before = o;
+  o.set_status(GetParam());
+  EXPECT_NE(Find(Edited(before, o, v1_), "R1/rmp-sign-off"), nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(RmpClocksTest, PausedStatusWithPlan,
+                         ::testing::Values(v1::OFFENDER_STATUS_IN_CUSTODY,
+                                           v1::OFFENDER_STATUS_WANTED, v1::OFFENDER_STATUS_ABROAD),
+                         [](const ::testing::TestParamInfo<v1::OffenderStatus>& param_info) {
+                           return v1::OffenderStatus_Name(param_info.param);
+                         });
+
+TEST_F(RmpClocksTest, UnmanagedOffenderHasNoRmpSignOffClock) {
+  v1::Offender o = PlannedOffender();
+  o.set_status(v1::OFFENDER_STATUS_DECEASED);
+  EXPECT_EQ(Find(Recompute(o, v1_), "R1/rmp-sign-off"), nullptr);
 }
 
 }  // namespace
