@@ -1,4 +1,4 @@
-// `vigil arms record|list` and `vigil rmp record|get`.
+// `vigil arms record|list` and `vigil rmp record|get|history|sign-off`.
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
@@ -21,7 +21,17 @@ void PrintPlan(Cli& cli, const v1::RiskManagementPlan& plan) {
   }
   std::ostream& out = cli.out();
   out << "plan              " << plan.id() << " for offender " << plan.offender_id() << "\n"
+      << "version           " << plan.version()
+      << (plan.current() ? " (current)" : " (not current: a later review is in force)") << "\n"
       << "reviewed          " << FormatDate(plan.reviewed_time()) << " by " << plan.author() << "\n"
+      << "recorded          " << FormatTimestamp(plan.record_time()) << " by " << plan.recorded_by()
+      << "\n"
+      << "signed off        "
+      << (plan.signed_off_by().empty()
+              ? std::string("not yet")
+              : absl::StrCat(FormatTimestamp(plan.signed_off_time()), " by ", plan.signed_off_by(),
+                             plan.sign_off_note().empty() ? "" : ": " + plan.sign_off_note()))
+      << "\n"
       << "visit interval    "
       << (plan.visit_interval_days() == 0 ? std::string("policy default for the risk tier")
                                           : absl::StrCat(plan.visit_interval_days(), " days"))
@@ -216,6 +226,75 @@ void AddAssessmentCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::RiskManagementPlan response;
       auto context = cli.NewContext();
       grpc::Status status = stub->GetRiskManagementPlan(context.get(), request, &response);
+      if (!status.ok()) return cli.Fail(status);
+      PrintPlan(cli, response);
+      return 0;
+    };
+  });
+
+  auto history_offender = std::make_shared<std::string>();
+  CLI::App* rmp_history =
+      rmp->add_subcommand("history", "Every plan recorded for an offender, newest first");
+  rmp_history->add_option("offender", *history_offender, "Offender id")->required();
+  rmp_history->callback([&cli, &run, history_offender] {
+    run = [&cli, history_offender]() -> int {
+      v1::ListRiskManagementPlansRequest request;
+      request.set_offender_id(*history_offender);
+      request.mutable_page()->set_page_size(100);
+      auto stub = v1::AssessmentService::NewStub(cli.channel());
+      v1::ListRiskManagementPlansResponse all;
+      do {
+        v1::ListRiskManagementPlansResponse page;
+        auto context = cli.NewContext();
+        grpc::Status status = stub->ListRiskManagementPlans(context.get(), request, &page);
+        if (!status.ok()) return cli.Fail(status);
+        for (const v1::RiskManagementPlan& plan : page.plans()) *all.add_plans() = plan;
+        request.mutable_page()->set_page_token(page.next_page_token());
+      } while (!request.page().page_token().empty());
+      if (cli.output() == Output::kJson) {
+        cli.PrintJson(all);
+        return 0;
+      }
+      Table table({"VERSION", "ID", "REVIEWED", "AUTHOR", "RECORDED", "RECORDED BY", "INTERVAL",
+                   "SIGNED OFF", "CURRENT"});
+      for (const v1::RiskManagementPlan& p : all.plans()) {
+        table.AddRow({absl::StrCat(p.version()), p.id(), FormatDate(p.reviewed_time()), p.author(),
+                      FormatDate(p.record_time()), p.recorded_by(),
+                      p.visit_interval_days() == 0 ? std::string("policy")
+                                                   : absl::StrCat(p.visit_interval_days(), " days"),
+                      p.signed_off_by().empty()
+                          ? std::string("-")
+                          : absl::StrCat(FormatDate(p.signed_off_time()), " ", p.signed_off_by()),
+                      p.current() ? "yes" : ""});
+      }
+      cli.Print(table);
+      return 0;
+    };
+  });
+
+  struct SignOffFlags {
+    std::string offender, plan, note, request_id;
+  };
+  auto sign_off_flags = std::make_shared<SignOffFlags>();
+  CLI::App* rmp_sign_off = rmp->add_subcommand(
+      "sign-off",
+      "Sign off a plan as its supervisor (a sergeant or above): meets the sign-off "
+      "clock of the current plan");
+  rmp_sign_off->add_option("offender", sign_off_flags->offender, "Offender id")->required();
+  rmp_sign_off->add_option("--plan", sign_off_flags->plan, "Plan id (default: the current plan)");
+  rmp_sign_off->add_option("--note", sign_off_flags->note, "What was checked or asked for");
+  rmp_sign_off->add_option("--request-id", sign_off_flags->request_id, "Idempotency key");
+  rmp_sign_off->callback([&cli, &run, sign_off_flags] {
+    run = [&cli, sign_off_flags]() -> int {
+      v1::SignOffRiskManagementPlanRequest request;
+      request.set_offender_id(sign_off_flags->offender);
+      request.set_plan_id(sign_off_flags->plan);
+      request.set_note(sign_off_flags->note);
+      request.set_request_id(sign_off_flags->request_id);
+      auto stub = v1::AssessmentService::NewStub(cli.channel());
+      v1::RiskManagementPlan response;
+      auto context = cli.NewContext();
+      grpc::Status status = stub->SignOffRiskManagementPlan(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       PrintPlan(cli, response);
       return 0;

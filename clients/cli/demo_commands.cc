@@ -146,6 +146,21 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
         if (++plans % 50 == 0) cli.err() << "\rplans: " << plans << std::flush;
       }
       cli.err() << "\rplans: " << plans << "\n";
+      int signed_off = 0;
+      for (const v1::SignOffRiskManagementPlanRequest& sign_off : data.sign_offs) {
+        v1::RiskManagementPlan response;
+        grpc::Status status =
+            assessments->SignOffRiskManagementPlan(cli.NewContext().get(), sign_off, &response);
+        if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+          cli.err() << "plan sign-offs skipped: they need a supervisor's credential (a sergeant "
+                       "or above)\n";
+          break;
+        }
+        if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION)
+          return cli.Fail(status);
+        if (status.ok()) ++signed_off;
+      }
+      cli.err() << "plan sign-offs: " << signed_off << "\n";
       auto visits = v1::VisitService::NewStub(cli.channel());
       int visited = 0;
       for (const v1::RecordVisitRequest& visit : data.visits) {

@@ -45,6 +45,12 @@ DemoData GenerateDemo(const DemoOptions& options) {
     return std::uniform_real_distribution<double>(lo, hi)(rng);
   };
   auto chance = [&](double p) { return uniform(0, 1) < p; };
+  // Plan histories and sign-offs draw from their own generator, so that adding them left the
+  // rest of a seed's data as it was.
+  std::mt19937_64 plan_rng(options.seed + 17);
+  auto plan_uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(plan_rng);
+  };
   auto days_ago = [&](double days) { return ToTimestamp(options.now - absl::Hours(24) * days); };
   const int teams = std::min<int>(options.teams, std::size(kTeams));
   DemoData data;
@@ -100,7 +106,8 @@ DemoData GenerateDemo(const DemoOptions& options) {
     if (assessed && o->status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
       v1::RecordRiskManagementPlanRequest plan;
       plan.set_offender_id(o->id());
-      *plan.mutable_reviewed_time() = days_ago(std::max(1.0, arms - uniform(0, 20)));
+      const double reviewed = std::max(1.0, arms - uniform(0, 20));
+      *plan.mutable_reviewed_time() = days_ago(reviewed);
       plan.set_author(o->owner_officer());
       plan.set_supervision("fortnightly contact; MAPPA review");
       plan.set_monitoring_and_control("home visits; device checks");
@@ -114,6 +121,23 @@ DemoData GenerateDemo(const DemoOptions& options) {
         plan.set_reason("annual visit diary");
       }
       plan.set_request_id(absl::StrCat(options.prefix, "/rmp/", o->id()));
+      if (plan_uniform(0, 1) < 0.25 && reviewed + 300 < registered - 1) {
+        // The plan before this one, a year earlier: version 1 of an RMP history.
+        v1::RecordRiskManagementPlanRequest earlier = plan;
+        *earlier.mutable_reviewed_time() =
+            days_ago(std::min(registered - 1, reviewed + plan_uniform(300, 380)));
+        earlier.set_officers_required(1);
+        earlier.set_unannounced_share_percent(plan.unannounced_share_percent() / 2);
+        earlier.set_request_id(absl::StrCat(options.prefix, "/rmp0/", o->id()));
+        data.plans.push_back(std::move(earlier));
+      }
+      if (plan_uniform(0, 1) < 0.5) {
+        v1::SignOffRiskManagementPlanRequest sign_off;
+        sign_off.set_offender_id(o->id());
+        sign_off.set_note("plan agreed at the team's MAPPA review");
+        sign_off.set_request_id(absl::StrCat(options.prefix, "/rmp-sign-off/", o->id()));
+        data.sign_offs.push_back(std::move(sign_off));
+      }
       data.plans.push_back(std::move(plan));
       // Recent visits to riskier offenders, a third of them single-crewed against the plan.
       if (serious && chance(0.5)) {

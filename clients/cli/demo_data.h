@@ -32,7 +32,12 @@ struct DemoOptions {
 
 struct DemoData {
   std::vector<v1::OffenderImportRow> offenders;
+  // Oldest first per offender: about one offender in four has an earlier plan a year before
+  // the current one (an RMP history), and many current plans predate the imported last review.
   std::vector<v1::RecordRiskManagementPlanRequest> plans;
+  // Sent after the plans, as a sergeant: about half the current plans signed off; the rest
+  // leave their sign-off clock running.
+  std::vector<v1::SignOffRiskManagementPlanRequest> sign_offs;
   std::vector<v1::RecordVisitRequest> visits;
   std::vector<v1::ReferralImportRow> referrals;
   // Sent after the referrals are imported: refreshes (each of the four checks recorded, some

@@ -380,5 +380,91 @@ TEST_F(RsoCliTest, OffenderLifecycleThroughTheCli) {
               HasSubstr("--risk: 'extreme' is not one of low, medium, high, very-high"));
 }
 
+// #17 item 2: RMP history and sign-off through a real vigild, its gRPC API and the CLI.
+TEST_F(RsoCliTest, RmpHistoryKeepsEveryPlanAndASergeantSignsOffTheCurrentOne) {
+  auto date = [](int days_ago) {
+    return absl::FormatTime("%Y-%m-%d", absl::Now() - absl::Hours(24) * days_ago,
+                            absl::UTCTimeZone());
+  };
+  // Imported with a last review 30 days ago that no recorded plan carries.
+  v1::ImportOffendersRequest import;
+  v1::OffenderImportRow& row = *import.add_rows();
+  row.set_line(2);
+  row.mutable_offender()->set_id("H1");
+  row.mutable_offender()->set_visor_ref("17/2");
+  row.mutable_offender()->set_display_name("Harry Doe");
+  *row.mutable_offender()->mutable_registered_time() = DaysAgo(900);
+  row.mutable_offender()->set_owner_officer("DC 4512");
+  row.mutable_offender()->set_team("north");
+  *row.mutable_last_arms_time() = DaysAgo(60);
+  row.set_last_arms_risk_level(v1::RISK_LEVEL_MEDIUM);
+  *row.mutable_last_rmp_review_time() = DaysAgo(30);
+  v1::ImportOffendersResponse imported;
+  ASSERT_TRUE(
+      offenders_
+          ->ImportOffenders(Context("wessex", "e2e test", "supervisor").get(), import, &imported)
+          .ok());
+  ASSERT_EQ(imported.imported(), 1) << imported.DebugString();
+  const google::protobuf::Timestamp imported_review = Get("H1").last_rmp_review_time();
+
+  // A plan older than the imported review is kept, and is the current plan.
+  RunResult older = Vigil({"rmp", "record", "H1", "--reviewed", date(45), "--author", "DC 4512"});
+  ASSERT_EQ(older.exit_code, 0) << older.output;
+  RunResult current = Vigil({"rmp", "get", "H1"});
+  ASSERT_EQ(current.exit_code, 0) << current.output;
+  EXPECT_THAT(current.output, HasSubstr("version           1 (current)"));
+  EXPECT_THAT(current.output, HasSubstr("signed off        not yet"));
+  v1::Offender o = Get("H1");
+  EXPECT_EQ(o.last_rmp_review_time().seconds(), imported_review.seconds())
+      << "the review clock follows the later imported review";
+  const v1::Obligation* sign_off = Find(o, "rmp-sign-off");
+  ASSERT_NE(sign_off, nullptr);
+  EXPECT_EQ(sign_off->kind(), v1::OBLIGATION_KIND_RMP_SIGN_OFF);
+  EXPECT_THAT(sign_off->reason(), HasSubstr("within 7 days of its recording"));
+
+  RunResult newer = Vigil(
+      {"rmp", "record", "H1", "--reviewed", date(2), "--author", "DC 4512", "--officers", "2"});
+  ASSERT_EQ(newer.exit_code, 0) << newer.output;
+  EXPECT_THAT(newer.output, HasSubstr("version           2 (current)"));
+  RunResult history = Vigil({"rmp", "history", "H1"});
+  ASSERT_EQ(history.exit_code, 0) << history.output;
+  EXPECT_THAT(history.output, HasSubstr("VERSION"));
+  EXPECT_LT(history.output.find("\n2 "), history.output.find("\n1 ")) << history.output;
+
+  // An officer may not sign off: the role is named.
+  v1::SignOffRiskManagementPlanRequest request;
+  request.set_offender_id("H1");
+  v1::RiskManagementPlan refused;
+  const grpc::Status denied =
+      assessments_->SignOffRiskManagementPlan(Context().get(), request, &refused);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("open to supervisor, not to officer"));
+
+  RunResult signed_off = Vigil({"rmp", "sign-off", "H1", "--note", "agreed"});
+  ASSERT_EQ(signed_off.exit_code, 0) << signed_off.output;
+  EXPECT_THAT(signed_off.output, HasSubstr("by DS Holt: agreed"));
+
+  // Bad input writes nothing: a review before registration names the field.
+  RunResult before = Vigil({"rmp", "record", "H1", "--reviewed", date(1000), "--author", "x"});
+  EXPECT_EQ(before.exit_code, 1) << before.output;
+  EXPECT_THAT(before.output, HasSubstr("reviewed_time"));
+
+  ASSERT_THAT(vigild_->Restart(), IsOk());
+  Connect();
+  o = Get("H1");
+  EXPECT_EQ(Find(o, "rmp-sign-off"), nullptr) << "the sign-off met the clock";
+  v1::ListRiskManagementPlansRequest list;
+  list.set_offender_id("H1");
+  v1::ListRiskManagementPlansResponse plans;
+  ASSERT_TRUE(assessments_->ListRiskManagementPlans(Context().get(), list, &plans).ok());
+  ASSERT_EQ(plans.plans_size(), 2);
+  EXPECT_EQ(plans.plans(0).version(), 2);
+  EXPECT_TRUE(plans.plans(0).current());
+  EXPECT_EQ(plans.plans(0).signed_off_by(), "DS Holt");
+  EXPECT_EQ(plans.plans(1).version(), 1);
+  EXPECT_FALSE(plans.plans(1).current());
+  EXPECT_TRUE(plans.plans(1).signed_off_by().empty());
+}
+
 }  // namespace
 }  // namespace vigil
