@@ -14,6 +14,7 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/obligations/ledger.h"
 #include "services/obligations/obligation_feed_service.h"
 #include "services/obligations/overdue_index.h"
 #include "services/policy/calendar.h"
@@ -342,8 +343,10 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
     *ask.mutable_as_of() = ToProtoTime(as_of);
     VIGIL_ASSIGN_OR_RETURN(v1::WorkloadResponse part, feeds_.Workload(call, context, ask));
     for (const v1::OfficerLoad& load : part.officers()) {
-      v1::OfficerWorkload& w = loads[{load.team(), load.officer()}];
-      w.set_officer(load.officer());
+      const bool queue = load.officer().empty() || load.officer() == kUnallocatedOwner;
+      v1::OfficerWorkload& w = loads[{load.team(), queue ? "" : load.officer()}];
+      w.set_officer(queue ? "" : load.officer());
+      w.set_unallocated_queue(queue);
       w.set_team(load.team());
       w.mutable_open_by_risk()->Resize(5, 0);
       w.mutable_overdue_by_risk()->Resize(5, 0);
@@ -360,11 +363,18 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
       }
     }
   }
+  // Officers share their team's load; a queue has neither capacity nor a share.
   std::map<std::string, double> team_total;
-  for (const auto& [key, w] : loads) team_total[key.first] += w.weighted_load();
+  for (const auto& [key, w] : loads) {
+    if (!w.unallocated_queue()) team_total[key.first] += w.weighted_load();
+  }
   v1::GetWorkloadResponse response;
   response.set_policy_version(policy->version());
   for (auto& [key, w] : loads) {
+    if (w.unallocated_queue()) {
+      *response.add_officers() = std::move(w);
+      continue;
+    }
     w.set_capacity_used_percent(100.0 * w.weighted_load() / weights.officer_capacity());
     const double total = team_total[key.first];
     w.set_team_share_percent(total > 0 ? 100.0 * w.weighted_load() / total : 0);
