@@ -365,9 +365,9 @@ std::string ReportHtml(const ReportData& data) {
     const bool queue = w.unallocated_queue();
     html << "<tr><td class=\"l\">" << Escape(w.team()) << "</td><td class=\"l\">"
          << (queue ? "(unallocated queue)" : Escape(w.officer())) << "</td><td>" << w.open()
-         << "</td><td>" << w.overdue() << "</td><td>"
-         << absl::StrFormat("%.1f", w.weighted_load()) << "</td><td>"
-         << (queue ? "-" : absl::StrFormat("%.0f%%", w.capacity_used_percent())) << "</td></tr>\n";
+         << "</td><td>" << w.overdue() << "</td><td>" << absl::StrFormat("%.1f", w.weighted_load())
+         << "</td><td>" << (queue ? "-" : absl::StrFormat("%.0f%%", w.capacity_used_percent()))
+         << "</td></tr>\n";
   }
   html << "</table>\n<p style=\"font-size:11px;color:#666\">Produced by vigil. OFFICIAL-SENSITIVE: "
        << "contains references to individuals; handle under the force's data protection "

@@ -384,9 +384,16 @@ absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
   alert.set_force(force);
   alert.set_context(std::string(context));
   *alert.mutable_obligation() = notice.obligation();
-  alert.set_cause(notice.kind() == v1::NOTICE_KIND_IMMEDIATE_ESCALATION
-                      ? v1::ALERT_CAUSE_IMMEDIATE_ESCALATION
-                      : v1::ALERT_CAUSE_NON_COMPLIANCE);
+  switch (notice.kind()) {
+    case v1::NOTICE_KIND_IMMEDIATE_ESCALATION:
+      alert.set_cause(v1::ALERT_CAUSE_IMMEDIATE_ESCALATION);
+      break;
+    case v1::NOTICE_KIND_TEAM_FINDING:
+      alert.set_cause(v1::ALERT_CAUSE_TEAM_FINDING);
+      break;
+    default:
+      alert.set_cause(v1::ALERT_CAUSE_NON_COMPLIANCE);
+  }
   alert.set_summary(notice.summary());
   *alert.mutable_trigger_time() = notice.time();
   *alert.mutable_raised_time() = ToProtoTime(txn.now());
@@ -727,8 +734,9 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   alert->clear_next_escalation_time();
   ScheduleReminder(*alert, *policies_.Current(force), zone_, call.now);
   txn.Emit(v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, *alert);
-  if (alert->cause() == v1::ALERT_CAUSE_LATE_ESCALATION) {
-    // A system alert has no obligation to wait for: taking it on is the end of it.
+  if (alert->obligation().id().empty()) {
+    // About no obligation (the watchdog's, a team finding): nothing will resolve it later, so
+    // taking it on is the end of it.
     Resolve(txn, *alert, absl::StrCat("acknowledged by ", call.principal.actor));
   }
   const v1::Alert result = *alert;
@@ -874,8 +882,8 @@ void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
                                  "without catching up (0: caught up)");
   static Metric& warned =
       m.Get("alerts_due_soon_warnings_total", "Due-soon warnings sent to obligations' owners");
-  static Metric& reminded = m.Get("alerts_reminders_total",
-                                  "Reminders sent to acknowledgers of alerts still open");
+  static Metric& reminded =
+      m.Get("alerts_reminders_total", "Reminders sent to acknowledgers of alerts still open");
   static Metric& late = m.Get("alerts_escalations_late_total",
                               "Escalations that fired later than the policy allows "
                               "(escalation_late_minutes); each raises the watchdog's alert");

@@ -61,7 +61,7 @@ struct ScanReport {
   int reminded = 0;  // acknowledgers reminded
   int late = 0;      // escalations that fired later than the policy allows (the watchdog)
   absl::Duration worst_lateness;  // of those
-  bool more = false;  // more were due than one batch takes
+  bool more = false;              // more were due than one batch takes
 };
 
 class AlertEngine {

@@ -78,7 +78,8 @@ void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) 
 
 v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now) {
   v1::EscalationLevel level = v1::ESCALATION_LEVEL_OFFICER;
-  if (alert.cause() == v1::ALERT_CAUSE_LATE_ESCALATION) {
+  if (alert.cause() == v1::ALERT_CAUSE_LATE_ESCALATION ||
+      alert.cause() == v1::ALERT_CAUSE_TEAM_FINDING) {
     level = v1::ESCALATION_LEVEL_INSPECTOR;
   } else if (alert.cause() == v1::ALERT_CAUSE_IMMEDIATE_ESCALATION || Unowned(alert.obligation())) {
     level = v1::ESCALATION_LEVEL_SERGEANT;

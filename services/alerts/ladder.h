@@ -37,7 +37,8 @@ void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert);
 
 // The level the ladder has reached at `now`: where it starts — the owning officer; the
 // sergeant for immediate escalation or unowned work (Unowned); the inspector for the
-// watchdog's late-escalation alert — or the highest step whose time has come.
+// watchdog's late-escalation alert and a team finding — or the highest step whose time has
+// come.
 v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now);
 
 // Brings an open alert's level up to LevelAt(now) and sets next_escalation_time to the next

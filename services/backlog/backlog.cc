@@ -538,37 +538,27 @@ absl::StatusOr<int> Backlog::SnapshotAllForces(absl::Time day_end) {
 
 void Backlog::StartSnapshots() {
   absl::MutexLock lock(&mu_);
-  if (scheduler_.joinable()) return;
-  stopping_ = false;
-  scheduler_ = std::thread([this] {
-    mu_.Lock();
-    while (!stopping_) {
-      const absl::Time midnight =
-          policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
-      // Sleep in short steps: the clock may be a manual one, and a stop must be prompt.
-      while (!stopping_ && clock_.Now() < midnight) {
-        mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
-      }
-      if (stopping_) break;
-      mu_.Unlock();
-      absl::StatusOr<int> taken = SnapshotAllForces(midnight);
-      if (taken.ok()) {
-        VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
-      } else {
-        VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
-      }
-      mu_.Lock();
-    }
-    mu_.Unlock();
-  });
+  if (snapshots_ == nullptr) {
+    snapshots_ = std::make_unique<ScheduledTask>(
+        clock_,
+        [this](absl::Time now) {
+          return policy::EndOfLocalDay(policy::LocalDay(now, zone_), zone_);
+        },
+        [this](absl::Time midnight) {
+          absl::StatusOr<int> taken = SnapshotAllForces(midnight);
+          if (taken.ok()) {
+            VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
+          } else {
+            VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
+          }
+        });
+  }
+  snapshots_->Start();
 }
 
 void Backlog::StopSnapshots() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (scheduler_.joinable()) scheduler_.join();
+  absl::MutexLock lock(&mu_);
+  if (snapshots_ != nullptr) snapshots_->Stop();
 }
 
 }  // namespace vigil::backlog

@@ -97,23 +97,23 @@ absl::Status ValidateEscalation(const v1::Policy& policy) {
     }
     for (int j = 0; j < i; ++j) {
       if (policy.due_soon_percent_by_kind(j).kind() == entry.kind()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".kind: ", v1::ObligationKind_Name(entry.kind()), " is already given at [", j,
-            "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".kind: ", v1::ObligationKind_Name(entry.kind()),
+                         " is already given at [", j, "]"));
       }
     }
   }
   if (policy.has_acknowledgement_reminder_days() &&
-      (policy.acknowledgement_reminder_days() < 0 || policy.acknowledgement_reminder_days() > 365)) {
+      (policy.acknowledgement_reminder_days() < 0 ||
+       policy.acknowledgement_reminder_days() > 365)) {
     return absl::InvalidArgumentError(
         absl::StrCat("acknowledgement_reminder_days: must be 0-365, 0 for no reminders (got ",
                      policy.acknowledgement_reminder_days(), ")"));
   }
   if (policy.has_escalation_late_minutes() &&
       (policy.escalation_late_minutes() < 1 || policy.escalation_late_minutes() > 1440)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("escalation_late_minutes: must be 1-1440 (got ",
-                     policy.escalation_late_minutes(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("escalation_late_minutes: must be 1-1440 (got ",
+                                                   policy.escalation_late_minutes(), ")"));
   }
   return absl::OkStatus();
 }

@@ -327,9 +327,9 @@ std::optional<DueTime> DueSoonWarning(const v1::Policy& policy, const v1::Obliga
   const absl::CivilDay last_day = LocalDay(due - absl::Microseconds(1), zone);
   const int64_t days = last_day - LocalDay(start, zone);
   return DueTime{start + (due - start) * percent / 100,
-                 absl::StrCat("due by the end of ", absl::FormatCivilTime(last_day), ": ",
-                              percent, "% of its ", days, "-day interval from ",
-                              Date(start, zone), " has passed ", Version(policy)),
+                 absl::StrCat("due by the end of ", absl::FormatCivilTime(last_day), ": ", percent,
+                              "% of its ", days, "-day interval from ", Date(start, zone),
+                              " has passed ", Version(policy)),
                  policy.version(), start};
 }
 

@@ -752,6 +752,40 @@ TEST_F(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
   EXPECT_TRUE(watchdog().empty());
 }
 
+TEST_F(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt) {
+  // As the rso context publishes it (VisitService.CheckTeamFindings).
+  v1::ObligationEvent event;
+  event.set_type(v1::OBLIGATION_EVENT_TYPE_NOTICE);
+  v1::ObligationNotice& notice = *event.mutable_notice();
+  notice.set_id("flat-diarising/north/2026-11-23");
+  notice.set_kind(v1::NOTICE_KIND_TEAM_FINDING);
+  notice.mutable_obligation()->set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  notice.mutable_obligation()->set_team("ocait");
+  notice.mutable_obligation()->set_force("wessex");
+  notice.set_summary("team ocait diarises its visits flat: 6 of the team's 6 ...");
+  *notice.mutable_time() = ToProtoTime(clock_.Now());
+  ASSERT_THAT(engine_->Apply("rso", {FeedEntry{1, {event}}}), IsOk());
+  ASSERT_THAT(engine_->Apply("rso", {FeedEntry{1, {event}}}), IsOk());  // a replay: no second
+
+  std::vector<v1::Alert> alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  const v1::Alert& alert = alerts[0];
+  EXPECT_EQ(alert.cause(), v1::ALERT_CAUSE_TEAM_FINDING);
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(alert.obligation().team(), "ocait");
+  EXPECT_THAT(alert.summary(), HasSubstr("diarises its visits flat"));
+  // It climbs on to the superintendent if nobody takes it on.
+  EXPECT_TRUE(alert.has_next_escalation_time());
+
+  CallContext sergeant = Call();
+  sergeant.principal.rank = Rank::kSergeant;
+  EXPECT_THAT(Acknowledge(alert.id(), sergeant), StatusIs(absl::StatusCode::kPermissionDenied));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert done, Acknowledge(alert.id(), Call()));
+  EXPECT_EQ(done.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_FALSE(done.has_next_reminder_time());
+  EXPECT_TRUE(Alerts().empty());
+}
+
 TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
   v1::CreateReferralRequest create;
   create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);

@@ -315,10 +315,9 @@ TEST_F(RmpSchedule, ReviewDueWithin28DaysOfAnArmsNotYetFollowedByAReview) {
   const std::optional<DueTime> due =
       RmpReviewDue(policy_, Local(2024, 3, 2, 14, 0), std::nullopt, v1::RISK_LEVEL_MEDIUM, london_);
   ASSERT_TRUE(due.has_value());
-  EXPECT_EQ(*due,
-            (DueTime{Utc(2024, 3, 31, 0, 0),
-                     "review the RMP within 28 days of the ARMS on 2024-03-02 (policy v1)", "v1",
-                     Local(2024, 3, 2, 14, 0)}));
+  EXPECT_EQ(*due, (DueTime{Utc(2024, 3, 31, 0, 0),
+                           "review the RMP within 28 days of the ARMS on 2024-03-02 (policy v1)",
+                           "v1", Local(2024, 3, 2, 14, 0)}));
 }
 
 TEST_F(RmpSchedule, EachRiskTierIsReviewedWithinItsIntervalOfTheLastReview) {
