@@ -164,6 +164,11 @@ std::string EventLine(const v1::AlertEvent& e) {
     const v1::Acknowledgement& ack = *a.acknowledgements().rbegin();
     absl::StrAppend(&line, "; by ", ack.by(), ": ", ack.note());
   }
+  if (e.type() == v1::ALERT_EVENT_TYPE_REMINDER && a.acknowledgements_size() > 0) {
+    const v1::Acknowledgement& ack = *a.acknowledgements().rbegin();
+    absl::StrAppend(&line, "; still open since ", ack.by(), " took it on ",
+                    FormatDueDate(ack.time()));
+  }
   return line;
 }
 

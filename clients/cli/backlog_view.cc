@@ -168,10 +168,13 @@ std::string WorkloadTable(const v1::GetWorkloadResponse& workload, Output style)
     auto risk = [&](int r) {
       return r < w.open_by_risk_size() ? absl::StrCat(w.open_by_risk(r)) : "0";
     };
-    table.AddRow({w.team(), w.officer(), absl::StrCat(w.open()), absl::StrCat(w.overdue()), risk(4),
-                  risk(3), risk(2), risk(1), risk(0), absl::StrFormat("%.1f", w.weighted_load()),
-                  absl::StrFormat("%.0f%%", w.capacity_used_percent()),
-                  absl::StrFormat("%.0f%%", w.team_share_percent())});
+    // The unallocated queue is work waiting for an officer: it has no capacity or share.
+    const bool queue = w.unallocated_queue();
+    table.AddRow({w.team(), queue ? "(unallocated queue)" : w.officer(), absl::StrCat(w.open()),
+                  absl::StrCat(w.overdue()), risk(4), risk(3), risk(2), risk(1), risk(0),
+                  absl::StrFormat("%.1f", w.weighted_load()),
+                  queue ? "-" : absl::StrFormat("%.0f%%", w.capacity_used_percent()),
+                  queue ? "-" : absl::StrFormat("%.0f%%", w.team_share_percent())});
   }
   table.Print(out, style);
   if (style != Output::kCsv) out << "weights: policy " << workload.policy_version() << "\n";
@@ -359,10 +362,12 @@ std::string ReportHtml(const ReportData& data) {
        << "<th class=\"l\">Officer</th><th>Open</th><th>Overdue</th><th>Weighted "
           "load</th><th>Capacity</th></tr>\n";
   for (const v1::OfficerWorkload& w : data.workload.officers()) {
+    const bool queue = w.unallocated_queue();
     html << "<tr><td class=\"l\">" << Escape(w.team()) << "</td><td class=\"l\">"
-         << Escape(w.officer()) << "</td><td>" << w.open() << "</td><td>" << w.overdue()
-         << "</td><td>" << absl::StrFormat("%.1f", w.weighted_load()) << "</td><td>"
-         << absl::StrFormat("%.0f%%", w.capacity_used_percent()) << "</td></tr>\n";
+         << (queue ? "(unallocated queue)" : Escape(w.officer())) << "</td><td>" << w.open()
+         << "</td><td>" << w.overdue() << "</td><td>" << absl::StrFormat("%.1f", w.weighted_load())
+         << "</td><td>" << (queue ? "-" : absl::StrFormat("%.0f%%", w.capacity_used_percent()))
+         << "</td></tr>\n";
   }
   html << "</table>\n<p style=\"font-size:11px;color:#666\">Produced by vigil. OFFICIAL-SENSITIVE: "
        << "contains references to individuals; handle under the force's data protection "

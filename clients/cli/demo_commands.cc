@@ -194,6 +194,17 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
           return cli.Fail(status);
       }
       cli.err() << "intelligence refreshes: " << data.refreshes.size() << "\n";
+      // The daily team findings, now rather than at midnight: the flat-diarised team alerts its
+      // inspector.
+      v1::CheckTeamFindingsResponse checked;
+      grpc::Status checked_status = visits->CheckTeamFindings(
+          cli.NewContext().get(), v1::CheckTeamFindingsRequest(), &checked);
+      if (checked_status.ok()) {
+        cli.err() << "team findings: " << checked.findings_size() << " ("
+                  << checked.alerted_teams_size() << " alerted now)\n";
+      } else if (checked_status.error_code() != grpc::StatusCode::PERMISSION_DENIED) {
+        return cli.Fail(checked_status);
+      }
       // 90 days of daily backlog snapshots, so that the trend and forecast have something to
       // say (each as of the end of its day, against the obligations open now).
       auto backlog = v1::BacklogService::NewStub(cli.channel());

@@ -286,6 +286,39 @@ void AddVisitCommands(CLI::App& app, Cli& cli, Action& run) {
       return 0;
     };
   });
+  auto check_team = std::make_shared<std::string>();
+  CLI::App* check = compliance->add_subcommand(
+      "check",
+      "Recompute the team findings (flat diarising) now, as vigild does each midnight: a new "
+      "one alerts the team's inspector");
+  check->add_option("--team", *check_team, "Only this team (default: every team)");
+  check->callback([&cli, &run, check_team] {
+    run = [&cli, check_team]() -> int {
+      v1::CheckTeamFindingsRequest request;
+      request.set_team(*check_team);
+      v1::CheckTeamFindingsResponse response;
+      auto context = cli.NewContext();
+      grpc::Status status = v1::VisitService::NewStub(cli.channel())
+                                ->CheckTeamFindings(context.get(), request, &response);
+      if (!status.ok()) return cli.Fail(status);
+      if (cli.output() == Output::kJson) {
+        cli.PrintJson(response);
+        return 0;
+      }
+      PrintFindings(cli, response.findings());
+      for (const std::string& team : response.alerted_teams()) {
+        cli.out() << "team " << team << ": new finding; its inspector is alerted\n";
+      }
+      for (const std::string& team : response.stood_down_teams()) {
+        cli.out() << "team " << team << ": the earlier finding no longer holds\n";
+      }
+      if (response.alerted_teams().empty() && response.stood_down_teams().empty()) {
+        cli.out() << "no change: " << response.findings_size()
+                  << " team finding(s) standing, already alerted\n";
+      }
+      return 0;
+    };
+  });
 }
 
 }  // namespace vigil::cli

@@ -16,6 +16,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
 #include "vigil/internal/alerts_state.pb.h"
 
@@ -26,6 +27,9 @@ using storage::Family;
 
 // Index entries one ListAlerts page may examine before it returns what it has found.
 constexpr int kMaxListScan = 10000;
+
+// Alert.context of the watchdog's system alerts (about no owner's obligation).
+constexpr absl::string_view kWatchdogContext = "alerts";
 
 // The identity the engine's own work is audited under.
 CallContext EngineCall(absl::string_view method, absl::Time now) {
@@ -113,7 +117,8 @@ class AlertEngine::Txn {
     *event.mutable_event_time() = ToProtoTime(now_);
     change_.AddEvent(std::string(kAlertFeed), event.SerializeAsString());
     subjects_.insert(alert.id());
-    subjects_.insert(alert.obligation().subject_id());
+    // The watchdog's system alerts are about no subject.
+    if (!alert.obligation().subject_id().empty()) subjects_.insert(alert.obligation().subject_id());
     ++events_;
   }
 
@@ -202,7 +207,105 @@ void Resolve(AlertEngine::Txn& txn, v1::Alert& alert, std::string resolution) {
   *alert.mutable_resolved_time() = ToProtoTime(txn.now());
   alert.set_resolution(std::move(resolution));
   alert.clear_next_escalation_time();
+  alert.clear_next_reminder_time();
   txn.Emit(v1::ALERT_EVENT_TYPE_RESOLVED, alert);
+}
+
+// Sets when the owner of `followed` is warned that it is due soon: at the policy's share of its
+// interval, or at once when that has passed already; none once it is overdue.
+void ScheduleWarning(internal::AlertedObligation& followed, const v1::Policy& policy,
+                     absl::TimeZone zone, absl::Time now) {
+  followed.clear_due_soon_time();
+  const std::optional<policy::DueTime> warning =
+      policy::DueSoonWarning(policy, followed.obligation(), zone);
+  if (!warning.has_value() || TimeOf(followed.obligation().due_time()) <= now) return;
+  *followed.mutable_due_soon_time() = ToProtoTime(std::max(warning->due, now));
+}
+
+// Sets when the acknowledger of `alert` is next reminded that its obligation is still open:
+// the policy's reminder interval after `since`, unless the acknowledgement lapses first (the
+// alert then reopens, which says more).
+void ScheduleReminder(v1::Alert& alert, const v1::Policy& policy, absl::TimeZone zone,
+                      absl::Time since) {
+  alert.clear_next_reminder_time();
+  if (alert.state() != v1::ALERT_STATE_ACKNOWLEDGED || alert.acknowledgements().empty()) return;
+  const std::optional<policy::DueTime> next = policy::AcknowledgementReminder(policy, since, zone);
+  if (!next.has_value()) return;
+  const v1::Acknowledgement& last = *alert.acknowledgements().rbegin();
+  if (last.has_expiry_time() && TimeOf(last.expiry_time()) <= next->due) return;
+  *alert.mutable_next_reminder_time() = ToProtoTime(next->due);
+}
+
+// The owner of `followed` is warned that it falls due soon: an event about an alert that is
+// not stored (it cannot be listed or acknowledged, and never climbs).
+void WarnDueSoon(AlertEngine::Txn& txn, const internal::AlertedObligation& followed,
+                 const policy::DueTime& warning) {
+  const v1::Obligation& o = followed.obligation();
+  v1::Alert alert;
+  alert.set_id(DueSoonAlertId(followed.context(), o.force(), o.id(), TimeOf(o.due_time())));
+  alert.set_force(o.force());
+  alert.set_context(followed.context());
+  *alert.mutable_obligation() = o;
+  alert.set_cause(v1::ALERT_CAUSE_DUE_SOON);
+  alert.set_summary(warning.reason);
+  *alert.mutable_trigger_time() = ToProtoTime(warning.due);
+  *alert.mutable_raised_time() = ToProtoTime(txn.now());
+  alert.set_escalation_level(v1::ESCALATION_LEVEL_OFFICER);
+  txn.Emit(v1::ALERT_EVENT_TYPE_DUE_SOON, alert);
+}
+
+// Escalations of one force that fired late in one scan.
+struct LateEscalations {
+  int count = 0;
+  absl::Duration worst;
+  std::string alert_id;  // the latest of them
+  v1::EscalationLevel level = v1::ESCALATION_LEVEL_UNSPECIFIED;
+  absl::Time due;
+};
+
+// The watchdog: raises (or brings up to date) the force's system alert of the day about
+// escalations firing late, at the duty inspector's rung.
+absl::Status RaiseLateEscalation(AlertEngine::Txn& txn, const std::string& force,
+                                 const LateEscalations& late, const v1::Policy& policy,
+                                 absl::TimeZone zone) {
+  const std::string summary = absl::StrCat(
+      late.count, late.count == 1 ? " escalation" : " escalations", " fired more than ",
+      absl::ToInt64Minutes(policy::EscalationLateAfter(policy)), " minutes after its time at ",
+      FormatUtcTime(txn.now()), " (the worst ", absl::ToInt64Minutes(late.worst),
+      " minutes late); the latest: alert ", late.alert_id, " to the ", LevelName(late.level),
+      ", due ", FormatUtcTime(late.due),
+      ". Is the alert scanner behind, or was vigild down? (metric "
+      "alerts_escalations_late_total; policy ",
+      policy.version(), ")");
+  const std::string id =
+      LateEscalationAlertId(force, absl::FormatCivilTime(policy::LocalDay(txn.now(), zone)));
+  VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, id));
+  if (alert != nullptr) {
+    alert->set_summary(summary);
+    if (alert->state() != v1::ALERT_STATE_RESOLVED) {
+      txn.Emit(v1::ALERT_EVENT_TYPE_UPDATED, *alert);
+      return absl::OkStatus();
+    }
+    alert->set_state(v1::ALERT_STATE_OPEN);
+    alert->clear_resolved_time();
+    alert->clear_resolution();
+    txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
+    return absl::OkStatus();
+  }
+  v1::Alert fresh;
+  fresh.set_id(id);
+  fresh.set_force(force);
+  fresh.set_context(std::string(kWatchdogContext));
+  fresh.mutable_obligation()->set_force(force);
+  fresh.set_cause(v1::ALERT_CAUSE_LATE_ESCALATION);
+  fresh.set_summary(summary);
+  *fresh.mutable_trigger_time() = ToProtoTime(txn.now());
+  *fresh.mutable_raised_time() = ToProtoTime(txn.now());
+  fresh.set_state(v1::ALERT_STATE_OPEN);
+  fresh.set_escalation_policy_version(policy.version());
+  fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));
+  txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
+  return absl::OkStatus();
 }
 
 // Every unresolved alert about `followed`.
@@ -220,14 +323,15 @@ absl::StatusOr<std::vector<v1::Alert*>> AlertsAbout(AlertEngine::Txn& txn,
 }
 
 // An obligation opened or re-timed by its owner.
-absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context,
-                    const v1::Obligation& now_is) {
+absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& now_is,
+                    const v1::Policy& policy, absl::TimeZone zone) {
   VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
                          txn.FindFollowed(context, now_is.force(), now_is.id()));
   if (followed == nullptr) {
     internal::AlertedObligation fresh;
     *fresh.mutable_obligation() = now_is;
     fresh.set_context(std::string(context));
+    ScheduleWarning(fresh, policy, zone, txn.now());
     txn.Follow(std::move(fresh));
     txn.AddSubject(now_is.subject_id());
     return absl::OkStatus();
@@ -246,6 +350,7 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context,
     for (v1::Alert* alert : alerts) Resolve(txn, *alert, resolution);
     followed->clear_overdue_alert_id();
     followed->clear_notice_alert_ids();
+    ScheduleWarning(*followed, policy, zone, txn.now());
     return absl::OkStatus();
   }
   for (v1::Alert* alert : alerts) {
@@ -279,9 +384,16 @@ absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
   alert.set_force(force);
   alert.set_context(std::string(context));
   *alert.mutable_obligation() = notice.obligation();
-  alert.set_cause(notice.kind() == v1::NOTICE_KIND_IMMEDIATE_ESCALATION
-                      ? v1::ALERT_CAUSE_IMMEDIATE_ESCALATION
-                      : v1::ALERT_CAUSE_NON_COMPLIANCE);
+  switch (notice.kind()) {
+    case v1::NOTICE_KIND_IMMEDIATE_ESCALATION:
+      alert.set_cause(v1::ALERT_CAUSE_IMMEDIATE_ESCALATION);
+      break;
+    case v1::NOTICE_KIND_TEAM_FINDING:
+      alert.set_cause(v1::ALERT_CAUSE_TEAM_FINDING);
+      break;
+    default:
+      alert.set_cause(v1::ALERT_CAUSE_NON_COMPLIANCE);
+  }
   alert.set_summary(notice.summary());
   *alert.mutable_trigger_time() = notice.time();
   *alert.mutable_raised_time() = ToProtoTime(txn.now());
@@ -306,6 +418,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   const std::string id =
       OverdueAlertId(followed.context(), obligation.force(), obligation.id(), due);
   followed.set_overdue_alert_id(id);
+  followed.clear_due_soon_time();  // too late to warn
   VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(obligation.force(), id));
   if (alert != nullptr) {
     // Overdue again from the same due time (moved away and back): the same alert reopens.
@@ -327,7 +440,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   *fresh.mutable_trigger_time() = obligation.due_time();
   *fresh.mutable_raised_time() = ToProtoTime(txn.now());
   fresh.set_state(v1::ALERT_STATE_OPEN);
-  fresh.set_escalation_level(v1::ESCALATION_LEVEL_OFFICER);
+  fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));  // unowned: the sergeant
   SetLadder(policy, zone, fresh);
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
@@ -357,7 +470,8 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
       switch (event.type()) {
         case v1::OBLIGATION_EVENT_TYPE_OPENED:
         case v1::OBLIGATION_EVENT_TYPE_RETIMED:
-          VIGIL_RETURN_IF_ERROR(Follow(txn, context, event.obligation()));
+          VIGIL_RETURN_IF_ERROR(Follow(txn, context, event.obligation(),
+                                       *policies_.Current(event.obligation().force()), zone_));
           break;
         case v1::OBLIGATION_EVENT_TYPE_CLOSED:
           VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation()));
@@ -421,22 +535,40 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   report.more = static_cast<int>(due.size()) > max_deadlines;
   if (report.more) due.pop_back();
   if (due.empty()) return report;
+  std::map<std::string, LateEscalations> late;  // by force
   for (const storage::Deadline& deadline : due) {
     // Whatever the record says now, this entry is done; the record's own deadlines are
     // written back from its state (rederive).
     txn.change().RemoveDeadline(deadline);
     ++report.deadlines;
     std::string context, force, id;
-    if (deadline.kind == kDueKind && ParseObligationDeadline(deadline.id, &context, &force, &id)) {
+    if ((deadline.kind == kDueKind || deadline.kind == kDueSoonKind) &&
+        ParseObligationDeadline(deadline.id, &context, &force, &id)) {
       VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
                              txn.FindFollowed(context, force, id, /*rederive=*/true));
-      if (followed == nullptr || !followed->overdue_alert_id().empty() ||
-          TimeOf(followed->obligation().due_time()) > now) {
-        continue;  // closed, already alerted, or re-timed since
+      if (followed == nullptr || !followed->overdue_alert_id().empty()) {
+        continue;  // closed, or already alerted
       }
+      const absl::Time obligation_due = TimeOf(followed->obligation().due_time());
+      if (deadline.kind == kDueSoonKind) {
+        if (!followed->has_due_soon_time() || TimeOf(followed->due_soon_time()) > now) {
+          continue;  // re-timed since
+        }
+        followed->clear_due_soon_time();
+        // Under the policy of now: warnings switched off since are not sent.
+        const std::optional<policy::DueTime> warning =
+            policy::DueSoonWarning(*policies_.Current(force), followed->obligation(), zone_);
+        // Past due already: the overdue alert, in this same pass, says more.
+        if (!warning.has_value() || obligation_due <= now) continue;
+        WarnDueSoon(txn, *followed, *warning);
+        ++report.warned;
+        continue;
+      }
+      if (obligation_due > now) continue;  // re-timed since
       VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force), zone_));
       ++report.raised;
-    } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind) &&
+    } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind ||
+                deadline.kind == kRemindKind) &&
                ParseAlertDeadline(deadline.id, &force, &id)) {
       VIGIL_ASSIGN_OR_RETURN(v1::Alert * alert, txn.FindAlert(force, id, /*rederive=*/true));
       if (alert == nullptr) continue;
@@ -444,18 +576,40 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
         if (Climb(*alert, now)) {
           txn.Emit(v1::ALERT_EVENT_TYPE_ESCALATED, *alert);
           ++report.escalated;
+          const absl::Duration lateness = now - deadline.due;
+          if (lateness > policy::EscalationLateAfter(*policies_.Current(force))) {
+            LateEscalations& of_force = late[force];
+            ++of_force.count;
+            of_force.worst = std::max(of_force.worst, lateness);
+            of_force.alert_id = alert->id();
+            of_force.level = alert->escalation_level();
+            of_force.due = deadline.due;
+          }
         }
       } else if (deadline.kind == kLapseKind && alert->state() == v1::ALERT_STATE_ACKNOWLEDGED) {
         // Acknowledged, but the obligation is still overdue a week later: climb again from
         // where the ladder now stands.
         alert->set_state(v1::ALERT_STATE_OPEN);
+        alert->clear_next_reminder_time();
         Climb(*alert, now);
         txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
         ++report.reopened;
+      } else if (deadline.kind == kRemindKind && alert->state() == v1::ALERT_STATE_ACKNOWLEDGED &&
+                 alert->has_next_reminder_time() && TimeOf(alert->next_reminder_time()) <= now) {
+        // Still acknowledged, so its obligation is still open: remind whoever took it on.
+        ScheduleReminder(*alert, *policies_.Current(force), zone_, now);
+        txn.Emit(v1::ALERT_EVENT_TYPE_REMINDER, *alert);
+        ++report.reminded;
       }
     } else {
       VIGIL_LOG(WARNING) << "alerts: dropping a malformed deadline of kind " << int{deadline.kind};
     }
+  }
+  for (const auto& [force, of_force] : late) {
+    VIGIL_RETURN_IF_ERROR(
+        RaiseLateEscalation(txn, force, of_force, *policies_.Current(force), zone_));
+    report.late += of_force.count;
+    report.worst_lateness = std::max(report.worst_lateness, of_force.worst);
   }
   const CallContext call = EngineCall("alerts/scan", now);
   VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION, txn.subjects())));
@@ -578,7 +732,13 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   }
   alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
   alert->clear_next_escalation_time();
+  ScheduleReminder(*alert, *policies_.Current(force), zone_, call.now);
   txn.Emit(v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, *alert);
+  if (alert->obligation().id().empty()) {
+    // About no obligation (the watchdog's, a team finding): nothing will resolve it later, so
+    // taking it on is the end of it.
+    Resolve(txn, *alert, absl::StrCat("acknowledged by ", call.principal.actor));
+  }
   const v1::Alert result = *alert;
   StoreResponse(kRequestContext, bound, result.SerializeAsString(), txn.change());
   VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION,
@@ -720,11 +880,31 @@ void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
   static Metric& backlog = m.Get("alerts_scan_backlog_seconds",
                                  "How long the scanner has been working through passed deadlines "
                                  "without catching up (0: caught up)");
+  static Metric& warned =
+      m.Get("alerts_due_soon_warnings_total", "Due-soon warnings sent to obligations' owners");
+  static Metric& reminded =
+      m.Get("alerts_reminders_total", "Reminders sent to acknowledgers of alerts still open");
+  static Metric& late = m.Get("alerts_escalations_late_total",
+                              "Escalations that fired later than the policy allows "
+                              "(escalation_late_minutes); each raises the watchdog's alert");
+  static Metric& lateness = m.Get("alerts_escalation_lateness_seconds",
+                                  "How late the latest late escalation fired (0 again once "
+                                  "escalations fire on time)");
   if (batch.deadlines > 0) batches.Add(1);
   deadlines.Add(batch.deadlines);
   raised.Add(batch.raised);
   escalated.Add(batch.escalated);
   reopened.Add(batch.reopened);
+  warned.Add(batch.warned);
+  reminded.Add(batch.reminded);
+  late.Add(batch.late);
+  if (batch.late > 0) {
+    lateness.Set(absl::ToInt64Seconds(batch.worst_lateness));
+    VIGIL_LOG(WARNING) << "alerts: " << batch.late << " escalations fired late (the worst by "
+                       << batch.worst_lateness << "): the watchdog alerted the duty inspector";
+  } else if (batch.escalated > 0) {
+    lateness.Set(0);
+  }
   backlog.Set(batch.more ? absl::ToInt64Seconds(busy) : 0);
 }
 
@@ -752,6 +932,8 @@ void AlertScanner::Run() {
       total.raised += report->raised;
       total.escalated += report->escalated;
       total.reopened += report->reopened;
+      total.warned += report->warned;
+      total.reminded += report->reminded;
       if (!report->more) break;
       if (absl::Now() - logged > absl::Seconds(5)) {
         logged = absl::Now();
@@ -767,7 +949,8 @@ void AlertScanner::Run() {
     } else if (total.deadlines > 0) {
       VIGIL_LOG(INFO) << "alerts: " << total.deadlines << " deadlines in " << absl::Now() - started
                       << ": " << total.raised << " raised, " << total.escalated << " escalated, "
-                      << total.reopened << " reopened";
+                      << total.reopened << " reopened, " << total.warned << " due-soon warnings, "
+                      << total.reminded << " reminders";
     }
     absl::Duration wait = failed.ok() ? absl::Minutes(1) : absl::Seconds(5);
     if (failed.ok()) {

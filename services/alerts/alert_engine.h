@@ -8,7 +8,10 @@
 //     with a deadline at its due time; a re-timed due time or a closed obligation resolves its
 //     alerts; a notice raises an alert at once.
 //   - ScanDue: deadlines that have passed: an obligation falling due raises its overdue alert,
-//     an alert reaching its next step escalates, an acknowledgement lapsing reopens.
+//     an alert reaching its next step escalates, an acknowledgement lapsing reopens; an
+//     obligation reaching its due-soon share warns its owner (an event, no alert), an
+//     acknowledged alert still open reminds its acknowledger; and escalations that fire late
+//     raise the watchdog's system alert for their force.
 //   - Acknowledge: a person takes an alert on; the climb stops.
 // Because the cursor commits with what it produced, and alert ids are derived from what they
 // are about, a crash at any point neither loses nor duplicates an alert.
@@ -54,7 +57,11 @@ struct ScanReport {
   int raised = 0;
   int escalated = 0;
   int reopened = 0;
-  bool more = false;  // more were due than one batch takes
+  int warned = 0;    // due-soon warnings sent
+  int reminded = 0;  // acknowledgers reminded
+  int late = 0;      // escalations that fired later than the policy allows (the watchdog)
+  absl::Duration worst_lateness;  // of those
+  bool more = false;              // more were due than one batch takes
 };
 
 class AlertEngine {

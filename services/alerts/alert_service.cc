@@ -27,7 +27,7 @@ constexpr size_t kSubscribePage = 256;
 struct Subscription {
   bool audited = false;
   absl::Time next_digest = absl::InfinitePast();
-  std::array<int64_t, 8> events_since_digest{};
+  std::array<int64_t, v1::AlertEventType_ARRAYSIZE> events_since_digest{};
 };
 
 }  // namespace
@@ -117,7 +117,8 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
       if (event.alert().force() != call.principal.force || !Matches(filter, event.alert()))
         continue;
       if (digest_hours > 0) {
-        ++subscription->events_since_digest[std::clamp<int>(event.type(), 0, 7)];
+        ++subscription->events_since_digest[std::clamp<int>(event.type(), 0,
+                                                            v1::AlertEventType_ARRAYSIZE - 1)];
       } else {
         page.messages.push_back(std::move(event));
       }

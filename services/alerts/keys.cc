@@ -52,6 +52,10 @@ std::vector<storage::Deadline> DeadlinesOf(const v1::Alert& alert) {
       deadlines.push_back(
           {storage::DeadlineSpace::kAlerts, TimeOf(last.expiry_time()), kLapseKind, id});
     }
+    if (alert.has_next_reminder_time()) {
+      deadlines.push_back(
+          {storage::DeadlineSpace::kAlerts, TimeOf(alert.next_reminder_time()), kRemindKind, id});
+    }
   }
   return deadlines;
 }
@@ -59,9 +63,15 @@ std::vector<storage::Deadline> DeadlinesOf(const v1::Alert& alert) {
 std::vector<storage::Deadline> DeadlinesOf(const internal::AlertedObligation& followed) {
   if (!followed.overdue_alert_id().empty()) return {};
   const v1::Obligation& o = followed.obligation();
-  return {{storage::DeadlineSpace::kAlerts, TimeOf(o.due_time()), kDueKind,
-           absl::StrCat(LengthPrefixed(followed.context()), LengthPrefixed(o.force()),
-                        LengthPrefixed(o.id()))}};
+  const std::string id = absl::StrCat(LengthPrefixed(followed.context()), LengthPrefixed(o.force()),
+                                      LengthPrefixed(o.id()));
+  std::vector<storage::Deadline> deadlines = {
+      {storage::DeadlineSpace::kAlerts, TimeOf(o.due_time()), kDueKind, id}};
+  if (followed.has_due_soon_time()) {
+    deadlines.push_back(
+        {storage::DeadlineSpace::kAlerts, TimeOf(followed.due_soon_time()), kDueSoonKind, id});
+  }
+  return deadlines;
 }
 
 bool ParseObligationDeadline(absl::string_view id, std::string* context, std::string* force,

@@ -10,6 +10,8 @@
 // deadlines  space kAlerts, kind 'O': an obligation falls due    id lp(context) lp(force) lp(obl)
 //                           kind 'E': an alert's next step       id lp(force) alert id
 //                           kind 'X': an acknowledgement lapses  id lp(force) alert id
+//                           kind 'W': an obligation's due-soon warning  id as kind 'O'
+//                           kind 'R': an acknowledger's reminder  id lp(force) alert id
 #ifndef VIGIL_SERVICES_ALERTS_KEYS_H_
 #define VIGIL_SERVICES_ALERTS_KEYS_H_
 
@@ -26,6 +28,8 @@ namespace vigil::alerts {
 inline constexpr uint8_t kDueKind = 'O';
 inline constexpr uint8_t kEscalateKind = 'E';
 inline constexpr uint8_t kLapseKind = 'X';
+inline constexpr uint8_t kDueSoonKind = 'W';  // an obligation's due-soon warning
+inline constexpr uint8_t kRemindKind = 'R';   // an acknowledged alert's next reminder
 
 std::string AlertKey(absl::string_view force, absl::string_view id);
 std::string ObligationKey(absl::string_view context, absl::string_view force,

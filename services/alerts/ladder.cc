@@ -11,6 +11,7 @@
 #include "base/proto_time.h"
 #include "services/common/errors.h"
 #include "services/common/validate.h"
+#include "services/obligations/ledger.h"
 #include "services/policy/policy.h"
 #include "services/policy/schedule.h"
 #include "storage/key_codec.h"
@@ -46,6 +47,24 @@ std::string NoticeAlertId(absl::string_view context, absl::string_view force,
                              storage::LengthPrefixed(force), storage::LengthPrefixed(notice_id)));
 }
 
+std::string DueSoonAlertId(absl::string_view context, absl::string_view force,
+                           absl::string_view obligation_id, absl::Time due) {
+  std::string material =
+      absl::StrCat("due-soon", storage::LengthPrefixed(context), storage::LengthPrefixed(force),
+                   storage::LengthPrefixed(obligation_id));
+  storage::PutOrderedInt64(&material, storage::ToMicros(due));
+  return HashId(material);
+}
+
+std::string LateEscalationAlertId(absl::string_view force, absl::string_view day) {
+  return HashId(absl::StrCat("late-escalation", storage::LengthPrefixed(force),
+                             storage::LengthPrefixed(day)));
+}
+
+bool Unowned(const v1::Obligation& obligation) {
+  return obligation.owner_officer().empty() || obligation.owner_officer() == kUnallocatedOwner;
+}
+
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) {
   alert.clear_escalation_times();
   alert.clear_escalation_reasons();
@@ -58,9 +77,13 @@ void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) 
 }
 
 v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now) {
-  v1::EscalationLevel level = alert.cause() == v1::ALERT_CAUSE_IMMEDIATE_ESCALATION
-                                  ? v1::ESCALATION_LEVEL_SERGEANT
-                                  : v1::ESCALATION_LEVEL_OFFICER;
+  v1::EscalationLevel level = v1::ESCALATION_LEVEL_OFFICER;
+  if (alert.cause() == v1::ALERT_CAUSE_LATE_ESCALATION ||
+      alert.cause() == v1::ALERT_CAUSE_TEAM_FINDING) {
+    level = v1::ESCALATION_LEVEL_INSPECTOR;
+  } else if (alert.cause() == v1::ALERT_CAUSE_IMMEDIATE_ESCALATION || Unowned(alert.obligation())) {
+    level = v1::ESCALATION_LEVEL_SERGEANT;
+  }
   for (int i = 0; i < alert.escalation_times_size() && i < 3; ++i) {
     if (TimeOf(alert.escalation_times(i)) <= now) level = std::max(level, kSteps[i]);
   }

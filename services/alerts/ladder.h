@@ -20,14 +20,25 @@ std::string OverdueAlertId(absl::string_view context, absl::string_view force,
                            absl::string_view obligation_id, absl::Time due);
 std::string NoticeAlertId(absl::string_view context, absl::string_view force,
                           absl::string_view notice_id);
+// The due-soon warning about an obligation due at `due` (never stored; stable across replays).
+std::string DueSoonAlertId(absl::string_view context, absl::string_view force,
+                           absl::string_view obligation_id, absl::Time due);
+// The watchdog's system alert of `force` for local day `day` ("2026-12-03").
+std::string LateEscalationAlertId(absl::string_view force, absl::string_view day);
+
+// True when nobody owns `obligation`: a referral waiting for allocation, an offender without
+// an officer.
+bool Unowned(const v1::Obligation& obligation);
 
 // Fills the ladder of `alert` (escalation_times and escalation_reasons from trigger_time and its
 // obligation's risk, escalation_policy_version) from `policy`, counting local calendar days in
 // `zone` (policy::EscalationRungs). An obligation not yet assessed climbs like high.
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert);
 
-// The level the ladder has reached at `now`: the officer (the sergeant for immediate
-// escalation), or the highest step whose time has come.
+// The level the ladder has reached at `now`: where it starts — the owning officer; the
+// sergeant for immediate escalation or unowned work (Unowned); the inspector for the
+// watchdog's late-escalation alert and a team finding — or the highest step whose time has
+// come.
 v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now);
 
 // Brings an open alert's level up to LevelAt(now) and sets next_escalation_time to the next

@@ -14,6 +14,7 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/obligations/ledger.h"
 #include "services/obligations/obligation_feed_service.h"
 #include "services/obligations/overdue_index.h"
 #include "services/policy/calendar.h"
@@ -344,8 +345,10 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
     *ask.mutable_as_of() = ToProtoTime(as_of);
     VIGIL_ASSIGN_OR_RETURN(v1::WorkloadResponse part, feeds_.Workload(call, context, ask));
     for (const v1::OfficerLoad& load : part.officers()) {
-      v1::OfficerWorkload& w = loads[{load.team(), load.officer()}];
-      w.set_officer(load.officer());
+      const bool queue = load.officer().empty() || load.officer() == kUnallocatedOwner;
+      v1::OfficerWorkload& w = loads[{load.team(), queue ? "" : load.officer()}];
+      w.set_officer(queue ? "" : load.officer());
+      w.set_unallocated_queue(queue);
       w.set_team(load.team());
       w.mutable_open_by_risk()->Resize(5, 0);
       w.mutable_overdue_by_risk()->Resize(5, 0);
@@ -362,11 +365,18 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
       }
     }
   }
+  // Officers share their team's load; a queue has neither capacity nor a share.
   std::map<std::string, double> team_total;
-  for (const auto& [key, w] : loads) team_total[key.first] += w.weighted_load();
+  for (const auto& [key, w] : loads) {
+    if (!w.unallocated_queue()) team_total[key.first] += w.weighted_load();
+  }
   v1::GetWorkloadResponse response;
   response.set_policy_version(policy->version());
   for (auto& [key, w] : loads) {
+    if (w.unallocated_queue()) {
+      *response.add_officers() = std::move(w);
+      continue;
+    }
     w.set_capacity_used_percent(100.0 * w.weighted_load() / weights.officer_capacity());
     const double total = team_total[key.first];
     w.set_team_share_percent(total > 0 ? 100.0 * w.weighted_load() / total : 0);
@@ -530,37 +540,27 @@ absl::StatusOr<int> Backlog::SnapshotAllForces(absl::Time day_end) {
 
 void Backlog::StartSnapshots() {
   absl::MutexLock lock(&mu_);
-  if (scheduler_.joinable()) return;
-  stopping_ = false;
-  scheduler_ = std::thread([this] {
-    mu_.Lock();
-    while (!stopping_) {
-      const absl::Time midnight =
-          policy::EndOfLocalDay(policy::LocalDay(clock_.Now(), zone_), zone_);
-      // Sleep in short steps: the clock may be a manual one, and a stop must be prompt.
-      while (!stopping_ && clock_.Now() < midnight) {
-        mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
-      }
-      if (stopping_) break;
-      mu_.Unlock();
-      absl::StatusOr<int> taken = SnapshotAllForces(midnight);
-      if (taken.ok()) {
-        VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
-      } else {
-        VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
-      }
-      mu_.Lock();
-    }
-    mu_.Unlock();
-  });
+  if (snapshots_ == nullptr) {
+    snapshots_ = std::make_unique<ScheduledTask>(
+        clock_,
+        [this](absl::Time now) {
+          return policy::EndOfLocalDay(policy::LocalDay(now, zone_), zone_);
+        },
+        [this](absl::Time midnight) {
+          absl::StatusOr<int> taken = SnapshotAllForces(midnight);
+          if (taken.ok()) {
+            VIGIL_LOG(INFO) << "backlog: daily snapshot of " << *taken << " forces";
+          } else {
+            VIGIL_LOG(WARNING) << "backlog: daily snapshot failed: " << taken.status().message();
+          }
+        });
+  }
+  snapshots_->Start();
 }
 
 void Backlog::StopSnapshots() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (scheduler_.joinable()) scheduler_.join();
+  absl::MutexLock lock(&mu_);
+  if (snapshots_ != nullptr) snapshots_->Stop();
 }
 
 }  // namespace vigil::backlog

@@ -5,12 +5,13 @@
 #ifndef VIGIL_SERVICES_BACKLOG_BACKLOG_H_
 #define VIGIL_SERVICES_BACKLOG_BACKLOG_H_
 
-#include <thread>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "base/scheduled_task.h"
 #include "services/backlog/feed_client.h"
 #include "services/common/rpc.h"
 #include "services/policy/policy_registry.h"
@@ -65,8 +66,7 @@ class Backlog {
   const absl::TimeZone zone_;
 
   absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the scheduler awaits it
-  std::thread scheduler_;
+  std::unique_ptr<ScheduledTask> snapshots_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::backlog

@@ -150,6 +150,7 @@ absl::StatusOr<v1::GetWorkloadResponse> MergeWorkloads(
         t.set_overdue_by_risk(r, t.overdue_by_risk(r) + w.overdue_by_risk(r));
       t.set_weighted_load(t.weighted_load() + w.weighted_load());
       force_total[force] += w.weighted_load();
+      if (w.unallocated_queue()) continue;  // a queue has no capacity to average
       team.capacity_used_sum += w.capacity_used_percent();
       ++team.officers;
     }
@@ -158,7 +159,7 @@ absl::StatusOr<v1::GetWorkloadResponse> MergeWorkloads(
   for (auto& [key, team] : teams) {
     v1::OfficerWorkload& t = team.load;
     // A team's figure is its officers' average use of capacity, and its share of its force.
-    t.set_capacity_used_percent(team.capacity_used_sum / team.officers);
+    t.set_capacity_used_percent(team.officers > 0 ? team.capacity_used_sum / team.officers : 0);
     const double total = force_total[key.first];
     t.set_team_share_percent(total > 0 ? 100.0 * t.weighted_load() / total : 0);
     *national.add_officers() = std::move(t);

@@ -116,6 +116,9 @@ std::vector<v1::Obligation> MergeClocks(
       *obligation.mutable_due_time() = ToProtoTime(candidate.due);
       obligation.set_policy_version(candidate.policy_version);
       obligation.set_reason(candidate.reason);
+      if (candidate.start != absl::InfinitePast()) {
+        *obligation.mutable_start_time() = ToProtoTime(candidate.start);
+      }
       if (derived != nullptr) derived->set(candidate.clock);
     }
     obligation.set_subject_id(header.subject_id);

@@ -30,6 +30,10 @@
 
 namespace vigil {
 
+// The owner_officer of work nobody owns yet (a referral waiting for allocation): its alerts
+// start at the team's sergeant, and workload counts it as a queue, not as an officer.
+inline constexpr absl::string_view kUnallocatedOwner = "(unallocated)";
+
 class ObligationLedger {
  public:
   // `context` ("rso") prefixes the context's keys; `space` is its partition of the deadline
@@ -96,6 +100,7 @@ struct ClockCandidate {
   absl::Time due;
   std::string reason;
   std::string policy_version;
+  absl::Time start = absl::InfinitePast();  // when its interval began (InfinitePast: unknown)
 };
 
 // What every obligation of one record shares.

@@ -92,7 +92,7 @@ std::vector<v1::Obligation> DeriveClocks(const v1::Referral* before, const v1::R
   auto add = [&](Clock clock, const policy::DueTime& due) {
     const int i = static_cast<int>(clock);
     applicable.push_back(ClockCandidate{i, ObligationId(r.id(), clock), kClockInfo[i].kind, due.due,
-                                        due.reason, due.policy_version});
+                                        due.reason, due.policy_version, due.start});
   };
   const absl::Time received = TimeOf(r.received_time());
   const absl::Time triaged = r.has_triaged_time() ? TimeOf(r.triaged_time()) : received;

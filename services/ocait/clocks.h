@@ -27,7 +27,7 @@ inline ClockBits Clocks(std::initializer_list<Clock> clocks) {
   return bits;
 }
 
-inline constexpr absl::string_view kUnallocated = "(unallocated)";
+inline constexpr absl::string_view kUnallocated = kUnallocatedOwner;
 
 // "<referral_id>/triage", "/action", "/intel-refresh", "/csc-check".
 std::string ObligationId(absl::string_view referral_id, Clock clock);

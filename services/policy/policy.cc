@@ -77,6 +77,44 @@ absl::Status ValidateEscalation(const v1::Policy& policy) {
         absl::StrCat("acknowledgement_expiry_days: must be 1-365 (got ",
                      policy.acknowledgement_expiry_days(), ")"));
   }
+  // Optional fields: unset takes the default.
+  if (policy.has_due_soon_percent() &&
+      (policy.due_soon_percent() < 0 || policy.due_soon_percent() > 99)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "due_soon_percent: must be 0-99, 0 for no warnings (got ", policy.due_soon_percent(), ")"));
+  }
+  for (int i = 0; i < policy.due_soon_percent_by_kind_size(); ++i) {
+    const v1::KindPercent& entry = policy.due_soon_percent_by_kind(i);
+    const std::string field = absl::StrCat("due_soon_percent_by_kind[", i, "]");
+    if (!v1::ObligationKind_IsValid(entry.kind()) ||
+        entry.kind() == v1::OBLIGATION_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".kind: name an obligation kind (got ", entry.kind(), ")"));
+    }
+    if (entry.percent() < 0 || entry.percent() > 99) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".percent: must be 0-99, 0 for no warnings (got ", entry.percent(), ")"));
+    }
+    for (int j = 0; j < i; ++j) {
+      if (policy.due_soon_percent_by_kind(j).kind() == entry.kind()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".kind: ", v1::ObligationKind_Name(entry.kind()),
+                         " is already given at [", j, "]"));
+      }
+    }
+  }
+  if (policy.has_acknowledgement_reminder_days() &&
+      (policy.acknowledgement_reminder_days() < 0 ||
+       policy.acknowledgement_reminder_days() > 365)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("acknowledgement_reminder_days: must be 0-365, 0 for no reminders (got ",
+                     policy.acknowledgement_reminder_days(), ")"));
+  }
+  if (policy.has_escalation_late_minutes() &&
+      (policy.escalation_late_minutes() < 1 || policy.escalation_late_minutes() > 1440)) {
+    return absl::InvalidArgumentError(absl::StrCat("escalation_late_minutes: must be 1-1440 (got ",
+                                                   policy.escalation_late_minutes(), ")"));
+  }
   return absl::OkStatus();
 }
 
@@ -135,6 +173,9 @@ v1::Policy DefaultPolicy() {
   *policy.mutable_escalate_to_inspector_days() = Days(60, 30, 14, 3);
   *policy.mutable_escalate_to_superintendent_days() = Days(180, 90, 30, 7);
   policy.set_acknowledgement_expiry_days(7);
+  policy.set_due_soon_percent(kDefaultDueSoonPercent);
+  policy.set_acknowledgement_reminder_days(kDefaultAcknowledgementReminderDays);
+  policy.set_escalation_late_minutes(kDefaultEscalationLateMinutes);
   return policy;
 }
 
@@ -256,6 +297,13 @@ absl::StatusOr<v1::Policy> LoadPolicyFile(const std::string& path) {
   return policy;
 }
 
+int DueSoonPercent(const v1::Policy& policy, v1::ObligationKind kind) {
+  for (const v1::KindPercent& entry : policy.due_soon_percent_by_kind()) {
+    if (entry.kind() == kind) return entry.percent();
+  }
+  return policy.has_due_soon_percent() ? policy.due_soon_percent() : kDefaultDueSoonPercent;
+}
+
 int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk) {
   switch (risk) {
     case v1::RISK_LEVEL_LOW:
@@ -287,13 +335,22 @@ std::string RiskName(v1::RiskLevel risk) {
 }
 
 bool SameRules(const v1::Policy& a, const v1::Policy& b) {
-  v1::Policy x = a;
-  v1::Policy y = b;
-  x.clear_version();
-  x.clear_description();
-  y.clear_version();
-  y.clear_description();
-  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+  // An optional field left unset means its default: a policy stored before the field existed
+  // sets the same rules as one that spells the default out.
+  const auto rules = [](const v1::Policy& p) {
+    v1::Policy r = p;
+    r.clear_version();
+    r.clear_description();
+    if (!r.has_due_soon_percent()) r.set_due_soon_percent(kDefaultDueSoonPercent);
+    if (!r.has_acknowledgement_reminder_days()) {
+      r.set_acknowledgement_reminder_days(kDefaultAcknowledgementReminderDays);
+    }
+    if (!r.has_escalation_late_minutes()) {
+      r.set_escalation_late_minutes(kDefaultEscalationLateMinutes);
+    }
+    return r;
+  };
+  return google::protobuf::util::MessageDifferencer::Equals(rules(a), rules(b));
 }
 
 }  // namespace vigil::policy

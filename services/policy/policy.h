@@ -19,8 +19,9 @@ namespace vigil::policy {
 // compliance over the latest 4 visits, office hours 08:00-18:00; flat diarising when 80% of
 // at least 5 scheduled visits share one interval; referrals triaged within 1 day, actioned
 // within very high 1 / high 7 / medium 14 / low 30 days, intelligence refreshed every 3 / 7 /
-// 14 / 28 days, CSC checked within 1 day (very high, high) or 3. version and description are
-// empty.
+// 14 / 28 days, CSC checked within 1 day (very high, high) or 3; due-soon warnings at 75% of
+// every interval, acknowledgers reminded weekly, the watchdog at 5 minutes late. version and
+// description are empty.
 v1::Policy DefaultPolicy();
 
 // The sign-off interval when a policy leaves rmp_sign_off_days 0 (stored before it existed).
@@ -38,6 +39,15 @@ absl::StatusOr<v1::Policy> ParsePolicyText(absl::string_view text);
 
 // Reads and parses a file. NotFound / FailedPrecondition when it cannot be read.
 absl::StatusOr<v1::Policy> LoadPolicyFile(const std::string& path);
+
+// Defaults of the optional fields (unset in a policy stored before they existed).
+inline constexpr int kDefaultDueSoonPercent = 75;
+inline constexpr int kDefaultAcknowledgementReminderDays = 7;
+inline constexpr int kDefaultEscalationLateMinutes = 5;
+
+// The share (percent) of an obligation's interval of `kind` after which its owner is warned
+// (0: no warning).
+int DueSoonPercent(const v1::Policy& policy, v1::ObligationKind kind);
 
 // The days for `risk` in `days`; RISK_LEVEL_UNSPECIFIED has no interval (returns 0).
 int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk);

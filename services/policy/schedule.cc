@@ -32,14 +32,14 @@ DueTime ArmsDue(const v1::Policy& policy, absl::Time registered,
         DueAfterDays(registered, days, zone),
         absl::StrCat("not assessed: initial ARMS within ", days, " days of registration on ",
                      Date(registered, zone), " ", Version(policy)),
-        policy.version()};
+        policy.version(), registered};
   }
   const int days = DaysFor(policy.arms_reassessment_days(), risk);
   return DueTime{
       DueAfterDays(*last_arms, days, zone),
       absl::StrCat(RiskName(risk), " risk: reassess within ", days, " days of last ARMS on ",
                    Date(*last_arms, zone), " ", Version(policy)),
-      policy.version()};
+      policy.version(), *last_arms};
 }
 
 DueTime ArmsTriggerDue(const v1::Policy& policy, v1::TriggerType type, absl::Time triggered,
@@ -48,7 +48,7 @@ DueTime ArmsTriggerDue(const v1::Policy& policy, v1::TriggerType type, absl::Tim
   return DueTime{DueAfterDays(triggered, days, zone),
                  absl::StrCat("trigger (", TriggerName(type), " on ", Date(triggered, zone),
                               "): reassess within ", days, " days ", Version(policy)),
-                 policy.version()};
+                 policy.version(), triggered};
 }
 
 std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl::Time> last_arms,
@@ -61,7 +61,7 @@ std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl
     after_arms = DueTime{DueAfterDays(*last_arms, days, zone),
                          absl::StrCat("review the RMP within ", days, " days of the ARMS on ",
                                       Date(*last_arms, zone), " ", Version(policy)),
-                         policy.version()};
+                         policy.version(), *last_arms};
   }
   std::optional<DueTime> periodic;
   if (last_review.has_value() && risk != v1::RISK_LEVEL_UNSPECIFIED) {
@@ -70,7 +70,7 @@ std::optional<DueTime> RmpReviewDue(const v1::Policy& policy, std::optional<absl
                        absl::StrCat(RiskName(risk), " risk: review the RMP within ", days,
                                     " days of the last review on ", Date(*last_review, zone), " ",
                                     Version(policy)),
-                       policy.version()};
+                       policy.version(), *last_review};
   }
   if (after_arms.has_value() && periodic.has_value()) {
     return periodic->due < after_arms->due ? periodic : after_arms;
@@ -96,7 +96,7 @@ DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notifica
   return DueTime{EndOfLocalDay(anniversary, zone),
                  absl::StrCat("annual re-notification within a year of the last on ",
                               absl::FormatCivilTime(day), " (SOA 2003 s.85) ", Version(policy)),
-                 policy.version()};
+                 policy.version(), last_notification};
 }
 
 DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl::string_view note,
@@ -105,7 +105,7 @@ DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl
                  absl::StrCat("notify the change of ", Date(changed, zone),
                               note.empty() ? "" : absl::StrCat(" (", note, ")"),
                               " within 3 days (SOA 2003 s.84) ", Version(policy)),
-                 policy.version()};
+                 policy.version(), changed};
 }
 
 std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
@@ -158,7 +158,7 @@ VisitDue HomeVisitDue(const v1::Policy& policy, absl::Time registered,
               absl::StrCat(why, ": visit within ", visit.interval_days, " days of ",
                            last_visit.has_value() ? "the last visit on " : "registration on ",
                            Date(base, zone), " ", Version(policy)),
-              policy.version()};
+              policy.version(), base};
   return visit;
 }
 
@@ -195,7 +195,7 @@ DueTime ReferralTriageDue(const v1::Policy& policy, absl::Time received, absl::T
   return DueTime{DueAfterDays(received, days, zone),
                  absl::StrCat("not graded: triage within ", days, " day", days == 1 ? "" : "s",
                               " of receipt on ", Date(received, zone), " ", Version(policy)),
-                 policy.version()};
+                 policy.version(), received};
 }
 
 DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, absl::Time received,
@@ -203,6 +203,7 @@ DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, 
   auto within = [](int days) { return absl::StrCat(days, days == 1 ? " day" : " days"); };
   const int first_days = DaysFor(policy.referral_action_days(), triage_grade);
   absl::CivilDay due = LocalDay(received, zone) + first_days;
+  absl::Time start = received;  // when the interval ending at `due` began
   // Why `due` is the due date, without the policy version.
   std::string basis = absl::StrCat(RiskName(triage_grade), " grade: action within ",
                                    within(first_days), " of receipt on ", Date(received, zone));
@@ -224,6 +225,7 @@ DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, 
       if (candidate < due) {
         basis = absl::StrCat(candidate_basis, " on ", Date(regrade.time, zone));
         due = candidate;
+        start = regrade.time;
       }
     } else if (regrade.extended) {
       const absl::CivilDay candidate = LocalDay(received, zone) + days;
@@ -238,6 +240,7 @@ DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, 
       if (candidate > due) {
         basis = candidate_basis;
         due = candidate;
+        start = received;
       }
     } else {
       reason = absl::StrCat(regraded, ": action still by ", absl::FormatCivilTime(due), " (", basis,
@@ -246,7 +249,7 @@ DueTime ReferralActionDue(const v1::Policy& policy, v1::RiskLevel triage_grade, 
     }
   }
   return DueTime{EndOfLocalDay(due, zone), absl::StrCat(reason, " ", Version(policy)),
-                 policy.version()};
+                 policy.version(), start};
 }
 
 DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time last,
@@ -256,7 +259,7 @@ DueTime IntelRefreshDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Tim
                  absl::StrCat(RiskName(grade), " grade: refresh intelligence within ", days,
                               " days of the ", refreshed_before ? "last refresh" : "triage", " on ",
                               Date(last, zone), " ", Version(policy)),
-                 policy.version()};
+                 policy.version(), last};
 }
 
 DueTime CscCheckDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time triaged,
@@ -266,7 +269,7 @@ DueTime CscCheckDue(const v1::Policy& policy, v1::RiskLevel grade, absl::Time tr
                  absl::StrCat(RiskName(grade), " grade: check with children's social care within ",
                               days, " day", days == 1 ? "" : "s", " of triage on ",
                               Date(triaged, zone), " ", Version(policy)),
-                 policy.version()};
+                 policy.version(), triaged};
 }
 
 std::string TriggerName(v1::TriggerType type) {
@@ -318,6 +321,43 @@ DueTime AcknowledgementExpiry(const v1::Policy& policy, absl::Time acknowledged,
                  absl::StrCat("an acknowledgement lapses ", days, " days after it was given on ",
                               Date(acknowledged, zone), " ", Version(policy)),
                  policy.version()};
+}
+
+std::optional<DueTime> DueSoonWarning(const v1::Policy& policy, const v1::Obligation& obligation,
+                                      absl::TimeZone zone) {
+  int percent = DueSoonPercent(policy, obligation.kind());
+  if (percent <= 0 || !obligation.has_start_time() || !obligation.has_due_time()) {
+    return std::nullopt;
+  }
+  const absl::Time start = TimeOf(obligation.start_time());
+  const absl::Time due = TimeOf(obligation.due_time());
+  if (due <= start) return std::nullopt;
+  // Due at the first instant of the day after its last local day: a clock of N days from day D
+  // is due by the end of D + N.
+  const absl::CivilDay last_day = LocalDay(due - absl::Microseconds(1), zone);
+  const int64_t days = last_day - LocalDay(start, zone);
+  return DueTime{start + (due - start) * percent / 100,
+                 absl::StrCat("due by the end of ", absl::FormatCivilTime(last_day), ": ", percent,
+                              "% of its ", days, "-day interval from ", Date(start, zone),
+                              " has passed ", Version(policy)),
+                 policy.version(), start};
+}
+
+std::optional<DueTime> AcknowledgementReminder(const v1::Policy& policy, absl::Time since,
+                                               absl::TimeZone zone) {
+  const int days = policy.has_acknowledgement_reminder_days()
+                       ? policy.acknowledgement_reminder_days()
+                       : kDefaultAcknowledgementReminderDays;
+  if (days <= 0) return std::nullopt;
+  return DueTime{AddLocalDays(since, days, zone),
+                 absl::StrCat("the acknowledger is reminded every ", days, " days while the ",
+                              "obligation stays open ", Version(policy)),
+                 policy.version()};
+}
+
+absl::Duration EscalationLateAfter(const v1::Policy& policy) {
+  return absl::Minutes(policy.has_escalation_late_minutes() ? policy.escalation_late_minutes()
+                                                            : kDefaultEscalationLateMinutes);
 }
 
 DueTime PlanHorizon(absl::Time now, int days, absl::TimeZone zone) {

@@ -23,6 +23,9 @@ struct DueTime {
   absl::Time due;
   std::string reason;
   std::string policy_version;
+  // When the interval ending at `due` began (InfinitePast where there is none: escalation
+  // rungs, acknowledgement lapses, horizons).
+  absl::Time start = absl::InfinitePast();
 
   friend bool operator==(const DueTime&, const DueTime&) = default;
 };
@@ -129,6 +132,22 @@ std::array<DueTime, 3> EscalationRungs(const v1::Policy& policy, v1::RiskLevel r
 // calendar days later, at the same local time of day.
 DueTime AcknowledgementExpiry(const v1::Policy& policy, absl::Time acknowledged,
                               absl::TimeZone zone);
+
+// When the owner of `obligation` is warned that it is due soon: once the policy's due-soon share
+// (due_soon_percent, or its kind's due_soon_percent_by_kind) of the interval from its start_time
+// to its due_time has passed. nullopt when warnings are off for its kind, or it has no start.
+std::optional<DueTime> DueSoonWarning(const v1::Policy& policy, const v1::Obligation& obligation,
+                                      absl::TimeZone zone);
+
+// When the acknowledger of an alert whose obligation is still open is next reminded of it:
+// acknowledgement_reminder_days local calendar days after `since` (the acknowledgement or the
+// last reminder), at the same local time of day. nullopt when reminders are off.
+std::optional<DueTime> AcknowledgementReminder(const v1::Policy& policy, absl::Time since,
+                                               absl::TimeZone zone);
+
+// How late an escalation may fire before the watchdog raises a system alert
+// (escalation_late_minutes).
+absl::Duration EscalationLateAfter(const v1::Policy& policy);
 
 // The end of a plan looking `days` ahead from `now`: the end of that local calendar day.
 DueTime PlanHorizon(absl::Time now, int days, absl::TimeZone zone);

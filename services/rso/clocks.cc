@@ -86,7 +86,7 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
                                                    : absl::StrCat(", ", -days, " days overdue"),
                                          " of the ", o.visit_interval_days(),
                                          "-day interval (policy ", p.version(), ")"),
-                            p.version()},
+                            p.version(), now + left - absl::Hours(24) * o.visit_interval_days()},
             o.visit_interval_days(), o.visit_interval_source()};
       }
       policy::VisitDue visit =
@@ -185,7 +185,7 @@ std::vector<v1::Obligation> DeriveClocks(const v1::Offender* before, v1::Offende
     if (!derived.has_value()) continue;
     applicable.push_back(ClockCandidate{i, ObligationId(record.id(), clock), kClockInfo[i].kind,
                                         derived->due.due, derived->due.reason,
-                                        derived->due.policy_version});
+                                        derived->due.policy_version, derived->due.start});
     if (clock == Clock::kHomeVisit) visit = std::move(derived);
   }
   ClockBits afresh;

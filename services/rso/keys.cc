@@ -67,6 +67,14 @@ std::string FindingKey(absl::string_view force, absl::Time found, absl::string_v
   return absl::StrCat(FindingPrefix(force), Time(found), id);
 }
 
+std::string StandingFindingPrefix(absl::string_view force) {
+  return absl::StrCat("rso/fs/", storage::LengthPrefixed(force));
+}
+
+std::string StandingFindingKey(absl::string_view force, absl::string_view team) {
+  return absl::StrCat(StandingFindingPrefix(force), storage::LengthPrefixed(team));
+}
+
 std::string FindingByTeamPrefix(absl::string_view force, absl::string_view team) {
   return absl::StrCat("rso/ft/", storage::LengthPrefixed(force), storage::LengthPrefixed(team));
 }

@@ -10,6 +10,8 @@
 //                                     since plan history: the current plan is found in "rso/p/")
 //           "rso/vi/" lp(force) lp(offender) ~time:u64 id       -> Visit (newest first)
 //           "rso/fi/" lp(force) found:i64 id                    -> ComplianceFinding
+//           "rso/fs/" lp(force) lp(team)                        -> ComplianceFinding (a team
+//                                                                  finding standing, alerted)
 // index     "rso/f/" lp(force) id                               all offenders of a force
 //           "rso/t/" lp(force) lp(team) id                      by team
 //           "rso/w/" lp(force) lp(owner_officer) id             by owner
@@ -48,6 +50,9 @@ std::string VisitKey(absl::string_view force, absl::string_view offender, absl::
 std::string FindingPrefix(absl::string_view force);
 std::string FindingKey(absl::string_view force, absl::Time found, absl::string_view id);
 std::string FindingByTeamPrefix(absl::string_view force, absl::string_view team);
+// A team finding that stands (alerted once, until it no longer holds).
+std::string StandingFindingPrefix(absl::string_view force);
+std::string StandingFindingKey(absl::string_view force, absl::string_view team);
 std::string FindingByTeamKey(absl::string_view force, absl::string_view team, absl::Time found,
                              absl::string_view id);
 // The time component as stored in finding keys, to seek from.

@@ -14,9 +14,14 @@ constexpr RpcSpec kSetReactiveManagement{"vigil.v1.VisitService/SetReactiveManag
 constexpr RpcSpec kListComplianceFindings{"vigil.v1.VisitService/ListComplianceFindings",
                                           kCaseworkers, true};
 constexpr RpcSpec kGetVisitPlan{"vigil.v1.VisitService/GetVisitPlan", kCaseworkers, true};
-constexpr RpcSpec kSpecs[] = {
-    kRecordVisit, kListVisits, kGetVisitSchedule, kSetReactiveManagement, kListComplianceFindings,
-    kGetVisitPlan};
+constexpr RpcSpec kCheckTeamFindings{"vigil.v1.VisitService/CheckTeamFindings", kDeciders, true};
+constexpr RpcSpec kSpecs[] = {kRecordVisit,
+                              kListVisits,
+                              kGetVisitSchedule,
+                              kSetReactiveManagement,
+                              kListComplianceFindings,
+                              kGetVisitPlan,
+                              kCheckTeamFindings};
 
 }  // namespace
 
@@ -67,6 +72,14 @@ grpc::ServerUnaryReactor* VisitServiceImpl::GetVisitPlan(grpc::CallbackServerCon
                                                          v1::VisitPlan* response) {
   return runtime_.Reply(context, kGetVisitPlan, response, [=, this](const CallContext& call) {
     return visits_.Plan(call, *request);
+  });
+}
+
+grpc::ServerUnaryReactor* VisitServiceImpl::CheckTeamFindings(
+    grpc::CallbackServerContext* context, const v1::CheckTeamFindingsRequest* request,
+    v1::CheckTeamFindingsResponse* response) {
+  return runtime_.Reply(context, kCheckTeamFindings, response, [=, this](const CallContext& call) {
+    return visits_.CheckTeamFindings(call, *request);
   });
 }
 

@@ -34,6 +34,9 @@ class VisitServiceImpl final : public v1::VisitService::CallbackService {
   grpc::ServerUnaryReactor* GetVisitPlan(grpc::CallbackServerContext* context,
                                          const v1::GetVisitPlanRequest* request,
                                          v1::VisitPlan* response) override;
+  grpc::ServerUnaryReactor* CheckTeamFindings(grpc::CallbackServerContext* context,
+                                              const v1::CheckTeamFindingsRequest* request,
+                                              v1::CheckTeamFindingsResponse* response) override;
 
  private:
   RpcRuntime& runtime_;

@@ -26,6 +26,21 @@ namespace {
 
 using storage::Family;
 
+// The teams with offenders in `force` (its by-team index).
+absl::StatusOr<std::set<std::string>> Teams(const storage::ReadView& view,
+                                            absl::string_view force) {
+  std::set<std::string> teams;
+  const std::string prefix = AllTeamsPrefix(force);
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        absl::string_view rest = key.substr(prefix.size());
+        absl::string_view team;
+        if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
+        return true;
+      }));
+  return teams;
+}
+
 std::string Date(absl::Time t, absl::TimeZone zone) {
   return absl::FormatCivilTime(policy::LocalDay(t, zone));
 }
@@ -480,14 +495,7 @@ absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
     if (by_team) {
       teams.insert(request.team());
     } else {
-      const std::string teams_prefix = AllTeamsPrefix(force);
-      VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
-          Family::kIndex, teams_prefix, {}, [&](absl::string_view key, absl::string_view) {
-            absl::string_view rest = key.substr(teams_prefix.size());
-            absl::string_view team;
-            if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
-            return true;
-          }));
+      VIGIL_ASSIGN_OR_RETURN(teams, Teams(view, force));
     }
     for (const std::string& team : teams) {
       VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> flat,
@@ -500,6 +508,78 @@ absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
     if (!f.offender_id().empty()) subjects.push_back(f.offender_id());
   }
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, std::move(subjects)));
+  return response;
+}
+
+absl::StatusOr<v1::CheckTeamFindingsResponse> Visits::CheckTeamFindings(
+    const CallContext& call, const v1::CheckTeamFindingsRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("team", request.team(), 64, false));
+  const std::string& force = call.principal.force;
+  absl::MutexLock lock(&check_mu_);
+  const storage::ReadView view = offenders_.store().Snapshot();
+  // The teams with offenders, and those with a standing finding (which may have none left).
+  std::set<std::string> teams;
+  if (!request.team().empty()) {
+    teams.insert(request.team());
+  } else {
+    VIGIL_ASSIGN_OR_RETURN(teams, Teams(view, force));
+    const std::string standing_prefix = StandingFindingPrefix(force);
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        Family::kEntities, standing_prefix, {}, [&](absl::string_view key, absl::string_view) {
+          absl::string_view rest = key.substr(standing_prefix.size());
+          absl::string_view team;
+          if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
+          return true;
+        }));
+  }
+  v1::CheckTeamFindingsResponse response;
+  storage::Change change;
+  v1::ObligationEventBatch notices;
+  notices.set_cause(call.method);
+  std::vector<std::string> subjects;
+  const std::string day = absl::FormatCivilTime(policy::LocalDay(call.now, offenders_.zone()));
+  for (const std::string& team : teams) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> holds,
+                           FlatDiarising(call, view, team));
+    const std::string key = StandingFindingKey(force, team);
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> standing, view.Get(Family::kEntities, key));
+    if (holds.has_value()) {
+      if (!standing.has_value()) {
+        // Found today: its id names the day, so a finding that stands down and returns alerts
+        // again.
+        holds->set_id(absl::StrCat("flat-diarising/", team, "/", day));
+        change.Put(Family::kEntities, key, holds->SerializeAsString());
+        v1::ObligationNotice& notice = *notices.add_notices();
+        notice.set_id(holds->id());
+        notice.set_kind(v1::NOTICE_KIND_TEAM_FINDING);
+        notice.mutable_obligation()->set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+        notice.mutable_obligation()->set_team(team);
+        notice.mutable_obligation()->set_force(force);
+        notice.set_summary(
+            absl::StrCat("team ", team, " diarises its visits flat: ", holds->evidence()));
+        *notice.mutable_time() = ToProtoTime(call.now);
+        response.add_alerted_teams(team);
+        subjects.push_back(holds->id());
+      }
+      *response.add_findings() = *std::move(holds);
+    } else if (standing.has_value()) {
+      v1::ComplianceFinding stood_down;
+      if (!stood_down.ParseFromString(*standing)) {
+        return absl::DataLossError(
+            absl::StrCat("the standing finding of team ", team, " is unreadable"));
+      }
+      change.Delete(Family::kEntities, key);
+      response.add_stood_down_teams(team);
+      subjects.push_back(stood_down.id());
+    }
+  }
+  if (notices.notices_size() > 0) change.AddEvent("rso", notices.SerializeAsString());
+  // The check read the teams' records to count their visit intervals: audited, with what it
+  // raised or stood down, in the commit that changes them.
+  change.SetAudit(
+      call.Audit(subjects.empty() ? v1::AUDIT_ACTION_CONSULTATION : v1::AUDIT_ACTION_ALTERATION,
+                 std::move(subjects)));
+  VIGIL_RETURN_IF_ERROR(offenders_.store().Commit(change).status());
   return response;
 }
 

@@ -5,7 +5,9 @@
 #ifndef VIGIL_SERVICES_RSO_VISITS_H_
 #define VIGIL_SERVICES_RSO_VISITS_H_
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/rpc.h"
 #include "services/rso/offender_store.h"
 #include "vigil/v1/visits.pb.h"
@@ -40,6 +42,14 @@ class Visits {
   absl::StatusOr<v1::ListComplianceFindingsResponse> ListFindings(
       const CallContext& call, const v1::ListComplianceFindingsRequest& request);
 
+  // Recomputes the team findings of `request.team` or every team of the force: one that holds
+  // and was not standing is stored as standing and published as a TEAM_FINDING notice (the
+  // alerts context alerts the team's inspector); a standing one that no longer holds stands
+  // down. One commit, audited. One check at a time, so a finding alerts once.
+  absl::StatusOr<v1::CheckTeamFindingsResponse> CheckTeamFindings(
+      const CallContext& call, const v1::CheckTeamFindingsRequest& request)
+      ABSL_LOCKS_EXCLUDED(check_mu_);
+
   // Visits overdue or due within `days`, most risky first, then most overdue.
   absl::StatusOr<v1::VisitPlan> Plan(const CallContext& call,
                                      const v1::GetVisitPlanRequest& request);
@@ -53,6 +63,7 @@ class Visits {
                                                                      absl::string_view team) const;
 
   OffenderStore& offenders_;
+  absl::Mutex check_mu_;  // one CheckTeamFindings at a time
 };
 
 }  // namespace vigil::rso

@@ -25,6 +25,7 @@
 #include "base/crypto/jwt.h"
 #include "base/files.h"
 #include "base/logging.h"
+#include "base/scheduled_task.h"
 #include "base/status_macros.h"
 #include "base/version.h"
 #include "clients/common/channel.h"
@@ -740,6 +741,37 @@ int Run(int argc, char** argv) {
     VIGIL_LOG(INFO) << name << ": " << owned_indexes.back()->size() << " open obligations";
     overdue_indexes[name] = owned_indexes.back().get();
   }
+  // The daily team findings (flat diarising): at start, then each local midnight, for every
+  // force with open offender clocks; a new finding alerts the team's inspector.
+  std::unique_ptr<ScheduledTask> team_findings;
+  if (visits != nullptr && overdue_indexes.count("rso") > 0) {
+    const OverdueIndex* rso_index = overdue_indexes.at("rso");
+    team_findings = std::make_unique<ScheduledTask>(
+        clock,
+        [zone = *zone](absl::Time now) {
+          return policy::EndOfLocalDay(policy::LocalDay(now, zone), zone);
+        },
+        [&clock, rso_index, checker = visits.get()](absl::Time) {
+          for (const std::string& force : rso_index->Forces()) {
+            CallContext call;
+            call.principal = Principal{"vigild team findings", Role::kSystem, force};
+            call.purpose = "daily team findings";
+            call.method = "rso/team-findings";
+            call.now = clock.Now();
+            absl::StatusOr<v1::CheckTeamFindingsResponse> checked =
+                checker->CheckTeamFindings(call, v1::CheckTeamFindingsRequest());
+            if (!checked.ok()) {
+              VIGIL_LOG(WARNING) << "rso: the daily team findings of " << force
+                                 << " failed: " << checked.status().message();
+            } else if (checked->alerted_teams_size() + checked->stood_down_teams_size() > 0) {
+              VIGIL_LOG(INFO) << "rso: team findings of " << force << ": "
+                              << checked->alerted_teams_size() << " new (inspectors alerted), "
+                              << checked->stood_down_teams_size() << " stood down";
+            }
+          }
+        },
+        /*run_at_start=*/true);
+  }
   // Wakes streams (WatchObligations, Subscribe) when their feed advances.
   FeedNotifier notifier;
   notifier.Attach(**store);
@@ -962,6 +994,7 @@ int Run(int argc, char** argv) {
     if (backlog_domain != nullptr) feed_clients.SetChannel(name, (*host)->InProcessChannel());
   }
   if (backlog_domain != nullptr) backlog_domain->StartSnapshots();
+  if (team_findings != nullptr) team_findings->Start();
   // The alerts service follows every owning context's feed: in-process when co-hosted.
   std::vector<std::unique_ptr<alerts::FeedFollower>> followers;
   if (alert_engine != nullptr) {
@@ -1054,6 +1087,7 @@ int Run(int argc, char** argv) {
   const absl::Time stop_start = absl::Now();
   for (auto& follower : followers) follower->Stop();
   if (alert_scanner != nullptr) alert_scanner->Stop();
+  if (team_findings != nullptr) team_findings->Stop();
   (*host)->SetNotServing();
   for (const auto& runtime : runtimes) runtime->StopAdmitting();
   const absl::Time grace_end = stop_start + absl::Seconds(flags.shutdown_grace_seconds);

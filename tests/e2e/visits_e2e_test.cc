@@ -115,6 +115,22 @@ TEST_F(VisitsEndToEndTest, FlatDiarisingAndReactiveManagementThroughTheCli) {
   EXPECT_THAT(flat.output, HasSubstr("6 of the team's 6 scheduled visits are 365 days after the "
                                      "last visit whatever the risk"));
 
+  // The daily check, asked for now: the team's inspector is alerted, once.
+  EXPECT_EQ(Vigil({"compliance", "check"}, "officer").exit_code, 1);  // supervisors only
+  RunResult check = Vigil({"compliance", "check"});
+  ASSERT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("team flat: new finding; its inspector is alerted"));
+  RunResult alerts;
+  for (int i = 0; i < 100; ++i) {
+    alerts = Vigil({"alerts", "list", "--team", "flat"});
+    if (alerts.output.find("diarises its visits flat") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(alerts.output, HasSubstr("inspector"));
+  EXPECT_THAT(alerts.output, HasSubstr("team flat diarises its visits flat: 6 of the team's 6"));
+  RunResult again = Vigil({"compliance", "check", "--team", "flat"});
+  EXPECT_THAT(again.output, HasSubstr("no change: 1 team finding(s) standing"));
+
   Offender("L1", "low");
   RunResult officer = Vigil(
       {"visit", "reactive", "L1", "--enable", "--decided-by", "Insp Reid", "--reason", "stable"},

@@ -180,6 +180,32 @@ class AlertsTest : public ::testing::Test {
     return *allocated;
   }
 
+  // An intelligence refresh of `r` regrading it to `grade` and finding new access to children:
+  // the action clock's owner notices it, and the alerts raise it at once.
+  void RegradeWithChildrenAccess(const v1::Referral& r, v1::RiskLevel grade) {
+    v1::RecordIntelRefreshRequest refresh;
+    refresh.set_id(r.id());
+    refresh.set_new_grade(grade);
+    refresh.set_children_access_found(true);
+    refresh.set_findings("subject now lives with two children");
+    *refresh.mutable_refreshed_time() = ToProtoTime(clock_.Now());
+    for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
+                                  refresh.mutable_checks()->mutable_household_children_record(),
+                                  refresh.mutable_checks()->mutable_regulated_activity_record(),
+                                  refresh.mutable_checks()->mutable_police_systems_record()}) {
+      check->set_status(v1::INTEL_CHECK_STATUS_DONE);
+      check->set_outcome("partner's children at the address");
+    }
+    ASSERT_THAT(queue_->RecordIntelRefresh(Call(), refresh).status(), IsOk());
+  }
+
+  static const v1::Obligation* Clock(const v1::Referral& r, absl::string_view suffix) {
+    for (const v1::Obligation& o : r.obligations()) {
+      if (o.id() == absl::StrCat(r.id(), "/", suffix)) return &o;
+    }
+    return nullptr;
+  }
+
   static absl::Time Due(const v1::Referral& r, absl::string_view suffix) {
     for (const v1::Obligation& o : r.obligations()) {
       if (o.id() == absl::StrCat(r.id(), "/", suffix)) return TimeOf(o.due_time());
@@ -207,6 +233,10 @@ class AlertsTest : public ::testing::Test {
       total.raised += report->raised;
       total.escalated += report->escalated;
       total.reopened += report->reopened;
+      total.warned += report->warned;
+      total.reminded += report->reminded;
+      total.late += report->late;
+      total.worst_lateness = std::max(total.worst_lateness, report->worst_lateness);
       if (!report->more) return total;
     }
   }
@@ -277,7 +307,9 @@ TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
   const v1::Alert& alert = events[0].alert();
   EXPECT_EQ(alert.obligation().id(), r.id() + "/triage");
   EXPECT_EQ(alert.cause(), v1::ALERT_CAUSE_OVERDUE);
-  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_OFFICER);
+  // Not yet allocated: nobody holds the officer's rung, so it starts with the sergeant.
+  EXPECT_EQ(alert.obligation().owner_officer(), "(unallocated)");
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
   EXPECT_EQ(alert.state(), v1::ALERT_STATE_OPEN);
   EXPECT_EQ(TimeOf(alert.trigger_time()), due);
   EXPECT_EQ(alert.escalation_policy_version(), "v1");
@@ -299,12 +331,14 @@ TEST_F(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
   for (int i = 0; i < 5; ++i) same_due.push_back(Referral(received));
   CatchUp();
   clock_.Set(Due(same_due[0], "triage") + absl::Hours(1));
+  // Five due-soon warnings at one time, then five due times at another: 2 + 2 + 2 + 2 + 2.
   int raised = 0;
-  for (int batch = 0; batch < 3; ++batch) {  // 2 + 2 + 1 with one due time
+  for (int batch = 0; batch < 5; ++batch) {
     absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now(), 2);
     ASSERT_THAT(report.status(), IsOk());
     raised += report->raised;
-    EXPECT_EQ(report->more, batch < 2);
+    EXPECT_EQ(report->deadlines, 2);
+    EXPECT_EQ(report->more, batch < 4);
   }
   EXPECT_EQ(raised, 5);
 
@@ -447,20 +481,7 @@ TEST_F(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
 
 TEST_F(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
-  v1::RecordIntelRefreshRequest refresh;
-  refresh.set_id(r.id());
-  refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
-  refresh.set_children_access_found(true);
-  refresh.set_findings("subject now lives with two children");
-  *refresh.mutable_refreshed_time() = ToProtoTime(clock_.Now());
-  for (v1::IntelCheck* check : {refresh.mutable_checks()->mutable_csc_record(),
-                                refresh.mutable_checks()->mutable_household_children_record(),
-                                refresh.mutable_checks()->mutable_regulated_activity_record(),
-                                refresh.mutable_checks()->mutable_police_systems_record()}) {
-    check->set_status(v1::INTEL_CHECK_STATUS_DONE);
-    check->set_outcome("partner's children at the address");
-  }
-  ASSERT_THAT(queue_->RecordIntelRefresh(Call(), refresh).status(), IsOk());
+  RegradeWithChildrenAccess(r, v1::RISK_LEVEL_HIGH);
   CatchUp();  // no scan: a notice alerts as soon as the feed entry is applied
   std::vector<v1::Alert> alerts = Alerts();
   ASSERT_EQ(alerts.size(), 1u);
@@ -582,6 +603,208 @@ TEST_F(AlertsTest, FiltersNarrowListingsAndSubscriptions) {
   EXPECT_EQ(events[0].digest().open_by_level(v1::ESCALATION_LEVEL_SUPERINTENDENT), 3);
   EXPECT_EQ(events[0].digest().top_size(), 3);
   EXPECT_EQ(events[0].digest().events_since_last(v1::ALERT_EVENT_TYPE_RAISED), 3);
+}
+
+// The events on the alerts feed so far, as a subscriber from the start received them.
+std::vector<v1::AlertEvent> OfType(const std::vector<v1::AlertEvent>& events,
+                                   v1::AlertEventType type, absl::string_view obligation_id = "") {
+  std::vector<v1::AlertEvent> found;
+  for (const v1::AlertEvent& e : events) {
+    if (e.type() == type &&
+        (obligation_id.empty() || e.alert().obligation().id() == obligation_id)) {
+      found.push_back(e);
+    }
+  }
+  return found;
+}
+
+TEST_F(AlertsTest, DueSoonWarnsTheOwnerOnceAtThreeQuartersOfTheInterval) {
+  v1::SubscribeRequest request;
+  request.set_start_at_head(true);
+  Subscriber subscriber(*stub_, request);
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_LOW);  // action within 30 days
+  const std::string action = r.id() + "/action";
+  const v1::Obligation* clock = Clock(r, "action");
+  ASSERT_NE(clock, nullptr);
+  ASSERT_TRUE(clock->has_start_time());
+  EXPECT_EQ(TimeOf(clock->start_time()), TimeOf(r.received_time()));
+  const absl::Time start = TimeOf(clock->start_time());
+  const absl::Time due = TimeOf(clock->due_time());
+  const absl::Time warn = start + (due - start) * 3 / 4;
+  CatchUp();
+
+  clock_.Set(warn - absl::Minutes(1));
+  Scan();
+  auto events = [&] { return subscriber.WaitFor(store_->EventHead(kAlertFeed)); };
+  EXPECT_TRUE(OfType(events(), v1::ALERT_EVENT_TYPE_DUE_SOON, action).empty());
+
+  clock_.Set(warn);
+  EXPECT_GE(Scan().warned, 1);
+  std::vector<v1::AlertEvent> warnings = OfType(events(), v1::ALERT_EVENT_TYPE_DUE_SOON, action);
+  ASSERT_EQ(warnings.size(), 1u);
+  const v1::Alert& warning = warnings[0].alert();
+  EXPECT_EQ(warning.cause(), v1::ALERT_CAUSE_DUE_SOON);
+  EXPECT_EQ(warning.id(), DueSoonAlertId("ocait", "wessex", action, due));
+  EXPECT_EQ(warning.obligation().owner_officer(), "DC 1");
+  EXPECT_EQ(warning.escalation_level(), v1::ESCALATION_LEVEL_OFFICER);
+  EXPECT_EQ(warning.state(), v1::ALERT_STATE_UNSPECIFIED);
+  EXPECT_FALSE(warning.has_next_escalation_time());
+  EXPECT_THAT(warning.summary(), HasSubstr("75% of its 30-day interval from"));
+  // A warning is not an alert: nothing to list, read or acknowledge.
+  for (const v1::Alert& a : Alerts()) EXPECT_NE(a.cause(), v1::ALERT_CAUSE_DUE_SOON);
+  EXPECT_THAT(engine_->Get(Call(), warning.id()).status(), StatusIs(absl::StatusCode::kNotFound));
+
+  // Once only; then the due time passes and the overdue alert follows.
+  EXPECT_EQ(Scan().warned, 0);
+  clock_.Set(due + absl::Minutes(1));
+  Scan();
+  EXPECT_EQ(OfType(events(), v1::ALERT_EVENT_TYPE_DUE_SOON, action).size(), 1u);
+  EXPECT_EQ(OfType(events(), v1::ALERT_EVENT_TYPE_RAISED, action).size(), 1u);
+}
+
+TEST_F(AlertsTest, AcknowledgerIsRemindedWeeklyWhileTheObligationStaysOpen) {
+  v1::SubscribeRequest request;
+  request.set_start_at_head(true);
+  Subscriber subscriber(*stub_, request);
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
+  RegradeWithChildrenAccess(r, v1::RISK_LEVEL_HIGH);
+  CatchUp();
+  const v1::Alert notice = AlertAbout(r.id() + "/action");
+  ASSERT_EQ(notice.cause(), v1::ALERT_CAUSE_IMMEDIATE_ESCALATION);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert acked, Acknowledge(notice.id(), Call()));
+  const absl::Time reminder = policy::AddLocalDays(clock_.Now(), 7, zone_);
+  EXPECT_EQ(TimeOf(acked.next_reminder_time()), reminder);
+
+  clock_.Set(reminder - absl::Minutes(1));
+  EXPECT_EQ(Scan().reminded, 0);
+  clock_.Set(reminder);
+  EXPECT_EQ(Scan().reminded, 1);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert reminded, engine_->Get(Call(), notice.id()));
+  EXPECT_EQ(reminded.state(), v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(TimeOf(reminded.next_reminder_time()), policy::AddLocalDays(reminder, 7, zone_));
+  const std::vector<v1::AlertEvent> reminders =
+      OfType(subscriber.WaitFor(store_->EventHead(kAlertFeed)), v1::ALERT_EVENT_TYPE_REMINDER);
+  ASSERT_EQ(reminders.size(), 1u);
+  EXPECT_EQ(reminders[0].alert().id(), notice.id());
+  EXPECT_EQ(reminders[0].alert().acknowledgements(0).by(), "PS 77");
+  EXPECT_EQ(Scan().reminded, 0);  // once per interval
+
+  // An overdue alert's acknowledgement lapses after 7 days, no later than a reminder would
+  // come: it reopens instead, and has no reminder.
+  const v1::Alert overdue = AlertAbout(r.id() + "/csc-check");
+  ASSERT_EQ(overdue.cause(), v1::ALERT_CAUSE_OVERDUE);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert lapsing, Acknowledge(overdue.id(), Call()));
+  EXPECT_TRUE(lapsing.acknowledgements(0).has_expiry_time());
+  EXPECT_FALSE(lapsing.has_next_reminder_time());
+}
+
+TEST_F(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
+  // Very high: action and CSC check due at the end of tomorrow; sergeant +1 day, inspector +3.
+  const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
+  const absl::Time due = Due(r, "action");
+  ASSERT_EQ(Due(r, "csc-check"), due);
+  CatchUp();
+  auto watchdog = [&](v1::AlertFilter filter = {}) {
+    std::vector<v1::Alert> found;
+    for (const v1::Alert& a : Alerts(filter)) {
+      if (a.cause() == v1::ALERT_CAUSE_LATE_ESCALATION) found.push_back(a);
+    }
+    return found;
+  };
+  clock_.Set(due + absl::Minutes(30));  // alerts raised late are not escalations
+  Scan();
+  clock_.Set(due + absl::Hours(24));  // the sergeant's steps, on time
+  ScanReport on_time = Scan();
+  EXPECT_EQ(on_time.escalated, 2);
+  EXPECT_EQ(on_time.late, 0);
+  EXPECT_TRUE(watchdog().empty());
+
+  clock_.Set(due + absl::Hours(72) + absl::Minutes(12));  // the inspector's, 12 minutes late
+  ScanReport late = Scan();
+  EXPECT_EQ(late.late, 2);
+  EXPECT_EQ(late.worst_lateness, absl::Minutes(12));
+  std::vector<v1::Alert> raised = watchdog();
+  ASSERT_EQ(raised.size(), 1u);  // one per force and day, however many were late
+  const v1::Alert& alert = raised[0];
+  EXPECT_EQ(alert.id(), LateEscalationAlertId("wessex", "2026-11-28"));
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(alert.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alert.context(), "alerts");
+  EXPECT_EQ(alert.obligation().team(), "");
+  EXPECT_FALSE(alert.has_next_escalation_time());
+  EXPECT_THAT(alert.summary(), HasSubstr("2 escalations fired more than 5 minutes after"));
+  EXPECT_THAT(alert.summary(), HasSubstr("12 minutes late"));
+  EXPECT_THAT(alert.summary(), HasSubstr("to the inspector"));
+
+  // Not an officer's; a sergeant may not take it on; the duty inspector's acknowledgement
+  // resolves it.
+  v1::ListAlertsRequest mine;
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListAlertsResponse officers,
+                             engine_->List(Call(Role::kOfficer, "DC 1"), mine));
+  for (const v1::Alert& a : officers.alerts()) EXPECT_NE(a.id(), alert.id());
+  CallContext sergeant = Call();
+  sergeant.principal.rank = Rank::kSergeant;
+  EXPECT_THAT(Acknowledge(alert.id(), sergeant),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("inspector")));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert done, Acknowledge(alert.id(), Call()));
+  EXPECT_EQ(done.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(done.resolution(), "acknowledged by PS 77");
+  EXPECT_TRUE(watchdog().empty());
+}
+
+TEST_F(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt) {
+  // As the rso context publishes it (VisitService.CheckTeamFindings).
+  v1::ObligationEvent event;
+  event.set_type(v1::OBLIGATION_EVENT_TYPE_NOTICE);
+  v1::ObligationNotice& notice = *event.mutable_notice();
+  notice.set_id("flat-diarising/north/2026-11-23");
+  notice.set_kind(v1::NOTICE_KIND_TEAM_FINDING);
+  notice.mutable_obligation()->set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  notice.mutable_obligation()->set_team("ocait");
+  notice.mutable_obligation()->set_force("wessex");
+  notice.set_summary("team ocait diarises its visits flat: 6 of the team's 6 ...");
+  *notice.mutable_time() = ToProtoTime(clock_.Now());
+  ASSERT_THAT(engine_->Apply("rso", {FeedEntry{1, {event}}}), IsOk());
+  ASSERT_THAT(engine_->Apply("rso", {FeedEntry{1, {event}}}), IsOk());  // a replay: no second
+
+  std::vector<v1::Alert> alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  const v1::Alert& alert = alerts[0];
+  EXPECT_EQ(alert.cause(), v1::ALERT_CAUSE_TEAM_FINDING);
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+  EXPECT_EQ(alert.obligation().team(), "ocait");
+  EXPECT_THAT(alert.summary(), HasSubstr("diarises its visits flat"));
+  // It climbs on to the superintendent if nobody takes it on.
+  EXPECT_TRUE(alert.has_next_escalation_time());
+
+  CallContext sergeant = Call();
+  sergeant.principal.rank = Rank::kSergeant;
+  EXPECT_THAT(Acknowledge(alert.id(), sergeant), StatusIs(absl::StatusCode::kPermissionDenied));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert done, Acknowledge(alert.id(), Call()));
+  EXPECT_EQ(done.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_FALSE(done.has_next_reminder_time());
+  EXPECT_TRUE(Alerts().empty());
+}
+
+TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
+  v1::CreateReferralRequest create;
+  create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+  *create.mutable_referral()->mutable_received_time() = ToProtoTime(clock_.Now());
+  create.mutable_referral()->set_subject_display_name("Subject");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral r, queue_->Create(Call(), create));
+  v1::TriageReferralRequest triage;
+  triage.set_id(r.id());
+  triage.set_grade(v1::RISK_LEVEL_HIGH);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, queue_->Triage(Call(), triage));
+  CatchUp();
+  const absl::Time due = Due(waiting, "action");
+  clock_.Set(due + absl::Minutes(1));
+  Scan();
+  const v1::Alert alert = AlertAbout(r.id() + "/action");
+  EXPECT_EQ(alert.obligation().owner_officer(), "(unallocated)");
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
+  // High: the inspector 14 days after the due time is the next step.
+  EXPECT_EQ(TimeOf(alert.next_escalation_time()), policy::AddLocalDays(due, 14, zone_));
 }
 
 }  // namespace

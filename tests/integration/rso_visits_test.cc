@@ -18,6 +18,7 @@
 namespace vigil::rso {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::vigil::testing::IsOk;
@@ -253,6 +254,66 @@ TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
       "(low 2, medium 2, high 2); policy v1 sets low 365, medium 182, high 91, very high 30 days");
   request.set_team("good");
   EXPECT_THAT(visits_->ListFindings(Call(), request)->findings(), IsEmpty());
+}
+
+TEST_F(VisitsTest, DailyTeamCheckAlertsANewFlatDiarisingFindingOnceThenStandsItDown) {
+  const v1::RiskLevel tiers[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = absl::StrCat("F", i);
+    Create(id, tiers[i % 3], Day(2020, 1, 10), "flat");
+    ASSERT_THAT(Rmp(id, 365, 1).status(), IsOk());
+  }
+  for (int i = 0; i < 6; ++i) Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
+  const uint64_t feed = store_->EventHead("rso");
+  const uint64_t audit = store_->AuditHead();
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CheckTeamFindingsResponse first,
+                             visits_->CheckTeamFindings(Call(Role::kSupervisor), {}));
+  EXPECT_THAT(first.alerted_teams(), ElementsAre("flat"));
+  EXPECT_THAT(first.stood_down_teams(), IsEmpty());
+  ASSERT_EQ(first.findings_size(), 1);
+  EXPECT_EQ(first.findings(0).id(), "flat-diarising/flat/2026-11-23");
+  EXPECT_EQ(first.findings(0).rule(), v1::COMPLIANCE_RULE_FLAT_DIARISING);
+  // One commit: the notice on the rso feed (for the alerts context), audited with it.
+  ASSERT_EQ(store_->EventHead("rso"), feed + 1);
+  EXPECT_EQ(store_->AuditHead(), audit + 1);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const std::vector<storage::FeedEvent> events,
+                             store_->Snapshot().ReadEvents("rso", feed, 10));
+  ASSERT_EQ(events.size(), 1u);
+  v1::ObligationEventBatch batch;
+  ASSERT_TRUE(batch.ParseFromString(events[0].payload));
+  ASSERT_EQ(batch.notices_size(), 1);
+  const v1::ObligationNotice& notice = batch.notices(0);
+  EXPECT_EQ(notice.kind(), v1::NOTICE_KIND_TEAM_FINDING);
+  EXPECT_EQ(notice.id(), "flat-diarising/flat/2026-11-23");
+  EXPECT_EQ(notice.obligation().team(), "flat");
+  EXPECT_EQ(notice.obligation().force(), "wessex");
+  EXPECT_TRUE(notice.obligation().id().empty());
+  EXPECT_THAT(notice.summary(), HasSubstr("team flat diarises its visits flat: 6 of the team's 6"));
+
+  // The next day's check: still standing, alerted already.
+  clock_.Set(Day(2026, 11, 24));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CheckTeamFindingsResponse again,
+                             visits_->CheckTeamFindings(Call(Role::kSupervisor), {}));
+  EXPECT_THAT(again.alerted_teams(), IsEmpty());
+  EXPECT_EQ(again.findings_size(), 1);
+  EXPECT_EQ(store_->EventHead("rso"), feed + 1);
+
+  // Four more high-risk offenders on the policy's 91 days: 6 of 10 share an interval, under
+  // 80%: the finding stands down.
+  for (int i = 0; i < 4; ++i)
+    Create(absl::StrCat("H", i), v1::RISK_LEVEL_HIGH, Day(2020, 1, 10), "flat");
+  const uint64_t before_stand_down = store_->EventHead("rso");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CheckTeamFindingsResponse cleared,
+                             visits_->CheckTeamFindings(Call(Role::kSupervisor), {}));
+  EXPECT_THAT(cleared.stood_down_teams(), ElementsAre("flat"));
+  EXPECT_THAT(cleared.findings(), IsEmpty());
+  EXPECT_EQ(store_->EventHead("rso"), before_stand_down);  // nothing to alert
+
+  v1::CheckTeamFindingsRequest bad;
+  bad.set_team(std::string(65, 't'));
+  EXPECT_THAT(visits_->CheckTeamFindings(Call(Role::kSupervisor), bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("team")));
 }
 
 TEST_F(VisitsTest, ReactiveManagementRemovesAndRestoresTheClock) {

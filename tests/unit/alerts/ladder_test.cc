@@ -23,6 +23,7 @@ v1::Alert Overdue(v1::RiskLevel risk, v1::AlertCause cause = v1::ALERT_CAUSE_OVE
   v1::Alert alert;
   alert.set_cause(cause);
   alert.mutable_obligation()->set_risk_level(risk);
+  alert.mutable_obligation()->set_owner_officer("DC 1");
   *alert.mutable_trigger_time() = ToProtoTime(kDue);
   SetLadder(policy, absl::UTCTimeZone(), alert);
   alert.set_state(v1::ALERT_STATE_OPEN);
@@ -75,6 +76,38 @@ TEST(Ladder, LevelAtEachBoundary) {
   // Immediate escalation starts with the sergeant.
   EXPECT_EQ(LevelAt(Overdue(v1::RISK_LEVEL_LOW, v1::ALERT_CAUSE_IMMEDIATE_ESCALATION), kDue),
             v1::ESCALATION_LEVEL_SERGEANT);
+}
+
+TEST(Ladder, UnownedWorkStartsWithTheSergeantAndTheWatchdogWithTheInspector) {
+  v1::Alert unallocated = Overdue(v1::RISK_LEVEL_HIGH);
+  unallocated.mutable_obligation()->set_owner_officer("(unallocated)");
+  EXPECT_TRUE(Unowned(unallocated.obligation()));
+  EXPECT_EQ(LevelAt(unallocated, kDue), v1::ESCALATION_LEVEL_SERGEANT);
+  EXPECT_EQ(LevelAt(unallocated, kDue + absl::Hours(24 * 14)), v1::ESCALATION_LEVEL_INSPECTOR);
+  v1::Alert no_officer = Overdue(v1::RISK_LEVEL_HIGH);
+  no_officer.mutable_obligation()->clear_owner_officer();
+  EXPECT_EQ(LevelAt(no_officer, kDue), v1::ESCALATION_LEVEL_SERGEANT);
+  v1::Alert watchdog;
+  watchdog.set_cause(v1::ALERT_CAUSE_LATE_ESCALATION);
+  EXPECT_EQ(LevelAt(watchdog, absl::InfinitePast()), v1::ESCALATION_LEVEL_INSPECTOR);
+  watchdog.set_escalation_level(LevelAt(watchdog, absl::InfinitePast()));
+  EXPECT_FALSE(Climb(watchdog, kDue + absl::Hours(24 * 400)));  // no ladder: it stays
+  EXPECT_EQ(watchdog.escalation_level(), v1::ESCALATION_LEVEL_INSPECTOR);
+}
+
+TEST(AlertIds, WarningsAndWatchdogAlertsHaveTheirOwnStableIds) {
+  EXPECT_EQ(DueSoonAlertId("rso", "wessex", "R1/arms", kDue),
+            DueSoonAlertId("rso", "wessex", "R1/arms", kDue));
+  EXPECT_NE(DueSoonAlertId("rso", "wessex", "R1/arms", kDue),
+            OverdueAlertId("rso", "wessex", "R1/arms", kDue));
+  EXPECT_NE(DueSoonAlertId("rso", "wessex", "R1/arms", kDue),
+            DueSoonAlertId("rso", "wessex", "R1/arms", kDue + absl::Hours(24)));
+  EXPECT_EQ(LateEscalationAlertId("wessex", "2026-12-03"),
+            LateEscalationAlertId("wessex", "2026-12-03"));
+  EXPECT_NE(LateEscalationAlertId("wessex", "2026-12-03"),
+            LateEscalationAlertId("wessex", "2026-12-04"));
+  EXPECT_NE(LateEscalationAlertId("wessex", "2026-12-03"),
+            LateEscalationAlertId("kent", "2026-12-03"));
 }
 
 TEST(Ladder, ClimbCatchesUpAndSchedulesTheNextStep) {

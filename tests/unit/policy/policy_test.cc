@@ -62,6 +62,9 @@ constexpr char kDefaultPolicyText[] = R"policy(
   escalate_to_inspector_days { low: 60 medium: 30 high: 14 very_high: 3 }
   escalate_to_superintendent_days { low: 180 medium: 90 high: 30 very_high: 7 }
   acknowledgement_expiry_days: 7
+  due_soon_percent: 75
+  acknowledgement_reminder_days: 7
+  escalation_late_minutes: 5
 )policy";
 
 void ExpectRiskDays(const v1::RiskDays& days, int low, int medium, int high, int very_high) {
@@ -423,6 +426,75 @@ TEST(SameRules, AnyIntervalChangeIsADifferentRule) {
   changed = base;
   changed.mutable_workload()->set_officer_capacity(200);
   EXPECT_FALSE(SameRules(base, changed));
+}
+
+TEST(SameRules, AnUnsetOptionalFieldIsItsDefault) {
+  // A policy stored before the warning fields existed sets the same rules as today's default.
+  v1::Policy stored = DefaultPolicy();
+  stored.clear_due_soon_percent();
+  stored.clear_acknowledgement_reminder_days();
+  stored.clear_escalation_late_minutes();
+  EXPECT_TRUE(SameRules(stored, DefaultPolicy()));
+  stored.set_acknowledgement_reminder_days(0);  // reminders off: a different rule
+  EXPECT_FALSE(SameRules(stored, DefaultPolicy()));
+}
+
+TEST(DueSoonPercent, AKindMayHaveItsOwnShare) {
+  v1::Policy p = DefaultPolicy();
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_HOME_VISIT), 75);
+  v1::KindPercent* visits = p.add_due_soon_percent_by_kind();
+  visits->set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  visits->set_percent(90);
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_HOME_VISIT), 90);
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_ARMS_ASSESSMENT), 75);
+  p.clear_due_soon_percent();  // unset: the default
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_ARMS_ASSESSMENT), kDefaultDueSoonPercent);
+  p.set_due_soon_percent(0);  // off, except where a kind says otherwise
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_ARMS_ASSESSMENT), 0);
+  EXPECT_EQ(DueSoonPercent(p, v1::OBLIGATION_KIND_HOME_VISIT), 90);
+}
+
+TEST(ValidatePolicy, WarningReminderAndWatchdogSettingsNameTheField) {
+  const auto refused = [](const std::function<void(v1::Policy&)>& mutate) {
+    v1::Policy p = DefaultPolicy();
+    mutate(p);
+    return ValidatePolicy(p);
+  };
+  EXPECT_THAT(refused([](v1::Policy& p) { p.set_due_soon_percent(100); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("due_soon_percent: must be 0-99, 0 for no warnings (got 100)")));
+  EXPECT_THAT(refused([](v1::Policy& p) { p.add_due_soon_percent_by_kind()->set_percent(50); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("due_soon_percent_by_kind[0].kind: name an obligation kind")));
+  EXPECT_THAT(refused([](v1::Policy& p) {
+                for (int i = 0; i < 2; ++i) {
+                  v1::KindPercent* k = p.add_due_soon_percent_by_kind();
+                  k->set_kind(v1::OBLIGATION_KIND_CSC_CHECK);
+                  k->set_percent(50);
+                }
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("due_soon_percent_by_kind[1].kind: OBLIGATION_KIND_CSC_CHECK is "
+                                 "already given at [0]")));
+  EXPECT_THAT(refused([](v1::Policy& p) {
+                v1::KindPercent* k = p.add_due_soon_percent_by_kind();
+                k->set_kind(v1::OBLIGATION_KIND_CSC_CHECK);
+                k->set_percent(-1);
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("due_soon_percent_by_kind[0].percent: must be 0-99")));
+  EXPECT_THAT(refused([](v1::Policy& p) { p.set_acknowledgement_reminder_days(-7); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("acknowledgement_reminder_days: must be 0-365")));
+  EXPECT_THAT(refused([](v1::Policy& p) { p.set_escalation_late_minutes(0); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("escalation_late_minutes: must be 1-1440 (got 0)")));
+  EXPECT_THAT(refused([](v1::Policy& p) {
+                p.clear_due_soon_percent();
+                p.clear_acknowledgement_reminder_days();
+                p.clear_escalation_late_minutes();
+              }),
+              IsOk());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "base/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
@@ -16,7 +17,8 @@ namespace vigil::policy {
 // For readable failures of EXPECT_EQ on whole due times; found by argument-dependent lookup, so
 // it lives in DueTime's namespace (with internal linkage).
 static void PrintTo(const DueTime& due, std::ostream* os) {
-  *os << "{" << due.due << ", \"" << due.reason << "\", \"" << due.policy_version << "\"}";
+  *os << "{" << due.due << ", \"" << due.reason << "\", \"" << due.policy_version << "\", "
+      << due.start << "}";
 }
 
 namespace {
@@ -186,7 +188,7 @@ TEST_F(ArmsSchedule, MediumRiskReassessedWithin365DaysOfLastArms) {
   EXPECT_EQ(due, (DueTime{Utc(2025, 3, 3, 0, 0),
                           "medium risk: reassess within 365 days of last ARMS on 2024-03-02 "
                           "(policy v1)",
-                          "v1"}));
+                          "v1", Local(2024, 3, 2, 14, 0)}));
 }
 
 TEST_F(ArmsSchedule, VeryHighRiskReassessedWithin90DaysOfLastArms) {
@@ -258,7 +260,7 @@ TEST_F(ArmsSchedule, TriggerMakesReassessmentDueIn28Days) {
   EXPECT_EQ(due, (DueTime{Utc(2024, 5, 1, 23, 0),
                           "trigger (address or household change on 2024-04-03): reassess within "
                           "28 days (policy v1)",
-                          "v1"}));
+                          "v1", Local(2024, 4, 3, 9, 0)}));
 }
 
 TEST_F(ArmsSchedule, TriggerAcrossTheAutumnChangeEndsAtMidnightGmt) {
@@ -313,9 +315,9 @@ TEST_F(RmpSchedule, ReviewDueWithin28DaysOfAnArmsNotYetFollowedByAReview) {
   const std::optional<DueTime> due =
       RmpReviewDue(policy_, Local(2024, 3, 2, 14, 0), std::nullopt, v1::RISK_LEVEL_MEDIUM, london_);
   ASSERT_TRUE(due.has_value());
-  EXPECT_EQ(*due,
-            (DueTime{Utc(2024, 3, 31, 0, 0),
-                     "review the RMP within 28 days of the ARMS on 2024-03-02 (policy v1)", "v1"}));
+  EXPECT_EQ(*due, (DueTime{Utc(2024, 3, 31, 0, 0),
+                           "review the RMP within 28 days of the ARMS on 2024-03-02 (policy v1)",
+                           "v1", Local(2024, 3, 2, 14, 0)}));
 }
 
 TEST_F(RmpSchedule, EachRiskTierIsReviewedWithinItsIntervalOfTheLastReview) {
@@ -391,7 +393,7 @@ TEST_F(NotificationSchedule, AnnualReNotificationDueOnTheSameDateAYearOn) {
   EXPECT_EQ(due, (DueTime{Utc(2025, 7, 15, 23, 0),
                           "annual re-notification within a year of the last on 2024-07-15 "
                           "(SOA 2003 s.85) (policy v1)",
-                          "v1"}));
+                          "v1", Local(2024, 7, 15, 11, 0)}));
 }
 
 TEST_F(NotificationSchedule, AnnualReNotificationFromTheLeapDayIsDueByTheEndOfFirstMarch) {
@@ -426,7 +428,7 @@ TEST_F(NotificationSchedule, ChangeMustBeNotifiedWithin3Days) {
   EXPECT_EQ(due, (DueTime{Utc(2024, 10, 29, 0, 0),
                           "notify the change of 2024-10-25 (new address) within 3 days "
                           "(SOA 2003 s.84) (policy v1)",
-                          "v1"}));
+                          "v1", Local(2024, 10, 25, 16, 0)}));
 }
 
 TEST_F(NotificationSchedule, ChangeWithoutANoteLeavesTheParenthesesOut) {
@@ -568,7 +570,7 @@ TEST_F(ReferralActionSchedule, WithoutRegradeActionIsDueWithinTheTriageGradesTar
       ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 7, 15), {}, london_);
   EXPECT_EQ(due, (DueTime{EndOf(2026, 12, 7),
                           "low grade: action within 30 days of receipt on 2026-11-07 (policy v1)",
-                          "v1"}));
+                          "v1", Local(2026, 11, 7, 15)}));
 }
 
 TEST_F(ReferralActionSchedule, UpwardRegradeNeverGivesMoreTime) {
@@ -641,6 +643,73 @@ TEST_F(ReferralActionSchedule, SeveralUpwardRegradesKeepTheEarliestDueTime) {
   const DueTime due = ReferralActionDue(policy_, v1::RISK_LEVEL_MEDIUM, Local(2026, 11, 1, 9),
                                         {to_high, to_very_high}, london_);
   EXPECT_EQ(due.due, EndOf(2026, 11, 10));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Due-soon warnings, acknowledgement reminders and the watchdog's threshold.
+
+using Warnings = ScheduleTest;
+
+TEST_F(Warnings, DueSoonAtThreeQuartersOfTheIntervalFromItsStart) {
+  // A high-risk visit: 91 days from the last visit on 2026-01-05 (09:00 local, GMT), due by the
+  // end of 2026-04-06 (BST).
+  const VisitDue visit = HomeVisitDue(policy_, Local(2025, 1, 1), Local(2026, 1, 5, 9),
+                                      v1::RISK_LEVEL_HIGH, {}, london_);
+  EXPECT_EQ(visit.due.start, Local(2026, 1, 5, 9));
+  v1::Obligation o;
+  o.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  *o.mutable_start_time() = ToProtoTime(visit.due.start);
+  *o.mutable_due_time() = ToProtoTime(visit.due.due);
+  const std::optional<DueTime> warning = DueSoonWarning(policy_, o, london_);
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_EQ(warning->due, visit.due.start + (visit.due.due - visit.due.start) * 3 / 4);
+  EXPECT_EQ(warning->start, Local(2026, 1, 5, 9));
+  EXPECT_EQ(warning->reason,
+            "due by the end of 2026-04-06: 75% of its 91-day interval from 2026-01-05 has passed "
+            "(policy v1)");
+}
+
+TEST_F(Warnings, NoWarningWithoutAStartOrWhenSwitchedOffForTheKind) {
+  v1::Obligation o;
+  o.set_kind(v1::OBLIGATION_KIND_CSC_CHECK);
+  *o.mutable_due_time() = ToProtoTime(EndOf(2026, 12, 10));
+  EXPECT_FALSE(DueSoonWarning(policy_, o, london_).has_value());  // derived before start_time
+  *o.mutable_start_time() = ToProtoTime(Local(2026, 12, 7, 10));
+  EXPECT_TRUE(DueSoonWarning(policy_, o, london_).has_value());
+  v1::KindPercent* off = policy_.add_due_soon_percent_by_kind();
+  off->set_kind(v1::OBLIGATION_KIND_CSC_CHECK);
+  off->set_percent(0);
+  EXPECT_FALSE(DueSoonWarning(policy_, o, london_).has_value());
+}
+
+TEST_F(Warnings, ReminderEverySevenLocalDaysUnlessSwitchedOff) {
+  // Across the autumn change: 7 local days later at the same wall-clock time.
+  const std::optional<DueTime> next =
+      AcknowledgementReminder(policy_, Local(2026, 10, 22, 10), london_);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->due, Local(2026, 10, 29, 10));
+  EXPECT_EQ(next->reason,
+            "the acknowledger is reminded every 7 days while the obligation stays open (policy "
+            "v1)");
+  policy_.set_acknowledgement_reminder_days(0);
+  EXPECT_FALSE(AcknowledgementReminder(policy_, Local(2026, 10, 22, 10), london_).has_value());
+}
+
+TEST_F(Warnings, WatchdogThresholdDefaultsToFiveMinutes) {
+  EXPECT_EQ(EscalationLateAfter(policy_), absl::Minutes(5));
+  policy_.clear_escalation_late_minutes();
+  EXPECT_EQ(EscalationLateAfter(policy_), absl::Minutes(5));
+  policy_.set_escalation_late_minutes(30);
+  EXPECT_EQ(EscalationLateAfter(policy_), absl::Minutes(30));
+}
+
+TEST_F(Warnings, ActionClockStartsAtTheRegradeThatSetIt) {
+  // Low from 2026-11-01 (due 12-01); regraded to high on 11-20: due 11-27, counted from then.
+  const Regrade up{Local(2026, 11, 20, 9), v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_HIGH};
+  const DueTime due =
+      ReferralActionDue(policy_, v1::RISK_LEVEL_LOW, Local(2026, 11, 1, 9), {up}, london_);
+  EXPECT_EQ(due.due, EndOf(2026, 11, 27));
+  EXPECT_EQ(due.start, Local(2026, 11, 20, 9));
 }
 
 }  // namespace

@@ -127,8 +127,8 @@ class ClocksTest : public ::testing::Test {
   }
 
   v1::Obligation Expected(const v1::Offender& o, const std::string& suffix, v1::ObligationKind kind,
-                          absl::Time due, const std::string& reason,
-                          const std::string& version) const {
+                          absl::Time due, const std::string& reason, const std::string& version,
+                          absl::Time start) const {
     v1::Obligation ob;
     ob.set_id(o.id() + "/" + suffix);
     ob.set_kind(kind);
@@ -140,6 +140,7 @@ class ClocksTest : public ::testing::Test {
     ob.set_force(o.force());
     ob.set_policy_version(version);
     ob.set_reason(reason);
+    *ob.mutable_start_time() = ToProtoTime(start);
     return ob;
   }
 
@@ -180,12 +181,12 @@ TEST_F(ClocksTest, NewOffenderInTheCommunityNeedsInitialArmsAndAnnualNotificatio
                                             EndOf(2024, 6, 7),
                                             "not assessed: initial ARMS within 28 days of "
                                             "registration on 2024-05-10 (policy v1)",
-                                            "v1")));
+                                            "v1", Local(2024, 5, 10, 10, 0))));
   EXPECT_THAT(open[1], EqualsProto(Expected(o, "notification", v1::OBLIGATION_KIND_NOTIFICATION,
                                             EndOf(2025, 5, 10),
                                             "annual re-notification within a year of the last on "
                                             "2024-05-10 (SOA 2003 s.85) (policy v1)",
-                                            "v1")));
+                                            "v1", Local(2024, 5, 10, 10, 0))));
   EXPECT_EQ(open[2].kind(), v1::OBLIGATION_KIND_HOME_VISIT);
   EXPECT_EQ(DueOf(open[2]), EndOf(2024, 8, 9));
   EXPECT_EQ(open[2].policy_version(), "v1");
@@ -228,12 +229,12 @@ TEST_F(ClocksTest, AssessedOffenderGetsPeriodicArmsAndRmpReviewClocks) {
                                             EndOf(2025, 6, 3),
                                             "medium risk: reassess within 365 days of last ARMS "
                                             "on 2024-06-03 (policy v1)",
-                                            "v1")));
+                                            "v1", Local(2024, 6, 3, 15, 0))));
   EXPECT_THAT(open[1], EqualsProto(Expected(o, "rmp-review", v1::OBLIGATION_KIND_RMP_REVIEW,
                                             EndOf(2024, 7, 1),
                                             "review the RMP within 28 days of the ARMS on "
                                             "2024-06-03 (policy v1)",
-                                            "v1")));
+                                            "v1", Local(2024, 6, 3, 15, 0))));
   EXPECT_EQ(open[1].risk_level(), v1::RISK_LEVEL_MEDIUM);
 }
 
@@ -251,7 +252,7 @@ TEST_F(ClocksTest, OpenTriggersGiveOneTriggerClockDueFromTheEarliest) {
                                    EndOf(2024, 7, 10),
                                    "trigger (child in household on 2024-06-12): reassess within "
                                    "28 days (policy v1)",
-                                   "v1")));
+                                   "v1", Local(2024, 6, 12, 17, 0))));
   EXPECT_THAT(Ids(open), ElementsAre("R1/arms", "R1/arms-trigger", "R1/rmp-review",
                                      "R1/notification", "R1/home-visit"));
 }
@@ -276,7 +277,7 @@ TEST_F(ClocksTest, PendingChangeMustBeNotifiedWithin3Days) {
                                    EndOf(2024, 6, 28),
                                    "notify the change of 2024-06-25 (new address) within 3 days "
                                    "(SOA 2003 s.84) (policy v1)",
-                                   "v1")));
+                                   "v1", Local(2024, 6, 25, 9, 0))));
 }
 
 TEST_F(ClocksTest, AnnualNotificationCountsFromTheLastNotificationWhenThereIsOne) {
@@ -401,13 +402,13 @@ TEST_F(ClocksTest, AClockWhoseFactsChangedIsDerivedAfreshUnderTheNewPolicy) {
                                              EndOf(2024, 9, 11),
                                              "high risk: reassess within 100 days of last ARMS "
                                              "on 2024-06-03 (policy v2)",
-                                             "v2")));
+                                             "v2", Local(2024, 6, 3, 15, 0))));
   EXPECT_THAT(after[1],
               EqualsProto(Expected(o, "arms-trigger", v1::OBLIGATION_KIND_ARMS_ASSESSMENT,
                                    EndOf(2024, 6, 30),
                                    "trigger (new intelligence on 2024-06-20): reassess within 10 "
                                    "days (policy v2)",
-                                   "v2")));
+                                   "v2", Local(2024, 6, 20, 9, 0))));
   EXPECT_EQ(after[2].policy_version(), "v2");  // RMP review
   EXPECT_EQ(after[4].policy_version(), "v2");  // home visit
   // The notification's facts did not change: its v1 due time, with the new owner and risk.
@@ -436,13 +437,13 @@ TEST_F(ClocksTest, ClockThatNewlyAppliesIsDerivedUnderTheCurrentPolicy) {
                                    EndOf(2024, 7, 8),
                                    "trigger (refused access on 2024-06-28): reassess within 10 "
                                    "days (policy v2)",
-                                   "v2")));
+                                   "v2", Local(2024, 6, 28, 19, 0))));
   EXPECT_THAT(after[4],
               EqualsProto(Expected(o, "change-notification", v1::OBLIGATION_KIND_NOTIFICATION,
                                    EndOf(2024, 6, 30),
                                    "notify the change of 2024-06-27 within 3 days (SOA 2003 "
                                    "s.84) (policy v2)",
-                                   "v2")));
+                                   "v2", Local(2024, 6, 27, 9, 0))));
   // Those open before stay on v1.
   EXPECT_EQ(after[0].policy_version(), "v1");
   EXPECT_EQ(DueOf(after[0]), EndOf(2025, 6, 3));

@@ -262,6 +262,13 @@ function describeEvent(event) {
   const alert = event.alert;
   const o = alert.obligation || {};
   const what = enumText(type, 'ALERT_EVENT_TYPE_');
+  const subject = `${kindText(kindOf(o.kind))} for ${o.subjectId || 'a record'}`;
+  if (type === 'ALERT_EVENT_TYPE_DUE_SOON') return `Due soon: ${subject}. ${alert.summary || ''}`;
+  if (type === 'ALERT_EVENT_TYPE_REMINDER') {
+    const acks = alert.acknowledgements || [];
+    const by = acks.length ? acks[acks.length - 1].by : 'someone';
+    return `Reminder: ${subject} is still open; ${by} took its alert on.`;
+  }
   return `Alert ${what.toLowerCase()}: ${kindText(kindOf(o.kind))} for ${o.subjectId || 'a record'}` +
     `${o.ownerOfficer ? ` (${o.ownerOfficer})` : ''}, ${enumText(alert.escalationLevel, 'ESCALATION_LEVEL_').toLowerCase()} level.`;
 }

@@ -47,9 +47,24 @@ export function WorkloadPage() {
               {officers.map((w) => {
                 const used = num(w.capacityUsedPercent);
                 const byRisk = list(w.openByRisk).map(num);
+                if (w.unallocatedQueue) {
+                  // Work waiting for an officer: a queue, with no capacity or share.
+                  return (
+                    <tr key={`${w.team}|queue`} class="unallocated-queue">
+                      <th scope="row">Unallocated queue</th>
+                      <td>{w.team}</td>
+                      <td>{num(w.open)}</td>
+                      <td>{num(w.overdue)}</td>
+                      <td>{[4, 3, 2, 1, 0].map((r) => byRisk[r] || 0).join(' / ')}</td>
+                      <td>{num(w.weightedLoad).toFixed(1)}</td>
+                      <td>not an officer</td>
+                      <td>–</td>
+                    </tr>
+                  );
+                }
                 return (
                   <tr key={`${w.team}|${w.officer}`} class={used > 100 ? 'over-capacity' : ''}>
-                    <th scope="row">{w.officer || 'Unallocated'}</th>
+                    <th scope="row">{w.officer}</th>
                     <td>{w.team}</td>
                     <td>{num(w.open)}</td>
                     <td>{num(w.overdue)}</td>
