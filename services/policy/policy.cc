@@ -348,6 +348,7 @@ bool SameRules(const v1::Policy& a, const v1::Policy& b) {
     if (!r.has_escalation_late_minutes()) {
       r.set_escalation_late_minutes(kDefaultEscalationLateMinutes);
     }
+    if (r.rmp_sign_off_days() == 0) r.set_rmp_sign_off_days(kDefaultRmpSignOffDays);
     return r;
   };
   return google::protobuf::util::MessageDifferencer::Equals(rules(a), rules(b));

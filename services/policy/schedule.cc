@@ -85,7 +85,7 @@ DueTime RmpSignOffDue(const v1::Policy& policy, absl::string_view plan_id, absl:
       DueAfterDays(recorded, days, zone),
       absl::StrCat("supervisor sign-off of RMP ", plan_id, " within ", days,
                    " days of its recording on ", Date(recorded, zone), " ", Version(policy)),
-      policy.version()};
+      policy.version(), recorded};
 }
 
 DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notification,

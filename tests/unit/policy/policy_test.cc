@@ -434,6 +434,7 @@ TEST(SameRules, AnUnsetOptionalFieldIsItsDefault) {
   stored.clear_due_soon_percent();
   stored.clear_acknowledgement_reminder_days();
   stored.clear_escalation_late_minutes();
+  stored.clear_rmp_sign_off_days();
   EXPECT_TRUE(SameRules(stored, DefaultPolicy()));
   stored.set_acknowledgement_reminder_days(0);  // reminders off: a different rule
   EXPECT_FALSE(SameRules(stored, DefaultPolicy()));

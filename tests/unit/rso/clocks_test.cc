@@ -506,7 +506,7 @@ TEST_F(RmpClocksTest, RmpSignOffIsDue7LocalDaysAfterThePlanIsRecorded) {
       EqualsProto(Expected(o, "rmp-sign-off", v1::OBLIGATION_KIND_RMP_SIGN_OFF, EndOf(2024, 6, 27),
                            "supervisor sign-off of RMP P2 within 7 days of its recording "
                            "on 2024-06-20 (policy v1)",
-                           "v1")));
+                           "v1", Local(2024, 6, 20, 14, 0))));
 }
 
 TEST_F(RmpClocksTest, RmpSignOffDaysComeFromThePolicy) {
