@@ -1,12 +1,15 @@
 // The supervisor's backlog end to end: a real vigild seeded with the demo force, the backlog
-// API compared with a brute-force count of its own item pages, the CLI's table and CSV, the
-// workload's authorisation, snapshots and trend, and the HTML report rendered in Chromium.
+// API compared with a brute-force count of its own item pages, a heat-map cell's drill-down,
+// the CLI's table and CSV, the workload's authorisation, snapshots and trend, and the HTML
+// report rendered in Chromium.
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -115,6 +118,112 @@ TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
       for (const auto& item : items) ASSERT_EQ(item.obligation().team(), team);
     }
   }
+}
+
+// A heat-map cell's drill-down: ListBacklogItems filtered by kind, risk level and age band at
+// the summary's as_of lists exactly the cell's count, in either order and across pages; several
+// levels and bands list the sum of their cells.
+TEST_F(BacklogEndToEndTest, DrillDownFiltersListExactlyEachSummaryCell) {
+  v1::GetBacklogSummaryRequest request;
+  v1::BacklogSummary summary;
+  ASSERT_TRUE(Stub()->GetBacklogSummary(Context().get(), request, &summary).ok());
+  ASSERT_GT(summary.rows_size(), 10);
+  int64_t largest = 0;
+  bool not_assessed = false;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    largest = std::max(largest, row.count());
+    not_assessed = not_assessed || row.risk_level() == v1::RISK_LEVEL_UNSPECIFIED;
+    for (v1::BacklogOrder order :
+         {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+      v1::ListBacklogItemsRequest cell;
+      *cell.mutable_as_of() = summary.as_of();
+      cell.add_kinds(row.kind());
+      cell.add_risk_levels(row.risk_level());
+      cell.add_age_bands(row.age_band());
+      cell.set_order(order);
+      const std::vector<v1::BacklogItem> items = AllItems(cell);  // 37 a page
+      ASSERT_EQ(static_cast<int64_t>(items.size()), row.count())
+          << v1::ObligationKind_Name(row.kind()) << " " << v1::RiskLevel_Name(row.risk_level())
+          << " " << v1::AgeBand_Name(row.age_band()) << " " << v1::BacklogOrder_Name(order);
+      std::set<std::string> ids;
+      for (const v1::BacklogItem& item : items) {
+        EXPECT_EQ(item.obligation().kind(), row.kind());
+        EXPECT_EQ(item.obligation().risk_level(), row.risk_level());
+        EXPECT_EQ(item.age_band(), row.age_band());
+        ids.insert(item.obligation().id());
+      }
+      EXPECT_EQ(ids.size(), items.size()) << "no item twice across pages";
+      for (size_t i = 1; i < items.size(); ++i) {
+        ASSERT_LE(items[i - 1].obligation().due_time().seconds(),
+                  items[i].obligation().due_time().seconds());
+      }
+    }
+  }
+  EXPECT_GT(largest, 37) << "some cell spans pages";
+  EXPECT_TRUE(not_assessed) << "the demo has unassessed subjects";
+
+  v1::ListBacklogItemsRequest several;
+  *several.mutable_as_of() = summary.as_of();
+  several.add_risk_levels(v1::RISK_LEVEL_VERY_HIGH);
+  several.add_risk_levels(v1::RISK_LEVEL_HIGH);
+  several.add_age_bands(v1::AGE_BAND_0_7_DAYS);
+  several.add_age_bands(v1::AGE_BAND_OVER_365_DAYS);
+  several.add_age_bands(v1::AGE_BAND_31_90_DAYS);
+  several.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  int64_t expected = 0;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    if ((row.risk_level() == v1::RISK_LEVEL_VERY_HIGH || row.risk_level() == v1::RISK_LEVEL_HIGH) &&
+        (row.age_band() == v1::AGE_BAND_0_7_DAYS || row.age_band() == v1::AGE_BAND_OVER_365_DAYS ||
+         row.age_band() == v1::AGE_BAND_31_90_DAYS)) {
+      expected += row.count();
+    }
+  }
+  ASSERT_GT(expected, 0);
+  EXPECT_EQ(static_cast<int64_t>(AllItems(several).size()), expected);
+
+  // A page token is bound to its filters; an unknown band is named.
+  v1::ListBacklogItemsRequest first;
+  first.add_risk_levels(v1::RISK_LEVEL_HIGH);
+  first.mutable_page()->set_page_size(1);
+  v1::ListBacklogItemsResponse page;
+  ASSERT_TRUE(Stub()->ListBacklogItems(Context().get(), first, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  v1::ListBacklogItemsRequest other;
+  other.add_risk_levels(v1::RISK_LEVEL_LOW);
+  other.mutable_page()->set_page_token(page.next_page_token());
+  grpc::Status status = Stub()->ListBacklogItems(Context().get(), other, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
+  v1::ListBacklogItemsRequest unknown;
+  unknown.add_age_bands(static_cast<v1::AgeBand>(42));
+  status = Stub()->ListBacklogItems(Context().get(), unknown, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("age_bands"));
+
+  // The CLI's flags reach the same cell.
+  const v1::BacklogRow* high = nullptr;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    if (row.kind() == v1::OBLIGATION_KIND_HOME_VISIT && row.risk_level() == v1::RISK_LEVEL_HIGH &&
+        (high == nullptr || row.count() > high->count())) {
+      high = &row;
+    }
+  }
+  ASSERT_NE(high, nullptr);
+  std::string band = v1::AgeBand_Name(high->age_band());  // AGE_BAND_8_30_DAYS -> 8-30
+  band = band.substr(9, band.size() - 9 - 5);
+  std::replace(band.begin(), band.end(), '_', '-');
+  std::string as_of;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(summary.as_of(), &as_of).ok());
+  as_of = as_of.substr(1, as_of.size() - 2);
+  RunResult cli =
+      Vigil({"backlog", "items", "--kind", "home-visit", "--risk", "high", "--age-band",
+             absl::AsciiStrToLower(band), "--as-of", as_of, "--page-size", "1000", "-o", "csv"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(std::count(cli.output.begin(), cli.output.end(), '\n'), high->count() + 1)
+      << cli.output;
+  RunResult bad = Vigil({"backlog", "items", "--age-band", "9-99"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--age-band"));
 }
 
 TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {

@@ -566,12 +566,15 @@ describe('supervisor', () => {
     const listed = [];
     let pageToken = '';
     do {
-      const reply = await cli('supervisor-cli', ['backlog', 'items', '--kind', KIND_FLAG[cell.kind], '--order', 'risk',
-        '--as-of', asOf, '--page-size', '1000', ...(pageToken ? ['--page-token', pageToken] : [])]);
+      const reply = await cli('supervisor-cli', ['backlog', 'items', '--kind', KIND_FLAG[cell.kind],
+        '--risk', cell.risk, '--age-band', cell.band, '--as-of', asOf, '--page-size', '1000',
+        ...(pageToken ? ['--page-token', pageToken] : [])]);
       listed.push(...reply.items);
       pageToken = reply.next_page_token;
     } while (pageToken);
+    // The CLI asks for the cell by the same server-side filters; check it did not widen them.
     const want = listed.filter((i) => i.obligation.risk_level === cell.risk && i.age_band === cell.band);
+    assert.equal(want.length, listed.length, 'ListBacklogItems filters by risk level and age band');
     assert.equal(ids.length, cell.count, 'the drill-down lists as many items as the cell counts');
     assert.deepEqual(ids, want.map((i) => i.obligation.id), 'the drill-down lists ListBacklogItems’ items');
     const firstName = want[0].subject_display_name;
