@@ -1,7 +1,7 @@
 // The supervisor's backlog end to end: a real vigild seeded with the demo force, the backlog
 // API compared with a brute-force count of its own item pages, a heat-map cell's drill-down,
-// the CLI's table and CSV, the workload's authorisation, snapshots and trend, and the HTML
-// report rendered in Chromium.
+// the CLI's table and CSV, the workload's authorisation, snapshots and trend, the HTML report
+// rendered in Chromium, and the demo's alerts listed riskiest first.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,6 +19,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/backlog.grpc.pb.h"
 
 namespace vigil {
@@ -224,6 +225,68 @@ TEST_F(BacklogEndToEndTest, DrillDownFiltersListExactlyEachSummaryCell) {
   RunResult bad = Vigil({"backlog", "items", "--age-band", "9-99"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("--age-band"));
+}
+
+// ListAlerts in ALERT_ORDER_RISK: every alert of the oldest-raised listing exactly once, very
+// high first and "not assessed" last, oldest raised first within a level, across small pages.
+TEST_F(BacklogEndToEndTest, AlertsListRiskOrderPagesThroughEveryAlertRiskiestFirst) {
+  auto list_all = [&](v1::AlertOrder order, int page_size) {
+    std::vector<v1::Alert> alerts;
+    v1::ListAlertsRequest request;
+    request.set_order(order);
+    request.mutable_page()->set_page_size(page_size);
+    for (;;) {
+      v1::ListAlertsResponse page;
+      const grpc::Status status = v1::AlertService::NewStub(vigild_->channel())
+                                      ->ListAlerts(Context().get(), request, &page);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (!status.ok()) break;
+      alerts.insert(alerts.end(), page.alerts().begin(), page.alerts().end());
+      if (page.next_page_token().empty()) break;
+      request.mutable_page()->set_page_token(page.next_page_token());
+    }
+    return alerts;
+  };
+  auto ids = [](const std::vector<v1::Alert>& alerts) {
+    std::vector<std::string> out;
+    for (const v1::Alert& a : alerts) out.push_back(a.id());
+    return out;
+  };
+  auto rank = [](v1::RiskLevel r) {
+    return r == v1::RISK_LEVEL_VERY_HIGH ? 0
+           : r == v1::RISK_LEVEL_HIGH    ? 1
+           : r == v1::RISK_LEVEL_MEDIUM  ? 2
+           : r == v1::RISK_LEVEL_LOW     ? 3
+                                         : 4;
+  };
+  // The scanner may still be raising: compare a riskiest-first listing taken between two equal
+  // oldest-first ones.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const std::vector<v1::Alert> before = list_all(v1::ALERT_ORDER_UNSPECIFIED, 1000);
+    const std::vector<v1::Alert> by_risk = list_all(v1::ALERT_ORDER_RISK, 7);
+    if (ids(list_all(v1::ALERT_ORDER_OLDEST_RAISED, 1000)) != ids(before)) continue;
+    ASSERT_GT(before.size(), 14u) << "more than two pages";
+    std::vector<v1::Alert> want = before;
+    std::stable_sort(want.begin(), want.end(), [&](const v1::Alert& a, const v1::Alert& b) {
+      return rank(a.obligation().risk_level()) < rank(b.obligation().risk_level());
+    });
+    ASSERT_EQ(ids(by_risk), ids(want));
+    EXPECT_NE(by_risk.front().obligation().risk_level(), by_risk.back().obligation().risk_level());
+
+    // The CLI: --order risk (exit 2 for an order it does not know).
+    RunResult cli = Vigil({"alerts", "list", "--order", "risk", "--page-size", "3"});
+    ASSERT_EQ(cli.exit_code, 0) << cli.output;
+    EXPECT_THAT(cli.output, HasSubstr(want.front().id()));
+    EXPECT_THAT(cli.output, HasSubstr("more: --page-token"));
+    RunResult age = Vigil({"alerts", "list", "--order", "age", "--page-size", "3"});
+    ASSERT_EQ(age.exit_code, 0) << age.output;
+    EXPECT_THAT(age.output, HasSubstr(before.front().id()));
+    RunResult bad = Vigil({"alerts", "list", "--order", "newest"});
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_THAT(bad.output, HasSubstr("--order"));
+    return;
+  }
+  FAIL() << "the alerts kept changing";
 }
 
 TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {
