@@ -160,6 +160,7 @@ function providerConfig(webUrl) {
   clients.push({
     client_id: 'vigil-web',
     redirect_uris: [`${webUrl}/auth/callback`],
+    post_logout_redirect_uris: [`${webUrl}/`],
     grant_types: ['authorization_code', 'refresh_token'],
   });
   return {
@@ -490,6 +491,13 @@ describe('officer', () => {
     await page.goto(`${webUrl}/#/work`);
     await page.waitForSelector('#work-summary');
     await page.getByRole('button', { name: 'Sign out' }).click();
+    if (AUTH === 'oidc') {
+      // The provider's session ends too (RP-initiated logout): it asks to confirm, then sends the
+      // browser back to the app.
+      await page.waitForURL((url) => url.href.startsWith(`${issuer}/session/end`));
+      await page.click('#logout');
+      await page.waitForURL(`${webUrl}/`);
+    }
     await page.getByRole('heading', { level: 1, name: 'Sign in to vigil' }).waitFor();
     await page.goto('about:blank');
     await page.goto(`${webUrl}/#/offender/anything`);
