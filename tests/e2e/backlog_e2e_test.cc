@@ -1,7 +1,7 @@
 // The supervisor's backlog end to end: a real vigild seeded with the demo force, the backlog
 // API compared with a brute-force count of its own item pages, a heat-map cell's drill-down,
 // the CLI's table and CSV, the workload's authorisation, snapshots and trend, the HTML report
-// rendered in Chromium, and the demo's alerts listed riskiest first.
+// rendered in Chromium, and the demo's alerts listed riskiest first and acknowledged.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -38,12 +38,17 @@ class BacklogEndToEndTest : public ::testing::Test {
     dir_ = new vigil::testing::TempDir();
     vigild_ = new VigildProcess(dir_->path());
     ASSERT_THAT(vigild_->Start(), IsOk());
-    RunResult seeded = Vigil({"demo", "seed", "--offenders", "400", "--referrals", "200"});
+    // As ./x run seeds it: as team north's inspector.
+    RunResult seeded =
+        RunVigil(vigild_->address(), {"demo", "seed", "--offenders", "400", "--referrals", "200"},
+                 {"Insp Reid", "supervisor", "wessex", "e2e", "north", "inspector"});
     ASSERT_EQ(seeded.exit_code, 0) << seeded.output;
+    seed_output_ = new std::string(seeded.output);
   }
   static void TearDownTestSuite() {
     delete vigild_;
     delete dir_;
+    delete seed_output_;
   }
 
   static RunResult Vigil(std::vector<std::string> args, const std::string& role = "supervisor",
@@ -84,10 +89,33 @@ class BacklogEndToEndTest : public ::testing::Test {
 
   static vigil::testing::TempDir* dir_;
   static VigildProcess* vigild_;
+  static std::string* seed_output_;  // what `vigil demo seed` printed
 };
 
 vigil::testing::TempDir* BacklogEndToEndTest::dir_ = nullptr;
 VigildProcess* BacklogEndToEndTest::vigild_ = nullptr;
+std::string* BacklogEndToEndTest::seed_output_ = nullptr;
+
+// The demo takes a few alerts on as its caller (team north's inspector, as ./x run seeds it),
+// choosing alerts the ladder lets that caller acknowledge: north's, below the superintendent.
+TEST_F(BacklogEndToEndTest, DemoAcknowledgesAlertsItsCallerMayTakeOn) {
+  ASSERT_NE(seed_output_, nullptr);
+  EXPECT_THAT(*seed_output_, ::testing::ContainsRegex("alerts acknowledged: [1-9]"))
+      << *seed_output_;
+  v1::ListAlertsRequest request;
+  request.mutable_filters()->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+  v1::ListAlertsResponse acknowledged;
+  ASSERT_TRUE(v1::AlertService::NewStub(vigild_->channel())
+                  ->ListAlerts(Context().get(), request, &acknowledged)
+                  .ok());
+  ASSERT_GT(acknowledged.alerts_size(), 0);
+  for (const v1::Alert& alert : acknowledged.alerts()) {
+    EXPECT_EQ(alert.obligation().team(), "north") << alert.id();
+    ASSERT_GT(alert.acknowledgements_size(), 0);
+    EXPECT_EQ(alert.acknowledgements(0).by(), "Insp Reid");
+    EXPECT_NE(alert.acknowledgements(0).level(), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  }
+}
 
 TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
   for (const std::string& team : {std::string(), std::string("east")}) {
