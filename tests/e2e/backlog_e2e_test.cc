@@ -277,6 +277,7 @@ TEST_F(BacklogEndToEndTest, AlertsListRiskOrderPagesThroughEveryAlertRiskiestFir
   };
   auto ids = [](const std::vector<v1::Alert>& alerts) {
     std::vector<std::string> out;
+    out.reserve(alerts.size());
     for (const v1::Alert& a : alerts) out.push_back(a.id());
     return out;
   };
@@ -678,7 +679,7 @@ TEST_F(BacklogEndToEndTest, HtmlReportRendersInChromiumWithTheApiNumbers) {
   EXPECT_GT(std::filesystem::file_size(png), 20000u);  // a page with tables and charts, not blank
 
   std::vector<std::string> dump = flags;
-  dump.push_back("--dump-dom");
+  dump.emplace_back("--dump-dom");
   dump.push_back("file://" + html);
   absl::StatusOr<RunResult> dom = vigil::testing::Run(dump, absl::Seconds(120));
   ASSERT_THAT(dom.status(), IsOk());
