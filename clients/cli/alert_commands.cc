@@ -218,12 +218,16 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
   struct ListFlags {
     FilterFlags filter;
     int page_size = 50;
-    std::string page_token;
+    std::string page_token, order = "age";
   };
   auto list_flags = std::make_shared<ListFlags>();
   CLI::App* list = alerts->add_subcommand(
-      "list", "Unresolved alerts (or --state resolved), oldest raised first");
+      "list", "Unresolved alerts (or --state resolved), oldest raised (or riskiest) first");
   AddFilterFlags(list, list_flags->filter, true);
+  list->add_option("--order", list_flags->order,
+                   "age (oldest raised first) or risk (very high first, then oldest raised)")
+      ->check(CLI::IsMember({"age", "risk"}))
+      ->capture_default_str();
   list->add_option("--page-size", list_flags->page_size, "Alerts per page")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -234,6 +238,8 @@ void AddAlertCommands(CLI::App& app, Cli& cli, Action& run) {
       absl::StatusOr<v1::AlertFilter> filter = FilterOf(list_flags->filter);
       if (!filter.ok()) return cli.Fail(filter.status());
       *request.mutable_filters() = *filter;
+      request.set_order(list_flags->order == "risk" ? v1::ALERT_ORDER_RISK
+                                                    : v1::ALERT_ORDER_OLDEST_RAISED);
       request.mutable_page()->set_page_size(list_flags->page_size);
       request.mutable_page()->set_page_token(list_flags->page_token);
       v1::ListAlertsResponse response;

@@ -2,8 +2,11 @@
 // list.
 #include <ostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "clients/cli/backlog_view.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/format.h"
@@ -35,6 +38,47 @@ absl::Status FillScope(const ScopeFlags& flags, std::string* team, std::string* 
     kinds->Add(*kind);
   }
   return absl::OkStatus();
+}
+
+// --risk: a risk level as the tables print it (low ... very-high, not-assessed).
+absl::Status AddRiskFilter(absl::string_view text, google::protobuf::RepeatedField<int>* risks) {
+  const std::string lower =
+      absl::AsciiStrToLower(absl::StrReplaceAll(text, {{"_", "-"}, {" ", "-"}}));
+  const absl::string_view name = absl::StripPrefix(lower, "risk-level-");
+  if (name == "not-assessed" || name == "unspecified") {
+    risks->Add(v1::RISK_LEVEL_UNSPECIFIED);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int> risk =
+      ParseEnumText(v1::RiskLevel_descriptor(), "RISK_LEVEL_", text, "--risk");
+  if (!risk.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(risk.status().message(), ", not-assessed"));
+  }
+  risks->Add(*risk);
+  return absl::OkStatus();
+}
+
+// --age-band: an age band as the summary's CSV prints it (0-7 ... 181-365, >365 or over-365),
+// with or without "-days".
+absl::Status AddAgeBandFilter(absl::string_view text, google::protobuf::RepeatedField<int>* bands) {
+  const std::string lower =
+      absl::AsciiStrToLower(absl::StrReplaceAll(text, {{"_", "-"}, {" ", "-"}}));
+  absl::string_view name = absl::StripPrefix(lower, "age-band-");
+  absl::ConsumeSuffix(&name, "-days");
+  absl::ConsumeSuffix(&name, "days");
+  static constexpr std::pair<const char*, v1::AgeBand> kNames[] = {
+      {"0-7", v1::AGE_BAND_0_7_DAYS},          {"8-30", v1::AGE_BAND_8_30_DAYS},
+      {"31-90", v1::AGE_BAND_31_90_DAYS},      {"91-180", v1::AGE_BAND_91_180_DAYS},
+      {"181-365", v1::AGE_BAND_181_365_DAYS},  {">365", v1::AGE_BAND_OVER_365_DAYS},
+      {"over-365", v1::AGE_BAND_OVER_365_DAYS}};
+  for (const auto& [band_name, band] : kNames) {
+    if (name == band_name) {
+      bands->Add(band);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--age-band: '", text, "' is not one of 0-7, 8-30, 31-90, 91-180, 181-365, over-365"));
 }
 
 void AddScopeFlags(CLI::App* cmd, ScopeFlags& flags) {
@@ -106,11 +150,19 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
   struct ItemFlags {
     ScopeFlags scope;
     std::string order = "oldest", page_token;
+    std::vector<std::string> risks, age_bands;
     int page_size = 50;
   };
   auto item_flags = std::make_shared<ItemFlags>();
   CLI::App* items = backlog->add_subcommand("items", "Overdue items, oldest (or riskiest) first");
   AddScopeFlags(items, item_flags->scope);
+  items->add_option("--risk", item_flags->risks,
+                    "Only these risk levels (repeatable): low, medium, high, very-high, "
+                    "not-assessed");
+  items->add_option("--age-band", item_flags->age_bands,
+                    "Only items overdue by these age bands at --as-of (repeatable): 0-7, 8-30, "
+                    "31-90, 91-180, 181-365, over-365 (days; one heat-map cell is --kind, --risk "
+                    "and --age-band)");
   items->add_option("--order", item_flags->order, "oldest or risk")
       ->check(CLI::IsMember({"oldest", "risk"}))
       ->capture_default_str();
@@ -127,6 +179,16 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
                         request.mutable_as_of(), request.mutable_kinds(), &has_as_of);
           !s.ok()) {
         return cli.Fail(s);
+      }
+      for (const std::string& risk : item_flags->risks) {
+        if (absl::Status s = AddRiskFilter(risk, request.mutable_risk_levels()); !s.ok()) {
+          return cli.Fail(s);
+        }
+      }
+      for (const std::string& band : item_flags->age_bands) {
+        if (absl::Status s = AddAgeBandFilter(band, request.mutable_age_bands()); !s.ok()) {
+          return cli.Fail(s);
+        }
       }
       if (!has_as_of) request.clear_as_of();
       request.set_order(item_flags->order == "risk" ? v1::BACKLOG_ORDER_RISK_THEN_AGE

@@ -1,5 +1,6 @@
 // `vigil demo seed`: loads a synthetic force through the public API. `vigil demo generate`:
 // writes one as CSV files for `vigil import`.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -101,6 +102,26 @@ grpc::Status Patiently(Cli& cli, Call call) {
     told = true;
     absl::SleepFor(absl::Milliseconds(250));
   }
+}
+
+// The ladder's rule (services/alerts/ladder.cc, CheckMayAcknowledge) for the development
+// identity this CLI sends: a rank at or above the rung the alert has climbed to, and the alert's
+// team below the superintendent's rung unless the caller is a superintendent. The rank defaults
+// as vigild's does (a supervisor is a sergeant). With a credential the CLI cannot know them:
+// true, and vigild decides.
+bool MayAcknowledge(const Cli& cli, const v1::Alert& alert) {
+  if (cli.has_credential()) return true;
+  const GlobalOptions& who = cli.options();
+  static constexpr const char* kRanks[] = {"officer", "sergeant", "inspector", "superintendent"};
+  int rank = who.role == "supervisor" ? 1 : 0;
+  for (int i = 0; i < 4; ++i) {
+    if (who.rank == kRanks[i]) rank = i;
+  }
+  const int needed = std::max(0, static_cast<int>(alert.escalation_level()) - 1);
+  if (rank < needed) return false;
+  const bool force_wide =
+      alert.escalation_level() == v1::ESCALATION_LEVEL_SUPERINTENDENT || rank == 3;
+  return force_wide || alert.obligation().team().empty() || alert.obligation().team() == who.team;
 }
 
 }  // namespace
@@ -231,19 +252,22 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
       }
       cli.err() << "backlog snapshots: " << snapshots << " days\n";
       // A few alerts taken on, as a supervisor would: the scanner raises them within a second
-      // or two of the load.
+      // or two of the load. Only alerts the caller may take on are picked (MayAcknowledge);
+      // with a credential, whose rank and team only vigild reads, a refusal just moves on.
       auto alerts = v1::AlertService::NewStub(cli.channel());
-      int acknowledged = 0;
+      int acknowledged = 0, refused_acks = 0;
       for (int attempt = 0; attempt < 20 && acknowledged == 0; ++attempt) {
         v1::ListAlertsRequest list;
         list.mutable_filters()->set_state(v1::ALERT_STATE_OPEN);
-        list.mutable_filters()->set_min_risk_level(v1::RISK_LEVEL_HIGH);
-        list.mutable_page()->set_page_size(3);
+        list.set_order(v1::ALERT_ORDER_RISK);
+        list.mutable_page()->set_page_size(500);
         v1::ListAlertsResponse open;
         grpc::Status status =
             Patiently(cli, [&] { return alerts->ListAlerts(cli.NewContext().get(), list, &open); });
         if (!status.ok()) break;  // alerts not hosted, or not for this role
         for (const v1::Alert& alert : open.alerts()) {
+          if (acknowledged == 3 || refused_acks == 10) break;
+          if (!MayAcknowledge(cli, alert)) continue;
           v1::AcknowledgeAlertRequest ack;
           ack.set_id(alert.id());
           ack.set_note("visit booked for this week (demo)");
@@ -253,6 +277,8 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
                 return alerts->AcknowledgeAlert(cli.NewContext().get(), ack, &acked);
               }).ok()) {
             ++acknowledged;
+          } else {
+            ++refused_acks;
           }
         }
         if (acknowledged == 0) absl::SleepFor(absl::Milliseconds(250));

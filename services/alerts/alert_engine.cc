@@ -16,6 +16,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/obligations/overdue_index.h"
 #include "services/policy/calendar.h"
 #include "services/policy/schedule.h"
 #include "vigil/internal/alerts_state.pb.h"
@@ -27,6 +28,8 @@ using storage::Family;
 
 // Index entries one ListAlerts page may examine before it returns what it has found.
 constexpr int kMaxListScan = 10000;
+// RiskRank's last rank: not assessed / not graded.
+constexpr int kMaxRiskRank = 4;
 
 // Alert.context of the watchdog's system alerts (about no owner's obligation).
 constexpr absl::string_view kWatchdogContext = "alerts";
@@ -135,8 +138,9 @@ class AlertEngine::Txn {
       if (before != nullptr && (after == nullptr || ListKey(*before) != ListKey(*after))) {
         change_.Delete(Family::kIndex, ListKey(*before));
       }
-      if (after != nullptr && (before == nullptr || ListKey(*before) != ListKey(*after))) {
-        change_.Put(Family::kIndex, ListKey(*after), "");
+      if (after != nullptr && (before == nullptr || ListKey(*before) != ListKey(*after) ||
+                               ListValue(*before) != ListValue(*after))) {
+        change_.Put(Family::kIndex, ListKey(*after), ListValue(*after));
       }
       Write(key, slot);
     }
@@ -749,6 +753,7 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
 absl::StatusOr<v1::ListAlertsResponse> AlertEngine::List(const CallContext& call,
                                                          const v1::ListAlertsRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateFilter(request.filters(), "filters"));
+  if (!v1::AlertOrder_IsValid(request.order())) return FieldError("order", "unknown value");
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   v1::AlertFilter filter = request.filters();
   if (call.principal.role == Role::kOfficer) {
@@ -759,42 +764,63 @@ absl::StatusOr<v1::ListAlertsResponse> AlertEngine::List(const CallContext& call
     }
     filter.set_officer(call.principal.actor);
   }
+  const bool by_risk = request.order() == v1::ALERT_ORDER_RISK;
   const std::string& force = call.principal.force;
-  const std::string query = absl::StrCat("alerts|", force, "|", filter.SerializeAsString());
+  const std::string query =
+      absl::StrCat("alerts|", force, "|", filter.SerializeAsString(), by_risk ? "|risk" : "");
   VIGIL_ASSIGN_OR_RETURN(const std::string start,
                          DecodePageToken(request.page().page_token(), query));
+  // token := [rank:u8, RISK only] listing key after the prefix (empty: the rank's start)
+  int rank = 0;
+  std::string after = start;
+  if (by_risk && !start.empty()) {
+    rank = static_cast<unsigned char>(start[0]);
+    after = start.substr(1);
+    if (rank > kMaxRiskRank) return FieldError("page_token", "is not a token this server issued");
+  }
   const std::string prefix = ListPrefix(force, filter.state() == v1::ALERT_STATE_RESOLVED);
   const storage::ReadView view = store_.Snapshot();
   v1::ListAlertsResponse response;
   std::vector<std::string> subjects;
   int examined = 0;
-  std::string last;
   absl::Status read;
-  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
-      Family::kIndex, prefix,
-      start.empty() ? "" : absl::StrCat(prefix, start, std::string(1, '\0')),
-      [&](absl::string_view key, absl::string_view) {
-        if (response.alerts_size() == page_size || examined == kMaxListScan) {
-          response.set_next_page_token(EncodePageToken(query, last));
-          return false;
-        }
-        ++examined;
-        last = std::string(key.substr(prefix.size()));
-        if (last.size() <= 8) return true;
-        absl::StatusOr<std::optional<v1::Alert>> alert =
-            Read<v1::Alert>(view, Family::kEntities, AlertKey(force, last.substr(8)));
-        if (!alert.ok()) {
-          read = alert.status();
-          return false;
-        }
-        if (alert->has_value() && Matches(filter, **alert)) {
-          subjects.push_back((*alert)->id());
-          subjects.push_back((*alert)->obligation().subject_id());
-          *response.add_alerts() = **std::move(alert);
-        }
-        return true;
-      }));
-  VIGIL_RETURN_IF_ERROR(read);
+  // One pass over the listing index for oldest raised first; one per risk rank for RISK.
+  for (; rank <= (by_risk ? kMaxRiskRank : 0) && response.next_page_token().empty(); ++rank) {
+    std::string last;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        Family::kIndex, prefix,
+        after.empty() ? "" : absl::StrCat(prefix, after, std::string(1, '\0')),
+        [&](absl::string_view key, absl::string_view value) {
+          if (response.alerts_size() == page_size || examined == kMaxListScan) {
+            response.set_next_page_token(EncodePageToken(
+                query,
+                by_risk ? absl::StrCat(std::string(1, static_cast<char>(rank)), last) : last));
+            return false;
+          }
+          ++examined;
+          last = std::string(key.substr(prefix.size()));
+          if (last.size() <= 8) return true;
+          // The entry's risk rank, when it carries one, spares reading alerts of other ranks.
+          if (by_risk && value.size() == 1 && value[0] - '0' != rank) return true;
+          absl::StatusOr<std::optional<v1::Alert>> alert =
+              Read<v1::Alert>(view, Family::kEntities, AlertKey(force, last.substr(8)));
+          if (!alert.ok()) {
+            read = alert.status();
+            return false;
+          }
+          if (alert->has_value() && Matches(filter, **alert) &&
+              (!by_risk || RiskRank((*alert)->obligation().risk_level()) == rank)) {
+            subjects.push_back((*alert)->id());
+            subjects.push_back((*alert)->obligation().subject_id());
+            *response.add_alerts() = **std::move(alert);
+          }
+          return true;
+        }));
+    VIGIL_RETURN_IF_ERROR(read);
+    // The next rank's pass starts at the front; should the page be full already, its first key
+    // ends the page with a token for the start of that rank.
+    after.clear();
+  }
   storage::Change change;
   change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects)));
   VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
+#include "services/obligations/overdue_index.h"
 
 namespace vigil::alerts {
 namespace {
@@ -37,6 +38,10 @@ std::string ListKey(const v1::Alert& alert) {
   storage::PutOrderedInt64(&key, storage::ToMicros(TimeOf(alert.raised_time())));
   key.append(alert.id());
   return key;
+}
+
+std::string ListValue(const v1::Alert& alert) {
+  return std::string(1, static_cast<char>('0' + RiskRank(alert.obligation().risk_level())));
 }
 
 std::vector<storage::Deadline> DeadlinesOf(const v1::Alert& alert) {

@@ -4,6 +4,7 @@
 //            "alert/o/" lp(context) lp(force) lp(obligation)  -> internal::AlertedObligation
 //            "alert/c/" context                               -> feed cursor (decimal)
 // index      "alert/l/" lp(force) resolved:u8 raised:i64 id   listing, oldest raised first
+//                                      -> risk rank '0'..'4' (RiskRank), or empty (written by 0.1)
 //            "idem/" lp("alert") lp(force) lp(actor) lp(request_id)
 //                                      -> digest | response (services/common/idempotency.h)
 //            "req/alert/" lp(force) lp(request_id)            legacy (0.1.0): read to refuse it
@@ -43,6 +44,9 @@ std::string LegacyRequestKey(absl::string_view force, absl::string_view request_
 // The listing index: every alert of `force`, unresolved or resolved, oldest raised first.
 std::string ListPrefix(absl::string_view force, bool resolved);
 std::string ListKey(const v1::Alert& alert);
+// The listing entry's value: the risk rank of the alert's obligation, so that a riskiest-first
+// listing skips other ranks without reading them. Entries written before it are empty.
+std::string ListValue(const v1::Alert& alert);
 
 // The deadlines a record asks for (none when it waits for nothing).
 std::vector<storage::Deadline> DeadlinesOf(const v1::Alert& alert);

@@ -137,17 +137,17 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Summary(const CallContext& call,
 absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     const CallContext& call, const v1::ListBacklogItemsRequest& asked) {
   const v1::ListBacklogItemsRequest request = OwnByDefault(call, asked);
-  VIGIL_RETURN_IF_ERROR(ScopeOf(call, request.team(), request.officer(), request.kinds()).status());
+  VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
+                         ScopeOf(call, request.team(), request.officer(), request.kinds()));
+  VIGIL_RETURN_IF_ERROR(AddListFilters(request.risk_levels(), request.age_bands(), scope));
   VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
   const bool by_risk = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE;
-  std::string kinds;
-  for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
       "backlog-items|", call.principal.force, "|", storage::LengthPrefixed(request.team()),
-      storage::LengthPrefixed(request.officer()), "|", kinds, "|",
+      storage::LengthPrefixed(request.officer()), "|", FiltersKey(scope), "|",
       request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", by_risk);
   VIGIL_ASSIGN_OR_RETURN(const std::string token,
                          DecodePageToken(request.page().page_token(), query));
@@ -174,6 +174,8 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     ask.set_team(request.team());
     ask.set_officer(request.officer());
     *ask.mutable_kinds() = request.kinds();
+    *ask.mutable_risk_levels() = request.risk_levels();
+    *ask.mutable_age_bands() = request.age_bands();
     ask.set_order(by_risk ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
     ask.mutable_page()->set_page_size(page_size);
     if (p != prior.end() && p->second->has_after()) *ask.mutable_after() = p->second->after();

@@ -297,6 +297,10 @@ absl::StatusOr<v1::ListBacklogItemsResponse> NationalBacklog::Items(
   }
   std::string kinds;
   for (int k : request.kinds()) absl::StrAppend(&kinds, k, ",");
+  absl::StrAppend(&kinds, "|r");
+  for (int r : request.risk_levels()) absl::StrAppend(&kinds, r, ",");
+  absl::StrAppend(&kinds, "|b");
+  for (int b : request.age_bands()) absl::StrAppend(&kinds, b, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
       "national-items|", storage::LengthPrefixed(request.team()),

@@ -52,6 +52,34 @@ absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::strin
   return scope;
 }
 
+absl::Status AddListFilters(const google::protobuf::RepeatedField<int>& risk_levels,
+                            const google::protobuf::RepeatedField<int>& age_bands,
+                            OverdueIndex::Scope& scope) {
+  for (int risk : risk_levels) {
+    if (!v1::RiskLevel_IsValid(risk)) {
+      return FieldError("risk_levels", absl::StrCat("unknown risk level ", risk));
+    }
+    scope.risks.push_back(static_cast<v1::RiskLevel>(risk));
+  }
+  for (int band : age_bands) {
+    if (!v1::AgeBand_IsValid(band) || band == v1::AGE_BAND_UNSPECIFIED) {
+      return FieldError("age_bands", absl::StrCat("unknown age band ", band));
+    }
+    scope.age_bands.push_back(static_cast<v1::AgeBand>(band));
+  }
+  return absl::OkStatus();
+}
+
+std::string FiltersKey(const OverdueIndex::Scope& scope) {
+  std::string key = "k";
+  for (auto k : scope.kinds) absl::StrAppend(&key, ",", k);
+  absl::StrAppend(&key, "|r");
+  for (auto r : scope.risks) absl::StrAppend(&key, ",", r);
+  absl::StrAppend(&key, "|b");
+  for (auto b : scope.age_bands) absl::StrAppend(&key, ",", b);
+  return key;
+}
+
 absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
                                 const google::protobuf::Timestamp& as_of) {
   if (!present) return call.now;
@@ -137,15 +165,14 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
+  VIGIL_RETURN_IF_ERROR(AddListFilters(request.risk_levels(), request.age_bands(), scope));
   VIGIL_ASSIGN_OR_RETURN(absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   if (!v1::BacklogOrder_IsValid(request.order())) return FieldError("order", "unknown value");
   VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
-  std::string kinds;
-  for (auto k : scope.kinds) absl::StrAppend(&kinds, k, ",");
   // An as_of left to the server is fixed by the first page and carried in the token.
   const std::string query = absl::StrCat(
       "overdue|", request.context(), "|", scope.force, "|", storage::LengthPrefixed(scope.team),
-      storage::LengthPrefixed(scope.officer), "|", kinds, "|",
+      storage::LengthPrefixed(scope.officer), "|", FiltersKey(scope), "|",
       request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", request.order());
   VIGIL_ASSIGN_OR_RETURN(const std::string token,
                          DecodePageToken(request.page().page_token(), query));

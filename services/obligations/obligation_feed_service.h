@@ -75,6 +75,14 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
 absl::StatusOr<OverdueIndex::Scope> ScopeOf(const CallContext& call, absl::string_view team,
                                             absl::string_view officer,
                                             const google::protobuf::RepeatedField<int>& kinds);
+// Adds a listing's risk-level and age-band filters (ListOverdue, ListBacklogItems) to `scope`.
+// InvalidArgument naming risk_levels or age_bands for a value this server does not know.
+absl::Status AddListFilters(const google::protobuf::RepeatedField<int>& risk_levels,
+                            const google::protobuf::RepeatedField<int>& age_bands,
+                            OverdueIndex::Scope& scope);
+// The kinds, risk levels and age bands of `scope` as text, for the query a page token is bound
+// to: a token is refused by a listing with other filters.
+std::string FiltersKey(const OverdueIndex::Scope& scope);
 // Flattens one feed entry (an ObligationEventBatch committed under `sequence`) into the events
 // WatchObligations sends: clock transitions, then notices, each with the sequence, the last
 // marked last_of_sequence. Only events of `force` unless it is empty. DataLoss if unreadable.

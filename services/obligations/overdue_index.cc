@@ -1,6 +1,7 @@
 #include "services/obligations/overdue_index.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <queue>
 
@@ -27,6 +28,29 @@ size_t CountBefore(const std::vector<int64_t>& dues, int64_t x) {
 }
 size_t CountAtOrBefore(const std::vector<int64_t>& dues, int64_t x) {
   return std::upper_bound(dues.begin(), dues.end(), x) - dues.begin();
+}
+
+// The due times [from, to) that are overdue at `now` in `band`: AgeBandOf's edges, as
+// Summarize counts them (band 0 ends before now; band b's older edge is excluded).
+std::pair<int64_t, int64_t> DueWindow(v1::AgeBand band, int64_t now) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  auto edge = [now](int days) { return now - days * kDayMicros + 1; };
+  switch (band) {
+    case v1::AGE_BAND_0_7_DAYS:
+      return {edge(8), now};
+    case v1::AGE_BAND_8_30_DAYS:
+      return {edge(31), edge(8)};
+    case v1::AGE_BAND_31_90_DAYS:
+      return {edge(91), edge(31)};
+    case v1::AGE_BAND_91_180_DAYS:
+      return {edge(181), edge(91)};
+    case v1::AGE_BAND_181_365_DAYS:
+      return {edge(366), edge(181)};
+    case v1::AGE_BAND_OVER_365_DAYS:
+      return {kMin, edge(366)};
+    default:
+      return {0, 0};
+  }
 }
 
 }  // namespace
@@ -60,6 +84,10 @@ bool OverdueIndex::InScope(const Scope& scope, const Cell& cell) {
   if (!scope.officer.empty() && cell.officer != scope.officer) return false;
   if (!scope.kinds.empty() &&
       std::find(scope.kinds.begin(), scope.kinds.end(), cell.kind) == scope.kinds.end()) {
+    return false;
+  }
+  if (!scope.risks.empty() &&
+      std::find(scope.risks.begin(), scope.risks.end(), cell.risk) == scope.risks.end()) {
     return false;
   }
   return true;
@@ -218,6 +246,19 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
   if (force == forces_.end()) return page;
   const Entry after{cursor.due_micros, cursor.id, v1::OBLIGATION_KIND_UNSPECIFIED,
                     v1::RISK_LEVEL_UNSPECIFIED};
+  // The due-time windows to list, disjoint: every overdue entry, or those of the asked bands.
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  if (scope.age_bands.empty()) {
+    windows.emplace_back(std::numeric_limits<int64_t>::min(), now);
+  } else {
+    for (v1::AgeBand band : scope.age_bands) {
+      const auto window = DueWindow(band, now);
+      if (window.first < window.second &&
+          std::find(windows.begin(), windows.end(), window) == windows.end()) {
+        windows.push_back(window);
+      }
+    }
+  }
   for (int rank = by_risk ? cursor.rank : 0; rank < (by_risk ? 5 : 1); ++rank) {
     // A k-way merge of the cells' overdue entries (those after the cursor in this rank).
     using Head = std::pair<const Entry*, const Entry*>;  // current, end
@@ -226,14 +267,16 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
     for (const auto& [key, cell] : force->second.cells) {
       if (!InScope(scope, cell) || (by_risk && RiskRank(cell.risk) != rank)) continue;
       const auto& v = cell.entries;
-      const Entry* end = v.data() + CountBefore(cell.dues, now);
-      const Entry* begin = v.data();
+      // Entries after the cursor, when it is in this rank.
+      size_t first = 0;
       if (!cursor.empty() && (!by_risk || rank == cursor.rank)) {
-        begin =
-            v.data() +
-            (std::upper_bound(v.begin(), v.begin() + (end - v.data()), after, Before) - v.begin());
+        first = std::upper_bound(v.begin(), v.end(), after, Before) - v.begin();
       }
-      if (begin < end) heads.push({begin, end});
+      for (const auto& [from, to] : windows) {
+        const Entry* begin = v.data() + std::max(first, CountBefore(cell.dues, from));
+        const Entry* end = v.data() + CountBefore(cell.dues, to);
+        if (begin < end) heads.push({begin, end});
+      }
     }
     while (!heads.empty()) {
       Head head = heads.top();

@@ -56,12 +56,17 @@ class BacklogTally {
 
 class OverdueIndex {
  public:
-  // What to look at: a force, optionally one team and/or one officer, optionally some kinds.
+  // What to look at: a force, optionally one team and/or one officer, optionally some kinds and
+  // risk levels; listings optionally only some age bands.
   struct Scope {
     std::string force;
     std::string team;
     std::string officer;
     std::vector<v1::ObligationKind> kinds;  // empty: all
+    std::vector<v1::RiskLevel> risks;       // empty: all; UNSPECIFIED: not assessed
+    // List only (empty: all): overdue by one of these bands at as_of, by AgeBandOf. Summarize
+    // and Workload count every band.
+    std::vector<v1::AgeBand> age_bands;
   };
 
   // One open obligation as the index holds it.
@@ -102,8 +107,9 @@ class OverdueIndex {
   };
   Summary Summarize(const Scope& scope, absl::Time as_of) const;
 
-  // Up to `limit` overdue entries after `cursor`, oldest first or riskiest first; `more` says
-  // whether any remain.
+  // Up to `limit` overdue entries in scope (and in its age bands) after `cursor`, oldest first
+  // or riskiest first; `more` says whether any remain. Each page costs O(cells in scope + page
+  // size x log cells), however many entries the filters leave out.
   std::vector<Entry> List(const Scope& scope, absl::Time as_of, v1::BacklogOrder order,
                           const Cursor& cursor, size_t limit, bool* more) const;
   static Cursor CursorAfter(const Entry& entry, v1::BacklogOrder order);

@@ -939,7 +939,7 @@ int Run(int argc, char** argv) {
     const absl::Time now = absl::Now();
     for (const auto& [context, index] : overdue_indexes) {
       for (const std::string& force : index->Forces()) {
-        const OverdueIndex::Summary summary = index->Summarize({force, "", "", {}}, now);
+        const OverdueIndex::Summary summary = index->Summarize({force, "", "", {}, {}, {}}, now);
         for (int kind = 0; kind < kObligationKindSlots; ++kind) {
           for (int risk = 0; risk < 5; ++risk) {
             for (int band = 0; band < 7; ++band) {

@@ -675,6 +675,7 @@ void WebGateway::Impl::HandleCallback(const httplib::Request& request,
   session.identity = options_.oidc->IdentityOf(tokens->access_token);
   session.access_token = tokens->access_token;
   session.refresh_token = tokens->refresh_token;
+  session.id_token = tokens->id_token;
   session.access_expires = tokens->access_expires;
   absl::StatusOr<std::string> cookie = sessions_.Create(std::move(session), clock_->Now());
   if (!cookie.ok()) {
@@ -730,10 +731,29 @@ void WebGateway::Impl::HandleDevSignIn(const httplib::Request& request,
 
 void WebGateway::Impl::HandleLogout(const httplib::Request& request, httplib::Response& response) {
   if (!SameOriginPost(request, response)) return;
-  sessions_.Erase(CookieValue(request, SessionCookieName()));
+  const std::string cookie = CookieValue(request, SessionCookieName());
+  const std::optional<Session> session = sessions_.Find(cookie, clock_->Now());
+  sessions_.Erase(cookie);
   response.set_header("Set-Cookie", SessionCookie("", "; Max-Age=0"));
   NoStore(response);
-  response.status = 204;
+  // Signed in at the provider: its session ends too, or the next sign-in there would pass
+  // without a password (OpenID Connect RP-Initiated Logout 1.0). The page goes to this address;
+  // the provider sends the browser back to PUBLIC_URL/ (registered there as a
+  // post_logout_redirect_uri).
+  const std::string& end_session =
+      options_.oidc == nullptr ? std::string() : options_.oidc->endpoints().end_session;
+  if (!session.has_value() || session->id_token.empty() || end_session.empty()) {
+    response.status = 204;
+    return;
+  }
+  const std::string url =
+      absl::StrCat(end_session, absl::StrContains(end_session, '?') ? "&" : "?",
+                   "id_token_hint=", FormEncode(session->id_token),
+                   "&post_logout_redirect_uri=", FormEncode(absl::StrCat(origin_, "/")),
+                   "&client_id=", FormEncode(options_.oidc->options().client_id));
+  pb::Struct answer;
+  (*answer.mutable_fields())["endSessionUrl"] = StringValue(url);
+  response.set_content(ToJson(answer), "application/json");
 }
 
 void WebGateway::Impl::HandleSession(const httplib::Request& request, httplib::Response& response) {

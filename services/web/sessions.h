@@ -35,6 +35,9 @@ struct Session {
   // provider issued one. Dev sign-in: both empty; the identity goes as x-vigil-* metadata.
   std::string access_token;
   std::string refresh_token;
+  // The ID token of the sign-in: the id_token_hint that ends the person's session at the
+  // provider when they sign out (RP-initiated logout). Empty for a dev sign-in.
+  std::string id_token;
   absl::Time access_expires = absl::InfiniteFuture();
   absl::Time created;
   absl::Time last_used;

@@ -1,12 +1,15 @@
 // The supervisor's backlog end to end: a real vigild seeded with the demo force, the backlog
-// API compared with a brute-force count of its own item pages, the CLI's table and CSV, the
-// workload's authorisation, snapshots and trend, and the HTML report rendered in Chromium.
+// API compared with a brute-force count of its own item pages, a heat-map cell's drill-down,
+// the CLI's table and CSV, the workload's authorisation, snapshots and trend, the HTML report
+// rendered in Chromium, and the demo's alerts listed riskiest first and acknowledged.
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -16,6 +19,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/backlog.grpc.pb.h"
 
 namespace vigil {
@@ -34,12 +38,17 @@ class BacklogEndToEndTest : public ::testing::Test {
     dir_ = new vigil::testing::TempDir();
     vigild_ = new VigildProcess(dir_->path());
     ASSERT_THAT(vigild_->Start(), IsOk());
-    RunResult seeded = Vigil({"demo", "seed", "--offenders", "400", "--referrals", "200"});
+    // As ./x run seeds it: as team north's inspector.
+    RunResult seeded =
+        RunVigil(vigild_->address(), {"demo", "seed", "--offenders", "400", "--referrals", "200"},
+                 {"Insp Reid", "supervisor", "wessex", "e2e", "north", "inspector"});
     ASSERT_EQ(seeded.exit_code, 0) << seeded.output;
+    seed_output_ = new std::string(seeded.output);
   }
   static void TearDownTestSuite() {
     delete vigild_;
     delete dir_;
+    delete seed_output_;
   }
 
   static RunResult Vigil(std::vector<std::string> args, const std::string& role = "supervisor",
@@ -80,10 +89,33 @@ class BacklogEndToEndTest : public ::testing::Test {
 
   static vigil::testing::TempDir* dir_;
   static VigildProcess* vigild_;
+  static std::string* seed_output_;  // what `vigil demo seed` printed
 };
 
 vigil::testing::TempDir* BacklogEndToEndTest::dir_ = nullptr;
 VigildProcess* BacklogEndToEndTest::vigild_ = nullptr;
+std::string* BacklogEndToEndTest::seed_output_ = nullptr;
+
+// The demo takes a few alerts on as its caller (team north's inspector, as ./x run seeds it),
+// choosing alerts the ladder lets that caller acknowledge: north's, below the superintendent.
+TEST_F(BacklogEndToEndTest, DemoAcknowledgesAlertsItsCallerMayTakeOn) {
+  ASSERT_NE(seed_output_, nullptr);
+  EXPECT_THAT(*seed_output_, ::testing::ContainsRegex("alerts acknowledged: [1-9]"))
+      << *seed_output_;
+  v1::ListAlertsRequest request;
+  request.mutable_filters()->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+  v1::ListAlertsResponse acknowledged;
+  ASSERT_TRUE(v1::AlertService::NewStub(vigild_->channel())
+                  ->ListAlerts(Context().get(), request, &acknowledged)
+                  .ok());
+  ASSERT_GT(acknowledged.alerts_size(), 0);
+  for (const v1::Alert& alert : acknowledged.alerts()) {
+    EXPECT_EQ(alert.obligation().team(), "north") << alert.id();
+    ASSERT_GT(alert.acknowledgements_size(), 0);
+    EXPECT_EQ(alert.acknowledgements(0).by(), "Insp Reid");
+    EXPECT_NE(alert.acknowledgements(0).level(), v1::ESCALATION_LEVEL_SUPERINTENDENT);
+  }
+}
 
 TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
   for (const std::string& team : {std::string(), std::string("east")}) {
@@ -115,6 +147,175 @@ TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
       for (const auto& item : items) ASSERT_EQ(item.obligation().team(), team);
     }
   }
+}
+
+// A heat-map cell's drill-down: ListBacklogItems filtered by kind, risk level and age band at
+// the summary's as_of lists exactly the cell's count, in either order and across pages; several
+// levels and bands list the sum of their cells.
+TEST_F(BacklogEndToEndTest, DrillDownFiltersListExactlyEachSummaryCell) {
+  v1::GetBacklogSummaryRequest request;
+  v1::BacklogSummary summary;
+  ASSERT_TRUE(Stub()->GetBacklogSummary(Context().get(), request, &summary).ok());
+  ASSERT_GT(summary.rows_size(), 10);
+  int64_t largest = 0;
+  bool not_assessed = false;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    largest = std::max(largest, row.count());
+    not_assessed = not_assessed || row.risk_level() == v1::RISK_LEVEL_UNSPECIFIED;
+    for (v1::BacklogOrder order :
+         {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+      v1::ListBacklogItemsRequest cell;
+      *cell.mutable_as_of() = summary.as_of();
+      cell.add_kinds(row.kind());
+      cell.add_risk_levels(row.risk_level());
+      cell.add_age_bands(row.age_band());
+      cell.set_order(order);
+      const std::vector<v1::BacklogItem> items = AllItems(cell);  // 37 a page
+      ASSERT_EQ(static_cast<int64_t>(items.size()), row.count())
+          << v1::ObligationKind_Name(row.kind()) << " " << v1::RiskLevel_Name(row.risk_level())
+          << " " << v1::AgeBand_Name(row.age_band()) << " " << v1::BacklogOrder_Name(order);
+      std::set<std::string> ids;
+      for (const v1::BacklogItem& item : items) {
+        EXPECT_EQ(item.obligation().kind(), row.kind());
+        EXPECT_EQ(item.obligation().risk_level(), row.risk_level());
+        EXPECT_EQ(item.age_band(), row.age_band());
+        ids.insert(item.obligation().id());
+      }
+      EXPECT_EQ(ids.size(), items.size()) << "no item twice across pages";
+      for (size_t i = 1; i < items.size(); ++i) {
+        ASSERT_LE(items[i - 1].obligation().due_time().seconds(),
+                  items[i].obligation().due_time().seconds());
+      }
+    }
+  }
+  EXPECT_GT(largest, 37) << "some cell spans pages";
+  EXPECT_TRUE(not_assessed) << "the demo has unassessed subjects";
+
+  v1::ListBacklogItemsRequest several;
+  *several.mutable_as_of() = summary.as_of();
+  several.add_risk_levels(v1::RISK_LEVEL_VERY_HIGH);
+  several.add_risk_levels(v1::RISK_LEVEL_HIGH);
+  several.add_age_bands(v1::AGE_BAND_0_7_DAYS);
+  several.add_age_bands(v1::AGE_BAND_OVER_365_DAYS);
+  several.add_age_bands(v1::AGE_BAND_31_90_DAYS);
+  several.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  int64_t expected = 0;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    if ((row.risk_level() == v1::RISK_LEVEL_VERY_HIGH || row.risk_level() == v1::RISK_LEVEL_HIGH) &&
+        (row.age_band() == v1::AGE_BAND_0_7_DAYS || row.age_band() == v1::AGE_BAND_OVER_365_DAYS ||
+         row.age_band() == v1::AGE_BAND_31_90_DAYS)) {
+      expected += row.count();
+    }
+  }
+  ASSERT_GT(expected, 0);
+  EXPECT_EQ(static_cast<int64_t>(AllItems(several).size()), expected);
+
+  // A page token is bound to its filters; an unknown band is named.
+  v1::ListBacklogItemsRequest first;
+  first.add_risk_levels(v1::RISK_LEVEL_HIGH);
+  first.mutable_page()->set_page_size(1);
+  v1::ListBacklogItemsResponse page;
+  ASSERT_TRUE(Stub()->ListBacklogItems(Context().get(), first, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  v1::ListBacklogItemsRequest other;
+  other.add_risk_levels(v1::RISK_LEVEL_LOW);
+  other.mutable_page()->set_page_token(page.next_page_token());
+  grpc::Status status = Stub()->ListBacklogItems(Context().get(), other, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
+  v1::ListBacklogItemsRequest unknown;
+  unknown.add_age_bands(static_cast<v1::AgeBand>(42));
+  status = Stub()->ListBacklogItems(Context().get(), unknown, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("age_bands"));
+
+  // The CLI's flags reach the same cell.
+  const v1::BacklogRow* high = nullptr;
+  for (const v1::BacklogRow& row : summary.rows()) {
+    if (row.kind() == v1::OBLIGATION_KIND_HOME_VISIT && row.risk_level() == v1::RISK_LEVEL_HIGH &&
+        (high == nullptr || row.count() > high->count())) {
+      high = &row;
+    }
+  }
+  ASSERT_NE(high, nullptr);
+  std::string band = v1::AgeBand_Name(high->age_band());  // AGE_BAND_8_30_DAYS -> 8-30
+  band = band.substr(9, band.size() - 9 - 5);
+  std::replace(band.begin(), band.end(), '_', '-');
+  std::string as_of;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(summary.as_of(), &as_of).ok());
+  as_of = as_of.substr(1, as_of.size() - 2);
+  RunResult cli =
+      Vigil({"backlog", "items", "--kind", "home-visit", "--risk", "high", "--age-band",
+             absl::AsciiStrToLower(band), "--as-of", as_of, "--page-size", "1000", "-o", "csv"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(std::count(cli.output.begin(), cli.output.end(), '\n'), high->count() + 1)
+      << cli.output;
+  RunResult bad = Vigil({"backlog", "items", "--age-band", "9-99"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--age-band"));
+}
+
+// ListAlerts in ALERT_ORDER_RISK: every alert of the oldest-raised listing exactly once, very
+// high first and "not assessed" last, oldest raised first within a level, across small pages.
+TEST_F(BacklogEndToEndTest, AlertsListRiskOrderPagesThroughEveryAlertRiskiestFirst) {
+  auto list_all = [&](v1::AlertOrder order, int page_size) {
+    std::vector<v1::Alert> alerts;
+    v1::ListAlertsRequest request;
+    request.set_order(order);
+    request.mutable_page()->set_page_size(page_size);
+    for (;;) {
+      v1::ListAlertsResponse page;
+      const grpc::Status status = v1::AlertService::NewStub(vigild_->channel())
+                                      ->ListAlerts(Context().get(), request, &page);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (!status.ok()) break;
+      alerts.insert(alerts.end(), page.alerts().begin(), page.alerts().end());
+      if (page.next_page_token().empty()) break;
+      request.mutable_page()->set_page_token(page.next_page_token());
+    }
+    return alerts;
+  };
+  auto ids = [](const std::vector<v1::Alert>& alerts) {
+    std::vector<std::string> out;
+    out.reserve(alerts.size());
+    for (const v1::Alert& a : alerts) out.push_back(a.id());
+    return out;
+  };
+  auto rank = [](v1::RiskLevel r) {
+    return r == v1::RISK_LEVEL_VERY_HIGH ? 0
+           : r == v1::RISK_LEVEL_HIGH    ? 1
+           : r == v1::RISK_LEVEL_MEDIUM  ? 2
+           : r == v1::RISK_LEVEL_LOW     ? 3
+                                         : 4;
+  };
+  // The scanner may still be raising: compare a riskiest-first listing taken between two equal
+  // oldest-first ones.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const std::vector<v1::Alert> before = list_all(v1::ALERT_ORDER_UNSPECIFIED, 1000);
+    const std::vector<v1::Alert> by_risk = list_all(v1::ALERT_ORDER_RISK, 7);
+    if (ids(list_all(v1::ALERT_ORDER_OLDEST_RAISED, 1000)) != ids(before)) continue;
+    ASSERT_GT(before.size(), 14u) << "more than two pages";
+    std::vector<v1::Alert> want = before;
+    std::stable_sort(want.begin(), want.end(), [&](const v1::Alert& a, const v1::Alert& b) {
+      return rank(a.obligation().risk_level()) < rank(b.obligation().risk_level());
+    });
+    ASSERT_EQ(ids(by_risk), ids(want));
+    EXPECT_NE(by_risk.front().obligation().risk_level(), by_risk.back().obligation().risk_level());
+
+    // The CLI: --order risk (exit 2 for an order it does not know).
+    RunResult cli = Vigil({"alerts", "list", "--order", "risk", "--page-size", "3"});
+    ASSERT_EQ(cli.exit_code, 0) << cli.output;
+    EXPECT_THAT(cli.output, HasSubstr(want.front().id()));
+    EXPECT_THAT(cli.output, HasSubstr("more: --page-token"));
+    RunResult age = Vigil({"alerts", "list", "--order", "age", "--page-size", "3"});
+    ASSERT_EQ(age.exit_code, 0) << age.output;
+    EXPECT_THAT(age.output, HasSubstr(before.front().id()));
+    RunResult bad = Vigil({"alerts", "list", "--order", "newest"});
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_THAT(bad.output, HasSubstr("--order"));
+    return;
+  }
+  FAIL() << "the alerts kept changing";
 }
 
 TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {
@@ -478,7 +679,7 @@ TEST_F(BacklogEndToEndTest, HtmlReportRendersInChromiumWithTheApiNumbers) {
   EXPECT_GT(std::filesystem::file_size(png), 20000u);  // a page with tables and charts, not blank
 
   std::vector<std::string> dump = flags;
-  dump.push_back("--dump-dom");
+  dump.emplace_back("--dump-dom");
   dump.push_back("file://" + html);
   absl::StatusOr<RunResult> dom = vigil::testing::Run(dump, absl::Seconds(120));
   ASSERT_THAT(dom.status(), IsOk());

@@ -9,7 +9,8 @@ Covered: sign-in and calls as the person (the answer equals vigild's to the pers
 and the audit log names the person, not vigil-web); an officer refused another team's offender;
 refusals (no session, no X-Vigil-Web header, a foreign Origin, a method outside the allow-list,
 not JSON, an unknown field, no purpose); a replayed or foreign sign-in callback; alert events
-as server-sent events resumed by Last-Event-ID; sign-out; the dev sign-in off; vigil-web's
+as server-sent events resumed by Last-Event-ID; sign-out, ending the provider's session too
+(RP-initiated logout); the dev sign-in off; vigil-web's
 refusals to start unsafely.
 
     web_gateway_test.py --vigil-web build/services/web/vigil-web --vigild build/services/vigild/vigild \
@@ -17,6 +18,7 @@ refusals to start unsafely.
 """
 
 import argparse
+import html.parser
 import http.client
 import http.cookiejar
 import json
@@ -100,6 +102,21 @@ class Browser:
         return status, json.loads(text) if text else {}
 
 
+class LogoutForm(html.parser.HTMLParser):
+    """The provider's end-session confirmation: the form's action and hidden fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields = None, {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attrs.get("action")
+        elif tag == "input" and attrs.get("type") == "hidden" and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+
+
 def read_events(port, cookie, count, last_event_id=None, query="purpose=web%20e2e&after=0"):
     """The first `count` server-sent events of /api/events/alerts: [(id, data)]."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -140,6 +157,7 @@ class WebGatewayTest(unittest.TestCase):
                 # The second redirect URI is oidc_client_test's, for a token taken directly.
                 {"client_id": "vigil-web",
                  "redirect_uris": [cls.origin + "/auth/callback", oidc.WEB_REDIRECT],
+                 "post_logout_redirect_uris": [cls.origin + "/"],
                  "grant_types": ["authorization_code", "refresh_token"]},
                 {"client_id": "wessex-ppu", "client_secret": "wessex-ppu-secret",
                  "claims": {"preferred_username": "wessex-ppu", "vigil_role": "system",
@@ -391,15 +409,54 @@ class WebGatewayTest(unittest.TestCase):
         browser = self.signed_in("dc100")
         status, _ = browser.call("vigil.v1.BacklogService/ListMyWork")
         self.assertEqual(status, 200)
+        # Signed in at the provider too: signing in again there asks for no password.
+        status, body, url = browser.open(self.origin + "/auth/login?return=%23%2Fwork")
+        self.assertEqual((status, urllib.parse.urlparse(url).netloc),
+                         (200, f"127.0.0.1:{self.web_port}"), body[:300])
+        self.assertNotIn('id="login"', body)
         cookie = browser.cookie("vigil_session")
-        status, _, _ = browser.open(self.origin + "/auth/logout", data=b"",
-                                    headers={"X-Vigil-Web": "1"}, method="POST")
-        self.assertEqual(status, 204)
+        status, body, _ = browser.open(self.origin + "/auth/logout", data=b"",
+                                       headers={"X-Vigil-Web": "1"}, method="POST")
+        self.assertEqual(status, 200, body)
         # The old cookie, kept by an attacker, is worth nothing now.
         replay = Browser(self.origin)
         status, _, _ = replay.open(self.origin + "/api/session",
                                    headers={"Cookie": "vigil_session=" + cookie})
         self.assertEqual(status, 401)
+
+        # RP-initiated logout: the page is sent to the provider's end-session endpoint with the
+        # ID token as hint and this app as where to come back to.
+        end_session = json.loads(body)["endSessionUrl"]
+        discovered = json.loads(urllib.request.urlopen(
+            self.provider.issuer + "/.well-known/openid-configuration", timeout=30).read())
+        self.assertTrue(end_session.startswith(discovered["end_session_endpoint"] + "?"),
+                        end_session)
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(end_session).query)
+        self.assertEqual(query["post_logout_redirect_uri"], [self.origin + "/"])
+        self.assertEqual(query["client_id"], ["vigil-web"])
+        hint = oidc.claims_of(query["id_token_hint"][0])
+        self.assertEqual((hint["sub"], hint["aud"]), ("dc100", "vigil-web"))
+        # The provider asks to confirm; confirming ends its session and comes back here.
+        status, page, _ = browser.open(end_session)
+        self.assertEqual(status, 200, page[:300])
+        form = LogoutForm()
+        form.feed(page)
+        self.assertIn("xsrf", form.fields, page[:500])
+        status, _, url = browser.open(urllib.parse.urljoin(end_session, form.action),
+                                      data=urllib.parse.urlencode(
+                                          {**form.fields, "logout": "yes"}).encode())
+        self.assertEqual((status, url), (200, self.origin + "/"))
+        # Signing in now asks for the password again.
+        status, body, _ = browser.open(self.origin + "/auth/login?return=%23%2Fwork")
+        self.assertEqual(status, 200)
+        self.assertIn('id="login"', body)
+
+    def test_dev_style_sign_out_without_a_provider_session_is_local(self):
+        # A session without an ID token (here: none at all) ends locally: 204, nowhere to go.
+        browser = Browser(self.origin)
+        status, body, _ = browser.open(self.origin + "/auth/logout", data=b"",
+                                       headers={"X-Vigil-Web": "1"}, method="POST")
+        self.assertEqual((status, body), (204, ""))
 
     def test_refuses_to_start_unsafely(self):
         static = os.path.join(self.dir, "static")

@@ -160,6 +160,7 @@ function providerConfig(webUrl) {
   clients.push({
     client_id: 'vigil-web',
     redirect_uris: [`${webUrl}/auth/callback`],
+    post_logout_redirect_uris: [`${webUrl}/`],
     grant_types: ['authorization_code', 'refresh_token'],
   });
   return {
@@ -491,6 +492,13 @@ describe('officer', () => {
     await page.goto(`${webUrl}/#/work`);
     await page.waitForSelector('#work-summary');
     await page.getByRole('button', { name: 'Sign out' }).click();
+    if (AUTH === 'oidc') {
+      // The provider's session ends too (RP-initiated logout): it asks to confirm, then sends the
+      // browser back to the app.
+      await page.waitForURL((url) => url.href.startsWith(`${issuer}/session/end`));
+      await page.click('#logout');
+      await page.waitForURL(`${webUrl}/`);
+    }
     await page.getByRole('heading', { level: 1, name: 'Sign in to vigil' }).waitFor();
     await page.goto('about:blank');
     await page.goto(`${webUrl}/#/offender/anything`);
@@ -567,12 +575,15 @@ describe('supervisor', () => {
     const listed = [];
     let pageToken = '';
     do {
-      const reply = await cli('supervisor-cli', ['backlog', 'items', '--kind', KIND_FLAG[cell.kind], '--order', 'risk',
-        '--as-of', asOf, '--page-size', '1000', ...(pageToken ? ['--page-token', pageToken] : [])]);
+      const reply = await cli('supervisor-cli', ['backlog', 'items', '--kind', KIND_FLAG[cell.kind],
+        '--risk', cell.risk, '--age-band', cell.band, '--as-of', asOf, '--page-size', '1000',
+        ...(pageToken ? ['--page-token', pageToken] : [])]);
       listed.push(...reply.items);
       pageToken = reply.next_page_token;
     } while (pageToken);
+    // The CLI asks for the cell by the same server-side filters; check it did not widen them.
     const want = listed.filter((i) => i.obligation.risk_level === cell.risk && i.age_band === cell.band);
+    assert.equal(want.length, listed.length, 'ListBacklogItems filters by risk level and age band');
     assert.equal(ids.length, cell.count, 'the drill-down lists as many items as the cell counts');
     assert.deepEqual(ids, want.map((i) => i.obligation.id), 'the drill-down lists ListBacklogItems’ items');
     const firstName = want[0].subject_display_name;

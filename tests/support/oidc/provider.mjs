@@ -231,6 +231,22 @@ async function main() {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      // RP-initiated logout (on by default; spelled out for the page it shows): the end-session
+      // endpoint asks to confirm with oidc-provider's form (id="op.logoutForm", hidden fields
+      // with its xsrf token) and a button id="logout" (logout=yes), then redirects to the
+      // client's registered post_logout_redirect_uri.
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.body = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Sign out (test provider)</title></head>
+<body>
+<h1>Sign out of the test provider?</h1>
+${form}
+<button id="logout" type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>
+</body></html>`;
+        },
+      },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,

@@ -99,8 +99,12 @@ export async function devSignIn(identity) {
   });
 }
 
+// Ends the session here; for a person signed in at the force's provider, the answer names the
+// provider's end-session address (with the ID token as hint), where the browser goes next so that
+// the provider's session ends too. The provider sends the browser back to this app.
 export async function signOut() {
-  return send('/auth/logout', { method: 'POST', headers: { 'X-Vigil-Web': '1' } });
+  const answer = await send('/auth/logout', { method: 'POST', headers: { 'X-Vigil-Web': '1' } });
+  return answer.endSessionUrl || '';
 }
 
 // An idempotency key for a write (docs/api.md): the same key on a retry returns the first

@@ -76,8 +76,9 @@ function App() {
   };
 
   const doSignOut = async () => {
+    let endSessionUrl = '';
     try {
-      await signOut();
+      endSessionUrl = await signOut();
     } catch {
       // Signed out either way.
     }
@@ -86,6 +87,8 @@ function App() {
     forgetAlertCursor();
     stopLiveAlerts();
     setSession(null);
+    // On to the provider, to end the session there too; it sends the browser back here.
+    if (endSessionUrl) window.location.assign(endSessionUrl);
   };
 
   let content;

@@ -3,7 +3,9 @@
 // ids), and the trend with its clearance forecast (GetBacklogTrend).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, list, num } from '../api.js';
-import { ErrorAlert, Loading, PageHeading, PolicyNote, RiskBadge, SubjectLink, useLoad } from '../components.jsx';
+import {
+  ErrorAlert, Loading, PageHeading, Pager, PolicyNote, RiskBadge, SubjectLink, useLoad, usePaging,
+} from '../components.jsx';
 import {
   AGE_BANDS, KINDS, RISKS, bandText, formatDate, formatDateTime, kindOf, kindText, plural, riskOf, riskText,
 } from '../format.js';
@@ -33,7 +35,15 @@ export function BacklogPage({ session }) {
         <>
           <SummaryLine summary={summary.data} />
           <HeatMap summary={summary.data} selected={cell} onSelect={setCell} />
-          {cell && <DrillDown cell={cell} scope={scope} asOf={summary.data.asOf} onClose={() => setCell(null)} />}
+          {cell && (
+            <DrillDown
+              key={`${cell.kind}|${cell.risk}|${cell.band}|${scope.team}|${scope.officer}|${summary.data.asOf}`}
+              cell={cell}
+              scope={scope}
+              asOf={summary.data.asOf}
+              onClose={() => setCell(null)}
+            />
+          )}
           <DueSoon summary={summary.data} />
         </>
       )}
@@ -174,42 +184,34 @@ function HeatMap({ summary, selected, onSelect }) {
   );
 }
 
-// Every overdue item of one cell. ListBacklogItems filters by kind; risk and age band are
-// picked out here from the risk-then-age order, stopping once past the cell's risk. The
-// summary's as_of is kept so that the list matches the cell's count.
-async function loadCell(cell, scope, asOf) {
-  const rank = RISKS.indexOf(cell.risk);
-  const items = [];
-  let pageToken;
-  for (let page = 0; page < 50; page++) {
-    const reply = await call('BacklogService', 'ListBacklogItems', {
-      asOf,
-      team: scope.team || undefined,
-      officer: scope.officer || undefined,
-      kinds: [cell.kind],
-      order: 'BACKLOG_ORDER_RISK_THEN_AGE',
-      page: { pageSize: 1000, pageToken },
-    });
-    let past = false;
-    for (const item of list(reply.items)) {
-      const r = RISKS.indexOf(riskOf(item.obligation?.riskLevel));
-      if (r > rank) {
-        past = true;
-        break;
-      }
-      if (r === rank && item.ageBand === cell.band) items.push(item);
-    }
-    pageToken = reply.nextPageToken;
-    if (past || !pageToken) break;
-  }
-  return items;
+// Drill-down pages: a heat-map cell at 1M obligations can hold far more than a page can show.
+const CELL_PAGE_SIZE = 1000;
+
+// One page of one cell's items: ListBacklogItems filtered server side by the cell's kind, risk
+// level and age band at the summary's as_of, so that the listing matches the cell's count.
+function loadCellPage(cell, scope, asOf, pageToken) {
+  return call('BacklogService', 'ListBacklogItems', {
+    asOf,
+    team: scope.team || undefined,
+    officer: scope.officer || undefined,
+    kinds: [cell.kind],
+    riskLevels: [cell.risk],
+    ageBands: [cell.band],
+    page: { pageSize: CELL_PAGE_SIZE, pageToken },
+  });
 }
 
+// Keyed by its cell and scope (see BacklogPage), so that another cell starts at its first page.
 function DrillDown({ cell, scope, asOf, onClose }) {
-  const result = useLoad(() => loadCell(cell, scope, asOf), [cell, scope, asOf]);
+  const paging = usePaging();
+  const [pageIndex, setPageIndex] = useState(0);
+  const result = useLoad(() => loadCellPage(cell, scope, asOf, paging.token || undefined), [cell, scope, asOf, paging.token]);
   const heading = useRef(null);
   useEffect(() => heading.current?.focus(), [cell]);
   const title = `${kindText(cell.kind)}, ${riskText(cell.risk).toLowerCase()} risk, ${bandText(cell.band)} overdue`;
+  const items = result.data ? list(result.data.items) : [];
+  const first = pageIndex * CELL_PAGE_SIZE + 1;
+  const paged = paging.hasPrevious || (result.data && result.data.nextPageToken);
   return (
     <section class="panel drilldown" aria-labelledby="drilldown-heading" id="drilldown">
       <h2 id="drilldown-heading" ref={heading} tabIndex={-1}>{title}</h2>
@@ -218,7 +220,11 @@ function DrillDown({ cell, scope, asOf, onClose }) {
       {result.loading && <Loading what="Loading the items" />}
       {result.data && (
         <>
-          <p role="status" id="drilldown-count">{plural(result.data.length, 'item')}, oldest first.</p>
+          <p role="status" id="drilldown-count">
+            {paged
+              ? `Items ${num(first)}–${num(first + items.length - 1)} of ${plural(cell.count, 'item')}, oldest first.`
+              : `${plural(items.length, 'item')}, oldest first.`}
+          </p>
           <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
             <table class="data stack" id="drilldown-table">
               <caption class="visually-hidden">{title}</caption>
@@ -233,7 +239,7 @@ function DrillDown({ cell, scope, asOf, onClose }) {
                 </tr>
               </thead>
               <tbody>
-                {result.data.map((item) => {
+                {items.map((item) => {
                   const o = item.obligation || {};
                   return (
                     <tr key={o.id} data-obligation-id={o.id}>
@@ -249,6 +255,19 @@ function DrillDown({ cell, scope, asOf, onClose }) {
               </tbody>
             </table>
           </div>
+          <Pager
+            label="Pages of these items"
+            hasPrevious={paging.hasPrevious}
+            nextToken={result.data.nextPageToken}
+            onPrevious={() => {
+              setPageIndex(pageIndex - 1);
+              paging.previous();
+            }}
+            onNext={() => {
+              setPageIndex(pageIndex + 1);
+              paging.next(result.data.nextPageToken);
+            }}
+          />
         </>
       )}
     </section>
