@@ -32,9 +32,9 @@ void StripPersonalData(v1::BacklogItem& item);
 absl::StatusOr<v1::BacklogSummary> MergeSummaries(
     std::vector<ShardAnswer<v1::BacklogSummary>> answers, const v1::GetBacklogSummaryRequest& ask);
 absl::StatusOr<v1::GetWorkloadResponse> MergeWorkloads(
-    std::vector<ShardAnswer<v1::GetWorkloadResponse>> answers);
+    const std::vector<ShardAnswer<v1::GetWorkloadResponse>>& answers);
 absl::StatusOr<v1::GetBacklogTrendResponse> MergeTrends(
-    std::vector<ShardAnswer<v1::GetBacklogTrendResponse>> answers);
+    const std::vector<ShardAnswer<v1::GetBacklogTrendResponse>>& answers);
 
 class NationalBacklog {
  public:

@@ -342,7 +342,7 @@ grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligati
   if (absl::StatusOr<const OverdueIndex*> index = Index(request->context()); !index.ok()) {
     return RefuseStream<v1::ObligationEvent>(index.status());
   }
-  const std::string feed = request->context();
+  const std::string& feed = request->context();
   const uint64_t head = store_.EventHead(feed);
   if (request->after_sequence() > head) {
     return RefuseStream<v1::ObligationEvent>(absl::OutOfRangeError(

@@ -876,7 +876,7 @@ int Run(int argc, char** argv) {
   // Gauges for `vigil metrics`: open clocks per owner, and feed heads to compare with how far
   // their followers have applied them. Cleared at shutdown, before what they read goes.
   std::vector<std::string> gauge_functions;
-  auto gauge = [&](std::string name, std::string help, std::function<int64_t()> read) {
+  auto gauge = [&](std::string name, const std::string& help, std::function<int64_t()> read) {
     Metrics::Default().SetGaugeFunction(name, help, std::move(read));
     gauge_functions.push_back(std::move(name));
   };
@@ -944,12 +944,12 @@ int Run(int argc, char** argv) {
           for (int risk = 0; risk < 5; ++risk) {
             for (int band = 0; band < 7; ++band) {
               if (summary.counts[kind][risk][band] == 0) continue;
-              family.samples.push_back(
-                  {absl::StrCat("context=", LabelValue(context), ",force=", LabelValue(force),
-                                ",kind=", LabelValue(v1::ObligationKind_Name(kind)),
-                                ",risk=", LabelValue(v1::RiskLevel_Name(risk)),
-                                ",age_band=", LabelValue(v1::AgeBand_Name(band))),
-                   static_cast<double>(summary.counts[kind][risk][band])});
+              family.samples.emplace_back(
+                  absl::StrCat("context=", LabelValue(context), ",force=", LabelValue(force),
+                               ",kind=", LabelValue(v1::ObligationKind_Name(kind)),
+                               ",risk=", LabelValue(v1::RiskLevel_Name(risk)),
+                               ",age_band=", LabelValue(v1::AgeBand_Name(band))),
+                  static_cast<double>(summary.counts[kind][risk][band]));
             }
           }
         }

@@ -704,7 +704,7 @@ TEST_F(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
   const absl::Time due = Due(r, "action");
   ASSERT_EQ(Due(r, "csc-check"), due);
   CatchUp();
-  auto watchdog = [&](v1::AlertFilter filter = {}) {
+  auto watchdog = [&](const v1::AlertFilter& filter = {}) {
     std::vector<v1::Alert> found;
     for (const v1::Alert& a : Alerts(filter)) {
       if (a.cause() == v1::ALERT_CAUSE_LATE_ESCALATION) found.push_back(a);

@@ -105,7 +105,7 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
     std::vector<v1::Obligation> before, after;
     for (int c = 0; c < 3; ++c) {
       const std::string id = absl::StrCat(subject, "/c", c);
-      auto it = open.find(force + "|" + id);
+      auto it = open.find(absl::StrCat(force, "|", id));
       if (it != open.end()) before.push_back(it->second);
       const uint64_t op = rng() % 3;
       if (op == 0 && it != open.end()) {
