@@ -52,6 +52,9 @@ try {
     const cell = await busiestCell(page);
     const drillDown = await timeDrillDown(page, cell);
     const listed = await page.locator('#drilldown-table tbody tr').count();
+    // The drill-down's call, to tell the server's and the gateway's part from the page's.
+    const itemsCall = await page.evaluate(() => performance.getEntriesByType('resource')
+      .filter((e) => e.name.endsWith('/ListBacklogItems')).map((e) => Math.round(e.duration)).pop() ?? -1);
     const total = await page.textContent('#heatmap-total');
     if (errors.length) throw new Error(`run ${run}: script errors: ${errors.join('; ')}`);
     const requests = paint.requests
@@ -59,7 +62,8 @@ try {
     console.log(`run ${run}: first contentful paint ${paint.firstContentfulPaint} ms, heat map shown ` +
       `${paint.heatMapShown} ms (${total} overdue; DOMContentLoaded ${paint.domContentLoaded} ms; ` +
       `requests start+duration ms: ${requests}); drill-down ${drillDown} ms ` +
-      `(${cell.kind} ${cell.risk} ${cell.band}: ${cell.count} items, ${listed} listed)`);
+      `(${cell.kind} ${cell.risk} ${cell.band}: ${cell.count} items, ${listed} listed; ListBacklogItems ` +
+      `${itemsCall} ms)`);
     results.push({ ...paint, drillDown });
     await context.close();
   }
