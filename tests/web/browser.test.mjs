@@ -35,7 +35,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { busiestCell, devSignIn, givePurpose, launchChromium, timeDashboard, timeDrillDown } from './dashboard.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -307,18 +307,11 @@ async function signIn(page, who, role, rank, startHash) {
     await page.click('#submit');
     await page.waitForURL((url) => url.origin === webUrl && url.hash.startsWith(startHash));
   } else {
-    await page.fill('#dev-actor', who.actor);
-    await page.selectOption('#dev-role', role);
-    await page.fill('#dev-force', FORCE);
-    await page.fill('#dev-team', who.team);
-    await page.selectOption('#dev-rank', rank);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await devSignIn(page, { actor: who.actor, role, force: FORCE, team: who.team, rank });
   }
   await page.waitForSelector('#purpose');
   if (who === OFFICER) await checkPage(page, 'purpose');
-  await page.fill('#purpose', PURPOSE);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.waitForSelector('#current-purpose');
+  await givePurpose(page, PURPOSE);
 }
 
 async function assertAccessible(page, name) {
@@ -376,7 +369,7 @@ before(async () => {
     (await cli('wessex-ppu', ['demo', 'seed'], { json: false })) +
     (await cli('wessex-ppu', ['backlog', 'snapshot'], { json: false })));
   await startWeb(webPort);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium(CHROMIUM);
 });
 
 after(async () => {
@@ -535,15 +528,10 @@ describe('supervisor', () => {
     await signIn(page, SUPERVISOR, 'supervisor', 'sergeant', '#/backlog');
     await page.waitForSelector('#heatmap');
 
-    // First paint of the dashboard, a fresh load with a session and a purpose already in place
-    // (from about:blank, as a hash change alone would not load the page again).
-    await page.goto('about:blank');
-    const started = Date.now();
-    await page.goto(`${webUrl}/#/backlog`);
-    await page.waitForSelector('#heatmap td.heat');
-    figures['dashboard: heat map shown (ms)'] = Date.now() - started;
-    figures['dashboard: first contentful paint (ms)'] = Math.round(await page.evaluate(() =>
-      performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1));
+    // First paint of the dashboard, a fresh load with a session and a purpose already in place.
+    const paint = await timeDashboard(page, webUrl);
+    figures['dashboard: heat map shown (ms)'] = paint.heatMapShown;
+    figures['dashboard: first contentful paint (ms)'] = paint.firstContentfulPaint;
 
     const summary = await cli('supervisor-cli', ['backlog', '--as-of', await page.getAttribute('#heatmap', 'data-as-of')]);
     assert.deepEqual(await heatMapCells(page), summaryCells(summary),
@@ -561,15 +549,9 @@ describe('supervisor', () => {
   });
 
   test('a heat-map cell lists the right items, by name', async () => {
-    // The busiest cell.
-    const cell = await page.$$eval('#heatmap td.heat', (tds) =>
-      tds.map((td) => ({ kind: td.dataset.kind, risk: td.dataset.risk, band: td.dataset.band, count: Number(td.dataset.count) }))
-        .sort((a, b) => b.count - a.count)[0]);
+    const cell = await busiestCell(page);
     const asOf = await page.getAttribute('#heatmap', 'data-as-of');
-    const started = Date.now();
-    await page.click(`#heatmap td[data-kind="${cell.kind}"][data-risk="${cell.risk}"][data-band="${cell.band}"] button`);
-    await page.waitForSelector('#drilldown-count');
-    figures['drill-down: items listed (ms)'] = Date.now() - started;
+    figures['drill-down: items listed (ms)'] = await timeDrillDown(page, cell);
 
     const ids = await page.$$eval('#drilldown-table tbody tr', (rows) => rows.map((r) => r.dataset.obligationId));
     const listed = [];
