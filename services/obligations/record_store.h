@@ -201,15 +201,23 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
                                             owner_.collection(), " of ", call.principal.force));
   }
 
+  // The record `id` of the caller's force as of `view`, if the caller may see it: NotFound and
+  // PermissionDenied (outside an officer's caseload) are audited; the read itself is the
+  // caller's to audit, with whatever else it reads from `view`.
+  absl::StatusOr<Record> LoadForCaller(const CallContext& call, const storage::ReadView& view,
+                                       absl::string_view id) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record, Load(view, call.principal.force, id));
+    if (!record.has_value()) return NotFound(call, id);
+    VIGIL_RETURN_IF_ERROR(CheckCaseload(call, *record));
+    return *std::move(record);
+  }
+
   // The record `id` of the caller's force, read for the caller: audited before it is returned.
   // PermissionDenied (audited) outside an officer's caseload.
   absl::StatusOr<Record> Read(const CallContext& call, absl::string_view id) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record,
-                           Load(store_.Snapshot(), call.principal.force, id));
-    if (!record.has_value()) return NotFound(call, id);
-    VIGIL_RETURN_IF_ERROR(CheckCaseload(call, *record));
+    VIGIL_ASSIGN_OR_RETURN(Record record, LoadForCaller(call, store_.Snapshot(), id));
     VIGIL_RETURN_IF_ERROR(AuditRead(call, {std::string(id)}));
-    return *std::move(record);
+    return record;
   }
 
   // OK when the caller may see `record`; otherwise audits the refusal and returns

@@ -161,10 +161,7 @@ absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
   const std::string& force = call.principal.force;
   const storage::ReadView view = offenders_.store().Snapshot();
-  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
-                         offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
-  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
+  VIGIL_RETURN_IF_ERROR(offenders_.LoadForCaller(call, view, request.offender_id()).status());
   v1::ListArmsAssessmentsResponse response;
   absl::Status parse;
   VIGIL_RETURN_IF_ERROR(view.ScanPrefix(Family::kEntities, ArmsPrefix(force, request.offender_id()),
@@ -290,10 +287,7 @@ absl::StatusOr<v1::RiskManagementPlan> Assessments::GetRmp(
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
   const std::string& force = call.principal.force;
   const storage::ReadView view = offenders_.store().Snapshot();
-  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
-                         offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
-  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
+  VIGIL_RETURN_IF_ERROR(offenders_.LoadForCaller(call, view, request.offender_id()).status());
   VIGIL_ASSIGN_OR_RETURN(std::vector<v1::RiskManagementPlan> history,
                          LoadPlans(view, force, request.offender_id()));
   VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {request.offender_id()}));
@@ -326,10 +320,7 @@ absl::StatusOr<v1::ListRiskManagementPlansResponse> Assessments::ListRmps(
     after = order;
   }
   const storage::ReadView view = offenders_.store().Snapshot();
-  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
-                         offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
-  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
+  VIGIL_RETURN_IF_ERROR(offenders_.LoadForCaller(call, view, request.offender_id()).status());
   VIGIL_ASSIGN_OR_RETURN(std::vector<v1::RiskManagementPlan> history,
                          LoadPlans(view, force, request.offender_id()));
   const v1::RiskManagementPlan* current = CurrentOf(history);

@@ -88,6 +88,13 @@ class OffenderStore final : public Owner<v1::Offender> {
     return records_.CheckCaseload(call, record);
   }
 
+  // The offender as of `view`, if the caller may see it (NotFound, PermissionDenied audited);
+  // the read is the caller's to audit.
+  absl::StatusOr<v1::Offender> LoadForCaller(const CallContext& call, const storage::ReadView& view,
+                                             absl::string_view id) {
+    return records_.LoadForCaller(call, view, id);
+  }
+
   absl::StatusOr<std::optional<v1::Offender>> Load(const storage::ReadView& view,
                                                    absl::string_view force,
                                                    absl::string_view id) const {

@@ -278,10 +278,7 @@ absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& cal
   VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
                          DecodePageToken(request.page().page_token(), query));
   const storage::ReadView view = offenders_.store().Snapshot();
-  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
-                         offenders_.Load(view, force, request.offender_id()));
-  if (!record.has_value()) return offenders_.NotFound(call, request.offender_id());
-  VIGIL_RETURN_IF_ERROR(offenders_.CheckCaseload(call, *record));
+  VIGIL_RETURN_IF_ERROR(offenders_.LoadForCaller(call, view, request.offender_id()).status());
   const std::string prefix = VisitPrefix(force, request.offender_id());
   v1::ListVisitsResponse response;
   std::string last;
