@@ -77,6 +77,20 @@ class VisitsTest : public ::testing::Test {
     return assessments_->RecordArms(Call(), request);
   }
 
+  // Team "flat": six offenders, low, medium and high, all visited every 365 days by their RMPs
+  // (flat diarising); team "good": six more on the policy's intervals by risk.
+  void FlatAndVariedTeams() {
+    const v1::RiskLevel tiers[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
+    for (int i = 0; i < 6; ++i) {
+      const std::string id = absl::StrCat("F", i);
+      Create(id, tiers[i % 3], Day(2020, 1, 10), "flat");
+      ASSERT_THAT(Rmp(id, 365, 1).status(), IsOk());
+    }
+    for (int i = 0; i < 6; ++i) {
+      Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
+    }
+  }
+
   absl::StatusOr<v1::RiskManagementPlan> Rmp(const std::string& id, int interval, int officers,
                                              bool device_check = false, int unannounced = 0) {
     v1::RecordRiskManagementPlanRequest request;
@@ -233,13 +247,7 @@ TEST_F(VisitsTest, PatternsOverTheLatestVisitsAreFindings) {
 }
 
 TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
-  const v1::RiskLevel tiers[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
-  for (int i = 0; i < 6; ++i) {
-    const std::string id = absl::StrCat("F", i);
-    Create(id, tiers[i % 3], Day(2020, 1, 10), "flat");
-    ASSERT_THAT(Rmp(id, 365, 1).status(), IsOk());
-  }
-  for (int i = 0; i < 6; ++i) Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
+  ASSERT_NO_FATAL_FAILURE(FlatAndVariedTeams());
 
   v1::ListComplianceFindingsRequest request;
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse all,
@@ -257,13 +265,7 @@ TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
 }
 
 TEST_F(VisitsTest, DailyTeamCheckAlertsANewFlatDiarisingFindingOnceThenStandsItDown) {
-  const v1::RiskLevel tiers[] = {v1::RISK_LEVEL_LOW, v1::RISK_LEVEL_MEDIUM, v1::RISK_LEVEL_HIGH};
-  for (int i = 0; i < 6; ++i) {
-    const std::string id = absl::StrCat("F", i);
-    Create(id, tiers[i % 3], Day(2020, 1, 10), "flat");
-    ASSERT_THAT(Rmp(id, 365, 1).status(), IsOk());
-  }
-  for (int i = 0; i < 6; ++i) Create(absl::StrCat("G", i), tiers[i % 3], Day(2020, 1, 10), "good");
+  ASSERT_NO_FATAL_FAILURE(FlatAndVariedTeams());
   const uint64_t feed = store_->EventHead("rso");
   const uint64_t audit = store_->AuditHead();
 
