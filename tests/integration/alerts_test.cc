@@ -207,9 +207,7 @@ class AlertsTest : public ::testing::Test {
   }
 
   static absl::Time Due(const v1::Referral& r, absl::string_view suffix) {
-    for (const v1::Obligation& o : r.obligations()) {
-      if (o.id() == absl::StrCat(r.id(), "/", suffix)) return TimeOf(o.due_time());
-    }
+    if (const v1::Obligation* o = Clock(r, suffix)) return TimeOf(o->due_time());
     ADD_FAILURE() << "no " << suffix << " clock on " << r.id();
     return absl::InfinitePast();
   }
