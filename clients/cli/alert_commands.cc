@@ -33,7 +33,8 @@ void AddFilterFlags(CLI::App* cmd, FilterFlags& flags, bool with_state) {
   cmd->add_option("--officer", flags.officer, "Only this officer's alerts");
   cmd->add_option("--kind", flags.kinds,
                   "Only these kinds (repeatable): arms-assessment, rmp-review, home-visit, "
-                  "notification, referral-action, intel-refresh, csc-check, rmp-sign-off");
+                  "notification, referral-action, intel-refresh, csc-check, rmp-sign-off, "
+                  "notification-review");
 }
 
 absl::StatusOr<v1::AlertFilter> FilterOf(const FilterFlags& flags) {

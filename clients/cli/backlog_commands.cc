@@ -87,7 +87,8 @@ void AddScopeFlags(CLI::App* cmd, ScopeFlags& flags) {
   cmd->add_option("--as-of", flags.as_of, "Overdue as of this time (default now)");
   cmd->add_option("--kind", flags.kinds,
                   "Only these kinds (repeatable): arms-assessment, rmp-review, home-visit, "
-                  "notification, referral-action, intel-refresh, csc-check, rmp-sign-off");
+                  "notification, referral-action, intel-refresh, csc-check, rmp-sign-off, "
+                  "notification-review");
 }
 
 }  // namespace
@@ -232,7 +233,8 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run) {
       ->capture_default_str();
   work->add_option("--kind", work_flags->scope.kinds,
                    "Only these kinds (repeatable): arms-assessment, rmp-review, home-visit, "
-                   "notification, referral-action, intel-refresh, csc-check, rmp-sign-off");
+                   "notification, referral-action, intel-refresh, csc-check, rmp-sign-off, "
+                   "notification-review");
   work->add_option("--page-size", work_flags->page_size, "Items per page")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

@@ -54,6 +54,24 @@ void PrintOffender(Cli& cli, const v1::Offender& o) {
       << (o.under_18_at_conviction() ? " (halved: under 18)" : "") << ", ends "
       << FormatDate(o.notification_end_time(), o.has_notification_end_time()) << ", last notified "
       << FormatDate(o.last_notification_time(), o.has_last_notification_time()) << "\n";
+  if (o.has_requirement_start_time()) {
+    out << "requirement started " << FormatDate(o.requirement_start_time())
+        << (o.has_registered_time() ? "" : "   AWAITING THE INITIAL NOTIFICATION") << "\n";
+  }
+  if (o.has_notification_ended_time()) {
+    out << "ENDED       " << o.notification_ended_reason()
+        << ": out of active management, every clock closed\n";
+  }
+  for (const v1::NotificationReview& r : o.notification_reviews()) {
+    out << "review      " << FormatDate(r.decision_time()) << " "
+        << EnumText(v1::NotificationReviewOutcome_descriptor(), r.outcome(),
+                    "NOTIFICATION_REVIEW_OUTCOME_")
+        << " by " << r.decided_by()
+        << (r.has_next_review_time()
+                ? absl::StrCat(", next review by ", FormatDate(r.next_review_time()))
+                : std::string())
+        << ": " << r.reason() << "\n";
+  }
   for (const v1::Trigger& t : o.open_triggers()) {
     out << "trigger     " << EnumText(Triggers(), t.type(), "TRIGGER_TYPE_") << " on "
         << FormatDate(t.time()) << (t.note().empty() ? "" : ": " + t.note()) << "\n";
@@ -66,7 +84,7 @@ namespace {
 
 struct OffenderFlags {
   std::string id, name, visor, registered, owner, team, status, period, last_notified,
-      change_pending, change_note, request_id;
+      change_pending, change_note, requirement_start, request_id;
   int mappa_category = 0, mappa_level = 0;
   bool under_18 = false;
   int64_t revision = 0;
@@ -91,6 +109,15 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
       return absl::InvalidArgumentError(absl::StrCat("--registered: ", t.status().message()));
     *o.mutable_registered_time() = ToTimestamp(*t);
     paths.push_back("registered_time");
+  }
+  if (given("--requirement-start")) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(f.requirement_start);
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--requirement-start: ", t.status().message()));
+    }
+    *o.mutable_requirement_start_time() = ToTimestamp(*t);
+    paths.push_back("requirement_start_time");
   }
   if (given("--owner")) {
     o.set_owner_officer(f.owner);
@@ -154,6 +181,9 @@ void AddOffenderFlags(CLI::App* cmd, OffenderFlags& f) {
   cmd->add_option("--name", f.name, "Display name");
   cmd->add_option("--visor", f.visor, "ViSOR reference");
   cmd->add_option("--registered", f.registered, "Registration date (2024-03-02 or RFC 3339)");
+  cmd->add_option("--requirement-start", f.requirement_start,
+                  "Conviction, caution or release the duty to notify runs from; without "
+                  "--registered the offender awaits the initial notification (due in 3 days)");
   cmd->add_option("--owner", f.owner, "Owning offender manager, e.g. 'DC 4512'");
   cmd->add_option("--team", f.team, "Team");
   cmd->add_option("--status", f.status,
@@ -301,6 +331,58 @@ void AddOffenderCommands(CLI::App& app, Cli& cli, Action& run) {
       v1::Offender response;
       auto context = cli.NewContext();
       grpc::Status status = stub->UpdateOffender(context.get(), request, &response);
+      if (!status.ok()) return cli.Fail(status);
+      PrintOffender(cli, response);
+      return 0;
+    };
+  });
+
+  struct ReviewFlags {
+    std::string offender, outcome, decided, next_review, reason, request_id;
+  };
+  auto review_flags = std::make_shared<ReviewFlags>();
+  CLI::App* review = offender->add_subcommand(
+      "review",
+      "Record the force's review of an indefinite notification requirement (force-admin)");
+  review->add_option("id", review_flags->offender, "Offender id")->required();
+  review->add_option("--outcome", review_flags->outcome, "continued or ended")->required();
+  review->add_option("--reason", review_flags->reason, "Why (the offender may appeal)")->required();
+  review->add_option("--decided", review_flags->decided, "When it was decided (default: now)");
+  review->add_option("--next-review", review_flags->next_review,
+                     "continued only: when the next review is due (default: 8 years on)");
+  review->add_option("--request-id", review_flags->request_id, "Idempotency key");
+  review->callback([&cli, &run, review_flags] {
+    run = [&cli, review_flags]() -> int {
+      v1::RecordNotificationReviewRequest request;
+      request.set_offender_id(review_flags->offender);
+      absl::StatusOr<int> outcome =
+          ParseEnumText(v1::NotificationReviewOutcome_descriptor(), "NOTIFICATION_REVIEW_OUTCOME_",
+                        review_flags->outcome, "--outcome");
+      if (!outcome.ok()) return cli.BadUsage(outcome.status().message());
+      request.set_outcome(static_cast<v1::NotificationReviewOutcome>(*outcome));
+      auto date = [&](const char* flag, const std::string& value,
+                      google::protobuf::Timestamp* (
+                          v1::RecordNotificationReviewRequest::*field)()) -> absl::Status {
+        if (value.empty()) return absl::OkStatus();
+        absl::StatusOr<absl::Time> t = ParseTimeFlag(value);
+        if (!t.ok())
+          return absl::InvalidArgumentError(absl::StrCat(flag, ": ", t.status().message()));
+        *(request.*field)() = ToTimestamp(*t);
+        return absl::OkStatus();
+      };
+      for (const absl::Status& s :
+           {date("--decided", review_flags->decided,
+                 &v1::RecordNotificationReviewRequest::mutable_decision_time),
+            date("--next-review", review_flags->next_review,
+                 &v1::RecordNotificationReviewRequest::mutable_next_review_time)}) {
+        if (!s.ok()) return cli.BadUsage(s.message());
+      }
+      request.set_reason(review_flags->reason);
+      request.set_request_id(review_flags->request_id);
+      auto stub = v1::OffenderService::NewStub(cli.channel());
+      v1::Offender response;
+      auto context = cli.NewContext();
+      grpc::Status status = stub->RecordNotificationReview(context.get(), request, &response);
       if (!status.ok()) return cli.Fail(status);
       PrintOffender(cli, response);
       return 0;

@@ -365,12 +365,16 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::
   return absl::OkStatus();
 }
 
-absl::Status Close(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& closed) {
+absl::Status Close(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& closed,
+                   absl::string_view reason) {
   VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
                          txn.FindFollowed(context, closed.force(), closed.id()));
   if (followed == nullptr) return absl::OkStatus();
   VIGIL_ASSIGN_OR_RETURN(std::vector<v1::Alert*> alerts, AlertsAbout(txn, *followed));
-  for (v1::Alert* alert : alerts) Resolve(txn, *alert, "the obligation was closed");
+  const std::string resolution = reason.empty()
+                                     ? std::string("the obligation was closed")
+                                     : absl::StrCat("the obligation was closed: ", reason);
+  for (v1::Alert* alert : alerts) Resolve(txn, *alert, resolution);
   txn.AddSubject(closed.subject_id());
   txn.Unfollow(*followed);
   return absl::OkStatus();
@@ -478,7 +482,7 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
                                        *policies_.Current(event.obligation().force()), zone_));
           break;
         case v1::OBLIGATION_EVENT_TYPE_CLOSED:
-          VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation()));
+          VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation(), event.close_reason()));
           break;
         case v1::OBLIGATION_EVENT_TYPE_NOTICE:
           VIGIL_RETURN_IF_ERROR(Notice(txn, context, event.notice(),

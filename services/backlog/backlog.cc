@@ -50,6 +50,7 @@ double KindWeight(const v1::WorkloadWeights& w, int kind) {
     case v1::OBLIGATION_KIND_HOME_VISIT:
       return w.home_visit();
     case v1::OBLIGATION_KIND_NOTIFICATION:
+    case v1::OBLIGATION_KIND_NOTIFICATION_REVIEW:  // weighed as a notification
       return w.notification();
     case v1::OBLIGATION_KIND_REFERRAL_ACTION:
       return w.referral_action();

@@ -179,7 +179,7 @@ const LedgerOwner* OwnerOfKind(const std::vector<LedgerOwner>& owners, uint8_t k
   const bool offender =
       kind == v1::OBLIGATION_KIND_ARMS_ASSESSMENT || kind == v1::OBLIGATION_KIND_RMP_REVIEW ||
       kind == v1::OBLIGATION_KIND_HOME_VISIT || kind == v1::OBLIGATION_KIND_NOTIFICATION ||
-      kind == v1::OBLIGATION_KIND_RMP_SIGN_OFF;
+      kind == v1::OBLIGATION_KIND_RMP_SIGN_OFF || kind == v1::OBLIGATION_KIND_NOTIFICATION_REVIEW;
   for (const LedgerOwner& owner : owners) {
     if ((owner.space == storage::DeadlineSpace::kRso) == offender) return &owner;
   }

@@ -105,6 +105,12 @@ class Owner {
   // Writes of the context's own that follow every change (counters, an outbox entry).
   virtual void AlsoWrite(const Record* before, const Record& after, storage::Change& change) const {
   }
+
+  // Why the clocks this change closes were closed, when not simply met (the record left active
+  // management): carried by their CLOSED events, and the resolution of their alerts.
+  virtual std::string CloseReason(const Record* /*before*/, const Record& /*after*/) const {
+    return {};
+  }
 };
 
 // An owning context's recomputation of every clock of a force under its current policy, for
@@ -488,6 +494,11 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
     const std::vector<v1::Obligation> new_clocks(after.obligations().begin(),
                                                  after.obligations().end());
     ledger_.Reconcile(old_clocks, new_clocks, call.now, change, events);
+    if (const std::string why = owner_.CloseReason(before, after); !why.empty()) {
+      for (v1::ObligationEvent& event : *events.mutable_events()) {
+        if (event.type() == v1::OBLIGATION_EVENT_TYPE_CLOSED) event.set_close_reason(why);
+      }
+    }
     for (const v1::ObligationNotice& notice : edit.notices) {
       v1::ObligationNotice& published = *events.add_notices() = notice;
       if (!published.has_time()) *published.mutable_time() = ToProtoTime(call.now);

@@ -31,4 +31,8 @@ absl::Time EndOfLocalDay(absl::CivilDay day, absl::TimeZone zone) {
   return zone.At(absl::CivilSecond(day + 1)).pre;
 }
 
+absl::CivilDay DueDay(absl::Time due, absl::TimeZone zone) {
+  return LocalDay(due - absl::Microseconds(1), zone);
+}
+
 }  // namespace vigil::policy

@@ -23,6 +23,9 @@ absl::Time AddLocalDays(absl::Time t, int days, absl::TimeZone zone);
 // The first instant of the local day after `day`: the moment a duty due "on `day`" is overdue.
 absl::Time EndOfLocalDay(absl::CivilDay day, absl::TimeZone zone);
 
+// The local day a duty due at `due` (an EndOfLocalDay) falls due on: the day before the instant.
+absl::CivilDay DueDay(absl::Time due, absl::TimeZone zone);
+
 }  // namespace vigil::policy
 
 #endif  // VIGIL_SERVICES_POLICY_CALENDAR_H_

@@ -108,6 +108,40 @@ DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl
                  policy.version(), changed};
 }
 
+DueTime InitialNotificationDue(const v1::Policy& policy, absl::Time requirement_start,
+                               absl::TimeZone zone) {
+  return DueTime{DueAfterDays(requirement_start, 3, zone),
+                 absl::StrCat("initial notification within 3 days of the requirement starting on ",
+                              Date(requirement_start, zone), " (SOA 2003 s.83) ", Version(policy)),
+                 policy.version(), requirement_start};
+}
+
+absl::Time NextNotificationReview(absl::Time decided, int years, absl::TimeZone zone) {
+  const absl::CivilDay day = LocalDay(decided, zone);
+  return EndOfLocalDay(absl::CivilDay(day.year() + years, day.month(), day.day()), zone);
+}
+
+DueTime NotificationReviewDue(const v1::Policy& policy, absl::Time first_notification,
+                              bool under_18, const v1::NotificationReview* last_continued,
+                              absl::TimeZone zone) {
+  if (last_continued != nullptr) {
+    const absl::Time decided = TimeOf(last_continued->decision_time());
+    return DueTime{
+        TimeOf(last_continued->next_review_time()),
+        absl::StrCat("review of the indefinite notification requirement, continued on ",
+                     Date(decided, zone), " until this review (SOA 2003 s.91D) ", Version(policy)),
+        policy.version(), decided};
+  }
+  const int years = under_18 ? 8 : 15;
+  return DueTime{
+      NextNotificationReview(first_notification, years, zone),
+      absl::StrCat("review of the indefinite notification requirement ", years,
+                   " years after the first notification on ", Date(first_notification, zone),
+                   under_18 ? " (under 18 at conviction)" : "", " (SOA 2003 s.91B) ",
+                   Version(policy)),
+      policy.version(), first_notification};
+}
+
 std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
                                           absl::Time registered, absl::TimeZone zone) {
   int months = 0;

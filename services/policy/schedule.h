@@ -63,6 +63,22 @@ DueTime AnnualNotificationDue(const v1::Policy& policy, absl::Time last_notifica
 DueTime ChangeNotificationDue(const v1::Policy& policy, absl::Time changed, absl::string_view note,
                               absl::TimeZone zone);
 
+// SOA 2003 s.83: the initial notification within 3 days of the start of the requirement (the
+// conviction, caution or finding, or release from custody).
+DueTime InitialNotificationDue(const v1::Policy& policy, absl::Time requirement_start,
+                               absl::TimeZone zone);
+
+// SOA 2003 ss.91A-91F: the review of an indefinite requirement, 15 years after the first
+// notification following release (8 if under 18 at conviction), or — once a review continued it —
+// when that review set. Law, not policy: the same calendar date, end of the local day.
+DueTime NotificationReviewDue(const v1::Policy& policy, absl::Time first_notification,
+                              bool under_18, const v1::NotificationReview* last_continued,
+                              absl::TimeZone zone);
+
+// The default next review after a review that continued an indefinite requirement (8 years on)
+// and the latest a review may set (15 years on): the same calendar date, end of the local day.
+absl::Time NextNotificationReview(absl::Time decided, int years, absl::TimeZone zone);
+
 // The end of the notification period: registration plus the period (halved when convicted
 // under 18); nullopt when indefinite or unknown.
 std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,

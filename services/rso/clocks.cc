@@ -25,6 +25,8 @@ constexpr ClockInfo kClockInfo[kClockCount] = {
     {"change-notification", v1::OBLIGATION_KIND_NOTIFICATION},
     {"home-visit", v1::OBLIGATION_KIND_HOME_VISIT},
     {"rmp-sign-off", v1::OBLIGATION_KIND_RMP_SIGN_OFF},
+    {"initial-notification", v1::OBLIGATION_KIND_NOTIFICATION},
+    {"notification-review", v1::OBLIGATION_KIND_NOTIFICATION_REVIEW},
 };
 
 // A derived clock; visit clocks also say which interval they run on.
@@ -38,7 +40,13 @@ struct Derived {
 std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Policy& p,
                               absl::TimeZone zone, absl::Time now) {
   if (!Managed(o.status())) return std::nullopt;
-  const absl::Time registered = *TimeOf(true, o.registered_time());
+  if (!o.has_registered_time()) {
+    // Awaiting the initial notification: nothing else runs until the offender has registered.
+    if (clock != Clock::kInitialNotification || !o.has_requirement_start_time())
+      return std::nullopt;
+    return Derived{policy::InitialNotificationDue(p, TimeOf(o.requirement_start_time()), zone)};
+  }
+  const absl::Time registered = TimeOf(o.registered_time());
   const std::optional<absl::Time> last_arms = TimeOf(o.has_last_arms_time(), o.last_arms_time());
   const bool in_community = o.status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY;
   switch (clock) {
@@ -73,6 +81,17 @@ std::optional<Derived> Derive(const v1::Offender& o, Clock clock, const v1::Poli
       if (!in_community || !o.has_change_pending_since()) return std::nullopt;
       return Derived{policy::ChangeNotificationDue(p, *TimeOf(true, o.change_pending_since()),
                                                    o.change_pending_note(), zone)};
+    case Clock::kInitialNotification:
+      return std::nullopt;  // registered: met
+    case Clock::kNotificationReview: {
+      if (o.notification_period() != v1::NOTIFICATION_PERIOD_INDEFINITE) return std::nullopt;
+      const v1::NotificationReview* last = LatestReview(o);
+      if (last != nullptr && last->outcome() != v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED) {
+        return std::nullopt;
+      }
+      return Derived{
+          policy::NotificationReviewDue(p, registered, o.under_18_at_conviction(), last, zone)};
+    }
     case Clock::kHomeVisit: {
       if (!in_community || o.reactive_management().enabled()) return std::nullopt;
       if (o.visit_paused()) {
@@ -125,6 +144,17 @@ std::string ClockInputs(const v1::Offender& o, Clock clock) {
     case Clock::kChangeNotification:
       return absl::StrCat(time(o.has_change_pending_since(), o.change_pending_since()), "|",
                           o.change_pending_note());
+    case Clock::kInitialNotification:
+      return absl::StrCat(registered, "|",
+                          time(o.has_requirement_start_time(), o.requirement_start_time()));
+    case Clock::kNotificationReview: {
+      std::string reviews;
+      for (const v1::NotificationReview& r : o.notification_reviews()) {
+        reviews += r.SerializeAsString();
+      }
+      return absl::StrCat(registered, "|", static_cast<int>(o.notification_period()), "|",
+                          o.under_18_at_conviction(), "|", reviews);
+    }
     case Clock::kHomeVisit:
       return absl::StrCat(registered, "|", time(o.has_last_visit_time(), o.last_visit_time()), "|",
                           static_cast<int>(o.risk_level()), "|",
@@ -142,13 +172,70 @@ std::string ObligationId(absl::string_view offender_id, Clock clock) {
 
 absl::Status NotBeforeRegistration(absl::string_view field, absl::Time t,
                                    const v1::Offender& offender, absl::TimeZone zone) {
-  if (!offender.has_registered_time()) return absl::OkStatus();
+  const bool registered = offender.has_registered_time();
+  if (!registered && !offender.has_requirement_start_time()) return absl::OkStatus();
   const absl::CivilDay day = policy::LocalDay(t, zone);
-  const absl::CivilDay registered = policy::LocalDay(TimeOf(offender.registered_time()), zone);
-  if (day >= registered) return absl::OkStatus();
-  return FieldError(field,
-                    absl::StrCat(absl::FormatCivilTime(day), " is before offender ", offender.id(),
-                                 " was registered on ", absl::FormatCivilTime(registered)));
+  const absl::CivilDay since = policy::LocalDay(
+      TimeOf(registered ? offender.registered_time() : offender.requirement_start_time()), zone);
+  if (day >= since) return absl::OkStatus();
+  return FieldError(
+      field,
+      absl::StrCat(absl::FormatCivilTime(day), " is before offender ", offender.id(),
+                   registered ? " was registered on " : "'s notification requirement started on ",
+                   absl::FormatCivilTime(since)));
+}
+
+const v1::NotificationReview* LatestReview(const v1::Offender& offender) {
+  const v1::NotificationReview* latest = nullptr;
+  for (const v1::NotificationReview& r : offender.notification_reviews()) {
+    if (latest == nullptr || TimeOf(r.decision_time()) >= TimeOf(latest->decision_time())) {
+      latest = &r;
+    }
+  }
+  return latest;
+}
+
+std::optional<RequirementEnd> EndedRequirement(const v1::Offender& o, absl::Time now,
+                                               absl::TimeZone zone) {
+  if (o.notification_period() == v1::NOTIFICATION_PERIOD_INDEFINITE) {
+    const v1::NotificationReview* last = LatestReview(o);
+    if (last == nullptr || last->outcome() != v1::NOTIFICATION_REVIEW_OUTCOME_ENDED) {
+      return std::nullopt;
+    }
+    const absl::Time decided = TimeOf(last->decision_time());
+    return RequirementEnd{
+        decided, absl::StrCat("the indefinite notification requirement was ended by the review "
+                              "of ",
+                              absl::FormatCivilTime(policy::LocalDay(decided, zone)), " (",
+                              last->decided_by(), "): ", last->reason())};
+  }
+  if (!o.has_notification_end_time()) return std::nullopt;
+  const absl::Time end = TimeOf(o.notification_end_time());
+  if (end > now) return std::nullopt;
+  int months = 0;
+  switch (o.notification_period()) {
+    case v1::NOTIFICATION_PERIOD_10_YEARS:
+      months = 120;
+      break;
+    case v1::NOTIFICATION_PERIOD_7_YEARS:
+      months = 84;
+      break;
+    case v1::NOTIFICATION_PERIOD_5_YEARS:
+      months = 60;
+      break;
+    case v1::NOTIFICATION_PERIOD_2_YEARS:
+      months = 24;
+      break;
+    default:
+      break;
+  }
+  if (o.under_18_at_conviction()) months /= 2;
+  const std::string period =
+      months % 12 == 0 ? absl::StrCat(months / 12, "-year") : absl::StrCat(months, "-month");
+  return RequirementEnd{
+      end, absl::StrCat("the ", period, " notification period",
+                        o.under_18_at_conviction() ? " (halved: under 18 at conviction)" : "",
+                        " ended on ", absl::FormatCivilTime(policy::DueDay(end, zone)))};
 }
 
 bool Managed(v1::OffenderStatus status) {

@@ -55,12 +55,27 @@ std::vector<UniqueKey> OffenderStore::UniqueKeys(const v1::Offender& o) const {
 void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
                            const RecordEdit& edit) const {
   const std::shared_ptr<const v1::Policy> policy = policies_.Current(after.force());
-  if (std::optional<absl::Time> end =
-          policy::NotificationEnd(after.notification_period(), after.under_18_at_conviction(),
-                                  TimeOf(after.registered_time()), zone_)) {
+  std::optional<absl::Time> end;
+  if (after.has_registered_time()) {
+    end = policy::NotificationEnd(after.notification_period(), after.under_18_at_conviction(),
+                                  TimeOf(after.registered_time()), zone_);
+  }
+  if (end.has_value()) {
     *after.mutable_notification_end_time() = ToProtoTime(*end);
   } else {
     after.clear_notification_end_time();
+  }
+  // The requirement's end moves the offender out of active management, whatever the status
+  // (custody and abroad too); every clock then closes (CloseReason says why).
+  if (std::optional<RequirementEnd> ended = EndedRequirement(after, call.now, zone_);
+      ended.has_value() &&
+      (Managed(after.status()) || after.status() == v1::OFFENDER_STATUS_EXPIRED)) {
+    after.set_status(v1::OFFENDER_STATUS_EXPIRED);
+    *after.mutable_notification_ended_time() = ToProtoTime(ended->time);
+    after.set_notification_ended_reason(ended->reason);
+  } else if (!ended.has_value()) {
+    after.clear_notification_ended_time();
+    after.clear_notification_ended_reason();
   }
   if (before != nullptr) PauseVisits(*before, after, call.now);
   *after.mutable_reactive_eligibility() =
@@ -76,6 +91,16 @@ void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, 
       DeriveClocks(before, after, edit.recompute, *policy, zone_, call.now);
   after.clear_obligations();
   for (const v1::Obligation& o : clocks) *after.add_obligations() = o;
+}
+
+std::string OffenderStore::CloseReason(const v1::Offender* before,
+                                       const v1::Offender& after) const {
+  if (before == nullptr || !Managed(before->status()) || Managed(after.status())) return {};
+  if (after.status() == v1::OFFENDER_STATUS_EXPIRED && !after.notification_ended_reason().empty()) {
+    return after.notification_ended_reason();
+  }
+  return absl::StrCat("offender ", after.id(), " is now ", v1::OffenderStatus_Name(after.status()),
+                      ": out of active management");
 }
 
 void OffenderStore::RefreshEligibility(v1::Offender& record, absl::Time now) const {

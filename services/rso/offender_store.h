@@ -50,6 +50,7 @@ class OffenderStore final : public Owner<v1::Offender> {
   }
   void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
               const RecordEdit& edit) const override;
+  std::string CloseReason(const v1::Offender* before, const v1::Offender& after) const override;
 
   // See RecordStore::ReplayCreate.
   absl::StatusOr<std::optional<v1::Offender>> ReplayCreate(const CallContext& call,

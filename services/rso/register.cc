@@ -11,6 +11,8 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/policy/calendar.h"
+#include "services/policy/schedule.h"
 #include "services/rso/keys.h"
 
 namespace vigil::rso {
@@ -39,6 +41,59 @@ void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, abs
   trigger->set_recorded_by(std::string(by));
 }
 
+// The most years a review that continues an indefinite requirement may set before the next
+// (SOA 2003 s.91D(7)), and the default.
+constexpr int kMaxYearsToNextReview = 15;
+constexpr int kDefaultYearsToNextReview = 8;
+
+// What a record's notification lifecycle allows, checked on the record as it would be stored:
+// registration on or after the requirement's start (by local day), and status EXPIRED only
+// when the requirement has ended (vigil sets it then; asking for it earlier is refused, and so
+// is asking for another status once it has ended). `status_asked`: the caller set the status.
+absl::Status CheckLifecycle(const v1::Offender& o, bool status_asked, absl::Time now,
+                            absl::TimeZone zone) {
+  if (o.has_registered_time() && o.has_requirement_start_time() &&
+      policy::LocalDay(TimeOf(o.registered_time()), zone) <
+          policy::LocalDay(TimeOf(o.requirement_start_time()), zone)) {
+    return FieldError("offender.registered_time",
+                      absl::StrCat(FormatUtcDate(TimeOf(o.registered_time())),
+                                   " is before the requirement started on ",
+                                   FormatUtcDate(TimeOf(o.requirement_start_time()))));
+  }
+  if (!status_asked) return absl::OkStatus();
+  v1::Offender stored = o;
+  if (o.has_registered_time()) {
+    if (std::optional<absl::Time> end =
+            policy::NotificationEnd(o.notification_period(), o.under_18_at_conviction(),
+                                    TimeOf(o.registered_time()), zone)) {
+      *stored.mutable_notification_end_time() = ToProtoTime(*end);
+    }
+  }
+  const std::optional<RequirementEnd> ended = EndedRequirement(stored, now, zone);
+  if (o.status() == v1::OFFENDER_STATUS_EXPIRED && !ended.has_value()) {
+    if (o.notification_period() == v1::NOTIFICATION_PERIOD_INDEFINITE) {
+      return FieldError("offender.status",
+                        "an indefinite notification requirement ends only by a review: record "
+                        "it with RecordNotificationReview (outcome ENDED)");
+    }
+    return FieldError(
+        "offender.status",
+        stored.has_notification_end_time()
+            ? absl::StrCat("EXPIRED is set by vigil when the notification period ends, on ",
+                           absl::FormatCivilTime(
+                               policy::DueDay(TimeOf(stored.notification_end_time()), zone)))
+            : std::string("EXPIRED is set by vigil when the notification period ends; give "
+                          "notification_period and registered_time"));
+  }
+  if (o.status() != v1::OFFENDER_STATUS_EXPIRED && ended.has_value() && Managed(o.status())) {
+    return FieldError("offender.status",
+                      absl::StrCat(ended->reason,
+                                   ": the offender stays EXPIRED (correct "
+                                   "notification_period or registered_time if they are wrong)"));
+  }
+  return absl::OkStatus();
+}
+
 constexpr absl::string_view kUpdatable[] = {"display_name",
                                             "visor_ref",
                                             "registered_time",
@@ -54,7 +109,8 @@ constexpr absl::string_view kUpdatable[] = {"display_name",
                                             "change_pending_note",
                                             "last_offence_time",
                                             "civil_order_active",
-                                            "last_intelligence_time"};
+                                            "last_intelligence_time",
+                                            "requirement_start_time"};
 
 }  // namespace
 
@@ -70,10 +126,18 @@ absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::T
   o.set_display_name(in.display_name());
   VIGIL_RETURN_IF_ERROR(ValidateText("offender.visor_ref", in.visor_ref(), 64, false));
   o.set_visor_ref(in.visor_ref());
-  VIGIL_ASSIGN_OR_RETURN(const absl::Time registered,
-                         RequirePastTime("offender.registered_time", in.has_registered_time(),
-                                         in.registered_time(), now));
-  *o.mutable_registered_time() = ToProtoTime(registered);
+  VIGIL_ASSIGN_OR_RETURN(
+      const std::optional<absl::Time> started,
+      OptionalPastTime("offender.requirement_start_time", in.has_requirement_start_time(),
+                       in.requirement_start_time(), now));
+  if (started.has_value()) *o.mutable_requirement_start_time() = ToProtoTime(*started);
+  if (in.has_registered_time() || !started.has_value()) {
+    // Only an offender awaiting the initial notification has no registration yet.
+    VIGIL_ASSIGN_OR_RETURN(const absl::Time registered,
+                           RequirePastTime("offender.registered_time", in.has_registered_time(),
+                                           in.registered_time(), now));
+    *o.mutable_registered_time() = ToProtoTime(registered);
+  }
   if (!v1::NotificationPeriod_IsValid(in.notification_period())) {
     return FieldError("offender.notification_period", "unknown value");
   }
@@ -121,6 +185,8 @@ absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
                                               const v1::CreateOffenderRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(v1::Offender offender, ValidateNewOffender(request.offender(), call.now));
+  VIGIL_RETURN_IF_ERROR(
+      CheckLifecycle(offender, request.offender().status() != 0, call.now, offenders_.zone()));
   return offenders_.Create(call, std::move(offender), BindRequest(call, request));
 }
 
@@ -222,7 +288,7 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
   if (candidate.display_name().empty()) candidate.set_display_name("-");
   if (candidate.owner_officer().empty()) candidate.set_owner_officer("-");
   if (candidate.team().empty()) candidate.set_team("-");
-  if (!candidate.has_registered_time())
+  if (!candidate.has_registered_time() && !candidate.has_requirement_start_time())
     *candidate.mutable_registered_time() = ToProtoTime(call.now);
   candidate.clear_id();
   VIGIL_RETURN_IF_ERROR(ValidateNewOffender(candidate, call.now).status());
@@ -306,6 +372,18 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
                 record.clear_last_intelligence_time();
               }
             }
+            if (masked("requirement_start_time")) {
+              if (in.has_requirement_start_time()) {
+                *record.mutable_requirement_start_time() = in.requirement_start_time();
+              } else if (!record.has_registered_time()) {
+                return FieldError("offender.requirement_start_time",
+                                  "required until registered_time is recorded");
+              } else {
+                record.clear_requirement_start_time();
+              }
+            }
+            VIGIL_RETURN_IF_ERROR(
+                CheckLifecycle(record, masked("status"), call.now, offenders_.zone()));
             // Events the domain treats as reassessment triggers.
             if (Managed(record.status())) {
               if (record.mappa_level() != old_level && old_level != 0) {
@@ -361,6 +439,113 @@ absl::StatusOr<v1::Offender> Register::RecordTrigger(const CallContext& call,
             return absl::OkStatus();
           }));
   return updated;
+}
+
+absl::StatusOr<v1::Offender> Register::RecordNotificationReview(
+    const CallContext& call, const v1::RecordNotificationReviewRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
+  if (request.outcome() != v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED &&
+      request.outcome() != v1::NOTIFICATION_REVIEW_OUTCOME_ENDED) {
+    return FieldError("outcome", "give NOTIFICATION_REVIEW_OUTCOME_CONTINUED or _ENDED");
+  }
+  const absl::Time decided =
+      request.has_decision_time() ? TimeOf(request.decision_time()) : call.now;
+  VIGIL_RETURN_IF_ERROR(
+      RequirePastTime("decision_time", true, ToProtoTime(decided), call.now).status());
+  VIGIL_RETURN_IF_ERROR(ValidateText("reason", request.reason(), 2000, true, true));
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  const absl::TimeZone zone = offenders_.zone();
+  absl::Time next;
+  if (request.outcome() == v1::NOTIFICATION_REVIEW_OUTCOME_ENDED) {
+    if (request.has_next_review_time()) {
+      return FieldError("next_review_time", "an ENDED requirement has no next review");
+    }
+  } else if (request.has_next_review_time()) {
+    next = TimeOf(request.next_review_time());
+    const absl::Time latest = policy::NextNotificationReview(decided, kMaxYearsToNextReview, zone);
+    if (next <= decided || next > latest) {
+      return FieldError(
+          "next_review_time",
+          absl::StrCat("must fall after the decision and at most ", kMaxYearsToNextReview,
+                       " years after it (by ", FormatUtcDate(latest), ")"));
+    }
+  } else {
+    next = policy::NextNotificationReview(decided, kDefaultYearsToNextReview, zone);
+  }
+  return offenders_.Mutate<v1::Offender>(
+      call, request.offender_id(), BindRequest(call, request),
+      [&](v1::Offender& record, storage::Change&, Edit&) -> absl::Status {
+        if (record.notification_period() != v1::NOTIFICATION_PERIOD_INDEFINITE) {
+          return FieldError(
+              "offender_id",
+              absl::StrCat("offender ", record.id(), " has a fixed notification period",
+                           record.has_notification_end_time()
+                               ? absl::StrCat(" ending on ",
+                                              absl::FormatCivilTime(policy::DueDay(
+                                                  TimeOf(record.notification_end_time()), zone)))
+                               : std::string(),
+                           ": only an indefinite requirement is reviewed"));
+        }
+        if (!Managed(record.status())) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "offender ", record.id(), " is ", v1::OffenderStatus_Name(record.status()),
+              record.notification_ended_reason().empty()
+                  ? std::string(": no longer under active management")
+                  : absl::StrCat(": ", record.notification_ended_reason())));
+        }
+        VIGIL_RETURN_IF_ERROR(NotBeforeRegistration("decision_time", decided, record, zone));
+        if (const v1::NotificationReview* last = LatestReview(record);
+            last != nullptr && TimeOf(last->decision_time()) > decided) {
+          return FieldError(
+              "decision_time",
+              absl::StrCat("the review of ", FormatUtcDate(TimeOf(last->decision_time())),
+                           " is later: record reviews in the order decided"));
+        }
+        v1::NotificationReview* review = record.add_notification_reviews();
+        review->set_outcome(request.outcome());
+        *review->mutable_decision_time() = ToProtoTime(decided);
+        review->set_reason(request.reason());
+        review->set_decided_by(call.principal.actor);
+        *review->mutable_record_time() = ToProtoTime(call.now);
+        if (request.outcome() == v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED) {
+          *review->mutable_next_review_time() = ToProtoTime(next);
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<int> Register::CloseEndedRequirements(const CallContext& call) {
+  const std::string& force = call.principal.force;
+  // An offender's requirement ends with time passing (a fixed period's end): the daily pass
+  // finds those still managed past their end, and each change is one audited commit.
+  std::vector<std::string> due;
+  const storage::ReadView view = offenders_.store().Snapshot();
+  const std::string prefix = ByForcePrefix(force);
+  absl::Status read_status;
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        const std::string id(key.substr(prefix.size()));
+        absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
+        if (!record.ok()) {
+          read_status = record.status();
+          return false;
+        }
+        if (record->has_value() && Managed((*record)->status()) &&
+            EndedRequirement(**record, call.now, offenders_.zone()).has_value()) {
+          due.push_back(id);
+        }
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(read_status);
+  int closed = 0;
+  for (const std::string& id : due) {
+    absl::StatusOr<v1::Offender> updated = offenders_.Mutate<v1::Offender>(
+        call, id, IdempotentRequest(),
+        [](v1::Offender&, storage::Change&, Edit&) { return absl::OkStatus(); });
+    if (!updated.ok()) return updated.status();
+    if (updated->status() == v1::OFFENDER_STATUS_EXPIRED) ++closed;
+  }
+  return closed;
 }
 
 absl::StatusOr<v1::Offender> Register::LinkReferral(const CallContext& call,
@@ -428,6 +613,12 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(
     absl::StatusOr<v1::Offender> offender = ValidateNewOffender(row.offender(), call.now);
     if (!offender.ok()) {
       fail(offender.status());
+      continue;
+    }
+    if (absl::Status lifecycle =
+            CheckLifecycle(*offender, row.offender().status() != 0, call.now, offenders_.zone());
+        !lifecycle.ok()) {
+      fail(lifecycle);
       continue;
     }
     absl::StatusOr<std::optional<absl::Time>> arms = OptionalPastTime(

@@ -48,6 +48,19 @@ class Register {
   absl::StatusOr<v1::Offender> LinkReferral(const CallContext& call,
                                             const v1::LinkReferralRequest& request);
 
+  // Records a force administrator's review of an indefinite notification requirement:
+  // CONTINUED re-times the review clock (next_review_time, default 8 years on, at most 15),
+  // ENDED ends the requirement (status EXPIRED, every clock closed with the review as the
+  // reason). InvalidArgument naming the field: a fixed period (offender_id), no reason, a
+  // decision in the future, before registration or before the latest review.
+  absl::StatusOr<v1::Offender> RecordNotificationReview(
+      const CallContext& call, const v1::RecordNotificationReviewRequest& request);
+
+  // The daily pass over the caller's force (a system caller): every offender still managed
+  // whose notification period has ended becomes EXPIRED, its clocks closed with the reason, one
+  // audited commit each. Returns how many.
+  absl::StatusOr<int> CloseEndedRequirements(const CallContext& call);
+
   absl::StatusOr<v1::ImportOffendersResponse> Import(const CallContext& call,
                                                      const v1::ImportOffendersRequest& request);
 

@@ -16,9 +16,12 @@ constexpr RpcSpec kRecordTrigger{"vigil.v1.OffenderService/RecordTrigger", kCase
 constexpr RpcSpec kImportOffenders{"vigil.v1.OffenderService/ImportOffenders", kImporters, true};
 constexpr RpcSpec kLinkReferral{
     "vigil.v1.OffenderService/LinkReferral", {Role::kSystem, Role::kForceAdmin}, true};
-constexpr RpcSpec kOffenderSpecs[] = {kCreateOffender, kGetOffender,   kListOffenders,
-                                      kUpdateOffender, kRecordTrigger, kImportOffenders,
-                                      kLinkReferral};
+// The review of an indefinite requirement is the force's decision, recorded by its administrator.
+constexpr RpcSpec kRecordNotificationReview{
+    "vigil.v1.OffenderService/RecordNotificationReview", {Role::kForceAdmin}, true};
+constexpr RpcSpec kOffenderSpecs[] = {
+    kCreateOffender, kGetOffender,     kListOffenders, kUpdateOffender,
+    kRecordTrigger,  kImportOffenders, kLinkReferral,  kRecordNotificationReview};
 
 constexpr RpcSpec kRecordArms{"vigil.v1.AssessmentService/RecordArmsAssessment", kCaseworkers,
                               true};
@@ -93,6 +96,15 @@ grpc::ServerUnaryReactor* OffenderServiceImpl::LinkReferral(grpc::CallbackServer
   return runtime_.Reply(context, kLinkReferral, response, [=, this](const CallContext& call) {
     return register_.LinkReferral(call, *request);
   });
+}
+
+grpc::ServerUnaryReactor* OffenderServiceImpl::RecordNotificationReview(
+    grpc::CallbackServerContext* context, const v1::RecordNotificationReviewRequest* request,
+    v1::Offender* response) {
+  return runtime_.Reply(context, kRecordNotificationReview, response,
+                        [=, this](const CallContext& call) {
+                          return register_.RecordNotificationReview(call, *request);
+                        });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordArmsAssessment(

@@ -40,6 +40,9 @@ class OffenderServiceImpl final : public v1::OffenderService::CallbackService {
   grpc::ServerUnaryReactor* LinkReferral(grpc::CallbackServerContext* context,
                                          const v1::LinkReferralRequest* request,
                                          v1::Offender* response) override;
+  grpc::ServerUnaryReactor* RecordNotificationReview(
+      grpc::CallbackServerContext* context, const v1::RecordNotificationReviewRequest* request,
+      v1::Offender* response) override;
 
  private:
   RpcRuntime& runtime_;

@@ -741,8 +741,10 @@ int Run(int argc, char** argv) {
     VIGIL_LOG(INFO) << name << ": " << owned_indexes.back()->size() << " open obligations";
     overdue_indexes[name] = owned_indexes.back().get();
   }
-  // The daily team findings (flat diarising): at start, then each local midnight, for every
-  // force with open offender clocks; a new finding alerts the team's inspector.
+  // The daily rso upkeep, at start and then each local midnight, for every force with open
+  // offender clocks: first the notification periods that have ended (those offenders leave
+  // active management, their clocks closed), then the team findings (flat diarising; a new
+  // finding alerts the team's inspector).
   std::unique_ptr<ScheduledTask> team_findings;
   if (visits != nullptr && overdue_indexes.count("rso") > 0) {
     const OverdueIndex* rso_index = overdue_indexes.at("rso");
@@ -751,8 +753,21 @@ int Run(int argc, char** argv) {
         [zone = *zone](absl::Time now) {
           return policy::EndOfLocalDay(policy::LocalDay(now, zone), zone);
         },
-        [&clock, rso_index, checker = visits.get()](absl::Time) {
+        [&clock, rso_index, checker = visits.get(), periods = offender_register.get()](absl::Time) {
           for (const std::string& force : rso_index->Forces()) {
+            CallContext ending;
+            ending.principal = Principal{"vigild notification periods", Role::kSystem, force};
+            ending.purpose = "daily close of ended notification requirements";
+            ending.method = "rso/notification-periods";
+            ending.now = clock.Now();
+            absl::StatusOr<int> ended = periods->CloseEndedRequirements(ending);
+            if (!ended.ok()) {
+              VIGIL_LOG(WARNING) << "rso: closing the ended notification periods of " << force
+                                 << " failed: " << ended.status().message();
+            } else if (*ended > 0) {
+              VIGIL_LOG(INFO) << "rso: " << *ended << " offender(s) of " << force
+                              << " past their notification period: out of active management";
+            }
             CallContext call;
             call.principal = Principal{"vigild team findings", Role::kSystem, force};
             call.purpose = "daily team findings";

@@ -12,6 +12,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/policy.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
@@ -201,6 +202,103 @@ TEST_F(RsoEndToEndTest, BadInputGetsTheRightStatus) {
   update.mutable_update_mask()->set_paths(0, "risk_level");
   EXPECT_EQ(offenders_->UpdateOffender(Context().get(), update, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The notification lifecycle through the real server: a period that has ended, an indefinite
+// requirement's review (refused to an officer, continued, then ended by a force-admin), and the
+// alert about the overdue review resolved with the reason its clock closed.
+TEST_F(RsoEndToEndTest, NotificationPeriodEndAndIndefiniteReviewCloseClocksWithTheReason) {
+  v1::CreateOffenderRequest past;
+  past.mutable_offender()->set_id("D00200");
+  past.mutable_offender()->set_display_name("Past period");
+  *past.mutable_offender()->mutable_registered_time() = DaysAgo(11 * 366);
+  past.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_10_YEARS);
+  past.mutable_offender()->set_owner_officer("DC 4512");
+  past.mutable_offender()->set_team("north");
+  v1::Offender expired;
+  ASSERT_TRUE(offenders_->CreateOffender(Context().get(), past, &expired).ok());
+  EXPECT_EQ(expired.status(), v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_EQ(expired.obligations_size(), 0);
+  EXPECT_THAT(expired.notification_ended_reason(),
+              HasSubstr("the 10-year notification period ended on "));
+
+  v1::CreateOffenderRequest indefinite = past;
+  indefinite.mutable_offender()->set_id("R-INDEF");
+  indefinite.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  *indefinite.mutable_offender()->mutable_registered_time() = DaysAgo(16 * 366);
+  v1::Offender o;
+  ASSERT_TRUE(offenders_->CreateOffender(Context().get(), indefinite, &o).ok());
+  ASSERT_EQ(o.status(), v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  const v1::Obligation* review = Find(o, "notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_LT(At(review->due_time()), absl::Now());  // 15 years on: overdue
+
+  v1::RecordNotificationReviewRequest continued;
+  continued.set_offender_id("R-INDEF");
+  continued.set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED);
+  continued.set_reason("risk remains");
+  v1::Offender after;
+  grpc::Status status = offenders_->RecordNotificationReview(Context().get(), continued, &after);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  status = offenders_->RecordNotificationReview(Context("wessex", "e2e test", "force-admin").get(),
+                                                continued, &after);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  review = Find(after, "notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_GT(At(review->due_time()), absl::Now() + absl::Hours(24 * 365 * 7));
+
+  // The alert engine raises an alert when a clock is overdue; make one to be resolved: a second
+  // indefinite offender whose review is overdue, then end that requirement.
+  indefinite.mutable_offender()->set_id("R-ENDED");
+  ASSERT_TRUE(offenders_->CreateOffender(Context().get(), indefinite, &o).ok());
+  auto alerts = v1::AlertService::NewStub(vigild_->channel());
+  auto find_alert = [&](v1::AlertState state) -> std::optional<v1::Alert> {
+    v1::ListAlertsRequest list;
+    list.mutable_filters()->set_state(state);
+    list.mutable_filters()->add_kinds(v1::OBLIGATION_KIND_NOTIFICATION_REVIEW);
+    v1::ListAlertsResponse listed;
+    auto context = Context("wessex", "e2e test", "supervisor");
+    if (!alerts->ListAlerts(context.get(), list, &listed).ok()) return std::nullopt;
+    for (const v1::Alert& a : listed.alerts()) {
+      if (a.obligation().subject_id() == "R-ENDED") return a;
+    }
+    return std::nullopt;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!find_alert(v1::ALERT_STATE_OPEN).has_value() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(find_alert(v1::ALERT_STATE_OPEN).has_value()) << "no alert about the overdue review";
+
+  v1::RecordNotificationReviewRequest ended;
+  ended.set_offender_id("R-ENDED");
+  ended.set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_ENDED);
+  ended.set_reason("appeal allowed");
+  *ended.mutable_next_review_time() = DaysAgo(-365);
+  status = offenders_->RecordNotificationReview(Context("wessex", "e2e test", "force-admin").get(),
+                                                ended, &after);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("next_review_time"));
+  ended.clear_next_review_time();
+  status = offenders_->RecordNotificationReview(Context("wessex", "e2e test", "force-admin").get(),
+                                                ended, &after);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(after.status(), v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_EQ(after.obligations_size(), 0);
+  std::optional<v1::Alert> resolved;
+  while (!(resolved = find_alert(v1::ALERT_STATE_RESOLVED)).has_value() &&
+         absl::Now() < deadline + absl::Seconds(30)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(resolved.has_value());
+  EXPECT_THAT(resolved->resolution(),
+              HasSubstr("the obligation was closed: the indefinite notification requirement was "
+                        "ended by the review of "));
+  // Survives a restart: still expired, still readable.
+  ASSERT_THAT(vigild_->Restart(), IsOk());
+  Connect();
+  EXPECT_EQ(Get("R-ENDED").status(), v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_EQ(Get("D00200").status(), v1::OFFENDER_STATUS_EXPIRED);
 }
 
 TEST_F(RsoEndToEndTest, DuplicateRequestIdReturnsTheFirstResult) {

@@ -20,6 +20,7 @@
 namespace vigil::rso {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -703,6 +704,235 @@ TEST_F(RsoRegisterTest, EverythingSurvivesReopen) {
   absl::StatusOr<storage::AuditChainReport> chain = store_->Snapshot().VerifyAuditChain();
   ASSERT_THAT(chain.status(), IsOk());
   EXPECT_TRUE(chain->ok);
+}
+
+// --- The notification lifecycle (SOA 2003 ss.82-83, 91A-91F) ---------------------------------
+
+TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockAtCreate) {
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("D00200");
+  request.mutable_offender()->set_display_name("Past period");
+  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2013, 4, 27));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_10_YEARS);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  EXPECT_EQ(o.status(), v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_EQ(o.obligations_size(), 0);
+  EXPECT_EQ(o.notification_ended_reason(), "the 10-year notification period ended on 2023-04-27");
+  EXPECT_EQ(policy::DueDay(TimeOf(o.notification_ended_time()), zone_),
+            absl::CivilDay(2023, 4, 27));
+  EXPECT_EQ(DeadlineCount(), 0);
+  // Still readable, and listed as expired.
+  EXPECT_EQ(Get("D00200").status(), v1::OFFENDER_STATUS_EXPIRED);
+  v1::ListOffendersRequest expired;
+  expired.set_status(v1::OFFENDER_STATUS_EXPIRED);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse list, register_->List(Call(), expired));
+  ASSERT_EQ(list.offenders_size(), 1);
+}
+
+TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockWhenTheDayComesWithTheReasonOnTheFeed) {
+  // A 2-year period ending the day after tomorrow, while in custody: the daily pass finds it.
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("R1");
+  request.mutable_offender()->set_display_name("Ends soon");
+  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2024, 11, 25));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_2_YEARS);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  request.mutable_offender()->set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  ASSERT_EQ(o.status(), v1::OFFENDER_STATUS_IN_CUSTODY);
+  ASSERT_GT(o.obligations_size(), 0);
+  const int open = DeadlineCount();
+  ASSERT_GT(open, 0);
+  CallContext system = Call("wessex", Role::kSystem);
+  VIGIL_ASSERT_OK_AND_ASSIGN(int ended, register_->CloseEndedRequirements(system));
+  EXPECT_EQ(ended, 0);  // not yet: the period ends on 2026-11-25
+
+  clock_.Set(Day(2026, 11, 26));
+  const uint64_t head = store_->EventHead("rso");
+  system = Call("wessex", Role::kSystem);
+  VIGIL_ASSERT_OK_AND_ASSIGN(ended, register_->CloseEndedRequirements(system));
+  EXPECT_EQ(ended, 1);
+  const v1::Offender after = Get("R1");
+  EXPECT_EQ(after.status(), v1::OFFENDER_STATUS_EXPIRED);  // custody too
+  EXPECT_EQ(after.obligations_size(), 0);
+  EXPECT_EQ(after.notification_ended_reason(),
+            "the 2-year notification period ended on 2026-11-25");
+  EXPECT_EQ(DeadlineCount(), 0);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<storage::FeedEvent> feed,
+                             store_->Snapshot().ReadEvents("rso", head, 10));
+  ASSERT_EQ(feed.size(), 1u);
+  v1::ObligationEventBatch batch;
+  ASSERT_TRUE(batch.ParseFromString(feed[0].payload));
+  ASSERT_EQ(batch.events_size(), open);
+  for (const v1::ObligationEvent& event : batch.events()) {
+    EXPECT_EQ(event.type(), v1::OBLIGATION_EVENT_TYPE_CLOSED);
+    EXPECT_EQ(event.close_reason(), "the 2-year notification period ended on 2026-11-25");
+  }
+  // A second pass finds nothing more to do.
+  VIGIL_ASSERT_OK_AND_ASSIGN(ended, register_->CloseEndedRequirements(system));
+  EXPECT_EQ(ended, 0);
+}
+
+TEST_F(RsoRegisterTest, ExpiredIsVigilsToSetAndNothingIsWrittenWhenAsked) {
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("R1");
+  request.mutable_offender()->set_display_name("Indefinite");
+  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2020, 1, 10));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  request.mutable_offender()->set_status(v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_THAT(register_->Create(Call(), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.status")));
+  request.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  const uint64_t audit = store_->AuditHead();
+
+  // An end-of-period record for an indefinite requirement.
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("R1");
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_EXPIRED);
+  update.mutable_update_mask()->add_paths("status");
+  EXPECT_THAT(register_->Update(Call(), update),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("offender.status"), HasSubstr("RecordNotificationReview"))));
+  EXPECT_EQ(Get("R1").revision(), o.revision());
+  EXPECT_EQ(Get("R1").status(), v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  EXPECT_GT(store_->AuditHead(), audit);  // the refusal is audited (and the reads)
+}
+
+TEST_F(RsoRegisterTest,
+       InitialNotificationDueThreeDaysAfterTheRequirementStartsAndRegistrationMeetsIt) {
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("R1");
+  request.mutable_offender()->set_display_name("Convicted");
+  *request.mutable_offender()->mutable_requirement_start_time() = ToProtoTime(Day(2026, 11, 20));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_5_YEARS);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  ASSERT_EQ(o.obligations_size(), 1);
+  const v1::Obligation* initial = Find(o, "initial-notification");
+  ASSERT_NE(initial, nullptr);
+  EXPECT_EQ(initial->kind(), v1::OBLIGATION_KIND_NOTIFICATION);
+  EXPECT_EQ(policy::LocalDay(TimeOf(initial->due_time()) - absl::Seconds(1), zone_),
+            absl::CivilDay(2026, 11, 23));
+  EXPECT_THAT(initial->reason(), HasSubstr("within 3 days of the requirement starting on "
+                                           "2026-11-20 (SOA 2003 s.83)"));
+  EXPECT_FALSE(o.has_notification_end_time());
+
+  // Registration before the requirement started is refused; on the day it meets the clock.
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("R1");
+  update.mutable_offender()->set_revision(o.revision());
+  *update.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2026, 11, 19));
+  update.mutable_update_mask()->add_paths("registered_time");
+  EXPECT_THAT(register_->Update(Call(), update),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.registered_time")));
+  *update.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2026, 11, 22));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender registered, register_->Update(Call(), update));
+  EXPECT_EQ(Find(registered, "initial-notification"), nullptr);
+  EXPECT_NE(Find(registered, "arms"), nullptr);
+  EXPECT_NE(Find(registered, "notification"), nullptr);
+  EXPECT_NE(Find(registered, "home-visit"), nullptr);
+  EXPECT_TRUE(registered.has_notification_end_time());
+
+  // Neither date given: registered_time is still required.
+  request.mutable_offender()->set_id("R2");
+  request.mutable_offender()->clear_requirement_start_time();
+  EXPECT_THAT(register_->Create(Call(), request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.registered_time")));
+}
+
+TEST_F(RsoRegisterTest, IndefiniteReviewContinuedRetimesAndEndedClosesEveryClock) {
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("R1");
+  request.mutable_offender()->set_display_name("Indefinite");
+  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2011, 6, 1));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  const v1::Obligation* review = Find(o, "notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_EQ(review->kind(), v1::OBLIGATION_KIND_NOTIFICATION_REVIEW);
+  EXPECT_EQ(policy::LocalDay(TimeOf(review->due_time()) - absl::Seconds(1), zone_),
+            absl::CivilDay(2026, 6, 1));  // 15 years on: overdue now
+
+  const CallContext admin = Call("wessex", Role::kForceAdmin);
+  v1::RecordNotificationReviewRequest continued;
+  continued.set_offender_id("R1");
+  continued.set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED);
+  *continued.mutable_decision_time() = ToProtoTime(Day(2026, 11, 20));
+  // Bad input: no reason; a next review beyond 15 years; a decision in the future.
+  EXPECT_THAT(register_->RecordNotificationReview(admin, continued),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+  continued.set_reason("risk remains: recent intelligence of contact with children");
+  *continued.mutable_next_review_time() = ToProtoTime(Day(2042, 1, 1));
+  EXPECT_THAT(register_->RecordNotificationReview(admin, continued),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("next_review_time")));
+  continued.clear_next_review_time();
+  *continued.mutable_decision_time() = ToProtoTime(Day(2026, 12, 20));
+  EXPECT_THAT(register_->RecordNotificationReview(admin, continued),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decision_time")));
+  *continued.mutable_decision_time() = ToProtoTime(Day(2026, 11, 20));
+  EXPECT_EQ(Get("R1").revision(), o.revision());  // nothing written by the refusals
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender kept,
+                             register_->RecordNotificationReview(admin, continued));
+  ASSERT_EQ(kept.notification_reviews_size(), 1);
+  EXPECT_EQ(kept.notification_reviews(0).decided_by(), "DC 4512");
+  const v1::Obligation* next = Find(kept, "notification-review");
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(policy::LocalDay(TimeOf(next->due_time()) - absl::Seconds(1), zone_),
+            absl::CivilDay(2034, 11, 20));  // 8 years on by default
+  EXPECT_EQ(kept.status(), v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+
+  v1::RecordNotificationReviewRequest ended;
+  ended.set_offender_id("R1");
+  ended.set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_ENDED);
+  ended.set_reason("appeal allowed by the magistrates' court");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender discharged,
+                             register_->RecordNotificationReview(admin, ended));
+  EXPECT_EQ(discharged.status(), v1::OFFENDER_STATUS_EXPIRED);
+  EXPECT_EQ(discharged.obligations_size(), 0);
+  EXPECT_THAT(discharged.notification_ended_reason(),
+              HasSubstr("indefinite notification requirement was ended by the review of "
+                        "2026-11-23"));
+  EXPECT_EQ(DeadlineCount(), 0);
+  // Nothing more to review.
+  EXPECT_THAT(register_->RecordNotificationReview(admin, continued),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(RsoRegisterTest, IndefiniteReviewIsEightYearsOnWhenUnder18AndRefusedForAFixedPeriod) {
+  v1::CreateOffenderRequest request;
+  request.mutable_offender()->set_id("R1");
+  request.mutable_offender()->set_display_name("Young");
+  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2020, 3, 2));
+  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  request.mutable_offender()->set_under_18_at_conviction(true);
+  request.mutable_offender()->set_owner_officer("DC 4512");
+  request.mutable_offender()->set_team("north");
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
+  const v1::Obligation* review = Find(o, "notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_EQ(policy::LocalDay(TimeOf(review->due_time()) - absl::Seconds(1), zone_),
+            absl::CivilDay(2028, 3, 2));
+  EXPECT_THAT(review->reason(), HasSubstr("8 years after the first notification on 2020-03-02 "
+                                          "(under 18 at conviction)"));
+
+  Create("R2", Day(2020, 3, 2));  // no period given: not indefinite
+  v1::RecordNotificationReviewRequest ended;
+  ended.set_offender_id("R2");
+  ended.set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_ENDED);
+  ended.set_reason("no longer a risk");
+  EXPECT_THAT(register_->RecordNotificationReview(Call("wessex", Role::kForceAdmin), ended),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender_id")));
 }
 
 }  // namespace

@@ -352,6 +352,7 @@ const KIND_FLAG = {
   OBLIGATION_KIND_INTEL_REFRESH: 'intel-refresh',
   OBLIGATION_KIND_CSC_CHECK: 'csc-check',
   OBLIGATION_KIND_RMP_SIGN_OFF: 'rmp-sign-off',
+  OBLIGATION_KIND_NOTIFICATION_REVIEW: 'notification-review',
 };
 const figures = {};
 

@@ -158,6 +158,8 @@ TEST_F(ClocksTest, ObligationIdsAreTheOffenderIdAndTheClockName) {
   EXPECT_EQ(ObligationId("R1", Clock::kChangeNotification), "R1/change-notification");
   EXPECT_EQ(ObligationId("R1", Clock::kHomeVisit), "R1/home-visit");
   EXPECT_EQ(ObligationId("R1", Clock::kRmpSignOff), "R1/rmp-sign-off");
+  EXPECT_EQ(ObligationId("R1", Clock::kInitialNotification), "R1/initial-notification");
+  EXPECT_EQ(ObligationId("R1", Clock::kNotificationReview), "R1/notification-review");
 }
 
 TEST_F(ClocksTest, OnlyOffendersUnderActiveManagementAreManaged) {
@@ -476,7 +478,6 @@ TEST_F(ClocksTest, RetimingEveryClockUnderTheSamePolicyChangesNothing) {
   ASSERT_EQ(after.size(), before.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_THAT(after[i], EqualsProto(before[i]));
 }
-
 }  // namespace
 }  // namespace vigil::rso
 
@@ -587,6 +588,106 @@ TEST_F(RmpClocksTest, UnmanagedOffenderHasNoRmpSignOffClock) {
   v1::Offender o = PlannedOffender();
   o.set_status(v1::OFFENDER_STATUS_DECEASED);
   EXPECT_EQ(Find(Recompute(o, v1_), "R1/rmp-sign-off"), nullptr);
+}
+
+// --- The notification lifecycle --------------------------------------------------------------
+
+TEST_F(ClocksTest, InitialNotificationIsTheOnlyClockUntilRegistration) {
+  v1::Offender o = NewOffender();
+  o.clear_registered_time();
+  *o.mutable_requirement_start_time() = ToProtoTime(Local(2024, 6, 28, 9, 0));
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
+  ASSERT_THAT(Ids(open), ElementsAre("R1/initial-notification"));
+  EXPECT_THAT(open[0], EqualsProto(Expected(o, "initial-notification",
+                                            v1::OBLIGATION_KIND_NOTIFICATION, EndOf(2024, 7, 1),
+                                            "initial notification within 3 days of the requirement "
+                                            "starting on 2024-06-28 (SOA 2003 s.83) (policy v1)",
+                                            "v1", Local(2024, 6, 28, 9, 0))));
+}
+
+TEST_F(ClocksTest, RegistrationMeetsTheInitialNotification) {
+  v1::Offender o = NewOffender();
+  *o.mutable_requirement_start_time() = ToProtoTime(Local(2024, 5, 8, 9, 0));
+  EXPECT_THAT(Ids(Recompute(o, v1_)), ElementsAre("R1/arms", "R1/notification", "R1/home-visit"));
+}
+
+TEST_F(ClocksTest, IndefiniteReviewIsDue15YearsAfterTheFirstNotification) {
+  v1::Offender o = NewOffender();
+  o.set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
+  const v1::Obligation* review = Find(open, "R1/notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_THAT(*review, EqualsProto(Expected(
+                           o, "notification-review", v1::OBLIGATION_KIND_NOTIFICATION_REVIEW,
+                           EndOf(2039, 5, 10),
+                           "review of the indefinite notification requirement 15 years after "
+                           "the first notification on 2024-05-10 (SOA 2003 s.91B) (policy v1)",
+                           "v1", Local(2024, 5, 10, 10, 0))));
+}
+
+TEST_F(ClocksTest, IndefiniteReviewIsDue8YearsOnWhenUnder18AtConviction) {
+  v1::Offender o = NewOffender();
+  o.set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  o.set_under_18_at_conviction(true);
+  const std::vector<v1::Obligation> open = Recompute(o, v1_);
+  const v1::Obligation* review = Find(open, "R1/notification-review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_EQ(DueOf(*review), EndOf(2032, 5, 10));
+}
+
+TEST_F(ClocksTest, IndefiniteReviewContinuedIsDueWhenTheReviewSaid) {
+  v1::Offender o = NewOffender();
+  o.set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  Settle(o, v1_);
+  const v1::Offender before = o;
+  v1::NotificationReview* review = o.add_notification_reviews();
+  review->set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_CONTINUED);
+  *review->mutable_decision_time() = ToProtoTime(Local(2039, 5, 1, 11, 0));
+  *review->mutable_next_review_time() = ToProtoTime(EndOf(2047, 5, 1));
+  const std::vector<v1::Obligation> open = Edited(before, o, v1_);
+  const v1::Obligation* next = Find(open, "R1/notification-review");
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(DueOf(*next), EndOf(2047, 5, 1));
+  EXPECT_EQ(next->reason(),
+            "review of the indefinite notification requirement, continued on 2039-05-01 until "
+            "this review (SOA 2003 s.91D) (policy v1)");
+}
+
+TEST_F(ClocksTest, FixedPeriodsHaveNoReviewClock) {
+  v1::Offender o = NewOffender();
+  EXPECT_EQ(Find(Recompute(o, v1_), "R1/notification-review"), nullptr);
+}
+
+TEST_F(ClocksTest, PeriodEndEndsTheRequirementWithTheReason) {
+  v1::Offender o = NewOffender();
+  *o.mutable_notification_end_time() = ToProtoTime(EndOf(2034, 5, 10));
+  EXPECT_FALSE(EndedRequirement(o, EndOf(2034, 5, 10) - absl::Seconds(1), london_).has_value());
+  std::optional<RequirementEnd> ended = EndedRequirement(o, EndOf(2034, 5, 10), london_);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->time, EndOf(2034, 5, 10));
+  EXPECT_EQ(ended->reason, "the 10-year notification period ended on 2034-05-10");
+  o.set_under_18_at_conviction(true);
+  o.set_notification_period(v1::NOTIFICATION_PERIOD_7_YEARS);
+  EXPECT_EQ(EndedRequirement(o, EndOf(2034, 5, 10), london_)->reason,
+            "the 42-month notification period (halved: under 18 at conviction) ended on "
+            "2034-05-10");
+}
+
+TEST_F(ClocksTest, IndefiniteRequirementEndsOnlyByAReviewThatEndsIt) {
+  v1::Offender o = NewOffender();
+  o.set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  EXPECT_FALSE(EndedRequirement(o, EndOf(2090, 1, 1), london_).has_value());
+  v1::NotificationReview* review = o.add_notification_reviews();
+  review->set_outcome(v1::NOTIFICATION_REVIEW_OUTCOME_ENDED);
+  *review->mutable_decision_time() = ToProtoTime(Local(2039, 5, 1, 11, 0));
+  review->set_decided_by("Supt Jones");
+  review->set_reason("no longer poses a risk");
+  std::optional<RequirementEnd> ended = EndedRequirement(o, EndOf(2039, 5, 1), london_);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->reason,
+            "the indefinite notification requirement was ended by the review of 2039-05-01 "
+            "(Supt Jones): no longer poses a risk");
+  EXPECT_EQ(Find(Recompute(o, v1_), "R1/notification-review"), nullptr);
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ export const KINDS = [
   'OBLIGATION_KIND_INTEL_REFRESH',
   'OBLIGATION_KIND_CSC_CHECK',
   'OBLIGATION_KIND_RMP_SIGN_OFF',
-]; // in ObligationKind number order (1..8)
+  'OBLIGATION_KIND_NOTIFICATION_REVIEW',
+]; // in ObligationKind number order (1..9)
 
 export const AGE_BANDS = [
   ['AGE_BAND_0_7_DAYS', '0–7 days'],
@@ -45,6 +46,7 @@ const KIND_WORDS = {
   OBLIGATION_KIND_INTEL_REFRESH: 'Intelligence refresh',
   OBLIGATION_KIND_CSC_CHECK: 'CSC check',
   OBLIGATION_KIND_RMP_SIGN_OFF: 'RMP sign-off',
+  OBLIGATION_KIND_NOTIFICATION_REVIEW: 'Notification review',
 };
 
 const RISK_WORDS = {
