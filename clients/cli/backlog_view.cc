@@ -25,12 +25,14 @@ std::string Kind(int kind) {
 }
 
 // counts[kind][risk][band]
-using Grid = std::array<std::array<std::array<int64_t, 7>, 5>, 8>;
+// [kind][risk][age band]: every kind this build knows (ObligationKind numbers from 1).
+constexpr int kKindSlots = v1::ObligationKind_ARRAYSIZE;
+using Grid = std::array<std::array<std::array<int64_t, 7>, 5>, kKindSlots>;
 
 Grid GridOf(const v1::BacklogSummary& summary) {
   Grid grid{};
   for (const v1::BacklogRow& row : summary.rows()) {
-    if (row.kind() < 8 && row.risk_level() < 5 && row.age_band() < 7) {
+    if (row.kind() < kKindSlots && row.risk_level() < 5 && row.age_band() < 7) {
       grid[row.kind()][row.risk_level()][row.age_band()] += row.count();
     }
   }
@@ -63,7 +65,7 @@ std::string SummaryTable(const v1::BacklogSummary& summary) {
   const Grid grid = GridOf(summary);
   Table table({"KIND", "RISK", "0-7", "8-30", "31-90", "91-180", "181-365", ">365", "TOTAL"});
   std::array<int64_t, 7> band_totals{};
-  for (int k = 1; k < 8; ++k) {
+  for (int k = 1; k < kKindSlots; ++k) {
     bool first = true;
     for (int r : kRiskOrder) {
       int64_t total = 0;
@@ -240,7 +242,7 @@ std::string ReportHtml(const ReportData& data) {
   html << "<th>Total</th></tr>\n";
   std::array<int64_t, 7> band_totals{};
   std::map<std::pair<int, int>, int64_t> by_kind_risk;
-  for (int k = 1; k < 8; ++k) {
+  for (int k = 1; k < kKindSlots; ++k) {
     for (int r : kRiskOrder) {
       int64_t total = 0;
       for (int b = 1; b < 7; ++b) total += grid[k][r][b];

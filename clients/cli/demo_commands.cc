@@ -33,13 +33,13 @@ std::string Enum(const google::protobuf::EnumDescriptor* type, int value,
 
 // The columns `vigil import offenders` reads, each row one cell per kOffenderColumns in order.
 void WriteOffenders(const std::vector<v1::OffenderImportRow>& rows, std::ostream& out) {
-  static_assert(std::size(kOffenderColumns) == 16, "WriteOffenders writes 16 cells a row");
+  static_assert(std::size(kOffenderColumns) == 17, "WriteOffenders writes 17 cells a row");
   out << CsvLine({std::begin(kOffenderColumns), std::end(kOffenderColumns)});
   for (const v1::OffenderImportRow& row : rows) {
     const v1::Offender& o = row.offender();
     out << CsvLine(
-        {o.id(), o.visor_ref(), o.display_name(), FormatTimestamp(o.registered_time()),
-         o.owner_officer(), o.team(),
+        {o.id(), o.visor_ref(), o.display_name(),
+         Date(o.has_registered_time(), o.registered_time()), o.owner_officer(), o.team(),
          Enum(v1::OffenderStatus_descriptor(), o.status(), "OFFENDER_STATUS_"),
          Enum(v1::NotificationPeriod_descriptor(), o.notification_period(), "NOTIFICATION_PERIOD_"),
          o.under_18_at_conviction() ? "yes" : "no", absl::StrCat(o.mappa_category()),
@@ -48,7 +48,8 @@ void WriteOffenders(const std::vector<v1::OffenderImportRow>& rows, std::ostream
          Date(row.has_last_arms_time(), row.last_arms_time()),
          Enum(v1::RiskLevel_descriptor(), row.last_arms_risk_level(), "RISK_LEVEL_"),
          Date(row.has_last_rmp_review_time(), row.last_rmp_review_time()),
-         Date(row.has_last_visit_time(), row.last_visit_time())});
+         Date(row.has_last_visit_time(), row.last_visit_time()),
+         Date(o.has_requirement_start_time(), o.requirement_start_time())});
   }
 }
 
@@ -156,6 +157,25 @@ void AddDemoCommands(CLI::App& app, Cli& cli, Action& run) {
                   << std::flush;
       }
       cli.err() << "\n";
+      // The notification lifecycle: records past their period leave active management at import.
+      int64_t expired = 0;
+      v1::ListOffendersRequest past;
+      past.set_status(v1::OFFENDER_STATUS_EXPIRED);
+      past.mutable_page()->set_page_size(1000);
+      do {
+        v1::ListOffendersResponse page;
+        grpc::Status status = offenders->ListOffenders(cli.NewContext().get(), past, &page);
+        if (!status.ok()) return cli.Fail(status);
+        expired += page.offenders_size();
+        past.mutable_page()->set_page_token(page.next_page_token());
+      } while (!past.page().page_token().empty());
+      int64_t awaiting = 0;
+      for (const v1::OffenderImportRow& row : data.offenders) {
+        awaiting += row.offender().has_registered_time() ? 0 : 1;
+      }
+      cli.err() << "offenders: " << expired
+                << " past their notification period (EXPIRED: clocks closed, still readable), "
+                << awaiting << " awaiting the initial notification\n";
       auto assessments = v1::AssessmentService::NewStub(cli.channel());
       int plans = 0;
       for (const v1::RecordRiskManagementPlanRequest& plan : data.plans) {

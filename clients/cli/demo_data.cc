@@ -51,6 +51,12 @@ DemoData GenerateDemo(const DemoOptions& options) {
   auto plan_uniform = [&](double lo, double hi) {
     return std::uniform_real_distribution<double>(lo, hi)(plan_rng);
   };
+  // So do the notification lifecycle's draws (under 18 at conviction, awaiting the initial
+  // notification).
+  std::mt19937_64 life_rng(options.seed + 29);
+  auto life_chance = [&](double p) {
+    return std::uniform_real_distribution<double>(0, 1)(life_rng) < p;
+  };
   auto days_ago = [&](double days) { return ToTimestamp(options.now - absl::Hours(24) * days); };
   const int teams = std::min<int>(options.teams, std::size(kTeams));
   DemoData data;
@@ -155,6 +161,19 @@ DemoData GenerateDemo(const DemoOptions& options) {
         visit.set_request_id(absl::StrCat(options.prefix, "/visit/", o->id()));
         data.visits.push_back(std::move(visit));
       }
+    }
+    // Indefinite requirements of those convicted under 18 are reviewed after 8 years, so some
+    // reviews are due; a few new offenders are still awaiting their initial notification (due
+    // 3 days after the conviction or release).
+    if (o->notification_period() == v1::NOTIFICATION_PERIOD_INDEFINITE && life_chance(0.3)) {
+      o->set_under_18_at_conviction(true);
+    }
+    if (!assessed && o->status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY && life_chance(0.3)) {
+      o->clear_registered_time();
+      o->clear_last_notification_time();
+      row.clear_last_visit_time();
+      *o->mutable_requirement_start_time() =
+          days_ago(std::uniform_real_distribution<double>(1, 6)(life_rng));
     }
     data.offenders.push_back(std::move(row));
   }

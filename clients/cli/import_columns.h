@@ -20,7 +20,8 @@ inline constexpr const char* kOffenderColumns[] = {"id",
                                                    "last_arms_date",
                                                    "last_arms_risk",
                                                    "last_rmp_review_date",
-                                                   "last_visit_date"};
+                                                   "last_visit_date",
+                                                   "requirement_start_date"};
 
 }  // namespace vigil::cli
 

@@ -96,7 +96,13 @@ absl::StatusOr<v1::OffenderImportRow> ToRow(const CsvRecord& record,
   o->set_display_name(cells.Text("display_name"));
   o->set_owner_officer(cells.Text("owner_officer"));
   o->set_team(cells.Text("team"));
-  VIGIL_CELL_OK(cells.Date("registered_date", o->mutable_registered_time()));
+  // Empty for an offender awaiting the initial notification (requirement_start_date given).
+  if (!cells.Text("registered_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("registered_date", o->mutable_registered_time()));
+  }
+  if (!cells.Text("requirement_start_date").empty()) {
+    VIGIL_CELL_OK(cells.Date("requirement_start_date", o->mutable_requirement_start_time()));
+  }
   absl::StatusOr<int> status =
       cells.Enum("status", v1::OffenderStatus_descriptor(), "OFFENDER_STATUS_");
   if (!status.ok()) return status.status();

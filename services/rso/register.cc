@@ -48,9 +48,11 @@ constexpr int kDefaultYearsToNextReview = 8;
 
 // What a record's notification lifecycle allows, checked on the record as it would be stored:
 // registration on or after the requirement's start (by local day), and status EXPIRED only
-// when the requirement has ended (vigil sets it then; asking for it earlier is refused, and so
-// is asking for another status once it has ended). `status_asked`: the caller set the status.
-absl::Status CheckLifecycle(const v1::Offender& o, bool status_asked, absl::Time now,
+// when the requirement has ended (vigil sets it then; asking for it earlier is refused). An
+// update asking for a managed status once the requirement has ended is refused too; a new
+// record past its period (an import of history) is simply stored EXPIRED.
+enum class StatusAsked { kNo, kOnCreate, kOnUpdate };
+absl::Status CheckLifecycle(const v1::Offender& o, StatusAsked status_asked, absl::Time now,
                             absl::TimeZone zone) {
   if (o.has_registered_time() && o.has_requirement_start_time() &&
       policy::LocalDay(TimeOf(o.registered_time()), zone) <
@@ -60,7 +62,7 @@ absl::Status CheckLifecycle(const v1::Offender& o, bool status_asked, absl::Time
                                    " is before the requirement started on ",
                                    FormatUtcDate(TimeOf(o.requirement_start_time()))));
   }
-  if (!status_asked) return absl::OkStatus();
+  if (status_asked == StatusAsked::kNo) return absl::OkStatus();
   v1::Offender stored = o;
   if (o.has_registered_time()) {
     if (std::optional<absl::Time> end =
@@ -85,7 +87,8 @@ absl::Status CheckLifecycle(const v1::Offender& o, bool status_asked, absl::Time
             : std::string("EXPIRED is set by vigil when the notification period ends; give "
                           "notification_period and registered_time"));
   }
-  if (o.status() != v1::OFFENDER_STATUS_EXPIRED && ended.has_value() && Managed(o.status())) {
+  if (status_asked == StatusAsked::kOnUpdate && o.status() != v1::OFFENDER_STATUS_EXPIRED &&
+      ended.has_value() && Managed(o.status())) {
     return FieldError("offender.status",
                       absl::StrCat(ended->reason,
                                    ": the offender stays EXPIRED (correct "
@@ -185,8 +188,9 @@ absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
                                               const v1::CreateOffenderRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   VIGIL_ASSIGN_OR_RETURN(v1::Offender offender, ValidateNewOffender(request.offender(), call.now));
-  VIGIL_RETURN_IF_ERROR(
-      CheckLifecycle(offender, request.offender().status() != 0, call.now, offenders_.zone()));
+  VIGIL_RETURN_IF_ERROR(CheckLifecycle(
+      offender, request.offender().status() != 0 ? StatusAsked::kOnCreate : StatusAsked::kNo,
+      call.now, offenders_.zone()));
   return offenders_.Create(call, std::move(offender), BindRequest(call, request));
 }
 
@@ -383,7 +387,8 @@ absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,
               }
             }
             VIGIL_RETURN_IF_ERROR(
-                CheckLifecycle(record, masked("status"), call.now, offenders_.zone()));
+                CheckLifecycle(record, masked("status") ? StatusAsked::kOnUpdate : StatusAsked::kNo,
+                               call.now, offenders_.zone()));
             // Events the domain treats as reassessment triggers.
             if (Managed(record.status())) {
               if (record.mappa_level() != old_level && old_level != 0) {
@@ -615,8 +620,9 @@ absl::StatusOr<v1::ImportOffendersResponse> Register::Import(
       fail(offender.status());
       continue;
     }
-    if (absl::Status lifecycle =
-            CheckLifecycle(*offender, row.offender().status() != 0, call.now, offenders_.zone());
+    if (absl::Status lifecycle = CheckLifecycle(
+            *offender, row.offender().status() != 0 ? StatusAsked::kOnCreate : StatusAsked::kNo,
+            call.now, offenders_.zone());
         !lifecycle.ok()) {
       fail(lifecycle);
       continue;

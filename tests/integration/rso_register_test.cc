@@ -716,6 +716,8 @@ TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockAtCreate) {
   request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_10_YEARS);
   request.mutable_offender()->set_owner_officer("DC 4512");
   request.mutable_offender()->set_team("north");
+  // As an import of history gives it: the status the old register had.
+  request.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
   EXPECT_EQ(o.status(), v1::OFFENDER_STATUS_EXPIRED);
   EXPECT_EQ(o.obligations_size(), 0);
@@ -729,6 +731,16 @@ TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockAtCreate) {
   expired.set_status(v1::OFFENDER_STATUS_EXPIRED);
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOffendersResponse list, register_->List(Call(), expired));
   ASSERT_EQ(list.offenders_size(), 1);
+  // An update cannot put it back under active management while the period stands ended.
+  v1::UpdateOffenderRequest update;
+  update.mutable_offender()->set_id("D00200");
+  update.mutable_offender()->set_revision(o.revision());
+  update.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  update.mutable_update_mask()->add_paths("status");
+  EXPECT_THAT(register_->Update(Call(), update),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("offender.status"), HasSubstr("ended on 2023-04-27"))));
+  EXPECT_EQ(Get("D00200").revision(), o.revision());
 }
 
 TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockWhenTheDayComesWithTheReasonOnTheFeed) {
