@@ -358,8 +358,9 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::
     return absl::OkStatus();
   }
   for (v1::Alert* alert : alerts) {
-    const bool reassigned = !SameAssignment(alert->obligation(), now_is);
+    bool reassigned = !SameAssignment(alert->obligation(), now_is);
     *alert->mutable_obligation() = now_is;
+    if (alert->state() != v1::ALERT_STATE_RESOLVED) reassigned |= Address(policy, *alert);
     if (reassigned) txn.Emit(v1::ALERT_EVENT_TYPE_UPDATED, *alert);
   }
   return absl::OkStatus();
@@ -435,6 +436,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
     alert->set_state(v1::ALERT_STATE_OPEN);
     alert->clear_resolved_time();
     alert->clear_resolution();
+    Address(policy, *alert);
     Climb(*alert, txn.now());
     txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
     return absl::OkStatus();
@@ -449,6 +451,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   *fresh.mutable_raised_time() = ToProtoTime(txn.now());
   fresh.set_state(v1::ALERT_STATE_OPEN);
   fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));  // unowned: the sergeant
+  Address(policy, fresh);
   SetLadder(policy, zone, fresh);
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
@@ -655,8 +658,7 @@ absl::StatusOr<v1::Alert> AlertEngine::Load(const CallContext& call, absl::strin
   if (!alert.has_value()) {
     refusal = absl::NotFoundError(
         absl::StrCat("alert ", id, " is not among the alerts of ", call.principal.force));
-  } else if (call.principal.role == Role::kOfficer &&
-             alert->obligation().owner_officer() != call.principal.actor) {
+  } else if (call.principal.role == Role::kOfficer && !Concerns(*alert, call.principal.actor)) {
     refusal = absl::PermissionDeniedError(absl::StrCat(
         "alert ", id, " is about an obligation of ", alert->obligation().owner_officer(),
         "; an officer may see and acknowledge only their own alerts"));

@@ -65,6 +65,20 @@ bool Unowned(const v1::Obligation& obligation) {
   return obligation.owner_officer().empty() || obligation.owner_officer() == kUnallocatedOwner;
 }
 
+bool Address(const v1::Policy& policy, v1::Alert& alert) {
+  const std::string addressee = alert.context() == "ocait" && Unowned(alert.obligation())
+                                    ? policy.ocait_queue_manager()
+                                    : std::string();
+  if (addressee == alert.addressee()) return false;
+  alert.set_addressee(addressee);
+  return true;
+}
+
+bool Concerns(const v1::Alert& alert, absl::string_view officer) {
+  return alert.obligation().owner_officer() == officer ||
+         (!alert.addressee().empty() && alert.addressee() == officer);
+}
+
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) {
   alert.clear_escalation_times();
   alert.clear_escalation_reasons();
@@ -110,7 +124,7 @@ bool Matches(const v1::AlertFilter& filter, const v1::Alert& alert) {
     return false;
   if (obligation.risk_level() < filter.min_risk_level()) return false;
   if (!filter.team().empty() && obligation.team() != filter.team()) return false;
-  if (!filter.officer().empty() && obligation.owner_officer() != filter.officer()) return false;
+  if (!filter.officer().empty() && !Concerns(alert, filter.officer())) return false;
   if (!filter.kinds().empty() && std::find(filter.kinds().begin(), filter.kinds().end(),
                                            obligation.kind()) == filter.kinds().end()) {
     return false;
@@ -161,6 +175,12 @@ Rank RankAt(v1::EscalationLevel level) {
 
 absl::Status CheckMayAcknowledge(const Principal& principal, const v1::Alert& alert) {
   const v1::EscalationLevel level = alert.escalation_level();
+  // Unowned work addressed to the queue manager starts at the sergeant's rung: there the
+  // addressee acknowledges it as an owner would, whatever their rank.
+  if (!alert.addressee().empty() && alert.addressee() == principal.actor &&
+      level <= v1::ESCALATION_LEVEL_SERGEANT) {
+    return absl::OkStatus();
+  }
   const Rank needed = RankAt(level);
   if (principal.rank < needed) {
     return absl::PermissionDeniedError(absl::StrCat(

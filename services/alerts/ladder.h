@@ -30,6 +30,14 @@ std::string LateEscalationAlertId(absl::string_view force, absl::string_view day
 // an officer.
 bool Unowned(const v1::Obligation& obligation);
 
+// Addresses an alert about unowned referral work to the force's OCAIT queue manager (policy),
+// or clears the addressee once the work has an owner. True when the addressee changed.
+bool Address(const v1::Policy& policy, v1::Alert& alert);
+
+// Whether `officer` owns the alert's obligation or is its addressee: they may see and
+// acknowledge it, and an officer filter matches it.
+bool Concerns(const v1::Alert& alert, absl::string_view officer);
+
 // Fills the ladder of `alert` (escalation_times and escalation_reasons from trigger_time and its
 // obligation's risk, escalation_policy_version) from `policy`, counting local calendar days in
 // `zone` (policy::EscalationRungs). An obligation not yet assessed climbs like high.

@@ -110,6 +110,11 @@ absl::Status ValidateEscalation(const v1::Policy& policy) {
         absl::StrCat("acknowledgement_reminder_days: must be 0-365, 0 for no reminders (got ",
                      policy.acknowledgement_reminder_days(), ")"));
   }
+  if (policy.ocait_queue_manager().size() > 128) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ocait_queue_manager: at most 128 characters (got ",
+                     policy.ocait_queue_manager().size(), ")"));
+  }
   if (policy.has_escalation_late_minutes() &&
       (policy.escalation_late_minutes() < 1 || policy.escalation_late_minutes() > 1440)) {
     return absl::InvalidArgumentError(absl::StrCat("escalation_late_minutes: must be 1-1440 (got ",

@@ -175,6 +175,7 @@ class AlertsTest : public ::testing::Test {
     v1::AllocateReferralRequest allocate;
     allocate.set_id(referral->id());
     allocate.set_officer("DC 1");
+    allocate.set_team("ocait");
     absl::StatusOr<v1::Referral> allocated = queue_->Allocate(Call(), allocate);
     EXPECT_THAT(allocated.status(), IsOk());
     return *allocated;
@@ -803,6 +804,55 @@ TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
   EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
   // High: the inspector 14 days after the due time is the next step.
   EXPECT_EQ(TimeOf(alert.next_escalation_time()), policy::AddLocalDays(due, 14, zone_));
+}
+
+TEST_F(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPolicy) {
+  v1::Policy policy = *policies_->Current("wessex");
+  policy.set_ocait_queue_manager("DS Queue");
+  ASSERT_THAT(policies_->Set(Call(Role::kForceAdmin, "Admin"), policy).status(), IsOk());
+  v1::CreateReferralRequest create;
+  create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+  *create.mutable_referral()->mutable_received_time() = ToProtoTime(clock_.Now());
+  create.mutable_referral()->set_subject_display_name("Subject");
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral r, queue_->Create(Call(), create));
+  v1::TriageReferralRequest triage;
+  triage.set_id(r.id());
+  triage.set_grade(v1::RISK_LEVEL_HIGH);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, queue_->Triage(Call(), triage));
+  CatchUp();
+  clock_.Set(Due(waiting, "action") + absl::Minutes(1));
+  Scan();
+  const v1::Alert alert = AlertAbout(r.id() + "/action");
+  EXPECT_EQ(alert.addressee(), "DS Queue");
+  EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
+  // The queue manager, an officer by role, sees and may acknowledge it as an owner would;
+  // another officer may not.
+  const CallContext manager = Call(Role::kOfficer, "DS Queue");
+  v1::ListAlertsRequest mine;
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::ListAlertsResponse listed, engine_->List(manager, mine));
+  // The action, the intelligence refresh and the CSC check of the unallocated referral.
+  ASSERT_EQ(listed.alerts_size(), 3);
+  bool found = false;
+  for (const v1::Alert& a : listed.alerts()) {
+    EXPECT_EQ(a.addressee(), "DS Queue");
+    found |= a.id() == alert.id();
+  }
+  EXPECT_TRUE(found);
+  EXPECT_THAT(engine_->Get(Call(Role::kOfficer, "DC 1"), alert.id()).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert taken, Acknowledge(alert.id(), manager));
+  EXPECT_EQ(taken.state(), v1::ALERT_STATE_ACKNOWLEDGED);
+
+  // Once allocated, the owner has it and the queue manager no longer does.
+  v1::AllocateReferralRequest allocate;
+  allocate.set_id(r.id());
+  allocate.set_officer("DC 1");
+  allocate.set_team("ocait");
+  ASSERT_THAT(queue_->Allocate(Call(), allocate).status(), IsOk());
+  CatchUp();
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert owned, engine_->Get(Call(), alert.id()));
+  EXPECT_EQ(owned.obligation().owner_officer(), "DC 1");
+  EXPECT_EQ(owned.addressee(), "");
 }
 
 }  // namespace
