@@ -43,6 +43,12 @@ export function OffenderPage({ id, session }) {
       {notice && <p class="notice" role="status">{notice}</p>}
       {o && (
         <>
+          {o.notificationEndedTime && (
+            <p class="notice" id="requirement-ended">
+              Out of active management: {o.notificationEndedReason}. Every clock is closed; the record
+              stays readable.
+            </p>
+          )}
           <Facts
             items={[
               ['Offender id', o.id],
@@ -50,8 +56,14 @@ export function OffenderPage({ id, session }) {
               ['Risk (latest ARMS)', <RiskBadge risk={o.riskLevel} />],
               ['Status', enumText(o.status, 'OFFENDER_STATUS_')],
               ['Offender manager', `${o.ownerOfficer} (${o.team})`],
-              ['Registered', formatDate(o.registeredTime)],
+              ['Registered', o.registeredTime ? formatDate(o.registeredTime) : 'awaiting the initial notification'],
+              ['Requirement started', o.requirementStartTime ? formatDate(o.requirementStartTime) : ''],
               ['Notification period', enumText(o.notificationPeriod, 'NOTIFICATION_PERIOD_')],
+              ...list(o.notificationReviews).map((r, i) => [
+                `Review ${i + 1}`,
+                `${formatDate(r.decisionTime)}: ${enumText(r.outcome, 'NOTIFICATION_REVIEW_OUTCOME_').toLowerCase()} by ${r.decidedBy}` +
+                  (r.nextReviewTime ? `, next review by ${formatDate(r.nextReviewTime)}` : '') + ` (${r.reason})`,
+              ]),
               ['MAPPA', num(o.mappaCategory) ? `category ${o.mappaCategory}, level ${num(o.mappaLevel) || '—'}` : 'not recorded'],
               ['Last ARMS', formatDate(o.lastArmsTime)],
               ['Last RMP review', formatDate(o.lastRmpReviewTime)],
