@@ -645,6 +645,25 @@ describe('supervisor', () => {
     await page.locator('.toast').filter({ hasText: /acknowledged/i }).first().waitFor({ timeout: 20000 });
   });
 
+  test('alerts listed riskiest first, as `vigil alerts list --order risk` lists them', async () => {
+    await page.goto(`${webUrl}/#/alerts`);
+    await page.waitForSelector('#alerts-table');
+    await page.getByLabel('Order').selectOption({ label: 'Riskiest first' });
+    await page.getByText(/on this page, riskiest first/).waitFor();
+    const rows = await page.$$eval('#alerts-table tr[data-alert-id]', (trs) =>
+      trs.map((tr) => ({ id: tr.dataset.alertId, risk: tr.dataset.risk })));
+    const listed = await cli('supervisor-cli', ['alerts', 'list', '--order', 'risk', '--page-size', '100']);
+    assert.ok(rows.length > 0, 'the demo has open alerts');
+    assert.deepEqual(rows.map((r) => r.id), listed.alerts.map((a) => a.id),
+      'the page lists ListAlerts’ riskiest-first page');
+    const RANK = ['RISK_LEVEL_VERY_HIGH', 'RISK_LEVEL_HIGH', 'RISK_LEVEL_MEDIUM', 'RISK_LEVEL_LOW', 'RISK_LEVEL_UNSPECIFIED'];
+    const ranks = rows.map((r) => RANK.indexOf(r.risk));
+    assert.ok(ranks.every((r) => r >= 0), 'every row names its risk');
+    assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), 'very high first, not assessed last');
+    assert.ok(new Set(ranks).size > 1, 'the demo’s alerts span more than one risk level');
+    await checkPage(page, 'supervisor-alerts-by-risk');
+  });
+
   test('workload against capacity', async () => {
     await page.goto(`${webUrl}/#/workload`);
     await page.waitForSelector('#workload-table');
