@@ -47,7 +47,8 @@ export function BacklogPage({ session }) {
           <DueSoon summary={summary.data} />
         </>
       )}
-      {session.role !== 'officer' && <TrendSection team={scope.team} />}
+      {/* After the heat map: the trend's call and chart.js would compete with it. */}
+      {session.role !== 'officer' && (summary.data || summary.error) && <TrendSection team={scope.team} />}
     </section>
   );
 }
