@@ -1,6 +1,8 @@
 // vigil-web's pieces that need no server: sessions, sign-in state, the OIDC helpers, the
 // gRPC-to-HTTP status map, and how the application's files are named and sent. The whole gateway
 // runs in tests/e2e/web_gateway_test.py.
+#include <zlib.h>
+
 #include <set>
 #include <string>
 
@@ -11,6 +13,7 @@
 #include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
 #include "services/web/gateway.h"
+#include "services/web/gzip.h"
 #include "services/web/oidc.h"
 #include "services/web/sessions.h"
 #include "services/web/static_files.h"
@@ -235,6 +238,31 @@ TEST(StaticFilesTest, ReadsAcceptEncodingWithItsQValues) {
   EXPECT_TRUE(AcceptsEncoding("*", "gzip"));
   EXPECT_FALSE(AcceptsEncoding("*;q=0", "gzip"));
   EXPECT_FALSE(AcceptsEncoding("brotli", "br"));
+}
+
+TEST(GzipTest, IsAGzipMemberThatInflatesToTheInput) {
+  std::string json = "{\"items\":[";
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&json, "{\"id\":\"obligation-", i, "\"},");
+  json += "{}]}";
+  const std::optional<std::string> gzipped = GzipFast(json);
+  ASSERT_TRUE(gzipped.has_value());
+  ASSERT_GE(gzipped->size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>((*gzipped)[0]), 0x1f);  // RFC 1952 magic
+  EXPECT_EQ(static_cast<unsigned char>((*gzipped)[1]), 0x8b);
+  EXPECT_LT(gzipped->size(), json.size() / 4);
+
+  z_stream stream{};
+  ASSERT_EQ(inflateInit2(&stream, 15 + 16), Z_OK);
+  std::string out(json.size() + 16, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gzipped->data()));
+  stream.avail_in = static_cast<uInt>(gzipped->size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  EXPECT_EQ(out, json);
+  EXPECT_TRUE(GzipFast("").has_value());
 }
 
 }  // namespace
