@@ -552,9 +552,28 @@ describe('supervisor', () => {
   test('a heat-map cell lists the right items, by name', async () => {
     const cell = await busiestCell(page);
     const asOf = await page.getAttribute('#heatmap', 'data-as-of');
+    // The app lists a hundred to a page; the demo's cells are smaller, so the test asks for
+    // pages of a third of the cell to follow the page tokens through it.
+    const pageSize = Math.max(1, Math.ceil(cell.count / 3));
+    await page.evaluate((n) => sessionStorage.setItem('vigil.cellPageSize', String(n)), pageSize);
     figures['drill-down: items listed (ms)'] = await timeDrillDown(page, cell);
 
-    const ids = await page.$$eval('#drilldown-table tbody tr', (rows) => rows.map((r) => r.dataset.obligationId));
+    // The drill-down pages through the cell: every page's items, in order.
+    const rowIds = () => page.$$eval('#drilldown-table tbody tr', (rows) => rows.map((r) => r.dataset.obligationId));
+    const ids = await rowIds();
+    assert.equal(ids.length, Math.min(cell.count, pageSize), 'the first page is full');
+    const next = page.locator('#drilldown').getByRole('button', { name: 'Next page' });
+    while ((await next.count()) > 0 && (await next.isEnabled())) {
+      assert.ok(ids.length < cell.count, 'no page after the last of the cell’s items');
+      const before = await page.textContent('#drilldown-count');
+      await next.click();
+      await page.waitForFunction((text) => document.querySelector('#drilldown-count')?.textContent !== text &&
+        !document.querySelector('#drilldown .loading'), before);
+      ids.push(...await rowIds());
+    }
+    await page.evaluate(() => sessionStorage.removeItem('vigil.cellPageSize'));
+    figures['drill-down: pages followed'] = Math.ceil(ids.length / pageSize);
+    assert.ok(cell.count < 2 || figures['drill-down: pages followed'] >= 2, 'the page tokens were followed');
     const listed = [];
     let pageToken = '';
     do {
@@ -569,9 +588,10 @@ describe('supervisor', () => {
     assert.equal(want.length, listed.length, 'ListBacklogItems filters by risk level and age band');
     assert.equal(ids.length, cell.count, 'the drill-down lists as many items as the cell counts');
     assert.deepEqual(ids, want.map((i) => i.obligation.id), 'the drill-down lists ListBacklogItems’ items');
-    const firstName = want[0].subject_display_name;
-    assert.ok(firstName, 'items have subject names');
-    await page.locator('#drilldown-table tbody tr').first().getByText(firstName, { exact: true }).waitFor();
+    const lastName = want[want.length - 1].subject_display_name;
+    assert.ok(lastName, 'items have subject names');
+    // The page on show is the last: its last row is the cell's last item, by name.
+    await page.locator('#drilldown-table tbody tr').last().getByText(lastName, { exact: true }).waitFor();
     await checkPage(page, 'supervisor-drilldown');
   });
 
@@ -624,6 +644,25 @@ describe('supervisor', () => {
 
     // The acknowledgement is an event on the alerts feed: the page's EventSource gets it.
     await page.locator('.toast').filter({ hasText: /acknowledged/i }).first().waitFor({ timeout: 20000 });
+  });
+
+  test('alerts listed riskiest first, as `vigil alerts list --order risk` lists them', async () => {
+    await page.goto(`${webUrl}/#/alerts`);
+    await page.waitForSelector('#alerts-table');
+    await page.getByLabel('Order').selectOption({ label: 'Riskiest first' });
+    await page.getByText(/on this page, riskiest first/).waitFor();
+    const rows = await page.$$eval('#alerts-table tr[data-alert-id]', (trs) =>
+      trs.map((tr) => ({ id: tr.dataset.alertId, risk: tr.dataset.risk })));
+    const listed = await cli('supervisor-cli', ['alerts', 'list', '--order', 'risk', '--page-size', '100']);
+    assert.ok(rows.length > 0, 'the demo has open alerts');
+    assert.deepEqual(rows.map((r) => r.id), listed.alerts.map((a) => a.id),
+      'the page lists ListAlerts’ riskiest-first page');
+    const RANK = ['RISK_LEVEL_VERY_HIGH', 'RISK_LEVEL_HIGH', 'RISK_LEVEL_MEDIUM', 'RISK_LEVEL_LOW', 'RISK_LEVEL_UNSPECIFIED'];
+    const ranks = rows.map((r) => RANK.indexOf(r.risk));
+    assert.ok(ranks.every((r) => r >= 0), 'every row names its risk');
+    assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), 'very high first, not assessed last');
+    assert.ok(new Set(ranks).size > 1, 'the demo’s alerts span more than one risk level');
+    await checkPage(page, 'supervisor-alerts-by-risk');
   });
 
   test('workload against capacity', async () => {

@@ -1,5 +1,8 @@
-// vigil-web's pieces that need no server: sessions, sign-in state, the OIDC helpers, and the
-// gRPC-to-HTTP status map. The whole gateway runs in tests/e2e/web_gateway_test.py.
+// vigil-web's pieces that need no server: sessions, sign-in state, the OIDC helpers, the
+// gRPC-to-HTTP status map, and how the application's files are named and sent. The whole gateway
+// runs in tests/e2e/web_gateway_test.py.
+#include <zlib.h>
+
 #include <set>
 #include <string>
 
@@ -10,8 +13,10 @@
 #include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
 #include "services/web/gateway.h"
+#include "services/web/gzip.h"
 #include "services/web/oidc.h"
 #include "services/web/sessions.h"
+#include "services/web/static_files.h"
 #include "tests/support/status_matchers.h"
 
 namespace vigil::web {
@@ -195,6 +200,69 @@ TEST(HttpStatusTest, MapsEveryGrpcCode) {
   EXPECT_EQ(HttpStatusOf(grpc::StatusCode::DEADLINE_EXCEEDED), 504);
   EXPECT_EQ(HttpStatusOf(grpc::StatusCode::DATA_LOSS), 500);
   EXPECT_EQ(HttpStatusOf(grpc::StatusCode::INTERNAL), 500);
+}
+
+TEST(StaticFilesTest, NamesFilesInsideTheDirectoryOnly) {
+  EXPECT_EQ(StaticPathOf("/"), "index.html");
+  EXPECT_EQ(StaticPathOf("/favicon.svg"), "favicon.svg");
+  EXPECT_EQ(StaticPathOf("/assets/app-O6IEX3ZE.js"), "assets/app-O6IEX3ZE.js");
+  EXPECT_EQ(StaticPathOf("/assets/"), "assets/index.html");
+  EXPECT_EQ(StaticPathOf("/../etc/passwd"), std::nullopt);
+  EXPECT_EQ(StaticPathOf("/assets/../../x"), std::nullopt);
+  EXPECT_EQ(StaticPathOf("/.git/config"), std::nullopt);
+  EXPECT_EQ(StaticPathOf("//etc/passwd"), std::nullopt);
+  EXPECT_EQ(StaticPathOf("/a\\b"), std::nullopt);
+  EXPECT_EQ(StaticPathOf(std::string("/a\0b", 4)), std::nullopt);
+  EXPECT_EQ(StaticPathOf("relative"), std::nullopt);
+}
+
+TEST(StaticFilesTest, OnlyHashedAssetsAreImmutable) {
+  EXPECT_TRUE(IsHashedAsset("assets/app-O6IEX3ZE.js"));
+  EXPECT_FALSE(IsHashedAsset("index.html"));
+  EXPECT_FALSE(IsHashedAsset("favicon.svg"));
+  EXPECT_EQ(ContentTypeOf("assets/app-X.js"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(ContentTypeOf("assets/app-X.css"), "text/css; charset=utf-8");
+  EXPECT_EQ(ContentTypeOf("index.html"), "text/html; charset=utf-8");
+  EXPECT_EQ(ContentTypeOf("favicon.svg"), "image/svg+xml");
+  EXPECT_EQ(ContentTypeOf("x.bin"), "application/octet-stream");
+}
+
+TEST(StaticFilesTest, ReadsAcceptEncodingWithItsQValues) {
+  EXPECT_TRUE(AcceptsEncoding("gzip, deflate, br", "br"));
+  EXPECT_TRUE(AcceptsEncoding("gzip, deflate, br", "gzip"));
+  EXPECT_FALSE(AcceptsEncoding("gzip, deflate", "br"));
+  EXPECT_FALSE(AcceptsEncoding("", "gzip"));
+  EXPECT_TRUE(AcceptsEncoding("BR;q=0.5", "br"));
+  EXPECT_FALSE(AcceptsEncoding("br;q=0, gzip", "br"));
+  EXPECT_FALSE(AcceptsEncoding("br;q=0.0, *", "br"));
+  EXPECT_TRUE(AcceptsEncoding("*", "gzip"));
+  EXPECT_FALSE(AcceptsEncoding("*;q=0", "gzip"));
+  EXPECT_FALSE(AcceptsEncoding("brotli", "br"));
+}
+
+TEST(GzipTest, IsAGzipMemberThatInflatesToTheInput) {
+  std::string json = "{\"items\":[";
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&json, "{\"id\":\"obligation-", i, "\"},");
+  json += "{}]}";
+  const std::optional<std::string> gzipped = GzipFast(json);
+  ASSERT_TRUE(gzipped.has_value());
+  ASSERT_GE(gzipped->size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>((*gzipped)[0]), 0x1f);  // RFC 1952 magic
+  EXPECT_EQ(static_cast<unsigned char>((*gzipped)[1]), 0x8b);
+  EXPECT_LT(gzipped->size(), json.size() / 4);
+
+  z_stream stream{};
+  ASSERT_EQ(inflateInit2(&stream, 15 + 16), Z_OK);
+  std::string out(json.size() + 16, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gzipped->data()));
+  stream.avail_in = static_cast<uInt>(gzipped->size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  EXPECT_EQ(out, json);
+  EXPECT_TRUE(GzipFast("").has_value());
 }
 
 }  // namespace

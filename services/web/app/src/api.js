@@ -60,9 +60,30 @@ async function send(url, init) {
   return text ? JSON.parse(text) : {};
 }
 
+// Calls started before the page that wants them has rendered (callEarly), by service, method
+// and request; each is taken by the first call() that asks the same within EARLY_MS.
+const early = new Map();
+const EARLY_MS = 10000;
+
+// Starts a call now, for a page about to ask for it: main.jsx starts the dashboard's summary
+// beside the session check, so the heat map does not wait for the session's round trip and a
+// render first. A failure is the page's to report, when it asks.
+export function callEarly(service, method, request = {}) {
+  const key = `${service}/${method}/${JSON.stringify(request)}`;
+  const promise = call(service, method, request);
+  promise.catch(() => {});
+  early.set(key, { promise, at: Date.now() });
+}
+
 // Calls vigil.v1.<service>/<method>. options.crossTeam: an officer's reason to open a record
 // outside their team's caseload (X-Vigil-Cross-Team, audited with the access).
 export function call(service, method, request = {}, options = {}) {
+  const key = `${service}/${method}/${JSON.stringify(request)}`;
+  const started = early.get(key);
+  if (started) {
+    early.delete(key);
+    if (Date.now() - started.at < EARLY_MS && !options.crossTeam) return started.promise;
+  }
   const headers = {
     'Content-Type': 'application/json',
     'X-Vigil-Web': '1',

@@ -185,7 +185,9 @@ export function PolicyNote({ obligation: o }) {
 }
 
 // Suggestions for team and officer filters (supervisors): the teams and officers with open
-// work, from GetWorkload, asked once per page load.
+// work, from GetWorkload, asked once per page load, when a field that suggests them is first
+// focused (not with the page: at national size GetWorkload is a large answer, and the heat map
+// should not wait behind it).
 let knownPeople = null;
 function loadKnownPeople() {
   if (!knownPeople) {
@@ -210,9 +212,16 @@ export function PeopleSuggestions() {
   const [people, setPeople] = useState({ teams: [], officers: [] });
   useEffect(() => {
     let live = true;
-    loadKnownPeople().then((p) => live && setPeople(p));
+    const onFocus = (e) => {
+      const list = e.target?.getAttribute?.('list');
+      if (list !== 'team-suggestions' && list !== 'officer-suggestions') return;
+      document.removeEventListener('focusin', onFocus);
+      loadKnownPeople().then((p) => live && setPeople(p));
+    };
+    document.addEventListener('focusin', onFocus);
     return () => {
       live = false;
+      document.removeEventListener('focusin', onFocus);
     };
   }, []);
   return (

@@ -1,7 +1,7 @@
 // The vigil web app: session, purpose of access, navigation, live alerts, and the pages.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { getPurpose, getSession, onUnauthorized, setPurpose, signOut } from './api.js';
+import { callEarly, getPurpose, getSession, onUnauthorized, setPurpose, signOut } from './api.js';
 import { ErrorAlert, Loading, PeopleSuggestions } from './components.jsx';
 import { kindText, kindOf, enumText } from './format.js';
 import { forgetAlertCursor, onAlertEvent, startLiveAlerts, stopLiveAlerts } from './live.js';
@@ -29,6 +29,19 @@ function navFor(session) {
   return links;
 }
 
+// The first page load asks for the session at once, not after the first render; with a purpose
+// already given, the dashboard's summary is asked for beside it (BacklogPage takes it).
+let firstSession = getSession();
+firstSession.catch(() => {});
+if (getPurpose() && /^#\/backlog\/?$/.test(location.hash)) {
+  callEarly('BacklogService', 'GetBacklogSummary', {});
+}
+function takeFirstSession() {
+  const session = firstSession || getSession();
+  firstSession = null;
+  return session;
+}
+
 function App() {
   // undefined: not known yet; null: signed out.
   const [session, setSession] = useState(undefined);
@@ -38,7 +51,7 @@ function App() {
   const route = useRoute();
 
   const loadSession = () =>
-    getSession().then(
+    takeFirstSession().then(
       (s) => {
         setSessionError(null);
         setSession(s);

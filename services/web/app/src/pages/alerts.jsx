@@ -1,5 +1,5 @@
-// Alerts (AlertService.ListAlerts), oldest raised first, with Acknowledge (asks for a note).
-// The list refreshes itself when a live alert event arrives.
+// Alerts (AlertService.ListAlerts), oldest raised first or riskiest first, with Acknowledge
+// (asks for a note). The list refreshes itself when a live alert event arrives.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, list } from '../api.js';
 import {
@@ -15,8 +15,14 @@ const STATES = [
   ['ALERT_STATE_RESOLVED', 'Resolved'],
 ];
 
+// ListAlertsRequest.order: its value, the choice's label, and how the list says it.
+const ORDERS = [
+  ['', 'Oldest raised first', 'oldest raised first'],
+  ['ALERT_ORDER_RISK', 'Riskiest first', 'riskiest first (very high to not assessed), oldest raised first within each'],
+];
+
 export function AlertsPage({ session }) {
-  const [filters, setFilters] = useState({ state: '', team: '' });
+  const [filters, setFilters] = useState({ state: '', team: '', order: '' });
   const [acking, setAcking] = useState('');
   const [notice, setNotice] = useState('');
   const paging = usePaging();
@@ -29,7 +35,8 @@ export function AlertsPage({ session }) {
           officer: session.role === 'officer' ? session.actor : undefined,
         },
         page: { pageSize: 100, pageToken: paging.token || undefined },
-      }),
+        order: filters.order || undefined,
+      }).then((page) => ({ ...page, order: filters.order })),
     [filters, paging.token],
   );
 
@@ -45,6 +52,8 @@ export function AlertsPage({ session }) {
   }, []);
 
   const rows = list(alerts.data?.alerts);
+  // The order the page on show was listed in (the choice may be newer than the page).
+  const orderText = (ORDERS.find(([value]) => value === alerts.data?.order) || ORDERS[0])[2];
   return (
     <section aria-labelledby="page-heading">
       <PageHeading>Alerts</PageHeading>
@@ -54,6 +63,13 @@ export function AlertsPage({ session }) {
           <select id="alert-state" value={filters.state}
             onChange={(e) => { paging.reset(); setFilters({ ...filters, state: e.currentTarget.value }); }}>
             {STATES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="alert-order">Order</label>
+          <select id="alert-order" value={filters.order}
+            onChange={(e) => { paging.reset(); setFilters({ ...filters, order: e.currentTarget.value }); }}>
+            {ORDERS.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
           </select>
         </div>
         {session.role !== 'officer' && (
@@ -69,11 +85,11 @@ export function AlertsPage({ session }) {
       {alerts.loading && !alerts.data && <Loading what="Loading alerts" />}
       {alerts.data && (
         <>
-          <p class="summary">{plural(rows.length, 'alert')} on this page, oldest raised first.</p>
+          <p class="summary" id="alerts-summary">{plural(rows.length, 'alert')} on this page, {orderText}.</p>
           {rows.length > 0 && (
             <div class="table-wrap" tabIndex={0} role="group" aria-label="Table (scrolls sideways on small screens)">
               <table class="data stack alerts" id="alerts-table">
-                <caption class="visually-hidden">Alerts, oldest raised first</caption>
+                <caption class="visually-hidden">Alerts, {orderText}</caption>
                 <thead>
                   <tr>
                     <th scope="col">Subject</th>
@@ -146,7 +162,7 @@ function AlertRow({ alert: a, session, acking, onAck, onCancel, onAcked }) {
   const refusal = whyNotAcknowledge(a, session);
   return (
     <>
-      <tr data-alert-id={a.id} data-level={a.escalationLevel || ''} class={`state-${state.slice('ALERT_STATE_'.length).toLowerCase()}`}>
+      <tr data-alert-id={a.id} data-level={a.escalationLevel || ''} data-risk={o.riskLevel || 'RISK_LEVEL_UNSPECIFIED'} class={`state-${state.slice('ALERT_STATE_'.length).toLowerCase()}`}>
         <th scope="row" data-label="Subject"><SubjectLink obligation={o} /></th>
         <td data-label="Duty">
           {kindText(kindOf(o.kind))}

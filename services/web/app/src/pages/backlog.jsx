@@ -47,7 +47,8 @@ export function BacklogPage({ session }) {
           <DueSoon summary={summary.data} />
         </>
       )}
-      {session.role !== 'officer' && <TrendSection team={scope.team} />}
+      {/* After the heat map: the trend's call and chart.js would compete with it. */}
+      {session.role !== 'officer' && (summary.data || summary.error) && <TrendSection team={scope.team} />}
     </section>
   );
 }
@@ -184,12 +185,18 @@ function HeatMap({ summary, selected, onSelect }) {
   );
 }
 
-// Drill-down pages: a heat-map cell at 1M obligations can hold far more than a page can show.
-const CELL_PAGE_SIZE = 1000;
+// Drill-down pages: a heat-map cell at 1M obligations holds thousands of items. A hundred fill
+// a screen many times over and come back quickly; the pager goes on with the API's page tokens.
+// sessionStorage 'vigil.cellPageSize' sets another size (the browser test pages through the demo
+// force's small cells with it).
+function cellPageSize() {
+  const asked = Number(sessionStorage.getItem('vigil.cellPageSize'));
+  return Number.isInteger(asked) && asked > 0 && asked <= 1000 ? asked : 100;
+}
 
 // One page of one cell's items: ListBacklogItems filtered server side by the cell's kind, risk
 // level and age band at the summary's as_of, so that the listing matches the cell's count.
-function loadCellPage(cell, scope, asOf, pageToken) {
+function loadCellPage(cell, scope, asOf, pageSize, pageToken) {
   return call('BacklogService', 'ListBacklogItems', {
     asOf,
     team: scope.team || undefined,
@@ -197,7 +204,7 @@ function loadCellPage(cell, scope, asOf, pageToken) {
     kinds: [cell.kind],
     riskLevels: [cell.risk],
     ageBands: [cell.band],
-    page: { pageSize: CELL_PAGE_SIZE, pageToken },
+    page: { pageSize, pageToken },
   });
 }
 
@@ -205,12 +212,13 @@ function loadCellPage(cell, scope, asOf, pageToken) {
 function DrillDown({ cell, scope, asOf, onClose }) {
   const paging = usePaging();
   const [pageIndex, setPageIndex] = useState(0);
-  const result = useLoad(() => loadCellPage(cell, scope, asOf, paging.token || undefined), [cell, scope, asOf, paging.token]);
+  const [pageSize] = useState(cellPageSize);
+  const result = useLoad(() => loadCellPage(cell, scope, asOf, pageSize, paging.token || undefined), [cell, scope, asOf, paging.token]);
   const heading = useRef(null);
   useEffect(() => heading.current?.focus(), [cell]);
   const title = `${kindText(cell.kind)}, ${riskText(cell.risk).toLowerCase()} risk, ${bandText(cell.band)} overdue`;
   const items = result.data ? list(result.data.items) : [];
-  const first = pageIndex * CELL_PAGE_SIZE + 1;
+  const first = pageIndex * pageSize + 1;
   const paged = paging.hasPrevious || (result.data && result.data.nextPageToken);
   return (
     <section class="panel drilldown" aria-labelledby="drilldown-heading" id="drilldown">

@@ -10,10 +10,7 @@ import { kindOf, kindText } from '../format.js';
 let chartModule = null;
 function loadChart() {
   if (!chartModule) {
-    chartModule = import('chart.js').then((m) => {
-      m.Chart.register(m.LineController, m.LineElement, m.PointElement, m.LinearScale, m.CategoryScale, m.Legend, m.Tooltip);
-      return m.Chart;
-    });
+    chartModule = import('../linechart.js').then((m) => m.Chart);
   }
   return chartModule;
 }
