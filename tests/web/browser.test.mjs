@@ -673,6 +673,19 @@ describe('supervisor', () => {
     await checkPage(page, 'supervisor-workload');
   });
 
+  test('an offender past their notification period is shown out of active management', async () => {
+    const expired = await cli('wessex-admin', ['offender', 'list', '--status', 'expired', '--page-size', '1']);
+    const past = expired.offenders[0];
+    assert.ok(past, 'the demo has offenders past their notification period');
+    assert.equal((past.obligations || []).length, 0, 'an expired offender has no open clock');
+    await page.goto(`${webUrl}/#/offender/${encodeURIComponent(past.id)}`);
+    const ended = page.locator('#requirement-ended');
+    await ended.waitFor();
+    assert.match(await ended.textContent(), /notification period ended on \d{4}-\d{2}-\d{2}/);
+    assert.ok((await ended.textContent()).includes(past.notification_ended_reason));
+    await checkPage(page, 'supervisor-offender-expired');
+  });
+
   test('a referral page with its refresh checklist', async () => {
     const referrals = await cli('wessex-admin', ['referral', 'list', '--page-size', '1']);
     const referral = referrals.referrals[0];
