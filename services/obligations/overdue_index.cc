@@ -153,6 +153,11 @@ void OverdueIndex::Apply(const v1::ObligationEventBatch& batch) {
   }
 }
 
+void OverdueIndex::Insert(const v1::Obligation& obligation) {
+  absl::MutexLock lock(&mu_);
+  InsertLocked(obligation);
+}
+
 absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_context) {
   const storage::ReadView view = store.Snapshot();
   absl::Status malformed;
