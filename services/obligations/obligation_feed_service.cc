@@ -108,9 +108,9 @@ absl::StatusOr<ObligationFeedImpl::History> ObligationFeedImpl::HistoryAt(
   History history;
   history.index = std::make_unique<OverdueIndex>(current.space());
   history.history_begins = then.history_begins;
+  history.index->InsertAll(then.open);
   history.by_id.reserve(then.open.size());
   for (v1::Obligation& o : then.open) {
-    history.index->Insert(o);
     std::string id = o.id();
     history.by_id.emplace(std::move(id), std::move(o));
   }

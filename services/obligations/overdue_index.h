@@ -97,6 +97,9 @@ class OverdueIndex {
   // Adds (or replaces) one open obligation: for an index built from another source than the
   // store's commits, such as the obligations open at a past instant.
   void Insert(const v1::Obligation& obligation);
+  // Adds many obligations at once (each id once per force, none already held): O(n log n),
+  // where n Inserts cost O(n x cell size).
+  void InsertAll(const std::vector<v1::Obligation>& obligations);
 
   struct Summary {
     // [kind][risk][band] counts of overdue obligations.
