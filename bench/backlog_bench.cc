@@ -114,9 +114,15 @@ struct HistoryStore {
   }
 };
 
+// Closed and removed by main, before static destruction (a store must not outlive RocksDB's
+// own statics).
+std::map<int64_t, HistoryStore>& HistoryStores() {
+  static auto* built = new std::map<int64_t, HistoryStore>();
+  return *built;
+}
+
 HistoryStore& HistoryOf(int64_t n) {
-  static std::map<int64_t, HistoryStore> built;
-  HistoryStore& h = built[n];
+  HistoryStore& h = HistoryStores()[n];
   if (h.store != nullptr) return h;
   char path[] = "/tmp/backlog_bench_XXXXXX";
   if (mkdtemp(path) == nullptr) std::abort();
@@ -211,4 +217,11 @@ BENCHMARK(BM_OldestFirstPage)
 }  // namespace
 }  // namespace vigil
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  vigil::HistoryStores().clear();
+  return 0;
+}
