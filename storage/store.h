@@ -57,7 +57,9 @@ namespace vigil::storage {
 //   1  the first release (0.1.0).
 //   2  the obligation ledger's index keys and counters carry their owning context's prefix
 //      (services/obligations/ledger.h, MigrateLedgerToV2).
-inline constexpr int kSchemaVersion = 2;
+//   3  the obligation ledger keeps the history of every obligation version, for the
+//      point-in-time backlog (ledger.h, MigrateHistoryToV3).
+inline constexpr int kSchemaVersion = 3;
 
 class Store;
 

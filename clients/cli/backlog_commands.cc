@@ -84,7 +84,9 @@ absl::Status AddAgeBandFilter(absl::string_view text, google::protobuf::Repeated
 void AddScopeFlags(CLI::App* cmd, ScopeFlags& flags) {
   cmd->add_option("--team", flags.team, "Only this team");
   cmd->add_option("--officer", flags.officer, "Only this officer");
-  cmd->add_option("--as-of", flags.as_of, "Overdue as of this time (default now)");
+  cmd->add_option("--as-of", flags.as_of,
+                  "Overdue as of this time (default now); a past time shows what was open and "
+                  "overdue then, from the history");
   cmd->add_option("--kind", flags.kinds,
                   "Only these kinds (repeatable): arms-assessment, rmp-review, home-visit, "
                   "notification, referral-action, intel-refresh, csc-check, rmp-sign-off, "

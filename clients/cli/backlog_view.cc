@@ -60,7 +60,8 @@ std::string Scope(const v1::BacklogSummary& s) {
 
 std::string SummaryTable(const v1::BacklogSummary& summary) {
   std::ostringstream out;
-  out << "BACKLOG  " << Scope(summary) << "   as of " << FormatTimestamp(summary.as_of()) << "   "
+  out << "BACKLOG  " << Scope(summary) << "   as of " << FormatTimestamp(summary.as_of())
+      << (summary.view() == v1::AS_OF_VIEW_HISTORY ? " (as it stood then)" : "") << "   "
       << summary.total() << " overdue of " << summary.total_open() << " open\n\n";
   const Grid grid = GridOf(summary);
   Table table({"KIND", "RISK", "0-7", "8-30", "31-90", "91-180", "181-365", ">365", "TOTAL"});

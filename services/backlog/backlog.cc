@@ -92,10 +92,14 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
                                                   absl::Time as_of, bool check_as_of) {
   BacklogTally tally;
   v1::BacklogSummary summary;
-  std::optional<absl::Time> earliest;
+  VIGIL_ASSIGN_OR_RETURN(const v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, v1::AS_OF_VIEW_UNSPECIFIED));
+  summary.set_view(view);
+  std::optional<absl::Time> history_begins;
   for (const std::string& context : feeds_.contexts()) {
     v1::SummarizeOverdueRequest ask;
     *ask.mutable_as_of() = ToProtoTime(as_of);
+    ask.set_view(view);
     ask.set_team(request.team());
     ask.set_officer(request.officer());
     *ask.mutable_kinds() = request.kinds();
@@ -107,15 +111,18 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
                                                            TimeOf(summary.oldest().due_time()))) {
       *summary.mutable_oldest() = part.oldest();
     }
-    if (part.has_earliest_due() && (!earliest || TimeOf(part.earliest_due()) < *earliest)) {
-      earliest = TimeOf(part.earliest_due());
+    if (part.has_history_begins() &&
+        (!history_begins || TimeOf(part.history_begins()) < *history_begins)) {
+      history_begins = TimeOf(part.history_begins());
     }
   }
-  if (check_as_of && earliest.has_value() && as_of < *earliest) {
+  // Nothing is known of an instant before every context's history: say so rather than answer
+  // an empty backlog an inspector could take for a clear one.
+  if (check_as_of && history_begins.has_value() && summary.total_open() == 0) {
     return FieldError("as_of", absl::StrCat(FormatUtcDate(as_of),
-                                            " is before the earliest data: the "
-                                            "first open obligation in scope falls due on ",
-                                            FormatUtcDate(*earliest)));
+                                            " is before the earliest data: the history of "
+                                            "obligations begins on ",
+                                            FormatUtcDate(*history_begins)));
   }
   tally.WriteTo(*summary.mutable_rows(), *summary.mutable_due_soon());
   *summary.mutable_as_of() = ToProtoTime(as_of);
@@ -157,6 +164,9 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     return FieldError("page_token", "is not a token this server issued");
   }
   if (!token.empty() && !request.has_as_of()) as_of = storage::FromMicros(state.as_of_micros());
+  // Later pages keep the view the first chose, however much later they are asked for.
+  VIGIL_ASSIGN_OR_RETURN(const v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, state.view()));
 
   struct Candidate {
     std::tuple<int, int64_t, std::string, std::string> key;  // rank, due, id, context
@@ -178,6 +188,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
     *ask.mutable_risk_levels() = request.risk_levels();
     *ask.mutable_age_bands() = request.age_bands();
     ask.set_order(by_risk ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
+    ask.set_view(view);
     ask.mutable_page()->set_page_size(page_size);
     if (p != prior.end() && p->second->has_after()) *ask.mutable_after() = p->second->after();
     VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse page, feeds_.List(call, context, ask));
@@ -196,6 +207,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
             [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
 
   v1::ListBacklogItemsResponse response;
+  response.set_view(view);
   std::map<std::string, const Candidate*> last_taken;
   size_t taken = 0;
   for (; taken < candidates.size() && response.items_size() < page_size; ++taken) {
@@ -211,6 +223,7 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
   // The next page continues each context after the last item taken from it.
   v1::BacklogItemsCursor next;
   next.set_as_of_micros(storage::ToMicros(as_of));
+  next.set_view(view);
   bool any_left = false;
   for (const std::string& context : feeds_.contexts()) {
     v1::BacklogItemsCursor::Context* c = next.add_contexts();
@@ -338,6 +351,8 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
                      call.principal.actor, "'"));
   }
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  VIGIL_ASSIGN_OR_RETURN(const v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, v1::AS_OF_VIEW_UNSPECIFIED));
   const std::shared_ptr<const v1::Policy> policy = policies_.Current(call.principal.force);
   const v1::WorkloadWeights& weights = policy->workload();
   std::map<std::pair<std::string, std::string>, v1::OfficerWorkload> loads;
@@ -346,6 +361,7 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
     ask.set_team(request.team());
     ask.set_officer(request.officer());
     *ask.mutable_as_of() = ToProtoTime(as_of);
+    ask.set_view(view);
     VIGIL_ASSIGN_OR_RETURN(v1::WorkloadResponse part, feeds_.Workload(call, context, ask));
     for (const v1::OfficerLoad& load : part.officers()) {
       const bool queue = load.officer().empty() || load.officer() == kUnallocatedOwner;
@@ -375,6 +391,7 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
   }
   v1::GetWorkloadResponse response;
   response.set_policy_version(policy->version());
+  response.set_view(view);
   for (auto& [key, w] : loads) {
     if (w.unallocated_queue()) {
       *response.add_officers() = std::move(w);
@@ -393,9 +410,10 @@ absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
   const std::string date =
       absl::FormatCivilTime(policy::LocalDay(as_of - absl::Microseconds(1), zone_));
-  // The force, and every team with open obligations.
-  VIGIL_ASSIGN_OR_RETURN(v1::GetWorkloadResponse workload,
-                         Workload(call, v1::GetWorkloadRequest()));
+  // The force, and every team with obligations open at as_of.
+  v1::GetWorkloadRequest teams_then;
+  if (request.has_as_of()) *teams_then.mutable_as_of() = request.as_of();
+  VIGIL_ASSIGN_OR_RETURN(v1::GetWorkloadResponse workload, Workload(call, teams_then));
   std::vector<std::string> teams = {""};
   for (const v1::OfficerWorkload& w : workload.officers()) {
     if (std::find(teams.begin(), teams.end(), w.team()) == teams.end()) teams.push_back(w.team());
@@ -405,6 +423,7 @@ absl::StatusOr<v1::TakeBacklogSnapshotResponse> Backlog::TakeSnapshot(
   for (const std::string& team : teams) {
     v1::GetBacklogSummaryRequest ask;
     ask.set_team(team);
+    if (request.has_as_of()) *ask.mutable_as_of() = request.as_of();
     VIGIL_ASSIGN_OR_RETURN(v1::BacklogSummary summary,
                            Merge(call, ask, as_of, /*check_as_of=*/false));
     v1::BacklogSnapshot* snapshot = response.add_snapshots();

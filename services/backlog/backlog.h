@@ -28,7 +28,9 @@ class Backlog {
       : store_(store), feeds_(feeds), policies_(policies), clock_(clock), zone_(zone) {}
   ~Backlog() { StopSnapshots(); }
 
-  // InvalidArgument: as_of before the earliest open obligation in scope, unknown kinds.
+  // An as_of more than kHistoryTolerance before now is answered from the owners' history:
+  // what was open then, with the due times it had (view HISTORY). InvalidArgument: an as_of
+  // before any history of the force, unknown kinds.
   // PermissionDenied: an officer asking about anyone else.
   absl::StatusOr<v1::BacklogSummary> Summary(const CallContext& call,
                                              const v1::GetBacklogSummaryRequest& request);

@@ -1,6 +1,7 @@
 #include "services/obligations/ledger.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,106 @@ std::string ObligationLedger::DueByOfficerPrefix(absl::string_view force,
                       storage::LengthPrefixed(officer));
 }
 
+std::string ObligationLedger::HistoryPrefix(absl::string_view force) const {
+  return absl::StrCat(context_, "/hist/", storage::LengthPrefixed(force));
+}
+
+std::string ObligationLedger::HistoryKey(absl::string_view force, int64_t end_micros,
+                                         int64_t begin_micros, absl::string_view id) const {
+  std::string key = HistoryPrefix(force);
+  storage::PutOrderedInt64(&key, end_micros);
+  storage::PutOrderedInt64(&key, begin_micros);
+  storage::PutLengthPrefixed(&key, id);
+  return key;
+}
+
+absl::StatusOr<ObligationLedger::PointInTime> ObligationLedger::OpenAt(
+    const storage::ReadView& view, absl::string_view force, absl::Time as_of) const {
+  const int64_t at = storage::ToMicros(as_of);
+  const std::string prefix = HistoryPrefix(force);
+  PointInTime result;
+  // Whether anything ended at or before `at`: then the history reaches back past it.
+  bool earlier = false;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      storage::Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
+        earlier = key.size() >= prefix.size() + 8 &&
+                  storage::DecodeOrderedInt64(key.data() + prefix.size()) <= at;
+        return false;
+      }));
+  std::string start = prefix;
+  storage::PutOrderedInt64(&start, at == std::numeric_limits<int64_t>::max() ? at : at + 1);
+  absl::flat_hash_map<std::string, std::pair<int64_t, v1::Obligation>> by_id;  // begin, version
+  std::optional<int64_t> first_begin;
+  absl::Status malformed;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      storage::Family::kIndex, prefix, start, [&](absl::string_view key, absl::string_view value) {
+        ++result.scanned;
+        absl::string_view rest = key.substr(prefix.size());
+        absl::string_view id;
+        if (rest.size() < 16) {
+          malformed = absl::DataLossError("an obligation history key is malformed");
+          return false;
+        }
+        const int64_t begin = storage::DecodeOrderedInt64(rest.data() + 8);
+        rest.remove_prefix(16);
+        if (!storage::GetLengthPrefixed(&rest, &id) || !rest.empty()) {
+          malformed = absl::DataLossError("an obligation history key is malformed");
+          return false;
+        }
+        if (!first_begin || begin < *first_begin) first_begin = begin;
+        if (begin > at) return true;
+        auto [it, inserted] = by_id.try_emplace(std::string(id));
+        if (!inserted && it->second.first >= begin) return true;
+        it->second.first = begin;
+        if (!it->second.second.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          malformed = absl::DataLossError("an obligation version in the history is unreadable");
+          return false;
+        }
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(malformed);
+  if (!earlier && first_begin.has_value() && *first_begin > at) {
+    result.history_begins = storage::FromMicros(*first_begin);
+  }
+  result.open.reserve(by_id.size());
+  for (auto& [id, version] : by_id) result.open.push_back(std::move(version.second));
+  return result;
+}
+
+absl::Time SinceOf(const v1::Obligation& o) {
+  if (o.has_since_time()) return TimeOf(o.since_time());
+  if (o.has_start_time()) return TimeOf(o.start_time());
+  return absl::InfinitePast();
+}
+
+void StampSince(const google::protobuf::RepeatedPtrField<v1::Obligation>& before,
+                google::protobuf::RepeatedPtrField<v1::Obligation>& after, absl::Time now,
+                bool new_record) {
+  for (v1::Obligation& o : after) {
+    const v1::Obligation* old = nullptr;
+    for (const v1::Obligation& b : before) {
+      if (b.id() == o.id()) old = &b;
+    }
+    if (old != nullptr) {
+      v1::Obligation same = o;
+      if (old->has_since_time()) {
+        *same.mutable_since_time() = old->since_time();
+      } else {
+        same.clear_since_time();
+      }
+      if (SameObligation(same, *old)) {
+        o = std::move(same);
+        continue;
+      }
+    }
+    absl::Time since = now;
+    if (old == nullptr && new_record && o.has_start_time() && TimeOf(o.start_time()) < now) {
+      since = TimeOf(o.start_time());
+    }
+    *o.mutable_since_time() = ToProtoTime(since);
+  }
+}
+
 void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {
   change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
   const std::string suffix = DueSuffix(o);
@@ -86,15 +187,28 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
              "");
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       1);
+  change.Put(storage::Family::kIndex,
+             HistoryKey(o.force(), std::numeric_limits<int64_t>::max(),
+                        storage::ToMicros(SinceOf(o)), o.id()),
+             o.SerializeAsString());
 }
 
-void ObligationLedger::Close(const v1::Obligation& o, storage::Change& change) const {
+void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
+                             storage::Change& change) const {
   change.RemoveDeadline(DeadlineOf(o));
   const std::string suffix = DueSuffix(o);
   change.Delete(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix);
   change.Delete(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix);
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       -1);
+  const int64_t begin = storage::ToMicros(SinceOf(o));
+  const int64_t end = storage::ToMicros(event_time);
+  change.Delete(storage::Family::kIndex,
+                HistoryKey(o.force(), std::numeric_limits<int64_t>::max(), begin, o.id()));
+  if (end > begin) {
+    change.Put(storage::Family::kIndex, HistoryKey(o.force(), end, begin, o.id()),
+               o.SerializeAsString());
+  }
 }
 
 std::vector<v1::Obligation> MergeClocks(
@@ -149,14 +263,14 @@ int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
     old_by_id.erase(it);
     if (SameObligation(old, o)) continue;
     // Deletes precede puts within a change, so an entry whose key did not move survives.
-    Close(old, change);
+    Close(old, event_time, change);
     Open(o, change);
     AddEvent(events, v1::OBLIGATION_EVENT_TYPE_RETIMED, o, event_time, &old);
     ++transitions;
   }
   for (const v1::Obligation& o : before) {
     if (!old_by_id.contains(o.id())) continue;
-    Close(o, change);
+    Close(o, event_time, change);
     AddEvent(events, v1::OBLIGATION_EVENT_TYPE_CLOSED, o, event_time);
     ++transitions;
   }
@@ -256,6 +370,70 @@ storage::Migration LedgerMigration() {
                                   << "ledger: " << *moved << " open obligations moved to schema 2";
                               return absl::OkStatus();
                             }};
+}
+
+absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
+                                           const std::vector<LedgerOwner>& owners) {
+  constexpr int kPerCommit = 2000;
+  int64_t given = 0;
+  for (const LedgerOwner& owner : owners) {
+    const ObligationLedger ledger(owner.context, owner.space);
+    // Read in bounded pages by deadline key: the migration never holds the whole space.
+    std::optional<storage::Deadline> next;
+    for (;;) {
+      storage::Change change;
+      int in_change = 0;
+      std::optional<storage::Deadline> resume;
+      absl::Status parse;
+      auto put = [&](const storage::Deadline& deadline, absl::string_view value) {
+        if (in_change == kPerCommit) {
+          resume = deadline;
+          return false;
+        }
+        v1::Obligation o;
+        if (!o.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("an obligation in the deadline index is unreadable");
+          return false;
+        }
+        change.Put(storage::Family::kIndex,
+                   ledger.HistoryKey(o.force(), std::numeric_limits<int64_t>::max(),
+                                     storage::ToMicros(SinceOf(o)), o.id()),
+                   o.SerializeAsString());
+        ++in_change;
+        return true;
+      };
+      const storage::ReadView view = store.Snapshot();
+      if (next.has_value()) {
+        VIGIL_RETURN_IF_ERROR(view.ScanDeadlinesFrom(*next, absl::InfiniteFuture(), put));
+      } else {
+        VIGIL_RETURN_IF_ERROR(
+            view.ScanDeadlines(owner.space, absl::InfinitePast(), absl::InfiniteFuture(), put));
+      }
+      VIGIL_RETURN_IF_ERROR(parse);
+      if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+      given += in_change;
+      if (!resume.has_value()) break;
+      next = std::move(resume);
+    }
+  }
+  return given;
+}
+
+storage::Migration HistoryMigration() {
+  return storage::Migration{
+      3, "the obligation ledger keeps the history of every obligation (point-in-time backlog)",
+      [](storage::Store& store) -> absl::Status {
+        absl::StatusOr<int64_t> given = MigrateHistoryToV3(
+            store,
+            {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}});
+        if (!given.ok()) return given.status();
+        VIGIL_LOG(INFO) << "ledger: " << *given << " open obligations given a history (schema 3)";
+        return absl::OkStatus();
+      }};
+}
+
+std::vector<storage::Migration> LedgerMigrations() {
+  return {LedgerMigration(), HistoryMigration()};
 }
 
 }  // namespace vigil

@@ -6,16 +6,31 @@
 //              ctx "/due/o/" lp(force) lp(officer) due kind lp(id)   (an officer's)
 //   counters   ctx "/open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
 //
+// and, for every version of every obligation, open or not (the point-in-time backlog):
+//
+//   index      ctx "/hist/" lp(force) end:int64-ordered begin:int64-ordered lp(id)
+//                -> the Obligation version (serialized)
+//
+// the interval [begin, end) in microseconds during which that version was the obligation's
+// state: begin is its since_time (SinceOf), end is the commit that re-timed or closed it, and
+// INT64_MAX while it is open. A re-time ends the old version's interval and begins the new
+// one's at the same instant; an empty interval (re-timed again in the same microsecond) is not
+// kept. Ordered by end first, so the versions open at T are those with end > T (a seek, then
+// a scan of what is open now and what closed since T) and begin <= T.
+//
 // where ctx is the owning context ("rso", "ocait"): no context reads another's keys. Plus an
 // ObligationEventBatch describing the transitions, for the context's feed. Obligation ids are
 // unique within a force. Force-wide pages come from the deadline index itself (OverdueIndex).
 //
 // Layout history: schema 1 wrote the index and counters without the context prefix, and a
 // force-wide "due/f/" index nothing read; MigrateLedgerToV2 moves a schema-1 store over.
+// Schema 3 adds the history; MigrateHistoryToV3 writes the open interval of every obligation
+// open at the upgrade.
 #ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 #define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
 #include <bitset>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +58,9 @@ class ObligationLedger {
 
   // Adds to `change` everything that turns the open set `before` into `after` (both keyed by
   // obligation id, all of one force), and appends the transitions to `events`. Obligations
-  // equal in both are untouched. Returns the number of transitions.
+  // equal in both are untouched; the history interval of a version re-timed or closed ends at
+  // `event_time`, and each new version's begins at its since_time (StampSince sets it). Returns
+  // the number of transitions.
   int Reconcile(const std::vector<v1::Obligation>& before, const std::vector<v1::Obligation>& after,
                 absl::Time event_time, storage::Change& change,
                 v1::ObligationEventBatch& events) const;
@@ -64,12 +81,34 @@ class ObligationLedger {
   std::string DueByTeamPrefix(absl::string_view force, absl::string_view team) const;
   std::string DueByOfficerPrefix(absl::string_view force, absl::string_view officer) const;
 
+  // The history of `force` (see the file comment), and one interval's key.
+  std::string HistoryPrefix(absl::string_view force) const;
+  std::string HistoryKey(absl::string_view force, int64_t end_micros, int64_t begin_micros,
+                         absl::string_view id) const;
+
+  // What the history of one force says of an instant.
+  struct PointInTime {
+    // The version of each obligation that was open at the instant: the one whose interval
+    // holds it (when a clock re-opened with a backdated start overlaps its own earlier
+    // interval, the later-begun version).
+    std::vector<v1::Obligation> open;
+    // Set when the instant is before any history of the force: the earliest begin there is.
+    std::optional<absl::Time> history_begins;
+    // Intervals read (open now, or closed after the instant), for the cost the docs state.
+    int64_t scanned = 0;
+  };
+  // The obligations of `force` open at `as_of` in `view`. O(open now + closed since as_of):
+  // one seek, then every interval that ends after as_of. DataLoss when an entry is unreadable.
+  absl::StatusOr<PointInTime> OpenAt(const storage::ReadView& view, absl::string_view force,
+                                     absl::Time as_of) const;
+
   const std::string& context() const { return context_; }
   storage::DeadlineSpace space() const { return space_; }
 
  private:
   void Open(const v1::Obligation& obligation, storage::Change& change) const;
-  void Close(const v1::Obligation& obligation, storage::Change& change) const;
+  void Close(const v1::Obligation& obligation, absl::Time event_time,
+             storage::Change& change) const;
 
   std::string context_;
   storage::DeadlineSpace space_;
@@ -88,6 +127,31 @@ absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
                                           const std::vector<LedgerOwner>& owners);
 // The migration of every owning context vigil has, for StoreOptions::migrations.
 storage::Migration LedgerMigration();
+
+// Writes the history interval of every obligation open in a schema-2 store (from SinceOf(o) to
+// INT64_MAX), for the owning contexts `owners`, in commits of a few thousand. Idempotent: each
+// key and value follows from the obligation alone, so a run after a crash part-way rewrites the
+// same entries. Returns the obligations given a history. Run by Store::Open before anything
+// reads the ledger.
+absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
+                                           const std::vector<LedgerOwner>& owners);
+// The schema-3 migration of every owning context vigil has, for StoreOptions::migrations.
+storage::Migration HistoryMigration();
+// Every migration of the obligation ledger, oldest first: what vigild opens its store with.
+std::vector<storage::Migration> LedgerMigrations();
+
+// When the version `obligation` took effect: its since_time; for a version written before
+// vigil recorded since_time, its start_time; failing both, InfinitePast (it has been open, as
+// it is, as far back as anyone asks).
+absl::Time SinceOf(const v1::Obligation& obligation);
+
+// Sets since_time on each obligation of `after` (the open set after an edit at `now`): a
+// version equal to the one in `before` apart from since_time keeps the old since_time (unset
+// stays unset); any other gets `now`, except that a clock of a new record (`new_record`) whose
+// start_time is earlier begins then, so records imported with their past have one.
+void StampSince(const google::protobuf::RepeatedPtrField<v1::Obligation>& before,
+                google::protobuf::RepeatedPtrField<v1::Obligation>& after, absl::Time now,
+                bool new_record);
 
 // True when two obligations differ in anything the ledger stores.
 bool SameObligation(const v1::Obligation& a, const v1::Obligation& b);

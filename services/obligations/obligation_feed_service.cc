@@ -7,6 +7,7 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
+#include "services/obligations/ledger.h"
 #include "storage/key_codec.h"
 
 namespace vigil {
@@ -90,6 +91,32 @@ absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
   return t;
 }
 
+absl::StatusOr<v1::AsOfView> ChooseView(const CallContext& call, bool present, absl::Time as_of,
+                                        int asked) {
+  if (!v1::AsOfView_IsValid(asked)) return FieldError("view", "unknown value");
+  if (asked != v1::AS_OF_VIEW_UNSPECIFIED) return static_cast<v1::AsOfView>(asked);
+  return present && as_of < call.now - kHistoryTolerance ? v1::AS_OF_VIEW_HISTORY
+                                                         : v1::AS_OF_VIEW_CURRENT;
+}
+
+absl::StatusOr<ObligationFeedImpl::History> ObligationFeedImpl::HistoryAt(
+    absl::string_view context, const OverdueIndex& current, absl::string_view force,
+    absl::Time as_of) const {
+  const ObligationLedger ledger(context, current.space());
+  VIGIL_ASSIGN_OR_RETURN(ObligationLedger::PointInTime then,
+                         ledger.OpenAt(store_.Snapshot(), force, as_of));
+  History history;
+  history.index = std::make_unique<OverdueIndex>(current.space());
+  history.history_begins = then.history_begins;
+  history.index->InsertAll(then.open);
+  history.by_id.reserve(then.open.size());
+  for (v1::Obligation& o : then.open) {
+    std::string id = o.id();
+    history.by_id.emplace(std::move(id), std::move(o));
+  }
+  return history;
+}
+
 absl::StatusOr<const OverdueIndex*> ObligationFeedImpl::Index(absl::string_view context) const {
   auto it = contexts_.find(std::string(context));
   if (it == contexts_.end()) {
@@ -118,9 +145,20 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  VIGIL_ASSIGN_OR_RETURN(const v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, request.view()));
+  History history;
+  if (view == v1::AS_OF_VIEW_HISTORY) {
+    VIGIL_ASSIGN_OR_RETURN(history, HistoryAt(request.context(), *index, scope.force, as_of));
+    index = history.index.get();
+  }
   const OverdueIndex::Summary summary = index->Summarize(scope, as_of);
   v1::OverdueSummary response;
   *response.mutable_as_of() = ToProtoTime(as_of);
+  response.set_view(view);
+  if (history.history_begins.has_value()) {
+    *response.mutable_history_begins() = ToProtoTime(*history.history_begins);
+  }
   response.set_total_open(summary.total_open);
   if (summary.earliest_due_micros) {
     *response.mutable_earliest_due() =
@@ -147,8 +185,12 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
     }
   }
   if (summary.oldest.has_value()) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> oldest,
-                           Read(store_.Snapshot(), *index, scope.force, *summary.oldest));
+    std::optional<v1::Obligation> oldest;
+    if (view == v1::AS_OF_VIEW_HISTORY) {
+      oldest = history.by_id.at(summary.oldest->id);
+    } else {
+      VIGIL_ASSIGN_OR_RETURN(oldest, Read(store_.Snapshot(), *index, scope.force, *summary.oldest));
+    }
     if (oldest.has_value()) {
       // The oldest item names a person: the summary is then a consultation of them.
       storage::Change audit;
@@ -176,6 +218,8 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
       request.has_as_of() ? absl::StrCat(storage::ToMicros(as_of)) : "now", "|", request.order());
   VIGIL_ASSIGN_OR_RETURN(const std::string token,
                          DecodePageToken(request.page().page_token(), query));
+  VIGIL_ASSIGN_OR_RETURN(v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, request.view()));
   OverdueIndex::Cursor cursor;
   if (request.has_after()) {
     cursor.rank = request.after().risk_rank();
@@ -184,26 +228,41 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     cursor.id = request.after().obligation_id();
     if (cursor.id.empty()) return FieldError("after.obligation_id", "required with after");
   } else if (!token.empty()) {
-    // token := as_of:int64-ordered | rank:fixed64 | due:int64-ordered | id
-    if (token.size() < 25) return FieldError("page_token", "is not a token this server issued");
+    // token := as_of:int64-ordered | rank:fixed64 | due:int64-ordered | view:uint8 | id
+    // (the view the first page chose: later pages keep it, whatever the time is now).
+    if (token.size() < 26 || !v1::AsOfView_IsValid(static_cast<uint8_t>(token[24]))) {
+      return FieldError("page_token", "is not a token this server issued");
+    }
     if (!request.has_as_of())
       as_of = storage::FromMicros(storage::DecodeOrderedInt64(token.data()));
     cursor.rank = static_cast<int>(storage::DecodeFixed64BE(token.data() + 8));
     cursor.due_micros = storage::DecodeOrderedInt64(token.data() + 16);
-    cursor.id = token.substr(24);
+    view = static_cast<v1::AsOfView>(static_cast<uint8_t>(token[24]));
+    cursor.id = token.substr(25);
+  }
+  History history;
+  const OverdueIndex* source = index;
+  if (view == v1::AS_OF_VIEW_HISTORY) {
+    VIGIL_ASSIGN_OR_RETURN(history, HistoryAt(request.context(), *index, scope.force, as_of));
+    source = history.index.get();
   }
   const v1::BacklogOrder order = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE
                                      ? v1::BACKLOG_ORDER_RISK_THEN_AGE
                                      : v1::BACKLOG_ORDER_OLDEST_FIRST;
   bool more = false;
   const std::vector<OverdueIndex::Entry> entries =
-      index->List(scope, as_of, order, cursor, static_cast<size_t>(page_size), &more);
-  const storage::ReadView view = store_.Snapshot();
+      source->List(scope, as_of, order, cursor, static_cast<size_t>(page_size), &more);
+  const storage::ReadView snapshot = store_.Snapshot();
   v1::ListOverdueResponse response;
+  response.set_view(view);
   std::vector<std::string> subjects;
   for (const OverdueIndex::Entry& entry : entries) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Obligation> obligation,
-                           Read(view, *index, scope.force, entry));
+    std::optional<v1::Obligation> obligation;
+    if (view == v1::AS_OF_VIEW_HISTORY) {
+      obligation = history.by_id.at(entry.id);
+    } else {
+      VIGIL_ASSIGN_OR_RETURN(obligation, Read(snapshot, *index, scope.force, entry));
+    }
     if (!obligation.has_value()) continue;
     subjects.push_back(obligation->subject_id());
     *response.add_obligations() = *std::move(obligation);
@@ -221,6 +280,7 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     storage::PutOrderedInt64(&encoded, storage::ToMicros(as_of));
     storage::PutFixed64BE(&encoded, static_cast<uint64_t>(next.rank));
     storage::PutOrderedInt64(&encoded, next.due_micros);
+    encoded.push_back(static_cast<char>(view));
     encoded.append(next.id);
     response.set_next_page_token(EncodePageToken(query, encoded));
   }
@@ -230,7 +290,7 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     for (const std::string& subject : subjects) {
       if (out.contains(subject)) continue;
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> name,
-                             names->DisplayName(view, scope.force, subject));
+                             names->DisplayName(snapshot, scope.force, subject));
       if (name.has_value()) out[subject] = *std::move(name);
     }
   }
@@ -248,7 +308,15 @@ absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), {}));
   VIGIL_ASSIGN_OR_RETURN(const absl::Time as_of, AsOf(call, request.has_as_of(), request.as_of()));
+  VIGIL_ASSIGN_OR_RETURN(const v1::AsOfView view,
+                         ChooseView(call, request.has_as_of(), as_of, request.view()));
+  History history;
+  if (view == v1::AS_OF_VIEW_HISTORY) {
+    VIGIL_ASSIGN_OR_RETURN(history, HistoryAt(request.context(), *index, scope.force, as_of));
+    index = history.index.get();
+  }
   v1::WorkloadResponse response;
+  response.set_view(view);
   for (const OverdueIndex::OfficerCounts& counts : index->Workload(scope, as_of)) {
     v1::OfficerLoad* load = response.add_officers();
     load->set_officer(counts.officer);

@@ -1,13 +1,18 @@
 // vigil.v1.ObligationFeed for the owning contexts hosted by this vigild (rso, ocait): overdue
-// summaries, pages and workloads from each context's OverdueIndex. The backlog service (and
+// summaries, pages and workloads from each context's OverdueIndex, or, for an as_of in the
+// past (ChooseView), from the context's history of obligation versions (ledger.h): what was
+// open then, with the due times it had. The backlog service (and
 // any force system) calls it through the API, in-process or across machines alike.
 #ifndef VIGIL_SERVICES_OBLIGATIONS_OBLIGATION_FEED_SERVICE_H_
 #define VIGIL_SERVICES_OBLIGATIONS_OBLIGATION_FEED_SERVICE_H_
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "services/common/feed_stream.h"
 #include "services/common/rpc.h"
 #include "services/obligations/overdue_index.h"
@@ -58,6 +63,16 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
                                                 const v1::WorkloadRequest& request);
 
  private:
+  // The obligations of `force` open at `as_of` by the context's history (ledger.h), indexed
+  // as the OverdueIndex indexes today's, and each version by id.
+  struct History {
+    std::unique_ptr<OverdueIndex> index;
+    absl::flat_hash_map<std::string, v1::Obligation> by_id;
+    std::optional<absl::Time> history_begins;
+  };
+  absl::StatusOr<History> HistoryAt(absl::string_view context, const OverdueIndex& current,
+                                    absl::string_view force, absl::Time as_of) const;
+
   absl::StatusOr<const OverdueIndex*> Index(absl::string_view context) const;
   absl::StatusOr<std::optional<v1::Obligation>> Read(const storage::ReadView& view,
                                                      const OverdueIndex& index,
@@ -91,6 +106,17 @@ absl::Status FlattenFeedEntry(uint64_t sequence, absl::string_view payload, absl
 
 absl::StatusOr<absl::Time> AsOf(const CallContext& call, bool present,
                                 const google::protobuf::Timestamp& as_of);
+
+// How far before now an as_of the caller set may be and still be answered from today's open
+// obligations (AS_OF_VIEW_CURRENT): a client that sends its own "now" keeps the fast path.
+inline constexpr absl::Duration kHistoryTolerance = absl::Minutes(5);
+
+// The view that answers `as_of`: `asked` unless it is AS_OF_VIEW_UNSPECIFIED; otherwise
+// HISTORY when the caller set as_of (`present`) more than kHistoryTolerance before call.now,
+// CURRENT when it is now or later (a work list's horizon). InvalidArgument naming `view` for a
+// value this server does not know.
+absl::StatusOr<v1::AsOfView> ChooseView(const CallContext& call, bool present, absl::Time as_of,
+                                        int asked);
 
 }  // namespace vigil
 

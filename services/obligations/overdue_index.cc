@@ -153,6 +153,40 @@ void OverdueIndex::Apply(const v1::ObligationEventBatch& batch) {
   }
 }
 
+void OverdueIndex::Insert(const v1::Obligation& obligation) {
+  absl::MutexLock lock(&mu_);
+  InsertLocked(obligation);
+}
+
+void OverdueIndex::InsertAll(const std::vector<v1::Obligation>& obligations) {
+  absl::MutexLock lock(&mu_);
+  for (const v1::Obligation& o : obligations) {
+    Force& force = forces_[o.force()];
+    std::string key = CellKey(o.team(), o.owner_officer(), o.kind(), o.risk_level());
+    Cell& cell = force.cells[key];
+    if (cell.entries.empty()) {
+      cell.team = o.team();
+      cell.officer = o.owner_officer();
+      cell.kind = o.kind();
+      cell.risk = o.risk_level();
+    }
+    cell.entries.push_back(
+        Entry{storage::ToMicros(TimeOf(o.due_time()) + absl::Nanoseconds(o.due_time().nanos())),
+              o.id(), o.kind(), o.risk_level()});
+    force.where[o.id()] = std::move(key);
+    ++size_;
+  }
+  // Sorted once at the end (sorting cells already in order costs a pass).
+  for (auto& [name, force] : forces_) {
+    for (auto& [key, cell] : force.cells) {
+      std::sort(cell.entries.begin(), cell.entries.end(), Before);
+      cell.dues.clear();
+      cell.dues.reserve(cell.entries.size());
+      for (const Entry& e : cell.entries) cell.dues.push_back(e.due_micros);
+    }
+  }
+}
+
 absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_context) {
   const storage::ReadView view = store.Snapshot();
   absl::Status malformed;

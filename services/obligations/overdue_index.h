@@ -94,6 +94,13 @@ class OverdueIndex {
   // Applies one commit's obligation events (used by the commit listener, and by tests).
   void Apply(const v1::ObligationEventBatch& batch);
 
+  // Adds (or replaces) one open obligation: for an index built from another source than the
+  // store's commits, such as the obligations open at a past instant.
+  void Insert(const v1::Obligation& obligation);
+  // Adds many obligations at once (each id once per force, none already held): O(n log n),
+  // where n Inserts cost O(n x cell size).
+  void InsertAll(const std::vector<v1::Obligation>& obligations);
+
   struct Summary {
     // [kind][risk][band] counts of overdue obligations.
     int64_t counts[kObligationKindSlots][5][7] = {};
@@ -126,6 +133,8 @@ class OverdueIndex {
   std::optional<absl::Time> EarliestDue() const;
   std::vector<std::string> Forces() const;
   size_t size() const;
+
+  storage::DeadlineSpace space() const { return space_; }
 
   // The deadline index key of an entry of `force`, to read the obligation itself.
   std::string DeadlineKey(absl::string_view force, const Entry& entry) const;

@@ -257,6 +257,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
       RecordEdit edit;
       edit.action = v1::AUDIT_ACTION_COLLECTION;
       owner_.Derive(call, nullptr, stored, edit);
+      StampSince({}, *stored.mutable_obligations(), call.now, /*new_record=*/true);
 
       storage::Change change = extra;
       const std::string key = owner_.Key(force, stored.id());
@@ -344,6 +345,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
       RecordEdit edit;
       edit.recompute = true;
       owner_.Derive(call, &*record, derived, edit);
+      StampSince(record->obligations(), *derived.mutable_obligations(), call.now,
+                 /*new_record=*/false);
       int moved = 0;
       for (const v1::Obligation& o : derived.obligations()) {
         bool same = false;
@@ -402,6 +405,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
       after.set_id(before.id());
       after.set_force(force);
       owner_.Derive(call, &before, after, edit);
+      StampSince(before.obligations(), *after.mutable_obligations(), call.now,
+                 /*new_record=*/false);
       if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
         return after.SerializeAsString();
       }

@@ -315,7 +315,7 @@ int RestoreBackup(const Flags& flags) {
   storage::StoreOptions options;
   options.path = flags.data_dir;
   options.create_if_missing = false;
-  options.migrations = {LedgerMigration()};
+  options.migrations = LedgerMigrations();
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(options);
   if (!store.ok()) {
     return Fail(kExitRuntime,
@@ -634,7 +634,7 @@ int Run(int argc, char** argv) {
   storage::StoreOptions store_options;
   store_options.path = flags.data_dir;
   store_options.block_cache_bytes = flags.block_cache_mb << 20;
-  store_options.migrations = {LedgerMigration()};
+  store_options.migrations = LedgerMigrations();
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
   if (!store.ok()) return Fail(kExitRuntime, store.status().message());
   // Checked once the directory is known to be a vigil store (Open refuses a foreign one

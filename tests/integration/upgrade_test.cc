@@ -43,7 +43,7 @@ class UpgradeTest : public ::testing::Test {
     storage::StoreOptions options;
     options.path = dir_.Sub("data");
     options.create_if_missing = false;
-    options.migrations = {LedgerMigration()};
+    options.migrations = LedgerMigrations();
     VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
     VIGIL_ASSERT_OK_AND_ASSIGN(
         policies_,
@@ -137,6 +137,16 @@ TEST_F(UpgradeTest, TheLedgerMovesToContextPrefixedKeysWithNothingLost) {
                   IsOk());
       EXPECT_EQ(indexed, open) << index;
     }
+    // Schema 3: every open obligation has its open interval in the history, and nothing else
+    // is there yet.
+    int64_t intervals = 0;
+    ASSERT_THAT(view.ScanPrefix(storage::Family::kIndex, absl::StrCat(context, "/hist/"), {},
+                                [&](absl::string_view, absl::string_view) {
+                                  ++intervals;
+                                  return true;
+                                }),
+                IsOk());
+    EXPECT_EQ(intervals, open);
   }
 }
 

@@ -1,0 +1,437 @@
+// The point-in-time backlog: an as_of in the past answers what was open and overdue then, from
+// the ledger's history of obligation versions (services/obligations/ledger.h), whatever has been
+// re-timed or closed since; and the schema-3 migration gives a store's open obligations their
+// history. A real store in a temporary directory, the ledger committing as RecordStore does, and
+// the ObligationFeed's domain calls.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/proto_time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "services/common/auth.h"
+#include "services/common/executor.h"
+#include "services/common/feed_stream.h"
+#include "services/obligations/ledger.h"
+#include "services/obligations/obligation_feed_service.h"
+#include "services/obligations/overdue_index.h"
+#include "storage/store.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil {
+namespace {
+
+using ::vigil::testing::IsOk;
+
+absl::Time Day(int y, int m, int d) {
+  return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone());
+}
+
+// Every force's history of the rso context (ledger.h).
+constexpr absl::string_view kAllHistory = "rso/hist/";
+
+bool Same(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+class PointInTimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(Day(2026, 1, 1));
+    Open();
+  }
+
+  void TearDown() override { executor_.Shutdown(); }
+
+  void Open() {
+    feed_.reset();
+    index_.reset();
+    store_.reset();
+    storage::StoreOptions options;
+    options.path = dir_.Sub("data");
+    options.migrations = LedgerMigrations();
+    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    index_ = std::make_unique<OverdueIndex>(storage::DeadlineSpace::kRso);
+    ASSERT_THAT(index_->Attach(*store_, "rso"), IsOk());
+    runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_);
+    feed_ = std::make_unique<ObligationFeedImpl>(
+        *runtime_, *store_, notifier_,
+        std::map<std::string, FeedContext>{{"rso", {index_.get(), nullptr}}});
+  }
+
+  CallContext Call() const {
+    CallContext call;
+    call.principal = Principal{"Insp Reid", Role::kSupervisor, "cheshire", "north"};
+    call.purpose = "point-in-time test";
+    call.method = "test";
+    call.now = clock_.Now();
+    return call;
+  }
+
+  // One record's clocks become `after` now, committed as RecordStore commits an edit.
+  void Commit(const std::string& subject, std::vector<v1::Obligation> after,
+              bool new_record = false) {
+    google::protobuf::RepeatedPtrField<v1::Obligation> before(open_[subject].begin(),
+                                                              open_[subject].end());
+    google::protobuf::RepeatedPtrField<v1::Obligation> stamped(after.begin(), after.end());
+    StampSince(before, stamped, clock_.Now(), new_record);
+    storage::Change change;
+    v1::ObligationEventBatch events;
+    ledger_.Reconcile(open_[subject], {stamped.begin(), stamped.end()}, clock_.Now(), change,
+                      events);
+    change.AddEvent("rso", events.SerializeAsString());
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+    open_[subject].assign(stamped.begin(), stamped.end());
+  }
+
+  static v1::Obligation Clock(const std::string& id, absl::Time due,
+                              v1::RiskLevel risk = v1::RISK_LEVEL_MEDIUM,
+                              const std::string& officer = "DC 1",
+                              const std::string& policy = "v1") {
+    v1::Obligation o;
+    o.set_id(id);
+    o.set_subject_id(id.substr(0, id.find('/')));
+    o.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+    o.set_risk_level(risk);
+    *o.mutable_due_time() = ToProtoTime(due);
+    o.set_owner_officer(officer);
+    o.set_team("north");
+    o.set_force("cheshire");
+    o.set_policy_version(policy);
+    o.set_reason("test");
+    return o;
+  }
+
+  v1::OverdueSummary Summary(absl::Time as_of) {
+    v1::SummarizeOverdueRequest request;
+    request.set_context("rso");
+    *request.mutable_as_of() = ToProtoTime(as_of);
+    absl::StatusOr<v1::OverdueSummary> summary = feed_->Summarize(Call(), request);
+    EXPECT_THAT(summary.status(), IsOk());
+    return summary.value_or(v1::OverdueSummary());
+  }
+
+  std::vector<v1::Obligation> Listed(absl::Time as_of, v1::BacklogOrder order) {
+    std::vector<v1::Obligation> all;
+    v1::ListOverdueRequest request;
+    request.set_context("rso");
+    *request.mutable_as_of() = ToProtoTime(as_of);
+    request.set_order(order);
+    request.mutable_page()->set_page_size(7);
+    for (;;) {
+      absl::StatusOr<v1::ListOverdueResponse> page = feed_->List(Call(), request);
+      EXPECT_THAT(page.status(), IsOk());
+      if (!page.ok()) break;
+      all.insert(all.end(), page->obligations().begin(), page->obligations().end());
+      if (page->next_page_token().empty()) break;
+      request.mutable_page()->set_page_token(page->next_page_token());
+    }
+    return all;
+  }
+
+  v1::WorkloadResponse Workload(absl::Time as_of) {
+    v1::WorkloadRequest request;
+    request.set_context("rso");
+    *request.mutable_as_of() = ToProtoTime(as_of);
+    absl::StatusOr<v1::WorkloadResponse> workload = feed_->Workload(Call(), request);
+    EXPECT_THAT(workload.status(), IsOk());
+    return workload.value_or(v1::WorkloadResponse());
+  }
+
+  int64_t HistoryEntries() {
+    int64_t n = 0;
+    EXPECT_THAT(store_->Snapshot().ScanPrefix(storage::Family::kIndex, kAllHistory, {},
+                                              [&](absl::string_view, absl::string_view) {
+                                                ++n;
+                                                return true;
+                                              }),
+                IsOk());
+    return n;
+  }
+
+  vigil::testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<OverdueIndex> index_;
+  FeedNotifier notifier_;
+  DevHeaderAuthenticator auth_;
+  Executor executor_{2, 100};
+  std::unique_ptr<RpcRuntime> runtime_;
+  std::unique_ptr<ObligationFeedImpl> feed_;
+  const ObligationLedger ledger_{"rso", storage::DeadlineSpace::kRso};
+  std::map<std::string, std::vector<v1::Obligation>> open_;  // by subject
+};
+
+// The issue's proof: a force's history recorded over months, half of it closed today, and the
+// backlog as of last month shows the old figures exactly (summary, every page, workload), while
+// as of now it shows the change.
+TEST_F(PointInTimeTest, ClosedTodayStillOpenLastMonth) {
+  // Sixty offenders registered through January and February, each with a visit clock and an
+  // ARMS clock falling due between December and April; a third re-timed in March.
+  for (int i = 0; i < 60; ++i) {
+    clock_.Set(Day(2026, 1, 1) + absl::Hours(24) * i);
+    const std::string subject = absl::StrCat("R", i);
+    v1::Obligation visit = Clock(subject + "/visit", Day(2025, 12, 1) + absl::Hours(48) * i,
+                                 static_cast<v1::RiskLevel>(1 + i % 4), absl::StrCat("DC ", i % 5));
+    v1::Obligation arms = visit;
+    arms.set_id(subject + "/arms");
+    arms.set_kind(v1::OBLIGATION_KIND_ARMS_ASSESSMENT);
+    *arms.mutable_due_time() = ToProtoTime(Day(2026, 2, 1) + absl::Hours(24) * i);
+    Commit(subject, {visit, arms}, /*new_record=*/true);
+  }
+  for (int i = 0; i < 60; i += 3) {
+    clock_.Set(Day(2026, 3, 1) + absl::Hours(i));
+    std::vector<v1::Obligation> after = open_[absl::StrCat("R", i)];
+    *after[0].mutable_due_time() = ToProtoTime(Day(2026, 6, 1));
+    Commit(absl::StrCat("R", i), after);
+  }
+  clock_.Set(Day(2026, 4, 28));
+  const absl::Time last_month = Day(2026, 3, 28);
+  const v1::OverdueSummary then = Summary(last_month);
+  EXPECT_EQ(then.view(), v1::AS_OF_VIEW_HISTORY);
+  EXPECT_EQ(then.total_open(), 120);
+  EXPECT_GT(then.total_overdue(), 20);
+  EXPECT_LT(then.total_overdue(), 120);
+  const std::vector<v1::Obligation> oldest_first =
+      Listed(last_month, v1::BACKLOG_ORDER_OLDEST_FIRST);
+  const std::vector<v1::Obligation> riskiest = Listed(last_month, v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  EXPECT_EQ(static_cast<int64_t>(oldest_first.size()), then.total_overdue());
+  const v1::WorkloadResponse load_then = Workload(last_month);
+  const v1::OverdueSummary now_before = Summary(clock_.Now());
+
+  // Today: half the offenders are visited and assessed (both clocks close), a quarter of the
+  // rest re-timed.
+  for (int i = 0; i < 60; i += 2) Commit(absl::StrCat("R", i), {});
+  for (int i = 1; i < 60; i += 4) {
+    std::vector<v1::Obligation> after = open_[absl::StrCat("R", i)];
+    *after[1].mutable_due_time() = ToProtoTime(Day(2027, 4, 28));
+    after[1].set_risk_level(v1::RISK_LEVEL_VERY_HIGH);
+    Commit(absl::StrCat("R", i), after);
+  }
+
+  const v1::OverdueSummary again = Summary(last_month);
+  EXPECT_TRUE(Same(then, again)) << then.DebugString() << "\n---\n" << again.DebugString();
+  EXPECT_TRUE(Same(load_then, Workload(last_month)));
+  const std::vector<v1::Obligation> oldest_again =
+      Listed(last_month, v1::BACKLOG_ORDER_OLDEST_FIRST);
+  const std::vector<v1::Obligation> riskiest_again =
+      Listed(last_month, v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  ASSERT_EQ(oldest_again.size(), oldest_first.size());
+  ASSERT_EQ(riskiest_again.size(), riskiest.size());
+  for (size_t i = 0; i < oldest_first.size(); ++i) {
+    EXPECT_TRUE(Same(oldest_first[i], oldest_again[i])) << i;
+    EXPECT_TRUE(Same(riskiest[i], riskiest_again[i])) << i;
+  }
+  // As of now the backlog is another: half the clocks are closed.
+  const v1::OverdueSummary now_after = Summary(clock_.Now());
+  EXPECT_EQ(now_after.view(), v1::AS_OF_VIEW_CURRENT);
+  EXPECT_EQ(now_before.total_open(), 120);
+  EXPECT_EQ(now_after.total_open(), 60);
+  EXPECT_LT(now_after.total_overdue(), now_before.total_overdue());
+  // And the history as of an instant after today's closings agrees with today's index.
+  clock_.Set(Day(2026, 4, 29));
+  const v1::OverdueSummary history_now = Summary(Day(2026, 4, 28) + absl::Hours(1));
+  v1::SummarizeOverdueRequest current;
+  current.set_context("rso");
+  *current.mutable_as_of() = ToProtoTime(Day(2026, 4, 28) + absl::Hours(1));
+  current.set_view(v1::AS_OF_VIEW_CURRENT);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::OverdueSummary index_now, feed_->Summarize(Call(), current));
+  EXPECT_EQ(history_now.view(), v1::AS_OF_VIEW_HISTORY);
+  index_now.set_view(v1::AS_OF_VIEW_HISTORY);
+  EXPECT_TRUE(Same(history_now, index_now)) << history_now.DebugString() << "\n---\n"
+                                            << index_now.DebugString();
+}
+
+// A clock re-timed by a regrade keeps, for any instant before the regrade, the due time, risk
+// and policy version it had then: the policy that applied then.
+TEST_F(PointInTimeTest, RetimeKeepsOldDueBeforeRegrade) {
+  clock_.Set(Day(2026, 1, 1));
+  Commit("R1", {Clock("R1/arms", Day(2026, 2, 1), v1::RISK_LEVEL_LOW, "DC 1", "v1")});
+  clock_.Set(Day(2026, 3, 15));
+  Commit("R1", {Clock("R1/arms", Day(2026, 3, 1), v1::RISK_LEVEL_HIGH, "DC 2", "v2")});
+  clock_.Set(Day(2026, 6, 1));
+
+  auto oldest = [&](absl::Time as_of) { return Summary(as_of).oldest(); };
+  // Before it opened: nothing (and the history says where it begins).
+  const v1::OverdueSummary before = Summary(Day(2025, 12, 1));
+  EXPECT_EQ(before.total_open(), 0);
+  EXPECT_EQ(TimeOf(before.history_begins()), Day(2026, 1, 1));
+  // Open, not yet due.
+  EXPECT_EQ(Summary(Day(2026, 1, 15)).total_overdue(), 0);
+  EXPECT_EQ(Summary(Day(2026, 1, 15)).total_open(), 1);
+  // Overdue by the first grading, up to the instant of the regrade.
+  for (absl::Time t : {Day(2026, 2, 15), Day(2026, 3, 15) - absl::Microseconds(1)}) {
+    const v1::Obligation o = oldest(t);
+    EXPECT_EQ(TimeOf(o.due_time()), Day(2026, 2, 1));
+    EXPECT_EQ(o.risk_level(), v1::RISK_LEVEL_LOW);
+    EXPECT_EQ(o.owner_officer(), "DC 1");
+    EXPECT_EQ(o.policy_version(), "v1");
+  }
+  const v1::OverdueSummary mid_march = Summary(Day(2026, 3, 10));
+  ASSERT_EQ(mid_march.rows_size(), 1);
+  EXPECT_EQ(mid_march.rows(0).age_band(), v1::AGE_BAND_31_90_DAYS);  // 37 days
+  EXPECT_EQ(mid_march.rows(0).risk_level(), v1::RISK_LEVEL_LOW);
+  // From the regrade on, the new due time, risk, officer and policy.
+  for (absl::Time t : {Day(2026, 3, 15), Day(2026, 5, 1)}) {
+    const v1::Obligation o = oldest(t);
+    EXPECT_EQ(TimeOf(o.due_time()), Day(2026, 3, 1));
+    EXPECT_EQ(o.risk_level(), v1::RISK_LEVEL_HIGH);
+    EXPECT_EQ(o.owner_officer(), "DC 2");
+    EXPECT_EQ(o.policy_version(), "v2");
+    EXPECT_EQ(TimeOf(o.since_time()), Day(2026, 3, 15));
+  }
+  // The officer's workload then is DC 1's, not DC 2's.
+  const v1::WorkloadResponse load = Workload(Day(2026, 2, 15));
+  ASSERT_EQ(load.officers_size(), 1);
+  EXPECT_EQ(load.officers(0).officer(), "DC 1");
+  EXPECT_EQ(load.officers(0).overdue(), 1);
+}
+
+// A clock of a record imported today with its past (start_time: the last visit) is open since
+// that start; one opened later by an edit, or re-timed, begins when it was written; an unchanged
+// clock keeps its since_time.
+TEST_F(PointInTimeTest, ImportedClocksBeginAtTheirStartAndEditsWhenWritten) {
+  clock_.Set(Day(2026, 4, 1));
+  v1::Obligation visit = Clock("R1/visit", Day(2026, 3, 1));
+  *visit.mutable_start_time() = ToProtoTime(Day(2025, 12, 1));
+  Commit("R1", {visit}, /*new_record=*/true);
+  EXPECT_EQ(TimeOf(open_["R1"][0].since_time()), Day(2025, 12, 1));
+  clock_.Set(Day(2026, 4, 10));
+  v1::Obligation arms = Clock("R1/arms", Day(2026, 3, 1));
+  *arms.mutable_start_time() = ToProtoTime(Day(2025, 1, 1));
+  v1::Obligation same_visit = visit;  // as MergeClocks keeps it, but without since_time
+  Commit("R1", {same_visit, arms});
+  EXPECT_EQ(TimeOf(open_["R1"][0].since_time()), Day(2025, 12, 1));
+  EXPECT_EQ(TimeOf(open_["R1"][1].since_time()), Day(2026, 4, 10));
+  // Mid-March: the imported visit clock was overdue; the ARMS clock did not exist.
+  clock_.Set(Day(2026, 5, 1));
+  const v1::OverdueSummary march = Summary(Day(2026, 3, 15));
+  EXPECT_EQ(march.total_open(), 1);
+  EXPECT_EQ(march.total_overdue(), 1);
+  EXPECT_EQ(march.oldest().id(), "R1/visit");
+  EXPECT_EQ(Summary(Day(2026, 4, 15)).total_open(), 2);
+}
+
+// A schema-2 store (obligations open, no history) opened by this build: every open obligation
+// gets its open interval, in several commits, from its start_time (or from the beginning of
+// time when it has none), and the past is answered at once.
+TEST_F(PointInTimeTest, MigrationBackfillsOpenObligations) {
+  clock_.Set(Day(2026, 1, 1));
+  constexpr int kRecords = 2600;  // 5200 obligations: three migration commits
+  for (int i = 0; i < kRecords; ++i) {
+    v1::Obligation visit = Clock(absl::StrCat("R", i, "/visit"), Day(2026, 2, 1));
+    *visit.mutable_start_time() = ToProtoTime(Day(2025, 11, 1) + absl::Minutes(i));
+    v1::Obligation legacy = Clock(absl::StrCat("R", i, "/arms"), Day(2026, 3, 1));
+    Commit(absl::StrCat("R", i), {visit, legacy});
+  }
+  // As schema 2 wrote them: no since_time, no history.
+  {
+    storage::Change change;
+    for (auto& [subject, clocks] : open_) {
+      std::vector<v1::Obligation> legacy = clocks;
+      for (v1::Obligation& o : legacy) o.clear_since_time();
+      v1::ObligationEventBatch ignored;
+      ledger_.Reconcile(clocks, legacy, clock_.Now(), change, ignored);  // re-put values
+      clocks = legacy;
+    }
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+    storage::Change drop;
+    ASSERT_THAT(store_->Snapshot().ScanPrefix(storage::Family::kIndex, kAllHistory, {},
+                                              [&](absl::string_view key, absl::string_view) {
+                                                drop.Delete(storage::Family::kIndex,
+                                                            std::string(key));
+                                                return true;
+                                              }),
+                IsOk());
+    ASSERT_THAT(store_->Commit(drop).status(), IsOk());
+  }
+  ASSERT_EQ(HistoryEntries(), 0);
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t given,
+                             MigrateHistoryToV3(*store_, {{"rso", storage::DeadlineSpace::kRso}}));
+  EXPECT_EQ(given, 2 * kRecords);
+  EXPECT_EQ(HistoryEntries(), 2 * kRecords);
+  clock_.Set(Day(2026, 4, 1));
+  // The visits are open from their start; the legacy ARMS clocks as far back as anyone asks.
+  EXPECT_EQ(Summary(Day(2025, 10, 1)).total_open(), kRecords);
+  EXPECT_EQ(Summary(Day(2025, 12, 15)).total_open(), 2 * kRecords);
+  EXPECT_EQ(Summary(Day(2026, 2, 15)).total_overdue(), kRecords);
+  // A legacy clock re-timed after the upgrade ends its interval where the migration began it.
+  std::vector<v1::Obligation> after = open_["R0"];
+  *after[1].mutable_due_time() = ToProtoTime(Day(2027, 1, 1));
+  Commit("R0", after);
+  EXPECT_EQ(HistoryEntries(), 2 * kRecords + 1);
+  clock_.Set(Day(2026, 5, 1));
+  EXPECT_EQ(Summary(Day(2026, 3, 15)).total_overdue(), 2 * kRecords);
+  EXPECT_EQ(Summary(Day(2026, 4, 15)).total_overdue(), 2 * kRecords - 1);
+}
+
+// The migration runs again from the start after a crash part-way (Store::Open does that): the
+// commits it finished are rewritten with the same keys and values, the rest are written, and
+// nothing is doubled.
+TEST_F(PointInTimeTest, MigrationFinishesAfterACrashPartWayWithNothingDoubled) {
+  for (int i = 0; i < 4100; ++i) {
+    v1::Obligation o = Clock(absl::StrCat("R", i, "/visit"), Day(2026, 2, 1) + absl::Minutes(i));
+    *o.mutable_start_time() = ToProtoTime(Day(2025, 6, 1));
+    Commit(absl::StrCat("R", i), {o});
+  }
+  std::vector<std::string> keys;
+  ASSERT_THAT(store_->Snapshot().ScanPrefix(storage::Family::kIndex, kAllHistory, {},
+                                            [&](absl::string_view key, absl::string_view) {
+                                              keys.emplace_back(key);
+                                              return true;
+                                            }),
+              IsOk());
+  ASSERT_EQ(keys.size(), 4100u);
+  // The crash: only the first commit's worth of entries reached the disk.
+  storage::Change lost;
+  for (size_t i = 2000; i < keys.size(); ++i) lost.Delete(storage::Family::kIndex, keys[i]);
+  ASSERT_THAT(store_->Commit(lost).status(), IsOk());
+  ASSERT_EQ(HistoryEntries(), 2000);
+  for (int run = 0; run < 2; ++run) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(
+        const int64_t given, MigrateHistoryToV3(*store_, {{"rso", storage::DeadlineSpace::kRso}}));
+    EXPECT_EQ(given, 4100);
+    EXPECT_EQ(HistoryEntries(), 4100);
+  }
+  clock_.Set(Day(2026, 6, 1));
+  EXPECT_EQ(Summary(Day(2026, 1, 1)).total_open(), 4100);
+}
+
+// An as_of within kHistoryTolerance of now is answered from today's index; a page token keeps
+// the view its first page chose, even when the next page is asked for much later.
+TEST_F(PointInTimeTest, PageTokenKeepsTheViewItsFirstPageChose) {
+  clock_.Set(Day(2026, 1, 1));
+  for (int i = 0; i < 5; ++i) {
+    Commit(absl::StrCat("R", i), {Clock(absl::StrCat("R", i, "/visit"), Day(2025, 12, 1))});
+  }
+  clock_.Set(Day(2026, 2, 1));
+  v1::ListOverdueRequest request;
+  request.set_context("rso");
+  *request.mutable_as_of() = ToProtoTime(clock_.Now() - absl::Minutes(4));
+  request.mutable_page()->set_page_size(2);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOverdueResponse first, feed_->List(Call(), request));
+  EXPECT_EQ(first.view(), v1::AS_OF_VIEW_CURRENT);
+  clock_.Set(Day(2026, 2, 1) + absl::Hours(1));
+  request.mutable_page()->set_page_token(first.next_page_token());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOverdueResponse second, feed_->List(Call(), request));
+  EXPECT_EQ(second.view(), v1::AS_OF_VIEW_CURRENT);
+  // Asked afresh now, the same as_of is history.
+  request.mutable_page()->clear_page_token();
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOverdueResponse fresh, feed_->List(Call(), request));
+  EXPECT_EQ(fresh.view(), v1::AS_OF_VIEW_HISTORY);
+  EXPECT_EQ(fresh.obligations_size(), 2);
+  // A future as_of (a work list's horizon) is always today's index.
+  *request.mutable_as_of() = ToProtoTime(clock_.Now() + absl::Hours(24 * 7));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOverdueResponse ahead, feed_->List(Call(), request));
+  EXPECT_EQ(ahead.view(), v1::AS_OF_VIEW_CURRENT);
+}
+
+}  // namespace
+}  // namespace vigil
