@@ -97,18 +97,18 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (given("--name")) {
     o.set_display_name(f.name);
-    paths.push_back("display_name");
+    paths.emplace_back("display_name");
   }
   if (given("--visor")) {
     o.set_visor_ref(f.visor);
-    paths.push_back("visor_ref");
+    paths.emplace_back("visor_ref");
   }
   if (given("--registered")) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(f.registered);
     if (!t.ok())
       return absl::InvalidArgumentError(absl::StrCat("--registered: ", t.status().message()));
     *o.mutable_registered_time() = ToTimestamp(*t);
-    paths.push_back("registered_time");
+    paths.emplace_back("registered_time");
   }
   if (given("--requirement-start")) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(f.requirement_start);
@@ -117,47 +117,47 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
           absl::StrCat("--requirement-start: ", t.status().message()));
     }
     *o.mutable_requirement_start_time() = ToTimestamp(*t);
-    paths.push_back("requirement_start_time");
+    paths.emplace_back("requirement_start_time");
   }
   if (given("--owner")) {
     o.set_owner_officer(f.owner);
-    paths.push_back("owner_officer");
+    paths.emplace_back("owner_officer");
   }
   if (given("--team")) {
     o.set_team(f.team);
-    paths.push_back("team");
+    paths.emplace_back("team");
   }
   if (given("--status")) {
     absl::StatusOr<int> s = ParseEnumText(Statuses(), "OFFENDER_STATUS_", f.status, "--status");
     if (!s.ok()) return s.status();
     o.set_status(static_cast<v1::OffenderStatus>(*s));
-    paths.push_back("status");
+    paths.emplace_back("status");
   }
   if (given("--notification-period")) {
     absl::StatusOr<int> p =
         ParseEnumText(Periods(), "NOTIFICATION_PERIOD_", f.period, "--notification-period");
     if (!p.ok()) return p.status();
     o.set_notification_period(static_cast<v1::NotificationPeriod>(*p));
-    paths.push_back("notification_period");
+    paths.emplace_back("notification_period");
   }
   if (given("--under-18")) {
     o.set_under_18_at_conviction(f.under_18);
-    paths.push_back("under_18_at_conviction");
+    paths.emplace_back("under_18_at_conviction");
   }
   if (given("--mappa-category")) {
     o.set_mappa_category(f.mappa_category);
-    paths.push_back("mappa_category");
+    paths.emplace_back("mappa_category");
   }
   if (given("--mappa-level")) {
     o.set_mappa_level(f.mappa_level);
-    paths.push_back("mappa_level");
+    paths.emplace_back("mappa_level");
   }
   if (given("--last-notified")) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(f.last_notified);
     if (!t.ok())
       return absl::InvalidArgumentError(absl::StrCat("--last-notified: ", t.status().message()));
     *o.mutable_last_notification_time() = ToTimestamp(*t);
-    paths.push_back("last_notification_time");
+    paths.emplace_back("last_notification_time");
   }
   if (given("--change-pending-since")) {
     if (!f.change_pending.empty()) {
@@ -168,11 +168,11 @@ absl::StatusOr<std::vector<std::string>> Fill(const OffenderFlags& f, const CLI:
       }
       *o.mutable_change_pending_since() = ToTimestamp(*t);
     }
-    paths.push_back("change_pending_since");
+    paths.emplace_back("change_pending_since");
   }
   if (given("--change-note")) {
     o.set_change_pending_note(f.change_note);
-    paths.push_back("change_pending_note");
+    paths.emplace_back("change_pending_note");
   }
   return paths;
 }

@@ -25,6 +25,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -374,11 +375,6 @@ int Main() {
   demo.seed = absl::GetFlag(FLAGS_seed);
   demo.prefix = "LOAD";
   const cli::DemoData data = cli::GenerateDemo(demo);
-  for (const v1::OffenderImportRow& row : data.offenders) {
-    if (row.offender().status() == v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) {
-      shared.active_ids.push_back(row.offender().id());
-    }
-  }
   if (!data.offenders.empty() || !data.referrals.empty()) {
     const Imported offenders = ImportAll<v1::ImportOffendersRequest, v1::ImportOffendersResponse>(
         data.offenders, clients, shared.force,
@@ -398,6 +394,28 @@ int Main() {
     if (offenders.refused > 0 || referrals.refused > 0) return 1;
   }
   if (absl::GetFlag(FLAGS_load_only)) return 0;
+
+  // The offenders in the community, as the server has them: a record past its notification
+  // period is stored EXPIRED (no visits or assessments accepted) whatever status it was loaded
+  // with.
+  v1::ListOffendersRequest active;
+  active.set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+  active.mutable_page()->set_page_size(1000);
+  do {
+    grpc::ClientContext context;
+    Identify(context, shared.force);
+    v1::ListOffendersResponse page;
+    const grpc::Status status = shared.offenders->ListOffenders(&context, active, &page);
+    if (!status.ok()) {
+      std::fprintf(stderr, "vigil_load: listing the offenders in the community: %s\n",
+                   status.error_message().c_str());
+      return 1;
+    }
+    for (const v1::Offender& o : page.offenders()) {
+      if (absl::StartsWith(o.id(), demo.prefix.substr(0, 1))) shared.active_ids.push_back(o.id());
+    }
+    active.mutable_page()->set_page_token(page.next_page_token());
+  } while (!active.page().page_token().empty());
 
   const bool needs_offenders = shared.weights[kRecordVisit] > 0 ||
                                shared.weights[kRecordArms] > 0 || shared.weights[kGetOffender] > 0;

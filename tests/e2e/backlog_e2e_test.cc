@@ -123,7 +123,8 @@ TEST_F(BacklogEndToEndTest, SummaryEqualsACountOfEveryOverdueItem) {
     request.set_team(team);
     v1::BacklogSummary summary;
     ASSERT_TRUE(Stub()->GetBacklogSummary(Context().get(), request, &summary).ok());
-    ASSERT_GT(summary.total(), 50);
+    // Enough to mean something (the demo's 113 offenders past their period have no clocks).
+    ASSERT_GT(summary.total(), 30);
     v1::ListBacklogItemsRequest items_request;
     items_request.set_team(team);
     *items_request.mutable_as_of() = summary.as_of();
@@ -624,7 +625,7 @@ TEST_F(BacklogEndToEndTest, CliTableAndCsvCarryTheApiNumbers) {
                         absl::UTCTimeZone())});
   EXPECT_THAT(table.output, HasSubstr(absl::StrCat(summary.total(), " overdue of ",
                                                    summary.total_open(), " open")));
-  EXPECT_THAT(table.output, HasSubstr("KIND             RISK"));
+  EXPECT_THAT(table.output, ::testing::ContainsRegex("KIND +RISK +0-7"));
   RunResult csv = Vigil({"backlog", "--format", "csv"});
   std::istringstream lines(csv.output);
   std::string line;

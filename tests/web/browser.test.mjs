@@ -566,9 +566,15 @@ describe('supervisor', () => {
     while ((await next.count()) > 0 && (await next.isEnabled())) {
       assert.ok(ids.length < cell.count, 'no page after the last of the cell’s items');
       const before = await page.textContent('#drilldown-count');
+      const firstBefore = ids[ids.length - Math.min(ids.length, pageSize)];
       await next.click();
-      await page.waitForFunction((text) => document.querySelector('#drilldown-count')?.textContent !== text &&
-        !document.querySelector('#drilldown .loading'), before);
+      // The count line changes with the page number at once; the rows only once the next page
+      // has come: wait for both, or the rows read would still be the last page's.
+      await page.waitForFunction(([text, first]) => {
+        const row = document.querySelector('#drilldown-table tbody tr');
+        return document.querySelector('#drilldown-count')?.textContent !== text &&
+          !document.querySelector('#drilldown .loading') && row && row.dataset.obligationId !== first;
+      }, [before, firstBefore]);
       ids.push(...await rowIds());
     }
     await page.evaluate(() => sessionStorage.removeItem('vigil.cellPageSize'));
