@@ -64,6 +64,7 @@ absl::Status CheckLifecycle(const v1::Offender& o, StatusAsked status_asked, abs
   }
   if (status_asked == StatusAsked::kNo) return absl::OkStatus();
   v1::Offender stored = o;
+  stored.clear_notification_end_time();  // as Derive will set it from the facts below
   if (o.has_registered_time()) {
     if (std::optional<absl::Time> end =
             policy::NotificationEnd(o.notification_period(), o.under_18_at_conviction(),
