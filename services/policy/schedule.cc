@@ -142,8 +142,7 @@ DueTime NotificationReviewDue(const v1::Policy& policy, absl::Time first_notific
       policy.version(), first_notification};
 }
 
-std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
-                                          absl::Time registered, absl::TimeZone zone) {
+int NotificationPeriodMonths(v1::NotificationPeriod period, bool under_18) {
   int months = 0;
   switch (period) {
     case v1::NOTIFICATION_PERIOD_10_YEARS:
@@ -159,9 +158,15 @@ std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool un
       months = 24;
       break;
     default:
-      return std::nullopt;
+      return 0;
   }
-  if (under_18) months /= 2;
+  return under_18 ? months / 2 : months;
+}
+
+std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,
+                                          absl::Time registered, absl::TimeZone zone) {
+  const int months = NotificationPeriodMonths(period, under_18);
+  if (months == 0) return std::nullopt;
   const absl::CivilDay day = LocalDay(registered, zone);
   const absl::CivilMonth month = absl::CivilMonth(day) + months;
   return EndOfLocalDay(absl::CivilDay(month.year(), month.month(), day.day()), zone);

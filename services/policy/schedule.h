@@ -79,6 +79,10 @@ DueTime NotificationReviewDue(const v1::Policy& policy, absl::Time first_notific
 // and the latest a review may set (15 years on): the same calendar date, end of the local day.
 absl::Time NextNotificationReview(absl::Time decided, int years, absl::TimeZone zone);
 
+// The length of a fixed notification period in months, halved when convicted under 18; 0 when
+// indefinite or unknown.
+int NotificationPeriodMonths(v1::NotificationPeriod period, bool under_18);
+
 // The end of the notification period: registration plus the period (halved when convicted
 // under 18); nullopt when indefinite or unknown.
 std::optional<absl::Time> NotificationEnd(v1::NotificationPeriod period, bool under_18,

@@ -212,24 +212,8 @@ std::optional<RequirementEnd> EndedRequirement(const v1::Offender& o, absl::Time
   if (!o.has_notification_end_time()) return std::nullopt;
   const absl::Time end = TimeOf(o.notification_end_time());
   if (end > now) return std::nullopt;
-  int months = 0;
-  switch (o.notification_period()) {
-    case v1::NOTIFICATION_PERIOD_10_YEARS:
-      months = 120;
-      break;
-    case v1::NOTIFICATION_PERIOD_7_YEARS:
-      months = 84;
-      break;
-    case v1::NOTIFICATION_PERIOD_5_YEARS:
-      months = 60;
-      break;
-    case v1::NOTIFICATION_PERIOD_2_YEARS:
-      months = 24;
-      break;
-    default:
-      break;
-  }
-  if (o.under_18_at_conviction()) months /= 2;
+  const int months =
+      policy::NotificationPeriodMonths(o.notification_period(), o.under_18_at_conviction());
   const std::string period =
       months % 12 == 0 ? absl::StrCat(months / 12, "-year") : absl::StrCat(months, "-month");
   return RequirementEnd{
