@@ -260,6 +260,22 @@ class AlertsTest : public ::testing::Test {
     return found.empty() ? v1::Alert() : found[0];
   }
 
+  // A referral received now, triaged high and left waiting for allocation, its clocks followed.
+  absl::StatusOr<v1::Referral> UnallocatedHighReferral() {
+    v1::CreateReferralRequest create;
+    create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+    *create.mutable_referral()->mutable_received_time() = ToProtoTime(clock_.Now());
+    create.mutable_referral()->set_subject_display_name("Subject");
+    absl::StatusOr<v1::Referral> r = queue_->Create(Call(), create);
+    if (!r.ok()) return r.status();
+    v1::TriageReferralRequest triage;
+    triage.set_id(r->id());
+    triage.set_grade(v1::RISK_LEVEL_HIGH);
+    absl::StatusOr<v1::Referral> waiting = queue_->Triage(Call(), triage);
+    CatchUp();
+    return waiting;
+  }
+
   absl::StatusOr<v1::Alert> Acknowledge(const std::string& id, CallContext call) {
     v1::AcknowledgeAlertRequest request;
     request.set_id(id);
@@ -786,20 +802,11 @@ TEST_F(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt
 }
 
 TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
-  v1::CreateReferralRequest create;
-  create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
-  *create.mutable_referral()->mutable_received_time() = ToProtoTime(clock_.Now());
-  create.mutable_referral()->set_subject_display_name("Subject");
-  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral r, queue_->Create(Call(), create));
-  v1::TriageReferralRequest triage;
-  triage.set_id(r.id());
-  triage.set_grade(v1::RISK_LEVEL_HIGH);
-  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, queue_->Triage(Call(), triage));
-  CatchUp();
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, UnallocatedHighReferral());
   const absl::Time due = Due(waiting, "action");
   clock_.Set(due + absl::Minutes(1));
   Scan();
-  const v1::Alert alert = AlertAbout(r.id() + "/action");
+  const v1::Alert alert = AlertAbout(waiting.id() + "/action");
   EXPECT_EQ(alert.obligation().owner_officer(), "(unallocated)");
   EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
   // High: the inspector 14 days after the due time is the next step.
@@ -810,19 +817,10 @@ TEST_F(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPol
   v1::Policy policy = *policies_->Current("wessex");
   policy.set_ocait_queue_manager("DS Queue");
   ASSERT_THAT(policies_->Set(Call(Role::kForceAdmin, "Admin"), policy).status(), IsOk());
-  v1::CreateReferralRequest create;
-  create.mutable_referral()->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
-  *create.mutable_referral()->mutable_received_time() = ToProtoTime(clock_.Now());
-  create.mutable_referral()->set_subject_display_name("Subject");
-  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral r, queue_->Create(Call(), create));
-  v1::TriageReferralRequest triage;
-  triage.set_id(r.id());
-  triage.set_grade(v1::RISK_LEVEL_HIGH);
-  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, queue_->Triage(Call(), triage));
-  CatchUp();
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, UnallocatedHighReferral());
   clock_.Set(Due(waiting, "action") + absl::Minutes(1));
   Scan();
-  const v1::Alert alert = AlertAbout(r.id() + "/action");
+  const v1::Alert alert = AlertAbout(waiting.id() + "/action");
   EXPECT_EQ(alert.addressee(), "DS Queue");
   EXPECT_EQ(alert.escalation_level(), v1::ESCALATION_LEVEL_SERGEANT);
   // The queue manager, an officer by role, sees and may acknowledge it as an owner would;
@@ -845,7 +843,7 @@ TEST_F(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPol
 
   // Once allocated, the owner has it and the queue manager no longer does.
   v1::AllocateReferralRequest allocate;
-  allocate.set_id(r.id());
+  allocate.set_id(waiting.id());
   allocate.set_officer("DC 1");
   allocate.set_team("ocait");
   ASSERT_THAT(queue_->Allocate(Call(), allocate).status(), IsOk());

@@ -80,6 +80,21 @@ class RsoRegisterTest : public ::testing::Test {
     return created.ok() ? *created : v1::Offender();
   }
 
+  // A request to register `id` (DC 4512's, team north) for `period`, registered at `registered`
+  // (none: awaiting the initial notification); the test sets the rest.
+  static v1::CreateOffenderRequest Registering(const std::string& id, v1::NotificationPeriod period,
+                                               std::optional<absl::Time> registered) {
+    v1::CreateOffenderRequest request;
+    v1::Offender& o = *request.mutable_offender();
+    o.set_id(id);
+    o.set_display_name("Name " + id);
+    if (registered.has_value()) *o.mutable_registered_time() = ToProtoTime(*registered);
+    o.set_notification_period(period);
+    o.set_owner_officer("DC 4512");
+    o.set_team("north");
+    return request;
+  }
+
   absl::StatusOr<v1::ArmsAssessment> Arms(const std::string& id, absl::Time completed,
                                           v1::RiskLevel risk, const std::string& request_id = "") {
     v1::RecordArmsAssessmentRequest request;
@@ -709,13 +724,8 @@ TEST_F(RsoRegisterTest, EverythingSurvivesReopen) {
 // --- The notification lifecycle (SOA 2003 ss.82-83, 91A-91F) ---------------------------------
 
 TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockAtCreate) {
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("D00200");
-  request.mutable_offender()->set_display_name("Past period");
-  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2013, 4, 27));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_10_YEARS);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
+  v1::CreateOffenderRequest request =
+      Registering("D00200", v1::NOTIFICATION_PERIOD_10_YEARS, Day(2013, 4, 27));
   // As an import of history gives it: the status the old register had.
   request.mutable_offender()->set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
@@ -745,13 +755,8 @@ TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockAtCreate) {
 
 TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockWhenTheDayComesWithTheReasonOnTheFeed) {
   // A 2-year period ending the day after tomorrow, while in custody: the daily pass finds it.
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("R1");
-  request.mutable_offender()->set_display_name("Ends soon");
-  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2024, 11, 25));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_2_YEARS);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
+  v1::CreateOffenderRequest request =
+      Registering("R1", v1::NOTIFICATION_PERIOD_2_YEARS, Day(2024, 11, 25));
   request.mutable_offender()->set_status(v1::OFFENDER_STATUS_IN_CUSTODY);
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
   ASSERT_EQ(o.status(), v1::OFFENDER_STATUS_IN_CUSTODY);
@@ -789,13 +794,8 @@ TEST_F(RsoRegisterTest, PeriodEndClosesEveryClockWhenTheDayComesWithTheReasonOnT
 }
 
 TEST_F(RsoRegisterTest, ExpiredIsVigilsToSetAndNothingIsWrittenWhenAsked) {
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("R1");
-  request.mutable_offender()->set_display_name("Indefinite");
-  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2020, 1, 10));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
+  v1::CreateOffenderRequest request =
+      Registering("R1", v1::NOTIFICATION_PERIOD_INDEFINITE, Day(2020, 1, 10));
   request.mutable_offender()->set_status(v1::OFFENDER_STATUS_EXPIRED);
   EXPECT_THAT(register_->Create(Call(), request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offender.status")));
@@ -819,13 +819,9 @@ TEST_F(RsoRegisterTest, ExpiredIsVigilsToSetAndNothingIsWrittenWhenAsked) {
 
 TEST_F(RsoRegisterTest,
        InitialNotificationDueThreeDaysAfterTheRequirementStartsAndRegistrationMeetsIt) {
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("R1");
-  request.mutable_offender()->set_display_name("Convicted");
+  v1::CreateOffenderRequest request =
+      Registering("R1", v1::NOTIFICATION_PERIOD_5_YEARS, std::nullopt);
   *request.mutable_offender()->mutable_requirement_start_time() = ToProtoTime(Day(2026, 11, 20));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_5_YEARS);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
   ASSERT_EQ(o.obligations_size(), 1);
   const v1::Obligation* initial = Find(o, "initial-notification");
@@ -861,13 +857,8 @@ TEST_F(RsoRegisterTest,
 }
 
 TEST_F(RsoRegisterTest, IndefiniteReviewContinuedRetimesAndEndedClosesEveryClock) {
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("R1");
-  request.mutable_offender()->set_display_name("Indefinite");
-  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2011, 6, 1));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
+  v1::CreateOffenderRequest request =
+      Registering("R1", v1::NOTIFICATION_PERIOD_INDEFINITE, Day(2011, 6, 1));
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
   const v1::Obligation* review = Find(o, "notification-review");
   ASSERT_NE(review, nullptr);
@@ -922,14 +913,9 @@ TEST_F(RsoRegisterTest, IndefiniteReviewContinuedRetimesAndEndedClosesEveryClock
 }
 
 TEST_F(RsoRegisterTest, IndefiniteReviewIsEightYearsOnWhenUnder18AndRefusedForAFixedPeriod) {
-  v1::CreateOffenderRequest request;
-  request.mutable_offender()->set_id("R1");
-  request.mutable_offender()->set_display_name("Young");
-  *request.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2020, 3, 2));
-  request.mutable_offender()->set_notification_period(v1::NOTIFICATION_PERIOD_INDEFINITE);
+  v1::CreateOffenderRequest request =
+      Registering("R1", v1::NOTIFICATION_PERIOD_INDEFINITE, Day(2020, 3, 2));
   request.mutable_offender()->set_under_18_at_conviction(true);
-  request.mutable_offender()->set_owner_officer("DC 4512");
-  request.mutable_offender()->set_team("north");
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Offender o, register_->Create(Call(), request));
   const v1::Obligation* review = Find(o, "notification-review");
   ASSERT_NE(review, nullptr);
