@@ -185,6 +185,19 @@ absl::Status NotBeforeRegistration(absl::string_view field, absl::Time t,
                    absl::FormatCivilTime(since)));
 }
 
+void SetNotificationEnd(v1::Offender& o, absl::TimeZone zone) {
+  std::optional<absl::Time> end;
+  if (o.has_registered_time()) {
+    end = policy::NotificationEnd(o.notification_period(), o.under_18_at_conviction(),
+                                  TimeOf(o.registered_time()), zone);
+  }
+  if (end.has_value()) {
+    *o.mutable_notification_end_time() = ToProtoTime(*end);
+  } else {
+    o.clear_notification_end_time();
+  }
+}
+
 const v1::NotificationReview* LatestReview(const v1::Offender& offender) {
   const v1::NotificationReview* latest = nullptr;
   for (const v1::NotificationReview& r : offender.notification_reviews()) {

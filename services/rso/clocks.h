@@ -52,6 +52,10 @@ std::string ObligationId(absl::string_view offender_id, Clock clock);
 // True when the offender is under active management (any clock may run).
 bool Managed(v1::OffenderStatus status);
 
+// Sets notification_end_time from registration, the period and age at conviction (cleared when
+// indefinite, unknown or not yet registered).
+void SetNotificationEnd(v1::Offender& offender, absl::TimeZone zone);
+
 // How and when the offender's notification requirement ended, if it has by `now`: a fixed
 // period at its end (notification_end_time), an indefinite one by a review that ended it.
 struct RequirementEnd {

@@ -55,16 +55,7 @@ std::vector<UniqueKey> OffenderStore::UniqueKeys(const v1::Offender& o) const {
 void OffenderStore::Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
                            const RecordEdit& edit) const {
   const std::shared_ptr<const v1::Policy> policy = policies_.Current(after.force());
-  std::optional<absl::Time> end;
-  if (after.has_registered_time()) {
-    end = policy::NotificationEnd(after.notification_period(), after.under_18_at_conviction(),
-                                  TimeOf(after.registered_time()), zone_);
-  }
-  if (end.has_value()) {
-    *after.mutable_notification_end_time() = ToProtoTime(*end);
-  } else {
-    after.clear_notification_end_time();
-  }
+  SetNotificationEnd(after, zone_);
   // The requirement's end moves the offender out of active management, whatever the status
   // (custody and abroad too); every clock then closes (CloseReason says why).
   if (std::optional<RequirementEnd> ended = EndedRequirement(after, call.now, zone_);

@@ -64,14 +64,7 @@ absl::Status CheckLifecycle(const v1::Offender& o, StatusAsked status_asked, abs
   }
   if (status_asked == StatusAsked::kNo) return absl::OkStatus();
   v1::Offender stored = o;
-  stored.clear_notification_end_time();  // as Derive will set it from the facts below
-  if (o.has_registered_time()) {
-    if (std::optional<absl::Time> end =
-            policy::NotificationEnd(o.notification_period(), o.under_18_at_conviction(),
-                                    TimeOf(o.registered_time()), zone)) {
-      *stored.mutable_notification_end_time() = ToProtoTime(*end);
-    }
-  }
+  SetNotificationEnd(stored, zone);  // as Derive will from the facts
   const std::optional<RequirementEnd> ended = EndedRequirement(stored, now, zone);
   if (o.status() == v1::OFFENDER_STATUS_EXPIRED && !ended.has_value()) {
     if (o.notification_period() == v1::NOTIFICATION_PERIOD_INDEFINITE) {
