@@ -48,7 +48,7 @@ start() {
 # The p50 / p99 (ms) of the one RPC row of a vigil_load report.
 percentiles() { awk -v rpc="$1" '$1 == rpc {printf "%s / %s", $5, $7}'; }
 
-offenders=$((SIZE * 2 / 7)) # about 3.5 open clocks per offender (bench/scale.sh)
+offenders=$((SIZE * 8 / 21)) # about 2.6 open clocks per offender (bench/scale_lib.sh)
 shards=()
 for force in "${FORCES[@]}"; do
   addr=$(start "$force")

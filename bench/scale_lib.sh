@@ -43,12 +43,12 @@ metric() {
     python3 -c 'import json,sys; print(sum(int(m.get("value", 0)) for m in json.load(sys.stdin).get("metrics", [])))'
 }
 
-# Loads about SIZE open obligations into the running vigild: SIZE * 2 / 7 offenders of force
-# wessex (about 3.5 open clocks each, a third overdue). Sets OFFENDERS, IMPORT_RATE
-# (offenders/s) and LOAD_SECONDS.
+# Loads about SIZE open obligations into the running vigild: SIZE * 8 / 21 offenders of force
+# wessex (about 2.6 open clocks each, a third overdue: an offender whose notification period has
+# ended has none). Sets OFFENDERS, IMPORT_RATE (offenders/s) and LOAD_SECONDS.
 load_force() {
   local size=$1 report t0 t1
-  OFFENDERS=$(( size * 2 / 7 ))
+  OFFENDERS=$(( size * 8 / 21 ))
   t0=$(date +%s.%N)
   report=$("$LOAD" --server "$ADDR" --offenders "$OFFENDERS" --load_only 2>/dev/null)
   t1=$(date +%s.%N)
