@@ -36,8 +36,10 @@ void Change::AddEvent(std::string context, std::string payload) {
 
 void Change::SetAudit(AuditEntry entry) {
   ++audits_set_;
-  audit_ = std::move(entry);
+  audits_.push_back(std::move(entry));
 }
+
+void Change::AddAudit(AuditEntry entry) { audits_.push_back(std::move(entry)); }
 
 void Change::AddToCounter(absl::string_view name, int64_t delta) {
   if (delta == 0) return;
@@ -59,13 +61,14 @@ void Change::ExpectValue(Family family, std::string key, std::string value) {
 }
 
 bool Change::empty() const {
-  return ops_.empty() && events_.empty() && !audit_.has_value() && counters_.empty();
+  return ops_.empty() && events_.empty() && audits_.empty() && counters_.empty();
 }
 
 absl::Status Change::Validate() const {
   if (audits_set_ > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("a change carries at most one audit record; this one set ", audits_set_));
+        absl::StrCat("SetAudit was called ", audits_set_,
+                     " times on one change: set one record, or use AddAudit for several"));
   }
   for (const Op& op : ops_) {
     if (op.family == Family::kEvents || op.family == Family::kAudit) {

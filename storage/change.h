@@ -63,8 +63,13 @@ class Change {
   // the order added (a batch of alerts is one change with one event per alert).
   void AddEvent(std::string context, std::string payload);
 
-  // Appends `entry` to the audit chain; Commit assigns its sequence and hash. At most one.
+  // Appends `entry` to the audit chain; Commit assigns its sequence and hash. At most one
+  // SetAudit per change: a second is a bug Validate reports.
   void SetAudit(AuditEntry entry);
+  // Appends one more record: for vigild's own work that touches several forces at once (a batch
+  // of alerts), which is recorded under each force it concerns, one record per force, in this
+  // change's commit. The records take consecutive sequences in the order added.
+  void AddAudit(AuditEntry entry);
 
   // Adds `delta` to the int64 counter `name` (created at 0). A counter that returns to 0 is
   // removed from disk and reads as 0.
@@ -81,18 +86,18 @@ class Change {
   const std::vector<Op>& ops() const { return ops_; }
   const std::vector<Precondition>& preconditions() const { return preconditions_; }
   const std::vector<Event>& events() const { return events_; }
-  const std::optional<AuditEntry>& audit() const { return audit_; }
+  const std::vector<AuditEntry>& audits() const { return audits_; }
   const std::vector<std::pair<std::string, int64_t>>& counters() const { return counters_; }
 
-  // InvalidArgument (naming the problem) if the change writes to a reserved key or family, has
-  // more than one audit record, or names a bad event context. Commit calls it.
+  // InvalidArgument (naming the problem) if the change writes to a reserved key or family, set
+  // its audit record twice, or names a bad event context. Commit calls it.
   absl::Status Validate() const;
 
  private:
   std::vector<Op> ops_;
   std::vector<Precondition> preconditions_;
   std::vector<Event> events_;
-  std::optional<AuditEntry> audit_;
+  std::vector<AuditEntry> audits_;
   std::vector<std::pair<std::string, int64_t>> counters_;
   int audits_set_ = 0;
 };

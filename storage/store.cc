@@ -1028,14 +1028,16 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
     result.event_sequences.push_back(sequence);
   }
   if (!result.event_sequences.empty()) result.event_sequence = result.event_sequences.front();
+  // The chain as this change's records extend it (several when vigild's own work concerns
+  // several forces), published into the group's state in phase 3.
+  uint64_t audit_sequence = state.audit_sequence;
   std::string audit_hash;
-  if (change.audit().has_value()) {
-    const AuditEntry& entry = *change.audit();
-    const uint64_t sequence = state.audit_sequence + 1;
-    audit_hash = ChainHash(state.audit_hash, sequence, entry.body);
-    rocksdb::Status s =
-        state.batch.Put(handle(Family::kAudit), AuditKey(sequence),
-                        EncodeAuditEnvelope(state.audit_hash, audit_hash, entry.body));
+  for (const AuditEntry& entry : change.audits()) {
+    const uint64_t sequence = ++audit_sequence;
+    const std::string& previous_hash = audit_hash.empty() ? state.audit_hash : audit_hash;
+    std::string hash = ChainHash(previous_hash, sequence, entry.body);
+    rocksdb::Status s = state.batch.Put(handle(Family::kAudit), AuditKey(sequence),
+                                        EncodeAuditEnvelope(previous_hash, hash, entry.body));
     auto index = [&](std::string key) {
       PutFixed64BE(&key, sequence);
       if (s.ok()) s = state.batch.Put(handle(Family::kIndex), key, rocksdb::Slice());
@@ -1049,6 +1051,7 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
     }
     if (entry.national_security) index(AuditNationalSecurityPrefix());
     if (!s.ok()) return FromRocks(s, "building the commit batch");
+    audit_hash = std::move(hash);
     result.audit_sequence = sequence;
   }
 

@@ -131,7 +131,8 @@ struct CommitResult {
   uint64_t event_sequence = 0;
   // The sequence of every event of the change, in the order they were added.
   std::vector<uint64_t> event_sequences;
-  // The audit chain position of the change's record; 0 if it had none.
+  // The audit chain position of the change's record (its last, when it had several); 0 if it
+  // had none.
   uint64_t audit_sequence = 0;
 };
 

@@ -34,10 +34,11 @@ constexpr int kMaxRiskRank = 4;
 // Alert.context of the watchdog's system alerts (about no owner's obligation).
 constexpr absl::string_view kWatchdogContext = "alerts";
 
-// The identity the engine's own work is audited under.
-CallContext EngineCall(absl::string_view method, absl::Time now) {
+// The identity the engine's own work is audited under, in each force it concerns: vigild as
+// `system`, never under a force name a caller could claim for itself.
+CallContext EngineCall(absl::string_view method, absl::Time now, std::string force) {
   CallContext call;
-  call.principal = Principal{"vigild alerts", Role::kService, "all"};
+  call.principal = Principal{"vigild alerts", Role::kSystem, std::move(force)};
   call.purpose = "alerting";
   call.method = std::string(method);
   call.now = now;
@@ -119,15 +120,29 @@ class AlertEngine::Txn {
     *event.mutable_alert() = alert;
     *event.mutable_event_time() = ToProtoTime(now_);
     change_.AddEvent(std::string(kAlertFeed), event.SerializeAsString());
-    subjects_.insert(alert.id());
+    std::set<std::string>& subjects = subjects_[alert.force()];
+    subjects.insert(alert.id());
     // The watchdog's system alerts are about no subject.
-    if (!alert.obligation().subject_id().empty()) subjects_.insert(alert.obligation().subject_id());
+    if (!alert.obligation().subject_id().empty()) subjects.insert(alert.obligation().subject_id());
     ++events_;
   }
 
   int events() const { return events_; }
-  void AddSubject(const std::string& subject) { subjects_.insert(subject); }
-  std::vector<std::string> subjects() const { return {subjects_.begin(), subjects_.end()}; }
+  void AddSubject(const v1::Obligation& obligation) {
+    subjects_[obligation.force()].insert(obligation.subject_id());
+  }
+  // The engine's records of this unit of work: one under each force it concerned, naming that
+  // force's subjects only (none when it touched no force's records).
+  std::vector<storage::AuditEntry> Audits(v1::AuditAction action, absl::string_view method) const {
+    std::vector<storage::AuditEntry> audits;
+    audits.reserve(subjects_.size());
+    for (const auto& [force, subjects] : subjects_) {
+      audits.push_back(
+          EngineCall(method, now_, force)
+              .Audit(action, std::vector<std::string>(subjects.begin(), subjects.end())));
+    }
+    return audits;
+  }
 
   // Adds every record write and derived entry to the change, and returns it.
   storage::Change& Finish() {
@@ -200,7 +215,7 @@ class AlertEngine::Txn {
   absl::Time earliest_added_ = absl::InfiniteFuture();
   std::map<std::string, Slot<v1::Alert>> alerts_;
   std::map<std::string, Slot<internal::AlertedObligation>> followed_;
-  std::set<std::string> subjects_;
+  std::map<std::string, std::set<std::string>> subjects_;  // by force
   int events_ = 0;
 };
 
@@ -337,12 +352,12 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::
     fresh.set_context(std::string(context));
     ScheduleWarning(fresh, policy, zone, txn.now());
     txn.Follow(std::move(fresh));
-    txn.AddSubject(now_is.subject_id());
+    txn.AddSubject(now_is);
     return absl::OkStatus();
   }
   const v1::Obligation was = followed->obligation();
   *followed->mutable_obligation() = now_is;
-  txn.AddSubject(now_is.subject_id());
+  txn.AddSubject(now_is);
   VIGIL_ASSIGN_OR_RETURN(std::vector<v1::Alert*> alerts, AlertsAbout(txn, *followed));
   if (TimeOf(was.due_time()) != TimeOf(now_is.due_time())) {
     // Met (an assessment recorded, a visit made) or moved by its owner: what was alerted on is
@@ -376,7 +391,7 @@ absl::Status Close(AlertEngine::Txn& txn, absl::string_view context, const v1::O
                                      ? std::string("the obligation was closed")
                                      : absl::StrCat("the obligation was closed: ", reason);
   for (v1::Alert* alert : alerts) Resolve(txn, *alert, resolution);
-  txn.AddSubject(closed.subject_id());
+  txn.AddSubject(closed);
   txn.Unfollow(*followed);
   return absl::OkStatus();
 }
@@ -501,8 +516,8 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
   }
   if (last == cursor) return absl::OkStatus();
   txn.change().Put(Family::kEntities, CursorKey(context), absl::StrCat(last));
-  const CallContext call = EngineCall(absl::StrCat("alerts/follow/", context), txn.now());
-  return Commit(txn, call.Audit(v1::AUDIT_ACTION_COLLECTION, txn.subjects()));
+  return Commit(txn,
+                txn.Audits(v1::AUDIT_ACTION_COLLECTION, absl::StrCat("alerts/follow/", context)));
 }
 
 void AlertEngine::LowerScanFloor(absl::Time due) {
@@ -622,8 +637,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
     report.late += of_force.count;
     report.worst_lateness = std::max(report.worst_lateness, of_force.worst);
   }
-  const CallContext call = EngineCall("alerts/scan", now);
-  VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION, txn.subjects())));
+  VIGIL_RETURN_IF_ERROR(Commit(txn, txn.Audits(v1::AUDIT_ACTION_ALTERATION, "alerts/scan")));
   // Everything up to the last deadline processed is gone, bar what this batch added.
   scan_floor_ = due.back();
   LowerScanFloor(txn.earliest_added());
@@ -635,9 +649,9 @@ void AlertEngine::SetDeadlineListener(std::function<void()> wake) {
   deadline_listener_ = std::move(wake);
 }
 
-absl::Status AlertEngine::Commit(Txn& txn, storage::AuditEntry audit) {
+absl::Status AlertEngine::Commit(Txn& txn, std::vector<storage::AuditEntry> audits) {
   storage::Change& change = txn.Finish();
-  change.SetAudit(std::move(audit));
+  for (storage::AuditEntry& audit : audits) change.AddAudit(std::move(audit));
   VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
   LowerScanFloor(txn.earliest_added());
   std::function<void()> wake;
@@ -751,8 +765,10 @@ absl::StatusOr<v1::Alert> AlertEngine::Acknowledge(const CallContext& call,
   }
   const v1::Alert result = *alert;
   StoreResponse(kRequestContext, bound, result.SerializeAsString(), txn.change());
-  VIGIL_RETURN_IF_ERROR(Commit(txn, call.Audit(v1::AUDIT_ACTION_ALTERATION,
-                                               {result.id(), result.obligation().subject_id()})));
+  std::vector<storage::AuditEntry> audit;
+  audit.push_back(
+      call.Audit(v1::AUDIT_ACTION_ALTERATION, {result.id(), result.obligation().subject_id()}));
+  VIGIL_RETURN_IF_ERROR(Commit(txn, std::move(audit)));
   return result;
 }
 

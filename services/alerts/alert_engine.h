@@ -108,9 +108,10 @@ class AlertEngine {
   class Txn;
 
  private:
-  // Commits `txn` with `audit`; wakes the scanner.
-  absl::Status Commit(Txn& txn, storage::AuditEntry audit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_)
-      ABSL_LOCKS_EXCLUDED(listener_mu_);
+  // Commits `txn` with `audits` (a caller's one record, or the engine's own: one per force its
+  // work concerned); wakes the scanner.
+  absl::Status Commit(Txn& txn, std::vector<storage::AuditEntry> audits)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(listener_mu_);
   // Reads an alert of `force` for `call`, refusing (audited) one not there or not theirs.
   absl::StatusOr<v1::Alert> Load(const CallContext& call, absl::string_view id);
 

@@ -1,6 +1,9 @@
 #include "services/alerts/alert_service.h"
 
 #include <array>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
@@ -29,6 +32,29 @@ struct Subscription {
   absl::Time next_digest = absl::InfinitePast();
   std::array<int64_t, v1::AlertEventType_ARRAYSIZE> events_since_digest{};
 };
+
+// Records a page of a subscription as it is sent: the subscriber, and every alert and subject
+// the page discloses (a digest's top alerts included). Not charged to the subscriber's read
+// limit: pushed alerts are their work arriving, and an alert storm must not lock a supervisor
+// out of the backlog they need to act on it.
+absl::Status AuditDelivery(storage::Store& store, CallContext call,
+                           const std::vector<v1::AlertEvent>& delivered) {
+  std::set<std::string> subjects;
+  auto disclose = [&](const v1::Alert& alert) {
+    subjects.insert(alert.id());
+    if (!alert.obligation().subject_id().empty()) subjects.insert(alert.obligation().subject_id());
+  };
+  for (const v1::AlertEvent& event : delivered) {
+    if (event.has_alert()) disclose(event.alert());
+    for (const v1::Alert& top : event.digest().top()) disclose(top);
+  }
+  if (subjects.empty()) return absl::OkStatus();
+  call.read_limiter = nullptr;
+  storage::Change change;
+  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION,
+                             std::vector<std::string>(subjects.begin(), subjects.end())));
+  return store.Commit(change).status();
+}
 
 }  // namespace
 
@@ -96,7 +122,8 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
                    subscription](uint64_t after) -> absl::StatusOr<Stream::Page> {
     storage::Store& store = engine_.store();
     if (!subscription->audited) {
-      // One consultation record for the subscription: it discloses every alert it streams.
+      // The subscription itself, before anything is streamed; each page it delivers is then
+      // recorded with the alerts and subjects it discloses (below).
       storage::Change change;
       change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {"alerts:subscription"}));
       VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
@@ -137,6 +164,7 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
       *event.mutable_digest() = std::move(digest);
       subscription->next_digest = now + absl::Hours(digest_hours);
     }
+    VIGIL_RETURN_IF_ERROR(AuditDelivery(store, call, page.messages));
     return page;
   };
   return Stream::Start(context, runtime_.executor(), notifier_, std::move(options));

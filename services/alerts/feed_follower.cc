@@ -54,7 +54,8 @@ void FeedFollower::Read() {
       applied_metric_.Set(static_cast<int64_t>(after));
     }
     auto context = std::make_shared<grpc::ClientContext>();
-    IdentifyInternalCall(*context, hop_, Principal{"vigild alerts", Role::kService, "all"},
+    IdentifyInternalCall(*context, hop_,
+                         Principal{"vigild alerts", Role::kService, std::string(kAllForces)},
                          "alerting on overdue obligations");
     {
       absl::MutexLock lock(&mu_);

@@ -10,15 +10,19 @@ namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(30);
 
-void Identify(grpc::ClientContext& context, Hop hop, const CallContext* call,
-              absl::string_view force) {
-  Principal backlog;
-  backlog.actor = call == nullptr ? "backlog" : absl::StrCat("backlog for ", call->principal.actor);
-  backlog.role = Role::kSystem;
-  backlog.force = std::string(force);
-  IdentifyInternalCall(context, hop, backlog,
-                       call == nullptr || call->purpose.empty() ? "backlog snapshot"
-                                                                : absl::string_view(call->purpose));
+// A call to an owner made for `call`'s caller carries that person (or force system), so the
+// owner applies their scope and records its disclosure under them, with the backlog as `via`.
+void Identify(grpc::ClientContext& context, Hop hop, const CallContext& call) {
+  IdentifyInternalCall(context, hop, call.principal,
+                       call.purpose.empty() ? "backlog snapshot" : absl::string_view(call.purpose));
+  context.set_deadline(std::chrono::system_clock::now() + kTimeout);
+}
+
+// A call of the backlog's own, about no one's records (the forces an owner holds).
+void IdentifyBacklog(grpc::ClientContext& context, Hop hop) {
+  IdentifyInternalCall(context, hop,
+                       Principal{"vigild backlog", Role::kService, std::string(kAllForces)},
+                       "listing the forces the owners hold");
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
 
@@ -65,7 +69,7 @@ absl::StatusOr<v1::OverdueSummary> FeedClients::Summarize(const CallContext& cal
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, &call, call.principal.force);
+  Identify(ctx, stub->hop, call);
   v1::OverdueSummary response;
   if (grpc::Status s = stub->stub->SummarizeOverdue(&ctx, request, &response); !s.ok())
     return FromGrpc(s);
@@ -79,7 +83,7 @@ absl::StatusOr<v1::ListOverdueResponse> FeedClients::List(const CallContext& cal
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, &call, call.principal.force);
+  Identify(ctx, stub->hop, call);
   v1::ListOverdueResponse response;
   if (grpc::Status s = stub->stub->ListOverdue(&ctx, request, &response); !s.ok())
     return FromGrpc(s);
@@ -93,7 +97,7 @@ absl::StatusOr<v1::WorkloadResponse> FeedClients::Workload(const CallContext& ca
   if (!stub.ok()) return stub.status();
   request.set_context(std::string(context));
   grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, &call, call.principal.force);
+  Identify(ctx, stub->hop, call);
   v1::WorkloadResponse response;
   if (grpc::Status s = stub->stub->GetWorkload(&ctx, request, &response); !s.ok())
     return FromGrpc(s);
@@ -104,7 +108,7 @@ absl::StatusOr<std::vector<std::string>> FeedClients::Forces(absl::string_view c
   absl::StatusOr<Route> stub = Stub(context);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, nullptr, "all");
+  IdentifyBacklog(ctx, stub->hop);
   v1::ListForcesRequest request;
   request.set_context(std::string(context));
   v1::ListForcesResponse response;

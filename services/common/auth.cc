@@ -113,6 +113,10 @@ absl::StatusOr<Principal> PrincipalFromClaims(const IdentityClaims& claims,
                      "their service certificate"));
   }
   VIGIL_RETURN_IF_ERROR(ValidateForce(*claims.force, sources.force));
+  if (*claims.force == kAllForces && *role != Role::kService) {
+    return Unauthenticated(absl::StrCat(sources.force, ": '", kAllForces,
+                                        "' is reserved to vigild's own services; name your force"));
+  }
   Principal principal{*claims.actor, *role, *claims.force, "", DefaultRank(*role)};
   if (claims.team.has_value()) {
     VIGIL_RETURN_IF_ERROR(ValidateTeam(*claims.team, sources.team));

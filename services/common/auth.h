@@ -96,6 +96,14 @@ struct Principal {
   friend bool operator==(const Principal&, const Principal&) = default;
 };
 
+// The force of vigild's own services where they act for every force (the alerts follower
+// reading the owners' feeds, the backlog listing the forces an owner holds) and of vigild's
+// store-wide records (the national policy it loads at start-up). No credential of a person or a
+// force system may carry it: PrincipalFromClaims refuses it for every role but `service`, so no
+// caller can read, as its own force's log, what is filed under it. vigild's work on a force's
+// records (alerts raised, escalated, resolved) is filed under that force, as role `system`.
+inline constexpr absl::string_view kAllForces = "all";
+
 // Checks the parts of an identity, whatever carried it. Unauthenticated naming the part
 // (`source` says what carried it, e.g. "x-vigil-actor" or "token claim preferred_username"):
 //   actor: 1-128 printable ASCII characters;  force: 1-64 of [a-z0-9_-];

@@ -1,5 +1,9 @@
 #include "services/obligations/obligation_feed_service.h"
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/proto_time.h"
@@ -17,7 +21,8 @@ constexpr RoleSet kReaders{Role::kOfficer, Role::kSupervisor, Role::kForceAdmin,
 constexpr RpcSpec kSummarizeOverdue{"vigil.v1.ObligationFeed/SummarizeOverdue", kReaders, true};
 constexpr RpcSpec kListOverdue{"vigil.v1.ObligationFeed/ListOverdue", kReaders, true};
 constexpr RpcSpec kGetWorkload{"vigil.v1.ObligationFeed/GetWorkload", kReaders, true};
-constexpr RpcSpec kListForces{"vigil.v1.ObligationFeed/ListForces", {Role::kSystem}, false};
+constexpr RpcSpec kListForces{
+    "vigil.v1.ObligationFeed/ListForces", {Role::kSystem, Role::kService}, false};
 constexpr RpcSpec kWatchObligations{
     "vigil.v1.ObligationFeed/WatchObligations", {Role::kSystem, Role::kService}, true};
 constexpr RpcSpec kSpecs[] = {kSummarizeOverdue, kListOverdue, kGetWorkload, kListForces,
@@ -427,7 +432,9 @@ grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligati
   options.fetch = [this, call = *std::move(admitted), feed, force, audited](
                       uint64_t after) -> absl::StatusOr<FeedStream<v1::ObligationEvent>::Page> {
     if (!*audited) {
-      // One consultation record for the watch: it discloses every obligation it streams.
+      // The watch itself, before anything is streamed. A force system's pages are then each
+      // recorded with the subjects they disclose (below); vigil's own services record what they
+      // take from the feed in their own commits, under each force it concerns.
       storage::Change change;
       change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {absl::StrCat("feed:", feed)}));
       VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
@@ -441,6 +448,22 @@ grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligati
     for (const storage::FeedEvent& entry : entries) {
       VIGIL_RETURN_IF_ERROR(FlattenFeedEntry(entry.sequence, entry.payload, force, page.messages));
       page.cursor = entry.sequence;
+    }
+    if (!force.empty() && !page.messages.empty()) {
+      std::set<std::string> subjects;
+      for (const v1::ObligationEvent& event : page.messages) {
+        const v1::Obligation& obligation =
+            event.has_notice() ? event.notice().obligation() : event.obligation();
+        if (!obligation.subject_id().empty()) subjects.insert(obligation.subject_id());
+      }
+      // Not charged to the read limit: a force system following its feed would otherwise be
+      // refused its ordinary calls whenever its force is busy.
+      CallContext delivery = call;
+      delivery.read_limiter = nullptr;
+      storage::Change change;
+      change.SetAudit(delivery.Audit(v1::AUDIT_ACTION_CONSULTATION,
+                                     std::vector<std::string>(subjects.begin(), subjects.end())));
+      VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
     }
     return page;
   };

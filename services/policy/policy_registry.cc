@@ -166,7 +166,7 @@ absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Open(storage::St
     }
   }
   CallContext call;
-  call.principal = Principal{"vigild", Role::kSystem, "all"};
+  call.principal = Principal{"vigild", Role::kSystem, std::string(kAllForces)};
   call.purpose = absl::StrCat("national policy loaded at start-up from ", source);
   call.method = "vigild/start-up";
   call.now = clock.Now();
@@ -192,7 +192,7 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
     absl::MutexLock lock(&mu_);
     for (const std::string& force : audited) {
       // "all" named vigild's own records before they were filed per force.
-      if (force != "all" && ValidateForce(force).ok() && !forces_.contains(force)) {
+      if (force != kAllForces && ValidateForce(force).ok() && !forces_.contains(force)) {
         forces.push_back(force);
       }
     }
@@ -227,7 +227,7 @@ absl::Status PolicyRegistry::Migrate(absl::Time now) {
       break;
     }
     CallContext call;
-    call.principal = Principal{"vigild", Role::kSystem, "all"};
+    call.principal = Principal{"vigild", Role::kSystem, std::string(kAllForces)};
     call.purpose = "store upgraded to per-force policies: each force keeps the store-wide versions";
     call.method = "vigild/start-up";
     call.now = now;

@@ -278,7 +278,7 @@ class NationalTest(unittest.TestCase):
         for force in FORCES:
             records = self.audit_records(
                 "Auditor %s" % force, "auditor", force,
-                "backlog for HMI Audited (hmicfrs-inspector, national backlog)")
+                "HMI Audited (hmicfrs-inspector, national backlog)")
             self.assertTrue(records, force)
             self.assertEqual({(r.role, r.force, r.purpose) for r in records},
                              {("system", force, purpose)})

@@ -4,6 +4,9 @@
 // refused.
 #include <signal.h>
 
+#include <set>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -16,7 +19,9 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/audit.grpc.pb.h"
+#include "vigil/v1/backlog.grpc.pb.h"
 #include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil {
@@ -118,7 +123,8 @@ TEST_F(AuditEndToEndTest, AReusedRequestIdIsNeverAnotherCallersReplayAndReplaysA
                                        first.id()) != r.subject_ids().end();
     if (!about_alice) continue;
     EXPECT_NE(r.actor(), "DC 404");
-    if (r.action() == v1::AUDIT_ACTION_COLLECTION) ++collections;
+    // (The alerts engine's following of Alice's clocks is filed here too, under itself.)
+    if (r.action() == v1::AUDIT_ACTION_COLLECTION && r.actor() == "DC 100") ++collections;
     if (r.replay()) {
       ++replays;
       EXPECT_EQ(r.actor(), "DC 100");
@@ -129,6 +135,103 @@ TEST_F(AuditEndToEndTest, AReusedRequestIdIsNeverAnotherCallersReplayAndReplaysA
   }
   EXPECT_EQ(collections, 1);
   EXPECT_EQ(replays, 1);
+}
+
+// The real person through every hop, and vigild's own work under each force it concerns
+// (issue #15 part 3): an alert stream records each page it delivers with what it discloses; a
+// supervisor's backlog read reaches the owning context under the supervisor, relayed by vigild;
+// the alerts engine's records sit in each force's own log, as `system`; and the force name of
+// vigild's store-wide records cannot be claimed.
+TEST_F(AuditEndToEndTest, EveryHopIsRecordedUnderThePersonAndVigildsWorkUnderEachForce) {
+  // One offender in each force, registered long ago: their clocks are overdue at once, so the
+  // alerts engine raises alerts in both forces.
+  auto long_ago = [](v1::CreateOffenderRequest request) {
+    request.mutable_offender()->mutable_registered_time()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 800)));
+    return request;
+  };
+  v1::Offender wendy, mark;
+  grpc::Status s = offenders_->CreateOffender(As("DC 100").get(),
+                                              long_ago(Registration("Wendy Westgate", "")), &wendy);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = offenders_->CreateOffender(As("DC 7", "officer", "mercia").get(),
+                                 long_ago(Registration("Mark Marsh", "")), &mark);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // A supervisor follows wessex's alert stream until Wendy's first alert arrives.
+  std::set<std::string> streamed;
+  {
+    std::unique_ptr<grpc::ClientContext> context = As("DS Holt", "supervisor");
+    auto reader = v1::AlertService::NewStub(vigild_.channel())
+                      ->Subscribe(context.get(), v1::SubscribeRequest());
+    v1::AlertEvent event;
+    while (reader->Read(&event)) {
+      streamed.insert(event.alert().id());
+      EXPECT_EQ(event.alert().force(), "wessex");
+      if (event.alert().obligation().subject_id() == wendy.id()) break;
+    }
+    context->TryCancel();
+    reader->Finish();
+  }
+  ASSERT_FALSE(streamed.empty());
+
+  // The same supervisor reads the backlog's items: the backlog asks the owners for them.
+  auto backlog = v1::BacklogService::NewStub(vigild_.channel());
+  v1::ListBacklogItemsResponse items;
+  s = backlog->ListBacklogItems(As("DS Holt", "supervisor").get(), v1::ListBacklogItemsRequest(),
+                                &items);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GT(items.items_size(), 0);
+
+  auto names = [](const v1::AuditRecord& r, const std::string& subject) {
+    return std::find(r.subject_ids().begin(), r.subject_ids().end(), subject) !=
+           r.subject_ids().end();
+  };
+  std::set<std::string> delivered;
+  bool owner_read_under_supervisor = false, engine_named_wendy = false;
+  for (const v1::AuditRecord& r : AuditOf("wessex")) {
+    EXPECT_FALSE(absl::StartsWith(r.actor(), "backlog for")) << r.DebugString();
+    EXPECT_FALSE(names(r, mark.id())) << "a mercia subject in wessex's log: " << r.DebugString();
+    if (r.actor() == "DS Holt" && r.rpc() == "vigil.v1.AlertService/Subscribe") {
+      delivered.insert(r.subject_ids().begin(), r.subject_ids().end());
+    }
+    if (r.actor() == "DS Holt" && r.rpc() == "vigil.v1.ObligationFeed/ListOverdue") {
+      EXPECT_EQ(r.role(), "supervisor");
+      EXPECT_EQ(r.via(), "vigild");
+      EXPECT_EQ(r.purpose(), "audit e2e");
+      owner_read_under_supervisor = true;
+    }
+    if (r.actor() == "vigild alerts") {
+      EXPECT_EQ(r.role(), "system");
+      EXPECT_EQ(r.force(), "wessex");
+      engine_named_wendy |= names(r, wendy.id());
+    }
+  }
+  // Every alert streamed was recorded as delivered to the subscriber, with its subject.
+  for (const std::string& id : streamed) EXPECT_TRUE(delivered.contains(id)) << id;
+  EXPECT_TRUE(delivered.contains(wendy.id()));
+  EXPECT_TRUE(owner_read_under_supervisor);
+  EXPECT_TRUE(engine_named_wendy);
+
+  // Mercia's log holds the engine's work on Mark, and nothing of Wendy.
+  bool engine_named_mark = false;
+  for (int attempt = 0; attempt < 100 && !engine_named_mark; ++attempt) {
+    if (attempt > 0) absl::SleepFor(absl::Milliseconds(100));
+    for (const v1::AuditRecord& r : AuditOf("mercia")) {
+      EXPECT_FALSE(names(r, wendy.id())) << r.DebugString();
+      if (r.actor() == "vigild alerts" && r.role() == "system" && names(r, mark.id())) {
+        engine_named_mark = true;
+      }
+    }
+  }
+  EXPECT_TRUE(engine_named_mark);
+
+  // No caller can claim the force of vigild's store-wide records to read them.
+  v1::ListAuditRecordsResponse all;
+  s = audit_->ListAuditRecords(As("Auditor A", "auditor", "all", "DPA review").get(),
+                               v1::ListAuditRecordsRequest(), &all);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("reserved to vigild's own services"));
 }
 
 // vigild with a low read limit, so that a burst of reads is refused.

@@ -94,7 +94,7 @@ TEST_F(StoreTest, ReservedFamiliesAndKeysAreRefused) {
   two_audits.SetAudit(Audit("x"));
   two_audits.SetAudit(Audit("y"));
   EXPECT_THAT(store_->Commit(two_audits),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most one audit record")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("use AddAudit")));
   Change bad_context;
   bad_context.AddEvent("Not A Context", "x");
   EXPECT_THAT(store_->Commit(bad_context), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -421,6 +421,52 @@ TEST_F(StoreTest, NationalSecurityRecordsAreIndexedOnceAcrossForces) {
   EXPECT_THAT(forces, ElementsAre("mercia", "wessex"));
   VIGIL_ASSERT_OK_AND_ASSIGN(AuditChainReport report, store_->Snapshot().VerifyAuditChain());
   EXPECT_TRUE(report.ok);
+}
+
+TEST_F(StoreTest, OneChangeMayCarryARecordPerForceChainedInOrder) {
+  // vigild's own batch of alerts for two forces: one record under each, in one commit, while
+  // other writers commit records of their own in the same groups.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 25; ++i) {
+        Change change;
+        change.AddAudit(AuditEntry{"wessex", "vigild alerts", {absl::StrCat("w", w, "/", i)}, "a"});
+        change.AddAudit(AuditEntry{"mercia", "vigild alerts", {absl::StrCat("m", w, "/", i)}, "b"});
+        absl::StatusOr<CommitResult> result = store_->Commit(change);
+        ASSERT_THAT(result.status(), IsOk());
+        // The result names the change's last record; its first is the one before.
+        VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<StoredAuditRecord> last,
+                                   store_->Snapshot().AuditRecord(result->audit_sequence));
+        ASSERT_TRUE(last.has_value());
+        EXPECT_EQ(last->body, "b");
+        VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<StoredAuditRecord> first,
+                                   store_->Snapshot().AuditRecord(result->audit_sequence - 1));
+        ASSERT_TRUE(first.has_value());
+        EXPECT_EQ(first->body, "a");
+        EXPECT_EQ(last->previous_hash, first->hash);
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(store_->AuditHead(), 200u);
+  auto scan = [&](const std::string& prefix) {
+    int n = 0;
+    EXPECT_THAT(store_->Snapshot().ScanAuditIndex(prefix, 0,
+                                                  [&](uint64_t) {
+                                                    ++n;
+                                                    return true;
+                                                  }),
+                IsOk());
+    return n;
+  };
+  EXPECT_EQ(scan(AuditByForcePrefix("wessex")), 100);
+  EXPECT_EQ(scan(AuditByForcePrefix("mercia")), 100);
+  EXPECT_EQ(scan(AuditBySubjectPrefix("wessex", "w2/7")), 1);
+  EXPECT_EQ(scan(AuditBySubjectPrefix("mercia", "w2/7")), 0);
+  VIGIL_ASSERT_OK_AND_ASSIGN(AuditChainReport report, store_->Snapshot().VerifyAuditChain());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records_checked, 200u);
 }
 
 // --- Opening: every refusal names the directory and leaves it untouched. ---
