@@ -148,7 +148,7 @@ class ShardOverlayTest(Checks):
                         "the store must be a subdirectory of the volume")
 
         claims = {c["metadata"]["name"]: c for c in spec["volumeClaimTemplates"]}
-        self.assertEqual(sorted(claims), ["backups", "data"])
+        self.assertEqual(sorted(claims), ["backups", "data", "witness"])
         for claim in claims.values():
             self.assertEqual(claim["spec"]["accessModes"], ["ReadWriteOnce"])
         self.assertEqual(claims["data"]["spec"]["resources"]["requests"]["storage"], "20Gi")
@@ -158,6 +158,17 @@ class ShardOverlayTest(Checks):
         self.assertTrue(backup_dir.startswith(backup_mount["mountPath"] + "/"))
         self.assertFalse(backup_dir.startswith(data_mount["mountPath"] + "/"))
         self.assertEqual(flag(args, "--backup-every"), "1h")
+        # The audit witness: checkpoints on a volume of their own, signed with a key from the
+        # force's own Secret, neither on the data volume (docs/operations.md, Audit witness).
+        witness_dir = flag(args, "--audit-witness-dir")
+        witness_mount = next(m for m in vigild["volumeMounts"] if m["name"] == "witness")
+        self.assertTrue(witness_dir == witness_mount["mountPath"]
+                        or witness_dir.startswith(witness_mount["mountPath"] + "/"))
+        self.assertFalse(witness_dir.startswith(data_mount["mountPath"] + "/"))
+        self.assertFalse(witness_mount.get("readOnly", False))
+        signing = self.assertMountedReadOnlyFrom(pod, vigild, flag(args, "--audit-signing-key"),
+                                                 ["secret"])
+        self.assertEqual(signing["secret"]["secretName"], "vigild-audit-signing-" + force)
         self.assertEqual(flag(args, "--metrics-listen"), "0.0.0.0:9464")
 
         cluster_ip = one(objects, "Service", "vigild-" + force)
