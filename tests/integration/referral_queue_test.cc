@@ -38,7 +38,7 @@ class ReferralQueueTest : public vigil::testing::StoreFixture {
   }
 
   absl::StatusOr<v1::Referral> Create(
-      absl::Time received, std::vector<std::pair<v1::IdentifierType, std::string>> ids = {},
+      absl::Time received, const std::vector<std::pair<v1::IdentifierType, std::string>>& ids = {},
       const std::string& id = "") {
     v1::CreateReferralRequest request;
     v1::Referral* r = request.mutable_referral();

@@ -97,7 +97,7 @@ class VisitsTest : public vigil::testing::StoreFixture {
   }
 
   absl::StatusOr<v1::Visit> Visit(const std::string& id, absl::Time when,
-                                  std::vector<std::string> officers = {"DC 4512"},
+                                  const std::vector<std::string>& officers = {"DC 4512"},
                                   v1::VisitOutcome outcome = v1::VISIT_OUTCOME_SEEN,
                                   bool announced = true, bool device_check = false,
                                   const std::string& request_id = "") {
@@ -454,6 +454,7 @@ TEST_F(VisitsTest, VisitOrArmsBeforeRegistrationIsRefusedNamingTheField) {
 TEST_F(VisitsTest, VisitNamingMoreThanTwentyOfficersIsRefused) {
   Create("R1", v1::RISK_LEVEL_MEDIUM);
   std::vector<std::string> officers;
+  officers.reserve(21);
   for (int i = 0; i < 21; ++i) officers.push_back(absl::StrCat("DC ", i));
   const uint64_t head = store_->AuditHead();
   EXPECT_THAT(Visit("R1", Day(2026, 2, 1), officers),
