@@ -445,7 +445,7 @@ absl::StatusOr<v1::Referral> Queue::RecordIntelRefresh(
             why.push_back(absl::StrCat("regraded from ", policy::RiskName(before), " to ",
                                        policy::RiskName(after)));
           }
-          if (request.children_access_found()) why.push_back("new access to children found");
+          if (request.children_access_found()) why.emplace_back("new access to children found");
           notice.set_summary(absl::StrCat("intelligence refresh of referral ", r.id(), ": ",
                                           absl::StrJoin(why, "; ")));
         }
