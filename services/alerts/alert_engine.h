@@ -104,7 +104,7 @@ class AlertEngine {
   storage::Store& store() { return store_; }
   const Clock& clock() const { return clock_; }
 
-  // The records one commit reads and changes (alert_engine.cc).
+  // The records one commit reads and changes (alert_txn.h).
   class Txn;
 
  private:

@@ -22,12 +22,6 @@ using storage::Family;
 
 constexpr int kMaxImportRows = 1000;
 
-absl::Status ValidateMappa(absl::string_view field, int value) {
-  if (value < 0 || value > 3)
-    return FieldError(field, absl::StrCat("must be 1-3, or 0 when not recorded (got ", value, ")"));
-  return absl::OkStatus();
-}
-
 // Adds a trigger unless an unanswered one of the same type is already open.
 void AddTrigger(v1::Offender& record, v1::TriggerType type, absl::Time time, absl::string_view note,
                 absl::string_view by) {
@@ -111,73 +105,6 @@ constexpr absl::string_view kUpdatable[] = {"display_name",
 
 }  // namespace
 
-absl::StatusOr<v1::Offender> ValidateNewOffender(const v1::Offender& in, absl::Time now) {
-  v1::Offender o;
-  if (in.id().empty()) {
-    o.set_id(NewId("R"));
-  } else {
-    VIGIL_RETURN_IF_ERROR(ValidateId("offender.id", in.id()));
-    o.set_id(in.id());
-  }
-  VIGIL_RETURN_IF_ERROR(ValidateText("offender.display_name", in.display_name(), 200, true));
-  o.set_display_name(in.display_name());
-  VIGIL_RETURN_IF_ERROR(ValidateText("offender.visor_ref", in.visor_ref(), 64, false));
-  o.set_visor_ref(in.visor_ref());
-  VIGIL_ASSIGN_OR_RETURN(
-      const std::optional<absl::Time> started,
-      OptionalPastTime("offender.requirement_start_time", in.has_requirement_start_time(),
-                       in.requirement_start_time(), now));
-  if (started.has_value()) *o.mutable_requirement_start_time() = ToProtoTime(*started);
-  if (in.has_registered_time() || !started.has_value()) {
-    // Only an offender awaiting the initial notification has no registration yet.
-    VIGIL_ASSIGN_OR_RETURN(const absl::Time registered,
-                           RequirePastTime("offender.registered_time", in.has_registered_time(),
-                                           in.registered_time(), now));
-    *o.mutable_registered_time() = ToProtoTime(registered);
-  }
-  if (!v1::NotificationPeriod_IsValid(in.notification_period())) {
-    return FieldError("offender.notification_period", "unknown value");
-  }
-  o.set_notification_period(in.notification_period());
-  o.set_under_18_at_conviction(in.under_18_at_conviction());
-  VIGIL_RETURN_IF_ERROR(ValidateText("offender.owner_officer", in.owner_officer(), 128, true));
-  o.set_owner_officer(in.owner_officer());
-  VIGIL_RETURN_IF_ERROR(ValidateText("offender.team", in.team(), 64, true));
-  o.set_team(in.team());
-  if (!v1::OffenderStatus_IsValid(in.status()))
-    return FieldError("offender.status", "unknown value");
-  o.set_status(in.status() == v1::OFFENDER_STATUS_UNSPECIFIED ? v1::OFFENDER_STATUS_ACTIVE_COMMUNITY
-                                                              : in.status());
-  VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_category", in.mappa_category()));
-  VIGIL_RETURN_IF_ERROR(ValidateMappa("offender.mappa_level", in.mappa_level()));
-  o.set_mappa_category(in.mappa_category());
-  o.set_mappa_level(in.mappa_level());
-  VIGIL_ASSIGN_OR_RETURN(
-      std::optional<absl::Time> notified,
-      OptionalPastTime("offender.last_notification_time", in.has_last_notification_time(),
-                       in.last_notification_time(), now));
-  if (notified.has_value()) *o.mutable_last_notification_time() = ToProtoTime(*notified);
-  VIGIL_ASSIGN_OR_RETURN(
-      std::optional<absl::Time> pending,
-      OptionalPastTime("offender.change_pending_since", in.has_change_pending_since(),
-                       in.change_pending_since(), now));
-  if (pending.has_value()) *o.mutable_change_pending_since() = ToProtoTime(*pending);
-  VIGIL_RETURN_IF_ERROR(
-      ValidateText("offender.change_pending_note", in.change_pending_note(), 500, false));
-  o.set_change_pending_note(in.change_pending_note());
-  VIGIL_ASSIGN_OR_RETURN(std::optional<absl::Time> offence,
-                         OptionalPastTime("offender.last_offence_time", in.has_last_offence_time(),
-                                          in.last_offence_time(), now));
-  if (offence.has_value()) *o.mutable_last_offence_time() = ToProtoTime(*offence);
-  VIGIL_ASSIGN_OR_RETURN(
-      std::optional<absl::Time> intelligence,
-      OptionalPastTime("offender.last_intelligence_time", in.has_last_intelligence_time(),
-                       in.last_intelligence_time(), now));
-  if (intelligence.has_value()) *o.mutable_last_intelligence_time() = ToProtoTime(*intelligence);
-  o.set_civil_order_active(in.civil_order_active());
-  return o;
-}
-
 absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
                                               const v1::CreateOffenderRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
@@ -186,84 +113,6 @@ absl::StatusOr<v1::Offender> Register::Create(const CallContext& call,
       offender, request.offender().status() != 0 ? StatusAsked::kOnCreate : StatusAsked::kNo,
       call.now, offenders_.zone()));
   return offenders_.Create(call, std::move(offender), BindRequest(call, request));
-}
-
-absl::StatusOr<v1::Offender> Register::Get(const CallContext& call,
-                                           const v1::GetOffenderRequest& request) {
-  VIGIL_RETURN_IF_ERROR(ValidateId("id", request.id()));
-  return offenders_.Read(call, request.id());
-}
-
-absl::StatusOr<v1::ListOffendersResponse> Register::List(const CallContext& call,
-                                                         const v1::ListOffendersRequest& request) {
-  if (!v1::OffenderStatus_IsValid(request.status())) return FieldError("status", "unknown value");
-  VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request.page().page_size()));
-  const std::string& force = call.principal.force;
-  std::string team = request.team();
-  std::string owner = request.owner_officer();
-  if (absl::Status refused = call.NarrowToCaseload(team, owner); !refused.ok()) {
-    VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {}, refused.message()));
-    return refused;
-  }
-  const std::string query =
-      absl::StrCat("offenders|", force, "|t=", team, "|o=", owner, "|s=", request.status(),
-                   "|n=", request.not_assessed_only());
-  VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
-                         DecodePageToken(request.page().page_token(), query));
-
-  std::string prefix;
-  if (request.status() != v1::OFFENDER_STATUS_UNSPECIFIED) {
-    prefix = ByStatusPrefix(force, request.status());
-  } else if (!owner.empty()) {
-    prefix = ByOwnerPrefix(force, owner);
-  } else if (!team.empty()) {
-    prefix = ByTeamPrefix(force, team);
-  } else if (request.not_assessed_only()) {
-    prefix = NotAssessedPrefix(force);
-  } else {
-    prefix = ByForcePrefix(force);
-  }
-  const storage::ReadView view = offenders_.store().Snapshot();
-  v1::ListOffendersResponse response;
-  std::string last;
-  bool more = false;
-  absl::Status read_status;
-  // Resume after the cursor id: the smallest key greater than prefix+cursor.
-  const std::string start =
-      cursor.empty() ? std::string() : absl::StrCat(prefix, cursor, std::string(1, '\0'));
-  VIGIL_RETURN_IF_ERROR(
-      view.ScanPrefix(Family::kIndex, prefix, start, [&](absl::string_view key, absl::string_view) {
-        if (response.offenders_size() == page_size) {
-          more = true;
-          return false;
-        }
-        const std::string id(key.substr(prefix.size()));
-        absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
-        if (!record.ok()) {
-          read_status = record.status();
-          return false;
-        }
-        if (!record->has_value()) return true;
-        const v1::Offender& o = **record;
-        const bool match =
-            (team.empty() || o.team() == team) && (owner.empty() || o.owner_officer() == owner) &&
-            (request.status() == v1::OFFENDER_STATUS_UNSPECIFIED ||
-             o.status() == request.status()) &&
-            (!request.not_assessed_only() || o.risk_level() == v1::RISK_LEVEL_UNSPECIFIED);
-        last = id;
-        if (match) {
-          v1::Offender* listed = response.add_offenders();
-          *listed = o;
-          offenders_.RefreshEligibility(*listed, call.now);
-        }
-        return true;
-      }));
-  VIGIL_RETURN_IF_ERROR(read_status);
-  if (more) response.set_next_page_token(EncodePageToken(query, last));
-  std::vector<std::string> subjects;
-  for (const v1::Offender& o : response.offenders()) subjects.push_back(o.id());
-  VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, std::move(subjects)));
-  return response;
 }
 
 absl::StatusOr<v1::Offender> Register::Update(const CallContext& call,

@@ -23,7 +23,7 @@
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 #include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/audit.pb.h"
 
@@ -32,12 +32,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
-
-absl::Time Day(int y, int m, int d, int h = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
-}
 
 struct Identity {
   std::string actor = "PS 77";
@@ -55,7 +52,8 @@ void Identify(grpc::ClientContext& context, const Identity& id) {
 // Reads a Subscribe stream on its own thread.
 class Subscriber {
  public:
-  Subscriber(v1::AlertService::Stub& stub, v1::SubscribeRequest request, Identity id = {}) {
+  Subscriber(v1::AlertService::Stub& stub, const v1::SubscribeRequest& request,
+             const Identity& id = {}) {
     Identify(context_, id);
     reader_ = stub.Subscribe(&context_, request);
     // The server has fixed the stream's start (x-vigil-cursor) once its initial metadata
@@ -104,20 +102,15 @@ class Subscriber {
 
 std::vector<v1::AlertEventType> Types(const std::vector<v1::AlertEvent>& events) {
   std::vector<v1::AlertEventType> types;
+  types.reserve(events.size());
   for (const v1::AlertEvent& e : events) types.push_back(e.type());
   return types;
 }
 
-class AlertsTest : public ::testing::Test {
+class AlertsTest : public vigil::testing::StoreFixture {
  protected:
   void SetUp() override {
-    clock_.Set(Day(2026, 11, 23));
-    zone_ = *policy::ForceTimeZone();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(
-        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     queue_ = std::make_unique<ocait::Queue>(*store_, *policies_, zone_, nullptr, nullptr);
     index_ = std::make_unique<OverdueIndex>(storage::DeadlineSpace::kOcait);
     ASSERT_THAT(index_->Attach(*store_, "ocait"), IsOk());
@@ -240,7 +233,7 @@ class AlertsTest : public ::testing::Test {
     }
   }
 
-  std::vector<v1::Alert> Alerts(v1::AlertFilter filter = {}) {
+  std::vector<v1::Alert> Alerts(const v1::AlertFilter& filter = {}) {
     v1::ListAlertsRequest request;
     *request.mutable_filters() = filter;
     absl::StatusOr<v1::ListAlertsResponse> response = engine_->List(Call(), request);
@@ -276,18 +269,13 @@ class AlertsTest : public ::testing::Test {
     return waiting;
   }
 
-  absl::StatusOr<v1::Alert> Acknowledge(const std::string& id, CallContext call) {
+  absl::StatusOr<v1::Alert> Acknowledge(const std::string& id, const CallContext& call) {
     v1::AcknowledgeAlertRequest request;
     request.set_id(id);
     request.set_note("on it");
     return engine_->Acknowledge(call, request);
   }
 
-  ManualClock clock_;
-  absl::TimeZone zone_;
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<policy::PolicyRegistry> policies_;
   std::unique_ptr<ocait::Queue> queue_;
   std::unique_ptr<OverdueIndex> index_;
   FeedNotifier notifier_;
@@ -343,6 +331,7 @@ TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
 TEST_F(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAddedLater) {
   const absl::Time received = clock_.Now();
   std::vector<v1::Referral> same_due;
+  same_due.reserve(5);
   for (int i = 0; i < 5; ++i) same_due.push_back(Referral(received));
   CatchUp();
   clock_.Set(Due(same_due[0], "triage") + absl::Hours(1));

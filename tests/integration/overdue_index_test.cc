@@ -14,7 +14,7 @@
 #include "services/obligations/ledger.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace vigil {
 namespace {
@@ -25,14 +25,8 @@ constexpr const char* kTeams[] = {"north", "south", "east"};
 constexpr const char* kOfficers[] = {"DC 1", "DC 2", "DC 3", "DC 4"};
 constexpr const char* kForces[] = {"wessex", "mercia"};
 
-class OverdueIndexTest : public ::testing::Test {
+class OverdueIndexTest : public vigil::testing::StoreFixture {
  protected:
-  void SetUp() override {
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-  }
-
   // Every open obligation, read back from the deadline index itself.
   std::vector<v1::Obligation> Scan() {
     std::vector<v1::Obligation> all;
@@ -46,9 +40,6 @@ class OverdueIndexTest : public ::testing::Test {
                 IsOk());
     return all;
   }
-
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
 };
 
 bool InScope(const OverdueIndex::Scope& scope, const v1::Obligation& o) {

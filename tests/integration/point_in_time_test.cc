@@ -22,7 +22,7 @@
 #include "services/obligations/overdue_index.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace vigil {
 namespace {
@@ -40,23 +40,27 @@ bool Same(const google::protobuf::Message& a, const google::protobuf::Message& b
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
-class PointInTimeTest : public ::testing::Test {
+class PointInTimeTest : public vigil::testing::StoreFixture {
  protected:
+  PointInTimeTest() { migrations_ = LedgerMigrations(); }
+
   void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     clock_.Set(Day(2026, 1, 1));
-    Open();
+    OpenFeed();
   }
 
   void TearDown() override { executor_.Shutdown(); }
 
+  // Reopens the store (running the ledger's migrations) and the feed over it.
   void Open() {
     feed_.reset();
     index_.reset();
-    store_.reset();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    options.migrations = LedgerMigrations();
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
+    OpenFeed();
+  }
+
+  void OpenFeed() {
     index_ = std::make_unique<OverdueIndex>(storage::DeadlineSpace::kRso);
     ASSERT_THAT(index_->Attach(*store_, "rso"), IsOk());
     runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_);
@@ -155,9 +159,6 @@ class PointInTimeTest : public ::testing::Test {
     return n;
   }
 
-  vigil::testing::TempDir dir_;
-  ManualClock clock_;
-  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<OverdueIndex> index_;
   FeedNotifier notifier_;
   DevHeaderAuthenticator auth_;

@@ -10,30 +10,21 @@
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace vigil::ocait {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
 
-absl::Time Day(int y, int m, int d, int h = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
-}
-
-class ReferralQueueTest : public ::testing::Test {
+class ReferralQueueTest : public vigil::testing::StoreFixture {
  protected:
   void SetUp() override {
-    clock_.Set(Day(2026, 11, 23));
-    zone_ = *policy::ForceTimeZone();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(
-        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     queue_ = std::make_unique<Queue>(*store_, *policies_, zone_, nullptr, nullptr);
   }
 
@@ -47,7 +38,7 @@ class ReferralQueueTest : public ::testing::Test {
   }
 
   absl::StatusOr<v1::Referral> Create(
-      absl::Time received, std::vector<std::pair<v1::IdentifierType, std::string>> ids = {},
+      absl::Time received, const std::vector<std::pair<v1::IdentifierType, std::string>>& ids = {},
       const std::string& id = "") {
     v1::CreateReferralRequest request;
     v1::Referral* r = request.mutable_referral();
@@ -98,11 +89,6 @@ class ReferralQueueTest : public ::testing::Test {
                                            .OpenCounter("wessex", "ocait", officer, kind, risk));
   }
 
-  ManualClock clock_;
-  absl::TimeZone zone_;
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<policy::PolicyRegistry> policies_;
   std::unique_ptr<Queue> queue_;
 };
 
@@ -112,8 +98,7 @@ TEST_F(ReferralQueueTest, UngradedReferralIsDueForTriageNextDay) {
   ASSERT_EQ(r.obligations_size(), 1);
   EXPECT_EQ(r.obligations(0).reason(),
             "not graded: triage within 1 day of receipt on 2026-11-20 (policy v1)");
-  EXPECT_EQ(*FromProtoTime(r.obligations(0).due_time(), ""),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 21), zone_));
+  EXPECT_EQ(*FromProtoTime(r.obligations(0).due_time(), ""), LocalEndOf(2026, 11, 21));
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 1);
 }
 
@@ -159,8 +144,7 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndEscalatesWithou
             "regraded medium → very high on 2026-11-22: action by 2026-10-15, the earlier of "
             "2026-10-15 (medium grade: action within 14 days of receipt on 2026-10-01) and "
             "2026-11-23 (very high grade: within 1 day of the regrade) (policy v1)");
-  EXPECT_EQ(*FromProtoTime(action->due_time(), ""),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 10, 15), zone_));
+  EXPECT_EQ(*FromProtoTime(action->due_time(), ""), LocalEndOf(2026, 10, 15));
   EXPECT_THAT(Find(r, "intel-refresh")->reason(),
               HasSubstr("within 3 days of the last refresh on 2026-11-22"));
   ASSERT_EQ(r.refreshes_size(), 1);
@@ -176,13 +160,11 @@ TEST_F(ReferralQueueTest, RefreshFindingChildrenAccessRegradesAndEscalatesWithou
 TEST_F(ReferralQueueTest, UpwardRegradeBringsTheActionForwardWhenTheNewTargetEndsFirst) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral r, Create(Day(2026, 11, 7)));
   VIGIL_ASSERT_OK_AND_ASSIGN(r, Triage(r.id(), v1::RISK_LEVEL_LOW));
-  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 7), zone_));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()), LocalEndOf(2026, 12, 7));
   v1::RecordIntelRefreshRequest refresh = Refresh(r.id(), Day(2026, 11, 20));
   refresh.set_new_grade(v1::RISK_LEVEL_HIGH);
   VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
-  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 27), zone_));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()), LocalEndOf(2026, 11, 27));
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_HIGH), 1);
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_LOW), 0);
 }
@@ -195,8 +177,7 @@ TEST_F(ReferralQueueTest, DownwardRegradeKeepsTheDueTimeUnlessASupervisorExtends
   refresh.set_regrade_reason("no children at the address; employer confirms no contact");
   VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(Call(), refresh));
   EXPECT_EQ(r.grade(), v1::RISK_LEVEL_MEDIUM);
-  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 11, 8), zone_));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()), LocalEndOf(2026, 11, 8));
   EXPECT_THAT(Find(r, "action")->reason(),
               HasSubstr("a lower grade gives no more time without a supervisor's extension"));
 
@@ -214,8 +195,7 @@ TEST_F(ReferralQueueTest, DownwardRegradeKeepsTheDueTimeUnlessASupervisorExtends
   CallContext supervisor = Call();
   supervisor.principal.role = Role::kSupervisor;
   VIGIL_ASSERT_OK_AND_ASSIGN(r, queue_->RecordIntelRefresh(supervisor, refresh));
-  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()),
-            policy::EndOfLocalDay(absl::CivilDay(2026, 12, 1), zone_));
+  EXPECT_EQ(TimeOf(Find(r, "action")->due_time()), LocalEndOf(2026, 12, 1));
   EXPECT_THAT(Find(r, "action")->reason(),
               HasSubstr("regraded medium → low on 2026-11-05, extended by a supervisor"));
   EXPECT_EQ(r.refreshes(1).extension_reason(), "DS agrees: low risk, action in 30 days of receipt");

@@ -14,7 +14,7 @@
 #include "services/rso/register.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 #include "vigil/v1/audit.pb.h"
 
 namespace vigil::rso {
@@ -24,33 +24,27 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
+using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
 
-absl::Time Day(int y, int m, int d) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone());
-}
-
-class RsoRegisterTest : public ::testing::Test {
+class RsoRegisterTest : public vigil::testing::StoreFixture {
  protected:
   void SetUp() override {
-    clock_.Set(Day(2026, 11, 23));
-    zone_ = *policy::ForceTimeZone();
-    Open();
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
+    OpenRegister();
   }
 
+  // Reopens the store and the register over it, as a restarted vigild does.
   void Open() {
     register_.reset();
     assessments_.reset();
     offenders_.reset();
-    policies_.reset();
-    store_.reset();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(
-        policies_,
-        policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test default"));
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
+    OpenRegister();
+  }
+
+  void OpenRegister() {
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
@@ -140,11 +134,6 @@ class RsoRegisterTest : public ::testing::Test {
     return n;
   }
 
-  ManualClock clock_;
-  absl::TimeZone zone_;
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<policy::PolicyRegistry> policies_;
   std::unique_ptr<OffenderStore> offenders_;
   std::unique_ptr<Register> register_;
   std::unique_ptr<Assessments> assessments_;
@@ -280,6 +269,7 @@ TEST_F(RsoRegisterTest, RetriedRequestReturnsTheFirstResultAndWritesNothing) {
 
   // Concurrent retries of a create commit exactly once.
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {

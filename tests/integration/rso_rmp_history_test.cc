@@ -13,7 +13,7 @@
 #include "services/rso/register.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace vigil::rso {
 namespace {
@@ -21,23 +21,14 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
 
-absl::Time Day(int y, int m, int d, int hour = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0), absl::UTCTimeZone());
-}
-
-class RmpHistoryTest : public ::testing::Test {
+class RmpHistoryTest : public vigil::testing::StoreFixture {
  protected:
   void SetUp() override {
-    clock_.Set(Day(2026, 11, 23));
-    zone_ = *policy::ForceTimeZone();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(
-        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
@@ -135,21 +126,12 @@ class RmpHistoryTest : public ::testing::Test {
                                                         v1::RISK_LEVEL_MEDIUM));
   }
 
-  absl::Time LocalEndOf(int y, int m, int d) {
-    return policy::EndOfLocalDay(absl::CivilDay(y, m, d), zone_);
-  }
-
   static std::vector<std::string> Ids(const v1::ListRiskManagementPlansResponse& page) {
     std::vector<std::string> ids;
     for (const v1::RiskManagementPlan& p : page.plans()) ids.push_back(p.id());
     return ids;
   }
 
-  ManualClock clock_;
-  absl::TimeZone zone_;
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<policy::PolicyRegistry> policies_;
   std::unique_ptr<OffenderStore> offenders_;
   std::unique_ptr<Register> register_;
   std::unique_ptr<Assessments> assessments_;

@@ -13,7 +13,7 @@
 #include "services/rso/visits.h"
 #include "storage/store.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace vigil::rso {
 namespace {
@@ -21,23 +21,14 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
 
-absl::Time Day(int y, int m, int d, int hour = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0), absl::UTCTimeZone());
-}
-
-class VisitsTest : public ::testing::Test {
+class VisitsTest : public vigil::testing::StoreFixture {
  protected:
   void SetUp() override {
-    clock_.Set(Day(2026, 11, 23));
-    zone_ = *policy::ForceTimeZone();
-    storage::StoreOptions options;
-    options.path = dir_.Sub("data");
-    VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
-    VIGIL_ASSERT_OK_AND_ASSIGN(
-        policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+    ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
@@ -106,7 +97,7 @@ class VisitsTest : public ::testing::Test {
   }
 
   absl::StatusOr<v1::Visit> Visit(const std::string& id, absl::Time when,
-                                  std::vector<std::string> officers = {"DC 4512"},
+                                  const std::vector<std::string>& officers = {"DC 4512"},
                                   v1::VisitOutcome outcome = v1::VISIT_OUTCOME_SEEN,
                                   bool announced = true, bool device_check = false,
                                   const std::string& request_id = "") {
@@ -135,15 +126,6 @@ class VisitsTest : public ::testing::Test {
             .OpenCounter("wessex", "north", "DC 4512", v1::OBLIGATION_KIND_HOME_VISIT, risk));
   }
 
-  absl::Time LocalEndOf(int y, int m, int d) {
-    return policy::EndOfLocalDay(absl::CivilDay(y, m, d), zone_);
-  }
-
-  ManualClock clock_;
-  absl::TimeZone zone_;
-  vigil::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<policy::PolicyRegistry> policies_;
   std::unique_ptr<OffenderStore> offenders_;
   std::unique_ptr<Register> register_;
   std::unique_ptr<Assessments> assessments_;
@@ -472,6 +454,7 @@ TEST_F(VisitsTest, VisitOrArmsBeforeRegistrationIsRefusedNamingTheField) {
 TEST_F(VisitsTest, VisitNamingMoreThanTwentyOfficersIsRefused) {
   Create("R1", v1::RISK_LEVEL_MEDIUM);
   std::vector<std::string> officers;
+  officers.reserve(21);
   for (int i = 0; i < 21; ++i) officers.push_back(absl::StrCat("DC ", i));
   const uint64_t head = store_->AuditHead();
   EXPECT_THAT(Visit("R1", Day(2026, 2, 1), officers),

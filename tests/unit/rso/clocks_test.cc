@@ -28,6 +28,7 @@ MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {
 
 std::vector<std::string> Ids(const std::vector<v1::Obligation>& obligations) {
   std::vector<std::string> ids;
+  ids.reserve(obligations.size());
   for (const v1::Obligation& o : obligations) ids.push_back(o.id());
   return ids;
 }

@@ -1,0 +1,185 @@
+// The alerts context's unit of work: AlertEngine::Txn, the records one commit reads and changes.
+// Private to services/alerts (alert_engine.cc, alert_transitions.cc, alert_queries.cc).
+#ifndef VIGIL_SERVICES_ALERTS_ALERT_TXN_H_
+#define VIGIL_SERVICES_ALERTS_ALERT_TXN_H_
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
+#include "base/status_macros.h"
+#include "services/alerts/alert_engine.h"
+#include "services/alerts/keys.h"
+#include "vigil/internal/alerts_state.pb.h"
+
+namespace vigil::alerts {
+
+template <typename Message>
+absl::StatusOr<std::optional<Message>> Read(const storage::ReadView& view, storage::Family family,
+                                            const std::string& key) {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw, view.Get(family, key));
+  if (!raw.has_value()) return std::optional<Message>();
+  Message message;
+  if (!message.ParseFromString(*raw)) {
+    return absl::DataLossError(
+        absl::StrCat("the alerts record under ", absl::CHexEscape(key), " is unreadable"));
+  }
+  return std::optional<Message>(std::move(message));
+}
+
+// The records one commit reads and changes, and the change that writes them. Every derived
+// entry (listing index, deadlines) follows from the records' before and after states, so the
+// code that changes a record never maintains them by hand.
+class AlertEngine::Txn {
+ public:
+  Txn(storage::Store& store, absl::Time now)
+      : view_(store.Snapshot()), next_sequence_(store.EventHead(kAlertFeed) + 1), now_(now) {}
+
+  absl::Time now() const { return now_; }
+  const storage::ReadView& view() const { return view_; }
+  storage::Change& change() { return change_; }
+  // The earliest deadline Finish added (InfiniteFuture when none).
+  absl::Time earliest_added() const { return earliest_added_; }
+
+  // The alert, or nullptr. `rederive`: rewrite its deadlines even if it does not change.
+  absl::StatusOr<v1::Alert*> FindAlert(absl::string_view force, absl::string_view id,
+                                       bool rederive = false) {
+    return Find(alerts_, AlertKey(force, id), rederive);
+  }
+  v1::Alert* AddAlert(v1::Alert alert) {
+    Slot<v1::Alert>& slot = alerts_[AlertKey(alert.force(), alert.id())];
+    slot.current = std::move(alert);
+    return &*slot.current;
+  }
+
+  absl::StatusOr<internal::AlertedObligation*> FindFollowed(absl::string_view context,
+                                                            absl::string_view force,
+                                                            absl::string_view obligation_id,
+                                                            bool rederive = false) {
+    return Find(followed_, ObligationKey(context, force, obligation_id), rederive);
+  }
+  internal::AlertedObligation* Follow(internal::AlertedObligation followed) {
+    const v1::Obligation& o = followed.obligation();
+    Slot<internal::AlertedObligation>& slot =
+        followed_[ObligationKey(followed.context(), o.force(), o.id())];
+    slot.current = std::move(followed);
+    return &*slot.current;
+  }
+  void Unfollow(const internal::AlertedObligation& followed) {
+    const v1::Obligation& o = followed.obligation();
+    followed_[ObligationKey(followed.context(), o.force(), o.id())].current.reset();
+  }
+
+  // Records a transition of `alert`: stamps it with the event's sequence and revision, and
+  // publishes the event.
+  void Emit(v1::AlertEventType type, v1::Alert& alert) {
+    alert.set_sequence(next_sequence_++);
+    alert.set_revision(alert.revision() + 1);
+    *alert.mutable_update_time() = ToProtoTime(now_);
+    v1::AlertEvent event;
+    event.set_sequence(alert.sequence());
+    event.set_type(type);
+    *event.mutable_alert() = alert;
+    *event.mutable_event_time() = ToProtoTime(now_);
+    change_.AddEvent(std::string(kAlertFeed), event.SerializeAsString());
+    std::set<std::string>& subjects = subjects_[alert.force()];
+    subjects.insert(alert.id());
+    // The watchdog's system alerts are about no subject.
+    if (!alert.obligation().subject_id().empty()) subjects.insert(alert.obligation().subject_id());
+    ++events_;
+  }
+
+  int events() const { return events_; }
+  void AddSubject(const v1::Obligation& obligation) {
+    subjects_[obligation.force()].insert(obligation.subject_id());
+  }
+  // The subjects this unit of work concerned, by force: the engine audits its work under each.
+  const std::map<std::string, std::set<std::string>>& subjects_by_force() const {
+    return subjects_;
+  }
+
+  // Adds every record write and derived entry to the change, and returns it.
+  storage::Change& Finish() {
+    for (auto& [key, slot] : alerts_) {
+      if (!slot.Changed()) continue;
+      const v1::Alert* before = slot.original ? &*slot.original : nullptr;
+      const v1::Alert* after = slot.current ? &*slot.current : nullptr;
+      if (before != nullptr && (after == nullptr || ListKey(*before) != ListKey(*after))) {
+        change_.Delete(storage::Family::kIndex, ListKey(*before));
+      }
+      if (after != nullptr && (before == nullptr || ListKey(*before) != ListKey(*after) ||
+                               ListValue(*before) != ListValue(*after))) {
+        change_.Put(storage::Family::kIndex, ListKey(*after), ListValue(*after));
+      }
+      Write(key, slot);
+    }
+    for (auto& [key, slot] : followed_) {
+      if (slot.Changed()) Write(key, slot);
+    }
+    return change_;
+  }
+
+ private:
+  template <typename T>
+  struct Slot {
+    std::optional<T> original;
+    std::optional<T> current;
+    bool rederive = false;
+
+    bool Changed() const {
+      if (rederive || original.has_value() != current.has_value()) return true;
+      return original.has_value() && original->SerializeAsString() != current->SerializeAsString();
+    }
+  };
+
+  template <typename T>
+  absl::StatusOr<T*> Find(std::map<std::string, Slot<T>>& slots, const std::string& key,
+                          bool rederive) {
+    auto it = slots.find(key);
+    if (it == slots.end()) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<T> stored,
+                             Read<T>(view_, storage::Family::kEntities, key));
+      it = slots.emplace(key, Slot<T>{stored, stored}).first;
+    }
+    it->second.rederive = it->second.rederive || rederive;
+    return it->second.current ? &*it->second.current : nullptr;
+  }
+
+  // The record, and its deadlines: those it had are removed and those it has added (a
+  // deadline in both is deleted and put back, which leaves it in place).
+  template <typename T>
+  void Write(const std::string& key, const Slot<T>& slot) {
+    if (slot.original) {
+      for (const storage::Deadline& d : DeadlinesOf(*slot.original)) change_.RemoveDeadline(d);
+    }
+    if (slot.current) {
+      change_.Put(storage::Family::kEntities, key, slot.current->SerializeAsString());
+      for (const storage::Deadline& d : DeadlinesOf(*slot.current)) {
+        earliest_added_ = std::min(earliest_added_, d.due);
+        change_.AddDeadline(d);
+      }
+    } else {
+      change_.Delete(storage::Family::kEntities, key);
+    }
+  }
+
+  const storage::ReadView view_;
+  uint64_t next_sequence_;
+  const absl::Time now_;
+  storage::Change change_;
+  absl::Time earliest_added_ = absl::InfiniteFuture();
+  std::map<std::string, Slot<v1::Alert>> alerts_;
+  std::map<std::string, Slot<internal::AlertedObligation>> followed_;
+  std::map<std::string, std::set<std::string>> subjects_;  // by force
+  int events_ = 0;
+};
+
+}  // namespace vigil::alerts
+
+#endif  // VIGIL_SERVICES_ALERTS_ALERT_TXN_H_

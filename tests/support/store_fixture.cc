@@ -1,0 +1,38 @@
+#include "tests/support/store_fixture.h"
+
+#include "services/policy/calendar.h"
+#include "services/policy/policy.h"
+#include "tests/support/status_matchers.h"
+
+namespace vigil::testing {
+
+absl::Time Day(int y, int m, int d, int hour) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0), absl::UTCTimeZone());
+}
+
+void StoreFixture::SetUp() {
+  clock_.Set(Day(2026, 11, 23));
+  absl::StatusOr<absl::TimeZone> zone = policy::ForceTimeZone();
+  ASSERT_TRUE(zone.ok()) << zone.status();
+  zone_ = *zone;
+  OpenStore();
+}
+
+void StoreFixture::OpenStore() {
+  policies_.reset();
+  store_.reset();
+  storage::StoreOptions options;
+  options.path = dir_.Sub("data");
+  options.migrations = migrations_;
+  VIGIL_ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      policies_, policy::PolicyRegistry::Open(*store_, clock_, policy::DefaultPolicy(), "test"));
+}
+
+absl::Time StoreFixture::LocalEndOf(int y, int m, int d) const {
+  return policy::EndOfLocalDay(absl::CivilDay(y, m, d), zone_);
+}
+
+absl::CivilDay StoreFixture::LocalDayOf(absl::Time t) const { return policy::LocalDay(t, zone_); }
+
+}  // namespace vigil::testing
