@@ -151,6 +151,7 @@ TEST_F(StoreTest, ConcurrentCompareAndSwapAdmitsExactlyOneWinnerPerRound) {
   for (int round = 0; round < kRounds; ++round) {
     const std::string expected = round == 0 ? "" : std::to_string(round - 1);
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         Change change;
@@ -182,6 +183,7 @@ TEST_F(StoreTest, EventSequencesHaveNoGapsUnderConcurrencyAndAcrossRestarts) {
   std::set<uint64_t> assigned;
   auto write = [&] {
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&] {
         for (int i = 0; i < kPerThread; ++i) {
@@ -227,6 +229,7 @@ TEST_F(StoreTest, ConcurrentWritersShareFsyncs) {
   constexpr int kThreads = 32;
   constexpr int kPerThread = 40;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -427,6 +430,7 @@ TEST_F(StoreTest, OneChangeMayCarryARecordPerForceChainedInOrder) {
   // vigild's own batch of alerts for two forces: one record under each, in one commit, while
   // other writers commit records of their own in the same groups.
   std::vector<std::thread> writers;
+  writers.reserve(4);
   for (int w = 0; w < 4; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; i < 25; ++i) {
@@ -533,6 +537,7 @@ TEST_F(StoreOpenTest, NewerSchemaIsRefusedWithoutBeingModified) {
     std::vector<std::string> names;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const std::string& name : names)
       descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
