@@ -213,12 +213,16 @@ int Export(Cli& cli, const ExportFlags& flags) {
   request.set_subject_id(flags.subject);
   request.set_actor(flags.actor);
   request.set_national_security_log(flags.national);
-  for (auto [text, field] : {std::pair{&flags.from, request.mutable_from()},
-                             std::pair{&flags.to, request.mutable_to()}}) {
-    if (text->empty()) continue;
-    absl::StatusOr<absl::Time> t = ParseTimeFlag(*text);
+  // Set only when given: an unset bound is unbounded.
+  if (!flags.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.from);
     if (!t.ok()) return cli.Fail(t.status());
-    *field = ToTimestamp(*t);
+    *request.mutable_from() = ToTimestamp(*t);
+  }
+  if (!flags.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.to);
+    if (!t.ok()) return cli.Fail(t.status());
+    *request.mutable_to() = ToTimestamp(*t);
   }
   if (!flags.from.empty() && !flags.to.empty() && TimeOf(request.to()) < TimeOf(request.from())) {
     return cli.BadUsage("--to: is before --from");
