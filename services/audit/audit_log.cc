@@ -97,7 +97,7 @@ storage::AuditEntry ExportAudit(const CallContext& call, const AuditFilter& filt
 
 std::string AuditFilter::Describe() const {
   std::vector<std::string> parts;
-  if (national) parts.push_back("national_security_log");
+  if (national) parts.emplace_back("national_security_log");
   if (!subject_id.empty()) parts.push_back(absl::StrCat("subject_id=", subject_id));
   if (!actor.empty()) parts.push_back(absl::StrCat("actor=", actor));
   if (from) parts.push_back(absl::StrCat("from=", FormatUtcTime(*from)));

@@ -626,6 +626,7 @@ absl::Status SeedAuditLog(const std::string& path, int count, absl::Time start) 
   VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(options));
   constexpr int kThreads = 16;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<absl::Status> failed(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
