@@ -259,7 +259,8 @@ int Export(Cli& cli, const ExportFlags& flags) {
       return cli.Fail(written.message());
     }
     chunk.clear();
-    if (const absl::Time now = absl::Now(); now - reported >= absl::Seconds(2)) {
+    if (const absl::Time now = absl::Now();
+        batch.records_size() > 0 && now - reported >= absl::Seconds(2)) {
       reported = now;
       cli.err() << "vigil: exported " << exported << " records so far (up to "
                 << FormatTimestamp(batch.records(batch.records_size() - 1).time()) << ")\n";
