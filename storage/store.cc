@@ -188,13 +188,21 @@ absl::string_view View(const rocksdb::Slice& slice) { return {slice.data(), slic
 
 rocksdb::Slice ToSlice(absl::string_view view) { return {view.data(), view.size()}; }
 
-rocksdb::ReadOptions SnapshotRead(const std::shared_ptr<const rocksdb::Snapshot>& snapshot) {
+rocksdb::ReadOptions SnapshotRead(const std::shared_ptr<const rocksdb::Snapshot>& snapshot,
+                                  bool fill_cache) {
   rocksdb::ReadOptions options;
   options.snapshot = snapshot.get();
+  options.fill_cache = fill_cache;
   return options;
 }
 
 }  // namespace
+
+ReadView ReadView::WithoutCaching() const {
+  ReadView view = *this;
+  view.fill_cache_ = false;
+  return view;
+}
 
 absl::Status ReadView::Check(const rocksdb::Status& status, absl::string_view what) const {
   if (status.IsCorruption() || status.IsPathNotFound()) {
@@ -206,7 +214,8 @@ absl::Status ReadView::Check(const rocksdb::Status& status, absl::string_view wh
 absl::StatusOr<std::optional<std::string>> ReadView::Get(Family family,
                                                          absl::string_view key) const {
   std::string value;
-  rocksdb::Status s = db_->Get(SnapshotRead(snapshot_), handle(family), ToSlice(key), &value);
+  rocksdb::Status s =
+      db_->Get(SnapshotRead(snapshot_, fill_cache_), handle(family), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return Check(s, "reading");
   return value;
@@ -214,7 +223,7 @@ absl::StatusOr<std::optional<std::string>> ReadView::Get(Family family,
 
 absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string_view limit,
                             ScanFn fn) const {
-  rocksdb::ReadOptions options = SnapshotRead(snapshot_);
+  rocksdb::ReadOptions options = SnapshotRead(snapshot_, fill_cache_);
   rocksdb::Slice upper(limit.data(), limit.size());
   if (!limit.empty()) options.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
@@ -226,7 +235,7 @@ absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string
 
 absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl::string_view start,
                                   ScanFn fn) const {
-  rocksdb::ReadOptions options = SnapshotRead(snapshot_);
+  rocksdb::ReadOptions options = SnapshotRead(snapshot_, fill_cache_);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
   const absl::string_view seek = start > prefix ? start : prefix;
   for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {

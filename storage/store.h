@@ -167,6 +167,10 @@ struct StoreStats {
 // Errors: Unavailable on I/O failure, DataLoss on corruption.
 class ReadView {
  public:
+  // The same view for a bulk read (an export of the audit log): the blocks it reads do not
+  // enter the block cache, so a long scan neither evicts the working set nor grows memory.
+  ReadView WithoutCaching() const;
+
   // Every read error is a value: DataLoss (kDamagedStore) on corruption, which also turns the
   // store kCorrupt; Unavailable on an I/O error.
   // Returns the value, or nullopt when absent.
@@ -237,6 +241,8 @@ class ReadView {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* const* families_;
   std::shared_ptr<const rocksdb::Snapshot> snapshot_;
+  // Default: true; false for WithoutCaching's views.
+  bool fill_cache_ = true;
 };
 
 // What VerifyChecksums found.

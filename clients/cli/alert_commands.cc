@@ -10,7 +10,6 @@
 #include "absl/time/clock.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/format.h"
-#include "google/protobuf/util/json_util.h"
 #include "vigil/v1/alerts.grpc.pb.h"
 
 namespace vigil::cli {
@@ -171,14 +170,6 @@ std::string EventLine(const v1::AlertEvent& e) {
                     FormatDueDate(ack.time()));
   }
   return line;
-}
-
-std::string JsonLine(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
 }
 
 // The last sequence recorded in a --state-file; nullopt when it holds anything else (a watcher

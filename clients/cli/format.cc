@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "base/proto_time.h"
+#include "google/protobuf/util/json_util.h"
 #include "vigil/v1/common.pb.h"
 
 namespace vigil::cli {
@@ -70,5 +71,13 @@ absl::StatusOr<int> ParseEnumText(const google::protobuf::EnumDescriptor* type,
 }
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t) { return ToProtoTime(t); }
+
+std::string JsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
 
 }  // namespace vigil::cli

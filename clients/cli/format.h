@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace vigil::cli {
@@ -38,6 +39,10 @@ absl::StatusOr<int> ParseEnumText(const google::protobuf::EnumDescriptor* type,
                                   absl::string_view flag);
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
+
+// `message` as one line of JSON (protobuf's JSON mapping, proto field names; fields at their
+// default left out), without the newline: a line of a JSON Lines stream.
+std::string JsonLine(const google::protobuf::Message& message);
 
 }  // namespace vigil::cli
 

@@ -1,6 +1,8 @@
 // Server-streaming of a storage event feed (ObligationFeed.WatchObligations,
 // AlertService.Subscribe): a reactor that pages messages out of the store after a cursor,
 // writes them one at a time, and once caught up sleeps until the next commit of its context.
+// A finite stream (AuditService.ExportAuditRecords) pages the same way until a page says it is
+// the last, and then finishes with OK.
 //
 // Nothing is buffered beyond one page, so a slow reader holds little memory and never slows
 // the writers or the scanner: the store is the buffer. A reader that takes longer than
@@ -90,10 +92,13 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     uint64_t cursor = 0;
     // More may follow at once (the page was cut short): fetch again without waiting.
     bool more = false;
+    // Nothing follows: finish the stream with OK once these messages are written.
+    bool end = false;
   };
   using Fetch = std::function<absl::StatusOr<Page>(uint64_t after)>;
 
   struct Options {
+    // The feed whose commits wake the stream; empty for a finite stream, which no commit wakes.
     std::string feed_context;
     uint64_t cursor = 0;
     Fetch fetch;
@@ -142,6 +147,9 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
         finish.swap(finish_);
       } else if (!pending_.empty()) {
         next = BeginWriteLocked();
+      } else if (ending_) {
+        finished_ = true;
+        finish = grpc::Status::OK;
       } else {
         fetch = BeginFetchLocked();
       }
@@ -171,7 +179,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     bool fetch = false;
     {
       absl::MutexLock lock(&mu_);
-      if (finished_) return;
+      if (finished_ || ending_) return;
       if (fetching_ || writing_ || !pending_.empty()) {
         again_ = true;
       } else {
@@ -220,6 +228,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
     absl::StatusOr<Page> page = options_.fetch(cursor_);
     Message* next = nullptr;
     bool fetch = false;
+    bool done = false;
     {
       absl::MutexLock lock(&mu_);
       fetching_ = false;
@@ -227,9 +236,12 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
       if (page.ok()) {
         const bool advanced = page->cursor != cursor_;
         cursor_ = page->cursor;
+        ending_ = page->end;
         for (Message& m : page->messages) pending_.push_back(std::move(m));
         if (!pending_.empty()) {
           if (!writing_) next = BeginWriteLocked();
+        } else if (ending_) {
+          done = !writing_;
         } else if (advanced || page->more || again_) {
           fetch = BeginFetchLocked();
         }
@@ -239,6 +251,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
       End(ToGrpcStatus(page.status()));
       return;
     }
+    if (done) End(grpc::Status::OK);
     if (next != nullptr) this->StartWrite(next);
     if (fetch) ScheduleFetch();
   }
@@ -277,6 +290,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   bool again_ ABSL_GUARDED_BY(mu_) = false;                  // poked while busy
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;                 // the last page was fetched
   bool finished_ ABSL_GUARDED_BY(mu_) = false;               // no more writes may start
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Finish once the write completes
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);

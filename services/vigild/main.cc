@@ -680,12 +680,16 @@ int Run(int argc, char** argv) {
   auto hosts = [&](absl::string_view name) {
     return std::find(services.begin(), services.end(), name) != services.end();
   };
+  // Wakes streams (WatchObligations, Subscribe) when their feed advances, and ticks every
+  // stream (ExportAuditRecords too) for its stuck-reader check.
+  FeedNotifier notifier;
+  notifier.Attach(**store);
   std::vector<HostedService> hosted;
   std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<audit::AuditServiceImpl> audit_service;
   if (hosts("audit")) {
     audit_log = std::make_unique<audit::AuditLog>(**store);
-    audit_service = std::make_unique<audit::AuditServiceImpl>(core_runtime, *audit_log);
+    audit_service = std::make_unique<audit::AuditServiceImpl>(core_runtime, *audit_log, notifier);
     hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
   }
   std::unique_ptr<rso::OffenderStore> offender_store;
@@ -787,9 +791,6 @@ int Run(int argc, char** argv) {
         },
         /*run_at_start=*/true);
   }
-  // Wakes streams (WatchObligations, Subscribe) when their feed advances.
-  FeedNotifier notifier;
-  notifier.Attach(**store);
   std::unique_ptr<ObligationFeedImpl> feed_service;
   if (!overdue_indexes.empty()) {
     std::map<std::string, FeedContext> served;

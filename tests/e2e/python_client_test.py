@@ -76,7 +76,7 @@ class PythonClientTest(unittest.TestCase):
             for service in fd.service:
                 if service.name == "AuditService":
                     methods.update(m.name for m in service.method)
-        self.assertEqual(methods, {"ListAuditRecords", "VerifyAuditChain"})
+        self.assertEqual(methods, {"ListAuditRecords", "VerifyAuditChain", "ExportAuditRecords"})
 
     def test_vigil_rpc_needs_identity(self):
         from vigil.v1 import audit_pb2, audit_pb2_grpc

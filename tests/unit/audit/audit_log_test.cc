@@ -1,6 +1,7 @@
 #include "services/audit/audit_log.h"
 
 #include "base/proto_time.h"
+#include "base/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_service.h"
@@ -214,6 +215,194 @@ TEST_F(AuditLogTest, VerifyReportsAnIntactChain) {
   EXPECT_FALSE(response->ok());
   EXPECT_EQ(response->first_broken_sequence(), 2u);
   EXPECT_THAT(response->problem(), HasSubstr("rewritten"));
+}
+
+// Every record an export yields, batch by batch, and the batches' sizes.
+struct Exported {
+  std::vector<v1::AuditRecord> records;
+  std::vector<int> batch_sizes;
+};
+
+absl::StatusOr<Exported> ExportAll(AuditLog& log, const CallContext& call,
+                                   const v1::ExportAuditRecordsRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(const AuditFilter filter, DecodeFilter(request));
+  VIGIL_ASSIGN_OR_RETURN(std::unique_ptr<AuditExport> exporter, log.StartExport(call, filter));
+  Exported exported;
+  uint64_t after = 0;
+  for (;;) {
+    VIGIL_ASSIGN_OR_RETURN(AuditExport::Batch batch, exporter->Next(after, call.now));
+    EXPECT_GE(batch.cursor, after);
+    after = batch.cursor;
+    if (batch.response.records_size() > 0) {
+      exported.batch_sizes.push_back(batch.response.records_size());
+    }
+    for (v1::AuditRecord& r : *batch.response.mutable_records()) {
+      exported.records.push_back(std::move(r));
+    }
+    if (batch.done) return exported;
+  }
+}
+
+// The records of `force`'s log from `after` on (sequence > after), listed in full.
+std::vector<v1::AuditRecord> RecordsAfter(storage::Store& store, uint64_t after) {
+  std::vector<v1::AuditRecord> records;
+  const storage::ReadView view = store.Snapshot();
+  for (uint64_t seq = after + 1; seq <= store.AuditHead(); ++seq) {
+    absl::StatusOr<std::optional<storage::StoredAuditRecord>> stored = view.AuditRecord(seq);
+    EXPECT_TRUE(stored.ok() && stored->has_value());
+    if (!stored.ok() || !stored->has_value()) break;
+    v1::AuditRecord& record = records.emplace_back();
+    EXPECT_TRUE(record.ParseFromString((*stored)->body));
+  }
+  return records;
+}
+
+CallContext Exporter(std::string force = "wessex", std::string actor = "DPO 1",
+                     Role role = Role::kAuditor) {
+  CallContext call;
+  call.principal = Principal{std::move(actor), role, std::move(force)};
+  call.purpose = "subject access request SAR-42";
+  call.method = "vigil.v1.AuditService/ExportAuditRecords";
+  call.now = absl::FromUnixSeconds(1'800'000'000);
+  return call;
+}
+
+TEST_F(AuditLogTest, ASubjectAccessExportYieldsEveryAccessOldestFirstInBoundedBatches) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  const int kAccesses = 2 * AuditExport::kBatchRecords + 17;
+  for (int i = 0; i < kAccesses; ++i) {
+    Consult("wessex", absl::StrCat("DC ", i % 7), "offender/1", t0 + absl::Seconds(i));
+    if (i % 100 == 0) Consult("wessex", "DC 1", "offender/2", t0 + absl::Seconds(i));
+  }
+  // A refusal recorded against the subject belongs to its access history too.
+  CallContext refused = Call("wessex", "DC 200", Role::kOfficer);
+  refused.method = "vigil.v1.OffenderService/GetOffender";
+  storage::Change change;
+  change.SetAudit(refused.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/1"},
+                                "outside team south's caseload", v1::AUDIT_REFUSAL_OUT_OF_SCOPE));
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  const uint64_t head = store_->AuditHead();
+
+  v1::ExportAuditRecordsRequest request;
+  request.set_subject_id("offender/1");
+  VIGIL_ASSERT_OK_AND_ASSIGN(Exported exported, ExportAll(*log_, Exporter(), request));
+  ASSERT_EQ(exported.records.size(), static_cast<size_t>(kAccesses + 1));
+  EXPECT_THAT(exported.batch_sizes,
+              ElementsAre(AuditExport::kBatchRecords, AuditExport::kBatchRecords, 18));
+  for (size_t i = 1; i < exported.records.size(); ++i) {
+    EXPECT_LT(exported.records[i - 1].sequence(), exported.records[i].sequence());
+  }
+  for (const v1::AuditRecord& r : exported.records) {
+    EXPECT_THAT(r.subject_ids(), ::testing::Contains("offender/1"));
+    EXPECT_EQ(r.hash().size(), 32u);
+  }
+  EXPECT_EQ(exported.records.back().refusal(), v1::AUDIT_REFUSAL_OUT_OF_SCOPE);
+  EXPECT_EQ(exported.records.back().actor(), "DC 200");
+
+  // The export is in the log: first its request, naming the filter and the subject, then one
+  // disclosure per batch naming the subjects it disclosed; none of them in the export itself.
+  const std::vector<v1::AuditRecord> after = RecordsAfter(*store_, head);
+  ASSERT_EQ(after.size(), 4u);
+  for (const v1::AuditRecord& r : after) {
+    EXPECT_EQ(r.action(), v1::AUDIT_ACTION_DISCLOSURE);
+    EXPECT_EQ(r.actor(), "DPO 1");
+    EXPECT_EQ(r.rpc(), "vigil.v1.AuditService/ExportAuditRecords");
+    EXPECT_EQ(r.purpose(), "subject access request SAR-42");
+    EXPECT_EQ(r.export_filter(), "subject_id=offender/1");
+    EXPECT_THAT(r.subject_ids(), ElementsAre("offender/1"));
+  }
+  // And a DPO listing the subject's accesses later sees the export among them.
+  v1::ListAuditRecordsRequest list;
+  list.set_actor("DPO 1");
+  absl::StatusOr<v1::ListAuditRecordsResponse> listed = log_->List(Call("wessex"), list);
+  ASSERT_THAT(listed.status(), IsOk());
+  EXPECT_EQ(listed->records_size(), 4);
+}
+
+TEST_F(AuditLogTest, AnExportIsTheLogAsItStoodWhenItBegan) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  for (int i = 0; i < 3; ++i) Consult("wessex", "DC 1", "offender/1", t0 + absl::Minutes(i));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const AuditFilter filter,
+                             DecodeFilter(v1::ExportAuditRecordsRequest()));
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<AuditExport> exporter,
+                             log_->StartExport(Exporter(), filter));
+  Consult("wessex", "DC 1", "offender/1", t0 + absl::Minutes(10));  // after the export began
+  VIGIL_ASSERT_OK_AND_ASSIGN(AuditExport::Batch batch,
+                             exporter->Next(0, absl::FromUnixSeconds(1'800'000'100)));
+  EXPECT_TRUE(batch.done);
+  ASSERT_EQ(batch.response.records_size(), 3);
+  EXPECT_EQ(batch.response.records(2).sequence(), 3u);
+  EXPECT_EQ(RecordsAfter(*store_, 3).front().export_filter(), "every record");
+}
+
+TEST_F(AuditLogTest, AnExportOfAnUnknownSubjectIsEmptyAndStillAudited) {
+  Consult("wessex", "DC 1", "offender/1", absl::FromUnixSeconds(1'700'000'000));
+  v1::ExportAuditRecordsRequest request;
+  request.set_subject_id("offender/none");
+  *request.mutable_from() = ToProtoTime(absl::FromUnixSeconds(1'600'000'000));
+  VIGIL_ASSERT_OK_AND_ASSIGN(Exported exported, ExportAll(*log_, Exporter(), request));
+  EXPECT_TRUE(exported.records.empty());
+  const std::vector<v1::AuditRecord> after = RecordsAfter(*store_, 1);
+  ASSERT_EQ(after.size(), 1u);  // the request; no batch disclosed anything
+  EXPECT_EQ(after[0].export_filter(), "subject_id=offender/none from=2020-09-13T12:26:40Z");
+  EXPECT_THAT(after[0].subject_ids(), ElementsAre("offender/none"));
+}
+
+TEST_F(AuditLogTest, AnExportReadsOnlyTheCallersForce) {
+  Consult("wessex", "DC 1", "offender/7", absl::FromUnixSeconds(1'700'000'000));
+  Consult("mercia", "DC 2", "offender/8", absl::FromUnixSeconds(1'700'000'000));
+  v1::ExportAuditRecordsRequest request;
+  request.set_subject_id("offender/7");
+  VIGIL_ASSERT_OK_AND_ASSIGN(Exported mercia, ExportAll(*log_, Exporter("mercia"), request));
+  EXPECT_TRUE(mercia.records.empty());
+  VIGIL_ASSERT_OK_AND_ASSIGN(Exported all,
+                             ExportAll(*log_, Exporter("mercia"), v1::ExportAuditRecordsRequest()));
+  for (const v1::AuditRecord& r : all.records) EXPECT_EQ(r.force(), "mercia");
+  EXPECT_EQ(all.records.front().actor(), "DC 2");
+}
+
+TEST_F(AuditLogTest, TheNationalLogIsExportedOnlyByTheNationalAuditorAndRefusalsAreAudited) {
+  CallContext prober = Call("mercia", "DC 9", Role::kOfficer);
+  prober.method = "vigil.v1.OffenderService/GetOffender";
+  storage::Change probe;
+  probe.SetAudit(prober.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/7"}, "not found in force",
+                              v1::AUDIT_REFUSAL_OUT_OF_SCOPE, /*national_security=*/true));
+  ASSERT_THAT(store_->Commit(probe).status(), IsOk());
+  v1::ExportAuditRecordsRequest request;
+  request.set_national_security_log(true);
+  for (Role role : {Role::kAuditor, Role::kForceAdmin}) {
+    const uint64_t head = store_->AuditHead();
+    EXPECT_THAT(ExportAll(*log_, Exporter("wessex", "DPO 1", role), request),
+                StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("national-auditor")));
+    const std::vector<v1::AuditRecord> refusal = RecordsAfter(*store_, head);
+    ASSERT_EQ(refusal.size(), 1u);
+    EXPECT_EQ(refusal[0].refusal(), v1::AUDIT_REFUSAL_ROLE);
+    EXPECT_EQ(refusal[0].rpc(), "vigil.v1.AuditService/ExportAuditRecords");
+  }
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      Exported national,
+      ExportAll(*log_, Exporter("national", "NA 1", Role::kNationalAuditor), request));
+  ASSERT_EQ(national.records.size(), 1u);
+  EXPECT_EQ(national.records[0].actor(), "DC 9");
+}
+
+TEST_F(AuditLogTest, ExportFiltersAreCheckedAsTheListingsAre) {
+  v1::ExportAuditRecordsRequest both;
+  both.set_subject_id("offender/1");
+  both.set_actor("DC 1");
+  EXPECT_THAT(DecodeFilter(both),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject_id")));
+  v1::ExportAuditRecordsRequest backwards;
+  *backwards.mutable_from() = ToProtoTime(absl::FromUnixSeconds(2000));
+  *backwards.mutable_to() = ToProtoTime(absl::FromUnixSeconds(1000));
+  EXPECT_THAT(DecodeFilter(backwards),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("to: is before from")));
+  v1::ExportAuditRecordsRequest window;
+  window.set_actor("DC 1");
+  *window.mutable_from() = ToProtoTime(absl::FromUnixSeconds(1000));
+  *window.mutable_to() = ToProtoTime(absl::FromUnixSeconds(2000));
+  VIGIL_ASSERT_OK_AND_ASSIGN(const AuditFilter filter, DecodeFilter(window));
+  EXPECT_EQ(filter.Describe(), "actor=DC 1 from=1970-01-01T00:16:40Z to=1970-01-01T00:33:20Z");
 }
 
 TEST(AuditServiceSpecs, EveryRpcDeclaresWhoMayCallIt) {
