@@ -395,30 +395,32 @@ int Main() {
   }
   if (absl::GetFlag(FLAGS_load_only)) return 0;
 
-  // The offenders in the community, as the server has them: a record past its notification
-  // period is stored EXPIRED (no visits or assessments accepted) whatever status it was loaded
-  // with.
-  v1::ListOffendersRequest active;
-  active.set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
-  active.mutable_page()->set_page_size(1000);
-  do {
-    grpc::ClientContext context;
-    Identify(context, shared.force);
-    v1::ListOffendersResponse page;
-    const grpc::Status status = shared.offenders->ListOffenders(&context, active, &page);
-    if (!status.ok()) {
-      std::fprintf(stderr, "vigil_load: listing the offenders in the community: %s\n",
-                   status.error_message().c_str());
-      return 1;
-    }
-    for (const v1::Offender& o : page.offenders()) {
-      if (absl::StartsWith(o.id(), demo.prefix.substr(0, 1))) shared.active_ids.push_back(o.id());
-    }
-    active.mutable_page()->set_page_token(page.next_page_token());
-  } while (!active.page().page_token().empty());
-
   const bool needs_offenders = shared.weights[kRecordVisit] > 0 ||
                                shared.weights[kRecordArms] > 0 || shared.weights[kGetOffender] > 0;
+  // The offenders in the community, as the server has them (only when the mix acts on
+  // offenders: a server such as the national backlog may host no offender register): a record
+  // past its notification period is stored EXPIRED (no visits or assessments accepted) whatever
+  // status it was loaded with.
+  if (needs_offenders) {
+    v1::ListOffendersRequest active;
+    active.set_status(v1::OFFENDER_STATUS_ACTIVE_COMMUNITY);
+    active.mutable_page()->set_page_size(1000);
+    do {
+      grpc::ClientContext context;
+      Identify(context, shared.force);
+      v1::ListOffendersResponse page;
+      const grpc::Status status = shared.offenders->ListOffenders(&context, active, &page);
+      if (!status.ok()) {
+        std::fprintf(stderr, "vigil_load: listing the offenders in the community: %s\n",
+                     status.error_message().c_str());
+        return 1;
+      }
+      for (const v1::Offender& o : page.offenders()) {
+        if (absl::StartsWith(o.id(), demo.prefix.substr(0, 1))) shared.active_ids.push_back(o.id());
+      }
+      active.mutable_page()->set_page_token(page.next_page_token());
+    } while (!active.page().page_token().empty());
+  }
   if (needs_offenders && shared.active_ids.empty()) {
     std::fprintf(stderr,
                  "vigil_load: the mix acts on offenders: give --offenders N (loaded, or found "
