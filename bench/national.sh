@@ -23,10 +23,11 @@ LOAD=$BUILD/clients/load/vigil_load
 VIGIL=$BUILD/clients/cli/vigil
 WORK=$(mktemp -d /tmp/vigil-national.XXXXXX)
 FORCES=(wessex mercia northumbria)
-PIDS=()
-
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  # start() runs in a command substitution (a subshell): each vigild's pid is in its file.
+  for file in "$WORK"/*.pid; do
+    [ -e "$file" ] && kill -KILL "$(cat "$file")" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -37,9 +38,10 @@ start() {
   shift
   "$VIGILD" --data-dir "$WORK/$name" --listen 127.0.0.1:0 --port-file "$WORK/$name.port" \
     --log-level warning --read-rate 0 "$@" >>"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  local pid=$!
+  echo "$pid" >"$WORK/$name.pid"
   until [ -s "$WORK/$name.port" ]; do
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -20 "$WORK/$name.log" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$WORK/$name.log" >&2; exit 1; }
     sleep 0.01
   done
   echo "127.0.0.1:$(cat "$WORK/$name.port")"
