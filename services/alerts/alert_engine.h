@@ -22,6 +22,7 @@
 #ifndef VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
 #define VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -62,6 +63,18 @@ struct ScanReport {
   int late = 0;      // escalations that fired later than the policy allows (the watchdog)
   absl::Duration worst_lateness;  // of those
   bool more = false;              // more were due than one batch takes
+
+  // Adds `batch`'s counts to these (and keeps the worse lateness): a run of batches' total.
+  void Add(const ScanReport& batch) {
+    deadlines += batch.deadlines;
+    raised += batch.raised;
+    escalated += batch.escalated;
+    reopened += batch.reopened;
+    warned += batch.warned;
+    reminded += batch.reminded;
+    late += batch.late;
+    worst_lateness = std::max(worst_lateness, batch.worst_lateness);
+  }
 };
 
 class AlertEngine {

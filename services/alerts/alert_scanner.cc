@@ -84,12 +84,7 @@ void AlertScanner::Run() {
         break;
       }
       Record(*report, absl::Now() - started);
-      total.deadlines += report->deadlines;
-      total.raised += report->raised;
-      total.escalated += report->escalated;
-      total.reopened += report->reopened;
-      total.warned += report->warned;
-      total.reminded += report->reminded;
+      total.Add(*report);
       if (!report->more) break;
       if (absl::Now() - logged > absl::Seconds(5)) {
         logged = absl::Now();

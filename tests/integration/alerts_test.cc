@@ -221,14 +221,7 @@ class AlertsTest : public vigil::testing::StoreFixture {
       absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now());
       EXPECT_THAT(report.status(), IsOk());
       if (!report.ok()) return total;
-      total.deadlines += report->deadlines;
-      total.raised += report->raised;
-      total.escalated += report->escalated;
-      total.reopened += report->reopened;
-      total.warned += report->warned;
-      total.reminded += report->reminded;
-      total.late += report->late;
-      total.worst_lateness = std::max(total.worst_lateness, report->worst_lateness);
+      total.Add(*report);
       if (!report->more) return total;
     }
   }

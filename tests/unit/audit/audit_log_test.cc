@@ -37,6 +37,17 @@ class AuditLogTest : public ::testing::Test {
     return call;
   }
 
+  // DC 9 of mercia asking for offender/7, not in their force: a refusal in the national
+  // security log.
+  void RecordCrossForceProbe() {
+    CallContext prober = Call("mercia", "DC 9", Role::kOfficer);
+    prober.method = "vigil.v1.OffenderService/GetOffender";
+    storage::Change probe;
+    probe.SetAudit(prober.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/7"}, "not found in force",
+                                v1::AUDIT_REFUSAL_OUT_OF_SCOPE, /*national_security=*/true));
+    ASSERT_THAT(store_->Commit(probe).status(), IsOk());
+  }
+
   // Records that `actor` of `force` consulted `subject` at `when`.
   void Consult(const std::string& force, const std::string& actor, const std::string& subject,
                absl::Time when) {
@@ -75,12 +86,7 @@ TEST_F(AuditLogTest, ListsOnlyTheCallersForceBySubject) {
 
 TEST_F(AuditLogTest, TheNationalSecurityLogIsReadOnlyByTheNationalAuditor) {
   Consult("wessex", "DC 1", "offender/7", absl::FromUnixSeconds(1'700'000'000));
-  CallContext prober = Call("mercia", "DC 9", Role::kOfficer);
-  prober.method = "vigil.v1.OffenderService/GetOffender";
-  storage::Change probe;
-  probe.SetAudit(prober.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/7"}, "not found in force",
-                              v1::AUDIT_REFUSAL_OUT_OF_SCOPE, /*national_security=*/true));
-  ASSERT_THAT(store_->Commit(probe).status(), IsOk());
+  ASSERT_NO_FATAL_FAILURE(RecordCrossForceProbe());
 
   v1::ListAuditRecordsRequest request;
   request.set_national_security_log(true);
@@ -362,12 +368,7 @@ TEST_F(AuditLogTest, AnExportReadsOnlyTheCallersForce) {
 }
 
 TEST_F(AuditLogTest, TheNationalLogIsExportedOnlyByTheNationalAuditorAndRefusalsAreAudited) {
-  CallContext prober = Call("mercia", "DC 9", Role::kOfficer);
-  prober.method = "vigil.v1.OffenderService/GetOffender";
-  storage::Change probe;
-  probe.SetAudit(prober.Audit(v1::AUDIT_ACTION_CONSULTATION, {"offender/7"}, "not found in force",
-                              v1::AUDIT_REFUSAL_OUT_OF_SCOPE, /*national_security=*/true));
-  ASSERT_THAT(store_->Commit(probe).status(), IsOk());
+  ASSERT_NO_FATAL_FAILURE(RecordCrossForceProbe());
   v1::ExportAuditRecordsRequest request;
   request.set_national_security_log(true);
   for (Role role : {Role::kAuditor, Role::kForceAdmin}) {
