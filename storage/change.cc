@@ -34,6 +34,10 @@ void Change::AddEvent(std::string context, std::string payload) {
   events_.push_back(Event{std::move(context), std::move(payload)});
 }
 
+void Change::RedactEvent(std::string context, uint64_t sequence, std::string payload) {
+  redactions_.push_back(Redaction{std::move(context), sequence, std::move(payload)});
+}
+
 void Change::SetAudit(AuditEntry entry) {
   ++audits_set_;
   audits_.push_back(std::move(entry));
@@ -61,7 +65,8 @@ void Change::ExpectValue(Family family, std::string key, std::string value) {
 }
 
 bool Change::empty() const {
-  return ops_.empty() && events_.empty() && audits_.empty() && counters_.empty();
+  return ops_.empty() && events_.empty() && redactions_.empty() && audits_.empty() &&
+         counters_.empty();
 }
 
 absl::Status Change::Validate() const {
@@ -87,6 +92,12 @@ absl::Status Change::Validate() const {
   }
   for (const Event& event : events_) {
     if (absl::Status s = ValidateEventContext(event.context); !s.ok()) return s;
+  }
+  for (const Redaction& redaction : redactions_) {
+    if (absl::Status s = ValidateEventContext(redaction.context); !s.ok()) return s;
+    if (redaction.sequence == 0) {
+      return absl::InvalidArgumentError("a redaction names event 0: sequences begin at 1");
+    }
   }
   for (const auto& [name, delta] : counters_) {
     if (name.empty()) return absl::InvalidArgumentError("a counter needs a name");

@@ -1,5 +1,6 @@
 // A Change is everything one state change writes: entity puts and deletes, index entries,
-// deadline entries added and removed, feed events (usually one), at most one audit record,
+// deadline entries added and removed, feed events (usually one; rarely, a redaction of an
+// earlier one), at most one audit record,
 // counter deltas, and the preconditions under which it may apply. Store::Commit applies it as part
 // of ONE RocksDB WriteBatch written with sync=true: all of it is durable, or none of it is.
 //
@@ -46,6 +47,13 @@ class Change {
     std::string context;
     std::string payload;
   };
+  // An event already on a feed whose payload is replaced (erasure: the sequence stays, so the
+  // feed stays gapless, and only what it said is gone).
+  struct Redaction {
+    std::string context;
+    uint64_t sequence;
+    std::string payload;
+  };
 
   Change() = default;
 
@@ -62,6 +70,12 @@ class Change {
   // reports it in CommitResult. Several events of one change take consecutive sequences, in
   // the order added (a batch of alerts is one change with one event per alert).
   void AddEvent(std::string context, std::string payload);
+
+  // Replaces the payload of event `sequence` of `context`, which must be on the feed already
+  // (1 <= sequence <= the feed's head when the change commits; otherwise Commit fails the
+  // change with FailedPrecondition). For erasure only: readers that already read the event
+  // keep what they read; readers from now on read `payload`.
+  void RedactEvent(std::string context, uint64_t sequence, std::string payload);
 
   // Appends `entry` to the audit chain; Commit assigns its sequence and hash. At most one
   // SetAudit per change: a second is a bug Validate reports.
@@ -86,6 +100,7 @@ class Change {
   const std::vector<Op>& ops() const { return ops_; }
   const std::vector<Precondition>& preconditions() const { return preconditions_; }
   const std::vector<Event>& events() const { return events_; }
+  const std::vector<Redaction>& redactions() const { return redactions_; }
   const std::vector<AuditEntry>& audits() const { return audits_; }
   const std::vector<std::pair<std::string, int64_t>>& counters() const { return counters_; }
 
@@ -97,6 +112,7 @@ class Change {
   std::vector<Op> ops_;
   std::vector<Precondition> preconditions_;
   std::vector<Event> events_;
+  std::vector<Redaction> redactions_;
   std::vector<AuditEntry> audits_;
   std::vector<std::pair<std::string, int64_t>> counters_;
   int audits_set_ = 0;

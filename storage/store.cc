@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "rocksdb/cache.h"
@@ -676,6 +677,47 @@ Store::~Store() {
   }
 }
 
+absl::Status Store::CompactAway(const std::vector<KeyRange>& ranges) {
+  if (faulted_.load()) {
+    return absl::UnavailableError("the store is refusing writes; compact once it has recovered");
+  }
+  // A snapshot older than what the ranges' deletes and redactions committed keeps the old
+  // values alive through any compaction: wait for readers holding one (a long export) to end.
+  const rocksdb::SequenceNumber written = db_->GetLatestSequenceNumber();
+  const absl::Time give_up = absl::Now() + kSnapshotWait;
+  for (;;) {
+    uint64_t oldest = 0;
+    if (!db_->GetIntProperty(rocksdb::DB::Properties::kOldestSnapshotSequence, &oldest) ||
+        oldest == 0 || oldest > written) {
+      break;
+    }
+    if (absl::Now() >= give_up) {
+      return absl::UnavailableError(absl::StrCat(
+          "a reader (an export or a stream) still holds a view of the store from before the "
+          "erasure after ",
+          absl::FormatDuration(kSnapshotWait),
+          "; the erased values stay on disk until it ends: retry to compact again"));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  // Every family: a WAL is obsolete only once every family with data in it has been flushed.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles(std::begin(families_), std::end(families_));
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles), "flushing memtables to compact"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  compact.exclusive_manual_compaction = false;
+  for (const KeyRange& range : ranges) {
+    const rocksdb::Slice begin = ToSlice(range.first);
+    const rocksdb::Slice end = ToSlice(range.last);
+    VIGIL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, handle(range.family), &begin, &end),
+                                    "compacting erased keys away"));
+  }
+  // The flush and compaction jobs delete the WAL and table files they made obsolete.
+  return absl::OkStatus();
+}
+
 absl::Status Store::Close() {
   {
     absl::MutexLock lock(&mu_);
@@ -1008,8 +1050,9 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
     counter_values.push_back(current + delta);
   }
 
-  // Phase 2 adds the change to the batch. Only WriteBatch growth past its size limit can fail
-  // here; the caller then rolls the batch back to its save point, and nothing else was touched.
+  // Phase 2 adds the change to the batch. Only WriteBatch growth past its size limit, or a
+  // redaction past its feed's head, can fail here; the caller then rolls the batch back to its
+  // save point, and nothing else was touched.
   for (const Change::Op& op : change.ops()) {
     rocksdb::ColumnFamilyHandle* family = handle(op.family);
     rocksdb::Status s = op.type == Change::OpType::kPut ? state.batch.Put(family, op.key, op.value)
@@ -1037,6 +1080,26 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
     result.event_sequences.push_back(sequence);
   }
   if (!result.event_sequences.empty()) result.event_sequence = result.event_sequences.front();
+  for (const Change::Redaction& redaction : change.redactions()) {
+    uint64_t head = 0;
+    if (auto mine = heads.find(redaction.context); mine != heads.end()) {
+      head = mine->second;
+    } else if (auto group = state.event_heads.find(redaction.context);
+               group != state.event_heads.end()) {
+      head = group->second;
+    } else {
+      head = EventHead(redaction.context);
+    }
+    if (redaction.sequence > head) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("event ", redaction.sequence, " of feed ", redaction.context,
+                       " cannot be redacted: the feed ends at ", head));
+    }
+    rocksdb::Status s =
+        state.batch.Put(handle(Family::kEvents), EventKey(redaction.context, redaction.sequence),
+                        redaction.payload);
+    if (!s.ok()) return FromRocks(s, "building the commit batch");
+  }
   // The chain as this change's records extend it (several when vigild's own work concerns
   // several forces), published into the group's state in phase 3.
   uint64_t audit_sequence = state.audit_sequence;

@@ -310,6 +310,22 @@ class Store {
   // unknown.
   uint64_t IntProperty(absl::string_view property) const;
 
+  // The keys from `first` to `last` (inclusive) of one family.
+  struct KeyRange {
+    Family family;
+    std::string first;
+    std::string last;
+  };
+  // Makes what committed deletes and redactions removed unreadable on disk: flushes every
+  // family's memtable, which starts a new WAL and makes the WALs holding the old values
+  // obsolete (RocksDB deletes them), then compacts `ranges` through the bottommost level, so that
+  // no table file keeps an older version of their keys. For erasure: slow (a full rewrite of
+  // the tables the ranges touch). Unavailable while writes are refused.
+  // Waits up to kSnapshotWait for readers holding a snapshot from before the deletes
+  // (Unavailable if one still does).
+  absl::Status CompactAway(const std::vector<KeyRange>& ranges);
+  static constexpr absl::Duration kSnapshotWait = absl::Seconds(30);
+
   // Registers a listener for every later commit (see CommitListener). Listeners are kept for
   // the store's life; register them before serving. Thread-safe.
   void AddCommitListener(CommitListener listener);

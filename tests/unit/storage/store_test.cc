@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -474,6 +476,101 @@ TEST_F(StoreTest, OneChangeMayCarryARecordPerForceChainedInOrder) {
 }
 
 // --- Opening: every refusal names the directory and leaves it untouched. ---
+
+// Whether any file under `dir` holds `needle` (tables, logs, the manifest: everything).
+bool AnyFileHolds(const std::string& dir, absl::string_view needle) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (absl::StrContains(bytes, needle)) return true;
+  }
+  return false;
+}
+
+TEST_F(StoreTest, ARedactedEventKeepsItsSequenceAndOnlyEventsOnTheFeedMayBeRedacted) {
+  for (const char* payload : {"first", "second", "third"}) {
+    Change change;
+    change.AddEvent("rso", payload);
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  Change redact;
+  redact.RedactEvent("rso", 2, "(redacted)");
+  ASSERT_THAT(store_->Commit(redact).status(), IsOk());
+  EXPECT_EQ(store_->EventHead("rso"), 3u);
+  absl::StatusOr<std::vector<FeedEvent>> events = store_->Snapshot().ReadEvents("rso", 0, 10);
+  ASSERT_THAT(events.status(), IsOk());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[1].sequence, 2u);
+  EXPECT_EQ((*events)[1].payload, "(redacted)");
+  EXPECT_EQ((*events)[2].payload, "third");
+
+  // Past the head (or on a feed with no events) nothing is written, not even the change's put.
+  Change beyond;
+  beyond.Put(Family::kEntities, "offender/9", "x");
+  beyond.RedactEvent("rso", 4, "(redacted)");
+  EXPECT_THAT(store_->Commit(beyond).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Get(Family::kEntities, "offender/9"), std::nullopt);
+  Change zero;
+  zero.RedactEvent("rso", 0, "(redacted)");
+  EXPECT_THAT(store_->Commit(zero).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // An event added by the same change may be redacted by it (the head it sees includes it).
+  Change same;
+  same.AddEvent("ocait", "new");
+  same.RedactEvent("ocait", 1, "(redacted)");
+  ASSERT_THAT(store_->Commit(same).status(), IsOk());
+  EXPECT_EQ((*store_->Snapshot().ReadEvents("ocait", 0, 10))[0].payload, "(redacted)");
+}
+
+TEST_F(StoreTest, CompactAwayLeavesNoFileHoldingDeletedOrRedactedBytes) {
+  const std::string secret = "Zebedee-Quixotic-4711";
+  Change write;
+  write.Put(Family::kEntities, "offender/1", "name=" + secret);
+  write.Put(Family::kEntities, "offender/2", "name=someone else");
+  write.AddEvent("rso", "opened for " + secret);
+  ASSERT_THAT(store_->Commit(write).status(), IsOk());
+  // Flushed to a table file as well as in the WAL, as after a busy day.
+  ASSERT_THAT(store_->CompactAway({}), IsOk());
+  Change more;
+  more.Put(Family::kEntities, "offender/1", "name=" + secret + " (updated)");
+  ASSERT_THAT(store_->Commit(more).status(), IsOk());
+  ASSERT_TRUE(AnyFileHolds(store_->path(), secret));
+
+  Change erase;
+  erase.Delete(Family::kEntities, "offender/1");
+  erase.RedactEvent("rso", 1, "(redacted)");
+  ASSERT_THAT(store_->Commit(erase).status(), IsOk());
+  EXPECT_TRUE(AnyFileHolds(store_->path(), secret)) << "deleting alone leaves the bytes on disk";
+  ASSERT_THAT(store_->CompactAway({{Family::kEntities, "offender/1", "offender/1"},
+                                   {Family::kEvents, EventKey("rso", 1), EventKey("rso", 1)}}),
+              IsOk());
+  EXPECT_FALSE(AnyFileHolds(store_->path(), secret));
+  EXPECT_EQ(Get(Family::kEntities, "offender/2"), "name=someone else");
+
+  Reopen();
+  EXPECT_FALSE(AnyFileHolds(store_->path(), secret));
+  EXPECT_EQ(Get(Family::kEntities, "offender/1"), std::nullopt);
+  EXPECT_EQ((*store_->Snapshot().ReadEvents("rso", 0, 10))[0].payload, "(redacted)");
+}
+
+TEST_F(StoreTest, CompactAwayWaitsForAReaderFromBeforeTheErasure) {
+  Change write;
+  write.Put(Family::kEntities, "offender/1", "Xylophone-991");
+  ASSERT_THAT(store_->Commit(write).status(), IsOk());
+  std::optional<ReadView> reader = store_->Snapshot();  // a long export, say
+  Change erase;
+  erase.Delete(Family::kEntities, "offender/1");
+  ASSERT_THAT(store_->Commit(erase).status(), IsOk());
+  std::thread release([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    reader.reset();
+  });
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(store_->CompactAway({{Family::kEntities, "offender/1", "offender/1"}}), IsOk());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  release.join();
+  EXPECT_FALSE(AnyFileHolds(store_->path(), "Xylophone-991"));
+}
 
 class StoreOpenTest : public ::testing::Test {
  protected:
