@@ -137,6 +137,7 @@ void AddBacklogCommands(CLI::App& app, Cli& cli, Action& run);
 void AddReportCommands(CLI::App& app, Cli& cli, Action& run);
 void AddDemoCommands(CLI::App& app, Cli& cli, Action& run);
 void AddPolicyCommands(CLI::App& app, Cli& cli, Action& run);
+void AddRetentionCommands(CLI::App& app, Cli& cli, Action& run);
 // `vigil certs` and `vigil token`: local key material; they do not talk to a server.
 void AddCertCommands(CLI::App& app, Cli& cli, Action& run);
 void AddTokenCommands(CLI::App& app, Cli& cli, Action& run);

@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddDemoCommands(app, cli, run);
   vigil::cli::AddImportCommands(app, cli, run);
   vigil::cli::AddPolicyCommands(app, cli, run);
+  vigil::cli::AddRetentionCommands(app, cli, run);
   vigil::cli::AddAuditCommands(app, cli, run);
   vigil::cli::AddCertCommands(app, cli, run);
   vigil::cli::AddTokenCommands(app, cli, run);

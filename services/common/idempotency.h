@@ -11,6 +11,7 @@
 //
 // index key := "idem/" lp(context) lp(force) lp(actor) lp(request_id)
 // value     := format:uint8 (= 1) | request_digest:32 | response
+//            | format:uint8 (= 2) | request_digest:32       (the response erased with its record)
 // request_digest := SHA-256(rpc | 0x00 | request serialized deterministically, request_id cleared)
 //
 // Stores written before request ids were bound to their caller hold the response under a key of
@@ -68,6 +69,16 @@ absl::StatusOr<std::optional<std::string>> StoredResponse(const storage::ReadVie
 // not used the id meanwhile. Nothing for an empty request.
 void StoreResponse(absl::string_view context, const IdempotentRequest& request,
                    absl::string_view response, storage::Change& change);
+
+// Every stored response of `force` in `context` is under this prefix (erasure scans it).
+std::string IdempotencyPrefix(absl::string_view context, absl::string_view force);
+// True when the stored value's response holds a string field equal to `id` (a record with that
+// id, or a response naming it): what an erasure of record `id` must redact.
+bool StoredResponseHolds(absl::string_view value, absl::string_view id);
+// The stored value with its response removed (the digest kept): the caller's retry of the same
+// request is FailedPrecondition, saying the record was erased; another request with the id is
+// refused as before.
+std::string ErasedStoredResponse(absl::string_view value);
 
 // The audit entry of a replay: a consultation of `subject_ids` (what the stored response
 // discloses again), marked as a replay of the request id.

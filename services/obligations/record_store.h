@@ -11,6 +11,7 @@
 #ifndef VIGIL_SERVICES_OBLIGATIONS_RECORD_STORE_H_
 #define VIGIL_SERVICES_OBLIGATIONS_RECORD_STORE_H_
 
+#include <algorithm>
 #include <bitset>
 #include <functional>
 #include <optional>
@@ -20,13 +21,17 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/proto_time.h"
 #include "base/status_macros.h"
 #include "services/common/idempotency.h"
 #include "services/common/rpc.h"
 #include "services/obligations/ledger.h"
 #include "storage/store.h"
+#include "vigil/v1/retention.pb.h"
 
 namespace vigil {
 
@@ -45,6 +50,11 @@ struct RecordEdit {
   std::vector<std::string> extra_subjects;
   // Write nothing when the record's clocks come out unchanged (recomputation).
   bool skip_if_clocks_unchanged = false;
+  // A retention review (RecordKeeper::Review): not activity about the subject, so the record's
+  // last_activity_time stays.
+  bool retention_review = false;
+  // The reason of a retention decision, recorded in the audit record.
+  std::string reason;
   // Findings that must alert at once, published on the feed with the change. Give each an id,
   // kind and summary, and in `obligation` the kind of clock it concerns with the record's
   // subject, risk, owner, team and force: the commit replaces it with that clock as it stands
@@ -102,6 +112,26 @@ class Owner {
   virtual void Derive(const CallContext& call, const Record* before, Record& after,
                       const RecordEdit& edit) const = 0;
 
+  // Retention (MoPI): which records these are, their group under the schedule and when one is
+  // next due for review (policy::RetentionReviewDue under its force's policy).
+  virtual v1::RecordType record_type() const = 0;
+  struct RetentionRule {
+    v1::RetentionGroup group = v1::RETENTION_GROUP_UNSPECIFIED;
+    absl::Time review_due;
+  };
+  virtual RetentionRule RetentionOf(const Record& record) const = 0;
+  // Why the record may not be erased yet, in words ("offender O1 is still managed (status
+  // ACTIVE_COMMUNITY)"); empty when it may. (Open obligations are checked besides.)
+  virtual std::string StillManaged(const Record& record) const = 0;
+  // Adds to `change` the erasure of what the context keeps about the record besides the record,
+  // its index entries, unique keys, obligations' history, feed events and stored responses
+  // (dependent records, counters, an outbox). Returns the keys deleted.
+  virtual absl::StatusOr<int64_t> AddErasure(const storage::ReadView& /*view*/,
+                                             const Record& /*record*/,
+                                             storage::Change& /*change*/) const {
+    return 0;
+  }
+
   // Writes of the context's own that follow every change (counters, an outbox entry).
   virtual void AlsoWrite(const Record* before, const Record& after, storage::Change& change) const {
   }
@@ -142,8 +172,35 @@ class SubjectNamer {
                                                                  absl::string_view id) const = 0;
 };
 
+// An owning context's records under the retention schedule (MoPI), for RetentionService.
+// Implemented by every RecordStore. Each call is the caller's force only.
+class RecordKeeper {
+ public:
+  virtual ~RecordKeeper() = default;
+  // "rso", "ocait".
+  virtual absl::string_view context() const = 0;
+  virtual v1::RecordType record_type() const = 0;
+  // Every record due for review by `as_of`, in id order. Reads every record of the force (one
+  // snapshot, around the block cache). Not audited: the listing audits what it returns.
+  virtual absl::StatusOr<std::vector<v1::RecordRetention>> DueForReview(const CallContext& call,
+                                                                        absl::Time as_of) = 0;
+  // Keeps record `id` after review: stores the review (the caller, `reason`, the next review:
+  // `next_review`, or the group's interval from now) in one audited commit. InvalidArgument
+  // naming next_review_time or reason; NotFound (audited).
+  virtual absl::StatusOr<v1::RecordRetention> Review(const CallContext& call, absl::string_view id,
+                                                     absl::string_view reason,
+                                                     std::optional<absl::Time> next_review,
+                                                     const IdempotentRequest& request) = 0;
+  // Erases record `id` (RetentionService.EraseRecord) in one commit, then compacts the erased
+  // keys away. FailedPrecondition (audited) while the record is managed; NotFound (audited).
+  virtual absl::StatusOr<v1::EraseRecordResponse> Erase(const CallContext& call,
+                                                        absl::string_view id,
+                                                        absl::string_view reason,
+                                                        const IdempotentRequest& request) = 0;
+};
+
 template <typename Record>
-class RecordStore final : public ClockRecomputer, public SubjectNamer {
+class RecordStore final : public ClockRecomputer, public SubjectNamer, public RecordKeeper {
  public:
   // Receives the current record (mutable) and the change being built; may add entities of its
   // own to the change. A non-OK status aborts the write.
@@ -254,6 +311,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
       *stored.mutable_create_time() = ToProtoTime(call.now);
       *stored.mutable_update_time() = ToProtoTime(call.now);
       stored.clear_obligations();
+      stored.clear_retention();
+      *stored.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
       RecordEdit edit;
       edit.action = v1::AUDIT_ACTION_COLLECTION;
       owner_.Derive(call, nullptr, stored, edit);
@@ -369,6 +428,75 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
     return report;
   }
 
+  v1::RecordType record_type() const override { return owner_.record_type(); }
+
+  absl::StatusOr<std::vector<v1::RecordRetention>> DueForReview(const CallContext& call,
+                                                                absl::Time as_of) override {
+    std::vector<v1::RecordRetention> due;
+    const std::string prefix = owner_.Key(call.principal.force, "");
+    absl::Status parsed = absl::OkStatus();
+    VIGIL_RETURN_IF_ERROR(store_.Snapshot().WithoutCaching().ScanPrefix(
+        storage::Family::kEntities, prefix, {}, [&](absl::string_view key, absl::string_view raw) {
+          absl::StatusOr<Record> record = Parse(raw, key.substr(prefix.size()));
+          if (!record.ok()) {
+            parsed = record.status();
+            return false;
+          }
+          v1::RecordRetention standing = Standing(*record);
+          if (TimeOf(standing.review_time()) <= as_of) due.push_back(std::move(standing));
+          return true;
+        }));
+    VIGIL_RETURN_IF_ERROR(parsed);
+    return due;
+  }
+
+  absl::StatusOr<v1::RecordRetention> Review(const CallContext& call, absl::string_view id,
+                                             absl::string_view reason,
+                                             std::optional<absl::Time> next_review,
+                                             const IdempotentRequest& request) override {
+    VIGIL_ASSIGN_OR_RETURN(
+        const Record kept,
+        Mutate(call, id, request,
+               [&](Record& record, storage::Change&, RecordEdit& edit) -> absl::Status {
+                 VIGIL_RETURN_IF_ERROR(CheckReason(record, reason));
+                 // The longest a review may set: the group's interval from now.
+                 Record fresh = record;
+                 fresh.mutable_retention()->clear_reviews();
+                 *fresh.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
+                 const absl::Time latest = owner_.RetentionOf(fresh).review_due;
+                 const absl::Time next = next_review.value_or(latest);
+                 if (next <= call.now || next > latest) {
+                   return absl::InvalidArgumentError(absl::StrCat(
+                       "next_review_time: must be after now and at most ",
+                       absl::FormatTime("%Y-%m-%d", latest, absl::UTCTimeZone()),
+                       " (the record's group's interval from now); leave it unset for that"));
+                 }
+                 v1::RetentionReview& review = *record.mutable_retention()->add_reviews();
+                 *review.mutable_review_time() = ToProtoTime(call.now);
+                 review.set_reviewer(call.principal.actor);
+                 review.set_reason(std::string(reason));
+                 *review.mutable_next_review_time() = ToProtoTime(next);
+                 edit.retention_review = true;
+                 edit.reason = std::string(reason);
+                 return absl::OkStatus();
+               }));
+    return Standing(kept);
+  }
+
+  absl::StatusOr<v1::EraseRecordResponse> Erase(const CallContext& call, absl::string_view id,
+                                                absl::string_view reason,
+                                                const IdempotentRequest& request) override {
+    v1::EraseRecordResponse erased;
+    VIGIL_ASSIGN_OR_RETURN(std::vector<storage::Store::KeyRange> ranges,
+                           CommitErasure(call, id, reason, request, erased));
+    const absl::Time start = absl::Now();
+    const absl::Status compacted = store_.CompactAway(ranges);
+    erased.set_compaction_seconds(absl::ToDoubleSeconds(absl::Now() - start));
+    erased.set_compacted(compacted.ok());
+    if (!compacted.ok()) erased.set_compaction_error(std::string(compacted.message()));
+    return erased;
+  }
+
   static bool SameClocks(const Record& a, const Record& b) {
     if (a.obligations_size() != b.obligations_size()) return false;
     for (int i = 0; i < a.obligations_size(); ++i) {
@@ -405,6 +533,9 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
       after.set_id(before.id());
       after.set_force(force);
       owner_.Derive(call, &before, after, edit);
+      if (!edit.recompute && !edit.retention_review) {
+        *after.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
+      }
       StampSince(before.obligations(), *after.mutable_obligations(), call.now,
                  /*new_record=*/false);
       if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
@@ -438,6 +569,250 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
   }
 
   static constexpr int kMaxAttempts = 16;
+
+  // The record as the retention schedule sees it.
+  v1::RecordRetention Standing(const Record& record) const {
+    v1::RecordRetention standing;
+    standing.set_record_type(owner_.record_type());
+    standing.set_record_id(record.id());
+    standing.set_display_name(owner_.DisplayNameOf(record));
+    const typename Owner<Record>::RetentionRule rule = owner_.RetentionOf(record);
+    standing.set_group(rule.group);
+    *standing.mutable_last_activity_time() = record.retention().has_last_activity_time()
+                                                 ? record.retention().last_activity_time()
+                                                 : record.update_time();
+    if (!record.retention().reviews().empty()) {
+      *standing.mutable_last_review_time() = record.retention().reviews().rbegin()->review_time();
+    }
+    *standing.mutable_review_time() = ToProtoTime(rule.review_due);
+    standing.set_still_managed(StillManaged(record));
+    return standing;
+  }
+
+  std::string StillManaged(const Record& record) const {
+    std::string why = owner_.StillManaged(record);
+    if (why.empty() && record.obligations_size() > 0) {
+      why = absl::StrCat(owner_.noun(), " ", record.id(), " has ", record.obligations_size(),
+                         " open obligation", record.obligations_size() == 1 ? "" : "s");
+    }
+    return why;
+  }
+
+  // A retention decision's reason is kept (in the record, in the audit log): it must not carry
+  // the subject's name, which an erasure could not then remove. Compared word by word (letters
+  // and digits, case-insensitive; words of three or more characters), so that a surname alone
+  // or in a possessive is caught.
+  absl::Status CheckReason(const Record& record, absl::string_view reason) const {
+    const auto words = [](absl::string_view text) {
+      absl::flat_hash_set<std::string> found;
+      for (absl::string_view word :
+           absl::StrSplit(text, absl::ByAnyChar(" \t\n'-.,;:()/\"\\"), absl::SkipEmpty())) {
+        if (word.size() >= 3) found.insert(absl::AsciiStrToLower(word));
+      }
+      return found;
+    };
+    const absl::flat_hash_set<std::string> said = words(reason);
+    for (const std::string& name : words(owner_.DisplayNameOf(record))) {
+      if (said.contains(name)) {
+        return absl::InvalidArgumentError(
+            "reason: must not repeat the subject's name (the audit log keeps the reason, and an "
+            "erasure could not remove it); refer to the record by its id");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The erasure's commit: fills `erased` and returns the key ranges to compact.
+  absl::StatusOr<std::vector<storage::Store::KeyRange>> CommitErasure(
+      const CallContext& call, absl::string_view id, absl::string_view reason,
+      const IdempotentRequest& request, v1::EraseRecordResponse& erased) {
+    const std::string& force = call.principal.force;
+    const std::string key = owner_.Key(force, id);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
+      if (prior.has_value()) {
+        VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {std::string(id)}));
+        if (!erased.ParseFromString(*prior)) {
+          return absl::DataLossError(
+              absl::StrCat("the stored response to the erasure of ", id, " is unreadable"));
+        }
+        // Compact again: the first call's compaction may have failed.
+        return AllRanges();
+      }
+      const storage::ReadView view = store_.Snapshot().WithoutCaching();
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                             view.Get(storage::Family::kEntities, key));
+      if (!raw.has_value()) return NotFound(call, id);
+      VIGIL_ASSIGN_OR_RETURN(const Record record, Parse(*raw, id));
+      VIGIL_RETURN_IF_ERROR(CheckCaseload(call, record));
+      if (const std::string why = StillManaged(record); !why.empty()) {
+        const std::string refusal =
+            absl::StrCat(why, ": only a record no longer managed may be erased");
+        storage::Change audit;
+        audit.SetAudit(
+            WithReason(call.Audit(v1::AUDIT_ACTION_ERASURE, {std::string(id)}, refusal), reason));
+        VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+        return absl::FailedPreconditionError(refusal);
+      }
+      VIGIL_RETURN_IF_ERROR(CheckReason(record, reason));
+
+      storage::Change change;
+      erased.Clear();
+      erased.set_record_type(owner_.record_type());
+      erased.set_record_id(std::string(id));
+      *erased.mutable_erase_time() = ToProtoTime(call.now);
+      change.ExpectValue(storage::Family::kEntities, key, *raw);
+      change.Delete(storage::Family::kEntities, key);
+      int64_t removed = 1;
+      for (std::string& index : owner_.IndexKeys(record)) {
+        change.Delete(storage::Family::kIndex, std::move(index));
+        ++removed;
+      }
+      for (UniqueKey& unique : owner_.UniqueKeys(record)) {
+        change.Delete(storage::Family::kIndex, std::move(unique.key));
+        ++removed;
+      }
+      VIGIL_ASSIGN_OR_RETURN(const int64_t dependent, owner_.AddErasure(view, record, change));
+      removed += dependent;
+      VIGIL_ASSIGN_OR_RETURN(const int64_t history, EraseHistory(view, force, id, change));
+      erased.set_keys_removed(removed + history);
+      VIGIL_ASSIGN_OR_RETURN(const int64_t events, RedactEvents(view, id, change));
+      erased.set_events_redacted(events);
+      VIGIL_ASSIGN_OR_RETURN(const int64_t responses, RedactResponses(view, force, id, change));
+      erased.set_responses_redacted(responses);
+      const std::vector<storage::Store::KeyRange> ranges = RangesOf(change);
+      StoreResponse(owner_.context(), request, erased.SerializeAsString(), change);
+      change.SetAudit(WithReason(call.Audit(v1::AUDIT_ACTION_ERASURE, {std::string(id)}), reason));
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
+      if (committed.ok()) return ranges;
+      if (!absl::IsAborted(committed.status())) return committed.status();
+    }
+    return absl::AbortedError(
+        absl::StrCat(owner_.noun(), " ", id, ": too many concurrent changes; try again"));
+  }
+
+  // Deletes every history interval of the subject's obligations. Returns the keys deleted.
+  absl::StatusOr<int64_t> EraseHistory(const storage::ReadView& view, absl::string_view force,
+                                       absl::string_view id, storage::Change& change) const {
+    int64_t erased = 0;
+    bool readable = true;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        storage::Family::kIndex, ledger_.HistoryPrefix(force), {},
+        [&](absl::string_view key, absl::string_view value) {
+          v1::Obligation version;
+          if (!version.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            readable = false;
+            return false;
+          }
+          if (version.subject_id() == id) {
+            change.Delete(storage::Family::kIndex, std::string(key));
+            ++erased;
+          }
+          return true;
+        }));
+    if (!readable) {
+      return absl::DataLossError(
+          absl::StrCat("an obligation version of ", owner_.context(), "'s history is unreadable"));
+    }
+    return erased;
+  }
+
+  // Replaces the content of every event of the owner's feed about the subject with a
+  // redaction marker. Returns the events redacted.
+  absl::StatusOr<int64_t> RedactEvents(const storage::ReadView& view, absl::string_view id,
+                                       storage::Change& change) const {
+    const auto about = [&](const v1::Obligation& o) { return o.subject_id() == id; };
+    int64_t redacted = 0;
+    uint64_t after = 0;
+    for (;;) {
+      VIGIL_ASSIGN_OR_RETURN(std::vector<storage::FeedEvent> page,
+                             view.ReadEvents(owner_.context(), after, 1024));
+      if (page.empty()) return redacted;
+      for (const storage::FeedEvent& event : page) {
+        after = event.sequence;
+        v1::ObligationEventBatch batch;
+        if (!batch.ParseFromString(event.payload)) {
+          return absl::DataLossError(absl::StrCat("event ", event.sequence, " of feed ",
+                                                  owner_.context(), " is unreadable"));
+        }
+        v1::ObligationEventBatch kept;
+        kept.set_cause(batch.cause());
+        if (batch.subject_id() != id) {
+          kept.set_subject_id(batch.subject_id());
+          for (const v1::ObligationEvent& e : batch.events()) {
+            if (!about(e.obligation()) && !about(e.previous())) *kept.add_events() = e;
+          }
+          for (const v1::ObligationNotice& n : batch.notices()) {
+            if (!about(n.obligation())) *kept.add_notices() = n;
+          }
+          if (kept.events_size() == batch.events_size() &&
+              kept.notices_size() == batch.notices_size()) {
+            continue;  // nothing about the subject
+          }
+        }
+        kept.set_redacted(true);
+        change.RedactEvent(std::string(owner_.context()), event.sequence, kept.SerializeAsString());
+        ++redacted;
+      }
+    }
+  }
+
+  // Removes the response from every stored response of the force that holds the record.
+  // Returns the responses redacted.
+  absl::StatusOr<int64_t> RedactResponses(const storage::ReadView& view, absl::string_view force,
+                                          absl::string_view id, storage::Change& change) const {
+    int64_t redacted = 0;
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        storage::Family::kIndex, IdempotencyPrefix(owner_.context(), force), {},
+        [&](absl::string_view key, absl::string_view value) {
+          if (StoredResponseHolds(value, id)) {
+            change.Put(storage::Family::kIndex, std::string(key), ErasedStoredResponse(value));
+            ++redacted;
+          }
+          return true;
+        }));
+    return redacted;
+  }
+
+  // The first and last key the change writes in each family, for Store::CompactAway.
+  static std::vector<storage::Store::KeyRange> RangesOf(const storage::Change& change) {
+    std::vector<storage::Store::KeyRange> ranges;
+    const auto widen = [&](storage::Family family, const std::string& key) {
+      for (storage::Store::KeyRange& range : ranges) {
+        if (range.family != family) continue;
+        range.first = std::min(range.first, key);
+        range.last = std::max(range.last, key);
+        return;
+      }
+      ranges.push_back({family, key, key});
+    };
+    for (const storage::Change::Op& op : change.ops()) widen(op.family, op.key);
+    for (const storage::Change::Redaction& r : change.redactions()) {
+      widen(storage::Family::kEvents, storage::EventKey(r.context, r.sequence));
+    }
+    return ranges;
+  }
+
+  // Every key of the families an erasure writes.
+  static std::vector<storage::Store::KeyRange> AllRanges() {
+    std::vector<storage::Store::KeyRange> ranges;
+    for (storage::Family family :
+         {storage::Family::kEntities, storage::Family::kIndex, storage::Family::kEvents}) {
+      ranges.push_back({family, std::string(), std::string(64, '\xff')});
+    }
+    return ranges;
+  }
+
+  // `entry` with the reason of a retention decision (none: unchanged).
+  static storage::AuditEntry WithReason(storage::AuditEntry entry, absl::string_view reason) {
+    if (reason.empty()) return entry;
+    v1::AuditRecord record;
+    if (record.ParseFromString(entry.body)) {
+      record.set_reason(std::string(reason));
+      entry.body = record.SerializeAsString();
+    }
+    return entry;
+  }
 
   // Commits the audit record of a replayed response.
   absl::Status AuditReplay(const CallContext& call, const IdempotentRequest& request,
@@ -515,7 +890,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer {
     owner_.AlsoWrite(before, after, change);
     std::vector<std::string> subjects = {after.id()};
     subjects.insert(subjects.end(), edit.extra_subjects.begin(), edit.extra_subjects.end());
-    change.SetAudit(call.Audit(edit.action, std::move(subjects)));
+    change.SetAudit(WithReason(call.Audit(edit.action, std::move(subjects)), edit.reason));
   }
 
   storage::Store& store_;

@@ -190,6 +190,39 @@ void Queue::AlsoWrite(const v1::Referral* before, const v1::Referral& after,
              link.SerializeAsString());
 }
 
+Queue::RetentionRule Queue::RetentionOf(const v1::Referral& record) const {
+  const std::shared_ptr<const v1::Policy> policy = policies_.Current(record.force());
+  const v1::RetentionGroup group = policy::ReferralRetentionGroup(*policy);
+  return {group, policy::RetentionReviewDue(*policy, group, record.retention(),
+                                            TimeOf(record.update_time()), zone_)};
+}
+
+std::string Queue::StillManaged(const v1::Referral& record) const {
+  if (record.state() == v1::REFERRAL_STATE_CLOSED) return {};
+  return absl::StrCat("referral ", record.id(), " is still open (state ",
+                      v1::ReferralState_Name(record.state()), ")");
+}
+
+absl::StatusOr<int64_t> Queue::AddErasure(const storage::ReadView& view, const v1::Referral& record,
+                                          storage::Change& change) const {
+  bool pending = false;
+  VIGIL_RETURN_IF_ERROR(
+      view.ScanPrefix(storage::Family::kEntities,
+                      absl::StrCat(OutboxPrefix(), storage::LengthPrefixed(record.force()),
+                                   storage::LengthPrefixed(record.id())),
+                      {}, [&](absl::string_view, absl::string_view) {
+                        pending = true;
+                        return false;
+                      }));
+  if (pending) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "referral ", record.id(), ": its link to offender ", record.linked_offender_id(),
+        " is still being sent to the register; try again in a minute"));
+  }
+  change.AddToCounter(CountName(record.force(), record.team(), record.state(), record.grade()), -1);
+  return 0;
+}
+
 void Queue::AfterWrite(const v1::Referral& referral) {
   if (outbox_ != nullptr && !referral.linked_offender_id().empty()) outbox_->Notify();
 }

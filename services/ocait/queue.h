@@ -51,6 +51,14 @@ class Queue final : public Owner<v1::Referral> {
   // linked referral.
   void AlsoWrite(const v1::Referral* before, const v1::Referral& after,
                  storage::Change& change) const override;
+  // A referral is in the group of its suspected offence (Policy.retention.referral_group);
+  // managed (not erasable) until CLOSED. An erasure also takes it out of the queue's counters,
+  // and waits (FailedPrecondition) while its link to an offender is still being sent.
+  v1::RecordType record_type() const override { return v1::RECORD_TYPE_REFERRAL; }
+  RetentionRule RetentionOf(const v1::Referral& record) const override;
+  std::string StillManaged(const v1::Referral& record) const override;
+  absl::StatusOr<int64_t> AddErasure(const storage::ReadView& view, const v1::Referral& record,
+                                     storage::Change& change) const override;
 
   // RECEIVED. InvalidArgument naming the field: no subject, a bad identifier, a receipt in the
   // future, an unknown linked offender. The response lists open referrals sharing identifiers.

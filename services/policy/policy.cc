@@ -1,10 +1,12 @@
 #include "services/policy/policy.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "base/proto_time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -119,6 +121,20 @@ absl::Status ValidateEscalation(const v1::Policy& policy) {
       (policy.escalation_late_minutes() < 1 || policy.escalation_late_minutes() > 1440)) {
     return absl::InvalidArgumentError(absl::StrCat("escalation_late_minutes: must be 1-1440 (got ",
                                                    policy.escalation_late_minutes(), ")"));
+  }
+  const v1::RetentionPolicy& retention = policy.retention();
+  for (const auto& [field, years] :
+       {std::pair<absl::string_view, int>{"group1_review_years", retention.group1_review_years()},
+        {"group2_review_years", retention.group2_review_years()},
+        {"group3_clear_years", retention.group3_clear_years()}}) {
+    if (years < 0 || years > 100) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention.", field, ": must be 1-100 years, or 0 for the default (got ", years, ")"));
+    }
+  }
+  if (!v1::RetentionGroup_IsValid(retention.referral_group())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retention.referral_group: not a retention group (got ", retention.referral_group(), ")"));
   }
   return absl::OkStatus();
 }
@@ -339,6 +355,57 @@ std::string RiskName(v1::RiskLevel risk) {
   }
 }
 
+int RetentionYears(const v1::Policy& policy, v1::RetentionGroup group) {
+  const v1::RetentionPolicy& r = policy.retention();
+  switch (group) {
+    case v1::RETENTION_GROUP_3:
+      return r.group3_clear_years() > 0 ? r.group3_clear_years() : kDefaultGroup3ClearYears;
+    case v1::RETENTION_GROUP_2:
+      return r.group2_review_years() > 0 ? r.group2_review_years() : kDefaultGroupReviewYears;
+    default:
+      return r.group1_review_years() > 0 ? r.group1_review_years() : kDefaultGroupReviewYears;
+  }
+}
+
+v1::RetentionGroup ReferralRetentionGroup(const v1::Policy& policy) {
+  return policy.retention().referral_group() != v1::RETENTION_GROUP_UNSPECIFIED
+             ? policy.retention().referral_group()
+             : v1::RETENTION_GROUP_2;
+}
+
+absl::Time RetentionReviewDue(const v1::Policy& policy, v1::RetentionGroup group,
+                              const v1::Retention& retention, absl::Time update_time,
+                              absl::TimeZone zone) {
+  const absl::Time activity =
+      retention.has_last_activity_time() ? TimeOf(retention.last_activity_time()) : update_time;
+  const auto years_after = [&](absl::Time t) {
+    const absl::TimeZone::CivilInfo local = zone.At(t);
+    const absl::CivilSecond later(local.cs.year() + RetentionYears(policy, group), local.cs.month(),
+                                  local.cs.day(), local.cs.hour(), local.cs.minute(),
+                                  local.cs.second());
+    return zone.At(later).pre;
+  };
+  if (retention.reviews().empty()) return years_after(activity);
+  const v1::RetentionReview& last = *retention.reviews().rbegin();
+  const absl::Time reviewed = TimeOf(last.review_time());
+  const absl::Time next = TimeOf(last.next_review_time());
+  if (activity <= reviewed) return next;
+  return std::max(next, years_after(activity));
+}
+
+std::string RetentionGroupName(v1::RetentionGroup group) {
+  switch (group) {
+    case v1::RETENTION_GROUP_1:
+      return "Group 1";
+    case v1::RETENTION_GROUP_2:
+      return "Group 2";
+    case v1::RETENTION_GROUP_3:
+      return "Group 3";
+    default:
+      return "no group";
+  }
+}
+
 bool SameRules(const v1::Policy& a, const v1::Policy& b) {
   // An optional field left unset means its default: a policy stored before the field existed
   // sets the same rules as one that spells the default out.
@@ -354,6 +421,11 @@ bool SameRules(const v1::Policy& a, const v1::Policy& b) {
       r.set_escalation_late_minutes(kDefaultEscalationLateMinutes);
     }
     if (r.rmp_sign_off_days() == 0) r.set_rmp_sign_off_days(kDefaultRmpSignOffDays);
+    v1::RetentionPolicy& retention = *r.mutable_retention();
+    retention.set_group1_review_years(RetentionYears(r, v1::RETENTION_GROUP_1));
+    retention.set_group2_review_years(RetentionYears(r, v1::RETENTION_GROUP_2));
+    retention.set_group3_clear_years(RetentionYears(r, v1::RETENTION_GROUP_3));
+    retention.set_referral_group(ReferralRetentionGroup(r));
     return r;
   };
   return google::protobuf::util::MessageDifferencer::Equals(rules(a), rules(b));

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "vigil/v1/common.pb.h"
 #include "vigil/v1/policy.pb.h"
 
@@ -44,10 +45,27 @@ absl::StatusOr<v1::Policy> LoadPolicyFile(const std::string& path);
 inline constexpr int kDefaultDueSoonPercent = 75;
 inline constexpr int kDefaultAcknowledgementReminderDays = 7;
 inline constexpr int kDefaultEscalationLateMinutes = 5;
+inline constexpr int kDefaultGroupReviewYears = 10;
+inline constexpr int kDefaultGroup3ClearYears = 6;
 
 // The share (percent) of an obligation's interval of `kind` after which its owner is warned
 // (0: no warning).
 int DueSoonPercent(const v1::Policy& policy, v1::ObligationKind kind);
+
+// The retention schedule (MoPI; DOMAIN.md): years between reviews of a record of `group`
+// (Group 1 and 2: 10, Group 3: 6 clear years, unless the policy says otherwise).
+int RetentionYears(const v1::Policy& policy, v1::RetentionGroup group);
+// The group of an OCAIT referral: the policy's referral_group, Group 2 by default.
+v1::RetentionGroup ReferralRetentionGroup(const v1::Policy& policy);
+// When a record of `group` is next due for review: its group's interval (in local calendar
+// years) after the later of its last activity (`retention.last_activity_time`, or
+// `update_time` when unset) and its last review; when no activity followed the last review,
+// the next review that review set.
+absl::Time RetentionReviewDue(const v1::Policy& policy, v1::RetentionGroup group,
+                              const v1::Retention& retention, absl::Time update_time,
+                              absl::TimeZone zone);
+// "Group 1".
+std::string RetentionGroupName(v1::RetentionGroup group);
 
 // The days for `risk` in `days`; RISK_LEVEL_UNSPECIFIED has no interval (returns 0).
 int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk);

@@ -4,10 +4,15 @@
 #include "absl/strings/str_join.h"
 #include "base/proto_time.h"
 #include "base/status_macros.h"
+#include "services/policy/policy.h"
 #include "services/policy/schedule.h"
 #include "services/rso/keys.h"
+#include "vigil/v1/visits.pb.h"
 
 namespace vigil::rso {
+
+using storage::Family;
+
 namespace {
 
 // Leaving the community for custody, abroad or wanted pauses the visit clock with the time it
@@ -103,6 +108,63 @@ absl::StatusOr<v1::Offender> OffenderStore::Read(const CallContext& call, absl::
   VIGIL_ASSIGN_OR_RETURN(v1::Offender record, records_.Read(call, id));
   RefreshEligibility(record, call.now);
   return record;
+}
+
+OffenderStore::RetentionRule OffenderStore::RetentionOf(const v1::Offender& record) const {
+  return {v1::RETENTION_GROUP_1,
+          policy::RetentionReviewDue(*policies_.Current(record.force()), v1::RETENTION_GROUP_1,
+                                     record.retention(), TimeOf(record.update_time()), zone_)};
+}
+
+std::string OffenderStore::StillManaged(const v1::Offender& record) const {
+  switch (record.status()) {
+    case v1::OFFENDER_STATUS_DECEASED:
+    case v1::OFFENDER_STATUS_EXPIRED:
+    case v1::OFFENDER_STATUS_TRANSFERRED:
+      return {};
+    default:
+      return absl::StrCat("offender ", record.id(), " is still managed (status ",
+                          v1::OffenderStatus_Name(record.status()), ")");
+  }
+}
+
+absl::StatusOr<int64_t> OffenderStore::AddErasure(const storage::ReadView& view,
+                                                  const v1::Offender& record,
+                                                  storage::Change& change) const {
+  const std::string& force = record.force();
+  int64_t erased = 0;
+  const auto erase_under = [&](const std::string& prefix) {
+    return view.ScanPrefix(Family::kEntities, prefix, {},
+                           [&](absl::string_view key, absl::string_view) {
+                             change.Delete(Family::kEntities, std::string(key));
+                             ++erased;
+                             return true;
+                           });
+  };
+  VIGIL_RETURN_IF_ERROR(erase_under(ArmsPrefix(force, record.id())));
+  VIGIL_RETURN_IF_ERROR(erase_under(RmpHistoryPrefix(force, record.id())));
+  VIGIL_RETURN_IF_ERROR(erase_under(VisitPrefix(force, record.id())));
+  VIGIL_RETURN_IF_ERROR(erase_under(CurrentRmpKey(force, record.id())));
+  // Compliance findings about the offender, and their by-team index entries.
+  bool readable = true;
+  VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+      Family::kEntities, FindingPrefix(force), {},
+      [&](absl::string_view key, absl::string_view value) {
+        v1::ComplianceFinding finding;
+        if (!finding.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          readable = false;
+          return false;
+        }
+        if (finding.offender_id() != record.id()) return true;
+        change.Delete(Family::kEntities, std::string(key));
+        // Both keys end in the time found and the id.
+        change.Delete(Family::kIndex, absl::StrCat(FindingByTeamPrefix(force, finding.team()),
+                                                   key.substr(FindingPrefix(force).size())));
+        erased += 2;
+        return true;
+      }));
+  if (!readable) return absl::DataLossError("a compliance finding of the register is unreadable");
+  return erased;
 }
 
 }  // namespace vigil::rso

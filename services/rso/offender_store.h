@@ -51,6 +51,14 @@ class OffenderStore final : public Owner<v1::Offender> {
   void Derive(const CallContext& call, const v1::Offender* before, v1::Offender& after,
               const RecordEdit& edit) const override;
   std::string CloseReason(const v1::Offender* before, const v1::Offender& after) const override;
+  // Registered offenders are MoPI Group 1. Managed (not erasable) in every status but
+  // DECEASED, EXPIRED and TRANSFERRED. An erasure also takes the offender's assessments, plans,
+  // visits and compliance findings.
+  v1::RecordType record_type() const override { return v1::RECORD_TYPE_OFFENDER; }
+  RetentionRule RetentionOf(const v1::Offender& record) const override;
+  std::string StillManaged(const v1::Offender& record) const override;
+  absl::StatusOr<int64_t> AddErasure(const storage::ReadView& view, const v1::Offender& record,
+                                     storage::Change& change) const override;
 
   // See RecordStore::ReplayCreate.
   absl::StatusOr<std::optional<v1::Offender>> ReplayCreate(const CallContext& call,
@@ -108,6 +116,8 @@ class OffenderStore final : public Owner<v1::Offender> {
   storage::Store& store() { return records_.store(); }
   // Recomputation of every offender's clocks (AdminService.RecomputeObligations).
   ClockRecomputer& recomputer() { return records_; }
+  // The register under the retention schedule (RetentionService).
+  RecordKeeper& keeper() { return records_; }
   // The names of offenders, for listings (ObligationFeed, the backlog).
   const SubjectNamer& namer() const { return records_; }
   // The rso context's ledger: its due indexes (Visits::Plan reads them).

@@ -33,6 +33,7 @@
 #include "grpcpp/security/credentials.h"
 #include "services/admin/admin_service.h"
 #include "services/admin/backup_keeper.h"
+#include "services/admin/retention_service.h"
 #include "services/alerts/alert_engine.h"
 #include "services/alerts/alert_service.h"
 #include "services/alerts/feed_follower.h"
@@ -887,6 +888,15 @@ int Run(int argc, char** argv) {
     admin_service = std::make_unique<admin::AdminServiceImpl>(
         core_runtime, **policies, std::move(owners), **store, backup_keeper.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
+  }
+  std::unique_ptr<admin::RetentionServiceImpl> retention_service;
+  if (hosts("admin")) {
+    std::vector<RecordKeeper*> keepers;
+    if (offender_store != nullptr) keepers.push_back(&offender_store->keeper());
+    if (referral_queue != nullptr) keepers.push_back(&referral_queue->records());
+    retention_service =
+        std::make_unique<admin::RetentionServiceImpl>(core_runtime, std::move(keepers), **store);
+    hosted.push_back({v1::RetentionService::service_full_name(), retention_service.get()});
   }
 
   // Gauges for `vigil metrics`: open clocks per owner, and feed heads to compare with how far

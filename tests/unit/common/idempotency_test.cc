@@ -1,5 +1,6 @@
 #include "services/common/idempotency.h"
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -141,6 +142,37 @@ TEST_F(IdempotencyTest, AReplayIsAuditedAsAConsultationMarkedAsAReplay) {
   EXPECT_EQ(record.actor(), "DC 100");
   EXPECT_EQ(entry.force, "wessex");
   EXPECT_EQ(entry.subject_ids, std::vector<std::string>{"R1"});
+}
+
+TEST_F(IdempotencyTest, AnErasedResponseIsGoneButTheSameRequestIsStillRecognised) {
+  v1::Offender alice;
+  alice.set_id("ZQ1");
+  alice.set_display_name("Alice Secret");
+  const IdempotentRequest first = BindRequest(Call(), Request("Alice Secret"));
+  Store(first, alice.SerializeAsString());
+  const std::string key = IdempotencyKey("rso", first);
+  std::optional<std::string> value = *store_->Snapshot().Get(storage::Family::kIndex, key);
+  ASSERT_TRUE(value.has_value());
+  ASSERT_TRUE(absl::StartsWith(key, IdempotencyPrefix("rso", "wessex")));
+  EXPECT_TRUE(StoredResponseHolds(*value, "ZQ1"));
+  // Whole string fields only: a longer id or a prefix of it is another record.
+  EXPECT_FALSE(StoredResponseHolds(*value, "ZQ"));
+  EXPECT_FALSE(StoredResponseHolds(*value, "Q1"));
+  EXPECT_FALSE(StoredResponseHolds(*value, "ZQ10"));
+
+  const std::string erased = ErasedStoredResponse(*value);
+  EXPECT_FALSE(absl::StrContains(erased, "Alice"));
+  EXPECT_FALSE(StoredResponseHolds(erased, "ZQ1"));
+  storage::Change change;
+  change.Put(storage::Family::kIndex, key, erased);
+  VIGIL_ASSERT_OK(store_->Commit(change).status());
+  EXPECT_THAT(Stored(first), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                      HasSubstr("concerned a record since erased")));
+  // Another request with the id is refused as before, without a word about the erasure.
+  EXPECT_THAT(Stored(BindRequest(Call(), Request("Someone Else"))),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "request_id req-1 was already used for a different request; use a new "
+                       "request_id"));
 }
 
 }  // namespace

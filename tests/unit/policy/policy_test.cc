@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -525,6 +526,66 @@ TEST(RiskName, NamesEveryLevelInWords) {
   EXPECT_EQ(RiskName(v1::RISK_LEVEL_HIGH), "high");
   EXPECT_EQ(RiskName(v1::RISK_LEVEL_VERY_HIGH), "very high");
   EXPECT_EQ(RiskName(v1::RISK_LEVEL_UNSPECIFIED), "not assessed");
+}
+
+TEST(RetentionReviewDue, TheGroupsIntervalAfterTheLaterOfActivityAndReviewOrTheReviewsDate) {
+  const absl::TimeZone london = [] {
+    absl::TimeZone zone;
+    absl::LoadTimeZone("Europe/London", &zone);
+    return zone;
+  }();
+  v1::Policy policy = DefaultPolicy();
+  const absl::Time activity = absl::FromCivil(absl::CivilSecond(2020, 2, 29, 10, 0, 0), london);
+  v1::Retention retention;
+  *retention.mutable_last_activity_time() = ToProtoTime(activity);
+  // Ten years for Group 1 and 2, six clear years for Group 3, in local calendar years (29
+  // February normalises to 1 March).
+  EXPECT_EQ(
+      RetentionReviewDue(policy, v1::RETENTION_GROUP_1, retention, absl::InfinitePast(), london),
+      absl::FromCivil(absl::CivilSecond(2030, 3, 1, 10, 0, 0), london));
+  EXPECT_EQ(
+      RetentionReviewDue(policy, v1::RETENTION_GROUP_3, retention, absl::InfinitePast(), london),
+      absl::FromCivil(absl::CivilSecond(2026, 3, 1, 10, 0, 0), london));
+  // Unset activity: the record's update_time stands in.
+  EXPECT_EQ(RetentionReviewDue(policy, v1::RETENTION_GROUP_2, v1::Retention(), activity, london),
+            absl::FromCivil(absl::CivilSecond(2030, 3, 1, 10, 0, 0), london));
+  // The policy's own intervals.
+  policy.mutable_retention()->set_group1_review_years(5);
+  EXPECT_EQ(
+      RetentionReviewDue(policy, v1::RETENTION_GROUP_1, retention, absl::InfinitePast(), london),
+      absl::FromCivil(absl::CivilSecond(2025, 3, 1, 10, 0, 0), london));
+
+  // A review after the last activity sets the date, earlier or later.
+  v1::RetentionReview& review = *retention.add_reviews();
+  *review.mutable_review_time() = ToProtoTime(activity + absl::Hours(24 * 365));
+  const absl::Time next = activity + absl::Hours(24 * 400);
+  *review.mutable_next_review_time() = ToProtoTime(next);
+  EXPECT_EQ(
+      RetentionReviewDue(policy, v1::RETENTION_GROUP_1, retention, absl::InfinitePast(), london),
+      next);
+  // Activity after the review: the later of the review's date and the interval from it.
+  *retention.mutable_last_activity_time() = ToProtoTime(activity + absl::Hours(24 * 366));
+  EXPECT_EQ(
+      RetentionReviewDue(policy, v1::RETENTION_GROUP_1, retention, absl::InfinitePast(), london),
+      absl::FromCivil(absl::CivilSecond(2026, 3, 1, 10, 0, 0), london));
+}
+
+TEST(ValidatePolicy, RetentionYearsAndGroupNameTheField) {
+  v1::Policy policy = DefaultPolicy();
+  policy.mutable_retention()->set_group3_clear_years(-1);
+  EXPECT_THAT(ValidatePolicy(policy),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("retention.group3_clear_years: must be 1-100 years")));
+  policy = DefaultPolicy();
+  policy.mutable_retention()->set_referral_group(static_cast<v1::RetentionGroup>(9));
+  EXPECT_THAT(ValidatePolicy(policy),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("retention.referral_group")));
+  EXPECT_EQ(ReferralRetentionGroup(DefaultPolicy()), v1::RETENTION_GROUP_2);
+  // Spelling the defaults out is the same rules.
+  policy = DefaultPolicy();
+  policy.mutable_retention()->set_group1_review_years(10);
+  policy.mutable_retention()->set_referral_group(v1::RETENTION_GROUP_2);
+  EXPECT_TRUE(SameRules(policy, DefaultPolicy()));
 }
 
 }  // namespace
