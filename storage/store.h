@@ -321,8 +321,8 @@ class Store {
   // obsolete (RocksDB deletes them), then compacts `ranges` through the bottommost level, so that
   // no table file keeps an older version of their keys. For erasure: slow (a full rewrite of
   // the tables the ranges touch). Unavailable while writes are refused.
-  // Waits up to kSnapshotWait for readers holding a snapshot from before the deletes
-  // (Unavailable if one still does).
+  // Waits up to kSnapshotWait for readers holding a snapshot from before the deletes, and for a
+  // backup or checksum walk that holds off file deletion (Unavailable if one still does).
   absl::Status CompactAway(const std::vector<KeyRange>& ranges);
   static constexpr absl::Duration kSnapshotWait = absl::Seconds(30);
 
@@ -387,7 +387,9 @@ class Store {
   mutable absl::Mutex heads_mu_;
   absl::flat_hash_map<std::string, uint64_t> event_heads_ ABSL_GUARDED_BY(heads_mu_);
   uint64_t audit_head_sequence_ ABSL_GUARDED_BY(heads_mu_) = 0;
-  std::string audit_head_hash_;                              // leader only
+  std::string audit_head_hash_;  // leader only
+  // The kIsFileDeletionsEnabled property's value while deletions are enabled (set at open).
+  uint64_t file_deletions_enabled_value_ = 0;
   absl::flat_hash_map<std::string, int64_t> counter_cache_;  // leader only
 
   absl::Mutex listeners_mu_;

@@ -30,20 +30,28 @@ auto OrderOf(const v1::RecordRetention& r) {
                          static_cast<int>(r.record_type()), r.record_id());
 }
 
-std::string CursorOf(const v1::RecordRetention& r) {
+// Where a page ends: the listing's as_of and the last record's place in the order.
+struct Cursor {
+  int64_t as_of_micros = 0;
+  std::tuple<int64_t, int, std::string> last;
+};
+
+std::string CursorOf(absl::Time as_of, const v1::RecordRetention& r) {
   const auto [micros, type, id] = OrderOf(r);
-  return absl::StrCat(micros, "/", type, "/", id);
+  return absl::StrCat(absl::ToUnixMicros(as_of), "/", micros, "/", type, "/", id);
 }
 
-absl::StatusOr<std::tuple<int64_t, int, std::string>> ParseCursor(absl::string_view cursor) {
-  const std::vector<absl::string_view> parts = absl::StrSplit(cursor, absl::MaxSplits('/', 2));
+absl::StatusOr<Cursor> ParseCursor(absl::string_view cursor) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(cursor, absl::MaxSplits('/', 3));
+  Cursor parsed;
   int64_t micros = 0;
   int type = 0;
-  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &micros) ||
-      !absl::SimpleAtoi(parts[1], &type)) {
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[0], &parsed.as_of_micros) ||
+      !absl::SimpleAtoi(parts[1], &micros) || !absl::SimpleAtoi(parts[2], &type)) {
     return FieldError("page.page_token", "malformed; start again without a token");
   }
-  return std::make_tuple(micros, type, std::string(parts[2]));
+  parsed.last = std::make_tuple(micros, type, std::string(parts[3]));
+  return parsed;
 }
 
 absl::Status ValidateType(v1::RecordType type, bool required) {
@@ -75,18 +83,23 @@ grpc::ServerUnaryReactor* RetentionServiceImpl::ListDueForReview(
       [=, this](const CallContext& call) -> absl::StatusOr<v1::ListDueForReviewResponse> {
         VIGIL_RETURN_IF_ERROR(ValidateType(request->record_type(), /*required=*/false));
         VIGIL_ASSIGN_OR_RETURN(const int page_size, EffectivePageSize(request->page().page_size()));
+        // An unset as_of is the first page's now, carried in the token so the pages agree.
+        const std::string query =
+            absl::StrCat("due-for-review|", call.principal.force, "|", request->record_type(), "|",
+                         request->has_as_of() ? "given" : "now");
+        VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
+                               DecodePageToken(request->page().page_token(), query));
         absl::Time as_of = call.now;
         if (request->has_as_of()) {
           VIGIL_ASSIGN_OR_RETURN(as_of, FromProtoTime(request->as_of(), "as_of"));
         }
-        const std::string query =
-            absl::StrCat("due-for-review|", call.principal.force, "|", request->record_type(), "|",
-                         absl::ToUnixMicros(as_of));
-        VIGIL_ASSIGN_OR_RETURN(const std::string cursor,
-                               DecodePageToken(request->page().page_token(), query));
-        std::optional<std::tuple<int64_t, int, std::string>> after;
+        std::optional<Cursor> after;
         if (!cursor.empty()) {
           VIGIL_ASSIGN_OR_RETURN(after, ParseCursor(cursor));
+          if (request->has_as_of() && absl::ToUnixMicros(as_of) != after->as_of_micros) {
+            return FieldError("page.page_token", "belongs to another as_of; start again");
+          }
+          as_of = absl::FromUnixMicros(after->as_of_micros);
         }
         if (keepers_.empty()) {
           return absl::FailedPreconditionError(
@@ -102,7 +115,7 @@ grpc::ServerUnaryReactor* RetentionServiceImpl::ListDueForReview(
           VIGIL_ASSIGN_OR_RETURN(std::vector<v1::RecordRetention> part,
                                  keeper->DueForReview(call, as_of));
           for (v1::RecordRetention& r : part) {
-            if (!after.has_value() || OrderOf(r) > *after) due.push_back(std::move(r));
+            if (!after.has_value() || OrderOf(r) > after->last) due.push_back(std::move(r));
           }
         }
         std::sort(due.begin(), due.end(),
@@ -115,7 +128,7 @@ grpc::ServerUnaryReactor* RetentionServiceImpl::ListDueForReview(
         for (v1::RecordRetention& r : due) {
           if (result.records_size() == page_size) {
             result.set_next_page_token(
-                EncodePageToken(query, CursorOf(result.records(page_size - 1))));
+                EncodePageToken(query, CursorOf(as_of, result.records(page_size - 1))));
             break;
           }
           listed.push_back(r.record_id());

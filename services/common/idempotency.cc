@@ -12,7 +12,8 @@ namespace vigil {
 namespace {
 
 constexpr char kFormat = 1;
-// A response redacted by an erasure: the digest stays, the response is gone.
+// A response redacted by an erasure: nothing of the request or the response stays (not even the
+// request's digest, which someone holding a candidate request could confirm).
 constexpr char kErasedFormat = 2;
 constexpr size_t kHeaderBytes = 1 + crypto::kSha256Bytes;
 
@@ -92,14 +93,11 @@ absl::StatusOr<std::optional<std::string>> StoredResponse(const storage::ReadVie
     return std::optional<std::string>();
   }
   const std::string& value = **stored;
-  if (value.size() >= kHeaderBytes && value[0] == kErasedFormat) {
-    if (absl::string_view(value).substr(1, crypto::kSha256Bytes) != request.digest) {
-      return Reused(request.request_id, "for a different request");
-    }
+  if (!value.empty() && value[0] == kErasedFormat) {
     return absl::FailedPreconditionError(
         absl::StrCat("request_id ", request.request_id,
                      " concerned a record since erased under the retention schedule; its response "
-                     "is no longer kept"));
+                     "is no longer kept; use a new request_id"));
   }
   if (value.size() < kHeaderBytes || value[0] != kFormat) {
     return absl::DataLossError(
@@ -124,22 +122,23 @@ std::string IdempotencyPrefix(absl::string_view context, absl::string_view force
   return absl::StrCat("idem/", storage::LengthPrefixed(context), storage::LengthPrefixed(force));
 }
 
-bool StoredResponseHolds(absl::string_view value, absl::string_view id) {
-  if (value.size() < kHeaderBytes || value[0] != kFormat || id.empty() || id.size() > 127) {
-    return false;
-  }
+bool HoldsStringField(absl::string_view bytes, absl::string_view id) {
+  if (id.empty() || id.size() > 127) return false;
   // A string field holding exactly `id` is serialized as its length (one byte under 128) then
   // its bytes.
-  const absl::string_view response = value.substr(kHeaderBytes);
-  for (size_t at = response.find(id); at != absl::string_view::npos;
-       at = response.find(id, at + 1)) {
-    if (at > 0 && static_cast<unsigned char>(response[at - 1]) == id.size()) return true;
+  for (size_t at = bytes.find(id); at != absl::string_view::npos; at = bytes.find(id, at + 1)) {
+    if (at > 0 && static_cast<unsigned char>(bytes[at - 1]) == id.size()) return true;
   }
   return false;
 }
 
-std::string ErasedStoredResponse(absl::string_view value) {
-  return absl::StrCat(absl::string_view(&kErasedFormat, 1), value.substr(1, crypto::kSha256Bytes));
+bool StoredResponseHolds(absl::string_view value, absl::string_view id) {
+  return value.size() >= kHeaderBytes && value[0] == kFormat &&
+         HoldsStringField(value.substr(kHeaderBytes), id);
+}
+
+std::string ErasedStoredResponse(absl::string_view /*value*/) {
+  return std::string(1, kErasedFormat);
 }
 
 storage::AuditEntry AuditReplay(const CallContext& call, const IdempotentRequest& request,

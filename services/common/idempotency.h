@@ -11,7 +11,7 @@
 //
 // index key := "idem/" lp(context) lp(force) lp(actor) lp(request_id)
 // value     := format:uint8 (= 1) | request_digest:32 | response
-//            | format:uint8 (= 2) | request_digest:32       (the response erased with its record)
+//            | format:uint8 (= 2)                          (erased with the record it held)
 // request_digest := SHA-256(rpc | 0x00 | request serialized deterministically, request_id cleared)
 //
 // Stores written before request ids were bound to their caller hold the response under a key of
@@ -72,12 +72,15 @@ void StoreResponse(absl::string_view context, const IdempotentRequest& request,
 
 // Every stored response of `force` in `context` is under this prefix (erasure scans it).
 std::string IdempotencyPrefix(absl::string_view context, absl::string_view force);
+// True when serialized protobuf `bytes` hold a string field equal to `id` (ids of at most 127
+// bytes; a field that merely contains it does not count).
+bool HoldsStringField(absl::string_view bytes, absl::string_view id);
 // True when the stored value's response holds a string field equal to `id` (a record with that
 // id, or a response naming it): what an erasure of record `id` must redact.
 bool StoredResponseHolds(absl::string_view value, absl::string_view id);
-// The stored value with its response removed (the digest kept): the caller's retry of the same
-// request is FailedPrecondition, saying the record was erased; another request with the id is
-// refused as before.
+// What replaces a stored value whose response held an erased record: the caller's retry with the
+// id, whatever the request, is FailedPrecondition saying the record was erased, and nothing of
+// the request or response remains.
 std::string ErasedStoredResponse(absl::string_view value);
 
 // The audit entry of a replay: a consultation of `subject_ids` (what the stored response

@@ -197,6 +197,9 @@ class RecordKeeper {
                                                         absl::string_view id,
                                                         absl::string_view reason,
                                                         const IdempotentRequest& request) = 0;
+  // Completes the compaction of erasures committed before vigild stopped (a crash between an
+  // erasure's commit and its compaction): compacts when any is pending. Returns how many were.
+  virtual absl::StatusOr<int> ResumeErasures() = 0;
 };
 
 template <typename Record>
@@ -487,15 +490,16 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
                                                 absl::string_view reason,
                                                 const IdempotentRequest& request) override {
     v1::EraseRecordResponse erased;
-    VIGIL_ASSIGN_OR_RETURN(std::vector<storage::Store::KeyRange> ranges,
-                           CommitErasure(call, id, reason, request, erased));
+    VIGIL_RETURN_IF_ERROR(CommitErasure(call, id, reason, request, erased));
     const absl::Time start = absl::Now();
-    const absl::Status compacted = store_.CompactAway(ranges);
+    const absl::StatusOr<int> compacted = CompactErased(/*always=*/true);
     erased.set_compaction_seconds(absl::ToDoubleSeconds(absl::Now() - start));
     erased.set_compacted(compacted.ok());
-    if (!compacted.ok()) erased.set_compaction_error(std::string(compacted.message()));
+    if (!compacted.ok()) erased.set_compaction_error(std::string(compacted.status().message()));
     return erased;
   }
+
+  absl::StatusOr<int> ResumeErasures() override { return CompactErased(/*always=*/false); }
 
   static bool SameClocks(const Record& a, const Record& b) {
     if (a.obligations_size() != b.obligations_size()) return false;
@@ -535,6 +539,9 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
       owner_.Derive(call, &before, after, edit);
       if (!edit.recompute && !edit.retention_review) {
         *after.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
+      } else if (!after.retention().has_last_activity_time()) {
+        // A record from before vigil kept its activity: its last change stands in, not this one.
+        *after.mutable_retention()->mutable_last_activity_time() = before.update_time();
       }
       StampSince(before.obligations(), *after.mutable_obligations(), call.now,
                  /*new_record=*/false);
@@ -622,12 +629,31 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     return absl::OkStatus();
   }
 
-  // The erasure's commit: fills `erased` and returns the key ranges to compact.
-  absl::StatusOr<std::vector<storage::Store::KeyRange>> CommitErasure(
-      const CallContext& call, absl::string_view id, absl::string_view reason,
-      const IdempotentRequest& request, v1::EraseRecordResponse& erased) {
+  // Where an erasure committed but not yet compacted away is marked, in the same commit.
+  std::string PendingErasureKey(absl::string_view force, absl::string_view id) const {
+    return absl::StrCat(PendingErasurePrefix(), storage::LengthPrefixed(force),
+                        storage::LengthPrefixed(id));
+  }
+  std::string PendingErasurePrefix() const {
+    return absl::StrCat("erasure-pending/", storage::LengthPrefixed(owner_.context()));
+  }
+
+  // The erasure's commit; fills `erased`.
+  absl::Status CommitErasure(const CallContext& call, absl::string_view id,
+                             absl::string_view reason, const IdempotentRequest& request,
+                             v1::EraseRecordResponse& erased) {
     const std::string& force = call.principal.force;
     const std::string key = owner_.Key(force, id);
+    // A refused erasure is audited, with its reason (checked first: the log keeps it).
+    const auto refuse = [&](absl::string_view why) -> absl::Status {
+      const std::string refusal =
+          absl::StrCat(why, ": only a record no longer managed may be erased");
+      storage::Change audit;
+      audit.SetAudit(
+          WithReason(call.Audit(v1::AUDIT_ACTION_ERASURE, {std::string(id)}, refusal), reason));
+      VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+      return absl::FailedPreconditionError(refusal);
+    };
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
       if (prior.has_value()) {
@@ -636,8 +662,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
           return absl::DataLossError(
               absl::StrCat("the stored response to the erasure of ", id, " is unreadable"));
         }
-        // Compact again: the first call's compaction may have failed.
-        return AllRanges();
+        return absl::OkStatus();  // the caller compacts again: the first compaction may have failed
       }
       const storage::ReadView view = store_.Snapshot().WithoutCaching();
       VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
@@ -645,16 +670,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
       if (!raw.has_value()) return NotFound(call, id);
       VIGIL_ASSIGN_OR_RETURN(const Record record, Parse(*raw, id));
       VIGIL_RETURN_IF_ERROR(CheckCaseload(call, record));
-      if (const std::string why = StillManaged(record); !why.empty()) {
-        const std::string refusal =
-            absl::StrCat(why, ": only a record no longer managed may be erased");
-        storage::Change audit;
-        audit.SetAudit(
-            WithReason(call.Audit(v1::AUDIT_ACTION_ERASURE, {std::string(id)}, refusal), reason));
-        VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
-        return absl::FailedPreconditionError(refusal);
-      }
       VIGIL_RETURN_IF_ERROR(CheckReason(record, reason));
+      if (const std::string why = StillManaged(record); !why.empty()) return refuse(why);
 
       storage::Change change;
       erased.Clear();
@@ -672,23 +689,52 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
         change.Delete(storage::Family::kIndex, std::move(unique.key));
         ++removed;
       }
-      VIGIL_ASSIGN_OR_RETURN(const int64_t dependent, owner_.AddErasure(view, record, change));
-      removed += dependent;
+      absl::StatusOr<int64_t> dependent = owner_.AddErasure(view, record, change);
+      if (absl::IsFailedPrecondition(dependent.status()))
+        return refuse(dependent.status().message());
+      if (!dependent.ok()) return dependent.status();
+      removed += *dependent;
       VIGIL_ASSIGN_OR_RETURN(const int64_t history, EraseHistory(view, force, id, change));
       erased.set_keys_removed(removed + history);
-      VIGIL_ASSIGN_OR_RETURN(const int64_t events, RedactEvents(view, id, change));
+      VIGIL_ASSIGN_OR_RETURN(const int64_t events, RedactEvents(view, force, id, change));
       erased.set_events_redacted(events);
       VIGIL_ASSIGN_OR_RETURN(const int64_t responses, RedactResponses(view, force, id, change));
       erased.set_responses_redacted(responses);
-      const std::vector<storage::Store::KeyRange> ranges = RangesOf(change);
+      change.Put(storage::Family::kIndex, PendingErasureKey(force, id), "");
       StoreResponse(owner_.context(), request, erased.SerializeAsString(), change);
       change.SetAudit(WithReason(call.Audit(v1::AUDIT_ACTION_ERASURE, {std::string(id)}), reason));
       absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
-      if (committed.ok()) return ranges;
+      if (committed.ok()) return absl::OkStatus();
       if (!absl::IsAborted(committed.status())) return committed.status();
     }
     return absl::AbortedError(
         absl::StrCat(owner_.noun(), " ", id, ": too many concurrent changes; try again"));
+  }
+
+  // Compacts every family an erasure writes or that held the erased record's earlier keys (a
+  // closed clock's deadline entry, a closed referral's identifier keys), then clears the pending
+  // marks it covered. Returns how many were pending; compacts nothing when none was, unless
+  // `always`.
+  absl::StatusOr<int> CompactErased(bool always) {
+    std::vector<std::string> pending;
+    VIGIL_RETURN_IF_ERROR(
+        store_.Snapshot().ScanPrefix(storage::Family::kIndex, PendingErasurePrefix(), {},
+                                     [&](absl::string_view key, absl::string_view) {
+                                       pending.emplace_back(key);
+                                       return true;
+                                     }));
+    if (pending.empty() && !always) return 0;
+    std::vector<storage::Store::KeyRange> ranges;
+    for (storage::Family family : {storage::Family::kEntities, storage::Family::kIndex,
+                                   storage::Family::kDeadlines, storage::Family::kEvents}) {
+      ranges.push_back({family, std::string(), std::string(64, '\xff')});
+    }
+    VIGIL_RETURN_IF_ERROR(store_.CompactAway(ranges));
+    if (pending.empty()) return 0;
+    storage::Change done;
+    for (std::string& key : pending) done.Delete(storage::Family::kIndex, std::move(key));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(done).status());
+    return static_cast<int>(pending.size());
   }
 
   // Deletes every history interval of the subject's obligations. Returns the keys deleted.
@@ -717,11 +763,16 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     return erased;
   }
 
-  // Replaces the content of every event of the owner's feed about the subject with a
-  // redaction marker. Returns the events redacted.
-  absl::StatusOr<int64_t> RedactEvents(const storage::ReadView& view, absl::string_view id,
-                                       storage::Change& change) const {
-    const auto about = [&](const v1::Obligation& o) { return o.subject_id() == id; };
+  // Replaces the content of every event of the owner's feed about the subject (of the
+  // caller's force: ids are unique only within a force) with a redaction marker. A CLOSED
+  // event keeps the obligation's id, kind and force, so that a follower that had not yet
+  // applied it (the alerts context, lagging) still closes what it follows. Returns the events
+  // redacted.
+  absl::StatusOr<int64_t> RedactEvents(const storage::ReadView& view, absl::string_view force,
+                                       absl::string_view id, storage::Change& change) const {
+    const auto about = [&](const v1::Obligation& o) {
+      return o.subject_id() == id && o.force() == force;
+    };
     int64_t redacted = 0;
     uint64_t after = 0;
     for (;;) {
@@ -737,19 +788,40 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
         }
         v1::ObligationEventBatch kept;
         kept.set_cause(batch.cause());
-        if (batch.subject_id() != id) {
-          kept.set_subject_id(batch.subject_id());
-          for (const v1::ObligationEvent& e : batch.events()) {
-            if (!about(e.obligation()) && !about(e.previous())) *kept.add_events() = e;
+        kept.set_force(batch.force());
+        bool mentions = false;
+        for (const v1::ObligationEvent& e : batch.events()) {
+          if (!about(e.obligation()) && !about(e.previous()) && !about(e.notice().obligation())) {
+            *kept.add_events() = e;
+            continue;
           }
-          for (const v1::ObligationNotice& n : batch.notices()) {
-            if (!about(n.obligation())) *kept.add_notices() = n;
-          }
-          if (kept.events_size() == batch.events_size() &&
-              kept.notices_size() == batch.notices_size()) {
-            continue;  // nothing about the subject
+          mentions = true;
+          if (e.type() != v1::OBLIGATION_EVENT_TYPE_CLOSED) continue;
+          v1::ObligationEvent& closed = *kept.add_events();
+          closed.set_sequence(e.sequence());
+          closed.set_type(e.type());
+          *closed.mutable_event_time() = e.event_time();
+          closed.mutable_obligation()->set_id(e.obligation().id());
+          closed.mutable_obligation()->set_kind(e.obligation().kind());
+          closed.mutable_obligation()->set_force(e.obligation().force());
+        }
+        for (const v1::ObligationNotice& n : batch.notices()) {
+          if (about(n.obligation())) {
+            mentions = true;
+          } else {
+            *kept.add_notices() = n;
           }
         }
+        // A batch of the subject's own (one change to the record): known by its force, or by an
+        // event of the subject. One written before batches named their force, with no event,
+        // holds only the id and the cause, and is left alone: it may be another force's.
+        const bool theirs = batch.subject_id() == id && (batch.force() == force || mentions);
+        if (theirs) {
+          mentions = true;
+        } else {
+          kept.set_subject_id(batch.subject_id());
+        }
+        if (!mentions) continue;
         kept.set_redacted(true);
         change.RedactEvent(std::string(owner_.context()), event.sequence, kept.SerializeAsString());
         ++redacted;
@@ -757,8 +829,10 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     }
   }
 
-  // Removes the response from every stored response of the force that holds the record.
-  // Returns the responses redacted.
+  // Removes the response from every stored response of the force that holds the record, and
+  // empties every such response stored before request ids were bound to their caller (those are
+  // read only to refuse their id, which an empty value still does). Returns the responses
+  // redacted.
   absl::StatusOr<int64_t> RedactResponses(const storage::ReadView& view, absl::string_view force,
                                           absl::string_view id, storage::Change& change) const {
     int64_t redacted = 0;
@@ -771,36 +845,19 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
           }
           return true;
         }));
+    // The legacy key of an empty request id, without that id's one-byte length: the prefix of
+    // every legacy key of the force.
+    std::string legacy = owner_.LegacyRequestKey(force, "");
+    legacy.pop_back();
+    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
+        storage::Family::kIndex, legacy, {}, [&](absl::string_view key, absl::string_view value) {
+          if (HoldsStringField(value, id)) {
+            change.Put(storage::Family::kIndex, std::string(key), "");
+            ++redacted;
+          }
+          return true;
+        }));
     return redacted;
-  }
-
-  // The first and last key the change writes in each family, for Store::CompactAway.
-  static std::vector<storage::Store::KeyRange> RangesOf(const storage::Change& change) {
-    std::vector<storage::Store::KeyRange> ranges;
-    const auto widen = [&](storage::Family family, const std::string& key) {
-      for (storage::Store::KeyRange& range : ranges) {
-        if (range.family != family) continue;
-        range.first = std::min(range.first, key);
-        range.last = std::max(range.last, key);
-        return;
-      }
-      ranges.push_back({family, key, key});
-    };
-    for (const storage::Change::Op& op : change.ops()) widen(op.family, op.key);
-    for (const storage::Change::Redaction& r : change.redactions()) {
-      widen(storage::Family::kEvents, storage::EventKey(r.context, r.sequence));
-    }
-    return ranges;
-  }
-
-  // Every key of the families an erasure writes.
-  static std::vector<storage::Store::KeyRange> AllRanges() {
-    std::vector<storage::Store::KeyRange> ranges;
-    for (storage::Family family :
-         {storage::Family::kEntities, storage::Family::kIndex, storage::Family::kEvents}) {
-      ranges.push_back({family, std::string(), std::string(64, '\xff')});
-    }
-    return ranges;
   }
 
   // `entry` with the reason of a retention decision (none: unchanged).
@@ -868,6 +925,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     v1::ObligationEventBatch events;
     events.set_cause(call.method);
     events.set_subject_id(after.id());
+    events.set_force(after.force());
     std::vector<v1::Obligation> old_clocks;
     if (before != nullptr)
       old_clocks.assign(before->obligations().begin(), before->obligations().end());

@@ -117,6 +117,13 @@ OffenderStore::RetentionRule OffenderStore::RetentionOf(const v1::Offender& reco
 }
 
 std::string OffenderStore::StillManaged(const v1::Offender& record) const {
+  // An open referral linked to the offender would point at an id that no longer exists.
+  if (record.linked_referrals_size() > 0) {
+    return absl::StrCat("offender ", record.id(), " has ", record.linked_referrals_size(),
+                        " open referral", record.linked_referrals_size() == 1 ? "" : "s",
+                        " linked (", record.linked_referrals(0).referral_id(),
+                        record.linked_referrals_size() > 1 ? ", ..." : "", ")");
+  }
   switch (record.status()) {
     case v1::OFFENDER_STATUS_DECEASED:
     case v1::OFFENDER_STATUS_EXPIRED:

@@ -889,6 +889,20 @@ int Run(int argc, char** argv) {
         core_runtime, **policies, std::move(owners), **store, backup_keeper.get());
     hosted.push_back({v1::AdminService::service_full_name(), admin_service.get()});
   }
+  // An erasure committed just before vigild stopped may not have been compacted away yet.
+  for (RecordKeeper* keeper : std::initializer_list<RecordKeeper*>{
+           offender_store != nullptr ? &offender_store->keeper() : nullptr,
+           referral_queue != nullptr ? &referral_queue->records() : nullptr}) {
+    if (keeper == nullptr) continue;
+    absl::StatusOr<int> resumed = keeper->ResumeErasures();
+    if (!resumed.ok()) {
+      VIGIL_LOG(ERROR) << keeper->context() << ": compacting away an interrupted erasure failed: "
+                       << resumed.status().message() << "; the next erasure will try again";
+    } else if (*resumed > 0) {
+      VIGIL_LOG(INFO) << keeper->context() << ": compacted away " << *resumed
+                      << " erasure(s) interrupted by the last stop";
+    }
+  }
   std::unique_ptr<admin::RetentionServiceImpl> retention_service;
   if (hosts("admin")) {
     std::vector<RecordKeeper*> keepers;
