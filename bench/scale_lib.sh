@@ -2,8 +2,8 @@
 # with the synthetic force of a given size through the import RPCs. The caller sets BUILD (the
 # build directory) and WORK (a directory it owns), and calls kill_vigild on exit.
 
-VIGILD=$BUILD/services/vigild/vigild
-LOAD=$BUILD/clients/load/vigil_load
+VIGILD=${VIGILD:-$BUILD/services/vigild/vigild}
+LOAD=${LOAD:-$BUILD/clients/load/vigil_load}
 VIGIL=$BUILD/clients/cli/vigil
 PORT_FILE=$WORK/port
 PID=
@@ -50,7 +50,8 @@ load_force() {
   local size=$1 report t0 t1
   OFFENDERS=$(( size * 8 / 21 ))
   t0=$(date +%s.%N)
-  report=$("$LOAD" --server "$ADDR" --offenders "$OFFENDERS" --load_only 2>/dev/null)
+  # (An older vigild refuses a few generated rows; the rest load, and the refusals are counted.)
+  report=$("$LOAD" --server "$ADDR" --offenders "$OFFENDERS" --load_only 2>/dev/null) || true
   t1=$(date +%s.%N)
   IMPORT_RATE=$(echo "$report" | grep 'load: offenders' | grep -o '([0-9]*/s)' | tr -dc 0-9)
   LOAD_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')

@@ -22,7 +22,6 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/proto_time.h"
@@ -125,7 +124,8 @@ class Owner {
   virtual std::string StillManaged(const Record& record) const = 0;
   // Adds to `change` the erasure of what the context keeps about the record besides the record,
   // its index entries, unique keys, obligations' history, feed events and stored responses
-  // (dependent records, counters, an outbox). Returns the keys deleted.
+  // (dependent records, counters). Returns the keys deleted; FailedPrecondition when the record
+  // may not be erased yet (audited as a refused erasure).
   virtual absl::StatusOr<int64_t> AddErasure(const storage::ReadView& /*view*/,
                                              const Record& /*record*/,
                                              storage::Change& /*change*/) const {
