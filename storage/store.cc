@@ -388,10 +388,12 @@ absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t a
   return decode_status;
 }
 
-absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain() const {
+absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain(uint64_t from,
+                                                            absl::string_view previous_hash) const {
   AuditChainReport report;
-  std::string previous = GenesisHash();
-  uint64_t expected = 1;
+  if (from == 0) from = 1;
+  std::string previous = from == 1 ? GenesisHash() : std::string(previous_hash);
+  uint64_t expected = from;
   auto broken = [&](uint64_t sequence, std::string problem) {
     report.ok = false;
     report.first_broken_sequence = sequence;
@@ -399,7 +401,7 @@ absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain() const {
     return false;
   };
   VIGIL_RETURN_IF_ERROR(
-      Scan(Family::kAudit, {}, {}, [&](absl::string_view key, absl::string_view value) {
+      Scan(Family::kAudit, AuditKey(from), {}, [&](absl::string_view key, absl::string_view value) {
         absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
         if (!sequence.ok()) return broken(expected, "a key in the audit family is not a sequence");
         if (*sequence != expected) {
@@ -428,12 +430,12 @@ absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain() const {
     report.ok = false;
     report.first_broken_sequence = expected;
     report.problem = "the chain head record in meta is malformed";
-  } else if (head_sequence != report.records_checked ||
+  } else if (head_sequence != from - 1 + report.records_checked ||
              (head_sequence > 0 && head->substr(8) != previous)) {
     report.ok = false;
-    report.first_broken_sequence = std::min(head_sequence, report.records_checked) + 1;
+    report.first_broken_sequence = std::min(head_sequence, from - 1 + report.records_checked) + 1;
     report.problem = absl::StrCat("the chain head says ", head_sequence,
-                                  " records but the log holds ", report.records_checked);
+                                  " records but the log holds ", from - 1 + report.records_checked);
   }
   return report;
 }

@@ -216,8 +216,11 @@ class ReadView {
   // the first > after_sequence, until fn returns false.
   absl::Status ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
                               AuditSequenceFn fn) const;
-  // Walks the whole chain from sequence 1, checking each link and hash, and the head in meta.
-  absl::StatusOr<AuditChainReport> VerifyAuditChain() const;
+  // Walks the chain from sequence `from` (default 1), checking each link and hash, and the head
+  // in meta. From a later record, `previous_hash` is the hash of the record before it, as a
+  // trusted source (a signed witness checkpoint) says: the records before are not read.
+  absl::StatusOr<AuditChainReport> VerifyAuditChain(uint64_t from = 1,
+                                                    absl::string_view previous_hash = {}) const;
   // Every force named by at least one audit record, in name order: one seek per force.
   absl::StatusOr<std::vector<std::string>> AuditedForces() const;
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ostream>
@@ -10,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -284,6 +286,7 @@ int Export(Cli& cli, const ExportFlags& flags) {
 struct VerifyFlags {
   std::string witness;
   std::string public_key;
+  std::string from;
 };
 
 int Verify(Cli& cli, const VerifyFlags& flags) {
@@ -311,6 +314,19 @@ int Verify(Cli& cli, const VerifyFlags& flags) {
       sent->mutable_time()->set_seconds(absl::ToUnixSeconds(c.time));
     }
   }
+  if (!flags.from.empty()) {
+    uint64_t from = 0;
+    if (flags.from == "latest") {
+      for (const v1::AuditCheckpoint& c : request.checkpoints()) {
+        from = std::max<uint64_t>(from, c.sequence() + 1);
+      }
+      if (from == 0) return cli.BadUsage("--from latest: the witness holds no checkpoint yet");
+    } else if (!absl::SimpleAtoi(flags.from, &from) || from == 0) {
+      return cli.BadUsage(
+          absl::StrCat("--from: '", flags.from, "' is not a record number or 'latest'"));
+    }
+    request.set_from_sequence(from);
+  }
   auto stub = v1::AuditService::NewStub(cli.channel());
   v1::VerifyAuditChainResponse response;
   auto context = cli.NewContext();
@@ -320,6 +336,7 @@ int Verify(Cli& cli, const VerifyFlags& flags) {
     cli.PrintJson(response);
   } else if (response.ok()) {
     cli.out() << "audit chain OK: " << response.records_checked() << " records verified";
+    if (request.from_sequence() > 1) cli.out() << " from record " << request.from_sequence();
     if (request.checkpoints_size() > 0) {
       cli.out() << ", " << response.checkpoints_checked() << " signed witness checkpoints match";
     }
@@ -382,14 +399,19 @@ void AddAuditCommands(CLI::App& app, Cli& cli, Action& run) {
   auto verify_flags = std::make_shared<VerifyFlags>();
   CLI::App* verify = audit->add_subcommand(
       "verify",
-      "Walk the hash chain of the whole access log, and check it against a witness's signed "
-      "checkpoints (exit 0 when intact)");
+      "Walk the hash chain of the access log (all of it, or --from a checkpoint), and check it "
+      "against a witness's signed checkpoints (exit 0 when intact)");
   auto* witness = verify->add_option("--witness", verify_flags->witness,
                                      "An audit witness directory (vigild --audit-witness-dir)");
   auto* public_key = verify->add_option("--public-key", verify_flags->public_key,
                                         "The public half of vigild's --audit-signing-key (PEM)");
+  auto* from = verify->add_option(
+      "--from", verify_flags->from,
+      "Walk from this record, or from after the witness's latest checkpoint ('latest'): an "
+      "incremental check; the witness's checkpoints vouch for what came before");
   witness->needs(public_key);
   public_key->needs(witness);
+  from->needs(witness);
   verify->callback([&cli, &run, verify_flags] {
     run = [&cli, verify_flags] { return Verify(cli, *verify_flags); };
   });

@@ -483,6 +483,29 @@ TEST_F(AuditWitnessEndToEndTest, VerifyWithTheWitnessCatchesAWholeStoreRewrite) 
   const testing::RunResult intact = testing::RunVigil(original.address(), verify, auditor);
   EXPECT_EQ(intact.exit_code, 0) << intact.output;
   EXPECT_THAT(intact.output, HasSubstr("signed witness checkpoints match"));
+  // Incrementally: from after the witness's latest checkpoint, or from a record with a
+  // checkpoint before it; a record with none before it is refused naming the field.
+  std::vector<std::string> incremental = verify;
+  incremental.insert(incremental.end(), {"--from", "latest"});
+  const testing::RunResult latest = testing::RunVigil(original.address(), incremental, auditor);
+  EXPECT_EQ(latest.exit_code, 0) << latest.output;
+  EXPECT_THAT(latest.output, HasSubstr("records verified from record "));
+  // The first checkpoint's record + 1 ("vigil-audit-checkpoint v1 SEQUENCE ...").
+  absl::StatusOr<std::string> witnessed = ReadSmallFile(dir_.Sub("witness/audit-checkpoints.log"));
+  ASSERT_THAT(witnessed.status(), IsOk());
+  const std::vector<std::string> first_line = absl::StrSplit(*witnessed, ' ');
+  ASSERT_GE(first_line.size(), 3u);
+  uint64_t first_checkpoint = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(first_line[2], &first_checkpoint));
+  incremental.back() = absl::StrCat(first_checkpoint + 1);
+  const testing::RunResult from_first = testing::RunVigil(original.address(), incremental, auditor);
+  EXPECT_EQ(from_first.exit_code, 0) << from_first.output;
+  EXPECT_THAT(from_first.output,
+              HasSubstr(absl::StrCat("records verified from record ", first_checkpoint + 1)));
+  incremental.back() = "999999";
+  const testing::RunResult unanchored = testing::RunVigil(original.address(), incremental, auditor);
+  EXPECT_NE(unanchored.exit_code, 0) << unanchored.output;
+  EXPECT_THAT(unanchored.output, HasSubstr("from_sequence"));
   ASSERT_THAT(original.Stop(SIGTERM).status(), IsOk());
 
   // The forgery: a store whose every record and hash, and its head, were written afresh. Its own
@@ -498,6 +521,12 @@ TEST_F(AuditWitnessEndToEndTest, VerifyWithTheWitnessCatchesAWholeStoreRewrite) 
   EXPECT_EQ(caught.exit_code, 1) << caught.output;
   EXPECT_THAT(caught.output, HasSubstr("audit chain BROKEN at record "));
   EXPECT_THAT(caught.output, HasSubstr(": witness checkpoint "));
+  std::vector<std::string> forged_latest = verify;
+  forged_latest.insert(forged_latest.end(), {"--from", "latest"});
+  const testing::RunResult caught_incrementally =
+      testing::RunVigil(forged.address(), forged_latest, auditor);
+  EXPECT_EQ(caught_incrementally.exit_code, 1) << caught_incrementally.output;
+  EXPECT_THAT(caught_incrementally.output, HasSubstr("audit chain BROKEN at record "));
 
   // An edited witness line is refused before anything is sent.
   absl::StatusOr<std::string> lines = ReadSmallFile(dir_.Sub("witness/audit-checkpoints.log"));
