@@ -722,8 +722,10 @@ absl::Status Store::CompactAway(const std::vector<KeyRange>& ranges) {
   for (const KeyRange& range : ranges) {
     const rocksdb::Slice begin = ToSlice(range.first);
     const rocksdb::Slice end = ToSlice(range.last);
-    VIGIL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, handle(range.family), &begin, &end),
-                                    "compacting erased keys away"));
+    VIGIL_RETURN_IF_ERROR(FromRocks(
+        db_->CompactRange(compact, handle(range.family), range.first.empty() ? nullptr : &begin,
+                          range.last.empty() ? nullptr : &end),
+        "compacting erased keys away"));
   }
   // The flush and compaction jobs delete the WAL and table files they made obsolete.
   return absl::OkStatus();

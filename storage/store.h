@@ -313,7 +313,8 @@ class Store {
   // unknown.
   uint64_t IntProperty(absl::string_view property) const;
 
-  // The keys from `first` to `last` (inclusive) of one family.
+  // The keys from `first` to `last` (inclusive) of one family; an empty `first` is from the
+  // family's first key, an empty `last` to its last.
   struct KeyRange {
     Family family;
     std::string first;

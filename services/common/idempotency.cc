@@ -137,9 +137,7 @@ bool StoredResponseHolds(absl::string_view value, absl::string_view id) {
          HoldsStringField(value.substr(kHeaderBytes), id);
 }
 
-std::string ErasedStoredResponse(absl::string_view /*value*/) {
-  return std::string(1, kErasedFormat);
-}
+std::string ErasedStoredResponse() { return std::string(1, kErasedFormat); }
 
 storage::AuditEntry AuditReplay(const CallContext& call, const IdempotentRequest& request,
                                 std::vector<std::string> subject_ids) {

@@ -81,7 +81,7 @@ bool StoredResponseHolds(absl::string_view value, absl::string_view id);
 // What replaces a stored value whose response held an erased record: the caller's retry with the
 // id, whatever the request, is FailedPrecondition saying the record was erased, and nothing of
 // the request or response remains.
-std::string ErasedStoredResponse(absl::string_view value);
+std::string ErasedStoredResponse();
 
 // The audit entry of a replay: a consultation of `subject_ids` (what the stored response
 // discloses again), marked as a replay of the request id.

@@ -727,7 +727,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     std::vector<storage::Store::KeyRange> ranges;
     for (storage::Family family : {storage::Family::kEntities, storage::Family::kIndex,
                                    storage::Family::kDeadlines, storage::Family::kEvents}) {
-      ranges.push_back({family, std::string(), std::string(64, '\xff')});
+      ranges.push_back({family, {}, {}});  // the whole family
     }
     VIGIL_RETURN_IF_ERROR(store_.CompactAway(ranges));
     if (pending.empty()) return 0;
@@ -840,7 +840,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
         storage::Family::kIndex, IdempotencyPrefix(owner_.context(), force), {},
         [&](absl::string_view key, absl::string_view value) {
           if (StoredResponseHolds(value, id)) {
-            change.Put(storage::Family::kIndex, std::string(key), ErasedStoredResponse(value));
+            change.Put(storage::Family::kIndex, std::string(key), ErasedStoredResponse());
             ++redacted;
           }
           return true;

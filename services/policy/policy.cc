@@ -393,19 +393,6 @@ absl::Time RetentionReviewDue(const v1::Policy& policy, v1::RetentionGroup group
   return std::max(next, years_after(activity));
 }
 
-std::string RetentionGroupName(v1::RetentionGroup group) {
-  switch (group) {
-    case v1::RETENTION_GROUP_1:
-      return "Group 1";
-    case v1::RETENTION_GROUP_2:
-      return "Group 2";
-    case v1::RETENTION_GROUP_3:
-      return "Group 3";
-    default:
-      return "no group";
-  }
-}
-
 bool SameRules(const v1::Policy& a, const v1::Policy& b) {
   // An optional field left unset means its default: a policy stored before the field existed
   // sets the same rules as one that spells the default out.

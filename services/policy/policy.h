@@ -64,8 +64,6 @@ v1::RetentionGroup ReferralRetentionGroup(const v1::Policy& policy);
 absl::Time RetentionReviewDue(const v1::Policy& policy, v1::RetentionGroup group,
                               const v1::Retention& retention, absl::Time update_time,
                               absl::TimeZone zone);
-// "Group 1".
-std::string RetentionGroupName(v1::RetentionGroup group);
 
 // The days for `risk` in `days`; RISK_LEVEL_UNSPECIFIED has no interval (returns 0).
 int DaysFor(const v1::RiskDays& days, v1::RiskLevel risk);

@@ -160,7 +160,7 @@ TEST_F(IdempotencyTest, AnErasedResponseLeavesNothingButTheRefusalOfItsId) {
   EXPECT_FALSE(StoredResponseHolds(*value, "Q1"));
   EXPECT_FALSE(StoredResponseHolds(*value, "ZQ10"));
 
-  const std::string erased = ErasedStoredResponse(*value);
+  const std::string erased = ErasedStoredResponse();
   EXPECT_FALSE(absl::StrContains(erased, "Alice"));
   EXPECT_FALSE(StoredResponseHolds(erased, "ZQ1"));
   storage::Change change;
