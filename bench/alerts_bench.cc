@@ -105,7 +105,7 @@ int Run() {
   if (!policies.ok()) return 1;
   alerts::AlertEngine engine(**store, **policies, clock, absl::UTCTimeZone());
   alerts::AlertScanner scanner(engine, clock);
-  engine.SetDeadlineListener([&scanner] { scanner.Wake(); });
+  engine.SetDeadlineListener([&scanner](absl::Time due) { scanner.WakeFor(due); });
 
   FeedNotifier notifier;
   notifier.Attach(**store);

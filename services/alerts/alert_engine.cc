@@ -219,7 +219,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   return report;
 }
 
-void AlertEngine::SetDeadlineListener(std::function<void()> wake) {
+void AlertEngine::SetDeadlineListener(std::function<void(absl::Time earliest)> wake) {
   absl::MutexLock lock(&listener_mu_);
   deadline_listener_ = std::move(wake);
 }
@@ -228,13 +228,15 @@ absl::Status AlertEngine::Commit(Txn& txn, std::vector<storage::AuditEntry> audi
   storage::Change& change = txn.Finish();
   for (storage::AuditEntry& audit : audits) change.AddAudit(std::move(audit));
   VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
-  LowerScanFloor(txn.earliest_added());
-  std::function<void()> wake;
+  const absl::Time earliest = txn.earliest_added();
+  LowerScanFloor(earliest);
+  if (earliest == absl::InfiniteFuture()) return absl::OkStatus();  // no deadline added
+  std::function<void(absl::Time)> wake;
   {
     absl::MutexLock lock(&listener_mu_);
     wake = deadline_listener_;
   }
-  if (wake) wake();
+  if (wake) wake(earliest);
   return absl::OkStatus();
 }
 

@@ -23,6 +23,7 @@
 #define VIGIL_SERVICES_ALERTS_ALERT_ENGINE_H_
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -101,8 +102,10 @@ class AlertEngine {
   absl::StatusOr<ScanReport> ScanDue(absl::Time now, int max_deadlines = 500)
       ABSL_LOCKS_EXCLUDED(write_mu_);
 
-  // Calls `wake` after every commit that may have added an earlier deadline (the scanner).
-  void SetDeadlineListener(std::function<void()> wake) ABSL_LOCKS_EXCLUDED(listener_mu_);
+  // Calls `wake` with the earliest deadline a commit added, after every commit that added one
+  // (the scanner: AlertScanner::WakeFor).
+  void SetDeadlineListener(std::function<void(absl::Time earliest)> wake)
+      ABSL_LOCKS_EXCLUDED(listener_mu_);
 
   // The RPCs' domain. Alerts of the caller's force; an officer only their own.
   absl::StatusOr<v1::Alert> Acknowledge(const CallContext& call,
@@ -144,7 +147,7 @@ class AlertEngine {
   // Lowers scan_floor_ to allow for deadlines added no earlier than `due`.
   void LowerScanFloor(absl::Time due) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Mutex listener_mu_;
-  std::function<void()> deadline_listener_ ABSL_GUARDED_BY(listener_mu_);
+  std::function<void(absl::Time)> deadline_listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // Runs AlertEngine::ScanDue on its own thread whenever a deadline passes: sleeps until the
@@ -159,7 +162,14 @@ class AlertScanner {
 
   void Start() ABSL_LOCKS_EXCLUDED(mu_);
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Scans again now.
   void Wake() ABSL_LOCKS_EXCLUDED(mu_);
+  // A deadline due at `due` was added: scans again now if it is earlier than the one the
+  // scanner sleeps until. Commits that add only later deadlines (almost every one) cost the
+  // scanner nothing.
+  void WakeFor(absl::Time due) ABSL_LOCKS_EXCLUDED(mu_);
+  // Passes over the deadlines begun since Start (for tests).
+  uint64_t passes() const { return passes_.load(); }
 
  private:
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
@@ -175,6 +185,10 @@ class AlertScanner {
   absl::Mutex mu_;  // Run awaits Woken(): setting either flag wakes it when mu_ is released
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The deadline Run sleeps until (on clock_), or InfinitePast while it scans: a deadline added
+  // then may be missed by the pass in progress, so any WakeFor wakes it.
+  absl::Time sleeping_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::atomic<uint64_t> passes_{0};
   std::thread thread_;
 };
 

@@ -24,6 +24,11 @@ void AlertScanner::Wake() {
   woken_ = true;
 }
 
+void AlertScanner::WakeFor(absl::Time due) {
+  absl::MutexLock lock(&mu_);
+  if (due < sleeping_until_ || sleeping_until_ == absl::InfinitePast()) woken_ = true;
+}
+
 void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
   Metrics& m = Metrics::Default();
   static Metric& batches =
@@ -72,7 +77,9 @@ void AlertScanner::Run() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       woken_ = false;
+      sleeping_until_ = absl::InfinitePast();
     }
+    passes_.fetch_add(1);
     const absl::Time started = absl::Now();
     ScanReport total;
     absl::Time logged = started;
@@ -104,13 +111,19 @@ void AlertScanner::Run() {
                       << total.reminded << " reminders";
     }
     absl::Duration wait = failed.ok() ? absl::Minutes(1) : absl::Seconds(5);
+    // Until when nothing earlier than what is known now can fall due; a later WakeFor with an
+    // earlier deadline cuts the sleep short.
+    absl::Time until = absl::InfinitePast();
     if (failed.ok()) {
+      const absl::Time now = clock_.Now();
       absl::StatusOr<std::optional<absl::Time>> next = engine_.NextDue();
       if (next.ok() && next->has_value()) {
-        wait = std::clamp(**next - clock_.Now(), absl::ZeroDuration(), absl::Minutes(1));
+        wait = std::clamp(**next - now, absl::ZeroDuration(), absl::Minutes(1));
       }
+      if (next.ok()) until = now + wait;
     }
     absl::MutexLock lock(&mu_);
+    sleeping_until_ = until;
     mu_.AwaitWithTimeout(absl::Condition(this, &AlertScanner::Woken), wait);
   }
 }
