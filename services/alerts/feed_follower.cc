@@ -1,16 +1,38 @@
 #include "services/alerts/feed_follower.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "base/logging.h"
+#include "services/obligations/obligation_feed_service.h"
 #include "vigil/v1/obligations.grpc.pb.h"
 
 namespace vigil::alerts {
+
+Metric& FeedFollower::AppliedMetric(const std::string& context) {
+  return Metrics::Default().Get(
+      "alerts_feed_applied_" + context,
+      "The last sequence of the " + context + " obligation feed the alerts context applied");
+}
 
 void FeedFollower::Start() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
+    poked_ = true;  // whatever the feed holds already
+  }
+  if (store_ != nullptr) {
+    watch_ = notifier_->Watch(
+        context_,
+        [this] {
+          absl::MutexLock lock(&mu_);
+          poked_ = true;
+          changed_.SignalAll();
+        },
+        [] {});
+    applier_ = std::thread([this] { FollowStore(); });
+    return;
   }
   reader_ = std::thread([this] { Read(); });
   applier_ = std::thread([this] { ApplyQueued(); });
@@ -25,6 +47,72 @@ void FeedFollower::Stop() {
   changed_.SignalAll();
   if (reader_.joinable()) reader_.join();
   if (applier_.joinable()) applier_.join();
+  if (watch_ != 0) {
+    notifier_->Unwatch(watch_);
+    watch_ = 0;
+  }
+}
+
+void FeedFollower::Applied(uint64_t sequence) {
+  applied_metric_.Set(static_cast<int64_t>(sequence));
+  absl::MutexLock lock(&mu_);
+  applied_ = sequence;
+}
+
+void FeedFollower::FollowStore() {
+  std::optional<uint64_t> after;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      // A commit wakes it; the timeout only bounds a wake lost to a notifier attached late.
+      mu_.AwaitWithTimeout(absl::Condition(this, &FeedFollower::Poked), absl::Seconds(1));
+      if (stopping_) return;
+      poked_ = false;
+    }
+    if (!after.has_value()) {
+      absl::StatusOr<uint64_t> cursor = engine_.Cursor(context_);
+      if (!cursor.ok()) {
+        VIGIL_LOG(ERROR) << "alerts: reading the " << context_ << " cursor: " << cursor.status();
+        if (!Sleep(absl::Seconds(5))) return;
+        continue;
+      }
+      after = *cursor;
+      Applied(*after);
+    }
+    absl::StatusOr<uint64_t> applied = ApplyFromStore(*after);
+    if (!applied.ok()) {
+      VIGIL_LOG(ERROR) << "alerts: applying the " << context_ << " feed after " << *after
+                       << " failed: " << applied.status() << "; retrying in 5s";
+      after.reset();  // the cursor, as committed, says where to resume
+      if (!Sleep(absl::Seconds(5))) return;
+      absl::MutexLock lock(&mu_);
+      poked_ = true;
+      continue;
+    }
+    after = *applied;
+  }
+}
+
+absl::StatusOr<uint64_t> FeedFollower::ApplyFromStore(uint64_t after) {
+  while (true) {
+    VIGIL_ASSIGN_OR_RETURN(std::vector<storage::FeedEvent> read,
+                           store_->Snapshot().ReadEvents(context_, after, kMaxEntriesPerCommit));
+    if (read.empty()) return after;
+    std::vector<FeedEntry> batch(read.size());
+    for (size_t i = 0; i < read.size(); ++i) {
+      batch[i].sequence = read[i].sequence;
+      VIGIL_RETURN_IF_ERROR(
+          FlattenFeedEntry(read[i].sequence, read[i].payload, /*force=*/{}, batch[i].events));
+    }
+    VIGIL_RETURN_IF_ERROR(engine_.Apply(context_, batch));
+    after = batch.back().sequence;
+    Applied(after);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return after;
+    }
+    if (read.size() < kMaxEntriesPerCommit) return after;
+  }
 }
 
 uint64_t FeedFollower::applied() const {

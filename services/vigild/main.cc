@@ -864,7 +864,8 @@ int Run(int argc, char** argv) {
   if (hosts("alerts")) {
     alert_engine = std::make_unique<alerts::AlertEngine>(**store, **policies, clock, *zone);
     alert_scanner = std::make_unique<alerts::AlertScanner>(*alert_engine, clock);
-    alert_engine->SetDeadlineListener([scanner = alert_scanner.get()] { scanner->Wake(); });
+    alert_engine->SetDeadlineListener(
+        [scanner = alert_scanner.get()](absl::Time due) { scanner->WakeFor(due); });
     alert_service =
         std::make_unique<alerts::AlertServiceImpl>(new_runtime(), *alert_engine, notifier);
     hosted.push_back({v1::AlertService::service_full_name(), alert_service.get()});
@@ -1035,30 +1036,32 @@ int Run(int argc, char** argv) {
   }
   if (backlog_domain != nullptr) backlog_domain->StartSnapshots();
   if (team_findings != nullptr) team_findings->Start();
-  // The alerts service follows every owning context's feed: in-process when co-hosted.
+  // The alerts service follows every owning context's feed: straight from the store it shares
+  // when co-hosted, through WatchObligations otherwise.
   std::vector<std::unique_ptr<alerts::FeedFollower>> followers;
   if (alert_engine != nullptr) {
     for (absl::string_view name : {"rso", "ocait"}) {
-      std::shared_ptr<grpc::Channel> channel;
-      Hop hop = Hop::kInProcess;
       if (overdue_indexes.count(std::string(name)) > 0) {
-        channel = (*host)->InProcessChannel();
-      } else if (auto it = feed_addresses.find(std::string(name)); it != feed_addresses.end()) {
-        absl::StatusOr<std::shared_ptr<grpc::Channel>> remote = client::Connect(it->second, *peers);
-        if (!remote.ok()) {
-          VIGIL_LOG(ERROR) << "alerts: " << remote.status().message();
-          continue;
-        }
-        channel = *std::move(remote);
-        hop = Hop::kRemote;
-      } else {
+        followers.push_back(std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name),
+                                                                   **store, notifier));
+        followers.back()->Start();
+        continue;
+      }
+      auto address = feed_addresses.find(std::string(name));
+      if (address == feed_addresses.end()) {
         VIGIL_LOG(WARNING) << "alerts: " << name
                            << " is not hosted here and has no --feed-address: "
                            << "its obligations raise no alerts";
         continue;
       }
-      followers.push_back(
-          std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name), channel, hop));
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> remote =
+          client::Connect(address->second, *peers);
+      if (!remote.ok()) {
+        VIGIL_LOG(ERROR) << "alerts: " << remote.status().message();
+        continue;
+      }
+      followers.push_back(std::make_unique<alerts::FeedFollower>(*alert_engine, std::string(name),
+                                                                 *std::move(remote), Hop::kRemote));
       followers.back()->Start();
     }
     alert_scanner->Start();

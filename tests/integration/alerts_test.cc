@@ -107,7 +107,12 @@ std::vector<v1::AlertEventType> Types(const std::vector<v1::AlertEvent>& events)
   return types;
 }
 
-class AlertsTest : public vigil::testing::StoreFixture {
+// How the alerts context follows the ocait feed: through WatchObligations (as from another
+// vigild), or straight from the shared store (co-hosted, as vigild runs it by default).
+enum class Following { kStream, kStore };
+
+class AlertsTest : public vigil::testing::StoreFixture,
+                   public ::testing::WithParamInterface<Following> {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
@@ -128,7 +133,9 @@ class AlertsTest : public vigil::testing::StoreFixture {
         ServerHost::Start(server, {{v1::ObligationFeed::service_full_name(), feed_.get()},
                                    {v1::AlertService::service_full_name(), service_.get()}}));
     stub_ = v1::AlertService::NewStub(host_->InProcessChannel());
-    follower_ = std::make_unique<FeedFollower>(*engine_, "ocait", host_->InProcessChannel());
+    follower_ = GetParam() == Following::kStream
+                    ? std::make_unique<FeedFollower>(*engine_, "ocait", host_->InProcessChannel())
+                    : std::make_unique<FeedFollower>(*engine_, "ocait", *store_, notifier_);
     follower_->Start();
   }
 
@@ -283,7 +290,7 @@ class AlertsTest : public vigil::testing::StoreFixture {
   std::unique_ptr<FeedFollower> follower_;
 };
 
-TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
+TEST_P(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
   v1::SubscribeRequest request;
   request.set_start_at_head(true);
   Subscriber subscriber(*stub_, request);
@@ -321,7 +328,7 @@ TEST_F(AlertsTest, PassingDeadlineRaisesExactlyOneAlertThatReachesASubscriber) {
 // The scanner starts each scan where the last one stopped (past the tombstones of what it
 // removed); a deadline added earlier than that, or sharing a due time across batches, must
 // still be found.
-TEST_F(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAddedLater) {
+TEST_P(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAddedLater) {
   const absl::Time received = clock_.Now();
   std::vector<v1::Referral> same_due;
   same_due.reserve(5);
@@ -350,7 +357,7 @@ TEST_F(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
   EXPECT_EQ(Alerts().size(), 6u);
 }
 
-TEST_F(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
+TEST_P(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
   // Very high: action within 1 day; sergeant +1 day, inspector +3, superintendent +7.
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
   const std::string action = r.id() + "/action";
@@ -393,7 +400,7 @@ TEST_F(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLap
   EXPECT_FALSE(alert.has_next_escalation_time());
 }
 
-TEST_F(AlertsTest, MeetingTheObligationResolvesItsAlert) {
+TEST_P(AlertsTest, MeetingTheObligationResolvesItsAlert) {
   const v1::Referral r = Referral(clock_.Now());
   CatchUp();
   clock_.Set(Due(r, "triage") + absl::Hours(1));
@@ -418,7 +425,7 @@ TEST_F(AlertsTest, MeetingTheObligationResolvesItsAlert) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was resolved")));
 }
 
-TEST_F(AlertsTest, AcknowledgementErrorsNameTheProblem) {
+TEST_P(AlertsTest, AcknowledgementErrorsNameTheProblem) {
   EXPECT_THAT(Acknowledge("AL0000", Call()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("AL0000")));
   EXPECT_THAT(Acknowledge("bad id!", Call()),
@@ -447,7 +454,7 @@ TEST_F(AlertsTest, AcknowledgementErrorsNameTheProblem) {
   EXPECT_THAT(Acknowledge(id, other), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
+TEST_P(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_HIGH);
   CatchUp();
   clock_.Set(Due(r, "action") + absl::Hours(1));
@@ -476,7 +483,7 @@ TEST_F(AlertsTest, AcknowledgementRetryWithTheSameRequestIdWritesNothing) {
   EXPECT_EQ(store_->EventHead(kAlertFeed), head);
 }
 
-TEST_F(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
+TEST_P(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
   RegradeWithChildrenAccess(r, v1::RISK_LEVEL_HIGH);
   CatchUp();  // no scan: a notice alerts as soon as the feed entry is applied
@@ -500,7 +507,7 @@ TEST_F(AlertsTest, UpwardRegradeAlertsTheSergeantAtOnce) {
   EXPECT_EQ(Alerts().size(), 1u);
 }
 
-TEST_F(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
+TEST_P(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
   for (int i = 0; i < 3; ++i) Referral(clock_.Now() - absl::Hours(24 * (i + 3)));
   CatchUp();
   Scan();  // three overdue triage clocks
@@ -525,7 +532,7 @@ TEST_F(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
   EXPECT_EQ(everything.WaitFor(4).size(), 4u);
 }
 
-TEST_F(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
+TEST_P(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
   v1::SubscribeRequest request;
   request.set_start_at_head(true);
   request.set_resume_after_sequence(99);  // beyond the head, but ignored
@@ -539,7 +546,7 @@ TEST_F(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
   EXPECT_EQ(events[0].type(), v1::ALERT_EVENT_TYPE_RAISED);
 }
 
-TEST_F(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
+TEST_P(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
   Subscriber beyond(*stub_, [] {
     v1::SubscribeRequest r;
     r.set_resume_after_sequence(99);
@@ -567,7 +574,7 @@ TEST_F(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
   EXPECT_THAT(status.error_message(), HasSubstr("digest_every_hours"));
 }
 
-TEST_F(AlertsTest, FiltersNarrowListingsAndSubscriptions) {
+TEST_P(AlertsTest, FiltersNarrowListingsAndSubscriptions) {
   Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
   Referral(clock_.Now(), v1::RISK_LEVEL_LOW);
   CatchUp();
@@ -615,7 +622,7 @@ std::vector<v1::AlertEvent> OfType(const std::vector<v1::AlertEvent>& events,
   return found;
 }
 
-TEST_F(AlertsTest, DueSoonWarnsTheOwnerOnceAtThreeQuartersOfTheInterval) {
+TEST_P(AlertsTest, DueSoonWarnsTheOwnerOnceAtThreeQuartersOfTheInterval) {
   v1::SubscribeRequest request;
   request.set_start_at_head(true);
   Subscriber subscriber(*stub_, request);
@@ -659,7 +666,7 @@ TEST_F(AlertsTest, DueSoonWarnsTheOwnerOnceAtThreeQuartersOfTheInterval) {
   EXPECT_EQ(OfType(events(), v1::ALERT_EVENT_TYPE_RAISED, action).size(), 1u);
 }
 
-TEST_F(AlertsTest, AcknowledgerIsRemindedWeeklyWhileTheObligationStaysOpen) {
+TEST_P(AlertsTest, AcknowledgerIsRemindedWeeklyWhileTheObligationStaysOpen) {
   v1::SubscribeRequest request;
   request.set_start_at_head(true);
   Subscriber subscriber(*stub_, request);
@@ -695,7 +702,7 @@ TEST_F(AlertsTest, AcknowledgerIsRemindedWeeklyWhileTheObligationStaysOpen) {
   EXPECT_FALSE(lapsing.has_next_reminder_time());
 }
 
-TEST_F(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
+TEST_P(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
   // Very high: action and CSC check due at the end of tomorrow; sergeant +1 day, inspector +3.
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
   const absl::Time due = Due(r, "action");
@@ -749,7 +756,7 @@ TEST_F(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
   EXPECT_TRUE(watchdog().empty());
 }
 
-TEST_F(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt) {
+TEST_P(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt) {
   // As the rso context publishes it (VisitService.CheckTeamFindings).
   v1::ObligationEvent event;
   event.set_type(v1::OBLIGATION_EVENT_TYPE_NOTICE);
@@ -783,7 +790,7 @@ TEST_F(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt
   EXPECT_TRUE(Alerts().empty());
 }
 
-TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
+TEST_P(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
   VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Referral waiting, UnallocatedHighReferral());
   const absl::Time due = Due(waiting, "action");
   clock_.Set(due + absl::Minutes(1));
@@ -795,7 +802,7 @@ TEST_F(AlertsTest, UnallocatedWorkAlertsTheSergeantFirst) {
   EXPECT_EQ(TimeOf(alert.next_escalation_time()), policy::AddLocalDays(due, 14, zone_));
 }
 
-TEST_F(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPolicy) {
+TEST_P(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPolicy) {
   v1::Policy policy = *policies_->Current("wessex");
   policy.set_ocait_queue_manager("DS Queue");
   ASSERT_THAT(policies_->Set(Call(Role::kForceAdmin, "Admin"), policy).status(), IsOk());
@@ -836,4 +843,43 @@ TEST_F(AlertsTest, UnallocatedReferralWorkIsAddressedToTheQueueManagerNamedInPol
 }
 
 }  // namespace
+TEST_P(AlertsTest, TheScannerWakesOnlyForADeadlineEarlierThanTheOneItSleepsUntil) {
+  AlertScanner scanner(*engine_, clock_);
+  engine_->SetDeadlineListener([&scanner](absl::Time due) { scanner.WakeFor(due); });
+  scanner.Start();
+  auto passes_reach = [&scanner](uint64_t n) {
+    for (int i = 0; i < 500 && scanner.passes() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return scanner.passes() >= n;
+  };
+  ASSERT_TRUE(passes_reach(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // asleep: nothing is due
+  const uint64_t settled = scanner.passes();
+
+  // Followed clocks due in days: the scanner sleeps on (at most a minute, on this clock).
+  Referral(clock_.Now());
+  CatchUp();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(scanner.passes(), settled);
+
+  // A clock already overdue: it scans at once and raises the alert.
+  const v1::Referral late = Referral(clock_.Now() - absl::Hours(24 * 30));
+  CatchUp();
+  EXPECT_TRUE(passes_reach(settled + 1));
+  scanner.Stop();
+  v1::ListAlertsRequest request;
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::ListAlertsResponse listed, engine_->List(Call(), request));
+  bool raised = false;
+  for (const v1::Alert& alert : listed.alerts())
+    raised |= alert.obligation().subject_id() == late.id();
+  EXPECT_TRUE(raised);
+}
+
+INSTANTIATE_TEST_SUITE_P(Following, AlertsTest,
+                         ::testing::Values(Following::kStream, Following::kStore),
+                         [](const ::testing::TestParamInfo<Following>& param) {
+                           return param.param == Following::kStream ? "Stream" : "Store";
+                         });
+
 }  // namespace vigil::alerts
