@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -176,6 +178,12 @@ std::string CounterKey(absl::string_view name) { return absl::StrCat(kCounterPre
 
 std::string EventHeadKey(absl::string_view context) {
   return absl::StrCat(kEventHeadPrefix, context);
+}
+
+// A key of a group's overlay, into `out`: the family's byte, then the key.
+void OverlayKey(Family family, absl::string_view key, std::string& out) {
+  out.assign(1, static_cast<char>(family));
+  out.append(key.data(), key.size());
 }
 
 }  // namespace
@@ -454,11 +462,16 @@ struct Store::Writer {
 
 // Everything one group adds to the leader's state before the write succeeds.
 struct Store::GroupState {
+  explicit GroupState(size_t reserved_bytes) : batch(reserved_bytes) {}
+
   rocksdb::WriteBatch batch;
-  // Values written earlier in this group, for preconditions of later changes. Key: family
-  // byte | key. nullopt: deleted.
+  // Values written earlier in this group to keys a later change's precondition reads, for that
+  // precondition. Key: family byte | key. nullopt: deleted.
   absl::flat_hash_map<std::string, std::optional<std::string>> overlay;
-  bool track_overlay = false;
+  // The keys (family byte | key) of the preconditions of every change after the first: only
+  // writes to these need an overlay entry.
+  absl::flat_hash_set<std::string> watched;
+  std::string scratch;  // reused to build overlay keys
   absl::flat_hash_map<std::string, uint64_t> event_heads;
   uint64_t audit_sequence = 0;
   std::string audit_hash;
@@ -995,6 +1008,7 @@ void Store::Enqueue(Writer& self) {
   // This thread leads: take the group queued so far (including itself).
   std::vector<Writer*> group;
   size_t bytes = 0;
+  group.reserve(std::min(queue_.size(), max_group_changes_));
   for (Writer* writer : queue_) {
     if (group.size() >= max_group_changes_ || (!group.empty() && bytes >= max_group_bytes_)) break;
     group.push_back(writer);
@@ -1002,7 +1016,8 @@ void Store::Enqueue(Writer& self) {
     for (const Change::Op& op : writer->change->ops()) bytes += op.key.size() + op.value.size();
   }
   mu_.Unlock();
-  WriteGroup(group);
+  // The ops' bytes, and room for the events, audit records and per-key framing.
+  WriteGroup(group, bytes + group.size() * 1024);
   mu_.Lock();
 
   for (Writer* writer : group) {
@@ -1018,10 +1033,9 @@ void Store::Enqueue(Writer& self) {
 }
 
 absl::StatusOr<std::optional<std::string>> Store::LatestValue(Family family, absl::string_view key,
-                                                              const GroupState& state) {
-  std::string overlay_key(1, static_cast<char>(family));
-  overlay_key.append(key.data(), key.size());
-  if (auto it = state.overlay.find(overlay_key); it != state.overlay.end()) return it->second;
+                                                              GroupState& state) {
+  OverlayKey(family, key, state.scratch);
+  if (auto it = state.overlay.find(state.scratch); it != state.overlay.end()) return it->second;
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(family), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
@@ -1141,11 +1155,11 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
   }
 
   // Phase 3 cannot fail: publish the change into the group's state.
-  if (state.track_overlay) {
+  if (!state.watched.empty()) {
     for (const Change::Op& op : change.ops()) {
-      std::string overlay_key(1, static_cast<char>(op.family));
-      overlay_key.append(op.key.data(), op.key.size());
-      state.overlay[overlay_key] =
+      OverlayKey(op.family, op.key, state.scratch);
+      if (!state.watched.contains(state.scratch)) continue;
+      state.overlay[state.scratch] =
           op.type == Change::OpType::kPut ? std::optional<std::string>(op.value) : std::nullopt;
     }
   }
@@ -1160,18 +1174,22 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
   return absl::OkStatus();
 }
 
-void Store::WriteGroup(const std::vector<Writer*>& group) {
+void Store::WriteGroup(const std::vector<Writer*>& group, size_t reserved_bytes) {
   if (faulted_.load()) {
     if (absl::Status refused = RecoverIfDue(); !refused.ok()) {
       for (Writer* writer : group) writer->status = refused;
       return;
     }
   }
-  GroupState state;
+  GroupState state(reserved_bytes);
   state.audit_sequence = AuditHead();
   state.audit_hash = audit_head_hash_;
-  for (size_t i = 1; i < group.size() && !state.track_overlay; ++i) {
-    state.track_overlay = group[i]->change != nullptr && !group[i]->change->preconditions().empty();
+  for (size_t i = 1; i < group.size(); ++i) {
+    if (group[i]->change == nullptr) continue;
+    for (const Change::Precondition& pre : group[i]->change->preconditions()) {
+      OverlayKey(pre.family, pre.key, state.scratch);
+      state.watched.insert(state.scratch);
+    }
   }
 
   std::vector<Writer*> applied;

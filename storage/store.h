@@ -362,10 +362,12 @@ class Store {
 
   absl::Status LoadHeads() ABSL_LOCKS_EXCLUDED(heads_mu_);
   // Run by the leader only: builds and writes one group, fills each writer's result.
-  void WriteGroup(const std::vector<Writer*>& group) ABSL_LOCKS_EXCLUDED(mu_);
+  // `reserved_bytes`: what the group's WriteBatch is likely to need.
+  void WriteGroup(const std::vector<Writer*>& group, size_t reserved_bytes)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyChange(const Change& change, GroupState& state, CommitResult& result);
   absl::StatusOr<std::optional<std::string>> LatestValue(Family family, absl::string_view key,
-                                                         const GroupState& state);
+                                                         GroupState& state);
   rocksdb::ColumnFamilyHandle* handle(Family family) const {
     return families_[static_cast<int>(family)];
   }
