@@ -8,7 +8,6 @@
 #include "base/logging.h"
 #include "base/proto_time.h"
 #include "base/status_macros.h"
-#include "google/protobuf/util/message_differencer.h"
 
 namespace vigil {
 namespace {
@@ -35,8 +34,28 @@ void AddEvent(v1::ObligationEventBatch& events, v1::ObligationEventType type,
 
 }  // namespace
 
+namespace {
+
+// Both unset, or both set to the same instant (presence counts, as for MessageDifferencer).
+bool SameTime(bool a_set, const google::protobuf::Timestamp& a, bool b_set,
+              const google::protobuf::Timestamp& b) {
+  return a_set == b_set && a.seconds() == b.seconds() && a.nanos() == b.nanos();
+}
+
+}  // namespace
+
+// Field by field: this runs for every clock of every change, and reflection
+// (MessageDifferencer) cost 7% of vigild's CPU under RecordVisit load. A test
+// (SameObligation.ComparesEveryField, overdue_index_test.cc) fails when a field is added to
+// Obligation and not here.
 bool SameObligation(const v1::Obligation& a, const v1::Obligation& b) {
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+  return a.kind() == b.kind() && a.risk_level() == b.risk_level() &&
+         SameTime(a.has_due_time(), a.due_time(), b.has_due_time(), b.due_time()) &&
+         SameTime(a.has_start_time(), a.start_time(), b.has_start_time(), b.start_time()) &&
+         SameTime(a.has_since_time(), a.since_time(), b.has_since_time(), b.since_time()) &&
+         a.id() == b.id() && a.subject_id() == b.subject_id() &&
+         a.owner_officer() == b.owner_officer() && a.team() == b.team() && a.force() == b.force() &&
+         a.policy_version() == b.policy_version() && a.reason() == b.reason();
 }
 
 storage::Deadline ObligationLedger::DeadlineOf(const v1::Obligation& obligation) const {

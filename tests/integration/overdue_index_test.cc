@@ -232,5 +232,43 @@ TEST(AgeBands, FollowWholeDaysOverdue) {
   EXPECT_EQ(AgeBandOf(absl::Hours(24 * 366)), v1::AGE_BAND_OVER_365_DAYS);
 }
 
+// SameObligation compares field by field (ledger.cc): every field of Obligation, including any
+// added later, must make two obligations differ, and a copy must compare the same. Driven by
+// the descriptor, so a new field that SameObligation forgets fails here.
+TEST(SameObligation, ComparesEveryField) {
+  v1::Obligation base;
+  base.set_id("o1");
+  base.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+  *base.mutable_due_time() = ToProtoTime(absl::FromUnixSeconds(1000));
+  EXPECT_TRUE(SameObligation(base, v1::Obligation(base)));
+  const google::protobuf::Descriptor* descriptor = v1::Obligation::descriptor();
+  const google::protobuf::Reflection* reflection = v1::Obligation::GetReflection();
+  ASSERT_GT(descriptor->field_count(), 10);
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    v1::Obligation other = base;
+    switch (field->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        reflection->SetString(&other, field, "changed");
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        reflection->SetEnumValue(&other, field, reflection->GetEnumValue(base, field) + 1);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
+        // Set where unset (presence counts), and a later instant where set.
+        auto* time =
+            static_cast<google::protobuf::Timestamp*>(reflection->MutableMessage(&other, field));
+        if (reflection->HasField(base, field)) time->set_nanos(time->nanos() + 1);
+        break;
+      }
+      default:
+        FAIL() << "Obligation." << field->name() << " has a type this test does not change: "
+               << "teach SameObligation (ledger.cc) and this test about it";
+    }
+    EXPECT_FALSE(SameObligation(base, other)) << "Obligation." << field->name();
+    EXPECT_FALSE(SameObligation(other, base)) << "Obligation." << field->name();
+  }
+}
+
 }  // namespace
 }  // namespace vigil
