@@ -75,7 +75,7 @@ for mode in plaintext jwt mtls; do
   # shellcheck disable=SC2046
   set -- $(credential "$mode")
   "$LOAD" --server "$ADDR" "$@" --offenders "$OFFENDERS" --load_only >/dev/null 2>&1
-  visits=$("$LOAD" --server "$ADDR" "$@" --offenders "$OFFENDERS" --clients 64 \
+  visits=$("$LOAD" --server "$ADDR" "$@" --clients 64 \
     --seconds "$SECONDS_PER_RUN" --mix record-visit=1 2>/dev/null | rate VisitService/RecordVisit)
   referrals=$("$LOAD" --server "$ADDR" "$@" --clients 64 --seconds "$SECONDS_PER_RUN" \
     --mix create-referral=1 2>/dev/null | rate ReferralService/CreateReferral)

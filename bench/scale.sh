@@ -37,9 +37,9 @@ for size in "${SIZES[@]}"; do
     percentiles BacklogService/GetBacklogSummary)
   items=$("$LOAD" --server "$ADDR" --clients 1 --calls 2000 --mix backlog-items=1 2>/dev/null |
     percentiles BacklogService/ListBacklogItems)
-  visits=$("$LOAD" --server "$ADDR" --offenders "$OFFENDERS" --clients 64 --seconds 10 \
+  visits=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 \
     --mix record-visit=1 2>/dev/null | rate VisitService/RecordVisit)
-  arms=$("$LOAD" --server "$ADDR" --offenders "$OFFENDERS" --clients 64 --seconds 10 \
+  arms=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 \
     --mix record-arms=1 2>/dev/null | rate AssessmentService/RecordArmsAssessment)
   referrals=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 --mix create-referral=1 2>/dev/null |
     rate ReferralService/CreateReferral)

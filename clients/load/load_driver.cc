@@ -58,6 +58,9 @@ ABSL_FLAG(int, officers_per_team, 20, "Officers per team");
 ABSL_FLAG(uint64_t, seed, 20261123, "Generator seed (the same seed finds the same offenders)");
 ABSL_FLAG(bool, load_only, false, "Load the synthetic force, report the rate, and stop");
 ABSL_FLAG(int, clients, 64, "Concurrent clients, each with one call in flight");
+ABSL_FLAG(int, connections, 8,
+          "HTTP/2 connections the clients are spread over, as that many client processes would "
+          "open (one connection serialises its calls' frames on one server thread)");
 ABSL_FLAG(double, seconds, 10, "How long to drive the workload");
 ABSL_FLAG(int64_t, calls, 0, "Stop after this many calls in all instead (0: use --seconds)");
 ABSL_FLAG(std::string, mix,
@@ -103,15 +106,27 @@ void Identify(grpc::ClientContext& context, const std::string& force) {
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
 }
 
-// What the clients share: stubs, the offenders they act on, and the stop rule.
-struct Shared {
-  std::string force;
+// The stubs of one connection.
+struct Stubs {
+  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
+      : offenders(v1::OffenderService::NewStub(channel)),
+        assessments(v1::AssessmentService::NewStub(channel)),
+        visits(v1::VisitService::NewStub(channel)),
+        referrals(v1::ReferralService::NewStub(channel)),
+        backlog(v1::BacklogService::NewStub(channel)),
+        alerts(v1::AlertService::NewStub(channel)) {}
   std::unique_ptr<v1::OffenderService::Stub> offenders;
   std::unique_ptr<v1::AssessmentService::Stub> assessments;
   std::unique_ptr<v1::VisitService::Stub> visits;
   std::unique_ptr<v1::ReferralService::Stub> referrals;
   std::unique_ptr<v1::BacklogService::Stub> backlog;
   std::unique_ptr<v1::AlertService::Stub> alerts;
+};
+
+// What the clients share: connections, the offenders they act on, and the stop rule.
+struct Shared {
+  std::string force;
+  std::vector<Stubs> connections;       // client i calls through connections[i % size]
   std::vector<std::string> active_ids;  // in the community: visits and ARMS are accepted
   std::vector<double> weights;
   absl::Time stop_at;
@@ -128,7 +143,10 @@ struct Shared {
 class Client {
  public:
   Client(Shared& shared, int index)
-      : shared_(shared), rng_(1000 + index), pick_(shared.weights.begin(), shared.weights.end()) {}
+      : shared_(shared),
+        stubs_(shared.connections[static_cast<size_t>(index) % shared.connections.size()]),
+        rng_(1000 + index),
+        pick_(shared.weights.begin(), shared.weights.end()) {}
 
   void Start() { Next(); }
 
@@ -194,7 +212,7 @@ class Client {
         r.set_announced(rng_() % 2 == 0);
         r.set_outcome(v1::VISIT_OUTCOME_SEEN);
         return Issue<v1::Visit>(op, std::move(r),
-                                [this](auto... a) { shared_.visits->async()->RecordVisit(a...); });
+                                [this](auto... a) { stubs_.visits->async()->RecordVisit(a...); });
       }
       case kRecordArms: {
         v1::RecordArmsAssessmentRequest r;
@@ -203,7 +221,7 @@ class Client {
         r.set_assessor("DS Load");
         r.set_risk_level(static_cast<v1::RiskLevel>(1 + rng_() % 4));
         return Issue<v1::ArmsAssessment>(op, std::move(r), [this](auto... a) {
-          shared_.assessments->async()->RecordArmsAssessment(a...);
+          stubs_.assessments->async()->RecordArmsAssessment(a...);
         });
       }
       case kCreateReferral: {
@@ -217,31 +235,31 @@ class Client {
         email->set_type(v1::IDENTIFIER_TYPE_EMAIL);
         email->set_value(absl::StrFormat("load%d@example.net", static_cast<int>(rng_() % 1000000)));
         return Issue<v1::Referral>(op, std::move(r), [this](auto... a) {
-          shared_.referrals->async()->CreateReferral(a...);
+          stubs_.referrals->async()->CreateReferral(a...);
         });
       }
       case kGetOffender: {
         v1::GetOffenderRequest r;
         r.set_id(SomeOffender());
         return Issue<v1::Offender>(
-            op, std::move(r), [this](auto... a) { shared_.offenders->async()->GetOffender(a...); });
+            op, std::move(r), [this](auto... a) { stubs_.offenders->async()->GetOffender(a...); });
       }
       case kBacklogSummary:
         return Issue<v1::BacklogSummary>(op, v1::GetBacklogSummaryRequest(), [this](auto... a) {
-          shared_.backlog->async()->GetBacklogSummary(a...);
+          stubs_.backlog->async()->GetBacklogSummary(a...);
         });
       case kBacklogItems: {
         v1::ListBacklogItemsRequest r;
         r.mutable_page()->set_page_size(50);
         return Issue<v1::ListBacklogItemsResponse>(op, std::move(r), [this](auto... a) {
-          shared_.backlog->async()->ListBacklogItems(a...);
+          stubs_.backlog->async()->ListBacklogItems(a...);
         });
       }
       case kListAlerts: {
         v1::ListAlertsRequest r;
         r.mutable_page()->set_page_size(50);
         return Issue<v1::ListAlertsResponse>(
-            op, std::move(r), [this](auto... a) { shared_.alerts->async()->ListAlerts(a...); });
+            op, std::move(r), [this](auto... a) { stubs_.alerts->async()->ListAlerts(a...); });
       }
       case kOpCount:
         break;
@@ -249,6 +267,7 @@ class Client {
   }
 
   Shared& shared_;
+  const Stubs& stubs_;
   std::mt19937_64 rng_;
   std::discrete_distribution<int> pick_;
 };
@@ -347,8 +366,13 @@ int Main() {
   const client::TransportOptions transport{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_cert),
                                            absl::GetFlag(FLAGS_key),
                                            absl::GetFlag(FLAGS_server_name)};
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < 4; ++i) {
+  const int connections = absl::GetFlag(FLAGS_connections);
+  if (connections < 1 || connections > 256) {
+    std::fprintf(stderr, "vigil_load: --connections must be 1-256\n");
+    return 2;
+  }
+  shared.connections.reserve(static_cast<size_t>(connections));
+  for (int i = 0; i < connections; ++i) {
     grpc::ChannelArguments a = args;
     a.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
@@ -357,14 +381,9 @@ int Main() {
       std::fprintf(stderr, "vigil_load: %s\n", std::string(channel.status().message()).c_str());
       return 2;
     }
-    channels.push_back(*std::move(channel));
+    shared.connections.emplace_back(*channel);
   }
-  shared.offenders = v1::OffenderService::NewStub(channels[0]);
-  shared.assessments = v1::AssessmentService::NewStub(channels[1]);
-  shared.visits = v1::VisitService::NewStub(channels[2]);
-  shared.referrals = v1::ReferralService::NewStub(channels[3]);
-  shared.backlog = v1::BacklogService::NewStub(channels[0]);
-  shared.alerts = v1::AlertService::NewStub(channels[1]);
+  Stubs& first = shared.connections.front();
 
   // The synthetic force.
   cli::DemoOptions demo;
@@ -378,10 +397,10 @@ int Main() {
   if (!data.offenders.empty() || !data.referrals.empty()) {
     const Imported offenders = ImportAll<v1::ImportOffendersRequest, v1::ImportOffendersResponse>(
         data.offenders, clients, shared.force,
-        [&](const auto&... a) { return shared.offenders->ImportOffenders(a...); }, "offenders");
+        [&](const auto&... a) { return first.offenders->ImportOffenders(a...); }, "offenders");
     const Imported referrals = ImportAll<v1::ImportReferralsRequest, v1::ImportReferralsResponse>(
         data.referrals, clients, shared.force,
-        [&](const auto&... a) { return shared.referrals->ImportReferrals(a...); }, "referrals");
+        [&](const auto&... a) { return first.referrals->ImportReferrals(a...); }, "referrals");
     for (const auto& [what, r] :
          {std::pair{"offenders", offenders}, std::pair{"referrals", referrals}}) {
       std::printf(
@@ -409,7 +428,7 @@ int Main() {
       grpc::ClientContext context;
       Identify(context, shared.force);
       v1::ListOffendersResponse page;
-      const grpc::Status status = shared.offenders->ListOffenders(&context, active, &page);
+      const grpc::Status status = first.offenders->ListOffenders(&context, active, &page);
       if (!status.ok()) {
         std::fprintf(stderr, "vigil_load: listing the offenders in the community: %s\n",
                      status.error_message().c_str());
