@@ -146,6 +146,59 @@ rocksdb::DBOptions BaseDbOptions(rocksdb::Env* env) {
   return options;
 }
 
+// The writes of `batch` in column family and key order, into `sorted`; false (and `sorted`
+// unusable) if the batch holds anything but puts and deletes. Stable: writes to one key keep
+// their order, so the last still wins, and the batch applies exactly as before.
+//
+// Why: RocksDB inserts each key of a batch into its family's skiplist memtable searching from
+// where the previous insert in that memtable ended. A group in commit order scatters every
+// change's keys over every index (an entity, its clocks' index entries, an audit record and
+// its index entries, then the next change's), so each search climbs from the top of the list;
+// in key order consecutive keys are neighbours (audit index entries of consecutive sequences,
+// events, deadlines of one day) and the search stays low. The leader's memtable inserts were
+// 23% of vigild's CPU under RecordVisit load.
+bool SortedByKey(const rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* const* families,
+                 rocksdb::WriteBatch& sorted) {
+  struct Write {
+    uint32_t family;
+    bool put;
+    rocksdb::Slice key;
+    rocksdb::Slice value;
+  };
+  class Collector final : public rocksdb::WriteBatch::Handler {
+   public:
+    explicit Collector(size_t expected) { writes.reserve(expected); }
+    rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      writes.push_back(Write{family, true, key, value});
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+      writes.push_back(Write{family, false, key, rocksdb::Slice()});
+      return rocksdb::Status::OK();
+    }
+    std::vector<Write> writes;
+  };
+  Collector collector(static_cast<size_t>(batch.Count()));
+  if (!batch.Iterate(&collector).ok()) return false;
+  std::stable_sort(collector.writes.begin(), collector.writes.end(),
+                   [](const Write& a, const Write& b) {
+                     if (a.family != b.family) return a.family < b.family;
+                     return a.key.compare(b.key) < 0;
+                   });
+  for (const Write& write : collector.writes) {
+    rocksdb::ColumnFamilyHandle* family = nullptr;
+    for (int i = 0; i < kFamilyCount; ++i) {
+      if (families[i]->GetID() == write.family) family = families[i];
+    }
+    if (family == nullptr) return false;
+    const rocksdb::Status s =
+        write.put ? sorted.Put(family, write.key, write.value) : sorted.Delete(family, write.key);
+    if (!s.ok()) return false;
+  }
+  return true;
+}
+
 // Free space a full disk must regain before the store asks RocksDB to resume: the memtables'
 // worth it will flush (FamilyOptions' write_buffer_size, twice).
 constexpr uintmax_t kResumeHeadroomBytes = uintmax_t{64} << 20;
@@ -1231,8 +1284,10 @@ void Store::WriteGroup(const std::vector<Writer*>& group, size_t reserved_bytes)
 
   rocksdb::WriteOptions sync;
   sync.sync = true;
+  rocksdb::WriteBatch sorted(state.batch.GetDataSize());
+  rocksdb::WriteBatch* write = SortedByKey(state.batch, families_, sorted) ? &sorted : &state.batch;
   const absl::Time write_start = absl::Now();
-  const rocksdb::Status s = db_->Write(sync, &state.batch);
+  const rocksdb::Status s = db_->Write(sync, write);
   write_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - write_start));
   if (!s.ok()) {
     // Whether the group reached the disk is unknown; it reached no memtable. Until RocksDB

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -176,6 +177,57 @@ TEST_F(StoreTest, ConcurrentCompareAndSwapAdmitsExactlyOneWinnerPerRound) {
     ASSERT_EQ(wins.load(), round + 1) << "round " << round;
   }
   EXPECT_EQ(*store_->Snapshot().Counter("wins"), kRounds);
+}
+
+TEST_F(StoreTest, WritesToOneKeyApplyInTheirOrderWithinAChangeAndAGroup) {
+  // The leader writes a group in key order (SortedByKey): several writes to one key, within a
+  // change and across the changes of a group, must still apply in the order made.
+  Change first;
+  first.Put(Family::kEntities, "z", "1");
+  first.Put(Family::kEntities, "a", "put then deleted");
+  first.Put(Family::kIndex, "m", "index");
+  first.Delete(Family::kEntities, "a");
+  first.Put(Family::kEntities, "z", "2");
+  first.Delete(Family::kEntities, "b");
+  first.Put(Family::kEntities, "b", "deleted then put");
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+  EXPECT_EQ(Get(Family::kEntities, "z"), "2");
+  EXPECT_EQ(Get(Family::kEntities, "a"), std::nullopt);
+  EXPECT_EQ(Get(Family::kEntities, "b"), "deleted then put");
+  EXPECT_EQ(Get(Family::kIndex, "m"), "index");
+  EXPECT_EQ(Get(Family::kEntities, "m"), std::nullopt);
+
+  // Many threads each rewrite a shared key and their own, in groups: the shared key ends with
+  // the value of the last change committed (its audit record is the chain's last).
+  constexpr int kThreads = 16;
+  constexpr int kRounds = 30;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        const std::string value = absl::StrCat(t, "/", round);
+        Change change;
+        change.Put(Family::kEntities, absl::StrCat("own/", t), value);
+        change.Put(Family::kEntities, "shared", value);
+        change.SetAudit(AuditEntry{"wessex", "DC 1", {value}, value});
+        ASSERT_THAT(store_->Commit(change).status(), IsOk());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_GT(store_->stats().largest_group, 1u);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(Get(Family::kEntities, absl::StrCat("own/", t)), absl::StrCat(t, "/", kRounds - 1));
+  }
+  absl::StatusOr<std::optional<StoredAuditRecord>> last =
+      store_->Snapshot().AuditRecord(store_->AuditHead());
+  ASSERT_THAT(last.status(), IsOk());
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ(Get(Family::kEntities, "shared"), (*last)->body);
+  Reopen();
+  EXPECT_EQ(Get(Family::kEntities, "shared"), (*last)->body);
+  EXPECT_EQ(Get(Family::kEntities, "z"), "2");
+  EXPECT_EQ(Get(Family::kEntities, "a"), std::nullopt);
 }
 
 TEST_F(StoreTest, EventSequencesHaveNoGapsUnderConcurrencyAndAcrossRestarts) {
