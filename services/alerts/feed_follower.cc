@@ -20,17 +20,15 @@ void FeedFollower::Start() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
-    poked_ = true;  // whatever the feed holds already
   }
   if (store_ != nullptr) {
+    {
+      absl::MutexLock lock(&doorbell_->mu);
+      doorbell_->closed = false;
+      doorbell_->rung = true;  // whatever the feed holds already
+    }
     watch_ = notifier_->Watch(
-        context_,
-        [this] {
-          absl::MutexLock lock(&mu_);
-          poked_ = true;
-          changed_.SignalAll();
-        },
-        [] {});
+        context_, [doorbell = doorbell_] { doorbell->Ring(); }, [] {});
     applier_ = std::thread([this] { FollowStore(); });
     return;
   }
@@ -43,6 +41,10 @@ void FeedFollower::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (stream_ != nullptr) stream_->TryCancel();
+  }
+  {
+    absl::MutexLock lock(&doorbell_->mu);
+    doorbell_->closed = true;
   }
   changed_.SignalAll();
   if (reader_.joinable()) reader_.join();
@@ -63,11 +65,12 @@ void FeedFollower::FollowStore() {
   std::optional<uint64_t> after;
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
-      // A commit wakes it; the timeout only bounds a wake lost to a notifier attached late.
-      mu_.AwaitWithTimeout(absl::Condition(this, &FeedFollower::Poked), absl::Seconds(1));
-      if (stopping_) return;
-      poked_ = false;
+      Doorbell& bell = *doorbell_;
+      absl::MutexLock lock(&bell.mu);
+      // A commit rings it; the timeout only bounds a ring lost to a notifier attached late.
+      bell.mu.AwaitWithTimeout(absl::Condition(&bell, &Doorbell::RungOrClosed), absl::Seconds(1));
+      if (bell.closed) return;
+      bell.rung = false;
     }
     if (!after.has_value()) {
       absl::StatusOr<uint64_t> cursor = engine_.Cursor(context_);
@@ -85,8 +88,7 @@ void FeedFollower::FollowStore() {
                        << " failed: " << applied.status() << "; retrying in 5s";
       after.reset();  // the cursor, as committed, says where to resume
       if (!Sleep(absl::Seconds(5))) return;
-      absl::MutexLock lock(&mu_);
-      poked_ = true;
+      doorbell_->Ring();
       continue;
     }
     after = *applied;

@@ -80,7 +80,6 @@ class FeedFollower {
   // One pass of FollowStore from `after`: the last sequence applied.
   absl::StatusOr<uint64_t> ApplyFromStore(uint64_t after);
   void Applied(uint64_t sequence) ABSL_LOCKS_EXCLUDED(mu_);
-  bool Poked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || poked_; }
   // Sleeps `d` unless stopping; false when stopping.
   bool Sleep(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -91,12 +90,24 @@ class FeedFollower {
   storage::Store* const store_ = nullptr;  // in process only
   FeedNotifier* const notifier_ = nullptr;
   uint64_t watch_ = 0;  // the notifier's handle, while following in process
+  // Rung by the notifier after each commit to the feed; shared with the notifier's callback,
+  // which may still run (copied out of the notifier) after Unwatch and this follower are gone.
+  struct Doorbell {
+    absl::Mutex mu;
+    bool rung ABSL_GUARDED_BY(mu) = false;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+    bool RungOrClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return rung || closed; }
+    void Ring() ABSL_LOCKS_EXCLUDED(mu) {
+      absl::MutexLock lock(&mu);
+      rung = true;
+    }
+  };
+  const std::shared_ptr<Doorbell> doorbell_ = std::make_shared<Doorbell>();
 
   mutable absl::Mutex mu_;
   absl::CondVar changed_;  // with mu_: queue_ or stopping_ changed
   std::deque<FeedEntry> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool poked_ ABSL_GUARDED_BY(mu_) = false;  // in process: the owner committed to the feed
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   Metric& applied_metric_;
   // The open stream, to cancel.

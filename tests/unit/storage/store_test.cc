@@ -202,6 +202,7 @@ TEST_F(StoreTest, WritesToOneKeyApplyInTheirOrderWithinAChangeAndAGroup) {
   constexpr int kThreads = 16;
   constexpr int kRounds = 30;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {
