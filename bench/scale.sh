@@ -3,7 +3,8 @@
 # loaded with a synthetic force through the import RPCs, then measured:
 #   - import rate (offenders/s);
 #   - GetBacklogSummary and ListBacklogItems latency, one client, back to back;
-#   - RecordVisit, RecordArmsAssessment and CreateReferral throughput at 64 clients;
+#   - RecordVisit, RecordArmsAssessment and CreateReferral throughput at 64 clients, and vigild's
+#     CPU per call;
 #   - cold start (SIGTERM, start again, until it serves) and resident memory after it.
 # Prints one markdown table row per size, for docs/performance.md.
 #
@@ -24,9 +25,20 @@ trap cleanup EXIT
 
 # The p50, p99 (ms) of the one RPC row of a vigil_load report.
 percentiles() { awk -v rpc="$1" '$1 == rpc {printf "%s / %s", $5, $7}'; }
-rate() { awk -v rpc="$1" '$1 == rpc {printf "%s", $4}'; }
+# vigild's CPU time so far, in clock ticks (utime + stime).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# drive MIX RPC: 64 clients of MIX for 10 s; prints "calls/s (CPU µs per call)", vigild's CPU
+# over the run divided by the calls (the load driver shares the cores).
+drive() {
+  local before after report
+  before=$(cpu_ticks)
+  report=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 --mix "$1=1" 2>/dev/null) || true
+  after=$(cpu_ticks)
+  echo "$report" | awk -v rpc="$2" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    '$1 == rpc {printf "%s (%.0f µs)", $4, ticks / hz * 1e6 / $2}'
+}
 
-echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | RecordVisit/s | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB |"
+echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | RecordVisit/s (vigild CPU µs per call) | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${SIZES[@]}"; do
   rm -rf "$WORK/data"
@@ -37,12 +49,9 @@ for size in "${SIZES[@]}"; do
     percentiles BacklogService/GetBacklogSummary)
   items=$("$LOAD" --server "$ADDR" --clients 1 --calls 2000 --mix backlog-items=1 2>/dev/null |
     percentiles BacklogService/ListBacklogItems)
-  visits=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 \
-    --mix record-visit=1 2>/dev/null | rate VisitService/RecordVisit)
-  arms=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 \
-    --mix record-arms=1 2>/dev/null | rate AssessmentService/RecordArmsAssessment)
-  referrals=$("$LOAD" --server "$ADDR" --clients 64 --seconds 10 --mix create-referral=1 2>/dev/null |
-    rate ReferralService/CreateReferral)
+  visits=$(drive record-visit VisitService/RecordVisit)
+  arms=$(drive record-arms AssessmentService/RecordArmsAssessment)
+  referrals=$(drive create-referral ReferralService/CreateReferral)
   stop_vigild
   start_vigild
   cold=$STARTUP
