@@ -62,7 +62,8 @@ void FeedFollower::Applied(uint64_t sequence) {
 }
 
 void FeedFollower::FollowStore() {
-  std::optional<uint64_t> after;
+  uint64_t after = 0;
+  bool have_cursor = false;
   while (true) {
     {
       Doorbell& bell = *doorbell_;
@@ -72,21 +73,18 @@ void FeedFollower::FollowStore() {
       if (bell.closed) return;
       bell.rung = false;
     }
-    if (!after.has_value()) {
-      absl::StatusOr<uint64_t> cursor = engine_.Cursor(context_);
-      if (!cursor.ok()) {
-        VIGIL_LOG(ERROR) << "alerts: reading the " << context_ << " cursor: " << cursor.status();
-        if (!Sleep(absl::Seconds(5))) return;
-        continue;
-      }
+    if (!have_cursor) {
+      const std::optional<uint64_t> cursor = StoredCursor();
+      if (!cursor.has_value()) return;  // stopping
       after = *cursor;
-      Applied(*after);
+      have_cursor = true;
+      Applied(after);
     }
-    absl::StatusOr<uint64_t> applied = ApplyFromStore(*after);
+    absl::StatusOr<uint64_t> applied = ApplyFromStore(after);
     if (!applied.ok()) {
-      VIGIL_LOG(ERROR) << "alerts: applying the " << context_ << " feed after " << *after
+      VIGIL_LOG(ERROR) << "alerts: applying the " << context_ << " feed after " << after
                        << " failed: " << applied.status() << "; retrying in 5s";
-      after.reset();  // the cursor, as committed, says where to resume
+      have_cursor = false;  // the cursor, as committed, says where to resume
       if (!Sleep(absl::Seconds(5))) return;
       doorbell_->Ring();
       continue;
@@ -122,6 +120,15 @@ uint64_t FeedFollower::applied() const {
   return applied_;
 }
 
+std::optional<uint64_t> FeedFollower::StoredCursor() {
+  while (true) {
+    absl::StatusOr<uint64_t> cursor = engine_.Cursor(context_);
+    if (cursor.ok()) return *cursor;
+    VIGIL_LOG(ERROR) << "alerts: reading the " << context_ << " cursor: " << cursor.status();
+    if (!Sleep(absl::Seconds(5))) return std::nullopt;
+  }
+}
+
 bool FeedFollower::Sleep(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   return !mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
@@ -133,12 +140,8 @@ void FeedFollower::Read() {
   bool have_cursor = false;
   while (true) {
     if (!have_cursor) {
-      absl::StatusOr<uint64_t> cursor = engine_.Cursor(context_);
-      if (!cursor.ok()) {
-        VIGIL_LOG(ERROR) << "alerts: reading the " << context_ << " cursor: " << cursor.status();
-        if (!Sleep(absl::Seconds(5))) return;
-        continue;
-      }
+      const std::optional<uint64_t> cursor = StoredCursor();
+      if (!cursor.has_value()) return;  // stopping
       after = *cursor;
       have_cursor = true;
       applied_metric_.Set(static_cast<int64_t>(after));

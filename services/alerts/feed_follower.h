@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -80,6 +81,9 @@ class FeedFollower {
   // One pass of FollowStore from `after`: the last sequence applied.
   absl::StatusOr<uint64_t> ApplyFromStore(uint64_t after);
   void Applied(uint64_t sequence) ABSL_LOCKS_EXCLUDED(mu_);
+  // The cursor stored with the alerts state, read again every 5 s while it cannot be read;
+  // nullopt once stopping.
+  std::optional<uint64_t> StoredCursor() ABSL_LOCKS_EXCLUDED(mu_);
   // Sleeps `d` unless stopping; false when stopping.
   bool Sleep(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
 
