@@ -6,7 +6,11 @@ void ScheduledTask::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  // The first due time is taken here, not on the thread: a run is due from the moment Start
+  // returns, however late the thread gets going.
+  const absl::Time now = clock_.Now();
+  const absl::Time first = run_at_start_ ? now : next_(now);
+  thread_ = std::thread([this, first] { Run(first); });
 }
 
 void ScheduledTask::Stop() {
@@ -19,12 +23,8 @@ void ScheduledTask::Stop() {
   if (thread.joinable()) thread.join();
 }
 
-void ScheduledTask::Run() {
-  bool first = true;
+void ScheduledTask::Run(absl::Time due) {
   while (true) {
-    const absl::Time now = clock_.Now();
-    const absl::Time due = first && run_at_start_ ? now : next_(now);
-    first = false;
     {
       absl::MutexLock lock(&mu_);
       // Short waits: the clock may be a manual one, and a stop must be prompt.
@@ -34,6 +34,10 @@ void ScheduledTask::Run() {
       if (stopping_) return;
     }
     job_(due);
+    // From the time just run, so that one the clock has passed meanwhile still runs. A schedule
+    // that does not move forward would run the job in a loop: take the next after now instead.
+    const absl::Time next = next_(due);
+    due = next > due ? next : next_(clock_.Now());
   }
 }
 

@@ -1,6 +1,10 @@
 // A job that runs on its own thread at the times a schedule gives — each local midnight, say —
 // until stopped: the backlog's daily snapshots, the daily team findings.
 //
+// Each next run is scheduled from the time the last one was due, not from the clock when it
+// finished: a scheduled time the clock passes while a job runs (or in one step of the clock) is
+// run late, never skipped.
+//
 // The clock may be a manual one (tests step it): the thread looks at it at least every second,
 // so a stop or a step of the clock takes effect within a second. Thread-safe.
 #ifndef VIGIL_BASE_SCHEDULED_TASK_H_
@@ -19,8 +23,8 @@ namespace vigil {
 
 class ScheduledTask {
  public:
-  // The first run at or after `now` (for a daily task, the next local midnight).
-  using Schedule = std::function<absl::Time(absl::Time now)>;
+  // The first run strictly after `t` (for a daily task, the next local midnight).
+  using Schedule = std::function<absl::Time(absl::Time t)>;
   // Runs with the time it was due; errors are the job's to log.
   using Job = std::function<void(absl::Time due)>;
 
@@ -31,13 +35,15 @@ class ScheduledTask {
   ScheduledTask(const ScheduledTask&) = delete;
   ScheduledTask& operator=(const ScheduledTask&) = delete;
 
-  // Starts the thread. Idempotent.
+  // Starts the thread; the first run is due at the first scheduled time after now (or now, with
+  // `run_at_start`). Idempotent.
   void Start() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the thread after the job that is running, if any, returns. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs the job from `due` on, until stopped.
+  void Run(absl::Time due) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Clock& clock_;
   const Schedule next_;
