@@ -7,6 +7,14 @@ function(vigil_warnings target)
   endif()
 endfunction()
 
+# vigil_allocator(target): the process allocator of a server or benchmark binary — jemalloc
+# unless VIGIL_JEMALLOC is off or the sanitizers are on (CMakeLists.txt).
+function(vigil_allocator target)
+  if(VIGIL_JEMALLOC AND NOT VIGIL_SANITIZE)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
+
 # vigil_library(name SOURCES ... DEPS ...): one small library per directory, with explicit deps.
 function(vigil_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
