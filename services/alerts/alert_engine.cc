@@ -140,7 +140,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   for (const storage::Deadline& deadline : due) {
     // Whatever the record says now, this entry is done; the record's own deadlines are
     // written back from its state (rederive).
-    txn.change().RemoveDeadline(deadline);
+    txn.RemoveDeadline(deadline);
     ++report.deadlines;
     std::string context, force, id;
     if ((deadline.kind == kDueKind || deadline.kind == kDueSoonKind) &&

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
@@ -104,10 +105,20 @@ class AlertEngine::Txn {
     return subjects_;
   }
 
+  // Removes a deadline entry, once however often asked (the scan removes each passed deadline,
+  // and the record it belongs to removes it again with its other deadlines).
+  void RemoveDeadline(const storage::Deadline& deadline) {
+    std::string key = storage::EncodeDeadlineKey(deadline);
+    if (removed_.insert(key).second) change_.Delete(storage::Family::kDeadlines, std::move(key));
+  }
+
   // Adds every record write and derived entry to the change, and returns it.
   storage::Change& Finish() {
     for (auto& [key, slot] : alerts_) {
-      if (!slot.Changed()) continue;
+      if (!slot.Changed()) {
+        if (slot.rederive) WriteDeadlines(slot);
+        continue;
+      }
       const v1::Alert* before = slot.original ? &*slot.original : nullptr;
       const v1::Alert* after = slot.current ? &*slot.current : nullptr;
       if (before != nullptr && (after == nullptr || ListKey(*before) != ListKey(*after))) {
@@ -120,7 +131,11 @@ class AlertEngine::Txn {
       Write(key, slot);
     }
     for (auto& [key, slot] : followed_) {
-      if (slot.Changed()) Write(key, slot);
+      if (slot.Changed()) {
+        Write(key, slot);
+      } else if (slot.rederive) {
+        WriteDeadlines(slot);
+      }
     }
     return change_;
   }
@@ -132,8 +147,10 @@ class AlertEngine::Txn {
     std::optional<T> current;
     bool rederive = false;
 
+    // Whether the record itself changed (its deadlines may need writing back regardless: see
+    // `rederive`).
     bool Changed() const {
-      if (rederive || original.has_value() != current.has_value()) return true;
+      if (original.has_value() != current.has_value()) return true;
       return original.has_value() && original->SerializeAsString() != current->SerializeAsString();
     }
   };
@@ -151,21 +168,45 @@ class AlertEngine::Txn {
     return it->second.current ? &*it->second.current : nullptr;
   }
 
-  // The record, and its deadlines: those it had are removed and those it has added (a
-  // deadline in both is deleted and put back, which leaves it in place).
+  // The record, and its deadlines.
   template <typename T>
   void Write(const std::string& key, const Slot<T>& slot) {
-    if (slot.original) {
-      for (const storage::Deadline& d : DeadlinesOf(*slot.original)) change_.RemoveDeadline(d);
-    }
     if (slot.current) {
       change_.Put(storage::Family::kEntities, key, slot.current->SerializeAsString());
-      for (const storage::Deadline& d : DeadlinesOf(*slot.current)) {
-        earliest_added_ = std::min(earliest_added_, d.due);
-        change_.AddDeadline(d);
-      }
     } else {
       change_.Delete(storage::Family::kEntities, key);
+    }
+    WriteDeadlines(slot);
+  }
+
+  // The record's deadline entries: those it no longer has are removed, those it gains added,
+  // and one it keeps is left in place unless this unit of work removed it (a passed deadline
+  // the scan took out), in which case it is put back.
+  template <typename T>
+  void WriteDeadlines(const Slot<T>& slot) {
+    std::vector<std::string> kept;
+    if (slot.original) {
+      const std::vector<storage::Deadline> after =
+          slot.current ? DeadlinesOf(*slot.current) : std::vector<storage::Deadline>();
+      for (const storage::Deadline& d : DeadlinesOf(*slot.original)) {
+        std::string key = storage::EncodeDeadlineKey(d);
+        const bool stays = std::any_of(after.begin(), after.end(), [&](const storage::Deadline& a) {
+          return storage::EncodeDeadlineKey(a) == key;
+        });
+        if (!stays) {
+          RemoveDeadline(d);
+        } else if (!removed_.contains(key)) {
+          kept.push_back(std::move(key));
+        }
+      }
+    }
+    if (!slot.current) return;
+    for (const storage::Deadline& d : DeadlinesOf(*slot.current)) {
+      if (std::find(kept.begin(), kept.end(), storage::EncodeDeadlineKey(d)) != kept.end()) {
+        continue;  // in place
+      }
+      earliest_added_ = std::min(earliest_added_, d.due);
+      change_.AddDeadline(d);
     }
   }
 
@@ -177,6 +218,7 @@ class AlertEngine::Txn {
   std::map<std::string, Slot<v1::Alert>> alerts_;
   std::map<std::string, Slot<internal::AlertedObligation>> followed_;
   std::map<std::string, std::set<std::string>> subjects_;  // by force
+  absl::flat_hash_set<std::string> removed_;               // deadline keys removed
   int events_ = 0;
 };
 

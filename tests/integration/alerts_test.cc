@@ -357,6 +357,39 @@ TEST_P(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
   EXPECT_EQ(Alerts().size(), 6u);
 }
 
+// Deadline keys hold whole microseconds, so a scan in the microsecond of a due time but before
+// it finds the deadline passed while the obligation is not yet due. The scan takes the entry
+// out, leaves the record as it is, and must put the entry back, or the alert would never be
+// raised. (Policies give whole-second due times; an owner's feed may carry any.)
+TEST_P(AlertsTest, ADeadlineScannedBeforeItsObligationIsDueIsKeptForTheNextScan) {
+  const absl::Time due = clock_.Now() + absl::Hours(1) + absl::Nanoseconds(600);
+  v1::ObligationEvent opened;
+  opened.set_type(v1::OBLIGATION_EVENT_TYPE_OPENED);
+  opened.set_last_of_sequence(true);
+  v1::Obligation* o = opened.mutable_obligation();
+  o->set_id("R1/action");
+  o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+  o->set_subject_id("R1");
+  o->set_risk_level(v1::RISK_LEVEL_HIGH);
+  *o->mutable_due_time() = ToProtoTime(due);
+  o->set_owner_officer("DC 1");
+  o->set_team("ocait");
+  o->set_force("wessex");
+  o->set_policy_version("v1");
+  ASSERT_THAT(engine_->Apply("direct", {FeedEntry{1, {opened}}}), IsOk());
+
+  clock_.Set(due - absl::Nanoseconds(300));  // the due time's microsecond, before it
+  const ScanReport early = Scan();
+  EXPECT_EQ(early.deadlines, 1);
+  EXPECT_EQ(early.raised, 0);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, engine_->NextDue());
+  EXPECT_EQ(next, std::optional<absl::Time>(due - absl::Nanoseconds(600)));  // still there
+
+  clock_.Set(due);
+  EXPECT_EQ(Scan().raised, 1);
+  AlertAbout("R1/action");
+}
+
 TEST_P(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
   // Very high: action within 1 day; sergeant +1 day, inspector +3, superintendent +7.
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
