@@ -9,13 +9,15 @@ PORT_FILE=$WORK/port
 PID=
 
 # Starts vigild (its default --auth=dev: the load driver, CLI and vigil-web name the caller) on
-# $WORK/data; sets PID, ADDR and STARTUP (seconds until it served).
+# $WORK/data, with the flags in the array EXTRA_VIGILD_FLAGS if set; sets PID, ADDR and STARTUP
+# (seconds until it served).
 start_vigild() {
   rm -f "$PORT_FILE"
   local t0 t1
   t0=$(date +%s.%N)
   "$VIGILD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --port-file "$PORT_FILE" \
-    --log-level warning --read-rate 0 >>"$WORK/vigild.log" 2>&1 &
+    --log-level warning --read-rate 0 ${EXTRA_VIGILD_FLAGS[@]+"${EXTRA_VIGILD_FLAGS[@]}"} \
+    >>"$WORK/vigild.log" 2>&1 &
   PID=$!
   until [ -s "$PORT_FILE" ]; do
     kill -0 "$PID" 2>/dev/null || { tail -20 "$WORK/vigild.log" >&2; exit 1; }
