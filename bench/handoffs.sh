@@ -21,7 +21,6 @@ start_vigild
 load_force 10000
 
 switches() { cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$PID"/stat; }
 # "sum count" of the commit group sizes so far.
 groups() {
   curl -sf "http://$METRICS_ADDR/metrics" |

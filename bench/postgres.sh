@@ -235,7 +235,6 @@ if [ -x "$BUILD/services/vigild/vigild" ] && [ -x "$BUILD/clients/load/vigil_loa
   HAVE_VIGIL=1
   # shellcheck source-path=SCRIPTDIR source=scale_lib.sh
   . "$HERE/scale_lib.sh"
-  vigild_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
   start_vigild
   load_force "$PG_OBLIGATIONS"
   VIGIL_OPEN=$(metric obligations_open_ 2>/dev/null || echo "?")
@@ -243,11 +242,11 @@ if [ -x "$BUILD/services/vigild/vigild" ] && [ -x "$BUILD/clients/load/vigil_loa
              record-arms:record_arms:AssessmentService/RecordArmsAssessment \
              create-referral:create_referral:ReferralService/CreateReferral; do
     IFS=: read -r op script rpc <<<"$mix"
-    c0=$(vigild_ticks)
+    c0=$(cpu_ticks)
     # (No --offenders: the driver lists the loaded offenders instead of importing them again.)
     out=$("$LOAD" --server "$ADDR" --clients "$PG_CLIENTS" --seconds "$PG_SECONDS" --mix "$op=1" \
       2>/dev/null) || true
-    c1=$(vigild_ticks)
+    c1=$(cpu_ticks)
     VIGIL_RATE_OF[$script]=$(echo "$out" | awk -v rpc="$rpc" '$1 == rpc {printf "%s", $4}')
     calls=$(echo "$out" | awk -v rpc="$rpc" '$1 == rpc {print $2}')
     VIGIL_CPU_OF[$script]=$(awk -v t="$((c1 - c0))" -v n="${calls:-0}" -v hz="$TICK" \

@@ -25,8 +25,6 @@ trap cleanup EXIT
 
 # The p50, p99 (ms) of the one RPC row of a vigil_load report.
 percentiles() { awk -v rpc="$1" '$1 == rpc {printf "%s / %s", $5, $7}'; }
-# vigild's CPU time so far, in clock ticks (utime + stime).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 # drive MIX RPC: 64 clients of MIX for 10 s; prints "calls/s (CPU µs per call)", vigild's CPU
 # over the run divided by the calls (the load driver shares the cores).
 drive() {

@@ -39,6 +39,9 @@ kill_vigild() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true; }
 
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$PID/status"; }
 
+# vigild's CPU time so far, in clock ticks (utime + stime; getconf CLK_TCK per second).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
 # The sum of a metric family's values, read as a force-wide supervisor.
 metric() {
   "$VIGIL" --server "$ADDR" --actor bench --role supervisor --force wessex -o json metrics "$1" |

@@ -108,8 +108,7 @@ class AlertEngine::Txn {
   // Removes a deadline entry, once however often asked (the scan removes each passed deadline,
   // and the record it belongs to removes it again with its other deadlines).
   void RemoveDeadline(const storage::Deadline& deadline) {
-    std::string key = storage::EncodeDeadlineKey(deadline);
-    if (removed_.insert(key).second) change_.Delete(storage::Family::kDeadlines, std::move(key));
+    RemoveDeadlineKey(storage::EncodeDeadlineKey(deadline));
   }
 
   // Adds every record write and derived entry to the change, and returns it.
@@ -184,30 +183,31 @@ class AlertEngine::Txn {
   // the scan took out), in which case it is put back.
   template <typename T>
   void WriteDeadlines(const Slot<T>& slot) {
+    const std::vector<storage::Deadline> after =
+        slot.current ? DeadlinesOf(*slot.current) : std::vector<storage::Deadline>();
+    std::vector<std::string> after_keys;
+    after_keys.reserve(after.size());
+    for (const storage::Deadline& d : after) after_keys.push_back(storage::EncodeDeadlineKey(d));
     std::vector<std::string> kept;
     if (slot.original) {
-      const std::vector<storage::Deadline> after =
-          slot.current ? DeadlinesOf(*slot.current) : std::vector<storage::Deadline>();
       for (const storage::Deadline& d : DeadlinesOf(*slot.original)) {
         std::string key = storage::EncodeDeadlineKey(d);
-        const bool stays = std::any_of(after.begin(), after.end(), [&](const storage::Deadline& a) {
-          return storage::EncodeDeadlineKey(a) == key;
-        });
-        if (!stays) {
-          RemoveDeadline(d);
+        if (std::find(after_keys.begin(), after_keys.end(), key) == after_keys.end()) {
+          RemoveDeadlineKey(std::move(key));
         } else if (!removed_.contains(key)) {
           kept.push_back(std::move(key));
         }
       }
     }
-    if (!slot.current) return;
-    for (const storage::Deadline& d : DeadlinesOf(*slot.current)) {
-      if (std::find(kept.begin(), kept.end(), storage::EncodeDeadlineKey(d)) != kept.end()) {
-        continue;  // in place
-      }
-      earliest_added_ = std::min(earliest_added_, d.due);
-      change_.AddDeadline(d);
+    for (size_t i = 0; i < after.size(); ++i) {
+      if (std::find(kept.begin(), kept.end(), after_keys[i]) != kept.end()) continue;  // in place
+      earliest_added_ = std::min(earliest_added_, after[i].due);
+      change_.Put(storage::Family::kDeadlines, std::move(after_keys[i]), {});
     }
+  }
+
+  void RemoveDeadlineKey(std::string key) {
+    if (removed_.insert(key).second) change_.Delete(storage::Family::kDeadlines, std::move(key));
   }
 
   const storage::ReadView view_;
