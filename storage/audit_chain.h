@@ -1,8 +1,15 @@
 // The hash chain that makes the audit log tamper-evident. Each record's stored value is an
 // envelope around the caller's serialized record (the body, opaque to storage):
 //
-//   envelope := format:uint8 (= 1) | previous_hash:32 | hash:32 | body
+//   envelope := format:uint8 (= 2) | previous_hash:32 | hash:32 | terms_size:fixed32 big-endian
+//               | terms | body
+//   terms    := flags:uint8 (bit 0: national_security) | lp(force) | lp(actor) | lp(subject_id)*
 //   hash     := SHA-256(previous_hash | sequence:fixed64 big-endian | body)
+//
+// The terms are what the record is listed under (AuditIndexPrefixes): the store's indexer
+// writes the index entries from them after the commit, and reads of the index take the records
+// it has not reached yet from their terms. Format 1 (schema 3 and before) has no terms: its
+// records were indexed in their own commit.
 //
 // The first record's previous_hash is 32 zero bytes. Altering a body, deleting or reordering
 // records, or truncating the log (checked against meta "audit_head") breaks the chain.
@@ -10,6 +17,7 @@
 #define VIGIL_STORAGE_AUDIT_CHAIN_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,12 +41,23 @@ struct AuditEntry {
   bool national_security = false;
 };
 
+// What one record is listed under: its AuditEntry's force, actor, subjects and
+// national_security.
+struct AuditTerms {
+  std::string force;
+  std::string actor;
+  std::vector<std::string> subject_ids;
+  bool national_security = false;
+};
+
 // One stored record as read back.
 struct StoredAuditRecord {
   uint64_t sequence = 0;
   std::string previous_hash;
   std::string hash;
   std::string body;
+  // Absent in a format 1 envelope, whose record was indexed when committed.
+  std::optional<AuditTerms> terms;
 };
 
 // The result of walking the chain.
@@ -55,10 +74,20 @@ std::string GenesisHash();
 
 std::string ChainHash(absl::string_view previous_hash, uint64_t sequence, absl::string_view body);
 
+// The index prefixes (key_codec.h: AuditBy*Prefix, AuditNationalSecurityPrefix) a record with
+// `terms` is listed under; each of its index keys is one of them followed by its sequence. A
+// record with a force is in that force's log, by actor and by each subject; one marked
+// national_security is also in the national security log; one with no force only there.
+std::vector<std::string> AuditIndexPrefixes(const AuditTerms& terms);
+
+// A format 2 envelope of `entry` (its body and terms).
 std::string EncodeAuditEnvelope(absl::string_view previous_hash, absl::string_view hash,
-                                absl::string_view body);
-// InvalidArgument when `value` is not a well-formed envelope.
+                                const AuditEntry& entry);
+// InvalidArgument when `value` is not a well-formed envelope (format 1 or 2).
 absl::StatusOr<StoredAuditRecord> DecodeAuditEnvelope(uint64_t sequence, absl::string_view value);
+// Only the terms of an envelope, without copying its body: nullopt for format 1.
+absl::StatusOr<std::optional<AuditTerms>> DecodeAuditTerms(uint64_t sequence,
+                                                           absl::string_view value);
 
 }  // namespace vigil::storage
 

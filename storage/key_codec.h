@@ -21,6 +21,7 @@
 // Column family `meta`:
 //   "schema_version"        -> decimal
 //   "audit_head"            -> sequence:fixed64 | sha256:32
+//   "audit_indexed"         -> sequence:fixed64 (every record up to it has its index entries)
 //   "event_head/" | context -> sequence:fixed64
 //   "counter/" | name       -> value:int64 two's complement fixed64 big-endian
 #ifndef VIGIL_STORAGE_KEY_CODEC_H_
@@ -98,6 +99,7 @@ absl::StatusOr<uint64_t> DecodeAuditIndexSequence(absl::string_view key);
 
 inline constexpr absl::string_view kSchemaVersionKey = "schema_version";
 inline constexpr absl::string_view kAuditHeadKey = "audit_head";
+inline constexpr absl::string_view kAuditIndexedKey = "audit_indexed";
 inline constexpr absl::string_view kEventHeadPrefix = "event_head/";
 inline constexpr absl::string_view kCounterPrefix = "counter/";
 inline constexpr absl::string_view kAuditIndexPrefix = "audit/";

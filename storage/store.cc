@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -407,9 +408,36 @@ absl::StatusOr<std::optional<StoredAuditRecord>> ReadView::AuditRecord(uint64_t 
   return *std::move(record);
 }
 
+absl::StatusOr<uint64_t> ReadView::AuditIndexed() const {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kMeta, kAuditIndexedKey));
+  if (!value.has_value()) return 0;
+  if (value->size() != 8) return absl::DataLossError("the audit index cursor is malformed");
+  return DecodeFixed64BE(value->data());
+}
+
+absl::Status ReadView::ScanUnindexedAudit(uint64_t after_sequence, UnindexedAuditFn fn) const {
+  VIGIL_ASSIGN_OR_RETURN(const uint64_t indexed, AuditIndexed());
+  const uint64_t from = std::max(after_sequence, indexed);
+  if (from == UINT64_MAX) return absl::OkStatus();
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(Scan(
+      Family::kAudit, AuditKey(from + 1), {}, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
+        absl::StatusOr<std::optional<AuditTerms>> terms =
+            sequence.ok() ? DecodeAuditTerms(*sequence, value) : sequence.status();
+        if (!terms.ok()) {
+          decode_status = absl::DataLossError(terms.status().message());
+          return false;
+        }
+        // Format 1: indexed in its own commit.
+        return !terms->has_value() || fn(*sequence, **terms);
+      }));
+  return decode_status;
+}
+
 absl::StatusOr<std::vector<std::string>> ReadView::AuditedForces() const {
   const std::string prefix = AuditByForcePrefix("").substr(0, AuditByForcePrefix("").size() - 1);
-  std::vector<std::string> forces;
+  std::set<std::string> forces;
   std::string start = prefix;
   for (;;) {
     std::optional<std::string> next;
@@ -418,24 +446,32 @@ absl::StatusOr<std::vector<std::string>> ReadView::AuditedForces() const {
           next = std::string(key);
           return false;
         }));
-    if (!next.has_value()) return forces;
+    if (!next.has_value()) break;
     absl::string_view rest = absl::string_view(*next).substr(prefix.size());
     absl::string_view force;
     if (!GetLengthPrefixed(&rest, &force)) {
       return absl::DataLossError("an audit index key is malformed");
     }
-    forces.emplace_back(force);
+    forces.emplace(force);
     // Past every sequence of this force.
     start = AuditByForcePrefix(force) + std::string(8, '\xff') + std::string(1, '\xff');
   }
+  VIGIL_RETURN_IF_ERROR(ScanUnindexedAudit(0, [&](uint64_t, const AuditTerms& terms) {
+    if (!terms.force.empty()) forces.insert(terms.force);
+    return true;
+  }));
+  return std::vector<std::string>(forces.begin(), forces.end());
 }
 
 absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
                                       AuditSequenceFn fn) const {
   if (after_sequence == UINT64_MAX) return absl::OkStatus();
+  // The index up to the indexer's cursor, then the records after it from the chain (both as
+  // of this view, and the cursor is written with the entries it covers).
   std::string start(index_prefix);
   PutFixed64BE(&start, after_sequence + 1);
   absl::Status decode_status;
+  bool more = true;
   VIGIL_RETURN_IF_ERROR(ScanPrefix(Family::kIndex, index_prefix, start,
                                    [&](absl::string_view key, absl::string_view) {
                                      if (key.size() != index_prefix.size() + 8) return true;
@@ -444,9 +480,17 @@ absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t a
                                        decode_status = absl::DataLossError(seq.status().message());
                                        return false;
                                      }
-                                     return fn(*seq);
+                                     more = fn(*seq);
+                                     return more;
                                    }));
-  return decode_status;
+  VIGIL_RETURN_IF_ERROR(decode_status);
+  if (!more) return absl::OkStatus();
+  return ScanUnindexedAudit(after_sequence, [&](uint64_t sequence, const AuditTerms& terms) {
+    for (const std::string& prefix : AuditIndexPrefixes(terms)) {
+      if (prefix == index_prefix) return fn(sequence);
+    }
+    return true;
+  });
 }
 
 absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain(uint64_t from,
@@ -660,7 +704,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   if (stored_version < kSchemaVersion) {
     VIGIL_RETURN_IF_ERROR(store->Migrate(stored_version, options.migrations));
   }
+  VIGIL_ASSIGN_OR_RETURN(const uint64_t indexed, store->Snapshot().AuditIndexed());
+  store->audit_indexed_.store(indexed);
   store->recovery_thread_ = std::thread([s = store.get()] { s->RecoveryLoop(); });
+  if (options.index_audit_in_background) {
+    {
+      absl::MutexLock lock(&store->index_mu_);
+      store->index_wanted_ = true;  // records a crash left unindexed
+    }
+    store->index_thread_ = std::thread([s = store.get()] { s->AuditIndexLoop(); });
+  }
   return store;
 }
 
@@ -671,6 +724,11 @@ absl::Status Store::Migrate(int stored_version, const std::vector<Migration>& mi
     for (const Migration& m : migrations) {
       if (m.to_version == next) step = &m;
     }
+    const Migration audit_index{
+        4,
+        "audit index entries written by the store's indexer after the last record indexed inline",
+        [](Store& store) { return store.StartAuditIndexAfterInlineRecords(); }};
+    if (step == nullptr && next == audit_index.to_version) step = &audit_index;
     if (step == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
           "data dir ", path_, " has schema version ", schema_version_, "; this build writes ",
@@ -806,12 +864,17 @@ absl::Status Store::Close() {
     while (!queue_.empty()) drained_.Wait(&mu_);
   }
   if (recovery_thread_.joinable()) recovery_thread_.join();
+  StopAuditIndexer();
   absl::Status result;
+  // What the indexer had not reached, so that the next open starts with a complete index.
+  if (!faulted_.load()) result = CatchUpAuditIndex();
   rocksdb::FlushOptions flush;
   flush.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> handles(std::begin(families_), std::end(families_));
   const bool healthy = !faulted_.load();
-  if (healthy) result = FromRocks(db_->Flush(flush, handles), "flushing memtables on close");
+  if (healthy && result.ok()) {
+    result = FromRocks(db_->Flush(flush, handles), "flushing memtables on close");
+  }
   for (rocksdb::ColumnFamilyHandle*& handle : families_) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
     handle = nullptr;
@@ -1021,6 +1084,116 @@ void Store::RecoveryLoop() {
   }
 }
 
+bool Store::IndexWanted() const { return index_wanted_ || index_stopping_; }
+
+void Store::AuditIndexLoop() {
+  std::string last_failure;
+  for (;;) {
+    {
+      absl::MutexLock lock(&index_mu_);
+      index_mu_.Await(absl::Condition(this, &Store::IndexWanted));
+      if (index_stopping_) return;
+      index_wanted_ = false;
+    }
+    const absl::Status indexed = CatchUpAuditIndex();
+    if (!indexed.ok() && indexed.ToString() != last_failure) {
+      // Reads stay complete meanwhile (they take the unindexed records from the chain).
+      VIGIL_LOG(WARNING) << "store " << path_ << ": writing audit index entries: " << indexed
+                         << "; retrying every " << recovery_interval_;
+    }
+    last_failure = indexed.ok() ? "" : indexed.ToString();
+    // Lets records gather, so that a batch takes many (or waits out a fault).
+    absl::MutexLock lock(&index_mu_);
+    if (index_mu_.AwaitWithTimeout(absl::Condition(&index_stopping_),
+                                   indexed.ok() ? kAuditIndexInterval : recovery_interval_)) {
+      return;
+    }
+    if (!indexed.ok()) index_wanted_ = true;
+  }
+}
+
+void Store::StopAuditIndexer() {
+  {
+    absl::MutexLock lock(&index_mu_);
+    index_stopping_ = true;
+  }
+  if (index_thread_.joinable()) index_thread_.join();
+}
+
+absl::Status Store::CatchUpAuditIndex() {
+  absl::MutexLock lock(&index_write_mu_);
+  const uint64_t head = AuditHead();
+  while (audit_indexed_.load() < head) VIGIL_RETURN_IF_ERROR(IndexAuditBatch(head));
+  return absl::OkStatus();
+}
+
+absl::Status Store::IndexAuditBatch(uint64_t head) {
+  const uint64_t from = audit_indexed_.load();
+  std::vector<std::string> keys;
+  uint64_t last = from;
+  bool full = false;
+  absl::Status decode_status;
+  VIGIL_RETURN_IF_ERROR(
+      Snapshot().Scan(Family::kAudit, AuditKey(from + 1), AuditKey(head + 1),
+                      [&](absl::string_view key, absl::string_view value) {
+                        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
+                        absl::StatusOr<std::optional<AuditTerms>> terms =
+                            sequence.ok() ? DecodeAuditTerms(*sequence, value) : sequence.status();
+                        if (!terms.ok()) {
+                          decode_status = absl::DataLossError(terms.status().message());
+                          return false;
+                        }
+                        if (terms->has_value()) {  // format 1 was indexed in its own commit
+                          for (std::string& index_key : AuditIndexPrefixes(**terms)) {
+                            PutFixed64BE(&index_key, *sequence);
+                            keys.push_back(std::move(index_key));
+                          }
+                        }
+                        last = *sequence;
+                        full = keys.size() >= kAuditIndexBatchKeys;
+                        return !full;
+                      }));
+  VIGIL_RETURN_IF_ERROR(decode_status);
+  // A gap in the chain (VerifyAuditChain reports it) must not stop the index short of the head.
+  if (!full) last = head;
+  // In key order, as the group writes (SortedByKey): each memtable insert starts near the last.
+  std::sort(keys.begin(), keys.end());
+  rocksdb::WriteBatch batch;
+  for (const std::string& key : keys)
+    (void)batch.Put(handle(Family::kIndex), key, rocksdb::Slice());
+  std::string cursor;
+  PutFixed64BE(&cursor, last);
+  (void)batch.Put(handle(Family::kMeta), ToSlice(kAuditIndexedKey), cursor);
+  VIGIL_RETURN_IF_ERROR(
+      FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "writing audit index entries"));
+  audit_indexed_.store(last);
+  return absl::OkStatus();
+}
+
+absl::Status Store::StartAuditIndexAfterInlineRecords() {
+  // Records written by earlier builds (format 1) come first and were indexed in their own
+  // commits; any after them were written by this build's earlier migration steps.
+  uint64_t indexed = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handle(Family::kAudit)));
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    VIGIL_ASSIGN_OR_RETURN(const uint64_t sequence, DecodeAuditKey(View(it->key())));
+    VIGIL_ASSIGN_OR_RETURN(std::optional<AuditTerms> terms,
+                           DecodeAuditTerms(sequence, View(it->value())));
+    if (!terms.has_value()) {
+      indexed = sequence;
+      break;
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "reading the audit chain"));
+  std::string cursor;
+  PutFixed64BE(&cursor, indexed);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->Put(sync, handle(Family::kMeta), ToSlice(kAuditIndexedKey), cursor),
+                   "writing the audit index cursor");
+}
+
 void Store::AddCommitListener(CommitListener listener) {
   absl::MutexLock lock(&listeners_mu_);
   listeners_.push_back(std::move(listener));
@@ -1188,20 +1361,9 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
     const uint64_t sequence = ++audit_sequence;
     const std::string& previous_hash = audit_hash.empty() ? state.audit_hash : audit_hash;
     std::string hash = ChainHash(previous_hash, sequence, entry.body);
+    // Its index entries are the indexer's (CatchUpAuditIndex), from the terms in the envelope.
     rocksdb::Status s = state.batch.Put(handle(Family::kAudit), AuditKey(sequence),
-                                        EncodeAuditEnvelope(previous_hash, hash, entry.body));
-    auto index = [&](std::string key) {
-      PutFixed64BE(&key, sequence);
-      if (s.ok()) s = state.batch.Put(handle(Family::kIndex), key, rocksdb::Slice());
-    };
-    if (!entry.force.empty()) {
-      index(AuditByForcePrefix(entry.force));
-      index(AuditByActorPrefix(entry.force, entry.actor));
-      for (const std::string& subject : entry.subject_ids) {
-        index(AuditBySubjectPrefix(entry.force, subject));
-      }
-    }
-    if (entry.national_security) index(AuditNationalSecurityPrefix());
+                                        EncodeAuditEnvelope(previous_hash, hash, entry));
     if (!s.ok()) return FromRocks(s, "building the commit batch");
     audit_hash = std::move(hash);
     result.audit_sequence = sequence;
@@ -1268,7 +1430,8 @@ void Store::WriteGroup(const std::vector<Writer*>& group, size_t reserved_bytes)
     PutFixed64BE(&value, head);
     (void)state.batch.Put(meta, EventHeadKey(context), value);
   }
-  if (state.audit_sequence != AuditHead()) {
+  const bool audited = state.audit_sequence != AuditHead();
+  if (audited) {
     std::string value;
     PutFixed64BE(&value, state.audit_sequence);
     value.append(state.audit_hash.data(), state.audit_hash.size());
@@ -1312,6 +1475,10 @@ void Store::WriteGroup(const std::vector<Writer*>& group, size_t reserved_bytes)
   }
   audit_head_hash_ = std::move(state.audit_hash);
   for (auto& [name, value] : state.counters) counter_cache_[name] = value;
+  if (audited) {
+    absl::MutexLock lock(&index_mu_);
+    index_wanted_ = true;
+  }
   {
     absl::MutexLock lock(&listeners_mu_);
     if (!listeners_.empty()) {

@@ -59,7 +59,11 @@ namespace vigil::storage {
 //      (services/obligations/ledger.h, MigrateLedgerToV2).
 //   3  the obligation ledger keeps the history of every obligation version, for the
 //      point-in-time backlog (ledger.h, MigrateHistoryToV3).
-inline constexpr int kSchemaVersion = 3;
+//   4  audit records carry their index terms (audit_chain.h, envelope format 2) and the store's
+//      indexer writes their index entries after the commit, from meta "audit_indexed" on; the
+//      step (built in: no StoreOptions::migrations entry needed) starts it after the last
+//      record written with its index entries.
+inline constexpr int kSchemaVersion = 4;
 
 class Store;
 
@@ -124,6 +128,10 @@ struct StoreOptions {
   // with no migration to it is refused (FailedPrecondition) untouched beyond what the steps
   // given have done. Default: none.
   std::vector<Migration> migrations;
+  // Whether a thread of the store writes the audit index entries of new records as they commit
+  // (Store::CatchUpAuditIndex). Reads of the index are complete either way: they take records
+  // the indexer has not reached from the chain. Tests turn it off to see that. Default: true.
+  bool index_audit_in_background = true;
 };
 
 struct CommitResult {
@@ -223,6 +231,9 @@ class ReadView {
                                                     absl::string_view previous_hash = {}) const;
   // Every force named by at least one audit record, in name order: one seek per force.
   absl::StatusOr<std::vector<std::string>> AuditedForces() const;
+  // The last audit sequence whose index entries this view holds (meta "audit_indexed"; 0 when
+  // none). The index answers for records up to it; the chain for those after.
+  absl::StatusOr<uint64_t> AuditIndexed() const;
 
  private:
   friend class Store;
@@ -235,6 +246,10 @@ class ReadView {
 
   absl::Status ScanDeadlineKeys(const std::string& start, const std::string& limit,
                                 DeadlineFn fn) const;
+  using UnindexedAuditFn = absl::FunctionRef<bool(uint64_t sequence, const AuditTerms& terms)>;
+  // Calls fn for each record after max(after_sequence, AuditIndexed()) that carries terms, in
+  // sequence order, until fn returns false.
+  absl::Status ScanUnindexedAudit(uint64_t after_sequence, UnindexedAuditFn fn) const;
 
   rocksdb::ColumnFamilyHandle* handle(Family family) const {
     return families_[static_cast<int>(family)];
@@ -290,6 +305,15 @@ class Store {
   uint64_t EventHead(absl::string_view context) const;
   // The last audit chain position (0 when empty).
   uint64_t AuditHead() const;
+  // The last audit chain position whose index entries are written (see
+  // StoreOptions::index_audit_in_background).
+  uint64_t AuditIndexed() const { return audit_indexed_.load(); }
+  // Writes the index entries of every record committed before the call that has none yet, in
+  // batches of up to kAuditIndexBatchKeys entries, each with the new "audit_indexed" in one
+  // WriteBatch. Not synced: a batch lost to a power cut is written again, as its cursor is lost
+  // with it. The indexer thread runs this; tests call it.
+  absl::Status CatchUpAuditIndex() ABSL_LOCKS_EXCLUDED(index_write_mu_);
+  static constexpr size_t kAuditIndexBatchKeys = 4096;
 
   StoreStats stats() const;
   const std::string& path() const { return path_; }
@@ -354,6 +378,18 @@ class Store {
   // Runs until Close: while the store is faulted, wakes every recovery_interval to take the
   // lead with an empty group, so the store recovers with no write arriving.
   void RecoveryLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs until Close: catches the audit index up whenever a group committed audit records,
+  // at most every kAuditIndexInterval, so that each batch takes many records.
+  void AuditIndexLoop() ABSL_LOCKS_EXCLUDED(index_mu_);
+  static constexpr absl::Duration kAuditIndexInterval = absl::Milliseconds(10);
+  // One batch of CatchUpAuditIndex: the records after audit_indexed_ up to `head`.
+  absl::Status IndexAuditBatch(uint64_t head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_write_mu_);
+  // Stops the indexer thread (Close).
+  void StopAuditIndexer() ABSL_LOCKS_EXCLUDED(index_mu_);
+  // What AuditIndexLoop waits for.
+  bool IndexWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+  // Schema 4's step: "audit_indexed" := the last record written with its index entries.
+  absl::Status StartAuditIndexAfterInlineRecords();
   // Joins the commit queue and waits for `writer` to be done, leading if it comes first; mu_ is
   // released while the leader writes.
   void Enqueue(Writer& writer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -413,6 +449,15 @@ class Store {
   std::string last_resume_failure_;                  // leader only: logged once per fault
   absl::CondVar recovery_wake_;                      // with mu_
   std::thread recovery_thread_;
+
+  // The audit indexer. index_mu_ guards its wake-up; index_write_mu_ makes batches one at a
+  // time (the thread's and CatchUpAuditIndex callers').
+  std::atomic<uint64_t> audit_indexed_{0};
+  absl::Mutex index_mu_;
+  bool index_wanted_ ABSL_GUARDED_BY(index_mu_) = false;
+  bool index_stopping_ ABSL_GUARDED_BY(index_mu_) = false;
+  absl::Mutex index_write_mu_;
+  std::thread index_thread_;
 
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> groups_{0};

@@ -931,6 +931,13 @@ int Run(int argc, char** argv) {
     feed_head(name);
   }
   if (alert_engine != nullptr) feed_head(std::string(alerts::kAlertFeed));
+  gauge("audit_index_lag_records",
+        "Audit records committed but not yet in the audit index (the indexer writes them after "
+        "the commit; listings read them from the chain meanwhile)",
+        [s = store->get()] {
+          const uint64_t indexed = s->AuditIndexed();  // first: the head only grows
+          return static_cast<int64_t>(s->AuditHead() - indexed);
+        });
   gauge("store_condition",
         "What the store can do: 0 ok, 1 disk full, 2 write failed, 3 corrupt (see the log)",
         [s = store->get()] { return static_cast<int64_t>(s->condition().health); });

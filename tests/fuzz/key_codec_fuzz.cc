@@ -16,7 +16,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)vigil::storage::DecodeEventKey("rso", input);
   (void)vigil::storage::DecodeAuditKey(input);
   (void)vigil::storage::DecodeAuditIndexSequence(input);
-  (void)vigil::storage::DecodeAuditEnvelope(1, input);
+  if (absl::StatusOr<vigil::storage::StoredAuditRecord> record =
+          vigil::storage::DecodeAuditEnvelope(1, input);
+      record.ok() && record->terms.has_value()) {
+    // Whatever decodes with terms must encode back to the same bytes.
+    vigil::storage::AuditEntry entry{record->terms->force, record->terms->actor,
+                                     record->terms->subject_ids, record->body,
+                                     record->terms->national_security};
+    if (vigil::storage::EncodeAuditEnvelope(record->previous_hash, record->hash, entry) != input) {
+      __builtin_trap();
+    }
+  }
   absl::string_view rest = input;
   absl::string_view value;
   while (vigil::storage::GetLengthPrefixed(&rest, &value)) {

@@ -174,6 +174,25 @@ TEST_F(UpgradeTest, TheOldRecordsAndTheirAuditChainSurviveTheUpgrade) {
   EXPECT_GT(report.records_checked, 100u);
   VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<std::string> forces, store_->Snapshot().AuditedForces());
   EXPECT_THAT(forces, ::testing::IsSupersetOf({"eastshire", "wessex"}));
+  // Schema 4: the old records were indexed in their own commits, and the indexer starts after
+  // them rather than walking the whole chain again.
+  EXPECT_GE(store_->AuditIndexed(), report.records_checked - 10);
+  ASSERT_THAT(store_->CatchUpAuditIndex(), IsOk());
+  EXPECT_EQ(store_->AuditIndexed(), store_->AuditHead());
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> last,
+                             store_->Snapshot().AuditRecord(store_->AuditHead()));
+  ASSERT_TRUE(last.has_value() && last->terms.has_value());
+  if (!last->terms->force.empty()) {
+    std::vector<uint64_t> listed;
+    ASSERT_THAT(store_->Snapshot().ScanAuditIndex(storage::AuditByForcePrefix(last->terms->force),
+                                                  last->sequence - 1,
+                                                  [&](uint64_t s) {
+                                                    listed.push_back(s);
+                                                    return true;
+                                                  }),
+                IsOk());
+    EXPECT_THAT(listed, ::testing::ElementsAre(last->sequence));
+  }
   EXPECT_GT(store_->EventHead("rso"), 0u);
   EXPECT_GT(store_->EventHead("ocait"), 0u);
 }

@@ -29,15 +29,59 @@ TEST(AuditChainHash, DependsOnPreviousHashSequenceAndBody) {
 TEST(AuditChainEnvelope, RoundTripsAndRejectsGarbage) {
   const std::string prev(kAuditHashBytes, 'p');
   const std::string hash(kAuditHashBytes, 'h');
-  absl::StatusOr<StoredAuditRecord> record =
-      DecodeAuditEnvelope(9, EncodeAuditEnvelope(prev, hash, "the body"));
+  AuditEntry entry{"wessex", "DC 1", {"offender/1", "alert/7"}, "the body"};
+  entry.national_security = true;
+  const std::string envelope = EncodeAuditEnvelope(prev, hash, entry);
+  absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(9, envelope);
   ASSERT_THAT(record.status(), IsOk());
   EXPECT_EQ(record->sequence, 9u);
   EXPECT_EQ(record->previous_hash, prev);
   EXPECT_EQ(record->hash, hash);
   EXPECT_EQ(record->body, "the body");
+  ASSERT_TRUE(record->terms.has_value());
+  EXPECT_EQ(record->terms->force, "wessex");
+  EXPECT_EQ(record->terms->actor, "DC 1");
+  EXPECT_THAT(record->terms->subject_ids, ::testing::ElementsAre("offender/1", "alert/7"));
+  EXPECT_TRUE(record->terms->national_security);
+  absl::StatusOr<std::optional<AuditTerms>> terms = DecodeAuditTerms(9, envelope);
+  ASSERT_THAT(terms.status(), IsOk());
+  ASSERT_TRUE(terms->has_value());
+  EXPECT_THAT((*terms)->subject_ids, ::testing::ElementsAre("offender/1", "alert/7"));
+
   EXPECT_FALSE(DecodeAuditEnvelope(1, "short").ok());
-  EXPECT_FALSE(DecodeAuditEnvelope(1, std::string(70, '\x02')).ok());
+  EXPECT_FALSE(DecodeAuditEnvelope(1, std::string(70, '\x03')).ok());
+  // Terms longer than the envelope, and terms cut short.
+  std::string overlong = envelope;
+  overlong[1 + 2 * kAuditHashBytes] = '\x7f';
+  EXPECT_FALSE(DecodeAuditEnvelope(1, overlong).ok());
+  // Three bytes of terms: no flags, then a force said to be 5 bytes long but only 1.
+  std::string cut = std::string(1, '\x02') + prev + hash + std::string("\0\0\0\x03", 4) +
+                    std::string("\0\x05w", 3);
+  EXPECT_FALSE(DecodeAuditEnvelope(1, cut).ok());
+}
+
+TEST(AuditChainEnvelope, ReadsFormatOneWithoutTerms) {
+  // As schema 3 and earlier wrote: format 1, no terms (indexed in its own commit).
+  const std::string prev(kAuditHashBytes, 'p');
+  const std::string hash(kAuditHashBytes, 'h');
+  const std::string envelope = std::string(1, '\x01') + prev + hash + "old body";
+  absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(3, envelope);
+  ASSERT_THAT(record.status(), IsOk());
+  EXPECT_EQ(record->body, "old body");
+  EXPECT_FALSE(record->terms.has_value());
+  absl::StatusOr<std::optional<AuditTerms>> terms = DecodeAuditTerms(3, envelope);
+  ASSERT_THAT(terms.status(), IsOk());
+  EXPECT_FALSE(terms->has_value());
+}
+
+TEST(AuditChainEnvelope, PrefixesFollowForceActorSubjectsAndNationalSecurity) {
+  EXPECT_THAT(
+      AuditIndexPrefixes(AuditTerms{"wessex", "DC 1", {"offender/1"}, false}),
+      ::testing::ElementsAre(AuditByForcePrefix("wessex"), AuditByActorPrefix("wessex", "DC 1"),
+                             AuditBySubjectPrefix("wessex", "offender/1")));
+  EXPECT_THAT(AuditIndexPrefixes(AuditTerms{"", "someone", {"offender/1"}, true}),
+              ::testing::ElementsAre(AuditNationalSecurityPrefix()));
+  EXPECT_THAT(AuditIndexPrefixes(AuditTerms{"", "someone", {}, false}), ::testing::IsEmpty());
 }
 
 // Tampering is done with a plain RocksDB handle, as an attacker with file access would.
@@ -65,6 +109,7 @@ class AuditTamperTest : public ::testing::Test {
     ASSERT_TRUE(
         rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("data"), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const std::string& name : names)
       descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -135,7 +180,8 @@ TEST_F(AuditTamperTest, RecomputedForgeryBreaksTheNextLink) {
     const std::string forged_body = "nothing to see here";
     const std::string forged_hash = ChainHash(record->previous_hash, 5, forged_body);
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), audit, AuditKey(5),
-                        EncodeAuditEnvelope(record->previous_hash, forged_hash, forged_body))
+                        EncodeAuditEnvelope(record->previous_hash, forged_hash,
+                                            AuditEntry{"wessex", "DC 1", {}, forged_body}))
                     .ok());
   });
   const AuditChainReport report = Verify();

@@ -30,10 +30,12 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
 
-  void Reopen() {
+  // `index_audit`: StoreOptions::index_audit_in_background.
+  void Reopen(bool index_audit = true) {
     store_.reset();
     StoreOptions options;
     options.path = dir_.Sub("data");
+    options.index_audit_in_background = index_audit;
     absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
     ASSERT_THAT(store.status(), IsOk());
     store_ = *std::move(store);
@@ -526,6 +528,114 @@ TEST_F(StoreTest, OneChangeMayCarryARecordPerForceChainedInOrder) {
   VIGIL_ASSERT_OK_AND_ASSIGN(AuditChainReport report, store_->Snapshot().VerifyAuditChain());
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(report.records_checked, 200u);
+}
+
+// The audit index entries in the index family, as RocksDB holds them.
+int AuditIndexKeys(Store& store) {
+  int n = 0;
+  EXPECT_THAT(store.Snapshot().ScanPrefix(Family::kIndex, kAuditIndexPrefix, {},
+                                          [&](absl::string_view, absl::string_view) {
+                                            ++n;
+                                            return true;
+                                          }),
+              IsOk());
+  return n;
+}
+
+std::vector<uint64_t> ScanAudit(const ReadView& view, const std::string& prefix, uint64_t after = 0,
+                                size_t at_most = SIZE_MAX) {
+  std::vector<uint64_t> sequences;
+  EXPECT_THAT(view.ScanAuditIndex(prefix, after,
+                                  [&](uint64_t s) {
+                                    sequences.push_back(s);
+                                    return sequences.size() < at_most;
+                                  }),
+              IsOk());
+  return sequences;
+}
+
+TEST_F(StoreTest, TheAuditIndexListsRecordsItsIndexerHasNotReachedYet) {
+  Reopen(/*index_audit=*/false);
+  for (int i = 0; i < 6; ++i) {
+    Change change;
+    change.SetAudit(AuditEntry{i % 2 == 0 ? "wessex" : "mercia",
+                               absl::StrCat("DC ", i % 3),
+                               {absl::StrCat("offender/", i % 2)},
+                               absl::StrCat("body ", i)});
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  // Nothing indexed: every answer comes from the chain.
+  EXPECT_EQ(store_->AuditIndexed(), 0u);
+  EXPECT_EQ(AuditIndexKeys(*store_), 0);
+  const ReadView before = store_->Snapshot();
+  EXPECT_THAT(ScanAudit(before, AuditBySubjectPrefix("wessex", "offender/0")),
+              ElementsAre(1, 3, 5));
+  EXPECT_THAT(ScanAudit(before, AuditByActorPrefix("mercia", "DC 1")), ElementsAre(2));
+  EXPECT_THAT(ScanAudit(before, AuditByForcePrefix("wessex"), 3), ElementsAre(5));
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::vector<std::string> forces, before.AuditedForces());
+  EXPECT_THAT(forces, ElementsAre("mercia", "wessex"));
+
+  // Indexed: force, actor and subject of each record.
+  ASSERT_THAT(store_->CatchUpAuditIndex(), IsOk());
+  EXPECT_EQ(store_->AuditIndexed(), 6u);
+  EXPECT_EQ(AuditIndexKeys(*store_), 18);
+  // Two more, not indexed: the answers join the index and the chain in sequence order.
+  for (const char* force : {"wessex", "mercia"}) {
+    Change change;
+    change.SetAudit(AuditEntry{force, "DC 9", {"offender/0"}, "later"});
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  const ReadView mixed = store_->Snapshot();
+  EXPECT_THAT(ScanAudit(mixed, AuditBySubjectPrefix("wessex", "offender/0")),
+              ElementsAre(1, 3, 5, 7));
+  EXPECT_THAT(ScanAudit(mixed, AuditBySubjectPrefix("wessex", "offender/0"), 3), ElementsAre(5, 7));
+  EXPECT_THAT(ScanAudit(mixed, AuditBySubjectPrefix("wessex", "offender/0"), 5), ElementsAre(7));
+  EXPECT_THAT(ScanAudit(mixed, AuditBySubjectPrefix("mercia", "offender/0")), ElementsAre(8));
+  // A caller that stops in the index part is not called again from the chain.
+  EXPECT_THAT(ScanAudit(mixed, AuditByForcePrefix("wessex"), 0, 2), ElementsAre(1, 3));
+  // A view from before the catch-up still answers as it did.
+  EXPECT_THAT(ScanAudit(before, AuditByForcePrefix("wessex")), ElementsAre(1, 3, 5));
+  ASSERT_THAT(store_->CatchUpAuditIndex(), IsOk());
+  EXPECT_THAT(ScanAudit(store_->Snapshot(), AuditBySubjectPrefix("wessex", "offender/0")),
+              ElementsAre(1, 3, 5, 7));
+  EXPECT_EQ(AuditIndexKeys(*store_), 24);
+}
+
+TEST_F(StoreTest, TheAuditIndexerCatchesUpInBatchesInTheBackgroundAndOnClose) {
+  // Records of 3,000 subjects each: a batch (4,096 entries) ends after the second.
+  Reopen(/*index_audit=*/false);
+  for (int r = 0; r < 3; ++r) {
+    AuditEntry entry{"wessex", "vigild alerts", {}, absl::StrCat("batch ", r)};
+    for (int i = 0; i < 3000; ++i) entry.subject_ids.push_back(absl::StrCat("alert/", r, "/", i));
+    Change change;
+    change.SetAudit(std::move(entry));
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  ASSERT_THAT(store_->CatchUpAuditIndex(), IsOk());
+  EXPECT_EQ(store_->AuditIndexed(), 3u);
+  EXPECT_EQ(AuditIndexKeys(*store_), 3 * 3002);
+  EXPECT_THAT(ScanAudit(store_->Snapshot(), AuditBySubjectPrefix("wessex", "alert/2/2999")),
+              ElementsAre(3));
+
+  // Closing indexes what the indexer had not reached.
+  Change more;
+  more.SetAudit(Audit("offender/1"));
+  ASSERT_THAT(store_->Commit(more).status(), IsOk());
+  Reopen(/*index_audit=*/false);
+  EXPECT_EQ(store_->AuditIndexed(), 4u);
+
+  // The indexer's thread follows commits by itself.
+  Reopen(/*index_audit=*/true);
+  for (int i = 0; i < 50; ++i) {
+    Change change;
+    change.SetAudit(Audit(absl::StrCat("offender/", i)));
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (store_->AuditIndexed() < 54 && absl::Now() < give_up)
+    absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(store_->AuditIndexed(), 54u);
+  EXPECT_EQ(AuditIndexKeys(*store_), 3 * 3002 + 3 + 50 * 3);
 }
 
 // --- Opening: every refusal names the directory and leaves it untouched. ---
