@@ -155,7 +155,7 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
       }
     }
     if (finish.has_value()) this->Finish(*std::move(finish));
-    if (next != nullptr) this->StartWrite(next, write_options_);
+    if (next != nullptr) this->StartWrite(next);
     if (fetch) ScheduleFetch();
   }
 
@@ -252,18 +252,13 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
       return;
     }
     if (done) End(grpc::Status::OK);
-    if (next != nullptr) this->StartWrite(next, write_options_);
+    if (next != nullptr) this->StartWrite(next);
     if (fetch) ScheduleFetch();
   }
 
-  // The message to write next, and write_options_ for it: while more of the page follow it,
-  // gRPC may hold it back to send with them (buffer_hint), so that a page of hundreds leaves
-  // in a few frames instead of one each; the page's last message sends everything held.
   Message* BeginWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     write_started_ = absl::Now();
-    write_options_ = grpc::WriteOptions();
-    if (pending_.size() > 1) write_options_.set_buffer_hint();
     return &pending_.front();
   }
 
@@ -299,9 +294,6 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   bool finished_ ABSL_GUARDED_BY(mu_) = false;               // no more writes may start
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Finish once the write completes
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
-  // Set with the write it is for (BeginWriteLocked), read after mu_ is released to start it:
-  // no other write starts until that one is done.
-  grpc::WriteOptions write_options_;
 };
 
 // A streaming call refused before it started (not admitted, bad request): finished at once.
