@@ -47,6 +47,14 @@ absl::StatusOr<EnvelopeParts> SplitEnvelope(uint64_t sequence, absl::string_view
   return parts;
 }
 
+std::string EncodeTerms(const AuditTerms& terms) {
+  std::string encoded(1, terms.national_security ? kNationalSecurityFlag : 0);
+  PutLengthPrefixed(&encoded, terms.force);
+  PutLengthPrefixed(&encoded, terms.actor);
+  for (const std::string& subject : terms.subject_ids) PutLengthPrefixed(&encoded, subject);
+  return encoded;
+}
+
 absl::StatusOr<AuditTerms> ParseTerms(uint64_t sequence, absl::string_view terms) {
   auto malformed = [&] {
     return absl::InvalidArgumentError(
@@ -54,6 +62,7 @@ absl::StatusOr<AuditTerms> ParseTerms(uint64_t sequence, absl::string_view terms
   };
   // No flag but national_security is defined.
   if (terms.empty() || (terms[0] & ~kNationalSecurityFlag) != 0) return malformed();
+  const absl::string_view all = terms;
   AuditTerms parsed;
   parsed.national_security = (terms[0] & kNationalSecurityFlag) != 0;
   terms.remove_prefix(1);
@@ -61,11 +70,14 @@ absl::StatusOr<AuditTerms> ParseTerms(uint64_t sequence, absl::string_view terms
   if (!GetLengthPrefixed(&terms, &force) || !GetLengthPrefixed(&terms, &actor)) return malformed();
   parsed.force = std::string(force);
   parsed.actor = std::string(actor);
-  while (!terms.empty()) {
+  absl::string_view rest = terms;
+  while (!rest.empty()) {
     absl::string_view subject;
-    if (!GetLengthPrefixed(&terms, &subject)) return malformed();
+    if (!GetLengthPrefixed(&rest, &subject)) return malformed();
     parsed.subject_ids.emplace_back(subject);
   }
+  // One encoding per value (no over-long length varints): the hash covers these bytes.
+  if (EncodeTerms(parsed) != all) return malformed();
   return parsed;
 }
 
@@ -73,7 +85,8 @@ absl::StatusOr<AuditTerms> ParseTerms(uint64_t sequence, absl::string_view terms
 
 std::string GenesisHash() { return std::string(kAuditHashBytes, '\0'); }
 
-std::string ChainHash(absl::string_view previous_hash, uint64_t sequence, absl::string_view body) {
+std::string ChainHash(absl::string_view previous_hash, uint64_t sequence,
+                      absl::string_view content) {
   std::string sequence_bytes;
   PutFixed64BE(&sequence_bytes, sequence);
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -83,7 +96,7 @@ std::string ChainHash(absl::string_view previous_hash, uint64_t sequence, absl::
   const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
                   EVP_DigestUpdate(ctx, previous_hash.data(), previous_hash.size()) == 1 &&
                   EVP_DigestUpdate(ctx, sequence_bytes.data(), sequence_bytes.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, body.data(), body.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, content.data(), content.size()) == 1 &&
                   EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok || digest_len != kAuditHashBytes) {
@@ -107,23 +120,32 @@ std::vector<std::string> AuditIndexPrefixes(const AuditTerms& terms) {
   return prefixes;
 }
 
+std::string EncodeAuditContent(const AuditEntry& entry) {
+  const std::string terms =
+      EncodeTerms(AuditTerms{entry.force, entry.actor, entry.subject_ids, entry.national_security});
+  std::string content;
+  content.reserve(4 + terms.size() + entry.body.size());
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    content.push_back(static_cast<char>((terms.size() >> shift) & 0xff));
+  }
+  content.append(terms);
+  content.append(entry.body);
+  return content;
+}
+
 std::string EncodeAuditEnvelope(absl::string_view previous_hash, absl::string_view hash,
-                                const AuditEntry& entry) {
-  std::string terms(1, entry.national_security ? kNationalSecurityFlag : 0);
-  PutLengthPrefixed(&terms, entry.force);
-  PutLengthPrefixed(&terms, entry.actor);
-  for (const std::string& subject : entry.subject_ids) PutLengthPrefixed(&terms, subject);
+                                absl::string_view content) {
   std::string value;
-  value.reserve(kHashesEnd + 4 + terms.size() + entry.body.size());
+  value.reserve(kHashesEnd + content.size());
   value.push_back(kFormatWithTerms);
   value.append(previous_hash.data(), previous_hash.size());
   value.append(hash.data(), hash.size());
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    value.push_back(static_cast<char>((terms.size() >> shift) & 0xff));
-  }
-  value.append(terms);
-  value.append(entry.body);
+  value.append(content.data(), content.size());
   return value;
+}
+
+absl::string_view AuditHashedContent(absl::string_view value) {
+  return value.size() < kHashesEnd ? absl::string_view() : value.substr(kHashesEnd);
 }
 
 absl::StatusOr<StoredAuditRecord> DecodeAuditEnvelope(uint64_t sequence, absl::string_view value) {

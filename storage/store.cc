@@ -419,20 +419,15 @@ absl::Status ReadView::ScanUnindexedAudit(uint64_t after_sequence, UnindexedAudi
   VIGIL_ASSIGN_OR_RETURN(const uint64_t indexed, AuditIndexed());
   const uint64_t from = std::max(after_sequence, indexed);
   if (from == UINT64_MAX) return absl::OkStatus();
-  absl::Status decode_status;
-  VIGIL_RETURN_IF_ERROR(Scan(
-      Family::kAudit, AuditKey(from + 1), {}, [&](absl::string_view key, absl::string_view value) {
-        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
-        absl::StatusOr<std::optional<AuditTerms>> terms =
-            sequence.ok() ? DecodeAuditTerms(*sequence, value) : sequence.status();
-        if (!terms.ok()) {
-          decode_status = absl::DataLossError(terms.status().message());
-          return false;
-        }
-        // Format 1: indexed in its own commit.
-        return !terms->has_value() || fn(*sequence, **terms);
-      }));
-  return decode_status;
+  return Scan(Family::kAudit, AuditKey(from + 1), {},
+              [&](absl::string_view key, absl::string_view value) {
+                absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
+                absl::StatusOr<std::optional<AuditTerms>> terms =
+                    sequence.ok() ? DecodeAuditTerms(*sequence, value) : sequence.status();
+                // A malformed record is listed nowhere (VerifyAuditChain reports it) rather than
+                // failing every listing; format 1 was indexed in its own commit.
+                return !terms.ok() || !terms->has_value() || fn(*sequence, **terms);
+              });
 }
 
 absl::StatusOr<std::vector<std::string>> ReadView::AuditedForces() const {
@@ -466,24 +461,31 @@ absl::StatusOr<std::vector<std::string>> ReadView::AuditedForces() const {
 absl::Status ReadView::ScanAuditIndex(absl::string_view index_prefix, uint64_t after_sequence,
                                       AuditSequenceFn fn) const {
   if (after_sequence == UINT64_MAX) return absl::OkStatus();
-  // The index up to the indexer's cursor, then the records after it from the chain (both as
-  // of this view, and the cursor is written with the entries it covers).
-  std::string start(index_prefix);
-  PutFixed64BE(&start, after_sequence + 1);
-  absl::Status decode_status;
+  // The index up to the indexer's cursor, then the records after it from the chain, both as of
+  // this view (the cursor is written with the entries it covers). Entries past the cursor (an
+  // indexer that started over lower) are the chain's to answer for, so none comes twice.
+  VIGIL_ASSIGN_OR_RETURN(const uint64_t indexed, AuditIndexed());
   bool more = true;
-  VIGIL_RETURN_IF_ERROR(ScanPrefix(Family::kIndex, index_prefix, start,
-                                   [&](absl::string_view key, absl::string_view) {
-                                     if (key.size() != index_prefix.size() + 8) return true;
-                                     absl::StatusOr<uint64_t> seq = DecodeAuditIndexSequence(key);
-                                     if (!seq.ok()) {
-                                       decode_status = absl::DataLossError(seq.status().message());
-                                       return false;
-                                     }
-                                     more = fn(*seq);
-                                     return more;
-                                   }));
-  VIGIL_RETURN_IF_ERROR(decode_status);
+  if (after_sequence < indexed) {
+    std::string start(index_prefix);
+    PutFixed64BE(&start, after_sequence + 1);
+    std::string limit(index_prefix);
+    PutFixed64BE(&limit, indexed);
+    limit.push_back('\0');  // just past the cursor's own entry
+    absl::Status decode_status;
+    VIGIL_RETURN_IF_ERROR(
+        Scan(Family::kIndex, start, limit, [&](absl::string_view key, absl::string_view) {
+          if (key.size() != index_prefix.size() + 8) return true;
+          absl::StatusOr<uint64_t> seq = DecodeAuditIndexSequence(key);
+          if (!seq.ok()) {
+            decode_status = absl::DataLossError(seq.status().message());
+            return false;
+          }
+          more = fn(*seq);
+          return more;
+        }));
+    VIGIL_RETURN_IF_ERROR(decode_status);
+  }
   if (!more) return absl::OkStatus();
   return ScanUnindexedAudit(after_sequence, [&](uint64_t sequence, const AuditTerms& terms) {
     for (const std::string& prefix : AuditIndexPrefixes(terms)) {
@@ -518,7 +520,7 @@ absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain(uint64_t from,
         if (record->previous_hash != previous) {
           return broken(expected, "its previous_hash does not match the hash of the record before");
         }
-        if (ChainHash(previous, *sequence, record->body) != record->hash) {
+        if (ChainHash(previous, *sequence, AuditHashedContent(value)) != record->hash) {
           return broken(expected, "its hash does not match its contents");
         }
         previous = record->hash;
@@ -706,6 +708,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   VIGIL_ASSIGN_OR_RETURN(const uint64_t indexed, store->Snapshot().AuditIndexed());
   store->audit_indexed_.store(indexed);
+  store->audit_index_open_ = true;
   store->recovery_thread_ = std::thread([s = store.get()] { s->RecoveryLoop(); });
   if (options.index_audit_in_background) {
     {
@@ -866,8 +869,9 @@ absl::Status Store::Close() {
   if (recovery_thread_.joinable()) recovery_thread_.join();
   StopAuditIndexer();
   absl::Status result;
-  // What the indexer had not reached, so that the next open starts with a complete index.
-  if (!faulted_.load()) result = CatchUpAuditIndex();
+  // What the indexer had not reached, so that the next open starts with a complete index (not
+  // after an Open that failed before it knew the cursor: that store is left as it was).
+  if (audit_index_open_ && !faulted_.load()) result = CatchUpAuditIndex();
   rocksdb::FlushOptions flush;
   flush.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> handles(std::begin(families_), std::end(families_));
@@ -1121,6 +1125,9 @@ void Store::StopAuditIndexer() {
 }
 
 absl::Status Store::CatchUpAuditIndex() {
+  if (faulted_.load()) {
+    return absl::UnavailableError("the store is refusing writes; the index catches up after");
+  }
   absl::MutexLock lock(&index_write_mu_);
   const uint64_t head = AuditHead();
   while (audit_indexed_.load() < head) VIGIL_RETURN_IF_ERROR(IndexAuditBatch(head));
@@ -1132,28 +1139,27 @@ absl::Status Store::IndexAuditBatch(uint64_t head) {
   std::vector<std::string> keys;
   uint64_t last = from;
   bool full = false;
-  absl::Status decode_status;
-  VIGIL_RETURN_IF_ERROR(
-      Snapshot().Scan(Family::kAudit, AuditKey(from + 1), AuditKey(head + 1),
-                      [&](absl::string_view key, absl::string_view value) {
-                        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
-                        absl::StatusOr<std::optional<AuditTerms>> terms =
-                            sequence.ok() ? DecodeAuditTerms(*sequence, value) : sequence.status();
-                        if (!terms.ok()) {
-                          decode_status = absl::DataLossError(terms.status().message());
-                          return false;
-                        }
-                        if (terms->has_value()) {  // format 1 was indexed in its own commit
-                          for (std::string& index_key : AuditIndexPrefixes(**terms)) {
-                            PutFixed64BE(&index_key, *sequence);
-                            keys.push_back(std::move(index_key));
-                          }
-                        }
-                        last = *sequence;
-                        full = keys.size() >= kAuditIndexBatchKeys;
-                        return !full;
-                      }));
-  VIGIL_RETURN_IF_ERROR(decode_status);
+  VIGIL_RETURN_IF_ERROR(Snapshot().Scan(
+      Family::kAudit, AuditKey(from + 1), AuditKey(head + 1),
+      [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<uint64_t> sequence = DecodeAuditKey(key);
+        if (!sequence.ok()) return true;  // not a record (VerifyAuditChain reports it)
+        absl::StatusOr<std::optional<AuditTerms>> terms = DecodeAuditTerms(*sequence, value);
+        if (!terms.ok()) {
+          // Listed nowhere, as the reads treat it; the chain's verification names it.
+          VIGIL_LOG(ERROR) << "store " << path_ << ": audit record " << *sequence
+                           << " is malformed and cannot be indexed: " << terms.status().message()
+                           << " (vigil audit verify)";
+        } else if (terms->has_value()) {  // format 1 was indexed in its own commit
+          for (std::string& index_key : AuditIndexPrefixes(**terms)) {
+            PutFixed64BE(&index_key, *sequence);
+            keys.push_back(std::move(index_key));
+          }
+        }
+        last = *sequence;
+        full = keys.size() >= kAuditIndexBatchKeys;
+        return !full;
+      }));
   // A gap in the chain (VerifyAuditChain reports it) must not stop the index short of the head.
   if (!full) last = head;
   // In key order, as the group writes (SortedByKey): each memtable insert starts near the last.
@@ -1186,8 +1192,10 @@ absl::Status Store::StartAuditIndexAfterInlineRecords() {
     }
   }
   VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "reading the audit chain"));
+  // Never lower (a step that ran before and failed later may have indexed further).
+  VIGIL_ASSIGN_OR_RETURN(const uint64_t stored, Snapshot().AuditIndexed());
   std::string cursor;
-  PutFixed64BE(&cursor, indexed);
+  PutFixed64BE(&cursor, std::max(indexed, stored));
   rocksdb::WriteOptions sync;
   sync.sync = true;
   return FromRocks(db_->Put(sync, handle(Family::kMeta), ToSlice(kAuditIndexedKey), cursor),
@@ -1360,10 +1368,11 @@ absl::Status Store::ApplyChange(const Change& change, GroupState& state, CommitR
   for (const AuditEntry& entry : change.audits()) {
     const uint64_t sequence = ++audit_sequence;
     const std::string& previous_hash = audit_hash.empty() ? state.audit_hash : audit_hash;
-    std::string hash = ChainHash(previous_hash, sequence, entry.body);
-    // Its index entries are the indexer's (CatchUpAuditIndex), from the terms in the envelope.
+    // Its index entries are the indexer's (CatchUpAuditIndex), from the terms in the content.
+    const std::string content = EncodeAuditContent(entry);
+    std::string hash = ChainHash(previous_hash, sequence, content);
     rocksdb::Status s = state.batch.Put(handle(Family::kAudit), AuditKey(sequence),
-                                        EncodeAuditEnvelope(previous_hash, hash, entry));
+                                        EncodeAuditEnvelope(previous_hash, hash, content));
     if (!s.ok()) return FromRocks(s, "building the commit batch");
     audit_hash = std::move(hash);
     result.audit_sequence = sequence;

@@ -453,6 +453,7 @@ class Store {
   // The audit indexer. index_mu_ guards its wake-up; index_write_mu_ makes batches one at a
   // time (the thread's and CatchUpAuditIndex callers').
   std::atomic<uint64_t> audit_indexed_{0};
+  bool audit_index_open_ = false;  // Open loaded audit_indexed_ (Close may catch up)
   absl::Mutex index_mu_;
   bool index_wanted_ ABSL_GUARDED_BY(index_mu_) = false;
   bool index_stopping_ ABSL_GUARDED_BY(index_mu_) = false;

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     vigil::storage::AuditEntry entry{record->terms->force, record->terms->actor,
                                      record->terms->subject_ids, record->body,
                                      record->terms->national_security};
-    if (vigil::storage::EncodeAuditEnvelope(record->previous_hash, record->hash, entry) != input) {
+    if (vigil::storage::EncodeAuditEnvelope(record->previous_hash, record->hash,
+                                            vigil::storage::EncodeAuditContent(entry)) != input) {
       __builtin_trap();
     }
   }

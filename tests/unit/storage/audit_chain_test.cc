@@ -31,7 +31,8 @@ TEST(AuditChainEnvelope, RoundTripsAndRejectsGarbage) {
   const std::string hash(kAuditHashBytes, 'h');
   AuditEntry entry{"wessex", "DC 1", {"offender/1", "alert/7"}, "the body"};
   entry.national_security = true;
-  const std::string envelope = EncodeAuditEnvelope(prev, hash, entry);
+  const std::string envelope = EncodeAuditEnvelope(prev, hash, EncodeAuditContent(entry));
+  EXPECT_EQ(AuditHashedContent(envelope), EncodeAuditContent(entry));
   absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(9, envelope);
   ASSERT_THAT(record.status(), IsOk());
   EXPECT_EQ(record->sequence, 9u);
@@ -58,6 +59,10 @@ TEST(AuditChainEnvelope, RoundTripsAndRejectsGarbage) {
   std::string cut = std::string(1, '\x02') + prev + hash + std::string("\0\0\0\x03", 4) +
                     std::string("\0\x05w", 3);
   EXPECT_FALSE(DecodeAuditEnvelope(1, cut).ok());
+  // A length written with more varint bytes than it needs: one encoding per value only.
+  std::string padded = std::string(1, '\x02') + prev + hash + std::string("\0\0\0\x05", 4) +
+                       std::string("\0\x80\0\x01w", 5) + "body";
+  EXPECT_FALSE(DecodeAuditEnvelope(1, padded).ok());
 }
 
 TEST(AuditChainEnvelope, ReadsFormatOneWithoutTerms) {
@@ -160,6 +165,26 @@ TEST_F(AuditTamperTest, AlteredBodyIsFoundAtItsSequence) {
   EXPECT_THAT(report.problem, HasSubstr("hash"));
 }
 
+TEST_F(AuditTamperTest, AlteredIndexTermsAreFound) {
+  // Moving a record out of its subject's listing (its terms name another subject, the body and
+  // hash kept) breaks the chain at that record: the hash covers the terms.
+  Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), audit, AuditKey(4), &value).ok());
+    absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(4, value);
+    ASSERT_TRUE(record.ok() && record->terms.has_value());
+    const std::string moved =
+        EncodeAuditContent(AuditEntry{"wessex", "DC 1", {"offender/elsewhere"}, record->body});
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), audit, AuditKey(4),
+                        EncodeAuditEnvelope(record->previous_hash, record->hash, moved))
+                    .ok());
+  });
+  const AuditChainReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_broken_sequence, 4u);
+  EXPECT_THAT(report.problem, HasSubstr("hash"));
+}
+
 TEST_F(AuditTamperTest, DeletedRecordIsFound) {
   Tamper([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* audit, rocksdb::ColumnFamilyHandle*) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), audit, AuditKey(6)).ok());
@@ -177,11 +202,11 @@ TEST_F(AuditTamperTest, RecomputedForgeryBreaksTheNextLink) {
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), audit, AuditKey(5), &value).ok());
     absl::StatusOr<StoredAuditRecord> record = DecodeAuditEnvelope(5, value);
     ASSERT_TRUE(record.ok());
-    const std::string forged_body = "nothing to see here";
-    const std::string forged_hash = ChainHash(record->previous_hash, 5, forged_body);
+    const std::string forged =
+        EncodeAuditContent(AuditEntry{"wessex", "DC 1", {}, "nothing to see here"});
+    const std::string forged_hash = ChainHash(record->previous_hash, 5, forged);
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), audit, AuditKey(5),
-                        EncodeAuditEnvelope(record->previous_hash, forged_hash,
-                                            AuditEntry{"wessex", "DC 1", {}, forged_body}))
+                        EncodeAuditEnvelope(record->previous_hash, forged_hash, forged))
                     .ok());
   });
   const AuditChainReport report = Verify();

@@ -601,6 +601,47 @@ TEST_F(StoreTest, TheAuditIndexListsRecordsItsIndexerHasNotReachedYet) {
   EXPECT_EQ(AuditIndexKeys(*store_), 24);
 }
 
+TEST_F(StoreTest, AuditIndexEntriesPastTheCursorAreNotListedTwice) {
+  Reopen(/*index_audit=*/false);
+  for (int i = 0; i < 3; ++i) {
+    Change change;
+    change.SetAudit(Audit("offender/1"));
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  }
+  ASSERT_THAT(store_->CatchUpAuditIndex(), IsOk());
+  store_.reset();
+  // The cursor set back below entries that exist (as an indexer that started over lower would
+  // leave it), with a plain RocksDB handle.
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("data"), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
+    for (const std::string& name : names)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("data"), descriptors, &handles, &db).ok());
+    std::string cursor;
+    PutFixed64BE(&cursor, 1);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "audit_indexed", cursor).ok());
+      }
+    }
+    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    delete db;
+  }
+  Reopen(/*index_audit=*/false);
+  EXPECT_EQ(store_->AuditIndexed(), 1u);
+  EXPECT_EQ(AuditIndexKeys(*store_), 9);
+  EXPECT_THAT(ScanAudit(store_->Snapshot(), AuditBySubjectPrefix("wessex", "offender/1")),
+              ElementsAre(1, 2, 3));
+  EXPECT_THAT(ScanAudit(store_->Snapshot(), AuditByForcePrefix("wessex"), 1), ElementsAre(2, 3));
+}
+
 TEST_F(StoreTest, TheAuditIndexerCatchesUpInBatchesInTheBackgroundAndOnClose) {
   // Records of 3,000 subjects each: a batch (4,096 entries) ends after the second.
   Reopen(/*index_audit=*/false);
