@@ -6,6 +6,9 @@
 #   - RecordVisit, RecordArmsAssessment and CreateReferral throughput at 64 clients, and vigild's
 #     CPU per call;
 #   - cold start (SIGTERM, start again, until it serves) and resident memory after it.
+# The reads and writes are measured on a settled store: after the import, the script waits (up to
+# 10 minutes, its "settle s" column) until RocksDB has no compaction pending, as a store that has
+# run a while would have; the import's compactions would otherwise share the cores with them.
 # Prints one markdown table row per size, for docs/performance.md.
 #
 #   bench/scale.sh [BUILD_DIR] [SIZES...]      e.g. bench/scale.sh build 10000 100000 1000000
@@ -16,6 +19,9 @@ SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000 1000000)
 WORK=$(mktemp -d /tmp/vigil-scale.XXXXXX)
 . "$(dirname "$0")/scale_lib.sh"
+command -v curl >/dev/null || { echo "needs curl: apt-get install curl" >&2; exit 2; }
+METRICS_ADDR=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+EXTRA_VIGILD_FLAGS=(--metrics-listen "$METRICS_ADDR")
 
 cleanup() {
   kill_vigild
@@ -36,13 +42,31 @@ drive() {
     '$1 == rpc {printf "%s (%.0f µs)", $4, ticks / hz * 1e6 / $2}'
 }
 
-echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | RecordVisit/s (vigild CPU µs per call) | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# Waits until RocksDB has no compaction pending (estimated bytes and the pending flag, from
+# vigild's Prometheus endpoint), for at most 10 minutes; SETTLE is the seconds waited.
+settle() {
+  local t0 pending
+  t0=$(date +%s)
+  while :; do
+    pending=$(curl -sf "http://$METRICS_ADDR/metrics" | awk '
+      /^vigil_rocksdb_estimate_pending_compaction_bytes / {p = $2}
+      /^vigil_rocksdb_compaction_pending / {c = $2}
+      END {print (p == "" ? 1 : p + c)}') || pending=1
+    [ "$pending" = 0 ] && break
+    [ $(($(date +%s) - t0)) -ge 600 ] && { echo "compactions still pending after 600 s" >&2; break; }
+    sleep 1
+  done
+  SETTLE=$(($(date +%s) - t0))
+}
+
+echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | RecordVisit/s (vigild CPU µs per call) | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB | settle s |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${SIZES[@]}"; do
   rm -rf "$WORK/data"
   start_vigild
   load_force "$size"
   open=$(metric obligations_open_)
+  settle
   summary=$("$LOAD" --server "$ADDR" --clients 1 --calls 2000 --mix backlog-summary=1 2>/dev/null |
     percentiles BacklogService/GetBacklogSummary)
   items=$("$LOAD" --server "$ADDR" --clients 1 --calls 2000 --mix backlog-items=1 2>/dev/null |
@@ -56,6 +80,7 @@ for size in "${SIZES[@]}"; do
   rss=$(rss_mib)
   store=$(du -sm "$WORK/data" | cut -f1)
   stop_vigild
-  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$open" "$OFFENDERS" \
-    "$IMPORT_RATE" "$summary" "$items" "$visits" "$arms" "$referrals" "$cold" "$rss" "$store"
+  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$open" "$OFFENDERS" \
+    "$IMPORT_RATE" "$summary" "$items" "$visits" "$arms" "$referrals" "$cold" "$rss" "$store" \
+    "$SETTLE"
 done
