@@ -1,12 +1,15 @@
 // The audit chain detects altered, deleted and truncated records.
 #include "storage/audit_chain.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "storage/store.h"
+#include "tests/support/closed_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -110,26 +113,11 @@ class AuditTamperTest : public ::testing::Test {
   // Runs `edit` on the audit and meta families of the closed store.
   template <typename Edit>
   void Tamper(Edit edit) {
-    std::vector<std::string> names;
-    ASSERT_TRUE(
-        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("data"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    descriptors.reserve(names.size());
-    for (const std::string& name : names)
-      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("data"), descriptors, &handles, &db).ok());
-    rocksdb::ColumnFamilyHandle* audit = nullptr;
-    rocksdb::ColumnFamilyHandle* meta = nullptr;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "audit") audit = handles[i];
-      if (names[i] == "meta") meta = handles[i];
-    }
-    edit(db, audit, meta);
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
+    vigil::testing::EditClosedStore(
+        dir_.Sub("data"),
+        [&](rocksdb::DB* db, std::map<std::string, rocksdb::ColumnFamilyHandle*>& families) {
+          edit(db, families.at("audit"), families.at("meta"));
+        });
   }
 
   AuditChainReport Verify() {

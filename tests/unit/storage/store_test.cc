@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "tests/support/closed_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -45,6 +47,19 @@ class StoreTest : public ::testing::Test {
     absl::StatusOr<std::optional<std::string>> value = store_->Snapshot().Get(family, key);
     EXPECT_THAT(value.status(), IsOk());
     return value.ok() ? *value : std::nullopt;
+  }
+
+  // Records 1-6: odd ones wessex's, even ones mercia's; actor DC (i % 3) and subject
+  // offender/(i % 2) for record i + 1.
+  void CommitSixRecordsOfTwoForces() {
+    for (int i = 0; i < 6; ++i) {
+      Change change;
+      change.SetAudit(AuditEntry{i % 2 == 0 ? "wessex" : "mercia",
+                                 absl::StrCat("DC ", i % 3),
+                                 {absl::StrCat("offender/", i % 2)},
+                                 absl::StrCat("body ", i)});
+      ASSERT_THAT(store_->Commit(change).status(), IsOk());
+    }
   }
 
   static AuditEntry Audit(std::string subject, std::string actor = "DC 1") {
@@ -416,40 +431,24 @@ TEST_F(StoreTest, SnapshotDoesNotSeeLaterCommits) {
   EXPECT_EQ(*store_->Snapshot().Get(Family::kEntities, "k"), "2");
 }
 
-TEST_F(StoreTest, AuditIndexFindsRecordsBySubjectAndActorWithinForce) {
-  for (int i = 0; i < 6; ++i) {
-    Change change;
-    change.SetAudit(AuditEntry{i % 2 == 0 ? "wessex" : "mercia",
-                               absl::StrCat("DC ", i % 3),
-                               {absl::StrCat("offender/", i % 2)},
-                               absl::StrCat("body ", i)});
-    ASSERT_THAT(store_->Commit(change).status(), IsOk());
-  }
+std::vector<uint64_t> ScanAudit(const ReadView& view, const std::string& prefix, uint64_t after = 0,
+                                size_t at_most = SIZE_MAX) {
   std::vector<uint64_t> sequences;
+  EXPECT_THAT(view.ScanAuditIndex(prefix, after,
+                                  [&](uint64_t s) {
+                                    sequences.push_back(s);
+                                    return sequences.size() < at_most;
+                                  }),
+              IsOk());
+  return sequences;
+}
+
+TEST_F(StoreTest, AuditIndexFindsRecordsBySubjectAndActorWithinForce) {
+  ASSERT_NO_FATAL_FAILURE(CommitSixRecordsOfTwoForces());
   ReadView view = store_->Snapshot();
-  ASSERT_THAT(view.ScanAuditIndex(AuditBySubjectPrefix("wessex", "offender/0"), 0,
-                                  [&](uint64_t s) {
-                                    sequences.push_back(s);
-                                    return true;
-                                  }),
-              IsOk());
-  EXPECT_THAT(sequences, ElementsAre(1, 3, 5));
-  sequences.clear();
-  ASSERT_THAT(view.ScanAuditIndex(AuditByActorPrefix("mercia", "DC 1"), 0,
-                                  [&](uint64_t s) {
-                                    sequences.push_back(s);
-                                    return true;
-                                  }),
-              IsOk());
-  EXPECT_THAT(sequences, ElementsAre(2));
-  sequences.clear();
-  ASSERT_THAT(view.ScanAuditIndex(AuditByForcePrefix("wessex"), 3,
-                                  [&](uint64_t s) {
-                                    sequences.push_back(s);
-                                    return true;
-                                  }),
-              IsOk());
-  EXPECT_THAT(sequences, ElementsAre(5));
+  EXPECT_THAT(ScanAudit(view, AuditBySubjectPrefix("wessex", "offender/0")), ElementsAre(1, 3, 5));
+  EXPECT_THAT(ScanAudit(view, AuditByActorPrefix("mercia", "DC 1")), ElementsAre(2));
+  EXPECT_THAT(ScanAudit(view, AuditByForcePrefix("wessex"), 3), ElementsAre(5));
 }
 
 TEST_F(StoreTest, NationalSecurityRecordsAreIndexedOnceAcrossForces) {
@@ -463,16 +462,7 @@ TEST_F(StoreTest, NationalSecurityRecordsAreIndexedOnceAcrossForces) {
     change.SetAudit(entry);
     ASSERT_THAT(store_->Commit(change).status(), IsOk());
   }
-  auto scan = [&](const std::string& prefix) {
-    std::vector<uint64_t> sequences;
-    EXPECT_THAT(store_->Snapshot().ScanAuditIndex(prefix, 0,
-                                                  [&](uint64_t s) {
-                                                    sequences.push_back(s);
-                                                    return true;
-                                                  }),
-                IsOk());
-    return sequences;
-  };
+  auto scan = [&](const std::string& prefix) { return ScanAudit(store_->Snapshot(), prefix); };
   EXPECT_THAT(scan(AuditNationalSecurityPrefix()), ElementsAre(1, 3));
   // The probe is in its force's log too; a record without a force is in no force's log.
   EXPECT_THAT(scan(AuditByForcePrefix("wessex")), ElementsAre(1));
@@ -512,14 +502,7 @@ TEST_F(StoreTest, OneChangeMayCarryARecordPerForceChainedInOrder) {
   for (std::thread& writer : writers) writer.join();
   EXPECT_EQ(store_->AuditHead(), 200u);
   auto scan = [&](const std::string& prefix) {
-    int n = 0;
-    EXPECT_THAT(store_->Snapshot().ScanAuditIndex(prefix, 0,
-                                                  [&](uint64_t) {
-                                                    ++n;
-                                                    return true;
-                                                  }),
-                IsOk());
-    return n;
+    return static_cast<int>(ScanAudit(store_->Snapshot(), prefix).size());
   };
   EXPECT_EQ(scan(AuditByForcePrefix("wessex")), 100);
   EXPECT_EQ(scan(AuditByForcePrefix("mercia")), 100);
@@ -542,28 +525,9 @@ int AuditIndexKeys(Store& store) {
   return n;
 }
 
-std::vector<uint64_t> ScanAudit(const ReadView& view, const std::string& prefix, uint64_t after = 0,
-                                size_t at_most = SIZE_MAX) {
-  std::vector<uint64_t> sequences;
-  EXPECT_THAT(view.ScanAuditIndex(prefix, after,
-                                  [&](uint64_t s) {
-                                    sequences.push_back(s);
-                                    return sequences.size() < at_most;
-                                  }),
-              IsOk());
-  return sequences;
-}
-
 TEST_F(StoreTest, TheAuditIndexListsRecordsItsIndexerHasNotReachedYet) {
   Reopen(/*index_audit=*/false);
-  for (int i = 0; i < 6; ++i) {
-    Change change;
-    change.SetAudit(AuditEntry{i % 2 == 0 ? "wessex" : "mercia",
-                               absl::StrCat("DC ", i % 3),
-                               {absl::StrCat("offender/", i % 2)},
-                               absl::StrCat("body ", i)});
-    ASSERT_THAT(store_->Commit(change).status(), IsOk());
-  }
+  ASSERT_NO_FATAL_FAILURE(CommitSixRecordsOfTwoForces());
   // Nothing indexed: every answer comes from the chain.
   EXPECT_EQ(store_->AuditIndexed(), 0u);
   EXPECT_EQ(AuditIndexKeys(*store_), 0);
@@ -612,28 +576,14 @@ TEST_F(StoreTest, AuditIndexEntriesPastTheCursorAreNotListedTwice) {
   store_.reset();
   // The cursor set back below entries that exist (as an indexer that started over lower would
   // leave it), with a plain RocksDB handle.
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(
-        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("data"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    descriptors.reserve(names.size());
-    for (const std::string& name : names)
-      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("data"), descriptors, &handles, &db).ok());
-    std::string cursor;
-    PutFixed64BE(&cursor, 1);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "audit_indexed", cursor).ok());
-      }
-    }
-    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
-    delete db;
-  }
+  vigil::testing::EditClosedStore(
+      dir_.Sub("data"),
+      [](rocksdb::DB* db, std::map<std::string, rocksdb::ColumnFamilyHandle*>& families) {
+        std::string cursor;
+        PutFixed64BE(&cursor, 1);
+        ASSERT_TRUE(
+            db->Put(rocksdb::WriteOptions(), families.at("meta"), "audit_indexed", cursor).ok());
+      });
   Reopen(/*index_audit=*/false);
   EXPECT_EQ(store_->AuditIndexed(), 1u);
   EXPECT_EQ(AuditIndexKeys(*store_), 9);
@@ -833,25 +783,12 @@ TEST_F(StoreOpenTest, PlainRocksDbIsNotAVigilStore) {
 TEST_F(StoreOpenTest, NewerSchemaIsRefusedWithoutBeingModified) {
   const std::string path = dir_.Sub("data");
   ASSERT_THAT(Open(path).status(), IsOk());
-  {
-    // Stamp a future schema version directly.
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    descriptors.reserve(names.size());
-    for (const std::string& name : names)
-      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema_version", "7").ok());
-      }
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
-  }
+  // Stamp a future schema version directly.
+  vigil::testing::EditClosedStore(
+      path, [](rocksdb::DB* db, std::map<std::string, rocksdb::ColumnFamilyHandle*>& families) {
+        ASSERT_TRUE(
+            db->Put(rocksdb::WriteOptions(), families.at("meta"), "schema_version", "7").ok());
+      });
   EXPECT_THAT(Open(path),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("schema version 7"), HasSubstr("newer vigild"))));
