@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -150,15 +151,29 @@ class OverdueIndex {
     // on due times alone, and 8-byte keys put eight to a cache line instead of one.
     std::vector<int64_t> dues;
   };
+  // Where an obligation's entry is: its cell, and its due time, which with its id finds the
+  // entry by binary search.
+  struct Location {
+    Cell* cell = nullptr;
+    int64_t due_micros = 0;
+  };
   struct Force {
-    absl::flat_hash_map<std::string, Cell> cells;         // by CellKey
-    absl::flat_hash_map<std::string, std::string> where;  // obligation id -> CellKey
+    absl::node_hash_map<std::string, Cell> cells;      // by CellKey; a cell never moves
+    absl::flat_hash_map<std::string, Location> where;  // by obligation id
   };
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
   static bool InScope(const Scope& scope, const Cell& cell);
   void InsertLocked(const v1::Obligation& obligation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(absl::string_view force, absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loading an empty index in bulk: AppendLocked adds entries to their cells only, in any
+  // order; FinishLoadLocked then sorts the cells and records every entry's location by id.
+  void AppendLocked(const v1::Obligation& obligation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the entry `at` and `id` name from its (ordered) cell, and the cell if that was its
+  // last entry.
+  void EraseEntryLocked(Force& force, const Location& at, absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::DeadlineSpace space_;

@@ -221,6 +221,122 @@ TEST_F(OverdueIndexTest, AgreesWithABruteForceScanThroughThousandsOfRandomChange
   }
 }
 
+// Every entry of a force, oldest first, as (due, id).
+std::vector<std::pair<int64_t, std::string>> Everything(const OverdueIndex& index,
+                                                        const std::string& force) {
+  OverdueIndex::Scope scope;
+  scope.force = force;
+  bool more = false;
+  std::vector<std::pair<int64_t, std::string>> all;
+  for (const OverdueIndex::Entry& e : index.List(
+           scope, absl::InfiniteFuture(), v1::BACKLOG_ORDER_OLDEST_FIRST, {}, 1 << 20, &more)) {
+    all.emplace_back(e.due_micros, e.id);
+  }
+  return all;
+}
+
+// Attach loads the deadline index in bulk, read on another thread in batches of 1,024 with at
+// most four waiting (5,000 entries make the reader wait). An index loaded so then follows
+// re-timings, moves between cells and closings, and agrees entry by entry with one loaded
+// again afterwards.
+TEST_F(OverdueIndexTest, AnIndexLoadedInBulkFollowsLaterCommits) {
+  const ObligationLedger ledger("testing", storage::DeadlineSpace::kTesting);
+  const absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 1, 1), absl::UTCTimeZone());
+  std::mt19937_64 rng(7);
+  auto obligation = [&](const std::string& force, int n) {
+    v1::Obligation o;
+    o.set_id(absl::StrCat("S", n, "/visit"));
+    o.set_force(force);
+    o.set_subject_id(absl::StrCat("S", n));
+    o.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+    o.set_risk_level(static_cast<v1::RiskLevel>(rng() % 5));
+    o.set_team(kTeams[rng() % 3]);
+    o.set_owner_officer(kOfficers[rng() % 4]);
+    // Sixty days at midnight: many entries of a cell fall due at the same instant.
+    *o.mutable_due_time() =
+        ToProtoTime(now + absl::Hours(24) * static_cast<int64_t>(rng() % 60) - absl::Hours(720));
+    o.set_reason("random");
+    return o;
+  };
+  auto commit = [&](const std::vector<v1::Obligation>& before,
+                    const std::vector<v1::Obligation>& after) {
+    storage::Change change;
+    v1::ObligationEventBatch events;
+    ledger.Reconcile(before, after, now, change, events);
+    change.AddEvent("test", events.SerializeAsString());
+    ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  };
+  std::map<std::pair<std::string, int>, v1::Obligation> open;
+  for (const char* force : kForces) {
+    for (int first = 0; first < 2500; first += 100) {
+      std::vector<v1::Obligation> opened;
+      for (int n = first; n < first + 100; ++n) {
+        opened.push_back(obligation(force, n));
+        open[{force, n}] = opened.back();
+      }
+      commit({}, opened);
+    }
+  }
+  OverdueIndex loaded(storage::DeadlineSpace::kTesting);
+  ASSERT_THAT(loaded.Attach(*store_, "test"), IsOk());
+  ASSERT_EQ(loaded.size(), 5000u);
+  // Re-time (often into another cell) or close a third of them, one commit each.
+  for (auto& [key, o] : open) {
+    if (rng() % 3 != 0) continue;
+    if (rng() % 2 == 0) {
+      commit({o}, {});
+      o.clear_id();
+    } else {
+      const v1::Obligation retimed = obligation(key.first, key.second);
+      commit({o}, {retimed});
+      o = retimed;
+    }
+  }
+  OverdueIndex reloaded(storage::DeadlineSpace::kTesting);
+  ASSERT_THAT(reloaded.Attach(*store_, "other"), IsOk());
+  for (const char* force : kForces) {
+    std::vector<std::pair<int64_t, std::string>> want;
+    for (const auto& [key, o] : open) {
+      if (key.first != force || o.id().empty()) continue;
+      want.emplace_back(storage::ToMicros(*FromProtoTime(o.due_time(), "")), o.id());
+    }
+    std::sort(want.begin(), want.end());
+    ASSERT_GT(want.size(), 1000u);
+    EXPECT_EQ(Everything(loaded, force), want) << force;
+    EXPECT_EQ(Everything(reloaded, force), want) << force;
+  }
+  EXPECT_EQ(loaded.size(), reloaded.size());
+}
+
+// InsertAll (an index of a past instant) loads in bulk too: an id given twice keeps its later
+// due time, as inserting one by one in due order would; later changes find the entry kept.
+TEST(OverdueIndexLoad, AnIdGivenTwiceKeepsItsLaterDueTime) {
+  OverdueIndex index(storage::DeadlineSpace::kTesting);
+  auto obligation = [](const std::string& id, const std::string& officer, int64_t due_seconds) {
+    v1::Obligation o;
+    o.set_id(id);
+    o.set_force("wessex");
+    o.set_owner_officer(officer);
+    o.set_kind(v1::OBLIGATION_KIND_HOME_VISIT);
+    *o.mutable_due_time() = ToProtoTime(absl::FromUnixSeconds(due_seconds));
+    return o;
+  };
+  index.InsertAll({obligation("b", "DC 1", 300), obligation("a", "DC 1", 500),
+                   obligation("a", "DC 2", 100), obligation("c", "DC 2", 200)});
+  EXPECT_EQ(index.size(), 3u);
+  using Listed = std::vector<std::pair<int64_t, std::string>>;
+  EXPECT_EQ(Everything(index, "wessex"),
+            (Listed{{200'000'000, "c"}, {300'000'000, "b"}, {500'000'000, "a"}}));
+  index.Insert(obligation("a", "DC 2", 400));  // moves "a" back to DC 2's cell
+  OverdueIndex::Scope dc1;
+  dc1.force = "wessex";
+  dc1.officer = "DC 1";
+  EXPECT_EQ(index.Summarize(dc1, absl::FromUnixSeconds(1000)).total_open, 1);
+  EXPECT_EQ(Everything(index, "wessex"),
+            (Listed{{200'000'000, "c"}, {300'000'000, "b"}, {400'000'000, "a"}}));
+  EXPECT_EQ(index.size(), 3u);
+}
+
 TEST(AgeBands, FollowWholeDaysOverdue) {
   EXPECT_EQ(AgeBandOf(absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
   EXPECT_EQ(AgeBandOf(absl::Hours(24 * 8) - absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
