@@ -2,7 +2,8 @@
 # How vigild's costs grow with its data: for each size (open obligations), a fresh vigild is
 # loaded with a synthetic force through the import RPCs, then measured:
 #   - import rate (offenders/s);
-#   - GetBacklogSummary and ListBacklogItems latency, one client, back to back;
+#   - GetBacklogSummary and ListBacklogItems latency, one client, back to back: alone, then
+#     beside a background load of 1,000 RecordVisit/s (16 paced clients: vigil_load --rate);
 #   - RecordVisit, RecordArmsAssessment and CreateReferral throughput at 64 clients, and vigild's
 #     CPU per call;
 #   - cold start (SIGTERM, start again, until it serves) and resident memory after it.
@@ -42,6 +43,25 @@ drive() {
     '$1 == rpc {printf "%s (%.0f µs)", $4, ticks / hz * 1e6 / $2}'
 }
 
+# The two reads' p50 / p99 beside a background load of 1,000 RecordVisit/s; sets SUMMARY_LOADED,
+# ITEMS_LOADED and BACKGROUND (the writes/s the background reached).
+reads_under_load() {
+  local bg
+  "$LOAD" --server "$ADDR" --clients 16 --rate 1000 --seconds 20 --mix record-visit=1 \
+    >"$WORK/background.out" 2>"$WORK/background.err" &
+  bg=$!
+  until grep -q 'driving' "$WORK/background.err" 2>/dev/null || ! kill -0 "$bg" 2>/dev/null; do
+    sleep 0.1
+  done
+  sleep 1
+  SUMMARY_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-summary=1 \
+    2>/dev/null | percentiles BacklogService/GetBacklogSummary)
+  ITEMS_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-items=1 \
+    2>/dev/null | percentiles BacklogService/ListBacklogItems)
+  wait "$bg" || true
+  BACKGROUND=$(awk '$1 == "all" {print $4}' "$WORK/background.out")
+}
+
 # Waits until RocksDB has no compaction pending (estimated bytes and the pending flag, from
 # vigild's Prometheus endpoint), for at most 10 minutes; SETTLE is the seconds waited.
 settle() {
@@ -59,8 +79,8 @@ settle() {
   SETTLE=$(($(date +%s) - t0))
 }
 
-echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | RecordVisit/s (vigild CPU µs per call) | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB | settle s |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| open obligations | offenders | import offenders/s | backlog summary p50 / p99 ms | oldest-first page p50 / p99 ms | summary p50 / p99 ms, 1,000 writes/s beside | page p50 / p99 ms, 1,000 writes/s beside | background writes/s | RecordVisit/s (vigild CPU µs per call) | RecordArmsAssessment/s | CreateReferral/s (64 clients) | cold start s | RSS MiB | store MiB | settle s |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${SIZES[@]}"; do
   rm -rf "$WORK/data"
   start_vigild
@@ -71,6 +91,7 @@ for size in "${SIZES[@]}"; do
     percentiles BacklogService/GetBacklogSummary)
   items=$("$LOAD" --server "$ADDR" --clients 1 --calls 2000 --mix backlog-items=1 2>/dev/null |
     percentiles BacklogService/ListBacklogItems)
+  reads_under_load
   visits=$(drive record-visit VisitService/RecordVisit)
   arms=$(drive record-arms AssessmentService/RecordArmsAssessment)
   referrals=$(drive create-referral ReferralService/CreateReferral)
@@ -80,7 +101,7 @@ for size in "${SIZES[@]}"; do
   rss=$(rss_mib)
   store=$(du -sm "$WORK/data" | cut -f1)
   stop_vigild
-  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$open" "$OFFENDERS" \
-    "$IMPORT_RATE" "$summary" "$items" "$visits" "$arms" "$referrals" "$cold" "$rss" "$store" \
-    "$SETTLE"
+  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" \
+    "$open" "$OFFENDERS" "$IMPORT_RATE" "$summary" "$items" "$SUMMARY_LOADED" "$ITEMS_LOADED" \
+    "$BACKGROUND" "$visits" "$arms" "$referrals" "$cold" "$rss" "$store" "$SETTLE"
 done

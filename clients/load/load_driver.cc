@@ -7,6 +7,8 @@
 //   vigil_load --server 127.0.0.1:7420 --offenders 25000 --clients 64 --seconds 20
 //              --mix record-visit=1,record-arms=1,create-referral=1      (one line)
 //   vigil_load --server 127.0.0.1:7420 --clients 1 --calls 2000 --mix backlog-summary=1
+//   vigil_load --server 127.0.0.1:7420 --offenders 25000 --clients 16 --rate 1000 --seconds 30
+//              --mix record-visit=1            (a background load for another driver's figures)
 //
 // The synthetic force is clients/cli/demo_data's generator (seeded, deterministic): loading
 // it twice adds nothing, so the workload can find its offenders again by generating the same
@@ -63,6 +65,10 @@ ABSL_FLAG(int, connections, 8,
           "open (one connection serialises its calls' frames on one server thread)");
 ABSL_FLAG(double, seconds, 10, "How long to drive the workload");
 ABSL_FLAG(int64_t, calls, 0, "Stop after this many calls in all instead (0: use --seconds)");
+ABSL_FLAG(double, rate, 0,
+          "Start calls on a schedule of this many per second in all, each on an idle client "
+          "(open loop: a late call waits for a client, and the report shows the rate reached); "
+          "0: every client calls again as soon as its call returns");
 ABSL_FLAG(std::string, mix,
           "record-visit=2,record-arms=1,create-referral=1,backlog-summary=2,backlog-items=2,list-"
           "alerts=1",
@@ -123,6 +129,8 @@ struct Stubs {
   std::unique_ptr<v1::AlertService::Stub> alerts;
 };
 
+class Client;
+
 // What the clients share: connections, the offenders they act on, and the stop rule.
 struct Shared {
   std::string force;
@@ -133,9 +141,12 @@ struct Shared {
   int64_t call_budget = 0;  // 0: time-bound
   std::atomic<int64_t> issued{0};
 
+  double rate = 0;  // --rate: calls started per second by the pacer (0: closed loops)
+
   absl::Mutex mu;
   absl::CondVar done_cv;  // with mu: running reached 0
   int running ABSL_GUARDED_BY(mu) = 0;
+  std::vector<Client*> idle ABSL_GUARDED_BY(mu);  // paced: clients with no call in flight
   std::map<std::string, int> error_samples ABSL_GUARDED_BY(mu);  // "RPC: code message" -> count
 };
 
@@ -150,56 +161,8 @@ class Client {
 
   void Start() { Next(); }
 
-  std::vector<int32_t> latencies_us[kOpCount];
-  int64_t errors[kOpCount] = {};
-
- private:
-  template <typename Request, typename Response>
-  struct Call {
-    grpc::ClientContext context;
-    Request request;
-    Response response;
-  };
-
-  bool MayIssue() {
-    if (shared_.call_budget > 0) return shared_.issued.fetch_add(1) < shared_.call_budget;
-    return absl::Now() < shared_.stop_at;
-  }
-
-  void Finish() {
-    absl::MutexLock lock(&shared_.mu);
-    if (--shared_.running == 0) shared_.done_cv.SignalAll();
-  }
-
-  void Done(Op op, absl::Time start, const grpc::Status& status) {
-    latencies_us[op].push_back(static_cast<int32_t>(
-        std::min<int64_t>(INT32_MAX, absl::ToInt64Microseconds(absl::Now() - start))));
-    if (!status.ok()) {
-      ++errors[op];
-      absl::MutexLock lock(&shared_.mu);
-      ++shared_.error_samples[absl::StrCat(kRpcNames[op], ": ", status.error_code(), " ",
-                                           status.error_message().substr(0, 120))];
-    }
-    Next();
-  }
-
-  // Issues `request` through `method` (a stub's async() member), then continues.
-  template <typename Response, typename Request, typename Method>
-  void Issue(Op op, Request request, Method method) {
-    auto call = std::make_shared<Call<Request, Response>>();
-    Identify(call->context, shared_.force);
-    call->request = std::move(request);
-    const absl::Time start = absl::Now();
-    method(&call->context, &call->request, &call->response,
-           [this, call, op, start](const grpc::Status& status) { Done(op, start, status); });
-  }
-
-  const std::string& SomeOffender() {
-    return shared_.active_ids[rng_() % shared_.active_ids.size()];
-  }
-
-  void Next() {
-    if (!MayIssue()) return Finish();
+  // Issues one call of the mix (paced: the pacer's call, on a client it took from idle).
+  void IssueOne() {
     const Op op = static_cast<Op>(pick_(rng_));
     const absl::Time now = absl::Now();
     switch (op) {
@@ -264,6 +227,65 @@ class Client {
       case kOpCount:
         break;
     }
+  }
+
+  std::vector<int32_t> latencies_us[kOpCount];
+  int64_t errors[kOpCount] = {};
+
+ private:
+  template <typename Request, typename Response>
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+  };
+
+  bool MayIssue() {
+    if (shared_.call_budget > 0) return shared_.issued.fetch_add(1) < shared_.call_budget;
+    return absl::Now() < shared_.stop_at;
+  }
+
+  void Finish() {
+    absl::MutexLock lock(&shared_.mu);
+    if (--shared_.running == 0) shared_.done_cv.SignalAll();
+  }
+
+  void Done(Op op, absl::Time start, const grpc::Status& status) {
+    latencies_us[op].push_back(static_cast<int32_t>(
+        std::min<int64_t>(INT32_MAX, absl::ToInt64Microseconds(absl::Now() - start))));
+    if (!status.ok()) {
+      ++errors[op];
+      absl::MutexLock lock(&shared_.mu);
+      ++shared_.error_samples[absl::StrCat(kRpcNames[op], ": ", status.error_code(), " ",
+                                           status.error_message().substr(0, 120))];
+    }
+    Next();
+  }
+
+  // Issues `request` through `method` (a stub's async() member), then continues.
+  template <typename Response, typename Request, typename Method>
+  void Issue(Op op, Request request, Method method) {
+    auto call = std::make_shared<Call<Request, Response>>();
+    Identify(call->context, shared_.force);
+    call->request = std::move(request);
+    const absl::Time start = absl::Now();
+    method(&call->context, &call->request, &call->response,
+           [this, call, op, start](const grpc::Status& status) { Done(op, start, status); });
+  }
+
+  const std::string& SomeOffender() {
+    return shared_.active_ids[rng_() % shared_.active_ids.size()];
+  }
+
+  // After a call (or at the start): the next call, if the run goes on; paced, back to idle.
+  void Next() {
+    if (shared_.rate > 0) {
+      absl::MutexLock lock(&shared_.mu);
+      shared_.idle.push_back(this);
+      return;
+    }
+    if (!MayIssue()) return Finish();
+    IssueOne();
   }
 
   Shared& shared_;
@@ -350,6 +372,12 @@ int Main() {
   const int clients = absl::GetFlag(FLAGS_clients);
   if (clients < 1 || clients > 4096) {
     std::fprintf(stderr, "vigil_load: --clients must be 1-4096\n");
+    return 2;
+  }
+  if (const double rate = absl::GetFlag(FLAGS_rate); !(rate >= 0 && rate <= 1e6)) {
+    std::fprintf(stderr,
+                 "vigil_load: --rate must be 0 (as fast as the clients go) to 1000000 "
+                 "calls/s\n");
     return 2;
   }
   absl::StatusOr<std::vector<double>> weights = ParseMix(absl::GetFlag(FLAGS_mix));
@@ -452,13 +480,42 @@ int Main() {
   loop.reserve(static_cast<size_t>(clients));
   for (int i = 0; i < clients; ++i) loop.push_back(std::make_unique<Client>(shared, i));
   shared.call_budget = absl::GetFlag(FLAGS_calls);
+  shared.rate = absl::GetFlag(FLAGS_rate);
   const absl::Time started = absl::Now();
   shared.stop_at = started + absl::Seconds(absl::GetFlag(FLAGS_seconds));
   {
     absl::MutexLock lock(&shared.mu);
     shared.running = clients;
   }
+  // On stderr (stdout is the report): a script running this as a background load waits for it.
+  std::fprintf(stderr, "vigil_load: driving %d clients\n", clients);
   for (auto& c : loop) c->Start();
+  if (shared.rate > 0) {
+    // The pacer: call n starts at started + n / rate, on a client with no call in flight.
+    for (int64_t n = 0; shared.call_budget == 0 || n < shared.call_budget; ++n) {
+      const absl::Time due = started + absl::Seconds(static_cast<double>(n) / shared.rate);
+      if (shared.call_budget == 0 && due >= shared.stop_at) break;
+      absl::SleepFor(due - absl::Now());
+      Client* client = nullptr;
+      {
+        absl::MutexLock lock(&shared.mu);
+        shared.mu.Await(absl::Condition(
+            +[](Shared* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return !s->idle.empty(); },
+            &shared));
+        client = shared.idle.back();
+        shared.idle.pop_back();
+      }
+      client->IssueOne();
+    }
+    // Then every call's end: all clients idle again.
+    std::pair<Shared*, size_t> all_idle{&shared, loop.size()};
+    absl::MutexLock lock(&shared.mu);
+    shared.mu.Await(absl::Condition(
+        +[](std::pair<Shared*, size_t>* s)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->first->idle.size() == s->second; },
+        &all_idle));
+    shared.running = 0;
+  }
   {
     absl::MutexLock lock(&shared.mu);
     while (shared.running != 0) shared.done_cv.Wait(&shared.mu);

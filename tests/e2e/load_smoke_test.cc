@@ -39,9 +39,11 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   EXPECT_THAT(loaded.output, HasSubstr("load: offenders: 300 imported"));
   EXPECT_THAT(loaded.output, HasSubstr("load: referrals: 100 imported"));
 
-  const RunResult driven = load({"--offenders", "300", "--clients", "8", "--calls", "400", "--mix",
-                                 "record-visit=1,record-arms=1,create-referral=1,get-offender=1,"
-                                 "backlog-summary=1,backlog-items=1,list-alerts=1"});
+  const std::string every_rpc =
+      "record-visit=1,record-arms=1,create-referral=1,get-offender=1,backlog-summary=1,"
+      "backlog-items=1,list-alerts=1";
+  const RunResult driven =
+      load({"--offenders", "300", "--clients", "8", "--calls", "400", "--mix", every_rpc});
   ASSERT_EQ(driven.exit_code, 0) << driven.output;
   EXPECT_THAT(driven.output, HasSubstr("load: offenders: 0 imported"));  // found again
   int rows = 0;
@@ -60,9 +62,30 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   EXPECT_EQ(rows, 7) << driven.output;
   EXPECT_EQ(calls, 400);
 
+  // Paced (a background load for another driver's figures): 200 calls/s for 2 s is 400 calls
+  // started on schedule, not as many as 4 clients could make.
+  const RunResult paced = load({"--offenders", "300", "--clients", "4", "--rate", "200",
+                                "--seconds", "2", "--mix", "record-visit=1,backlog-summary=1"});
+  ASSERT_EQ(paced.exit_code, 0) << paced.output;
+  int64_t paced_calls = -1;
+  double paced_rate = -1;
+  for (absl::string_view line : absl::StrSplit(paced.output, '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (cells.size() == 4 && cells[0] == "all") {
+      ASSERT_TRUE(absl::SimpleAtoi(cells[1], &paced_calls) &&
+                  absl::SimpleAtod(cells[3], &paced_rate))
+          << line;
+    }
+  }
+  EXPECT_EQ(paced_calls, 400) << paced.output;
+  EXPECT_LE(paced_rate, 205) << paced.output;
+
   const RunResult bad = load({"--mix", "record-visit=x"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.output, HasSubstr("--mix: 'record-visit=x' is not NAME=WEIGHT"));
+  const RunResult negative = load({"--rate", "-5"});
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_THAT(negative.output, HasSubstr("--rate must be 0"));
 }
 
 TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
