@@ -374,10 +374,14 @@ int Main() {
     std::fprintf(stderr, "vigil_load: --clients must be 1-4096\n");
     return 2;
   }
-  if (const double rate = absl::GetFlag(FLAGS_rate); !(rate >= 0 && rate <= 1e6)) {
+  if (const double rate = absl::GetFlag(FLAGS_rate); rate != 0 && !(rate >= 0.01 && rate <= 1e6)) {
     std::fprintf(stderr,
-                 "vigil_load: --rate must be 0 (as fast as the clients go) to 1000000 "
+                 "vigil_load: --rate must be 0 (as fast as the clients go) or 0.01 to 1000000 "
                  "calls/s\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_calls) < 0) {
+    std::fprintf(stderr, "vigil_load: --calls must be 0 (use --seconds) or more\n");
     return 2;
   }
   absl::StatusOr<std::vector<double>> weights = ParseMix(absl::GetFlag(FLAGS_mix));
@@ -490,10 +494,13 @@ int Main() {
   // On stderr (stdout is the report): a script running this as a background load waits for it.
   std::fprintf(stderr, "vigil_load: driving %d clients\n", clients);
   for (auto& c : loop) c->Start();
+  int64_t skipped = 0;  // paced: slots passed with every client busy
   if (shared.rate > 0) {
-    // The pacer: call n starts at started + n / rate, on a client with no call in flight.
-    for (int64_t n = 0; shared.call_budget == 0 || n < shared.call_budget; ++n) {
-      const absl::Time due = started + absl::Seconds(static_cast<double>(n) / shared.rate);
+    // The pacer: slot n starts at started + n / rate, on a client with no call in flight. A
+    // slot missed while every client was busy is skipped, not made up in a burst.
+    int64_t issued = 0;
+    for (int64_t slot = 0; shared.call_budget == 0 || issued < shared.call_budget; ++slot) {
+      const absl::Time due = started + absl::Seconds(static_cast<double>(slot) / shared.rate);
       if (shared.call_budget == 0 && due >= shared.stop_at) break;
       absl::SleepFor(due - absl::Now());
       Client* client = nullptr;
@@ -505,7 +512,19 @@ int Main() {
         client = shared.idle.back();
         shared.idle.pop_back();
       }
+      const absl::Time now = absl::Now();
+      if (shared.call_budget == 0 && now >= shared.stop_at) {
+        absl::MutexLock lock(&shared.mu);
+        shared.idle.push_back(client);
+        break;
+      }
+      const auto behind = static_cast<int64_t>(absl::ToDoubleSeconds(now - started) * shared.rate);
+      if (behind > slot + 1) {
+        skipped += behind - slot - 1;
+        slot = behind - 1;
+      }
       client->IssueOne();
+      ++issued;
     }
     // Then every call's end: all clients idle again.
     std::pair<Shared*, size_t> all_idle{&shared, loop.size()};
@@ -546,6 +565,10 @@ int Main() {
   }
   std::printf("%-40s %9lld %7lld %9.0f\n", "all", static_cast<long long>(total_calls),
               static_cast<long long>(total_errors), total_calls / elapsed);
+  if (skipped > 0) {
+    std::printf("paced: %lld of the scheduled calls skipped, every client busy (more --clients)\n",
+                static_cast<long long>(skipped));
+  }
   absl::MutexLock lock(&shared.mu);
   for (const auto& [sample, count] : shared.error_samples) {
     std::printf("  error x%d: %s\n", count, sample.c_str());

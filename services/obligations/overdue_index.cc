@@ -123,13 +123,19 @@ void OverdueIndex::InsertLocked(const v1::Obligation& o) {
 void OverdueIndex::EraseEntryLocked(Force& force, const Location& at, absl::string_view id) {
   Cell& cell = *at.cell;
   std::vector<Entry>& entries = cell.entries;
-  const auto it =
-      std::lower_bound(entries.begin(), entries.end(), std::pair(at.due_micros, id),
-                       [](const Entry& e, const std::pair<int64_t, absl::string_view>& key) {
-                         return e.due_micros != key.first ? e.due_micros < key.first
-                                                          : absl::string_view(e.id) < key.second;
-                       });
-  if (it != entries.end() && it->id == id) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), std::pair(at.due_micros, id),
+                             [](const Entry& e, const std::pair<int64_t, absl::string_view>& key) {
+                               return e.due_micros != key.first
+                                          ? e.due_micros < key.first
+                                          : absl::string_view(e.id) < key.second;
+                             });
+  if (it == entries.end() || it->id != id) {
+    // `where` and the cell disagree on the due time: a bug, but the entry must still go.
+    it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
+    VIGIL_LOG(ERROR) << "overdue index: " << id << " is not at its recorded due time"
+                     << (it == entries.end() ? " nor anywhere in its cell" : "");
+  }
+  if (it != entries.end()) {
     cell.dues.erase(cell.dues.begin() + (it - entries.begin()));
     entries.erase(it);
     --size_;
@@ -175,8 +181,9 @@ void OverdueIndex::FinishLoadLocked() {
     }
     // Sized once: growing to a million ids would rehash twenty times.
     force.where.reserve(entries);
-    // An id loaded twice (the deadline index names each obligation once) keeps its latest due
-    // time, as inserting them one by one in due order would.
+    // An id loaded twice (the deadline index names each obligation once, so only a damaged
+    // store has one) keeps its latest due time, as inserting them one by one in due order
+    // would; of two at the same time, whichever cell comes first here.
     std::vector<std::pair<Location, std::string>> stale;
     for (auto& [key, cell] : force.cells) {
       for (const Entry& entry : cell.entries) {

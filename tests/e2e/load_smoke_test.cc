@@ -80,6 +80,25 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   EXPECT_EQ(paced_calls, 400) << paced.output;
   EXPECT_LE(paced_rate, 205) << paced.output;
 
+  // Budgeted and paced: exactly the calls asked for.
+  const RunResult budget =
+      load({"--clients", "2", "--rate", "100", "--calls", "30", "--mix", "backlog-summary=1"});
+  ASSERT_EQ(budget.exit_code, 0) << budget.output;
+  EXPECT_THAT(budget.output, ::testing::ContainsRegex("\nall +30 +0 "));
+  // A rate one client cannot reach: the slots it misses are skipped and counted, not made up
+  // in a burst, and the run still ends on time.
+  const RunResult behind =
+      load({"--clients", "1", "--rate", "50000", "--seconds", "1", "--mix", "backlog-summary=1"});
+  ASSERT_EQ(behind.exit_code, 0) << behind.output;
+  EXPECT_THAT(behind.output, HasSubstr("scheduled calls skipped, every client busy"));
+  double took = 0;
+  ASSERT_TRUE(absl::SimpleAtod(
+      behind.output.substr(behind.output.find(", ") + 2,
+                           behind.output.find(" s\n") - behind.output.find(", ") - 2),
+      &took))
+      << behind.output;
+  EXPECT_LT(took, 1.5) << behind.output;
+
   const RunResult bad = load({"--mix", "record-visit=x"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.output, HasSubstr("--mix: 'record-visit=x' is not NAME=WEIGHT"));

@@ -321,16 +321,29 @@ TEST(OverdueIndexLoad, AnIdGivenTwiceKeepsItsLaterDueTime) {
     *o.mutable_due_time() = ToProtoTime(absl::FromUnixSeconds(due_seconds));
     return o;
   };
-  index.InsertAll({obligation("b", "DC 1", 300), obligation("a", "DC 1", 500),
-                   obligation("a", "DC 2", 100), obligation("c", "DC 2", 200)});
-  EXPECT_EQ(index.size(), 3u);
+  // DC 1's cell given out of order; "d" at 50 s alone in DC 3's cell, which goes with it.
+  index.InsertAll({obligation("a", "DC 1", 500), obligation("b", "DC 1", 300),
+                   obligation("d", "DC 3", 50), obligation("a", "DC 2", 100),
+                   obligation("c", "DC 2", 200), obligation("d", "DC 1", 250)});
+  EXPECT_EQ(index.size(), 4u);
   using Listed = std::vector<std::pair<int64_t, std::string>>;
-  EXPECT_EQ(Everything(index, "wessex"),
-            (Listed{{200'000'000, "c"}, {300'000'000, "b"}, {500'000'000, "a"}}));
-  index.Insert(obligation("a", "DC 2", 400));  // moves "a" back to DC 2's cell
+  EXPECT_EQ(
+      Everything(index, "wessex"),
+      (Listed{{200'000'000, "c"}, {250'000'000, "d"}, {300'000'000, "b"}, {500'000'000, "a"}}));
+  OverdueIndex::Scope dc3;
+  dc3.force = "wessex";
+  dc3.officer = "DC 3";
+  EXPECT_EQ(index.Summarize(dc3, absl::FromUnixSeconds(1000)).total_open, 0);
+  // The due times, sorted with their entries, count what is overdue at 400 s: d and b.
   OverdueIndex::Scope dc1;
   dc1.force = "wessex";
   dc1.officer = "DC 1";
+  EXPECT_EQ(index.Summarize(dc1, absl::FromUnixSeconds(400)).total_overdue, 2);
+  v1::ObligationEventBatch closed;
+  closed.add_events()->set_type(v1::OBLIGATION_EVENT_TYPE_CLOSED);
+  *closed.mutable_events(0)->mutable_obligation() = obligation("d", "DC 1", 250);
+  index.Apply(closed);
+  index.Insert(obligation("a", "DC 2", 400));  // moves "a" back to DC 2's cell
   EXPECT_EQ(index.Summarize(dc1, absl::FromUnixSeconds(1000)).total_open, 1);
   EXPECT_EQ(Everything(index, "wessex"),
             (Listed{{200'000'000, "c"}, {300'000'000, "b"}, {400'000'000, "a"}}));
