@@ -360,8 +360,22 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
   absl::ReaderMutexLock lock(&mu_);
   auto force = forces_.find(scope.force);
   if (force == forces_.end()) return summary;
+  // The cells in scope first, so that each one's due times can be fetched from memory a few
+  // cells ahead of the binary searches that read them (at 1M the searches wait on memory).
+  std::vector<const Cell*> cells;
+  cells.reserve(force->second.cells.size());
   for (const auto& [key, cell] : force->second.cells) {
-    if (!InScope(scope, cell)) continue;
+    if (InScope(scope, cell)) cells.push_back(&cell);
+  }
+  constexpr size_t kAhead = 8;
+  for (size_t c = 0; c < cells.size(); ++c) {
+    if (c + kAhead < cells.size() && !cells[c + kAhead]->dues.empty()) {
+      const std::vector<int64_t>& ahead = cells[c + kAhead]->dues;
+      __builtin_prefetch(ahead.data());
+      __builtin_prefetch(ahead.data() + ahead.size() / 2);
+      __builtin_prefetch(ahead.data() + ahead.size() - 1);
+    }
+    const Cell& cell = *cells[c];
     const auto& v = cell.dues;
     const int k = KindIndex(cell.kind);
     const int r = RiskIndex(cell.risk);
