@@ -3,6 +3,8 @@
 // mix, and reports each with no errors. And the synthetic data generator's CSV output, which
 // the importers must take whole.
 #include <algorithm>
+#include <cstring>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -77,7 +79,17 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
           << line;
     }
   }
-  EXPECT_EQ(paced_calls, 400) << paced.output;
+  // A slot every client is too busy for (a slow call on a loaded machine) is skipped and
+  // counted, never made up later: made plus skipped is the schedule, exactly.
+  int64_t skipped = 0;
+  if (const size_t at = paced.output.find("paced: "); at != std::string::npos) {
+    const size_t from = at + std::strlen("paced: ");
+    ASSERT_TRUE(
+        absl::SimpleAtoi(paced.output.substr(from, paced.output.find(' ', from) - from), &skipped))
+        << paced.output;
+  }
+  EXPECT_EQ(paced_calls + skipped, 400) << paced.output;
+  EXPECT_LE(skipped, 40) << paced.output;
   EXPECT_LE(paced_rate, 205) << paced.output;
 
   // Budgeted and paced: exactly the calls asked for.
