@@ -96,14 +96,16 @@ absl::StatusOr<v1::BacklogSummary> Backlog::Merge(const CallContext& call,
                          ChooseView(call, request.has_as_of(), as_of, v1::AS_OF_VIEW_UNSPECIFIED));
   summary.set_view(view);
   std::optional<absl::Time> history_begins;
-  for (const std::string& context : feeds_.contexts()) {
-    v1::SummarizeOverdueRequest ask;
-    *ask.mutable_as_of() = ToProtoTime(as_of);
-    ask.set_view(view);
-    ask.set_team(request.team());
-    ask.set_officer(request.officer());
-    *ask.mutable_kinds() = request.kinds();
-    VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary part, feeds_.Summarize(call, context, ask));
+  v1::SummarizeOverdueRequest ask;
+  *ask.mutable_as_of() = ToProtoTime(as_of);
+  ask.set_view(view);
+  ask.set_team(request.team());
+  ask.set_officer(request.officer());
+  *ask.mutable_kinds() = request.kinds();
+  VIGIL_ASSIGN_OR_RETURN(auto parts, feeds_.Summarize(call, [&](const std::string&) {
+    return std::optional<v1::SummarizeOverdueRequest>(ask);
+  }));
+  for (const auto& [context, part] : parts) {
     tally.Add(part.rows(), part.due_soon());
     summary.set_total(summary.total() + part.total_overdue());
     summary.set_total_open(summary.total_open() + part.total_open());
@@ -177,21 +179,25 @@ absl::StatusOr<v1::ListBacklogItemsResponse> Backlog::Items(
   std::map<std::string, bool> more;
   std::map<std::string, const v1::BacklogItemsCursor::Context*> prior;
   for (const auto& c : state.contexts()) prior[c.context()] = &c;
-  for (const std::string& context : feeds_.contexts()) {
-    auto p = prior.find(context);
-    if (p != prior.end() && p->second->exhausted()) continue;
-    v1::ListOverdueRequest ask;
-    *ask.mutable_as_of() = ToProtoTime(as_of);
-    ask.set_team(request.team());
-    ask.set_officer(request.officer());
-    *ask.mutable_kinds() = request.kinds();
-    *ask.mutable_risk_levels() = request.risk_levels();
-    *ask.mutable_age_bands() = request.age_bands();
-    ask.set_order(by_risk ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
-    ask.set_view(view);
-    ask.mutable_page()->set_page_size(page_size);
-    if (p != prior.end() && p->second->has_after()) *ask.mutable_after() = p->second->after();
-    VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse page, feeds_.List(call, context, ask));
+  VIGIL_ASSIGN_OR_RETURN(
+      auto pages,
+      feeds_.List(call, [&](const std::string& context) -> std::optional<v1::ListOverdueRequest> {
+        auto p = prior.find(context);
+        if (p != prior.end() && p->second->exhausted()) return std::nullopt;
+        v1::ListOverdueRequest ask;
+        *ask.mutable_as_of() = ToProtoTime(as_of);
+        ask.set_team(request.team());
+        ask.set_officer(request.officer());
+        *ask.mutable_kinds() = request.kinds();
+        *ask.mutable_risk_levels() = request.risk_levels();
+        *ask.mutable_age_bands() = request.age_bands();
+        ask.set_order(by_risk ? v1::BACKLOG_ORDER_RISK_THEN_AGE : v1::BACKLOG_ORDER_OLDEST_FIRST);
+        ask.set_view(view);
+        ask.mutable_page()->set_page_size(page_size);
+        if (p != prior.end() && p->second->has_after()) *ask.mutable_after() = p->second->after();
+        return ask;
+      }));
+  for (auto& [context, page] : pages) {
     more[context] = !page.next_page_token().empty();
     for (v1::Obligation& o : *page.mutable_obligations()) {
       const int rank = by_risk ? RiskRank(o.risk_level()) : 0;
@@ -356,13 +362,15 @@ absl::StatusOr<v1::GetWorkloadResponse> Backlog::Workload(const CallContext& cal
   const std::shared_ptr<const v1::Policy> policy = policies_.Current(call.principal.force);
   const v1::WorkloadWeights& weights = policy->workload();
   std::map<std::pair<std::string, std::string>, v1::OfficerWorkload> loads;
-  for (const std::string& context : feeds_.contexts()) {
-    v1::WorkloadRequest ask;
-    ask.set_team(request.team());
-    ask.set_officer(request.officer());
-    *ask.mutable_as_of() = ToProtoTime(as_of);
-    ask.set_view(view);
-    VIGIL_ASSIGN_OR_RETURN(v1::WorkloadResponse part, feeds_.Workload(call, context, ask));
+  v1::WorkloadRequest ask;
+  ask.set_team(request.team());
+  ask.set_officer(request.officer());
+  *ask.mutable_as_of() = ToProtoTime(as_of);
+  ask.set_view(view);
+  VIGIL_ASSIGN_OR_RETURN(auto parts, feeds_.Workload(call, [&](const std::string&) {
+    return std::optional<v1::WorkloadRequest>(ask);
+  }));
+  for (const auto& [context, part] : parts) {
     for (const v1::OfficerLoad& load : part.officers()) {
       const bool queue = load.officer().empty() || load.officer() == kUnallocatedOwner;
       v1::OfficerWorkload& w = loads[{load.team(), queue ? "" : load.officer()}];

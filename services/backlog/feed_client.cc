@@ -1,6 +1,8 @@
 #include "services/backlog/feed_client.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
@@ -62,46 +64,79 @@ absl::StatusOr<FeedClients::Route> FeedClients::Stub(absl::string_view context) 
   return absl::UnavailableError(absl::StrCat("the ", context, " service is not reachable"));
 }
 
-absl::StatusOr<v1::OverdueSummary> FeedClients::Summarize(const CallContext& call,
-                                                          absl::string_view context,
-                                                          v1::SummarizeOverdueRequest request) {
-  absl::StatusOr<Route> stub = Stub(context);
-  if (!stub.ok()) return stub.status();
-  request.set_context(std::string(context));
-  grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, call);
-  v1::OverdueSummary response;
-  if (grpc::Status s = stub->stub->SummarizeOverdue(&ctx, request, &response); !s.ok())
-    return FromGrpc(s);
-  return response;
+template <typename Request, typename Response, typename Start>
+FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
+                                                   const AskFor<Request>& ask_for, Start start) {
+  struct Pending {
+    std::string context;
+    std::unique_ptr<v1::ObligationFeed::Stub> stub;
+    grpc::ClientContext client;
+    Request request;
+    Response response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Pending>> pending;
+  for (const std::string& context : contexts()) {
+    std::optional<Request> request = ask_for(context);
+    if (!request.has_value()) continue;
+    absl::StatusOr<Route> route = Stub(context);
+    if (!route.ok()) return route.status();
+    auto p = std::make_unique<Pending>();
+    p->context = context;
+    p->stub = std::move(route->stub);
+    p->request = *std::move(request);
+    p->request.set_context(context);
+    Identify(p->client, route->hop, call);
+    pending.push_back(std::move(p));
+  }
+  std::mutex mu;
+  std::condition_variable done;
+  size_t remaining = pending.size();
+  for (const auto& p : pending) {
+    start(p->stub->async(), &p->client, &p->request, &p->response,
+          [p = p.get(), &mu, &done, &remaining](grpc::Status status) {
+            std::lock_guard lock(mu);
+            p->status = std::move(status);
+            if (--remaining == 0) done.notify_all();
+          });
+  }
+  {
+    // gRPC runs every callback by the deadline at the latest; what `pending` holds must
+    // outlive them all, so this waits for each, even after an early error.
+    std::unique_lock lock(mu);
+    done.wait(lock, [&] { return remaining == 0; });
+  }
+  std::vector<std::pair<std::string, Response>> answers;
+  answers.reserve(pending.size());
+  for (const auto& p : pending) {
+    if (!p->status.ok()) return FromGrpc(p->status);
+    answers.emplace_back(std::move(p->context), std::move(p->response));
+  }
+  return answers;
 }
 
-absl::StatusOr<v1::ListOverdueResponse> FeedClients::List(const CallContext& call,
-                                                          absl::string_view context,
-                                                          v1::ListOverdueRequest request) {
-  absl::StatusOr<Route> stub = Stub(context);
-  if (!stub.ok()) return stub.status();
-  request.set_context(std::string(context));
-  grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, call);
-  v1::ListOverdueResponse response;
-  if (grpc::Status s = stub->stub->ListOverdue(&ctx, request, &response); !s.ok())
-    return FromGrpc(s);
-  return response;
+FeedClients::Answers<v1::OverdueSummary> FeedClients::Summarize(
+    const CallContext& call, const AskFor<v1::SummarizeOverdueRequest>& ask_for) {
+  return AskAll<v1::SummarizeOverdueRequest, v1::OverdueSummary>(
+      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+        stub->SummarizeOverdue(client, request, response, std::move(done));
+      });
 }
 
-absl::StatusOr<v1::WorkloadResponse> FeedClients::Workload(const CallContext& call,
-                                                           absl::string_view context,
-                                                           v1::WorkloadRequest request) {
-  absl::StatusOr<Route> stub = Stub(context);
-  if (!stub.ok()) return stub.status();
-  request.set_context(std::string(context));
-  grpc::ClientContext ctx;
-  Identify(ctx, stub->hop, call);
-  v1::WorkloadResponse response;
-  if (grpc::Status s = stub->stub->GetWorkload(&ctx, request, &response); !s.ok())
-    return FromGrpc(s);
-  return response;
+FeedClients::Answers<v1::ListOverdueResponse> FeedClients::List(
+    const CallContext& call, const AskFor<v1::ListOverdueRequest>& ask_for) {
+  return AskAll<v1::ListOverdueRequest, v1::ListOverdueResponse>(
+      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+        stub->ListOverdue(client, request, response, std::move(done));
+      });
+}
+
+FeedClients::Answers<v1::WorkloadResponse> FeedClients::Workload(
+    const CallContext& call, const AskFor<v1::WorkloadRequest>& ask_for) {
+  return AskAll<v1::WorkloadRequest, v1::WorkloadResponse>(
+      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+        stub->GetWorkload(client, request, response, std::move(done));
+      });
 }
 
 absl::StatusOr<std::vector<std::string>> FeedClients::Forces(absl::string_view context) {

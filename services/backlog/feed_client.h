@@ -4,8 +4,11 @@
 #ifndef VIGIL_SERVICES_BACKLOG_FEED_CLIENT_H_
 #define VIGIL_SERVICES_BACKLOG_FEED_CLIENT_H_
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,13 +30,23 @@ class FeedClients {
   void SetChannel(absl::string_view context, const std::shared_ptr<grpc::Channel>& channel);
   std::vector<std::string> contexts() const;
 
-  // Each call goes to one context; errors come back as the owner gave them.
-  absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call, absl::string_view context,
-                                               v1::SummarizeOverdueRequest request);
-  absl::StatusOr<v1::ListOverdueResponse> List(const CallContext& call, absl::string_view context,
-                                               v1::ListOverdueRequest request);
-  absl::StatusOr<v1::WorkloadResponse> Workload(const CallContext& call, absl::string_view context,
-                                                v1::WorkloadRequest request);
+  // A request for each context asked (none: that context is not asked).
+  template <typename Request>
+  using AskFor = std::function<std::optional<Request>(const std::string& context)>;
+  // The answers, in the order of contexts(), each with its context.
+  template <typename Response>
+  using Answers = absl::StatusOr<std::vector<std::pair<std::string, Response>>>;
+
+  // Each asks every context `ask_for` gives a request for, all at once, and returns their
+  // answers, or the first error in the order of contexts() as its owner gave it. At once,
+  // because an owner audits what it discloses in a commit of its own: asked together, the
+  // owners' audit commits share a group commit instead of each waiting out the one before.
+  Answers<v1::OverdueSummary> Summarize(const CallContext& call,
+                                        const AskFor<v1::SummarizeOverdueRequest>& ask_for);
+  Answers<v1::ListOverdueResponse> List(const CallContext& call,
+                                        const AskFor<v1::ListOverdueRequest>& ask_for);
+  Answers<v1::WorkloadResponse> Workload(const CallContext& call,
+                                         const AskFor<v1::WorkloadRequest>& ask_for);
   absl::StatusOr<std::vector<std::string>> Forces(absl::string_view context);
 
  private:
@@ -47,6 +60,10 @@ class FeedClients {
     Hop hop;
   };
   absl::StatusOr<Route> Stub(absl::string_view context) const;
+  // Starts `start(async_stub, client_context, request, response, done)` for every context
+  // asked and waits for each answer (kTimeout at the longest).
+  template <typename Request, typename Response, typename Start>
+  Answers<Response> AskAll(const CallContext& call, const AskFor<Request>& ask_for, Start start);
 
   mutable absl::Mutex mu_;
   std::vector<Owner> owners_ ABSL_GUARDED_BY(mu_);

@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/backlog/feed_client.h"
 #include "services/common/auth.h"
@@ -393,6 +395,35 @@ TEST_F(BacklogTest, ClosingObligationsShowsInTheNextSnapshotAndTheTrend) {
   EXPECT_EQ(trend.points(0).total_overdue(), 11);
   EXPECT_EQ(trend.points(1).total_overdue(), 9);
   EXPECT_EQ(trend.change_7_days(), -2);
+}
+
+// The owners are asked at once; an owner that cannot answer fails the whole answer, named,
+// rather than leave out its part of the backlog: one with no channel yet, and one whose
+// channel leads nowhere (its error comes back from the asynchronous call).
+TEST_F(BacklogTest, AnOwnerThatCannotAnswerFailsTheAnswerNamingIt) {
+  FeedClients unready;
+  unready.Add("rso", host_->InProcessChannel());
+  unready.Add("ocait");
+  Backlog partial(*store_, unready, *policies_, clock_, zone_);
+  EXPECT_THAT(partial.Summary(Call(), v1::GetBacklogSummaryRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ocait")));
+  EXPECT_THAT(partial.Items(Call(), v1::ListBacklogItemsRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ocait")));
+  EXPECT_THAT(partial.Workload(Call(), v1::GetWorkloadRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ocait")));
+
+  FeedClients nowhere;
+  nowhere.Add("rso", host_->InProcessChannel());
+  // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+  nowhere.Add("ocait", grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+  Backlog unreachable(*store_, nowhere, *policies_, clock_, zone_);
+  EXPECT_THAT(unreachable.Summary(Call(), v1::GetBacklogSummaryRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(unreachable.Items(Call(), v1::ListBacklogItemsRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+
+  // And with both owners answering, the same backlog object answers again.
+  VIGIL_EXPECT_OK(backlog_->Summary(Call(), v1::GetBacklogSummaryRequest()).status());
 }
 
 TEST_F(BacklogTest, RefusesWhatItCannotAnswerNamingTheField) {
