@@ -112,6 +112,10 @@ bool OverdueIndex::InScope(const Scope& scope, const Cell& cell) {
   return true;
 }
 
+RankedDues<const OverdueIndex::Cell*>& OverdueIndex::Force::RollUp(const Cell& cell) {
+  return roll_ups[KindIndex(cell.kind)][RiskIndex(cell.risk)];
+}
+
 void OverdueIndex::InsertLocked(const v1::Obligation& o) {
   // Remove any earlier entry first: it may be the force's last, which removes the force.
   RemoveLocked(o.force(), o.id());
@@ -125,6 +129,7 @@ void OverdueIndex::InsertLocked(const v1::Obligation& o) {
   }
   Entry entry{DueMicros(o), o.id(), o.kind(), o.risk_level()};
   force.where[o.id()] = Location{&cell, entry.due_micros};
+  force.RollUp(cell).Insert(entry.due_micros, &cell);
   const auto at = std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before);
   cell.dues.insert(cell.dues.begin() + (at - cell.entries.begin()), entry.due_micros);
   cell.entries.insert(at, std::move(entry));
@@ -147,6 +152,9 @@ void OverdueIndex::EraseEntryLocked(Force& force, const Location& at, absl::stri
                      << (it == entries.end() ? " nor anywhere in its cell" : "");
   }
   if (it != entries.end()) {
+    if (!force.RollUp(cell).Erase(it->due_micros, &cell)) {
+      VIGIL_LOG(ERROR) << "overdue index: " << id << " is missing from its force's roll-up";
+    }
     cell.dues.erase(cell.dues.begin() + (it - entries.begin()));
     entries.erase(it);
     --size_;
@@ -189,6 +197,19 @@ void OverdueIndex::FinishLoadLocked() {
         for (size_t i = 0; i < cell.entries.size(); ++i) cell.dues[i] = cell.entries[i].due_micros;
       }
       entries += cell.entries.size();
+    }
+    // The roll-ups in one go: each one's items gathered from its cells, then put in order.
+    std::vector<RankedDues<const Cell*>::Item> items[kObligationKindSlots][5];
+    for (const auto& [key, cell] : force.cells) {
+      auto& into = items[KindIndex(cell.kind)][RiskIndex(cell.risk)];
+      for (const int64_t due : cell.dues) into.push_back({due, &cell});
+    }
+    for (int k = 0; k < kObligationKindSlots; ++k) {
+      for (int r = 0; r < 5; ++r) {
+        std::sort(items[k][r].begin(), items[k][r].end(),
+                  [](const auto& a, const auto& b) { return a.due < b.due; });
+        force.roll_ups[k][r].Assign(std::move(items[k][r]));
+      }
     }
     // Sized once: growing to a million ids would rehash twenty times.
     force.where.reserve(entries);
@@ -362,53 +383,115 @@ absl::Status OverdueIndex::Attach(storage::Store& store, std::string feed_contex
   return absl::OkStatus();
 }
 
+namespace {
+
+// A cell's due times, as Tally counts them.
+struct CellDues {
+  const std::vector<int64_t>& dues;
+  size_t size() const { return dues.size(); }
+  int64_t front() const { return dues.front(); }
+  size_t CountBefore(int64_t x) const { return vigil::CountBefore(dues, x); }
+  size_t CountAtOrBefore(int64_t x) const { return vigil::CountAtOrBefore(dues, x); }
+};
+
+// A roll-up's, likewise.
+template <typename T>
+struct RollUpDues {
+  const RankedDues<T>& dues;
+  size_t size() const { return dues.size(); }
+  int64_t front() const { return dues.front().due; }
+  size_t CountBefore(int64_t x) const { return dues.CountBefore(x); }
+  size_t CountAtOrBefore(int64_t x) const { return dues.CountAtOrBefore(x); }
+};
+
+// Adds the due times of one cell or roll-up (not empty) of kind slot k and risk slot r to
+// `summary`, at `now`; returns how many are overdue. Band b holds due in
+// (now - (hi_b + 1) days, now - lo_b days]; band 0 excludes due == now.
+template <typename Dues>
+size_t Tally(const Dues& v, int k, int r, int64_t now, OverdueIndex::Summary& summary) {
+  summary.total_open += static_cast<int64_t>(v.size());
+  if (!summary.earliest_due_micros || v.front() < *summary.earliest_due_micros) {
+    summary.earliest_due_micros = v.front();
+  }
+  const size_t overdue = v.CountBefore(now);
+  summary.due_within_7[k][r] += v.CountBefore(now + 7 * kDayMicros) - overdue;
+  summary.due_within_28[k][r] += v.CountBefore(now + 28 * kDayMicros) - overdue;
+  if (overdue == 0) return 0;
+  summary.total_overdue += static_cast<int64_t>(overdue);
+  constexpr int kEdgeDays[] = {8, 31, 91, 181, 366};
+  size_t at_or_before[5];
+  for (int i = 0; i < 5; ++i) {
+    at_or_before[i] = std::min(v.CountAtOrBefore(now - kEdgeDays[i] * kDayMicros), overdue);
+  }
+  auto& counts = summary.counts[k][r];
+  counts[v1::AGE_BAND_0_7_DAYS] += overdue - at_or_before[0];
+  counts[v1::AGE_BAND_8_30_DAYS] += at_or_before[0] - at_or_before[1];
+  counts[v1::AGE_BAND_31_90_DAYS] += at_or_before[1] - at_or_before[2];
+  counts[v1::AGE_BAND_91_180_DAYS] += at_or_before[2] - at_or_before[3];
+  counts[v1::AGE_BAND_181_365_DAYS] += at_or_before[3] - at_or_before[4];
+  counts[v1::AGE_BAND_OVER_365_DAYS] += at_or_before[4];
+  return overdue;
+}
+
+bool Wanted(const std::vector<v1::ObligationKind>& kinds, int k) {
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+}
+bool Wanted(const std::vector<v1::RiskLevel>& risks, int r) {
+  return risks.empty() || std::find(risks.begin(), risks.end(), r) != risks.end();
+}
+
+}  // namespace
+
 OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_of) const {
   Summary summary;
   const int64_t now = storage::ToMicros(as_of);
-  // Band b holds due in (now - (hi_b + 1) days, now - lo_b days]; band 0 excludes due == now.
-  const int64_t edges[] = {now - 8 * kDayMicros, now - 31 * kDayMicros, now - 91 * kDayMicros,
-                           now - 181 * kDayMicros, now - 366 * kDayMicros};
   absl::ReaderMutexLock lock(&mu_);
-  auto force = forces_.find(scope.force);
-  if (force == forces_.end()) return summary;
+  auto found = forces_.find(scope.force);
+  if (found == forces_.end()) return summary;
+  const Force& force = found->second;
+  // The oldest overdue entry is the front of a cell whose earliest due time is the scope's.
+  auto consider_oldest = [&](const Cell& cell) {
+    const Entry& front = cell.entries.front();
+    if (!summary.oldest.has_value() || front.due_micros < summary.oldest->due_micros ||
+        (front.due_micros == summary.oldest->due_micros && Before(front, *summary.oldest))) {
+      summary.oldest = front;
+    }
+  };
+  if (scope.team.empty() && scope.officer.empty()) {
+    // Force-wide: the roll-ups, one per kind and risk level, whatever the number of cells.
+    for (int k = 0; k < kObligationKindSlots; ++k) {
+      for (int r = 0; r < 5; ++r) {
+        const RankedDues<const Cell*>& dues = force.roll_ups[k][r];
+        if (dues.empty() || !Wanted(scope.kinds, k) || !Wanted(scope.risks, r)) continue;
+        if (Tally(RollUpDues<const Cell*>{dues}, k, r, now, summary) == 0) continue;
+        if (summary.oldest.has_value() && dues.front().due > summary.oldest->due_micros) continue;
+        // Each cell with an entry due at the roll-up's earliest instant (usually one).
+        const int64_t earliest = dues.front().due;
+        dues.ForEach([&](const RankedDues<const Cell*>::Item& item) {
+          if (item.due != earliest) return false;
+          consider_oldest(*item.value);
+          return true;
+        });
+      }
+    }
+    return summary;
+  }
   // The cells in scope first, so that each one's due times can be fetched from memory a few
   // cells ahead of the binary searches that read them (at 1M the searches wait on memory).
   std::vector<const Cell*> cells;
-  cells.reserve(force->second.cells.size());
-  for (const auto& [key, cell] : force->second.cells) {
+  cells.reserve(force.cells.size());
+  for (const auto& [key, cell] : force.cells) {
     if (InScope(scope, cell)) cells.push_back(&cell);
   }
   for (size_t c = 0; c < cells.size(); ++c) {
     if (c + kPrefetchAhead < cells.size()) PrefetchDues(cells[c + kPrefetchAhead]->dues);
     const Cell& cell = *cells[c];
-    const auto& v = cell.dues;
-    const int k = KindIndex(cell.kind);
-    const int r = RiskIndex(cell.risk);
-    summary.total_open += static_cast<int64_t>(v.size());
-    if (!summary.earliest_due_micros || v.front() < *summary.earliest_due_micros) {
-      summary.earliest_due_micros = v.front();
-    }
-    const size_t overdue = CountBefore(v, now);
-    if (overdue == 0) {
-      summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros);
-      summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros);
+    if (Tally(CellDues{cell.dues}, KindIndex(cell.kind), RiskIndex(cell.risk), now, summary) == 0)
       continue;
-    }
-    summary.total_overdue += static_cast<int64_t>(overdue);
-    size_t at_or_before[5];
-    for (int i = 0; i < 5; ++i) at_or_before[i] = std::min(CountAtOrBefore(v, edges[i]), overdue);
-    summary.counts[k][r][v1::AGE_BAND_0_7_DAYS] += overdue - at_or_before[0];
-    summary.counts[k][r][v1::AGE_BAND_8_30_DAYS] += at_or_before[0] - at_or_before[1];
-    summary.counts[k][r][v1::AGE_BAND_31_90_DAYS] += at_or_before[1] - at_or_before[2];
-    summary.counts[k][r][v1::AGE_BAND_91_180_DAYS] += at_or_before[2] - at_or_before[3];
-    summary.counts[k][r][v1::AGE_BAND_181_365_DAYS] += at_or_before[3] - at_or_before[4];
-    summary.counts[k][r][v1::AGE_BAND_OVER_365_DAYS] += at_or_before[4];
     // The entries (a cache miss per cell at 1M) only when the due times do not decide.
-    if (!summary.oldest.has_value() || v.front() < summary.oldest->due_micros ||
-        (v.front() == summary.oldest->due_micros && Before(cell.entries.front(), *summary.oldest)))
-      summary.oldest = cell.entries.front();
-    summary.due_within_7[k][r] += CountBefore(v, now + 7 * kDayMicros) - overdue;
-    summary.due_within_28[k][r] += CountBefore(v, now + 28 * kDayMicros) - overdue;
+    if (!summary.oldest.has_value() || cell.dues.front() <= summary.oldest->due_micros) {
+      consider_oldest(cell);
+    }
   }
   return summary;
 }

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/obligations/ranked_dues.h"
 #include "storage/store.h"
 #include "vigil/v1/obligations.pb.h"
 
@@ -160,6 +161,10 @@ class OverdueIndex {
   struct Force {
     absl::node_hash_map<std::string, Cell> cells;      // by CellKey; a cell never moves
     absl::flat_hash_map<std::string, Location> where;  // by obligation id
+    // Every entry's due time again, with its cell, by [kind][risk] across teams and officers:
+    // what a force-wide summary counts (RollUp: KindIndex, RiskIndex of the cell).
+    RankedDues<const Cell*> roll_ups[kObligationKindSlots][5];
+    RankedDues<const Cell*>& RollUp(const Cell& cell);
   };
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);

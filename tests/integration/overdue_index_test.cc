@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -348,6 +349,97 @@ TEST(OverdueIndexLoad, AnIdGivenTwiceKeepsItsLaterDueTime) {
   EXPECT_EQ(Everything(index, "wessex"),
             (Listed{{200'000'000, "c"}, {300'000'000, "b"}, {400'000'000, "a"}}));
   EXPECT_EQ(index.size(), 3u);
+}
+
+// A force-wide summary reads the force's roll-ups (one per kind and risk level); a team's
+// reads its cells. Through a bulk load and thousands of changes, with many obligations due at
+// the same instant in different cells (so the oldest is decided by id), the force's summary is
+// its teams' summed, with and without filters.
+TEST(OverdueIndexRollUps, AForceWideSummaryIsItsTeamsSummed) {
+  OverdueIndex index(storage::DeadlineSpace::kTesting);
+  std::mt19937_64 rng(7);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto random_obligation = [&](int n) {
+    v1::Obligation o;
+    o.set_id(absl::StrCat("o", n));
+    o.set_force("wessex");
+    o.set_team(kTeams[rng() % 3]);
+    o.set_owner_officer(kOfficers[rng() % 4]);
+    o.set_kind(static_cast<v1::ObligationKind>(1 + rng() % 7));
+    o.set_risk_level(static_cast<v1::RiskLevel>(rng() % 5));
+    // 40 instants ten days apart, from 380 days ago: every band, and many ties.
+    *o.mutable_due_time() =
+        ToProtoTime(now - absl::Hours(24) * 380 + absl::Hours(240) * (rng() % 40));
+    return o;
+  };
+  std::vector<v1::Obligation> initial;
+  for (int n = 0; n < 6000; ++n) initial.push_back(random_obligation(n));
+  index.InsertAll(initial);
+
+  auto check = [&](const OverdueIndex::Scope& filters) {
+    OverdueIndex::Scope force = filters;
+    force.force = "wessex";
+    const OverdueIndex::Summary whole = index.Summarize(force, now);
+    OverdueIndex::Summary summed;
+    for (const char* team : kTeams) {
+      OverdueIndex::Scope scope = force;
+      scope.team = team;
+      const OverdueIndex::Summary part = index.Summarize(scope, now);
+      summed.total_open += part.total_open;
+      summed.total_overdue += part.total_overdue;
+      for (int k = 0; k < kObligationKindSlots; ++k) {
+        for (int r = 0; r < 5; ++r) {
+          summed.due_within_7[k][r] += part.due_within_7[k][r];
+          summed.due_within_28[k][r] += part.due_within_28[k][r];
+          for (int b = 0; b < 7; ++b) summed.counts[k][r][b] += part.counts[k][r][b];
+        }
+      }
+      if (part.earliest_due_micros &&
+          (!summed.earliest_due_micros || *part.earliest_due_micros < *summed.earliest_due_micros))
+        summed.earliest_due_micros = part.earliest_due_micros;
+      if (part.oldest.has_value() && (!summed.oldest.has_value() ||
+                                      std::pair(part.oldest->due_micros, part.oldest->id) <
+                                          std::pair(summed.oldest->due_micros, summed.oldest->id)))
+        summed.oldest = part.oldest;
+    }
+    ASSERT_GT(whole.total_open, 0);
+    ASSERT_EQ(whole.total_open, summed.total_open);
+    ASSERT_EQ(whole.total_overdue, summed.total_overdue);
+    ASSERT_EQ(whole.earliest_due_micros, summed.earliest_due_micros);
+    ASSERT_EQ(whole.oldest.has_value(), summed.oldest.has_value());
+    if (whole.oldest.has_value()) {
+      ASSERT_EQ(whole.oldest->id, summed.oldest->id);
+    }
+    for (int k = 0; k < kObligationKindSlots; ++k) {
+      for (int r = 0; r < 5; ++r) {
+        ASSERT_EQ(whole.due_within_7[k][r], summed.due_within_7[k][r]);
+        ASSERT_EQ(whole.due_within_28[k][r], summed.due_within_28[k][r]);
+        for (int b = 0; b < 7; ++b) ASSERT_EQ(whole.counts[k][r][b], summed.counts[k][r][b]);
+      }
+    }
+  };
+  OverdueIndex::Scope visits_of_the_riskiest;
+  visits_of_the_riskiest.kinds = {v1::OBLIGATION_KIND_HOME_VISIT};
+  visits_of_the_riskiest.risks = {v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_VERY_HIGH};
+  check({});
+  check(visits_of_the_riskiest);
+  for (int step = 0; step < 6000; ++step) {
+    const int n = static_cast<int>(rng() % 7000);
+    if (rng() % 3 == 0) {
+      v1::ObligationEventBatch closed;
+      closed.add_events()->set_type(v1::OBLIGATION_EVENT_TYPE_CLOSED);
+      *closed.mutable_events(0)->mutable_obligation() = random_obligation(n);
+      index.Apply(closed);
+    } else {
+      index.Insert(random_obligation(n));  // opens, or moves and re-times
+    }
+    if (step % 500 == 0) {
+      check({});
+      check(visits_of_the_riskiest);
+    }
+  }
+  check({});
+  check(visits_of_the_riskiest);
 }
 
 TEST(AgeBands, FollowWholeDaysOverdue) {
