@@ -539,9 +539,18 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
       return a.due != b.due ? a.due > b.due : Before(*b.at, *a.at);
     };
     std::vector<Head> starts;
+    const bool after_cursor = !cursor.empty() && (!by_risk || rank == cursor.rank);
     std::vector<const Cell*> cells;
-    for (const auto& [key, cell] : force->second.cells) {
-      if (InScope(scope, cell) && (!by_risk || RiskRank(cell.risk) == rank)) cells.push_back(&cell);
+    if (scope.team.empty() && scope.officer.empty()) {
+      cells = CellsAhead(force->second, scope, by_risk ? rank : -1, windows,
+                         after_cursor ? std::optional(cursor.due_micros) : std::nullopt,
+                         limit - page.size() + 1);
+    } else {
+      for (const auto& [key, cell] : force->second.cells) {
+        if (InScope(scope, cell) && (!by_risk || RiskRank(cell.risk) == rank)) {
+          cells.push_back(&cell);
+        }
+      }
     }
     for (size_t c = 0; c < cells.size(); ++c) {
       if (c + kPrefetchAhead < cells.size()) PrefetchDues(cells[c + kPrefetchAhead]->dues);
@@ -549,7 +558,7 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
       const auto& v = cell.entries;
       // Entries after the cursor, when it is in this rank.
       size_t first = 0;
-      if (!cursor.empty() && (!by_risk || rank == cursor.rank)) {
+      if (after_cursor) {
         first = std::upper_bound(v.begin(), v.end(), after, Before) - v.begin();
       }
       for (const auto& [from, to] : windows) {
@@ -574,6 +583,55 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
     }
   }
   return page;
+}
+
+std::vector<const OverdueIndex::Cell*> OverdueIndex::CellsAhead(
+    const Force& force, const Scope& scope, int rank,
+    const std::vector<std::pair<int64_t, int64_t>>& windows, std::optional<int64_t> after_due,
+    size_t need) {
+  using Dues = RankedDues<const Cell*>;
+  // A k-way merge of the roll-ups' items in each window, by due time.
+  struct Stream {
+    Dues::Iterator at;
+    int64_t to;
+  };
+  auto later = [](const Stream& a, const Stream& b) { return a.at->due > b.at->due; };
+  std::vector<Stream> streams;
+  for (int k = 0; k < kObligationKindSlots; ++k) {
+    for (int r = 0; r < 5; ++r) {
+      const Dues& dues = force.roll_ups[k][r];
+      if (dues.empty() || !Wanted(scope.kinds, k) || !Wanted(scope.risks, r) ||
+          (rank >= 0 && RiskRank(static_cast<v1::RiskLevel>(r)) != rank)) {
+        continue;
+      }
+      for (const auto& [from, to] : windows) {
+        Dues::Iterator at = dues.LowerBound(after_due ? std::max(from, *after_due) : from);
+        if (!at.done() && at->due < to) streams.push_back({at, to});
+      }
+    }
+  }
+  std::make_heap(streams.begin(), streams.end(), later);
+  std::vector<const Cell*> cells;
+  absl::flat_hash_set<const Cell*> seen;
+  size_t counted = 0;
+  int64_t last = 0;  // once `need` are counted, the due time of the last of them
+  while (!streams.empty()) {
+    std::pop_heap(streams.begin(), streams.end(), later);
+    Stream& stream = streams.back();
+    const int64_t due = stream.at->due;
+    if (counted >= need && due > last) break;
+    if (seen.insert(stream.at->value).second) cells.push_back(stream.at->value);
+    // At the cursor's instant an entry may be at or before the cursor: its cell is searched,
+    // but it is not counted.
+    if ((!after_due || due > *after_due) && ++counted == need) last = due;
+    stream.at.Next();
+    if (stream.at.done() || stream.at->due >= stream.to) {
+      streams.pop_back();
+    } else {
+      std::push_heap(streams.begin(), streams.end(), later);
+    }
+  }
+  return cells;
 }
 
 std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& scope,

@@ -169,6 +169,14 @@ class OverdueIndex {
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
   static bool InScope(const Scope& scope, const Cell& cell);
+  // The cells that hold the first `need` entries of a force-wide listing (none filtered by
+  // team or officer) due in `windows`, of risk rank `rank` (-1: any), at or after `after_due`
+  // (the cursor's; none: from the start), and any more due at the same instant as the last of
+  // them: found from the force's roll-ups instead of by searching every cell.
+  static std::vector<const Cell*> CellsAhead(
+      const Force& force, const Scope& scope, int rank,
+      const std::vector<std::pair<int64_t, int64_t>>& windows, std::optional<int64_t> after_due,
+      size_t need);
   void InsertLocked(const v1::Obligation& obligation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(absl::string_view force, absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

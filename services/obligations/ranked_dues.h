@@ -92,6 +92,36 @@ class RankedDues {
            (std::upper_bound(chunk.begin(), chunk.end(), x, DueBefore) - chunk.begin());
   }
 
+  // A position in due order: an item, or past the last.
+  class Iterator {
+   public:
+    bool done() const { return chunk_ == dues_->chunks_.size(); }
+    const Item& operator*() const { return dues_->chunks_[chunk_][index_]; }
+    const Item* operator->() const { return &**this; }
+    void Next() {
+      if (++index_ == dues_->chunks_[chunk_].size()) {
+        ++chunk_;
+        index_ = 0;
+      }
+    }
+
+   private:
+    friend class RankedDues;
+    Iterator(const RankedDues* dues, size_t chunk, size_t index)
+        : dues_(dues), chunk_(chunk), index_(index) {}
+    const RankedDues* dues_;
+    size_t chunk_;
+    size_t index_;
+  };
+  // The first item due at or after `x`.
+  Iterator LowerBound(int64_t x) const {
+    const size_t c = std::lower_bound(lasts_.begin(), lasts_.end(), x) - lasts_.begin();
+    if (c == chunks_.size()) return Iterator(this, c, 0);
+    const std::vector<Item>& chunk = chunks_[c];
+    return Iterator(this, c,
+                    std::lower_bound(chunk.begin(), chunk.end(), x, ItemBefore) - chunk.begin());
+  }
+
   // Calls fn(item) for each item in due order while it returns true.
   template <typename Fn>
   void ForEach(Fn fn) const {

@@ -351,11 +351,12 @@ TEST(OverdueIndexLoad, AnIdGivenTwiceKeepsItsLaterDueTime) {
   EXPECT_EQ(index.size(), 3u);
 }
 
-// A force-wide summary reads the force's roll-ups (one per kind and risk level); a team's
-// reads its cells. Through a bulk load and thousands of changes, with many obligations due at
-// the same instant in different cells (so the oldest is decided by id), the force's summary is
-// its teams' summed, with and without filters.
-TEST(OverdueIndexRollUps, AForceWideSummaryIsItsTeamsSummed) {
+// A force-wide summary reads the force's roll-ups (one per kind and risk level), and a
+// force-wide page the cells they point it to; a team's reads its cells. Through a bulk load
+// and thousands of changes, with many obligations due at the same instant in different cells
+// (so the oldest, and the order, are decided by id), the force's summary is its teams' summed
+// and its pages are their listings merged, with and without filters.
+TEST(OverdueIndexRollUps, AForceWideSummaryAndListingAreItsTeams) {
   OverdueIndex index(storage::DeadlineSpace::kTesting);
   std::mt19937_64 rng(7);
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
@@ -409,6 +410,34 @@ TEST(OverdueIndexRollUps, AForceWideSummaryIsItsTeamsSummed) {
     ASSERT_EQ(whole.oldest.has_value(), summed.oldest.has_value());
     if (whole.oldest.has_value()) {
       ASSERT_EQ(whole.oldest->id, summed.oldest->id);
+    }
+    // Listed force-wide a page of 7 at a time (the roll-ups choose the cells each page
+    // merges), as the teams' own listings merged: every entry once, in order.
+    for (v1::BacklogOrder order :
+         {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+      std::vector<std::tuple<int, int64_t, std::string>> want;
+      for (const char* team : kTeams) {
+        OverdueIndex::Scope scope = force;
+        scope.team = team;
+        bool more = false;
+        for (const OverdueIndex::Entry& e : index.List(scope, now, order, {}, 1 << 20, &more)) {
+          want.emplace_back(order == v1::BACKLOG_ORDER_OLDEST_FIRST ? 0 : RiskRank(e.risk),
+                            e.due_micros, e.id);
+        }
+      }
+      std::sort(want.begin(), want.end());
+      std::vector<std::tuple<int, int64_t, std::string>> listed;
+      OverdueIndex::Cursor cursor;
+      for (bool more = true; more;) {
+        const std::vector<OverdueIndex::Entry> page =
+            index.List(force, now, order, cursor, 7, &more);
+        for (const OverdueIndex::Entry& e : page) {
+          listed.emplace_back(order == v1::BACKLOG_ORDER_OLDEST_FIRST ? 0 : RiskRank(e.risk),
+                              e.due_micros, e.id);
+        }
+        if (more) cursor = OverdueIndex::CursorAfter(page.back(), order);
+      }
+      ASSERT_EQ(listed, want) << "order " << order;
     }
     for (int k = 0; k < kObligationKindSlots; ++k) {
       for (int r = 0; r < 5; ++r) {
