@@ -40,7 +40,9 @@ class FeedClients {
   // Each asks every context `ask_for` gives a request for, all at once, and returns their
   // answers, or the first error in the order of contexts() as its owner gave it. At once,
   // because an owner audits what it discloses in a commit of its own: asked together, the
-  // owners' audit commits share a group commit instead of each waiting out the one before.
+  // owners' audit commits share a group commit instead of each waiting out the one before. An
+  // owner that answers has recorded its disclosure even when another's error fails the whole
+  // answer: the audit log may name a disclosure the caller never received, never the reverse.
   Answers<v1::OverdueSummary> Summarize(const CallContext& call,
                                         const AskFor<v1::SummarizeOverdueRequest>& ask_for);
   Answers<v1::ListOverdueResponse> List(const CallContext& call,

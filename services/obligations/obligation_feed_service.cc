@@ -245,6 +245,12 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     view = static_cast<v1::AsOfView>(static_cast<uint8_t>(token[24]));
     cursor.id = token.substr(25);
   }
+  if (request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE && !cursor.empty() &&
+      (cursor.rank < 0 || cursor.rank > 4)) {
+    return request.has_after()
+               ? FieldError("after.risk_rank", "must be 0 (very high) to 4 (not assessed)")
+               : FieldError("page_token", "is not a token this server issued");
+  }
   History history;
   const OverdueIndex* source = index;
   if (view == v1::AS_OF_VIEW_HISTORY) {

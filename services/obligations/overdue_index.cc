@@ -22,6 +22,14 @@ constexpr int64_t kDayMicros = int64_t{24} * 3600 * 1000000;
 int KindIndex(int kind) { return kind >= 0 && kind < kObligationKindSlots ? kind : 0; }
 int RiskIndex(int risk) { return risk >= 0 && risk < 5 ? risk : 0; }
 
+// Whether a scope's filter (empty: everything) takes kind slot k, or risk slot r.
+bool Wanted(const std::vector<v1::ObligationKind>& kinds, int k) {
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+}
+bool Wanted(const std::vector<v1::RiskLevel>& risks, int r) {
+  return risks.empty() || std::find(risks.begin(), risks.end(), r) != risks.end();
+}
+
 bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
   return a.due_micros != b.due_micros ? a.due_micros < b.due_micros : a.id < b.id;
 }
@@ -101,15 +109,9 @@ std::string OverdueIndex::CellKey(absl::string_view team, absl::string_view offi
 bool OverdueIndex::InScope(const Scope& scope, const Cell& cell) {
   if (!scope.team.empty() && cell.team != scope.team) return false;
   if (!scope.officer.empty() && cell.officer != scope.officer) return false;
-  if (!scope.kinds.empty() &&
-      std::find(scope.kinds.begin(), scope.kinds.end(), cell.kind) == scope.kinds.end()) {
-    return false;
-  }
-  if (!scope.risks.empty() &&
-      std::find(scope.risks.begin(), scope.risks.end(), cell.risk) == scope.risks.end()) {
-    return false;
-  }
-  return true;
+  // By slot, as the roll-ups and the counts file them: a risk level this build does not know
+  // counts as not assessed.
+  return Wanted(scope.kinds, KindIndex(cell.kind)) && Wanted(scope.risks, RiskIndex(cell.risk));
 }
 
 RankedDues<const OverdueIndex::Cell*>& OverdueIndex::Force::RollUp(const Cell& cell) {
@@ -205,11 +207,7 @@ void OverdueIndex::FinishLoadLocked() {
       for (const int64_t due : cell.dues) into.push_back({due, &cell});
     }
     for (int k = 0; k < kObligationKindSlots; ++k) {
-      for (int r = 0; r < 5; ++r) {
-        std::sort(items[k][r].begin(), items[k][r].end(),
-                  [](const auto& a, const auto& b) { return a.due < b.due; });
-        force.roll_ups[k][r].Assign(std::move(items[k][r]));
-      }
+      for (int r = 0; r < 5; ++r) force.roll_ups[k][r].Assign(std::move(items[k][r]));
     }
     // Sized once: growing to a million ids would rehash twenty times.
     force.where.reserve(entries);
@@ -433,13 +431,6 @@ size_t Tally(const Dues& v, int k, int r, int64_t now, OverdueIndex::Summary& su
   return overdue;
 }
 
-bool Wanted(const std::vector<v1::ObligationKind>& kinds, int k) {
-  return kinds.empty() || std::find(kinds.begin(), kinds.end(), k) != kinds.end();
-}
-bool Wanted(const std::vector<v1::RiskLevel>& risks, int r) {
-  return risks.empty() || std::find(risks.begin(), risks.end(), r) != risks.end();
-}
-
 }  // namespace
 
 OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_of) const {
@@ -465,13 +456,13 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
         if (dues.empty() || !Wanted(scope.kinds, k) || !Wanted(scope.risks, r)) continue;
         if (Tally(RollUpDues<const Cell*>{dues}, k, r, now, summary) == 0) continue;
         if (summary.oldest.has_value() && dues.front().due > summary.oldest->due_micros) continue;
-        // Each cell with an entry due at the roll-up's earliest instant (usually one).
+        // Each cell with an entry due at the roll-up's earliest instant (usually one; a cell's
+        // items at one instant are neighbours).
         const int64_t earliest = dues.front().due;
-        dues.ForEach([&](const RankedDues<const Cell*>::Item& item) {
-          if (item.due != earliest) return false;
-          consider_oldest(*item.value);
-          return true;
-        });
+        const Cell* last = nullptr;
+        for (auto at = dues.LowerBound(earliest); !at.done() && at->due == earliest; at.Next()) {
+          if (at->value != last) consider_oldest(*(last = at->value));
+        }
       }
     }
     return summary;
@@ -526,6 +517,8 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
       }
     }
   }
+  // A rank no entry has (the caller's to refuse) lists nothing, rather than every rank.
+  if (by_risk && !cursor.empty() && (cursor.rank < 0 || cursor.rank > 4)) return page;
   for (int rank = by_risk ? cursor.rank : 0; rank < (by_risk ? 5 : 1); ++rank) {
     // A k-way merge of the cells' overdue entries (those after the cursor in this rank). A
     // head carries its entry's due time: the heap compares entries (a cache miss each at 1M)
@@ -542,9 +535,11 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
     const bool after_cursor = !cursor.empty() && (!by_risk || rank == cursor.rank);
     std::vector<const Cell*> cells;
     if (scope.team.empty() && scope.officer.empty()) {
-      cells = CellsAhead(force->second, scope, by_risk ? rank : -1, windows,
-                         after_cursor ? std::optional(cursor.due_micros) : std::nullopt,
-                         limit - page.size() + 1);
+      // Enough for the rest of the page and one more (to say whether there is more).
+      const size_t left = limit - page.size();
+      cells = CellsAhead(force->second, scope, by_risk ? std::optional(rank) : std::nullopt,
+                         windows, after_cursor ? std::optional(cursor.due_micros) : std::nullopt,
+                         left == std::numeric_limits<size_t>::max() ? left : left + 1);
     } else {
       for (const auto& [key, cell] : force->second.cells) {
         if (InScope(scope, cell) && (!by_risk || RiskRank(cell.risk) == rank)) {
@@ -586,7 +581,7 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
 }
 
 std::vector<const OverdueIndex::Cell*> OverdueIndex::CellsAhead(
-    const Force& force, const Scope& scope, int rank,
+    const Force& force, const Scope& scope, std::optional<int> rank,
     const std::vector<std::pair<int64_t, int64_t>>& windows, std::optional<int64_t> after_due,
     size_t need) {
   using Dues = RankedDues<const Cell*>;
@@ -601,7 +596,7 @@ std::vector<const OverdueIndex::Cell*> OverdueIndex::CellsAhead(
     for (int r = 0; r < 5; ++r) {
       const Dues& dues = force.roll_ups[k][r];
       if (dues.empty() || !Wanted(scope.kinds, k) || !Wanted(scope.risks, r) ||
-          (rank >= 0 && RiskRank(static_cast<v1::RiskLevel>(r)) != rank)) {
+          (rank.has_value() && RiskRank(static_cast<v1::RiskLevel>(r)) != *rank)) {
         continue;
       }
       for (const auto& [from, to] : windows) {

@@ -4,7 +4,8 @@
 //
 // It is loaded from the deadline index at start-up and then kept current by the store's commit
 // listener, which sees every commit's obligation events in commit order: it is exactly the
-// deadline index as of the latest commit. Memory: about 80 bytes per open obligation.
+// deadline index as of the latest commit. Memory: about 110 bytes per open obligation (its
+// entry, its location by id, and its due time again in its force's roll-up).
 // Thread-safe: queries share a lock; commits take it briefly.
 #ifndef VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_
 #define VIGIL_SERVICES_OBLIGATIONS_OVERDUE_INDEX_H_
@@ -118,7 +119,8 @@ class OverdueIndex {
 
   // Up to `limit` overdue entries in scope (and in its age bands) after `cursor`, oldest first
   // or riskiest first; `more` says whether any remain. Each page costs O(cells in scope + page
-  // size x log cells), however many entries the filters leave out.
+  // size x log cells), however many entries the filters leave out; without a team or officer,
+  // the cells holding the page's entries instead of those in scope.
   std::vector<Entry> List(const Scope& scope, absl::Time as_of, v1::BacklogOrder order,
                           const Cursor& cursor, size_t limit, bool* more) const;
   static Cursor CursorAfter(const Entry& entry, v1::BacklogOrder order);
@@ -161,8 +163,9 @@ class OverdueIndex {
   struct Force {
     absl::node_hash_map<std::string, Cell> cells;      // by CellKey; a cell never moves
     absl::flat_hash_map<std::string, Location> where;  // by obligation id
-    // Every entry's due time again, with its cell, by [kind][risk] across teams and officers:
-    // what a force-wide summary counts (RollUp: KindIndex, RiskIndex of the cell).
+    // Every entry's due time again, with its cell, by [kind][risk] slot across teams and
+    // officers: what a force-wide summary counts and a force-wide page starts from (RollUp:
+    // KindIndex, RiskIndex of the cell).
     RankedDues<const Cell*> roll_ups[kObligationKindSlots][5];
     RankedDues<const Cell*>& RollUp(const Cell& cell);
   };
@@ -170,11 +173,11 @@ class OverdueIndex {
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
   static bool InScope(const Scope& scope, const Cell& cell);
   // The cells that hold the first `need` entries of a force-wide listing (none filtered by
-  // team or officer) due in `windows`, of risk rank `rank` (-1: any), at or after `after_due`
+  // team or officer) due in `windows`, of risk rank `rank` (none: any), at or after `after_due`
   // (the cursor's; none: from the start), and any more due at the same instant as the last of
   // them: found from the force's roll-ups instead of by searching every cell.
   static std::vector<const Cell*> CellsAhead(
-      const Force& force, const Scope& scope, int rank,
+      const Force& force, const Scope& scope, std::optional<int> rank,
       const std::vector<std::pair<int64_t, int64_t>>& windows, std::optional<int64_t> after_due,
       size_t need);
   void InsertLocked(const v1::Obligation& obligation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -469,6 +469,17 @@ TEST(OverdueIndexRollUps, AForceWideSummaryAndListingAreItsTeams) {
   }
   check({});
   check(visits_of_the_riskiest);
+
+  // A cursor in a rank no entry has lists nothing (the feed service refuses it first).
+  OverdueIndex::Scope force;
+  force.force = "wessex";
+  for (int rank : {-1, 5}) {
+    OverdueIndex::Cursor cursor{rank, 0, "o1"};
+    bool more = true;
+    EXPECT_THAT(index.List(force, now, v1::BACKLOG_ORDER_RISK_THEN_AGE, cursor, 7, &more),
+                ::testing::IsEmpty());
+    EXPECT_FALSE(more);
+  }
 }
 
 TEST(AgeBands, FollowWholeDaysOverdue) {

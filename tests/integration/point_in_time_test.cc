@@ -27,7 +27,9 @@
 namespace vigil {
 namespace {
 
+using ::testing::HasSubstr;
 using ::vigil::testing::IsOk;
+using ::vigil::testing::StatusIs;
 
 absl::Time Day(int y, int m, int d) {
   return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone());
@@ -432,6 +434,28 @@ TEST_F(PointInTimeTest, PageTokenKeepsTheViewItsFirstPageChose) {
   *request.mutable_as_of() = ToProtoTime(clock_.Now() + absl::Hours(24 * 7));
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListOverdueResponse ahead, feed_->List(Call(), request));
   EXPECT_EQ(ahead.view(), v1::AS_OF_VIEW_CURRENT);
+}
+
+// A caller merging owners passes `after` back; a risk rank no entry can have (a forged or
+// corrupt cursor) is refused, naming the field, rather than listing every rank again.
+TEST_F(PointInTimeTest, AnAfterCursorWithARankNoEntryHasIsRefused) {
+  clock_.Set(Day(2026, 1, 1));
+  for (int i = 0; i < 3; ++i) {
+    Commit(absl::StrCat("R", i), {Clock(absl::StrCat("R", i, "/visit"), Day(2025, 12, 1))});
+  }
+  v1::ListOverdueRequest request;
+  request.set_context("rso");
+  request.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
+  request.mutable_after()->set_obligation_id("R0/visit");
+  *request.mutable_after()->mutable_due_time() = ToProtoTime(Day(2025, 12, 1));
+  for (int rank : {-1, 5, 1 << 30}) {
+    request.mutable_after()->set_risk_rank(rank);
+    EXPECT_THAT(feed_->List(Call(), request).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("after.risk_rank")))
+        << rank;
+  }
+  request.mutable_after()->set_risk_rank(4);
+  VIGIL_EXPECT_OK(feed_->List(Call(), request).status());
 }
 
 }  // namespace
