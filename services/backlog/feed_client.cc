@@ -94,9 +94,9 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
   size_t remaining = pending.size();
   for (const auto& p : pending) {
     start(p->stub->async(), &p->client, &p->request, &p->response,
-          [p = p.get(), &mu, &done, &remaining](grpc::Status status) {
+          [p = p.get(), &mu, &done, &remaining](const grpc::Status& status) {
             std::lock_guard lock(mu);
-            p->status = std::move(status);
+            p->status = status;
             if (--remaining == 0) done.notify_all();
           });
   }

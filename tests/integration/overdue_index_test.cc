@@ -374,6 +374,7 @@ TEST(OverdueIndexRollUps, AForceWideSummaryAndListingAreItsTeams) {
     return o;
   };
   std::vector<v1::Obligation> initial;
+  initial.reserve(6000);
   for (int n = 0; n < 6000; ++n) initial.push_back(random_obligation(n));
   index.InsertAll(initial);
 
