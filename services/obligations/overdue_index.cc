@@ -448,7 +448,7 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
       summary.oldest = front;
     }
   };
-  if (scope.team.empty() && scope.officer.empty()) {
+  if (ForceWide(scope)) {
     // Force-wide: the roll-ups, one per kind and risk level, whatever the number of cells.
     for (int k = 0; k < kObligationKindSlots; ++k) {
       for (int r = 0; r < 5; ++r) {
@@ -534,7 +534,7 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
     std::vector<Head> starts;
     const bool after_cursor = !cursor.empty() && (!by_risk || rank == cursor.rank);
     std::vector<const Cell*> cells;
-    if (scope.team.empty() && scope.officer.empty()) {
+    if (ForceWide(scope)) {
       // Enough for the rest of the page and one more (to say whether there is more).
       const size_t left = limit - page.size();
       cells = CellsAhead(force->second, scope, by_risk ? std::optional(rank) : std::nullopt,

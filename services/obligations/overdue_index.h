@@ -172,6 +172,8 @@ class OverdueIndex {
 
   static std::string CellKey(absl::string_view team, absl::string_view officer, int kind, int risk);
   static bool InScope(const Scope& scope, const Cell& cell);
+  // No team and no officer: what the force's roll-ups answer.
+  static bool ForceWide(const Scope& scope) { return scope.team.empty() && scope.officer.empty(); }
   // The cells that hold the first `need` entries of a force-wide listing (none filtered by
   // team or officer) due in `windows`, of risk rank `rank` (none: any), at or after `after_due`
   // (the cursor's; none: from the start), and any more due at the same instant as the last of

@@ -72,23 +72,22 @@ class RankedDues {
     if (chunk.empty()) {
       chunks_.erase(chunks_.begin() + c);
       lasts_.erase(lasts_.begin() + c);
-    } else {
-      // A small chunk joins a small neighbour, so that erasures cannot leave a trail of
-      // near-empty chunks.
-      const bool join_next = c + 1 < chunks_.size() && Small(chunk.size(), chunks_[c + 1].size());
-      const bool join_previous = !join_next && c > 0 && Small(chunks_[c - 1].size(), chunk.size());
-      const size_t into = join_previous ? c - 1 : c;
-      if (join_next || join_previous) {
-        std::vector<Item>& next = chunks_[into + 1];
-        chunks_[into].insert(chunks_[into].end(), next.begin(), next.end());
-        chunks_.erase(chunks_.begin() + into + 1);
-        lasts_.erase(lasts_.begin() + into + 1);
-      }
-      lasts_[into] = chunks_[into].back();
-      Recount(into);
+      Recount(c);
       return true;
     }
-    Recount(c);
+    // A small chunk joins a small neighbour, so that erasures cannot leave a trail of
+    // near-empty chunks.
+    const bool join_next = c + 1 < chunks_.size() && Small(chunk.size(), chunks_[c + 1].size());
+    const bool join_previous = !join_next && c > 0 && Small(chunks_[c - 1].size(), chunk.size());
+    const size_t into = join_previous ? c - 1 : c;
+    if (join_next || join_previous) {
+      std::vector<Item>& next = chunks_[into + 1];
+      chunks_[into].insert(chunks_[into].end(), next.begin(), next.end());
+      chunks_.erase(chunks_.begin() + into + 1);
+      lasts_.erase(lasts_.begin() + into + 1);
+    }
+    lasts_[into] = chunks_[into].back();
+    Recount(into);
     return true;
   }
 
