@@ -69,6 +69,11 @@ ABSL_FLAG(double, rate, 0,
           "Start calls on a schedule of this many per second in all, each on an idle client "
           "(open loop: a late call waits for a client, and the report shows the rate reached); "
           "0: every client calls again as soon as its call returns");
+ABSL_FLAG(std::string, visit_times, "spread",
+          "When record-visit's visits took place: 'spread' (any minute of the last week, as "
+          "officers are told to vary days and times; the office-hours compliance rule then "
+          "rarely fires) or 'recent' (5 minutes ago: during office hours every visit after an "
+          "offender's fourth raises a finding and its alert, so the cost depends on the hour)");
 ABSL_FLAG(std::string, mix,
           "record-visit=2,record-arms=1,create-referral=1,backlog-summary=2,backlog-items=2,list-"
           "alerts=1",
@@ -136,12 +141,16 @@ struct Shared {
   std::string force;
   std::vector<Stubs> connections;       // client i calls through connections[i % size]
   std::vector<std::string> active_ids;  // in the community: visits and ARMS are accepted
+  // Per active_ids entry: the earliest instant a visit may be dated (a day after registration,
+  // or after the notification requirement started when not registered).
+  std::vector<absl::Time> visitable_since;
   std::vector<double> weights;
   absl::Time stop_at;
   int64_t call_budget = 0;  // 0: time-bound
   std::atomic<int64_t> issued{0};
 
-  double rate = 0;  // --rate: calls started per second by the pacer (0: closed loops)
+  double rate = 0;            // --rate: calls started per second by the pacer (0: closed loops)
+  bool spread_visits = true;  // --visit_times=spread
 
   absl::Mutex mu;
   absl::CondVar done_cv;  // with mu: running reached 0
@@ -168,8 +177,14 @@ class Client {
     switch (op) {
       case kRecordVisit: {
         v1::RecordVisitRequest r;
-        r.set_offender_id(SomeOffender());
-        *r.mutable_visit_time() = cli::ToTimestamp(now - absl::Minutes(5));
+        const size_t offender = rng_() % shared_.active_ids.size();
+        r.set_offender_id(shared_.active_ids[offender]);
+        absl::Time visited = now - absl::Minutes(5);
+        if (shared_.spread_visits) {
+          const absl::Time spread = visited - absl::Minutes(rng_() % (7 * 24 * 60));
+          if (spread >= shared_.visitable_since[offender]) visited = spread;
+        }
+        *r.mutable_visit_time() = cli::ToTimestamp(visited);
         r.add_officers("DC Load");
         r.add_officers("PC Load");
         r.set_announced(rng_() % 2 == 0);
@@ -384,6 +399,13 @@ int Main() {
     std::fprintf(stderr, "vigil_load: --calls must be 0 (use --seconds) or more\n");
     return 2;
   }
+  const std::string visit_times = absl::GetFlag(FLAGS_visit_times);
+  if (visit_times != "spread" && visit_times != "recent") {
+    std::fprintf(stderr, "vigil_load: --visit_times must be spread or recent (got '%s')\n",
+                 visit_times.c_str());
+    return 2;
+  }
+  shared.spread_visits = visit_times == "spread";
   absl::StatusOr<std::vector<double>> weights = ParseMix(absl::GetFlag(FLAGS_mix));
   if (!weights.ok()) {
     std::fprintf(stderr, "vigil_load: %s\n", std::string(weights.status().message()).c_str());
@@ -467,7 +489,11 @@ int Main() {
         return 1;
       }
       for (const v1::Offender& o : page.offenders()) {
-        if (absl::StartsWith(o.id(), demo.prefix.substr(0, 1))) shared.active_ids.push_back(o.id());
+        if (!absl::StartsWith(o.id(), demo.prefix.substr(0, 1))) continue;
+        shared.active_ids.push_back(o.id());
+        const google::protobuf::Timestamp& since =
+            o.has_registered_time() ? o.registered_time() : o.requirement_start_time();
+        shared.visitable_since.push_back(absl::FromUnixSeconds(since.seconds()) + absl::Hours(24));
       }
       active.mutable_page()->set_page_token(page.next_page_token());
     } while (!active.page().page_token().empty());

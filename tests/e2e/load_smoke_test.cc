@@ -117,6 +117,9 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   const RunResult negative = load({"--rate", "-5"});
   EXPECT_EQ(negative.exit_code, 2);
   EXPECT_THAT(negative.output, HasSubstr("--rate must be 0"));
+  const RunResult when = load({"--visit_times", "noon"});
+  EXPECT_EQ(when.exit_code, 2);
+  EXPECT_THAT(when.output, HasSubstr("--visit_times must be spread or recent (got 'noon')"));
 }
 
 TEST(DemoGenerateTest, CsvFilesAreDeterministicAndImportCompletely) {
