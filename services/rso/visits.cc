@@ -177,8 +177,11 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   {
     const storage::ReadView view = offenders_.store().Snapshot();
     absl::Status parse;
+    // Visits are keyed newest first: start at the visit's own instant, so that a visit
+    // recorded days late does not read every later one.
     VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
-        Family::kEntities, VisitPrefix(force, request.offender_id()), {},
+        Family::kEntities, VisitPrefix(force, request.offender_id()),
+        VisitKey(force, request.offender_id(), visited, ""),
         [&](absl::string_view, absl::string_view value) {
           v1::Visit v;
           if (!v.ParseFromArray(value.data(), static_cast<int>(value.size()))) {

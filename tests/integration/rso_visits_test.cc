@@ -228,6 +228,32 @@ TEST_F(VisitsTest, PatternsOverTheLatestVisitsAreFindings) {
   EXPECT_THAT(balanced.findings(), IsEmpty());
 }
 
+TEST_F(VisitsTest, AVisitRecordedLateIsJudgedByTheVisitsBeforeIt) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  ASSERT_THAT(Rmp("R1", 0, 1, false, /*unannounced=*/50).status(), IsOk());
+  // Three announced weekday daytime visits, then two unannounced evening ones after them.
+  for (int week = 0; week < 3; ++week) {
+    ASSERT_THAT(Visit("R1", Day(2026, 3, 2 + 7 * week, 10)).status(), IsOk());
+  }
+  for (int day : {28, 29}) {
+    ASSERT_THAT(Visit("R1", Day(2026, 3, day, 19), {"DC 4512"}, v1::VISIT_OUTCOME_SEEN,
+                      /*announced=*/false)
+                    .status(),
+                IsOk());
+  }
+  // Recorded late: an announced daytime visit at the very instant of the third. Its window
+  // is itself and the three before it or at its instant, not the evening visits recorded
+  // earlier but made after it.
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit late, Visit("R1", Day(2026, 3, 16, 10)));
+  std::vector<v1::ComplianceRule> rules;
+  for (const auto& f : late.findings()) rules.push_back(f.rule());
+  EXPECT_THAT(rules, ::testing::ElementsAre(v1::COMPLIANCE_RULE_UNANNOUNCED_SHARE_LOW,
+                                            v1::COMPLIANCE_RULE_OFFICE_HOURS_ONLY));
+  // One more late visit, before them all: too few visits before it for the window rules.
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Visit first, Visit("R1", Day(2026, 2, 23, 10)));
+  EXPECT_THAT(first.findings(), IsEmpty());
+}
+
 TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
   ASSERT_NO_FATAL_FAILURE(FlatAndVariedTeams());
 
