@@ -431,6 +431,40 @@ TEST_F(StoreTest, SnapshotDoesNotSeeLaterCommits) {
   EXPECT_EQ(*store_->Snapshot().Get(Family::kEntities, "k"), "2");
 }
 
+TEST_F(StoreTest, APrefixScanEndsWithThePrefixWhateverItsLastBytes) {
+  const std::vector<std::string> keys = {"s/a",
+                                         "s/a\x01",
+                                         "s/a\xff",
+                                         "s/a\xff\xff",
+                                         "s/a\xff\xffz",
+                                         "s/b",
+                                         std::string("s/b\0", 4),
+                                         "s\xff",
+                                         "s\xff\xff",
+                                         "t"};
+  Change change;
+  for (const std::string& key : keys) change.Put(Family::kEntities, key, "v");
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  auto scan = [&](const std::string& prefix, const std::string& start = "") {
+    std::vector<std::string> found;
+    EXPECT_THAT(store_->Snapshot().ScanPrefix(Family::kEntities, prefix, start,
+                                              [&](absl::string_view key, absl::string_view) {
+                                                found.emplace_back(key);
+                                                return true;
+                                              }),
+                IsOk());
+    return found;
+  };
+  EXPECT_THAT(scan("s/a"), ElementsAre("s/a", "s/a\x01", "s/a\xff", "s/a\xff\xff", "s/a\xff\xffz"));
+  EXPECT_THAT(scan("s/a\xff"), ElementsAre("s/a\xff", "s/a\xff\xff", "s/a\xff\xffz"));
+  EXPECT_THAT(scan("s/a\xff\xff"), ElementsAre("s/a\xff\xff", "s/a\xff\xffz"));
+  EXPECT_THAT(scan("s/a", "s/a\xff\xff"), ElementsAre("s/a\xff\xff", "s/a\xff\xffz"));
+  EXPECT_THAT(scan("s/b"), ElementsAre("s/b", std::string("s/b\0", 4)));
+  EXPECT_THAT(scan("s\xff"), ElementsAre("s\xff", "s\xff\xff"));
+  EXPECT_THAT(scan("s\xff\xff"), ElementsAre("s\xff\xff"));
+  EXPECT_THAT(scan("u"), ::testing::IsEmpty());
+}
+
 std::vector<uint64_t> ScanAudit(const ReadView& view, const std::string& prefix, uint64_t after = 0,
                                 size_t at_most = SIZE_MAX) {
   std::vector<uint64_t> sequences;
