@@ -63,7 +63,9 @@ namespace vigil::storage {
 //      indexer writes their index entries after the commit, from meta "audit_indexed" on; the
 //      step (built in: no StoreOptions::migrations entry needed) starts it after the last
 //      record written with its index entries.
-inline constexpr int kSchemaVersion = 4;
+//   5  the obligation ledger no longer keeps due indexes by team and by officer: the visit
+//      plan reads the in-memory deadline index (ledger.h, DropDueIndexes).
+inline constexpr int kSchemaVersion = 5;
 
 class Store;
 

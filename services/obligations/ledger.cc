@@ -74,30 +74,6 @@ std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_
   return name;
 }
 
-bool ObligationLedger::ParseDueSuffix(absl::string_view suffix, absl::Time* due,
-                                      v1::ObligationKind* kind, std::string* id) {
-  if (suffix.size() < 10) return false;
-  *due = storage::FromMicros(storage::DecodeOrderedInt64(suffix.data()));
-  *kind = static_cast<v1::ObligationKind>(static_cast<uint8_t>(suffix[8]));
-  absl::string_view rest = suffix.substr(9);
-  absl::string_view value;
-  if (!storage::GetLengthPrefixed(&rest, &value) || !rest.empty()) return false;
-  *id = std::string(value);
-  return true;
-}
-
-std::string ObligationLedger::DueByTeamPrefix(absl::string_view force,
-                                              absl::string_view team) const {
-  return absl::StrCat(context_, "/due/t/", storage::LengthPrefixed(force),
-                      storage::LengthPrefixed(team));
-}
-
-std::string ObligationLedger::DueByOfficerPrefix(absl::string_view force,
-                                                 absl::string_view officer) const {
-  return absl::StrCat(context_, "/due/o/", storage::LengthPrefixed(force),
-                      storage::LengthPrefixed(officer));
-}
-
 std::string ObligationLedger::HistoryPrefix(absl::string_view force) const {
   return absl::StrCat(context_, "/hist/", storage::LengthPrefixed(force));
 }
@@ -200,10 +176,6 @@ void StampSince(const google::protobuf::RepeatedPtrField<v1::Obligation>& before
 
 void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {
   change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
-  const std::string suffix = DueSuffix(o);
-  change.Put(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix, "");
-  change.Put(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix,
-             "");
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       1);
   change.Put(storage::Family::kIndex,
@@ -215,9 +187,6 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
 void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
                              storage::Change& change) const {
   change.RemoveDeadline(DeadlineOf(o));
-  const std::string suffix = DueSuffix(o);
-  change.Delete(storage::Family::kIndex, DueByTeamPrefix(o.force(), o.team()) + suffix);
-  change.Delete(storage::Family::kIndex, DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix);
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       -1);
   const int64_t begin = storage::ToMicros(SinceOf(o));
@@ -345,13 +314,11 @@ absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
       for (size_t i = start; i < std::min(open.size(), start + kPerCommit); ++i) {
         const v1::Obligation& o = open[i];
         const std::string suffix = DueSuffix(o);
+        // Schema 2 to 4 also indexed it by team and by officer under the context's prefix;
+        // schema 5 dropped those, so the move only deletes.
         for (std::string& old : V1DueKeys(o, suffix)) {
           change.Delete(storage::Family::kIndex, std::move(old));
         }
-        change.Put(storage::Family::kIndex, ledger.DueByTeamPrefix(o.force(), o.team()) + suffix,
-                   "");
-        change.Put(storage::Family::kIndex,
-                   ledger.DueByOfficerPrefix(o.force(), o.owner_officer()) + suffix, "");
       }
       VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
     }
@@ -451,8 +418,54 @@ storage::Migration HistoryMigration() {
       }};
 }
 
+absl::StatusOr<int64_t> DropDueIndexes(storage::Store& store,
+                                       const std::vector<LedgerOwner>& owners) {
+  constexpr int kPerCommit = 4000;
+  int64_t dropped = 0;
+  for (const LedgerOwner& owner : owners) {
+    for (const char* index : {"/due/t/", "/due/o/"}) {
+      const std::string prefix = absl::StrCat(owner.context, index);
+      // Each round deletes the next keys under the prefix, from just after the last round's
+      // (not from the prefix again: that would step over every deletion so far).
+      std::string after;
+      for (;;) {
+        storage::Change change;
+        int in_change = 0;
+        VIGIL_RETURN_IF_ERROR(store.Snapshot().ScanPrefix(
+            storage::Family::kIndex, prefix, after, [&](absl::string_view key, absl::string_view) {
+              change.Delete(storage::Family::kIndex, std::string(key));
+              if (++in_change < kPerCommit) return true;
+              after = absl::StrCat(key, std::string(1, '\0'));
+              return false;
+            }));
+        if (in_change == 0) break;
+        VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+        dropped += in_change;
+        if (dropped % 200000 < in_change) {
+          VIGIL_LOG(INFO) << "ledger: " << dropped << " due index entries dropped so far";
+        }
+        if (in_change < kPerCommit) break;
+      }
+    }
+  }
+  return dropped;
+}
+
+storage::Migration DueIndexMigration() {
+  return storage::Migration{
+      5, "the obligation ledger drops its due indexes by team and by officer (read from memory)",
+      [](storage::Store& store) -> absl::Status {
+        absl::StatusOr<int64_t> dropped = DropDueIndexes(
+            store,
+            {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}});
+        if (!dropped.ok()) return dropped.status();
+        VIGIL_LOG(INFO) << "ledger: " << *dropped << " due index entries dropped (schema 5)";
+        return absl::OkStatus();
+      }};
+}
+
 std::vector<storage::Migration> LedgerMigrations() {
-  return {LedgerMigration(), HistoryMigration()};
+  return {LedgerMigration(), HistoryMigration(), DueIndexMigration()};
 }
 
 }  // namespace vigil

@@ -2,8 +2,6 @@
 // obligation, in the same Change as the state change that opened, moved or closed it:
 //
 //   deadlines  space | due | kind | lp(force) id  -> the Obligation (serialized)
-//   index      ctx "/due/t/" lp(force) lp(team) due kind lp(id)      (a team's, by due time)
-//              ctx "/due/o/" lp(force) lp(officer) due kind lp(id)   (an officer's)
 //   counters   ctx "/open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
 //
 // and, for every version of every obligation, open or not (the point-in-time backlog):
@@ -20,12 +18,14 @@
 //
 // where ctx is the owning context ("rso", "ocait"): no context reads another's keys. Plus an
 // ObligationEventBatch describing the transitions, for the context's feed. Obligation ids are
-// unique within a force. Force-wide pages come from the deadline index itself (OverdueIndex).
+// unique within a force. Backlog pages, workloads and visit plans (by force, team or officer)
+// come from the deadline index itself, held in memory by OverdueIndex.
 //
 // Layout history: schema 1 wrote the index and counters without the context prefix, and a
 // force-wide "due/f/" index nothing read; MigrateLedgerToV2 moves a schema-1 store over.
 // Schema 3 adds the history; MigrateHistoryToV3 writes the open interval of every obligation
-// open at the upgrade.
+// open at the upgrade. Schemas 2-4 also kept due indexes by team and by officer (ctx "/due/t/",
+// ctx "/due/o/"), read only by the visit plan; schema 5 drops them (DropDueIndexes).
 #ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 #define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
@@ -72,14 +72,6 @@ class ObligationLedger {
   std::string OpenCounter(absl::string_view force, absl::string_view team,
                           absl::string_view officer, v1::ObligationKind kind,
                           v1::RiskLevel risk) const;
-
-  // Decodes what follows a Due*Prefix in an index key. False when malformed.
-  static bool ParseDueSuffix(absl::string_view suffix, absl::Time* due, v1::ObligationKind* kind,
-                             std::string* id);
-
-  // Index prefixes of the due-ordered indexes.
-  std::string DueByTeamPrefix(absl::string_view force, absl::string_view team) const;
-  std::string DueByOfficerPrefix(absl::string_view force, absl::string_view officer) const;
 
   // The history of `force` (see the file comment), and one interval's key.
   std::string HistoryPrefix(absl::string_view force) const;
@@ -137,6 +129,15 @@ absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
                                            const std::vector<LedgerOwner>& owners);
 // The schema-3 migration of every owning context vigil has, for StoreOptions::migrations.
 storage::Migration HistoryMigration();
+
+// Deletes schema 2-4's due indexes by team and by officer (ctx "/due/t/", ctx "/due/o/") of the
+// owning contexts `owners`, in commits of a few thousand keys. Idempotent. Returns the keys
+// deleted. The visit plan reads the in-memory OverdueIndex instead, and each re-timed
+// obligation writes four keys fewer.
+absl::StatusOr<int64_t> DropDueIndexes(storage::Store& store,
+                                       const std::vector<LedgerOwner>& owners);
+// The schema-5 migration of every owning context vigil has, for StoreOptions::migrations.
+storage::Migration DueIndexMigration();
 // Every migration of the obligation ledger, oldest first: what vigild opens its store with.
 std::vector<storage::Migration> LedgerMigrations();
 

@@ -48,53 +48,46 @@ absl::StatusOr<v1::VisitPlan> Visits::Plan(const CallContext& call,
     VIGIL_RETURN_IF_ERROR(offenders_.AuditRead(call, {}, refused.message()));
     return refused;
   }
-  const std::string prefix = !team.empty() ? offenders_.ledger().DueByTeamPrefix(force, team)
-                                           : offenders_.ledger().DueByOfficerPrefix(force, officer);
   const policy::DueTime horizon_due = policy::PlanHorizon(call.now, days, offenders_.zone());
   const absl::Time horizon = horizon_due.due;
   const absl::CivilDay today = policy::LocalDay(call.now, offenders_.zone());
-  const storage::ReadView view = offenders_.store().Snapshot();
   v1::VisitPlan plan;
   *plan.mutable_horizon_time() = ToProtoTime(horizon);
   plan.set_horizon_reason(horizon_due.reason);
-  absl::Status read_status;
-  VIGIL_RETURN_IF_ERROR(
-      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-        absl::Time due;
-        v1::ObligationKind kind;
-        std::string id;
-        if (!ObligationLedger::ParseDueSuffix(key.substr(prefix.size()), &due, &kind, &id)) {
-          read_status = absl::DataLossError("a due index entry is malformed");
-          return false;
-        }
-        if (due > horizon) return false;
-        if (kind != v1::OBLIGATION_KIND_HOME_VISIT) return true;
-        const std::string offender_id = id.substr(0, id.rfind('/'));
-        absl::StatusOr<std::optional<v1::Offender>> record =
-            offenders_.Load(view, force, offender_id);
-        if (!record.ok()) {
-          read_status = record.status();
-          return false;
-        }
-        if (!record->has_value()) return true;
-        const v1::Offender& o = **record;
-        v1::PlannedVisit* visit = plan.add_visits();
-        visit->set_offender_id(o.id());
-        visit->set_display_name(o.display_name());
-        visit->set_risk_level(o.risk_level());
-        *visit->mutable_due_time() = ToProtoTime(due);
-        // Due at the end of a local day: overdue by the local days since.
-        visit->set_days_overdue(
-            static_cast<int32_t>(today - policy::LocalDay(due, offenders_.zone())));
-        visit->set_owner_officer(o.owner_officer());
-        visit->set_team(o.team());
-        *visit->mutable_requirements() = o.visit_requirements();
-        for (const v1::Obligation& ob : o.obligations()) {
-          if (ob.id() == id) visit->set_reason(ob.reason());
-        }
-        return true;
-      }));
-  VIGIL_RETURN_IF_ERROR(read_status);
+  // The clocks due by the horizon (inclusive) as the index holds them now; each offender then
+  // from one snapshot, which has the same clock or a later version of it.
+  const OverdueIndex::Scope scope{
+      force, team, team.empty() ? officer : std::string(), {v1::OBLIGATION_KIND_HOME_VISIT},
+      {},    {}};
+  bool more = false;
+  const std::vector<OverdueIndex::Entry> due =
+      due_.List(scope, horizon + absl::Microseconds(1), v1::BACKLOG_ORDER_OLDEST_FIRST, {},
+                std::numeric_limits<size_t>::max(), &more);
+  const storage::ReadView view = offenders_.store().Snapshot();
+  for (const OverdueIndex::Entry& entry : due) {
+    const std::string offender_id = entry.id.substr(0, entry.id.rfind('/'));
+    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Offender> record,
+                           offenders_.Load(view, force, offender_id));
+    if (!record.has_value()) continue;
+    const v1::Offender& o = *record;
+    const auto clock = std::find_if(o.obligations().begin(), o.obligations().end(),
+                                    [&](const v1::Obligation& ob) { return ob.id() == entry.id; });
+    if (clock == o.obligations().end()) continue;  // met or closed since
+    const absl::Time due_time = TimeOf(clock->due_time());
+    if (due_time > horizon) continue;  // re-timed beyond the horizon since
+    v1::PlannedVisit* visit = plan.add_visits();
+    visit->set_offender_id(o.id());
+    visit->set_display_name(o.display_name());
+    visit->set_risk_level(o.risk_level());
+    *visit->mutable_due_time() = clock->due_time();
+    // Due at the end of a local day: overdue by the local days since.
+    visit->set_days_overdue(
+        static_cast<int32_t>(today - policy::LocalDay(due_time, offenders_.zone())));
+    visit->set_owner_officer(o.owner_officer());
+    visit->set_team(o.team());
+    *visit->mutable_requirements() = o.visit_requirements();
+    visit->set_reason(clock->reason());
+  }
   std::stable_sort(plan.mutable_visits()->begin(), plan.mutable_visits()->end(),
                    [](const v1::PlannedVisit& a, const v1::PlannedVisit& b) {
                      if (a.risk_level() != b.risk_level()) return a.risk_level() > b.risk_level();

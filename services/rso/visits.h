@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "services/common/rpc.h"
+#include "services/obligations/overdue_index.h"
 #include "services/rso/offender_store.h"
 #include "vigil/v1/visits.pb.h"
 
@@ -16,7 +17,8 @@ namespace vigil::rso {
 
 class Visits {
  public:
-  explicit Visits(OffenderStore& offenders) : offenders_(offenders) {}
+  // `due`: the rso context's open obligations (attached to the offenders' store), for plans.
+  Visits(OffenderStore& offenders, const OverdueIndex& due) : offenders_(offenders), due_(due) {}
 
   // InvalidArgument: visit_time in the future, no officers, outcome unspecified, a device check
   // result without a check. NotFound: unknown offender. FailedPrecondition: the offender is not
@@ -50,7 +52,9 @@ class Visits {
       const CallContext& call, const v1::CheckTeamFindingsRequest& request)
       ABSL_LOCKS_EXCLUDED(check_mu_);
 
-  // Visits overdue or due within `days`, most risky first, then most overdue.
+  // Visits overdue or due within `days`, most risky first, then most overdue: the home visit
+  // clocks of the team's (or officer's) caseload as the in-memory index holds them, each
+  // offender read from one snapshot.
   absl::StatusOr<v1::VisitPlan> Plan(const CallContext& call,
                                      const v1::GetVisitPlanRequest& request);
 
@@ -63,6 +67,7 @@ class Visits {
                                                                      absl::string_view team) const;
 
   OffenderStore& offenders_;
+  const OverdueIndex& due_;
   absl::Mutex check_mu_;  // one CheckTeamFindings at a time
 };
 

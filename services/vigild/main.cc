@@ -693,6 +693,16 @@ int Run(int argc, char** argv) {
     audit_service = std::make_unique<audit::AuditServiceImpl>(core_runtime, *audit_log, notifier);
     hosted.push_back({v1::AuditService::service_full_name(), audit_service.get()});
   }
+  // Each owning context keeps an in-memory view of its deadline index for overdue queries and
+  // visit plans, loaded below (before any write) and kept current by every commit.
+  std::map<std::string, const OverdueIndex*> overdue_indexes;
+  std::vector<std::pair<std::string, std::unique_ptr<OverdueIndex>>> owned_indexes;
+  for (auto [name, space] : {std::pair{"rso", storage::DeadlineSpace::kRso},
+                             std::pair{"ocait", storage::DeadlineSpace::kOcait}}) {
+    if (!hosts(name)) continue;
+    owned_indexes.emplace_back(name, std::make_unique<OverdueIndex>(space));
+    overdue_indexes[name] = owned_indexes.back().second.get();
+  }
   std::unique_ptr<rso::OffenderStore> offender_store;
   std::unique_ptr<rso::Register> offender_register;
   std::unique_ptr<rso::Assessments> assessments;
@@ -709,7 +719,7 @@ int Run(int argc, char** argv) {
     assessment_service = std::make_unique<rso::AssessmentServiceImpl>(runtime, *assessments);
     hosted.push_back({v1::OffenderService::service_full_name(), offender_service.get()});
     hosted.push_back({v1::AssessmentService::service_full_name(), assessment_service.get()});
-    visits = std::make_unique<rso::Visits>(*offender_store);
+    visits = std::make_unique<rso::Visits>(*offender_store, *overdue_indexes.at("rso"));
     visit_service = std::make_unique<rso::VisitServiceImpl>(runtime, *visits);
     hosted.push_back({v1::VisitService::service_full_name(), visit_service.get()});
   }
@@ -731,20 +741,12 @@ int Run(int argc, char** argv) {
     referral_service = std::make_unique<ocait::ReferralServiceImpl>(runtime, *referral_queue);
     hosted.push_back({v1::ReferralService::service_full_name(), referral_service.get()});
   }
-  // Each owning context keeps an in-memory view of its deadline index for overdue queries,
-  // loaded now (before any write) and kept current by every commit.
-  std::map<std::string, const OverdueIndex*> overdue_indexes;
-  std::vector<std::unique_ptr<OverdueIndex>> owned_indexes;
-  for (auto [name, space] : {std::pair{"rso", storage::DeadlineSpace::kRso},
-                             std::pair{"ocait", storage::DeadlineSpace::kOcait}}) {
-    if (!hosts(name)) continue;
-    owned_indexes.push_back(std::make_unique<OverdueIndex>(space));
-    if (absl::Status s = owned_indexes.back()->Attach(**store, name); !s.ok()) {
+  for (const auto& [name, index] : owned_indexes) {
+    if (absl::Status s = index->Attach(**store, name); !s.ok()) {
       return Fail(kExitRuntime,
                   absl::StrCat("loading the ", name, " deadline index: ", s.message()));
     }
-    VIGIL_LOG(INFO) << name << ": " << owned_indexes.back()->size() << " open obligations";
-    overdue_indexes[name] = owned_indexes.back().get();
+    VIGIL_LOG(INFO) << name << ": " << index->size() << " open obligations";
   }
   // The daily rso upkeep, at start and then each local midnight, for every force with open
   // offender clocks: first the notification periods that have ended (those offenders leave

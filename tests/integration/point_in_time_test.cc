@@ -409,6 +409,44 @@ TEST_F(PointInTimeTest, MigrationFinishesAfterACrashPartWayWithNothingDoubled) {
 
 // An as_of within kHistoryTolerance of now is answered from today's index; a page token keeps
 // the view its first page chose, even when the next page is asked for much later.
+TEST_F(PointInTimeTest, SchemaFiveDropsTheDueIndexesByTeamAndOfficerAndNothingElse) {
+  // Schema 2-4's keys, more than two migration commits' worth, beside keys that must stay.
+  constexpr int kRetired = 9001;
+  storage::Change change;
+  for (int i = 0; i < kRetired; ++i) {
+    change.Put(
+        storage::Family::kIndex,
+        absl::StrCat(i % 2 == 0 ? "rso/due/t/" : "rso/due/o/", absl::Dec(i, absl::kZeroPad6)), "");
+  }
+  for (int i = 0; i < 10; ++i) {
+    change.Put(storage::Family::kIndex, absl::StrCat("ocait/due/o/", i), "");
+  }
+  const std::vector<std::string> kept = {"rso/due/s",  "rso/due/u",   "rso/due/",
+                                         "rso/hist/x", "ocait/due/p", "due/t/schema-1"};
+  for (const std::string& key : kept) change.Put(storage::Family::kIndex, key, "kept");
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  const std::vector<LedgerOwner> owners = {{"rso", storage::DeadlineSpace::kRso},
+                                           {"ocait", storage::DeadlineSpace::kOcait}};
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t dropped, DropDueIndexes(*store_, owners));
+  EXPECT_EQ(dropped, kRetired + 10);
+  const storage::ReadView view = store_->Snapshot();
+  for (const char* prefix : {"rso/due/t/", "rso/due/o/", "ocait/due/t/", "ocait/due/o/"}) {
+    int left = 0;
+    ASSERT_THAT(view.ScanPrefix(storage::Family::kIndex, prefix, {},
+                                [&](absl::string_view, absl::string_view) {
+                                  ++left;
+                                  return true;
+                                }),
+                IsOk());
+    EXPECT_EQ(left, 0) << prefix;
+  }
+  for (const std::string& key : kept) {
+    EXPECT_EQ(view.Get(storage::Family::kIndex, key).value_or(std::nullopt), "kept") << key;
+  }
+  // Idempotent: a second run (after a crash part-way, say) finds nothing more.
+  EXPECT_EQ(DropDueIndexes(*store_, owners).value_or(-1), 0);
+}
+
 TEST_F(PointInTimeTest, PageTokenKeepsTheViewItsFirstPageChose) {
   clock_.Set(Day(2026, 1, 1));
   for (int i = 0; i < 5; ++i) {

@@ -32,7 +32,8 @@ class VisitsTest : public vigil::testing::StoreFixture {
     offenders_ = std::make_unique<OffenderStore>(*store_, *policies_, zone_);
     register_ = std::make_unique<Register>(*offenders_);
     assessments_ = std::make_unique<Assessments>(*offenders_);
-    visits_ = std::make_unique<Visits>(*offenders_);
+    ASSERT_THAT(due_.Attach(*store_, "rso"), IsOk());
+    visits_ = std::make_unique<Visits>(*offenders_, due_);
   }
 
   CallContext Call(Role role = Role::kOfficer) const {
@@ -129,6 +130,7 @@ class VisitsTest : public vigil::testing::StoreFixture {
   std::unique_ptr<OffenderStore> offenders_;
   std::unique_ptr<Register> register_;
   std::unique_ptr<Assessments> assessments_;
+  OverdueIndex due_{storage::DeadlineSpace::kRso};
   std::unique_ptr<Visits> visits_;
 };
 
@@ -508,6 +510,30 @@ TEST_F(VisitsTest, PlanListsDueVisitsMostRiskyThenMostOverdue) {
   EXPECT_GT(plan.visits(1).days_overdue(), 20);
   request.set_days(60);
   EXPECT_EQ(visits_->Plan(Call(), request)->visits(0).offender_id(), "VH");
+
+  // A clock due at the very end of the horizon's day is in the plan, a day later is not, and
+  // another team's is not in this team's; an officer's plan is their own offenders, any team.
+  Create("EDGE", v1::RISK_LEVEL_HIGH);
+  Create("LATER", v1::RISK_LEVEL_HIGH);
+  Create("SOUTH", v1::RISK_LEVEL_HIGH, Day(2020, 1, 10), "south");
+  ASSERT_THAT(Visit("EDGE", Day(2026, 9, 7)).status(), IsOk());    // due 2026-12-07: the horizon
+  ASSERT_THAT(Visit("LATER", Day(2026, 9, 8)).status(), IsOk());   // due 2026-12-08
+  ASSERT_THAT(Visit("SOUTH", Day(2026, 8, 25)).status(), IsOk());  // due 2026-11-24
+  auto planned = [&](const v1::GetVisitPlanRequest& r) {
+    std::vector<std::string> ids;
+    absl::StatusOr<v1::VisitPlan> p = visits_->Plan(Call(), r);
+    EXPECT_THAT(p.status(), IsOk());
+    if (p.ok()) {
+      for (const v1::PlannedVisit& v : p->visits()) ids.push_back(v.offender_id());
+    }
+    return ids;
+  };
+  request.set_days(0);
+  EXPECT_THAT(planned(request), ElementsAre("HIGH", "EDGE", "LOW"));
+  EXPECT_THAT(planned(v1::GetVisitPlanRequest()), ElementsAre("HIGH", "SOUTH", "EDGE", "LOW"));
+  // A visit re-times the clock: the plan follows at once.
+  ASSERT_THAT(Visit("HIGH", Day(2026, 11, 22)).status(), IsOk());
+  EXPECT_THAT(planned(request), ElementsAre("EDGE", "LOW"));
 }
 
 }  // namespace
