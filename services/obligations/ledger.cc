@@ -295,7 +295,6 @@ absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
   constexpr int kPerCommit = 2000;
   int64_t moved = 0;
   for (const LedgerOwner& owner : owners) {
-    const ObligationLedger ledger(owner.context, owner.space);
     // Every open obligation of the context is in its deadline space, with itself as the value.
     std::vector<v1::Obligation> open;
     absl::Status parse;

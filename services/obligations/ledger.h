@@ -106,10 +106,11 @@ class ObligationLedger {
   storage::DeadlineSpace space_;
 };
 
-// Moves a schema-1 store's ledger keys to the schema-2 layout above, for the owning contexts
-// `owners` (context name and deadline space each): the due indexes in commits of a few
-// thousand obligations (idempotent: a crash part-way is finished by the next run), then every
-// counter in one commit. Returns the obligations moved. Run by Store::Open (StoreOptions::
+// Moves a schema-1 store's ledger keys to the layout above, for the owning contexts `owners`
+// (context name and deadline space each): deletes its unprefixed due indexes in commits of a
+// few thousand obligations (schemas 2-4 rewrote them under the context's prefix; schema 5 keeps
+// none; idempotent: a crash part-way is finished by the next run), then moves every counter in
+// one commit. Returns the obligations moved. Run by Store::Open (StoreOptions::
 // migrations) before anything reads the ledger.
 struct LedgerOwner {
   std::string context;

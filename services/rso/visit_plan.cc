@@ -1,6 +1,7 @@
 // The visit plan: the home visits due over the next days, by officer or team (visits.h).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -14,7 +15,6 @@
 #include "services/common/errors.h"
 #include "services/common/page_token.h"
 #include "services/common/validate.h"
-#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/schedule.h"
@@ -23,8 +23,6 @@
 
 namespace vigil::rso {
 namespace {
-
-using storage::Family;
 
 constexpr int kMaxPlanDays = 366;
 
