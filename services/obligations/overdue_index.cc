@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/proto_time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "storage/key_codec.h"
 
 namespace vigil {
@@ -81,6 +83,82 @@ int64_t DueMicros(const v1::Obligation& o) {
 }
 
 }  // namespace
+
+bool ParseIndexedFields(absl::string_view bytes, v1::Obligation& obligation) {
+  using google::protobuf::internal::WireFormatLite;
+  obligation.Clear();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  auto whole = [&] {
+    return obligation.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  };
+  constexpr WireFormatLite::WireType kVarint = WireFormatLite::WIRETYPE_VARINT;
+  constexpr WireFormatLite::WireType kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.ConsumedEntireMessage();
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
+    std::string* text = nullptr;
+    switch (field) {
+      case v1::Obligation::kIdFieldNumber:
+        text = obligation.mutable_id();
+        break;
+      case v1::Obligation::kOwnerOfficerFieldNumber:
+        text = obligation.mutable_owner_officer();
+        break;
+      case v1::Obligation::kTeamFieldNumber:
+        text = obligation.mutable_team();
+        break;
+      case v1::Obligation::kForceFieldNumber:
+        text = obligation.mutable_force();
+        break;
+      case v1::Obligation::kKindFieldNumber:
+      case v1::Obligation::kRiskLevelFieldNumber: {
+        uint32_t value = 0;
+        if (type != kVarint) return whole();
+        if (!in.ReadVarint32(&value)) return false;
+        if (field == v1::Obligation::kKindFieldNumber) {
+          obligation.set_kind(static_cast<v1::ObligationKind>(value));
+        } else {
+          obligation.set_risk_level(static_cast<v1::RiskLevel>(value));
+        }
+        continue;
+      }
+      case v1::Obligation::kDueTimeFieldNumber: {
+        if (type != kBytes) return whole();
+        int length = 0;
+        if (!in.ReadVarintSizeAsInt(&length)) return false;
+        const auto limit = in.PushLimit(length);
+        google::protobuf::Timestamp& due = *obligation.mutable_due_time();
+        while (const uint32_t inner = in.ReadTag()) {
+          const int inner_field = WireFormatLite::GetTagFieldNumber(inner);
+          if (inner_field == google::protobuf::Timestamp::kSecondsFieldNumber ||
+              inner_field == google::protobuf::Timestamp::kNanosFieldNumber) {
+            uint64_t value = 0;
+            if (WireFormatLite::GetTagWireType(inner) != kVarint) return whole();
+            if (!in.ReadVarint64(&value)) return false;
+            if (inner_field == google::protobuf::Timestamp::kSecondsFieldNumber) {
+              due.set_seconds(static_cast<int64_t>(value));
+            } else {
+              due.set_nanos(static_cast<int32_t>(value));
+            }
+          } else if (!WireFormatLite::SkipField(&in, inner)) {
+            return false;
+          }
+        }
+        if (!in.ConsumedEntireMessage()) return false;
+        in.PopLimit(limit);
+        continue;
+      }
+      default:
+        if (!WireFormatLite::SkipField(&in, tag)) return false;
+        continue;
+    }
+    if (type != kBytes) return whole();
+    if (!WireFormatLite::ReadString(&in, text)) return false;
+  }
+}
 
 int32_t DaysOverdue(absl::Duration overdue) {
   return static_cast<int32_t>(absl::ToInt64Hours(absl::Floor(overdue, absl::Hours(24))) / 24);
@@ -329,7 +407,7 @@ class DeadlineReader {
     absl::Status scan = view.ScanPrefix(
         storage::Family::kDeadlines, prefix, {}, [&](absl::string_view, absl::string_view value) {
           // Each obligation parsed into one used before: its strings keep their capacity.
-          if (!batch[filled].ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          if (!ParseIndexedFields(value, batch[filled])) {
             malformed = absl::DataLossError("a deadline index entry holds no obligation");
             return false;
           }

@@ -37,6 +37,12 @@ inline constexpr int kObligationKindSlots = v1::ObligationKind_ARRAYSIZE;
 // Whole days overdue: floor(overdue / 24h).
 int32_t DaysOverdue(absl::Duration overdue);
 
+// Parses into `obligation` (cleared first) only the fields the index keeps of a serialized
+// Obligation: id, kind, risk level, due time, owner officer, team and force; every other field
+// is skipped unread. Loading a million at start-up, whole parses were the critical path. A
+// known field of an unexpected wire type falls back to a whole parse. False when malformed.
+bool ParseIndexedFields(absl::string_view bytes, v1::Obligation& obligation);
+
 // The age band of an obligation overdue by `overdue` (> 0), by DaysOverdue.
 v1::AgeBand AgeBandOf(absl::Duration overdue);
 

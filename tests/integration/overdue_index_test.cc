@@ -483,6 +483,65 @@ TEST(OverdueIndexRollUps, AForceWideSummaryAndListingAreItsTeams) {
   }
 }
 
+// ParseIndexedFields reads what the index keeps of an obligation exactly as a whole parse
+// does, into a message reused from another obligation, whatever else the bytes hold.
+TEST(ParseIndexedFields, ReadsTheIndexedFieldsAsAWholeParseDoes) {
+  std::mt19937_64 rng(7);
+  auto text = [&](int max) {
+    std::string s(rng() % (max + 1), 'x');
+    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+    return s;
+  };
+  v1::Obligation reused;
+  for (int i = 0; i < 2000; ++i) {
+    v1::Obligation o;
+    // Each field present or not (proto3 writes nothing for an empty one).
+    if (rng() % 4 != 0) o.set_id(text(40));
+    if (rng() % 4 != 0) o.set_kind(static_cast<v1::ObligationKind>(rng() % 9));
+    if (rng() % 4 != 0) o.set_subject_id(text(20));
+    if (rng() % 4 != 0) o.set_risk_level(static_cast<v1::RiskLevel>(rng() % 6));
+    if (rng() % 4 != 0) {
+      o.mutable_due_time()->set_seconds(static_cast<int64_t>(rng() % 8000000000) - 2000000000);
+      o.mutable_due_time()->set_nanos(static_cast<int32_t>(rng() % 1000000000));
+    }
+    if (rng() % 4 != 0) o.set_owner_officer(text(20));
+    if (rng() % 4 != 0) o.set_team(text(12));
+    if (rng() % 4 != 0) o.set_force(text(12));
+    o.set_policy_version(text(8));
+    o.set_reason(text(200));
+    *o.mutable_start_time() =
+        ToProtoTime(absl::FromUnixSeconds(static_cast<int64_t>(rng() % 2000000000)));
+    *o.mutable_since_time() = o.start_time();
+    std::string bytes = o.SerializeAsString();
+    // A field this build does not know: number 100, length-delimited, 3 bytes.
+    const std::string unknown = std::string("\xa2\x06\x03", 3) + "abc";
+    if (i % 3 == 0) bytes += unknown;
+    ASSERT_TRUE(ParseIndexedFields(bytes, reused)) << i;
+    v1::Obligation expected;
+    expected.set_id(o.id());
+    expected.set_kind(o.kind());
+    expected.set_risk_level(o.risk_level());
+    if (o.has_due_time()) *expected.mutable_due_time() = o.due_time();
+    expected.set_owner_officer(o.owner_officer());
+    expected.set_team(o.team());
+    expected.set_force(o.force());
+    EXPECT_EQ(reused.SerializeAsString(), expected.SerializeAsString()) << i;
+  }
+  // Malformed: cut short inside a string, inside the due time.
+  v1::Obligation o;
+  o.set_id("R1/home-visit");
+  o.mutable_due_time()->set_seconds(1800000000);
+  o.set_team("north");
+  const std::string bytes = o.SerializeAsString();
+  EXPECT_FALSE(ParseIndexedFields(bytes.substr(0, 5), reused));
+  EXPECT_FALSE(ParseIndexedFields(bytes.substr(0, bytes.find("north") - 4), reused));
+  // A field 1 sent as a varint: whatever a whole parse makes of it (an unknown field).
+  EXPECT_TRUE(ParseIndexedFields(std::string("\x08\x01", 2), reused));
+  EXPECT_EQ(reused.id(), "");
+  EXPECT_TRUE(ParseIndexedFields("", reused));
+  EXPECT_EQ(reused.SerializeAsString(), "");
+}
+
 TEST(AgeBands, FollowWholeDaysOverdue) {
   EXPECT_EQ(AgeBandOf(absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
   EXPECT_EQ(AgeBandOf(absl::Hours(24 * 8) - absl::Seconds(1)), v1::AGE_BAND_0_7_DAYS);
