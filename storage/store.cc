@@ -298,22 +298,13 @@ absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string
 
 absl::Status ReadView::ScanPrefix(Family family, absl::string_view prefix, absl::string_view start,
                                   ScanFn fn) const {
-  rocksdb::ReadOptions options = SnapshotRead(snapshot_, fill_cache_);
-  // The first key after every key with the prefix (none when the prefix is all 0xff bytes):
-  // the iterator then reads no block, and opens no file, beyond the prefix.
+  // The first key after every key with the prefix, as Scan's limit: the iterator then reads no
+  // block, and opens no file, beyond the prefix. A prefix of 0xff bytes alone has none, and
+  // needs none: every key at or after it starts with it.
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
   if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  const rocksdb::Slice upper(end);
-  if (!end.empty()) options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
-  const absl::string_view seek = start > prefix ? start : prefix;
-  for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
-    const absl::string_view key = View(it->key());
-    if (!absl::StartsWith(key, prefix)) break;
-    if (!fn(key, View(it->value()))) break;
-  }
-  return Check(it->status(), "scanning");
+  return Scan(family, start > prefix ? start : prefix, end, fn);
 }
 
 absl::Status ReadView::ScanDeadlines(DeadlineSpace space, absl::Time from, absl::Time before,

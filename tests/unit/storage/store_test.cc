@@ -441,7 +441,9 @@ TEST_F(StoreTest, APrefixScanEndsWithThePrefixWhateverItsLastBytes) {
                                          std::string("s/b\0", 4),
                                          "s\xff",
                                          "s\xff\xff",
-                                         "t"};
+                                         "t",
+                                         "\xff",
+                                         "\xff\x01"};
   Change change;
   for (const std::string& key : keys) change.Put(Family::kEntities, key, "v");
   ASSERT_THAT(store_->Commit(change).status(), IsOk());
@@ -463,6 +465,9 @@ TEST_F(StoreTest, APrefixScanEndsWithThePrefixWhateverItsLastBytes) {
   EXPECT_THAT(scan("s\xff"), ElementsAre("s\xff", "s\xff\xff"));
   EXPECT_THAT(scan("s\xff\xff"), ElementsAre("s\xff\xff"));
   EXPECT_THAT(scan("u"), ::testing::IsEmpty());
+  // A prefix of 0xff bytes alone has no key after it to stop at: the family's end does.
+  EXPECT_THAT(scan("\xff"), ElementsAre("\xff", "\xff\x01"));
+  EXPECT_THAT(scan("\xff\x01"), ElementsAre("\xff\x01"));
 }
 
 std::vector<uint64_t> ScanAudit(const ReadView& view, const std::string& prefix, uint64_t after = 0,
