@@ -344,17 +344,19 @@ absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
   return moved;
 }
 
+std::vector<LedgerOwner> LedgerOwners() {
+  return {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}};
+}
+
 storage::Migration LedgerMigration() {
-  return storage::Migration{2, "the obligation ledger's keys take their owning context's prefix",
-                            [](storage::Store& store) -> absl::Status {
-                              absl::StatusOr<int64_t> moved = MigrateLedgerToV2(
-                                  store, {{"rso", storage::DeadlineSpace::kRso},
-                                          {"ocait", storage::DeadlineSpace::kOcait}});
-                              if (!moved.ok()) return moved.status();
-                              VIGIL_LOG(INFO)
-                                  << "ledger: " << *moved << " open obligations moved to schema 2";
-                              return absl::OkStatus();
-                            }};
+  return storage::Migration{
+      2, "the obligation ledger's keys take their owning context's prefix",
+      [](storage::Store& store) -> absl::Status {
+        absl::StatusOr<int64_t> moved = MigrateLedgerToV2(store, LedgerOwners());
+        if (!moved.ok()) return moved.status();
+        VIGIL_LOG(INFO) << "ledger: " << *moved << " open obligations moved to schema 2";
+        return absl::OkStatus();
+      }};
 }
 
 absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
@@ -408,9 +410,7 @@ storage::Migration HistoryMigration() {
   return storage::Migration{
       3, "the obligation ledger keeps the history of every obligation (point-in-time backlog)",
       [](storage::Store& store) -> absl::Status {
-        absl::StatusOr<int64_t> given = MigrateHistoryToV3(
-            store,
-            {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}});
+        absl::StatusOr<int64_t> given = MigrateHistoryToV3(store, LedgerOwners());
         if (!given.ok()) return given.status();
         VIGIL_LOG(INFO) << "ledger: " << *given << " open obligations given a history (schema 3)";
         return absl::OkStatus();
@@ -454,9 +454,7 @@ storage::Migration DueIndexMigration() {
   return storage::Migration{
       5, "the obligation ledger drops its due indexes by team and by officer (read from memory)",
       [](storage::Store& store) -> absl::Status {
-        absl::StatusOr<int64_t> dropped = DropDueIndexes(
-            store,
-            {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}});
+        absl::StatusOr<int64_t> dropped = DropDueIndexes(store, LedgerOwners());
         if (!dropped.ok()) return dropped.status();
         VIGIL_LOG(INFO) << "ledger: " << *dropped << " due index entries dropped (schema 5)";
         return absl::OkStatus();

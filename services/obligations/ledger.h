@@ -118,6 +118,8 @@ struct LedgerOwner {
 };
 absl::StatusOr<int64_t> MigrateLedgerToV2(storage::Store& store,
                                           const std::vector<LedgerOwner>& owners);
+// Every owning context vigil has (rso, ocait): the owners each ledger migration runs for.
+std::vector<LedgerOwner> LedgerOwners();
 // The migration of every owning context vigil has, for StoreOptions::migrations.
 storage::Migration LedgerMigration();
 
