@@ -56,6 +56,11 @@ ABSL_FLAG(std::string, token, "", "Bearer token to send with every call (its ide
 ABSL_FLAG(int, offenders, 0, "Synthetic offenders to load (and to act on); 0: none");
 ABSL_FLAG(int, referrals, 0, "Synthetic referrals to load");
 ABSL_FLAG(int, teams, 8, "Teams the offenders are spread over");
+ABSL_FLAG(int, act_on, 0,
+          "Act on this many of the offenders in the community, chosen with --seed (0: all of "
+          "them). Sizes compare alike only when each call meets an offender in the same state: "
+          "a force of 10,000 obligations has ~2,300 in the community, each met again within "
+          "seconds, while at 1M almost every call meets one for the first time");
 ABSL_FLAG(int, officers_per_team, 20, "Officers per team");
 ABSL_FLAG(uint64_t, seed, 20261123, "Generator seed (the same seed finds the same offenders)");
 ABSL_FLAG(bool, load_only, false, "Load the synthetic force, report the rate, and stop");
@@ -395,6 +400,10 @@ int Main() {
                  "calls/s\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_act_on) < 0) {
+    std::fprintf(stderr, "vigil_load: --act_on must be 0 (every offender found) or more\n");
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_calls) < 0) {
     std::fprintf(stderr, "vigil_load: --calls must be 0 (use --seconds) or more\n");
     return 2;
@@ -497,6 +506,20 @@ int Main() {
       }
       active.mutable_page()->set_page_token(page.next_page_token());
     } while (!active.page().page_token().empty());
+  }
+  if (const int act_on = absl::GetFlag(FLAGS_act_on);
+      act_on > 0 && static_cast<size_t>(act_on) < shared.active_ids.size()) {
+    // A partial Fisher-Yates shuffle of both lists at once: the first act_on, chosen at random.
+    std::mt19937_64 rng(demo.seed);
+    for (size_t i = 0; i < static_cast<size_t>(act_on); ++i) {
+      const size_t j = i + rng() % (shared.active_ids.size() - i);
+      std::swap(shared.active_ids[i], shared.active_ids[j]);
+      std::swap(shared.visitable_since[i], shared.visitable_since[j]);
+    }
+    std::fprintf(stderr, "vigil_load: acting on %d of the %zu offenders in the community\n", act_on,
+                 shared.active_ids.size());
+    shared.active_ids.resize(static_cast<size_t>(act_on));
+    shared.visitable_since.resize(static_cast<size_t>(act_on));
   }
   if (needs_offenders && shared.active_ids.empty()) {
     std::fprintf(stderr,

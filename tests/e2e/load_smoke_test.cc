@@ -117,6 +117,16 @@ TEST(LoadDriverSmokeTest, LoadsAForceAndDrivesEveryRpcWithoutErrors) {
   const RunResult negative = load({"--rate", "-5"});
   EXPECT_EQ(negative.exit_code, 2);
   EXPECT_THAT(negative.output, HasSubstr("--rate must be 0"));
+  // A subset of the offenders, as a larger force's run meets each offender as often as a
+  // smaller one's.
+  const RunResult subset = load({"--offenders", "300", "--act_on", "5", "--clients", "2", "--calls",
+                                 "20", "--mix", "record-arms=1"});
+  ASSERT_EQ(subset.exit_code, 0) << subset.output;
+  EXPECT_THAT(subset.output, ::testing::ContainsRegex("acting on 5 of the [0-9]+ offenders"));
+  EXPECT_THAT(subset.output, ::testing::ContainsRegex("\nall +20 +0 "));
+  const RunResult none = load({"--act_on", "-1"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.output, HasSubstr("--act_on must be 0"));
   const RunResult when = load({"--visit_times", "noon"});
   EXPECT_EQ(when.exit_code, 2);
   EXPECT_THAT(when.output, HasSubstr("--visit_times must be spread or recent (got 'noon')"));
