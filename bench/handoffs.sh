@@ -31,10 +31,11 @@ tck=$(getconf CLK_TCK)
 echo "| RPC (64 clients, 10k) | calls/s | vigild CPU µs per call | context switches per call | changes per commit group | commit groups (fsyncs) per s |"
 echo "|---|---:|---:|---:|---:|---:|"
 for mix in record-visit record-arms create-referral; do
-  x0=$(switches); t0=$(cpu_ticks); read -r s0 c0 < <(groups)
-  out=$("$LOAD" --server "$ADDR" --clients 64 --seconds "$SECONDS_EACH" --mix "$mix=1" 2>/dev/null) || true
+  started() { x0=$(switches); t0=$(cpu_ticks); read -r s0 c0 < <(groups); }
+  ON_DRIVING=started drive_load --server "$ADDR" --clients 64 --seconds "$SECONDS_EACH" \
+    --mix "$mix=1" || true
   x1=$(switches); t1=$(cpu_ticks); read -r s1 c1 < <(groups)
-  line=$(echo "$out" | awk '$1 == "all" {print $2, $4}')
+  line=$(awk '$1 == "all" {print $2, $4}' "$WORK/load.out")
   [ -n "$line" ] || { echo "$mix: the load driver reported nothing" >&2; exit 1; }
   awk -v mix="$mix" -v calls="${line% *}" -v rate="${line#* }" -v x=$((x1 - x0)) \
     -v t=$((t1 - t0)) -v tck="$tck" -v s="$(awk -v a="$s1" -v b="$s0" 'BEGIN {print a - b}')" \

@@ -242,10 +242,12 @@ if [ -x "$BUILD/services/vigild/vigild" ] && [ -x "$BUILD/clients/load/vigil_loa
              record-arms:record_arms:AssessmentService/RecordArmsAssessment \
              create-referral:create_referral:ReferralService/CreateReferral; do
     IFS=: read -r op script rpc <<<"$mix"
-    c0=$(cpu_ticks)
-    # (No --offenders: the driver lists the loaded offenders instead of importing them again.)
-    out=$("$LOAD" --server "$ADDR" --clients "$PG_CLIENTS" --seconds "$PG_SECONDS" --mix "$op=1" \
-      2>/dev/null) || true
+    # (No --offenders: the driver lists the loaded offenders instead of importing them again;
+    # vigild's CPU is counted from its first timed call.)
+    started() { c0=$(cpu_ticks); }
+    ON_DRIVING=started drive_load --server "$ADDR" --clients "$PG_CLIENTS" \
+      --seconds "$PG_SECONDS" --mix "$op=1" || true
+    out=$(cat "$WORK/load.out")
     c1=$(cpu_ticks)
     VIGIL_RATE_OF[$script]=$(echo "$out" | awk -v rpc="$rpc" '$1 == rpc {printf "%s", $4}')
     calls=$(echo "$out" | awk -v rpc="$rpc" '$1 == rpc {print $2}')

@@ -42,6 +42,20 @@ rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$PID/status"; }
 # vigild's CPU time so far, in clock ticks (utime + stime; getconf CLK_TCK per second).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 
+# Runs the load driver ("$LOAD" "$@"), its report in $WORK/load.out, and calls the function
+# named in ON_DRIVING (if set) once the driver starts its timed calls: before them it lists the offenders
+# it acts on, which at 1M costs vigild seconds of CPU that are not the workload's. Returns the
+# driver's status.
+drive_load() {
+  "$LOAD" "$@" >"$WORK/load.out" 2>"$WORK/load.err" &
+  local driver=$!
+  until grep -q 'driving' "$WORK/load.err" 2>/dev/null || ! kill -0 "$driver" 2>/dev/null; do
+    sleep 0.01
+  done
+  [ -z "${ON_DRIVING:-}" ] || "$ON_DRIVING"
+  wait "$driver"
+}
+
 # The sum of a metric family's values, read as a force-wide supervisor.
 metric() {
   "$VIGIL" --server "$ADDR" --actor bench --role supervisor --force wessex -o json metrics "$1" |
