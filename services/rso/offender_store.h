@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "services/common/rpc.h"
 #include "services/obligations/record_store.h"
@@ -108,6 +109,12 @@ class OffenderStore final : public Owner<v1::Offender> {
                                                    absl::string_view force,
                                                    absl::string_view id) const {
     return records_.Load(view, force, id);
+  }
+
+  // Each offender of `force` in `view`, in one pass, while `fn` returns true (not audited).
+  absl::Status ForEach(const storage::ReadView& view, absl::string_view force,
+                       absl::FunctionRef<bool(const v1::Offender&)> fn) const {
+    return records_.ForEach(view, force, fn);
   }
 
   // Recomputes the time-dependent reactive-management eligibility of a record being read.

@@ -367,24 +367,14 @@ absl::StatusOr<int> Register::CloseEndedRequirements(const CallContext& call) {
   // An offender's requirement ends with time passing (a fixed period's end): the daily pass
   // finds those still managed past their end, and each change is one audited commit.
   std::vector<std::string> due;
-  const storage::ReadView view = offenders_.store().Snapshot();
-  const std::string prefix = ByForcePrefix(force);
-  absl::Status read_status;
   VIGIL_RETURN_IF_ERROR(
-      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-        const std::string id(key.substr(prefix.size()));
-        absl::StatusOr<std::optional<v1::Offender>> record = offenders_.Load(view, force, id);
-        if (!record.ok()) {
-          read_status = record.status();
-          return false;
-        }
-        if (record->has_value() && Managed((*record)->status()) &&
-            EndedRequirement(**record, call.now, offenders_.zone()).has_value()) {
-          due.push_back(id);
+      offenders_.ForEach(offenders_.store().Snapshot(), force, [&](const v1::Offender& record) {
+        if (Managed(record.status()) &&
+            EndedRequirement(record, call.now, offenders_.zone()).has_value()) {
+          due.push_back(record.id());
         }
         return true;
       }));
-  VIGIL_RETURN_IF_ERROR(read_status);
   int closed = 0;
   for (const std::string& id : due) {
     absl::StatusOr<v1::Offender> updated = offenders_.Mutate<v1::Offender>(

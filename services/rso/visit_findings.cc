@@ -27,75 +27,84 @@ namespace {
 
 using storage::Family;
 
-// The teams with offenders in `force` (its by-team index).
-absl::StatusOr<std::set<std::string>> Teams(const storage::ReadView& view,
-                                            absl::string_view force) {
-  std::set<std::string> teams;
-  const std::string prefix = AllTeamsPrefix(force);
-  VIGIL_RETURN_IF_ERROR(
-      view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-        absl::string_view rest = key.substr(prefix.size());
-        absl::string_view team;
-        if (storage::GetLengthPrefixed(&rest, &team)) teams.emplace(team);
-        return true;
-      }));
-  return teams;
-}
-
-}  // namespace
-
-absl::StatusOr<std::optional<v1::ComplianceFinding>> Visits::FlatDiarising(
-    const CallContext& call, const storage::ReadView& view, absl::string_view team) const {
-  const std::string& force = call.principal.force;
-  const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
-  const std::string prefix = ByTeamPrefix(force, team);
-  // interval -> risk -> count, over the team's running visit clocks.
-  absl::btree_map<int, absl::btree_map<int, int>> by_interval;
+// A team's running visit clocks: how many at each interval, by risk level.
+struct VisitTiers {
+  absl::btree_map<int, absl::btree_map<int, int>> by_interval;  // interval -> risk -> count
   int scheduled = 0;
+
+  void Add(const v1::Offender& record) {
+    for (const v1::Obligation& o : record.obligations()) {
+      if (o.kind() != v1::OBLIGATION_KIND_HOME_VISIT) continue;
+      ++by_interval[record.visit_interval_days()][record.risk_level()];
+      ++scheduled;
+    }
+  }
+};
+
+// The visit tiers of `team` of `force`, or of every team with offenders when `team` is empty:
+// then in one pass over the force's records (a point read each, through the team index, would
+// cost a restart at national size seconds of CPU in the daily check).
+absl::StatusOr<std::map<std::string, VisitTiers>> TeamTiers(const OffenderStore& offenders,
+                                                            const storage::ReadView& view,
+                                                            absl::string_view force,
+                                                            absl::string_view team) {
+  std::map<std::string, VisitTiers> tiers;
+  if (team.empty()) {
+    VIGIL_RETURN_IF_ERROR(offenders.ForEach(view, force, [&](const v1::Offender& record) {
+      tiers[record.team()].Add(record);
+      return true;
+    }));
+    return tiers;
+  }
+  VisitTiers& of_team = tiers[std::string(team)];
+  const std::string prefix = ByTeamPrefix(force, team);
   absl::Status read_status;
   VIGIL_RETURN_IF_ERROR(
       view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
         absl::StatusOr<std::optional<v1::Offender>> record =
-            offenders_.Load(view, force, key.substr(prefix.size()));
+            offenders.Load(view, force, key.substr(prefix.size()));
         if (!record.ok()) {
           read_status = record.status();
           return false;
         }
-        if (!record->has_value()) return true;
-        for (const v1::Obligation& o : (*record)->obligations()) {
-          if (o.kind() != v1::OBLIGATION_KIND_HOME_VISIT) continue;
-          ++by_interval[(*record)->visit_interval_days()][(*record)->risk_level()];
-          ++scheduled;
-        }
+        if (record->has_value()) of_team.Add(**record);
         return true;
       }));
   VIGIL_RETURN_IF_ERROR(read_status);
-  if (scheduled < policy->flat_diarising_min_offenders())
-    return std::optional<v1::ComplianceFinding>();
-  for (const auto& [interval, risks] : by_interval) {
+  return tiers;
+}
+
+// The flat-diarising finding of `team`, if its intervals do not vary by risk.
+std::optional<v1::ComplianceFinding> FlatDiarising(const v1::Policy& policy, absl::string_view team,
+                                                   const VisitTiers& tiers, absl::Time now) {
+  if (tiers.scheduled < policy.flat_diarising_min_offenders()) return std::nullopt;
+  for (const auto& [interval, risks] : tiers.by_interval) {
     int count = 0;
     for (const auto& [risk, n] : risks) count += n;
-    if (risks.size() < 2 || 100 * count < policy->flat_diarising_share_percent() * scheduled)
+    if (risks.size() < 2 || 100 * count < policy.flat_diarising_share_percent() * tiers.scheduled)
       continue;
-    std::vector<std::string> tiers;
+    std::vector<std::string> tiers_named;
     for (const auto& [risk, n] : risks) {
-      tiers.push_back(absl::StrCat(policy::RiskName(static_cast<v1::RiskLevel>(risk)), " ", n));
+      tiers_named.push_back(
+          absl::StrCat(policy::RiskName(static_cast<v1::RiskLevel>(risk)), " ", n));
     }
     v1::ComplianceFinding finding;
     finding.set_id(absl::StrCat("flat-diarising/", team));
     finding.set_rule(v1::COMPLIANCE_RULE_FLAT_DIARISING);
     finding.set_team(std::string(team));
-    *finding.mutable_found_time() = ToProtoTime(call.now);
-    const v1::RiskDays& days = policy->visit_interval_days();
+    *finding.mutable_found_time() = ToProtoTime(now);
+    const v1::RiskDays& days = policy.visit_interval_days();
     finding.set_evidence(absl::StrCat(
-        count, " of the team's ", scheduled, " scheduled visits are ", interval,
-        " days after the last visit whatever the risk (", absl::StrJoin(tiers, ", "), "); policy ",
-        policy->version(), " sets low ", days.low(), ", medium ", days.medium(), ", high ",
-        days.high(), ", very high ", days.very_high(), " days"));
-    return std::optional<v1::ComplianceFinding>(std::move(finding));
+        count, " of the team's ", tiers.scheduled, " scheduled visits are ", interval,
+        " days after the last visit whatever the risk (", absl::StrJoin(tiers_named, ", "),
+        "); policy ", policy.version(), " sets low ", days.low(), ", medium ", days.medium(),
+        ", high ", days.high(), ", very high ", days.very_high(), " days"));
+    return finding;
   }
-  return std::optional<v1::ComplianceFinding>();
+  return std::nullopt;
 }
+
+}  // namespace
 
 absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
     const CallContext& call, const v1::ListComplianceFindingsRequest& request) {
@@ -151,15 +160,10 @@ absl::StatusOr<v1::ListComplianceFindingsResponse> Visits::ListFindings(
   }
   if (cursor.empty()) {
     // Team findings are computed now, for the team asked about or every team of the force.
-    std::set<std::string> teams;
-    if (by_team) {
-      teams.insert(request.team());
-    } else {
-      VIGIL_ASSIGN_OR_RETURN(teams, Teams(view, force));
-    }
-    for (const std::string& team : teams) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> flat,
-                             FlatDiarising(call, view, team));
+    VIGIL_ASSIGN_OR_RETURN(const auto tiers, TeamTiers(offenders_, view, force, request.team()));
+    const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
+    for (const auto& [team, of_team] : tiers) {
+      std::optional<v1::ComplianceFinding> flat = FlatDiarising(*policy, team, of_team, call.now);
       if (flat.has_value()) *response.add_findings() = *std::move(flat);
     }
   }
@@ -178,11 +182,10 @@ absl::StatusOr<v1::CheckTeamFindingsResponse> Visits::CheckTeamFindings(
   absl::MutexLock lock(&check_mu_);
   const storage::ReadView view = offenders_.store().Snapshot();
   // The teams with offenders, and those with a standing finding (which may have none left).
+  VIGIL_ASSIGN_OR_RETURN(const auto tiers, TeamTiers(offenders_, view, force, request.team()));
   std::set<std::string> teams;
-  if (!request.team().empty()) {
-    teams.insert(request.team());
-  } else {
-    VIGIL_ASSIGN_OR_RETURN(teams, Teams(view, force));
+  for (const auto& [team, of_team] : tiers) teams.insert(team);
+  if (request.team().empty()) {
     const std::string standing_prefix = StandingFindingPrefix(force);
     VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
         Family::kEntities, standing_prefix, {}, [&](absl::string_view key, absl::string_view) {
@@ -198,9 +201,11 @@ absl::StatusOr<v1::CheckTeamFindingsResponse> Visits::CheckTeamFindings(
   notices.set_cause(call.method);
   std::vector<std::string> subjects;
   const std::string day = absl::FormatCivilTime(policy::LocalDay(call.now, offenders_.zone()));
+  const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
   for (const std::string& team : teams) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<v1::ComplianceFinding> holds,
-                           FlatDiarising(call, view, team));
+    auto of_team = tiers.find(team);
+    std::optional<v1::ComplianceFinding> holds = FlatDiarising(
+        *policy, team, of_team == tiers.end() ? VisitTiers() : of_team->second, call.now);
     const std::string key = StandingFindingKey(force, team);
     VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> standing, view.Get(Family::kEntities, key));
     if (holds.has_value()) {

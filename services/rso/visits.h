@@ -61,10 +61,6 @@ class Visits {
  private:
   // The schedule of a record as stored.
   v1::VisitSchedule ScheduleOf(const v1::Offender& record, absl::Time now) const;
-  // The flat-diarising finding of one team, if its intervals do not vary by risk.
-  absl::StatusOr<std::optional<v1::ComplianceFinding>> FlatDiarising(const CallContext& call,
-                                                                     const storage::ReadView& view,
-                                                                     absl::string_view team) const;
 
   OffenderStore& offenders_;
   const OverdueIndex& due_;

@@ -274,6 +274,44 @@ TEST_F(VisitsTest, TeamDiarisingEveryoneAtTwelveMonthsIsFlatDiarising) {
   EXPECT_THAT(visits_->ListFindings(Call(), request)->findings(), IsEmpty());
 }
 
+TEST_F(VisitsTest, TheForceWideTeamCheckCountsOnlyItsOwnForce) {
+  ASSERT_NO_FATAL_FAILURE(FlatAndVariedTeams());
+  // Another force's team of the same name, high risk on the policy's 91 days: counted with
+  // wessex's "flat", 6 of 10 would share an interval and the finding would not hold.
+  CallContext dorset = Call(Role::kSupervisor);
+  dorset.principal.force = "dorset";
+  for (int i = 0; i < 4; ++i) {
+    v1::CreateOffenderRequest create;
+    create.mutable_offender()->set_id(absl::StrCat("D", i));
+    create.mutable_offender()->set_display_name("Name");
+    *create.mutable_offender()->mutable_registered_time() = ToProtoTime(Day(2020, 1, 10));
+    create.mutable_offender()->set_owner_officer("DC 4512");
+    create.mutable_offender()->set_team("flat");
+    ASSERT_THAT(register_->Create(dorset, create).status(), IsOk());
+    v1::RecordArmsAssessmentRequest arms;
+    arms.set_offender_id(absl::StrCat("D", i));
+    *arms.mutable_completed_time() = ToProtoTime(Day(2026, 1, 5));
+    arms.set_assessor("DS Holt");
+    arms.set_risk_level(v1::RISK_LEVEL_HIGH);
+    ASSERT_THAT(assessments_->RecordArms(dorset, arms).status(), IsOk());
+  }
+
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CheckTeamFindingsResponse wessex,
+                             visits_->CheckTeamFindings(Call(Role::kSupervisor), {}));
+  EXPECT_THAT(wessex.alerted_teams(), ElementsAre("flat"));
+  ASSERT_EQ(wessex.findings_size(), 1);
+  EXPECT_THAT(wessex.findings(0).evidence(), HasSubstr("6 of the team's 6 scheduled visits"));
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::CheckTeamFindingsResponse of_dorset,
+                             visits_->CheckTeamFindings(dorset, {}));
+  EXPECT_THAT(of_dorset.alerted_teams(), IsEmpty());
+  EXPECT_THAT(of_dorset.findings(), IsEmpty());
+  v1::ListComplianceFindingsRequest listing;
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListComplianceFindingsResponse listed,
+                             visits_->ListFindings(Call(), listing));
+  ASSERT_EQ(listed.findings_size(), 1);
+  EXPECT_THAT(listed.findings(0).evidence(), HasSubstr("6 of the team's 6 scheduled visits"));
+}
+
 TEST_F(VisitsTest, DailyTeamCheckAlertsANewFlatDiarisingFindingOnceThenStandsItDown) {
   ASSERT_NO_FATAL_FAILURE(FlatAndVariedTeams());
   const uint64_t feed = store_->EventHead("rso");
