@@ -39,13 +39,17 @@ trap cleanup EXIT
 
 # The p50, p99 (ms) of the one RPC row of a vigil_load report.
 percentiles() { awk -v rpc="$1" '$1 == rpc {printf "%s / %s", $5, $7}'; }
-# drive MIX RPC: 64 clients of MIX for 10 s; prints "calls/s (CPU µs per call)", vigild's CPU
-# over the calls divided by their number (the load driver shares the cores).
+# drive MIX RPC: 64 clients of MIX for 10 s; prints "calls/s (CPU µs per call)": the calls' rate,
+# and vigild's CPU from the first call until the compactions they caused have finished, divided
+# by the calls (the load driver shares the cores). Starts once the phase before has settled
+# (called in a subshell: SETTLE stays the import's), so no phase pays for another's writes.
 drive() {
   local before after
+  settle
   started() { before=$(cpu_ticks); }
   ON_DRIVING=started drive_load --server "$ADDR" --clients 64 --seconds 10 --mix "$1=1" \
     ${ACT_ON:+--act_on "$ACT_ON"} || true
+  settle
   after=$(cpu_ticks)
   awk -v rpc="$2" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
     '$1 == rpc {printf "%s (%.0f µs)", $4, ticks / hz * 1e6 / $2}' "$WORK/load.out"
