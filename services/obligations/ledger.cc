@@ -348,15 +348,27 @@ std::vector<LedgerOwner> LedgerOwners() {
   return {{"rso", storage::DeadlineSpace::kRso}, {"ocait", storage::DeadlineSpace::kOcait}};
 }
 
+namespace {
+
+// A schema step of the ledger: `step` over every owning context, logging "ledger: N `done`".
+storage::Migration LedgerStep(int to_version, std::string description,
+                              absl::StatusOr<int64_t> (*step)(storage::Store&,
+                                                              const std::vector<LedgerOwner>&),
+                              std::string done) {
+  return storage::Migration{to_version, std::move(description),
+                            [step, done = std::move(done)](storage::Store& store) -> absl::Status {
+                              absl::StatusOr<int64_t> count = step(store, LedgerOwners());
+                              if (!count.ok()) return count.status();
+                              VIGIL_LOG(INFO) << "ledger: " << *count << " " << done;
+                              return absl::OkStatus();
+                            }};
+}
+
+}  // namespace
+
 storage::Migration LedgerMigration() {
-  return storage::Migration{
-      2, "the obligation ledger's keys take their owning context's prefix",
-      [](storage::Store& store) -> absl::Status {
-        absl::StatusOr<int64_t> moved = MigrateLedgerToV2(store, LedgerOwners());
-        if (!moved.ok()) return moved.status();
-        VIGIL_LOG(INFO) << "ledger: " << *moved << " open obligations moved to schema 2";
-        return absl::OkStatus();
-      }};
+  return LedgerStep(2, "the obligation ledger's keys take their owning context's prefix",
+                    MigrateLedgerToV2, "open obligations moved to schema 2");
 }
 
 absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
@@ -407,14 +419,9 @@ absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
 }
 
 storage::Migration HistoryMigration() {
-  return storage::Migration{
+  return LedgerStep(
       3, "the obligation ledger keeps the history of every obligation (point-in-time backlog)",
-      [](storage::Store& store) -> absl::Status {
-        absl::StatusOr<int64_t> given = MigrateHistoryToV3(store, LedgerOwners());
-        if (!given.ok()) return given.status();
-        VIGIL_LOG(INFO) << "ledger: " << *given << " open obligations given a history (schema 3)";
-        return absl::OkStatus();
-      }};
+      MigrateHistoryToV3, "open obligations given a history (schema 3)");
 }
 
 absl::StatusOr<int64_t> DropDueIndexes(storage::Store& store,
@@ -451,14 +458,9 @@ absl::StatusOr<int64_t> DropDueIndexes(storage::Store& store,
 }
 
 storage::Migration DueIndexMigration() {
-  return storage::Migration{
+  return LedgerStep(
       5, "the obligation ledger drops its due indexes by team and by officer (read from memory)",
-      [](storage::Store& store) -> absl::Status {
-        absl::StatusOr<int64_t> dropped = DropDueIndexes(store, LedgerOwners());
-        if (!dropped.ok()) return dropped.status();
-        VIGIL_LOG(INFO) << "ledger: " << *dropped << " due index entries dropped (schema 5)";
-        return absl::OkStatus();
-      }};
+      DropDueIndexes, "due index entries dropped (schema 5)");
 }
 
 std::vector<storage::Migration> LedgerMigrations() {
