@@ -58,20 +58,16 @@ drive() {
 # The two reads' p50 / p99 beside a background load of 1,000 RecordVisit/s; sets SUMMARY_LOADED,
 # ITEMS_LOADED and BACKGROUND (the writes/s the background reached).
 reads_under_load() {
-  local bg
-  "$LOAD" --server "$ADDR" --clients 16 --rate 1000 --seconds 20 --mix record-visit=1 \
-    >"$WORK/background.out" 2>"$WORK/background.err" &
-  bg=$!
-  until grep -q 'driving' "$WORK/background.err" 2>/dev/null || ! kill -0 "$bg" 2>/dev/null; do
-    sleep 0.1
-  done
-  sleep 1
-  SUMMARY_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-summary=1 \
-    2>/dev/null | percentiles BacklogService/GetBacklogSummary)
-  ITEMS_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-items=1 \
-    2>/dev/null | percentiles BacklogService/ListBacklogItems)
-  wait "$bg" || true
-  BACKGROUND=$(awk '$1 == "all" {print $4}' "$WORK/background.out")
+  read_beside() {
+    sleep 1
+    SUMMARY_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-summary=1 \
+      2>/dev/null | percentiles BacklogService/GetBacklogSummary)
+    ITEMS_LOADED=$("$LOAD" --server "$ADDR" --clients 1 --calls 1000 --mix backlog-items=1 \
+      2>/dev/null | percentiles BacklogService/ListBacklogItems)
+  }
+  ON_DRIVING=read_beside drive_load --server "$ADDR" --clients 16 --rate 1000 --seconds 20 \
+    --mix record-visit=1 || true
+  BACKGROUND=$(awk '$1 == "all" {print $4}' "$WORK/load.out")
 }
 
 # Waits until RocksDB has no compaction pending (estimated bytes and the pending flag, from
