@@ -4,6 +4,8 @@
 // risk levels, due times from three years ago to a year ahead). The RPC adds the gRPC hop from
 // backlog to each owning context and the audit commit (see docs/performance.md for both).
 //
+// BM_RetimeInOneCell: one entry out and one in, in a cell of N (unallocated referrals).
+//
 // BM_HistorySummarize30DaysAgo measures the other path, a past as_of answered from the history
 // in RocksDB (docs/performance.md, "The backlog as of a past instant").
 //
@@ -98,6 +100,32 @@ void BM_OldestFirstPage(benchmark::State& state) {
         index.List(scope, kNow, v1::BACKLOG_ORDER_OLDEST_FIRST, OverdueIndex::Cursor(), 50, &more);
     benchmark::DoNotOptimize(page.data());
   }
+}
+
+// One obligation of a cell of N re-timed to a random due time (an entry out and one in),
+// as every CreateReferral does in the default team's cell of unallocated referrals, which
+// holds every referral not yet allocated to an officer.
+void BM_RetimeInOneCell(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  OverdueIndex index(storage::DeadlineSpace::kOcait);
+  std::mt19937_64 rng(11);
+  auto obligation = [&](int64_t i) {
+    v1::Obligation o;
+    o.set_id(absl::StrCat("REF-", i, "/action"));
+    o.set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+    o.set_risk_level(v1::RISK_LEVEL_HIGH);
+    o.set_force("wessex");
+    o.set_team("referrals");
+    *o.mutable_due_time() =
+        ToProtoTime(kNow - absl::Hours(24 * 365) +
+                    absl::Seconds(static_cast<int64_t>(rng() % (86400LL * 365 * 2))));
+    return o;
+  };
+  std::vector<v1::Obligation> all;
+  for (int64_t i = 0; i < n; ++i) all.push_back(obligation(i));
+  index.InsertAll(all);
+  for (auto _ : state) index.Insert(obligation(static_cast<int64_t>(rng() % n)));
+  state.counters["open"] = static_cast<double>(index.size());
 }
 
 // The point-in-time backlog (ledger.h, docs/api.md): a force's history in a real store (every
@@ -213,6 +241,7 @@ BENCHMARK(BM_OldestFirstPage)
     ->Arg(100'000)
     ->Arg(1'000'000)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RetimeInOneCell)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 
 }  // namespace
 }  // namespace vigil

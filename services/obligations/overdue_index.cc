@@ -36,14 +36,6 @@ bool Before(const OverdueIndex::Entry& a, const OverdueIndex::Entry& b) {
   return a.due_micros != b.due_micros ? a.due_micros < b.due_micros : a.id < b.id;
 }
 
-// Entries with due < x, and with due <= x.
-size_t CountBefore(const std::vector<int64_t>& dues, int64_t x) {
-  return std::lower_bound(dues.begin(), dues.end(), x) - dues.begin();
-}
-size_t CountAtOrBefore(const std::vector<int64_t>& dues, int64_t x) {
-  return std::upper_bound(dues.begin(), dues.end(), x) - dues.begin();
-}
-
 // The due times [from, to) that are overdue at `now` in `band`: AgeBandOf's edges, as
 // Summarize counts them (band 0 ends before now; band b's older edge is excluded).
 std::pair<int64_t, int64_t> DueWindow(v1::AgeBand band, int64_t now) {
@@ -68,15 +60,9 @@ std::pair<int64_t, int64_t> DueWindow(v1::AgeBand band, int64_t now) {
 }
 
 // Queries over many cells wait on memory at 1M (each cell's due times are an allocation of
-// their own): they ask for the due times of the cell this many ahead of the one they search,
-// where its binary searches start, end and first split.
+// their own): they ask for the due times of the cell this many ahead of the one they search
+// (ChunkedEntries::Prefetch).
 constexpr size_t kPrefetchAhead = 8;
-inline void PrefetchDues(const std::vector<int64_t>& dues) {
-  if (dues.empty()) return;
-  __builtin_prefetch(dues.data());
-  __builtin_prefetch(dues.data() + dues.size() / 2);
-  __builtin_prefetch(dues.data() + dues.size() - 1);
-}
 
 int64_t DueMicros(const v1::Obligation& o) {
   return storage::ToMicros(TimeOf(o.due_time()) + absl::Nanoseconds(o.due_time().nanos()));
@@ -210,36 +196,29 @@ void OverdueIndex::InsertLocked(const v1::Obligation& o) {
   Entry entry{DueMicros(o), o.id(), o.kind(), o.risk_level()};
   force.where[o.id()] = Location{&cell, entry.due_micros};
   force.RollUp(cell).Insert(entry.due_micros, &cell);
-  const auto at = std::upper_bound(cell.entries.begin(), cell.entries.end(), entry, Before);
-  cell.dues.insert(cell.dues.begin() + (at - cell.entries.begin()), entry.due_micros);
-  cell.entries.insert(at, std::move(entry));
+  cell.entries.Insert(std::move(entry));
   ++size_;
 }
 
 void OverdueIndex::EraseEntryLocked(Force& force, const Location& at, absl::string_view id) {
   Cell& cell = *at.cell;
-  std::vector<Entry>& entries = cell.entries;
-  auto it = std::lower_bound(entries.begin(), entries.end(), std::pair(at.due_micros, id),
-                             [](const Entry& e, const std::pair<int64_t, absl::string_view>& key) {
-                               return e.due_micros != key.first
-                                          ? e.due_micros < key.first
-                                          : absl::string_view(e.id) < key.second;
-                             });
-  if (it == entries.end() || it->id != id) {
+  std::optional<int64_t> erased;
+  if (cell.entries.Erase(at.due_micros, id)) {
+    erased = at.due_micros;
+  } else {
     // `where` and the cell disagree on the due time: a bug, but the entry must still go.
-    it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
+    erased = cell.entries.EraseAnywhere(id);
     VIGIL_LOG(ERROR) << "overdue index: " << id << " is not at its recorded due time"
-                     << (it == entries.end() ? " nor anywhere in its cell" : "");
+                     << (erased.has_value() ? "" : " nor anywhere in its cell");
   }
-  if (it != entries.end()) {
-    if (!force.RollUp(cell).Erase(it->due_micros, &cell)) {
+  if (erased.has_value()) {
+    if (!force.RollUp(cell).Erase(*erased, &cell)) {
       VIGIL_LOG(ERROR) << "overdue index: " << id << " is missing from its force's roll-up";
     }
-    cell.dues.erase(cell.dues.begin() + (it - entries.begin()));
-    entries.erase(it);
     --size_;
   }
-  if (entries.empty()) force.cells.erase(CellKey(cell.team, cell.officer, cell.kind, cell.risk));
+  if (cell.entries.empty())
+    force.cells.erase(CellKey(cell.team, cell.officer, cell.kind, cell.risk));
 }
 
 void OverdueIndex::RemoveLocked(absl::string_view force_name, absl::string_view id) {
@@ -262,8 +241,7 @@ void OverdueIndex::AppendLocked(const v1::Obligation& o) {
     cell.risk = o.risk_level();
   }
   const int64_t due = DueMicros(o);
-  cell.entries.push_back(Entry{due, o.id(), o.kind(), o.risk_level()});
-  cell.dues.push_back(due);
+  cell.entries.Append(Entry{due, o.id(), o.kind(), o.risk_level()});
   ++size_;
 }
 
@@ -271,18 +249,14 @@ void OverdueIndex::FinishLoadLocked() {
   for (auto& [name, force] : forces_) {
     size_t entries = 0;
     for (auto& [key, cell] : force.cells) {
-      // The deadline index is read in due order: a cell loaded from it is in order already.
-      if (!std::is_sorted(cell.entries.begin(), cell.entries.end(), Before)) {
-        std::sort(cell.entries.begin(), cell.entries.end(), Before);
-        for (size_t i = 0; i < cell.entries.size(); ++i) cell.dues[i] = cell.entries[i].due_micros;
-      }
+      cell.entries.FinishAppending();
       entries += cell.entries.size();
     }
     // The roll-ups in one go: each one's items gathered from its cells, then put in order.
     std::vector<RankedDues<const Cell*>::Item> items[kObligationKindSlots][5];
     for (const auto& [key, cell] : force.cells) {
       auto& into = items[KindIndex(cell.kind)][RiskIndex(cell.risk)];
-      for (const int64_t due : cell.dues) into.push_back({due, &cell});
+      cell.entries.ForEach([&](const Entry& entry) { into.push_back({entry.due_micros, &cell}); });
     }
     for (int k = 0; k < kObligationKindSlots; ++k) {
       for (int r = 0; r < 5; ++r) force.roll_ups[k][r].Assign(std::move(items[k][r]));
@@ -294,13 +268,13 @@ void OverdueIndex::FinishLoadLocked() {
     // would; of two at the same time, whichever cell comes first here.
     std::vector<std::pair<Location, std::string>> stale;
     for (auto& [key, cell] : force.cells) {
-      for (const Entry& entry : cell.entries) {
+      cell.entries.ForEach([&](const Entry& entry) {
         Location here{&cell, entry.due_micros};
         auto [at, added] = force.where.try_emplace(entry.id, here);
-        if (added) continue;
+        if (added) return;
         if (here.due_micros > at->second.due_micros) std::swap(here, at->second);
         stale.emplace_back(here, entry.id);
-      }
+      });
     }
     for (const auto& [at, id] : stale) EraseEntryLocked(force, at, id);
   }
@@ -463,11 +437,11 @@ namespace {
 
 // A cell's due times, as Tally counts them.
 struct CellDues {
-  const std::vector<int64_t>& dues;
-  size_t size() const { return dues.size(); }
-  int64_t front() const { return dues.front(); }
-  size_t CountBefore(int64_t x) const { return vigil::CountBefore(dues, x); }
-  size_t CountAtOrBefore(int64_t x) const { return vigil::CountAtOrBefore(dues, x); }
+  const ChunkedEntries<OverdueIndex::Entry>& entries;
+  size_t size() const { return entries.size(); }
+  int64_t front() const { return entries.front_due(); }
+  size_t CountBefore(int64_t x) const { return entries.CountBefore(x); }
+  size_t CountAtOrBefore(int64_t x) const { return entries.CountAtOrBefore(x); }
 };
 
 // A roll-up's, likewise.
@@ -553,12 +527,13 @@ OverdueIndex::Summary OverdueIndex::Summarize(const Scope& scope, absl::Time as_
     if (InScope(scope, cell)) cells.push_back(&cell);
   }
   for (size_t c = 0; c < cells.size(); ++c) {
-    if (c + kPrefetchAhead < cells.size()) PrefetchDues(cells[c + kPrefetchAhead]->dues);
+    if (c + kPrefetchAhead < cells.size()) cells[c + kPrefetchAhead]->entries.Prefetch();
     const Cell& cell = *cells[c];
-    if (Tally(CellDues{cell.dues}, KindIndex(cell.kind), RiskIndex(cell.risk), now, summary) == 0)
+    if (Tally(CellDues{cell.entries}, KindIndex(cell.kind), RiskIndex(cell.risk), now, summary) ==
+        0)
       continue;
     // The entries (a cache miss per cell at 1M) only when the due times do not decide.
-    if (!summary.oldest.has_value() || cell.dues.front() <= summary.oldest->due_micros) {
+    if (!summary.oldest.has_value() || cell.entries.front_due() <= summary.oldest->due_micros) {
       consider_oldest(cell);
     }
   }
@@ -598,16 +573,20 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
   // A rank no entry has (the caller's to refuse) lists nothing, rather than every rank.
   if (by_risk && !cursor.empty() && (cursor.rank < 0 || cursor.rank > 4)) return page;
   for (int rank = by_risk ? cursor.rank : 0; rank < (by_risk ? 5 : 1); ++rank) {
-    // A k-way merge of the cells' overdue entries (those after the cursor in this rank). A
-    // head carries its entry's due time: the heap compares entries (a cache miss each at 1M)
-    // only when two fall due at the same instant.
+    // A k-way merge of the cells' overdue entries (those after the cursor in this rank), one
+    // run per cell and window. A head carries its run's next due time: the heap compares
+    // entries (a cache miss each at 1M) only when two fall due at the same instant.
+    struct Run {
+      ChunkedEntries<Entry>::Iterator at;
+      size_t left;  // entries from `at` on in the window
+    };
     struct Head {
       int64_t due;
-      const Entry* at;
-      const Entry* end;
+      size_t run;
     };
-    auto later = [](const Head& a, const Head& b) {
-      return a.due != b.due ? a.due > b.due : Before(*b.at, *a.at);
+    std::vector<Run> runs;
+    auto later = [&runs](const Head& a, const Head& b) {
+      return a.due != b.due ? a.due > b.due : Before(*runs[b.run].at, *runs[a.run].at);
     };
     std::vector<Head> starts;
     const bool after_cursor = !cursor.empty() && (!by_risk || rank == cursor.rank);
@@ -626,18 +605,16 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
       }
     }
     for (size_t c = 0; c < cells.size(); ++c) {
-      if (c + kPrefetchAhead < cells.size()) PrefetchDues(cells[c + kPrefetchAhead]->dues);
-      const Cell& cell = *cells[c];
-      const auto& v = cell.entries;
+      if (c + kPrefetchAhead < cells.size()) cells[c + kPrefetchAhead]->entries.Prefetch();
+      const ChunkedEntries<Entry>& v = cells[c]->entries;
       // Entries after the cursor, when it is in this rank.
-      size_t first = 0;
-      if (after_cursor) {
-        first = std::upper_bound(v.begin(), v.end(), after, Before) - v.begin();
-      }
+      const size_t first = after_cursor ? v.CountAtOrBeforeEntry(after) : 0;
       for (const auto& [from, to] : windows) {
-        const Entry* begin = v.data() + std::max(first, CountBefore(cell.dues, from));
-        const Entry* end = v.data() + CountBefore(cell.dues, to);
-        if (begin < end) starts.push_back({cell.dues[begin - v.data()], begin, end});
+        const size_t begin = std::max(first, v.CountBefore(from));
+        const size_t end = v.CountBefore(to);
+        if (begin >= end) continue;
+        runs.push_back({v.At(begin), end - begin});
+        starts.push_back({runs.back().at.due(), runs.size() - 1});
       }
     }
     std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later, std::move(starts));
@@ -648,10 +625,11 @@ std::vector<OverdueIndex::Entry> OverdueIndex::List(const Scope& scope, absl::Ti
         *more = true;
         return page;
       }
-      page.push_back(*head.at);
-      if (++head.at < head.end) {
-        head.due = head.at->due_micros;
-        heads.push(head);
+      Run& run = runs[head.run];
+      page.push_back(*run.at);
+      if (--run.left > 0) {
+        run.at.Next();
+        heads.push({run.at.due(), head.run});
       }
     }
   }
@@ -722,7 +700,7 @@ std::vector<OverdueIndex::OfficerCounts> OverdueIndex::Workload(const Scope& sco
     counts.open[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
         static_cast<int64_t>(cell.entries.size());
     counts.overdue[KindIndex(cell.kind)][RiskIndex(cell.risk)] +=
-        static_cast<int64_t>(CountBefore(cell.dues, now));
+        static_cast<int64_t>(cell.entries.CountBefore(now));
   }
   std::vector<OfficerCounts> result;
   for (auto& [key, counts] : by_officer) result.push_back(std::move(counts));

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/obligations/chunked_entries.h"
 #include "services/obligations/ranked_dues.h"
 #include "storage/store.h"
 #include "vigil/v1/obligations.pb.h"
@@ -155,10 +156,7 @@ class OverdueIndex {
     std::string officer;
     v1::ObligationKind kind;
     v1::RiskLevel risk;
-    std::vector<Entry> entries;  // sorted by (due, id)
-    // entries[i].due_micros, contiguous: the age-band and due-soon counts are binary searches
-    // on due times alone, and 8-byte keys put eight to a cache line instead of one.
-    std::vector<int64_t> dues;
+    ChunkedEntries<Entry> entries;  // by (due, id)
   };
   // Where an obligation's entry is: its cell, and its due time, which with its id finds the
   // entry by binary search.
