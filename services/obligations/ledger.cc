@@ -185,8 +185,8 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
 }
 
 void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
-                             storage::Change& change) const {
-  change.RemoveDeadline(DeadlineOf(o));
+                             storage::Change& change, bool keep_deadline) const {
+  if (!keep_deadline) change.RemoveDeadline(DeadlineOf(o));
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       -1);
   const int64_t begin = storage::ToMicros(SinceOf(o));
@@ -250,8 +250,11 @@ int ObligationLedger::Reconcile(const std::vector<v1::Obligation>& before,
     const v1::Obligation& old = *it->second;
     old_by_id.erase(it);
     if (SameObligation(old, o)) continue;
-    // Deletes precede puts within a change, so an entry whose key did not move survives.
-    Close(old, event_time, change);
+    // An entry whose key did not move is overwritten by Open's put (its value, the
+    // obligation, changed): a delete as well would be one more key for every commit to write
+    // and every read to step over until compaction drops it. (Deletes precede puts within a
+    // change, so an entry would survive either way.)
+    Close(old, event_time, change, /*keep_deadline=*/DeadlineOf(old) == DeadlineOf(o));
     Open(o, change);
     AddEvent(events, v1::OBLIGATION_EVENT_TYPE_RETIMED, o, event_time, &old);
     ++transitions;

@@ -99,8 +99,10 @@ class ObligationLedger {
 
  private:
   void Open(const v1::Obligation& obligation, storage::Change& change) const;
-  void Close(const v1::Obligation& obligation, absl::Time event_time,
-             storage::Change& change) const;
+  // `keep_deadline`: its deadline entry stays, for an Open of the same key to overwrite (a
+  // re-timed obligation whose due time did not move).
+  void Close(const v1::Obligation& obligation, absl::Time event_time, storage::Change& change,
+             bool keep_deadline = false) const;
 
   std::string context_;
   storage::DeadlineSpace space_;
