@@ -246,7 +246,9 @@ void OverdueIndex::AppendLocked(const v1::Obligation& o) {
 }
 
 void OverdueIndex::FinishLoadLocked() {
-  for (auto& [name, force] : forces_) {
+  // (Named references, not structured bindings: the lambdas below capture them.)
+  for (auto& named : forces_) {
+    Force& force = named.second;
     size_t entries = 0;
     for (auto& [key, cell] : force.cells) {
       cell.entries.FinishAppending();
@@ -254,9 +256,10 @@ void OverdueIndex::FinishLoadLocked() {
     }
     // The roll-ups in one go: each one's items gathered from its cells, then put in order.
     std::vector<RankedDues<const Cell*>::Item> items[kObligationKindSlots][5];
-    for (const auto& [key, cell] : force.cells) {
-      auto& into = items[KindIndex(cell.kind)][RiskIndex(cell.risk)];
-      cell.entries.ForEach([&](const Entry& entry) { into.push_back({entry.due_micros, &cell}); });
+    for (const auto& keyed : force.cells) {
+      const Cell* cell = &keyed.second;
+      auto& into = items[KindIndex(cell->kind)][RiskIndex(cell->risk)];
+      cell->entries.ForEach([&](const Entry& entry) { into.push_back({entry.due_micros, cell}); });
     }
     for (int k = 0; k < kObligationKindSlots; ++k) {
       for (int r = 0; r < 5; ++r) force.roll_ups[k][r].Assign(std::move(items[k][r]));
@@ -267,9 +270,10 @@ void OverdueIndex::FinishLoadLocked() {
     // store has one) keeps its latest due time, as inserting them one by one in due order
     // would; of two at the same time, whichever cell comes first here.
     std::vector<std::pair<Location, std::string>> stale;
-    for (auto& [key, cell] : force.cells) {
-      cell.entries.ForEach([&](const Entry& entry) {
-        Location here{&cell, entry.due_micros};
+    for (auto& keyed : force.cells) {
+      Cell* cell = &keyed.second;
+      cell->entries.ForEach([&](const Entry& entry) {
+        Location here{cell, entry.due_micros};
         auto [at, added] = force.where.try_emplace(entry.id, here);
         if (added) return;
         if (here.due_micros > at->second.due_micros) std::swap(here, at->second);
