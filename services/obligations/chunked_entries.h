@@ -32,11 +32,10 @@ class ChunkedEntries {
   static constexpr size_t kMaxChunk = 512;
 
   ChunkedEntries() = default;
-  // Moved, never copied: first_dues_ points into the chunks' own memory, which a move keeps.
+  // Neither copied nor moved: first_entries_ and first_dues_ point into the chunks' memory (a
+  // cell stays where it was made: OverdueIndex::Force::cells).
   ChunkedEntries(const ChunkedEntries&) = delete;
   ChunkedEntries& operator=(const ChunkedEntries&) = delete;
-  ChunkedEntries(ChunkedEntries&&) = default;
-  ChunkedEntries& operator=(ChunkedEntries&&) = default;
 
   // Entries in order (those appended and not yet put in order are not counted).
   size_t size() const { return size_; }
@@ -177,6 +176,12 @@ class ChunkedEntries {
   // Loading in bulk: Append in any order, then FinishAppending puts everything in order.
   void Append(Entry entry) { loading_.push_back(std::move(entry)); }
   void FinishAppending() {
+    if (!chunks_.empty()) {  // appended to entries in order: one by one
+      std::vector<Entry> appended = std::move(loading_);
+      loading_ = std::vector<Entry>();
+      for (Entry& entry : appended) Insert(std::move(entry));
+      return;
+    }
     // The deadline index is read in due order: a cell loaded from it is in order already.
     if (!std::is_sorted(loading_.begin(), loading_.end(), Before)) {
       std::sort(loading_.begin(), loading_.end(), Before);

@@ -81,7 +81,7 @@ void Churn(ChunkedEntries<Entry>& entries, Truth& truth, int64_t range, std::mt1
   std::vector<std::pair<int64_t, std::string>> held(truth.begin(), truth.end());
   int next_id = static_cast<int>(truth.size());
   for (int step = 0; step < steps; ++step) {
-    // Grows to about 6,000 entries, then mostly shrinks to empty, then grows again.
+    // Grows by about 2,400 entries, then mostly shrinks to empty, then grows again.
     const bool growing = (step / 6000) % 2 == 0;
     if (held.empty() || rng() % 10 < (growing ? 7u : 3u)) {
       const int64_t due = static_cast<int64_t>(rng() % range);
@@ -126,6 +126,23 @@ TEST(ChunkedEntries, AgreesWithASetWhenManyFallDueAtOnce) { RunRandom(20, 1); }
 TEST(ChunkedEntries, AgreesWithASetOverANarrowRange) { RunRandom(3000, 2); }
 
 TEST(ChunkedEntries, AgreesWithASetOverAWideRange) { RunRandom(int64_t{1} << 40, 3); }
+
+TEST(ChunkedEntries, AppendedToEntriesInOrderStaysInOrder) {
+  ChunkedEntries<Entry> entries;
+  Truth truth;
+  for (int i = 0; i < 700; ++i) {
+    entries.Insert(Entry{i % 90, absl::StrCat("in", i)});
+    truth.emplace(i % 90, absl::StrCat("in", i));
+  }
+  for (int i = 0; i < 700; ++i) {
+    entries.Append(Entry{(i * 7) % 90, absl::StrCat("app", i)});
+    truth.emplace((i * 7) % 90, absl::StrCat("app", i));
+  }
+  entries.FinishAppending();
+  std::mt19937_64 rng(6);
+  ASSERT_NO_FATAL_FAILURE(Compare(entries, truth, rng, 90));
+  Walk(entries, truth);
+}
 
 TEST(ChunkedEntries, LoadsInBulkOutOfOrderThenTakesChanges) {
   std::mt19937_64 rng(4);
@@ -175,10 +192,15 @@ TEST(ChunkedEntries, InsertsAtTheEndsAndAtOneInstant) {
               static_cast<size_t>(std::distance(truth.begin(), truth.upper_bound({777, id}))))
         << id;
   }
-  for (const auto& [due, id] : Truth(truth)) {
-    ASSERT_TRUE(entries.Erase(due, id)) << due << " " << id;
-    truth.erase({due, id});
+  // Erased from the last: each found past the chunks that end at the same instant before it.
+  for (auto it = truth.rbegin(); it != truth.rend(); ++it) {
+    ASSERT_TRUE(entries.Erase(it->first, it->second)) << it->first << " " << it->second;
+    if (it->first == 777 && it->second == "same5000") {
+      ASSERT_NO_FATAL_FAILURE(
+          Compare(entries, Truth(truth.begin(), std::next(it).base()), rng, 3000));
+    }
   }
+  truth.clear();
   EXPECT_TRUE(entries.empty());
   EXPECT_EQ(entries.size(), 0u);
   EXPECT_TRUE(entries.At(0).done());
