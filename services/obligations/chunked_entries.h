@@ -200,8 +200,6 @@ class ChunkedEntries {
     loading_ = std::vector<Entry>();
     Recount(0);
   }
-  // Whether entries were appended and not yet put in order.
-  bool appending() const { return !loading_.empty(); }
 
   // Calls fn(entry) for each entry, in order.
   template <typename Fn>
