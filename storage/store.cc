@@ -284,6 +284,24 @@ absl::StatusOr<std::optional<std::string>> ReadView::Get(Family family,
   return value;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> ReadView::MultiGet(
+    Family family, std::span<const std::string> keys) const {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& key : keys) slices.emplace_back(key);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(SnapshotRead(snapshot_, fill_cache_), handle(family), keys.size(), slices.data(),
+                values.data(), statuses.data());
+  std::vector<std::optional<std::string>> found(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return Check(statuses[i], "reading");
+    found[i].emplace(values[i].data(), values[i].size());
+  }
+  return found;
+}
+
 absl::Status ReadView::Scan(Family family, absl::string_view start, absl::string_view limit,
                             ScanFn fn) const {
   rocksdb::ReadOptions options = SnapshotRead(snapshot_, fill_cache_);

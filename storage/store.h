@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -185,6 +186,10 @@ class ReadView {
   // store kCorrupt; Unavailable on an I/O error.
   // Returns the value, or nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Get(Family family, absl::string_view key) const;
+  // Get for many keys at once, the values in the keys' order: one batched lookup, which reads
+  // each table's filter and index once for the keys it may hold rather than once per key.
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      Family family, std::span<const std::string> keys) const;
 
   using ScanFn = absl::FunctionRef<bool(absl::string_view key, absl::string_view value)>;
   // Calls fn for each key in [start, limit) in key order, until fn returns false. An empty

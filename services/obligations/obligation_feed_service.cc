@@ -1,5 +1,6 @@
 #include "services/obligations/obligation_feed_service.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -133,15 +134,22 @@ absl::StatusOr<const OverdueIndex*> ObligationFeedImpl::Index(absl::string_view 
   return it->second.index;
 }
 
-absl::StatusOr<std::optional<v1::Obligation>> ObligationFeedImpl::Read(
+absl::StatusOr<std::vector<std::optional<v1::Obligation>>> ObligationFeedImpl::Read(
     const storage::ReadView& view, const OverdueIndex& index, absl::string_view force,
-    const OverdueIndex::Entry& entry) const {
-  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                         view.Get(storage::Family::kDeadlines, index.DeadlineKey(force, entry)));
-  if (!raw.has_value()) return std::optional<v1::Obligation>();  // closed since
-  v1::Obligation obligation;
-  if (!obligation.ParseFromString(*raw)) return absl::DataLossError("an obligation is unreadable");
-  return std::optional<v1::Obligation>(std::move(obligation));
+    std::span<const OverdueIndex::Entry> entries) const {
+  std::vector<std::string> keys;
+  keys.reserve(entries.size());
+  for (const OverdueIndex::Entry& entry : entries) keys.push_back(index.DeadlineKey(force, entry));
+  VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
+                         view.MultiGet(storage::Family::kDeadlines, keys));
+  std::vector<std::optional<v1::Obligation>> obligations(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!raw[i].has_value()) continue;  // closed since
+    if (!obligations[i].emplace().ParseFromString(*raw[i])) {
+      return absl::DataLossError("an obligation is unreadable");
+    }
+  }
+  return obligations;
 }
 
 absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
@@ -194,7 +202,9 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
     if (view == v1::AS_OF_VIEW_HISTORY) {
       oldest = history.by_id.at(summary.oldest->id);
     } else {
-      VIGIL_ASSIGN_OR_RETURN(oldest, Read(store_.Snapshot(), *index, scope.force, *summary.oldest));
+      VIGIL_ASSIGN_OR_RETURN(
+          auto read, Read(store_.Snapshot(), *index, scope.force, std::span(&*summary.oldest, 1)));
+      oldest = std::move(read.front());
     }
     if (oldest.has_value()) {
       // The oldest item names a person: the summary is then a consultation of them.
@@ -264,16 +274,18 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
   const std::vector<OverdueIndex::Entry> entries =
       source->List(scope, as_of, order, cursor, static_cast<size_t>(page_size), &more);
   const storage::ReadView snapshot = store_.Snapshot();
+  std::vector<std::optional<v1::Obligation>> obligations;
+  if (view == v1::AS_OF_VIEW_HISTORY) {
+    for (const OverdueIndex::Entry& entry : entries) {
+      obligations.emplace_back(history.by_id.at(entry.id));
+    }
+  } else {
+    VIGIL_ASSIGN_OR_RETURN(obligations, Read(snapshot, *index, scope.force, entries));
+  }
   v1::ListOverdueResponse response;
   response.set_view(view);
   std::vector<std::string> subjects;
-  for (const OverdueIndex::Entry& entry : entries) {
-    std::optional<v1::Obligation> obligation;
-    if (view == v1::AS_OF_VIEW_HISTORY) {
-      obligation = history.by_id.at(entry.id);
-    } else {
-      VIGIL_ASSIGN_OR_RETURN(obligation, Read(snapshot, *index, scope.force, entry));
-    }
+  for (std::optional<v1::Obligation>& obligation : obligations) {
     if (!obligation.has_value()) continue;
     subjects.push_back(obligation->subject_id());
     *response.add_obligations() = *std::move(obligation);
@@ -297,12 +309,14 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
   }
   // Names for the people who read the page; a subject whose record went since is left out.
   if (const SubjectNamer* names = contexts_.at(request.context()).names; names != nullptr) {
+    std::vector<std::string> distinct = subjects;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> found,
+                           names->DisplayNames(snapshot, scope.force, distinct));
     auto& out = *response.mutable_subject_names();
-    for (const std::string& subject : subjects) {
-      if (out.contains(subject)) continue;
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> name,
-                             names->DisplayName(snapshot, scope.force, subject));
-      if (name.has_value()) out[subject] = *std::move(name);
+    for (size_t i = 0; i < distinct.size(); ++i) {
+      if (found[i].has_value()) out[distinct[i]] = *std::move(found[i]);
     }
   }
   if (!subjects.empty()) {

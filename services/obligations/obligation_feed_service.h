@@ -74,10 +74,11 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
                                     absl::string_view force, absl::Time as_of) const;
 
   absl::StatusOr<const OverdueIndex*> Index(absl::string_view context) const;
-  absl::StatusOr<std::optional<v1::Obligation>> Read(const storage::ReadView& view,
-                                                     const OverdueIndex& index,
-                                                     absl::string_view force,
-                                                     const OverdueIndex::Entry& entry) const;
+  // The obligations of `entries` as `view` holds them, in the entries' order (one batched
+  // read); nullopt for one closed since.
+  absl::StatusOr<std::vector<std::optional<v1::Obligation>>> Read(
+      const storage::ReadView& view, const OverdueIndex& index, absl::string_view force,
+      std::span<const OverdueIndex::Entry> entries) const;
 
   RpcRuntime& runtime_;
   storage::Store& store_;

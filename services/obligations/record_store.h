@@ -15,6 +15,7 @@
 #include <bitset>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@
 #include "vigil/v1/retention.pb.h"
 
 namespace vigil {
+
+// `raw`, a serialized message, without its top-level field `number` (every other field's bytes
+// as they are); nullopt when `raw` is not well-formed wire format.
+std::optional<std::string> WithoutField(absl::string_view raw, int number);
 
 // Which of a context's clocks re-derive (each context numbers its own).
 using ClockBits = std::bitset<16>;
@@ -100,7 +105,8 @@ class Owner {
   virtual std::vector<UniqueKey> UniqueKeys(const Record& record) const = 0;
   virtual Caseload CaseloadOf(const Record& record) const = 0;
   // The name a person reads for the record's subject in a listing (the offender's display
-  // name, the referral subject's).
+  // name, the referral subject's). A listing passes the record without its clocks (its
+  // `obligations` are not read for a name: they are most of a record's bytes).
   virtual std::string DisplayNameOf(const Record& record) const = 0;
 
   // Everything that follows from an edit: derived fields and the record's open obligations,
@@ -165,11 +171,12 @@ class ClockRecomputer {
 class SubjectNamer {
  public:
   virtual ~SubjectNamer() = default;
-  // The display name of subject `id` of `force` as its record holds it in `view`; nullopt when
-  // the record is gone. Not audited: the listing that shows it audits its subjects.
-  virtual absl::StatusOr<std::optional<std::string>> DisplayName(const storage::ReadView& view,
-                                                                 absl::string_view force,
-                                                                 absl::string_view id) const = 0;
+  // The display names of subjects `ids` of `force` as their records hold them in `view`, in
+  // the ids' order (one batched read); nullopt for a record that is gone. Not audited: the
+  // listing that shows them audits its subjects.
+  virtual absl::StatusOr<std::vector<std::optional<std::string>>> DisplayNames(
+      const storage::ReadView& view, absl::string_view force,
+      std::span<const std::string> ids) const = 0;
 };
 
 // An owning context's records under the retention schedule (MoPI), for RetentionService.
@@ -400,12 +407,27 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
 
   absl::string_view context() const override { return owner_.context(); }
 
-  absl::StatusOr<std::optional<std::string>> DisplayName(const storage::ReadView& view,
-                                                         absl::string_view force,
-                                                         absl::string_view id) const override {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> record, Load(view, force, id));
-    if (!record.has_value()) return std::optional<std::string>();
-    return std::optional<std::string>(owner_.DisplayNameOf(*record));
+  absl::StatusOr<std::vector<std::optional<std::string>>> DisplayNames(
+      const storage::ReadView& view, absl::string_view force,
+      std::span<const std::string> ids) const override {
+    std::vector<std::string> keys;
+    keys.reserve(ids.size());
+    for (const std::string& id : ids) keys.push_back(owner_.Key(force, id));
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
+                           view.MultiGet(storage::Family::kEntities, keys));
+    static const int kClocks = Record::descriptor()->FindFieldByName("obligations")->number();
+    std::vector<std::optional<std::string>> names(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!raw[i].has_value()) continue;
+      std::optional<std::string> without_clocks = WithoutField(*raw[i], kClocks);
+      if (!without_clocks.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat(owner_.noun(), " record ", ids[i], " is unreadable"));
+      }
+      VIGIL_ASSIGN_OR_RETURN(Record record, Parse(*without_clocks, ids[i]));
+      names[i] = owner_.DisplayNameOf(record);
+    }
+    return names;
   }
 
   absl::StatusOr<Report> Recompute(const CallContext& call, bool dry_run) override {

@@ -21,6 +21,8 @@
 #include "tests/support/temp_dir.h"
 #include "vigil/v1/alerts.grpc.pb.h"
 #include "vigil/v1/backlog.grpc.pb.h"
+#include "vigil/v1/ocait.grpc.pb.h"
+#include "vigil/v1/rso.grpc.pb.h"
 
 namespace vigil {
 namespace {
@@ -340,6 +342,51 @@ TEST_F(BacklogEndToEndTest, RiskThenAgeOrdersRiskiestFirst) {
                  a.due_time().seconds() <= b.due_time().seconds()))
         << i;
   }
+}
+
+// Each item names its subject as the subject's own record does (the names of a page are read
+// together: none may land on another item), in either order.
+TEST_F(BacklogEndToEndTest, EveryItemNamesItsSubjectAsTheirRecordDoes) {
+  auto offenders = v1::OffenderService::NewStub(vigild_->channel());
+  auto referrals = v1::ReferralService::NewStub(vigild_->channel());
+  std::map<std::string, std::string> names;  // by subject id, from the records
+  std::set<std::string> distinct;
+  int checked = 0;
+  for (const v1::BacklogOrder order :
+       {v1::BACKLOG_ORDER_OLDEST_FIRST, v1::BACKLOG_ORDER_RISK_THEN_AGE}) {
+    v1::ListBacklogItemsRequest request;
+    request.set_order(order);
+    request.mutable_page()->set_page_size(100);
+    v1::ListBacklogItemsResponse page;
+    const grpc::Status listed = Stub()->ListBacklogItems(Context().get(), request, &page);
+    ASSERT_TRUE(listed.ok()) << listed.error_message();
+    ASSERT_EQ(page.items_size(), 100);
+    for (const v1::BacklogItem& item : page.items()) {
+      const std::string& subject = item.obligation().subject_id();
+      if (!names.contains(subject)) {
+        v1::GetOffenderRequest get;
+        get.set_id(subject);
+        v1::Offender offender;
+        grpc::Status status = offenders->GetOffender(Context().get(), get, &offender);
+        if (status.ok()) {
+          names[subject] = offender.display_name();
+        } else {
+          ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+          v1::GetReferralRequest get_referral;
+          get_referral.set_id(subject);
+          v1::Referral referral;
+          status = referrals->GetReferral(Context().get(), get_referral, &referral);
+          ASSERT_TRUE(status.ok()) << subject << ": " << status.error_message();
+          names[subject] = referral.subject_display_name();
+        }
+      }
+      EXPECT_EQ(item.subject_display_name(), names[subject]) << item.obligation().id();
+      distinct.insert(item.subject_display_name());
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 200);
+  EXPECT_GT(distinct.size(), 20u) << "the demo's names differ, so a name on the wrong item shows";
 }
 
 TEST_F(BacklogEndToEndTest, BadQueriesGetTheRightStatus) {

@@ -431,6 +431,38 @@ TEST_F(StoreTest, SnapshotDoesNotSeeLaterCommits) {
   EXPECT_EQ(*store_->Snapshot().Get(Family::kEntities, "k"), "2");
 }
 
+TEST_F(StoreTest, MultiGetAnswersEachKeyInItsOrderAsOfItsView) {
+  Change first;
+  first.Put(Family::kEntities, "a", "1");
+  first.Put(Family::kEntities, "c", "3");
+  first.Put(Family::kIndex, "b", "index, not entities");
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+  ReadView before = store_->Snapshot();
+  Change second;
+  second.Put(Family::kEntities, "b", "2");
+  second.Delete(Family::kEntities, "c");
+  second.Put(Family::kEntities, "a", std::string(10000, 'x'));
+  ASSERT_THAT(store_->Commit(second).status(), IsOk());
+
+  const std::vector<std::string> keys = {"c", "b", "a", "a", "missing"};
+  absl::StatusOr<std::vector<std::optional<std::string>>> then =
+      before.MultiGet(Family::kEntities, keys);
+  ASSERT_THAT(then.status(), IsOk());
+  EXPECT_THAT(*then, ElementsAre(std::optional<std::string>("3"), std::nullopt,
+                                 std::optional<std::string>("1"), std::optional<std::string>("1"),
+                                 std::nullopt));
+  absl::StatusOr<std::vector<std::optional<std::string>>> now =
+      store_->Snapshot().MultiGet(Family::kEntities, keys);
+  ASSERT_THAT(now.status(), IsOk());
+  EXPECT_THAT(*now, ElementsAre(std::nullopt, std::optional<std::string>("2"),
+                                std::optional<std::string>(std::string(10000, 'x')),
+                                std::optional<std::string>(std::string(10000, 'x')), std::nullopt));
+  absl::StatusOr<std::vector<std::optional<std::string>>> none =
+      store_->Snapshot().MultiGet(Family::kEntities, {});
+  ASSERT_THAT(none.status(), IsOk());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(StoreTest, APrefixScanEndsWithThePrefixWhateverItsLastBytes) {
   const std::vector<std::string> keys = {"s/a",
                                          "s/a\x01",
