@@ -48,6 +48,38 @@ std::vector<storage::AuditEntry> EngineAudits(const AlertEngine::Txn& txn, v1::A
   return audits;
 }
 
+// Reads, in two batched reads, what a scan of the `due` deadlines will look for one by one: the
+// obligations and alerts they belong to, then the overdue alert each obligation due now could
+// raise (a record that exists when an obligation moved away and back to the same due time).
+absl::Status Prefetch(AlertEngine::Txn& txn, const std::vector<storage::Deadline>& due) {
+  std::vector<std::string> followed;
+  std::vector<std::string> alerts;
+  for (const storage::Deadline& deadline : due) {
+    std::string context, force, id;
+    if (deadline.kind == kDueKind || deadline.kind == kDueSoonKind) {
+      if (ParseObligationDeadline(deadline.id, &context, &force, &id)) {
+        followed.push_back(ObligationKey(context, force, id));
+      }
+    } else if (ParseAlertDeadline(deadline.id, &force, &id)) {
+      alerts.push_back(AlertKey(force, id));
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(txn.PrefetchFollowed(followed));
+  for (const storage::Deadline& deadline : due) {
+    std::string context, force, id;
+    if (deadline.kind != kDueKind || !ParseObligationDeadline(deadline.id, &context, &force, &id)) {
+      continue;
+    }
+    VIGIL_ASSIGN_OR_RETURN(const internal::AlertedObligation* o,
+                           txn.FindFollowed(context, force, id));
+    if (o == nullptr || !o->overdue_alert_id().empty()) continue;
+    const absl::Time obligation_due = TimeOf(o->obligation().due_time());
+    if (obligation_due > txn.now()) continue;
+    alerts.push_back(AlertKey(force, OverdueAlertId(context, force, id, obligation_due)));
+  }
+  return txn.PrefetchAlerts(std::move(alerts));
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> AlertEngine::Cursor(absl::string_view context) const {
@@ -136,6 +168,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
   report.more = static_cast<int>(due.size()) > max_deadlines;
   if (report.more) due.pop_back();
   if (due.empty()) return report;
+  VIGIL_RETURN_IF_ERROR(Prefetch(txn, due));
   std::map<std::string, LateEscalations> late;  // by force
   for (const storage::Deadline& deadline : due) {
     // Whatever the record says now, this entry is done; the record's own deadlines are

@@ -59,6 +59,16 @@ class AlertEngine::Txn {
     return &*slot.current;
   }
 
+  // Reads the alerts under `keys` (AlertKey) not yet in this unit of work, in one batched read,
+  // so that the FindAlert calls that follow find them here (a scan's batch asks for hundreds).
+  absl::Status PrefetchAlerts(std::vector<std::string> keys) {
+    return Prefetch(alerts_, std::move(keys));
+  }
+  // As PrefetchAlerts, for followed obligations (ObligationKey).
+  absl::Status PrefetchFollowed(std::vector<std::string> keys) {
+    return Prefetch(followed_, std::move(keys));
+  }
+
   absl::StatusOr<internal::AlertedObligation*> FindFollowed(absl::string_view context,
                                                             absl::string_view force,
                                                             absl::string_view obligation_id,
@@ -113,8 +123,9 @@ class AlertEngine::Txn {
 
   // Adds every record write and derived entry to the change, and returns it.
   storage::Change& Finish() {
+    std::string bytes;
     for (auto& [key, slot] : alerts_) {
-      if (!slot.Changed()) {
+      if (!Changed(slot, &bytes)) {
         if (slot.rederive) WriteDeadlines(slot);
         continue;
       }
@@ -127,11 +138,11 @@ class AlertEngine::Txn {
                                ListValue(*before) != ListValue(*after))) {
         change_.Put(storage::Family::kIndex, ListKey(*after), ListValue(*after));
       }
-      Write(key, slot);
+      Write(key, slot, std::move(bytes));
     }
     for (auto& [key, slot] : followed_) {
-      if (slot.Changed()) {
-        Write(key, slot);
+      if (Changed(slot, &bytes)) {
+        Write(key, slot, std::move(bytes));
       } else if (slot.rederive) {
         WriteDeadlines(slot);
       }
@@ -144,34 +155,66 @@ class AlertEngine::Txn {
   struct Slot {
     std::optional<T> original;
     std::optional<T> current;
+    std::string stored;  // `original` as read (empty when there was none)
     bool rederive = false;
-
-    // Whether the record itself changed (its deadlines may need writing back regardless: see
-    // `rederive`).
-    bool Changed() const {
-      if (original.has_value() != current.has_value()) return true;
-      return original.has_value() && original->SerializeAsString() != current->SerializeAsString();
-    }
   };
+
+  // Whether the record itself changed since it was read (its deadlines may need writing back
+  // regardless: see `rederive`); when it did and still exists, `*bytes` is it serialized.
+  template <typename T>
+  static bool Changed(const Slot<T>& slot, std::string* bytes) {
+    if (!slot.current.has_value()) return slot.original.has_value();
+    *bytes = slot.current->SerializeAsString();
+    return !slot.original.has_value() || *bytes != slot.stored;
+  }
+
+  // The slot of a record read as `raw` (nullopt: there is none).
+  template <typename T>
+  static absl::StatusOr<Slot<T>> Loaded(const std::string& key, std::optional<std::string> raw) {
+    Slot<T> slot;
+    if (!raw.has_value()) return slot;
+    if (!slot.original.emplace().ParseFromString(*raw)) {
+      return absl::DataLossError(
+          absl::StrCat("the alerts record under ", absl::CHexEscape(key), " is unreadable"));
+    }
+    slot.current = slot.original;
+    slot.stored = *std::move(raw);
+    return slot;
+  }
 
   template <typename T>
   absl::StatusOr<T*> Find(std::map<std::string, Slot<T>>& slots, const std::string& key,
                           bool rederive) {
     auto it = slots.find(key);
     if (it == slots.end()) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<T> stored,
-                             Read<T>(view_, storage::Family::kEntities, key));
-      it = slots.emplace(key, Slot<T>{stored, stored}).first;
+      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                             view_.Get(storage::Family::kEntities, key));
+      VIGIL_ASSIGN_OR_RETURN(Slot<T> slot, Loaded<T>(key, std::move(raw)));
+      it = slots.emplace(key, std::move(slot)).first;
     }
     it->second.rederive = it->second.rederive || rederive;
     return it->second.current ? &*it->second.current : nullptr;
   }
 
-  // The record, and its deadlines.
   template <typename T>
-  void Write(const std::string& key, const Slot<T>& slot) {
+  absl::Status Prefetch(std::map<std::string, Slot<T>>& slots, std::vector<std::string> keys) {
+    std::erase_if(keys, [&](const std::string& key) { return slots.contains(key); });
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
+                           view_.MultiGet(storage::Family::kEntities, keys));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      VIGIL_ASSIGN_OR_RETURN(Slot<T> slot, Loaded<T>(keys[i], std::move(raw[i])));
+      slots.emplace(std::move(keys[i]), std::move(slot));
+    }
+    return absl::OkStatus();
+  }
+
+  // The record (serialized as `bytes` when it exists), and its deadlines.
+  template <typename T>
+  void Write(const std::string& key, const Slot<T>& slot, std::string bytes) {
     if (slot.current) {
-      change_.Put(storage::Family::kEntities, key, slot.current->SerializeAsString());
+      change_.Put(storage::Family::kEntities, key, std::move(bytes));
     } else {
       change_.Delete(storage::Family::kEntities, key);
     }

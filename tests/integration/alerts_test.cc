@@ -390,6 +390,68 @@ TEST_P(AlertsTest, ADeadlineScannedBeforeItsObligationIsDueIsKeptForTheNextScan)
   AlertAbout("R1/action");
 }
 
+// An obligation alerted, moved on, then moved back to the due time it was alerted at is overdue
+// from that time again: its alert reopens (one alert, not a second), in a scan that raises a
+// new alert for another obligation in the same batch.
+TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
+  const absl::Time due = clock_.Now() + absl::Hours(1);
+  auto event = [&](v1::ObligationEventType type, const std::string& id, absl::Time at) {
+    v1::ObligationEvent e;
+    e.set_type(type);
+    e.set_last_of_sequence(true);
+    v1::Obligation* o = e.mutable_obligation();
+    o->set_id(id);
+    o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+    o->set_subject_id(id.substr(0, 2));
+    o->set_risk_level(v1::RISK_LEVEL_HIGH);
+    *o->mutable_due_time() = ToProtoTime(at);
+    o->set_owner_officer("DC 1");
+    o->set_team("ocait");
+    o->set_force("wessex");
+    o->set_policy_version("v1");
+    return e;
+  };
+  ASSERT_THAT(
+      engine_->Apply("direct",
+                     {FeedEntry{1, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, "R1/action", due)}}}),
+      IsOk());
+  clock_.Set(due + absl::Minutes(1));
+  EXPECT_EQ(Scan().raised, 1);
+  const v1::Alert first = AlertAbout("R1/action");
+
+  // Moved a week on (the alert resolves), then back; R2 falls due at the same instant.
+  ASSERT_THAT(
+      engine_->Apply("direct", {FeedEntry{2,
+                                          {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
+                                                 due + absl::Hours(24 * 7))}}}),
+      IsOk());
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Alert resolved, engine_->Get(Call(), first.id()));
+  EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
+  ASSERT_THAT(
+      engine_->Apply(
+          "direct",
+          {FeedEntry{
+               3, {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due + absl::Minutes(2))}},
+           FeedEntry{
+               4, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, "R2/action", due + absl::Minutes(2))}}}),
+      IsOk());
+  ASSERT_THAT(
+      engine_->Apply("direct",
+                     {FeedEntry{5, {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due)}}}),
+      IsOk());
+  clock_.Set(due + absl::Minutes(3));
+  const ScanReport again = Scan();
+  EXPECT_EQ(again.raised, 2) << "R1's overdue alert (reopened) and R2's (new)";
+  EXPECT_EQ(again.reopened, 0) << "counted as raised: the scan raised R1's overdue alert again";
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::Alert reopened, engine_->Get(Call(), first.id()));
+  EXPECT_EQ(reopened.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_GT(reopened.revision(), resolved.revision());
+  EXPECT_EQ(AlertAbout("R2/action").state(), v1::ALERT_STATE_OPEN);
+  int about_r1 = 0;
+  for (const v1::Alert& alert : Alerts()) about_r1 += alert.obligation().id() == "R1/action";
+  EXPECT_EQ(about_r1, 1) << "the same alert reopened, not a second one";
+}
+
 TEST_P(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
   // Very high: action within 1 day; sergeant +1 day, inspector +3, superintendent +7.
   const v1::Referral r = Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH);
