@@ -8,7 +8,7 @@
 // in batches of 500 while a second client keeps calling ListAlerts, to show what the scan does
 // to other RPCs.
 //
-//   build/bench/alerts_bench [--deadlines=100000] [--dir=/path/on/the/data/disk]
+//   build/bench/alerts_bench [--deadlines=100000] [--dir=/path/on/the/data/disk] [--batches]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -43,6 +43,9 @@
 
 ABSL_FLAG(int, deadlines, 100'000, "Obligations falling due at the same moment");
 ABSL_FLAG(std::string, dir, "", "Where the store goes (default: a fresh directory under /tmp)");
+ABSL_FLAG(bool, batches, false,
+          "The subscriber takes AlertService.SubscribeBatches (several events to a message) "
+          "instead of Subscribe");
 
 namespace vigil {
 namespace {
@@ -139,9 +142,16 @@ int Run() {
       absl::ToChronoTime(absl::Now() + absl::Seconds(120) + absl::Milliseconds(n)));
   v1::SubscribeRequest subscribe;
   subscribe.set_start_at_head(true);
-  std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader =
-      stub->Subscribe(&subscribe_context, subscribe);
-  reader->WaitForInitialMetadata();
+  const bool batches = absl::GetFlag(FLAGS_batches);
+  std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader;
+  std::unique_ptr<grpc::ClientReader<v1::AlertEventBatch>> batch_reader;
+  if (batches) {
+    batch_reader = stub->SubscribeBatches(&subscribe_context, subscribe);
+    batch_reader->WaitForInitialMetadata();
+  } else {
+    reader = stub->Subscribe(&subscribe_context, subscribe);
+    reader->WaitForInitialMetadata();
+  }
 
   // Follow N obligations, all due at the same moment, far enough ahead for the setup.
   const absl::Duration setup_allowance = absl::Seconds(2) + absl::Milliseconds(n / 40);
@@ -170,15 +180,25 @@ int Run() {
   absl::Time last_received;
   absl::Duration cpu_at_last;
   std::thread subscriber([&] {
-    v1::AlertEvent event;
-    while (static_cast<int>(latencies.size()) < n && reader->Read(&event)) {
-      if (event.type() != v1::ALERT_EVENT_TYPE_RAISED) continue;
+    auto received = [&](const v1::AlertEvent& event) {
+      if (event.type() != v1::ALERT_EVENT_TYPE_RAISED) return;
       last_received = absl::Now();
       latencies.push_back(last_received - TimeOf(event.alert().trigger_time()));
+    };
+    v1::AlertEvent event;
+    v1::AlertEventBatch events;
+    while (static_cast<int>(latencies.size()) < n) {
+      if (batches) {
+        if (!batch_reader->Read(&events)) break;
+        for (const v1::AlertEvent& e : events.events()) received(e);
+      } else {
+        if (!reader->Read(&event)) break;
+        received(event);
+      }
     }
     cpu_at_last = ProcessCpu();
     subscribe_context.TryCancel();
-    const grpc::Status ended = reader->Finish();
+    const grpc::Status ended = batches ? batch_reader->Finish() : reader->Finish();
     if (static_cast<int>(latencies.size()) < n) {
       std::fprintf(stderr, "alerts_bench: the subscriber saw %zu of %d alerts: %s\n",
                    latencies.size(), n, ended.error_message().c_str());
@@ -224,7 +244,8 @@ int Run() {
   scanner.Stop();
   const absl::Duration all_alerted = last_received - due;
 
-  std::printf("alerts_bench: %d simultaneous deadlines, store %s\n", n, dir.c_str());
+  std::printf("alerts_bench: %d simultaneous deadlines, store %s, subscriber on %s\n", n,
+              dir.c_str(), batches ? "SubscribeBatches" : "Subscribe");
   std::printf("  follow %d obligations (feed batches of %d):  %.0f ms (%.0f obligations/s)\n", n,
               kApplyBatch, Ms(apply_time), n / absl::ToDoubleSeconds(apply_time));
   std::printf("  due -> last RAISED event at the subscriber:   %.0f ms (%.0f alerts/s)\n",

@@ -21,7 +21,9 @@ constexpr RpcSpec kListAlerts{"vigil.v1.AlertService/ListAlerts", kReaders, true
 constexpr RpcSpec kGetAlert{"vigil.v1.AlertService/GetAlert", kReaders, true};
 constexpr RpcSpec kAcknowledgeAlert{"vigil.v1.AlertService/AcknowledgeAlert", kAcknowledgers, true};
 constexpr RpcSpec kSubscribe{"vigil.v1.AlertService/Subscribe", kReaders, true};
-constexpr RpcSpec kSpecs[] = {kListAlerts, kGetAlert, kAcknowledgeAlert, kSubscribe};
+constexpr RpcSpec kSubscribeBatches{"vigil.v1.AlertService/SubscribeBatches", kReaders, true};
+constexpr RpcSpec kSpecs[] = {kListAlerts, kGetAlert, kAcknowledgeAlert, kSubscribe,
+                              kSubscribeBatches};
 
 // Alert feed entries read per fetch of a subscription.
 constexpr size_t kSubscribePage = 256;
@@ -86,11 +88,34 @@ grpc::ServerUnaryReactor* AlertServiceImpl::AcknowledgeAlert(
 
 grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  using Stream = FeedStream<v1::AlertEvent>;
-  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, kSubscribe);
-  if (!admitted.ok()) return RefuseStream<v1::AlertEvent>(admitted.status());
+  return StartSubscription<v1::AlertEvent>(
+      context, *request, kSubscribe,
+      [](std::vector<v1::AlertEvent> events, std::vector<v1::AlertEvent>& messages) {
+        messages = std::move(events);
+      });
+}
+
+grpc::ServerWriteReactor<v1::AlertEventBatch>* AlertServiceImpl::SubscribeBatches(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  return StartSubscription<v1::AlertEventBatch>(
+      context, *request, kSubscribeBatches,
+      [](std::vector<v1::AlertEvent> events, std::vector<v1::AlertEventBatch>& messages) {
+        if (events.empty()) return;
+        v1::AlertEventBatch& batch = messages.emplace_back();
+        batch.mutable_events()->Reserve(static_cast<int>(events.size()));
+        for (v1::AlertEvent& event : events) *batch.add_events() = std::move(event);
+      });
+}
+
+template <typename Message>
+grpc::ServerWriteReactor<Message>* AlertServiceImpl::StartSubscription(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest& request, const RpcSpec& spec,
+    void (*pack)(std::vector<v1::AlertEvent>, std::vector<Message>&)) {
+  using Stream = FeedStream<Message>;
+  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, spec);
+  if (!admitted.ok()) return RefuseStream<Message>(admitted.status());
   const CallContext call = *std::move(admitted);
-  v1::AlertFilter filter = request->filters();
+  v1::AlertFilter filter = request.filters();
   absl::Status invalid = ValidateFilter(filter, "filters");
   if (invalid.ok() && call.principal.role == Role::kOfficer) {
     if (!filter.officer().empty() && filter.officer() != call.principal.actor) {
@@ -100,26 +125,26 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
     }
     filter.set_officer(call.principal.actor);
   }
-  const int digest_hours = request->digest_every_hours();
+  const int digest_hours = request.digest_every_hours();
   if (invalid.ok() && (digest_hours < 0 || digest_hours > 168)) {
     invalid = FieldError("digest_every_hours",
                          absl::StrCat("must be 0 (every event) or 1-168 (got ", digest_hours, ")"));
   }
   const uint64_t head = engine_.store().EventHead(kAlertFeed);
-  if (invalid.ok() && !request->start_at_head() && request->resume_after_sequence() > head) {
+  if (invalid.ok() && !request.start_at_head() && request.resume_after_sequence() > head) {
     invalid = absl::OutOfRangeError(
-        absl::StrCat("resume_after_sequence: ", request->resume_after_sequence(),
+        absl::StrCat("resume_after_sequence: ", request.resume_after_sequence(),
                      " is beyond the head of the alerts feed (", head, ")"));
   }
-  if (!invalid.ok()) return RefuseStream<v1::AlertEvent>(invalid);
+  if (!invalid.ok()) return RefuseStream<Message>(invalid);
 
   auto subscription = std::make_shared<Subscription>();
-  Stream::Options options;
+  typename Stream::Options options;
   options.feed_context = std::string(kAlertFeed);
-  options.cursor = request->start_at_head() ? head : request->resume_after_sequence();
+  options.cursor = request.start_at_head() ? head : request.resume_after_sequence();
   options.fetch_on_tick = digest_hours > 0;
-  options.fetch = [this, call, filter, digest_hours,
-                   subscription](uint64_t after) -> absl::StatusOr<Stream::Page> {
+  options.fetch = [this, call, filter, digest_hours, subscription,
+                   pack](uint64_t after) -> absl::StatusOr<typename Stream::Page> {
     storage::Store& store = engine_.store();
     if (!subscription->audited) {
       // The subscription itself, before anything is streamed; each page it delivers is then
@@ -131,9 +156,10 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
     }
     VIGIL_ASSIGN_OR_RETURN(std::vector<storage::FeedEvent> entries,
                            store.Snapshot().ReadEvents(kAlertFeed, after, kSubscribePage));
-    Stream::Page page;
+    typename Stream::Page page;
     page.cursor = after;
     page.more = entries.size() == kSubscribePage;
+    std::vector<v1::AlertEvent> events;
     for (const storage::FeedEvent& entry : entries) {
       page.cursor = entry.sequence;
       v1::AlertEvent event;
@@ -147,7 +173,7 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
         ++subscription->events_since_digest[std::clamp<int>(event.type(), 0,
                                                             v1::AlertEventType_ARRAYSIZE - 1)];
       } else {
-        page.messages.push_back(std::move(event));
+        events.push_back(std::move(event));
       }
     }
     const absl::Time now = engine_.clock().Now();
@@ -157,14 +183,15 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
         digest.add_events_since_last(n);
         n = 0;
       }
-      v1::AlertEvent& event = page.messages.emplace_back();
+      v1::AlertEvent& event = events.emplace_back();
       event.set_sequence(page.cursor);
       event.set_type(v1::ALERT_EVENT_TYPE_DIGEST);
       *event.mutable_event_time() = ToProtoTime(now);
       *event.mutable_digest() = std::move(digest);
       subscription->next_digest = now + absl::Hours(digest_hours);
     }
-    VIGIL_RETURN_IF_ERROR(AuditDelivery(store, call, page.messages));
+    VIGIL_RETURN_IF_ERROR(AuditDelivery(store, call, events));
+    pack(std::move(events), page.messages);
     return page;
   };
   return Stream::Start(context, runtime_.executor(), notifier_, std::move(options));

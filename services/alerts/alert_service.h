@@ -1,9 +1,11 @@
-// gRPC handlers of vigil.v1.AlertService: thin wrappers over AlertEngine, and Subscribe, a
-// FeedStream over the alerts feed with the subscription's filters (or digests).
+// gRPC handlers of vigil.v1.AlertService: thin wrappers over AlertEngine, and Subscribe (and
+// SubscribeBatches), a FeedStream over the alerts feed with the subscription's filters (or
+// digests).
 #ifndef VIGIL_SERVICES_ALERTS_ALERT_SERVICE_H_
 #define VIGIL_SERVICES_ALERTS_ALERT_SERVICE_H_
 
 #include <span>
+#include <vector>
 
 #include "services/alerts/alert_engine.h"
 #include "services/common/feed_stream.h"
@@ -31,8 +33,17 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
                                              v1::Alert* response) override;
   grpc::ServerWriteReactor<v1::AlertEvent>* Subscribe(grpc::CallbackServerContext* context,
                                                       const v1::SubscribeRequest* request) override;
+  grpc::ServerWriteReactor<v1::AlertEventBatch>* SubscribeBatches(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
 
  private:
+  // Subscribe and SubscribeBatches: the caller's events of the alerts feed after the request's
+  // cursor, each page read from the feed delivered by `pack` as `Message`s.
+  template <typename Message>
+  grpc::ServerWriteReactor<Message>* StartSubscription(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
+      const RpcSpec& spec, void (*pack)(std::vector<v1::AlertEvent>, std::vector<Message>&));
+
   RpcRuntime& runtime_;
   AlertEngine& engine_;
   FeedNotifier& notifier_;

@@ -2,6 +2,7 @@
 // referral queue's ObligationFeed and the AlertService), with a manual clock: the tests move
 // time and run the scanner's passes themselves.
 #include <thread>
+#include <type_traits>
 
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
@@ -49,21 +50,32 @@ void Identify(grpc::ClientContext& context, const Identity& id) {
   context.AddMetadata("x-vigil-purpose", "alerts test");
 }
 
-// Reads a Subscribe stream on its own thread.
+// Reads a Subscribe stream (Message AlertEvent) or a SubscribeBatches stream (AlertEventBatch,
+// whose events it gathers in order, noting each batch's size) on its own thread.
+template <typename Message = v1::AlertEvent>
 class Subscriber {
  public:
   Subscriber(v1::AlertService::Stub& stub, const v1::SubscribeRequest& request,
              const Identity& id = {}) {
     Identify(context_, id);
-    reader_ = stub.Subscribe(&context_, request);
+    if constexpr (std::is_same_v<Message, v1::AlertEventBatch>) {
+      reader_ = stub.SubscribeBatches(&context_, request);
+    } else {
+      reader_ = stub.Subscribe(&context_, request);
+    }
     // The server has fixed the stream's start (x-vigil-cursor) once its initial metadata
     // arrives: a start_at_head subscriber misses nothing committed after this.
     reader_->WaitForInitialMetadata();
     thread_ = std::thread([this] {
-      v1::AlertEvent event;
-      while (reader_->Read(&event)) {
+      Message message;
+      while (reader_->Read(&message)) {
         std::lock_guard lock(mu_);
-        events_.push_back(event);
+        if constexpr (std::is_same_v<Message, v1::AlertEventBatch>) {
+          events_.insert(events_.end(), message.events().begin(), message.events().end());
+          batch_sizes_.push_back(message.events_size());
+        } else {
+          events_.push_back(message);
+        }
         cv_.notify_all();
       }
       std::lock_guard lock(mu_);
@@ -88,14 +100,20 @@ class Subscriber {
     cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; });
     return status_;
   }
+  // For SubscribeBatches: how many events each message held.
+  std::vector<int> batch_sizes() {
+    std::lock_guard lock(mu_);
+    return batch_sizes_;
+  }
 
  private:
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader_;
+  std::unique_ptr<grpc::ClientReader<Message>> reader_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<v1::AlertEvent> events_;
+  std::vector<int> batch_sizes_;
   grpc::Status status_;
   bool done_ = false;
 };
@@ -625,6 +643,49 @@ TEST_P(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
               ElementsAre(v1::ALERT_EVENT_TYPE_RAISED, v1::ALERT_EVENT_TYPE_RAISED,
                           v1::ALERT_EVENT_TYPE_ACKNOWLEDGED));
   EXPECT_EQ(everything.WaitFor(4).size(), 4u);
+}
+
+// SubscribeBatches: Subscribe's events, in the same order, several to a message; resumable
+// after any of them; live; refused for the same reasons.
+TEST_P(AlertsTest, BatchesCarrySubscribesEventsInOrderResumableAfterAnyOfThem) {
+  for (int i = 0; i < 300; ++i) Referral(clock_.Now() - absl::Hours(24 * 3));
+  CatchUp();
+  ASSERT_EQ(Scan().raised, 300);
+
+  Subscriber single(*stub_, v1::SubscribeRequest());
+  const std::vector<v1::AlertEvent> all = single.WaitFor(300);
+  ASSERT_EQ(all.size(), 300u);
+  Subscriber<v1::AlertEventBatch> batched(*stub_, v1::SubscribeRequest());
+  const std::vector<v1::AlertEvent> in_batches = batched.WaitFor(300);
+  ASSERT_EQ(in_batches.size(), 300u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(in_batches[i].SerializeAsString(), all[i].SerializeAsString()) << i;
+  }
+  const std::vector<int> sizes = batched.batch_sizes();
+  EXPECT_GE(sizes.size(), 2u) << "300 events are more than one read of the feed (256)";
+  EXPECT_LT(sizes.size(), 10u) << "several events to a message";
+  for (int size : sizes) EXPECT_TRUE(size >= 1 && size <= 256) << size;
+
+  v1::SubscribeRequest resume;
+  resume.set_resume_after_sequence(all[41].sequence());
+  Subscriber<v1::AlertEventBatch> resumed(*stub_, resume);
+  const std::vector<v1::AlertEvent> later = resumed.WaitFor(258);
+  ASSERT_EQ(later.size(), 258u);
+  EXPECT_EQ(later.front().sequence(), all[42].sequence());
+  EXPECT_EQ(later.back().sequence(), all.back().sequence());
+
+  // Live: an acknowledgement arrives once, after everything before it.
+  ASSERT_THAT(Acknowledge(all[7].alert().id(), Call()).status(), IsOk());
+  const std::vector<v1::AlertEvent> live = batched.WaitFor(301);
+  ASSERT_EQ(live.size(), 301u);
+  EXPECT_EQ(live.back().type(), v1::ALERT_EVENT_TYPE_ACKNOWLEDGED);
+  EXPECT_EQ(live.back().alert().id(), all[7].alert().id());
+
+  v1::SubscribeRequest beyond;
+  beyond.set_resume_after_sequence(all.back().sequence() + 5);
+  const grpc::Status refused = Subscriber<v1::AlertEventBatch>(*stub_, beyond).Ended();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(refused.error_message(), HasSubstr("head of the alerts feed"));
 }
 
 TEST_P(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
