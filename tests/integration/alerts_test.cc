@@ -240,10 +240,12 @@ class AlertsTest : public vigil::testing::StoreFixture,
     ASSERT_GE(follower_->applied(), head);
   }
 
+  // Everything due now, in batches of two: every scenario with more than two deadlines spans
+  // several commits, each batch reading what the one before committed.
   ScanReport Scan() {
     ScanReport total;
     while (true) {
-      absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now());
+      absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now(), 2);
       EXPECT_THAT(report.status(), IsOk());
       if (!report.ok()) return total;
       total.Add(*report);
@@ -910,6 +912,38 @@ TEST_P(AlertsTest, EscalationFiringLateAlertsTheDutyInspector) {
   EXPECT_EQ(done.state(), v1::ALERT_STATE_RESOLVED);
   EXPECT_EQ(done.resolution(), "acknowledged by PS 77");
   EXPECT_TRUE(watchdog().empty());
+}
+
+// Late escalations spread over several batches (Scan's batches of two): the day's watchdog
+// alert is raised by the first and brought up to date by each after it, never raised again.
+TEST_P(AlertsTest, LateEscalationsAcrossBatchesRaiseTheDaysWatchdogAlertOnce) {
+  v1::SubscribeRequest request;
+  request.set_start_at_head(true);
+  Subscriber subscriber(*stub_, request);
+  std::vector<v1::Referral> referrals;
+  for (int i = 0; i < 5; ++i) referrals.push_back(Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH));
+  const absl::Time due = Due(referrals[0], "action");
+  CatchUp();
+  clock_.Set(due + absl::Minutes(30));
+  EXPECT_EQ(Scan().raised, 10);  // action and CSC check of each
+  clock_.Set(due + absl::Hours(24));
+  EXPECT_EQ(Scan().escalated, 10);
+  clock_.Set(due + absl::Hours(72) + absl::Minutes(12));
+  const ScanReport late = Scan();
+  EXPECT_EQ(late.late, 10);
+
+  int raised = 0, updated = 0;
+  std::string id;
+  for (const v1::AlertEvent& e : subscriber.WaitFor(store_->EventHead(kAlertFeed))) {
+    if (e.alert().cause() != v1::ALERT_CAUSE_LATE_ESCALATION) continue;
+    id = e.alert().id();
+    raised += e.type() == v1::ALERT_EVENT_TYPE_RAISED;
+    updated += e.type() == v1::ALERT_EVENT_TYPE_UPDATED;
+  }
+  EXPECT_EQ(raised, 1);
+  EXPECT_EQ(updated, 4) << "one per later batch of two";
+  VIGIL_ASSERT_OK_AND_ASSIGN(const v1::Alert watchdog, engine_->Get(Call(), id));
+  EXPECT_EQ(watchdog.revision(), 5);
 }
 
 TEST_P(AlertsTest, TeamFindingAlertsTheTeamsInspectorAndItsAcknowledgementEndsIt) {
