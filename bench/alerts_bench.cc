@@ -146,7 +146,9 @@ int Run() {
   std::unique_ptr<grpc::ClientReader<v1::AlertEvent>> reader;
   std::unique_ptr<grpc::ClientReader<v1::AlertEventBatch>> batch_reader;
   if (batches) {
-    batch_reader = stub->SubscribeBatches(&subscribe_context, subscribe);
+    v1::SubscribeBatchesRequest batches_request;
+    batches_request.set_start_at_head(true);
+    batch_reader = stub->SubscribeBatches(&subscribe_context, batches_request);
     batch_reader->WaitForInitialMetadata();
   } else {
     reader = stub->Subscribe(&subscribe_context, subscribe);

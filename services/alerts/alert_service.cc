@@ -96,9 +96,14 @@ grpc::ServerWriteReactor<v1::AlertEvent>* AlertServiceImpl::Subscribe(
 }
 
 grpc::ServerWriteReactor<v1::AlertEventBatch>* AlertServiceImpl::SubscribeBatches(
-    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SubscribeBatchesRequest* request) {
+  v1::SubscribeRequest subscribe;
+  subscribe.set_resume_after_sequence(request->resume_after_sequence());
+  *subscribe.mutable_filters() = request->filters();
+  subscribe.set_digest_every_hours(request->digest_every_hours());
+  subscribe.set_start_at_head(request->start_at_head());
   return StartSubscription<v1::AlertEventBatch>(
-      context, *request, kSubscribeBatches,
+      context, subscribe, kSubscribeBatches,
       [](std::vector<v1::AlertEvent> events, std::vector<v1::AlertEventBatch>& messages) {
         if (events.empty()) return;
         v1::AlertEventBatch& batch = messages.emplace_back();

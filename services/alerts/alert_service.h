@@ -34,7 +34,7 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
   grpc::ServerWriteReactor<v1::AlertEvent>* Subscribe(grpc::CallbackServerContext* context,
                                                       const v1::SubscribeRequest* request) override;
   grpc::ServerWriteReactor<v1::AlertEventBatch>* SubscribeBatches(
-      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
+      grpc::CallbackServerContext* context, const v1::SubscribeBatchesRequest* request) override;
 
  private:
   // Subscribe and SubscribeBatches: the caller's events of the alerts feed after the request's

@@ -59,7 +59,10 @@ class Subscriber {
              const Identity& id = {}) {
     Identify(context_, id);
     if constexpr (std::is_same_v<Message, v1::AlertEventBatch>) {
-      reader_ = stub.SubscribeBatches(&context_, request);
+      // SubscribeRequest's fields, numbered alike: the same bytes are the same request.
+      v1::SubscribeBatchesRequest batches;
+      EXPECT_TRUE(batches.ParseFromString(request.SerializeAsString()));
+      reader_ = stub.SubscribeBatches(&context_, batches);
     } else {
       reader_ = stub.Subscribe(&context_, request);
     }
@@ -921,6 +924,7 @@ TEST_P(AlertsTest, LateEscalationsAcrossBatchesRaiseTheDaysWatchdogAlertOnce) {
   request.set_start_at_head(true);
   Subscriber subscriber(*stub_, request);
   std::vector<v1::Referral> referrals;
+  referrals.reserve(5);
   for (int i = 0; i < 5; ++i) referrals.push_back(Referral(clock_.Now(), v1::RISK_LEVEL_VERY_HIGH));
   const absl::Time due = Due(referrals[0], "action");
   CatchUp();
