@@ -532,7 +532,9 @@ TEST_F(AuditWitnessEndToEndTest, VerifyWithTheWitnessCatchesAWholeStoreRewrite) 
   absl::StatusOr<std::string> lines = ReadSmallFile(dir_.Sub("witness/audit-checkpoints.log"));
   ASSERT_THAT(lines.status(), IsOk());
   std::string edited = *lines;
-  edited[std::string("vigil-audit-checkpoint v1 ").size()] = '7';
+  // The first checkpoint's sequence, another digit in its first place (whatever it was).
+  char& digit = edited[std::string("vigil-audit-checkpoint v1 ").size()];
+  digit = digit == '7' ? '8' : '7';
   ASSERT_THAT(CreatePrivateDirectory(dir_.Sub("edited")), IsOk());
   ASSERT_THAT(WritePrivateFile(dir_.Sub("edited/audit-checkpoints.log"), edited), IsOk());
   const testing::RunResult refused = testing::RunVigil(
