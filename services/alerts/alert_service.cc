@@ -27,6 +27,9 @@ constexpr RpcSpec kSpecs[] = {kListAlerts, kGetAlert, kAcknowledgeAlert, kSubscr
 
 // Alert feed entries read per fetch of a subscription.
 constexpr size_t kSubscribePage = 256;
+// The most event bytes SubscribeBatches puts in one message: well below the 4 MiB that gRPC
+// clients accept by default.
+constexpr size_t kBatchBytes = size_t{1} << 20;
 
 // What one subscription carries between fetches (fetches of one stream never overlap).
 struct Subscription {
@@ -105,10 +108,19 @@ grpc::ServerWriteReactor<v1::AlertEventBatch>* AlertServiceImpl::SubscribeBatche
   return StartSubscription<v1::AlertEventBatch>(
       context, subscribe, kSubscribeBatches,
       [](std::vector<v1::AlertEvent> events, std::vector<v1::AlertEventBatch>& messages) {
-        if (events.empty()) return;
-        v1::AlertEventBatch& batch = messages.emplace_back();
-        batch.mutable_events()->Reserve(static_cast<int>(events.size()));
-        for (v1::AlertEvent& event : events) *batch.add_events() = std::move(event);
+        // A page in as few messages as fit kBatchBytes (one event alone may exceed it): a page
+        // of much-acknowledged alerts must not make a message no client accepts, which the
+        // subscriber would meet again each time it resumed.
+        size_t bytes = 0;
+        for (v1::AlertEvent& event : events) {
+          const size_t size = event.ByteSizeLong();
+          if (messages.empty() || (bytes > 0 && bytes + size > kBatchBytes)) {
+            messages.emplace_back();
+            bytes = 0;
+          }
+          bytes += size;
+          *messages.back().add_events() = std::move(event);
+        }
       });
 }
 

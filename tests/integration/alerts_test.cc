@@ -693,6 +693,65 @@ TEST_P(AlertsTest, BatchesCarrySubscribesEventsInOrderResumableAfterAnyOfThem) {
   EXPECT_THAT(refused.error_message(), HasSubstr("head of the alerts feed"));
 }
 
+// A page of large events (alerts acknowledged again and again, each with a long note) is sent
+// in several messages of at most about 1 MiB, in order: never one that a client's default 4 MiB
+// limit would refuse (and refuse again at each resumption).
+TEST_P(AlertsTest, BatchesOfLargeEventsAreSplitToStayWithinAMebibyte) {
+  for (int i = 0; i < 40; ++i) Referral(clock_.Now() - absl::Hours(24 * 3));
+  CatchUp();
+  ASSERT_EQ(Scan().raised, 40);
+  std::vector<v1::Alert> alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 40u);
+  v1::AcknowledgeAlertRequest ack;
+  ack.set_note(std::string(2000, 'n'));
+  for (int round = 0; round < 7; ++round) {
+    for (const v1::Alert& alert : alerts) {
+      ack.set_id(alert.id());
+      ASSERT_THAT(engine_->Acknowledge(Call(), ack).status(), IsOk());
+    }
+  }
+  const size_t total = store_->EventHead(kAlertFeed);  // 40 raised + 280 acknowledged
+  ASSERT_EQ(total, 320u);
+  Subscriber single(*stub_, v1::SubscribeRequest());
+  const std::vector<v1::AlertEvent> all = single.WaitFor(total);
+  Subscriber<v1::AlertEventBatch> batched(*stub_, v1::SubscribeRequest());
+  const std::vector<v1::AlertEvent> in_batches = batched.WaitFor(total);
+  ASSERT_EQ(in_batches.size(), total);
+  ASSERT_EQ(all.size(), total);
+  size_t bytes = 0;
+  for (size_t i = 0; i < total; ++i) {
+    EXPECT_EQ(in_batches[i].sequence(), all[i].sequence()) << i;
+    bytes += all[i].ByteSizeLong();
+  }
+  ASSERT_GT(bytes, size_t{2} << 20) << "the events must need splitting";
+  const std::vector<int> sizes = batched.batch_sizes();
+  EXPECT_GT(sizes.size(), 2u) << "two feed pages, split further by size";
+  size_t next = 0;
+  for (int size : sizes) {
+    size_t message = 0;
+    for (int k = 0; k < size; ++k) message += in_batches[next++].ByteSizeLong();
+    EXPECT_LE(message, (size_t{1} << 20) + 20'000) << "at most 1 MiB and one event";
+  }
+}
+
+// SubscribeBatches' request is SubscribeRequest under another name (buf asks each RPC for its
+// own): the same fields, numbers and types, so that a field added to one and not the other is
+// caught here rather than ignored by the server.
+TEST(SubscribeBatchesRequestTest, HasSubscribeRequestsFields) {
+  const google::protobuf::Descriptor* single = v1::SubscribeRequest::descriptor();
+  const google::protobuf::Descriptor* batches = v1::SubscribeBatchesRequest::descriptor();
+  ASSERT_EQ(single->field_count(), batches->field_count());
+  for (int i = 0; i < single->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* a = single->field(i);
+    const google::protobuf::FieldDescriptor* b = batches->FindFieldByNumber(a->number());
+    ASSERT_NE(b, nullptr) << a->name();
+    EXPECT_EQ(b->name(), a->name());
+    EXPECT_EQ(b->type(), a->type()) << a->name();
+    EXPECT_EQ(b->is_repeated(), a->is_repeated()) << a->name();
+    EXPECT_EQ(b->message_type(), a->message_type()) << a->name();
+  }
+}
+
 TEST_P(AlertsTest, StartAtHeadIgnoresTheCursorAndGoesLive) {
   v1::SubscribeRequest request;
   request.set_start_at_head(true);
@@ -727,6 +786,16 @@ TEST_P(AlertsTest, BadSubscriptionsAreRefusedWithTheField) {
   nosy.mutable_filters()->set_officer("DC 1");
   status = Subscriber(*stub_, nosy, Identity{"DC 2", "officer", "wessex"}).Ended();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  status =
+      Subscriber<v1::AlertEventBatch>(*stub_, nosy, Identity{"DC 2", "officer", "wessex"}).Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "SubscribeBatches too";
+  status = Subscriber<v1::AlertEventBatch>(*stub_, unknown).Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "SubscribeBatches too";
+  status = Subscriber<v1::AlertEventBatch>(*stub_, v1::SubscribeRequest(),
+                                           Identity{"Auditor A", "auditor", "wessex"})
+               .Ended();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "an auditor reads the audit log, not alerts";
 
   v1::SubscribeRequest digest;
   digest.set_digest_every_hours(500);

@@ -51,7 +51,9 @@ TEST(WithoutFieldTest, ARecordWithoutTheFieldComesBackByteForByte) {
 TEST(WithoutFieldTest, MalformedBytesAreRefused) {
   const std::string raw = Example().SerializeAsString();
   EXPECT_EQ(WithoutField(raw.substr(0, raw.size() - 3), 13), std::nullopt) << "truncated";
-  EXPECT_EQ(WithoutField(std::string("\x00\x01", 2), 13), std::nullopt) << "field number 0";
+  EXPECT_EQ(WithoutField(std::string("\x00\x01", 2), 13), std::nullopt) << "a zero tag";
+  EXPECT_EQ(WithoutField(std::string("\x01", 1) + std::string(8, 'x'), 13), std::nullopt)
+      << "field number 0 (fixed64)";
   EXPECT_EQ(WithoutField("\x0f", 13), std::nullopt) << "wire type 7";
   EXPECT_EQ(WithoutField("\x08\xff\xff", 13), std::nullopt) << "truncated varint";
 }
