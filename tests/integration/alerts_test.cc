@@ -1,6 +1,9 @@
 // The alerts context over a real store and real gRPC (an in-process server hosting the
 // referral queue's ObligationFeed and the AlertService), with a manual clock: the tests move
 // time and run the scanner's passes themselves.
+#include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <type_traits>
 
@@ -665,6 +668,21 @@ TEST_P(AlertsTest, BatchesCarrySubscribesEventsInOrderResumableAfterAnyOfThem) {
   ASSERT_EQ(in_batches.size(), 300u);
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(in_batches[i].SerializeAsString(), all[i].SerializeAsString()) << i;
+  }
+  // Each page delivered is audited under SubscribeBatches, naming what it discloses.
+  std::set<std::string> disclosed;
+  for (uint64_t seq = 1; seq <= store_->AuditHead(); ++seq) {
+    absl::StatusOr<std::optional<storage::StoredAuditRecord>> stored =
+        store_->Snapshot().AuditRecord(seq);
+    ASSERT_THAT(stored.status(), IsOk());
+    v1::AuditRecord record;
+    if (!stored->has_value() || !record.ParseFromString((*stored)->body)) continue;
+    if (record.rpc() != "vigil.v1.AlertService/SubscribeBatches") continue;
+    disclosed.insert(record.subject_ids().begin(), record.subject_ids().end());
+  }
+  for (const v1::AlertEvent& e : all) {
+    EXPECT_TRUE(disclosed.contains(e.alert().id())) << e.alert().id();
+    EXPECT_TRUE(disclosed.contains(e.alert().obligation().subject_id())) << e.sequence();
   }
   const std::vector<int> sizes = batched.batch_sizes();
   EXPECT_GE(sizes.size(), 2u) << "300 events are more than one read of the feed (256)";
