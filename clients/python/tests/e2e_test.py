@@ -393,6 +393,18 @@ class SubscriptionAcrossRestarts(unittest.TestCase):
             if event.sequence == sequences[-1]:
                 break
         self.assertEqual(reference, self.seen)
+
+        # SubscribeBatches through the same subscription: the same events, then the cursor.
+        batched_cursor = os.path.join(self.dir, "batched.cursor")
+        batched = []
+        with self.client.subscribe_alerts(batches=True, cursor_file=batched_cursor) as subscription:
+            for event in subscription:
+                batched.append((event.sequence, event.type, event.alert.id))
+                if event.sequence == sequences[-1]:
+                    break
+        self.assertEqual(batched, self.seen)
+        with open(batched_cursor) as f:
+            self.assertEqual(int(f.read()), sequences[-1])
         self.passed = True
 
 
