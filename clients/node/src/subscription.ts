@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import { dirname, resolve } from "node:path";
 import type { Client, DeepPartial } from "./client";
 import { ConfigurationError, TlsHandshakeFailed, Unavailable, VigilError } from "./errors";
-import { AlertEvent, AlertEventType, AlertFilter } from "./gen/v1";
+import { AlertEvent, AlertEventBatch, AlertEventType, AlertFilter } from "./gen/v1";
 
 /** The last alert-event sequence a subscriber has finished with, in a file of one decimal
  * number, written atomically (temporary file, fsync, rename): a crash leaves the old or the
@@ -75,6 +75,17 @@ export interface SubscribeOptions {
   maxBackoffMs?: number;
   /** Called before each wait. */
   onReconnect?: (error: VigilError, attempt: number, delayMs: number) => void;
+  /**
+   * Read AlertService.SubscribeBatches (several events to a message: far cheaper per event when
+   * a scan raises thousands at once, for a system taking every event of a force). The events,
+   * their order, the cursor and the guarantees are the same. Default false.
+   */
+  batches?: boolean;
+}
+
+/** The events of a SubscribeBatches stream, one by one. */
+async function* eventsOf(batches: AsyncIterable<AlertEventBatch>): AsyncGenerator<AlertEvent> {
+  for await (const batch of batches) yield* batch.events;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -211,14 +222,24 @@ export class AlertSubscription implements AsyncIterableIterator<AlertEvent> {
   }
 
   private async open(): Promise<void> {
-    const stream = this.client.alerts.subscribe({
+    const request = {
       resumeAfterSequence: this.position,
       startAtHead: this.atHead,
       digestEveryHours: this.options.digestEveryHours ?? 0,
       filters: this.options.filters,
-    }, { purpose: this.options.purpose, timeoutMs: null });
+    };
+    const callOptions = { purpose: this.options.purpose, timeoutMs: null };
+    let stream;
+    if (this.options.batches) {
+      const batches = this.client.alerts.subscribeBatches(request, callOptions);
+      stream = batches;
+      this.iterator = eventsOf(batches);
+    } else {
+      const events = this.client.alerts.subscribe(request, callOptions);
+      stream = events;
+      this.iterator = events[Symbol.asyncIterator]();
+    }
     this.stream = stream;
-    this.iterator = stream[Symbol.asyncIterator]();
     if (this.atHead) {
       // The server says where "the head" was: resuming from there after a reconnect loses
       // nothing that happened in between.

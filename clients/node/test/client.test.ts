@@ -374,6 +374,18 @@ describe("alert subscription", () => {
         if (e.sequence === sequences.at(-1)) break;
       }
       assert.deepEqual(reference, seen);
+
+      // SubscribeBatches through the same subscription: the same events, then the cursor.
+      const batchedCursor = join(vigild.dir, "batched.cursor");
+      const batched: typeof seen = [];
+      const d = client.subscribeAlerts({ batches: true, cursorFile: batchedCursor });
+      for await (const e of d) {
+        batched.push([e.sequence, e.type, e.alert?.id ?? ""]);
+        if (e.sequence === sequences.at(-1)) break;
+      }
+      d.commit();
+      assert.deepEqual(batched, seen);
+      assert.equal(Number(readFileSync(batchedCursor, "utf8")), sequences.at(-1));
       client.close();
       assert.equal(await vigild.stop(), 0);
       vigild.remove();
