@@ -30,12 +30,14 @@ namespace {
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path,
                             const std::vector<std::string>& env) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.insert(env_strings.end(), env.begin(), env.end());
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
@@ -159,11 +161,24 @@ absl::Status VigildProcess::StartOn(int listen_port, const std::vector<std::stri
   if (!channel.ok()) return channel.status();
   channel_ = *std::move(channel);
   auto stub = grpc::health::v1::Health::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  context.set_wait_for_ready(true);
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  grpc::Status status;
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    context.set_wait_for_ready(true);
+    status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+    // After a restart on the same port the first check can go out on a connection to the
+    // process that was stopped (gRPC shares subchannels between channels to one address) and
+    // fail with UNAVAILABLE ("Broken pipe") once sent, which wait_for_ready does not retry.
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || absl::Now() > deadline) break;
+    if (std::optional<int> code = WaitFor(pid_, absl::ZeroDuration())) {
+      pid_ = -1;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "vigild exited with ", *code, " after writing its port; log:\n", Tail(log())));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (!status.ok() || response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError(
         absl::StrCat("vigild is not SERVING: ", status.error_message(), "; log:\n", Tail(log())));
