@@ -52,30 +52,31 @@ std::vector<storage::AuditEntry> EngineAudits(const AlertEngine::Txn& txn, v1::A
 // obligations and alerts they belong to, then the overdue alert each obligation due now could
 // raise (a record that exists when an obligation moved away and back to the same due time).
 absl::Status Prefetch(AlertEngine::Txn& txn, const std::vector<storage::Deadline>& due) {
+  struct Obligation {
+    std::string context, force, id;
+  };
+  std::vector<Obligation> falling_due;  // of the kDueKind deadlines: each may raise its alert
   std::vector<std::string> followed;
   std::vector<std::string> alerts;
   for (const storage::Deadline& deadline : due) {
-    std::string context, force, id;
+    Obligation o;
     if (deadline.kind == kDueKind || deadline.kind == kDueSoonKind) {
-      if (ParseObligationDeadline(deadline.id, &context, &force, &id)) {
-        followed.push_back(ObligationKey(context, force, id));
+      if (ParseObligationDeadline(deadline.id, &o.context, &o.force, &o.id)) {
+        followed.push_back(ObligationKey(o.context, o.force, o.id));
+        if (deadline.kind == kDueKind) falling_due.push_back(std::move(o));
       }
-    } else if (ParseAlertDeadline(deadline.id, &force, &id)) {
-      alerts.push_back(AlertKey(force, id));
+    } else if (ParseAlertDeadline(deadline.id, &o.force, &o.id)) {
+      alerts.push_back(AlertKey(o.force, o.id));
     }
   }
-  VIGIL_RETURN_IF_ERROR(txn.PrefetchFollowed(followed));
-  for (const storage::Deadline& deadline : due) {
-    std::string context, force, id;
-    if (deadline.kind != kDueKind || !ParseObligationDeadline(deadline.id, &context, &force, &id)) {
-      continue;
-    }
-    VIGIL_ASSIGN_OR_RETURN(const internal::AlertedObligation* o,
-                           txn.FindFollowed(context, force, id));
-    if (o == nullptr || !o->overdue_alert_id().empty()) continue;
-    const absl::Time obligation_due = TimeOf(o->obligation().due_time());
+  VIGIL_RETURN_IF_ERROR(txn.PrefetchFollowed(std::move(followed)));
+  for (const Obligation& o : falling_due) {
+    VIGIL_ASSIGN_OR_RETURN(const internal::AlertedObligation* record,
+                           txn.FindFollowed(o.context, o.force, o.id));
+    if (record == nullptr || !record->overdue_alert_id().empty()) continue;
+    const absl::Time obligation_due = TimeOf(record->obligation().due_time());
     if (obligation_due > txn.now()) continue;
-    alerts.push_back(AlertKey(force, OverdueAlertId(context, force, id, obligation_due)));
+    alerts.push_back(AlertKey(o.force, OverdueAlertId(o.context, o.force, o.id, obligation_due)));
   }
   return txn.PrefetchAlerts(std::move(alerts));
 }

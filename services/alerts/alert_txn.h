@@ -21,10 +21,10 @@
 
 namespace vigil::alerts {
 
+// The alerts record stored under `key` as `raw`, parsed (nullopt when there is none).
 template <typename Message>
-absl::StatusOr<std::optional<Message>> Read(const storage::ReadView& view, storage::Family family,
-                                            const std::string& key) {
-  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw, view.Get(family, key));
+absl::StatusOr<std::optional<Message>> Parsed(const std::string& key,
+                                              const std::optional<std::string>& raw) {
   if (!raw.has_value()) return std::optional<Message>();
   Message message;
   if (!message.ParseFromString(*raw)) {
@@ -32,6 +32,13 @@ absl::StatusOr<std::optional<Message>> Read(const storage::ReadView& view, stora
         absl::StrCat("the alerts record under ", absl::CHexEscape(key), " is unreadable"));
   }
   return std::optional<Message>(std::move(message));
+}
+
+template <typename Message>
+absl::StatusOr<std::optional<Message>> Read(const storage::ReadView& view, storage::Family family,
+                                            const std::string& key) {
+  VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw, view.Get(family, key));
+  return Parsed<Message>(key, raw);
 }
 
 // The records one commit reads and changes, and the change that writes them. Every derived
@@ -172,13 +179,9 @@ class AlertEngine::Txn {
   template <typename T>
   static absl::StatusOr<Slot<T>> Loaded(const std::string& key, std::optional<std::string> raw) {
     Slot<T> slot;
-    if (!raw.has_value()) return slot;
-    if (!slot.original.emplace().ParseFromString(*raw)) {
-      return absl::DataLossError(
-          absl::StrCat("the alerts record under ", absl::CHexEscape(key), " is unreadable"));
-    }
+    VIGIL_ASSIGN_OR_RETURN(slot.original, Parsed<T>(key, raw));
     slot.current = slot.original;
-    slot.stored = *std::move(raw);
+    if (raw.has_value()) slot.stored = *std::move(raw);
     return slot;
   }
 
