@@ -47,11 +47,13 @@ void Change::AddAudit(AuditEntry entry) { audits_.push_back(std::move(entry)); }
 
 void Change::AddToCounter(absl::string_view name, int64_t delta) {
   if (delta == 0) return;
-  for (auto& [existing, value] : counters_) {
-    if (existing == name) {
-      value += delta;
-      return;
-    }
+  for (auto it = counters_.begin(); it != counters_.end(); ++it) {
+    if (it->first != name) continue;
+    it->second += delta;
+    // Deltas that cancel (an obligation re-timed within one team, officer, kind and risk: -1
+    // and +1) leave the counter as it was: nothing to read or write at commit.
+    if (it->second == 0) counters_.erase(it);
+    return;
   }
   counters_.emplace_back(std::string(name), delta);
 }

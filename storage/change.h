@@ -86,7 +86,8 @@ class Change {
   void AddAudit(AuditEntry entry);
 
   // Adds `delta` to the int64 counter `name` (created at 0). A counter that returns to 0 is
-  // removed from disk and reads as 0.
+  // removed from disk and reads as 0. Deltas to one counter that sum to 0 within the change
+  // leave it untouched: the commit neither reads nor writes it.
   void AddToCounter(absl::string_view name, int64_t delta);
 
   // The change applies only if, at commit time, `key` is absent / holds exactly `value`.

@@ -348,6 +348,29 @@ TEST_F(StoreTest, CountersAddUpAcrossChangesAndVanishAtZero) {
   EXPECT_THAT(seen, ElementsAre(std::pair<std::string, int64_t>("backlog/arms/low", 6)));
 }
 
+TEST_F(StoreTest, DeltasThatCancelWithinAChangeLeaveTheCounterUnwritten) {
+  Change open;
+  open.AddToCounter("open/team-a/low", 2);
+  ASSERT_THAT(store_->Commit(open).status(), IsOk());
+  // A re-time within one cell: -1 and +1 to the same counter, +1 to another.
+  Change retime;
+  retime.AddToCounter("open/team-a/low", -1);
+  retime.AddToCounter("open/team-b/low", 1);
+  retime.AddToCounter("open/team-a/low", 1);
+  EXPECT_THAT(retime.counters(),
+              ElementsAre(std::pair<std::string, int64_t>("open/team-b/low", 1)));
+  ASSERT_THAT(store_->Commit(retime).status(), IsOk());
+  Change only_cancelling;
+  only_cancelling.AddToCounter("open/team-a/low", 1);
+  only_cancelling.AddToCounter("open/team-a/low", -1);
+  EXPECT_TRUE(only_cancelling.counters().empty());
+  EXPECT_TRUE(only_cancelling.empty());
+  Reopen();
+  ReadView view = store_->Snapshot();
+  EXPECT_EQ(*view.Counter("open/team-a/low"), 2);
+  EXPECT_EQ(*view.Counter("open/team-b/low"), 1);
+}
+
 TEST_F(StoreTest, DeadlineScanReturnsDueEntriesInTimeOrder) {
   std::mt19937_64 rng(11);
   std::vector<absl::Time> times;
