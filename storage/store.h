@@ -66,7 +66,9 @@ namespace vigil::storage {
 //      record written with its index entries.
 //   5  the obligation ledger no longer keeps due indexes by team and by officer: the visit
 //      plan reads the in-memory deadline index (ledger.h, DropDueIndexes).
-inline constexpr int kSchemaVersion = 5;
+//   6  the obligation ledger's history keeps ended versions only; the open ones are read from
+//      the deadline index (ledger.h, DropOpenIntervals).
+inline constexpr int kSchemaVersion = 6;
 
 class Store;
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/proto_time.h"
@@ -132,6 +135,27 @@ absl::StatusOr<ObligationLedger::PointInTime> ObligationLedger::OpenAt(
         return true;
       }));
   VIGIL_RETURN_IF_ERROR(malformed);
+  // The versions open now are the deadline index's values, each open since its since_time.
+  const std::string of_force = storage::LengthPrefixed(force);
+  VIGIL_RETURN_IF_ERROR(view.ScanDeadlines(
+      space_, absl::InfinitePast(), absl::InfiniteFuture(),
+      [&](const storage::Deadline& deadline, absl::string_view value) {
+        if (!absl::StartsWith(deadline.id, of_force)) return true;
+        ++result.scanned;
+        v1::Obligation version;
+        if (!version.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          malformed = absl::DataLossError("an open obligation in the deadline index is unreadable");
+          return false;
+        }
+        const int64_t begin = storage::ToMicros(SinceOf(version));
+        if (!first_begin || begin < *first_begin) first_begin = begin;
+        if (begin > at) return true;
+        auto [it, inserted] = by_id.try_emplace(version.id());
+        if (!inserted && it->second.first >= begin) return true;
+        it->second = {begin, std::move(version)};
+        return true;
+      }));
+  VIGIL_RETURN_IF_ERROR(malformed);
   if (!earlier && first_begin.has_value() && *first_begin > at) {
     result.history_begins = storage::FromMicros(*first_begin);
   }
@@ -178,10 +202,6 @@ void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) co
   change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
   change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
                       1);
-  change.Put(storage::Family::kIndex,
-             HistoryKey(o.force(), std::numeric_limits<int64_t>::max(),
-                        storage::ToMicros(SinceOf(o)), o.id()),
-             o.SerializeAsString());
 }
 
 void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
@@ -191,8 +211,6 @@ void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
                       -1);
   const int64_t begin = storage::ToMicros(SinceOf(o));
   const int64_t end = storage::ToMicros(event_time);
-  change.Delete(storage::Family::kIndex,
-                HistoryKey(o.force(), std::numeric_limits<int64_t>::max(), begin, o.id()));
   if (end > begin) {
     change.Put(storage::Family::kIndex, HistoryKey(o.force(), end, begin, o.id()),
                o.SerializeAsString());
@@ -374,49 +392,74 @@ storage::Migration LedgerMigration() {
                     MigrateLedgerToV2, "open obligations moved to schema 2");
 }
 
+namespace {
+
+// Calls `add` with each obligation open in `owner`'s deadline space and a change that is
+// committed every few thousand of them. Reads in bounded pages by deadline key: the whole
+// space is never held. Returns the obligations seen.
+absl::StatusOr<int64_t> ForEachOpen(
+    storage::Store& store, const LedgerOwner& owner,
+    absl::FunctionRef<void(const v1::Obligation&, storage::Change&)> add) {
+  constexpr int kPerCommit = 2000;
+  int64_t seen = 0;
+  std::optional<storage::Deadline> next;
+  for (;;) {
+    storage::Change change;
+    int in_change = 0;
+    std::optional<storage::Deadline> resume;
+    absl::Status parse;
+    auto visit = [&](const storage::Deadline& deadline, absl::string_view value) {
+      if (in_change == kPerCommit) {
+        resume = deadline;
+        return false;
+      }
+      v1::Obligation o;
+      if (!o.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        parse = absl::DataLossError("an obligation in the deadline index is unreadable");
+        return false;
+      }
+      add(o, change);
+      ++in_change;
+      return true;
+    };
+    const storage::ReadView view = store.Snapshot();
+    if (next.has_value()) {
+      VIGIL_RETURN_IF_ERROR(view.ScanDeadlinesFrom(*next, absl::InfiniteFuture(), visit));
+    } else {
+      VIGIL_RETURN_IF_ERROR(
+          view.ScanDeadlines(owner.space, absl::InfinitePast(), absl::InfiniteFuture(), visit));
+    }
+    VIGIL_RETURN_IF_ERROR(parse);
+    if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+    seen += in_change;
+    if (seen % 200000 < in_change) {
+      VIGIL_LOG(INFO) << "ledger: " << seen << " open obligations of " << owner.context
+                      << " migrated so far";
+    }
+    if (!resume.has_value()) return seen;
+    next = std::move(resume);
+  }
+}
+
+// Schema 3 to 5's history key of the version `o` open now.
+std::string OpenIntervalKey(const ObligationLedger& ledger, const v1::Obligation& o) {
+  return ledger.HistoryKey(o.force(), std::numeric_limits<int64_t>::max(),
+                           storage::ToMicros(SinceOf(o)), o.id());
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
                                            const std::vector<LedgerOwner>& owners) {
-  constexpr int kPerCommit = 2000;
   int64_t given = 0;
   for (const LedgerOwner& owner : owners) {
     const ObligationLedger ledger(owner.context, owner.space);
-    // Read in bounded pages by deadline key: the migration never holds the whole space.
-    std::optional<storage::Deadline> next;
-    for (;;) {
-      storage::Change change;
-      int in_change = 0;
-      std::optional<storage::Deadline> resume;
-      absl::Status parse;
-      auto put = [&](const storage::Deadline& deadline, absl::string_view value) {
-        if (in_change == kPerCommit) {
-          resume = deadline;
-          return false;
-        }
-        v1::Obligation o;
-        if (!o.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse = absl::DataLossError("an obligation in the deadline index is unreadable");
-          return false;
-        }
-        change.Put(storage::Family::kIndex,
-                   ledger.HistoryKey(o.force(), std::numeric_limits<int64_t>::max(),
-                                     storage::ToMicros(SinceOf(o)), o.id()),
-                   o.SerializeAsString());
-        ++in_change;
-        return true;
-      };
-      const storage::ReadView view = store.Snapshot();
-      if (next.has_value()) {
-        VIGIL_RETURN_IF_ERROR(view.ScanDeadlinesFrom(*next, absl::InfiniteFuture(), put));
-      } else {
-        VIGIL_RETURN_IF_ERROR(
-            view.ScanDeadlines(owner.space, absl::InfinitePast(), absl::InfiniteFuture(), put));
-      }
-      VIGIL_RETURN_IF_ERROR(parse);
-      if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
-      given += in_change;
-      if (!resume.has_value()) break;
-      next = std::move(resume);
-    }
+    VIGIL_ASSIGN_OR_RETURN(
+        const int64_t seen,
+        ForEachOpen(store, owner, [&](const v1::Obligation& o, storage::Change& change) {
+          change.Put(storage::Family::kIndex, OpenIntervalKey(ledger, o), o.SerializeAsString());
+        }));
+    given += seen;
   }
   return given;
 }
@@ -466,8 +509,30 @@ storage::Migration DueIndexMigration() {
       DropDueIndexes, "due index entries dropped (schema 5)");
 }
 
+absl::StatusOr<int64_t> DropOpenIntervals(storage::Store& store,
+                                          const std::vector<LedgerOwner>& owners) {
+  int64_t dropped = 0;
+  for (const LedgerOwner& owner : owners) {
+    const ObligationLedger ledger(owner.context, owner.space);
+    VIGIL_ASSIGN_OR_RETURN(
+        const int64_t seen,
+        ForEachOpen(store, owner, [&](const v1::Obligation& o, storage::Change& change) {
+          change.Delete(storage::Family::kIndex, OpenIntervalKey(ledger, o));
+        }));
+    dropped += seen;
+  }
+  return dropped;
+}
+
+storage::Migration OpenIntervalMigration() {
+  return LedgerStep(6,
+                    "the obligation ledger's history keeps ended versions only: the open ones "
+                    "are read from the deadline index",
+                    DropOpenIntervals, "open intervals dropped from the history (schema 6)");
+}
+
 std::vector<storage::Migration> LedgerMigrations() {
-  return {LedgerMigration(), HistoryMigration(), DueIndexMigration()};
+  return {LedgerMigration(), HistoryMigration(), DueIndexMigration(), OpenIntervalMigration()};
 }
 
 }  // namespace vigil

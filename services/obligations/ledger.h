@@ -4,17 +4,17 @@
 //   deadlines  space | due | kind | lp(force) id  -> the Obligation (serialized)
 //   counters   ctx "/open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
 //
-// and, for every version of every obligation, open or not (the point-in-time backlog):
+// and, for every version of every obligation that has ended (the point-in-time backlog):
 //
 //   index      ctx "/hist/" lp(force) end:int64-ordered begin:int64-ordered lp(id)
 //                -> the Obligation version (serialized)
 //
 // the interval [begin, end) in microseconds during which that version was the obligation's
-// state: begin is its since_time (SinceOf), end is the commit that re-timed or closed it, and
-// INT64_MAX while it is open. A re-time ends the old version's interval and begins the new
-// one's at the same instant; an empty interval (re-timed again in the same microsecond) is not
-// kept. Ordered by end first, so the versions open at T are those with end > T (a seek, then
-// a scan of what is open now and what closed since T) and begin <= T.
+// state: begin is its since_time (SinceOf), end is the commit that re-timed or closed it. A
+// re-time ends the old version's interval and begins the new one's at the same instant; an
+// empty interval (re-timed again in the same microsecond) is not kept. The version open now is
+// its deadline entry, open since its since_time: the versions open at T are those ended after
+// T (a seek, then a scan of what ended since T) and those open now, that began at or before T.
 //
 // where ctx is the owning context ("rso", "ocait"): no context reads another's keys. Plus an
 // ObligationEventBatch describing the transitions, for the context's feed. Obligation ids are
@@ -25,7 +25,9 @@
 // force-wide "due/f/" index nothing read; MigrateLedgerToV2 moves a schema-1 store over.
 // Schema 3 adds the history; MigrateHistoryToV3 writes the open interval of every obligation
 // open at the upgrade. Schemas 2-4 also kept due indexes by team and by officer (ctx "/due/t/",
-// ctx "/due/o/"), read only by the visit plan; schema 5 drops them (DropDueIndexes).
+// ctx "/due/o/"), read only by the visit plan; schema 5 drops them (DropDueIndexes). Schemas
+// 3-5 kept each open version in the history too (end INT64_MAX), a copy of its deadline entry
+// that every open, re-time and close rewrote: schema 6 drops those (DropOpenIntervals).
 #ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 #define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
@@ -89,8 +91,9 @@ class ObligationLedger {
     // Intervals read (open now, or closed after the instant), for the cost the docs state.
     int64_t scanned = 0;
   };
-  // The obligations of `force` open at `as_of` in `view`. O(open now + closed since as_of):
-  // one seek, then every interval that ends after as_of. DataLoss when an entry is unreadable.
+  // The obligations of `force` open at `as_of` in `view`. O(open now in the context + closed
+  // since as_of): one seek, then every interval that ends after as_of, then the deadline index
+  // (each of the force's entries parsed). DataLoss when an entry is unreadable.
   absl::StatusOr<PointInTime> OpenAt(const storage::ReadView& view, absl::string_view force,
                                      absl::Time as_of) const;
 
@@ -143,6 +146,14 @@ absl::StatusOr<int64_t> DropDueIndexes(storage::Store& store,
                                        const std::vector<LedgerOwner>& owners);
 // The schema-5 migration of every owning context vigil has, for StoreOptions::migrations.
 storage::Migration DueIndexMigration();
+// Deletes schema 3-5's history entry of each open obligation (its open interval: end INT64_MAX)
+// of the owning contexts `owners`, in commits of a few thousand. Idempotent. Returns the open
+// obligations whose entry was deleted. OpenAt reads the open versions from the deadline index,
+// and each open, re-time or close writes two history keys fewer.
+absl::StatusOr<int64_t> DropOpenIntervals(storage::Store& store,
+                                          const std::vector<LedgerOwner>& owners);
+// The schema-6 migration of every owning context vigil has, for StoreOptions::migrations.
+storage::Migration OpenIntervalMigration();
 // Every migration of the obligation ledger, oldest first: what vigild opens its store with.
 std::vector<storage::Migration> LedgerMigrations();
 

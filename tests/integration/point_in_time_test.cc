@@ -296,6 +296,75 @@ TEST_F(PointInTimeTest, RetimeKeepsOldDueBeforeRegrade) {
   EXPECT_EQ(load.officers(0).overdue(), 1);
 }
 
+// The history holds ended versions only: opening a clock writes no history key, a re-time
+// one (the version it ends), a close one; the version open now is read from the deadline index.
+TEST_F(PointInTimeTest, OnlyEndedVersionsAreWrittenToTheHistory) {
+  clock_.Set(Day(2026, 1, 1));
+  Commit("R1", {Clock("R1/visit", Day(2026, 2, 1))}, /*new_record=*/true);
+  EXPECT_EQ(HistoryEntries(), 0);
+  clock_.Set(Day(2026, 2, 10));
+  Commit("R1", {Clock("R1/visit", Day(2026, 5, 1))});
+  EXPECT_EQ(HistoryEntries(), 1);
+  clock_.Set(Day(2026, 3, 10));
+  Commit("R1", {});
+  EXPECT_EQ(HistoryEntries(), 2);
+  clock_.Set(Day(2026, 6, 1));
+  EXPECT_EQ(Summary(Day(2026, 2, 5)).total_overdue(), 1);
+  EXPECT_EQ(TimeOf(Summary(Day(2026, 2, 20)).earliest_due()), Day(2026, 5, 1));
+  EXPECT_EQ(Summary(Day(2026, 2, 20)).total_overdue(), 0);
+  EXPECT_EQ(Summary(Day(2026, 4, 1)).total_open(), 0);
+}
+
+// A schema-5 store (each open version also in the history, end INT64_MAX) opened by this
+// build: schema 6 deletes those entries, in several commits and again after a crash part-way,
+// and every past instant reads as it did.
+TEST_F(PointInTimeTest, SchemaSixDropsTheOpenIntervalsAndThePastReadsTheSame) {
+  constexpr int kRecords = 2600;  // 5200 open obligations: three migration commits
+  for (int i = 0; i < kRecords; ++i) {
+    clock_.Set(Day(2026, 1, 1) + absl::Minutes(i));
+    const std::string subject = absl::StrCat("R", i);
+    v1::Obligation visit = Clock(subject + "/visit", Day(2026, 2, 1) + absl::Minutes(i));
+    v1::Obligation arms = Clock(subject + "/arms", Day(2026, 3, 1) + absl::Minutes(i));
+    arms.set_kind(v1::OBLIGATION_KIND_ARMS_ASSESSMENT);
+    Commit(subject, {visit, arms}, /*new_record=*/true);
+  }
+  clock_.Set(Day(2026, 2, 15));
+  for (int i = 0; i < kRecords; i += 5) {  // a fifth re-timed: one ended version each
+    std::vector<v1::Obligation> after = open_[absl::StrCat("R", i)];
+    *after[0].mutable_due_time() = ToProtoTime(Day(2026, 8, 1));
+    Commit(absl::StrCat("R", i), after);
+  }
+  constexpr int64_t kEnded = kRecords / 5;
+  ASSERT_EQ(HistoryEntries(), kEnded);
+  clock_.Set(Day(2026, 6, 1));
+  const std::vector<absl::Time> instants = {Day(2025, 12, 1), Day(2026, 1, 1) + absl::Hours(12),
+                                            Day(2026, 2, 10), Day(2026, 3, 10)};
+  std::vector<v1::OverdueSummary> before;
+  before.reserve(instants.size());
+  for (absl::Time t : instants) before.push_back(Summary(t));
+  EXPECT_EQ(before[2].total_overdue(), kRecords);
+  EXPECT_EQ(before[3].total_overdue(), 2 * kRecords - kEnded);
+
+  // As schemas 3-5 also kept them.
+  const std::vector<LedgerOwner> owners = {{"rso", storage::DeadlineSpace::kRso}};
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t given, MigrateHistoryToV3(*store_, owners));
+  ASSERT_EQ(given, 2 * kRecords);
+  ASSERT_EQ(HistoryEntries(), kEnded + 2 * kRecords);
+  for (size_t i = 0; i < instants.size(); ++i) {
+    EXPECT_TRUE(Same(before[i], Summary(instants[i]))) << i;
+  }
+  for (int run = 0; run < 2; ++run) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t dropped, DropOpenIntervals(*store_, owners));
+    EXPECT_EQ(dropped, 2 * kRecords);
+    EXPECT_EQ(HistoryEntries(), kEnded);
+  }
+  for (size_t i = 0; i < instants.size(); ++i) {
+    EXPECT_TRUE(Same(before[i], Summary(instants[i]))) << i;
+  }
+  // The open set is still the deadline index: today's backlog is untouched.
+  EXPECT_EQ(Summary(clock_.Now()).total_open(), 2 * kRecords);
+}
+
 // A clock of a record imported today with its past (start_time: the last visit) is open since
 // that start; one opened later by an edit, or re-timed, begins when it was written; an unchanged
 // clock keeps its since_time.
@@ -384,6 +453,12 @@ TEST_F(PointInTimeTest, MigrationFinishesAfterACrashPartWayWithNothingDoubled) {
     *o.mutable_start_time() = ToProtoTime(Day(2025, 6, 1));
     Commit(absl::StrCat("R", i), {o});
   }
+  // Open versions have no history entry of their own (schema 6); the schema-3 step gives them
+  // one, which a later step drops again.
+  ASSERT_EQ(HistoryEntries(), 0);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t first,
+                             MigrateHistoryToV3(*store_, {{"rso", storage::DeadlineSpace::kRso}}));
+  ASSERT_EQ(first, 4100);
   std::vector<std::string> keys;
   ASSERT_THAT(store_->Snapshot().ScanPrefix(storage::Family::kIndex, kAllHistory, {},
                                             [&](absl::string_view key, absl::string_view) {
