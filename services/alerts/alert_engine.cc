@@ -81,6 +81,44 @@ absl::Status Prefetch(AlertEngine::Txn& txn, const std::vector<storage::Deadline
   return txn.PrefetchAlerts(std::move(alerts));
 }
 
+// Reads, in two batched reads, what applying `entries` after `cursor` will look for event by
+// event: the followed records of the obligations they name, then the alerts those records name.
+// Under load the follower applies feed entries by the hundred to a commit.
+absl::Status Prefetch(AlertEngine::Txn& txn, absl::string_view context,
+                      const std::vector<FeedEntry>& entries, uint64_t cursor) {
+  std::vector<std::string> followed;
+  for (const FeedEntry& entry : entries) {
+    if (entry.sequence <= cursor) continue;
+    for (const v1::ObligationEvent& event : entry.events) {
+      const v1::Obligation& o = event.type() == v1::OBLIGATION_EVENT_TYPE_NOTICE
+                                    ? event.notice().obligation()
+                                    : event.obligation();
+      followed.push_back(ObligationKey(context, o.force(), o.id()));
+    }
+  }
+  if (followed.empty()) return absl::OkStatus();
+  VIGIL_RETURN_IF_ERROR(txn.PrefetchFollowed(followed));
+  std::vector<std::string> alerts;
+  for (const FeedEntry& entry : entries) {
+    if (entry.sequence <= cursor) continue;
+    for (const v1::ObligationEvent& event : entry.events) {
+      const v1::Obligation& o = event.type() == v1::OBLIGATION_EVENT_TYPE_NOTICE
+                                    ? event.notice().obligation()
+                                    : event.obligation();
+      VIGIL_ASSIGN_OR_RETURN(const internal::AlertedObligation* record,
+                             txn.FindFollowed(context, o.force(), o.id()));
+      if (record == nullptr) continue;
+      for (const std::string& id : record->notice_alert_ids()) {
+        alerts.push_back(AlertKey(o.force(), id));
+      }
+      if (!record->overdue_alert_id().empty()) {
+        alerts.push_back(AlertKey(o.force(), record->overdue_alert_id()));
+      }
+    }
+  }
+  return txn.PrefetchAlerts(std::move(alerts));
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> AlertEngine::Cursor(absl::string_view context) const {
@@ -97,6 +135,7 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
   absl::MutexLock lock(&write_mu_);
   VIGIL_ASSIGN_OR_RETURN(const uint64_t cursor, Cursor(context));
   Txn txn(store_, clock_.Now());
+  VIGIL_RETURN_IF_ERROR(Prefetch(txn, context, entries, cursor));
   uint64_t last = cursor;
   for (const FeedEntry& entry : entries) {
     if (entry.sequence <= last) continue;

@@ -1,6 +1,7 @@
 // The alerts context over a real store and real gRPC (an in-process server hosting the
 // referral queue's ObligationFeed and the AlertService), with a manual clock: the tests move
 // time and run the scanner's passes themselves.
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -476,6 +477,74 @@ TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
   int about_r1 = 0;
   for (const v1::Alert& alert : Alerts()) about_r1 += alert.obligation().id() == "R1/action";
   EXPECT_EQ(about_r1, 1) << "the same alert reopened, not a second one";
+}
+
+// The follower applies many feed entries to one commit, reading what they name in two batched
+// reads first; each entry must still see what the ones before it in the batch did. Two
+// obligations with the same history: R1's entries applied one at a time, R3's in one batch,
+// end with the same alerts.
+TEST_P(AlertsTest, AFeedBatchAppliesAsItsEntriesOneByOne) {
+  const absl::Time due = clock_.Now() + absl::Hours(1);
+  auto event = [&](v1::ObligationEventType type, const std::string& id, absl::Time at,
+                   const std::string& officer) {
+    v1::ObligationEvent e;
+    e.set_type(type);
+    e.set_last_of_sequence(true);
+    v1::Obligation* o = e.mutable_obligation();
+    o->set_id(id);
+    o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+    o->set_subject_id(id.substr(0, 2));
+    o->set_risk_level(v1::RISK_LEVEL_HIGH);
+    *o->mutable_due_time() = ToProtoTime(at);
+    o->set_owner_officer(officer);
+    o->set_team("ocait");
+    o->set_force("wessex");
+    o->set_policy_version("v1");
+    return e;
+  };
+  uint64_t sequence = 0;
+  for (const char* id : {"R1/action", "R3/action"}) {
+    ASSERT_THAT(
+        engine_->Apply(
+            "direct",
+            {FeedEntry{++sequence, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, id, due, "DC 1")}}}),
+        IsOk());
+  }
+  clock_.Set(due + absl::Minutes(1));
+  ASSERT_EQ(Scan().raised, 2);
+  // Reassigned (its alert follows the new officer), moved back by a minute (the alert resolves),
+  // then overdue again and re-timed to the same due time, then closed.
+  auto history = [&](const std::string& id) {
+    return std::vector<v1::ObligationEvent>{
+        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due, "DC 2"),
+        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 2"),
+        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 3"),
+        event(v1::OBLIGATION_EVENT_TYPE_CLOSED, id, due + absl::Hours(24), "DC 3")};
+  };
+  const std::vector<v1::Alert> raised = Alerts();
+  ASSERT_EQ(raised.size(), 2u);
+  for (const v1::ObligationEvent& e : history("R1/action")) {
+    ASSERT_THAT(engine_->Apply("direct", {FeedEntry{++sequence, {e}}}), IsOk());
+  }
+  std::vector<FeedEntry> batch;
+  for (const v1::ObligationEvent& e : history("R3/action")) {
+    batch.push_back(FeedEntry{++sequence, {e}});
+  }
+  ASSERT_THAT(engine_->Apply("direct", batch), IsOk());
+
+  std::map<std::string, v1::Alert> after;
+  for (const v1::Alert& a : raised) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(after[a.obligation().id()], engine_->Get(Call(), a.id()));
+  }
+  const v1::Alert& one_by_one = after["R1/action"];
+  const v1::Alert& batched = after["R3/action"];
+  EXPECT_EQ(one_by_one.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(batched.state(), one_by_one.state());
+  EXPECT_EQ(batched.resolution(), one_by_one.resolution());
+  EXPECT_EQ(batched.revision(), one_by_one.revision());
+  EXPECT_EQ(batched.obligation().owner_officer(), one_by_one.obligation().owner_officer());
+  EXPECT_EQ(TimeOf(batched.obligation().due_time()), TimeOf(one_by_one.obligation().due_time()));
+  EXPECT_TRUE(Alerts().empty());
 }
 
 TEST_P(AlertsTest, EscalationClimbsOnScheduleAndStopsOnAcknowledgementUntilItLapses) {
