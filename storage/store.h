@@ -68,7 +68,9 @@ namespace vigil::storage {
 //      plan reads the in-memory deadline index (ledger.h, DropDueIndexes).
 //   6  the obligation ledger's history keeps ended versions only; the open ones are read from
 //      the deadline index (ledger.h, DropOpenIntervals).
-inline constexpr int kSchemaVersion = 6;
+//   7  the obligation ledger no longer counts open obligations per cell in counters: the
+//      backlog counts from the in-memory deadline index (ledger.h, DropOpenCounters).
+inline constexpr int kSchemaVersion = 7;
 
 class Store;
 

@@ -67,16 +67,6 @@ storage::Deadline ObligationLedger::DeadlineOf(const v1::Obligation& obligation)
       absl::StrCat(storage::LengthPrefixed(obligation.force()), obligation.id())};
 }
 
-std::string ObligationLedger::OpenCounter(absl::string_view force, absl::string_view team,
-                                          absl::string_view officer, v1::ObligationKind kind,
-                                          v1::RiskLevel risk) const {
-  std::string name = absl::StrCat(context_, "/open/", storage::LengthPrefixed(force),
-                                  storage::LengthPrefixed(team), storage::LengthPrefixed(officer));
-  name.push_back(static_cast<char>(kind));
-  name.push_back(static_cast<char>(risk));
-  return name;
-}
-
 std::string ObligationLedger::HistoryPrefix(absl::string_view force) const {
   return absl::StrCat(context_, "/hist/", storage::LengthPrefixed(force));
 }
@@ -200,15 +190,11 @@ void StampSince(const google::protobuf::RepeatedPtrField<v1::Obligation>& before
 
 void ObligationLedger::Open(const v1::Obligation& o, storage::Change& change) const {
   change.AddDeadline(DeadlineOf(o), o.SerializeAsString());
-  change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
-                      1);
 }
 
 void ObligationLedger::Close(const v1::Obligation& o, absl::Time event_time,
                              storage::Change& change, bool keep_deadline) const {
   if (!keep_deadline) change.RemoveDeadline(DeadlineOf(o));
-  change.AddToCounter(OpenCounter(o.force(), o.team(), o.owner_officer(), o.kind(), o.risk_level()),
-                      -1);
   const int64_t begin = storage::ToMicros(SinceOf(o));
   const int64_t end = storage::ToMicros(event_time);
   if (end > begin) {
@@ -531,8 +517,33 @@ storage::Migration OpenIntervalMigration() {
                     DropOpenIntervals, "open intervals dropped from the history (schema 6)");
 }
 
+absl::StatusOr<int64_t> DropOpenCounters(storage::Store& store,
+                                         const std::vector<LedgerOwner>& owners) {
+  // A few per team, officer, kind and risk: one commit, all or none.
+  storage::Change change;
+  int64_t dropped = 0;
+  for (const LedgerOwner& owner : owners) {
+    VIGIL_RETURN_IF_ERROR(store.Snapshot().ScanCounters(
+        absl::StrCat(owner.context, "/open/"), [&](absl::string_view name, int64_t value) {
+          change.AddToCounter(name, -value);  // at 0 a counter is removed
+          ++dropped;
+          return true;
+        }));
+  }
+  if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+  return dropped;
+}
+
+storage::Migration OpenCounterMigration() {
+  return LedgerStep(7,
+                    "the obligation ledger drops its counters of open obligations (the backlog "
+                    "counts from the in-memory deadline index)",
+                    DropOpenCounters, "open-obligation counters dropped (schema 7)");
+}
+
 std::vector<storage::Migration> LedgerMigrations() {
-  return {LedgerMigration(), HistoryMigration(), DueIndexMigration(), OpenIntervalMigration()};
+  return {LedgerMigration(), HistoryMigration(), DueIndexMigration(), OpenIntervalMigration(),
+          OpenCounterMigration()};
 }
 
 }  // namespace vigil

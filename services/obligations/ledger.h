@@ -2,7 +2,6 @@
 // obligation, in the same Change as the state change that opened, moved or closed it:
 //
 //   deadlines  space | due | kind | lp(force) id  -> the Obligation (serialized)
-//   counters   ctx "/open/" lp(force) lp(team) lp(officer) kind:u8 risk:u8  += 1 while open
 //
 // and, for every version of every obligation that has ended (the point-in-time backlog):
 //
@@ -27,7 +26,10 @@
 // open at the upgrade. Schemas 2-4 also kept due indexes by team and by officer (ctx "/due/t/",
 // ctx "/due/o/"), read only by the visit plan; schema 5 drops them (DropDueIndexes). Schemas
 // 3-5 kept each open version in the history too (end INT64_MAX), a copy of its deadline entry
-// that every open, re-time and close rewrote: schema 6 drops those (DropOpenIntervals).
+// that every open, re-time and close rewrote: schema 6 drops those (DropOpenIntervals). Schemas
+// 1-6 also kept a counter of open obligations per force, team, officer, kind and risk (ctx
+// "/open/"), which nothing has read since the backlog counts from memory: schema 7 drops them
+// (DropOpenCounters).
 #ifndef VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 #define VIGIL_SERVICES_OBLIGATIONS_LEDGER_H_
 
@@ -69,11 +71,6 @@ class ObligationLedger {
 
   // The deadline index entry of `obligation`.
   storage::Deadline DeadlineOf(const v1::Obligation& obligation) const;
-
-  // The counter of open obligations for one cell.
-  std::string OpenCounter(absl::string_view force, absl::string_view team,
-                          absl::string_view officer, v1::ObligationKind kind,
-                          v1::RiskLevel risk) const;
 
   // The history of `force` (see the file comment), and one interval's key.
   std::string HistoryPrefix(absl::string_view force) const;
@@ -154,6 +151,14 @@ absl::StatusOr<int64_t> DropOpenIntervals(storage::Store& store,
                                           const std::vector<LedgerOwner>& owners);
 // The schema-6 migration of every owning context vigil has, for StoreOptions::migrations.
 storage::Migration OpenIntervalMigration();
+// Deletes schema 1-6's counters of open obligations (ctx "/open/") of the owning contexts
+// `owners`, in one commit. Idempotent. Returns the counters deleted. The backlog's counts come
+// from the in-memory deadline index (OverdueIndex); each open, re-time and close wrote one or
+// two counters.
+absl::StatusOr<int64_t> DropOpenCounters(storage::Store& store,
+                                         const std::vector<LedgerOwner>& owners);
+// The schema-7 migration of every owning context vigil has, for StoreOptions::migrations.
+storage::Migration OpenCounterMigration();
 // Every migration of the obligation ledger, oldest first: what vigild opens its store with.
 std::vector<storage::Migration> LedgerMigrations();
 

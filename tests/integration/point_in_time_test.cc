@@ -484,6 +484,40 @@ TEST_F(PointInTimeTest, MigrationFinishesAfterACrashPartWayWithNothingDoubled) {
 
 // An as_of within kHistoryTolerance of now is answered from today's index; a page token keeps
 // the view its first page chose, even when the next page is asked for much later.
+// Schema 7: the counters of open obligations per cell go (nothing read them: the backlog counts
+// from memory), other counters stay, and opening a clock writes none.
+TEST_F(PointInTimeTest, SchemaSevenDropsTheOpenCountersAndNoOtherCounter) {
+  auto counters = [&](absl::string_view prefix) {
+    std::map<std::string, int64_t> found;
+    EXPECT_THAT(store_->Snapshot().ScanCounters(prefix,
+                                                [&](absl::string_view name, int64_t value) {
+                                                  found.emplace(name, value);
+                                                  return true;
+                                                }),
+                IsOk());
+    return found;
+  };
+  Commit("R1", {Clock("R1/visit", Day(2026, 2, 1))}, /*new_record=*/true);
+  EXPECT_TRUE(counters("").empty());
+  // As schemas 2-6 kept them, beside the referral queue's own counts.
+  storage::Change change;
+  for (int i = 0; i < 300; ++i) {
+    change.AddToCounter(absl::StrCat(i % 2 == 0 ? "rso" : "ocait", "/open/cell-", i), 1 + i % 7);
+  }
+  change.AddToCounter("ocait/n/wessex/graded", 12);
+  change.AddToCounter("rso/opening", 3);
+  ASSERT_THAT(store_->Commit(change).status(), IsOk());
+  const std::vector<LedgerOwner> owners = {{"rso", storage::DeadlineSpace::kRso},
+                                           {"ocait", storage::DeadlineSpace::kOcait}};
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t dropped, DropOpenCounters(*store_, owners));
+  EXPECT_EQ(dropped, 300);
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int64_t again, DropOpenCounters(*store_, owners));
+  EXPECT_EQ(again, 0);
+  EXPECT_EQ(counters(""),
+            (std::map<std::string, int64_t>{{"ocait/n/wessex/graded", 12}, {"rso/opening", 3}}));
+  EXPECT_EQ(Summary(clock_.Now()).total_open(), 1);
+}
+
 TEST_F(PointInTimeTest, SchemaFiveDropsTheDueIndexesByTeamAndOfficerAndNothingElse) {
   // Schema 2-4's keys, more than two migration commits' worth, beside keys that must stay.
   constexpr int kRetired = 9001;

@@ -3,7 +3,6 @@
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/obligations/ledger.h"
 #include "services/ocait/queue.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
@@ -85,8 +84,7 @@ class ReferralQueueTest : public vigil::testing::StoreFixture {
 
   int64_t Counter(v1::ObligationKind kind, v1::RiskLevel risk,
                   const std::string& officer = "(unallocated)") {
-    return *store_->Snapshot().Counter(ObligationLedger("ocait", storage::DeadlineSpace::kOcait)
-                                           .OpenCounter("wessex", "ocait", officer, kind, risk));
+    return OpenInCell(storage::DeadlineSpace::kOcait, "wessex", "ocait", officer, kind, risk);
   }
 
   std::unique_ptr<Queue> queue_;

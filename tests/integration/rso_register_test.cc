@@ -5,7 +5,6 @@
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
@@ -118,8 +117,7 @@ class RsoRegisterTest : public vigil::testing::StoreFixture {
 
   int64_t OpenCounter(v1::ObligationKind kind, v1::RiskLevel risk,
                       const std::string& team = "north", const std::string& officer = "DC 4512") {
-    return *store_->Snapshot().Counter(ObligationLedger("rso", storage::DeadlineSpace::kRso)
-                                           .OpenCounter("wessex", team, officer, kind, risk));
+    return OpenInCell(storage::DeadlineSpace::kRso, "wessex", team, officer, kind, risk);
   }
 
   int DeadlineCount() {

@@ -4,7 +4,6 @@
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
@@ -120,10 +119,8 @@ class RmpHistoryTest : public vigil::testing::StoreFixture {
   }
 
   int64_t SignOffCounter() {
-    return *store_->Snapshot().Counter(ObligationLedger("rso", storage::DeadlineSpace::kRso)
-                                           .OpenCounter("wessex", "north", "DC 4512",
-                                                        v1::OBLIGATION_KIND_RMP_SIGN_OFF,
-                                                        v1::RISK_LEVEL_MEDIUM));
+    return OpenInCell(storage::DeadlineSpace::kRso, "wessex", "north", "DC 4512",
+                      v1::OBLIGATION_KIND_RMP_SIGN_OFF, v1::RISK_LEVEL_MEDIUM);
   }
 
   static std::vector<std::string> Ids(const v1::ListRiskManagementPlansResponse& page) {

@@ -3,7 +3,6 @@
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/obligations/ledger.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
@@ -122,9 +121,8 @@ class VisitsTest : public vigil::testing::StoreFixture {
   }
 
   int64_t VisitCounter(v1::RiskLevel risk) {
-    return *store_->Snapshot().Counter(
-        ObligationLedger("rso", storage::DeadlineSpace::kRso)
-            .OpenCounter("wessex", "north", "DC 4512", v1::OBLIGATION_KIND_HOME_VISIT, risk));
+    return OpenInCell(storage::DeadlineSpace::kRso, "wessex", "north", "DC 4512",
+                      v1::OBLIGATION_KIND_HOME_VISIT, risk);
   }
 
   std::unique_ptr<OffenderStore> offenders_;

@@ -35,4 +35,21 @@ absl::Time StoreFixture::LocalEndOf(int y, int m, int d) const {
 
 absl::CivilDay StoreFixture::LocalDayOf(absl::Time t) const { return policy::LocalDay(t, zone_); }
 
+int64_t StoreFixture::OpenInCell(storage::DeadlineSpace space, absl::string_view force,
+                                 absl::string_view team, absl::string_view officer,
+                                 v1::ObligationKind kind, v1::RiskLevel risk) const {
+  int64_t open = 0;
+  const absl::Status scanned = store_->Snapshot().ScanDeadlines(
+      space, absl::InfinitePast(), absl::InfiniteFuture(),
+      [&](const storage::Deadline&, absl::string_view value) {
+        v1::Obligation o;
+        EXPECT_TRUE(o.ParseFromArray(value.data(), static_cast<int>(value.size())));
+        open += o.force() == force && o.team() == team && o.owner_officer() == officer &&
+                o.kind() == kind && o.risk_level() == risk;
+        return true;
+      });
+  EXPECT_TRUE(scanned.ok()) << scanned;
+  return open;
+}
+
 }  // namespace vigil::testing

@@ -14,9 +14,11 @@
 #ifndef VIGIL_TESTS_SUPPORT_STORE_FIXTURE_H_
 #define VIGIL_TESTS_SUPPORT_STORE_FIXTURE_H_
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -24,6 +26,7 @@
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/obligations.pb.h"
 
 namespace vigil::testing {
 
@@ -45,6 +48,11 @@ class StoreFixture : public ::testing::Test {
   absl::Time LocalEndOf(int y, int m, int d) const;
   // The local day `t` falls on in zone_.
   absl::CivilDay LocalDayOf(absl::Time t) const;
+
+  // How many obligations of `space` are open in one backlog cell (force, team, officer, kind,
+  // risk), counted in the deadline index, where each open obligation is.
+  int64_t OpenInCell(storage::DeadlineSpace space, absl::string_view force, absl::string_view team,
+                     absl::string_view officer, v1::ObligationKind kind, v1::RiskLevel risk) const;
 
   TempDir dir_;  // declared first: it outlives the store in it
   ManualClock clock_;
