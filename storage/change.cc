@@ -50,8 +50,7 @@ void Change::AddToCounter(absl::string_view name, int64_t delta) {
   for (auto it = counters_.begin(); it != counters_.end(); ++it) {
     if (it->first != name) continue;
     it->second += delta;
-    // Deltas that cancel (an obligation re-timed within one team, officer, kind and risk: -1
-    // and +1) leave the counter as it was: nothing to read or write at commit.
+    // Deltas that cancel leave the counter as it was: nothing to read or write at commit.
     if (it->second == 0) counters_.erase(it);
     return;
   }

@@ -352,7 +352,7 @@ TEST_F(StoreTest, DeltasThatCancelWithinAChangeLeaveTheCounterUnwritten) {
   Change open;
   open.AddToCounter("open/team-a/low", 2);
   ASSERT_THAT(store_->Commit(open).status(), IsOk());
-  // A re-time within one cell: -1 and +1 to the same counter, +1 to another.
+  // -1 and +1 to the same counter (a record moved out of a cell and back), +1 to another.
   Change retime;
   retime.AddToCounter("open/team-a/low", -1);
   retime.AddToCounter("open/team-b/low", 1);
