@@ -97,6 +97,16 @@ absl::StatusOr<ObligationLedger::PointInTime> ObligationLedger::OpenAt(
   storage::PutOrderedInt64(&start, at == std::numeric_limits<int64_t>::max() ? at : at + 1);
   absl::flat_hash_map<std::string, std::pair<int64_t, v1::Obligation>> by_id;  // begin, version
   std::optional<int64_t> first_begin;
+  // Where a version of obligation `id` begun at `begin` goes: the slot to fill when it is the
+  // latest begun at or before `at` so far, else null.
+  auto slot = [&](absl::string_view id, int64_t begin) -> v1::Obligation* {
+    if (!first_begin || begin < *first_begin) first_begin = begin;
+    if (begin > at) return nullptr;
+    auto [it, inserted] = by_id.try_emplace(std::string(id));
+    if (!inserted && it->second.first >= begin) return nullptr;
+    it->second.first = begin;
+    return &it->second.second;
+  };
   absl::Status malformed;
   VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
       storage::Family::kIndex, prefix, start, [&](absl::string_view key, absl::string_view value) {
@@ -113,12 +123,9 @@ absl::StatusOr<ObligationLedger::PointInTime> ObligationLedger::OpenAt(
           malformed = absl::DataLossError("an obligation history key is malformed");
           return false;
         }
-        if (!first_begin || begin < *first_begin) first_begin = begin;
-        if (begin > at) return true;
-        auto [it, inserted] = by_id.try_emplace(std::string(id));
-        if (!inserted && it->second.first >= begin) return true;
-        it->second.first = begin;
-        if (!it->second.second.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        v1::Obligation* version = slot(id, begin);
+        if (version != nullptr &&
+            !version->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           malformed = absl::DataLossError("an obligation version in the history is unreadable");
           return false;
         }
@@ -137,12 +144,9 @@ absl::StatusOr<ObligationLedger::PointInTime> ObligationLedger::OpenAt(
           malformed = absl::DataLossError("an open obligation in the deadline index is unreadable");
           return false;
         }
-        const int64_t begin = storage::ToMicros(SinceOf(version));
-        if (!first_begin || begin < *first_begin) first_begin = begin;
-        if (begin > at) return true;
-        auto [it, inserted] = by_id.try_emplace(version.id());
-        if (!inserted && it->second.first >= begin) return true;
-        it->second = {begin, std::move(version)};
+        if (v1::Obligation* kept = slot(version.id(), storage::ToMicros(SinceOf(version)))) {
+          *kept = std::move(version);
+        }
         return true;
       }));
   VIGIL_RETURN_IF_ERROR(malformed);
@@ -380,51 +384,57 @@ storage::Migration LedgerMigration() {
 
 namespace {
 
-// Calls `add` with each obligation open in `owner`'s deadline space and a change that is
-// committed every few thousand of them. Reads in bounded pages by deadline key: the whole
-// space is never held. Returns the obligations seen.
+// Calls `add` with each owner's ledger, each obligation open in that owner's deadline space,
+// and a change that is committed every few thousand of them. Reads in bounded pages by deadline
+// key: a space is never held whole. Returns the obligations seen.
 absl::StatusOr<int64_t> ForEachOpen(
-    storage::Store& store, const LedgerOwner& owner,
-    absl::FunctionRef<void(const v1::Obligation&, storage::Change&)> add) {
+    storage::Store& store, const std::vector<LedgerOwner>& owners,
+    absl::FunctionRef<void(const ObligationLedger&, const v1::Obligation&, storage::Change&)> add) {
   constexpr int kPerCommit = 2000;
-  int64_t seen = 0;
-  std::optional<storage::Deadline> next;
-  for (;;) {
-    storage::Change change;
-    int in_change = 0;
-    std::optional<storage::Deadline> resume;
-    absl::Status parse;
-    auto visit = [&](const storage::Deadline& deadline, absl::string_view value) {
-      if (in_change == kPerCommit) {
-        resume = deadline;
-        return false;
+  int64_t total = 0;
+  for (const LedgerOwner& owner : owners) {
+    const ObligationLedger ledger(owner.context, owner.space);
+    int64_t seen = 0;
+    std::optional<storage::Deadline> next;
+    for (;;) {
+      storage::Change change;
+      int in_change = 0;
+      std::optional<storage::Deadline> resume;
+      absl::Status parse;
+      auto visit = [&](const storage::Deadline& deadline, absl::string_view value) {
+        if (in_change == kPerCommit) {
+          resume = deadline;
+          return false;
+        }
+        v1::Obligation o;
+        if (!o.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("an obligation in the deadline index is unreadable");
+          return false;
+        }
+        add(ledger, o, change);
+        ++in_change;
+        return true;
+      };
+      const storage::ReadView view = store.Snapshot();
+      if (next.has_value()) {
+        VIGIL_RETURN_IF_ERROR(view.ScanDeadlinesFrom(*next, absl::InfiniteFuture(), visit));
+      } else {
+        VIGIL_RETURN_IF_ERROR(
+            view.ScanDeadlines(owner.space, absl::InfinitePast(), absl::InfiniteFuture(), visit));
       }
-      v1::Obligation o;
-      if (!o.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        parse = absl::DataLossError("an obligation in the deadline index is unreadable");
-        return false;
+      VIGIL_RETURN_IF_ERROR(parse);
+      if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
+      seen += in_change;
+      if (seen % 200000 < in_change) {
+        VIGIL_LOG(INFO) << "ledger: " << seen << " open obligations of " << owner.context
+                        << " migrated so far";
       }
-      add(o, change);
-      ++in_change;
-      return true;
-    };
-    const storage::ReadView view = store.Snapshot();
-    if (next.has_value()) {
-      VIGIL_RETURN_IF_ERROR(view.ScanDeadlinesFrom(*next, absl::InfiniteFuture(), visit));
-    } else {
-      VIGIL_RETURN_IF_ERROR(
-          view.ScanDeadlines(owner.space, absl::InfinitePast(), absl::InfiniteFuture(), visit));
+      if (!resume.has_value()) break;
+      next = std::move(resume);
     }
-    VIGIL_RETURN_IF_ERROR(parse);
-    if (!change.empty()) VIGIL_RETURN_IF_ERROR(store.Commit(change).status());
-    seen += in_change;
-    if (seen % 200000 < in_change) {
-      VIGIL_LOG(INFO) << "ledger: " << seen << " open obligations of " << owner.context
-                      << " migrated so far";
-    }
-    if (!resume.has_value()) return seen;
-    next = std::move(resume);
+    total += seen;
   }
+  return total;
 }
 
 // Schema 3 to 5's history key of the version `o` open now.
@@ -437,17 +447,11 @@ std::string OpenIntervalKey(const ObligationLedger& ledger, const v1::Obligation
 
 absl::StatusOr<int64_t> MigrateHistoryToV3(storage::Store& store,
                                            const std::vector<LedgerOwner>& owners) {
-  int64_t given = 0;
-  for (const LedgerOwner& owner : owners) {
-    const ObligationLedger ledger(owner.context, owner.space);
-    VIGIL_ASSIGN_OR_RETURN(
-        const int64_t seen,
-        ForEachOpen(store, owner, [&](const v1::Obligation& o, storage::Change& change) {
-          change.Put(storage::Family::kIndex, OpenIntervalKey(ledger, o), o.SerializeAsString());
-        }));
-    given += seen;
-  }
-  return given;
+  return ForEachOpen(
+      store, owners,
+      [](const ObligationLedger& ledger, const v1::Obligation& o, storage::Change& change) {
+        change.Put(storage::Family::kIndex, OpenIntervalKey(ledger, o), o.SerializeAsString());
+      });
 }
 
 storage::Migration HistoryMigration() {
@@ -497,17 +501,11 @@ storage::Migration DueIndexMigration() {
 
 absl::StatusOr<int64_t> DropOpenIntervals(storage::Store& store,
                                           const std::vector<LedgerOwner>& owners) {
-  int64_t dropped = 0;
-  for (const LedgerOwner& owner : owners) {
-    const ObligationLedger ledger(owner.context, owner.space);
-    VIGIL_ASSIGN_OR_RETURN(
-        const int64_t seen,
-        ForEachOpen(store, owner, [&](const v1::Obligation& o, storage::Change& change) {
-          change.Delete(storage::Family::kIndex, OpenIntervalKey(ledger, o));
-        }));
-    dropped += seen;
-  }
-  return dropped;
+  return ForEachOpen(
+      store, owners,
+      [](const ObligationLedger& ledger, const v1::Obligation& o, storage::Change& change) {
+        change.Delete(storage::Family::kIndex, OpenIntervalKey(ledger, o));
+      });
 }
 
 storage::Migration OpenIntervalMigration() {
