@@ -270,6 +270,26 @@ class AlertsTest : public vigil::testing::StoreFixture,
                : std::vector<v1::Alert>();
   }
 
+  // A feed event about referral action `id` (subject: its first two characters) of team ocait,
+  // due `at`, owned by `officer`, as an owner's feed would carry it to the follower.
+  static v1::ObligationEvent FeedEvent(v1::ObligationEventType type, const std::string& id,
+                                       absl::Time at, const std::string& officer = "DC 1") {
+    v1::ObligationEvent e;
+    e.set_type(type);
+    e.set_last_of_sequence(true);
+    v1::Obligation* o = e.mutable_obligation();
+    o->set_id(id);
+    o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
+    o->set_subject_id(id.substr(0, 2));
+    o->set_risk_level(v1::RISK_LEVEL_HIGH);
+    *o->mutable_due_time() = ToProtoTime(at);
+    o->set_owner_officer(officer);
+    o->set_team("ocait");
+    o->set_force("wessex");
+    o->set_policy_version("v1");
+    return e;
+  }
+
   // The one unresolved alert about obligation `id`.
   v1::Alert AlertAbout(const std::string& id) {
     std::vector<v1::Alert> found;
@@ -390,19 +410,7 @@ TEST_P(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
 // raised. (Policies give whole-second due times; an owner's feed may carry any.)
 TEST_P(AlertsTest, ADeadlineScannedBeforeItsObligationIsDueIsKeptForTheNextScan) {
   const absl::Time due = clock_.Now() + absl::Hours(1) + absl::Nanoseconds(600);
-  v1::ObligationEvent opened;
-  opened.set_type(v1::OBLIGATION_EVENT_TYPE_OPENED);
-  opened.set_last_of_sequence(true);
-  v1::Obligation* o = opened.mutable_obligation();
-  o->set_id("R1/action");
-  o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
-  o->set_subject_id("R1");
-  o->set_risk_level(v1::RISK_LEVEL_HIGH);
-  *o->mutable_due_time() = ToProtoTime(due);
-  o->set_owner_officer("DC 1");
-  o->set_team("ocait");
-  o->set_force("wessex");
-  o->set_policy_version("v1");
+  const v1::ObligationEvent opened = FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R1/action", due);
   ASSERT_THAT(engine_->Apply("direct", {FeedEntry{1, {opened}}}), IsOk());
 
   clock_.Set(due - absl::Nanoseconds(300));  // the due time's microsecond, before it
@@ -422,26 +430,10 @@ TEST_P(AlertsTest, ADeadlineScannedBeforeItsObligationIsDueIsKeptForTheNextScan)
 // new alert for another obligation in the same batch.
 TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
   const absl::Time due = clock_.Now() + absl::Hours(1);
-  auto event = [&](v1::ObligationEventType type, const std::string& id, absl::Time at) {
-    v1::ObligationEvent e;
-    e.set_type(type);
-    e.set_last_of_sequence(true);
-    v1::Obligation* o = e.mutable_obligation();
-    o->set_id(id);
-    o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
-    o->set_subject_id(id.substr(0, 2));
-    o->set_risk_level(v1::RISK_LEVEL_HIGH);
-    *o->mutable_due_time() = ToProtoTime(at);
-    o->set_owner_officer("DC 1");
-    o->set_team("ocait");
-    o->set_force("wessex");
-    o->set_policy_version("v1");
-    return e;
-  };
-  ASSERT_THAT(
-      engine_->Apply("direct",
-                     {FeedEntry{1, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, "R1/action", due)}}}),
-      IsOk());
+  ASSERT_THAT(engine_->Apply(
+                  "direct",
+                  {FeedEntry{1, {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R1/action", due)}}}),
+              IsOk());
   clock_.Set(due + absl::Minutes(1));
   EXPECT_EQ(Scan().raised, 1);
   const v1::Alert first = AlertAbout("R1/action");
@@ -449,23 +441,23 @@ TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
   // Moved a week on (the alert resolves), then back; R2 falls due at the same instant.
   ASSERT_THAT(
       engine_->Apply("direct", {FeedEntry{2,
-                                          {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
-                                                 due + absl::Hours(24 * 7))}}}),
+                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
+                                                     due + absl::Hours(24 * 7))}}}),
       IsOk());
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Alert resolved, engine_->Get(Call(), first.id()));
   EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
   ASSERT_THAT(
-      engine_->Apply(
-          "direct",
-          {FeedEntry{
-               3, {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due + absl::Minutes(2))}},
-           FeedEntry{
-               4, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, "R2/action", due + absl::Minutes(2))}}}),
+      engine_->Apply("direct", {FeedEntry{3,
+                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
+                                                     due + absl::Minutes(2))}},
+                                FeedEntry{4,
+                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R2/action",
+                                                     due + absl::Minutes(2))}}}),
       IsOk());
-  ASSERT_THAT(
-      engine_->Apply("direct",
-                     {FeedEntry{5, {event(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due)}}}),
-      IsOk());
+  ASSERT_THAT(engine_->Apply(
+                  "direct",
+                  {FeedEntry{5, {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due)}}}),
+              IsOk());
   clock_.Set(due + absl::Minutes(3));
   const ScanReport again = Scan();
   EXPECT_EQ(again.raised, 2) << "R1's overdue alert (reopened) and R2's (new)";
@@ -485,29 +477,12 @@ TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
 // end with the same alerts.
 TEST_P(AlertsTest, AFeedBatchAppliesAsItsEntriesOneByOne) {
   const absl::Time due = clock_.Now() + absl::Hours(1);
-  auto event = [&](v1::ObligationEventType type, const std::string& id, absl::Time at,
-                   const std::string& officer) {
-    v1::ObligationEvent e;
-    e.set_type(type);
-    e.set_last_of_sequence(true);
-    v1::Obligation* o = e.mutable_obligation();
-    o->set_id(id);
-    o->set_kind(v1::OBLIGATION_KIND_REFERRAL_ACTION);
-    o->set_subject_id(id.substr(0, 2));
-    o->set_risk_level(v1::RISK_LEVEL_HIGH);
-    *o->mutable_due_time() = ToProtoTime(at);
-    o->set_owner_officer(officer);
-    o->set_team("ocait");
-    o->set_force("wessex");
-    o->set_policy_version("v1");
-    return e;
-  };
   uint64_t sequence = 0;
   for (const char* id : {"R1/action", "R3/action"}) {
     ASSERT_THAT(
-        engine_->Apply(
-            "direct",
-            {FeedEntry{++sequence, {event(v1::OBLIGATION_EVENT_TYPE_OPENED, id, due, "DC 1")}}}),
+        engine_->Apply("direct",
+                       {FeedEntry{++sequence,
+                                  {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, id, due, "DC 1")}}}),
         IsOk());
   }
   clock_.Set(due + absl::Minutes(1));
@@ -516,10 +491,10 @@ TEST_P(AlertsTest, AFeedBatchAppliesAsItsEntriesOneByOne) {
   // then overdue again and re-timed to the same due time, then closed.
   auto history = [&](const std::string& id) {
     return std::vector<v1::ObligationEvent>{
-        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due, "DC 2"),
-        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 2"),
-        event(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 3"),
-        event(v1::OBLIGATION_EVENT_TYPE_CLOSED, id, due + absl::Hours(24), "DC 3")};
+        FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due, "DC 2"),
+        FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 2"),
+        FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, id, due + absl::Hours(24), "DC 3"),
+        FeedEvent(v1::OBLIGATION_EVENT_TYPE_CLOSED, id, due + absl::Hours(24), "DC 3")};
   };
   const std::vector<v1::Alert> raised = Alerts();
   ASSERT_EQ(raised.size(), 2u);
