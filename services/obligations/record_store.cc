@@ -18,9 +18,10 @@ std::optional<std::string> WithoutField(absl::string_view raw, int number) {
     const uint32_t tag = in.ReadTag();
     // Zero: the end of `raw`, or a malformed tag (a zero byte, a truncated varint).
     if (tag == 0) return start == static_cast<int>(raw.size()) ? std::optional(kept) : std::nullopt;
-    if (WireFormatLite::GetTagFieldNumber(tag) == 0) return std::nullopt;
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    if (field == 0) return std::nullopt;
     if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
-    if (WireFormatLite::GetTagFieldNumber(tag) != number) {
+    if (field != number) {
       kept.append(raw.data() + start, static_cast<size_t>(in.CurrentPosition() - start));
     }
   }
