@@ -12,11 +12,15 @@ namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(30);
 
+// Why the backlog asks: its caller's purpose, or its own snapshot's.
+absl::string_view Purpose(const CallContext& call) {
+  return call.purpose.empty() ? "backlog snapshot" : absl::string_view(call.purpose);
+}
+
 // A call to an owner made for `call`'s caller carries that person (or force system), so the
 // owner applies their scope and records its disclosure under them, with the backlog as `via`.
 void Identify(grpc::ClientContext& context, Hop hop, const CallContext& call) {
-  IdentifyInternalCall(context, hop, call.principal,
-                       call.purpose.empty() ? "backlog snapshot" : absl::string_view(call.purpose));
+  IdentifyInternalCall(context, hop, call.principal, Purpose(call));
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
 
@@ -47,6 +51,11 @@ void FeedClients::SetChannel(absl::string_view context,
   }
 }
 
+void FeedClients::SetLocal(ObligationFeedImpl* local) {
+  absl::MutexLock lock(&mu_);
+  local_ = local;
+}
+
 std::vector<std::string> FeedClients::contexts() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> names;
@@ -64,9 +73,10 @@ absl::StatusOr<FeedClients::Route> FeedClients::Stub(absl::string_view context) 
   return absl::UnavailableError(absl::StrCat("the ", context, " service is not reachable"));
 }
 
-template <typename Request, typename Response, typename Start>
+template <typename Request, typename Response, typename Start, typename Here>
 FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
-                                                   const AskFor<Request>& ask_for, Start start) {
+                                                   const AskFor<Request>& ask_for, Start start,
+                                                   Here here) {
   struct Pending {
     std::string context;
     std::unique_ptr<v1::ObligationFeed::Stub> stub;
@@ -75,18 +85,38 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
     Response response;
     grpc::Status status;
   };
+  ObligationFeedImpl* local;
+  {
+    absl::MutexLock lock(&mu_);
+    local = local_;
+  }
+  // Each context asked, in the order of contexts(): served here (an index into local_requests)
+  // or over its channel (an index into pending).
+  struct Asked {
+    std::string context;
+    bool here;
+    size_t index;
+  };
+  std::vector<Asked> asked;
+  std::vector<Request> local_requests;
   std::vector<std::unique_ptr<Pending>> pending;
   for (const std::string& context : contexts()) {
     std::optional<Request> request = ask_for(context);
     if (!request.has_value()) continue;
+    request->set_context(context);
+    if (local != nullptr && local->Serves(context)) {
+      asked.push_back(Asked{context, true, local_requests.size()});
+      local_requests.push_back(*std::move(request));
+      continue;
+    }
     absl::StatusOr<Route> route = Stub(context);
     if (!route.ok()) return route.status();
     auto p = std::make_unique<Pending>();
     p->context = context;
     p->stub = std::move(route->stub);
     p->request = *std::move(request);
-    p->request.set_context(context);
     Identify(p->client, route->hop, call);
+    asked.push_back(Asked{context, false, pending.size()});
     pending.push_back(std::move(p));
   }
   std::mutex mu;
@@ -100,6 +130,11 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
             if (--remaining == 0) done.notify_all();
           });
   }
+  // The local owners answer on this thread while the remote ones work.
+  absl::StatusOr<std::vector<Response>> answered_here = std::vector<Response>();
+  if (!local_requests.empty()) {
+    answered_here = here(*local, call, Purpose(call), std::span<const Request>(local_requests));
+  }
   {
     // gRPC runs every callback by the deadline at the latest; what `pending` holds must
     // outlive them all, so this waits for each, even after an early error.
@@ -107,10 +142,16 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
     done.wait(lock, [&] { return remaining == 0; });
   }
   std::vector<std::pair<std::string, Response>> answers;
-  answers.reserve(pending.size());
-  for (const auto& p : pending) {
-    if (!p->status.ok()) return FromGrpc(p->status);
-    answers.emplace_back(std::move(p->context), std::move(p->response));
+  answers.reserve(asked.size());
+  for (Asked& a : asked) {
+    if (a.here) {
+      if (!answered_here.ok()) return answered_here.status();
+      answers.emplace_back(std::move(a.context), std::move((*answered_here)[a.index]));
+      continue;
+    }
+    Pending& p = *pending[a.index];
+    if (!p.status.ok()) return FromGrpc(p.status);
+    answers.emplace_back(std::move(a.context), std::move(p.response));
   }
   return answers;
 }
@@ -118,25 +159,34 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
 FeedClients::Answers<v1::OverdueSummary> FeedClients::Summarize(
     const CallContext& call, const AskFor<v1::SummarizeOverdueRequest>& ask_for) {
   return AskAll<v1::SummarizeOverdueRequest, v1::OverdueSummary>(
-      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+      call, ask_for,
+      [](auto* stub, auto* client, auto* request, auto* response, auto done) {
         stub->SummarizeOverdue(client, request, response, std::move(done));
-      });
+      },
+      [](ObligationFeedImpl& local, const CallContext& caller, absl::string_view purpose,
+         auto requests) { return local.SummarizeHere(caller, purpose, requests); });
 }
 
 FeedClients::Answers<v1::ListOverdueResponse> FeedClients::List(
     const CallContext& call, const AskFor<v1::ListOverdueRequest>& ask_for) {
   return AskAll<v1::ListOverdueRequest, v1::ListOverdueResponse>(
-      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+      call, ask_for,
+      [](auto* stub, auto* client, auto* request, auto* response, auto done) {
         stub->ListOverdue(client, request, response, std::move(done));
-      });
+      },
+      [](ObligationFeedImpl& local, const CallContext& caller, absl::string_view purpose,
+         auto requests) { return local.ListHere(caller, purpose, requests); });
 }
 
 FeedClients::Answers<v1::WorkloadResponse> FeedClients::Workload(
     const CallContext& call, const AskFor<v1::WorkloadRequest>& ask_for) {
   return AskAll<v1::WorkloadRequest, v1::WorkloadResponse>(
-      call, ask_for, [](auto* stub, auto* client, auto* request, auto* response, auto done) {
+      call, ask_for,
+      [](auto* stub, auto* client, auto* request, auto* response, auto done) {
         stub->GetWorkload(client, request, response, std::move(done));
-      });
+      },
+      [](ObligationFeedImpl& local, const CallContext& caller, absl::string_view purpose,
+         auto requests) { return local.WorkloadHere(caller, purpose, requests); });
 }
 
 absl::StatusOr<std::vector<std::string>> FeedClients::Forces(absl::string_view context) {

@@ -1,6 +1,6 @@
-// The backlog's view of the owning contexts: their ObligationFeed APIs (in-process channels
-// when co-hosted, remote addresses otherwise), called as role `system` on behalf of the
-// caller, whose actor and purpose are passed on so the owners audit the access.
+// The backlog's view of the owning contexts: their ObligationFeed APIs (called in process when
+// co-hosted, through remote addresses otherwise), on behalf of the caller, whose principal and
+// purpose are passed on so the owners apply the caller's scope and audit the access.
 #ifndef VIGIL_SERVICES_BACKLOG_FEED_CLIENT_H_
 #define VIGIL_SERVICES_BACKLOG_FEED_CLIENT_H_
 
@@ -17,6 +17,7 @@
 #include "grpcpp/channel.h"
 #include "services/common/internal_call.h"
 #include "services/common/rpc.h"
+#include "services/obligations/obligation_feed_service.h"
 #include "vigil/v1/obligations.grpc.pb.h"
 
 namespace vigil::backlog {
@@ -28,6 +29,10 @@ class FeedClients {
   void Add(std::string context, std::shared_ptr<grpc::Channel> channel = nullptr,
            Hop hop = Hop::kInProcess);
   void SetChannel(absl::string_view context, const std::shared_ptr<grpc::Channel>& channel);
+  // Asks the contexts `local` serves by calling it in this process (ObligationFeedImpl's *Here
+  // methods) rather than over their channels: no gRPC hop, no thread handoff, and one audit
+  // commit for all of them. Not owned; null (the default) asks every context over its channel.
+  void SetLocal(ObligationFeedImpl* local) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> contexts() const;
 
   // A request for each context asked (none: that context is not asked).
@@ -63,12 +68,15 @@ class FeedClients {
   };
   absl::StatusOr<Route> Stub(absl::string_view context) const;
   // Starts `start(async_stub, client_context, request, response, done)` for every context
-  // asked and waits for each answer (kTimeout at the longest).
-  template <typename Request, typename Response, typename Start>
-  Answers<Response> AskAll(const CallContext& call, const AskFor<Request>& ask_for, Start start);
+  // asked that is not served locally, answers the others with `here(local, call, purpose,
+  // requests)` meanwhile, and waits for each answer (kTimeout at the longest).
+  template <typename Request, typename Response, typename Start, typename Here>
+  Answers<Response> AskAll(const CallContext& call, const AskFor<Request>& ask_for, Start start,
+                           Here here);
 
   mutable absl::Mutex mu_;
   std::vector<Owner> owners_ ABSL_GUARDED_BY(mu_);
+  ObligationFeedImpl* local_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace vigil::backlog

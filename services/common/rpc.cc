@@ -305,15 +305,7 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
   call.method = std::string(spec.method);
   call.now = clock_.Now();
   call.read_limiter = options_.read_limiter;
-  if (!spec.roles.contains(call.principal.role)) {
-    VIGIL_LOG(WARNING) << spec.method << ": denied " << call.principal.actor << " ("
-                       << RoleName(call.principal.role) << ", " << call.principal.force << ")";
-    absl::Status denied =
-        absl::PermissionDeniedError(absl::StrCat(spec.method, " is open to ", spec.roles.ToString(),
-                                                 ", not to ", RoleName(call.principal.role)));
-    AuditRefusal(call, v1::AUDIT_REFUSAL_ROLE, absl::StrCat("refused: ", denied.message()));
-    return denied;
-  }
+  VIGIL_RETURN_IF_ERROR(CheckRole(call, spec));
   if (std::optional<absl::string_view> id = MetadataValue(context, "x-vigil-request-id")) {
     if (id->size() > kMaxRequestIdBytes || !IsPrintable(*id)) {
       return FieldError("x-vigil-request-id", absl::StrCat("must be at most ", kMaxRequestIdBytes,
@@ -339,6 +331,23 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
   if (!authenticator_.trusts_client_claims() && call.principal.via.empty()) {
     AuditClaimedIdentity(context, call);
   }
+  VIGIL_RETURN_IF_ERROR(CheckPersonalData(call, spec, &context));
+  return call;
+}
+
+absl::Status RpcRuntime::CheckRole(const CallContext& call, const RpcSpec& spec) const {
+  if (spec.roles.contains(call.principal.role)) return absl::OkStatus();
+  VIGIL_LOG(WARNING) << spec.method << ": denied " << call.principal.actor << " ("
+                     << RoleName(call.principal.role) << ", " << call.principal.force << ")";
+  absl::Status denied =
+      absl::PermissionDeniedError(absl::StrCat(spec.method, " is open to ", spec.roles.ToString(),
+                                               ", not to ", RoleName(call.principal.role)));
+  AuditRefusal(call, v1::AUDIT_REFUSAL_ROLE, absl::StrCat("refused: ", denied.message()));
+  return denied;
+}
+
+absl::Status RpcRuntime::CheckPersonalData(const CallContext& call, const RpcSpec& spec,
+                                           grpc::CallbackServerContext* context) const {
   if (spec.personal_data && call.purpose.empty()) {
     absl::Status missing =
         FieldError("x-vigil-purpose",
@@ -364,13 +373,33 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
             absl::StrCat("refused: read limit of ", limits.records_per_second, " records/s (burst ",
                          limits.burst, ") reached: possible bulk extraction"));
       }
-      context.AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(wait_ms));
+      if (context != nullptr) {
+        context->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(wait_ms));
+      }
       return absl::ResourceExhaustedError(absl::StrCat(
           "reading personal data faster than ", limits.records_per_second, " records/s (burst ",
           limits.burst, "): retry in ", absl::FormatDuration(absl::Milliseconds(wait_ms)),
           "; the attempt is recorded in the audit log"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CallContext> RpcRuntime::AdmitInProcess(const CallContext& caller,
+                                                       const RpcSpec& spec,
+                                                       absl::string_view purpose) const {
+  if (!admitting_) {
+    return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");
+  }
+  CallContext call;
+  call.principal = caller.principal;
+  call.principal.via = "vigild";
+  call.purpose = std::string(purpose.substr(0, kMaxPurposeBytes));
+  call.method = std::string(spec.method);
+  call.now = clock_.Now();
+  call.read_limiter = options_.read_limiter;
+  VIGIL_RETURN_IF_ERROR(CheckRole(call, spec));
+  VIGIL_RETURN_IF_ERROR(CheckPersonalData(call, spec, nullptr));
   return call;
 }
 

@@ -122,6 +122,14 @@ class RpcRuntime {
   absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context,
                                     const RpcSpec& spec) const;
 
+  // Admits a call this process makes to its own `spec` without gRPC (the backlog asking the
+  // owning contexts it is co-hosted with), on behalf of `caller`: as Admit admits the relayed
+  // call the internal hop would carry (internal_call.h): the caller's principal via "vigild",
+  // `purpose` (at most kMaxPurposeBytes of it), no request id or cross-team reason; then the
+  // same role, purpose and read-limit checks, each refusal audited.
+  absl::StatusOr<CallContext> AdmitInProcess(const CallContext& caller, const RpcSpec& spec,
+                                             absl::string_view purpose) const;
+
   // Runs `body(const CallContext&) -> absl::Status` for an admitted call on the worker pool
   // and finishes the RPC with its status. A call whose deadline passed or that was cancelled
   // while queued is finished without running the body. RESOURCE_EXHAUSTED when the worker
@@ -197,6 +205,12 @@ class RpcRuntime {
   // The caller: this process's own contexts (internal token), or whoever the authenticator
   // names; a service identity's call acts for the principal its identity headers name.
   absl::StatusOr<Principal> Identify(const grpc::CallbackServerContext& context) const;
+  // Admit's checks of an identified call: the role (before anything else is read) and, for
+  // personal data, the purpose and the read limit. `context` (null in process) takes the
+  // read limit's retry trailer.
+  absl::Status CheckRole(const CallContext& call, const RpcSpec& spec) const;
+  absl::Status CheckPersonalData(const CallContext& call, const RpcSpec& spec,
+                                 grpc::CallbackServerContext* context) const;
   // Commits an audit record of a refusal no body sees; failures are logged.
   void AuditRefusal(const CallContext& call, v1::AuditRefusal kind, absl::string_view outcome,
                     bool national_security = false) const;

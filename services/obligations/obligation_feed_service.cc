@@ -154,6 +154,14 @@ absl::StatusOr<std::vector<std::optional<v1::Obligation>>> ObligationFeedImpl::R
 
 absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
     const CallContext& call, const v1::SummarizeOverdueRequest& request) {
+  storage::Change audit;
+  VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary summary, Summarize(call, request, audit));
+  if (!audit.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+  return summary;
+}
+
+absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
+    const CallContext& call, const v1::SummarizeOverdueRequest& request, storage::Change& audits) {
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
@@ -208,9 +216,7 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
     }
     if (oldest.has_value()) {
       // The oldest item names a person: the summary is then a consultation of them.
-      storage::Change audit;
-      audit.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {oldest->subject_id()}));
-      VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+      audits.AddAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {oldest->subject_id()}));
       *response.mutable_oldest() = *std::move(oldest);
     }
   }
@@ -219,6 +225,14 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
 
 absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     const CallContext& call, const v1::ListOverdueRequest& request) {
+  storage::Change audit;
+  VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse page, List(call, request, audit));
+  if (!audit.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+  return page;
+}
+
+absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
+    const CallContext& call, const v1::ListOverdueRequest& request, storage::Change& audits) {
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
@@ -320,9 +334,7 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     }
   }
   if (!subjects.empty()) {
-    storage::Change audit;
-    audit.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects)));
-    VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
+    audits.AddAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects)));
   }
   return response;
 }
@@ -363,6 +375,54 @@ absl::StatusOr<v1::WorkloadResponse> ObligationFeedImpl::Workload(
     }
   }
   return response;
+}
+
+bool ObligationFeedImpl::Serves(absl::string_view context) const {
+  return contexts_.find(std::string(context)) != contexts_.end();
+}
+
+template <typename Response, typename Request, typename Answer>
+absl::StatusOr<std::vector<Response>> ObligationFeedImpl::AnswerHere(
+    const CallContext& caller, absl::string_view purpose, const RpcSpec& spec,
+    std::span<const Request> requests, Answer answer) {
+  VIGIL_ASSIGN_OR_RETURN(const CallContext call, runtime_.AdmitInProcess(caller, spec, purpose));
+  storage::Change audits;
+  std::vector<Response> answers;
+  answers.reserve(requests.size());
+  for (const Request& request : requests) {
+    VIGIL_ASSIGN_OR_RETURN(Response response, answer(call, request, audits));
+    answers.push_back(std::move(response));
+  }
+  if (!audits.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audits).status());
+  return answers;
+}
+
+absl::StatusOr<std::vector<v1::OverdueSummary>> ObligationFeedImpl::SummarizeHere(
+    const CallContext& caller, absl::string_view purpose,
+    std::span<const v1::SummarizeOverdueRequest> requests) {
+  return AnswerHere<v1::OverdueSummary>(
+      caller, purpose, kSummarizeOverdue, requests,
+      [this](const CallContext& call, const v1::SummarizeOverdueRequest& request,
+             storage::Change& audits) { return Summarize(call, request, audits); });
+}
+
+absl::StatusOr<std::vector<v1::ListOverdueResponse>> ObligationFeedImpl::ListHere(
+    const CallContext& caller, absl::string_view purpose,
+    std::span<const v1::ListOverdueRequest> requests) {
+  return AnswerHere<v1::ListOverdueResponse>(
+      caller, purpose, kListOverdue, requests,
+      [this](const CallContext& call, const v1::ListOverdueRequest& request,
+             storage::Change& audits) { return List(call, request, audits); });
+}
+
+absl::StatusOr<std::vector<v1::WorkloadResponse>> ObligationFeedImpl::WorkloadHere(
+    const CallContext& caller, absl::string_view purpose,
+    std::span<const v1::WorkloadRequest> requests) {
+  return AnswerHere<v1::WorkloadResponse>(
+      caller, purpose, kGetWorkload, requests,
+      [this](const CallContext& call, const v1::WorkloadRequest& request, storage::Change&) {
+        return Workload(call, request);
+      });
 }
 
 grpc::ServerUnaryReactor* ObligationFeedImpl::SummarizeOverdue(

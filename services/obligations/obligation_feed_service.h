@@ -54,7 +54,8 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   grpc::ServerWriteReactor<v1::ObligationEvent>* WatchObligations(
       grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) override;
 
-  // The domain of each RPC, callable without gRPC (tests, in-process callers).
+  // The domain of each RPC, callable without gRPC (tests). Summarize and List commit the audit
+  // record of what they disclose.
   absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call,
                                                const v1::SummarizeOverdueRequest& request);
   absl::StatusOr<v1::ListOverdueResponse> List(const CallContext& call,
@@ -62,7 +63,40 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   absl::StatusOr<v1::WorkloadResponse> Workload(const CallContext& call,
                                                 const v1::WorkloadRequest& request);
 
+  // Whether this feed serves `context` ("rso", "ocait").
+  bool Serves(absl::string_view context) const;
+  // SummarizeOverdue, ListOverdue and GetWorkload as the backlog asks them when co-hosted
+  // (backlog::FeedClients::SetLocal), with no gRPC hop: for `caller` with `purpose`, admitted as
+  // the relayed RPC would be (RpcRuntime::AdmitInProcess), an answer per request in order, and
+  // what they disclose audited in ONE commit, a record per context as the RPCs would write.
+  // The first error fails the whole answer; nothing is then audited, as nothing is disclosed.
+  absl::StatusOr<std::vector<v1::OverdueSummary>> SummarizeHere(
+      const CallContext& caller, absl::string_view purpose,
+      std::span<const v1::SummarizeOverdueRequest> requests);
+  absl::StatusOr<std::vector<v1::ListOverdueResponse>> ListHere(
+      const CallContext& caller, absl::string_view purpose,
+      std::span<const v1::ListOverdueRequest> requests);
+  absl::StatusOr<std::vector<v1::WorkloadResponse>> WorkloadHere(
+      const CallContext& caller, absl::string_view purpose,
+      std::span<const v1::WorkloadRequest> requests);
+
  private:
+  // Summarize and List, adding the audit record of what they disclose (if anything) to `audits`
+  // rather than committing it.
+  absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call,
+                                               const v1::SummarizeOverdueRequest& request,
+                                               storage::Change& audits);
+  absl::StatusOr<v1::ListOverdueResponse> List(const CallContext& call,
+                                               const v1::ListOverdueRequest& request,
+                                               storage::Change& audits);
+  // The body of the *Here methods: admits `caller` to `spec`, answers each request with
+  // `answer(call, request, audits)` and commits the audits.
+  template <typename Response, typename Request, typename Answer>
+  absl::StatusOr<std::vector<Response>> AnswerHere(const CallContext& caller,
+                                                   absl::string_view purpose, const RpcSpec& spec,
+                                                   std::span<const Request> requests,
+                                                   Answer answer);
+
   // The obligations of `force` open at `as_of` by the context's history (ledger.h), indexed
   // as the OverdueIndex indexes today's, and each version by id.
   struct History {

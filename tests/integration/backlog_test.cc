@@ -8,6 +8,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -35,6 +37,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
 
@@ -86,15 +89,23 @@ const Row kTable[] = {
     {"ocait", "F4/csc", kCsc, kLow, "north", "DC 2", -2 * 24, v1::AGE_BAND_UNSPECIFIED},
 };
 
-class BacklogTest : public vigil::testing::StoreFixture {
+// Each test runs twice: with the backlog asking the owners over their gRPC channel, and with
+// it calling them in process (FeedClients::SetLocal), as vigild does when co-hosted: the
+// answers, the refusals and the audit records must not depend on the way.
+class BacklogTest : public vigil::testing::StoreFixture,
+                    public ::testing::WithParamInterface<bool> {
  protected:
+  bool in_process() const { return GetParam(); }
+
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StoreFixture::SetUp());
     for (const char* context : {"rso", "ocait"}) {
       indexes_[context] = std::make_unique<OverdueIndex>(Space(context));
       ASSERT_THAT(indexes_[context]->Attach(*store_, context), IsOk());
     }
-    runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_);
+    RpcRuntimeOptions options;
+    options.audit_store = store_.get();
+    runtime_ = std::make_unique<RpcRuntime>(auth_, executor_, clock_, options);
     feed_ = std::make_unique<ObligationFeedImpl>(
         *runtime_, *store_, notifier_,
         std::map<std::string, FeedContext>{{"rso", {indexes_["rso"].get(), nullptr}},
@@ -105,6 +116,7 @@ class BacklogTest : public vigil::testing::StoreFixture {
         host_, ServerHost::Start(server, {{v1::ObligationFeed::service_full_name(), feed_.get()}}));
     feeds_.Add("rso", host_->InProcessChannel());
     feeds_.Add("ocait", host_->InProcessChannel());
+    if (in_process()) feeds_.SetLocal(feed_.get());
     backlog_ = std::make_unique<Backlog>(*store_, feeds_, *policies_, clock_, zone_);
     for (const Row& row : kTable) open_[{row.context, Subject(row.id)}].push_back(Obligation(row));
     for (const auto& [key, clocks] : open_) Commit(key.first, key.second, clocks);
@@ -166,10 +178,14 @@ class BacklogTest : public vigil::testing::StoreFixture {
   // Every page of a listing, in order.
   std::vector<std::string> AllItems(v1::ListBacklogItemsRequest request, int page_size,
                                     int* pages = nullptr) {
+    return AllItems(std::move(request), page_size, *backlog_, pages);
+  }
+  std::vector<std::string> AllItems(v1::ListBacklogItemsRequest request, int page_size,
+                                    Backlog& backlog, int* pages = nullptr) {
     std::vector<std::string> ids;
     request.mutable_page()->set_page_size(page_size);
     for (int n = 1;; ++n) {
-      absl::StatusOr<v1::ListBacklogItemsResponse> page = backlog_->Items(Call(), request);
+      absl::StatusOr<v1::ListBacklogItemsResponse> page = backlog.Items(Call(), request);
       EXPECT_THAT(page.status(), IsOk());
       if (!page.ok()) break;
       EXPECT_LE(page->items_size(), page_size);
@@ -194,6 +210,11 @@ class BacklogTest : public vigil::testing::StoreFixture {
   std::map<std::pair<std::string, std::string>, std::vector<v1::Obligation>> committed_;
 };
 
+INSTANTIATE_TEST_SUITE_P(Owners, BacklogTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "InProcess" : "OverGrpc";
+                         });
+
 using Cell = std::tuple<v1::ObligationKind, v1::RiskLevel, v1::AgeBand>;
 
 std::map<Cell, int64_t> Cells(const v1::BacklogSummary& summary) {
@@ -204,7 +225,7 @@ std::map<Cell, int64_t> Cells(const v1::BacklogSummary& summary) {
   return cells;
 }
 
-TEST_F(BacklogTest, SummaryCountsEachKindRiskAndAgeBandOfBothContextsAsCountedByHand) {
+TEST_P(BacklogTest, SummaryCountsEachKindRiskAndAgeBandOfBothContextsAsCountedByHand) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::BacklogSummary summary,
                              backlog_->Summary(Call(), v1::GetBacklogSummaryRequest()));
   // By hand from kTable: two high-risk home visits 0-7 days overdue (R1, R6), one of each other.
@@ -235,7 +256,7 @@ TEST_F(BacklogTest, SummaryCountsEachKindRiskAndAgeBandOfBothContextsAsCountedBy
   EXPECT_EQ(from_table, expected);
 }
 
-TEST_F(BacklogTest, SummaryFiltersByTeamOfficerAndKind) {
+TEST_P(BacklogTest, SummaryFiltersByTeamOfficerAndKind) {
   v1::GetBacklogSummaryRequest south;
   south.set_team("south");
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::BacklogSummary s, backlog_->Summary(Call(), south));
@@ -264,7 +285,7 @@ TEST_F(BacklogTest, SummaryFiltersByTeamOfficerAndKind) {
   EXPECT_EQ(own.total_open(), 4);  // and F4/csc
 }
 
-TEST_F(BacklogTest, ItemsComeOldestFirstAcrossBothContextsPageByPage) {
+TEST_P(BacklogTest, ItemsComeOldestFirstAcrossBothContextsPageByPage) {
   int pages = 0;
   EXPECT_THAT(AllItems(v1::ListBacklogItemsRequest(), 4, &pages),
               ElementsAre("R3/rmp", "R3/visit", "F2/action", "R2/arms", "R2/visit", "R1/arms",
@@ -287,7 +308,7 @@ TEST_F(BacklogTest, ItemsComeOldestFirstAcrossBothContextsPageByPage) {
   }
 }
 
-TEST_F(BacklogTest, ItemsRiskiestFirstThenOldest) {
+TEST_P(BacklogTest, ItemsRiskiestFirstThenOldest) {
   v1::ListBacklogItemsRequest request;
   request.set_order(v1::BACKLOG_ORDER_RISK_THEN_AGE);
   EXPECT_THAT(AllItems(request, 3),
@@ -297,7 +318,7 @@ TEST_F(BacklogTest, ItemsRiskiestFirstThenOldest) {
                           "R3/rmp", "R3/visit"));             // low
 }
 
-TEST_F(BacklogTest, ItemsFilteredByTeamOfficerRiskAndAgeBand) {
+TEST_P(BacklogTest, ItemsFilteredByTeamOfficerRiskAndAgeBand) {
   v1::ListBacklogItemsRequest south;
   south.set_team("south");
   EXPECT_THAT(AllItems(south, 2), ElementsAre("R3/rmp", "R3/visit", "F3/intel"));
@@ -312,7 +333,7 @@ TEST_F(BacklogTest, ItemsFilteredByTeamOfficerRiskAndAgeBand) {
   EXPECT_THAT(AllItems(recent_high, 10), ElementsAre("F1/action", "R1/visit", "R6/visit"));
 }
 
-TEST_F(BacklogTest, AsOfInTheFutureCountsWhatWillBeOverdueThen) {
+TEST_P(BacklogTest, AsOfInTheFutureCountsWhatWillBeOverdueThen) {
   v1::GetBacklogSummaryRequest request;
   *request.mutable_as_of() = ToProtoTime(clock_.Now() + absl::Hours(24 * 30));
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::BacklogSummary summary, backlog_->Summary(Call(), request));
@@ -325,7 +346,7 @@ TEST_F(BacklogTest, AsOfInTheFutureCountsWhatWillBeOverdueThen) {
   EXPECT_EQ(cells.at(Cell(kCsc, kLow, v1::AGE_BAND_8_30_DAYS)), 1);         // F4/csc, 28 days
 }
 
-TEST_F(BacklogTest, WorkloadSumsBothContextsPerOfficerWeightedByThePolicy) {
+TEST_P(BacklogTest, WorkloadSumsBothContextsPerOfficerWeightedByThePolicy) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::GetWorkloadResponse workload,
                              backlog_->Workload(Call(), v1::GetWorkloadRequest()));
   const v1::WorkloadWeights& w = policies_->Current(std::string(kForce))->workload();
@@ -374,7 +395,7 @@ TEST_F(BacklogTest, WorkloadSumsBothContextsPerOfficerWeightedByThePolicy) {
   EXPECT_EQ(only_south.officers(0).officer(), "DC 3");
 }
 
-TEST_F(BacklogTest, ClosingObligationsShowsInTheNextSnapshotAndTheTrend) {
+TEST_P(BacklogTest, ClosingObligationsShowsInTheNextSnapshotAndTheTrend) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::TakeBacklogSnapshotResponse first,
                              backlog_->TakeSnapshot(Call(), v1::TakeBacklogSnapshotRequest()));
   ASSERT_FALSE(first.snapshots().empty());
@@ -400,7 +421,7 @@ TEST_F(BacklogTest, ClosingObligationsShowsInTheNextSnapshotAndTheTrend) {
 // The owners are asked at once; an owner that cannot answer fails the whole answer, named,
 // rather than leave out its part of the backlog: one with no channel yet, and one whose
 // channel leads nowhere (its error comes back from the asynchronous call).
-TEST_F(BacklogTest, AnOwnerThatCannotAnswerFailsTheAnswerNamingIt) {
+TEST_P(BacklogTest, AnOwnerThatCannotAnswerFailsTheAnswerNamingIt) {
   FeedClients unready;
   unready.Add("rso", host_->InProcessChannel());
   unready.Add("ocait");
@@ -422,11 +443,83 @@ TEST_F(BacklogTest, AnOwnerThatCannotAnswerFailsTheAnswerNamingIt) {
   EXPECT_THAT(unreachable.Items(Call(), v1::ListBacklogItemsRequest()).status(),
               StatusIs(absl::StatusCode::kUnavailable));
 
+  // One owner served here, one over a channel: both answer together, and the remote owner's
+  // error fails the answer as well.
+  ObligationFeedImpl rso_here(*runtime_, *store_, notifier_,
+                              std::map<std::string, FeedContext>{{"rso", {indexes_["rso"].get()}}});
+  FeedClients mixed;
+  mixed.Add("rso");
+  mixed.Add("ocait", host_->InProcessChannel());
+  mixed.SetLocal(&rso_here);
+  Backlog both(*store_, mixed, *policies_, clock_, zone_);
+  v1::ListBacklogItemsRequest all;
+  const std::vector<std::string> items = AllItems(all, 100, both);
+  EXPECT_THAT(items, Not(IsEmpty()));
+  EXPECT_EQ(items, AllItems(all, 100, *backlog_));
+  FeedClients broken;
+  broken.Add("rso");
+  broken.Add("ocait", grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+  broken.SetLocal(&rso_here);
+  Backlog half(*store_, broken, *policies_, clock_, zone_);
+  EXPECT_THAT(half.Items(Call(), v1::ListBacklogItemsRequest()).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+
   // And with both owners answering, the same backlog object answers again.
   VIGIL_EXPECT_OK(backlog_->Summary(Call(), v1::GetBacklogSummaryRequest()).status());
 }
 
-TEST_F(BacklogTest, RefusesWhatItCannotAnswerNamingTheField) {
+// Each owner records what it disclosed under the caller, with the backlog's hop as `via` and
+// the caller's purpose: in process as over gRPC. In process both owners' records share one
+// commit.
+TEST_P(BacklogTest, TheOwnersAuditTheirDisclosureUnderTheCaller) {
+  const uint64_t head = store_->AuditHead();
+  const uint64_t commits = store_->stats().commits;
+  v1::ListBacklogItemsRequest request;
+  request.mutable_page()->set_page_size(100);
+  VIGIL_ASSERT_OK_AND_ASSIGN(v1::ListBacklogItemsResponse page, backlog_->Items(Call(), request));
+  ASSERT_GT(page.items_size(), 0);
+  std::set<std::string> shown;
+  for (const v1::BacklogItem& item : page.items()) shown.insert(item.obligation().subject_id());
+
+  std::set<std::string> recorded;
+  std::set<std::string> contexts_recorded;
+  ASSERT_EQ(store_->AuditHead(), head + 2) << "one record per owner";
+  for (uint64_t sequence = head + 1; sequence <= store_->AuditHead(); ++sequence) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                               store_->Snapshot().AuditRecord(sequence));
+    ASSERT_TRUE(stored.has_value());
+    v1::AuditRecord record;
+    ASSERT_TRUE(record.ParseFromString(stored->body));
+    EXPECT_EQ(record.actor(), "Insp Reid");
+    EXPECT_EQ(record.role(), "supervisor");
+    EXPECT_EQ(record.via(), "vigild");
+    EXPECT_EQ(record.purpose(), "backlog test");
+    EXPECT_EQ(record.rpc(), "vigil.v1.ObligationFeed/ListOverdue");
+    EXPECT_EQ(record.action(), v1::AUDIT_ACTION_CONSULTATION);
+    recorded.insert(record.subject_ids().begin(), record.subject_ids().end());
+  }
+  EXPECT_EQ(recorded, shown);
+  EXPECT_EQ(store_->stats().commits - commits, in_process() ? 1u : 2u);
+}
+
+// A caller an owner would refuse over gRPC is refused in process too, and the refusal audited.
+TEST_P(BacklogTest, AnOwnerRefusesWhomItWouldRefuseOverGrpc) {
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(
+      backlog_->Items(Call(Role::kAuditor, "Ms Audit"), v1::ListBacklogItemsRequest()).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("ListOverdue")));
+  ASSERT_GT(store_->AuditHead(), head);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                             store_->Snapshot().AuditRecord(head + 1));
+  ASSERT_TRUE(stored.has_value());
+  v1::AuditRecord record;
+  ASSERT_TRUE(record.ParseFromString(stored->body));
+  EXPECT_EQ(record.actor(), "Ms Audit");
+  EXPECT_EQ(record.refusal(), v1::AUDIT_REFUSAL_ROLE);
+  EXPECT_THAT(record.outcome(), HasSubstr("refused"));
+}
+
+TEST_P(BacklogTest, RefusesWhatItCannotAnswerNamingTheField) {
   // A page token it did not issue, and one issued for another query.
   v1::ListBacklogItemsRequest forged;
   forged.mutable_page()->set_page_token("not-a-token");
