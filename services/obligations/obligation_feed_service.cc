@@ -233,6 +233,12 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
 
 absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     const CallContext& call, const v1::ListOverdueRequest& request, storage::Change& audits) {
+  VIGIL_ASSIGN_OR_RETURN(ListPlan plan, PlanList(call, request));
+  return AnswerList(call, plan, audits);
+}
+
+absl::StatusOr<ObligationFeedImpl::ListPlan> ObligationFeedImpl::PlanList(
+    const CallContext& call, const v1::ListOverdueRequest& request) const {
   VIGIL_ASSIGN_OR_RETURN(const OverdueIndex* index, Index(request.context()));
   VIGIL_ASSIGN_OR_RETURN(OverdueIndex::Scope scope,
                          ScopeOf(call, request.team(), request.officer(), request.kinds()));
@@ -275,29 +281,43 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
                ? FieldError("after.risk_rank", "must be 0 (very high) to 4 (not assessed)")
                : FieldError("page_token", "is not a token this server issued");
   }
-  History history;
+  ListPlan plan;
+  plan.context = request.context();
+  plan.index = index;
+  plan.force = scope.force;
+  plan.as_of = as_of;
+  plan.view = view;
+  plan.order = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE ? v1::BACKLOG_ORDER_RISK_THEN_AGE
+                                                                  : v1::BACKLOG_ORDER_OLDEST_FIRST;
+  plan.page_size = page_size;
+  plan.query = query;
   const OverdueIndex* source = index;
   if (view == v1::AS_OF_VIEW_HISTORY) {
-    VIGIL_ASSIGN_OR_RETURN(history, HistoryAt(request.context(), *index, scope.force, as_of));
-    source = history.index.get();
+    VIGIL_ASSIGN_OR_RETURN(plan.history, HistoryAt(request.context(), *index, scope.force, as_of));
+    source = plan.history.index.get();
   }
-  const v1::BacklogOrder order = request.order() == v1::BACKLOG_ORDER_RISK_THEN_AGE
-                                     ? v1::BACKLOG_ORDER_RISK_THEN_AGE
-                                     : v1::BACKLOG_ORDER_OLDEST_FIRST;
-  bool more = false;
-  const std::vector<OverdueIndex::Entry> entries =
-      source->List(scope, as_of, order, cursor, static_cast<size_t>(page_size), &more);
+  plan.entries =
+      source->List(scope, as_of, plan.order, cursor, static_cast<size_t>(page_size), &plan.more);
+  return plan;
+}
+
+absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::AnswerList(const CallContext& call,
+                                                                       const ListPlan& plan,
+                                                                       storage::Change& audits) {
+  const std::vector<OverdueIndex::Entry>& entries = plan.entries;
+  const v1::BacklogOrder order = plan.order;
+  const bool more = plan.more;
   const storage::ReadView snapshot = store_.Snapshot();
   std::vector<std::optional<v1::Obligation>> obligations;
-  if (view == v1::AS_OF_VIEW_HISTORY) {
+  if (plan.view == v1::AS_OF_VIEW_HISTORY) {
     for (const OverdueIndex::Entry& entry : entries) {
-      obligations.emplace_back(history.by_id.at(entry.id));
+      obligations.emplace_back(plan.history.by_id.at(entry.id));
     }
   } else {
-    VIGIL_ASSIGN_OR_RETURN(obligations, Read(snapshot, *index, scope.force, entries));
+    VIGIL_ASSIGN_OR_RETURN(obligations, Read(snapshot, *plan.index, plan.force, entries));
   }
   v1::ListOverdueResponse response;
-  response.set_view(view);
+  response.set_view(plan.view);
   std::vector<std::string> subjects;
   for (std::optional<v1::Obligation>& obligation : obligations) {
     if (!obligation.has_value()) continue;
@@ -314,20 +334,20 @@ absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
   if (more && !entries.empty()) {
     const OverdueIndex::Cursor next = OverdueIndex::CursorAfter(entries.back(), order);
     std::string encoded;
-    storage::PutOrderedInt64(&encoded, storage::ToMicros(as_of));
+    storage::PutOrderedInt64(&encoded, storage::ToMicros(plan.as_of));
     storage::PutFixed64BE(&encoded, static_cast<uint64_t>(next.rank));
     storage::PutOrderedInt64(&encoded, next.due_micros);
-    encoded.push_back(static_cast<char>(view));
+    encoded.push_back(static_cast<char>(plan.view));
     encoded.append(next.id);
-    response.set_next_page_token(EncodePageToken(query, encoded));
+    response.set_next_page_token(EncodePageToken(plan.query, encoded));
   }
   // Names for the people who read the page; a subject whose record went since is left out.
-  if (const SubjectNamer* names = contexts_.at(request.context()).names; names != nullptr) {
+  if (const SubjectNamer* names = contexts_.at(plan.context).names; names != nullptr) {
     std::vector<std::string> distinct = subjects;
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> found,
-                           names->DisplayNames(snapshot, scope.force, distinct));
+                           names->DisplayNames(snapshot, plan.force, distinct));
     auto& out = *response.mutable_subject_names();
     for (size_t i = 0; i < distinct.size(); ++i) {
       if (found[i].has_value()) out[distinct[i]] = *std::move(found[i]);
@@ -408,11 +428,67 @@ absl::StatusOr<std::vector<v1::OverdueSummary>> ObligationFeedImpl::SummarizeHer
 
 absl::StatusOr<std::vector<v1::ListOverdueResponse>> ObligationFeedImpl::ListHere(
     const CallContext& caller, absl::string_view purpose,
-    std::span<const v1::ListOverdueRequest> requests) {
-  return AnswerHere<v1::ListOverdueResponse>(
-      caller, purpose, kListOverdue, requests,
-      [this](const CallContext& call, const v1::ListOverdueRequest& request,
-             storage::Change& audits) { return List(call, request, audits); });
+    std::span<const v1::ListOverdueRequest> requests, bool merged) {
+  if (!merged) {
+    return AnswerHere<v1::ListOverdueResponse>(
+        caller, purpose, kListOverdue, requests,
+        [this](const CallContext& call, const v1::ListOverdueRequest& request,
+               storage::Change& audits) { return List(call, request, audits); });
+  }
+  VIGIL_ASSIGN_OR_RETURN(const CallContext call,
+                         runtime_.AdmitInProcess(caller, kListOverdue, purpose));
+  std::vector<ListPlan> plans;
+  plans.reserve(requests.size());
+  for (const v1::ListOverdueRequest& request : requests) {
+    VIGIL_ASSIGN_OR_RETURN(ListPlan plan, PlanList(call, request));
+    if (!plans.empty() &&
+        (plan.order != plans.front().order || plan.page_size != plans.front().page_size)) {
+      return absl::InvalidArgumentError("pages to merge need one order and one page size");
+    }
+    plans.push_back(std::move(plan));
+  }
+  KeepMergedPage(plans);
+  storage::Change audits;
+  std::vector<v1::ListOverdueResponse> answers;
+  answers.reserve(plans.size());
+  for (const ListPlan& plan : plans) {
+    VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse answer, AnswerList(call, plan, audits));
+    answers.push_back(std::move(answer));
+  }
+  if (!audits.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audits).status());
+  return answers;
+}
+
+void ObligationFeedImpl::KeepMergedPage(std::vector<ListPlan>& plans) {
+  if (plans.empty()) return;
+  // Every entry by the merged order: (rank, due, id, context), as the backlog sorts.
+  using Key = std::tuple<int, int64_t, absl::string_view, absl::string_view>;
+  std::vector<std::pair<Key, size_t>> keys;
+  for (size_t p = 0; p < plans.size(); ++p) {
+    for (const OverdueIndex::Entry& entry : plans[p].entries) {
+      const OverdueIndex::Cursor at = OverdueIndex::CursorAfter(entry, plans[p].order);
+      keys.push_back({Key{at.rank, at.due_micros, entry.id, plans[p].context}, p});
+    }
+  }
+  const size_t page_size = static_cast<size_t>(plans.front().page_size);
+  if (keys.size() <= page_size) return;
+  std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(page_size - 1),
+                   keys.end());
+  const Key last = keys[page_size - 1].first;
+  // Each plan's entries are in that order already: keep the prefix up to `last`, and at least
+  // one entry, so that an answer with more to come carries its page token (the only sign of it).
+  for (ListPlan& plan : plans) {
+    size_t keep = std::min<size_t>(1, plan.entries.size());
+    while (keep < plan.entries.size()) {
+      const OverdueIndex::Cursor at = OverdueIndex::CursorAfter(plan.entries[keep], plan.order);
+      if (Key{at.rank, at.due_micros, plan.entries[keep].id, plan.context} > last) break;
+      ++keep;
+    }
+    if (keep < plan.entries.size()) {
+      plan.entries.resize(keep);
+      plan.more = true;
+    }
+  }
 }
 
 absl::StatusOr<std::vector<v1::WorkloadResponse>> ObligationFeedImpl::WorkloadHere(

@@ -73,9 +73,15 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   absl::StatusOr<std::vector<v1::OverdueSummary>> SummarizeHere(
       const CallContext& caller, absl::string_view purpose,
       std::span<const v1::SummarizeOverdueRequest> requests);
+  // With `merged` the caller shows only the first page_size of all the answers merged in the
+  // order asked (risk rank when risk-first, due time, id, context: the backlog's page): each
+  // answer then holds only its obligations among those (and at least its first, which carries
+  // the page token when more are to come), its page token continuing after the last of them,
+  // and the others are neither read nor disclosed. The requests must then share one order and
+  // one page size (InvalidArgument otherwise).
   absl::StatusOr<std::vector<v1::ListOverdueResponse>> ListHere(
       const CallContext& caller, absl::string_view purpose,
-      std::span<const v1::ListOverdueRequest> requests);
+      std::span<const v1::ListOverdueRequest> requests, bool merged = false);
   absl::StatusOr<std::vector<v1::WorkloadResponse>> WorkloadHere(
       const CallContext& caller, absl::string_view purpose,
       std::span<const v1::WorkloadRequest> requests);
@@ -106,6 +112,30 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   };
   absl::StatusOr<History> HistoryAt(absl::string_view context, const OverdueIndex& current,
                                     absl::string_view force, absl::Time as_of) const;
+
+  // A ListOverdue request checked, and the page's entries chosen from the index (or the
+  // history) without reading an obligation: what List does before it reads and discloses.
+  struct ListPlan {
+    std::string context;
+    const OverdueIndex* index = nullptr;  // today's, which Read reads through
+    std::string force;
+    absl::Time as_of;
+    v1::AsOfView view = v1::AS_OF_VIEW_UNSPECIFIED;
+    v1::BacklogOrder order = v1::BACKLOG_ORDER_OLDEST_FIRST;
+    int page_size = 0;
+    std::string query;  // what the page token is bound to
+    History history;    // for AS_OF_VIEW_HISTORY
+    std::vector<OverdueIndex::Entry> entries;
+    bool more = false;  // entries after the last of `entries`
+  };
+  absl::StatusOr<ListPlan> PlanList(const CallContext& call,
+                                    const v1::ListOverdueRequest& request) const;
+  // Reads and names the plan's obligations, and adds the record of their disclosure to `audits`.
+  absl::StatusOr<v1::ListOverdueResponse> AnswerList(const CallContext& call, const ListPlan& plan,
+                                                     storage::Change& audits);
+  // Trims `plans` (one order, one page size) to the entries among the first page_size of them
+  // all merged, but never below one entry (ListHere's `merged`).
+  static void KeepMergedPage(std::vector<ListPlan>& plans);
 
   absl::StatusOr<const OverdueIndex*> Index(absl::string_view context) const;
   // The obligations of `entries` as `view` holds them, in the entries' order (one batched

@@ -500,6 +500,28 @@ TEST_P(BacklogTest, TheOwnersAuditTheirDisclosureUnderTheCaller) {
   }
   EXPECT_EQ(recorded, shown);
   EXPECT_EQ(store_->stats().commits - commits, in_process() ? 1u : 2u);
+
+  // A page of 2: over gRPC each owner reads and discloses a page of its own (4 obligations); in
+  // process only those among the merged page's 2, and at least one of each owner's (its page
+  // token is the sign that more are to come): at most 3.
+  const uint64_t before_small = store_->AuditHead();
+  request.mutable_page()->set_page_size(2);
+  VIGIL_ASSERT_OK_AND_ASSIGN(page, backlog_->Items(Call(), request));
+  ASSERT_EQ(page.items_size(), 2);
+  int disclosed = 0;
+  for (uint64_t sequence = before_small + 1; sequence <= store_->AuditHead(); ++sequence) {
+    VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                               store_->Snapshot().AuditRecord(sequence));
+    ASSERT_TRUE(stored.has_value());
+    v1::AuditRecord record;
+    ASSERT_TRUE(record.ParseFromString(stored->body));
+    disclosed += record.subject_ids_size();
+  }
+  if (in_process()) {
+    EXPECT_LE(disclosed, 3);
+  } else {
+    EXPECT_EQ(disclosed, 4);
+  }
 }
 
 // A caller an owner would refuse over gRPC is refused in process too, and the refusal audited.
