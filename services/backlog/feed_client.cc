@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
 
@@ -122,6 +123,12 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
   std::mutex mu;
   std::condition_variable done;
   size_t remaining = pending.size();
+  // gRPC runs every callback by the deadline at the latest; what `pending` holds must outlive
+  // them all, so this waits for each, whatever happens after they start.
+  absl::Cleanup wait_for_all = [&] {
+    std::unique_lock lock(mu);
+    done.wait(lock, [&] { return remaining == 0; });
+  };
   for (const auto& p : pending) {
     start(p->stub->async(), &p->client, &p->request, &p->response,
           [p = p.get(), &mu, &done, &remaining](const grpc::Status& status) {
@@ -135,12 +142,7 @@ FeedClients::Answers<Response> FeedClients::AskAll(const CallContext& call,
   if (!local_requests.empty()) {
     answered_here = here(*local, call, Purpose(call), std::span<const Request>(local_requests));
   }
-  {
-    // gRPC runs every callback by the deadline at the latest; what `pending` holds must
-    // outlive them all, so this waits for each, even after an early error.
-    std::unique_lock lock(mu);
-    done.wait(lock, [&] { return remaining == 0; });
-  }
+  std::move(wait_for_all).Invoke();
   std::vector<std::pair<std::string, Response>> answers;
   answers.reserve(asked.size());
   for (Asked& a : asked) {

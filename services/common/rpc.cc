@@ -391,10 +391,25 @@ absl::StatusOr<CallContext> RpcRuntime::AdmitInProcess(const CallContext& caller
   if (!admitting_) {
     return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");
   }
+  // What the internal hop's identity headers would carry (IdentifyInternalCall), checked as
+  // Identify checks them: a principal made in this process is held to the same rules.
+  const Principal& on_behalf_of = caller.principal;
+  VIGIL_ASSIGN_OR_RETURN(Principal principal,
+                         ParseDevIdentity(absl::string_view(on_behalf_of.actor).substr(0, 128),
+                                          RoleName(on_behalf_of.role), on_behalf_of.force,
+                                          on_behalf_of.team.empty()
+                                              ? std::nullopt
+                                              : std::optional<absl::string_view>(on_behalf_of.team),
+                                          RankName(on_behalf_of.rank)));
+  principal.via = "vigild";
+  purpose = purpose.substr(0, kMaxPurposeBytes);
+  if (!IsPrintable(purpose)) {
+    return FieldError("x-vigil-purpose",
+                      absl::StrCat("must be at most ", kMaxPurposeBytes, " printable characters"));
+  }
   CallContext call;
-  call.principal = caller.principal;
-  call.principal.via = "vigild";
-  call.purpose = std::string(purpose.substr(0, kMaxPurposeBytes));
+  call.principal = std::move(principal);
+  call.purpose = std::string(purpose);
   call.method = std::string(spec.method);
   call.now = clock_.Now();
   call.read_limiter = options_.read_limiter;

@@ -124,9 +124,11 @@ class RpcRuntime {
 
   // Admits a call this process makes to its own `spec` without gRPC (the backlog asking the
   // owning contexts it is co-hosted with), on behalf of `caller`: as Admit admits the relayed
-  // call the internal hop would carry (internal_call.h): the caller's principal via "vigild",
-  // `purpose` (at most kMaxPurposeBytes of it), no request id or cross-team reason; then the
-  // same role, purpose and read-limit checks, each refusal audited.
+  // call the internal hop would carry (internal_call.h): the caller's principal, checked as the
+  // identity headers are, via "vigild"; `purpose` (at most kMaxPurposeBytes of it); no request
+  // id or cross-team reason; then the same role, purpose and read-limit checks, each refusal
+  // audited. The owner's worker pool, its queue limit and its RPC metrics are not involved:
+  // the call runs on the caller's thread, under the caller's deadline.
   absl::StatusOr<CallContext> AdmitInProcess(const CallContext& caller, const RpcSpec& spec,
                                              absl::string_view purpose) const;
 

@@ -258,8 +258,7 @@ absl::StatusOr<ObligationFeedImpl::ListPlan> ObligationFeedImpl::PlanList(
   OverdueIndex::Cursor cursor;
   if (request.has_after()) {
     cursor.rank = request.after().risk_rank();
-    cursor.due_micros = storage::ToMicros(TimeOf(request.after().due_time()) +
-                                          absl::Nanoseconds(request.after().due_time().nanos()));
+    cursor.due_micros = storage::ToMicros(TimeOf(request.after().due_time()));
     cursor.id = request.after().obligation_id();
     if (cursor.id.empty()) return FieldError("after.obligation_id", "required with after");
   } else if (!token.empty()) {

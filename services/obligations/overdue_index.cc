@@ -64,9 +64,7 @@ std::pair<int64_t, int64_t> DueWindow(v1::AgeBand band, int64_t now) {
 // (ChunkedEntries::Prefetch).
 constexpr size_t kPrefetchAhead = 8;
 
-int64_t DueMicros(const v1::Obligation& o) {
-  return storage::ToMicros(TimeOf(o.due_time()) + absl::Nanoseconds(o.due_time().nanos()));
-}
+int64_t DueMicros(const v1::Obligation& o) { return storage::ToMicros(TimeOf(o.due_time())); }
 
 }  // namespace
 
