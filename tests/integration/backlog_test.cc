@@ -556,6 +556,12 @@ TEST_P(BacklogTest, DueTimesApartByLessThanASecondPageInTimeOrder) {
   EXPECT_THAT(AllItems(east, 1), ElementsAre("S1/x", "S2/y", "S1/w"));
 }
 
+// The daily snapshot asks the owners for each force they hold, as vigild's own principal.
+TEST_P(BacklogTest, TheDailySnapshotCoversEveryForceTheOwnersHold) {
+  VIGIL_ASSERT_OK_AND_ASSIGN(const int forces, backlog_->SnapshotAllForces(clock_.Now()));
+  EXPECT_EQ(forces, 1);
+}
+
 // A caller an owner would refuse over gRPC is refused in process too, and the refusal audited.
 TEST_P(BacklogTest, AnOwnerRefusesWhomItWouldRefuseOverGrpc) {
   const uint64_t head = store_->AuditHead();
