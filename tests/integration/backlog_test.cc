@@ -24,6 +24,7 @@
 #include "services/common/auth.h"
 #include "services/common/executor.h"
 #include "services/common/feed_stream.h"
+#include "services/common/read_limiter.h"
 #include "services/common/server.h"
 #include "services/obligations/ledger.h"
 #include "services/obligations/obligation_feed_service.h"
@@ -560,6 +561,52 @@ TEST_P(BacklogTest, DueTimesApartByLessThanASecondPageInTimeOrder) {
 TEST_P(BacklogTest, TheDailySnapshotCoversEveryForceTheOwnersHold) {
   VIGIL_ASSERT_OK_AND_ASSIGN(const int forces, backlog_->SnapshotAllForces(clock_.Now()));
   EXPECT_EQ(forces, 1);
+}
+
+// An owner's read limit and its drain hold in process as over gRPC: a caller past the limit is
+// refused (RESOURCE_EXHAUSTED, audited), and an owner that stopped admitting refuses everyone.
+TEST_P(BacklogTest, AnOwnersReadLimitAndDrainHoldInProcessAsOverGrpc) {
+  ReadLimits limits;
+  limits.records_per_second = 0.001;  // the fixture's clock stands still: no refill
+  limits.burst = 3;
+  ReadLimiter limiter(limits);
+  RpcRuntimeOptions options;
+  options.read_limiter = &limiter;
+  options.audit_store = store_.get();
+  RpcRuntime limited(auth_, executor_, clock_, options);
+  ObligationFeedImpl feed(limited, *store_, notifier_,
+                          std::map<std::string, FeedContext>{{"rso", {indexes_["rso"].get()}},
+                                                             {"ocait", {indexes_["ocait"].get()}}});
+  ServerOptions server;
+  server.listen = "127.0.0.1:0";
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<ServerHost> host,
+      ServerHost::Start(server, {{v1::ObligationFeed::service_full_name(), &feed}}));
+  FeedClients clients;
+  clients.Add("rso", host->InProcessChannel());
+  clients.Add("ocait", host->InProcessChannel());
+  if (in_process()) clients.SetLocal(&feed);
+  Backlog backlog(*store_, clients, *policies_, clock_, zone_);
+
+  v1::ListBacklogItemsRequest request;
+  request.mutable_page()->set_page_size(2);
+  VIGIL_EXPECT_OK(backlog.Items(Call(), request).status());  // within the burst of 3
+  const uint64_t head = store_->AuditHead();
+  EXPECT_THAT(backlog.Items(Call(), request).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("records/s")));
+  ASSERT_GT(store_->AuditHead(), head);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
+                             store_->Snapshot().AuditRecord(head + 1));
+  ASSERT_TRUE(stored.has_value());
+  v1::AuditRecord record;
+  ASSERT_TRUE(record.ParseFromString(stored->body));
+  EXPECT_EQ(record.refusal(), v1::AUDIT_REFUSAL_RATE_LIMITED);
+  EXPECT_EQ(record.actor(), "Insp Reid");
+
+  limited.StopAdmitting();
+  EXPECT_THAT(backlog.Summary(Call(Role::kSupervisor, "Insp Other"), {}).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  host->Shutdown(absl::ZeroDuration());
 }
 
 // A caller an owner would refuse over gRPC is refused in process too, and the refusal audited.
