@@ -137,6 +137,28 @@ constexpr int kMaxVisitOfficers = 20;
 
 }  // namespace
 
+absl::StatusOr<std::vector<v1::Visit>> Visits::VisitsBefore(absl::string_view force,
+                                                            absl::string_view offender_id,
+                                                            absl::Time visited, int count) const {
+  std::vector<v1::Visit> earlier;
+  absl::Status parse;
+  // Visits are keyed newest first: start at the visit's own instant, so that a visit recorded
+  // days late does not read every later one.
+  VIGIL_RETURN_IF_ERROR(offenders_.store().Snapshot().ScanPrefix(
+      Family::kEntities, VisitPrefix(force, offender_id), VisitKey(force, offender_id, visited, ""),
+      [&](absl::string_view, absl::string_view value) {
+        v1::Visit v;
+        if (!v.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = absl::DataLossError("a visit record is unreadable");
+          return false;
+        }
+        if (TimeOf(v.visit_time()) <= visited) earlier.push_back(std::move(v));
+        return earlier.size() < static_cast<size_t>(count);
+      }));
+  VIGIL_RETURN_IF_ERROR(parse);
+  return earlier;
+}
+
 absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
                                               const v1::RecordVisitRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
@@ -172,27 +194,6 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
 
   const std::string& force = call.principal.force;
   const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
-  // The latest visits before this one, for the window rules (newest first).
-  std::vector<v1::Visit> earlier;
-  {
-    const storage::ReadView view = offenders_.store().Snapshot();
-    absl::Status parse;
-    // Visits are keyed newest first: start at the visit's own instant, so that a visit
-    // recorded days late does not read every later one.
-    VIGIL_RETURN_IF_ERROR(view.ScanPrefix(
-        Family::kEntities, VisitPrefix(force, request.offender_id()),
-        VisitKey(force, request.offender_id(), visited, ""),
-        [&](absl::string_view, absl::string_view value) {
-          v1::Visit v;
-          if (!v.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            parse = absl::DataLossError("a visit record is unreadable");
-            return false;
-          }
-          if (TimeOf(v.visit_time()) <= visited) earlier.push_back(std::move(v));
-          return earlier.size() < static_cast<size_t>(policy->compliance_window_visits());
-        }));
-    VIGIL_RETURN_IF_ERROR(parse);
-  }
 
   v1::Visit visit;
   visit.set_id(NewId("V"));
@@ -216,6 +217,11 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
               return NotInCommunity(record);
             VIGIL_RETURN_IF_ERROR(
                 NotBeforeRegistration("visit_time", visited, record, offenders_.zone()));
+            // Read on every attempt: a visit committed since the last one changed the record,
+            // which is why this attempt runs, and belongs in the window.
+            VIGIL_ASSIGN_OR_RETURN(
+                const std::vector<v1::Visit> earlier,
+                VisitsBefore(force, record.id(), visited, policy->compliance_window_visits()));
             v1::Visit stored = visit;
             stored.clear_findings();
             for (v1::ComplianceFinding& finding :

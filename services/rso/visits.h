@@ -5,6 +5,8 @@
 #ifndef VIGIL_SERVICES_RSO_VISITS_H_
 #define VIGIL_SERVICES_RSO_VISITS_H_
 
+#include <vector>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -61,6 +63,10 @@ class Visits {
  private:
   // The schedule of a record as stored.
   v1::VisitSchedule ScheduleOf(const v1::Offender& record, absl::Time now) const;
+  // Up to `count` visits of the offender at or before `visited`, newest first, as committed now.
+  absl::StatusOr<std::vector<v1::Visit>> VisitsBefore(absl::string_view force,
+                                                      absl::string_view offender_id,
+                                                      absl::Time visited, int count) const;
 
   OffenderStore& offenders_;
   const OverdueIndex& due_;

@@ -1,5 +1,9 @@
 // Home visits over a real store: scheduling by risk tier and RMP, re-timing on reassessment,
 // pauses, compliance findings, flat diarising, reactive management, counters.
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -226,6 +230,42 @@ TEST_F(VisitsTest, PatternsOverTheLatestVisitsAreFindings) {
       v1::Visit balanced,
       Visit("R1", Day(2026, 4, 6, 11), {"DC 4512"}, v1::VISIT_OUTCOME_SEEN, /*announced=*/false));
   EXPECT_THAT(balanced.findings(), IsEmpty());
+}
+
+// Visits of one offender recorded at once: each is judged by the visits committed before it,
+// even when a concurrent one made its first attempt retry. All at one instant, a visit's
+// window holds every visit committed before it, so exactly the first three committed (of
+// a window of four) raise no pattern findings, whatever the order.
+TEST_F(VisitsTest, VisitsRecordedAtOnceAreEachJudgedByTheVisitsCommittedBeforeIt) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  ASSERT_THAT(Rmp("R1", 0, 1, false, /*unannounced=*/50).status(), IsOk());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 4;
+  std::vector<std::vector<v1::Visit>> recorded(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // ABORTED (too many concurrent changes) asks the client to try again.
+        absl::StatusOr<v1::Visit> visit;
+        do {
+          visit = Visit("R1", Day(2026, 3, 2, 10));
+        } while (absl::IsAborted(visit.status()));
+        EXPECT_THAT(visit.status(), IsOk());
+        if (visit.ok()) recorded[t].push_back(*std::move(visit));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int unjudged = 0;
+  int judged = 0;
+  for (const std::vector<v1::Visit>& of_thread : recorded) {
+    for (const v1::Visit& visit : of_thread) {
+      (visit.findings().empty() ? unjudged : judged) += 1;
+    }
+  }
+  EXPECT_EQ(unjudged, 3);
+  EXPECT_EQ(judged, kThreads * kEach - 3);
 }
 
 TEST_F(VisitsTest, AVisitRecordedLateIsJudgedByTheVisitsBeforeIt) {
