@@ -243,6 +243,7 @@ TEST_F(VisitsTest, VisitsRecordedAtOnceAreEachJudgedByTheVisitsCommittedBeforeIt
   constexpr int kEach = 4;
   std::vector<std::vector<v1::Visit>> recorded(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
