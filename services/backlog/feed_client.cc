@@ -177,7 +177,7 @@ FeedClients::Answers<v1::ListOverdueResponse> FeedClients::List(
         stub->ListOverdue(client, request, response, std::move(done));
       },
       [](ObligationFeedImpl& local, const CallContext& caller, absl::string_view purpose,
-         auto requests) { return local.ListHere(caller, purpose, requests, /*merged=*/true); });
+         auto requests) { return local.ListHere(caller, purpose, requests); });
 }
 
 FeedClients::Answers<v1::WorkloadResponse> FeedClients::Workload(

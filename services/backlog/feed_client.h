@@ -52,7 +52,7 @@ class FeedClients {
                                         const AskFor<v1::SummarizeOverdueRequest>& ask_for);
   // List's answers are for one merged page: the caller takes the first page_size of them all in
   // the order asked (rank, due time, id, context), and a local owner reads and discloses only
-  // its obligations among those (ObligationFeedImpl::ListHere's `merged`). The requests share
+  // its obligations among those (ObligationFeedImpl::ListHere). The requests share
   // one order and one page size.
   Answers<v1::ListOverdueResponse> List(const CallContext& call,
                                         const AskFor<v1::ListOverdueRequest>& ask_for);

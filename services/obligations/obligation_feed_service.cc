@@ -152,12 +152,22 @@ absl::StatusOr<std::vector<std::optional<v1::Obligation>>> ObligationFeedImpl::R
   return obligations;
 }
 
+template <typename Answer>
+auto ObligationFeedImpl::Audited(Answer answer)
+    -> decltype(answer(std::declval<storage::Change&>())) {
+  storage::Change audits;
+  auto answered = answer(audits);
+  if (answered.ok() && !audits.audits().empty()) {
+    if (absl::Status committed = store_.Commit(audits).status(); !committed.ok()) {
+      return committed;
+    }
+  }
+  return answered;
+}
+
 absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
     const CallContext& call, const v1::SummarizeOverdueRequest& request) {
-  storage::Change audit;
-  VIGIL_ASSIGN_OR_RETURN(v1::OverdueSummary summary, Summarize(call, request, audit));
-  if (!audit.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
-  return summary;
+  return Audited([&](storage::Change& audits) { return Summarize(call, request, audits); });
 }
 
 absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
@@ -225,16 +235,8 @@ absl::StatusOr<v1::OverdueSummary> ObligationFeedImpl::Summarize(
 
 absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
     const CallContext& call, const v1::ListOverdueRequest& request) {
-  storage::Change audit;
-  VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse page, List(call, request, audit));
-  if (!audit.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audit).status());
-  return page;
-}
-
-absl::StatusOr<v1::ListOverdueResponse> ObligationFeedImpl::List(
-    const CallContext& call, const v1::ListOverdueRequest& request, storage::Change& audits) {
-  VIGIL_ASSIGN_OR_RETURN(ListPlan plan, PlanList(call, request));
-  return AnswerList(call, plan, audits);
+  VIGIL_ASSIGN_OR_RETURN(const ListPlan plan, PlanList(call, request));
+  return Audited([&](storage::Change& audits) { return AnswerList(call, plan, audits); });
 }
 
 absl::StatusOr<ObligationFeedImpl::ListPlan> ObligationFeedImpl::PlanList(
@@ -405,15 +407,15 @@ absl::StatusOr<std::vector<Response>> ObligationFeedImpl::AnswerHere(
     const CallContext& caller, absl::string_view purpose, const RpcSpec& spec,
     std::span<const Request> requests, Answer answer) {
   VIGIL_ASSIGN_OR_RETURN(const CallContext call, runtime_.AdmitInProcess(caller, spec, purpose));
-  storage::Change audits;
-  std::vector<Response> answers;
-  answers.reserve(requests.size());
-  for (const Request& request : requests) {
-    VIGIL_ASSIGN_OR_RETURN(Response response, answer(call, request, audits));
-    answers.push_back(std::move(response));
-  }
-  if (!audits.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audits).status());
-  return answers;
+  return Audited([&](storage::Change& audits) -> absl::StatusOr<std::vector<Response>> {
+    std::vector<Response> answers;
+    answers.reserve(requests.size());
+    for (const Request& request : requests) {
+      VIGIL_ASSIGN_OR_RETURN(Response response, answer(call, request, audits));
+      answers.push_back(std::move(response));
+    }
+    return answers;
+  });
 }
 
 absl::StatusOr<std::vector<v1::OverdueSummary>> ObligationFeedImpl::SummarizeHere(
@@ -427,13 +429,7 @@ absl::StatusOr<std::vector<v1::OverdueSummary>> ObligationFeedImpl::SummarizeHer
 
 absl::StatusOr<std::vector<v1::ListOverdueResponse>> ObligationFeedImpl::ListHere(
     const CallContext& caller, absl::string_view purpose,
-    std::span<const v1::ListOverdueRequest> requests, bool merged) {
-  if (!merged) {
-    return AnswerHere<v1::ListOverdueResponse>(
-        caller, purpose, kListOverdue, requests,
-        [this](const CallContext& call, const v1::ListOverdueRequest& request,
-               storage::Change& audits) { return List(call, request, audits); });
-  }
+    std::span<const v1::ListOverdueRequest> requests) {
   VIGIL_ASSIGN_OR_RETURN(const CallContext call,
                          runtime_.AdmitInProcess(caller, kListOverdue, purpose));
   std::vector<ListPlan> plans;
@@ -447,42 +443,40 @@ absl::StatusOr<std::vector<v1::ListOverdueResponse>> ObligationFeedImpl::ListHer
     plans.push_back(std::move(plan));
   }
   KeepMergedPage(plans);
-  storage::Change audits;
-  std::vector<v1::ListOverdueResponse> answers;
-  answers.reserve(plans.size());
-  for (const ListPlan& plan : plans) {
-    VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse answer, AnswerList(call, plan, audits));
-    answers.push_back(std::move(answer));
-  }
-  if (!audits.audits().empty()) VIGIL_RETURN_IF_ERROR(store_.Commit(audits).status());
-  return answers;
+  return Audited(
+      [&](storage::Change& audits) -> absl::StatusOr<std::vector<v1::ListOverdueResponse>> {
+        std::vector<v1::ListOverdueResponse> answers;
+        answers.reserve(plans.size());
+        for (const ListPlan& plan : plans) {
+          VIGIL_ASSIGN_OR_RETURN(v1::ListOverdueResponse answer, AnswerList(call, plan, audits));
+          answers.push_back(std::move(answer));
+        }
+        return answers;
+      });
 }
 
 void ObligationFeedImpl::KeepMergedPage(std::vector<ListPlan>& plans) {
   if (plans.empty()) return;
-  // Every entry by the merged order: (rank, due, id, context), as the backlog sorts.
-  using Key = std::tuple<int, int64_t, absl::string_view, absl::string_view>;
-  std::vector<std::pair<Key, size_t>> keys;
-  for (size_t p = 0; p < plans.size(); ++p) {
-    for (const OverdueIndex::Entry& entry : plans[p].entries) {
-      const OverdueIndex::Cursor at = OverdueIndex::CursorAfter(entry, plans[p].order);
-      keys.push_back({Key{at.rank, at.due_micros, entry.id, plans[p].context}, p});
-    }
+  // An entry's place in the merged order: (rank, due, id, context), as the backlog sorts.
+  using Key = std::tuple<int, int64_t, std::string, absl::string_view>;
+  auto key_of = [](const ListPlan& plan, const OverdueIndex::Entry& entry) {
+    OverdueIndex::Cursor at = OverdueIndex::CursorAfter(entry, plan.order);
+    return Key{at.rank, at.due_micros, std::move(at.id), plan.context};
+  };
+  std::vector<Key> keys;
+  for (const ListPlan& plan : plans) {
+    for (const OverdueIndex::Entry& entry : plan.entries) keys.push_back(key_of(plan, entry));
   }
   const size_t page_size = static_cast<size_t>(plans.front().page_size);
   if (keys.size() <= page_size) return;
   std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(page_size - 1),
                    keys.end());
-  const Key last = keys[page_size - 1].first;
+  const Key last = std::move(keys[page_size - 1]);
   // Each plan's entries are in that order already: keep the prefix up to `last`, and at least
   // one entry, so that an answer with more to come carries its page token (the only sign of it).
   for (ListPlan& plan : plans) {
     size_t keep = std::min<size_t>(1, plan.entries.size());
-    while (keep < plan.entries.size()) {
-      const OverdueIndex::Cursor at = OverdueIndex::CursorAfter(plan.entries[keep], plan.order);
-      if (Key{at.rank, at.due_micros, plan.entries[keep].id, plan.context} > last) break;
-      ++keep;
-    }
+    while (keep < plan.entries.size() && key_of(plan, plan.entries[keep]) <= last) ++keep;
     if (keep < plan.entries.size()) {
       plan.entries.resize(keep);
       plan.more = true;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "services/common/feed_stream.h"
@@ -73,30 +74,31 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   absl::StatusOr<std::vector<v1::OverdueSummary>> SummarizeHere(
       const CallContext& caller, absl::string_view purpose,
       std::span<const v1::SummarizeOverdueRequest> requests);
-  // With `merged` the caller shows only the first page_size of all the answers merged in the
-  // order asked (risk rank when risk-first, due time, id, context: the backlog's page): each
-  // answer then holds only its obligations among those (and at least its first, which carries
-  // the page token when more are to come), its page token continuing after the last of them,
-  // and the others are neither read nor disclosed. The requests must then share one order and
-  // one page size (InvalidArgument otherwise).
+  // ListHere's answers make one merged page: the caller shows only the first page_size of them
+  // all in the order asked (risk rank when risk-first, due time, id, context: the backlog's
+  // page). Each answer holds only its obligations among those (and at least its first, which
+  // carries the page token when more are to come), its page token continuing after the last of
+  // them; the others are neither read nor disclosed. The requests share one order and one page
+  // size (InvalidArgument otherwise).
   absl::StatusOr<std::vector<v1::ListOverdueResponse>> ListHere(
       const CallContext& caller, absl::string_view purpose,
-      std::span<const v1::ListOverdueRequest> requests, bool merged = false);
+      std::span<const v1::ListOverdueRequest> requests);
   absl::StatusOr<std::vector<v1::WorkloadResponse>> WorkloadHere(
       const CallContext& caller, absl::string_view purpose,
       std::span<const v1::WorkloadRequest> requests);
 
  private:
-  // Summarize and List, adding the audit record of what they disclose (if anything) to `audits`
-  // rather than committing it.
+  // Summarize, adding the audit record of what it discloses (if anything) to `audits` rather
+  // than committing it.
   absl::StatusOr<v1::OverdueSummary> Summarize(const CallContext& call,
                                                const v1::SummarizeOverdueRequest& request,
                                                storage::Change& audits);
-  absl::StatusOr<v1::ListOverdueResponse> List(const CallContext& call,
-                                               const v1::ListOverdueRequest& request,
-                                               storage::Change& audits);
-  // The body of the *Here methods: admits `caller` to `spec`, answers each request with
-  // `answer(call, request, audits)` and commits the audits.
+  // Runs `answer(audits) -> absl::StatusOr<T>` and, when it succeeds, commits the audit records
+  // it added (if any) before the answer is returned: nothing is disclosed unaudited.
+  template <typename Answer>
+  auto Audited(Answer answer) -> decltype(answer(std::declval<storage::Change&>()));
+  // The body of SummarizeHere and WorkloadHere: admits `caller` to `spec` and answers each
+  // request with `answer(call, request, audits)`, Audited.
   template <typename Response, typename Request, typename Answer>
   absl::StatusOr<std::vector<Response>> AnswerHere(const CallContext& caller,
                                                    absl::string_view purpose, const RpcSpec& spec,
@@ -134,7 +136,7 @@ class ObligationFeedImpl final : public v1::ObligationFeed::CallbackService {
   absl::StatusOr<v1::ListOverdueResponse> AnswerList(const CallContext& call, const ListPlan& plan,
                                                      storage::Change& audits);
   // Trims `plans` (one order, one page size) to the entries among the first page_size of them
-  // all merged, but never below one entry (ListHere's `merged`).
+  // all merged, but never below one entry (ListHere).
   static void KeepMergedPage(std::vector<ListPlan>& plans);
 
   absl::StatusOr<const OverdueIndex*> Index(absl::string_view context) const;

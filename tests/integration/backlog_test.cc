@@ -8,7 +8,6 @@
 
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -488,11 +487,7 @@ TEST_P(BacklogTest, TheOwnersAuditTheirDisclosureUnderTheCaller) {
   std::multiset<std::string> recorded;
   ASSERT_EQ(store_->AuditHead(), head + 2) << "one record per owner";
   for (uint64_t sequence = head + 1; sequence <= store_->AuditHead(); ++sequence) {
-    VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
-                               store_->Snapshot().AuditRecord(sequence));
-    ASSERT_TRUE(stored.has_value());
-    v1::AuditRecord record;
-    ASSERT_TRUE(record.ParseFromString(stored->body));
+    const v1::AuditRecord record = AuditRecordAt(sequence);
     EXPECT_EQ(record.actor(), "Insp Reid");
     EXPECT_EQ(record.role(), "supervisor");
     EXPECT_EQ(record.via(), "vigild");
@@ -514,11 +509,7 @@ TEST_P(BacklogTest, TheOwnersAuditTheirDisclosureUnderTheCaller) {
     VIGIL_ASSERT_OK_AND_ASSIGN(page, backlog_->Items(Call(), request));
     std::multiset<std::string> on_page;
     for (uint64_t sequence = before_page + 1; sequence <= store_->AuditHead(); ++sequence) {
-      VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
-                                 store_->Snapshot().AuditRecord(sequence));
-      ASSERT_TRUE(stored.has_value());
-      v1::AuditRecord record;
-      ASSERT_TRUE(record.ParseFromString(stored->body));
+      const v1::AuditRecord record = AuditRecordAt(sequence);
       on_page.insert(record.subject_ids().begin(), record.subject_ids().end());
     }
     std::multiset<std::string> left = on_page;
@@ -595,11 +586,7 @@ TEST_P(BacklogTest, AnOwnersReadLimitAndDrainHoldInProcessAsOverGrpc) {
   EXPECT_THAT(backlog.Items(Call(), request).status(),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("records/s")));
   ASSERT_GT(store_->AuditHead(), head);
-  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
-                             store_->Snapshot().AuditRecord(head + 1));
-  ASSERT_TRUE(stored.has_value());
-  v1::AuditRecord record;
-  ASSERT_TRUE(record.ParseFromString(stored->body));
+  const v1::AuditRecord record = AuditRecordAt(head + 1);
   EXPECT_EQ(record.refusal(), v1::AUDIT_REFUSAL_RATE_LIMITED);
   EXPECT_EQ(record.actor(), "Insp Reid");
 
@@ -616,11 +603,7 @@ TEST_P(BacklogTest, AnOwnerRefusesWhomItWouldRefuseOverGrpc) {
       backlog_->Items(Call(Role::kAuditor, "Ms Audit"), v1::ListBacklogItemsRequest()).status(),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("ListOverdue")));
   ASSERT_GT(store_->AuditHead(), head);
-  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredAuditRecord> stored,
-                             store_->Snapshot().AuditRecord(head + 1));
-  ASSERT_TRUE(stored.has_value());
-  v1::AuditRecord record;
-  ASSERT_TRUE(record.ParseFromString(stored->body));
+  const v1::AuditRecord record = AuditRecordAt(head + 1);
   EXPECT_EQ(record.actor(), "Ms Audit");
   EXPECT_EQ(record.refusal(), v1::AUDIT_REFUSAL_ROLE);
   EXPECT_THAT(record.outcome(), HasSubstr("refused"));

@@ -52,4 +52,18 @@ int64_t StoreFixture::OpenInCell(storage::DeadlineSpace space, absl::string_view
   return open;
 }
 
+v1::AuditRecord StoreFixture::AuditRecordAt(uint64_t sequence) const {
+  v1::AuditRecord record;
+  const absl::StatusOr<std::optional<storage::StoredAuditRecord>> stored =
+      store_->Snapshot().AuditRecord(sequence);
+  if (!stored.ok()) {
+    ADD_FAILURE() << "audit record " << sequence << ": " << stored.status();
+  } else if (!stored->has_value()) {
+    ADD_FAILURE() << "no audit record " << sequence;
+  } else if (!record.ParseFromString((*stored)->body)) {
+    ADD_FAILURE() << "audit record " << sequence << " does not parse";
+  }
+  return record;
+}
+
 }  // namespace vigil::testing

@@ -26,6 +26,7 @@
 #include "services/policy/policy_registry.h"
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"
+#include "vigil/v1/audit.pb.h"
 #include "vigil/v1/obligations.pb.h"
 
 namespace vigil::testing {
@@ -53,6 +54,9 @@ class StoreFixture : public ::testing::Test {
   // risk), counted in the deadline index, where each open obligation is.
   int64_t OpenInCell(storage::DeadlineSpace space, absl::string_view force, absl::string_view team,
                      absl::string_view officer, v1::ObligationKind kind, v1::RiskLevel risk) const;
+  // The audit record at `sequence` of the chain. Fails the test, and returns an empty record,
+  // when there is none or it does not parse.
+  v1::AuditRecord AuditRecordAt(uint64_t sequence) const;
 
   TempDir dir_;  // declared first: it outlives the store in it
   ManualClock clock_;
