@@ -18,6 +18,13 @@ bool IsPrintable(absl::string_view text) {
   return true;
 }
 
+// InvalidArgument naming x-vigil-purpose unless `purpose` is short and printable.
+absl::Status CheckPurposeText(absl::string_view purpose) {
+  if (purpose.size() <= kMaxPurposeBytes && IsPrintable(purpose)) return absl::OkStatus();
+  return FieldError("x-vigil-purpose",
+                    absl::StrCat("must be at most ", kMaxPurposeBytes, " printable characters"));
+}
+
 // At most this many refused credentials are recorded per second, whatever their subjects.
 constexpr int64_t kMaxBadCredentialRecordsPerSecond = 20;
 
@@ -315,10 +322,7 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
   }
   std::optional<absl::string_view> purpose = MetadataValue(context, "x-vigil-purpose");
   if (purpose.has_value()) {
-    if (purpose->size() > kMaxPurposeBytes || !IsPrintable(*purpose)) {
-      return FieldError("x-vigil-purpose", absl::StrCat("must be at most ", kMaxPurposeBytes,
-                                                        " printable characters"));
-    }
+    VIGIL_RETURN_IF_ERROR(CheckPurposeText(*purpose));
     call.purpose = std::string(*purpose);
   }
   if (std::optional<absl::string_view> reason = MetadataValue(context, "x-vigil-cross-team")) {
@@ -403,10 +407,7 @@ absl::StatusOr<CallContext> RpcRuntime::AdmitInProcess(const CallContext& caller
                                           RankName(on_behalf_of.rank)));
   principal.via = "vigild";
   purpose = purpose.substr(0, kMaxPurposeBytes);
-  if (!IsPrintable(purpose)) {
-    return FieldError("x-vigil-purpose",
-                      absl::StrCat("must be at most ", kMaxPurposeBytes, " printable characters"));
-  }
+  VIGIL_RETURN_IF_ERROR(CheckPurposeText(purpose));
   CallContext call;
   call.principal = std::move(principal);
   call.purpose = std::string(purpose);
