@@ -567,13 +567,26 @@ absl::StatusOr<AuditChainReport> ReadView::VerifyAuditChain(uint64_t from,
 // Store
 
 struct Store::Writer {
+  // Commit's writer (its thread waits on `cv`), or a recovery probe (`c` null).
   explicit Writer(const Change* c) : change(c) {}
+  // CommitAsync's writer: owns its change; `callback` gets the outcome.
+  Writer(Change&& c, CommitCallback&& done)
+      : owned(std::move(c)), change(&*owned), callback(std::move(done)) {}
+  std::optional<Change> owned;
   const Change* change;
+  CommitCallback callback;  // set for CommitAsync's writers only
   absl::Status status;
   CommitResult result;
   bool done = false;  // with Store::mu_
   absl::CondVar cv;   // with Store::mu_
+
+  bool async() const { return callback != nullptr; }
 };
+
+namespace {
+// Set while a thread runs CommitAsync callbacks, which must not wait in Commit.
+thread_local bool in_commit_callback = false;
+}  // namespace
 
 // Everything one group adds to the leader's state before the write succeeds.
 struct Store::GroupState {
@@ -726,6 +739,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   store->audit_indexed_.store(indexed);
   store->audit_index_open_ = true;
   store->recovery_thread_ = std::thread([s = store.get()] { s->RecoveryLoop(); });
+  store->committer_thread_ = std::thread([s = store.get()] { s->CommitLoop(); });
   if (options.index_audit_in_background) {
     {
       absl::MutexLock lock(&store->index_mu_);
@@ -880,8 +894,9 @@ absl::Status Store::Close() {
     if (db_ == nullptr) return absl::OkStatus();
     closed_ = true;
     recovery_wake_.SignalAll();
-    while (!queue_.empty()) drained_.Wait(&mu_);
+    mu_.Await(absl::Condition(this, &Store::Drained));
   }
+  if (committer_thread_.joinable()) committer_thread_.join();
   if (recovery_thread_.joinable()) recovery_thread_.join();
   StopAuditIndexer();
   absl::Status result;
@@ -1241,6 +1256,11 @@ StoreStats Store::stats() const {
 absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   VIGIL_RETURN_IF_ERROR(change.Validate());
   if (change.empty() && change.preconditions().empty()) return CommitResult{};
+  if (in_commit_callback) {
+    return absl::FailedPreconditionError(
+        "Store::Commit called from a commit callback, whose thread may have to lead the group it "
+        "would wait for: use CommitAsync");
+  }
 
   Writer self(&change);
   absl::MutexLock lock(&mu_);
@@ -1250,12 +1270,48 @@ absl::StatusOr<CommitResult> Store::Commit(const Change& change) {
   return self.result;
 }
 
+void Store::CommitAsync(Change change, CommitCallback done) {
+  if (absl::Status invalid = change.Validate(); !invalid.ok()) {
+    std::move(done)(std::move(invalid));
+    return;
+  }
+  if (change.empty() && change.preconditions().empty()) {
+    std::move(done)(CommitResult{});
+    return;
+  }
+  auto writer = std::make_unique<Writer>(std::move(change), std::move(done));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      // An empty queue makes this writer the front: releasing mu_ wakes the committer.
+      queue_.push_back(writer.release());
+      return;
+    }
+  }
+  std::move(writer->callback)(absl::UnavailableError(absl::StrCat("store ", path_, " is closed")));
+}
+
 void Store::Enqueue(Writer& self) {
   queue_.push_back(&self);
   while (!self.done && queue_.front() != &self) self.cv.Wait(&mu_);
-  if (self.done) return;
+  if (!self.done) LeadGroup();
+}
 
-  // This thread leads: take the group queued so far (including itself).
+bool Store::CommitterWanted() const { return queue_.empty() ? closed_ : queue_.front()->async(); }
+
+bool Store::Drained() const { return queue_.empty() && callbacks_running_ == 0; }
+
+void Store::CommitLoop() {
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    mu_.Await(absl::Condition(this, &Store::CommitterWanted));
+    if (queue_.empty()) return;  // closed and drained
+    LeadGroup();
+  }
+}
+
+void Store::LeadGroup() {
+  // Take the group queued so far, from the front (this thread's writer, or an asynchronous one).
   std::vector<Writer*> group;
   size_t bytes = 0;
   group.reserve(std::min(queue_.size(), max_group_changes_));
@@ -1270,16 +1326,35 @@ void Store::Enqueue(Writer& self) {
   WriteGroup(group, bytes + group.size() * 1024);
   mu_.Lock();
 
+  std::vector<std::unique_ptr<Writer>> answered;
   for (Writer* writer : group) {
     queue_.pop_front();
     writer->done = true;
-    if (writer != &self) writer->cv.Signal();
+    if (writer->async()) {
+      answered.emplace_back(writer);
+    } else {
+      writer->cv.Signal();  // the leader's own: nobody waits
+    }
   }
-  if (!queue_.empty()) {
-    queue_.front()->cv.Signal();
-  } else if (closed_) {
-    drained_.SignalAll();
+  // The next group's leader: a Commit caller waits for its signal; the committer thread wakes
+  // by itself (CommitterWanted) when mu_ is released.
+  if (!queue_.empty() && !queue_.front()->async()) queue_.front()->cv.Signal();
+  if (answered.empty()) return;
+
+  ++callbacks_running_;
+  mu_.Unlock();
+  in_commit_callback = true;
+  for (std::unique_ptr<Writer>& writer : answered) {
+    if (writer->status.ok()) {
+      std::move(writer->callback)(std::move(writer->result));
+    } else {
+      std::move(writer->callback)(std::move(writer->status));
+    }
   }
+  in_commit_callback = false;
+  answered.clear();  // the changes are freed off the lock too
+  mu_.Lock();
+  --callbacks_running_;
 }
 
 absl::StatusOr<std::optional<std::string>> Store::LatestValue(Family family, absl::string_view key,

@@ -6,7 +6,9 @@
 // preconditions in queue order, assigns event sequences and audit chain positions, and writes
 // them as ONE WriteBatch with sync=true. Many writers therefore share one fsync, event feeds
 // never show a gap, and the audit chain is built in commit order without a lock held by
-// callers across the fsync.
+// callers across the fsync. CommitAsync queues a change without waiting for it: the store's
+// committer thread leads the groups such changes start and answers each from there, so a
+// server thread never parks for an fsync.
 //
 // Faults (see StoreHealth): if a write fails because the disk is full or the device errs, the
 // store refuses every later commit at once (ResourceExhausted, Unavailable). Every
@@ -33,6 +35,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -150,6 +153,9 @@ struct CommitResult {
   // had none.
   uint64_t audit_sequence = 0;
 };
+
+// What CommitAsync calls with the outcome Commit would have returned.
+using CommitCallback = absl::AnyInvocable<void(absl::StatusOr<CommitResult> result) &&>;
 
 struct FeedEvent {
   uint64_t sequence = 0;
@@ -307,7 +313,18 @@ class Store {
   // not hold; nothing was written. ResourceExhausted: the disk is full. Unavailable: storage
   // failed or the store is closed. DataLoss: the store is corrupt. After ResourceExhausted or
   // Unavailable the change may or may not be on disk, but never partly.
+  // FailedPrecondition, writing nothing, when called from a CommitCallback: the callback's
+  // thread may be the one that must lead the group (use CommitAsync there).
   absl::StatusOr<CommitResult> Commit(const Change& change) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Commit without waiting: queues `change` and returns. `done` runs exactly once with what
+  // Commit would have returned: after the change's group is durable (or refused), on the
+  // thread that wrote the group (the store's committer thread, or a Commit caller leading a
+  // group), with no store lock held; at once, on the calling thread, for a malformed change or
+  // a closed store. It must be quick and must not call Commit (it may call CommitAsync, or
+  // hand slower work, such as a retry after Aborted, to another thread). Close() waits for
+  // every queued change's callback to return.
+  void CommitAsync(Change change, CommitCallback done) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A consistent view of everything committed so far.
   ReadView Snapshot() const;
@@ -404,6 +421,17 @@ class Store {
   // Joins the commit queue and waits for `writer` to be done, leading if it comes first; mu_ is
   // released while the leader writes.
   void Enqueue(Writer& writer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the group at the front of the queue (mu_ released meanwhile), marks its writers
+  // done, wakes those waiting in Commit, passes the lead to the new front writer (its thread,
+  // or the committer for a CommitAsync writer), then runs the group's CommitAsync callbacks
+  // with mu_ released.
+  void LeadGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs until Close: leads every group whose front writer came from CommitAsync.
+  void CommitLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // What CommitLoop waits for: an asynchronous writer at the front, or the end.
+  bool CommitterWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What Close waits for: no writer queued and no callback running.
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   explicit Store(std::string path) : path_(std::move(path)) {}
 
@@ -430,11 +458,14 @@ class Store {
   size_t max_group_changes_ = 512;
   size_t max_group_bytes_ = size_t{16} << 20;
 
-  // The commit queue. The front writer is the leader of the group being written.
+  // The commit queue. The front writer's thread leads the group being written, or the
+  // committer thread when the front writer came from CommitAsync.
   absl::Mutex mu_;
   std::deque<Writer*> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  absl::CondVar drained_;  // with mu_: signalled when queue_ empties after close
+  // Leaders running CommitAsync callbacks with mu_ released (Close waits for them).
+  int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread committer_thread_;
 
   // State only the leader mutates. Readers of the heads take heads_mu_.
   mutable absl::Mutex heads_mu_;

@@ -4,7 +4,7 @@
 //
 // The writer is this binary re-executed in writer mode (a fresh process, so no RocksDB
 // threads are inherited through fork): several threads commit numbered changes and write each
-// acknowledged id to a pipe only after Commit returned OK.
+// acknowledged id to a pipe only after Commit returned OK, or CommitAsync's callback got OK.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
@@ -32,6 +33,7 @@ namespace {
 using ::vigil::testing::IsOk;
 
 constexpr int kWriterThreads = 4;
+constexpr int kAsyncWindow = 16;
 constexpr char kContext[] = "crash";
 
 std::string Id(int cycle, int thread, int n) { return absl::StrCat(cycle, "/", thread, "/", n); }
@@ -56,16 +58,45 @@ int RunWriter(const std::string& path, int fd, int cycle) {
     std::fprintf(stderr, "writer: %s\n", store.status().ToString().c_str());
     return 3;
   }
+  auto ack = [fd](const std::string& id) {
+    const std::string line = id + "\n";
+    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      std::_Exit(0);  // the parent stopped listening
+    }
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kWriterThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int n = 0;; ++n) {
-        const std::string id = Id(cycle, t, n);
-        if (!(*store)->Commit(ChangeFor(id, n)).ok()) std::_Exit(4);
-        const std::string line = id + "\n";
-        if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-          std::_Exit(0);  // the parent stopped listening
+    if (t % 2 == 0) {
+      threads.emplace_back([&, t] {
+        for (int n = 0;; ++n) {
+          const std::string id = Id(cycle, t, n);
+          if (!(*store)->Commit(ChangeFor(id, n)).ok()) std::_Exit(4);
+          ack(id);
         }
+      });
+      continue;
+    }
+    // The other half queue their changes with CommitAsync, up to kAsyncWindow at once, and
+    // ack each from its callback.
+    threads.emplace_back([&, t] {
+      absl::Mutex mu;
+      int outstanding = 0;
+      for (int n = 0;; ++n) {
+        {
+          absl::MutexLock lock(&mu);
+          auto room = [&] { return outstanding < kAsyncWindow; };
+          mu.Await(absl::Condition(&room));
+          ++outstanding;
+        }
+        std::string id = Id(cycle, t, n);
+        Change change = ChangeFor(id, n);
+        (*store)->CommitAsync(std::move(change),
+                              [&, id = std::move(id)](absl::StatusOr<CommitResult> result) {
+                                if (!result.ok()) std::_Exit(4);
+                                ack(id);
+                                absl::MutexLock lock(&mu);
+                                --outstanding;
+                              });
       }
     });
   }

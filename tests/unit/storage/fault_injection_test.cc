@@ -3,6 +3,7 @@
 // table file is DataLoss and final; a simulated power loss keeps every acknowledged commit.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -153,6 +154,55 @@ TEST_F(FaultInjectionTest, AFullDiskIsResourceExhaustedAndWritesResumeWhenSpaceI
   ReadView view = (*reopened)->Snapshot();
   for (int i : {0, 11, 21, 31}) EXPECT_TRUE(Present(view, i)) << i;
   for (int i : {10, 20, 30}) EXPECT_FALSE(Present(view, i)) << i;
+}
+
+TEST_F(FaultInjectionTest, AFullDiskAnswersEveryQueuedAsyncCommitOnceAndWritesResume) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Open(/*faulty=*/true);
+  ASSERT_THAT(store.status(), IsOk());
+  constexpr int kChanges = 200;
+  absl::Mutex mu;
+  std::map<int, std::vector<absl::Status>> answers;
+  auto answer = [&](int i) {
+    return [&, i](absl::StatusOr<CommitResult> result) {
+      absl::MutexLock lock(&mu);
+      answers[i].push_back(result.status());
+    };
+  };
+  auto all_answered = [&] { return answers.size() == kChanges; };
+
+  fs_->FailWrites(true, /*no_space=*/true);
+  for (int i = 0; i < kChanges; ++i) (*store)->CommitAsync(Numbered(i), answer(i));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_answered), absl::Seconds(60)));
+    for (const auto& [i, statuses] : answers) {
+      ASSERT_EQ(statuses.size(), 1u) << "change " << i << " answered twice";
+      EXPECT_THAT(statuses[0], StatusIs(absl::StatusCode::kResourceExhausted)) << i;
+    }
+    answers.clear();
+  }
+  EXPECT_FALSE(Present((*store)->Snapshot(), 0));
+
+  fs_->FailWrites(false);
+  ASSERT_TRUE(Reaches(**store, StoreHealth::kOk));
+  for (int i = 0; i < kChanges; ++i) (*store)->CommitAsync(Numbered(kChanges + i), answer(i));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_answered), absl::Seconds(60)));
+    for (const auto& [i, statuses] : answers) {
+      ASSERT_EQ(statuses.size(), 1u) << "change " << i << " answered twice";
+      EXPECT_THAT(statuses[0], IsOk()) << i;
+    }
+  }
+  const ReadView view = (*store)->Snapshot();
+  for (int i = 0; i < kChanges; ++i) {
+    EXPECT_FALSE(Present(view, i)) << i;
+    EXPECT_TRUE(Present(view, kChanges + i)) << kChanges + i;
+  }
+  absl::StatusOr<AuditChainReport> report = view.VerifyAuditChain();
+  ASSERT_THAT(report.status(), IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records_checked, uint64_t{kChanges});
 }
 
 TEST_F(FaultInjectionTest, ADamagedTableFileIsDataLossWithoutPathsAndFinal) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -322,6 +323,160 @@ TEST_F(StoreTest, ConcurrentWritersShareFsyncs) {
   ASSERT_THAT(report.status(), IsOk());
   EXPECT_TRUE(report->ok) << report->problem;
   EXPECT_EQ(report->records_checked, uint64_t{kThreads * kPerThread});
+}
+
+// Collects CommitAsync's answers, one per tag, from whichever thread runs the callbacks.
+class Answers {
+ public:
+  CommitCallback For(std::string tag) {
+    return [this, tag = std::move(tag)](absl::StatusOr<CommitResult> result) {
+      absl::MutexLock lock(&mu_);
+      ++calls_[tag];
+      results_.insert_or_assign(tag, std::move(result));
+    };
+  }
+  // Waits until `n` answers came (or 60 s passed); true when they did.
+  bool WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&] { return results_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+  }
+  std::map<std::string, absl::StatusOr<CommitResult>> results() {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+  std::map<std::string, int> calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, absl::StatusOr<CommitResult>> results_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(StoreTest, AsyncCommitsAnswerOnceEachInQueueOrderBesideWaitingCommits) {
+  constexpr int kAsyncThreads = 4;
+  constexpr int kSyncThreads = 2;
+  constexpr int kPerThread = 150;
+  Answers answers;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kAsyncThreads + kSyncThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Change change;
+        const std::string id = absl::StrCat(t, "/", i);
+        change.Put(Family::kEntities, "e/" + id, "v");
+        change.AddEvent(absl::StrCat("thread", t), id);
+        change.SetAudit(Audit("e/" + id));
+        if (t < kAsyncThreads) {
+          store_->CommitAsync(std::move(change), answers.For(id));
+        } else {
+          ASSERT_THAT(store_->Commit(change).status(), IsOk());
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_TRUE(answers.WaitFor(kAsyncThreads * kPerThread));
+  for (const auto& [id, calls] : answers.calls()) EXPECT_EQ(calls, 1) << id;
+  const std::map<std::string, absl::StatusOr<CommitResult>> results = answers.results();
+  for (int t = 0; t < kAsyncThreads; ++t) {
+    // One thread's changes were queued in its order, so its events take sequences 1, 2, ...
+    for (int i = 0; i < kPerThread; ++i) {
+      const absl::StatusOr<CommitResult>& result = results.at(absl::StrCat(t, "/", i));
+      ASSERT_THAT(result.status(), IsOk());
+      EXPECT_EQ(result->event_sequence, static_cast<uint64_t>(i + 1));
+      EXPECT_GT(result->audit_sequence, 0u);
+      EXPECT_TRUE(Get(Family::kEntities, absl::StrCat("e/", t, "/", i)).has_value());
+    }
+  }
+  const StoreStats stats = store_->stats();
+  EXPECT_EQ(stats.commits, uint64_t{(kAsyncThreads + kSyncThreads) * kPerThread});
+  EXPECT_LT(stats.groups, stats.commits);
+  absl::StatusOr<AuditChainReport> report = store_->Snapshot().VerifyAuditChain();
+  ASSERT_THAT(report.status(), IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records_checked, stats.commits);
+}
+
+TEST_F(StoreTest, AnAsyncCommitAnswersAFailedPreconditionOrAMalformedChangeAndWritesNothing) {
+  Change first;
+  first.ExpectAbsent(Family::kEntities, "k");
+  first.Put(Family::kEntities, "k", "one");
+  ASSERT_THAT(store_->Commit(first).status(), IsOk());
+
+  Answers answers;
+  Change second;
+  second.ExpectAbsent(Family::kEntities, "k");
+  second.Put(Family::kEntities, "k", "two");
+  second.AddEvent("test", "two");
+  store_->CommitAsync(std::move(second), answers.For("conflict"));
+  Change malformed;
+  malformed.Put(Family::kMeta, "schema_version", "99");
+  // Refused before it is queued: answered on this thread, before CommitAsync returns.
+  store_->CommitAsync(std::move(malformed), answers.For("malformed"));
+  EXPECT_EQ(answers.calls()["malformed"], 1);
+  ASSERT_TRUE(answers.WaitFor(2));
+  EXPECT_THAT(answers.results().at("conflict"), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(answers.results().at("malformed"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(Get(Family::kEntities, "k"), "one");
+  EXPECT_EQ(store_->EventHead("test"), 0u);
+}
+
+TEST_F(StoreTest, ACommitCallbackMayQueueACommitButNotWaitForOne) {
+  absl::Notification chained;
+  absl::StatusOr<CommitResult> waited;
+  absl::StatusOr<CommitResult> queued;
+  Change change;
+  change.Put(Family::kEntities, "first", "v");
+  store_->CommitAsync(std::move(change), [&](absl::StatusOr<CommitResult> result) {
+    ASSERT_THAT(result.status(), IsOk());
+    Change again;
+    again.Put(Family::kEntities, "waited", "v");
+    waited = store_->Commit(again);
+    Change next;
+    next.Put(Family::kEntities, "second", "v");
+    store_->CommitAsync(std::move(next), [&](absl::StatusOr<CommitResult> r) {
+      queued = std::move(r);
+      chained.Notify();
+    });
+  });
+  ASSERT_TRUE(chained.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(queued.status(), IsOk());
+  EXPECT_TRUE(Get(Family::kEntities, "second").has_value());
+  EXPECT_FALSE(Get(Family::kEntities, "waited").has_value());
+}
+
+TEST_F(StoreTest, CloseAnswersEveryQueuedAsyncCommitBeforeItReturns) {
+  constexpr int kChanges = 400;
+  std::atomic<int> ok{0};
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kChanges; ++i) {
+    Change change;
+    change.Put(Family::kEntities, absl::StrCat("e/", i), "v");
+    change.AddEvent("test", absl::StrCat(i));
+    store_->CommitAsync(std::move(change), [&](absl::StatusOr<CommitResult> result) {
+      if (result.ok()) ok.fetch_add(1);
+      // Slow callbacks: Close must wait for the last one to return.
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      answered.fetch_add(1);
+    });
+  }
+  ASSERT_THAT(store_->Close(), IsOk());
+  EXPECT_EQ(answered.load(), kChanges);
+  EXPECT_EQ(ok.load(), kChanges);
+
+  absl::StatusOr<CommitResult> after;
+  Change late;
+  late.Put(Family::kEntities, "late", "v");
+  store_->CommitAsync(std::move(late), [&](absl::StatusOr<CommitResult> r) { after = r; });
+  EXPECT_THAT(after, StatusIs(absl::StatusCode::kUnavailable));  // answered at once
+  Reopen();
+  EXPECT_EQ(store_->EventHead("test"), uint64_t{kChanges});
+  EXPECT_FALSE(Get(Family::kEntities, "late").has_value());
 }
 
 TEST_F(StoreTest, CountersAddUpAcrossChangesAndVanishAtZero) {
