@@ -17,12 +17,14 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -132,6 +134,9 @@ class RpcRuntime {
   absl::StatusOr<CallContext> AdmitInProcess(const CallContext& caller, const RpcSpec& spec,
                                              absl::string_view purpose) const;
 
+  // How an asynchronous body finishes its call: exactly once, from any thread.
+  using Done = absl::AnyInvocable<void(absl::Status status) &&>;
+
   // Runs `body(const CallContext&) -> absl::Status` for an admitted call on the worker pool
   // and finishes the RPC with its status. A call whose deadline passed or that was cancelled
   // while queued is finished without running the body. RESOURCE_EXHAUSTED when the worker
@@ -139,29 +144,49 @@ class RpcRuntime {
   template <typename Body>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const RpcSpec& spec,
                                   Body body) {
+    return UnaryAsync(context, spec,
+                      [body = std::move(body)](const std::shared_ptr<const CallContext>& call,
+                                               Done done) mutable {
+                        std::move(done)(body(static_cast<const CallContext&>(*call)));
+                      });
+  }
+
+  // As Unary, for a body that finishes later without holding a worker: `body(call, done)` runs
+  // on the worker pool, may hand the work on (Store::CommitAsync), and calls `done` exactly
+  // once, from whichever thread ends it. The request and response, and `*call` (while the
+  // body keeps the pointer), stay valid until `done` is called; the call counts as in flight
+  // (WaitIdle) until then.
+  template <typename Body>
+  grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
+                                       Body body) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const absl::string_view method = spec.method;
     const absl::Time start = absl::Now();
-    absl::StatusOr<CallContext> call = Admit(*context, spec);
-    if (!call.ok()) {
-      Finish(reactor, method, start, ToGrpcStatus(call.status()));
+    absl::StatusOr<CallContext> admitted = Admit(*context, spec);
+    if (!admitted.ok()) {
+      Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
       return reactor;
     }
     CallStarted();
-    const bool queued = executor_.TrySchedule([this, context, reactor, method, start,
-                                               call = *std::move(call),
-                                               body = std::move(body)]() mutable {
-      if (context->IsCancelled()) {
-        Finish(reactor, method, start, grpc::Status::CANCELLED);
-      } else if (context->deadline() <= std::chrono::system_clock::now()) {
-        Finish(reactor, method, start,
-               grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                            "the deadline passed before the server could start"));
-      } else {
-        Finish(reactor, method, start, ToGrpcStatus(body(static_cast<const CallContext&>(call))));
-      }
-      CallFinished();
-    });
+    const bool queued =
+        executor_.TrySchedule([this, context, reactor, method, start,
+                               call = std::make_shared<const CallContext>(*std::move(admitted)),
+                               body = std::move(body)]() mutable {
+          if (context->IsCancelled()) {
+            Finish(reactor, method, start, grpc::Status::CANCELLED);
+            CallFinished();
+          } else if (context->deadline() <= std::chrono::system_clock::now()) {
+            Finish(reactor, method, start,
+                   grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "the deadline passed before the server could start"));
+            CallFinished();
+          } else {
+            body(std::move(call), [this, reactor, method, start](const absl::Status& status) {
+              Finish(reactor, method, start, ToGrpcStatus(status));
+              CallFinished();
+            });
+          }
+        });
     if (!queued) {
       Finish(reactor, method, start,
              grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -190,6 +215,23 @@ class RpcRuntime {
                    *response = *std::move(result);
                    return absl::OkStatus();
                  });
+  }
+
+  // UnaryAsync for a body that answers `done(absl::StatusOr<Response>)`: the value becomes the
+  // response.
+  template <typename Response, typename Body>
+  grpc::ServerUnaryReactor* ReplyAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
+                                       Response* response, Body body) {
+    return UnaryAsync(context, spec,
+                      [response, body = std::move(body)](std::shared_ptr<const CallContext> call,
+                                                         Done done) mutable {
+                        body(std::move(call), [response, done = std::move(done)](
+                                                  absl::StatusOr<Response> result) mutable {
+                          if (!result.ok()) return std::move(done)(result.status());
+                          *response = *std::move(result);
+                          std::move(done)(absl::OkStatus());
+                        });
+                      });
   }
 
   const Clock& clock() const { return clock_; }

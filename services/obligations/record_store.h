@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <bitset>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -330,49 +332,35 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   absl::StatusOr<Record> Create(const CallContext& call, Record record,
                                 const IdempotentRequest& request,
                                 const storage::Change& extra = storage::Change()) {
-    const std::string& force = call.principal.force;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<Record> prior, ReplayCreate(call, request));
-      if (prior.has_value()) return *std::move(prior);
-      Record stored = record;
-      stored.set_force(force);
-      stored.set_revision(1);
-      *stored.mutable_create_time() = ToProtoTime(call.now);
-      *stored.mutable_update_time() = ToProtoTime(call.now);
-      stored.clear_obligations();
-      stored.clear_retention();
-      *stored.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
-      RecordEdit edit;
-      edit.action = v1::AUDIT_ACTION_COLLECTION;
-      owner_.Derive(call, nullptr, stored, edit);
-      StampSince({}, *stored.mutable_obligations(), call.now, /*new_record=*/true);
-
-      storage::Change change = extra;
-      const std::string key = owner_.Key(force, stored.id());
-      change.ExpectAbsent(storage::Family::kEntities, key);
-      for (const UniqueKey& unique : owner_.UniqueKeys(stored)) {
-        change.ExpectAbsent(storage::Family::kIndex, unique.key);
-        change.Put(storage::Family::kIndex, unique.key, stored.id());
-      }
-      StoreResponse(owner_.context(), request, stored.SerializeAsString(), change);
-      BuildCommit(call, nullptr, stored, edit, change);
-      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
-      if (committed.ok()) return stored;
+      VIGIL_ASSIGN_OR_RETURN(Creation creation, PrepareCreate(call, record, request, extra));
+      if (creation.answer.has_value()) return *std::move(creation.answer);
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(creation.change);
+      if (committed.ok()) return std::move(creation.stored);
       if (!absl::IsAborted(committed.status())) return committed.status();
-
-      // A precondition failed: say which, or try again.
-      const storage::ReadView view = store_.Snapshot();
-      VIGIL_ASSIGN_OR_RETURN(prior, ReplayCreate(call, request));
-      if (prior.has_value()) return *std::move(prior);
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> existing,
-                             view.Get(storage::Family::kEntities, key));
-      if (existing.has_value()) {
-        return absl::AlreadyExistsError(
-            absl::StrCat(owner_.noun(), ".id: ", stored.id(), " already exists"));
-      }
-      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(view, stored));
+      VIGIL_ASSIGN_OR_RETURN(std::optional<Record> first,
+                             AfterLostCreate(call, request, creation.stored));
+      if (first.has_value()) return *std::move(first);
     }
     return absl::AbortedError("too many concurrent changes; try again");
+  }
+
+  // What an asynchronous write answers: exactly once, from whichever thread ends it.
+  template <typename Response>
+  using Answer = absl::AnyInvocable<void(absl::StatusOr<Response> result) &&>;
+
+  // Create without waiting for the commit (Store::CommitAsync): the same checks and answers,
+  // given to `done` on the thread that committed the record (it must be quick), or on this one
+  // when the answer came first. An attempt that lost to a concurrent write is tried again on
+  // `retries`, never on the committing thread (Unavailable when it refuses).
+  void CreateAsync(std::shared_ptr<const CallContext> call, Record record,
+                   IdempotentRequest request, storage::Change extra, Executor& retries,
+                   Answer<Record> done) {
+    auto op = std::make_shared<AsyncCreate>(AsyncCreate{std::move(call), std::move(record),
+                                                        std::move(request), std::move(extra),
+                                                        &retries, std::move(done),
+                                                        /*attempts=*/0});
+    AttemptCreate(std::move(op));
   }
 
   // Loads `id`, applies `edit_fn`, derives and commits, retrying when a concurrent write got
@@ -386,12 +374,30 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   absl::StatusOr<Response> Mutate(const CallContext& call, absl::string_view id,
                                   const IdempotentRequest& request, EditFn edit_fn) {
     VIGIL_ASSIGN_OR_RETURN(const std::string raw, MutateRaw(call, id, request, edit_fn));
-    Response response;
-    if (!response.ParseFromString(raw)) {
-      return absl::DataLossError(absl::StrCat("the stored response to a change of ", owner_.noun(),
-                                              " ", id, " is unreadable"));
-    }
-    return response;
+    return ParseResponse<Response>(raw, id);
+  }
+
+  // An edit that MutateAsync keeps and may run again, on another thread, after it returned: it
+  // must own what it reads (or point only at what outlives the answer, like the request).
+  using OwnedEditFn =
+      std::function<absl::Status(Record& record, storage::Change& change, RecordEdit& edit)>;
+
+  // Mutate without waiting for the commit (Store::CommitAsync): the same checks and answers,
+  // given to `done` on the thread that committed the change (it must be quick), or on this
+  // one when the answer came first. An attempt that lost to a concurrent write is tried again
+  // on `retries`, never on the committing thread (Unavailable when it refuses).
+  template <typename Response = Record>
+  void MutateAsync(std::shared_ptr<const CallContext> call, std::string id,
+                   IdempotentRequest request, OwnedEditFn edit_fn, Executor& retries,
+                   Answer<Response> done) {
+    auto op = std::make_shared<AsyncMutation>(AsyncMutation{
+        std::move(call), std::move(id), std::move(request), std::move(edit_fn), &retries,
+        [this, done = std::move(done)](absl::StatusOr<AsyncMutation*> ended) mutable {
+          if (!ended.ok()) return std::move(done)(ended.status());
+          std::move(done)(ParseResponse<Response>((*ended)->response, (*ended)->id));
+        },
+        /*attempts=*/0, /*response=*/{}});
+    AttemptMutation(std::move(op));
   }
 
   // The ids of every record of `force` under an index prefix (keys are prefix + id).
@@ -549,63 +555,237 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   // Mutate, returning the serialized response.
   absl::StatusOr<std::string> MutateRaw(const CallContext& call, absl::string_view id,
                                         const IdempotentRequest& request, EditFn edit_fn) {
-    const std::string& force = call.principal.force;
-    const std::string key = owner_.Key(force, id);
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
-      if (prior.has_value()) {
-        VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {std::string(id)}));
-        return *std::move(prior);
-      }
-      const storage::ReadView view = store_.Snapshot();
-      VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                             view.Get(storage::Family::kEntities, key));
-      if (!raw.has_value()) return NotFound(call, id);
-      VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
-      VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
-      Record after = before;
-      storage::Change change;
-      RecordEdit edit;
-      VIGIL_RETURN_IF_ERROR(edit_fn(after, change, edit));
-      after.set_id(before.id());
-      after.set_force(force);
-      owner_.Derive(call, &before, after, edit);
-      if (!edit.recompute && !edit.retention_review) {
-        *after.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
-      } else if (!after.retention().has_last_activity_time()) {
-        // A record from before vigil kept its activity: its last change stands in, not this one.
-        *after.mutable_retention()->mutable_last_activity_time() = before.update_time();
-      }
-      StampSince(before.obligations(), *after.mutable_obligations(), call.now,
-                 /*new_record=*/false);
-      if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
-        return after.SerializeAsString();
-      }
-      after.set_revision(before.revision() + 1);
-      *after.mutable_update_time() = ToProtoTime(call.now);
-
-      change.ExpectValue(storage::Family::kEntities, key, *raw);
-      const std::vector<UniqueKey> old_unique = owner_.UniqueKeys(before);
-      const std::vector<UniqueKey> new_unique = owner_.UniqueKeys(after);
-      for (const UniqueKey& u : old_unique) {
-        if (!Contains(new_unique, u.key)) change.Delete(storage::Family::kIndex, u.key);
-      }
-      for (const UniqueKey& u : new_unique) {
-        if (Contains(old_unique, u.key)) continue;
-        change.ExpectAbsent(storage::Family::kIndex, u.key);
-        change.Put(storage::Family::kIndex, u.key, after.id());
-      }
-      const std::string response =
-          edit.response.empty() ? after.SerializeAsString() : edit.response;
-      StoreResponse(owner_.context(), request, response, change);
-      BuildCommit(call, &before, after, edit, change);
-      absl::StatusOr<storage::CommitResult> committed = store_.Commit(change);
-      if (committed.ok()) return response;
+      VIGIL_ASSIGN_OR_RETURN(Mutation mutation, PrepareMutation(call, id, request, edit_fn));
+      if (mutation.answer.has_value()) return *std::move(mutation.answer);
+      absl::StatusOr<storage::CommitResult> committed = store_.Commit(mutation.change);
+      if (committed.ok()) return std::move(mutation.response);
       if (!absl::IsAborted(committed.status())) return committed.status();
-      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(store_.Snapshot(), after));
+      VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(store_.Snapshot(), mutation.after));
     }
+    return TooManyAttempts(id);
+  }
+
+  absl::Status TooManyAttempts(absl::string_view id) const {
     return absl::AbortedError(
         absl::StrCat(owner_.noun(), " ", id, ": too many concurrent changes; try again"));
+  }
+
+  template <typename Response>
+  absl::StatusOr<Response> ParseResponse(absl::string_view raw, absl::string_view id) const {
+    Response response;
+    if (!response.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      return absl::DataLossError(absl::StrCat("the stored response to a change of ", owner_.noun(),
+                                              " ", id, " is unreadable"));
+    }
+    return response;
+  }
+
+  // One attempt at a change of record `id`: the change to commit and the response it answers
+  // with, or the answer known without a commit (the caller's retry of a request id already
+  // answered; an edit that leaves the clocks as they were with skip_if_clocks_unchanged).
+  struct Mutation {
+    std::optional<std::string> answer;
+    storage::Change change;
+    std::string response;
+    Record after;  // as the change stores it: its unique keys explain a lost race
+  };
+  absl::StatusOr<Mutation> PrepareMutation(const CallContext& call, absl::string_view id,
+                                           const IdempotentRequest& request, EditFn edit_fn) {
+    const std::string& force = call.principal.force;
+    const std::string key = owner_.Key(force, id);
+    Mutation mutation;
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
+    if (prior.has_value()) {
+      VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {std::string(id)}));
+      mutation.answer = *std::move(prior);
+      return mutation;
+    }
+    const storage::ReadView view = store_.Snapshot();
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                           view.Get(storage::Family::kEntities, key));
+    if (!raw.has_value()) return NotFound(call, id);
+    VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
+    VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
+    Record& after = mutation.after;
+    after = before;
+    storage::Change& change = mutation.change;
+    RecordEdit edit;
+    VIGIL_RETURN_IF_ERROR(edit_fn(after, change, edit));
+    after.set_id(before.id());
+    after.set_force(force);
+    owner_.Derive(call, &before, after, edit);
+    if (!edit.recompute && !edit.retention_review) {
+      *after.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
+    } else if (!after.retention().has_last_activity_time()) {
+      // A record from before vigil kept its activity: its last change stands in, not this one.
+      *after.mutable_retention()->mutable_last_activity_time() = before.update_time();
+    }
+    StampSince(before.obligations(), *after.mutable_obligations(), call.now,
+               /*new_record=*/false);
+    if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
+      mutation.answer = after.SerializeAsString();
+      return mutation;
+    }
+    after.set_revision(before.revision() + 1);
+    *after.mutable_update_time() = ToProtoTime(call.now);
+
+    change.ExpectValue(storage::Family::kEntities, key, *raw);
+    const std::vector<UniqueKey> old_unique = owner_.UniqueKeys(before);
+    const std::vector<UniqueKey> new_unique = owner_.UniqueKeys(after);
+    for (const UniqueKey& u : old_unique) {
+      if (!Contains(new_unique, u.key)) change.Delete(storage::Family::kIndex, u.key);
+    }
+    for (const UniqueKey& u : new_unique) {
+      if (Contains(old_unique, u.key)) continue;
+      change.ExpectAbsent(storage::Family::kIndex, u.key);
+      change.Put(storage::Family::kIndex, u.key, after.id());
+    }
+    mutation.response = edit.response.empty() ? after.SerializeAsString() : edit.response;
+    StoreResponse(owner_.context(), request, mutation.response, change);
+    BuildCommit(call, &before, after, edit, change);
+    return mutation;
+  }
+
+  // MutateAsync's state across its attempts. `ended` gets the mutation with its response, or
+  // the error.
+  struct AsyncMutation {
+    std::shared_ptr<const CallContext> call;
+    std::string id;
+    IdempotentRequest request;
+    OwnedEditFn edit_fn;
+    Executor* retries;
+    absl::AnyInvocable<void(absl::StatusOr<AsyncMutation*> ended) &&> ended;
+    int attempts = 0;
+    std::string response;
+  };
+  void AttemptMutation(std::shared_ptr<AsyncMutation> op) {
+    absl::StatusOr<Mutation> mutation =
+        PrepareMutation(*op->call, op->id, op->request, op->edit_fn);
+    if (!mutation.ok()) return std::move(op->ended)(mutation.status());
+    if (mutation->answer.has_value()) {
+      op->response = *std::move(mutation->answer);
+      return std::move(op->ended)(op.get());
+    }
+    op->response = std::move(mutation->response);
+    store_.CommitAsync(
+        std::move(mutation->change),
+        [this, op, after = std::move(mutation->after)](
+            const absl::StatusOr<storage::CommitResult>& committed) mutable {
+          if (committed.ok()) return std::move(op->ended)(op.get());
+          if (!absl::IsAborted(committed.status())) return std::move(op->ended)(committed.status());
+          if (++op->attempts == kMaxAttempts) return std::move(op->ended)(TooManyAttempts(op->id));
+          // Not on this, the committing, thread: an attempt reads, and may commit an audit.
+          auto retry = [this, op, after = std::move(after)] {
+            if (absl::Status taken = CheckUniqueKeys(store_.Snapshot(), after); !taken.ok())
+              return std::move(op->ended)(std::move(taken));
+            AttemptMutation(op);
+          };
+          if (!op->retries->TrySchedule(std::move(retry))) {
+            std::move(op->ended)(absl::UnavailableError(
+                "the server is at capacity and could not retry the change; retry with backoff"));
+          }
+        });
+  }
+
+  // One attempt at a Create: the change to commit and the record it stores, or the first
+  // call's record when the caller's request id was answered.
+  struct Creation {
+    std::optional<Record> answer;
+    storage::Change change;
+    Record stored;
+  };
+  absl::StatusOr<Creation> PrepareCreate(const CallContext& call, const Record& record,
+                                         const IdempotentRequest& request,
+                                         const storage::Change& extra) {
+    Creation creation;
+    VIGIL_ASSIGN_OR_RETURN(creation.answer, ReplayCreate(call, request));
+    if (creation.answer.has_value()) return creation;
+    const std::string& force = call.principal.force;
+    Record& stored = creation.stored;
+    stored = record;
+    stored.set_force(force);
+    stored.set_revision(1);
+    *stored.mutable_create_time() = ToProtoTime(call.now);
+    *stored.mutable_update_time() = ToProtoTime(call.now);
+    stored.clear_obligations();
+    stored.clear_retention();
+    *stored.mutable_retention()->mutable_last_activity_time() = ToProtoTime(call.now);
+    RecordEdit edit;
+    edit.action = v1::AUDIT_ACTION_COLLECTION;
+    owner_.Derive(call, nullptr, stored, edit);
+    StampSince({}, *stored.mutable_obligations(), call.now, /*new_record=*/true);
+
+    storage::Change& change = creation.change;
+    change = extra;
+    change.ExpectAbsent(storage::Family::kEntities, owner_.Key(force, stored.id()));
+    for (const UniqueKey& unique : owner_.UniqueKeys(stored)) {
+      change.ExpectAbsent(storage::Family::kIndex, unique.key);
+      change.Put(storage::Family::kIndex, unique.key, stored.id());
+    }
+    StoreResponse(owner_.context(), request, stored.SerializeAsString(), change);
+    BuildCommit(call, nullptr, stored, edit, change);
+    return creation;
+  }
+
+  // After a Create's commit found a precondition failed: the first call's record (the
+  // caller's retry was answered meanwhile), AlreadyExists naming what is taken, or nullopt to
+  // try again.
+  absl::StatusOr<std::optional<Record>> AfterLostCreate(const CallContext& call,
+                                                        const IdempotentRequest& request,
+                                                        const Record& stored) {
+    const storage::ReadView view = store_.Snapshot();
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> prior, ReplayCreate(call, request));
+    if (prior.has_value()) return prior;
+    VIGIL_ASSIGN_OR_RETURN(
+        std::optional<std::string> existing,
+        view.Get(storage::Family::kEntities, owner_.Key(call.principal.force, stored.id())));
+    if (existing.has_value()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(owner_.noun(), ".id: ", stored.id(), " already exists"));
+    }
+    VIGIL_RETURN_IF_ERROR(CheckUniqueKeys(view, stored));
+    return std::optional<Record>();
+  }
+
+  // CreateAsync's state across its attempts.
+  struct AsyncCreate {
+    std::shared_ptr<const CallContext> call;
+    Record record;
+    IdempotentRequest request;
+    storage::Change extra;
+    Executor* retries;
+    Answer<Record> done;
+    int attempts = 0;
+  };
+  void AttemptCreate(std::shared_ptr<AsyncCreate> op) {
+    absl::StatusOr<Creation> creation =
+        PrepareCreate(*op->call, op->record, op->request, op->extra);
+    if (!creation.ok()) return std::move(op->done)(creation.status());
+    if (creation->answer.has_value()) return std::move(op->done)(*std::move(creation->answer));
+    store_.CommitAsync(
+        std::move(creation->change),
+        [this, op, stored = std::move(creation->stored)](
+            const absl::StatusOr<storage::CommitResult>& committed) mutable {
+          if (committed.ok()) return std::move(op->done)(std::move(stored));
+          if (!absl::IsAborted(committed.status())) return std::move(op->done)(committed.status());
+          if (++op->attempts == kMaxAttempts) {
+            return std::move(op->done)(
+                absl::AbortedError("too many concurrent changes; try again"));
+          }
+          // Not on this, the committing, thread: an attempt reads, and may commit an audit.
+          auto retry = [this, op, stored = std::move(stored)] {
+            absl::StatusOr<std::optional<Record>> first =
+                AfterLostCreate(*op->call, op->request, stored);
+            if (!first.ok()) return std::move(op->done)(first.status());
+            if (first->has_value()) return std::move(op->done)(**std::move(first));
+            AttemptCreate(op);
+          };
+          if (!op->retries->TrySchedule(std::move(retry))) {
+            std::move(op->done)(absl::UnavailableError(
+                "the server is at capacity and could not retry the change; retry with backoff"));
+          }
+        });
   }
 
   static constexpr int kMaxAttempts = 16;

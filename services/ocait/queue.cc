@@ -315,18 +315,41 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
 
 absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
                                            const v1::CreateReferralRequest& request) {
-  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
-  const IdempotentRequest bound = BindRequest(call, request);
-  VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> prior, records_.ReplayCreate(call, bound));
-  if (prior.has_value()) return *std::move(prior);
-  VIGIL_ASSIGN_OR_RETURN(v1::Referral referral, ValidateNew(call, request.referral()));
-  AddHistory(referral, v1::REFERRAL_STATE_UNSPECIFIED, v1::REFERRAL_STATE_RECEIVED, call.now,
-             call.principal.actor,
-             absl::StrCat("received from ", v1::ReferralSource_Name(referral.source())));
-  VIGIL_RETURN_IF_ERROR(Deconflict(call, referral));
-  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored, records_.Create(call, std::move(referral), bound));
+  VIGIL_ASSIGN_OR_RETURN(NewReferral created, PrepareCreate(call, request));
+  if (created.first.has_value()) return *std::move(created.first);
+  VIGIL_ASSIGN_OR_RETURN(v1::Referral stored,
+                         records_.Create(call, std::move(created.referral), created.bound));
   AfterWrite(stored);
   return stored;
+}
+
+void Queue::CreateAsync(std::shared_ptr<const CallContext> call,
+                        const v1::CreateReferralRequest& request, Executor& retries,
+                        RecordStore<v1::Referral>::Answer<v1::Referral> done) {
+  absl::StatusOr<NewReferral> created = PrepareCreate(*call, request);
+  if (!created.ok()) return std::move(done)(created.status());
+  if (created->first.has_value()) return std::move(done)(*std::move(created->first));
+  records_.CreateAsync(std::move(call), std::move(created->referral), std::move(created->bound),
+                       storage::Change(), retries,
+                       [this, done = std::move(done)](absl::StatusOr<v1::Referral> stored) mutable {
+                         if (stored.ok()) AfterWrite(*stored);
+                         std::move(done)(std::move(stored));
+                       });
+}
+
+absl::StatusOr<Queue::NewReferral> Queue::PrepareCreate(const CallContext& call,
+                                                        const v1::CreateReferralRequest& request) {
+  VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
+  NewReferral created;
+  created.bound = BindRequest(call, request);
+  VIGIL_ASSIGN_OR_RETURN(created.first, records_.ReplayCreate(call, created.bound));
+  if (created.first.has_value()) return created;
+  VIGIL_ASSIGN_OR_RETURN(created.referral, ValidateNew(call, request.referral()));
+  AddHistory(created.referral, v1::REFERRAL_STATE_UNSPECIFIED, v1::REFERRAL_STATE_RECEIVED,
+             call.now, call.principal.actor,
+             absl::StrCat("received from ", v1::ReferralSource_Name(created.referral.source())));
+  VIGIL_RETURN_IF_ERROR(Deconflict(call, created.referral));
+  return created;
 }
 
 absl::StatusOr<v1::Referral> Queue::Transition(

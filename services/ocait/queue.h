@@ -64,6 +64,12 @@ class Queue final : public Owner<v1::Referral> {
   // future, an unknown linked offender. The response lists open referrals sharing identifiers.
   absl::StatusOr<v1::Referral> Create(const CallContext& call,
                                       const v1::CreateReferralRequest& request);
+  // Create without waiting for the commit (RecordStore::CreateAsync): `done` gets the answer
+  // once, on the committing thread or this one; `*call` and `request` must stay valid until
+  // then. Attempts after a lost race run on `retries`.
+  void CreateAsync(std::shared_ptr<const CallContext> call,
+                   const v1::CreateReferralRequest& request, Executor& retries,
+                   RecordStore<v1::Referral>::Answer<v1::Referral> done);
   // RECEIVED -> AWAITING_ALLOCATION with a grade.
   absl::StatusOr<v1::Referral> Triage(const CallContext& call,
                                       const v1::TriageReferralRequest& request);
@@ -102,6 +108,15 @@ class Queue final : public Owner<v1::Referral> {
   const SubjectNamer& namer() const { return records_; }
 
  private:
+  // Create's request, checked and bound to its request id: the referral to store, or the
+  // first call's referral when the caller's request id was answered (audited as a replay).
+  struct NewReferral {
+    IdempotentRequest bound;
+    std::optional<v1::Referral> first;
+    v1::Referral referral;
+  };
+  absl::StatusOr<NewReferral> PrepareCreate(const CallContext& call,
+                                            const v1::CreateReferralRequest& request);
   // Validates a new referral's fields, normalises identifiers, checks the linked offender.
   absl::StatusOr<v1::Referral> ValidateNew(const CallContext& call, const v1::Referral& in);
   // Fills the deconfliction matches of `referral` from the open referrals of the force.

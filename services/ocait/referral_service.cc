@@ -33,9 +33,11 @@ std::span<const RpcSpec> ReferralServiceImpl::Specs() { return kSpecs; }
 grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     grpc::CallbackServerContext* context, const v1::CreateReferralRequest* request,
     v1::Referral* response) {
-  return runtime_.Reply(context, kCreateReferral, response, [=, this](const CallContext& call) {
-    return queue_.Create(call, *request);
-  });
+  return runtime_.ReplyAsync(context, kCreateReferral, response,
+                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+                               queue_.CreateAsync(call, *request, runtime_.executor(),
+                                                  std::move(done));
+                             });
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::TriageReferral(

@@ -4,6 +4,8 @@
 #ifndef VIGIL_SERVICES_RSO_ASSESSMENTS_H_
 #define VIGIL_SERVICES_RSO_ASSESSMENTS_H_
 
+#include <memory>
+
 #include "absl/status/statusor.h"
 #include "services/common/rpc.h"
 #include "services/rso/offender_store.h"
@@ -21,6 +23,12 @@ class Assessments {
   // FailedPrecondition: the offender is no longer managed.
   absl::StatusOr<v1::ArmsAssessment> RecordArms(const CallContext& call,
                                                 const v1::RecordArmsAssessmentRequest& request);
+  // RecordArms without waiting for the commit (RecordStore::MutateAsync): `done` gets the
+  // answer once, on the committing thread or this one; `*call` and `request` must stay valid
+  // until then. Attempts after a lost race run on `retries`.
+  void RecordArmsAsync(std::shared_ptr<const CallContext> call,
+                       const v1::RecordArmsAssessmentRequest& request, Executor& retries,
+                       OffenderStore::Answer<v1::ArmsAssessment> done);
 
   // The history, oldest first; audited as a consultation.
   absl::StatusOr<v1::ListArmsAssessmentsResponse> ListArms(
@@ -53,6 +61,14 @@ class Assessments {
       const CallContext& call, const v1::SignOffRiskManagementPlanRequest& request);
 
  private:
+  // RecordArms's request, checked, bound to its request id, and the edit that records the
+  // assessment (it keeps a reference to `request`).
+  struct ArmsEdit {
+    IdempotentRequest bound;
+    OffenderStore::OwnedEditFn edit;
+  };
+  absl::StatusOr<ArmsEdit> PrepareArms(const CallContext& call,
+                                       const v1::RecordArmsAssessmentRequest& request);
   OffenderStore& offenders_;
 };
 

@@ -83,6 +83,19 @@ class OffenderStore final : public Owner<v1::Offender> {
     return records_.template Mutate<Response>(call, id, request, edit);
   }
 
+  using OwnedEditFn = RecordStore<v1::Offender>::OwnedEditFn;
+  template <typename Response>
+  using Answer = RecordStore<v1::Offender>::Answer<Response>;
+
+  // Mutate without waiting for the commit (see RecordStore::MutateAsync).
+  template <typename Response = v1::Offender>
+  void MutateAsync(std::shared_ptr<const CallContext> call, std::string id,
+                   IdempotentRequest request, OwnedEditFn edit, Executor& retries,
+                   Answer<Response> done) {
+    records_.template MutateAsync<Response>(std::move(call), std::move(id), std::move(request),
+                                            std::move(edit), retries, std::move(done));
+  }
+
   // The offender, read for the caller (audited), with eligibility refreshed to call.now.
   absl::StatusOr<v1::Offender> Read(const CallContext& call, absl::string_view id);
 

@@ -110,9 +110,11 @@ grpc::ServerUnaryReactor* OffenderServiceImpl::RecordNotificationReview(
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordArmsAssessment(
     grpc::CallbackServerContext* context, const v1::RecordArmsAssessmentRequest* request,
     v1::ArmsAssessment* response) {
-  return runtime_.Reply(context, kRecordArms, response, [=, this](const CallContext& call) {
-    return assessments_.RecordArms(call, *request);
-  });
+  return runtime_.ReplyAsync(context, kRecordArms, response,
+                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+                               assessments_.RecordArmsAsync(call, *request, runtime_.executor(),
+                                                            std::move(done));
+                             });
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::ListArmsAssessments(

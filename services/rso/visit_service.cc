@@ -30,9 +30,11 @@ std::span<const RpcSpec> VisitServiceImpl::Specs() { return kSpecs; }
 grpc::ServerUnaryReactor* VisitServiceImpl::RecordVisit(grpc::CallbackServerContext* context,
                                                         const v1::RecordVisitRequest* request,
                                                         v1::Visit* response) {
-  return runtime_.Reply(context, kRecordVisit, response, [=, this](const CallContext& call) {
-    return visits_.RecordVisit(call, *request);
-  });
+  return runtime_.ReplyAsync(context, kRecordVisit, response,
+                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+                               visits_.RecordVisitAsync(call, *request, runtime_.executor(),
+                                                        std::move(done));
+                             });
 }
 
 grpc::ServerUnaryReactor* VisitServiceImpl::ListVisits(grpc::CallbackServerContext* context,

@@ -161,6 +161,21 @@ absl::StatusOr<std::vector<v1::Visit>> Visits::VisitsBefore(absl::string_view fo
 
 absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
                                               const v1::RecordVisitRequest& request) {
+  VIGIL_ASSIGN_OR_RETURN(VisitEdit visit, PrepareVisit(call, request));
+  return offenders_.Mutate<v1::Visit>(call, request.offender_id(), visit.bound, visit.edit);
+}
+
+void Visits::RecordVisitAsync(std::shared_ptr<const CallContext> call,
+                              const v1::RecordVisitRequest& request, Executor& retries,
+                              OffenderStore::Answer<v1::Visit> done) {
+  absl::StatusOr<VisitEdit> visit = PrepareVisit(*call, request);
+  if (!visit.ok()) return std::move(done)(visit.status());
+  offenders_.MutateAsync<v1::Visit>(std::move(call), request.offender_id(), std::move(visit->bound),
+                                    std::move(visit->edit), retries, std::move(done));
+}
+
+absl::StatusOr<Visits::VisitEdit> Visits::PrepareVisit(const CallContext& call,
+                                                       const v1::RecordVisitRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
   VIGIL_ASSIGN_OR_RETURN(
       const absl::Time visited,
@@ -192,8 +207,7 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("notes", request.notes(), 4000, false, true));
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
 
-  const std::string& force = call.principal.force;
-  const std::shared_ptr<const v1::Policy> policy = offenders_.policy(force);
+  std::shared_ptr<const v1::Policy> policy = offenders_.policy(call.principal.force);
 
   v1::Visit visit;
   visit.set_id(NewId("V"));
@@ -208,58 +222,58 @@ absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
   visit.set_recorded_by(call.principal.actor);
   *visit.mutable_record_time() = ToProtoTime(call.now);
 
-  VIGIL_ASSIGN_OR_RETURN(
-      v1::Visit stored,
-      offenders_.Mutate<v1::Visit>(
-          call, request.offender_id(), BindRequest(call, request),
-          [&](v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
-            if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY)
-              return NotInCommunity(record);
-            VIGIL_RETURN_IF_ERROR(
-                NotBeforeRegistration("visit_time", visited, record, offenders_.zone()));
-            // Read on every attempt: a visit committed since the last one changed the record,
-            // which is why this attempt runs, and belongs in the window.
-            VIGIL_ASSIGN_OR_RETURN(
-                const std::vector<v1::Visit> earlier,
-                VisitsBefore(force, record.id(), visited, policy->compliance_window_visits()));
-            v1::Visit stored = visit;
-            stored.clear_findings();
-            for (v1::ComplianceFinding& finding :
-                 Assess(record, visit, earlier, *policy, offenders_.zone(), call.now)) {
-              const absl::Time found = TimeOf(finding.found_time());
-              change.Put(Family::kEntities, FindingKey(force, found, finding.id()),
-                         finding.SerializeAsString());
-              change.Put(Family::kIndex,
-                         FindingByTeamKey(force, record.team(), found, finding.id()), "");
-              edit.notices.push_back(FindingNotice(record, stored, finding));
-              *stored.add_findings() = std::move(finding);
-            }
-            change.Put(Family::kEntities, VisitKey(force, record.id(), visited, stored.id()),
-                       stored.SerializeAsString());
-            edit.action = v1::AUDIT_ACTION_COLLECTION;
-            edit.extra_subjects = {stored.id()};
-            edit.response = stored.SerializeAsString();
-            if (request.outcome() == v1::VISIT_OUTCOME_SEEN) {
-              if (!record.has_last_visit_time() || TimeOf(record.last_visit_time()) < visited) {
-                *record.mutable_last_visit_time() = ToProtoTime(visited);
-              }
-              return absl::OkStatus();
-            }
-            // No access or a refusal does not satisfy the clock and calls for reassessment.
-            const bool answered =
-                record.has_last_arms_time() && TimeOf(record.last_arms_time()) >= visited;
-            if (!answered) {
-              v1::Trigger* trigger = record.add_open_triggers();
-              trigger->set_type(v1::TRIGGER_TYPE_REFUSED_ACCESS);
-              *trigger->mutable_time() = ToProtoTime(visited);
-              trigger->set_note(request.outcome() == v1::VISIT_OUTCOME_REFUSED
-                                    ? "entry refused at a home visit"
-                                    : "no access at a home visit");
-              trigger->set_recorded_by(call.principal.actor);
-            }
-            return absl::OkStatus();
-          }));
-  return stored;
+  // The edit may run again, after this returns: it owns what it reads but the call and the
+  // request, which outlive the answer.
+  return VisitEdit{
+      BindRequest(call, request),
+      [this, &call, &request, visit = std::move(visit), visited, policy = std::move(policy)](
+          v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
+        const std::string& force = call.principal.force;
+        if (record.status() != v1::OFFENDER_STATUS_ACTIVE_COMMUNITY) return NotInCommunity(record);
+        VIGIL_RETURN_IF_ERROR(
+            NotBeforeRegistration("visit_time", visited, record, offenders_.zone()));
+        // Read on every attempt: a visit committed since the last one changed the record,
+        // which is why this attempt runs, and belongs in the window.
+        VIGIL_ASSIGN_OR_RETURN(
+            const std::vector<v1::Visit> earlier,
+            VisitsBefore(force, record.id(), visited, policy->compliance_window_visits()));
+        v1::Visit stored = visit;
+        stored.clear_findings();
+        for (v1::ComplianceFinding& finding :
+             Assess(record, visit, earlier, *policy, offenders_.zone(), call.now)) {
+          const absl::Time found = TimeOf(finding.found_time());
+          change.Put(Family::kEntities, FindingKey(force, found, finding.id()),
+                     finding.SerializeAsString());
+          change.Put(Family::kIndex, FindingByTeamKey(force, record.team(), found, finding.id()),
+                     "");
+          edit.notices.push_back(FindingNotice(record, stored, finding));
+          *stored.add_findings() = std::move(finding);
+        }
+        change.Put(Family::kEntities, VisitKey(force, record.id(), visited, stored.id()),
+                   stored.SerializeAsString());
+        edit.action = v1::AUDIT_ACTION_COLLECTION;
+        edit.extra_subjects = {stored.id()};
+        edit.response = stored.SerializeAsString();
+        if (request.outcome() == v1::VISIT_OUTCOME_SEEN) {
+          if (!record.has_last_visit_time() || TimeOf(record.last_visit_time()) < visited) {
+            *record.mutable_last_visit_time() = ToProtoTime(visited);
+          }
+          return absl::OkStatus();
+        }
+        // No access or a refusal does not satisfy the clock and calls for reassessment.
+        const bool answered =
+            record.has_last_arms_time() && TimeOf(record.last_arms_time()) >= visited;
+        if (!answered) {
+          v1::Trigger* trigger = record.add_open_triggers();
+          trigger->set_type(v1::TRIGGER_TYPE_REFUSED_ACCESS);
+          *trigger->mutable_time() = ToProtoTime(visited);
+          trigger->set_note(request.outcome() == v1::VISIT_OUTCOME_REFUSED
+                                ? "entry refused at a home visit"
+                                : "no access at a home visit");
+          trigger->set_recorded_by(call.principal.actor);
+        }
+        return absl::OkStatus();
+      }};
 }
 
 absl::StatusOr<v1::ListVisitsResponse> Visits::ListVisits(const CallContext& call,

@@ -5,6 +5,7 @@
 #ifndef VIGIL_SERVICES_RSO_VISITS_H_
 #define VIGIL_SERVICES_RSO_VISITS_H_
 
+#include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,6 +28,12 @@ class Visits {
   // in the community (in custody, abroad, wanted, or no longer managed).
   absl::StatusOr<v1::Visit> RecordVisit(const CallContext& call,
                                         const v1::RecordVisitRequest& request);
+  // RecordVisit without waiting for the commit (RecordStore::MutateAsync): `done` gets the
+  // answer once, on the committing thread or this one; `*call` and `request` must stay valid
+  // until then. Attempts after a lost race run on `retries`.
+  void RecordVisitAsync(std::shared_ptr<const CallContext> call,
+                        const v1::RecordVisitRequest& request, Executor& retries,
+                        OffenderStore::Answer<v1::Visit> done);
 
   // Newest first, paginated; audited.
   absl::StatusOr<v1::ListVisitsResponse> ListVisits(const CallContext& call,
@@ -61,6 +68,14 @@ class Visits {
                                      const v1::GetVisitPlanRequest& request);
 
  private:
+  // RecordVisit's request, checked, bound to its request id, and the edit that records the
+  // visit (it keeps references to `call` and `request`).
+  struct VisitEdit {
+    IdempotentRequest bound;
+    OffenderStore::OwnedEditFn edit;
+  };
+  absl::StatusOr<VisitEdit> PrepareVisit(const CallContext& call,
+                                         const v1::RecordVisitRequest& request);
   // The schedule of a record as stored.
   v1::VisitSchedule ScheduleOf(const v1::Offender& record, absl::Time now) const;
   // Up to `count` visits of the offender at or before `visited`, newest first, as committed now.

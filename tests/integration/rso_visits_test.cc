@@ -1,12 +1,15 @@
 // Home visits over a real store: scheduling by risk tier and RMP, re-timing on reassessment,
 // pauses, compliance findings, flat diarising, reactive management, counters.
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/executor.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
 #include "services/policy/policy_registry.h"
@@ -267,6 +270,55 @@ TEST_F(VisitsTest, VisitsRecordedAtOnceAreEachJudgedByTheVisitsCommittedBeforeIt
   }
   EXPECT_EQ(unjudged, 3);
   EXPECT_EQ(judged, kThreads * kEach - 3);
+}
+
+// As above, through RecordVisitAsync, as the RPC records visits: every visit queued at once
+// from one thread, a lost race retried on the executor, ABORTED queued again by the test.
+TEST_F(VisitsTest, VisitsRecordedAsynchronouslyAtOnceAreEachJudgedByTheVisitsBeforeThem) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  ASSERT_THAT(Rmp("R1", 0, 1, false, /*unannounced=*/50).status(), IsOk());
+  constexpr int kVisits = 32;
+  Executor retries(/*threads=*/2, /*max_queued=*/1000);
+  v1::RecordVisitRequest request;
+  request.set_offender_id("R1");
+  *request.mutable_visit_time() = ToProtoTime(Day(2026, 3, 2, 10));
+  request.add_officers("DC 4512");
+  request.set_outcome(v1::VISIT_OUTCOME_SEEN);
+  request.set_announced(true);
+  const auto call = std::make_shared<const CallContext>(Call());
+
+  absl::Mutex mu;
+  std::vector<v1::Visit> recorded;
+  std::vector<absl::Status> failed;
+  int aborted = 0;
+  int answers = 0;
+  for (int round = 0, pending = kVisits; pending > 0 && round < 20; ++round) {
+    for (int i = 0; i < pending; ++i) {
+      visits_->RecordVisitAsync(call, request, retries, [&](absl::StatusOr<v1::Visit> visit) {
+        absl::MutexLock lock(&mu);
+        ++answers;
+        if (visit.ok()) {
+          recorded.push_back(*std::move(visit));
+        } else if (absl::IsAborted(visit.status())) {
+          ++aborted;
+        } else {
+          failed.push_back(visit.status());
+        }
+      });
+    }
+    absl::MutexLock lock(&mu);
+    auto all_answered = [&] { return answers == pending; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_answered), absl::Seconds(60)));
+    pending = aborted;  // ABORTED (too many concurrent changes) asks the client to try again
+    aborted = 0;
+    answers = 0;
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(failed, IsEmpty());
+  ASSERT_EQ(recorded.size(), size_t{kVisits});
+  int unjudged = 0;
+  for (const v1::Visit& visit : recorded) unjudged += visit.findings().empty() ? 1 : 0;
+  EXPECT_EQ(unjudged, 3);
 }
 
 TEST_F(VisitsTest, AVisitRecordedLateIsJudgedByTheVisitsBeforeIt) {

@@ -338,8 +338,8 @@ class Answers {
   // Waits until `n` answers came (or 60 s passed); true when they did.
   bool WaitFor(size_t n) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&] { return results_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+    wanted_ = n;
+    return mu_.AwaitWithTimeout(absl::Condition(this, &Answers::Enough), absl::Seconds(60));
   }
   std::map<std::string, absl::StatusOr<CommitResult>> results() {
     absl::MutexLock lock(&mu_);
@@ -351,7 +351,10 @@ class Answers {
   }
 
  private:
+  bool Enough() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return results_.size() >= wanted_; }
+
   absl::Mutex mu_;
+  size_t wanted_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, absl::StatusOr<CommitResult>> results_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
 };
@@ -362,6 +365,7 @@ TEST_F(StoreTest, AsyncCommitsAnswerOnceEachInQueueOrderBesideWaitingCommits) {
   constexpr int kPerThread = 150;
   Answers answers;
   std::vector<std::thread> threads;
+  threads.reserve(kAsyncThreads + kSyncThreads);
   for (int t = 0; t < kAsyncThreads + kSyncThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -431,7 +435,7 @@ TEST_F(StoreTest, ACommitCallbackMayQueueACommitButNotWaitForOne) {
   absl::StatusOr<CommitResult> queued;
   Change change;
   change.Put(Family::kEntities, "first", "v");
-  store_->CommitAsync(std::move(change), [&](absl::StatusOr<CommitResult> result) {
+  store_->CommitAsync(std::move(change), [&](const absl::StatusOr<CommitResult>& result) {
     ASSERT_THAT(result.status(), IsOk());
     Change again;
     again.Put(Family::kEntities, "waited", "v");
@@ -458,7 +462,7 @@ TEST_F(StoreTest, CloseAnswersEveryQueuedAsyncCommitBeforeItReturns) {
     Change change;
     change.Put(Family::kEntities, absl::StrCat("e/", i), "v");
     change.AddEvent("test", absl::StrCat(i));
-    store_->CommitAsync(std::move(change), [&](absl::StatusOr<CommitResult> result) {
+    store_->CommitAsync(std::move(change), [&](const absl::StatusOr<CommitResult>& result) {
       if (result.ok()) ok.fetch_add(1);
       // Slow callbacks: Close must wait for the last one to return.
       std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -472,7 +476,8 @@ TEST_F(StoreTest, CloseAnswersEveryQueuedAsyncCommitBeforeItReturns) {
   absl::StatusOr<CommitResult> after;
   Change late;
   late.Put(Family::kEntities, "late", "v");
-  store_->CommitAsync(std::move(late), [&](absl::StatusOr<CommitResult> r) { after = r; });
+  store_->CommitAsync(std::move(late),
+                      [&](absl::StatusOr<CommitResult> r) { after = std::move(r); });
   EXPECT_THAT(after, StatusIs(absl::StatusCode::kUnavailable));  // answered at once
   Reopen();
   EXPECT_EQ(store_->EventHead("test"), uint64_t{kChanges});
