@@ -151,14 +151,26 @@ class RpcRuntime {
                       });
   }
 
-  // As Unary, for a body that finishes later without holding a worker: `body(call, done)` runs
-  // on the worker pool, may hand the work on (Store::CommitAsync), and calls `done` exactly
-  // once, from whichever thread ends it. The request and response, and `*call` (while the
-  // body keeps the pointer), stay valid until `done` is called; the call counts as in flight
-  // (WaitIdle) until then.
+  // Where an asynchronous body starts.
+  enum class StartOn {
+    // The worker pool: the body may wait (a call to another context, a synchronous commit).
+    kWorker,
+    // gRPC's thread that received the call, at once: no hop to a worker and back. Only for a
+    // body that waits for nothing but reads of the store until it hands its change to
+    // Store::CommitAsync; on a refusal it may commit the refusal's audit record, as Admit's
+    // own refusals do on this thread. Never for a body that calls another context: its answer
+    // may need this very thread.
+    kReceivingThread,
+  };
+
+  // As Unary, for a body that finishes later without holding a thread: `body(call, done)`
+  // runs where `start_on` says, may hand the work on (Store::CommitAsync), and calls `done`
+  // exactly once, from whichever thread ends it. The request and response, and `*call` (while
+  // the body keeps the pointer), stay valid until `done` is called; the call counts as in
+  // flight (WaitIdle) until then.
   template <typename Body>
   grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
-                                       Body body) {
+                                       Body body, StartOn start_on = StartOn::kWorker) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const absl::string_view method = spec.method;
     const absl::Time start = absl::Now();
@@ -168,6 +180,14 @@ class RpcRuntime {
       return reactor;
     }
     CallStarted();
+    if (start_on == StartOn::kReceivingThread) {
+      body(std::make_shared<const CallContext>(*std::move(admitted)),
+           [this, reactor, method, start](const absl::Status& status) {
+             Finish(reactor, method, start, ToGrpcStatus(status));
+             CallFinished();
+           });
+      return reactor;
+    }
     const bool queued =
         executor_.TrySchedule([this, context, reactor, method, start,
                                call = std::make_shared<const CallContext>(*std::move(admitted)),
@@ -221,17 +241,20 @@ class RpcRuntime {
   // response.
   template <typename Response, typename Body>
   grpc::ServerUnaryReactor* ReplyAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
-                                       Response* response, Body body) {
-    return UnaryAsync(context, spec,
-                      [response, body = std::move(body)](std::shared_ptr<const CallContext> call,
-                                                         Done done) mutable {
-                        body(std::move(call), [response, done = std::move(done)](
-                                                  absl::StatusOr<Response> result) mutable {
-                          if (!result.ok()) return std::move(done)(result.status());
-                          *response = *std::move(result);
-                          std::move(done)(absl::OkStatus());
-                        });
-                      });
+                                       Response* response, Body body,
+                                       StartOn start_on = StartOn::kWorker) {
+    return UnaryAsync(
+        context, spec,
+        [response, body = std::move(body)](std::shared_ptr<const CallContext> call,
+                                           Done done) mutable {
+          body(std::move(call),
+               [response, done = std::move(done)](absl::StatusOr<Response> result) mutable {
+                 if (!result.ok()) return std::move(done)(result.status());
+                 *response = *std::move(result);
+                 std::move(done)(absl::OkStatus());
+               });
+        },
+        start_on);
   }
 
   const Clock& clock() const { return clock_; }

@@ -33,11 +33,15 @@ std::span<const RpcSpec> ReferralServiceImpl::Specs() { return kSpecs; }
 grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     grpc::CallbackServerContext* context, const v1::CreateReferralRequest* request,
     v1::Referral* response) {
-  return runtime_.ReplyAsync(context, kCreateReferral, response,
-                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
-                               queue_.CreateAsync(call, *request, runtime_.executor(),
-                                                  std::move(done));
-                             });
+  return runtime_.ReplyAsync(
+      context, kCreateReferral, response,
+      [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+        queue_.CreateAsync(call, *request, runtime_.executor(), std::move(done));
+      },
+      // Reads until its change is queued, unless it must ask the register about a linked
+      // offender: see StartOn.
+      request->referral().linked_offender_id().empty() ? RpcRuntime::StartOn::kReceivingThread
+                                                       : RpcRuntime::StartOn::kWorker);
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::TriageReferral(

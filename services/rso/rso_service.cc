@@ -110,11 +110,13 @@ grpc::ServerUnaryReactor* OffenderServiceImpl::RecordNotificationReview(
 grpc::ServerUnaryReactor* AssessmentServiceImpl::RecordArmsAssessment(
     grpc::CallbackServerContext* context, const v1::RecordArmsAssessmentRequest* request,
     v1::ArmsAssessment* response) {
-  return runtime_.ReplyAsync(context, kRecordArms, response,
-                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
-                               assessments_.RecordArmsAsync(call, *request, runtime_.executor(),
-                                                            std::move(done));
-                             });
+  return runtime_.ReplyAsync(
+      context, kRecordArms, response,
+      [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+        assessments_.RecordArmsAsync(call, *request, runtime_.executor(), std::move(done));
+      },
+      // Reads until its change is queued: see StartOn.
+      RpcRuntime::StartOn::kReceivingThread);
 }
 
 grpc::ServerUnaryReactor* AssessmentServiceImpl::ListArmsAssessments(

@@ -30,11 +30,13 @@ std::span<const RpcSpec> VisitServiceImpl::Specs() { return kSpecs; }
 grpc::ServerUnaryReactor* VisitServiceImpl::RecordVisit(grpc::CallbackServerContext* context,
                                                         const v1::RecordVisitRequest* request,
                                                         v1::Visit* response) {
-  return runtime_.ReplyAsync(context, kRecordVisit, response,
-                             [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
-                               visits_.RecordVisitAsync(call, *request, runtime_.executor(),
-                                                        std::move(done));
-                             });
+  return runtime_.ReplyAsync(
+      context, kRecordVisit, response,
+      [=, this](const std::shared_ptr<const CallContext>& call, auto done) {
+        visits_.RecordVisitAsync(call, *request, runtime_.executor(), std::move(done));
+      },
+      // Reads until its change is queued: see StartOn.
+      RpcRuntime::StartOn::kReceivingThread);
 }
 
 grpc::ServerUnaryReactor* VisitServiceImpl::ListVisits(grpc::CallbackServerContext* context,

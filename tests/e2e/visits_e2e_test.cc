@@ -1,4 +1,7 @@
 // Home visits end to end: a real vigild, a gRPC client and the vigil CLI.
+#include <set>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -191,6 +194,58 @@ TEST_F(VisitsEndToEndTest, DatesBeforeRegistrationAndTooManyOfficersAreRefused) 
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(),
               HasSubstr("officers: at most 20 officers at one visit (got 100000)"));
+}
+
+// RecordVisit starts on gRPC's receiving thread and is answered from the commit: many calls at
+// once on one connection are each answered once, a retried request id answers the first
+// visit again, and refusals (outside the caseload, an unknown offender) still come back.
+TEST_F(VisitsEndToEndTest, VisitsAtOnceThroughTheApiAreEachAnsweredOnce) {
+  Offender("C1", "high");
+  auto record = [&](const std::string& request_id, const std::string& offender,
+                    const std::string& team, v1::Visit* visit) {
+    grpc::ClientContext context;
+    context.AddMetadata("x-vigil-actor", "DC 9");
+    context.AddMetadata("x-vigil-role", "officer");
+    context.AddMetadata("x-vigil-force", "wessex");
+    context.AddMetadata("x-vigil-team", team);
+    context.AddMetadata("x-vigil-purpose", "e2e");
+    v1::RecordVisitRequest request;
+    request.set_offender_id(offender);
+    request.mutable_visit_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+    request.add_officers("DC 7");
+    request.set_outcome(v1::VISIT_OUTCOME_SEEN);
+    request.set_request_id(request_id);
+    return visits_->RecordVisit(&context, request, visit);
+  };
+  constexpr int kCalls = 24;
+  std::vector<std::string> ids(kCalls);
+  std::vector<std::thread> threads;
+  threads.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      v1::Visit visit;
+      grpc::Status status;
+      do {  // ABORTED asks the client to try again
+        status = record(absl::StrCat("visit-", i), "C1", "north", &visit);
+      } while (status.error_code() == grpc::StatusCode::ABORTED);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      ids[i] = visit.id();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), size_t{kCalls});
+
+  v1::Visit again;
+  ASSERT_TRUE(record("visit-0", "C1", "north", &again).ok());
+  EXPECT_EQ(again.id(), ids[0]);
+  v1::Visit refused;
+  EXPECT_EQ(record("visit-x", "C1", "south", &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(record("visit-y", "NOBODY", "north", &refused).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  RunResult listed = Vigil({"--output", "json", "visit", "list", "C1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  for (const std::string& id : ids) EXPECT_THAT(listed.output, HasSubstr(id));
 }
 
 }  // namespace
