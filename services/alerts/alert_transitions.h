@@ -52,7 +52,7 @@ absl::Status RaiseLateEscalation(AlertEngine::Txn& txn, const std::string& force
                                  const LateEscalations& late, const v1::Policy& policy,
                                  absl::TimeZone zone);
 
-// An obligation opened or re-timed by its owner.
+// An obligation opened or re-timed by its owner. One already past due is alerted at once.
 absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& now_is,
                     const v1::Policy& policy, absl::TimeZone zone);
 

@@ -393,15 +393,31 @@ TEST_P(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
   }
   EXPECT_EQ(raised, 5);
 
-  // A historic referral arrives: its clock passed long before those just scanned.
+  // A historic referral arrives: its clock passed long before those just scanned. The follower
+  // alerts it at once rather than leave a deadline behind the scan's starting point.
   const v1::Referral old = Referral(received - absl::Hours(24) * 30);
   CatchUp();
-  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, engine_->NextDue());
-  ASSERT_TRUE(next.has_value());
-  EXPECT_EQ(*next, Due(old, "triage"));
-  EXPECT_EQ(Scan().raised, 1);
   AlertAbout(old.id() + "/triage");
   EXPECT_EQ(Alerts().size(), 6u);
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, engine_->NextDue());
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(*next, clock_.Now()) << "no deadline was left for the past-due clock";
+  EXPECT_EQ(Scan().raised, 0);
+
+  // A deadline behind the scan's starting point that is not yet due (the clock was stepped
+  // back) is still found.
+  clock_.Set(received + absl::Hours(1));
+  const absl::Time behind = Due(same_due[0], "triage") - absl::Minutes(30);
+  ASSERT_THAT(
+      engine_->Apply(
+          "direct",
+          {FeedEntry{1, {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R9/action", behind)}}}),
+      IsOk());
+  VIGIL_ASSERT_OK_AND_ASSIGN(next, engine_->NextDue());
+  EXPECT_EQ(next, std::optional<absl::Time>(behind));
+  clock_.Set(behind + absl::Minutes(1));
+  EXPECT_EQ(Scan().raised, 1);
+  AlertAbout("R9/action");
 }
 
 // Deadline keys hold whole microseconds, so a scan in the microsecond of a due time but before
@@ -426,8 +442,8 @@ TEST_P(AlertsTest, ADeadlineScannedBeforeItsObligationIsDueIsKeptForTheNextScan)
 }
 
 // An obligation alerted, moved on, then moved back to the due time it was alerted at is overdue
-// from that time again: its alert reopens (one alert, not a second), in a scan that raises a
-// new alert for another obligation in the same batch.
+// from that time again: its alert reopens at once (one alert, not a second), in the feed batch
+// that opens another obligation, whose alert the scan raises when it falls due.
 TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
   const absl::Time due = clock_.Now() + absl::Hours(1);
   ASSERT_THAT(engine_->Apply(
@@ -438,7 +454,7 @@ TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
   EXPECT_EQ(Scan().raised, 1);
   const v1::Alert first = AlertAbout("R1/action");
 
-  // Moved a week on (the alert resolves), then back; R2 falls due at the same instant.
+  // Moved a week on (the alert resolves), then back, beside R2 opened due a minute from now.
   ASSERT_THAT(
       engine_->Apply("direct", {FeedEntry{2,
                                           {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
@@ -446,25 +462,20 @@ TEST_P(AlertsTest, AnObligationMovedAwayAndBackReopensItsAlertBesideNewOnes) {
       IsOk());
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Alert resolved, engine_->Get(Call(), first.id()));
   EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
-  ASSERT_THAT(
-      engine_->Apply("direct", {FeedEntry{3,
-                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action",
-                                                     due + absl::Minutes(2))}},
-                                FeedEntry{4,
-                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R2/action",
-                                                     due + absl::Minutes(2))}}}),
-      IsOk());
   ASSERT_THAT(engine_->Apply(
                   "direct",
-                  {FeedEntry{5, {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due)}}}),
+                  {FeedEntry{3,
+                             {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R2/action",
+                                        due + absl::Minutes(2))}},
+                   FeedEntry{4, {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R1/action", due)}}}),
               IsOk());
-  clock_.Set(due + absl::Minutes(3));
-  const ScanReport again = Scan();
-  EXPECT_EQ(again.raised, 2) << "R1's overdue alert (reopened) and R2's (new)";
-  EXPECT_EQ(again.reopened, 0) << "counted as raised: the scan raised R1's overdue alert again";
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Alert reopened, engine_->Get(Call(), first.id()));
   EXPECT_EQ(reopened.state(), v1::ALERT_STATE_OPEN);
   EXPECT_GT(reopened.revision(), resolved.revision());
+
+  clock_.Set(due + absl::Minutes(3));
+  const ScanReport scanned = Scan();
+  EXPECT_EQ(scanned.raised, 1) << "R2's; R1's reopened when it was moved back";
   EXPECT_EQ(AlertAbout("R2/action").state(), v1::ALERT_STATE_OPEN);
   int about_r1 = 0;
   for (const v1::Alert& alert : Alerts()) about_r1 += alert.obligation().id() == "R1/action";
@@ -700,8 +711,9 @@ TEST_P(AlertsTest, ResumeAfterASequenceReplaysEachLaterEventOnceThenGoesLive) {
 // SubscribeBatches: Subscribe's events, in the same order, several to a message; resumable
 // after any of them; live; refused for the same reasons.
 TEST_P(AlertsTest, BatchesCarrySubscribesEventsInOrderResumableAfterAnyOfThem) {
-  for (int i = 0; i < 300; ++i) Referral(clock_.Now() - absl::Hours(24 * 3));
+  for (int i = 0; i < 300; ++i) Referral(clock_.Now());
   CatchUp();
+  clock_.Set(clock_.Now() + absl::Hours(24 * 3));
   ASSERT_EQ(Scan().raised, 300);
 
   Subscriber single(*stub_, v1::SubscribeRequest());
@@ -759,8 +771,9 @@ TEST_P(AlertsTest, BatchesCarrySubscribesEventsInOrderResumableAfterAnyOfThem) {
 // in several messages of at most about 1 MiB, in order: never one that a client's default 4 MiB
 // limit would refuse (and refuse again at each resumption).
 TEST_P(AlertsTest, BatchesOfLargeEventsAreSplitToStayWithinAMebibyte) {
-  for (int i = 0; i < 40; ++i) Referral(clock_.Now() - absl::Hours(24 * 3));
+  for (int i = 0; i < 40; ++i) Referral(clock_.Now());
   CatchUp();
+  clock_.Set(clock_.Now() + absl::Hours(24 * 3));
   ASSERT_EQ(Scan().raised, 40);
   std::vector<v1::Alert> alerts = Alerts();
   ASSERT_EQ(alerts.size(), 40u);
@@ -1188,9 +1201,17 @@ TEST_P(AlertsTest, TheScannerWakesOnlyForADeadlineEarlierThanTheOneItSleepsUntil
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(scanner.passes(), settled);
 
-  // A clock already overdue: it scans at once and raises the alert.
+  // A clock already overdue: the follower raises its alert itself; the scanner sleeps on.
   const v1::Referral late = Referral(clock_.Now() - absl::Hours(24 * 30));
   CatchUp();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(scanner.passes(), settled);
+  // A deadline earlier than the one it sleeps until: it wakes at once.
+  ASSERT_THAT(
+      engine_->Apply("direct", {FeedEntry{1,
+                                          {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R9/action",
+                                                     clock_.Now() + absl::Seconds(1))}}}),
+      IsOk());
   EXPECT_TRUE(passes_reach(settled + 1));
   scanner.Stop();
   v1::ListAlertsRequest request;
