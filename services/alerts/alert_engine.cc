@@ -15,6 +15,7 @@
 #include "services/alerts/ladder.h"
 #include "services/common/errors.h"
 #include "services/common/idempotency.h"
+#include "services/common/metrics.h"
 #include "services/common/validate.h"
 #include "services/policy/schedule.h"
 
@@ -304,6 +305,11 @@ absl::Status AlertEngine::Commit(Txn& txn, std::vector<storage::AuditEntry> audi
   storage::Change& change = txn.Finish();
   for (storage::AuditEntry& audit : audits) change.AddAudit(std::move(audit));
   VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+  static Metric& raised =
+      Metrics::Default().Get("alerts_raised_total",
+                             "Overdue alerts raised: by the scanner, or by a feed follower for an "
+                             "obligation already past due when it learns of it");
+  raised.Add(txn.overdue_raised());
   const absl::Time earliest = txn.earliest_added();
   LowerScanFloor(earliest);
   if (earliest == absl::InfiniteFuture()) return absl::OkStatus();  // no deadline added

@@ -34,7 +34,6 @@ void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
   static Metric& batches =
       m.Get("alerts_scan_batches_total", "Scanner commits (up to 500 deadlines each)");
   static Metric& deadlines = m.Get("alerts_scan_deadlines_total", "Passed deadlines processed");
-  static Metric& raised = m.Get("alerts_raised_total", "Overdue alerts raised by the scanner");
   static Metric& escalated = m.Get("alerts_escalated_total", "Escalation steps taken");
   static Metric& reopened =
       m.Get("alerts_reopened_total", "Acknowledgements lapsed while still overdue");
@@ -53,7 +52,6 @@ void AlertScanner::Record(const ScanReport& batch, absl::Duration busy) {
                                   "escalations fire on time)");
   if (batch.deadlines > 0) batches.Add(1);
   deadlines.Add(batch.deadlines);
-  raised.Add(batch.raised);
   escalated.Add(batch.escalated);
   reopened.Add(batch.reopened);
   warned.Add(batch.warned);

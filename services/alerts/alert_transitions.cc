@@ -119,6 +119,7 @@ absl::Status RaiseLateEscalation(AlertEngine::Txn& txn, const std::string& force
   fresh.set_escalation_policy_version(policy.version());
   fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
+  txn.CountOverdueRaised();
   return absl::OkStatus();
 }
 
@@ -264,6 +265,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
     Address(policy, *alert);
     Climb(*alert, txn.now());
     txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
+    txn.CountOverdueRaised();
     return absl::OkStatus();
   }
   v1::Alert fresh;
@@ -280,6 +282,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   SetLadder(policy, zone, fresh);
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
+  txn.CountOverdueRaised();
   return absl::OkStatus();
 }
 

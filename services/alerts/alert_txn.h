@@ -54,6 +54,10 @@ class AlertEngine::Txn {
   storage::Change& change() { return change_; }
   // The earliest deadline Finish added (InfiniteFuture when none).
   absl::Time earliest_added() const { return earliest_added_; }
+  // Overdue alerts raised (or raised again) in this unit of work, by the scanner or the
+  // follower: counted in alerts_raised_total once it commits.
+  void CountOverdueRaised() { ++overdue_raised_; }
+  int overdue_raised() const { return overdue_raised_; }
 
   // The alert, or nullptr. `rederive`: rewrite its deadlines even if it does not change.
   absl::StatusOr<v1::Alert*> FindAlert(absl::string_view force, absl::string_view id,
@@ -261,6 +265,7 @@ class AlertEngine::Txn {
   const absl::Time now_;
   storage::Change change_;
   absl::Time earliest_added_ = absl::InfiniteFuture();
+  int overdue_raised_ = 0;
   std::map<std::string, Slot<v1::Alert>> alerts_;
   std::map<std::string, Slot<internal::AlertedObligation>> followed_;
   std::map<std::string, std::set<std::string>> subjects_;  // by force
