@@ -100,7 +100,7 @@ class AlertsEndToEndTest : public ::testing::Test {
   // A queue of `n` referrals received in 2023 and never triaged: each owes a triage that is
   // long overdue, so each is one alert as soon as something watches.
   std::string WriteQueue(int n) {
-    const std::string path = dir_.path() + "/queue.csv";
+    std::string path = dir_.path() + "/queue.csv";
     std::ofstream out(path);
     out << "source_reference,received_date,source,subject,state\n";
     for (int i = 0; i < n; ++i) {
