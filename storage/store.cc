@@ -1333,7 +1333,7 @@ void Store::LeadGroup() {
     if (writer->async()) {
       answered.emplace_back(writer);
     } else {
-      writer->cv.Signal();  // the leader's own: nobody waits
+      writer->cv.Signal();  // its Commit caller waits (none for the leader's own)
     }
   }
   // The next group's leader: a Commit caller waits for its signal; the committer thread wakes

@@ -141,6 +141,8 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
   Txn txn(store_, clock_.Now());
   VIGIL_RETURN_IF_ERROR(Prefetch(txn, context, entries, cursor));
   uint64_t last = cursor;
+  // Obligations opened or re-timed in this batch, by (force, id).
+  std::set<std::pair<std::string, std::string>> timed;
   for (const FeedEntry& entry : entries) {
     if (entry.sequence <= last) continue;
     for (const v1::ObligationEvent& event : entry.events) {
@@ -149,6 +151,7 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
         case v1::OBLIGATION_EVENT_TYPE_RETIMED:
           VIGIL_RETURN_IF_ERROR(Follow(txn, context, event.obligation(),
                                        *policies_.Current(event.obligation().force()), zone_));
+          timed.emplace(event.obligation().force(), event.obligation().id());
           break;
         case v1::OBLIGATION_EVENT_TYPE_CLOSED:
           VIGIL_RETURN_IF_ERROR(Close(txn, context, event.obligation(), event.close_reason()));
@@ -166,6 +169,21 @@ absl::Status AlertEngine::Apply(absl::string_view context, const std::vector<Fee
     last = entry.sequence;
   }
   if (last == cursor) return absl::OkStatus();
+  // One past due as the batch leaves it (a referral received weeks ago, a clock re-timed into
+  // the past) is alerted now, as the scanner's next pass would: a deadline written at its past
+  // due time would send that pass back over every tombstone the scanner has left since. Judged
+  // on the batch's end state, so that a clock met on time and re-timed later in the batch (a
+  // follower catching up) raises nothing, as one closed since does.
+  for (const auto& [force, id] : timed) {
+    VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
+                           txn.FindFollowed(context, force, id));
+    if (followed == nullptr || !followed->overdue_alert_id().empty() ||
+        TimeOf(followed->obligation().due_time()) > txn.now()) {
+      continue;
+    }
+    VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force), zone_));
+    txn.CountOverdueRaised();
+  }
   txn.change().Put(Family::kEntities, CursorKey(context), absl::StrCat(last));
   return Commit(
       txn, EngineAudits(txn, v1::AUDIT_ACTION_COLLECTION, absl::StrCat("alerts/follow/", context)));
@@ -244,6 +262,7 @@ absl::StatusOr<ScanReport> AlertEngine::ScanDue(absl::Time now, int max_deadline
       }
       if (obligation_due > now) continue;  // re-timed since
       VIGIL_RETURN_IF_ERROR(RaiseOverdue(txn, *followed, *policies_.Current(force), zone_));
+      txn.CountOverdueRaised();
       ++report.raised;
     } else if ((deadline.kind == kEscalateKind || deadline.kind == kLapseKind ||
                 deadline.kind == kRemindKind) &&

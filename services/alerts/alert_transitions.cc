@@ -119,7 +119,6 @@ absl::Status RaiseLateEscalation(AlertEngine::Txn& txn, const std::string& force
   fresh.set_escalation_policy_version(policy.version());
   fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
-  txn.CountOverdueRaised();
   return absl::OkStatus();
 }
 
@@ -142,17 +141,6 @@ absl::StatusOr<std::vector<v1::Alert*>> AlertsAbout(AlertEngine::Txn& txn,
 }  // namespace
 
 // An obligation opened or re-timed by its owner.
-// An obligation already past due when it is followed (a referral received weeks ago, a clock
-// re-timed into the past) is alerted at once, as the scanner's next pass would: no deadline is
-// written for the scan to find behind the many it has removed since that time.
-namespace {
-absl::Status RaiseIfPastDue(AlertEngine::Txn& txn, internal::AlertedObligation& followed,
-                            const v1::Policy& policy, absl::TimeZone zone) {
-  if (TimeOf(followed.obligation().due_time()) > txn.now()) return absl::OkStatus();
-  return RaiseOverdue(txn, followed, policy, zone);
-}
-}  // namespace
-
 absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& now_is,
                     const v1::Policy& policy, absl::TimeZone zone) {
   VIGIL_ASSIGN_OR_RETURN(internal::AlertedObligation * followed,
@@ -162,9 +150,9 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::
     *fresh.mutable_obligation() = now_is;
     fresh.set_context(std::string(context));
     ScheduleWarning(fresh, policy, zone, txn.now());
-    internal::AlertedObligation* added = txn.Follow(std::move(fresh));
+    txn.Follow(std::move(fresh));
     txn.AddSubject(now_is);
-    return RaiseIfPastDue(txn, *added, policy, zone);
+    return absl::OkStatus();
   }
   const v1::Obligation was = followed->obligation();
   *followed->mutable_obligation() = now_is;
@@ -181,7 +169,7 @@ absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::
     followed->clear_overdue_alert_id();
     followed->clear_notice_alert_ids();
     ScheduleWarning(*followed, policy, zone, txn.now());
-    return RaiseIfPastDue(txn, *followed, policy, zone);
+    return absl::OkStatus();
   }
   for (v1::Alert* alert : alerts) {
     bool reassigned = !SameAssignment(alert->obligation(), now_is);
@@ -265,7 +253,6 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
     Address(policy, *alert);
     Climb(*alert, txn.now());
     txn.Emit(v1::ALERT_EVENT_TYPE_REOPENED, *alert);
-    txn.CountOverdueRaised();
     return absl::OkStatus();
   }
   v1::Alert fresh;
@@ -282,7 +269,6 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   SetLadder(policy, zone, fresh);
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
-  txn.CountOverdueRaised();
   return absl::OkStatus();
 }
 

@@ -52,7 +52,8 @@ absl::Status RaiseLateEscalation(AlertEngine::Txn& txn, const std::string& force
                                  const LateEscalations& late, const v1::Policy& policy,
                                  absl::TimeZone zone);
 
-// An obligation opened or re-timed by its owner. One already past due is alerted at once.
+// An obligation opened or re-timed by its owner. (One that is past due once the batch is
+// applied is alerted by AlertEngine::Apply.)
 absl::Status Follow(AlertEngine::Txn& txn, absl::string_view context, const v1::Obligation& now_is,
                     const v1::Policy& policy, absl::TimeZone zone);
 

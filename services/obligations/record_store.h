@@ -674,11 +674,12 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
             const absl::StatusOr<storage::CommitResult>& committed) mutable {
           if (committed.ok()) return std::move(op->ended)(op.get());
           if (!absl::IsAborted(committed.status())) return std::move(op->ended)(committed.status());
-          if (++op->attempts == kMaxAttempts) return std::move(op->ended)(TooManyAttempts(op->id));
           // Not on this, the committing, thread: an attempt reads, and may commit an audit.
           auto retry = [this, op, after = std::move(after)] {
             if (absl::Status taken = CheckUniqueKeys(store_.Snapshot(), after); !taken.ok())
               return std::move(op->ended)(std::move(taken));
+            if (++op->attempts == kMaxAttempts)
+              return std::move(op->ended)(TooManyAttempts(op->id));
             AttemptMutation(op);
           };
           if (!op->retries->TrySchedule(std::move(retry))) {
@@ -769,16 +770,16 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
             const absl::StatusOr<storage::CommitResult>& committed) mutable {
           if (committed.ok()) return std::move(op->done)(std::move(stored));
           if (!absl::IsAborted(committed.status())) return std::move(op->done)(committed.status());
-          if (++op->attempts == kMaxAttempts) {
-            return std::move(op->done)(
-                absl::AbortedError("too many concurrent changes; try again"));
-          }
           // Not on this, the committing, thread: an attempt reads, and may commit an audit.
           auto retry = [this, op, stored = std::move(stored)] {
             absl::StatusOr<std::optional<Record>> first =
                 AfterLostCreate(*op->call, op->request, stored);
             if (!first.ok()) return std::move(op->done)(first.status());
             if (first->has_value()) return std::move(op->done)(**std::move(first));
+            if (++op->attempts == kMaxAttempts) {
+              return std::move(op->done)(
+                  absl::AbortedError("too many concurrent changes; try again"));
+            }
             AttemptCreate(op);
           };
           if (!op->retries->TrySchedule(std::move(retry))) {

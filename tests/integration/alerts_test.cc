@@ -37,6 +37,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::vigil::testing::Day;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::StatusIs;
@@ -418,6 +419,46 @@ TEST_P(AlertsTest, ScansResumeAfterTheirLastDeadlineWithoutMissingEarlierOnesAdd
   clock_.Set(behind + absl::Minutes(1));
   EXPECT_EQ(Scan().raised, 1);
   AlertAbout("R9/action");
+}
+
+// The follower alerts what is past due as a batch of the feed leaves it: a clock met on time
+// and re-timed later in the batch (a follower catching up after downtime), or one closed since,
+// raises nothing; one still past due is alerted at once, with no deadline left for the scan.
+TEST_P(AlertsTest, TheFollowerAlertsWhatIsPastDueOnceTheBatchIsApplied) {
+  const absl::Time now = clock_.Now();
+  ASSERT_THAT(
+      engine_->Apply(
+          "direct",
+          {FeedEntry{
+               1,
+               {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R5/action", now - absl::Hours(48))}},
+           FeedEntry{
+               2,
+               {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R5/action", now + absl::Hours(48))}},
+           FeedEntry{
+               3,
+               {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R6/action", now - absl::Hours(48))}},
+           FeedEntry{
+               4,
+               {FeedEvent(v1::OBLIGATION_EVENT_TYPE_CLOSED, "R6/action", now - absl::Hours(48))}},
+           FeedEntry{
+               5,
+               {FeedEvent(v1::OBLIGATION_EVENT_TYPE_OPENED, "R7/action", now - absl::Hours(48))}},
+           FeedEntry{6,
+                     {FeedEvent(v1::OBLIGATION_EVENT_TYPE_RETIMED, "R7/action",
+                                now - absl::Hours(24))}}}),
+      IsOk());
+  const std::vector<v1::Alert> alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].obligation().id(), "R7/action");
+  EXPECT_EQ(TimeOf(alerts[0].trigger_time()), now - absl::Hours(24));
+  v1::AlertFilter resolved;
+  resolved.set_state(v1::ALERT_STATE_RESOLVED);
+  EXPECT_THAT(Alerts(resolved), IsEmpty()) << "none raised, then resolved, on the way";
+  EXPECT_EQ(store_->EventHead("alerts"), 1u) << "one event: R7's RAISED";
+  EXPECT_EQ(Scan().deadlines, 0) << "nothing past due was left to the scanner";
+  VIGIL_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, engine_->NextDue());
+  EXPECT_EQ(next, std::optional<absl::Time>(now + absl::Hours(48)));  // R5's
 }
 
 // Deadline keys hold whole microseconds, so a scan in the microsecond of a due time but before
