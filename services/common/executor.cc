@@ -4,10 +4,10 @@
 
 namespace vigil {
 
-Executor::Executor(size_t threads, size_t max_queued) : max_queued_(max_queued) {
-  threads = std::max<size_t>(threads, 1);
-  workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+Executor::Executor(size_t threads, size_t max_queued)
+    : threads_(std::max<size_t>(threads, 1)), max_queued_(max_queued) {
+  workers_.reserve(threads_);
+  for (size_t i = 0; i < threads_; ++i) workers_.emplace_back([this] { Work(); });
 }
 
 Executor::~Executor() { Shutdown(); }

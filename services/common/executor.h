@@ -32,10 +32,13 @@ class Executor {
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t queued() const;
+  // How many tasks it holds at most: its workers' and its queue's.
+  size_t capacity() const { return threads_ + max_queued_; }
 
  private:
   void Work() ABSL_LOCKS_EXCLUDED(mu_);
 
+  const size_t threads_;
   const size_t max_queued_;
   mutable absl::Mutex mu_;
   absl::CondVar ready_;  // with mu_: a task was queued, or stopping_ set

@@ -149,6 +149,13 @@ void RpcRuntime::CallStarted() {
   ++in_flight_;
 }
 
+bool RpcRuntime::CallStartedWithin(size_t limit) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<size_t>(in_flight_) >= limit) return false;
+  ++in_flight_;
+  return true;
+}
+
 void RpcRuntime::CallFinished() {
   absl::MutexLock lock(&mu_);
   --in_flight_;

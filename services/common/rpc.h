@@ -165,9 +165,10 @@ class RpcRuntime {
 
   // As Unary, for a body that finishes later without holding a thread: `body(call, done)`
   // runs where `start_on` says, may hand the work on (Store::CommitAsync), and calls `done`
-  // exactly once, from whichever thread ends it. The request and response, and `*call` (while
-  // the body keeps the pointer), stay valid until `done` is called; the call counts as in
-  // flight (WaitIdle) until then.
+  // exactly once, from whichever thread ends it. On the receiving thread, RESOURCE_EXHAUSTED
+  // once the context has as many calls in flight as its worker pool holds. The request and
+  // response, and `*call` (while the body keeps the pointer), stay valid until `done` is called;
+  // the call counts as in flight (WaitIdle) until then.
   template <typename Body>
   grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
                                        Body body, StartOn start_on = StartOn::kWorker) {
@@ -179,8 +180,15 @@ class RpcRuntime {
       Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
       return reactor;
     }
-    CallStarted();
     if (start_on == StartOn::kReceivingThread) {
+      // No worker holds it, so nothing else bounds how many wait for their commits: as many
+      // as the context's pool would hold (its workers and its queue).
+      if (!CallStartedWithin(executor_.capacity())) {
+        Finish(reactor, method, start,
+               grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the server is at capacity; retry with backoff"));
+        return reactor;
+      }
       body(std::make_shared<const CallContext>(*std::move(admitted)),
            [this, reactor, method, start](const absl::Status& status) {
              Finish(reactor, method, start, ToGrpcStatus(status));
@@ -188,6 +196,7 @@ class RpcRuntime {
            });
       return reactor;
     }
+    CallStarted();
     const bool queued =
         executor_.TrySchedule([this, context, reactor, method, start,
                                call = std::make_shared<const CallContext>(*std::move(admitted)),
@@ -263,6 +272,8 @@ class RpcRuntime {
 
  private:
   void CallStarted();
+  // CallStarted unless `limit` calls are in flight already (then false).
+  bool CallStartedWithin(size_t limit);
   void CallFinished();
   // Finishes a unary call, counting it by method and code (rpc_requests_total) and timing it
   // from arrival (rpc_duration_seconds).

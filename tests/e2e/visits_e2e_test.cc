@@ -1,4 +1,5 @@
 // Home visits end to end: a real vigild, a gRPC client and the vigil CLI.
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -246,6 +247,61 @@ TEST_F(VisitsEndToEndTest, VisitsAtOnceThroughTheApiAreEachAnsweredOnce) {
   RunResult listed = Vigil({"--output", "json", "visit", "list", "C1"});
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   for (const std::string& id : ids) EXPECT_THAT(listed.output, HasSubstr(id));
+}
+
+// Writes answered from their commit hold no worker, so the context bounds them itself: with
+// room for two calls (one worker, one queued), a crowd of visits at once is partly refused
+// RESOURCE_EXHAUSTED, and every visit answered OK is recorded once.
+TEST_F(VisitsEndToEndTest, AContextAtCapacityRefusesWritesRatherThanHoldThemWithoutBound) {
+  ASSERT_THAT(vigild_->Stop(SIGTERM).status(), IsOk());
+  ASSERT_THAT(vigild_->Start({"--workers", "1", "--max-queued", "1"}), IsOk());
+  visits_ = v1::VisitService::NewStub(vigild_->channel());
+  Offender("K1", "high");
+  constexpr int kCalls = 48;
+  std::atomic<int> ok{0};
+  std::atomic<int> exhausted{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::Status status;
+      do {  // ABORTED asks the client to try again
+        grpc::ClientContext context;
+        context.AddMetadata("x-vigil-actor", "DC 7");
+        context.AddMetadata("x-vigil-role", "officer");
+        context.AddMetadata("x-vigil-force", "wessex");
+        context.AddMetadata("x-vigil-purpose", "e2e");
+        v1::RecordVisitRequest request;
+        request.set_offender_id("K1");
+        request.mutable_visit_time()->set_seconds(
+            absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+        request.add_officers("DC 7");
+        request.set_outcome(v1::VISIT_OUTCOME_SEEN);
+        request.set_request_id(absl::StrCat("crowd-", i));
+        v1::Visit visit;
+        status = visits_->RecordVisit(&context, request, &visit);
+      } while (status.error_code() == grpc::StatusCode::ABORTED);
+      if (status.ok()) {
+        ++ok;
+      } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        EXPECT_THAT(status.error_message(), HasSubstr("at capacity"));
+        ++exhausted;
+      } else {
+        ADD_FAILURE() << status.error_code() << ": " << status.error_message();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_GT(exhausted.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  RunResult listed = Vigil({"--output", "json", "visit", "list", "K1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  int recorded = 0;
+  for (size_t at = listed.output.find("\"K1\""); at != std::string::npos;
+       at = listed.output.find("\"K1\"", at + 1)) {  // each visit's offender id
+    ++recorded;
+  }
+  EXPECT_EQ(recorded, ok.load());
 }
 
 }  // namespace
