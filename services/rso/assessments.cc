@@ -46,8 +46,8 @@ struct PlanOrder {
   int64_t reviewed_micros = 0;
   int32_t version = 0;
   // clang-tidy 14 reads the defaulted <=>'s comparison with 0 as a null pointer constant.
-  friend auto operator<=>(const PlanOrder&,
-                          const PlanOrder&) = default;  // NOLINT(modernize-use-nullptr)
+  // NOLINTNEXTLINE(modernize-use-nullptr)
+  friend auto operator<=>(const PlanOrder&, const PlanOrder&) = default;
 };
 
 PlanOrder OrderOf(const v1::RiskManagementPlan& plan) {
