@@ -91,7 +91,7 @@ int RunWriter(const std::string& path, int fd, int cycle) {
         std::string id = Id(cycle, t, n);
         Change change = ChangeFor(id, n);
         (*store)->CommitAsync(std::move(change),
-                              [&, id = std::move(id)](absl::StatusOr<CommitResult> result) {
+                              [&, id = std::move(id)](const absl::StatusOr<CommitResult>& result) {
                                 if (!result.ok()) std::_Exit(4);
                                 ack(id);
                                 absl::MutexLock lock(&mu);

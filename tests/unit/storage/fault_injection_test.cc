@@ -163,7 +163,7 @@ TEST_F(FaultInjectionTest, AFullDiskAnswersEveryQueuedAsyncCommitOnceAndWritesRe
   absl::Mutex mu;
   std::map<int, std::vector<absl::Status>> answers;
   auto answer = [&](int i) {
-    return [&, i](absl::StatusOr<CommitResult> result) {
+    return [&, i](const absl::StatusOr<CommitResult>& result) {
       absl::MutexLock lock(&mu);
       answers[i].push_back(result.status());
     };
