@@ -157,9 +157,10 @@ class RpcRuntime {
     kWorker,
     // gRPC's thread that received the call, at once: no hop to a worker and back. Only for a
     // body that waits for nothing but reads of the store until it hands its change to
-    // Store::CommitAsync; on a refusal, or a retried request id answered again, it commits
-    // that audit record synchronously, as Admit's own refusals do on this thread. Never for a
-    // body that calls another context: its answer may need this very thread.
+    // Store::CommitAsync. A refusal's or a replay's audit record goes the same way in
+    // RecordStore::MutateAsync; CreateAsync's replay of a request id commits its audit record
+    // synchronously, as Admit's own refusals do on this thread. Never for a body that calls
+    // another context: its answer may need this very thread.
     kReceivingThread,
   };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -319,6 +320,55 @@ TEST_F(VisitsTest, VisitsRecordedAsynchronouslyAtOnceAreEachJudgedByTheVisitsBef
   int unjudged = 0;
   for (const v1::Visit& visit : recorded) unjudged += visit.findings().empty() ? 1 : 0;
   EXPECT_EQ(unjudged, 3);
+}
+
+// RecordVisitAsync answers a refusal, or a retried request id, only once its audit record is
+// committed (without waiting for it on the calling thread, as the RPC's gRPC thread must not).
+TEST_F(VisitsTest, AsynchronousRefusalsAndReplaysAreAnsweredAfterTheirAuditRecords) {
+  Create("R1", v1::RISK_LEVEL_HIGH);
+  Executor retries(/*threads=*/1, /*max_queued=*/10);
+  auto record = [&](const std::string& offender, const CallContext& call,
+                    const std::string& request_id) {
+    v1::RecordVisitRequest request;
+    request.set_offender_id(offender);
+    *request.mutable_visit_time() = ToProtoTime(Day(2026, 3, 2, 10));
+    request.add_officers("DC 4512");
+    request.set_outcome(v1::VISIT_OUTCOME_SEEN);
+    request.set_request_id(request_id);
+    absl::Notification answered;
+    absl::StatusOr<v1::Visit> visit;
+    uint64_t audited_by_then = 0;
+    visits_->RecordVisitAsync(std::make_shared<const CallContext>(call), request, retries,
+                              [&](absl::StatusOr<v1::Visit> result) {
+                                visit = std::move(result);
+                                audited_by_then = store_->AuditHead();
+                                answered.Notify();
+                              });
+    EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    return std::make_pair(visit, audited_by_then);
+  };
+
+  const uint64_t before = store_->AuditHead();
+  auto [unknown, head] = record("NOBODY", Call(), "");
+  EXPECT_THAT(unknown.status(), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_EQ(head, before + 1);
+  EXPECT_EQ(AuditRecordAt(head).outcome(), "not found in force");
+
+  CallContext elsewhere = Call();
+  elsewhere.principal.actor = "DC 9";  // not R1's owner, and of another team
+  elsewhere.principal.team = "south";
+  auto [refused, refused_head] = record("R1", elsewhere, "");
+  EXPECT_THAT(refused.status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_EQ(refused_head, head + 1);
+  EXPECT_THAT(AuditRecordAt(refused_head).outcome(), HasSubstr("R1"));
+
+  auto [first, first_head] = record("R1", Call(), "visit-1");
+  ASSERT_THAT(first.status(), IsOk());
+  auto [again, again_head] = record("R1", Call(), "visit-1");
+  ASSERT_THAT(again.status(), IsOk());
+  EXPECT_EQ(again->id(), first->id());
+  ASSERT_EQ(again_head, first_head + 1);
+  EXPECT_EQ(AuditRecordAt(again_head).action(), v1::AUDIT_ACTION_CONSULTATION);
 }
 
 TEST_F(VisitsTest, AVisitRecordedLateIsJudgedByTheVisitsBeforeIt) {
