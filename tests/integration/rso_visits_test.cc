@@ -323,7 +323,7 @@ TEST_F(VisitsTest, VisitsRecordedAsynchronouslyAtOnceAreEachJudgedByTheVisitsBef
 }
 
 // RecordVisitAsync answers a refusal, or a retried request id, only once its audit record is
-// committed (without waiting for it on the calling thread, as the RPC's gRPC thread must not).
+// committed.
 TEST_F(VisitsTest, AsynchronousRefusalsAndReplaysAreAnsweredAfterTheirAuditRecords) {
   Create("R1", v1::RISK_LEVEL_HIGH);
   Executor retries(/*threads=*/1, /*max_queued=*/10);
