@@ -157,10 +157,9 @@ class RpcRuntime {
     kWorker,
     // gRPC's thread that received the call, at once: no hop to a worker and back. Only for a
     // body that waits for nothing but reads of the store until it hands its change to
-    // Store::CommitAsync. A refusal's or a replay's audit record goes the same way in
-    // RecordStore::MutateAsync; CreateAsync's replay of a request id commits its audit record
-    // synchronously, as Admit's own refusals do on this thread. Never for a body that calls
-    // another context: its answer may need this very thread.
+    // Store::CommitAsync; on a refusal, or a retried request id answered again, it commits
+    // that audit record synchronously, as Admit's own refusals do on this thread. Never for a
+    // body that calls another context: its answer may need this very thread.
     kReceivingThread,
   };
 
@@ -181,25 +180,24 @@ class RpcRuntime {
       Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
       return reactor;
     }
+    // Ends a call that started: the body's `done`.
+    auto finish = [this, reactor, method, start](const absl::Status& status) {
+      Finish(reactor, method, start, ToGrpcStatus(status));
+      CallFinished();
+    };
     if (start_on == StartOn::kReceivingThread) {
       // No worker holds it, so nothing else bounds how many wait for their commits: as many
       // as the context's pool would hold (its workers and its queue).
       if (!CallStartedWithin(executor_.capacity())) {
-        Finish(reactor, method, start,
-               grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "the server is at capacity; retry with backoff"));
+        Finish(reactor, method, start, AtCapacity());
         return reactor;
       }
-      body(std::make_shared<const CallContext>(*std::move(admitted)),
-           [this, reactor, method, start](const absl::Status& status) {
-             Finish(reactor, method, start, ToGrpcStatus(status));
-             CallFinished();
-           });
+      body(std::make_shared<const CallContext>(*std::move(admitted)), std::move(finish));
       return reactor;
     }
     CallStarted();
     const bool queued =
-        executor_.TrySchedule([this, context, reactor, method, start,
+        executor_.TrySchedule([this, context, reactor, method, start, finish,
                                call = std::make_shared<const CallContext>(*std::move(admitted)),
                                body = std::move(body)]() mutable {
           if (context->IsCancelled()) {
@@ -211,16 +209,11 @@ class RpcRuntime {
                                 "the deadline passed before the server could start"));
             CallFinished();
           } else {
-            body(std::move(call), [this, reactor, method, start](const absl::Status& status) {
-              Finish(reactor, method, start, ToGrpcStatus(status));
-              CallFinished();
-            });
+            body(std::move(call), std::move(finish));
           }
         });
     if (!queued) {
-      Finish(reactor, method, start,
-             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "the server is at capacity; retry with backoff"));
+      Finish(reactor, method, start, AtCapacity());
       CallFinished();
     }
     return reactor;
@@ -276,6 +269,11 @@ class RpcRuntime {
   // CallStarted unless `limit` calls are in flight already (then false).
   bool CallStartedWithin(size_t limit);
   void CallFinished();
+  // RESOURCE_EXHAUSTED: the context holds as many calls as its worker pool can.
+  static grpc::Status AtCapacity() {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "the server is at capacity; retry with backoff");
+  }
   // Finishes a unary call, counting it by method and code (rpc_requests_total) and timing it
   // from arrival (rpc_duration_seconds).
   static void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
