@@ -98,21 +98,20 @@ const v1::RiskManagementPlan* CurrentOf(const std::vector<v1::RiskManagementPlan
 
 absl::StatusOr<v1::ArmsAssessment> Assessments::RecordArms(
     const CallContext& call, const v1::RecordArmsAssessmentRequest& request) {
-  VIGIL_ASSIGN_OR_RETURN(ArmsEdit arms, PrepareArms(call, request));
-  return offenders_.Mutate<v1::ArmsAssessment>(call, request.offender_id(), arms.bound, arms.edit);
+  VIGIL_ASSIGN_OR_RETURN(OffenderStore::BoundEdit arms, PrepareArms(call, request));
+  return offenders_.Mutate<v1::ArmsAssessment>(call, request.offender_id(), arms.request,
+                                               arms.edit);
 }
 
 void Assessments::RecordArmsAsync(std::shared_ptr<const CallContext> call,
                                   const v1::RecordArmsAssessmentRequest& request, Executor& retries,
                                   OffenderStore::Answer<v1::ArmsAssessment> done) {
-  absl::StatusOr<ArmsEdit> arms = PrepareArms(*call, request);
-  if (!arms.ok()) return std::move(done)(arms.status());
+  absl::StatusOr<OffenderStore::BoundEdit> arms = PrepareArms(*call, request);
   offenders_.MutateAsync<v1::ArmsAssessment>(std::move(call), request.offender_id(),
-                                             std::move(arms->bound), std::move(arms->edit), retries,
-                                             std::move(done));
+                                             std::move(arms), retries, std::move(done));
 }
 
-absl::StatusOr<Assessments::ArmsEdit> Assessments::PrepareArms(
+absl::StatusOr<OffenderStore::BoundEdit> Assessments::PrepareArms(
     const CallContext& call, const v1::RecordArmsAssessmentRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
   VIGIL_ASSIGN_OR_RETURN(const absl::Time completed,
@@ -144,35 +143,35 @@ absl::StatusOr<Assessments::ArmsEdit> Assessments::PrepareArms(
 
   // The edit may run again, after this returns: it owns what it reads but the request, which
   // outlives the answer.
-  return ArmsEdit{BindRequest(call, request),
-                  [this, &request, assessment = std::move(assessment), completed](
-                      v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
-                    if (!Managed(record.status())) return NotManaged(record);
-                    VIGIL_RETURN_IF_ERROR(NotBeforeRegistration("completed_time", completed, record,
-                                                                offenders_.zone()));
-                    change.Put(Family::kEntities,
-                               ArmsKey(record.force(), record.id(), completed, assessment.id()),
-                               assessment.SerializeAsString());
-                    edit.action = v1::AUDIT_ACTION_COLLECTION;
-                    edit.extra_subjects = {assessment.id()};
-                    edit.response = assessment.SerializeAsString();
-                    const std::optional<absl::Time> latest =
-                        TimeOf(record.has_last_arms_time(), record.last_arms_time());
-                    if (latest.has_value() && completed < *latest)
-                      return absl::OkStatus();  // history only
-                    record.set_risk_level(request.risk_level());
-                    *record.mutable_last_arms_time() = ToProtoTime(completed);
-                    // The assessment answers every trigger up to its completion.
-                    google::protobuf::RepeatedPtrField<v1::Trigger> still_open;
-                    for (const v1::Trigger& t : record.open_triggers()) {
-                      if (*TimeOf(true, t.time()) > completed) *still_open.Add() = t;
-                    }
-                    record.mutable_open_triggers()->Swap(&still_open);
-                    // The ARMS, trigger, RMP and (for a new risk level) visit clocks re-time from
-                    // these facts (clocks.h): a high-risk offender does not wait out an interval
-                    // set when they were low risk.
-                    return absl::OkStatus();
-                  }};
+  return OffenderStore::BoundEdit{
+      BindRequest(call, request),
+      [this, &request, assessment = std::move(assessment), completed](
+          v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {
+        if (!Managed(record.status())) return NotManaged(record);
+        VIGIL_RETURN_IF_ERROR(
+            NotBeforeRegistration("completed_time", completed, record, offenders_.zone()));
+        change.Put(Family::kEntities,
+                   ArmsKey(record.force(), record.id(), completed, assessment.id()),
+                   assessment.SerializeAsString());
+        edit.action = v1::AUDIT_ACTION_COLLECTION;
+        edit.extra_subjects = {assessment.id()};
+        edit.response = assessment.SerializeAsString();
+        const std::optional<absl::Time> latest =
+            TimeOf(record.has_last_arms_time(), record.last_arms_time());
+        if (latest.has_value() && completed < *latest) return absl::OkStatus();  // history only
+        record.set_risk_level(request.risk_level());
+        *record.mutable_last_arms_time() = ToProtoTime(completed);
+        // The assessment answers every trigger up to its completion.
+        google::protobuf::RepeatedPtrField<v1::Trigger> still_open;
+        for (const v1::Trigger& t : record.open_triggers()) {
+          if (*TimeOf(true, t.time()) > completed) *still_open.Add() = t;
+        }
+        record.mutable_open_triggers()->Swap(&still_open);
+        // The ARMS, trigger, RMP and (for a new risk level) visit clocks re-time from
+        // these facts (clocks.h): a high-risk offender does not wait out an interval
+        // set when they were low risk.
+        return absl::OkStatus();
+      }};
 }
 
 absl::StatusOr<v1::ListArmsAssessmentsResponse> Assessments::ListArms(

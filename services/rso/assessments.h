@@ -61,14 +61,10 @@ class Assessments {
       const CallContext& call, const v1::SignOffRiskManagementPlanRequest& request);
 
  private:
-  // RecordArms's request, checked, bound to its request id, and the edit that records the
-  // assessment (it keeps a reference to `request`).
-  struct ArmsEdit {
-    IdempotentRequest bound;
-    OffenderStore::OwnedEditFn edit;
-  };
-  absl::StatusOr<ArmsEdit> PrepareArms(const CallContext& call,
-                                       const v1::RecordArmsAssessmentRequest& request);
+  // RecordArms's request, checked, as the edit that records the assessment (it keeps a
+  // reference to `request`).
+  absl::StatusOr<OffenderStore::BoundEdit> PrepareArms(
+      const CallContext& call, const v1::RecordArmsAssessmentRequest& request);
   OffenderStore& offenders_;
 };
 

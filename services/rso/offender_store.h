@@ -87,13 +87,22 @@ class OffenderStore final : public Owner<v1::Offender> {
   template <typename Response>
   using Answer = RecordStore<v1::Offender>::Answer<Response>;
 
-  // Mutate without waiting for the commit (see RecordStore::MutateAsync).
+  // A change an RPC's request asks for, checked: the request bound to its request id, and the
+  // edit that makes the change (MutateAsync may run it again after the RPC's body returned).
+  struct BoundEdit {
+    IdempotentRequest request;
+    OwnedEditFn edit;
+  };
+
+  // Mutate without waiting for the commit (see RecordStore::MutateAsync); `done` gets the
+  // error of a request that did not check out.
   template <typename Response = v1::Offender>
   void MutateAsync(std::shared_ptr<const CallContext> call, std::string id,
-                   IdempotentRequest request, OwnedEditFn edit, Executor& retries,
-                   Answer<Response> done) {
-    records_.template MutateAsync<Response>(std::move(call), std::move(id), std::move(request),
-                                            std::move(edit), retries, std::move(done));
+                   absl::StatusOr<BoundEdit> edit, Executor& retries, Answer<Response> done) {
+    if (!edit.ok()) return std::move(done)(edit.status());
+    records_.template MutateAsync<Response>(std::move(call), std::move(id),
+                                            std::move(edit->request), std::move(edit->edit),
+                                            retries, std::move(done));
   }
 
   // The offender, read for the caller (audited), with eligibility refreshed to call.now.

@@ -161,21 +161,20 @@ absl::StatusOr<std::vector<v1::Visit>> Visits::VisitsBefore(absl::string_view fo
 
 absl::StatusOr<v1::Visit> Visits::RecordVisit(const CallContext& call,
                                               const v1::RecordVisitRequest& request) {
-  VIGIL_ASSIGN_OR_RETURN(VisitEdit visit, PrepareVisit(call, request));
-  return offenders_.Mutate<v1::Visit>(call, request.offender_id(), visit.bound, visit.edit);
+  VIGIL_ASSIGN_OR_RETURN(OffenderStore::BoundEdit visit, PrepareVisit(call, request));
+  return offenders_.Mutate<v1::Visit>(call, request.offender_id(), visit.request, visit.edit);
 }
 
 void Visits::RecordVisitAsync(std::shared_ptr<const CallContext> call,
                               const v1::RecordVisitRequest& request, Executor& retries,
                               OffenderStore::Answer<v1::Visit> done) {
-  absl::StatusOr<VisitEdit> visit = PrepareVisit(*call, request);
-  if (!visit.ok()) return std::move(done)(visit.status());
-  offenders_.MutateAsync<v1::Visit>(std::move(call), request.offender_id(), std::move(visit->bound),
-                                    std::move(visit->edit), retries, std::move(done));
+  absl::StatusOr<OffenderStore::BoundEdit> visit = PrepareVisit(*call, request);
+  offenders_.MutateAsync<v1::Visit>(std::move(call), request.offender_id(), std::move(visit),
+                                    retries, std::move(done));
 }
 
-absl::StatusOr<Visits::VisitEdit> Visits::PrepareVisit(const CallContext& call,
-                                                       const v1::RecordVisitRequest& request) {
+absl::StatusOr<OffenderStore::BoundEdit> Visits::PrepareVisit(
+    const CallContext& call, const v1::RecordVisitRequest& request) {
   VIGIL_RETURN_IF_ERROR(ValidateId("offender_id", request.offender_id()));
   VIGIL_ASSIGN_OR_RETURN(
       const absl::Time visited,
@@ -224,7 +223,7 @@ absl::StatusOr<Visits::VisitEdit> Visits::PrepareVisit(const CallContext& call,
 
   // The edit may run again, after this returns: it owns what it reads but the call and the
   // request, which outlive the answer.
-  return VisitEdit{
+  return OffenderStore::BoundEdit{
       BindRequest(call, request),
       [this, &call, &request, visit = std::move(visit), visited, policy = std::move(policy)](
           v1::Offender& record, storage::Change& change, Edit& edit) -> absl::Status {

@@ -68,14 +68,10 @@ class Visits {
                                      const v1::GetVisitPlanRequest& request);
 
  private:
-  // RecordVisit's request, checked, bound to its request id, and the edit that records the
-  // visit (it keeps references to `call` and `request`).
-  struct VisitEdit {
-    IdempotentRequest bound;
-    OffenderStore::OwnedEditFn edit;
-  };
-  absl::StatusOr<VisitEdit> PrepareVisit(const CallContext& call,
-                                         const v1::RecordVisitRequest& request);
+  // RecordVisit's request, checked, as the edit that records the visit (it keeps references to
+  // `call` and `request`).
+  absl::StatusOr<OffenderStore::BoundEdit> PrepareVisit(const CallContext& call,
+                                                        const v1::RecordVisitRequest& request);
   // The schedule of a record as stored.
   v1::VisitSchedule ScheduleOf(const v1::Offender& record, absl::Time now) const;
   // Up to `count` visits of the offender at or before `visited`, newest first, as committed now.
