@@ -113,7 +113,6 @@ storage::AuditEntry CallContext::Audit(v1::AuditAction action, std::vector<std::
 void RpcRuntime::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
                         absl::Time start, const grpc::Status& status) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  reactor->Finish(status);
   static const char* const kCodes[] = {"OK",
                                        "CANCELLED",
                                        "UNKNOWN",
@@ -142,6 +141,9 @@ void RpcRuntime::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view met
       .GetHistogram(absl::StrCat("rpc_duration_seconds{method=", LabelValue(method), "}"),
                     "Time from a unary call's arrival to its answer", LatencyBounds())
       .Observe(seconds);
+  // Counted before the answer leaves: a client that scrapes /metrics after its answer must find
+  // its call counted (operations_e2e_test raced this when Finish came first).
+  reactor->Finish(status);
 }
 
 void RpcRuntime::CallStarted() {
