@@ -157,9 +157,10 @@ class RpcRuntime {
     kWorker,
     // gRPC's thread that received the call, at once: no hop to a worker and back. Only for a
     // body that waits for nothing but reads of the store until it hands its change to
-    // Store::CommitAsync; on a refusal, or a retried request id answered again, it commits
-    // that audit record synchronously, as Admit's own refusals do on this thread. Never for a
-    // body that calls another context: its answer may need this very thread.
+    // Store::CommitAsync, including the audit record of a refusal or of a retried request id
+    // answered again (RecordStore::MutateAsync, CreateAsync). Admit's own refusals are still
+    // committed synchronously here, before the body starts. Never for a body that calls
+    // another context: its answer may need this very thread.
     kReceivingThread,
   };
 

@@ -237,10 +237,16 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   // FailedPrecondition when the caller used the id for another request.
   absl::StatusOr<std::optional<Record>> ReplayCreate(const CallContext& call,
                                                      const IdempotentRequest& request) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Record> first, PriorRecord(request));
+    if (first.has_value()) VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {first->id()}));
+    return first;
+  }
+  // The record a Create by the caller with the same request id stored, not audited (see
+  // ReplayCreate); nullopt when the id is new for the caller.
+  absl::StatusOr<std::optional<Record>> PriorRecord(const IdempotentRequest& request) const {
     VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
     if (!prior.has_value()) return std::optional<Record>();
     VIGIL_ASSIGN_OR_RETURN(Record first, Parse(*prior, request.request_id));
-    VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {first.id()}));
     return std::optional<Record>(std::move(first));
   }
 
@@ -273,24 +279,39 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     return parsed;
   }
 
-  // Audits a consultation of `subjects` (a refused one, outside the caller's scope, when
-  // `outcome` is set; with `national_security` the national security log has it too).
+  // The audit record of a consultation of `subjects` (a refused one, outside the caller's scope,
+  // when `outcome` is set; with `national_security` the national security log has it too).
+  static storage::AuditEntry ReadAudit(const CallContext& call, std::vector<std::string> subjects,
+                                       absl::string_view outcome = {},
+                                       bool national_security = false) {
+    return call.Audit(
+        v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome,
+        outcome.empty() ? v1::AUDIT_REFUSAL_UNSPECIFIED : v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
+        national_security);
+  }
+
+  // Audits a consultation of `subjects` (see ReadAudit).
   absl::Status AuditRead(const CallContext& call, std::vector<std::string> subjects,
                          absl::string_view outcome = {}, bool national_security = false) {
     storage::Change change;
-    change.SetAudit(
-        call.Audit(v1::AUDIT_ACTION_CONSULTATION, std::move(subjects), outcome,
-                   outcome.empty() ? v1::AUDIT_REFUSAL_UNSPECIFIED : v1::AUDIT_REFUSAL_OUT_OF_SCOPE,
-                   national_security));
+    change.SetAudit(ReadAudit(call, std::move(subjects), outcome, national_security));
     return store_.Commit(change).status();
   }
 
-  // NotFound for `id`, after auditing the refused access. The lookup may be a probe for another
-  // force's record: the national security log records it as well, without anyone checking
-  // (or revealing) whether another force holds the id.
+  // NotFound for `id`, after auditing the refused access (NotFoundAudit).
   absl::Status NotFound(const CallContext& call, absl::string_view id) {
-    VIGIL_RETURN_IF_ERROR(
-        AuditRead(call, {std::string(id)}, "not found in force", /*national_security=*/true));
+    storage::Change change;
+    change.SetAudit(NotFoundAudit(call, id));
+    VIGIL_RETURN_IF_ERROR(store_.Commit(change).status());
+    return NotFoundError(call, id);
+  }
+  // The audit record of a lookup of `id` that found nothing in the caller's force. The lookup
+  // may be a probe for another force's record: the national security log records it as well,
+  // without anyone checking (or revealing) whether another force holds the id.
+  static storage::AuditEntry NotFoundAudit(const CallContext& call, absl::string_view id) {
+    return ReadAudit(call, {std::string(id)}, "not found in force", /*national_security=*/true);
+  }
+  absl::Status NotFoundError(const CallContext& call, absl::string_view id) const {
     return absl::NotFoundError(absl::StrCat(owner_.noun(), " ", id, " is not in the ",
                                             owner_.collection(), " of ", call.principal.force));
   }
@@ -317,12 +338,17 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   // OK when the caller may see `record`; otherwise audits the refusal and returns
   // PermissionDenied saying how to ask.
   absl::Status CheckCaseload(const CallContext& call, const Record& record) {
-    const Caseload caseload = owner_.CaseloadOf(record);
-    absl::Status refusal = call.CheckMaySee(absl::StrCat(owner_.noun(), " ", record.id()),
-                                            caseload.team, caseload.owner);
+    absl::Status refusal = CaseloadRefusal(call, record);
     if (refusal.ok()) return refusal;
     VIGIL_RETURN_IF_ERROR(AuditRead(call, {record.id()}, refusal.message()));
     return refusal;
+  }
+  // CheckCaseload's answer, unaudited: for a caller that commits the refusal's audit record
+  // (ReadAudit with its message) itself.
+  absl::Status CaseloadRefusal(const CallContext& call, const Record& record) const {
+    const Caseload caseload = owner_.CaseloadOf(record);
+    return call.CheckMaySee(absl::StrCat(owner_.noun(), " ", record.id()), caseload.team,
+                            caseload.owner);
   }
 
   // Writes a new record (validated by the caller, id set) with its derived clocks; `extra` joins
@@ -334,7 +360,10 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
                                 const storage::Change& extra = storage::Change()) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       VIGIL_ASSIGN_OR_RETURN(Creation creation, PrepareCreate(call, record, request, extra));
-      if (creation.answer.has_value()) return *std::move(creation.answer);
+      if (creation.answer.has_value()) {
+        VIGIL_RETURN_IF_ERROR(store_.Commit(creation.change).status());  // the replay's audit
+        return *std::move(creation.answer);
+      }
       absl::StatusOr<storage::CommitResult> committed = store_.Commit(creation.change);
       if (committed.ok()) return std::move(creation.stored);
       if (!absl::IsAborted(committed.status())) return committed.status();
@@ -390,13 +419,14 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   void MutateAsync(std::shared_ptr<const CallContext> call, std::string id,
                    IdempotentRequest request, OwnedEditFn edit_fn, Executor& retries,
                    Answer<Response> done) {
-    auto op = std::make_shared<AsyncMutation>(AsyncMutation{
-        std::move(call), std::move(id), std::move(request), std::move(edit_fn), &retries,
-        [this, done = std::move(done)](absl::StatusOr<AsyncMutation*> ended) mutable {
-          if (!ended.ok()) return std::move(done)(ended.status());
-          std::move(done)(ParseResponse<Response>((*ended)->response, (*ended)->id));
-        },
-        /*attempts=*/0, /*response=*/{}});
+    auto ended = [this, id, done = std::move(done)](absl::StatusOr<std::string> response) mutable {
+      if (!response.ok()) return std::move(done)(response.status());
+      std::move(done)(ParseResponse<Response>(*response, id));
+    };
+    auto op = std::make_shared<AsyncMutation>(AsyncMutation{std::move(call), std::move(id),
+                                                            std::move(request), std::move(edit_fn),
+                                                            &retries, std::move(ended),
+                                                            /*attempts=*/0});
     AttemptMutation(std::move(op));
   }
 
@@ -557,7 +587,12 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
                                         const IdempotentRequest& request, EditFn edit_fn) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       VIGIL_ASSIGN_OR_RETURN(Mutation mutation, PrepareMutation(call, id, request, edit_fn));
-      if (mutation.answer.has_value()) return *std::move(mutation.answer);
+      if (mutation.answer.has_value()) {
+        // A replay or a refusal is audited before it is answered.
+        if (!mutation.change.empty())
+          VIGIL_RETURN_IF_ERROR(store_.Commit(mutation.change).status());
+        return *std::move(mutation.answer);
+      }
       absl::StatusOr<storage::CommitResult> committed = store_.Commit(mutation.change);
       if (committed.ok()) return std::move(mutation.response);
       if (!absl::IsAborted(committed.status())) return committed.status();
@@ -582,10 +617,13 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   }
 
   // One attempt at a change of record `id`: the change to commit and the response it answers
-  // with, or the answer known without a commit (the caller's retry of a request id already
-  // answered; an edit that leaves the clocks as they were with skip_if_clocks_unchanged).
+  // with, or the answer known without changing the record: the caller's retry of a request id
+  // already answered, a refusal (NotFound, outside the caller's caseload), or an edit that leaves
+  // the clocks as they were with skip_if_clocks_unchanged. `change` then holds only the audit
+  // record of the replay or refusal, to commit before answering (nothing for an unchanged edit).
+  // Nothing here commits: the caller commits, waiting or not (MutateRaw, AttemptMutation).
   struct Mutation {
-    std::optional<std::string> answer;
+    std::optional<absl::StatusOr<std::string>> answer;
     storage::Change change;
     std::string response;
     Record after;  // as the change stores it: its unique keys explain a lost race
@@ -597,16 +635,24 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     Mutation mutation;
     VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> prior, PriorResponse(request));
     if (prior.has_value()) {
-      VIGIL_RETURN_IF_ERROR(AuditReplay(call, request, {std::string(id)}));
-      mutation.answer = *std::move(prior);
+      mutation.change.SetAudit(vigil::AuditReplay(call, request, {std::string(id)}));
+      mutation.answer.emplace(*std::move(prior));
       return mutation;
     }
     const storage::ReadView view = store_.Snapshot();
     VIGIL_ASSIGN_OR_RETURN(std::optional<std::string> raw,
                            view.Get(storage::Family::kEntities, key));
-    if (!raw.has_value()) return NotFound(call, id);
+    if (!raw.has_value()) {
+      mutation.change.SetAudit(NotFoundAudit(call, id));
+      mutation.answer.emplace(NotFoundError(call, id));
+      return mutation;
+    }
     VIGIL_ASSIGN_OR_RETURN(const Record before, Parse(*raw, id));
-    VIGIL_RETURN_IF_ERROR(CheckCaseload(call, before));
+    if (absl::Status refusal = CaseloadRefusal(call, before); !refusal.ok()) {
+      mutation.change.SetAudit(ReadAudit(call, {before.id()}, refusal.message()));
+      mutation.answer.emplace(std::move(refusal));
+      return mutation;
+    }
     Record& after = mutation.after;
     after = before;
     storage::Change& change = mutation.change;
@@ -624,7 +670,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     StampSince(before.obligations(), *after.mutable_obligations(), call.now,
                /*new_record=*/false);
     if (edit.skip_if_clocks_unchanged && SameClocks(before, after)) {
-      mutation.answer = after.SerializeAsString();
+      change = storage::Change();  // nothing of the edit is written
+      mutation.answer.emplace(after.SerializeAsString());
       return mutation;
     }
     after.set_revision(before.revision() + 1);
@@ -647,32 +694,36 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     return mutation;
   }
 
-  // MutateAsync's state across its attempts. `ended` gets the mutation with its response, or
-  // the error.
+  // MutateAsync's state across its attempts. `ended` gets the serialized response, or the error.
   struct AsyncMutation {
     std::shared_ptr<const CallContext> call;
     std::string id;
     IdempotentRequest request;
     OwnedEditFn edit_fn;
     Executor* retries;
-    absl::AnyInvocable<void(absl::StatusOr<AsyncMutation*> ended) &&> ended;
+    absl::AnyInvocable<void(absl::StatusOr<std::string> response) &&> ended;
     int attempts = 0;
-    std::string response;
   };
   void AttemptMutation(std::shared_ptr<AsyncMutation> op) {
     absl::StatusOr<Mutation> mutation =
         PrepareMutation(*op->call, op->id, op->request, op->edit_fn);
     if (!mutation.ok()) return std::move(op->ended)(mutation.status());
     if (mutation->answer.has_value()) {
-      op->response = *std::move(mutation->answer);
-      return std::move(op->ended)(op.get());
+      if (mutation->change.empty()) return std::move(op->ended)(*std::move(mutation->answer));
+      // A replay or a refusal: answered once its audit record is committed.
+      store_.CommitAsync(std::move(mutation->change),
+                         [op, answer = *std::move(mutation->answer)](
+                             const absl::StatusOr<storage::CommitResult>& audited) mutable {
+                           if (!audited.ok()) return std::move(op->ended)(audited.status());
+                           std::move(op->ended)(std::move(answer));
+                         });
+      return;
     }
-    op->response = std::move(mutation->response);
     store_.CommitAsync(
         std::move(mutation->change),
-        [this, op, after = std::move(mutation->after)](
+        [this, op, response = std::move(mutation->response), after = std::move(mutation->after)](
             const absl::StatusOr<storage::CommitResult>& committed) mutable {
-          if (committed.ok()) return std::move(op->ended)(op.get());
+          if (committed.ok()) return std::move(op->ended)(std::move(response));
           if (!absl::IsAborted(committed.status())) return std::move(op->ended)(committed.status());
           // Not on this, the committing, thread: an attempt reads, and may commit an audit.
           auto retry = [this, op, after = std::move(after)] {
@@ -690,7 +741,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   }
 
   // One attempt at a Create: the change to commit and the record it stores, or the first
-  // call's record when the caller's request id was answered.
+  // call's record when the caller's request id was answered (`change` then holds only the
+  // replay's audit record, to commit before answering). Nothing here commits.
   struct Creation {
     std::optional<Record> answer;
     storage::Change change;
@@ -700,8 +752,17 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
                                          const IdempotentRequest& request,
                                          const storage::Change& extra) {
     Creation creation;
-    VIGIL_ASSIGN_OR_RETURN(creation.answer, ReplayCreate(call, request));
-    if (creation.answer.has_value()) return creation;
+    VIGIL_ASSIGN_OR_RETURN(creation.answer, PriorRecord(request));
+    if (creation.answer.has_value()) {
+      creation.change.SetAudit(vigil::AuditReplay(call, request, {creation.answer->id()}));
+      return creation;
+    }
+    if (record.id().empty()) {
+      // The caller found a first answer that is gone now (erased meanwhile): never a record
+      // without an id.
+      return absl::AbortedError(absl::StrCat("the first answer to request id ", request.request_id,
+                                             " is no longer held; send a new request id"));
+    }
     const std::string& force = call.principal.force;
     Record& stored = creation.stored;
     stored = record;
@@ -763,7 +824,16 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     absl::StatusOr<Creation> creation =
         PrepareCreate(*op->call, op->record, op->request, op->extra);
     if (!creation.ok()) return std::move(op->done)(creation.status());
-    if (creation->answer.has_value()) return std::move(op->done)(*std::move(creation->answer));
+    if (creation->answer.has_value()) {
+      // A replay: answered once its audit record is committed.
+      store_.CommitAsync(std::move(creation->change),
+                         [op, first = *std::move(creation->answer)](
+                             const absl::StatusOr<storage::CommitResult>& audited) mutable {
+                           if (!audited.ok()) return std::move(op->done)(audited.status());
+                           std::move(op->done)(std::move(first));
+                         });
+      return;
+    }
     store_.CommitAsync(
         std::move(creation->change),
         [this, op, stored = std::move(creation->stored)](

@@ -316,10 +316,9 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
 absl::StatusOr<v1::Referral> Queue::Create(const CallContext& call,
                                            const v1::CreateReferralRequest& request) {
   VIGIL_ASSIGN_OR_RETURN(NewReferral created, PrepareCreate(call, request));
-  if (created.first.has_value()) return *std::move(created.first);
   VIGIL_ASSIGN_OR_RETURN(v1::Referral stored,
                          records_.Create(call, std::move(created.referral), created.bound));
-  AfterWrite(stored);
+  if (!created.replay) AfterWrite(stored);
   return stored;
 }
 
@@ -328,11 +327,11 @@ void Queue::CreateAsync(std::shared_ptr<const CallContext> call,
                         RecordStore<v1::Referral>::Answer<v1::Referral> done) {
   absl::StatusOr<NewReferral> created = PrepareCreate(*call, request);
   if (!created.ok()) return std::move(done)(created.status());
-  if (created->first.has_value()) return std::move(done)(*std::move(created->first));
   records_.CreateAsync(std::move(call), std::move(created->referral), std::move(created->bound),
                        storage::Change(), retries,
-                       [this, done = std::move(done)](absl::StatusOr<v1::Referral> stored) mutable {
-                         if (stored.ok()) AfterWrite(*stored);
+                       [this, replay = created->replay,
+                        done = std::move(done)](absl::StatusOr<v1::Referral> stored) mutable {
+                         if (stored.ok() && !replay) AfterWrite(*stored);
                          std::move(done)(std::move(stored));
                        });
 }
@@ -342,8 +341,12 @@ absl::StatusOr<Queue::NewReferral> Queue::PrepareCreate(const CallContext& call,
   VIGIL_RETURN_IF_ERROR(ValidateText("request_id", request.request_id(), 128, false));
   NewReferral created;
   created.bound = BindRequest(call, request);
-  VIGIL_ASSIGN_OR_RETURN(created.first, records_.ReplayCreate(call, created.bound));
-  if (created.first.has_value()) return created;
+  // A retry of an answered request: the record store answers it again (audited, and before
+  // anything here could refuse what was accepted once).
+  VIGIL_ASSIGN_OR_RETURN(const std::optional<std::string> prior,
+                         records_.PriorResponse(created.bound));
+  created.replay = prior.has_value();
+  if (created.replay) return created;
   VIGIL_ASSIGN_OR_RETURN(created.referral, ValidateNew(call, request.referral()));
   AddHistory(created.referral, v1::REFERRAL_STATE_UNSPECIFIED, v1::REFERRAL_STATE_RECEIVED,
              call.now, call.principal.actor,

@@ -108,11 +108,12 @@ class Queue final : public Owner<v1::Referral> {
   const SubjectNamer& namer() const { return records_; }
 
  private:
-  // Create's request, checked and bound to its request id: the referral to store, or the
-  // first call's referral when the caller's request id was answered (audited as a replay).
+  // Create's request, checked and bound to its request id: the referral to store, or `replay`
+  // when the caller's request id was answered (RecordStore::Create answers the first call's
+  // referral again, audited as a replay).
   struct NewReferral {
     IdempotentRequest bound;
-    std::optional<v1::Referral> first;
+    bool replay = false;
     v1::Referral referral;
   };
   absl::StatusOr<NewReferral> PrepareCreate(const CallContext& call,

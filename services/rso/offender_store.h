@@ -61,12 +61,6 @@ class OffenderStore final : public Owner<v1::Offender> {
   absl::StatusOr<int64_t> AddErasure(const storage::ReadView& view, const v1::Offender& record,
                                      storage::Change& change) const override;
 
-  // See RecordStore::ReplayCreate.
-  absl::StatusOr<std::optional<v1::Offender>> ReplayCreate(const CallContext& call,
-                                                           const IdempotentRequest& request) {
-    return records_.ReplayCreate(call, request);
-  }
-
   // Writes a new offender (validated by the caller) with every clock that applies. AlreadyExists
   // naming the field when the id or ViSOR reference is taken.
   absl::StatusOr<v1::Offender> Create(const CallContext& call, v1::Offender record,

@@ -1,8 +1,14 @@
 // The OCAIT referral queue over a real store: lifecycle, clocks, regrades, deconfliction,
 // counts, imports. (Links to the offender register are tested end to end against vigild.)
+#include <memory>
+#include <thread>
+#include <tuple>
+
+#include "absl/synchronization/notification.h"
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/executor.h"
 #include "services/ocait/queue.h"
 #include "services/policy/calendar.h"
 #include "services/policy/policy.h"
@@ -320,6 +326,54 @@ TEST_F(ReferralQueueTest, AllocatedAndActionedReferralClosesAllItsClocks) {
   ASSERT_EQ(r.history_size(), 5);
   EXPECT_EQ(r.history(4).to(), v1::REFERRAL_STATE_CLOSED);
   EXPECT_EQ(r.history(4).by(), "DC 9");
+}
+
+// CreateAsync, as the RPC creates referrals: the answer comes from the thread that committed
+// (in the RPC, never gRPC's own), and a retried request id is answered with the first referral
+// only once the replay's audit record is committed.
+TEST_F(ReferralQueueTest, AsynchronousCreatesAndTheirReplaysAreAnsweredFromTheCommit) {
+  Executor retries(/*threads=*/1, /*max_queued=*/10);
+  auto create = [&](const std::string& request_id, const std::string& subject) {
+    v1::CreateReferralRequest request;
+    request.set_request_id(request_id);
+    v1::Referral* r = request.mutable_referral();
+    r->set_source(v1::REFERRAL_SOURCE_NCA_CEOP);
+    *r->mutable_received_time() = ToProtoTime(Day(2026, 11, 20));
+    r->set_subject_display_name(subject);
+    absl::Notification answered;
+    absl::StatusOr<v1::Referral> referral;
+    uint64_t audited_by_then = 0;
+    std::thread::id answered_on;
+    queue_->CreateAsync(std::make_shared<const CallContext>(Call()), request, retries,
+                        [&](absl::StatusOr<v1::Referral> result) {
+                          referral = std::move(result);
+                          audited_by_then = store_->AuditHead();
+                          answered_on = std::this_thread::get_id();
+                          answered.Notify();
+                        });
+    EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    return std::make_tuple(referral, audited_by_then, answered_on != std::this_thread::get_id());
+  };
+
+  auto [first, first_head, first_off_thread] = create("referral-1", "Subject");
+  ASSERT_THAT(first.status(), IsOk());
+  EXPECT_TRUE(first_off_thread) << "committed on the calling thread";
+  EXPECT_EQ(AuditRecordAt(first_head).action(), v1::AUDIT_ACTION_COLLECTION);
+
+  auto [again, again_head, again_off_thread] = create("referral-1", "Subject");
+  ASSERT_THAT(again.status(), IsOk());
+  EXPECT_TRUE(again_off_thread) << "the replay's audit record was committed on the calling thread";
+  EXPECT_EQ(again->id(), first->id());
+  ASSERT_EQ(again_head, first_head + 1);
+  EXPECT_EQ(AuditRecordAt(again_head).action(), v1::AUDIT_ACTION_CONSULTATION);
+  EXPECT_THAT(AuditRecordAt(again_head).subject_ids(), ::testing::ElementsAre(first->id()));
+
+  // Refused before anything is read or written: answered at once, on the calling thread.
+  auto [other, other_head, other_off_thread] = create("referral-1", "Someone else");
+  EXPECT_THAT(other.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(other_head, again_head) << "a refused request id writes nothing";
+  EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 1)
+      << "one referral, created once";
 }
 
 TEST_F(ReferralQueueTest, TransitionsFromTheWrongStateNameTheState) {

@@ -323,7 +323,8 @@ TEST_F(VisitsTest, VisitsRecordedAsynchronouslyAtOnceAreEachJudgedByTheVisitsBef
 }
 
 // RecordVisitAsync answers a refusal, or a retried request id, only once its audit record is
-// committed.
+// committed, and without committing on the calling thread (in the RPC, gRPC's): the answer comes
+// from the thread that committed the audit record.
 TEST_F(VisitsTest, AsynchronousRefusalsAndReplaysAreAnsweredAfterTheirAuditRecords) {
   Create("R1", v1::RISK_LEVEL_HIGH);
   Executor retries(/*threads=*/1, /*max_queued=*/10);
@@ -338,13 +339,16 @@ TEST_F(VisitsTest, AsynchronousRefusalsAndReplaysAreAnsweredAfterTheirAuditRecor
     absl::Notification answered;
     absl::StatusOr<v1::Visit> visit;
     uint64_t audited_by_then = 0;
+    std::thread::id answered_on;
     visits_->RecordVisitAsync(std::make_shared<const CallContext>(call), request, retries,
                               [&](absl::StatusOr<v1::Visit> result) {
                                 visit = std::move(result);
                                 audited_by_then = store_->AuditHead();
+                                answered_on = std::this_thread::get_id();
                                 answered.Notify();
                               });
     EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    EXPECT_NE(answered_on, std::this_thread::get_id()) << "committed on the calling thread";
     return std::make_pair(visit, audited_by_then);
   };
 
