@@ -174,18 +174,25 @@ bool RpcRuntime::WaitIdle(absl::Duration timeout) {
 }
 
 void RpcRuntime::AuditRefusal(const CallContext& call, v1::AuditRefusal kind,
-                              absl::string_view outcome, bool national_security) const {
+                              absl::string_view outcome, storage::Change& audits,
+                              bool national_security) const {
   if (options_.audit_store == nullptr) return;
-  storage::Change change;
-  change.SetAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, outcome, kind, national_security));
-  if (absl::Status s = options_.audit_store->Commit(change).status(); !s.ok()) {
-    VIGIL_LOG(ERROR) << call.method << ": could not audit a refusal (" << outcome
-                     << "): " << s.message();
+  audits.AddAudit(call.Audit(v1::AUDIT_ACTION_CONSULTATION, {}, outcome, kind, national_security));
+}
+
+void RpcRuntime::CommitAudits(const storage::Change& audits, absl::string_view method) const {
+  if (audits.empty() || options_.audit_store == nullptr) return;
+  if (absl::Status s = options_.audit_store->Commit(audits).status(); !s.ok()) {
+    LogUnauditedAdmission(method, s);
   }
 }
 
+void RpcRuntime::LogUnauditedAdmission(absl::string_view method, const absl::Status& status) {
+  VIGIL_LOG(ERROR) << method << ": could not audit a refusal: " << status.message();
+}
+
 void RpcRuntime::AuditClaimedIdentity(const grpc::CallbackServerContext& context,
-                                      const CallContext& call) const {
+                                      const CallContext& call, storage::Change& audits) const {
   const Principal& p = call.principal;
   const std::pair<absl::string_view, std::string> claims[] = {
       {"x-vigil-actor", p.actor},
@@ -206,12 +213,13 @@ void RpcRuntime::AuditClaimedIdentity(const grpc::CallbackServerContext& context
                  absl::StrCat("refused claim: ", header, " '", IsPrintable(shown) ? shown : "?",
                               "' disagrees with the credential ('", credential,
                               "'); the header was ignored"),
-                 /*national_security=*/header == "x-vigil-force");
+                 audits, /*national_security=*/header == "x-vigil-force");
   }
 }
 
 void RpcRuntime::AuditUnauthenticated(const grpc::CallbackServerContext& context,
-                                      const RpcSpec& spec, const absl::Status& refusal) const {
+                                      const RpcSpec& spec, const absl::Status& refusal,
+                                      storage::Change& audits) const {
   if (options_.audit_store == nullptr) return;
   if (MetadataValue(context, kInternalTokenMetadata).has_value()) return;
   const std::string subject = authenticator_.ClaimedSubject(context);
@@ -267,11 +275,7 @@ void RpcRuntime::AuditUnauthenticated(const grpc::CallbackServerContext& context
   entry.actor = subject;
   entry.body = record.SerializeAsString();
   entry.national_security = true;
-  storage::Change change;
-  change.SetAudit(std::move(entry));
-  if (absl::Status s = options_.audit_store->Commit(change).status(); !s.ok()) {
-    VIGIL_LOG(ERROR) << spec.method << ": could not audit a refused credential: " << s.message();
-  }
+  audits.AddAudit(std::move(entry));
 }
 
 absl::StatusOr<Principal> RpcRuntime::Identify(const grpc::CallbackServerContext& context) const {
@@ -303,6 +307,14 @@ absl::StatusOr<Principal> RpcRuntime::Identify(const grpc::CallbackServerContext
 
 absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& context,
                                               const RpcSpec& spec) const {
+  storage::Change audits;
+  absl::StatusOr<CallContext> admitted = Admit(context, spec, audits);
+  CommitAudits(audits, spec.method);
+  return admitted;
+}
+
+absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& context,
+                                              const RpcSpec& spec, storage::Change& audits) const {
   if (!admitting_) {
     return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");
   }
@@ -313,7 +325,7 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
         .Add(1);
     VIGIL_LOG(WARNING) << spec.method << ": unauthenticated call from " << context.peer() << ": "
                        << principal.status().message();
-    AuditUnauthenticated(context, spec, principal.status());
+    AuditUnauthenticated(context, spec, principal.status(), audits);
     return principal.status();
   }
   CallContext call;
@@ -321,7 +333,7 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
   call.method = std::string(spec.method);
   call.now = clock_.Now();
   call.read_limiter = options_.read_limiter;
-  VIGIL_RETURN_IF_ERROR(CheckRole(call, spec));
+  VIGIL_RETURN_IF_ERROR(CheckRole(call, spec, audits));
   if (std::optional<absl::string_view> id = MetadataValue(context, "x-vigil-request-id")) {
     if (id->size() > kMaxRequestIdBytes || !IsPrintable(*id)) {
       return FieldError("x-vigil-request-id", absl::StrCat("must be at most ", kMaxRequestIdBytes,
@@ -342,31 +354,33 @@ absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& conte
     call.cross_team_reason = std::string(*reason);
   }
   if (!authenticator_.trusts_client_claims() && call.principal.via.empty()) {
-    AuditClaimedIdentity(context, call);
+    AuditClaimedIdentity(context, call, audits);
   }
-  VIGIL_RETURN_IF_ERROR(CheckPersonalData(call, spec, &context));
+  VIGIL_RETURN_IF_ERROR(CheckPersonalData(call, spec, &context, audits));
   return call;
 }
 
-absl::Status RpcRuntime::CheckRole(const CallContext& call, const RpcSpec& spec) const {
+absl::Status RpcRuntime::CheckRole(const CallContext& call, const RpcSpec& spec,
+                                   storage::Change& audits) const {
   if (spec.roles.contains(call.principal.role)) return absl::OkStatus();
   VIGIL_LOG(WARNING) << spec.method << ": denied " << call.principal.actor << " ("
                      << RoleName(call.principal.role) << ", " << call.principal.force << ")";
   absl::Status denied =
       absl::PermissionDeniedError(absl::StrCat(spec.method, " is open to ", spec.roles.ToString(),
                                                ", not to ", RoleName(call.principal.role)));
-  AuditRefusal(call, v1::AUDIT_REFUSAL_ROLE, absl::StrCat("refused: ", denied.message()));
+  AuditRefusal(call, v1::AUDIT_REFUSAL_ROLE, absl::StrCat("refused: ", denied.message()), audits);
   return denied;
 }
 
 absl::Status RpcRuntime::CheckPersonalData(const CallContext& call, const RpcSpec& spec,
-                                           grpc::CallbackServerContext* context) const {
+                                           grpc::CallbackServerContext* context,
+                                           storage::Change& audits) const {
   if (spec.personal_data && call.purpose.empty()) {
     absl::Status missing =
         FieldError("x-vigil-purpose",
                    "this call touches personal data: say why (e.g. 'MAPPA meeting 2026-11-23')");
     AuditRefusal(call, v1::AUDIT_REFUSAL_PURPOSE_MISSING,
-                 absl::StrCat("refused: ", missing.message()));
+                 absl::StrCat("refused: ", missing.message()), audits);
     return missing;
   }
   if (spec.personal_data && options_.read_limiter != nullptr) {
@@ -384,7 +398,8 @@ absl::Status RpcRuntime::CheckPersonalData(const CallContext& call, const RpcSpe
         AuditRefusal(
             call, v1::AUDIT_REFUSAL_RATE_LIMITED,
             absl::StrCat("refused: read limit of ", limits.records_per_second, " records/s (burst ",
-                         limits.burst, ") reached: possible bulk extraction"));
+                         limits.burst, ") reached: possible bulk extraction"),
+            audits);
       }
       if (context != nullptr) {
         context->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(wait_ms));
@@ -423,8 +438,11 @@ absl::StatusOr<CallContext> RpcRuntime::AdmitInProcess(const CallContext& caller
   call.method = std::string(spec.method);
   call.now = clock_.Now();
   call.read_limiter = options_.read_limiter;
-  VIGIL_RETURN_IF_ERROR(CheckRole(call, spec));
-  VIGIL_RETURN_IF_ERROR(CheckPersonalData(call, spec, nullptr));
+  storage::Change audits;
+  absl::Status admitted = CheckRole(call, spec, audits);
+  if (admitted.ok()) admitted = CheckPersonalData(call, spec, nullptr, audits);
+  CommitAudits(audits, spec.method);
+  VIGIL_RETURN_IF_ERROR(admitted);
   return call;
 }
 

@@ -158,9 +158,8 @@ class RpcRuntime {
     // gRPC's thread that received the call, at once: no hop to a worker and back. Only for a
     // body that waits for nothing but reads of the store until it hands its change to
     // Store::CommitAsync, including the audit record of a refusal or of a retried request id
-    // answered again (RecordStore::MutateAsync, CreateAsync). Admit's own refusals are still
-    // committed synchronously here, before the body starts. Never for a body that calls
-    // another context: its answer may need this very thread.
+    // answered again (RecordStore::MutateAsync, CreateAsync), as UnaryAsync commits Admit's.
+    // Never for a body that calls another context: its answer may need this very thread.
     kReceivingThread,
   };
 
@@ -170,53 +169,42 @@ class RpcRuntime {
   // once the context has as many calls in flight as its worker pool holds. The request and
   // response, and `*call` (while the body keeps the pointer), stay valid until `done` is called;
   // the call counts as in flight (WaitIdle) until then.
+  //
+  // The audit records of Admit's refusals (and of identity headers that disagree with the
+  // credential) are committed with Store::CommitAsync, not waited for on this, gRPC's, thread:
+  // a refused call is answered from that commit, and an admitted call whose claims were refused
+  // starts on a worker once they are committed.
   template <typename Body>
   grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
                                        Body body, StartOn start_on = StartOn::kWorker) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const absl::string_view method = spec.method;
     const absl::Time start = absl::Now();
-    absl::StatusOr<CallContext> admitted = Admit(*context, spec);
+    storage::Change audits;
+    absl::StatusOr<CallContext> admitted = Admit(*context, spec, audits);
+    if (!audits.empty() && options_.audit_store != nullptr) {
+      CallStarted();  // until the commit below answers or starts it
+      options_.audit_store->CommitAsync(
+          std::move(audits),
+          [this, context, reactor, method, start, admitted = std::move(admitted),
+           body = std::move(body)](const absl::StatusOr<storage::CommitResult>& audited) mutable {
+            if (!audited.ok()) LogUnauditedAdmission(method, audited.status());
+            if (!admitted.ok()) {
+              Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
+            } else {
+              // Not on the store's committing thread: a worker.
+              Start(context, reactor, method, start, *std::move(admitted), std::move(body),
+                    StartOn::kWorker);
+            }
+            CallFinished();
+          });
+      return reactor;
+    }
     if (!admitted.ok()) {
       Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
       return reactor;
     }
-    // Ends a call that started: the body's `done`.
-    auto finish = [this, reactor, method, start](const absl::Status& status) {
-      Finish(reactor, method, start, ToGrpcStatus(status));
-      CallFinished();
-    };
-    if (start_on == StartOn::kReceivingThread) {
-      // No worker holds it, so nothing else bounds how many wait for their commits: as many
-      // as the context's pool would hold (its workers and its queue).
-      if (!CallStartedWithin(executor_.capacity())) {
-        Finish(reactor, method, start, AtCapacity());
-        return reactor;
-      }
-      body(std::make_shared<const CallContext>(*std::move(admitted)), std::move(finish));
-      return reactor;
-    }
-    CallStarted();
-    const bool queued =
-        executor_.TrySchedule([this, context, reactor, method, start, finish,
-                               call = std::make_shared<const CallContext>(*std::move(admitted)),
-                               body = std::move(body)]() mutable {
-          if (context->IsCancelled()) {
-            Finish(reactor, method, start, grpc::Status::CANCELLED);
-            CallFinished();
-          } else if (context->deadline() <= std::chrono::system_clock::now()) {
-            Finish(reactor, method, start,
-                   grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                "the deadline passed before the server could start"));
-            CallFinished();
-          } else {
-            body(std::move(call), std::move(finish));
-          }
-        });
-    if (!queued) {
-      Finish(reactor, method, start, AtCapacity());
-      CallFinished();
-    }
+    Start(context, reactor, method, start, *std::move(admitted), std::move(body), start_on);
     return reactor;
   }
 
@@ -280,24 +268,76 @@ class RpcRuntime {
   static void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
                      const grpc::Status& status);
 
+  // UnaryAsync's start of the body of an admitted call, where `start_on` says.
+  template <typename Body>
+  void Start(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+             absl::string_view method, absl::Time start, CallContext admitted, Body body,
+             StartOn start_on) {
+    // Ends a call that started: the body's `done`.
+    auto finish = [this, reactor, method, start](const absl::Status& status) {
+      Finish(reactor, method, start, ToGrpcStatus(status));
+      CallFinished();
+    };
+    if (start_on == StartOn::kReceivingThread) {
+      // No worker holds it, so nothing else bounds how many wait for their commits: as many
+      // as the context's pool would hold (its workers and its queue).
+      if (!CallStartedWithin(executor_.capacity())) {
+        Finish(reactor, method, start, AtCapacity());
+        return;
+      }
+      body(std::make_shared<const CallContext>(std::move(admitted)), std::move(finish));
+      return;
+    }
+    CallStarted();
+    const bool queued =
+        executor_.TrySchedule([this, context, reactor, method, start, finish,
+                               call = std::make_shared<const CallContext>(std::move(admitted)),
+                               body = std::move(body)]() mutable {
+          if (context->IsCancelled()) {
+            Finish(reactor, method, start, grpc::Status::CANCELLED);
+            CallFinished();
+          } else if (context->deadline() <= std::chrono::system_clock::now()) {
+            Finish(reactor, method, start,
+                   grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "the deadline passed before the server could start"));
+            CallFinished();
+          } else {
+            body(std::move(call), std::move(finish));
+          }
+        });
+    if (!queued) {
+      Finish(reactor, method, start, AtCapacity());
+      CallFinished();
+    }
+  }
+
   // The caller: this process's own contexts (internal token), or whoever the authenticator
   // names; a service identity's call acts for the principal its identity headers name.
   absl::StatusOr<Principal> Identify(const grpc::CallbackServerContext& context) const;
+  // Admit, adding the audit records of its refusals (and of refused identity claims) to
+  // `audits` for the caller to commit before it answers or goes on, instead of committing them.
+  absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context, const RpcSpec& spec,
+                                    storage::Change& audits) const;
+  // Commits what Admit's checks added to `audits`, waiting; failures are logged.
+  void CommitAudits(const storage::Change& audits, absl::string_view method) const;
+  static void LogUnauditedAdmission(absl::string_view method, const absl::Status& status);
   // Admit's checks of an identified call: the role (before anything else is read) and, for
   // personal data, the purpose and the read limit. `context` (null in process) takes the
-  // read limit's retry trailer.
-  absl::Status CheckRole(const CallContext& call, const RpcSpec& spec) const;
+  // read limit's retry trailer. Each refusal's audit record is added to `audits`.
+  absl::Status CheckRole(const CallContext& call, const RpcSpec& spec,
+                         storage::Change& audits) const;
   absl::Status CheckPersonalData(const CallContext& call, const RpcSpec& spec,
-                                 grpc::CallbackServerContext* context) const;
-  // Commits an audit record of a refusal no body sees; failures are logged.
+                                 grpc::CallbackServerContext* context,
+                                 storage::Change& audits) const;
+  // Adds to `audits` the record of a refusal no body sees (when there is an audit store).
   void AuditRefusal(const CallContext& call, v1::AuditRefusal kind, absl::string_view outcome,
-                    bool national_security = false) const;
+                    storage::Change& audits, bool national_security = false) const;
   // Records a refused credential that names a subject in the national security log.
   void AuditUnauthenticated(const grpc::CallbackServerContext& context, const RpcSpec& spec,
-                            const absl::Status& refusal) const;
+                            const absl::Status& refusal, storage::Change& audits) const;
   // With a real authenticator: audits identity headers that disagree with the credential.
-  void AuditClaimedIdentity(const grpc::CallbackServerContext& context,
-                            const CallContext& call) const;
+  void AuditClaimedIdentity(const grpc::CallbackServerContext& context, const CallContext& call,
+                            storage::Change& audits) const;
 
   const Authenticator& authenticator_;
   Executor& executor_;
