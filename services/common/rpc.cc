@@ -163,9 +163,21 @@ void RpcRuntime::CallFinished() {
   --in_flight_;
 }
 
+bool RpcRuntime::AuditingStartedWithin(size_t limit) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<size_t>(auditing_) >= limit) return false;
+  ++auditing_;
+  return true;
+}
+
+void RpcRuntime::AuditingFinished() {
+  absl::MutexLock lock(&mu_);
+  --auditing_;
+}
+
 int RpcRuntime::in_flight() const {
   absl::MutexLock lock(&mu_);
-  return in_flight_;
+  return in_flight_ + auditing_;
 }
 
 bool RpcRuntime::WaitIdle(absl::Duration timeout) {
@@ -188,7 +200,8 @@ void RpcRuntime::CommitAudits(const storage::Change& audits, absl::string_view m
 }
 
 void RpcRuntime::LogUnauditedAdmission(absl::string_view method, const absl::Status& status) {
-  VIGIL_LOG(ERROR) << method << ": could not audit a refusal: " << status.message();
+  VIGIL_LOG(ERROR) << method << ": could not audit a refusal or a refused identity claim: "
+                   << status.message();
 }
 
 void RpcRuntime::AuditClaimedIdentity(const grpc::CallbackServerContext& context,

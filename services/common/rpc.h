@@ -173,7 +173,9 @@ class RpcRuntime {
   // The audit records of Admit's refusals (and of identity headers that disagree with the
   // credential) are committed with Store::CommitAsync, not waited for on this, gRPC's, thread:
   // a refused call is answered from that commit, and an admitted call whose claims were refused
-  // starts on a worker once they are committed.
+  // starts on a worker once they are committed. At most as many calls wait this way as the
+  // context's pool holds (apart from the calls it holds); beyond that this thread commits them
+  // itself, waiting, as a bound on what a flood of refused calls can queue.
   template <typename Body>
   grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context, const RpcSpec& spec,
                                        Body body, StartOn start_on = StartOn::kWorker) {
@@ -182,8 +184,8 @@ class RpcRuntime {
     const absl::Time start = absl::Now();
     storage::Change audits;
     absl::StatusOr<CallContext> admitted = Admit(*context, spec, audits);
-    if (!audits.empty() && options_.audit_store != nullptr) {
-      CallStarted();  // until the commit below answers or starts it
+    if (!audits.empty() && options_.audit_store != nullptr &&
+        AuditingStartedWithin(executor_.capacity())) {
       options_.audit_store->CommitAsync(
           std::move(audits),
           [this, context, reactor, method, start, admitted = std::move(admitted),
@@ -196,10 +198,11 @@ class RpcRuntime {
               Start(context, reactor, method, start, *std::move(admitted), std::move(body),
                     StartOn::kWorker);
             }
-            CallFinished();
+            AuditingFinished();
           });
       return reactor;
     }
+    CommitAudits(audits, method);
     if (!admitted.ok()) {
       Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
       return reactor;
@@ -343,11 +346,17 @@ class RpcRuntime {
   Executor& executor_;
   const Clock& clock_;
   const RpcRuntimeOptions options_;
-  // WaitIdle awaits Idle(): the last CallFinished wakes it when it releases mu_.
-  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; }
+  // Calls whose admission records UnaryAsync is committing (not in in_flight_: they hold no
+  // share of the pool), counted for WaitIdle.
+  bool AuditingStartedWithin(size_t limit);
+  void AuditingFinished();
+  // WaitIdle awaits Idle(): the last CallFinished or AuditingFinished wakes it when it releases
+  // mu_.
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0 && auditing_ == 0; }
 
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int auditing_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> admitting_{true};
 
   // Refused credentials per claimed subject: attempts since the last record, and its time.

@@ -725,7 +725,7 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
             const absl::StatusOr<storage::CommitResult>& committed) mutable {
           if (committed.ok()) return std::move(op->ended)(std::move(response));
           if (!absl::IsAborted(committed.status())) return std::move(op->ended)(committed.status());
-          // Not on this, the committing, thread: an attempt reads, and may commit an audit.
+          // Not on this, the committing, thread: an attempt reads the store.
           auto retry = [this, op, after = std::move(after)] {
             if (absl::Status taken = CheckUniqueKeys(store_.Snapshot(), after); !taken.ok())
               return std::move(op->ended)(std::move(taken));
@@ -758,8 +758,9 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
       return creation;
     }
     if (record.id().empty()) {
-      // The caller found a first answer that is gone now (erased meanwhile): never a record
-      // without an id.
+      // A caller that found a first answer (Queue::PrepareCreate) passes no record: stored
+      // responses are never deleted (an erasure rewrites them, and PriorRecord then refuses),
+      // so this is a defence, not a path. Never store a record without an id.
       return absl::AbortedError(absl::StrCat("the first answer to request id ", request.request_id,
                                              " is no longer held; send a new request id"));
     }
@@ -840,7 +841,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
             const absl::StatusOr<storage::CommitResult>& committed) mutable {
           if (committed.ok()) return std::move(op->done)(std::move(stored));
           if (!absl::IsAborted(committed.status())) return std::move(op->done)(committed.status());
-          // Not on this, the committing, thread: an attempt reads, and may commit an audit.
+          // Not on this, the committing, thread: an attempt reads the store, and may commit the
+          // audit record of a replay that won the race (AfterLostCreate, waiting: a worker).
           auto retry = [this, op, stored = std::move(stored)] {
             absl::StatusOr<std::optional<Record>> first =
                 AfterLostCreate(*op->call, op->request, stored);

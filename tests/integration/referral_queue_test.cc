@@ -371,6 +371,7 @@ TEST_F(ReferralQueueTest, AsynchronousCreatesAndTheirReplaysAreAnsweredFromTheCo
   // Refused before anything is read or written: answered at once, on the calling thread.
   auto [other, other_head, other_off_thread] = create("referral-1", "Someone else");
   EXPECT_THAT(other.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(other_off_thread);
   EXPECT_EQ(other_head, again_head) << "a refused request id writes nothing";
   EXPECT_EQ(Counter(v1::OBLIGATION_KIND_REFERRAL_ACTION, v1::RISK_LEVEL_UNSPECIFIED), 1)
       << "one referral, created once";
