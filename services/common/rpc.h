@@ -194,7 +194,8 @@ class RpcRuntime {
             if (!admitted.ok()) {
               Finish(reactor, method, start, ToGrpcStatus(admitted.status()));
             } else {
-              // Not on the store's committing thread: a worker.
+              // Not on the thread that committed (the store's, or a writer leading its group):
+              // a worker.
               Start(context, reactor, method, start, *std::move(admitted), std::move(body),
                     StartOn::kWorker);
             }

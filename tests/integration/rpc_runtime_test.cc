@@ -79,6 +79,12 @@ struct RefusedCall {
       answered.Notify();
     });
   }
+  // A test that failed part-way leaves calls unanswered: the callback must not outlive this.
+  ~RefusedCall() {
+    if (answered.HasBeenNotified()) return;
+    context.TryCancel();
+    answered.WaitForNotification();
+  }
 };
 
 // Holds the store's committer in a commit callback until released: a change queued with
