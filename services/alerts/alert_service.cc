@@ -3,6 +3,7 @@
 #include <array>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -129,9 +130,9 @@ grpc::ServerWriteReactor<Message>* AlertServiceImpl::StartSubscription(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request, const RpcSpec& spec,
     void (*pack)(std::vector<v1::AlertEvent>, std::vector<Message>&)) {
   using Stream = FeedStream<Message>;
-  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, spec);
-  if (!admitted.ok()) return RefuseStream<Message>(admitted.status());
-  const CallContext call = *std::move(admitted);
+  auto admitted = runtime_.AdmitStream<Message>(*context, spec);
+  if (auto* refused = std::get_if<grpc::ServerWriteReactor<Message>*>(&admitted)) return *refused;
+  const CallContext call = std::get<CallContext>(std::move(admitted));
   v1::AlertFilter filter = request.filters();
   absl::Status invalid = ValidateFilter(filter, "filters");
   if (invalid.ok() && call.principal.role == Role::kOfficer) {

@@ -1,6 +1,7 @@
 #include "services/audit/audit_service.h"
 
 #include <memory>
+#include <variant>
 
 #include "base/status_macros.h"
 
@@ -41,15 +42,20 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(
 grpc::ServerWriteReactor<v1::ExportAuditRecordsResponse>* AuditServiceImpl::ExportAuditRecords(
     grpc::CallbackServerContext* context, const v1::ExportAuditRecordsRequest* request) {
   using Stream = FeedStream<v1::ExportAuditRecordsResponse>;
-  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, kExportAuditRecords);
-  if (!admitted.ok()) return RefuseStream<v1::ExportAuditRecordsResponse>(admitted.status());
+  auto admitted =
+      runtime_.AdmitStream<v1::ExportAuditRecordsResponse>(*context, kExportAuditRecords);
+  if (auto* refused =
+          std::get_if<grpc::ServerWriteReactor<v1::ExportAuditRecordsResponse>*>(&admitted)) {
+    return *refused;
+  }
   absl::StatusOr<AuditFilter> filter = DecodeFilter(*request);
   if (!filter.ok()) return RefuseStream<v1::ExportAuditRecordsResponse>(filter.status());
 
   // Started by the first fetch, on the worker pool: starting commits an audit record.
   auto started = std::make_shared<std::unique_ptr<AuditExport>>();
   Stream::Options options;
-  options.fetch = [this, call = *std::move(admitted), filter = *std::move(filter),
+  options.fetch = [this, call = std::get<CallContext>(std::move(admitted)),
+                   filter = *std::move(filter),
                    started](uint64_t after) -> absl::StatusOr<Stream::Page> {
     if (*started == nullptr) {
       VIGIL_ASSIGN_OR_RETURN(*started, log_.StartExport(call, filter));

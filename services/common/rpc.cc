@@ -319,14 +319,6 @@ absl::StatusOr<Principal> RpcRuntime::Identify(const grpc::CallbackServerContext
 }
 
 absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& context,
-                                              const RpcSpec& spec) const {
-  storage::Change audits;
-  absl::StatusOr<CallContext> admitted = Admit(context, spec, audits);
-  CommitAudits(audits, spec.method);
-  return admitted;
-}
-
-absl::StatusOr<CallContext> RpcRuntime::Admit(grpc::CallbackServerContext& context,
                                               const RpcSpec& spec, storage::Change& audits) const {
   if (!admitting_) {
     return absl::UnavailableError("vigild is shutting down; retry shortly or on another instance");

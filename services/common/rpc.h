@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -114,16 +115,6 @@ class RpcRuntime {
              RpcRuntimeOptions options = {})
       : authenticator_(authenticator), executor_(executor), clock_(clock), options_(options) {}
 
-  // Authenticates and authorises the call for `spec`. Unauthenticated, PermissionDenied,
-  // InvalidArgument (x-vigil-purpose missing for personal data; metadata too long), or
-  // ResourceExhausted (the caller's read limit; a grpc-retry-pushback-ms trailer says when to
-  // retry). Each refusal is audited (when audit_store is set): a role refused, a purpose
-  // missing, a read limit reached (once per episode), and a credential that did not verify
-  // when it names a subject (in the national security log, at most once a minute per subject
-  // with the count of attempts).
-  absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context,
-                                    const RpcSpec& spec) const;
-
   // Admits a call this process makes to its own `spec` without gRPC (the backlog asking the
   // owning contexts it is co-hosted with), on behalf of `caller`: as Admit admits the relayed
   // call the internal hop would carry (internal_call.h): the caller's principal, checked as the
@@ -210,6 +201,40 @@ class RpcRuntime {
     }
     Start(context, reactor, method, start, *std::move(admitted), std::move(body), start_on);
     return reactor;
+  }
+
+  // Admit for a streaming call, whose handler returns its reactor: the admitted call, or the
+  // reactor that refuses it. The refusal is answered once its audit record is committed, queued
+  // as UnaryAsync queues it (past the same bound, committed here, waiting); an admitted call's
+  // records (identity headers that disagreed with the credential) are committed before this
+  // returns.
+  template <typename Message>
+  std::variant<CallContext, grpc::ServerWriteReactor<Message>*> AdmitStream(
+      grpc::CallbackServerContext& context, const RpcSpec& spec) {
+    class Refused final : public grpc::ServerWriteReactor<Message> {
+     public:
+      void OnDone() override { delete this; }
+    };
+    storage::Change audits;
+    absl::StatusOr<CallContext> admitted = Admit(context, spec, audits);
+    if (!admitted.ok() && !audits.empty() && options_.audit_store != nullptr &&
+        AuditingStartedWithin(executor_.capacity())) {
+      auto* refused = new Refused();
+      options_.audit_store->CommitAsync(
+          std::move(audits),
+          [this, refused, method = spec.method, status = ToGrpcStatus(admitted.status())](
+              const absl::StatusOr<storage::CommitResult>& audited) mutable {
+            if (!audited.ok()) LogUnauditedAdmission(method, audited.status());
+            refused->Finish(std::move(status));
+            AuditingFinished();
+          });
+      return refused;
+    }
+    CommitAudits(audits, spec.method);
+    if (admitted.ok()) return *std::move(admitted);
+    auto* refused = new Refused();
+    refused->Finish(ToGrpcStatus(admitted.status()));
+    return refused;
   }
 
   // Waits until no admitted call is running or queued, or `timeout` passes. Returns true when
@@ -318,8 +343,15 @@ class RpcRuntime {
   // The caller: this process's own contexts (internal token), or whoever the authenticator
   // names; a service identity's call acts for the principal its identity headers name.
   absl::StatusOr<Principal> Identify(const grpc::CallbackServerContext& context) const;
-  // Admit, adding the audit records of its refusals (and of refused identity claims) to
-  // `audits` for the caller to commit before it answers or goes on, instead of committing them.
+  // Authenticates and authorises the call for `spec` (UnaryAsync, AdmitStream).
+  // Unauthenticated, PermissionDenied, InvalidArgument (x-vigil-purpose missing for personal
+  // data; metadata too long), or ResourceExhausted (the caller's read limit; a
+  // grpc-retry-pushback-ms trailer says when to retry). Each refusal's audit record is added to
+  // `audits` (when audit_store is set), for the caller to commit before it answers: a role
+  // refused, a purpose missing, a read limit reached (once per episode), and a credential that
+  // did not verify when it names a subject (in the national security log, at most once a minute
+  // per subject with the count of attempts); so is each identity header that disagrees with
+  // the credential of an admitted call, to commit before the call goes on.
   absl::StatusOr<CallContext> Admit(grpc::CallbackServerContext& context, const RpcSpec& spec,
                                     storage::Change& audits) const;
   // Commits what Admit's checks added to `audits`, waiting; failures are logged.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -559,8 +560,11 @@ absl::Status FlattenFeedEntry(uint64_t sequence, absl::string_view payload, absl
 
 grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligations(
     grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) {
-  absl::StatusOr<CallContext> admitted = runtime_.Admit(*context, kWatchObligations);
-  if (!admitted.ok()) return RefuseStream<v1::ObligationEvent>(admitted.status());
+  auto admission = runtime_.AdmitStream<v1::ObligationEvent>(*context, kWatchObligations);
+  if (auto* refused = std::get_if<grpc::ServerWriteReactor<v1::ObligationEvent>*>(&admission)) {
+    return *refused;
+  }
+  CallContext* admitted = &std::get<CallContext>(admission);
   if (absl::StatusOr<const OverdueIndex*> index = Index(request->context()); !index.ok()) {
     return RefuseStream<v1::ObligationEvent>(index.status());
   }
@@ -578,7 +582,7 @@ grpc::ServerWriteReactor<v1::ObligationEvent>* ObligationFeedImpl::WatchObligati
   FeedStream<v1::ObligationEvent>::Options options;
   options.feed_context = feed;
   options.cursor = request->after_sequence();
-  options.fetch = [this, call = *std::move(admitted), feed, force, audited](
+  options.fetch = [this, call = std::move(*admitted), feed, force, audited](
                       uint64_t after) -> absl::StatusOr<FeedStream<v1::ObligationEvent>::Page> {
     if (!*audited) {
       // The watch itself, before anything is streamed. A force system's pages are then each

@@ -2,6 +2,7 @@
 // closed to officers): how Admit's refusals are audited and answered.
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/sync_stream.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
@@ -135,6 +137,44 @@ TEST_F(RpcRuntimeTest, ARefusalIsAnsweredFromTheCommitOfItsAuditRecord) {
   EXPECT_EQ(record.refusal(), v1::AUDIT_REFUSAL_ROLE);
   EXPECT_EQ(record.actor(), "DC 100");
   EXPECT_THAT(record.outcome(), HasSubstr("ListAuditRecords"));
+  EXPECT_TRUE(runtime_->WaitIdle(absl::Seconds(10))) << runtime_->in_flight() << " still in flight";
+}
+
+// A stream is refused the same way (AdmitStream): ExportAuditRecords, closed to officers, ends
+// only once the refusal's audit record is committed.
+TEST_F(RpcRuntimeTest, ARefusedStreamEndsFromTheCommitOfItsAuditRecord) {
+  HeldCommitter held(*store_);
+  const uint64_t before = store_->AuditHead();
+
+  grpc::ClientContext context;
+  context.AddMetadata("x-vigil-actor", "DC 100");
+  context.AddMetadata("x-vigil-role", "officer");
+  context.AddMetadata("x-vigil-force", "wessex");
+  context.AddMetadata("x-vigil-purpose", "rpc runtime test");
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status status;
+  absl::Notification ended;
+  std::thread reader([&] {
+    std::unique_ptr<grpc::ClientReader<v1::ExportAuditRecordsResponse>> stream =
+        stub_->ExportAuditRecords(&context, v1::ExportAuditRecordsRequest());
+    v1::ExportAuditRecordsResponse page;
+    while (stream->Read(&page)) {
+    }
+    status = stream->Finish();
+    ended.Notify();
+  });
+  EXPECT_FALSE(ended.WaitForNotificationWithTimeout(absl::Milliseconds(500)))
+      << "ended while the committer was held: gRPC's thread committed the audit record itself ("
+      << status.error_message() << ")";
+  EXPECT_EQ(store_->AuditHead(), before);
+
+  held.Release();
+  EXPECT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  if (!ended.HasBeenNotified()) context.TryCancel();
+  reader.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  ASSERT_EQ(store_->AuditHead(), before + 1);
+  EXPECT_EQ(AuditRecordAt(before + 1).refusal(), v1::AUDIT_REFUSAL_ROLE);
   EXPECT_TRUE(runtime_->WaitIdle(absl::Seconds(10))) << runtime_->in_flight() << " still in flight";
 }
 
