@@ -694,6 +694,20 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     return mutation;
   }
 
+  // Gives `answer` (a replay's, a refusal's) to `done` once `audit`, its audit record, is
+  // committed (at once when there is none), or the commit's error when it fails: as MutateRaw
+  // and Create do waiting, without waiting.
+  template <typename Value, typename Done>
+  void AnswerAfterAudit(storage::Change&& audit, Value answer, Done done) {
+    if (audit.empty()) return done(std::move(answer));
+    store_.CommitAsync(std::move(audit),
+                       [answer = std::move(answer), done = std::move(done)](
+                           const absl::StatusOr<storage::CommitResult>& audited) mutable {
+                         if (!audited.ok()) return done(audited.status());
+                         done(std::move(answer));
+                       });
+  }
+
   // MutateAsync's state across its attempts. `ended` gets the serialized response, or the error.
   struct AsyncMutation {
     std::shared_ptr<const CallContext> call;
@@ -709,15 +723,9 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
         PrepareMutation(*op->call, op->id, op->request, op->edit_fn);
     if (!mutation.ok()) return std::move(op->ended)(mutation.status());
     if (mutation->answer.has_value()) {
-      if (mutation->change.empty()) return std::move(op->ended)(*std::move(mutation->answer));
-      // A replay or a refusal: answered once its audit record is committed.
-      store_.CommitAsync(std::move(mutation->change),
-                         [op, answer = *std::move(mutation->answer)](
-                             const absl::StatusOr<storage::CommitResult>& audited) mutable {
-                           if (!audited.ok()) return std::move(op->ended)(audited.status());
-                           std::move(op->ended)(std::move(answer));
-                         });
-      return;
+      return AnswerAfterAudit(
+          std::move(mutation->change), *std::move(mutation->answer),
+          [op](absl::StatusOr<std::string> answer) { std::move(op->ended)(std::move(answer)); });
     }
     store_.CommitAsync(
         std::move(mutation->change),
@@ -826,14 +834,9 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
         PrepareCreate(*op->call, op->record, op->request, op->extra);
     if (!creation.ok()) return std::move(op->done)(creation.status());
     if (creation->answer.has_value()) {
-      // A replay: answered once its audit record is committed.
-      store_.CommitAsync(std::move(creation->change),
-                         [op, first = *std::move(creation->answer)](
-                             const absl::StatusOr<storage::CommitResult>& audited) mutable {
-                           if (!audited.ok()) return std::move(op->done)(audited.status());
-                           std::move(op->done)(std::move(first));
-                         });
-      return;
+      return AnswerAfterAudit(
+          std::move(creation->change), *std::move(creation->answer),
+          [op](absl::StatusOr<Record> first) { std::move(op->done)(std::move(first)); });
     }
     store_.CommitAsync(
         std::move(creation->change),
