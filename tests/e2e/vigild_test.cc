@@ -25,11 +25,9 @@ using ::vigil::testing::IsOk;
 using ::vigil::testing::VigildPath;
 using ::vigil::testing::VigildProcess;
 
-void AddIdentity(grpc::ClientContext& context, const Identity& id) {
-  if (!id.actor.empty()) context.AddMetadata("x-vigil-actor", id.actor);
-  if (!id.role.empty()) context.AddMetadata("x-vigil-role", id.role);
-  if (!id.force.empty()) context.AddMetadata("x-vigil-force", id.force);
-  if (!id.purpose.empty()) context.AddMetadata("x-vigil-purpose", id.purpose);
+// The identity headers, and a deadline.
+void Identify(grpc::ClientContext& context, const Identity& id) {
+  vigil::testing::AddIdentity(context, id);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
 }
 
@@ -50,13 +48,13 @@ class VigildTest : public ::testing::Test {
   grpc::Status ListAudit(const Identity& id, const v1::ListAuditRecordsRequest& request,
                          v1::ListAuditRecordsResponse* response) {
     grpc::ClientContext context;
-    AddIdentity(context, id);
+    Identify(context, id);
     return audit_->ListAuditRecords(&context, request, response);
   }
 
   grpc::Status Verify(const Identity& id, v1::VerifyAuditChainResponse* response) {
     grpc::ClientContext context;
-    AddIdentity(context, id);
+    Identify(context, id);
     return audit_->VerifyAuditChain(&context, v1::VerifyAuditChainRequest(), response);
   }
 

@@ -17,10 +17,17 @@ namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vigil::testing::AddIdentity;
+using ::vigil::testing::Identity;
 using ::vigil::testing::IsOk;
 using ::vigil::testing::RunResult;
 using ::vigil::testing::RunVigil;
 using ::vigil::testing::VigildProcess;
+
+// An officer of wessex, as the API sees them (DC 7 owns the offenders these tests register).
+Identity Officer(std::string actor = "DC 7", std::string team = "") {
+  return Identity(std::move(actor), "officer", "wessex", "e2e", std::move(team));
+}
 
 class VisitsEndToEndTest : public ::testing::Test {
  protected:
@@ -48,10 +55,7 @@ class VisitsEndToEndTest : public ::testing::Test {
 
   v1::VisitSchedule Schedule(const std::string& id) {
     grpc::ClientContext context;
-    context.AddMetadata("x-vigil-actor", "DC 7");
-    context.AddMetadata("x-vigil-role", "officer");
-    context.AddMetadata("x-vigil-force", "wessex");
-    context.AddMetadata("x-vigil-purpose", "e2e");
+    AddIdentity(context, Officer());
     v1::GetVisitScheduleRequest request;
     request.set_offender_id(id);
     v1::VisitSchedule schedule;
@@ -180,11 +184,7 @@ TEST_F(VisitsEndToEndTest, DatesBeforeRegistrationAndTooManyOfficersAreRefused) 
   EXPECT_THAT(arms.output, HasSubstr("INVALID_ARGUMENT: completed_time: 2018-06-01 is before"));
 
   grpc::ClientContext context;
-  context.AddMetadata("x-vigil-actor", "DC 7");
-  context.AddMetadata("x-vigil-role", "officer");
-  context.AddMetadata("x-vigil-force", "wessex");
-  context.AddMetadata("x-vigil-team", "north");
-  context.AddMetadata("x-vigil-purpose", "e2e");
+  AddIdentity(context, Officer("DC 7", "north"));
   v1::RecordVisitRequest crowd;
   crowd.set_offender_id("B2");
   crowd.mutable_visit_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
@@ -205,11 +205,7 @@ TEST_F(VisitsEndToEndTest, VisitsAtOnceThroughTheApiAreEachAnsweredOnce) {
   auto record = [&](const std::string& request_id, const std::string& offender,
                     const std::string& team, v1::Visit* visit) {
     grpc::ClientContext context;
-    context.AddMetadata("x-vigil-actor", "DC 9");
-    context.AddMetadata("x-vigil-role", "officer");
-    context.AddMetadata("x-vigil-force", "wessex");
-    context.AddMetadata("x-vigil-team", team);
-    context.AddMetadata("x-vigil-purpose", "e2e");
+    AddIdentity(context, Officer("DC 9", team));
     v1::RecordVisitRequest request;
     request.set_offender_id(offender);
     request.mutable_visit_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
@@ -267,10 +263,7 @@ TEST_F(VisitsEndToEndTest, AContextAtCapacityRefusesWritesRatherThanHoldThemWith
       grpc::Status status;
       do {  // ABORTED asks the client to try again
         grpc::ClientContext context;
-        context.AddMetadata("x-vigil-actor", "DC 7");
-        context.AddMetadata("x-vigil-role", "officer");
-        context.AddMetadata("x-vigil-force", "wessex");
-        context.AddMetadata("x-vigil-purpose", "e2e");
+        AddIdentity(context, Officer());
         v1::RecordVisitRequest request;
         request.set_offender_id("K1");
         request.mutable_visit_time()->set_seconds(

@@ -217,6 +217,16 @@ absl::Status VigildProcess::Restart() {
 
 std::string VigildProcess::log() const { return ReadFile(dir_ + "/vigild.log"); }
 
+void AddIdentity(grpc::ClientContext& context, const Identity& who) {
+  const std::pair<const char*, const std::string*> headers[] = {
+      {"x-vigil-actor", &who.actor}, {"x-vigil-role", &who.role}, {"x-vigil-force", &who.force},
+      {"x-vigil-team", &who.team},   {"x-vigil-rank", &who.rank}, {"x-vigil-purpose", &who.purpose},
+  };
+  for (const auto& [header, value] : headers) {
+    if (!value->empty()) context.AddMetadata(header, *value);
+  }
+}
+
 RunResult RunVigil(const std::string& server, std::vector<std::string> args, const Identity& who,
                    absl::Duration timeout) {
   args.insert(args.begin(), {VigilCliPath(), "--server", server});

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "clients/common/channel.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 
 namespace vigil::testing {
 
@@ -101,6 +102,10 @@ struct Identity {
   std::string team;  // x-vigil-team, when set
   std::string rank;  // x-vigil-rank, when set
 };
+
+// Adds `who` to a client context as the identity headers vigild trusts under its development
+// authenticator (x-vigil-actor, -role, -force, -team, -rank, -purpose); empty fields are left out.
+void AddIdentity(grpc::ClientContext& context, const Identity& who);
 
 // Runs the vigil CLI against `server` as `who` (VIGIL_ACTOR, _ROLE, _FORCE, _PURPOSE). Fails the
 // test, and returns an empty result, when it could not be run or did not finish in `timeout`.
