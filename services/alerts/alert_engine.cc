@@ -90,34 +90,49 @@ const v1::Obligation& ObligationOf(const v1::ObligationEvent& event) {
 }
 
 // Reads, in two batched reads, what applying `entries` after `cursor` will look for event by
-// event: the followed records of the obligations they name, then the alerts those records name.
+// event: the followed records of the obligations they name, then the alerts those records name
+// and the overdue alerts of those past due.
 // Under load the follower applies feed entries by the dozen or more to one commit.
 absl::Status Prefetch(AlertEngine::Txn& txn, absl::string_view context,
                       const std::vector<FeedEntry>& entries, uint64_t cursor) {
-  std::vector<const v1::Obligation*> named;
+  struct Named {
+    const v1::Obligation* obligation;
+    bool timed;  // opened or re-timed: Apply may raise its overdue alert
+  };
+  std::vector<Named> named;
   for (const FeedEntry& entry : entries) {
     if (entry.sequence <= cursor) continue;
     for (const v1::ObligationEvent& event : entry.events) {
-      if (const v1::Obligation& o = ObligationOf(event); !o.id().empty()) named.push_back(&o);
+      const v1::Obligation& o = ObligationOf(event);
+      if (o.id().empty()) continue;
+      named.push_back({&o, event.type() == v1::OBLIGATION_EVENT_TYPE_OPENED ||
+                               event.type() == v1::OBLIGATION_EVENT_TYPE_RETIMED});
     }
   }
   if (named.empty()) return absl::OkStatus();
   std::vector<std::string> followed;
   followed.reserve(named.size());
-  for (const v1::Obligation* o : named) {
+  for (const auto& [o, timed] : named) {
     followed.push_back(ObligationKey(context, o->force(), o->id()));
   }
   VIGIL_RETURN_IF_ERROR(txn.PrefetchFollowed(std::move(followed)));
   std::vector<std::string> alerts;
-  for (const v1::Obligation* o : named) {
+  for (const auto& [o, timed] : named) {
     VIGIL_ASSIGN_OR_RETURN(const internal::AlertedObligation* record,
                            txn.FindFollowed(context, o->force(), o->id()));
-    if (record == nullptr) continue;
-    for (const std::string& id : record->notice_alert_ids()) {
-      alerts.push_back(AlertKey(o->force(), id));
+    if (record != nullptr) {
+      for (const std::string& id : record->notice_alert_ids()) {
+        alerts.push_back(AlertKey(o->force(), id));
+      }
+      if (!record->overdue_alert_id().empty()) {
+        alerts.push_back(AlertKey(o->force(), record->overdue_alert_id()));
+        continue;
+      }
     }
-    if (!record->overdue_alert_id().empty()) {
-      alerts.push_back(AlertKey(o->force(), record->overdue_alert_id()));
+    // Past due as the event leaves it (a referral received weeks ago): Apply raises its overdue
+    // alert, and first looks for one raised from the same due time before.
+    if (const absl::Time due = TimeOf(o->due_time()); timed && due <= txn.now()) {
+      alerts.push_back(AlertKey(o->force(), OverdueAlertId(context, o->force(), o->id(), due)));
     }
   }
   return txn.PrefetchAlerts(std::move(alerts));

@@ -285,30 +285,44 @@ absl::StatusOr<v1::Referral> Queue::ValidateNew(const CallContext& call, const v
 
 absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) {
   const storage::ReadView view = records_.store().Snapshot();
+  // Every other referral holding one of its identifiers, in the identifiers' order, then read
+  // in one batched lookup: a match names the other's state and officer, nothing more.
+  struct Candidate {
+    std::string id;
+    const v1::SubjectIdentifier* identifier;
+  };
+  std::vector<Candidate> candidates;
   std::set<std::string> matched;
   for (const v1::SubjectIdentifier& identifier : referral.identifiers()) {
     const std::string prefix =
         IdentifierPrefix(call.principal.force, identifier.type(), identifier.normalized());
-    std::vector<std::string> ids;
     VIGIL_RETURN_IF_ERROR(
         view.ScanPrefix(Family::kIndex, prefix, {}, [&](absl::string_view key, absl::string_view) {
-          ids.emplace_back(key.substr(prefix.size()));
+          std::string id(key.substr(prefix.size()));
+          if (id != referral.id() &&
+              matched.insert(absl::StrCat(id, "|", identifier.normalized())).second) {
+            candidates.push_back({std::move(id), &identifier});
+          }
           return true;
         }));
-    for (const std::string& id : ids) {
-      if (id == referral.id() ||
-          !matched.insert(absl::StrCat(id, "|", identifier.normalized())).second)
-        continue;
-      VIGIL_ASSIGN_OR_RETURN(std::optional<v1::Referral> other,
-                             records_.Load(view, call.principal.force, id));
-      if (!other.has_value()) continue;
-      v1::DeconflictionMatch* match = referral.add_deconfliction_matches();
-      match->set_referral_id(id);
-      match->set_type(identifier.type());
-      match->set_normalized(identifier.normalized());
-      match->set_state(other->state());
-      match->set_allocated_officer(other->allocated_officer());
-    }
+  }
+  if (candidates.empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  ids.reserve(candidates.size());
+  for (const Candidate& c : candidates) ids.push_back(c.id);
+  static const int kFields[] = {v1::Referral::kStateFieldNumber,
+                                v1::Referral::kAllocatedOfficerFieldNumber};
+  VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Referral>> others,
+                         records_.LoadFields(view, call.principal.force, ids, kFields));
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (!others[i].has_value()) continue;
+    const v1::SubjectIdentifier& identifier = *candidates[i].identifier;
+    v1::DeconflictionMatch* match = referral.add_deconfliction_matches();
+    match->set_referral_id(candidates[i].id);
+    match->set_type(identifier.type());
+    match->set_normalized(identifier.normalized());
+    match->set_state(others[i]->state());
+    match->set_allocated_officer(others[i]->allocated_officer());
   }
   return absl::OkStatus();
 }

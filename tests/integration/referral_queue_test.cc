@@ -426,6 +426,8 @@ TEST_F(ReferralQueueTest, SecondReferralAboutTheSameAccountIsFlagged) {
   ASSERT_EQ(second.deconfliction_matches_size(), 1);
   EXPECT_EQ(second.deconfliction_matches(0).referral_id(), first.id());
   EXPECT_EQ(second.deconfliction_matches(0).normalized(), "snapchat:kid_99");
+  EXPECT_EQ(second.deconfliction_matches(0).state(), v1::REFERRAL_STATE_RECEIVED);
+  EXPECT_EQ(second.deconfliction_matches(0).allocated_officer(), "");
   // A closed referral no longer counts.
   v1::CloseReferralRequest close;
   close.set_id(first.id());
@@ -435,11 +437,29 @@ TEST_F(ReferralQueueTest, SecondReferralAboutTheSameAccountIsFlagged) {
   VIGIL_ASSERT_OK_AND_ASSIGN(v1::Referral third,
                              Create(Day(2026, 11, 6), {{v1::IDENTIFIER_TYPE_ACCOUNT, "@kid_99"}}));
   EXPECT_THAT(third.deconfliction_matches(), IsEmpty());  // no platform: a different identifier
+  // A match names the other referral's state and officer as they are now.
+  ASSERT_THAT(Triage(second.id(), v1::RISK_LEVEL_HIGH).status(), IsOk());
+  v1::AllocateReferralRequest allocate;
+  allocate.set_id(second.id());
+  allocate.set_officer("DC Hale");
+  ASSERT_THAT(queue_->Allocate(Call(), allocate).status(), IsOk());
   VIGIL_ASSERT_OK_AND_ASSIGN(
       v1::Referral fourth,
       Create(Day(2026, 11, 7), {{v1::IDENTIFIER_TYPE_PHONE, "+44 7700 900123"}}));
   ASSERT_EQ(fourth.deconfliction_matches_size(), 1);
   EXPECT_EQ(fourth.deconfliction_matches(0).referral_id(), second.id());
+  EXPECT_EQ(fourth.deconfliction_matches(0).state(), v1::REFERRAL_STATE_ALLOCATED);
+  EXPECT_EQ(fourth.deconfliction_matches(0).allocated_officer(), "DC Hale");
+  // Matches come in the order of the identifiers they share.
+  VIGIL_ASSERT_OK_AND_ASSIGN(
+      v1::Referral fifth,
+      Create(Day(2026, 11, 8), {{v1::IDENTIFIER_TYPE_PHONE, "07700900123"},
+                                {v1::IDENTIFIER_TYPE_ACCOUNT, "snapchat:kid_99"}}));
+  ASSERT_EQ(fifth.deconfliction_matches_size(), 3);
+  EXPECT_EQ(fifth.deconfliction_matches(0).type(), v1::IDENTIFIER_TYPE_PHONE);
+  EXPECT_EQ(fifth.deconfliction_matches(1).type(), v1::IDENTIFIER_TYPE_PHONE);
+  EXPECT_EQ(fifth.deconfliction_matches(2).type(), v1::IDENTIFIER_TYPE_ACCOUNT);
+  EXPECT_EQ(fifth.deconfliction_matches(2).referral_id(), second.id());
 }
 
 TEST_F(ReferralQueueTest, ListIsOldestFirstAndCountsAreByStateAndGrade) {

@@ -1,5 +1,5 @@
-// WithoutField: a record's bytes without one top-level field, as a listing that wants only a
-// subject's name reads an offender without parsing its clocks.
+// WithoutField and OnlyFields: a record's bytes without one top-level field (or with only some), as
+// a listing that wants only a subject's name reads an offender without parsing its clocks.
 #include "services/obligations/record_store.h"
 
 #include <optional>
@@ -56,6 +56,22 @@ TEST(WithoutFieldTest, MalformedBytesAreRefused) {
       << "field number 0 (fixed64)";
   EXPECT_EQ(WithoutField("\x0f", 13), std::nullopt) << "wire type 7";
   EXPECT_EQ(WithoutField("\x08\xff\xff", 13), std::nullopt) << "truncated varint";
+}
+
+TEST(OnlyFieldsTest, KeepsTheNamedFieldsAlone) {
+  const v1::Offender offender = Example();
+  const int fields[] = {1, 13};  // id, obligations
+  const std::optional<std::string> kept = OnlyFields(offender.SerializeAsString(), fields);
+  ASSERT_TRUE(kept.has_value());
+  v1::Offender parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*kept));
+  EXPECT_EQ(parsed.id(), "R00001");
+  EXPECT_EQ(parsed.obligations_size(), 2);
+  EXPECT_EQ(parsed.display_name(), "");
+  EXPECT_EQ(parsed.change_pending_note(), "");
+  EXPECT_EQ(OnlyFields("", fields), "");
+  const std::string raw = offender.SerializeAsString();
+  EXPECT_EQ(OnlyFields(raw.substr(0, raw.size() - 3), fields), std::nullopt) << "truncated";
 }
 
 }  // namespace
