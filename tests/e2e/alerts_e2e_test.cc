@@ -36,10 +36,7 @@ using ::vigil::testing::VigildProcess;
 constexpr char kWithoutAlerts[] = "audit,rso,ocait,backlog,admin";
 
 void AddIdentity(grpc::ClientContext& context) {
-  context.AddMetadata("x-vigil-actor", "DS Holt");
-  context.AddMetadata("x-vigil-role", "supervisor");
-  context.AddMetadata("x-vigil-force", "wessex");
-  context.AddMetadata("x-vigil-purpose", "alerts e2e");
+  testing::AddIdentity(context, {"DS Holt", "supervisor", "wessex", "alerts e2e"});
 }
 
 // What a subscriber saw of one event.

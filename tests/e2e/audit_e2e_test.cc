@@ -57,10 +57,7 @@ class AuditEndToEndTest : public ::testing::Test {
                                                  const std::string& force = "wessex",
                                                  const std::string& purpose = "audit e2e") {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", actor);
-    context->AddMetadata("x-vigil-role", role);
-    context->AddMetadata("x-vigil-force", force);
-    if (!purpose.empty()) context->AddMetadata("x-vigil-purpose", purpose);
+    testing::AddIdentity(*context, {actor, role, force, purpose});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return context;
   }

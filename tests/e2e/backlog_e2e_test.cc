@@ -61,10 +61,7 @@ class BacklogEndToEndTest : public ::testing::Test {
   std::unique_ptr<grpc::ClientContext> Context(const std::string& role = "supervisor",
                                                const std::string& actor = "Insp Reid") {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", actor);
-    context->AddMetadata("x-vigil-role", role);
-    context->AddMetadata("x-vigil-force", "wessex");
-    context->AddMetadata("x-vigil-purpose", "e2e");
+    testing::AddIdentity(*context, {actor, role, "wessex", "e2e"});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     return context;
   }

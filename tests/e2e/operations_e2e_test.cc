@@ -47,10 +47,8 @@ using ::vigil::testing::VigildProcess;
 std::unique_ptr<grpc::ClientContext> Context(const std::string& role = "supervisor",
                                              int deadline_seconds = 30) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("x-vigil-actor", role == "force-admin" ? "Ops Admin" : "Insp Reid");
-  context->AddMetadata("x-vigil-role", role);
-  context->AddMetadata("x-vigil-force", "wessex");
-  context->AddMetadata("x-vigil-purpose", "operations test");
+  testing::AddIdentity(*context, {role == "force-admin" ? "Ops Admin" : "Insp Reid", role, "wessex",
+                                  "operations test"});
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_seconds));
   return context;
 }
@@ -109,10 +107,7 @@ bool HealthBecomes(const VigildProcess& vigild, const std::string& service,
 v1::VerifyAuditChainResponse VerifyChain(const VigildProcess& vigild) {
   v1::VerifyAuditChainResponse response;
   auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("x-vigil-actor", "Auditor A");
-  context->AddMetadata("x-vigil-role", "auditor");
-  context->AddMetadata("x-vigil-force", "wessex");
-  context->AddMetadata("x-vigil-purpose", "operations test");
+  testing::AddIdentity(*context, {"Auditor A", "auditor", "wessex", "operations test"});
   const grpc::Status status =
       v1::AuditService::NewStub(vigild.channel())->VerifyAuditChain(context.get(), {}, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
@@ -122,7 +117,7 @@ v1::VerifyAuditChainResponse VerifyChain(const VigildProcess& vigild) {
 // Writers creating offenders until stopped, remembering which were acknowledged.
 class Writers {
  public:
-  Writers(std::shared_ptr<grpc::Channel> channel, int count, std::string prefix)
+  Writers(const std::shared_ptr<grpc::Channel>& channel, int count, std::string prefix)
       : prefix_(std::move(prefix)) {
     for (int w = 0; w < count; ++w) {
       threads_.emplace_back([this, channel, w] {

@@ -51,10 +51,7 @@ class PointInTimeEndToEndTest : public ::testing::Test {
 
   std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", "Insp Reid");
-    context->AddMetadata("x-vigil-role", "supervisor");
-    context->AddMetadata("x-vigil-force", "wessex");
-    context->AddMetadata("x-vigil-purpose", "e2e");
+    testing::AddIdentity(*context, {"Insp Reid", "supervisor", "wessex", "e2e"});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     return context;
   }

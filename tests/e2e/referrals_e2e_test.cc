@@ -41,11 +41,7 @@ class ReferralsEndToEndTest : public ::testing::Test {
 
   std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", "DC 9");
-    context->AddMetadata("x-vigil-role", "officer");
-    context->AddMetadata("x-vigil-force", "wessex");
-    context->AddMetadata("x-vigil-team", "ocait");
-    context->AddMetadata("x-vigil-purpose", "ocait e2e");
+    testing::AddIdentity(*context, {"DC 9", "officer", "wessex", "ocait e2e", "ocait"});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return context;
   }
@@ -192,11 +188,7 @@ TEST_F(ReferralsEndToEndTest, LoweredGradeGetsMoreTimeOnlyFromASupervisor) {
   refresh.set_extension_reason("DI agrees the low-grade target from receipt");
   v1::Referral extended;
   grpc::ClientContext context;
-  context.AddMetadata("x-vigil-actor", "DS Holt");
-  context.AddMetadata("x-vigil-role", "supervisor");
-  context.AddMetadata("x-vigil-force", "wessex");
-  context.AddMetadata("x-vigil-team", "ocait");
-  context.AddMetadata("x-vigil-purpose", "ocait e2e");
+  testing::AddIdentity(context, {"DS Holt", "supervisor", "wessex", "ocait e2e", "ocait"});
   const grpc::Status status = referrals_->RecordIntelRefresh(&context, refresh, &extended);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_GT(Find(extended, "action")->due_time().seconds(), high_due + 20 * 86400);

@@ -72,10 +72,7 @@ class RetentionEndToEndTest : public ::testing::Test {
                                                  const std::string& purpose = "retention e2e",
                                                  const std::string& force = "wessex") {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", actor);
-    context->AddMetadata("x-vigil-role", role);
-    context->AddMetadata("x-vigil-force", force);
-    if (!purpose.empty()) context->AddMetadata("x-vigil-purpose", purpose);
+    testing::AddIdentity(*context, {actor, role, force, purpose});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     return context;
   }

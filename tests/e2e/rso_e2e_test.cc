@@ -51,10 +51,7 @@ class RsoEndToEndTest : public ::testing::Test {
                                                const std::string& purpose = "e2e test",
                                                const std::string& role = "officer") {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("x-vigil-actor", "DC 4512");
-    context->AddMetadata("x-vigil-role", role);
-    context->AddMetadata("x-vigil-force", force);
-    if (!purpose.empty()) context->AddMetadata("x-vigil-purpose", purpose);
+    testing::AddIdentity(*context, {"DC 4512", role, force, purpose});
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return context;
   }
