@@ -37,14 +37,13 @@ CallContext EngineCall(absl::string_view method, absl::Time now, std::string for
 
 // The engine's records of `txn`: one under each force it concerned, naming that force's subjects
 // only (none when it touched no force's records).
-std::vector<storage::AuditEntry> EngineAudits(const AlertEngine::Txn& txn, v1::AuditAction action,
+std::vector<storage::AuditEntry> EngineAudits(AlertEngine::Txn& txn, v1::AuditAction action,
                                               absl::string_view method) {
+  std::map<std::string, std::vector<std::string>> by_force = txn.TakeSubjectsByForce();
   std::vector<storage::AuditEntry> audits;
-  audits.reserve(txn.subjects_by_force().size());
-  for (const auto& [force, subjects] : txn.subjects_by_force()) {
-    audits.push_back(
-        EngineCall(method, txn.now(), force)
-            .Audit(action, std::vector<std::string>(subjects.begin(), subjects.end())));
+  audits.reserve(by_force.size());
+  for (auto& [force, subjects] : by_force) {
+    audits.push_back(EngineCall(method, txn.now(), force).Audit(action, std::move(subjects)));
   }
   return audits;
 }

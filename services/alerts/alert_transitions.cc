@@ -221,7 +221,7 @@ absl::Status Notice(AlertEngine::Txn& txn, absl::string_view context,
   *alert.mutable_trigger_time() = notice.time();
   *alert.mutable_raised_time() = ToProtoTime(txn.now());
   alert.set_state(v1::ALERT_STATE_OPEN);
-  SetLadder(policy, zone, alert);
+  SetLadder(policy, zone, alert, txn.ladders());
   alert.set_escalation_level(LevelAt(alert, absl::InfinitePast()));  // where the ladder starts
   Climb(alert, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(alert)));
@@ -266,7 +266,7 @@ absl::Status RaiseOverdue(AlertEngine::Txn& txn, internal::AlertedObligation& fo
   fresh.set_state(v1::ALERT_STATE_OPEN);
   fresh.set_escalation_level(LevelAt(fresh, absl::InfinitePast()));  // unowned: the sergeant
   Address(policy, fresh);
-  SetLadder(policy, zone, fresh);
+  SetLadder(policy, zone, fresh, txn.ladders());
   Climb(fresh, txn.now());
   txn.Emit(v1::ALERT_EVENT_TYPE_RAISED, *txn.AddAlert(std::move(fresh)));
   return absl::OkStatus();

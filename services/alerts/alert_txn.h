@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "base/status_macros.h"
 #include "services/alerts/alert_engine.h"
 #include "services/alerts/keys.h"
+#include "services/alerts/ladder.h"
 #include "vigil/internal/alerts_state.pb.h"
 
 namespace vigil::alerts {
@@ -58,6 +60,8 @@ class AlertEngine::Txn {
   // follower: counted in alerts_raised_total once it commits.
   void CountOverdueRaised() { ++overdue_raised_; }
   int overdue_raised() const { return overdue_raised_; }
+  // The escalation ladders this unit of work has worked out (SetLadder's memo).
+  LadderMemo& ladders() { return ladders_; }
 
   // The alert, or nullptr. `rederive`: rewrite its deadlines even if it does not change.
   absl::StatusOr<v1::Alert*> FindAlert(absl::string_view force, absl::string_view id,
@@ -107,23 +111,35 @@ class AlertEngine::Txn {
     v1::AlertEvent event;
     event.set_sequence(alert.sequence());
     event.set_type(type);
-    *event.mutable_alert() = alert;
+    // The event carries `alert` itself for as long as it takes to serialize, not a copy; it
+    // gives it back before it is destroyed, however this block is left.
+    event.unsafe_arena_set_allocated_alert(&alert);
+    const absl::Cleanup give_back = [&event] { (void)event.unsafe_arena_release_alert(); };
     *event.mutable_event_time() = ToProtoTime(now_);
     change_.AddEvent(std::string(kAlertFeed), event.SerializeAsString());
-    std::set<std::string>& subjects = subjects_[alert.force()];
-    subjects.insert(alert.id());
+    std::vector<std::string>& subjects = subjects_[alert.force()];
+    subjects.push_back(alert.id());
     // The watchdog's system alerts are about no subject.
-    if (!alert.obligation().subject_id().empty()) subjects.insert(alert.obligation().subject_id());
+    if (!alert.obligation().subject_id().empty()) {
+      subjects.push_back(alert.obligation().subject_id());
+    }
     ++events_;
   }
 
   int events() const { return events_; }
   void AddSubject(const v1::Obligation& obligation) {
-    subjects_[obligation.force()].insert(obligation.subject_id());
+    subjects_[obligation.force()].push_back(obligation.subject_id());
   }
-  // The subjects this unit of work concerned, by force: the engine audits its work under each.
-  const std::map<std::string, std::set<std::string>>& subjects_by_force() const {
-    return subjects_;
+  // The subjects this unit of work concerned, by force, in order and each once, taken out of
+  // it: the engine audits its work under each. (Gathered as they come, put in order once.)
+  std::map<std::string, std::vector<std::string>> TakeSubjectsByForce() {
+    std::map<std::string, std::vector<std::string>> by_force = std::move(subjects_);
+    subjects_.clear();
+    for (auto& [force, subjects] : by_force) {
+      std::sort(subjects.begin(), subjects.end());
+      subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    }
+    return by_force;
   }
 
   // Removes a deadline entry, once however often asked (the scan removes each passed deadline,
@@ -266,10 +282,11 @@ class AlertEngine::Txn {
   storage::Change change_;
   absl::Time earliest_added_ = absl::InfiniteFuture();
   int overdue_raised_ = 0;
+  LadderMemo ladders_;
   std::map<std::string, Slot<v1::Alert>> alerts_;
   std::map<std::string, Slot<internal::AlertedObligation>> followed_;
-  std::map<std::string, std::set<std::string>> subjects_;  // by force
-  absl::flat_hash_set<std::string> removed_;               // deadline keys removed
+  std::map<std::string, std::vector<std::string>> subjects_;  // by force, as they came
+  absl::flat_hash_set<std::string> removed_;                  // deadline keys removed
   int events_ = 0;
 };
 

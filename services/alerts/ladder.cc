@@ -79,15 +79,39 @@ bool Concerns(const v1::Alert& alert, absl::string_view officer) {
          (!alert.addressee().empty() && alert.addressee() == officer);
 }
 
-void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) {
+namespace {
+
+void SetRungs(const v1::Policy& policy, const std::array<policy::DueTime, 3>& rungs,
+              v1::Alert& alert) {
   alert.clear_escalation_times();
   alert.clear_escalation_reasons();
-  for (const policy::DueTime& rung : policy::EscalationRungs(
-           policy, alert.obligation().risk_level(), TimeOf(alert.trigger_time()), zone)) {
+  for (const policy::DueTime& rung : rungs) {
     *alert.add_escalation_times() = ToProtoTime(rung.due);
     alert.add_escalation_reasons(rung.reason);
   }
   alert.set_escalation_policy_version(policy.version());
+}
+
+}  // namespace
+
+void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) {
+  SetRungs(policy,
+           policy::EscalationRungs(policy, alert.obligation().risk_level(),
+                                   TimeOf(alert.trigger_time()), zone),
+           alert);
+}
+
+void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert, LadderMemo& memo) {
+  const v1::RiskLevel risk = alert.obligation().risk_level();
+  const absl::Time trigger = TimeOf(alert.trigger_time());
+  const std::string key = absl::StrCat(storage::LengthPrefixed(alert.force()),
+                                       storage::LengthPrefixed(policy.version()),
+                                       static_cast<int>(risk), ":", absl::ToUnixMicros(trigger));
+  auto it = memo.find(key);
+  if (it == memo.end()) {
+    it = memo.emplace(key, policy::EscalationRungs(policy, risk, trigger, zone)).first;
+  }
+  SetRungs(policy, it->second, alert);
 }
 
 v1::EscalationLevel LevelAt(const v1::Alert& alert, absl::Time now) {

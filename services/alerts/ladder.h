@@ -3,12 +3,15 @@
 #ifndef VIGIL_SERVICES_ALERTS_LADDER_H_
 #define VIGIL_SERVICES_ALERTS_LADDER_H_
 
+#include <array>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/auth.h"
+#include "services/policy/schedule.h"
 #include "vigil/v1/alerts.pb.h"
 #include "vigil/v1/policy.pb.h"
 
@@ -42,6 +45,13 @@ bool Concerns(const v1::Alert& alert, absl::string_view officer);
 // obligation's risk, escalation_policy_version) from `policy`, counting local calendar days in
 // `zone` (policy::EscalationRungs). An obligation not yet assessed climbs like high.
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert);
+
+// Escalation rungs worked out by one unit of work, by force, policy version, risk and trigger
+// time: deadlines falling due at one instant (every clock due at the same midnight) raise
+// thousands of alerts with a handful of distinct ladders.
+using LadderMemo = absl::flat_hash_map<std::string, std::array<policy::DueTime, 3>>;
+// As SetLadder, each distinct ladder worked out once in `memo`.
+void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert, LadderMemo& memo);
 
 // The level the ladder has reached at `now`: where it starts — the owning officer; the
 // sergeant for immediate escalation or unowned work (Unowned); the inspector for the

@@ -64,6 +64,49 @@ TEST(Ladder, FollowsTheDomainDefaultsByRisk) {
   }
 }
 
+TEST(Ladder, AMemoGivesEachAlertTheLadderItWouldBeGivenAlone) {
+  v1::Policy v3 = policy::DefaultPolicy();
+  v3.set_version("v3");
+  v1::Policy v4 = v3;
+  v4.set_version("v4");
+  v4.mutable_escalate_to_sergeant_days()->set_high(5);  // another ladder under another version
+  LadderMemo memo;
+  int alerts = 0;
+  // Twice over, so that the second pass finds every ladder in the memo.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const v1::Policy* policy : {&v3, &v4}) {
+      for (const char* force : {"wessex", "kent"}) {
+        for (v1::RiskLevel risk : {v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_LOW}) {
+          for (absl::Time trigger : {kDue, kDue + absl::Hours(1)}) {
+            v1::Alert alone;
+            alone.set_force(force);
+            alone.mutable_obligation()->set_risk_level(risk);
+            *alone.mutable_trigger_time() = ToProtoTime(trigger);
+            v1::Alert memoised = alone;
+            SetLadder(*policy, absl::UTCTimeZone(), alone);
+            SetLadder(*policy, absl::UTCTimeZone(), memoised, memo);
+            EXPECT_EQ(memoised.SerializeAsString(), alone.SerializeAsString())
+                << policy->version() << " " << force << " " << risk << " " << trigger;
+            ++alerts;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(alerts, 32);
+  EXPECT_EQ(memo.size(), 16u);  // one per policy, force, risk and trigger time
+  // The two versions' high-risk ladders differ where the policies do.
+  v1::Alert high;
+  high.set_force("wessex");
+  high.mutable_obligation()->set_risk_level(v1::RISK_LEVEL_HIGH);
+  *high.mutable_trigger_time() = ToProtoTime(kDue);
+  v1::Alert under_v4 = high;
+  SetLadder(v3, absl::UTCTimeZone(), high, memo);
+  SetLadder(v4, absl::UTCTimeZone(), under_v4, memo);
+  EXPECT_EQ(TimeOf(high.escalation_times(0)), kDue + absl::Hours(24 * 3));
+  EXPECT_EQ(TimeOf(under_v4.escalation_times(0)), kDue + absl::Hours(24 * 5));
+}
+
 TEST(Ladder, LevelAtEachBoundary) {
   const v1::Alert alert = Overdue(v1::RISK_LEVEL_VERY_HIGH);
   const absl::Duration day = absl::Hours(24);
