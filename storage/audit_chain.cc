@@ -1,8 +1,7 @@
 #include "storage/audit_chain.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/str_cat.h"
+#include "base/crypto/digest.h"
 #include "base/status_macros.h"
 #include "storage/key_codec.h"
 
@@ -89,21 +88,9 @@ std::string ChainHash(absl::string_view previous_hash, uint64_t sequence,
                       absl::string_view content) {
   std::string sequence_bytes;
   PutFixed64BE(&sequence_bytes, sequence);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  // SHA-256 over memory cannot fail short of allocation failure, which EVP_MD_CTX_new reports.
-  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(ctx, previous_hash.data(), previous_hash.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, sequence_bytes.data(), sequence_bytes.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, content.data(), content.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!ok || digest_len != kAuditHashBytes) {
-    // An empty hash never verifies, so a failure here shows up as a broken chain, not silently.
-    return std::string();
-  }
-  return std::string(reinterpret_cast<const char*>(digest), digest_len);
+  // SHA-256 over memory fails only when OpenSSL cannot allocate, and then the process stops
+  // rather than write a record whose hash is not its own.
+  return crypto::Sha256({previous_hash, sequence_bytes, content});
 }
 
 std::vector<std::string> AuditIndexPrefixes(const AuditTerms& terms) {

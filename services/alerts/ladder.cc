@@ -1,13 +1,12 @@
 #include "services/alerts/ladder.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/crypto/digest.h"
 #include "base/proto_time.h"
 #include "services/common/errors.h"
 #include "services/common/validate.h"
@@ -20,10 +19,7 @@ namespace vigil::alerts {
 namespace {
 
 std::string HashId(const std::string& material) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
-  return absl::StrCat(
-      "AL", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 10)));
+  return absl::StrCat("AL", absl::BytesToHexString(crypto::Sha256({material}).substr(0, 10)));
 }
 
 constexpr v1::EscalationLevel kSteps[] = {v1::ESCALATION_LEVEL_SERGEANT,

@@ -1,9 +1,8 @@
 #include "services/common/page_token.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/crypto/digest.h"
 #include "services/common/errors.h"
 #include "storage/key_codec.h"
 
@@ -13,9 +12,7 @@ namespace {
 constexpr char kFormat = 1;
 
 uint64_t Fingerprint(absl::string_view query) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(query.data()), query.size(), digest);
-  return storage::DecodeFixed64BE(reinterpret_cast<const char*>(digest));
+  return storage::DecodeFixed64BE(crypto::Sha256({query}).data());
 }
 
 }  // namespace

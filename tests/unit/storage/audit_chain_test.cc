@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -27,6 +28,9 @@ TEST(AuditChainHash, DependsOnPreviousHashSequenceAndBody) {
   EXPECT_NE(h, ChainHash(genesis, 1, "bodY"));
   EXPECT_NE(h, ChainHash(h, 1, "body"));
   EXPECT_EQ(h, ChainHash(genesis, 1, "body"));
+  // The chain on disk: SHA-256 of the previous hash, the big-endian sequence and the content.
+  EXPECT_EQ(absl::BytesToHexString(h),
+            "38570e5ece5315d69b098a2db596ccb2149cded8f8990983b23fd6b1b3da146d");
 }
 
 TEST(AuditChainEnvelope, RoundTripsAndRejectsGarbage) {
