@@ -32,6 +32,7 @@ TEST(Sha256, HashesItsPartsAsOneMessage) {
 TEST(Sha256, IsRightOnEveryThread) {
   const std::string expected = Sha256({"vigil"});
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<int> wrong(8, 0);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
