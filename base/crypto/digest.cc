@@ -15,14 +15,18 @@ namespace {
   std::abort();
 }
 
-// SHA-256's implementation, fetched from OpenSSL's default provider once. EVP_sha256() names
-// the algorithm only: each digest begun with it fetches the implementation again, under a
-// global lock and a search of the method store, which was most of what hashing a short string
-// cost (an alert id, a request's digest). Kept for the process's life.
+// SHA-256's implementation, fetched from OpenSSL's default library context once. EVP_sha256()
+// names the algorithm only: each digest begun with it fetches the implementation again, under
+// a global lock and a search of the method store, which was most of what hashing a short
+// string cost (an alert id, a request's digest). Kept for the process's life.
 const EVP_MD* Sha256Implementation() {
   static const EVP_MD* const md = [] {
     EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (fetched == nullptr) OutOfMemory();
+    if (fetched == nullptr) {
+      VIGIL_LOG(ERROR) << "SHA-256 is not available from OpenSSL's default provider (is a FIPS "
+                          "or restricted configuration in force? see openssl.cnf)";
+      std::abort();
+    }
     return fetched;
   }();
   return md;

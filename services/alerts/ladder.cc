@@ -100,9 +100,11 @@ void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert) 
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert, LadderMemo& memo) {
   const v1::RiskLevel risk = alert.obligation().risk_level();
   const absl::Time trigger = TimeOf(alert.trigger_time());
-  const std::string key = absl::StrCat(storage::LengthPrefixed(alert.force()),
-                                       storage::LengthPrefixed(policy.version()),
-                                       static_cast<int>(risk), ":", absl::ToUnixMicros(trigger));
+  // The trigger to the nanosecond, as the rungs keep it; the zone too, though one engine has one.
+  const std::string key = absl::StrCat(
+      storage::LengthPrefixed(alert.force()), storage::LengthPrefixed(policy.version()),
+      storage::LengthPrefixed(zone.name()), static_cast<int>(risk), ":",
+      alert.trigger_time().seconds(), ".", alert.trigger_time().nanos());
   auto it = memo.find(key);
   if (it == memo.end()) {
     it = memo.emplace(key, policy::EscalationRungs(policy, risk, trigger, zone)).first;

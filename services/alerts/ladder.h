@@ -46,9 +46,9 @@ bool Concerns(const v1::Alert& alert, absl::string_view officer);
 // `zone` (policy::EscalationRungs). An obligation not yet assessed climbs like high.
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert);
 
-// Escalation rungs worked out by one unit of work, by force, policy version, risk and trigger
-// time: deadlines falling due at one instant (every clock due at the same midnight) raise
-// thousands of alerts with a handful of distinct ladders.
+// Escalation rungs worked out by one unit of work, by force, policy version (a force's version
+// names one content), zone, risk and trigger time: deadlines falling due at one instant (every
+// clock due at the same midnight) raise thousands of alerts with a handful of distinct ladders.
 using LadderMemo = absl::flat_hash_map<std::string, std::array<policy::DueTime, 3>>;
 // As SetLadder, each distinct ladder worked out once in `memo`.
 void SetLadder(const v1::Policy& policy, absl::TimeZone zone, v1::Alert& alert, LadderMemo& memo);

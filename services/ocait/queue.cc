@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -307,22 +308,30 @@ absl::Status Queue::Deconflict(const CallContext& call, v1::Referral& referral) 
         }));
   }
   if (candidates.empty()) return absl::OkStatus();
+  // Each referral read once, however many identifiers it shares.
   std::vector<std::string> ids;
   ids.reserve(candidates.size());
   for (const Candidate& c : candidates) ids.push_back(c.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   static const int kFields[] = {v1::Referral::kStateFieldNumber,
                                 v1::Referral::kAllocatedOfficerFieldNumber};
-  VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Referral>> others,
+  VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Referral>> read,
                          records_.LoadFields(view, call.principal.force, ids, kFields));
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!others[i].has_value()) continue;
-    const v1::SubjectIdentifier& identifier = *candidates[i].identifier;
+  absl::flat_hash_map<std::string, const v1::Referral*> others;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (read[i].has_value()) others.emplace(ids[i], &*read[i]);
+  }
+  for (const Candidate& candidate : candidates) {
+    auto other = others.find(candidate.id);
+    if (other == others.end()) continue;
+    const v1::SubjectIdentifier& identifier = *candidate.identifier;
     v1::DeconflictionMatch* match = referral.add_deconfliction_matches();
-    match->set_referral_id(candidates[i].id);
+    match->set_referral_id(candidate.id);
     match->set_type(identifier.type());
     match->set_normalized(identifier.normalized());
-    match->set_state(others[i]->state());
-    match->set_allocated_officer(others[i]->allocated_officer());
+    match->set_state(other->second->state());
+    match->set_allocated_officer(other->second->allocated_officer());
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,7 @@
 // The alerts context over a real store and real gRPC (an in-process server hosting the
 // referral queue's ObligationFeed and the AlertService), with a manual clock: the tests move
 // time and run the scanner's passes themselves.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -253,11 +254,28 @@ class AlertsTest : public vigil::testing::StoreFixture,
   ScanReport Scan() {
     ScanReport total;
     while (true) {
+      const uint64_t audited = store_->AuditHead();
       absl::StatusOr<ScanReport> report = engine_->ScanDue(clock_.Now(), 2);
       EXPECT_THAT(report.status(), IsOk());
       if (!report.ok()) return total;
+      ExpectSubjectsInOrderAndOnce(audited);
       total.Add(*report);
       if (!report->more) return total;
+    }
+  }
+
+  // Each audit record after sequence `after` names its subjects in order, each once.
+  void ExpectSubjectsInOrderAndOnce(uint64_t after) {
+    for (uint64_t seq = after + 1; seq <= store_->AuditHead(); ++seq) {
+      absl::StatusOr<std::optional<storage::StoredAuditRecord>> stored =
+          store_->Snapshot().AuditRecord(seq);
+      ASSERT_THAT(stored.status(), IsOk());
+      v1::AuditRecord record;
+      ASSERT_TRUE(stored->has_value() && record.ParseFromString((*stored)->body)) << seq;
+      const std::vector<std::string> subjects(record.subject_ids().begin(),
+                                              record.subject_ids().end());
+      EXPECT_TRUE(std::is_sorted(subjects.begin(), subjects.end())) << seq;
+      EXPECT_EQ(std::adjacent_find(subjects.begin(), subjects.end()), subjects.end()) << seq;
     }
   }
 

@@ -95,6 +95,17 @@ TEST(Ladder, AMemoGivesEachAlertTheLadderItWouldBeGivenAlone) {
   }
   EXPECT_EQ(alerts, 32);
   EXPECT_EQ(memo.size(), 16u);  // one per policy, force, risk and trigger time
+  // Triggers a nanosecond apart (a notice's time as a client sent it) keep their own rungs.
+  v1::Alert early;
+  early.set_force("wessex");
+  early.mutable_obligation()->set_risk_level(v1::RISK_LEVEL_HIGH);
+  *early.mutable_trigger_time() = ToProtoTime(kDue + absl::Nanoseconds(1));
+  v1::Alert later = early;
+  *later.mutable_trigger_time() = ToProtoTime(kDue + absl::Nanoseconds(2));
+  SetLadder(v3, absl::UTCTimeZone(), early, memo);
+  SetLadder(v3, absl::UTCTimeZone(), later, memo);
+  EXPECT_EQ(TimeOf(later.escalation_times(0)) - TimeOf(early.escalation_times(0)),
+            absl::Nanoseconds(1));
   // The two versions' high-risk ladders differ where the policies do.
   v1::Alert high;
   high.set_force("wessex");
