@@ -1,5 +1,7 @@
 #include "services/alerts/ladder.h"
 
+#include <string>
+
 #include "base/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -64,6 +66,15 @@ TEST(Ladder, FollowsTheDomainDefaultsByRisk) {
   }
 }
 
+// An alert of `force` about an obligation of `risk`, triggered at `trigger`, without a ladder.
+v1::Alert Triggered(const std::string& force, v1::RiskLevel risk, absl::Time trigger) {
+  v1::Alert alert;
+  alert.set_force(force);
+  alert.mutable_obligation()->set_risk_level(risk);
+  *alert.mutable_trigger_time() = ToProtoTime(trigger);
+  return alert;
+}
+
 TEST(Ladder, AMemoGivesEachAlertTheLadderItWouldBeGivenAlone) {
   v1::Policy v3 = policy::DefaultPolicy();
   v3.set_version("v3");
@@ -78,10 +89,7 @@ TEST(Ladder, AMemoGivesEachAlertTheLadderItWouldBeGivenAlone) {
       for (const char* force : {"wessex", "kent"}) {
         for (v1::RiskLevel risk : {v1::RISK_LEVEL_HIGH, v1::RISK_LEVEL_LOW}) {
           for (absl::Time trigger : {kDue, kDue + absl::Hours(1)}) {
-            v1::Alert alone;
-            alone.set_force(force);
-            alone.mutable_obligation()->set_risk_level(risk);
-            *alone.mutable_trigger_time() = ToProtoTime(trigger);
+            v1::Alert alone = Triggered(force, risk, trigger);
             v1::Alert memoised = alone;
             SetLadder(*policy, absl::UTCTimeZone(), alone);
             SetLadder(*policy, absl::UTCTimeZone(), memoised, memo);
@@ -96,21 +104,14 @@ TEST(Ladder, AMemoGivesEachAlertTheLadderItWouldBeGivenAlone) {
   EXPECT_EQ(alerts, 32);
   EXPECT_EQ(memo.size(), 16u);  // one per policy, force, risk and trigger time
   // Triggers a nanosecond apart (a notice's time as a client sent it) keep their own rungs.
-  v1::Alert early;
-  early.set_force("wessex");
-  early.mutable_obligation()->set_risk_level(v1::RISK_LEVEL_HIGH);
-  *early.mutable_trigger_time() = ToProtoTime(kDue + absl::Nanoseconds(1));
-  v1::Alert later = early;
-  *later.mutable_trigger_time() = ToProtoTime(kDue + absl::Nanoseconds(2));
+  v1::Alert early = Triggered("wessex", v1::RISK_LEVEL_HIGH, kDue + absl::Nanoseconds(1));
+  v1::Alert later = Triggered("wessex", v1::RISK_LEVEL_HIGH, kDue + absl::Nanoseconds(2));
   SetLadder(v3, absl::UTCTimeZone(), early, memo);
   SetLadder(v3, absl::UTCTimeZone(), later, memo);
   EXPECT_EQ(TimeOf(later.escalation_times(0)) - TimeOf(early.escalation_times(0)),
             absl::Nanoseconds(1));
   // The two versions' high-risk ladders differ where the policies do.
-  v1::Alert high;
-  high.set_force("wessex");
-  high.mutable_obligation()->set_risk_level(v1::RISK_LEVEL_HIGH);
-  *high.mutable_trigger_time() = ToProtoTime(kDue);
+  v1::Alert high = Triggered("wessex", v1::RISK_LEVEL_HIGH, kDue);
   v1::Alert under_v4 = high;
   SetLadder(v3, absl::UTCTimeZone(), high, memo);
   SetLadder(v4, absl::UTCTimeZone(), under_v4, memo);
