@@ -269,22 +269,8 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
                                                                 absl::string_view force,
                                                                 std::span<const std::string> ids,
                                                                 std::span<const int> fields) const {
-    std::vector<std::string> keys;
-    keys.reserve(ids.size());
-    for (const std::string& id : ids) keys.push_back(owner_.Key(force, id));
-    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
-                           view.MultiGet(storage::Family::kEntities, keys));
-    std::vector<std::optional<Record>> records(ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (!raw[i].has_value()) continue;
-      const std::optional<std::string> kept = OnlyFields(*raw[i], fields);
-      if (!kept.has_value()) {
-        return absl::DataLossError(
-            absl::StrCat(owner_.noun(), " record ", ids[i], " is unreadable"));
-      }
-      VIGIL_ASSIGN_OR_RETURN(records[i], Parse(*kept, ids[i]));
-    }
-    return records;
+    return LoadFiltered(view, force, ids,
+                        [fields](absl::string_view raw) { return OnlyFields(raw, fields); });
   }
 
   // Calls `fn(record)` for each record of `force` in `view`, in id order, while it returns
@@ -473,22 +459,14 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
   absl::StatusOr<std::vector<std::optional<std::string>>> DisplayNames(
       const storage::ReadView& view, absl::string_view force,
       std::span<const std::string> ids) const override {
-    std::vector<std::string> keys;
-    keys.reserve(ids.size());
-    for (const std::string& id : ids) keys.push_back(owner_.Key(force, id));
-    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
-                           view.MultiGet(storage::Family::kEntities, keys));
     static const int kClocks = Record::descriptor()->FindFieldByName("obligations")->number();
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<Record>> records,
+                           LoadFiltered(view, force, ids, [](absl::string_view raw) {
+                             return WithoutField(raw, kClocks);
+                           }));
     std::vector<std::optional<std::string>> names(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (!raw[i].has_value()) continue;
-      std::optional<std::string> without_clocks = WithoutField(*raw[i], kClocks);
-      if (!without_clocks.has_value()) {
-        return absl::DataLossError(
-            absl::StrCat(owner_.noun(), " record ", ids[i], " is unreadable"));
-      }
-      VIGIL_ASSIGN_OR_RETURN(Record record, Parse(*without_clocks, ids[i]));
-      names[i] = owner_.DisplayNameOf(record);
+      if (records[i].has_value()) names[i] = owner_.DisplayNameOf(*records[i]);
     }
     return names;
   }
@@ -1193,6 +1171,31 @@ class RecordStore final : public ClockRecomputer, public SubjectNamer, public Re
     storage::Change change;
     change.SetAudit(vigil::AuditReplay(call, request, std::move(subjects)));
     return store_.Commit(change).status();
+  }
+
+  // The records of `ids` in `view`, read in one batched lookup (nullopt where there is none),
+  // each parsed from the bytes `filter` keeps of it (nullopt from `filter`: malformed, DataLoss).
+  template <typename Filter>
+  absl::StatusOr<std::vector<std::optional<Record>>> LoadFiltered(const storage::ReadView& view,
+                                                                  absl::string_view force,
+                                                                  std::span<const std::string> ids,
+                                                                  Filter filter) const {
+    std::vector<std::string> keys;
+    keys.reserve(ids.size());
+    for (const std::string& id : ids) keys.push_back(owner_.Key(force, id));
+    VIGIL_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> raw,
+                           view.MultiGet(storage::Family::kEntities, keys));
+    std::vector<std::optional<Record>> records(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!raw[i].has_value()) continue;
+      const std::optional<std::string> kept = filter(*raw[i]);
+      if (!kept.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat(owner_.noun(), " record ", ids[i], " is unreadable"));
+      }
+      VIGIL_ASSIGN_OR_RETURN(records[i], Parse(*kept, ids[i]));
+    }
+    return records;
   }
 
   absl::StatusOr<Record> Parse(absl::string_view raw, absl::string_view id) const {
