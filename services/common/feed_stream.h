@@ -296,15 +296,20 @@ class FeedStream : public grpc::ServerWriteReactor<Message>,
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
 };
 
+// A streaming call refused before it started: it writes nothing, and ends with the status its
+// holder finishes it with (at once, RefuseStream; once its refusal is audited, AdmitStream).
+template <typename Message>
+class RefusedStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  void OnDone() override { delete this; }
+};
+
 // A streaming call refused before it started (not admitted, bad request): finished at once.
 template <typename Message>
 grpc::ServerWriteReactor<Message>* RefuseStream(const absl::Status& status) {
-  class Refused final : public grpc::ServerWriteReactor<Message> {
-   public:
-    explicit Refused(grpc::Status status) { this->Finish(std::move(status)); }
-    void OnDone() override { delete this; }
-  };
-  return new Refused(ToGrpcStatus(status));
+  auto* refused = new RefusedStream<Message>();
+  refused->Finish(ToGrpcStatus(status));
+  return refused;
 }
 
 }  // namespace vigil

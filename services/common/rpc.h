@@ -36,6 +36,7 @@
 #include "services/common/auth.h"
 #include "services/common/errors.h"
 #include "services/common/executor.h"
+#include "services/common/feed_stream.h"
 #include "services/common/read_limiter.h"
 #include "storage/audit_chain.h"
 #include "storage/store.h"
@@ -211,15 +212,11 @@ class RpcRuntime {
   template <typename Message>
   std::variant<CallContext, grpc::ServerWriteReactor<Message>*> AdmitStream(
       grpc::CallbackServerContext& context, const RpcSpec& spec) {
-    class Refused final : public grpc::ServerWriteReactor<Message> {
-     public:
-      void OnDone() override { delete this; }
-    };
     storage::Change audits;
     absl::StatusOr<CallContext> admitted = Admit(context, spec, audits);
     if (!admitted.ok() && !audits.empty() && options_.audit_store != nullptr &&
         AuditingStartedWithin(executor_.capacity())) {
-      auto* refused = new Refused();
+      auto* refused = new RefusedStream<Message>();
       options_.audit_store->CommitAsync(
           std::move(audits),
           [this, refused, method = spec.method, status = ToGrpcStatus(admitted.status())](
@@ -232,9 +229,7 @@ class RpcRuntime {
     }
     CommitAudits(audits, spec.method);
     if (admitted.ok()) return *std::move(admitted);
-    auto* refused = new Refused();
-    refused->Finish(ToGrpcStatus(admitted.status()));
-    return refused;
+    return RefuseStream<Message>(admitted.status());
   }
 
   // Waits until no admitted call is running or queued, or `timeout` passes. Returns true when
