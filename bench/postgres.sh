@@ -18,6 +18,9 @@
 #     and an event per alert and one audit record, and commits), with one worker and with two,
 #     from the start until all are committed; beside build/bench/alerts_bench's "due -> last
 #     RAISED event at the subscriber" for the same number.
+# Before and after each side it reads build/bench/memory_probe (the time of one dependent load
+# from memory): on a virtual machine whose host's memory is contended that moves by several
+# times for minutes on end, and with it both sides' figures; the run says when it moved.
 # PostgreSQL runs durably as vigil does (fsync, synchronous_commit and full_page_writes on;
 # shared_buffers 1GB) in a throwaway cluster of its own: initdb in a temporary directory (as
 # the postgres user when run as root), a unix socket there, removed on exit; the system's own
@@ -192,7 +195,17 @@ pg_alerts() {
   PG_ALERT_RATE=$(awk -v s="$PG_ALERT_S" -v n="$DEADLINES" 'BEGIN {printf "%.0f", n / s}')
 }
 
+# ns per dependent load now (bench/memory_probe), or "-" without the probe.
+probe() {
+  if [ -x "$BUILD/bench/memory_probe" ]; then
+    "$BUILD/bench/memory_probe" 2>/dev/null | awk '{print $1}'
+  else
+    echo "-"
+  fi
+}
+
 # --- PostgreSQL ---------------------------------------------------------------------------------
+PROBE_PG_BEFORE=$(probe)
 start_postgres
 PG_VERSION=$(pg -d postgres -Atc 'SHOW server_version' | cut -d' ' -f1)
 pg -d postgres -c 'CREATE DATABASE vigil' -c 'CREATE DATABASE alerts'
@@ -225,15 +238,19 @@ PG_ALERT1_S=$PG_ALERT_S PG_ALERT1_RATE=$PG_ALERT_RATE
 pg_alerts 2
 PG_ALERT2_S=$PG_ALERT_S PG_ALERT2_RATE=$PG_ALERT_RATE
 stop_postgres
+PROBE_PG_AFTER=$(probe)
 
 # --- vigil ----------------------------------------------------------------------------------------
 declare -A VIGIL_RATE_OF VIGIL_CPU_OF
 VIGIL_ALERT_S=
 VIGIL_ALERT_BATCHES_S=
 HAVE_VIGIL=
+PROBE_VIGIL_BEFORE=-
+PROBE_VIGIL_AFTER=-
 if [ -x "$BUILD/services/vigild/vigild" ] && [ -x "$BUILD/clients/load/vigil_load" ] &&
    [ -x "$BUILD/bench/alerts_bench" ]; then
   HAVE_VIGIL=1
+  PROBE_VIGIL_BEFORE=$(probe)
   # shellcheck source-path=SCRIPTDIR source=scale_lib.sh
   . "$HERE/scale_lib.sh"
   start_vigild
@@ -266,6 +283,7 @@ if [ -x "$BUILD/services/vigild/vigild" ] && [ -x "$BUILD/clients/load/vigil_loa
   }
   VIGIL_ALERT_S=$(last_event) || exit 1                  # a subscriber on Subscribe (one a message)
   VIGIL_ALERT_BATCHES_S=$(last_event --batches) || exit 1  # on SubscribeBatches
+  PROBE_VIGIL_AFTER=$(probe)
 fi
 
 # --- tables -------------------------------------------------------------------------------------
@@ -298,3 +316,15 @@ echo "|---:|---:|---:|---:|---:|"
 printf "| %s | %s / %s | %s (%s) | %s (%s) | %s / %s |\n" "$DEADLINES" "${VIGIL_ALERT_S:--}" \
   "${VIGIL_ALERT_BATCHES_S:--}" "$PG_ALERT1_S" "$PG_ALERT1_RATE" "$PG_ALERT2_S" "$PG_ALERT2_RATE" \
   "$(ratio "${VIGIL_ALERT_S:--}" "$PG_ALERT2_S")" "$(ratio "${VIGIL_ALERT_BATCHES_S:--}" "$PG_ALERT2_S")"
+echo
+echo "Memory latency (ns per dependent load, bench/memory_probe): PostgreSQL's side" \
+  "$PROBE_PG_BEFORE -> $PROBE_PG_AFTER, vigil's $PROBE_VIGIL_BEFORE -> $PROBE_VIGIL_AFTER."
+# More than a third apart: the machine changed speed during the run (docs/performance.md).
+awk -v a="$PROBE_PG_BEFORE" -v b="$PROBE_PG_AFTER" -v c="$PROBE_VIGIL_BEFORE" \
+  -v d="$PROBE_VIGIL_AFTER" 'BEGIN {
+    lo = 1e18; hi = 0
+    split(a " " b " " c " " d, v, " ")
+    for (i = 1; i <= 4; i++) if (v[i] != "-") { if (v[i] + 0 < lo) lo = v[i] + 0; if (v[i] + 0 > hi) hi = v[i] + 0 }
+    if (hi > 0 && hi > lo * 4 / 3)
+      printf "WARNING: memory latency moved from %d to %d ns during the run: the two sides ran on a machine of different speeds, and their ratios compare nothing; run again.\n", lo, hi
+  }'
